@@ -1,0 +1,47 @@
+"""Helpers for the benchmark scripts: medians, making big media, running the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+INTAKE = [sys.executable, "-m", "intake"]
+
+
+def median_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def big_mp4(folder: Path, target_bytes: int = 290 * 1024 * 1024) -> Path:
+    """About ``target_bytes`` of valid 1080p MP4: copies of a high-bitrate clip joined with -c copy."""
+    out = folder / "big.mp4"
+    if out.exists() and out.stat().st_size > target_bytes * 0.8:
+        return out
+    piece = folder / "piece.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=4",
+           "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+           "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "60M", "-minrate", "60M", "-maxrate", "60M",
+           "-bufsize", "60M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(piece))
+    copies = max(1, int(target_bytes / piece.stat().st_size))
+    listing = folder / "list.txt"
+    listing.write_text("".join(f"file '{piece.resolve()}'\n" for _ in range(copies)))
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(out))
+    return out
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"

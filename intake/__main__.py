@@ -1,0 +1,4 @@
+import sys
+from intake.cli import main
+
+sys.exit(main())

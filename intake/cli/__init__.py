@@ -1,0 +1,77 @@
+"""The ``intake`` command: a thin layer that parses, calls the core and presents the result."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from intake import __version__
+from intake.cli import zh
+from intake.cli.context import AppContext
+from intake.errors import IntakeError
+
+zh.install()
+
+log = logging.getLogger("intake")
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT, options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
+@click.option("--config", "config_path", metavar="路径", envvar="INTAKE_CONFIG",
+              help="配置文件路径（默认：当前目录的 config.yaml；也可用环境变量 INTAKE_CONFIG）。")
+@click.version_option(__version__, prog_name="intake")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """柳州市“寻找最美保密法治代言人”微视频作品接收与初步筛选工具。
+
+    常用命令：intake run（持续接收投递文件夹中的作品）、intake validate（只检查不记录）、
+    intake ingest（检查并登记作品）、intake list（查看已登记作品）。
+    """
+    ctx.obj = AppContext(config_path)
+
+
+def _register() -> None:
+    from intake.cli import ingest_cmd, list_cmd, validate_cmd
+
+    cli.add_command(validate_cmd.validate)
+    cli.add_command(ingest_cmd.ingest)
+    cli.add_command(list_cmd.list_submissions)
+    try:
+        from intake.cli import run_cmd
+    except ImportError:  # the watcher is optional until it lands
+        return
+    cli.add_command(run_cmd.run)
+    cli.add_command(run_cmd.watch)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: map every expected failure to a Chinese message and an exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="intake", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("已中止。", err=True)
+        return 130
+    except IntakeError as exc:
+        log.debug("expected failure", exc_info=True)
+        click.echo(f"错误：{exc}", err=True)
+        return exc.exit_code
+    except Exception:  # a bug: keep the traceback in the log, show a short message
+        log.exception("unexpected error")
+        click.echo("内部错误：程序遇到意外问题，详细信息已写入日志。请把日志发给维护人员。", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

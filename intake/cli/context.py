@@ -1,0 +1,50 @@
+"""What every command shares: the config, loaded once on first use."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from intake.config import Config, load_config
+
+
+class AppContext:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def services(self, deep: bool = False, progress: bool = False):
+        from intake.app import open_services  # SQLAlchemy loads only for commands that record
+
+        return open_services(self.config, progress=terminal_progress if progress else None, deep=deep)
+
+
+def terminal_progress(label: str, total: int):
+    """A progress bar on stderr for long copies; nothing for small files or non-terminals."""
+    if total < 32 * 1024 * 1024 or not sys.stderr.isatty():
+        return None
+    bar = click.progressbar(length=total, label=f"正在存档 {label}", file=sys.stderr)
+    state = {"done": 0}
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - state["done"])
+        state["done"] = done
+        if done >= total:
+            bar.render_finish()
+
+    return update
+
+
+def setup_cli_logging(level: int = logging.WARNING) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+pass_app = click.make_pass_decorator(AppContext)

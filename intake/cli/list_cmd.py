@@ -1,0 +1,42 @@
+"""``intake list``: the recorded submissions."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from intake.cli.context import AppContext, pass_app
+from validators.results import OUTCOME_LABELS, Outcome
+
+OUTCOMES = [o.value for o in Outcome]
+
+
+@click.command("list", options_metavar="[选项]")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
+@click.option("--outcome", type=click.Choice(OUTCOMES), help="只列出某种结果：accepted 通过 / needs_review 待复核 / rejected 不合格。")
+@pass_app
+def list_submissions(app: AppContext, as_json: bool, outcome: str | None) -> int:
+    """列出已登记的作品及其检查结果。"""
+    from intake.app import open_database
+    from intake.views import submission_view
+
+    views = [submission_view(s) for s in open_database(app.config).submissions(outcome=outcome)]
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        return 0
+    if not views:
+        click.echo("还没有登记任何作品。")
+        return 0
+    for v in views:
+        label = OUTCOME_LABELS[Outcome(v["outcome"])]
+        names = "、".join(f["original_name"] for f in v["files"]) or "（无文件）"
+        click.echo(f"#{v['id']}  {v['received_at'][:16].replace('T', ' ')}  {v['unit'] or '（未注明单位）'}  "
+                   f"{v['contact'] or ''} {v['phone'] or ''}  【{label}】  {names}")
+        if v["speaker"] or v["topic"]:
+            click.echo(f"     代言人：{v['speaker'] or '—'}  主题：{v['topic'] or '—'}")
+        for check in v["checks"]:
+            if check["status"] != "pass":
+                mark = "✗" if check["status"] == "fail" else "!"
+                click.echo(f"     {mark} [{check['id']}] {check['message']}")
+    return 0

@@ -1,0 +1,57 @@
+"""``intake validate``: run the checks only; write nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from intake.cli.context import AppContext, pass_app
+from intake.cli.render import check_lines, outcome_text
+from intake.errors import UsageError
+from validators.inspect import inspect_file
+from validators.results import Outcome, worst
+
+EXIT_CODES = {Outcome.ACCEPTED: 0, Outcome.NEEDS_REVIEW: 3, Outcome.REJECTED: 4}
+
+
+def existing_files(paths: tuple[str, ...]) -> list[Path]:
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise UsageError(f"文件不存在：{raw}", "请检查文件路径是否正确。")
+        if not path.is_file():
+            raise UsageError(f"不是文件：{raw}", "请给出视频文件的路径，而不是文件夹。")
+        out.append(path)
+    return out
+
+
+@click.command("validate", options_metavar="[选项]")
+@click.argument("files", nargs=-1, required=True, metavar="文件...")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
+@click.option("--deep", is_flag=True, help="完整解码整个视频（较慢），默认只快速检查开头和结尾。")
+@click.option("-v", "--verbose", is_flag=True, help="同时列出通过的检查项。")
+@pass_app
+def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool, verbose: bool) -> int:
+    """检查视频文件是否符合征集要求，不登记、不保存。
+
+    退出码：0 全部通过；3 有待复核；4 有不合格；2 用法错误；1 运行故障。
+    """
+    paths = existing_files(files)
+    rules = app.config.rules
+    reports = [inspect_file(p, rules, deep=deep) for p in paths]
+    if as_json:
+        payload = [
+            {"path": str(r.path), "outcome": r.outcome.value, "checks": [c.as_json() for c in r.checks],
+             "media": r.media()}
+            for r in reports
+        ]
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        for r in reports:
+            click.echo(f"{r.path}：{outcome_text(r.outcome)}")
+            for line in check_lines(r.checks, verbose):
+                click.echo(line)
+    return EXIT_CODES[worst(r.outcome for r in reports)]

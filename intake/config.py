@@ -1,0 +1,184 @@
+"""Load config.yaml once, validate all of it, and hand out a frozen object.
+
+Defaults and their meaning live here, in the models; ``config.yaml`` at the
+repository root repeats every key with its default for people to read.
+Relative paths are taken relative to the folder of the config file, so that
+the tool behaves the same whatever the current directory is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from intake.errors import ConfigError
+
+CONFIG_ENV = "INTAKE_CONFIG"
+
+# MP4 family brands we accept. 'qt  ' (QuickTime) is deliberately absent.
+DEFAULT_BRANDS = [
+    "isom", "iso2", "iso3", "iso4", "iso5", "iso6", "iso7", "iso8", "iso9",
+    "mp41", "mp42", "mp71", "avc1", "hvc1", "hev1", "dash", "msnv", "XAVC",
+    "M4V ", "M4VH", "M4VP", "f4v ", "MSNV", "mmp4",
+]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(Section):
+    url: str = Field("sqlite:///data/intake.db", description="SQLAlchemy URL; SQLite by default")
+    busy_timeout_seconds: float = Field(30, gt=0, description="how long SQLite waits on a lock")
+
+
+class StorageConfig(Section):
+    root: Path = Field(Path("data/store"), description="content-addressed file store")
+    data_dir: Path = Field(Path("data"), description="logs and working files")
+    chunk_bytes: int = Field(4 * 1024 * 1024, ge=4096, description="copy/hash buffer size")
+
+
+class RulesConfig(Section):
+    max_duration_seconds: float = Field(120, gt=0)
+    duration_grace_seconds: float = Field(5, ge=0)
+    max_size_bytes: int = Field(314572800, gt=0)
+    allowed_brands: tuple[str, ...] = Field(tuple(DEFAULT_BRANDS))
+    video_codecs: tuple[str, ...] = Field(("AVC", "HEVC"))
+    audio_codecs: tuple[str, ...] = Field(("AAC", "MPEG Audio"))
+    integrity_seconds: float = Field(2, gt=0, description="seconds decoded at each end in the fast check")
+    duration_tolerance_seconds: float = Field(1.0, ge=0, description="allowed gap between header and stream times")
+    probe_timeout_seconds: float = Field(30, gt=0)
+    decode_timeout_seconds: float = Field(900, gt=0)
+
+
+class WatchConfig(Section):
+    inbox: Path = Path("inbox")
+    done: Path = Path("done")
+    settle_seconds: float = Field(5, ge=0)
+    polling: bool = False
+    poll_interval_seconds: float = Field(2, gt=0)
+    rescan_seconds: float = Field(60, gt=0)
+    max_zip_entries: int = Field(50, gt=0)
+    max_zip_total_bytes: int = Field(2 * 314572800, gt=0)
+
+
+class MailboxConfig(Section):
+    enabled: bool = False
+    host: str = "imap.163.com"
+    port: int = 993
+    username: str = ""
+    tls: bool = True
+    folder: str = "INBOX"
+    password_env: str = "INTAKE_IMAP_PASSWORD"
+    password_file: Path | None = None
+    poll_seconds: float = Field(120, gt=0)
+    imap_id: dict[str, str] = Field(default_factory=lambda: {"name": "liuzhou-intake", "version": "0.1.0"})
+
+
+class LoggingConfig(Section):
+    level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    max_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    backups: int = Field(5, ge=0)
+
+
+class Config(Section):
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    rules: RulesConfig = RulesConfig()
+    watch: WatchConfig = WatchConfig()
+    mailbox: MailboxConfig = MailboxConfig()
+    logging: LoggingConfig = LoggingConfig()
+    source: Path | None = Field(None, exclude=True, description="the file this came from")
+
+
+def find_config_file(explicit: str | os.PathLike | None) -> Path | None:
+    """Return the config file to use: --config, then $INTAKE_CONFIG, then ./config.yaml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load and validate the config; raise ConfigError naming the bad key."""
+    file = find_config_file(path)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise ConfigError(f"无法读取配置文件 {file}：{exc.strerror or exc}",
+                              "请检查 --config 或 INTAKE_CONFIG 指向的路径。") from exc
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"配置文件 {file} 不是有效的 YAML：{exc}",
+                              "请检查缩进和冒号，可对照项目根目录的 config.yaml。") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"配置文件 {file} 的顶层应为键值对。", "请对照项目根目录的 config.yaml。")
+        data = loaded
+    return config_from_dict(data, base_dir=(file.parent if file else Path.cwd()), source=file)
+
+
+def config_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = None) -> Config:
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source), "请对照项目根目录的 config.yaml 检查键名和取值。") from exc
+    return _resolve_paths(config, base_dir.resolve(), source)
+
+
+def _describe(exc: ValidationError, source: Path | None) -> str:
+    lines = [f"配置文件 {source or '（默认）'} 有误："]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  - 未知的配置项 {key}")
+        else:
+            got = err.get("input")
+            lines.append(f"  - 配置项 {key} 的值 {got!r} 无效（{_type_hint(err['type'], err.get('msg', ''))}）")
+    return "\n".join(lines)
+
+
+_TYPE_HINTS = {
+    "int_parsing": "应为整数", "int_from_float": "应为整数", "float_parsing": "应为数字",
+    "bool_parsing": "应为 true 或 false", "string_type": "应为文本", "greater_than": "应大于下限",
+    "greater_than_equal": "不能小于下限", "string_pattern_mismatch": "取值不在允许范围内",
+    "dict_type": "应为键值对", "model_type": "应为键值对", "path_type": "应为路径",
+    "tuple_type": "应为列表",
+}
+
+
+def _type_hint(kind: str, msg: str) -> str:
+    return _TYPE_HINTS.get(kind, msg)
+
+
+def _resolve_paths(config: Config, base: Path, source: Path | None) -> Config:
+    def absolute(p: Path) -> Path:
+        p = Path(os.path.expanduser(p))
+        return p if p.is_absolute() else base / p
+
+    storage = config.storage.model_copy(update={
+        "root": absolute(config.storage.root), "data_dir": absolute(config.storage.data_dir)})
+    watch = config.watch.model_copy(update={
+        "inbox": absolute(config.watch.inbox), "done": absolute(config.watch.done)})
+    mailbox = config.mailbox
+    if mailbox.password_file is not None:
+        mailbox = mailbox.model_copy(update={"password_file": absolute(mailbox.password_file)})
+    database = config.database
+    prefix = "sqlite:///"
+    if database.url.startswith(prefix) and not database.url.startswith(prefix + "/"):
+        rest = database.url[len(prefix):]
+        if rest and not rest.startswith(":memory:"):
+            database = database.model_copy(update={"url": prefix + str(absolute(Path(rest)))})
+    return config.model_copy(update={
+        "storage": storage, "watch": watch, "mailbox": mailbox, "database": database, "source": source})

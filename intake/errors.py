@@ -1,0 +1,56 @@
+"""The one error tree of the project.
+
+    IntakeError                 anything we expect and can explain to a user
+    ├── ConfigError             config.yaml is missing, malformed or invalid (exit 2)
+    ├── UsageError              the command line asks for something impossible (exit 2)
+    ├── ToolError               ffmpeg or MediaInfo is missing or misbehaves
+    ├── StorageError            the database or the file store failed
+    │   └── DatabaseError       the database is unreachable, locked or not migrated
+    └── MailboxError            the IMAP server refused or dropped us
+
+Each error carries a Chinese message for the person at the keyboard and an
+optional hint saying what to do next. Third-party exceptions are wrapped at
+the edge with ``raise … from exc`` so that the cause stays in the log.
+
+A rejected video is *not* an error: it is a normal check result.
+"""
+
+from __future__ import annotations
+
+
+class IntakeError(Exception):
+    """Base class; ``message`` and ``hint`` are shown to the user in Chinese."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n提示：{self.hint}"
+
+
+class ConfigError(IntakeError):
+    exit_code = 2
+
+
+class UsageError(IntakeError):
+    exit_code = 2
+
+
+class ToolError(IntakeError):
+    pass
+
+
+class StorageError(IntakeError):
+    pass
+
+
+class DatabaseError(StorageError):
+    pass
+
+
+class MailboxError(IntakeError):
+    pass

@@ -1,0 +1,94 @@
+"""The pipeline: plain stage functions over a SubmissionTask, assembled in one place.
+
+Producers (``intake ingest``, the folder watcher, the mailbox poller) build a
+SubmissionTask and call ``process``. Every stage takes (task, services).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from intake.config import Config
+from intake.contact import check_contact_info
+from intake.timefmt import local_text
+from storage.filestore import FileStore, Progress
+from validators.inspect import inspect_file
+from validators.results import failed, warned
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy; `intake validate` never needs it
+    from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[str, int], Progress | None]   # (label, total bytes) -> callback
+
+
+@dataclass
+class Services:
+    config: Config
+    db: "Database"
+    store: FileStore
+    progress: ProgressFactory | None = None
+    deep: bool = False
+
+
+def store_files(task, services: Services) -> None:
+    """Copy each file into the content-addressed store (hash in the same pass).
+
+    An oversized file is never read: it stays where it came from, and the
+    producer keeps it (the folder's done/, the mail on the server).
+    """
+    limit = services.config.rules.max_size_bytes
+    for media in task.files:
+        media.size_bytes = media.source_path.stat().st_size
+        if media.size_bytes > limit or media.blob is not None:
+            continue
+        progress = services.progress(media.original_name, media.size_bytes) if services.progress else None
+        media.blob = services.store.put(media.source_path, progress=progress)
+
+
+def inspect_files(task, services: Services) -> None:
+    """Run the media checks on the stored copy (what we keep is what we checked)."""
+    for media in task.files:
+        path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
+        media.report = inspect_file(path, services.config.rules, deep=services.deep)
+
+
+def check_files_present(task, services: Services) -> None:
+    if not task.files:
+        task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。"))
+
+
+def check_duplicates(task, services: Services) -> None:
+    for media in task.files:
+        if media.blob is None:
+            continue
+        earlier = services.db.earlier_holder(media.blob.sha256)
+        if earlier is None:
+            continue
+        when = local_text(earlier["received_at"])
+        unit = earlier["unit"] or "未注明单位"
+        media.extra_checks.append(warned(
+            "duplicate", "duplicate",
+            f"与第 {earlier['id']} 号作品（{unit}，{when} 收到）内容完全相同，是重复报送。请评审人员确认保留哪一份。",
+            earlier_submission_id=earlier["id"]))
+
+
+def check_contact(task, services: Services) -> None:
+    task.checks.append(check_contact_info(task.unit, task.contact, task.phone))
+
+
+def record(task, services: Services) -> None:
+    task.submission_id = services.db.add_submission(task)
+    log.info("已记录作品 #%s：%s（%s）", task.submission_id, task.outcome.label, task.source_ref or task.source)
+
+
+STAGES = [check_files_present, store_files, inspect_files, check_duplicates, check_contact, record]
+
+
+def process(task, services: Services) -> None:
+    for stage in STAGES:
+        stage(task, services)
+

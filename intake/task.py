@@ -1,0 +1,77 @@
+"""The task objects that carry a submission through the pipeline. Stages read and add to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from storage.filestore import StoredBlob
+from validators.inspect import FileReport
+from validators.results import CheckResult, Outcome, Status, outcome_of
+
+
+@dataclass
+class MediaTask:
+    """One file of a submission."""
+
+    source_path: Path
+    original_name: str
+    size_bytes: int = 0
+    blob: StoredBlob | None = None
+    report: FileReport | None = None
+    extra_checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        return (self.report.checks if self.report else []) + self.extra_checks
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.checks)
+
+    def media(self) -> dict[str, Any]:
+        if self.report:
+            return self.report.media()
+        return {"container": None, "duration_seconds": None, "size_bytes": self.size_bytes,
+                "video_codec": None, "audio_codec": None, "width": None, "height": None}
+
+
+@dataclass
+class SubmissionTask:
+    """One submission: one mail, one dropped file or zip, or one ``intake ingest``."""
+
+    source: str                      # 'cli' | 'folder' | 'mail'
+    received_at: datetime
+    source_ref: str | None = None    # idempotency key: the same ref is never recorded twice
+    unit: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    speaker: str | None = None
+    topic: str | None = None
+    actor: str | None = None
+    files: list[MediaTask] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)   # submission-level checks
+    submission_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            self.received_at = self.received_at.replace(tzinfo=timezone.utc)
+
+    @property
+    def all_checks(self) -> list[CheckResult]:
+        out = list(self.checks)
+        for media in self.files:
+            out += media.checks
+        return out
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.all_checks)
+
+    @property
+    def rejected(self) -> bool:
+        """Already failed a check: later optional stages may skip expensive work."""
+        return any(c.status is Status.FAIL for c in self.all_checks)

@@ -1,0 +1,1 @@
+"""Persistence: the SQLAlchemy database, the content-addressed file store, the audit trail."""

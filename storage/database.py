@@ -1,0 +1,193 @@
+"""The database behind the desk: a small class with domain methods; callers never build SQL."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+from pathlib import Path
+from typing import Any, Iterator
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from intake.errors import DatabaseError
+from storage.models import Blob, CheckRecord, Event, MediaFile, Submission
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def current_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a bare container
+        return "unknown"
+
+
+class DuplicateSource(Exception):
+    """A submission with this source_ref is already recorded (another worker or an earlier run)."""
+
+    def __init__(self, submission_id: int | None):
+        super().__init__(submission_id)
+        self.submission_id = submission_id
+
+
+class Database:
+    def __init__(self, url: str, busy_timeout_seconds: float = 30):
+        self.url = url
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            connect_args["timeout"] = busy_timeout_seconds
+            path = url.split("///", 1)[-1]
+            if path and not path.startswith(":memory:"):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise DatabaseError(f"数据库地址 {self.safe_url} 无效：{exc}", "请检查 config.yaml 中的 database.url。") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        try:
+            return self.engine.url.render_as_string(hide_password=True)
+        except AttributeError:
+            return self.url.split("@")[-1]
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except (IntegrityError, DuplicateSource):
+            raise
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+                                "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
+
+    # -- schema ---------------------------------------------------------------------------
+    def _alembic(self) -> AlembicConfig:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return cfg
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        cfg = self._alembic()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"无法连接或升级数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
+                                "请检查 database.url、数据库服务是否在运行、目录是否可写。") from exc
+
+    def schema_is_current(self) -> bool:
+        head = ScriptDirectory.from_config(self._alembic()).get_current_head()
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision() == head
+
+    # -- writing --------------------------------------------------------------------------
+    def add_submission(self, task) -> int:
+        """Record a SubmissionTask with its files, checks and a 'recorded' event, in one transaction."""
+        try:
+            with self.session() as s:
+                sub = Submission(
+                    source=task.source, source_ref=task.source_ref, received_at=task.received_at,
+                    unit=task.unit, contact=task.contact, phone=task.phone, title=task.title,
+                    outcome=task.outcome.value, speaker=task.speaker, topic=task.topic)
+                s.add(sub)
+                s.flush()
+                for check in task.checks:
+                    s.add(_check_row(sub.id, None, check))
+                for position, media in enumerate(task.files):
+                    blob = media.blob
+                    if blob is not None and s.get(Blob, blob.sha256) is None:
+                        s.add(Blob(sha256=blob.sha256, size_bytes=blob.size_bytes,
+                                   stored_path=blob.relative_path, first_submission_id=sub.id))
+                        s.flush()
+                    summary = media.media()
+                    row = MediaFile(
+                        submission_id=sub.id, position=position, original_name=media.original_name,
+                        sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
+                        outcome=media.outcome.value, container=summary["container"],
+                        duration_seconds=summary["duration_seconds"], video_codec=summary["video_codec"],
+                        audio_codec=summary["audio_codec"], width=summary["width"], height=summary["height"])
+                    s.add(row)
+                    s.flush()
+                    for check in media.checks:
+                        s.add(_check_row(sub.id, row.id, check))
+                s.add(Event(submission_id=sub.id, kind="recorded", actor=task.actor or current_actor(),
+                            data={"source": task.source, "source_ref": task.source_ref, "outcome": task.outcome.value}))
+                return sub.id
+        except IntegrityError as exc:
+            if task.source_ref is not None:
+                existing = self.submission_id_for_ref(task.source_ref)
+                if existing is not None:
+                    raise DuplicateSource(existing) from exc
+            raise DatabaseError(f"写入数据库时违反约束：{str(exc).splitlines()[0]}", "请重试；如反复出现请联系维护人员。") from exc
+
+    def record_event(self, kind: str, data: dict[str, Any], submission_id: int | None = None,
+                     actor: str | None = None) -> None:
+        with self.session() as s:
+            s.add(Event(kind=kind, data=data, submission_id=submission_id, actor=actor or current_actor()))
+
+    # -- reading --------------------------------------------------------------------------
+    def submission_id_for_ref(self, source_ref: str) -> int | None:
+        with self.session() as s:
+            return s.scalar(select(Submission.id).where(Submission.source_ref == source_ref))
+
+    def earlier_holder(self, sha256: str) -> dict[str, Any] | None:
+        """The first submission that brought this content, or None if it is new."""
+        with self.session() as s:
+            blob = s.get(Blob, sha256)
+            if blob is None or blob.first_submission_id is None:
+                return None
+            sub = s.get(Submission, blob.first_submission_id)
+            return {"id": sub.id, "unit": sub.unit, "received_at": sub.received_at}
+
+    def submissions(self, outcome: str | None = None) -> list[Submission]:
+        with self.session() as s:
+            query = select(Submission).options(
+                selectinload(Submission.files), selectinload(Submission.checks)).order_by(Submission.id)
+            if outcome:
+                query = query.where(Submission.outcome == outcome)
+            return list(s.scalars(query))
+
+    def events(self, submission_id: int | None = None) -> list[Event]:
+        with self.session() as s:
+            query = select(Event).order_by(Event.id)
+            if submission_id is not None:
+                query = query.where(Event.submission_id == submission_id)
+            return list(s.scalars(query))
+
+
+def _check_row(submission_id: int, media_file_id: int | None, check) -> CheckRecord:
+    return CheckRecord(submission_id=submission_id, media_file_id=media_file_id, check_id=check.check_id,
+                       status=check.status.value, code=check.code, message=check.message,
+                       details=_jsonable(check.details))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()

@@ -1,0 +1,73 @@
+"""Shared fixtures. Tools a test needs are required in CI: there a missing tool fails, never skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import media
+
+REQUIRE_TOOLS = bool(os.environ.get("CI") or os.environ.get("INTAKE_REQUIRE_TOOLS"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def require_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{name} is required in CI but is not on PATH")
+    pytest.skip(f"{name} is not installed (apt-get install {name}); this test makes real media with it")
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_bin() -> str:
+    return require_tool("ffmpeg")
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory, ffmpeg_bin) -> dict[str, Path]:
+    """Every test medium, made once per session."""
+    d = tmp_path_factory.mktemp("media")
+    c: dict[str, Path] = {}
+    c["valid"] = media.clip(d / "valid.mp4", 10, size="160x120", rate=10)
+    c["s119"] = media.clip(d / "s119.mp4", 119)
+    c["s121"] = media.clip(d / "s121.mp4", 121)
+    c["s126"] = media.clip(d / "s126.mp4", 126)
+    c["mov"] = media.clip(d / "mov.mp4", 3, fmt="mov")
+    c["mkv"] = media.clip(d / "mkv.mp4", 3, fmt="matroska")
+    c["avi"] = media.clip(d / "avi.mp4", 3, video="mpeg4", audio="pcm_s16le", fmt="avi")
+    c["webm"] = media.clip(d / "webm.mp4", 2, video="libvpx", audio="libopus", fmt="webm",
+                           extra=("-deadline", "realtime"))
+    plain = media.clip(d / "plain.mp4", 6, size="160x120", rate=10)
+    c["truncated"] = media.truncate_copy(plain, d / "truncated.mp4", 0.6)
+    faststart = media.clip(d / "faststart.mp4", 6, size="160x120", rate=10, extra=("-movflags", "+faststart"))
+    c["cut_media"] = media.truncate_copy(faststart, d / "cut_media.mp4", 0.7)
+    c["corrupt_middle"] = media.corrupt_middle(
+        media.clip(d / "long_for_corrupt.mp4", 12, size="320x240", rate=25), d / "corrupt_middle.mp4")
+    c["empty"] = d / "empty.mp4"
+    c["empty"].write_bytes(b"")
+    c["text"] = d / "text.mp4"
+    c["text"].write_text("这不是视频，只是一段文字。\n", encoding="utf-8")
+    c["jpeg"] = media.jpeg(d / "jpeg.mp4")
+    c["no_audio"] = media.clip(d / "no_audio.mp4", 3, audio=None)
+    c["audio_only"] = media.clip(d / "audio_only.mp4", 3, video=None)
+    c["hevc"] = media.clip(d / "hevc.mp4", 3, video="libx265")
+    c["mpeg4_part2"] = media.clip(d / "mpeg4_part2.mp4", 3, video="mpeg4")
+    c["lying_header"] = media.claim_duration(c["s126"], d / "lying_header.mp4", 60)
+    limit = 314572800
+    c["under_limit"] = media.pad_with_free_box(c["valid"], d / "under_limit.mp4", limit)
+    c["over_limit"] = media.pad_with_free_box(c["valid"], d / "over_limit.mp4", limit + 1)
+    return c
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """An empty working folder with its own config.yaml, so nothing touches the repo's data."""
+    (tmp_path / "config.yaml").write_text("{}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INTAKE_CONFIG", raising=False)
+    return tmp_path

@@ -1,0 +1,100 @@
+"""Real media for tests, made with ffmpeg at test time (tiny frames keep long clips cheap)."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", *args], check=True, timeout=300)
+
+
+def clip(path: Path, seconds: float, size: str = "64x48", rate: int = 5, video: str | None = "libx264",
+         audio: str | None = "aac", extra: tuple[str, ...] = (), fmt: str | None = None) -> Path:
+    """A test pattern with a tone; ``video``/``audio`` None leaves that stream out."""
+    args: list[str] = []
+    if video:
+        args += ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=8000:duration={seconds}"]
+    if video:
+        args += ["-c:v", video]
+        if video == "libx264":
+            args += ["-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        if video == "libx265":
+            args += ["-preset", "ultrafast", "-x265-params", "log-level=error", "-tag:v", "hvc1"]
+    if audio:
+        args += ["-c:a", audio]
+    args += list(extra)
+    if fmt:
+        args += ["-f", fmt]
+    ffmpeg(*args, str(path))
+    return path
+
+
+def truncate_copy(src: Path, dst: Path, keep: float) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])
+    return dst
+
+
+def corrupt_middle(src: Path, dst: Path) -> Path:
+    """Overwrite a run of bytes inside mdat with garbage; box sizes stay intact."""
+    data = bytearray(src.read_bytes())
+    start = data.index(b"mdat") + 8
+    end = len(data) if data.index(b"moov") < start else data.index(b"moov")
+    middle = start + (end - start) // 2
+    for i in range(middle, min(middle + 4000, end)):
+        data[i] = (i * 73) & 0xFF
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def claim_duration(src: Path, dst: Path, seconds: float) -> Path:
+    """Edit mvhd, tkhd and mdhd so the header claims ``seconds``; the sample tables still tell."""
+    data = bytearray(src.read_bytes())
+    movie_scale = None
+    pos = 0
+    while (pos := data.find(b"mvhd", pos)) != -1:
+        body = pos + 4
+        if data[body] == 0:
+            movie_scale = struct.unpack(">I", data[body + 12:body + 16])[0]
+            data[body + 16:body + 20] = struct.pack(">I", int(seconds * movie_scale))
+        pos += 4
+    pos = 0
+    while (pos := data.find(b"tkhd", pos)) != -1:
+        body = pos + 4
+        if data[body] == 0 and movie_scale:
+            data[body + 20:body + 24] = struct.pack(">I", int(seconds * movie_scale))
+        pos += 4
+    pos = 0
+    while (pos := data.find(b"mdhd", pos)) != -1:
+        body = pos + 4
+        if data[body] == 0:
+            scale = struct.unpack(">I", data[body + 12:body + 16])[0]
+            data[body + 16:body + 20] = struct.pack(">I", int(seconds * scale))
+        pos += 4
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def pad_with_free_box(src: Path, dst: Path, total_size: int) -> Path:
+    """A small MP4 followed by one large, sparse ``free`` box, so the file is ``total_size`` bytes."""
+    shutil.copyfile(src, dst)
+    pad = total_size - dst.stat().st_size
+    assert pad >= 16
+    with dst.open("r+b") as fh:
+        fh.seek(0, 2)
+        fh.write(struct.pack(">I4sQ", 1, b"free", pad))
+        fh.truncate(total_size)
+    return dst
+
+
+def jpeg(path: Path) -> Path:
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg", str(path))
+    return path

@@ -1,0 +1,154 @@
+"""`intake validate` on real media: outcome, check codes and exit codes, through the CLI and the library."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from intake.config import RulesConfig
+from validators.inspect import inspect_file
+
+INTAKE = [sys.executable, "-m", "intake"]
+
+# name: (outcome, {check id: code} that must be present)
+EXPECTED = {
+    "valid": ("accepted", {"container": "ok", "streams": "ok", "duration": "ok", "size": "ok", "integrity": "ok"}),
+    "s119": ("accepted", {"duration": "ok"}),
+    "s121": ("needs_review", {"duration": "too_long_grace"}),
+    "s126": ("rejected", {"duration": "too_long"}),
+    "lying_header": ("rejected", {"duration": "too_long"}),
+    "mov": ("rejected", {"container": "quicktime"}),
+    "mkv": ("rejected", {"container": "not_mp4"}),
+    "avi": ("rejected", {"container": "not_mp4"}),
+    "webm": ("rejected", {"container": "not_mp4"}),
+    "truncated": ("rejected", {"integrity": "truncated"}),
+    "cut_media": ("rejected", {"integrity": "truncated", "container": "ok"}),
+    "empty": ("rejected", {"container": "empty_file"}),
+    "text": ("rejected", {"container": "not_mp4"}),
+    "jpeg": ("rejected", {"container": "not_mp4"}),
+    "no_audio": ("needs_review", {"streams": "no_audio"}),
+    "audio_only": ("rejected", {"streams": "no_video"}),
+    "hevc": ("accepted", {"streams": "ok"}),
+    "mpeg4_part2": ("needs_review", {"streams": "uncommon_codec"}),
+    "under_limit": ("accepted", {"size": "ok"}),
+    "over_limit": ("rejected", {"size": "too_large"}),
+}
+NAMES_IN_MESSAGE = {"mov": "QuickTime", "mkv": "MKV", "avi": "AVI", "webm": "WebM", "text": "文本", "jpeg": "JPEG"}
+
+
+@pytest.fixture(scope="module")
+def validated(clips, tmp_path_factory) -> dict[str, dict]:
+    """One real `intake validate --json` run over every clip."""
+    cwd = tmp_path_factory.mktemp("validate")
+    (cwd / "config.yaml").write_text("{}\n")
+    names = list(EXPECTED)
+    proc = subprocess.run(INTAKE + ["validate", "--json"] + [str(clips[n]) for n in names],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+    assert proc.returncode == 4, proc.stderr
+    items = json.loads(proc.stdout)
+    assert [Path(i["path"]).name for i in items] == [clips[n].name for n in names]
+    return dict(zip(names, items))
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_cli_outcome_and_codes(validated, name):
+    outcome, codes = EXPECTED[name]
+    item = validated[name]
+    assert item["outcome"] == outcome
+    got = {c["id"]: c["code"] for c in item["checks"]}
+    for check_id, code in codes.items():
+        assert got.get(check_id) == code, item["checks"]
+    for check in item["checks"]:
+        assert set(check) == {"id", "status", "code", "message"}
+        assert check["message"]
+    if name in NAMES_IN_MESSAGE:
+        container = next(c for c in item["checks"] if c["id"] == "container")
+        assert NAMES_IN_MESSAGE[name] in container["message"]
+
+
+def test_media_summary(validated):
+    media = validated["valid"]["media"]
+    assert media["container"] == "mp4"
+    assert media["video_codec"] == "AVC" and media["audio_codec"] == "AAC"
+    assert (media["width"], media["height"]) == (160, 120)
+    assert 9.5 < media["duration_seconds"] < 10.5
+    assert media["size_bytes"] == validated["valid"]["media"]["size_bytes"] > 0
+    assert 125 < validated["lying_header"]["media"]["duration_seconds"] < 127
+
+
+@pytest.mark.parametrize("name,exit_code", [("valid", 0), ("s121", 3), ("s126", 4)])
+def test_exit_codes(clips, workdir, name, exit_code):
+    proc = subprocess.run(INTAKE + ["validate", str(clips[name])], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == exit_code, proc.stderr
+    assert clips[name].name in proc.stdout
+
+
+def test_mixed_files_exit_with_worst(clips, workdir):
+    proc = subprocess.run(INTAKE + ["validate", str(clips["valid"]), str(clips["no_audio"])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3
+    assert "没有声音" in proc.stdout
+
+
+def test_missing_file_is_usage_error(workdir):
+    proc = subprocess.run(INTAKE + ["validate", "nope.mp4"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "错误：文件不存在：nope.mp4\n提示：请检查文件路径是否正确。"
+
+
+def test_library_agrees_with_cli(clips, validated):
+    rules = RulesConfig()
+    for name in ("valid", "s121", "mov", "cut_media", "over_limit"):
+        report = inspect_file(clips[name], rules)
+        assert report.outcome.value == validated[name]["outcome"]
+        assert [c.as_json() for c in report.checks] == validated[name]["checks"]
+
+
+def test_deep_finds_damage_in_the_middle(clips, workdir):
+    proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", str(clips["corrupt_middle"])],
+                          capture_output=True, text=True, timeout=300)
+    item = json.loads(proc.stdout)[0]
+    integrity = next(c for c in item["checks"] if c["id"] == "integrity")
+    assert (integrity["status"], integrity["code"]) == ("fail", "decode_error")
+    assert proc.returncode == 4
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        _Recorder.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_hls_playlist_is_never_followed(tmp_path, workdir, clips):
+    """A playlist named .mp4 must not make any tool fetch its URLs or read its local segment."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    segment = tmp_path / "segment.ts"
+    segment.write_bytes(clips["valid"].read_bytes())
+    playlist = tmp_path / "playlist.mp4"
+    playlist.write_text(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"
+        f"http://127.0.0.1:{server.server_port}/remote.ts\n#EXTINF:10,\n{segment}\n#EXT-X-ENDLIST\n")
+    before = segment.stat().st_atime_ns
+    try:
+        proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", str(playlist)],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+    item = json.loads(proc.stdout)[0]
+    assert proc.returncode == 4
+    assert [(c["id"], c["code"]) for c in item["checks"] if c["status"] == "fail"] == [("container", "playlist")]
+    assert _Recorder.hits == []
+    assert segment.stat().st_atime_ns == before

@@ -1,0 +1,1 @@
+"""Checks on a submitted video file. Each check returns a CheckResult; none raises for a bad video."""

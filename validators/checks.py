@@ -1,0 +1,181 @@
+"""The media checks. Each returns a CheckResult; ids and codes are a public interface.
+
+    size       file size against rules.max_size_bytes (a stat, nothing read)
+    container  really an MP4: ftyp first, allowed brand, one moov, an mdat
+    streams    a video stream, an audio stream, common codecs
+    duration   at most rules.max_duration_seconds, grace for 原则上
+    integrity  complete box layout, and the media decodes
+"""
+
+from __future__ import annotations
+
+from intake.config import RulesConfig
+from validators.boxes import Layout
+from validators.results import CheckResult, failed, passed, warned
+from validators.sniff import KINDS
+from validators.tools import DecodeReport, MediaFacts
+
+MIB = 1024 * 1024
+CODEC_NAMES = {"AVC": "H.264", "HEVC": "H.265", "MPEG Audio": "MP3", "AAC": "AAC"}
+RESEND = "请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
+
+
+def human_size(size: int) -> str:
+    """Sizes as Windows shows them: MiB labelled MB."""
+    if size >= MIB:
+        return f"{size / MIB:.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size} 字节"
+
+
+def human_seconds(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds, 1), 60)
+    return f"{int(minutes)} 分 {secs:.1f} 秒" if minutes else f"{secs:.1f} 秒"
+
+
+def codec_name(fmt: str | None) -> str:
+    return CODEC_NAMES.get(fmt or "", fmt or "未知")
+
+
+def check_size(size: int, rules: RulesConfig) -> CheckResult:
+    limit = rules.max_size_bytes
+    if size > limit:
+        return failed("size", "too_large",
+                      f"文件大小为 {human_size(size)}，超过 {human_size(limit)} 的上限。请压缩视频（如降低码率）后重新报送。",
+                      size_bytes=size, limit_bytes=limit)
+    return passed("size", f"文件大小 {human_size(size)}，未超过 {human_size(limit)}。", size_bytes=size)
+
+
+def check_container(kind: str, layout: Layout | None, rules: RulesConfig) -> CheckResult:
+    name = KINDS.get(kind, KINDS["unknown"])
+    if kind == "empty":
+        return failed("container", "empty_file", "文件是空的（0 字节），可能拷贝或下载失败。请重新发送完整的视频文件。", kind=kind)
+    if kind == "quicktime":
+        return failed("container", "quicktime",
+                      f"文件实际是{name}，不是 MP4（只是扩展名写成了 .mp4）。{RESEND}", kind=kind)
+    if kind == "hls":
+        return failed("container", "playlist",
+                      f"文件实际是{name}，里面只有片段地址，没有视频内容。请发送完整的 MP4 视频文件。", kind=kind)
+    if kind in ("rar", "7z"):
+        return failed("container", "unsupported_archive",
+                      f"文件是{name}，本系统无法处理该压缩格式。请直接发送 MP4 视频，或改用 ZIP 压缩。", kind=kind)
+    if kind != "mp4" or layout is None:
+        return failed("container", "not_mp4", f"文件实际是{name}，不是 MP4 视频。{RESEND}", kind=kind)
+    allowed = set(rules.allowed_brands)
+    major = layout.major_brand or ""
+    if major == "qt  " or not any(b in allowed for b in layout.brands):
+        return failed("container", "brand_not_allowed",
+                      f"文件的品牌标识（{', '.join(b.strip() for b in layout.brands) or '无'}）不属于 MP4。{RESEND}",
+                      kind=kind, brands=layout.brands)
+    moov = layout.count("moov")
+    if moov == 0:
+        return failed("container", "no_moov",
+                      "文件缺少索引（moov），通常是录制未正常结束或文件不完整，无法播放。请重新导出后报送。", kind=kind)
+    if moov > 1:
+        return failed("container", "multiple_moov", f"文件含有 {moov} 个索引（moov），结构异常。请重新导出后报送。", kind=kind)
+    if layout.count("mdat") == 0 and not layout.fragmented:
+        return failed("container", "no_mdat", "文件中没有媒体数据（mdat）。请重新导出后报送。", kind=kind)
+    return passed("container", f"MP4 文件（品牌 {major.strip()}）。", kind=kind, brands=layout.brands)
+
+
+def check_streams(facts: MediaFacts, rules: RulesConfig) -> CheckResult:
+    video, audio = facts.video, facts.audio
+    if not video:
+        return failed("streams", "no_video", "文件中没有视频画面（只有音频或为空）。请报送包含画面的视频。",
+                      audio_codec=audio[0].get("format") if audio else None)
+    v = video[0]
+    described = f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
+    if audio:
+        described += f"，音频 {codec_name(audio[0].get('format'))}"
+    details = {"video_codec": v.get("format"), "audio_codec": audio[0].get("format") if audio else None}
+    if not audio:
+        return warned("streams", "no_audio", f"{described}，但没有声音。代言视频需要讲解声音，请确认是否遗漏音轨。", **details)
+    problems = []
+    if v.get("format") not in rules.video_codecs:
+        problems.append(f"视频编码 {codec_name(v.get('format'))} 不常见，部分播放器可能无法播放")
+    if audio[0].get("format") not in rules.audio_codecs:
+        problems.append(f"音频编码 {codec_name(audio[0].get('format'))} 不常见，部分播放器可能无法播放")
+    if problems:
+        return warned("streams", "uncommon_codec", f"{described}。" + "；".join(problems) + "。建议转为 H.264 + AAC。", **details)
+    return passed("streams", described + "。", **details)
+
+
+def _ms(value) -> float | None:
+    try:
+        return float(value) / 1000 if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def media_seconds(facts: MediaFacts | None, layout: Layout | None) -> tuple[float | None, float | None]:
+    """(what the header claims, what the streams really span): the longest of all sources."""
+    claimed = _ms(facts.general.get("duration")) if facts else None
+    candidates = [claimed]
+    if facts:
+        candidates.append(_ms(facts.general.get("source_duration")))
+        for track in facts.video + facts.audio:
+            candidates += [_ms(track.get("duration")), _ms(track.get("source_duration"))]
+    if layout:
+        candidates.append(layout.movie_seconds)
+        for track in layout.tracks:
+            if track.handler in ("vide", "soun"):
+                candidates += [track.header_seconds, track.sample_seconds]
+    known = [c for c in candidates if c is not None]
+    if claimed is None and layout and layout.movie_seconds is not None:
+        claimed = layout.movie_seconds
+    return claimed, (max(known) if known else None)
+
+
+def check_duration(facts: MediaFacts | None, layout: Layout | None, rules: RulesConfig) -> CheckResult:
+    claimed, actual = media_seconds(facts, layout)
+    limit, grace = rules.max_duration_seconds, rules.duration_grace_seconds
+    if actual is None:
+        return warned("duration", "unknown_duration", "无法读出视频时长，请人工核对。")
+    details = {"duration_seconds": round(actual, 3), "claimed_seconds": round(claimed, 3) if claimed else None}
+    shown = human_seconds(actual)
+    mismatch = claimed is not None and actual - claimed > rules.duration_tolerance_seconds
+    note = f"（文件头标称 {human_seconds(claimed)}，实际音视频数据长 {shown}）" if mismatch else ""
+    if actual > limit + grace:
+        return failed("duration", "too_long",
+                      f"时长 {shown}{note}，超过 {human_seconds(limit)} 的要求。请剪辑到 {human_seconds(limit)} 以内后重新报送。",
+                      **details)
+    if actual > limit:
+        return warned("duration", "too_long_grace",
+                      f"时长 {shown}{note}，略超过 {human_seconds(limit)}（原则上不超过）。由评审人员决定是否接受。",
+                      **details)
+    if mismatch:
+        return warned("duration", "duration_mismatch",
+                      f"时长{note}前后不一致，文件可能被修改过，请人工核对。", **details)
+    return passed("duration", f"时长 {shown}。", **details)
+
+
+def check_layout_integrity(layout: Layout) -> CheckResult | None:
+    """A failure found by the box walk alone, or None when the layout is whole."""
+    if layout.problem == "truncated":
+        expected = (f"按文件内部结构应有 {layout.expected_size} 字节，实际只有 {layout.file_size} 字节"
+                    if layout.expected_size else f"文件在第 {layout.file_size} 字节处意外结束")
+        return failed("integrity", "truncated",
+                      f"文件不完整：{expected}，通常是下载或拷贝中断。请重新发送完整的文件。",
+                      offset=layout.problem_offset, expected_size=layout.expected_size)
+    if layout.problem == "bad_box":
+        return failed("integrity", "corrupt_structure",
+                      f"文件结构在第 {layout.problem_offset} 字节处损坏。请重新导出视频后报送。", offset=layout.problem_offset)
+    return None
+
+
+def check_decode(report: DecodeReport, deep: bool) -> CheckResult:
+    scope = "完整解码" if deep else "快速检查（开头和结尾）"
+    if report.timed_out:
+        return warned("integrity", "decode_timeout", f"{scope}超时，未能确认文件可以完整播放，请人工试播。", deep=deep)
+    if not report.ok:
+        first = report.errors.splitlines()[0] if report.errors else ""
+        return failed("integrity", "decode_error",
+                      f"视频数据损坏，无法正常解码（{scope}发现错误）。请重新导出视频后报送。",
+                      deep=deep, ffmpeg_error=first[:300])
+    return passed("integrity", f"{scope}通过，文件可以正常解码。", deep=deep)
+
+
+def check_probe_failed(reason: str) -> CheckResult:
+    return failed("integrity", "probe_failed", "无法读取文件的音视频信息，文件可能已损坏。请重新导出视频后报送。", reason=reason[:300])
+

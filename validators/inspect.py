@@ -1,0 +1,103 @@
+"""Run every media check on one local file and summarise what it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from intake.config import RulesConfig
+from validators import checks
+from validators.boxes import Layout, walk
+from validators.results import CheckResult, Outcome, Status, outcome_of
+from validators.sniff import sniff
+from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media
+
+CHECK_ORDER = ["size", "container", "streams", "duration", "integrity"]
+
+
+@dataclass
+class FileReport:
+    path: Path
+    size_bytes: int
+    kind: str
+    layout: Layout | None = None
+    facts: MediaFacts | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.checks)
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status is Status.FAIL for c in self.checks)
+
+    def media(self) -> dict[str, Any]:
+        """The ``media`` object of ``intake validate --json``."""
+        video = self.facts.video[0] if self.facts and self.facts.video else {}
+        audio = self.facts.audio[0] if self.facts and self.facts.audio else {}
+        _, seconds = checks.media_seconds(self.facts, self.layout) if (self.facts or self.layout) else (None, None)
+        return {
+            "container": self.kind,
+            "duration_seconds": round(seconds, 3) if seconds is not None else None,
+            "size_bytes": self.size_bytes,
+            "video_codec": video.get("format"),
+            "audio_codec": audio.get("format"),
+            "width": _int(video.get("width")),
+            "height": _int(video.get("height")),
+        }
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def inspect_file(path: Path, rules: RulesConfig, deep: bool = False) -> FileReport:
+    """Check one file. Never raises for a bad video; raises ToolError if a tool is missing."""
+    size = path.stat().st_size
+    report = FileReport(path=path, size_bytes=size, kind="empty" if size == 0 else sniff(path))
+    report.checks.append(checks.check_size(size, rules))
+    if report.kind == "mp4":
+        report.layout = walk(path)
+    container = checks.check_container(report.kind, report.layout, rules)
+    report.checks.append(container)
+    if report.layout is None:
+        return report  # not an MP4: no C library or decoder ever sees it
+
+    layout_problem = checks.check_layout_integrity(report.layout)
+    if container.status is Status.FAIL:
+        if layout_problem:
+            report.checks.append(layout_problem)
+        return report
+
+    try:
+        report.facts = probe_media(path, rules.probe_timeout_seconds)
+    except ProbeFailed as exc:
+        report.checks.append(checks.check_probe_failed(exc.reason))
+        return report
+    report.checks.append(checks.check_streams(report.facts, rules))
+    report.checks.append(checks.check_duration(report.facts, report.layout, rules))
+    if layout_problem:
+        report.checks.append(layout_problem)
+    elif size > rules.max_size_bytes:
+        pass  # an oversized file is never decoded in full, nor in part: it is rejected already
+    else:
+        report.checks.append(_decode(path, report, rules, deep))
+    return report
+
+
+def _decode(path: Path, report: FileReport, rules: RulesConfig, deep: bool) -> CheckResult:
+    if deep:
+        spans = [(None, None)]
+    else:
+        _, seconds = checks.media_seconds(report.facts, report.layout)
+        span = rules.integrity_seconds
+        spans = [(None, span)]
+        if seconds and seconds > 2 * span:
+            spans.append((seconds - span, None))
+    timeout = rules.decode_timeout_seconds
+    return checks.check_decode(decode_check(path, spans, timeout), deep)

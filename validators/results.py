@@ -1,0 +1,73 @@
+"""Check results as data, and the outcome derived from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class Outcome(str, Enum):
+    ACCEPTED = "accepted"
+    NEEDS_REVIEW = "needs_review"
+    REJECTED = "rejected"
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self]
+
+
+OUTCOME_LABELS = {
+    Outcome.ACCEPTED: "通过",
+    Outcome.NEEDS_REVIEW: "待复核",
+    Outcome.REJECTED: "不合格",
+}
+
+STATUS_LABELS = {Status.PASS: "通过", Status.WARN: "提醒", Status.FAIL: "不合格"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict. ``check_id`` and ``code`` are a public interface."""
+
+    check_id: str
+    status: Status
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.check_id, "status": self.status.value, "code": self.code, "message": self.message}
+
+
+def passed(check_id: str, message: str, **details: Any) -> CheckResult:
+    return CheckResult(check_id, Status.PASS, "ok", message, details)
+
+
+def warned(check_id: str, code: str, message: str, **details: Any) -> CheckResult:
+    return CheckResult(check_id, Status.WARN, code, message, details)
+
+
+def failed(check_id: str, code: str, message: str, **details: Any) -> CheckResult:
+    return CheckResult(check_id, Status.FAIL, code, message, details)
+
+
+def outcome_of(results: Iterable[CheckResult]) -> Outcome:
+    """rejected if any check fails, needs_review if any warns, else accepted."""
+    statuses = {r.status for r in results}
+    if Status.FAIL in statuses:
+        return Outcome.REJECTED
+    if Status.WARN in statuses:
+        return Outcome.NEEDS_REVIEW
+    return Outcome.ACCEPTED
+
+
+def worst(outcomes: Iterable[Outcome]) -> Outcome:
+    order = [Outcome.ACCEPTED, Outcome.NEEDS_REVIEW, Outcome.REJECTED]
+    return max(outcomes, key=order.index, default=Outcome.ACCEPTED)

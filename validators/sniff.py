@@ -1,0 +1,104 @@
+"""Name what a file really is from its first bytes, whatever its extension says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SNIFF_BYTES = 4096
+
+# (code, Chinese name) for what we can recognise.
+KINDS = {
+    "mp4": "MP4 视频",
+    "quicktime": "QuickTime（.mov）视频",
+    "mkv": "MKV（Matroska）视频",
+    "webm": "WebM 视频",
+    "avi": "AVI 视频",
+    "flv": "FLV 视频",
+    "mpeg_ts": "MPEG-TS（.ts）视频",
+    "mpeg_ps": "MPEG-PS（.mpg/.vob）视频",
+    "wmv": "WMV/ASF 视频",
+    "hls": "HLS 播放列表（.m3u8 文本，不是视频）",
+    "jpeg": "JPEG 图片",
+    "png": "PNG 图片",
+    "gif": "GIF 图片",
+    "bmp": "BMP 图片",
+    "pdf": "PDF 文档",
+    "zip": "ZIP 压缩包",
+    "rar": "RAR 压缩包",
+    "7z": "7z 压缩包",
+    "office": "Office 文档",
+    "text": "文本文件",
+    "empty": "空文件（0 字节）",
+    "unknown": "无法识别的文件",
+}
+
+
+def sniff(path: Path) -> str:
+    """Return a key of KINDS for the file at ``path``."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    return sniff_bytes(head)
+
+
+def sniff_bytes(head: bytes) -> str:
+    if not head:
+        return "empty"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return "quicktime" if brand == b"qt  " else "mp4"
+    if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        # ISO-BMFF without ftyp: old QuickTime writes files like this.
+        return "quicktime"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm" if b"webm" in head[:64] else "mkv"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(b"FLV"):
+        return "flv"
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
+        return "wmv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "mpeg_ps"
+    if head[0:1] == b"\x47" and len(head) > 376 and head[188:189] == b"\x47" and head[376:377] == b"\x47":
+        return "mpeg_ts"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"BM") and len(head) > 14:
+        return "bmp"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "rar"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "office"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"#EXTM3U"):
+        return "hls"
+    if _looks_like_text(head):
+        return "text"
+    return "unknown"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            head.decode(encoding)
+            return True
+        except UnicodeDecodeError:
+            # A multi-byte character may be cut at the end of the sample.
+            try:
+                head[:-3].decode(encoding)
+                return True
+            except UnicodeDecodeError:
+                continue
+    return False

@@ -1,0 +1,131 @@
+"""Find and run ffmpeg and MediaInfo safely: local files only, always with a timeout."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ffmpeg as ffmpeg_python
+
+from intake.errors import ToolError
+
+# ffmpeg may only read plain local files, and only through the mov/mp4 demuxer:
+# an ".mp4" that is really a playlist must not make it open anything else.
+SAFE_INPUT = {
+    "protocol_whitelist": "file",
+    "format_whitelist": "mov,mp4,m4a,3gp,3g2,mj2",
+    "f": "mp4",
+}
+MAX_ERROR_TEXT = 4000
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The system ffmpeg if on PATH, else the one the imageio-ffmpeg wheel ships."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as exc:  # the wheel raises RuntimeError or ImportError
+        raise ToolError("找不到 ffmpeg。", "请安装 ffmpeg（apt-get install ffmpeg）或重新安装本工具的依赖。") from exc
+
+
+@dataclass(frozen=True)
+class DecodeReport:
+    ok: bool
+    errors: str
+    timed_out: bool = False
+
+
+def decode_check(path: Path, spans: list[tuple[float | None, float | None]], timeout: float) -> DecodeReport:
+    """Decode the given (start, length) spans of ``path``; None means from the start / to the end.
+
+    Any error-level output is a failure: ffmpeg exits 0 on corrupt data otherwise.
+    """
+    streams = []
+    for start, length in spans:
+        options = dict(SAFE_INPUT)
+        if start:
+            options["ss"] = f"{start:.3f}"
+        if length:
+            options["t"] = f"{length:.3f}"
+        streams.append(ffmpeg_python.input(str(path.resolve()), **options))
+    outputs = [s.output("-", f="null", map=f"{i}") for i, s in enumerate(streams)]
+    # Every input is mapped whole into its own null output.
+    args = ffmpeg_python.merge_outputs(*outputs).global_args(
+        "-nostdin", "-hide_banner", "-v", "error", "-xerror").compile(cmd=ffmpeg_exe())
+    args = _fix_maps(args)
+    try:
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return DecodeReport(False, "", timed_out=True)
+    except OSError as exc:
+        raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
+    errors = proc.stderr.decode("utf-8", "replace").strip()[:MAX_ERROR_TEXT]
+    return DecodeReport(proc.returncode == 0 and not errors, errors)
+
+
+def _fix_maps(args: list[str]) -> list[str]:
+    """ffmpeg-python passes map=i verbatim; make each output take only its own input's media."""
+    fixed: list[str] = []
+    it = iter(args)
+    for arg in it:
+        if arg == "-map":
+            index = next(it)
+            fixed += ["-map", f"{index}:v?", "-map", f"{index}:a?"]
+        else:
+            fixed.append(arg)
+    return fixed
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What MediaInfo says of a file, reduced to what the checks use."""
+
+    general: dict[str, Any] = field(default_factory=dict)
+    video: list[dict[str, Any]] = field(default_factory=list)
+    audio: list[dict[str, Any]] = field(default_factory=list)
+    text: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MediaFacts":
+        return cls(data.get("general", {}), data.get("video", []), data.get("audio", []), data.get("text", []))
+
+
+class ProbeFailed(Exception):
+    """MediaInfo crashed, hung or returned nothing for this file (a property of the file)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def probe_media(path: Path, timeout: float) -> MediaFacts:
+    """Run MediaInfo in a child process so that a crash in the C library stays there."""
+    args = [sys.executable, "-m", "validators.mediainfo_child", str(path.resolve())]
+    env = dict(os.environ)
+    # The child must import this very package, installed or not.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    try:
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeFailed("timeout") from exc
+    if proc.returncode == 3:
+        raise ToolError("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo。")
+    if proc.returncode != 0:
+        raise ProbeFailed(f"exit {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
+    try:
+        return MediaFacts.from_json(json.loads(proc.stdout))
+    except ValueError as exc:
+        raise ProbeFailed("unreadable output") from exc
