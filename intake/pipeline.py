@@ -57,7 +57,7 @@ def inspect_files(task, services: Services) -> None:
 
 
 def check_files_present(task, services: Services) -> None:
-    if not task.files:
+    if not task.files and not task.rejected:
         task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。"))
 
 

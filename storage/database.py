@@ -162,6 +162,17 @@ class Database:
                 query = query.where(Submission.outcome == outcome)
             return list(s.scalars(query))
 
+    def submission_view(self, submission_id: int) -> dict[str, Any]:
+        """One submission as ``intake list --json`` shows it."""
+        from storage.views import submission_view
+
+        with self.session() as s:
+            sub = s.scalar(select(Submission).where(Submission.id == submission_id).options(
+                selectinload(Submission.files), selectinload(Submission.checks)))
+            if sub is None:
+                raise DatabaseError(f"找不到编号为 {submission_id} 的作品。")
+            return submission_view(sub)
+
     def events(self, submission_id: int | None = None) -> list[Event]:
         with self.session() as s:
             query = select(Event).order_by(Event.id)

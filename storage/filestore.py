@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from intake import failpoints
 from intake.errors import StorageError
 
 Progress = Callable[[int, int], None]   # (bytes done, bytes total)
@@ -66,6 +67,7 @@ class FileStore:
                 pending = hasher.submit(digest.update, chunk)
                 dst.write(chunk)
                 done += n
+                failpoints.reached("store_copy")
                 if progress:
                     progress(done, total)
                 turn ^= 1

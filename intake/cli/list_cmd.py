@@ -19,7 +19,7 @@ OUTCOMES = [o.value for o in Outcome]
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None) -> int:
     """列出已登记的作品及其检查结果。"""
     from intake.app import open_database
-    from intake.views import submission_view
+    from storage.views import submission_view
 
     views = [submission_view(s) for s in open_database(app.config).submissions(outcome=outcome)]
     if as_json:

@@ -1,0 +1,124 @@
+"""Unpack a submitted ZIP safely: GBK names, no path escapes, bounded size and entry count."""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from intake.metadata import SIDECAR_SUFFIXES
+from validators.results import CheckResult, failed, passed
+from validators.sniff import sniff
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".flv", ".wmv", ".webm", ".mpg", ".mpeg", ".ts",
+                  ".3gp", ".f4v", ".rmvb", ".rm", ".vob", ".mts", ".m2ts"}
+VIDEO_KINDS = {"mp4", "quicktime", "mkv", "webm", "avi", "flv", "mpeg_ts", "mpeg_ps", "wmv"}
+UTF8_FLAG = 0x800
+COPY_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Unpacked:
+    videos: list[tuple[Path, str]] = field(default_factory=list)   # (extracted path, name inside the zip)
+    sidecars: list[Path] = field(default_factory=list)
+    check: CheckResult | None = None
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The real name: zipfile decodes non-UTF-8 names as cp437, but Chinese Windows wrote GBK."""
+    if info.flag_bits & UTF8_FLAG:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def safe_relative(name: str) -> PurePosixPath | None:
+    """A member name as a relative path inside the target, or None if it would escape."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/"))
+    path = PurePosixPath(name)
+    if path.is_absolute() or name.startswith("/") or (path.parts and ":" in path.parts[0]):
+        return None
+    if any(part in ("..",) for part in path.parts):
+        return None
+    parts = [p for p in path.parts if p not in (".", "")]
+    if not parts or any("\x00" in p or len(p.encode("utf-8")) > 255 for p in parts):
+        return None
+    return PurePosixPath(*parts)
+
+
+def _ignored(rel: PurePosixPath) -> bool:
+    return any(p == "__MACOSX" or p.startswith(".") or p in ("Thumbs.db", "desktop.ini") for p in rel.parts)
+
+
+def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
+    """Extract the videos (and sidecars) of ``archive`` under ``target``; never raises for a bad zip."""
+    out = Unpacked()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            if len(infos) > max_entries:
+                out.check = failed("archive", "too_many_entries",
+                                   f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。")
+                return out
+            declared = sum(i.file_size for i in infos)
+            if declared > max_total_bytes:
+                out.check = _too_big(max_total_bytes)
+                return out
+            planned, skipped = [], []
+            for info in infos:
+                name = member_name(info)
+                rel = safe_relative(name)
+                if rel is None:
+                    out.check = failed("archive", "unsafe_path",
+                                       f"压缩包中的文件名“{name}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。")
+                    return out
+                if _ignored(rel):
+                    continue
+                if info.flag_bits & 0x1:
+                    out.check = failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。")
+                    return out
+                planned.append((info, rel))
+            written = 0
+            for info, rel in planned:
+                dest = target / Path(*rel.parts)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, dest.open("wb") as dst:
+                    while chunk := src.read(COPY_CHUNK):
+                        written += len(chunk)
+                        if written > max_total_bytes:  # the declared sizes lied: a bomb
+                            out.check = _too_big(max_total_bytes)
+                            out.videos.clear()
+                            return out
+                        dst.write(chunk)
+                suffix = dest.suffix.lower()
+                if suffix in VIDEO_SUFFIXES or sniff(dest) in VIDEO_KINDS:
+                    out.videos.append((dest, str(rel)))
+                elif suffix in SIDECAR_SUFFIXES:
+                    out.sidecars.append(dest)
+                else:
+                    skipped.append(str(rel))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
+        out.check = failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
+                           error=str(exc)[:200])
+        out.videos.clear()
+        return out
+    if not out.videos:
+        out.check = failed("archive", "no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。",
+                           skipped=skipped)
+    else:
+        extra = f"；另有 {len(skipped)} 个非视频文件未处理：{'、'.join(skipped[:5])}" if skipped else ""
+        out.check = passed("archive", f"压缩包内有 {len(out.videos)} 个视频{extra}。", skipped=skipped)
+    return out
+
+
+def _too_big(limit: int) -> CheckResult:
+    return failed("archive", "too_large_unpacked",
+                  f"压缩包解压后超过 {limit // (1024 * 1024)} MB 的上限（可能是压缩炸弹），未解压。请直接报送 MP4 视频。")
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

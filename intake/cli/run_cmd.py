@@ -1,0 +1,55 @@
+"""``intake run`` (the main job) and ``intake watch`` (the folder alone)."""
+
+from __future__ import annotations
+
+import threading
+
+import click
+
+from intake.cli.context import AppContext, pass_app
+from intake.folder import Finished
+from intake.runner import StartupSummary, install_stop_signals, run_main_job
+
+
+def _print_summary(summary: StartupSummary, log_file) -> None:
+    click.echo("微视频作品接收已启动：")
+    click.echo(f"  投递文件夹：{summary.inbox}（{summary.watch_mode}，文件稳定 {summary.settle_seconds:g} 秒后处理）")
+    click.echo(f"  处理结果：  {summary.done}（通过 / 待复核 / 不合格，按日期分目录）")
+    click.echo(f"  数据库：    {summary.database}")
+    click.echo(f"  文件库：    {summary.store}")
+    click.echo(f"  邮箱：      {summary.mailbox or '未启用（mailbox.enabled: false）'}")
+    click.echo(f"  日志文件：  {log_file}")
+    click.echo("按 Ctrl-C 停止。")
+
+
+def _print_finished(item: Finished) -> None:
+    again = "（此前已登记，本次完成移动）" if item.resumed else ""
+    click.echo(f"[{item.outcome.label}] 作品 #{item.submission_id}：{item.source.name} → {item.moved_to}{again}")
+
+
+def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
+    from intake.logsetup import setup_logging
+
+    config = app.config
+    log_file = setup_logging(config)
+    stop = threading.Event()
+    install_stop_signals(stop)
+
+    run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file), on_finished=_print_finished, once=once)
+    return 0
+
+
+@click.command("run", options_metavar="[选项]")
+@click.option("--once", is_flag=True, help="处理完投递文件夹中现有的文件后退出（适合定时任务）。")
+@pass_app
+def run(app: AppContext, once: bool) -> int:
+    """主任务：持续接收投递文件夹中的作品（启用邮箱时同时接收邮件），直到 Ctrl-C 或 SIGTERM。"""
+    return _start(app, once, with_mailbox=True)
+
+
+@click.command("watch", options_metavar="[选项]")
+@click.option("--once", is_flag=True, help="处理完投递文件夹中现有的文件后退出。")
+@pass_app
+def watch(app: AppContext, once: bool) -> int:
+    """只监视投递文件夹：文件拷贝完成后自动检查、登记，并移到 done/ 下对应结果的目录。"""
+    return _start(app, once, with_mailbox=False)

@@ -1,0 +1,17 @@
+"""Chinese names of checks, for notes, receipts and reports."""
+
+CHECK_LABELS = {
+    "size": "文件大小",
+    "container": "文件格式",
+    "streams": "音视频内容",
+    "duration": "时长",
+    "integrity": "文件完整性",
+    "duplicate": "重复报送",
+    "contact_info": "报送信息",
+    "files": "视频文件",
+    "archive": "压缩包",
+}
+
+
+def check_label(check_id: str) -> str:
+    return CHECK_LABELS.get(check_id, check_id)

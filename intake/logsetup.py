@@ -1,0 +1,49 @@
+"""Logging for the long-running jobs: stderr and a rotating file under the data folder."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+from intake.config import Config
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(config: Config) -> Path:
+    """Configure the root logger; return the log file's path."""
+    log_dir = config.storage.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "intake.log"
+    root = logging.getLogger()
+    root.setLevel(config.logging.level)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    to_file = logging.handlers.RotatingFileHandler(log_file, maxBytes=config.logging.max_bytes,
+                                                   backupCount=config.logging.backups, encoding="utf-8")
+    to_stderr = logging.StreamHandler(sys.stderr)
+    for handler in (to_file, to_stderr):
+        handler.setFormatter(logging.Formatter(FORMAT, "%Y-%m-%d %H:%M:%S"))
+        root.addHandler(handler)
+    # watchdog and alembic are chatty at INFO
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return log_file
+
+
+def logging_progress(label: str, total: int):
+    """Log a line at each quarter of a long copy (the main job runs unattended, often without a terminal)."""
+    if total < 32 * 1024 * 1024:
+        return None
+    log = logging.getLogger("intake.progress")
+    state = {"next": 25}
+
+    def update(done: int, _total: int) -> None:
+        percent = done * 100 // total
+        if percent >= state["next"]:
+            log.info("正在存档 %s：%d%%（%.0f / %.0f MB）", label, percent, done / 1048576, total / 1048576)
+            state["next"] = (percent // 25 + 1) * 25
+
+    return update

@@ -1,0 +1,127 @@
+"""参赛单位 / 联系人 / 电话 of a dropped file: from a sidecar, the unit's folder, or the file name.
+
+Sidecar format (a file with the same stem as the video, e.g. ``作品.txt`` beside ``作品.mp4``):
+
+    单位：柳南区委保密办
+    联系人：张三
+    电话：13800138000
+    作品名：守护秘密（optional）
+
+One item a line, with a full- or half-width colon (or ``=``). Accepted keys: 单位 / 参赛单位 / 参赛单位名称 /
+unit; 联系人 / contact; 电话 / 联系电话 / 手机 / phone; 作品名 / 作品名称 / 标题 / title. ``.json`` and ``.yaml``
+sidecars hold the same keys as a mapping. Text may be UTF-8 (with or without BOM), UTF-16 with BOM, or GBK.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+from intake.contact import clean_text, normalise_phone, phone_is_valid
+
+SIDECAR_SUFFIXES = (".txt", ".json", ".yaml", ".yml")
+MAX_SIDECAR_BYTES = 64 * 1024
+KEYS = {
+    "unit": ("参赛单位名称", "参赛单位", "报送单位", "单位名称", "单位", "unit"),
+    "contact": ("联系人姓名", "联系人", "contact"),
+    "phone": ("联系电话", "电话号码", "电话", "手机号码", "手机", "phone"),
+    "title": ("作品名称", "作品名", "作品标题", "标题", "title"),
+}
+LINE = re.compile(r"^\s*([^:：=\s]{1,12})\s*[:：=]\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    unit: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    title: str | None = None
+
+    def fill_from(self, other: "Metadata") -> "Metadata":
+        """Keep what we have; take what is missing from ``other``."""
+        return replace(self, **{f.name: getattr(self, f.name) or getattr(other, f.name) for f in fields(self)})
+
+
+def decode_text(raw: bytes) -> str:
+    """Text as Windows Notepad writes it: UTF-8 (BOM or not), UTF-16 with BOM, or GBK."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="replace")
+
+
+def _canonical_key(key: str) -> str | None:
+    key = key.strip().lower()
+    for field, names in KEYS.items():
+        if key in names:
+            return field
+    return None
+
+
+def _from_mapping(items) -> Metadata:
+    found: dict[str, str] = {}
+    for key, value in items:
+        field = _canonical_key(str(key))
+        if field and value not in (None, "") and field not in found:
+            found[field] = str(value)
+    return _cleaned(**found)
+
+
+def _cleaned(unit=None, contact=None, phone=None, title=None) -> Metadata:
+    return Metadata(unit=clean_text(unit), contact=clean_text(contact, 100),
+                    phone=normalise_phone(phone), title=clean_text(title, 500))
+
+
+def parse_sidecar(path: Path) -> Metadata:
+    raw = path.read_bytes()[:MAX_SIDECAR_BYTES]
+    text = decode_text(raw)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".yaml", ".yml"):
+        try:
+            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError):
+            data = None
+        if isinstance(data, dict):
+            return _from_mapping(data.items())
+    pairs = []
+    for line in text.splitlines():
+        match = LINE.match(line)
+        if match:
+            pairs.append((match.group(1), match.group(2)))
+    return _from_mapping(pairs)
+
+
+def sidecars_of(video: Path) -> list[Path]:
+    """Files beside ``video`` with the same stem and a sidecar suffix."""
+    try:
+        siblings = list(video.parent.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in siblings
+                  if p != video and p.is_file() and p.stem == video.stem and p.suffix.lower() in SIDECAR_SUFFIXES)
+
+
+def from_file_name(stem: str) -> Metadata:
+    """``单位-联系人-电话-作品名``: only when the third part looks like a phone number."""
+    parts = [p.strip() for p in re.split(r"[-－—_]", stem) if p.strip()]
+    if len(parts) >= 3 and phone_is_valid(parts[2]):
+        return _cleaned(unit=parts[0], contact=parts[1], phone=parts[2],
+                        title="-".join(parts[3:]) or None)
+    return Metadata()
+
+
+def metadata_for(video: Path, inbox: Path) -> Metadata:
+    """Sidecar first, then the unit's folder, then the file-name pattern."""
+    meta = Metadata()
+    for sidecar in sidecars_of(video):
+        meta = meta.fill_from(parse_sidecar(sidecar))
+    relative = video.relative_to(inbox)
+    if len(relative.parts) > 1:
+        meta = meta.fill_from(_cleaned(unit=relative.parts[0]))
+    return meta.fill_from(from_file_name(video.stem))

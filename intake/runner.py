@@ -1,0 +1,81 @@
+"""``intake run`` and ``intake watch``: the long-running job, with a clean stop on a signal."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from intake.app import open_services
+from intake.config import Config
+from intake.folder import Finished
+from intake.logsetup import logging_progress
+from intake.watcher import InboxWatcher
+
+log = logging.getLogger(__name__)
+STALE_WORK_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class StartupSummary:
+    inbox: Path
+    done: Path
+    watch_mode: str
+    settle_seconds: float
+    database: str
+    store: Path
+    mailbox: str | None     # None when the mailbox is off
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM and the first Ctrl-C ask for a clean stop; a second Ctrl-C stops at once."""
+
+    def ask_stop(signum, _frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.info("收到停止信号，处理完当前文件后退出……")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, ask_stop)
+    signal.signal(signal.SIGINT, ask_stop)
+
+
+def clean_stale_work(config: Config) -> None:
+    """Remove unpack folders left by a killed run (old enough that no live worker owns them)."""
+    work = config.storage.data_dir / "work"
+    if not work.is_dir():
+        return
+    now = time.time()
+    for entry in work.iterdir():
+        try:
+            if now - entry.stat().st_mtime > STALE_WORK_SECONDS:
+                import shutil
+
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
+                 on_start: Callable[[StartupSummary], None] | None = None,
+                 on_finished: Callable[[Finished], None] | None = None, once: bool = False) -> None:
+    services = open_services(config, progress=logging_progress)
+    clean_stale_work(config)
+    watcher = InboxWatcher(services, config.watch, on_finished=on_finished)
+    watcher.start()
+    mailbox = None
+    if with_mailbox and config.mailbox.enabled:
+        mailbox = f"{config.mailbox.username}@{config.mailbox.host}（本版本尚未提供邮箱接收，暂不轮询）"
+        log.warning("mailbox.enabled 为 true，但本版本尚未提供邮箱接收功能；目前只处理投递文件夹。")
+    if on_start:
+        on_start(StartupSummary(config.watch.inbox, config.watch.done, watcher.mode, config.watch.settle_seconds,
+                                services.db.safe_url, config.storage.root, mailbox))
+    try:
+        watcher.run(stop, once=once)
+    finally:
+        watcher.stop()
+        log.info("已停止。")
