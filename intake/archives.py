@@ -66,7 +66,7 @@ def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: i
                 return out
             declared = sum(i.file_size for i in infos)
             if declared > max_total_bytes:
-                out.check = _too_big(max_total_bytes)
+                out.check = too_big_check(max_total_bytes)
                 return out
             planned, skipped = [], []
             for info in infos:
@@ -90,7 +90,7 @@ def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: i
                     while chunk := src.read(COPY_CHUNK):
                         written += len(chunk)
                         if written > max_total_bytes:  # the declared sizes lied: a bomb
-                            out.check = _too_big(max_total_bytes)
+                            out.check = too_big_check(max_total_bytes)
                             out.videos.clear()
                             return out
                         dst.write(chunk)
@@ -115,7 +115,7 @@ def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: i
     return out
 
 
-def _too_big(limit: int) -> CheckResult:
+def too_big_check(limit: int) -> CheckResult:
     return failed("archive", "too_large_unpacked",
                   f"压缩包解压后超过 {limit // (1024 * 1024)} MB 的上限（可能是压缩炸弹），未解压。请直接报送 MP4 视频。")
 

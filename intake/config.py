@@ -9,6 +9,7 @@ the tool behaves the same whatever the current directory is.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,18 @@ class WatchConfig(Section):
     max_zip_total_bytes: int = Field(2 * 314572800, gt=0)
 
 
+class ReceiptsConfig(Section):
+    enabled: bool = False
+    host: str = "smtp.163.com"
+    port: int = 465
+    security: str = Field("ssl", pattern="^(ssl|starttls|none)$")
+    username: str = ""
+    password_env: str = "INTAKE_SMTP_PASSWORD"
+    password_file: Path | None = None
+    from_address: str = ""
+    timeout_seconds: float = Field(30, gt=0)
+
+
 class MailboxConfig(Section):
     enabled: bool = False
     host: str = "imap.163.com"
@@ -76,7 +89,17 @@ class MailboxConfig(Section):
     password_env: str = "INTAKE_IMAP_PASSWORD"
     password_file: Path | None = None
     poll_seconds: float = Field(120, gt=0)
+    idle: bool = True
+    idle_renew_seconds: float = Field(25 * 60, gt=0, le=29 * 60)
+    timeout_seconds: float = Field(120, gt=0)
+    fetch_chunk_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    max_text_bytes: int = Field(1024 * 1024, gt=0)
+    since: date | None = None
+    processed_folder: str | None = None
+    keyword: str = Field("$IntakeRecorded", pattern=r"^[$A-Za-z0-9_-]{1,64}$")
+    reconnect_max_seconds: float = Field(300, gt=0)
     imap_id: dict[str, str] = Field(default_factory=lambda: {"name": "liuzhou-intake", "version": "0.1.0"})
+    receipts: ReceiptsConfig = ReceiptsConfig()
 
 
 class LoggingConfig(Section):
@@ -154,7 +177,8 @@ _TYPE_HINTS = {
     "bool_parsing": "应为 true 或 false", "string_type": "应为文本", "greater_than": "应大于下限",
     "greater_than_equal": "不能小于下限", "string_pattern_mismatch": "取值不在允许范围内",
     "dict_type": "应为键值对", "model_type": "应为键值对", "path_type": "应为路径",
-    "tuple_type": "应为列表",
+    "tuple_type": "应为列表", "date_from_datetime_parsing": "应为日期，如 2024-04-01",
+    "date_parsing": "应为日期，如 2024-04-01", "less_than_equal": "超过上限",
 }
 
 
@@ -174,6 +198,9 @@ def _resolve_paths(config: Config, base: Path, source: Path | None) -> Config:
     mailbox = config.mailbox
     if mailbox.password_file is not None:
         mailbox = mailbox.model_copy(update={"password_file": absolute(mailbox.password_file)})
+    if mailbox.receipts.password_file is not None:
+        receipts = mailbox.receipts.model_copy(update={"password_file": absolute(mailbox.receipts.password_file)})
+        mailbox = mailbox.model_copy(update={"receipts": receipts})
     database = config.database
     prefix = "sqlite:///"
     if database.url.startswith(prefix) and not database.url.startswith(prefix + "/"):

@@ -31,7 +31,6 @@ KEYS = {
     "phone": ("联系电话", "电话号码", "电话", "手机号码", "手机", "phone"),
     "title": ("作品名称", "作品名", "作品标题", "标题", "title"),
 }
-LINE = re.compile(r"^\s*([^:：=\s]{1,12})\s*[:：=]\s*(.+?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,45 @@ class Metadata:
     def fill_from(self, other: "Metadata") -> "Metadata":
         """Keep what we have; take what is missing from ``other``."""
         return replace(self, **{f.name: getattr(self, f.name) or getattr(other, f.name) for f in fields(self)})
+
+
+_KEY_ALTERNATION = "|".join(sorted((n for names in KEYS.values() for n in names if not n.isascii()),
+                                  key=len, reverse=True))
+INLINE = re.compile(rf"({_KEY_ALTERNATION})\s*[:：=]\s*")
+PHONE_TEXT = re.compile(r"(?:\+?86[-\s]?)?(?:[(（]?0\d{2,3}[)）]?[-－\s]?)?\d[\d\-－\s]{5,14}\d")
+MOBILE_ANYWHERE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def from_text(text: str) -> Metadata:
+    """Labelled items anywhere in free text (a mail body or subject), several on a line or not.
+
+    Each value runs to the next label, the end of the line, or a separator.
+    An unlabelled mobile number is taken as the phone when no label gives one.
+    """
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        matches = list(INLINE.finditer(line))
+        for i, match in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+            value = line[match.end():end]
+            field = _canonical_key(match.group(1))
+            if field is None or field in found:
+                continue
+            if field == "phone":
+                phone = PHONE_TEXT.search(value)
+                value = phone.group(0) if phone else ""
+            elif field == "title":
+                value = re.split(r"[；;]", value)[0]
+            else:
+                value = re.split(r"[\s,，;；、。]", value.strip(), maxsplit=1)[0]
+            value = value.strip().strip("《》“”\"'")
+            if value:
+                found[field] = value
+    if "phone" not in found:
+        mobile = MOBILE_ANYWHERE.search(text)
+        if mobile:
+            found["phone"] = mobile.group(0)
+    return _cleaned(**found)
 
 
 def decode_text(raw: bytes) -> str:
@@ -89,12 +127,7 @@ def parse_sidecar(path: Path) -> Metadata:
             data = None
         if isinstance(data, dict):
             return _from_mapping(data.items())
-    pairs = []
-    for line in text.splitlines():
-        match = LINE.match(line)
-        if match:
-            pairs.append((match.group(1), match.group(2)))
-    return _from_mapping(pairs)
+    return from_text(text)
 
 
 def sidecars_of(video: Path) -> list[Path]:

@@ -42,8 +42,10 @@ def store_files(task, services: Services) -> None:
     """
     limit = services.config.rules.max_size_bytes
     for media in task.files:
+        if media.blob is not None or media.source_path is None:
+            continue   # already stored while it arrived, or never downloaded
         media.size_bytes = media.source_path.stat().st_size
-        if media.size_bytes > limit or media.blob is not None:
+        if media.size_bytes > limit:
             continue
         progress = services.progress(media.original_name, media.size_bytes) if services.progress else None
         media.blob = services.store.put(media.source_path, progress=progress)
@@ -53,11 +55,13 @@ def inspect_files(task, services: Services) -> None:
     """Run the media checks on the stored copy (what we keep is what we checked)."""
     for media in task.files:
         path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
+        if path is None:
+            continue   # its checks were decided without the content (see mail intake)
         media.report = inspect_file(path, services.config.rules, deep=services.deep)
 
 
 def check_files_present(task, services: Services) -> None:
-    if not task.files and not task.rejected:
+    if not task.files and not task.rejected and not any(c.check_id == "large_attachment_link" for c in task.checks):
         task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。"))
 
 

@@ -62,20 +62,41 @@ def clean_stale_work(config: Config) -> None:
 
 def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
                  on_start: Callable[[StartupSummary], None] | None = None,
-                 on_finished: Callable[[Finished], None] | None = None, once: bool = False) -> None:
+                 on_finished: Callable[[Finished], None] | None = None,
+                 on_mail: Callable | None = None, once: bool = False) -> None:
     services = open_services(config, progress=logging_progress)
     clean_stale_work(config)
-    watcher = InboxWatcher(services, config.watch, on_finished=on_finished)
-    watcher.start()
+    poller_thread = None
     mailbox = None
     if with_mailbox and config.mailbox.enabled:
-        mailbox = f"{config.mailbox.username}@{config.mailbox.host}（本版本尚未提供邮箱接收，暂不轮询）"
-        log.warning("mailbox.enabled 为 true，但本版本尚未提供邮箱接收功能；目前只处理投递文件夹。")
+        from intake.mail.poller import MailPoller
+
+        poller = MailPoller(services)   # reads the password now: a missing one stops the start-up
+        mailbox = f"{poller.session.account} 的 {config.mailbox.folder}"
+        poller_thread = threading.Thread(target=_poll_safely, args=(poller, stop, on_mail, once),
+                                         name="mailbox", daemon=True)
+    watcher = InboxWatcher(services, config.watch, on_finished=on_finished)
+    watcher.start()
     if on_start:
         on_start(StartupSummary(config.watch.inbox, config.watch.done, watcher.mode, config.watch.settle_seconds,
                                 services.db.safe_url, config.storage.root, mailbox))
+    if poller_thread is not None:
+        poller_thread.start()
     try:
         watcher.run(stop, once=once)
+        if poller_thread is not None and once:
+            poller_thread.join()
     finally:
+        stop.set()
         watcher.stop()
+        if poller_thread is not None:
+            poller_thread.join(timeout=30)
         log.info("已停止。")
+
+
+def _poll_safely(poller, stop: threading.Event, on_mail, once: bool) -> None:
+    """The mailbox thread: its faults are logged and retried inside run(); a bug must not pass silently."""
+    try:
+        poller.run(stop, on_result=on_mail, once=once)
+    except Exception:
+        log.exception("邮箱接收线程意外停止")

@@ -16,7 +16,7 @@ from validators.results import CheckResult, Outcome, Status, outcome_of
 class MediaTask:
     """One file of a submission."""
 
-    source_path: Path
+    source_path: Path | None      # None: not downloaded (an oversized mail attachment)
     original_name: str
     size_bytes: int = 0
     blob: StoredBlob | None = None
@@ -52,6 +52,8 @@ class SubmissionTask:
     speaker: str | None = None
     topic: str | None = None
     actor: str | None = None
+    message_key: str | None = None   # mail: account + Message-ID, the same mail under any UIDVALIDITY
+    sender: str | None = None        # mail: where a receipt goes
     files: list[MediaTask] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)   # submission-level checks
     submission_id: int | None = None

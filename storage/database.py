@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import getpass
 from pathlib import Path
 from typing import Any, Iterator
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -83,12 +84,28 @@ class Database:
         """Create or upgrade the schema to the newest migration."""
         cfg = self._alembic()
         try:
-            with self.engine.begin() as conn:
+            with self._migration_lock(), self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except SQLAlchemyError as exc:
             raise DatabaseError(f"无法连接或升级数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
                                 "请检查 database.url、数据库服务是否在运行、目录是否可写。") from exc
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Workers starting together must not both create the schema (PostgreSQL locks in SQL instead)."""
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.migrate-lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def schema_is_current(self) -> bool:
         head = ScriptDirectory.from_config(self._alembic()).get_current_head()
@@ -103,28 +120,13 @@ class Database:
                 sub = Submission(
                     source=task.source, source_ref=task.source_ref, received_at=task.received_at,
                     unit=task.unit, contact=task.contact, phone=task.phone, title=task.title,
-                    outcome=task.outcome.value, speaker=task.speaker, topic=task.topic)
+                    outcome=task.outcome.value, speaker=task.speaker, topic=task.topic,
+                    message_key=task.message_key, sender=task.sender)
                 s.add(sub)
                 s.flush()
                 for check in task.checks:
                     s.add(_check_row(sub.id, None, check))
-                for position, media in enumerate(task.files):
-                    blob = media.blob
-                    if blob is not None and s.get(Blob, blob.sha256) is None:
-                        s.add(Blob(sha256=blob.sha256, size_bytes=blob.size_bytes,
-                                   stored_path=blob.relative_path, first_submission_id=sub.id))
-                        s.flush()
-                    summary = media.media()
-                    row = MediaFile(
-                        submission_id=sub.id, position=position, original_name=media.original_name,
-                        sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
-                        outcome=media.outcome.value, container=summary["container"],
-                        duration_seconds=summary["duration_seconds"], video_codec=summary["video_codec"],
-                        audio_codec=summary["audio_codec"], width=summary["width"], height=summary["height"])
-                    s.add(row)
-                    s.flush()
-                    for check in media.checks:
-                        s.add(_check_row(sub.id, row.id, check))
+                _add_files(s, sub.id, task.files, start=0)
                 s.add(Event(submission_id=sub.id, kind="recorded", actor=task.actor or current_actor(),
                             data={"source": task.source, "source_ref": task.source_ref, "outcome": task.outcome.value}))
                 return sub.id
@@ -134,6 +136,43 @@ class Database:
                 if existing is not None:
                     raise DuplicateSource(existing) from exc
             raise DatabaseError(f"写入数据库时违反约束：{str(exc).splitlines()[0]}", "请重试；如反复出现请联系维护人员。") from exc
+
+    def add_files(self, submission_id: int, files, actor: str | None = None) -> str:
+        """Append files (with their checks) to a recorded submission; return its new outcome."""
+        with self.session() as s:
+            sub = s.get(Submission, submission_id)
+            if sub is None:
+                raise DatabaseError(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
+            start = s.scalar(select(func.count()).select_from(MediaFile).where(
+                MediaFile.submission_id == submission_id)) or 0
+            _add_files(s, submission_id, files, start=start)
+            s.flush()
+            statuses = set(s.scalars(select(CheckRecord.status).where(CheckRecord.submission_id == submission_id)))
+            sub.outcome = _outcome_of_rows(statuses)
+            s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
+                        data={"files": [m.original_name for m in files], "outcome": sub.outcome}))
+            return sub.outcome
+
+    def recorded_refs(self, prefix: str) -> set[str]:
+        with self.session() as s:
+            return set(s.scalars(select(Submission.source_ref).where(Submission.source_ref.startswith(prefix))))
+
+    def submission_id_for_message_key(self, key: str) -> int | None:
+        with self.session() as s:
+            return s.scalar(select(Submission.id).where(Submission.message_key == key).order_by(Submission.id))
+
+    def event_count(self, submission_id: int, kind: str) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Event).where(
+                Event.submission_id == submission_id, Event.kind == kind)) or 0
+
+    def mail_submissions_without(self, kind: str, since_id: int = 0) -> list[int]:
+        """Mail submissions with a sender and no event of ``kind`` (receipts still to send)."""
+        with self.session() as s:
+            done = select(Event.submission_id).where(Event.kind == kind, Event.submission_id.is_not(None))
+            return list(s.scalars(select(Submission.id).where(
+                Submission.source == "mail", Submission.sender.is_not(None), Submission.id > since_id,
+                Submission.id.not_in(done)).order_by(Submission.id)))
 
     def record_event(self, kind: str, data: dict[str, Any], submission_id: int | None = None,
                      actor: str | None = None) -> None:
@@ -179,6 +218,34 @@ class Database:
             if submission_id is not None:
                 query = query.where(Event.submission_id == submission_id)
             return list(s.scalars(query))
+
+
+def _add_files(s: Session, submission_id: int, files, start: int) -> None:
+    for position, media in enumerate(files, start=start):
+        blob = media.blob
+        if blob is not None and s.get(Blob, blob.sha256) is None:
+            s.add(Blob(sha256=blob.sha256, size_bytes=blob.size_bytes,
+                       stored_path=blob.relative_path, first_submission_id=submission_id))
+            s.flush()
+        summary = media.media()
+        row = MediaFile(
+            submission_id=submission_id, position=position, original_name=media.original_name,
+            sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
+            outcome=media.outcome.value, container=summary["container"],
+            duration_seconds=summary["duration_seconds"], video_codec=summary["video_codec"],
+            audio_codec=summary["audio_codec"], width=summary["width"], height=summary["height"])
+        s.add(row)
+        s.flush()
+        for check in media.checks:
+            s.add(_check_row(submission_id, row.id, check))
+
+
+def _outcome_of_rows(statuses: set[str]) -> str:
+    if "fail" in statuses:
+        return "rejected"
+    if "warn" in statuses:
+        return "needs_review"
+    return "accepted"
 
 
 def _check_row(submission_id: int, media_file_id: int | None, check) -> CheckRecord:

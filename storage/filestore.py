@@ -41,6 +41,27 @@ class FileStore:
     def relative_path_for(sha256: str, suffix: str = ".mp4") -> str:
         return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
 
+    def _temp_path(self) -> Path:
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        return tmp_dir / f"{uuid.uuid4().hex}.part"
+
+    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
+        """Copy ``source`` into the store, hashing as it goes; return where it lives."""
+        tmp: Path | None = None
+        try:
+            tmp = self._temp_path()
+            sha, done = self._copy_and_hash(source, tmp, progress)
+            return self._place(tmp, sha, done, suffix)
+        except OSError as exc:
+            if tmp is not None:
+                _remove_quietly(tmp)
+            raise storage_error(self.root, exc) from exc
+
+    def open_writer(self, suffix: str = ".mp4") -> "BlobWriter":
+        """For content that arrives in pieces (a mail attachment as it is decoded)."""
+        return BlobWriter(self, suffix)
+
     def _copy_and_hash(self, source: Path, target: Path, progress: Progress | None) -> tuple[str, int]:
         """One pass over ``source``: each chunk is hashed on a helper thread while it is written.
 
@@ -77,29 +98,81 @@ class FileStore:
             os.fsync(dst.fileno())
         return digest.hexdigest(), done
 
-    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
-        """Copy ``source`` into the store, hashing as it goes; return where it lives."""
-        tmp_dir = self.root / "tmp"
-        tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+    def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
+        """Give a complete, fsynced temp file its content-addressed name (or drop it if already there)."""
+        relative = self.relative_path_for(sha, suffix)
+        final = self.root / relative
+        if final.exists() and final.stat().st_size == size:
+            tmp.unlink()
+            return StoredBlob(sha, size, relative, already_present=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+        return StoredBlob(sha, size, relative, already_present=False)
+
+
+class BlobWriter:
+    """Receive a file in pieces, hash as it goes, then ``commit`` it under its content name.
+
+    Nothing appears under a final name until ``commit``; ``abort`` (or leaving
+    the ``with`` block on an exception) removes the partial file.
+    """
+
+    def __init__(self, store: FileStore, suffix: str):
+        self.store = store
+        self.suffix = suffix
+        self.size = 0
+        self._digest = hashlib.sha256()
         try:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            sha, done = self._copy_and_hash(source, tmp, progress)
-            relative = self.relative_path_for(sha, suffix)
-            final = self.root / relative
-            if final.exists() and final.stat().st_size == done:
-                tmp.unlink()
-                return StoredBlob(sha, done, relative, already_present=True)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            _fsync_dir(final.parent)
-            return StoredBlob(sha, done, relative, already_present=False)
+            self.temp = store._temp_path()
+            self._fh = self.temp.open("wb")
         except OSError as exc:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
-            hint = "磁盘空间不足，请清理后重试。" if exc.errno == 28 else "请检查 storage.root 是否存在且可写。"
-            raise StorageError(f"无法把文件存入文件库 {self.root}：{exc.strerror or exc}", hint) from exc
+            raise storage_error(store.root, exc) from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            self.abort()
+            raise storage_error(self.store.root, exc) from exc
+        self._digest.update(data)
+        self.size += len(data)
+
+    def commit(self) -> StoredBlob:
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            return self.store._place(self.temp, self._digest.hexdigest(), self.size, self.suffix)
+        except OSError as exc:
+            self.abort()
+            raise storage_error(self.store.root, exc) from exc
+
+    def abort(self) -> None:
+        try:
+            self._fh.close()
+        except OSError:
+            pass
+        _remove_quietly(self.temp)
+
+    def __enter__(self) -> "BlobWriter":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def storage_error(root: Path, exc: OSError) -> StorageError:
+    hint = "磁盘空间不足，请清理后重试。" if exc.errno == 28 else "请检查 storage.root 是否存在且可写。"
+    return StorageError(f"无法把文件存入文件库 {root}：{exc.strerror or exc}", hint)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _fsync_dir(path: Path) -> None:

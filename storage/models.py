@@ -52,6 +52,8 @@ class Submission(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     speaker: Mapped[str | None] = mapped_column(String(100))
     topic: Mapped[str | None] = mapped_column(String(500))
+    message_key: Mapped[str | None] = mapped_column(String(1000), index=True)   # account + Message-ID
+    sender: Mapped[str | None] = mapped_column(String(320))                     # for receipts
 
     files: Mapped[list[MediaFile]] = relationship(back_populates="submission", order_by="MediaFile.position")
     checks: Mapped[list[CheckRecord]] = relationship(back_populates="submission", order_by="CheckRecord.id")

@@ -26,6 +26,7 @@ def submission_view(sub: Submission) -> dict[str, Any]:
         "contact": sub.contact,
         "phone": sub.phone,
         "title": sub.title,
+        "sender": sub.sender,
         "speaker": sub.speaker,
         "topic": sub.topic,
         "outcome": sub.outcome,

@@ -34,17 +34,11 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from intake.cli import ingest_cmd, list_cmd, validate_cmd
+    from intake.cli import ingest_cmd, list_cmd, mail_cmd, run_cmd, validate_cmd
 
-    cli.add_command(validate_cmd.validate)
-    cli.add_command(ingest_cmd.ingest)
-    cli.add_command(list_cmd.list_submissions)
-    try:
-        from intake.cli import run_cmd
-    except ImportError:  # the watcher is optional until it lands
-        return
-    cli.add_command(run_cmd.run)
-    cli.add_command(run_cmd.watch)
+    for command in (run_cmd.run, run_cmd.watch, mail_cmd.poll, validate_cmd.validate, ingest_cmd.ingest,
+                    mail_cmd.attach, list_cmd.list_submissions):
+        cli.add_command(command)
 
 
 _register()

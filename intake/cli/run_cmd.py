@@ -35,7 +35,10 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
     stop = threading.Event()
     install_stop_signals(stop)
 
-    run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file), on_finished=_print_finished, once=once)
+    from intake.cli.mail_cmd import print_mail_result
+
+    run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file),
+                 on_mail=print_mail_result, on_finished=_print_finished, once=once)
     return 0
 
 
@@ -43,7 +46,7 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
 @click.option("--once", is_flag=True, help="处理完投递文件夹中现有的文件后退出（适合定时任务）。")
 @pass_app
 def run(app: AppContext, once: bool) -> int:
-    """主任务：持续接收投递文件夹中的作品（启用邮箱时同时接收邮件），直到 Ctrl-C 或 SIGTERM。"""
+    """主任务：持续接收投递文件夹中的作品，mailbox.enabled 为 true 时同时接收邮箱，直到 Ctrl-C 或 SIGTERM。"""
     return _start(app, once, with_mailbox=True)
 
 

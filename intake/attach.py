@@ -1,0 +1,20 @@
+"""Add a file to a recorded submission (a video downloaded from a 超大附件 link), checking it first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from intake.pipeline import Services, check_duplicates, inspect_files, store_files
+from intake.task import MediaTask, SubmissionTask
+
+
+def attach_file(services: Services, submission_id: int, path: Path, actor: str | None = None) -> tuple[str, MediaTask]:
+    """Store and check ``path``, append it to the submission; return (new outcome, the file's task)."""
+    services.db.submission_view(submission_id)   # fails early, in Chinese, for an unknown id
+    task = SubmissionTask(source="attach", received_at=datetime.now(timezone.utc),
+                          files=[MediaTask(source_path=path, original_name=path.name)])
+    for stage in (store_files, inspect_files, check_duplicates):
+        stage(task, services)
+    outcome = services.db.add_files(submission_id, task.files, actor=actor)
+    return outcome, task.files[0]

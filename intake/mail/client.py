@@ -1,0 +1,106 @@
+"""One IMAP session: connect, log in, send ID before every SELECT, and wrap every failure as MailboxError."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import os
+import socket
+import ssl
+from typing import Iterator
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from intake.config import MailboxConfig
+from intake.errors import MailboxError
+
+log = logging.getLogger(__name__)
+
+NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, imaplib.IMAP4.abort, socket.error, OSError, EOFError,
+                  ssl.SSLError)
+
+
+def read_password(cfg: MailboxConfig) -> str:
+    """The authorization code from the environment or a file; never from config.yaml, never logged."""
+    value = os.environ.get(cfg.password_env, "")
+    if not value and cfg.password_file is not None:
+        try:
+            value = cfg.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise MailboxError(f"无法读取授权码文件 {cfg.password_file}：{exc.strerror or exc}",
+                               "请检查 mailbox.password_file。") from exc
+    if not value:
+        raise MailboxError(f"没有提供邮箱授权码：环境变量 {cfg.password_env} 为空，也没有设置 mailbox.password_file。",
+                           "请在网易邮箱网页版“设置 → POP3/SMTP/IMAP”中开启 IMAP 并生成客户端授权码，"
+                           f"然后设置环境变量 {cfg.password_env}。")
+    return value
+
+
+@contextlib.contextmanager
+def imap_errors(action: str) -> Iterator[None]:
+    """Turn whatever the network or the server throws into one MailboxError with a hint."""
+    try:
+        yield
+    except MailboxError:
+        raise
+    except LoginError as exc:
+        raise MailboxError(f"邮箱登录失败（{action}）：{exc}",
+                           "请确认 mailbox.username 正确，并使用“客户端授权码”而不是网页登录密码。") from exc
+    except NETWORK_ERRORS as exc:
+        raise MailboxError(f"与邮箱服务器通信失败（{action}）：{exc.__class__.__name__}: {exc}",
+                           "请检查网络和 mailbox.host / mailbox.port；程序会自动重连。") from exc
+
+
+class MailSession:
+    def __init__(self, cfg: MailboxConfig, password: str):
+        self.cfg = cfg
+        self._password = password
+        self.client: IMAPClient | None = None
+        self.capabilities: set[bytes] = set()
+
+    @property
+    def account(self) -> str:
+        return f"{self.cfg.username}@{self.cfg.host}" if "@" not in self.cfg.username else self.cfg.username
+
+    def connect(self) -> IMAPClient:
+        if self.client is not None:
+            return self.client
+        cfg = self.cfg
+        with imap_errors(f"连接 {cfg.host}:{cfg.port}"):
+            context = ssl.create_default_context() if cfg.tls else None
+            client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.tls, ssl_context=context,
+                                timeout=cfg.timeout_seconds)
+            client.normalise_times = False   # keep INTERNALDATE's own zone
+            client.login(cfg.username, self._password)
+            self.capabilities = set(client.capabilities())
+            self.client = client
+        log.info("已登录邮箱 %s", self.account)
+        return client
+
+    def has(self, capability: str) -> bool:
+        return capability.upper().encode() in self.capabilities
+
+    def send_id(self) -> None:
+        """NetEase refuses SELECT ("Unsafe Login") unless ID came first on this connection."""
+        if self.has("ID"):
+            with imap_errors("发送 ID"):
+                self.client.id_(dict(self.cfg.imap_id))
+
+    def select(self, folder: str) -> tuple[int, set[bytes]]:
+        """(UIDVALIDITY, PERMANENTFLAGS) of ``folder``; ID is sent first, every time."""
+        client = self.connect()
+        self.send_id()
+        with imap_errors(f"选择文件夹 {folder}"):
+            info = client.select_folder(folder)
+        return int(info[b"UIDVALIDITY"]), set(info.get(b"PERMANENTFLAGS", ()))
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            client.logout()
+        with contextlib.suppress(Exception):
+            client.shutdown()

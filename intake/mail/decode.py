@@ -1,0 +1,184 @@
+"""Decode what Chinese mail clients really send in headers and file names.
+
+- a charset label of gb2312/gbk/cp936 is read as gb18030 (its superset), since
+  clients label GBK-only characters such as 镕 as gb2312;
+- RFC 2047 encoded-words, also inside quoted file names;
+- RFC 2231 parameters, joining continuation bytes *before* decoding, since
+  clients split them in the middle of a character;
+- raw 8-bit bytes with no label: UTF-8, else GB18030.
+Nothing is dropped silently: a name that no charset decodes keeps U+FFFD and
+is reported as lossy.
+"""
+
+from __future__ import annotations
+
+import base64
+import quopri
+import re
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass
+
+SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk": "gb18030",
+             "gb_2312-80": "gb18030", "euc-cn": "gb18030", "x-euc-cn": "gb18030", "ms936": "gb18030",
+             "unknown-8bit": "utf-8", "x-unknown": "utf-8", "ascii": "utf-8", "us-ascii": "utf-8"}
+FALLBACKS = ("utf-8", "gb18030")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    lossy: bool = False
+
+
+def charset_for(label: str | None) -> str:
+    label = (label or "utf-8").strip().strip('"').lower()
+    return SUPERSETS.get(label, label)
+
+
+def decode_bytes(raw: bytes, label: str | None = None) -> Decoded:
+    """Strict decode with the (widened) label, then UTF-8, then GB18030; lossy only as a last resort."""
+    tried = []
+    for charset in [charset_for(label), *FALLBACKS]:
+        if charset in tried:
+            continue
+        tried.append(charset)
+        try:
+            return Decoded(raw.decode(charset))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return Decoded(raw.decode("gb18030", errors="replace"), lossy=True)
+
+
+def raw_header(message, name: str) -> str | None:
+    """A header's raw text as parsed from bytes (8-bit kept as surrogate escapes), not a Header object."""
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def header_bytes(value: str) -> bytes:
+    """A header value parsed from bytes keeps raw 8-bit as surrogate escapes: get those bytes back."""
+    return value.encode("utf-8", errors="surrogateescape")
+
+
+def decode_header_value(value: str | bytes | None) -> Decoded:
+    """A Subject, From name or file name: encoded-words and raw 8-bit, in any mix.
+
+    Adjacent encoded-words of one charset are joined as bytes before decoding
+    (clients split words in the middle of a character); the white space
+    between two encoded-words is dropped, as RFC 2047 says.
+    """
+    if value is None:
+        return Decoded("")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="surrogateescape")
+    tokens = ENCODED_WORD_SPLIT.split(value)
+    out: list[str] = []
+    lossy = False
+    pending: tuple[str, bytes] | None = None
+
+    def flush() -> None:
+        nonlocal pending, lossy
+        if pending is not None:
+            decoded = decode_bytes(pending[1], pending[0])
+            lossy |= decoded.lossy
+            out.append(decoded.text)
+            pending = None
+
+    for index, token in enumerate(tokens):
+        if index % 2 == 1:
+            charset, raw = _encoded_word_bytes(token)
+            if pending is not None and pending[0] == charset:
+                pending = (charset, pending[1] + raw)
+            else:
+                flush()
+                pending = (charset, raw)
+            continue
+        between_words = 0 < index < len(tokens) - 1
+        if between_words and not token.strip():
+            continue
+        flush()
+        if token:
+            decoded = decode_bytes(header_bytes(token))
+            lossy |= decoded.lossy
+            out.append(decoded.text)
+    flush()
+    return Decoded(_unfold("".join(out)), lossy)
+
+
+ENCODED_WORD_SPLIT = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)")
+
+
+def _encoded_word_bytes(word: str) -> tuple[str, bytes]:
+    _, charset, kind, data, _ = word.split("?", 4)
+    charset = charset_for(charset.split("*", 1)[0])   # RFC 2231 allows charset*lang
+    if kind.lower() == "b":
+        data = re.sub(r"[^A-Za-z0-9+/]", "", data)
+        return charset, base64.b64decode(data + "=" * (-len(data) % 4))
+    return charset, quopri.decodestring(data.replace("_", " ").encode("ascii", "replace"), header=False)
+
+
+def _unfold(text: str) -> str:
+    return re.sub(r"\r?\n[ \t]+", " ", text).strip()
+
+
+PARAM = re.compile(r';\s*([^=\s;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.S)
+
+
+def header_params(header_value: str) -> dict[str, str]:
+    """Raw parameters of a Content-Type or Content-Disposition value, keys lower-cased, quotes removed."""
+    params: dict[str, str] = {}
+    for key, raw in PARAM.findall(";" + header_value.split(";", 1)[1] if ";" in header_value else ""):
+        raw = raw.strip()
+        if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params[key.lower()] = raw
+    return params
+
+
+def rfc2231_value(params: dict[str, str], name: str) -> Decoded | None:
+    """``name*`` or ``name*0*``, ``name*1``… joined as bytes first, then decoded with the declared charset."""
+    if f"{name}*" in params:
+        return _decode_2231([(True, params[f"{name}*"])])
+    pieces = []
+    for key, value in params.items():
+        match = re.fullmatch(rf"{re.escape(name)}\*(\d+)(\*?)", key)
+        if match:
+            pieces.append((int(match.group(1)), bool(match.group(2)), value))
+    if not pieces:
+        return None
+    pieces.sort()
+    return _decode_2231([(encoded, value) for _, encoded, value in pieces])
+
+
+def _decode_2231(pieces: list[tuple[bool, str]]) -> Decoded:
+    charset = None
+    raw = b""
+    for index, (encoded, value) in enumerate(pieces):
+        if index == 0 and encoded and value.count("'") >= 2:
+            charset, _lang, value = value.split("'", 2)
+        raw += urllib.parse.unquote_to_bytes(value) if encoded else header_bytes(value)
+    return decode_bytes(raw, charset or None)
+
+
+def filename_of(disposition: str | None, content_type: str | None) -> Decoded | None:
+    """The attachment's name from Content-Disposition ``filename``, else Content-Type ``name``."""
+    for header, key in ((disposition, "filename"), (content_type, "name")):
+        if not header:
+            continue
+        params = header_params(header)
+        value = rfc2231_value(params, key)
+        if value is None and key in params:
+            value = decode_header_value(params[key])
+        if value is not None and value.text:
+            return value
+    return None
+
+
+def safe_file_name(name: str, limit: int = 200) -> str:
+    """A name from outside, fit to show and record: no folders, no control characters, bounded."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    return name[:limit] or "未命名附件"

@@ -1,0 +1,90 @@
+"""Decode a part's Content-Transfer-Encoding incrementally, chunk by chunk, into a sink."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+from typing import Callable
+
+Sink = Callable[[bytes], None]
+NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
+
+
+class Base64Decoder:
+    """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk."""
+
+    def __init__(self, sink: Sink):
+        self.sink = sink
+        self.rest = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self.rest + NOT_BASE64.sub(b"", data)
+        usable = len(data) - len(data) % 4
+        self.rest = data[usable:]
+        if usable:
+            self.sink(_b64(data[:usable]))
+
+    def close(self) -> None:
+        if self.rest.strip(b"="):
+            padded = self.rest + b"=" * (-len(self.rest) % 4)
+            self.sink(_b64(padded))
+        self.rest = b""
+
+
+def _b64(data: bytes) -> bytes:
+    # Some clients put '=' padding mid-stream when they join parts; decode each padded run.
+    if b"=" in data.rstrip(b"="):
+        return b"".join(base64.b64decode(m + b"=" * (-len(m) % 4)) for m in re.findall(rb"[^=]+=*", data))
+    try:
+        return base64.b64decode(data, validate=True)
+    except binascii.Error:
+        return base64.b64decode(data + b"=" * (-len(data) % 4))
+
+
+class QuotedPrintableDecoder:
+    """Decodes complete lines; a soft line break may span chunks."""
+
+    def __init__(self, sink: Sink):
+        self.sink = sink
+        self.rest = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self.rest + data
+        cut = data.rfind(b"\n") + 1
+        self.rest = data[cut:]
+        if cut:
+            self.sink(quopri.decodestring(data[:cut]))
+
+    def close(self) -> None:
+        if self.rest:
+            self.sink(quopri.decodestring(self.rest))
+        self.rest = b""
+
+
+class PlainDecoder:
+    def __init__(self, sink: Sink):
+        self.sink = sink
+
+    def feed(self, data: bytes) -> None:
+        self.sink(data)
+
+    def close(self) -> None:
+        pass
+
+
+def decoder_for(encoding: str | None, sink: Sink):
+    encoding = (encoding or "7bit").lower()
+    if encoding == "base64":
+        return Base64Decoder(sink)
+    if encoding == "quoted-printable":
+        return QuotedPrintableDecoder(sink)
+    return PlainDecoder(sink)
+
+
+def estimated_size(encoded_octets: int, encoding: str | None) -> int:
+    """What a part will decode to, from its encoded size: base64 gives 3 bytes for 4 (plus line breaks)."""
+    if (encoding or "").lower() == "base64":
+        return encoded_octets * 57 // 78   # 76 characters and CRLF a line hold 57 bytes
+    return encoded_octets

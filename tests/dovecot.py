@@ -1,0 +1,110 @@
+"""A throwaway Dovecot for tests: loopback, passwd-file auth, maildir in a temp folder."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+USER = "bmjfgxck@163.com"
+PASSWORD = "authcode-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dovecot:
+    def __init__(self, root: Path, capability: str | None = None):
+        self.root = root
+        self.port = free_port()
+        self.capability = capability
+        self.config = root / "dovecot.conf"
+        self.log = root / "dovecot.log"
+        self.mail = root / "mail"
+
+    def write_config(self) -> None:
+        r = self.root
+        (r / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        for sub in ("base", "state", "mail"):
+            (r / sub).mkdir(exist_ok=True)
+        shutil.chown(self.mail, "nobody", "nogroup")
+        cap = f"imap_capability = {self.capability}\n" if self.capability else ""
+        self.config.write_text(f"""
+base_dir = {r}/base
+state_dir = {r}/state
+log_path = {self.log}
+info_log_path = {self.log}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{self.mail}/%u
+imap_id_log = *
+{cap}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {r}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={self.mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+default_internal_user = nobody
+default_login_user = nobody
+""")
+
+    def start(self) -> "Dovecot":
+        self.write_config()
+        subprocess.run(["dovecot", "-c", str(self.config)], check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(100).startswith(b"* OK"):
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"dovecot did not start: {self.log.read_text() if self.log.exists() else ''}")
+
+    def stop(self) -> None:
+        subprocess.run(["dovecot", "-c", str(self.config), "stop"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                time.sleep(0.1)
+            except OSError:
+                return
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def maildir(self, folder: str = "INBOX") -> Path:
+        base = self.mail / USER
+        return base if folder == "INBOX" else base / f".{folder}"

@@ -1,0 +1,417 @@
+"""Mailbox intake against a real Dovecot started by the test suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import imapclient
+import pytest
+
+from intake.app import open_services
+from intake.config import load_config
+from intake.errors import MailboxError
+from intake.mail.poller import MailPoller
+from tests import mails
+from tests.conftest import require_tool
+from tests.dovecot import PASSWORD, USER, Dovecot, free_port
+
+INTAKE = [sys.executable, "-m", "intake"]
+
+
+@pytest.fixture
+def dovecot():
+    require_tool("dovecot")
+    # Dovecot's workers run as nobody: the folder must be reachable by them, unlike pytest's 0700 tmp.
+    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def write_config(folder: Path, port: int, **mailbox) -> None:
+    lines = ["mailbox:", "  enabled: true", "  host: 127.0.0.1", f"  port: {port}", "  tls: false",
+             f"  username: {USER}", "  poll_seconds: 1", "  fetch_chunk_bytes: 65536"]
+    for key, value in mailbox.items():
+        lines.append(f"  {key}: {json.dumps(value) if not isinstance(value, dict) else ''}")
+        if isinstance(value, dict):
+            lines += [f"    {k}: {json.dumps(v)}" for k, v in value.items()]
+    (folder / "config.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def mailbox(workdir, dovecot, monkeypatch):
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_config(workdir, dovecot.port)
+    return workdir
+
+
+def append(dovecot: Dovecot, *raw: bytes, folder: str = "INBOX") -> None:
+    client = imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
+    client.login(USER, PASSWORD)
+    for message in raw:
+        client.append(folder, message)
+    client.logout()
+
+
+def poller_for(cwd: Path) -> MailPoller:
+    return MailPoller(open_services(load_config(cwd / "config.yaml")))
+
+
+def listing(cwd: Path) -> list[dict]:
+    out = subprocess.run(INTAKE + ["list", "--json"], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+def flags_of(dovecot: Dovecot, folder: str = "INBOX") -> dict[int, set[bytes]]:
+    client = imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
+    client.login(USER, PASSWORD)
+    client.select_folder(folder, readonly=True)
+    data = client.fetch(client.search(["ALL"]), ["FLAGS"])
+    client.logout()
+    return {uid: set(item[b"FLAGS"]) for uid, item in data.items()}
+
+
+def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
+    mp4 = clips["valid"].read_bytes()
+    append(dovecot, mails.foxmail_gbk(mails.variant(mp4, "a")), mails.rfc2231_split(mails.variant(mp4, "b")),
+           mails.raw_8bit_name(mails.variant(mp4, "c")), mails.inline_and_nameless(mails.variant(mp4, "d")),
+           mails.zip_mail(mails.variant(mp4, "e")), mails.large_163(), mails.large_qq(), mails.no_video())
+    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=mailbox, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    subs = listing(mailbox)
+    assert len(subs) == 8
+    by_unit = {s["unit"]: s for s in subs}
+
+    fox = by_unit["柳城县"]
+    assert fox["title"] == "柳城县参赛作品（镕）"
+    assert (fox["contact"], fox["phone"]) == ("覃镕", "07727612345")
+    assert [f["original_name"] for f in fox["files"]] == ["朱镕基同志讲保密.mp4"]
+    assert fox["outcome"] == "accepted", fox["checks"]
+    assert fox["sender"] == mails.FROM
+
+    assert [f["original_name"] for f in by_unit["鹿寨县"]["files"]] == ["鹿寨县保密法治代言人作品.mp4"]
+    assert (by_unit["鹿寨县"]["contact"], by_unit["鹿寨县"]["phone"]) == ("蒙一", "13977200001")
+    assert [f["original_name"] for f in by_unit["融安县"]["files"]] == ["融安县作品.mp4"]
+
+    jiang = by_unit["柳江区"]
+    assert (jiang["contact"], jiang["phone"]) == ("黄三", "13977200003")
+    assert len(jiang["files"]) == 2 and jiang["files"][0]["original_name"] == "inline.mp4"
+    assert all(f["container"] == "mp4" for f in jiang["files"])
+
+    zipped = by_unit["城中区"]
+    assert [f["original_name"] for f in zipped["files"]] == ["城中区.zip/城中区作品/守护秘密.mp4"]
+    assert zipped["outcome"] == "accepted", zipped["checks"]
+
+    for unit, host in (("三江侗族自治县", "mail.163.com"), ("融水苗族自治县", "wx.mail.qq.com")):
+        sub = by_unit[unit]
+        assert sub["outcome"] == "needs_review"
+        link = next(c for c in sub["checks"] if c["id"] == "large_attachment_link")
+        assert link["status"] == "warn" and host in link["message"] and "到期" in link["message"]
+        assert sub["files"] == []
+
+    nothing = next(s for s in subs if s["title"] == "关于报送作品的咨询")
+    assert nothing["outcome"] == "rejected"
+    assert [(c["id"], c["code"]) for c in nothing["checks"] if c["status"] == "fail"] == [("files", "no_video")]
+
+    # INTERNALDATE, not the Date header, is the time received
+    assert all(s["received_at"].endswith("+08:00") for s in subs)
+    # every mail is marked: \Seen and the keyword
+    assert all({b"\\Seen", b"$IntakeRecorded"} <= f for f in flags_of(dovecot).values())
+    # ID went before SELECT on the connection
+    log = dovecot.log_text()
+    assert "ID sent: name=liuzhou-intake" in log
+    # a second poll records nothing new
+    again = subprocess.run(INTAKE + ["poll", "--once"], cwd=mailbox, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0
+    assert len(listing(mailbox)) == 8
+
+
+def test_id_is_sent_before_every_select(clips, workdir, dovecot, monkeypatch):
+    from tests.tcpproxy import Proxy
+
+    proxy = Proxy(dovecot.port)
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_config(workdir, proxy.port)
+    append(dovecot, mails.foxmail_gbk(clips["valid"].read_bytes()))
+    poller = poller_for(workdir)
+    poller.poll_once()
+    poller.poll_once()
+    poller.session.close()
+    proxy.close()
+    commands = bytes(proxy.sent[0]).upper()
+    selects = [i for i in range(len(commands)) if commands.startswith(b" SELECT ", i)]
+    ids = [i for i in range(len(commands)) if commands.startswith(b" ID (", i)]
+    assert len(selects) == 2 and len(ids) == 2
+    assert all(any(i < s and not any(i < t < s for t in selects) for i in ids) for s in selects)
+    assert b"CHARSET" not in commands
+
+
+def test_processed_folder_receives_marked_mails(clips, workdir, dovecot, monkeypatch):
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_config(workdir, dovecot.port, processed_folder="已处理作品")
+    mp4 = clips["valid"].read_bytes()
+    append(dovecot, mails.foxmail_gbk(mp4), mails.no_video())
+    results = poller_for(workdir).poll_once()
+    assert len(results) == 2
+    assert flags_of(dovecot) == {}
+    assert len(flags_of(dovecot, "已处理作品")) == 2
+    assert len(listing(workdir)) == 2
+
+
+def test_server_without_id_or_idle(clips, workdir, monkeypatch):
+    require_tool("dovecot")
+    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root, capability="IMAP4rev1 LITERAL+ UIDPLUS").start()
+    try:
+        monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+        write_config(workdir, server.port)
+        append(server, mails.rfc2231_split(clips["valid"].read_bytes()))
+        poller = poller_for(workdir)
+        stop = threading.Event()
+        seen = []
+        thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": seen.append})
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not poller.session.has("ID") and not poller.session.has("IDLE")
+        append(server, mails.no_video())   # picked up by the next poll (poll_seconds: 1)
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        thread.join(10)
+        assert len(seen) == 2
+        assert "ID sent" not in server.log_text()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_idle_wakes_on_new_mail(clips, mailbox, dovecot):
+    poller = poller_for(mailbox)
+    poller.cfg = poller.cfg.model_copy(update={"poll_seconds": 3600})   # only IDLE can bring it in time
+    stop = threading.Event()
+    seen = []
+    thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": seen.append})
+    thread.start()
+    time.sleep(1.5)
+    assert poller.session.has("IDLE")
+    append(dovecot, mails.no_video())
+    deadline = time.monotonic() + 20
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(15)
+    assert len(seen) == 1
+
+
+def test_uidvalidity_reset_neither_skips_nor_duplicates(clips, mailbox, dovecot):
+    mp4 = clips["valid"].read_bytes()
+    append(dovecot, mails.foxmail_gbk(mails.variant(mp4, "1")), mails.no_video(), mails.large_qq())
+    poller_for(mailbox).poll_once()
+    assert len(listing(mailbox)) == 3
+    # The server loses its UID list and flags (a mailbox rebuild): new UIDVALIDITY, no keyword.
+    dovecot.stop()
+    maildir = dovecot.maildir()
+    for state in list(maildir.glob("dovecot-uidlist*")) + list(maildir.glob("dovecot.index*")):
+        state.unlink()
+    for sub in ("cur", "new"):
+        for f in (maildir / sub).iterdir():
+            f.rename(maildir / "new" / f.name.split(":")[0])
+    for f in maildir.glob("dovecot-keywords"):
+        f.unlink()
+    time.sleep(1.1)   # Dovecot derives UIDVALIDITY from the clock
+    dovecot.start()
+    assert all(b"$IntakeRecorded" not in flags for flags in flags_of(dovecot).values())
+    append(dovecot, mails.rfc2231_split(mails.variant(mp4, "2")))
+    results = poller_for(mailbox).poll_once()
+    assert sorted(r.already_recorded for r in results) == [False, True, True, True]
+    subs = listing(mailbox)
+    assert len(subs) == 4
+    assert len({s["source_ref"].rsplit(":", 2)[1] for s in subs}) == 2   # two UIDVALIDITY values
+    assert all(b"$IntakeRecorded" in flags for flags in flags_of(dovecot).values())
+
+
+def test_connection_dropped_in_the_middle_of_a_fetch(clips, workdir, dovecot, monkeypatch):
+    from tests.tcpproxy import Proxy
+
+    mp4 = clips["valid"].read_bytes()
+    append(dovecot, mails.foxmail_gbk(mp4))
+    proxy = Proxy(dovecot.port, cut_after=4000 + len(mp4) // 2)
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_config(workdir, proxy.port)
+    poller = poller_for(workdir)
+    with pytest.raises(MailboxError) as err:
+        poller.poll_once()
+    assert "与邮箱服务器通信失败" in str(err.value)
+    poller.session.close()
+    assert listing(workdir) == []
+    assert all(b"\\Seen" not in f for f in flags_of(dovecot).values())
+    assert not any((workdir / "data" / "store").rglob("*.mp4"))
+    # the next connection goes through: the mail is recorded exactly once
+    results = poller.poll_once()
+    poller.session.close()
+    proxy.close()
+    assert [r.already_recorded for r in results] == [False]
+    assert len(listing(workdir)) == 1
+
+
+def test_two_pollers_at_once_record_each_mail_once(clips, mailbox, dovecot):
+    mp4 = clips["valid"].read_bytes()
+    append(dovecot, *[mails.foxmail_gbk(mails.variant(mp4, str(i))) for i in range(6)],
+           *[mails.no_video() for _ in range(4)])
+    procs = [subprocess.Popen(INTAKE + ["poll", "--once"], cwd=mailbox, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    subs = listing(mailbox)
+    assert len(subs) == 10
+    assert len({s["source_ref"] for s in subs}) == 10
+    assert all({b"\\Seen", b"$IntakeRecorded"} <= f for f in flags_of(dovecot).values())
+
+
+def test_oversized_attachment_is_not_downloaded(clips, workdir, dovecot, monkeypatch):
+    from tests.tcpproxy import Proxy
+
+    mp4 = clips["s119"].read_bytes()
+    append(dovecot, mails.foxmail_gbk(mp4))
+    proxy = Proxy(dovecot.port)
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_config(workdir, proxy.port)
+    (workdir / "config.yaml").write_text((workdir / "config.yaml").read_text()
+                                         + f"rules:\n  max_size_bytes: {len(mp4) // 4}\n")
+    poller_for(workdir).poll_once()
+    proxy.close()
+    [sub] = listing(workdir)
+    assert sub["outcome"] == "rejected"
+    assert ("size", "too_large") in [(c["id"], c["code"]) for c in sub["checks"]]
+    assert sub["files"][0]["sha256"] is None
+    assert proxy.received < len(mp4) // 2
+
+
+def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    class Collect(Sink):
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+            self.messages.append(envelope)
+            return "250 OK"
+
+    handler = Collect()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+        write_config(workdir, dovecot.port, receipts={
+            "enabled": True, "host": "127.0.0.1", "port": port,
+            "security": "none", "from_address": "bmjfgxck@163.com"})
+        append(dovecot, mails.large_qq())
+        poller = poller_for(workdir)
+        poller.poll_once()
+        poller.poll_once()
+    finally:
+        controller.stop()
+    assert len(handler.messages) == 1
+    envelope = handler.messages[0]
+    assert envelope.rcpt_tos == [mails.FROM]
+    import email
+    from email import policy
+
+    msg = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert msg["Subject"].startswith("回执：已收到《融水县作品》（待复核）")
+    body = msg.get_content()
+    assert "处理结果：待复核" in body and "超大附件" in body
+
+
+def test_missing_password_is_a_clear_error(workdir, dovecot, monkeypatch):
+    monkeypatch.delenv("INTAKE_IMAP_PASSWORD", raising=False)
+    write_config(workdir, dovecot.port)
+    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "没有提供邮箱授权码" in out.stderr and "INTAKE_IMAP_PASSWORD" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_wrong_password_is_a_clear_error(workdir, dovecot, monkeypatch):
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", "web-password")
+    write_config(workdir, dovecot.port)
+    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "邮箱登录失败" in out.stderr and "客户端授权码" in out.stderr
+    assert "web-password" not in out.stderr + (workdir / "data" / "logs" / "intake.log").read_text()
+
+
+def test_attach_adds_a_downloaded_file(clips, mailbox, dovecot):
+    append(dovecot, mails.large_163())
+    poller_for(mailbox).poll_once()
+    [sub] = listing(mailbox)
+    assert sub["files"] == []
+    out = subprocess.run(INTAKE + ["attach", str(sub["id"]), str(clips["valid"]), "--reviewer", "刘建东"],
+                         cwd=mailbox, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"已把 valid.mp4 补登到作品 #{sub['id']}" in out.stdout
+    [sub] = listing(mailbox)
+    assert [f["original_name"] for f in sub["files"]] == ["valid.mp4"]
+    assert sub["outcome"] == "needs_review"   # the link stays for the reviewer to confirm
+    missing = subprocess.run(INTAKE + ["attach", "99", str(clips["valid"])], cwd=mailbox, capture_output=True,
+                             text=True, timeout=60)
+    assert missing.returncode == 1 and "找不到编号为 99 的作品" in missing.stderr
+
+
+def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):
+    (mailbox / "inbox").mkdir()
+    (mailbox / "inbox" / "柳北区-甲-13977200009-夹.mp4").write_bytes(mails.variant(clips["valid"].read_bytes(), "f"))
+    append(dovecot, mails.large_qq())
+    out = subprocess.run(INTAKE + ["run", "--once"], cwd=mailbox, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"{USER} 的 INBOX" in out.stdout
+    assert sorted(s["source"] for s in listing(mailbox)) == ["folder", "mail"]
+
+
+PEAK_CHILD = r"""
+import json, resource, sys
+from pathlib import Path
+from intake.app import open_services
+from intake.config import load_config
+from intake.mail.poller import MailPoller
+results = MailPoller(open_services(load_config(Path("config.yaml")))).poll_once()
+print(json.dumps({"results": len(results), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def test_300mb_attachment_is_streamed_in_bounded_memory(clips, mailbox, dovecot):
+    size = 300 * 1024 * 1024 - 4096
+    maildir = dovecot.maildir()
+    (maildir / "new").mkdir(parents=True, exist_ok=True)
+    mails.write_big_mail(maildir / "new" / "1700000000.big.host", clips["valid"].read_bytes(), size)
+    shutil.chown(maildir, "nobody", "nogroup")
+    for path in maildir.rglob("*"):
+        shutil.chown(path, "nobody", "nogroup")
+    out = subprocess.run([sys.executable, "-c", PEAK_CHILD], cwd=mailbox, capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.returncode == 0, out.stderr
+    measured = json.loads(out.stdout)
+    print(f"peak RSS while streaming a {size / 1048576:.0f} MiB attachment: {measured['peak_mb']:.1f} MB")
+    assert measured["results"] == 1
+    assert measured["peak_mb"] < 150
+    [sub] = listing(mailbox)
+    assert sub["files"][0]["size_bytes"] == size
+    assert sub["outcome"] == "accepted", sub["checks"]
