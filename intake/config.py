@@ -9,12 +9,13 @@ the tool behaves the same whatever the current directory is.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from intake.errors import ConfigError
 
@@ -102,6 +103,35 @@ class MailboxConfig(Section):
     receipts: ReceiptsConfig = ReceiptsConfig()
 
 
+DEFAULT_UNITS = ("城中区", "鱼峰区", "柳南区", "柳北区", "柳江区", "柳城县", "鹿寨县", "融安县",
+                 "融水苗族自治县", "三江侗族自治县")
+
+
+class UnitEntry(Section):
+    name: str = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+
+
+class ContestConfig(Section):
+    deadline: datetime = Field(datetime(2024, 4, 7, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai")),
+                               description="inclusive; a time without a zone is Asia/Shanghai")
+    units: tuple[UnitEntry, ...] = tuple(UnitEntry(name=n) for n in DEFAULT_UNITS)
+    quota_per_unit: int = Field(1, ge=1)
+    fuzzy_threshold: float = Field(0.6, gt=0, le=1)
+
+    @field_validator("deadline")
+    @classmethod
+    def _shanghai_by_default(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _names_or_entries(cls, value):
+        if isinstance(value, (list, tuple)):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
 class LoggingConfig(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     max_bytes: int = Field(5 * 1024 * 1024, gt=0)
@@ -114,6 +144,7 @@ class Config(Section):
     rules: RulesConfig = RulesConfig()
     watch: WatchConfig = WatchConfig()
     mailbox: MailboxConfig = MailboxConfig()
+    contest: ContestConfig = ContestConfig()
     logging: LoggingConfig = LoggingConfig()
     source: Path | None = Field(None, exclude=True, description="the file this came from")
 
@@ -178,7 +209,8 @@ _TYPE_HINTS = {
     "greater_than_equal": "不能小于下限", "string_pattern_mismatch": "取值不在允许范围内",
     "dict_type": "应为键值对", "model_type": "应为键值对", "path_type": "应为路径",
     "tuple_type": "应为列表", "date_from_datetime_parsing": "应为日期，如 2024-04-01",
-    "date_parsing": "应为日期，如 2024-04-01", "less_than_equal": "超过上限",
+    "date_parsing": "应为日期，如 2024-04-01", "datetime_parsing": "应为时间，如 2024-04-07 23:59:59",
+    "datetime_from_date_parsing": "应为时间，如 2024-04-07 23:59:59", "less_than_equal": "超过上限",
 }
 
 

@@ -10,6 +10,12 @@ CHECK_LABELS = {
     "contact_info": "报送信息",
     "files": "视频文件",
     "archive": "压缩包",
+    "unit": "参赛单位",
+    "deadline": "截止时间",
+    "quota": "名额",
+    "large_attachment_link": "超大附件",
+    "opening_phrase": "开头语",
+    "sensitive_content": "敏感信息",
 }
 
 

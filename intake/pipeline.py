@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from intake.config import Config
 from intake.contact import check_contact_info
+from intake.contest import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.timefmt import local_text
 from storage.filestore import FileStore, Progress
 from validators.inspect import inspect_file
@@ -84,12 +85,37 @@ def check_contact(task, services: Services) -> None:
     task.checks.append(check_contact_info(task.unit, task.contact, task.phone))
 
 
+def match_unit(task, services: Services) -> None:
+    """Normalise the unit (柳南区委保密办 → 柳南区); keep what the sender wrote."""
+    task.unit_raw = task.unit
+    found = UnitMatcher(services.config.contest).match(task.unit)
+    if found.unit:
+        task.unit = found.unit
+    check = check_unit(task.unit_raw, found)
+    if check:
+        task.checks.append(check)
+
+
+def check_contest_deadline(task, services: Services) -> None:
+    task.checks.append(check_deadline(task.received_at, services.config.contest.deadline))
+
+
+def check_unit_quota(task, services: Services) -> None:
+    if not task.unit or task.rejected:
+        return   # a rejected work does not take the unit's place
+    check = check_quota(task.unit, services.db.earlier_submissions_of_unit(task.unit),
+                        services.config.contest.quota_per_unit)
+    if check:
+        task.checks.append(check)
+
+
 def record(task, services: Services) -> None:
     task.submission_id = services.db.add_submission(task)
     log.info("已记录作品 #%s：%s（%s）", task.submission_id, task.outcome.label, task.source_ref or task.source)
 
 
-STAGES = [check_files_present, store_files, inspect_files, check_duplicates, check_contact, record]
+STAGES = [check_files_present, store_files, inspect_files, check_duplicates, check_contact, match_unit,
+          check_contest_deadline, check_unit_quota, record]
 
 
 def process(task, services: Services) -> None:

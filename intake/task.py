@@ -46,6 +46,7 @@ class SubmissionTask:
     received_at: datetime
     source_ref: str | None = None    # idempotency key: the same ref is never recorded twice
     unit: str | None = None
+    unit_raw: str | None = None      # as written, before matching to a known unit
     contact: str | None = None
     phone: str | None = None
     title: str | None = None

@@ -119,7 +119,7 @@ class Database:
             with self.session() as s:
                 sub = Submission(
                     source=task.source, source_ref=task.source_ref, received_at=task.received_at,
-                    unit=task.unit, contact=task.contact, phone=task.phone, title=task.title,
+                    unit=task.unit, unit_raw=task.unit_raw, contact=task.contact, phone=task.phone, title=task.title,
                     outcome=task.outcome.value, speaker=task.speaker, topic=task.topic,
                     message_key=task.message_key, sender=task.sender)
                 s.add(sub)
@@ -152,6 +152,12 @@ class Database:
             s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
                         data={"files": [m.original_name for m in files], "outcome": sub.outcome}))
             return sub.outcome
+
+    def earlier_submissions_of_unit(self, unit: str) -> list[int]:
+        """Ids of the unit's recorded submissions that were not rejected (they count against the quota)."""
+        with self.session() as s:
+            return list(s.scalars(select(Submission.id).where(
+                Submission.unit == unit, Submission.outcome != "rejected").order_by(Submission.id)))
 
     def recorded_refs(self, prefix: str) -> set[str]:
         with self.session() as s:
@@ -193,6 +199,38 @@ class Database:
             sub = s.get(Submission, blob.first_submission_id)
             return {"id": sub.id, "unit": sub.unit, "received_at": sub.received_at}
 
+    def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None) -> dict:
+        """Append a reviewer's decision to the audit log; the latest one counts, the history stays."""
+        with self.session() as s:
+            if s.get(Submission, submission_id) is None:
+                raise DatabaseError(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
+            event = Event(submission_id=submission_id, kind="decision", actor=reviewer or current_actor(),
+                          data={"decision": decision, "note": note})
+            s.add(event)
+            s.flush()
+            return _decision_view(event)
+
+    def decisions(self, submission_ids: list[int] | None = None) -> dict[int, list[dict]]:
+        """Every decision, oldest first, by submission id."""
+        with self.session() as s:
+            query = select(Event).where(Event.kind == "decision").order_by(Event.id)
+            if submission_ids is not None:
+                query = query.where(Event.submission_id.in_(submission_ids))
+            out: dict[int, list[dict]] = {}
+            for event in s.scalars(query):
+                out.setdefault(event.submission_id, []).append(_decision_view(event))
+            return out
+
+    def submission_views(self, outcome: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
+        """What ``intake list --json`` and the reports show: submissions with their latest decision."""
+        from storage.views import submission_view
+
+        subs = self.submissions(outcome=outcome)
+        if unit:
+            subs = [x for x in subs if unit in (x.unit, x.unit_raw)]
+        history = self.decisions()
+        return [submission_view(x, history.get(x.id, [])) for x in subs]
+
     def submissions(self, outcome: str | None = None) -> list[Submission]:
         with self.session() as s:
             query = select(Submission).options(
@@ -210,7 +248,7 @@ class Database:
                 selectinload(Submission.files), selectinload(Submission.checks)))
             if sub is None:
                 raise DatabaseError(f"找不到编号为 {submission_id} 的作品。")
-            return submission_view(sub)
+            return submission_view(sub, self.decisions([submission_id]).get(submission_id, []))
 
     def events(self, submission_id: int | None = None) -> list[Event]:
         with self.session() as s:
@@ -246,6 +284,11 @@ def _outcome_of_rows(statuses: set[str]) -> str:
     if "warn" in statuses:
         return "needs_review"
     return "accepted"
+
+
+def _decision_view(event: Event) -> dict[str, Any]:
+    return {"decision": event.data.get("decision"), "note": event.data.get("note"), "reviewer": event.actor,
+            "at": event.at}
 
 
 def _check_row(submission_id: int, media_file_id: int | None, check) -> CheckRecord:

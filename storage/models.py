@@ -45,7 +45,8 @@ class Submission(Base):
     source_ref: Mapped[str | None] = mapped_column(String(1024), unique=True)  # idempotency key
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    unit: Mapped[str | None] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(200), index=True)   # normalised to a known unit if possible
+    unit_raw: Mapped[str | None] = mapped_column(String(200))           # as the sender wrote it
     contact: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(50))
     title: Mapped[str | None] = mapped_column(String(500))

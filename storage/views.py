@@ -8,8 +8,16 @@ from intake.timefmt import local_iso
 from storage.models import Submission
 
 
-def submission_view(sub: Submission) -> dict[str, Any]:
-    """The object of ``intake list --json`` for one submission."""
+DECISION_LABELS = {"shortlist": "入围", "reject": "不予推荐", "pending": "待定"}
+
+
+def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
+    return {"decision": decision["decision"], "label": DECISION_LABELS.get(decision["decision"], decision["decision"]),
+            "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"])}
+
+
+def submission_view(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The object of ``intake list --json`` for one submission; ``decisions`` oldest first."""
     file_positions = {f.id: f.position for f in sub.files}
     checks = []
     for check in sub.checks:
@@ -23,6 +31,7 @@ def submission_view(sub: Submission) -> dict[str, Any]:
         "source_ref": sub.source_ref,
         "received_at": local_iso(sub.received_at),
         "unit": sub.unit,
+        "unit_raw": sub.unit_raw,
         "contact": sub.contact,
         "phone": sub.phone,
         "title": sub.title,
@@ -30,6 +39,8 @@ def submission_view(sub: Submission) -> dict[str, Any]:
         "speaker": sub.speaker,
         "topic": sub.topic,
         "outcome": sub.outcome,
+        "decision": decision_json(decisions[-1]) if decisions else None,
+        "decisions": [decision_json(d) for d in decisions],
         "files": [
             {
                 "sha256": f.sha256,

@@ -21,7 +21,7 @@ from intake.config import load_config
 from intake.errors import MailboxError
 from intake.mail.poller import MailPoller
 from tests import mails
-from tests.conftest import require_tool
+from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot, free_port
 
 INTAKE = [sys.executable, "-m", "intake"]
@@ -46,7 +46,7 @@ def write_config(folder: Path, port: int, **mailbox) -> None:
         lines.append(f"  {key}: {json.dumps(value) if not isinstance(value, dict) else ''}")
         if isinstance(value, dict):
             lines += [f"    {k}: {json.dumps(v)}" for k, v in value.items()]
-    (folder / "config.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "config.yaml").write_text("\n".join(lines) + "\n" + OPEN_CONTEST, encoding="utf-8")
 
 
 @pytest.fixture

@@ -18,13 +18,14 @@ import pytest
 from intake.app import open_services
 from intake.config import load_config
 from intake.watcher import InboxWatcher
+from tests.conftest import OPEN_CONTEST
 
 INTAKE = [sys.executable, "-m", "intake"]
 
 
 def write_config(folder: Path, **watch) -> None:
     lines = ["watch:"] + [f"  {k}: {json.dumps(v)}" for k, v in {"settle_seconds": 0.3, **watch}.items()]
-    (folder / "config.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "config.yaml").write_text("\n".join(lines) + "\n" + OPEN_CONTEST, encoding="utf-8")
 
 
 def run_once(cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -15,13 +15,13 @@ OUTCOMES = [o.value for o in Outcome]
 @click.command("list", options_metavar="[选项]")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="只列出某种结果：accepted 通过 / needs_review 待复核 / rejected 不合格。")
+@click.option("--unit", metavar="单位", help="只列出某个单位的作品。")
 @pass_app
-def list_submissions(app: AppContext, as_json: bool, outcome: str | None) -> int:
-    """列出已登记的作品及其检查结果。"""
+def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None) -> int:
+    """列出已登记的作品、检查结果和评审决定。"""
     from intake.app import open_database
-    from storage.views import submission_view
 
-    views = [submission_view(s) for s in open_database(app.config).submissions(outcome=outcome)]
+    views = open_database(app.config).submission_views(outcome=outcome, unit=unit)
     if as_json:
         click.echo(json.dumps(views, ensure_ascii=False, indent=2))
         return 0
@@ -33,6 +33,10 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None) -> int
         names = "、".join(f["original_name"] for f in v["files"]) or "（无文件）"
         click.echo(f"#{v['id']}  {v['received_at'][:16].replace('T', ' ')}  {v['unit'] or '（未注明单位）'}  "
                    f"{v['contact'] or ''} {v['phone'] or ''}  【{label}】  {names}")
+        if v["decision"]:
+            d = v["decision"]
+            note = f"（{d['note']}）" if d["note"] else ""
+            click.echo(f"     评审决定：{d['label']}{note} —— {d['reviewer']}，{d['at'][:16].replace('T', ' ')}")
         if v["speaker"] or v["topic"]:
             click.echo(f"     代言人：{v['speaker'] or '—'}  主题：{v['topic'] or '—'}")
         for check in v["checks"]:

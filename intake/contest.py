@@ -1,0 +1,97 @@
+"""The contest's own rules: which unit a name means, the deadline, and the quota per unit."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from intake.config import ContestConfig
+from intake.timefmt import local_text
+from validators.results import CheckResult, passed, warned
+
+SUFFIXES = ("苗族自治县", "侗族自治县", "瑶族自治县", "壮族自治县", "自治县", "区", "县", "市")
+NOISE = re.compile(r"[\s·．.、,，()（）【】\[\]\"“”'‘’-]")
+
+
+@dataclass(frozen=True)
+class UnitMatch:
+    unit: str | None       # the known unit, or None
+    how: str               # exact | alias | contains | fuzzy | unknown
+    score: float = 1.0
+
+
+def _clean(text: str) -> str:
+    return NOISE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def _short_forms(name: str) -> list[str]:
+    """柳南区 → 柳南; 融水苗族自治县 → 融水县, 融水."""
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            core = name[: -len(suffix)]
+            return [core + suffix[-1], core] if suffix != suffix[-1] else [core]
+    return []
+
+
+class UnitMatcher:
+    def __init__(self, contest: ContestConfig):
+        self.threshold = contest.fuzzy_threshold
+        self.names = [u.name for u in contest.units]
+        # alias → unit, longest first so that 融水苗族自治县 wins over 融水
+        pairs: dict[str, str] = {}
+        for unit in contest.units:
+            for alias in (unit.name, *unit.aliases, *_short_forms(unit.name)):
+                pairs.setdefault(_clean(alias), unit.name)
+        self.aliases = sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    def match(self, raw: str | None) -> UnitMatch:
+        if not raw:
+            return UnitMatch(None, "unknown", 0.0)
+        text = _clean(raw)
+        for alias, unit in self.aliases:
+            if text == alias:
+                return UnitMatch(unit, "exact" if alias == _clean(unit) else "alias")
+        for alias, unit in self.aliases:
+            if len(alias) >= 2 and alias in text:
+                return UnitMatch(unit, "contains")
+        best, score = None, 0.0
+        for alias, unit in self.aliases:
+            ratio = difflib.SequenceMatcher(None, text, alias).ratio()
+            if ratio > score:
+                best, score = unit, ratio
+        if best and score >= self.threshold:
+            return UnitMatch(best, "fuzzy", score)
+        return UnitMatch(None, "unknown", score)
+
+
+def check_unit(raw: str | None, found: UnitMatch) -> CheckResult | None:
+    """None when there is no unit at all (contact_info already says so)."""
+    if not raw:
+        return None
+    if found.how in ("exact", "alias", "contains"):
+        return passed("unit", f"参赛单位：{found.unit}（报送时写作“{raw}”）。" if raw != found.unit
+                      else f"参赛单位：{found.unit}。", unit=found.unit, raw=raw)
+    if found.how == "fuzzy":
+        return warned("unit", "unit_fuzzy", f"单位名称“{raw}”与“{found.unit}”相近，已按{found.unit}统计，请核对。",
+                      unit=found.unit, raw=raw, score=round(found.score, 2))
+    return warned("unit", "unit_unknown", f"单位名称“{raw}”不在应报送单位名单中，请核对是哪个单位。", raw=raw)
+
+
+def check_deadline(received_at: datetime, deadline: datetime) -> CheckResult:
+    if received_at > deadline:
+        return warned("deadline", "late", f"收到时间 {local_text(received_at)} 晚于截止时间 {local_text(deadline)}，"
+                      "是否接受由评审人员决定。", received_at=received_at.isoformat(), deadline=deadline.isoformat())
+    return passed("deadline", f"在截止时间 {local_text(deadline)} 前收到。")
+
+
+def check_quota(unit: str | None, earlier: list[int], quota: int) -> CheckResult | None:
+    if not unit:
+        return None
+    if len(earlier) >= quota:
+        ids = "、".join(f"#{i}" for i in earlier)
+        return warned("quota", "over_quota", f"{unit}此前已报送 {len(earlier)} 件作品（{ids}），超过每单位 {quota} 件的名额。"
+                      "请评审人员确认以哪一件为准。", earlier_submission_ids=earlier)
+    return passed("quota", f"{unit}的第 {len(earlier) + 1} 件作品，未超过名额。")

@@ -1,0 +1,156 @@
+"""Render the screening report in each format. The core returns text/bytes or writes a file; it never prints."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from intake.config import Config
+from intake.export import safe_part
+from intake.labels import check_label
+from intake.report.rows import COLUMNS, coverage, report_row
+from intake.report.thumbs import data_uri, thumbnail
+from intake.timefmt import local_text
+from storage.views import DECISION_LABELS
+from validators.checks import human_seconds, human_size
+from validators.results import OUTCOME_LABELS, Outcome
+
+FORMATS = ("html", "csv", "xlsx", "json")
+TITLE = "“寻找最美保密法治代言人”微视频作品初步筛选报告"
+ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=select_autoescape(["html", "j2"]))
+OUTCOME_RANK = {"accepted": 0, "needs_review": 1, "rejected": 2}
+
+
+def json_report(views: list[dict[str, Any]]) -> str:
+    return json.dumps(views, ensure_ascii=False, indent=2)
+
+
+def csv_report(views: list[dict[str, Any]]) -> str:
+    """UTF-8 with BOM so that Chinese Excel opens it correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([label for _, label in COLUMNS])
+    for view in views:
+        row = report_row(view)
+        writer.writerow(["" if row[key] is None else row[key] for key, _ in COLUMNS])
+    return "\ufeff" + buffer.getvalue()
+
+
+def write_xlsx(views: list[dict[str, Any]], path: Path, sheet: str = "初步筛选") -> Path:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet)
+    widths = {"problems": 60, "sha256": 30, "files": 30, "topic": 24, "title": 24, "received_at": 19}
+    for index, (key, _) in enumerate(COLUMNS):
+        ws.column_dimensions[_column_letter(index)].width = widths.get(key, 12)
+    ws.freeze_panes = "B2"
+    header = []
+    for _, label in COLUMNS:
+        cell = WriteOnlyCell(ws, value=label)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    ws.append(header)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for view in views:
+        row = report_row(view)
+        cells = []
+        for key, _ in COLUMNS:
+            cell = WriteOnlyCell(ws, value=_excel_safe(row[key]))
+            if key == "problems":
+                cell.alignment = wrap
+            cells.append(cell)
+        ws.append(cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+def _excel_safe(value):
+    """Text from outside must not become a formula when a reviewer opens the sheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def html_report(views: list[dict[str, Any]], config: Config, output: Path | None, with_videos: bool = False,
+                filters: str = "", progress: Callable[[int, int], None] | None = None) -> str:
+    """One self-contained page: styles, script and thumbnails inline; videos linked, or copied beside it."""
+    store_root = config.storage.root
+    video_dir = output.with_name(output.stem + "_视频") if (with_videos and output) else None
+    rows = []
+    for index, view in enumerate(views):
+        rows.append(_html_row(view, store_root, output, video_dir))
+        if progress:
+            progress(index + 1, len(views))
+    counts = {o.value: sum(1 for v in views if v["outcome"] == o.value) for o in Outcome}
+    decision_counts = [(label, sum(1 for v in views if v["decision"] and v["decision"]["decision"] == key))
+                       for key, label in DECISION_LABELS.items()]
+    return ENV.get_template("report.html.j2").render(
+        title=TITLE, generated=local_text(datetime.now(timezone.utc)), deadline=local_text(config.contest.deadline),
+        quota=config.contest.quota_per_unit, filters=filters, rows=rows, counts=counts,
+        outcome_labels=[(o.value, OUTCOME_LABELS[o]) for o in Outcome], decision_counts=decision_counts,
+        decision_labels=list(DECISION_LABELS.items()), coverage=coverage(views, config.contest))
+
+
+def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video_dir: Path | None) -> dict[str, Any]:
+    files = view["files"]
+    durations = [f["duration_seconds"] for f in files if f["duration_seconds"] is not None]
+    duration = max(durations) if durations else None
+    size = sum(f["size_bytes"] for f in files) if files else None
+    thumb = None
+    videos = []
+    for position, f in enumerate(files):
+        if not f["sha256"]:
+            continue
+        stored = store_root / f"{f['sha256'][:2]}/{f['sha256'][2:4]}/{f['sha256']}.mp4"
+        if not stored.exists():
+            continue
+        if thumb is None and f["video_codec"] and f["container"] == "mp4":
+            made = thumbnail(store_root, stored, f["sha256"], f["duration_seconds"])
+            thumb = data_uri(made) if made else None
+        videos.append({"name": f["original_name"], "href": _video_href(stored, view, position, f, output, video_dir)})
+    decision = view["decision"] or {}
+    return {
+        "id": view["id"], "unit": view["unit"] or "", "unit_raw": view["unit_raw"] or "", "title": view["title"],
+        "source": report_row(view)["source"], "contact": view["contact"] or "", "phone": view["phone"] or "",
+        "speaker": view["speaker"] or "", "topic": view["topic"] or "",
+        "duration": duration, "duration_text": human_seconds(duration) if duration is not None else "—",
+        "size": size, "size_text": human_size(size) if size is not None else "—",
+        "received_at": view["received_at"][:16].replace("T", " "),
+        "outcome": view["outcome"], "outcome_label": OUTCOME_LABELS[Outcome(view["outcome"])],
+        "outcome_rank": OUTCOME_RANK[view["outcome"]],
+        "decision": decision.get("decision"), "decision_label": decision.get("label", ""),
+        "reviewer": decision.get("reviewer", ""), "decided_at": (decision.get("at") or "")[:16].replace("T", " "),
+        "note": decision.get("note"),
+        "problems": [{"label": check_label(c["id"]), "status": c["status"], "message": c["message"]}
+                     for c in view["checks"] if c["status"] != "pass"],
+        "thumb": thumb, "videos": videos,
+    }
+
+
+def _video_href(stored: Path, view, position: int, f, output: Path | None, video_dir: Path | None) -> str:
+    if video_dir is None:
+        return stored.resolve().as_uri()
+    video_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{view['id']}_{position + 1}_{safe_part(Path(f['original_name']).stem, 40)}.mp4"
+    target = video_dir / name
+    if not target.exists():
+        shutil.copyfile(stored, target)
+    # A relative link keeps working when the report and its folder are copied to a USB stick.
+    return f"{video_dir.name}/{name}"

@@ -1,0 +1,42 @@
+"""Poster-frame thumbnails of stored videos, made once by ffmpeg and cached beside the store."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+from pathlib import Path
+
+import ffmpeg as ffmpeg_python
+
+from validators.tools import SAFE_INPUT, ffmpeg_exe
+
+log = logging.getLogger(__name__)
+WIDTH = 192
+
+
+def thumbnail(store_root: Path, video: Path, sha256: str, duration: float | None, timeout: float = 60) -> Path | None:
+    """The cached JPEG for ``sha256``, made from ``video`` if missing; None if it cannot be made."""
+    target = store_root / "thumbs" / f"{sha256}.jpg"
+    if target.exists():
+        return target
+    if not video.exists():
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_suffix(".part.jpg")
+    at = min(1.0, (duration or 0) / 2)
+    args = (ffmpeg_python.input(str(video.resolve()), ss=f"{at:.2f}", **SAFE_INPUT)
+            .output(str(temp), vframes=1, vf=f"scale={WIDTH}:-2", **{"q:v": 6})
+            .global_args("-nostdin", "-hide_banner", "-v", "error", "-y").compile(cmd=ffmpeg_exe()))
+    try:
+        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=True)
+        temp.replace(target)
+        return target
+    except (subprocess.SubprocessError, OSError) as exc:
+        log.warning("无法为 %s 生成缩略图：%s", video.name, exc)
+        temp.unlink(missing_ok=True)
+        return None
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")

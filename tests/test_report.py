@@ -1,0 +1,261 @@
+"""The screening desk: contest rules, decisions, the report in every format (HTML in real Chromium), export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from intake.config import Config
+from intake.contest import UnitMatcher, check_deadline
+from tests import mails
+from tests.conftest import REPO, require_tool
+
+INTAKE = [sys.executable, "-m", "intake"]
+ARTIFACTS = REPO / "test-artifacts"
+XSS_UNIT = "<script>window.pwned=1</script>柳北区"
+XSS_NAME = 'a"b<img src=x onerror="window.pwned=2">.mp4'
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(INTAKE + list(args), capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def distinct(clips, tmp: Path, name: str, tag: str) -> Path:
+    path = tmp / name
+    path.write_bytes(mails.variant(clips["valid"].read_bytes(), tag))
+    return path
+
+
+@pytest.fixture
+def desk(clips, workdir) -> Path:
+    """Four recorded works: accepted, an alias unit, a second one over quota, a rejected .mov, and an XSS try."""
+    files = workdir / "files"
+    files.mkdir()
+    assert run("ingest", str(distinct(clips, files, "柳南.mp4", "1")), "--unit", "柳南区", "--contact", "张三",
+               "--phone", "13800000001", "--title", "守护秘密").returncode == 0
+    assert run("ingest", str(distinct(clips, files, "融水.mp4", "2")), "--unit", "融水县保密办", "--contact", "贾五",
+               "--phone", "13800000002").returncode == 0
+    assert run("ingest", str(distinct(clips, files, "柳南2.mp4", "3")), "--unit", "柳南区委保密办", "--contact", "李四",
+               "--phone", "13800000003").returncode == 0
+    assert run("ingest", str(clips["mov"]), "--unit", "鹿寨县", "--contact", "蒙一", "--phone", "13800000004").returncode == 0
+    xss = distinct(clips, files, XSS_NAME, "4")
+    assert run("ingest", str(xss), "--unit", XSS_UNIT, "--contact", "<b>x</b>", "--phone", "13800000005",
+               "--title", "<script>window.pwned=3</script>").returncode == 0
+    return workdir
+
+
+def listing(cwd: Path) -> list[dict]:
+    return json.loads(run("list", "--json", cwd=cwd).stdout)
+
+
+# -- contest rules -----------------------------------------------------------------------------
+
+def test_units_aliases_quota(desk):
+    subs = {s["id"]: s for s in listing(desk)}
+    assert (subs[2]["unit"], subs[2]["unit_raw"]) == ("融水苗族自治县", "融水县保密办")
+    assert subs[3]["unit"] == "柳南区"
+    quota = next(c for c in subs[3]["checks"] if c["id"] == "quota")
+    assert (quota["status"], quota["code"]) == ("warn", "over_quota") and "#1" in quota["message"]
+    assert next(c for c in subs[1]["checks"] if c["id"] == "quota")["status"] == "pass"
+    assert subs[4]["outcome"] == "rejected" and not any(c["id"] == "quota" for c in subs[4]["checks"])
+    assert (subs[5]["unit"], subs[5]["unit_raw"]) == ("柳北区", XSS_UNIT)
+
+
+def test_unknown_unit_is_kept_and_flagged(clips, workdir):
+    run("ingest", str(clips["valid"]), "--unit", "市公安局", "--contact", "甲", "--phone", "13800000009")
+    [sub] = listing(workdir)
+    assert (sub["unit"], sub["unit_raw"]) == ("市公安局", "市公安局")
+    unit = next(c for c in sub["checks"] if c["id"] == "unit")
+    assert (unit["status"], unit["code"]) == ("warn", "unit_unknown")
+
+
+def test_unit_matcher():
+    m = UnitMatcher(Config().contest)
+    assert m.match("柳南区委保密办").unit == "柳南区"
+    assert m.match("三江县").unit == "三江侗族自治县"
+    assert m.match("柳州市鹿寨县保密局").unit == "鹿寨县"
+    fuzzy = m.match("鱼蜂区")
+    assert (fuzzy.unit, fuzzy.how) == ("鱼峰区", "fuzzy")
+    assert m.match("市公安局").unit is None
+
+
+def test_deadline_boundary_in_shanghai_time():
+    deadline = Config().contest.deadline
+    assert deadline.isoformat() == "2024-04-07T23:59:59+08:00"
+    on_time = datetime(2024, 4, 7, 15, 59, 59, tzinfo=timezone.utc)          # 23:59:59 in Shanghai
+    assert check_deadline(on_time, deadline).status.value == "pass"
+    late = on_time + timedelta(seconds=1)                                      # 00:00:00 on 8 April
+    result = check_deadline(late, deadline)
+    assert (result.status.value, result.code) == ("warn", "late")
+    assert "2024-04-08 00:00" in result.message
+
+
+def test_late_drop_gets_a_deadline_warning(clips, workdir):
+    (workdir / "config.yaml").write_text("contest:\n  deadline: 2024-04-07 23:59:59\nwatch:\n  settle_seconds: 0\n")
+    (workdir / "inbox").mkdir()
+    shutil.copy(clips["valid"], workdir / "inbox" / "柳江区-黄三-13800000006-迟到.mp4")
+    assert run("run", "--once").returncode == 0
+    [sub] = listing(workdir)
+    late = next(c for c in sub["checks"] if c["id"] == "deadline")
+    assert (late["status"], late["code"]) == ("warn", "late")
+    assert sub["outcome"] == "needs_review"
+
+
+# -- decisions ------------------------------------------------------------------------------------
+
+def test_decisions_keep_history_and_show_the_latest(desk):
+    assert run("decide", "1", "--pending", "--reviewer", "刘建东").stdout.strip() == "作品 #1：待定（评审人：刘建东）"
+    assert run("decide", "1", "--shortlist", "--note", "画面清晰").returncode == 0
+    sub = next(s for s in listing(desk) if s["id"] == 1)
+    assert sub["decision"]["decision"] == "shortlist" and sub["decision"]["label"] == "入围"
+    assert sub["decision"]["note"] == "画面清晰"
+    assert sub["decision"]["reviewer"] == __import__("getpass").getuser()
+    assert [d["decision"] for d in sub["decisions"]] == ["pending", "shortlist"]
+    assert "评审决定：入围（画面清晰）" in run("list").stdout
+    bad = run("decide", "1")
+    assert bad.returncode == 2 and "请指定评审决定" in bad.stderr
+    missing = run("decide", "99", "--reject")
+    assert missing.returncode == 1 and "找不到编号为 99 的作品" in missing.stderr
+
+
+# -- report formats ---------------------------------------------------------------------------------
+
+def test_csv_and_xlsx_have_the_same_rows(desk):
+    from openpyxl import load_workbook
+
+    run("decide", "2", "--shortlist", "--reviewer", "刘建东")
+    assert run("report", "--format", "csv", "-o", "r.csv").returncode == 0
+    assert run("report", "--format", "xlsx", "-o", "r.xlsx").returncode == 0
+    raw = (desk / "r.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [r["编号"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert (rows[1]["单位"], rows[1]["单位（报送时写法）"], rows[1]["评审决定"], rows[1]["决定人"]) == \
+        ("融水苗族自治县", "融水县保密办", "入围", "刘建东")
+    assert rows[3]["检查结果"] == "不合格" and "QuickTime" in rows[3]["需要注意的问题"]
+    assert rows[0]["联系电话"] == "13800000001" and len(rows[0]["SHA-256"]) == 64
+    sheet = load_workbook(desk / "r.xlsx").active
+    values = [[("" if c is None else str(c)) for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert values[0] == list(rows[0].keys())
+    def same(value: str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+    for xlsx_row, csv_row in zip(values[1:], rows):
+        assert [same(v) for v in xlsx_row] == [same(v) for v in csv_row.values()]
+
+
+def test_json_report_matches_list(desk):
+    out = run("report", "--format", "json", "-o", "-")
+    assert json.loads(out.stdout) == listing(desk)
+
+
+def test_report_filters(desk):
+    out = json.loads(run("report", "--format", "json", "-o", "-", "--unit", "柳南区").stdout)
+    assert [s["id"] for s in out] == [1, 3]
+    out = json.loads(run("report", "--format", "json", "-o", "-", "--outcome", "rejected").stdout)
+    assert [s["id"] for s in out] == [4]
+    bad = run("report", "--format", "xlsx", "-o", "-")
+    assert bad.returncode == 2
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield instance
+        instance.close()
+
+
+def test_html_report_in_chromium(desk, browser):
+    run("decide", "2", "--shortlist", "--reviewer", "刘建东")
+    out = run("report", "-o", "报告.html")
+    assert out.returncode == 0, out.stderr
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    errors, requests, dialogs = [], [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto((desk / "报告.html").as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=5000)
+
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    assert page.evaluate("window.pwned") is None and dialogs == []
+    rows = page.locator("#submissions tbody tr")
+    assert rows.count() == 5
+    assert XSS_UNIT in page.locator("#submissions").inner_text()
+    assert XSS_NAME in page.locator("#submissions").inner_text()
+    # a poster frame really rendered
+    assert page.evaluate("document.querySelector('img.thumb').naturalWidth") > 0
+    # filtering in the page
+    page.fill("#search", "融水")
+    assert page.locator("#count-visible").inner_text() == "1"
+    assert page.locator("#submissions tbody tr:not([hidden])").first.inner_text().startswith("#2")
+    page.fill("#search", "")
+    page.select_option("#filter-outcome", "rejected")
+    assert page.locator("#count-visible").inner_text() == "1"
+    page.select_option("#filter-outcome", "")
+    page.select_option("#filter-decision", "shortlist")
+    assert page.locator("#count-visible").inner_text() == "1"
+    page.select_option("#filter-decision", "")
+    # sorting by 编号 descending
+    header = page.locator("#submissions th", has_text="编号")
+    header.click()
+    header.click()
+    assert page.locator("#submissions tbody tr").first.inner_text().startswith("#5")
+    # coverage: who sent, who did not, who sent too many
+    coverage = page.locator("#coverage").inner_text()
+    assert "柳南区\t超过名额（2 件）" in coverage and "城中区\t未报送" in coverage and "融水苗族自治县\t已报送" in coverage
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    page.close()
+
+
+def test_html_report_with_videos_plays_from_beside_it(desk, browser):
+    assert run("report", "-o", "u盘/报告.html", "--with-videos").returncode == 0
+    folder = desk / "u盘" / "报告_视频"
+    assert len(list(folder.glob("*.mp4"))) == 5
+    page = browser.new_page()
+    page.goto((desk / "u盘" / "报告.html").as_uri())
+    href = page.locator("#submissions a", has_text="播放").first.get_attribute("href")
+    assert href.startswith("报告_视频/") and (desk / "u盘" / href).exists()
+    page.close()
+
+
+# -- export -----------------------------------------------------------------------------------------
+
+def test_export_shortlist(desk):
+    from openpyxl import load_workbook
+
+    none = run("export", "out")
+    assert none.returncode == 2 and "还没有入围的作品" in none.stderr
+    run("decide", "1", "--shortlist")
+    run("decide", "2", "--shortlist")
+    run("decide", "3", "--reject")
+    out = run("export", "报送")
+    assert out.returncode == 0, out.stderr
+    names = sorted(p.name for p in (desk / "报送").iterdir())
+    assert names == ["01_柳南区_守护秘密.mp4", "02_融水苗族自治县_融水.mp4", "汇总表.xlsx"]
+    assert (desk / "报送" / "01_柳南区_守护秘密.mp4").read_bytes() == (desk / "files" / "柳南.mp4").read_bytes()
+    sheet = load_workbook(desk / "报送" / "汇总表.xlsx").active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:7] == ("序号", "文件名", "单位", "联系人", "联系电话", "代言人", "主题")
+    assert rows[1][1:5] == ("01_柳南区_守护秘密.mp4", "柳南区", "张三", "13800000001")
+    assert len(rows[1][9]) == 64 and rows[2][2] == "融水苗族自治县"
