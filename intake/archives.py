@@ -97,7 +97,7 @@ def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: i
                 suffix = dest.suffix.lower()
                 if suffix in VIDEO_SUFFIXES or sniff(dest) in VIDEO_KINDS:
                     out.videos.append((dest, str(rel)))
-                elif suffix in SIDECAR_SUFFIXES:
+                elif suffix in SIDECAR_SUFFIXES:   # metadata or subtitles for the videos beside them
                     out.sidecars.append(dest)
                 else:
                     skipped.append(str(rel))

@@ -44,6 +44,28 @@ class StorageConfig(Section):
     chunk_bytes: int = Field(4 * 1024 * 1024, ge=4096, description="copy/hash buffer size")
 
 
+DEFAULT_MARKS = (
+    r"绝密", r"机密", r"秘密\s*★", r"★\s*\d+\s*年", r"内部(?:资料|文件|材料|刊物|使用|★|▲)",
+    r"涉密(?:文件|材料|资料|载体|文档|设备|计算机|信息系统|图纸|数据)", r"密级", r"保密期限",
+)
+
+
+class OpeningConfig(Section):
+    scan_seconds: float = Field(15, gt=0, description="look for the opening phrase this far into the video")
+    ocr: bool = True
+    ocr_fps: float = Field(1, gt=0, le=10)
+    ocr_band: float = Field(0.34, gt=0, le=1, description="bottom fraction of the frame where captions sit")
+    ocr_width: int = Field(960, ge=320, le=1920)
+    max_errors: float = Field(2, ge=0, le=4)
+    timeout_seconds: float = Field(120, gt=0)
+    speech_model: Path | None = Field(None, description="a Vosk model folder; speech recognition runs only if set")
+
+
+class SensitiveConfig(Section):
+    marks: tuple[str, ...] = DEFAULT_MARKS
+    keywords: tuple[str, ...] = ()
+
+
 class RulesConfig(Section):
     max_duration_seconds: float = Field(120, gt=0)
     duration_grace_seconds: float = Field(5, ge=0)
@@ -55,6 +77,8 @@ class RulesConfig(Section):
     duration_tolerance_seconds: float = Field(1.0, ge=0, description="allowed gap between header and stream times")
     probe_timeout_seconds: float = Field(30, gt=0)
     decode_timeout_seconds: float = Field(900, gt=0)
+    opening: OpeningConfig = OpeningConfig()
+    sensitive: SensitiveConfig = SensitiveConfig()
 
 
 class WatchConfig(Section):
@@ -223,6 +247,10 @@ def _resolve_paths(config: Config, base: Path, source: Path | None) -> Config:
         p = Path(os.path.expanduser(p))
         return p if p.is_absolute() else base / p
 
+    rules = config.rules
+    if rules.opening.speech_model is not None:
+        opening = rules.opening.model_copy(update={"speech_model": absolute(rules.opening.speech_model)})
+        rules = rules.model_copy(update={"opening": opening})
     storage = config.storage.model_copy(update={
         "root": absolute(config.storage.root), "data_dir": absolute(config.storage.data_dir)})
     watch = config.watch.model_copy(update={
@@ -240,4 +268,4 @@ def _resolve_paths(config: Config, base: Path, source: Path | None) -> Config:
         if rest and not rest.startswith(":memory:"):
             database = database.model_copy(update={"url": prefix + str(absolute(Path(rest)))})
     return config.model_copy(update={
-        "storage": storage, "watch": watch, "mailbox": mailbox, "database": database, "source": source})
+        "rules": rules, "storage": storage, "watch": watch, "mailbox": mailbox, "database": database, "source": source})

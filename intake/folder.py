@@ -21,7 +21,15 @@ from pathlib import Path
 from intake import failpoints
 from intake.archives import remove_tree, unpack_zip
 from intake.config import WatchConfig
-from intake.metadata import SIDECAR_SUFFIXES, metadata_for, parse_sidecar, sidecars_of
+from intake.metadata import (
+    METADATA_SUFFIXES,
+    SIDECAR_SUFFIXES,
+    TRANSCRIPT_SUFFIXES,
+    metadata_for,
+    parse_sidecar,
+    sidecars_of,
+    transcripts_beside,
+)
 from intake.notes import write_result_note
 from intake.pipeline import Services, process
 from intake.task import MediaTask, SubmissionTask
@@ -113,10 +121,14 @@ def build_task(path: Path, st: os.stat_result, ref: str, watch: WatchConfig, wor
         unpacked = unpack_zip(path, work, watch.max_zip_entries, watch.max_zip_total_bytes)
         task.checks.append(unpacked.check)
         for sidecar in unpacked.sidecars:
-            meta = meta.fill_from(parse_sidecar(sidecar))
-        task.files = [MediaTask(source_path=p, original_name=name) for p, name in unpacked.videos]
+            if sidecar.suffix.lower() in METADATA_SUFFIXES:
+                meta = meta.fill_from(parse_sidecar(sidecar))
+        transcripts = [(p.name, p.read_bytes()[:1024 * 1024]) for p in unpacked.sidecars
+                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
+        task.files = [MediaTask(source_path=p, original_name=name, transcripts=transcripts)
+                      for p, name in unpacked.videos]
     else:
-        task.files = [MediaTask(source_path=path, original_name=path.name)]
+        task.files = [MediaTask(source_path=path, original_name=path.name, transcripts=transcripts_beside(path))]
     task.unit, task.contact, task.phone = meta.unit, meta.contact, meta.phone
     return task
 

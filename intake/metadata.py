@@ -23,7 +23,9 @@ import yaml
 
 from intake.contact import clean_text, normalise_phone, phone_is_valid
 
-SIDECAR_SUFFIXES = (".txt", ".json", ".yaml", ".yml")
+METADATA_SUFFIXES = (".txt", ".json", ".yaml", ".yml")
+TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".ass", ".ssa", ".vtt")
+SIDECAR_SUFFIXES = METADATA_SUFFIXES + (".srt", ".ass", ".ssa", ".vtt")   # travel with their video
 MAX_SIDECAR_BYTES = 64 * 1024
 KEYS = {
     "unit": ("参赛单位名称", "参赛单位", "报送单位", "单位名称", "单位", "unit"),
@@ -149,11 +151,24 @@ def from_file_name(stem: str) -> Metadata:
     return Metadata()
 
 
+def transcripts_beside(video: Path) -> list[tuple[str, bytes]]:
+    """Subtitle and text files with the video's stem: (name, bytes), for the opening-phrase check."""
+    out = []
+    for sidecar in sidecars_of(video):
+        if sidecar.suffix.lower() in TRANSCRIPT_SUFFIXES:
+            try:
+                out.append((sidecar.name, sidecar.read_bytes()[:1024 * 1024]))
+            except OSError:
+                continue
+    return out
+
+
 def metadata_for(video: Path, inbox: Path) -> Metadata:
     """Sidecar first, then the unit's folder, then the file-name pattern."""
     meta = Metadata()
     for sidecar in sidecars_of(video):
-        meta = meta.fill_from(parse_sidecar(sidecar))
+        if sidecar.suffix.lower() in METADATA_SUFFIXES:
+            meta = meta.fill_from(parse_sidecar(sidecar))
     relative = video.relative_to(inbox)
     if len(relative.parts) > 1:
         meta = meta.fill_from(_cleaned(unit=relative.parts[0]))

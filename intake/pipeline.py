@@ -16,7 +16,9 @@ from intake.contest import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.timefmt import local_text
 from storage.filestore import FileStore, Progress
 from validators.inspect import inspect_file
-from validators.results import failed, warned
+from validators.results import Status, failed, warned
+from validators.sensitive import check_sensitive
+from validators.texts import TextSource
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy; `intake validate` never needs it
     from storage.database import Database
@@ -58,7 +60,8 @@ def inspect_files(task, services: Services) -> None:
         path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
         if path is None:
             continue   # its checks were decided without the content (see mail intake)
-        media.report = inspect_file(path, services.config.rules, deep=services.deep)
+        media.report = inspect_file(path, services.config.rules, deep=services.deep, name=media.original_name,
+                                    transcripts=media.transcripts)
 
 
 def check_files_present(task, services: Services) -> None:
@@ -79,6 +82,24 @@ def check_duplicates(task, services: Services) -> None:
             "duplicate", "duplicate",
             f"与第 {earlier['id']} 号作品（{unit}，{when} 收到）内容完全相同，是重复报送。请评审人员确认保留哪一份。",
             earlier_submission_id=earlier["id"]))
+
+
+def take_opening_phrase(task, services: Services) -> None:
+    """The speaker and topic of the first file whose opening phrase was found go onto the submission."""
+    for media in task.files:
+        for check in media.checks:
+            if check.check_id == "opening_phrase" and check.status is Status.PASS:
+                task.speaker = task.speaker or check.details.get("speaker")
+                task.topic = task.topic or check.details.get("topic")
+                return
+
+
+def check_message_text(task, services: Services) -> None:
+    """The mail subject and body: the files' own texts were looked at with each file."""
+    texts = [TextSource(kind, text) for kind, text in (("subject", task.title if task.source == "mail" else None),
+                                                       ("body", task.body_text)) if text]
+    if texts:
+        task.checks.append(check_sensitive(texts, services.config.rules.sensitive))
 
 
 def check_contact(task, services: Services) -> None:
@@ -114,8 +135,8 @@ def record(task, services: Services) -> None:
     log.info("已记录作品 #%s：%s（%s）", task.submission_id, task.outcome.label, task.source_ref or task.source)
 
 
-STAGES = [check_files_present, store_files, inspect_files, check_duplicates, check_contact, match_unit,
-          check_contest_deadline, check_unit_quota, record]
+STAGES = [check_files_present, store_files, inspect_files, take_opening_phrase, check_message_text,
+          check_duplicates, check_contact, match_unit, check_contest_deadline, check_unit_quota, record]
 
 
 def process(task, services: Services) -> None:

@@ -22,6 +22,7 @@ class MediaTask:
     blob: StoredBlob | None = None
     report: FileReport | None = None
     extra_checks: list[CheckResult] = field(default_factory=list)
+    transcripts: list[tuple[str, bytes]] = field(default_factory=list)   # subtitles / texts that came with it
 
     @property
     def checks(self) -> list[CheckResult]:
@@ -55,6 +56,7 @@ class SubmissionTask:
     actor: str | None = None
     message_key: str | None = None   # mail: account + Message-ID, the same mail under any UIDVALIDITY
     sender: str | None = None        # mail: where a receipt goes
+    body_text: str | None = None     # mail: the body, for contact info and the sensitive-content check
     files: list[MediaTask] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)   # submission-level checks
     submission_id: int | None = None

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 FFMPEG = shutil.which("ffmpeg")
+# Test clips open "properly" through their title, so that only the tests about it see the phrase missing.
+OPENING_TITLE = "我是保密法治代言人小测，今天我要讲的是保密法"
 
 
 def ffmpeg(*args: str) -> None:
@@ -15,7 +17,8 @@ def ffmpeg(*args: str) -> None:
 
 
 def clip(path: Path, seconds: float, size: str = "64x48", rate: int = 5, video: str | None = "libx264",
-         audio: str | None = "aac", extra: tuple[str, ...] = (), fmt: str | None = None) -> Path:
+         audio: str | None = "aac", extra: tuple[str, ...] = (), fmt: str | None = None,
+         title: str | None = OPENING_TITLE) -> Path:
     """A test pattern with a tone; ``video``/``audio`` None leaves that stream out."""
     args: list[str] = []
     if video:
@@ -31,6 +34,8 @@ def clip(path: Path, seconds: float, size: str = "64x48", rate: int = 5, video: 
     if audio:
         args += ["-c:a", audio]
     args += list(extra)
+    if title:
+        args += ["-metadata", f"title={title}"]
     if fmt:
         args += ["-f", fmt]
     ffmpeg(*args, str(path))
@@ -97,4 +102,40 @@ def pad_with_free_box(src: Path, dst: Path, total_size: int) -> Path:
 
 def jpeg(path: Path) -> Path:
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg", str(path))
+    return path
+
+
+def cjk_font() -> str | None:
+    """A CJK font file for drawtext (fonts-noto-cjk or fonts-wqy-zenhei)."""
+    for candidate in ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                      "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+                      "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"):
+        if Path(candidate).exists():
+            return candidate
+    try:
+        out = subprocess.run(["fc-match", "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def captioned(path: Path, seconds: float, captions: list[tuple[float, float, str, int]], font: str,
+              size: str = "960x540", title: str | None = None, extra: tuple[str, ...] = ()) -> Path:
+    """A clip with burnt-in captions: (start, end, text, pixels above the bottom edge)."""
+    filters = []
+    folder = path.parent
+    for index, (start, end, text, above) in enumerate(captions):
+        text_file = folder / f"{path.stem}.caption{index}"
+        text_file.write_text(text, encoding="utf-8")
+        filters.append(f"drawtext=fontfile={font}:textfile={text_file}:fontcolor=white:fontsize=34:"
+                       f"x=(w-text_w)/2:y=h-{above}:box=1:boxcolor=black@0.6:boxborderw=6:"
+                       f"enable='between(t,{start},{end})'")
+    args = ["-f", "lavfi", "-i", f"color=c=0x3a6ea5:size={size}:rate=10:duration={seconds}",
+            "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=8000:duration={seconds}"]
+    if filters:
+        args += ["-vf", ",".join(filters)]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", *extra]
+    if title:
+        args += ["-metadata", f"title={title}"]
+    ffmpeg(*args, str(path))
     return path

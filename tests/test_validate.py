@@ -48,7 +48,7 @@ def validated(clips, tmp_path_factory) -> dict[str, dict]:
     cwd = tmp_path_factory.mktemp("validate")
     (cwd / "config.yaml").write_text("{}\n")
     names = list(EXPECTED)
-    proc = subprocess.run(INTAKE + ["validate", "--json"] + [str(clips[n]) for n in names],
+    proc = subprocess.run(INTAKE + ["validate", "--json", "--no-ocr"] + [str(clips[n]) for n in names],
                           capture_output=True, text=True, cwd=cwd, timeout=600)
     assert proc.returncode == 4, proc.stderr
     items = json.loads(proc.stdout)
@@ -84,13 +84,14 @@ def test_media_summary(validated):
 
 @pytest.mark.parametrize("name,exit_code", [("valid", 0), ("s121", 3), ("s126", 4)])
 def test_exit_codes(clips, workdir, name, exit_code):
-    proc = subprocess.run(INTAKE + ["validate", str(clips[name])], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(INTAKE + ["validate", "--no-ocr", str(clips[name])], capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == exit_code, proc.stderr
     assert clips[name].name in proc.stdout
 
 
 def test_mixed_files_exit_with_worst(clips, workdir):
-    proc = subprocess.run(INTAKE + ["validate", str(clips["valid"]), str(clips["no_audio"])],
+    proc = subprocess.run(INTAKE + ["validate", "--no-ocr", str(clips["valid"]), str(clips["no_audio"])],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3
     assert "没有声音" in proc.stdout
@@ -105,13 +106,13 @@ def test_missing_file_is_usage_error(workdir):
 def test_library_agrees_with_cli(clips, validated):
     rules = RulesConfig()
     for name in ("valid", "s121", "mov", "cut_media", "over_limit"):
-        report = inspect_file(clips[name], rules)
+        report = inspect_file(clips[name], rules, ocr=False)
         assert report.outcome.value == validated[name]["outcome"]
         assert [c.as_json() for c in report.checks] == validated[name]["checks"]
 
 
 def test_deep_finds_damage_in_the_middle(clips, workdir):
-    proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", str(clips["corrupt_middle"])],
+    proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", "--no-ocr", str(clips["corrupt_middle"])],
                           capture_output=True, text=True, timeout=300)
     item = json.loads(proc.stdout)[0]
     integrity = next(c for c in item["checks"] if c["id"] == "integrity")

@@ -11,9 +11,9 @@ from validators import checks
 from validators.boxes import Layout, walk
 from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.sniff import sniff
+from validators.texts import TextSource
 from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media
 
-CHECK_ORDER = ["size", "container", "streams", "duration", "integrity"]
 
 
 @dataclass
@@ -24,6 +24,7 @@ class FileReport:
     layout: Layout | None = None
     facts: MediaFacts | None = None
     checks: list[CheckResult] = field(default_factory=list)
+    texts: list[TextSource] = field(default_factory=list)   # text read in and around the file
 
     @property
     def outcome(self) -> Outcome:
@@ -56,8 +57,15 @@ def _int(value) -> int | None:
         return None
 
 
-def inspect_file(path: Path, rules: RulesConfig, deep: bool = False) -> FileReport:
-    """Check one file. Never raises for a bad video; raises ToolError if a tool is missing."""
+def inspect_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: str | None = None,
+                 transcripts: list[tuple[str, bytes]] = (), content: bool = True,
+                 ocr: bool | None = None) -> FileReport:
+    """Check one file. Never raises for a bad video; raises ToolError if a tool is missing.
+
+    ``name`` is the file's original name (the path may be a store name); ``transcripts`` are
+    (name, bytes) of subtitle or text files that came with it; ``content`` runs the opening-phrase
+    and sensitive-content checks, with OCR unless ``ocr`` is False (None: as configured).
+    """
     size = path.stat().st_size
     report = FileReport(path=path, size_bytes=size, kind="empty" if size == 0 else sniff(path))
     report.checks.append(checks.check_size(size, rules))
@@ -87,7 +95,19 @@ def inspect_file(path: Path, rules: RulesConfig, deep: bool = False) -> FileRepo
         pass  # an oversized file is never decoded in full, nor in part: it is rejected already
     else:
         report.checks.append(_decode(path, report, rules, deep))
+    if content and report.facts.video and not report.failed:
+        _content_checks(report, rules, name or path.name, list(transcripts), ocr)
     return report
+
+
+def _content_checks(report: FileReport, rules: RulesConfig, name: str, transcripts, ocr: bool | None) -> None:
+    from validators.opening import check_opening
+    from validators.sensitive import check_sensitive
+
+    opening = check_opening(report.path, report.facts, rules.opening, transcripts, use_ocr=ocr)
+    report.checks.append(opening.check)
+    report.texts = [TextSource("file_name", name), *opening.texts]
+    report.checks.append(check_sensitive(report.texts, rules.sensitive))
 
 
 def _decode(path: Path, report: FileReport, rules: RulesConfig, deep: bool) -> CheckResult:

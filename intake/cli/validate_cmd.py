@@ -10,6 +10,7 @@ import click
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
 from intake.errors import UsageError
+from intake.metadata import transcripts_beside
 from validators.inspect import inspect_file
 from validators.results import Outcome, worst
 
@@ -32,16 +33,18 @@ def existing_files(paths: tuple[str, ...]) -> list[Path]:
 @click.argument("files", nargs=-1, required=True, metavar="文件...")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
 @click.option("--deep", is_flag=True, help="完整解码整个视频（较慢），默认只快速检查开头和结尾。")
+@click.option("--no-ocr", "no_ocr", is_flag=True, help="不识别画面文字（快速查看；开头语只查文件信息和字幕）。")
 @click.option("-v", "--verbose", is_flag=True, help="同时列出通过的检查项。")
 @pass_app
-def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool, verbose: bool) -> int:
+def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool, no_ocr: bool, verbose: bool) -> int:
     """检查视频文件是否符合征集要求，不登记、不保存。
 
     退出码：0 全部通过；3 有待复核；4 有不合格；2 用法错误；1 运行故障。
     """
     paths = existing_files(files)
     rules = app.config.rules
-    reports = [inspect_file(p, rules, deep=deep) for p in paths]
+    reports = [inspect_file(p, rules, deep=deep, transcripts=transcripts_beside(p), ocr=False if no_ocr else None)
+               for p in paths]
     if as_json:
         payload = [
             {"path": str(r.path), "outcome": r.outcome.value, "checks": [c.as_json() for c in r.checks],

@@ -24,7 +24,7 @@ from intake.mail.links import find_large_attachment_links
 from intake.mail.structure import Part, leaf_parts
 from intake.mail.text import html_to_text
 from intake.mail.transfer import decoder_for, estimated_size
-from intake.metadata import from_file_name, from_text
+from intake.metadata import TRANSCRIPT_SUFFIXES, from_file_name, from_text
 from intake.task import MediaTask, SubmissionTask
 from storage.filestore import FileStore
 from validators.checks import check_size
@@ -129,12 +129,16 @@ class MailReader:
         decoder.close()
         return size
 
-    def _text_of(self, uid: int, part: Part) -> str:
+    def _bytes_of(self, uid: int, part: Part) -> bytes:
+        """A small part (text, subtitles) whole; a large one is not read."""
         if part.size > self.cfg.max_text_bytes:
-            return ""
+            return b""
         buffer = bytearray()
         self.stream_part(uid, part, buffer.extend, limit=self.cfg.max_text_bytes * 2)
-        text = decode_bytes(bytes(buffer), part.params.get("charset")).text
+        return bytes(buffer)
+
+    def _text_of(self, uid: int, part: Part) -> str:
+        text = decode_bytes(self._bytes_of(uid, part), part.params.get("charset")).text
         return html_to_text(text) if part.mime_type == "text/html" else text
 
     def _first_bytes(self, uid: int, part: Part) -> bytes:
@@ -153,6 +157,7 @@ class MailReader:
                               title=head.subject or None, message_key=key, sender=head.sender, actor="mailbox")
         headers = self._part_headers(uid, [p for p in head.parts if not self._is_body_text(p)])
         texts: list[str] = []
+        transcripts: list[tuple[str, bytes]] = []
         for part in head.parts:
             if self._is_body_text(part):
                 texts.append(self._text_of(uid, part))
@@ -164,8 +169,13 @@ class MailReader:
             elif kind == "zip":
                 self._fetch_zip(uid, part, name or f"附件{part.number}.zip", task, texts)
             elif kind == "text":
-                texts.append(self._text_of(uid, part))
+                raw = self._bytes_of(uid, part)
+                transcripts.append((name or f"附件{part.number}.txt", raw))
+                texts.append(decode_bytes(raw, part.params.get("charset")).text)
+        for media in task.files:
+            media.transcripts = media.transcripts or transcripts
         body = "\n".join(t for t in texts if t)
+        task.body_text = body or None
         self._links(task, body)
         meta = from_text(head.subject).fill_from(from_text(body)).fill_from(from_file_name(head.subject))
         task.unit, task.contact, task.phone = meta.unit, meta.contact, meta.phone
@@ -195,8 +205,8 @@ class MailReader:
             return "zip"
         if suffix in VIDEO_SUFFIXES or suffix in OTHER_ARCHIVES or part.maintype == "video":
             return "video"
-        if suffix in (".txt", ".srt") or part.mime_type == "text/plain":
-            return "text" if suffix != ".srt" else None
+        if suffix in TRANSCRIPT_SUFFIXES or part.mime_type == "text/plain":
+            return "text"
         if part.mime_type in GENERIC_TYPES or (not name and part.maintype == "application"):
             head = self._first_bytes(uid, part)
             if head[4:8] == b"ftyp":

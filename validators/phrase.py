@@ -1,0 +1,149 @@
+"""Find 我是保密法治代言人XXX，今天我要讲的是…… in text that OCR, subtitles or people got slightly wrong.
+
+Tolerated: punctuation and spaces, full- and half-width forms, traditional
+characters, a phrase split over lines, and up to ``max_errors`` wrong, missing
+or extra characters, where a homophone (保蜜 for 保密) costs nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+PREFIX = "我是保密法治代言人"
+MIDDLE = "今天我要讲的是"
+SENTENCE_END = set("。！？!?；;\n")
+MAX_SPEAKER = 8
+MAX_TOPIC = 40
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    speaker: str | None
+    topic: str | None
+    errors: float
+    matched: str
+
+
+@functools.cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width, traditional to simplified, spaces out; line breaks kept as boundaries."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _t2s().convert(text)
+    lines = ["".join(ch for ch in line if not ch.isspace() and unicodedata.category(ch) != "Cf")
+             for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def _is_letter(ch: str) -> bool:
+    return ch != "\n" and unicodedata.category(ch)[0] in ("L", "N")
+
+
+@functools.cache
+def _pinyin(ch: str) -> str:
+    from pypinyin import Style, lazy_pinyin
+
+    syllables = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
+    return syllables[0] if syllables else ""
+
+
+def _homophone_cost(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    pa, pb = _pinyin(a), _pinyin(b)
+    return 0.0 if pa and pa == pb else 1.0
+
+
+def _plain_cost(a: str, b: str) -> float:
+    return 0.0 if a == b else 1.0
+
+
+def fuzzy_find(text: str, pattern: str, max_errors: float) -> tuple[int, int, float] | None:
+    """(start, end, errors) of the best approximate occurrence of ``pattern`` in ``text``.
+
+    A plain pass first; only if it fails, a pass where homophones cost nothing. pypinyin's
+    dictionary takes about 55 MB, so it is loaded only when a phrase is not found verbatim.
+    """
+    return _sellers(text, pattern, max_errors, _plain_cost) or _sellers(text, pattern, max_errors, _homophone_cost)
+
+
+def _sellers(text: str, pattern: str, max_errors: float, cost) -> tuple[int, int, float] | None:
+    """Semi-global edit distance: the pattern may start anywhere in the text."""
+    m = len(pattern)
+    previous = [float(i) for i in range(m + 1)]
+    start_prev = [0] * (m + 1)
+    best: tuple[int, int, float] | None = None
+    for j, ch in enumerate(text, start=1):
+        current = [0.0] * (m + 1)
+        start_cur = [j] * (m + 1)
+        for i in range(1, m + 1):
+            options = (
+                (previous[i - 1] + cost(pattern[i - 1], ch), start_prev[i - 1]),    # match / substitute
+                (previous[i] + 1, start_prev[i]),                                   # extra character in text
+                (current[i - 1] + 1, start_cur[i - 1]),                             # missing character
+            )
+            current[i], start_cur[i] = min(options, key=lambda o: o[0])
+        if current[m] <= max_errors and (best is None or current[m] < best[2]):
+            best = (start_cur[m], j, current[m])
+            if current[m] == 0:
+                break
+        previous, start_prev = current, start_cur
+    return best
+
+
+def find_phrase(text: str, max_errors: float = 2) -> PhraseMatch | None:
+    clean = normalise(text)
+    positions = [i for i, ch in enumerate(clean) if _is_letter(ch)]
+    letters = "".join(clean[i] for i in positions)
+    head = fuzzy_find(letters, PREFIX, max_errors)
+    if head is None:
+        return None
+    start, end, errors = head
+    rest = letters[end:end + MAX_SPEAKER + len(MIDDLE) + 2]
+    middle = fuzzy_find(rest, MIDDLE, max_errors)
+    if middle is not None and middle[0] <= MAX_SPEAKER:
+        speaker = rest[: middle[0]] or None
+        topic = _topic(clean, positions, end + middle[1])
+        errors += middle[2]
+        matched_end = end + middle[1]
+    else:
+        speaker = _until_boundary(clean, positions, end, MAX_SPEAKER)
+        topic = None
+        matched_end = end
+    return PhraseMatch(speaker=speaker, topic=topic, errors=errors,
+                       matched=clean[positions[start]: positions[matched_end - 1] + 1] if matched_end else "")
+
+
+def _until_boundary(clean: str, positions: list[int], letter_index: int, limit: int) -> str | None:
+    if letter_index >= len(positions):
+        return None
+    i = positions[letter_index]
+    out = []
+    while i < len(clean) and _is_letter(clean[i]) and len(out) < limit:
+        out.append(clean[i])
+        i += 1
+    return "".join(out) or None
+
+
+def _topic(clean: str, positions: list[int], letter_index: int) -> str | None:
+    """What follows 今天我要讲的是, to the end of its sentence (or of the next line, if the line broke there)."""
+    if letter_index >= len(positions):
+        return None
+    i = positions[letter_index]
+    out: list[str] = []
+    while i < len(clean) and len(out) < MAX_TOPIC:
+        ch = clean[i]
+        if ch in SENTENCE_END and (out or ch != "\n"):
+            break
+        if ch != "\n":
+            out.append(ch)
+        i += 1
+    topic = "".join(out).strip("…。，,、：:“”\"'《》 ")
+    return topic or None

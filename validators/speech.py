@@ -1,0 +1,47 @@
+"""Optional speech recognition with Vosk: the first seconds of the audio, as text. Runs only when configured."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from pathlib import Path
+
+import ffmpeg as ffmpeg_python
+
+from intake.errors import ToolError
+from validators.tools import SAFE_INPUT, ffmpeg_exe
+
+RATE = 16000
+
+
+@functools.cache
+def load_model(folder: str):
+    try:
+        import vosk
+    except ImportError as exc:
+        raise ToolError("未安装 Vosk，无法进行语音识别。", "请安装 vosk（pip install vosk），或把 rules.opening.speech_model 设为 null。") from exc
+    if not Path(folder).is_dir():
+        raise ToolError(f"找不到语音识别模型目录 {folder}。", "请检查 rules.opening.speech_model。")
+    vosk.SetLogLevel(-1)
+    return vosk.Model(folder)
+
+
+def transcribe(path: Path, model_folder: Path, seconds: float, timeout: float) -> str:
+    from vosk import KaldiRecognizer
+
+    model = load_model(str(model_folder))
+    args = (ffmpeg_python.input(str(path.resolve()), t=f"{seconds:.2f}", **SAFE_INPUT)
+            .output("pipe:", f="s16le", ac=1, ar=RATE, vn=None)
+            .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
+    try:
+        audio = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout).stdout
+    except subprocess.TimeoutExpired:
+        return ""
+    recognizer = KaldiRecognizer(model, RATE)
+    parts = []
+    for start in range(0, len(audio), 8000):
+        if recognizer.AcceptWaveform(audio[start:start + 8000]):
+            parts.append(json.loads(recognizer.Result()).get("text", ""))
+    parts.append(json.loads(recognizer.FinalResult()).get("text", ""))
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,29 @@
+"""Text found in or around a submission, with where it came from (for the opening phrase and sensitive content)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOURCE_LABELS = {
+    "metadata": "文件信息（标题、注释等）",
+    "subtitle": "内嵌字幕",
+    "sidecar": "字幕或文稿文件",
+    "ocr": "画面文字",
+    "speech": "语音",
+    "file_name": "文件名",
+    "subject": "邮件主题",
+    "body": "邮件正文",
+}
+
+
+@dataclass(frozen=True)
+class TextSource:
+    kind: str                 # a key of SOURCE_LABELS
+    text: str
+    name: str | None = None   # which file or track
+    seconds: float | None = None
+
+    @property
+    def label(self) -> str:
+        base = SOURCE_LABELS.get(self.kind, self.kind)
+        return f"{base}（{self.name}）" if self.name else base
