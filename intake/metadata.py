@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from intake.contact import clean_text, normalise_phone, phone_is_valid
+from validators.texts import decode_text
 
 METADATA_SUFFIXES = (".txt", ".json", ".yaml", ".yml")
 TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".ass", ".ssa", ".vtt")
@@ -84,16 +85,6 @@ def from_text(text: str) -> Metadata:
         if mobile:
             found["phone"] = mobile.group(0)
     return _cleaned(**found)
-
-
-def decode_text(raw: bytes) -> str:
-    """Text as Windows Notepad writes it: UTF-8 (BOM or not), UTF-16 with BOM, or GBK."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", errors="replace")
 
 
 def _canonical_key(key: str) -> str | None:

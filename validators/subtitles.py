@@ -8,21 +8,11 @@ from pathlib import Path
 import ffmpeg as ffmpeg_python
 import pysubs2
 
-from validators.texts import TextSource
+from validators.texts import TextSource, decode_text
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 SUBTITLE_SUFFIXES = (".srt", ".ass", ".ssa", ".vtt")
 MAX_SIDECAR_BYTES = 1024 * 1024
-
-
-def decode_text(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or GBK, as Windows tools write subtitles."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", errors="replace")
 
 
 def cues(text: str, kind: str, name: str | None, scan_seconds: float) -> list[TextSource]:

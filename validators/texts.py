@@ -27,3 +27,13 @@ class TextSource:
     def label(self) -> str:
         base = SOURCE_LABELS.get(self.kind, self.kind)
         return f"{base}（{self.name}）" if self.name else base
+
+
+def decode_text(raw: bytes) -> str:
+    """Text as Windows tools write it: UTF-8 (with or without BOM), UTF-16 with BOM, or GBK."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="replace")
