@@ -1,0 +1,36 @@
+"""``intake doctor`` and ``intake migrate``."""
+
+from __future__ import annotations
+
+import click
+
+from intake.cli.context import AppContext, pass_app
+
+
+@click.command("doctor", options_metavar="[选项]")
+@click.option("--mailbox/--no-mailbox", default=None, help="是否检查邮箱登录（默认：mailbox.enabled 为 true 时检查）。")
+@pass_app
+def doctor(app: AppContext, mailbox: bool | None) -> int:
+    """检查运行环境：ffmpeg、MediaInfo、数据库、文件夹、邮箱。发现问题时说明如何解决，并以退出码 1 结束。"""
+    from intake.doctor import run_doctor
+
+    findings = run_doctor(app.config, check_mailbox=mailbox)
+    for f in findings:
+        mark = click.style("✓", fg="green") if f.ok else click.style("✗", fg="red")
+        click.echo(f"{mark} {f.what}：{f.detail}")
+        if not f.ok and f.hint:
+            click.echo(f"    提示：{f.hint}")
+    bad = [f for f in findings if not f.ok]
+    click.echo("一切正常。" if not bad else f"发现 {len(bad)} 个问题，请按提示处理。")
+    return 1 if bad else 0
+
+
+@click.command("migrate", options_metavar="[选项]")
+@pass_app
+def migrate(app: AppContext) -> int:
+    """创建或升级数据库结构（其他命令启动时也会自动升级）。"""
+    from intake.app import open_database
+
+    db = open_database(app.config)
+    click.echo(f"数据库结构已是最新版本：{db.safe_url}")
+    return 0

@@ -1,0 +1,112 @@
+"""``intake doctor``: check the set-up and say, in Chinese, what to fix. The core returns findings; it never prints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from intake.config import Config
+from intake.errors import IntakeError
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    what: str
+    detail: str
+    hint: str | None = None
+
+
+def run_doctor(config: Config, check_mailbox: bool | None = None) -> list[Finding]:
+    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config)]
+    findings.append(check_database(config))
+    for label, folder in (("文件库", config.storage.root), ("数据目录", config.storage.data_dir),
+                          ("投递文件夹", config.watch.inbox), ("处理结果文件夹", config.watch.done)):
+        findings.append(check_writable(label, folder))
+    if check_mailbox if check_mailbox is not None else config.mailbox.enabled:
+        findings.append(check_mailbox_login(config))
+    return findings
+
+
+def check_ffmpeg() -> Finding:
+    from validators.tools import ffmpeg_exe
+
+    try:
+        exe = ffmpeg_exe()
+        out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30)
+    except (IntakeError, OSError, subprocess.SubprocessError) as exc:
+        return Finding(False, "ffmpeg", f"无法运行：{exc}", "请安装 ffmpeg：sudo apt-get install ffmpeg")
+    if out.returncode != 0:
+        return Finding(False, "ffmpeg", f"{exe} 运行出错", "请重新安装 ffmpeg。")
+    version = " ".join(out.stdout.split()[:3])
+    return Finding(True, "ffmpeg", f"可用（{version}，{exe}）")
+
+
+def check_mediainfo() -> Finding:
+    code = "from pymediainfo import MediaInfo; print(MediaInfo.can_parse())"
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Finding(False, "MediaInfo", f"无法检查：{exc}", "请重新安装依赖：pip install pymediainfo")
+    if out.stdout.strip() != "True":
+        return Finding(False, "MediaInfo", "无法加载 MediaInfo 库", "请重新安装依赖：pip install pymediainfo")
+    return Finding(True, "MediaInfo", "可用")
+
+
+def check_ocr(config: Config) -> Finding:
+    if not config.rules.opening.ocr:
+        return Finding(True, "画面文字识别", "已关闭（rules.opening.ocr: false）")
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except Exception as exc:  # an import of a native library can fail in several ways
+        return Finding(False, "画面文字识别", f"无法加载 RapidOCR：{exc}",
+                       "请重新安装依赖（pip install rapidocr-onnxruntime），或设置 rules.opening.ocr: false。")
+    return Finding(True, "画面文字识别", "可用（RapidOCR）")
+
+
+def check_database(config: Config) -> Finding:
+    from storage.database import Database
+
+    try:
+        db = Database(config.database.url, config.database.busy_timeout_seconds)
+        current = db.schema_is_current()
+    except IntakeError as exc:
+        return Finding(False, "数据库", exc.message, exc.hint)
+    except Exception as exc:  # the driver's own errors: unreachable host, bad password …
+        return Finding(False, "数据库", f"无法连接 {config.database.url.split('@')[-1]}：{str(exc).splitlines()[0]}",
+                       "请检查 database.url，以及数据库服务是否在运行。")
+    if not current:
+        return Finding(False, "数据库", f"{db.safe_url} 可以连接，但结构不是最新版本",
+                       "运行 intake migrate 创建或升级数据库结构。")
+    return Finding(True, "数据库", f"可以连接，结构是最新版本（{db.safe_url}）")
+
+
+def check_writable(label: str, folder: Path) -> Finding:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".intake-doctor-{uuid.uuid4().hex}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        return Finding(False, label, f"{folder} 无法写入：{exc.strerror or exc}", "请检查目录是否存在、权限和磁盘空间。")
+    return Finding(True, label, f"{folder} 可以写入")
+
+
+def check_mailbox_login(config: Config) -> Finding:
+    from intake.mail.client import MailSession, read_password
+
+    cfg = config.mailbox
+    session = None
+    try:
+        session = MailSession(cfg, read_password(cfg))
+        session.select(cfg.folder)
+        sent_id = "已发送 ID" if session.has("ID") else "服务器不支持 ID"
+        return Finding(True, "邮箱", f"{session.account} 登录成功，{sent_id}，可以打开文件夹 {cfg.folder}")
+    except IntakeError as exc:
+        return Finding(False, "邮箱", exc.message, exc.hint)
+    finally:
+        if session is not None:
+            session.close()

@@ -1,0 +1,69 @@
+"""`intake doctor`: a healthy set-up passes; each broken part is named in Chinese with a hint, exit 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.conftest import require_tool
+from tests.dovecot import PASSWORD, USER, Dovecot
+
+INTAKE = [sys.executable, "-m", "intake"]
+
+
+def doctor(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(INTAKE + ["doctor", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_healthy_setup(workdir):
+    assert subprocess.run(INTAKE + ["migrate"], capture_output=True, text=True).returncode == 0
+    out = doctor(workdir)
+    assert out.returncode == 0, out.stdout
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("✓ ffmpeg：可用")
+    assert "✓ MediaInfo：可用" in lines
+    assert any(line.startswith("✓ 数据库：可以连接，结构是最新版本") for line in lines)
+    assert lines[-1] == "一切正常。"
+
+
+def test_unmigrated_database_and_unwritable_folder(workdir):
+    (workdir / "blocker").write_text("a file where a folder should be")
+    (workdir / "config.yaml").write_text("watch:\n  inbox: blocker/inbox\n", encoding="utf-8")
+    out = doctor(workdir)
+    assert out.returncode == 1
+    assert "✗ 数据库：" in out.stdout and "运行 intake migrate" in out.stdout
+    assert f"✗ 投递文件夹：{workdir / 'blocker' / 'inbox'} 无法写入" in out.stdout
+    assert out.stdout.splitlines()[-1] == "发现 2 个问题，请按提示处理。"
+
+
+def test_unreachable_database(workdir):
+    (workdir / "config.yaml").write_text(
+        "database:\n  url: postgresql+psycopg://intake@127.0.0.1:1/intake\n", encoding="utf-8")
+    out = doctor(workdir)
+    assert out.returncode == 1
+    assert "✗ 数据库：" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
+def test_mailbox_login_and_id(workdir):
+    require_tool("dovecot")
+    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root).start()
+    try:
+        (workdir / "config.yaml").write_text(
+            f"mailbox:\n  enabled: true\n  host: 127.0.0.1\n  port: {server.port}\n  tls: false\n  username: {USER}\n",
+            encoding="utf-8")
+        subprocess.run(INTAKE + ["migrate"], capture_output=True, cwd=workdir)
+        good = doctor(workdir, env={"INTAKE_IMAP_PASSWORD": PASSWORD})
+        assert good.returncode == 0, good.stdout
+        assert f"✓ 邮箱：{USER} 登录成功，已发送 ID，可以打开文件夹 INBOX" in good.stdout
+        bad = doctor(workdir, env={"INTAKE_IMAP_PASSWORD": "wrong"})
+        assert bad.returncode == 1
+        assert "✗ 邮箱：邮箱登录失败" in bad.stdout and "客户端授权码" in bad.stdout
+    finally:
+        server.stop()
