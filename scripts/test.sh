@@ -7,6 +7,8 @@ extra=""
 command -v dovecot >/dev/null 2>&1 || extra="$extra dovecot-imapd"
 # The report is checked in a real headless Chromium; CJK fonts make its screenshot readable.
 command -v chromium >/dev/null 2>&1 || extra="$extra chromium"
+# Storage and pipeline tests run against a throwaway PostgreSQL server as well as SQLite.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || extra="$extra postgresql"
 fc-list 2>/dev/null | grep -qi "noto sans cjk\|wenquanyi" || extra="$extra fonts-noto-cjk"
 EXTRA_APT_PACKAGES="$extra" bash scripts/setup.sh
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

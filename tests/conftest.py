@@ -74,3 +74,28 @@ def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("INTAKE_CONFIG", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the session; each test asks it for a fresh database."""
+    from tests.postgres import Postgres, bin_dir
+
+    if bin_dir() is None:
+        if REQUIRE_TOOLS:
+            pytest.fail("PostgreSQL is required in CI but initdb was not found")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, workdir) -> str:
+    """Runs a test once on SQLite and once on PostgreSQL, with the workdir's config pointing at it."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").new_database()
+        with (workdir / "config.yaml").open("a", encoding="utf-8") as fh:
+            fh.write(f"database:\n  url: {url}\n")
+        return url
+    return "sqlite"

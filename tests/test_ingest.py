@@ -21,7 +21,7 @@ def stored_files(root: Path) -> list[Path]:
     return sorted(p for p in (root / "data" / "store").rglob("*") if p.is_file())
 
 
-def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir):
+def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir, backend):
     first = run("ingest", str(clips["valid"]), "--unit", "柳南区", "--contact", "张三", "--phone", "0772-2801234")
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == "已登记作品 #1：通过"
@@ -48,14 +48,14 @@ def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir):
     assert two["outcome"] == "needs_review"
 
 
-def test_ingest_without_contact_warns(clips, workdir):
+def test_ingest_without_contact_warns(clips, workdir, backend):
     out = run("ingest", str(clips["valid"]))
     assert out.returncode == 0
     assert "待复核" in out.stdout
     assert "缺少参赛单位名称、联系人、联系电话" in out.stdout
 
 
-def test_oversized_file_is_recorded_but_never_stored(clips, workdir):
+def test_oversized_file_is_recorded_but_never_stored(clips, workdir, backend):
     out = run("ingest", str(clips["over_limit"]), "--unit", "柳北区", "--contact", "王五", "--phone", "13900002222")
     assert out.returncode == 0, out.stderr
     assert "不合格" in out.stdout
@@ -66,7 +66,7 @@ def test_oversized_file_is_recorded_but_never_stored(clips, workdir):
     assert sub["files"][0]["size_bytes"] == clips["over_limit"].stat().st_size
 
 
-def test_rejected_file_is_still_recorded_and_kept(clips, workdir):
+def test_rejected_file_is_still_recorded_and_kept(clips, workdir, backend):
     out = run("ingest", str(clips["mov"]), "--unit", "柳江区", "--contact", "赵六", "--phone", "13900003333")
     assert out.returncode == 0
     assert "QuickTime" in out.stdout
@@ -75,7 +75,7 @@ def test_rejected_file_is_still_recorded_and_kept(clips, workdir):
     assert "【不合格】" in listing.stdout and "mov.mp4" in listing.stdout
 
 
-def test_list_filters_by_outcome(clips, workdir):
+def test_list_filters_by_outcome(clips, workdir, backend):
     run("ingest", str(clips["valid"]), "--unit", "柳城县", "--contact", "甲", "--phone", "13900004444")
     run("ingest", str(clips["s126"]), "--unit", "鹿寨县", "--contact", "乙", "--phone", "13900005555")
     rejected = json.loads(run("list", "--json", "--outcome", "rejected").stdout)
@@ -85,7 +85,7 @@ def test_list_filters_by_outcome(clips, workdir):
     assert "--outcome" in bad.stderr
 
 
-def test_audit_trail_records_each_submission(clips, workdir):
+def test_audit_trail_records_each_submission(clips, workdir, backend):
     run("ingest", str(clips["valid"]), "--unit", "融安县", "--contact", "丙", "--phone", "13900006666")
     db = open_database(load_config())
     events = db.events()
@@ -94,6 +94,6 @@ def test_audit_trail_records_each_submission(clips, workdir):
     assert db.schema_is_current()
 
 
-def test_empty_list(workdir):
+def test_empty_list(workdir, backend):
     out = run("list")
     assert (out.returncode, out.stdout.strip()) == (0, "还没有登记任何作品。")

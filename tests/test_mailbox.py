@@ -217,7 +217,7 @@ def test_idle_wakes_on_new_mail(clips, mailbox, dovecot):
     assert len(seen) == 1
 
 
-def test_uidvalidity_reset_neither_skips_nor_duplicates(clips, mailbox, dovecot):
+def test_uidvalidity_reset_neither_skips_nor_duplicates(clips, mailbox, dovecot, backend):
     mp4 = clips["valid"].read_bytes()
     append(dovecot, mails.foxmail_gbk(mails.variant(mp4, "1")), mails.no_video(), mails.large_qq())
     poller_for(mailbox).poll_once()
@@ -268,7 +268,7 @@ def test_connection_dropped_in_the_middle_of_a_fetch(clips, workdir, dovecot, mo
     assert len(listing(workdir)) == 1
 
 
-def test_two_pollers_at_once_record_each_mail_once(clips, mailbox, dovecot):
+def test_two_pollers_at_once_record_each_mail_once(clips, mailbox, dovecot, backend):
     mp4 = clips["valid"].read_bytes()
     append(dovecot, *[mails.foxmail_gbk(mails.variant(mp4, str(i))) for i in range(6)],
            *[mails.no_video() for _ in range(4)])

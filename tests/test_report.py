@@ -35,7 +35,7 @@ def distinct(clips, tmp: Path, name: str, tag: str) -> Path:
 
 
 @pytest.fixture
-def desk(clips, workdir) -> Path:
+def desk(clips, workdir, backend) -> Path:
     """Four recorded works: accepted, an alias unit, a second one over quota, a rejected .mov, and an XSS try."""
     files = workdir / "files"
     files.mkdir()
