@@ -36,6 +36,7 @@ class Section(BaseModel):
 class DatabaseConfig(Section):
     url: str = Field("sqlite:///data/intake.db", description="SQLAlchemy URL; SQLite by default")
     busy_timeout_seconds: float = Field(30, gt=0, description="how long SQLite waits on a lock")
+    claim_lease_seconds: float = Field(1800, gt=0, description="a worker's hold on an item before others may take it")
 
 
 class StorageConfig(Section):

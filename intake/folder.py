@@ -34,7 +34,7 @@ from intake.notes import write_result_note
 from intake.pipeline import Services, process
 from intake.task import MediaTask, SubmissionTask
 from intake.timefmt import SHANGHAI
-from storage.database import DuplicateSource
+from storage.database import DuplicateSource, worker_id
 from validators.results import OUTCOME_LABELS, Outcome
 from validators.sniff import sniff
 
@@ -91,23 +91,32 @@ def source_ref_for(path: Path, inbox: Path, st: os.stat_result) -> str:
     return f"folder:{relative}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def handle_dropped(path: Path, services: Services, watch: WatchConfig) -> Finished:
-    """Record ``path`` once and move it out of the inbox. Raises IntakeError on a fault (file stays)."""
+def handle_dropped(path: Path, services: Services, watch: WatchConfig) -> Finished | None:
+    """Record ``path`` once and move it out of the inbox; None if another worker has it now.
+
+    Raises IntakeError on a fault; the file then stays in the inbox for a later try.
+    """
     st = path.stat()
     ref = source_ref_for(path, watch.inbox, st)
-    submission_id = services.db.submission_id_for_ref(ref)
-    resumed = submission_id is not None
-    if submission_id is None:
-        work = services.config.storage.data_dir / "work" / uuid.uuid4().hex
-        try:
-            task = build_task(path, st, ref, watch, work)
-            process(task, services)
-            submission_id = task.submission_id
-        except DuplicateSource as exc:  # another worker got there first
-            submission_id, resumed = exc.submission_id, True
-        finally:
-            remove_tree(work)
-    return finish(path, submission_id, services, watch, resumed)
+    db, worker = services.db, worker_id()
+    if not db.claim(ref, worker, services.config.database.claim_lease_seconds):
+        return None
+    try:
+        submission_id = db.submission_id_for_ref(ref)
+        resumed = submission_id is not None
+        if submission_id is None:
+            work = services.config.storage.data_dir / "work" / uuid.uuid4().hex
+            try:
+                task = build_task(path, st, ref, watch, work)
+                process(task, services)
+                submission_id = task.submission_id
+            except DuplicateSource as exc:  # recorded meanwhile by a worker whose lease had run out
+                submission_id, resumed = exc.submission_id, True
+            finally:
+                remove_tree(work)
+        return finish(path, submission_id, services, watch, resumed)
+    finally:
+        db.release(ref, worker)
 
 
 def build_task(path: Path, st: os.stat_result, ref: str, watch: WatchConfig, work: Path) -> SubmissionTask:

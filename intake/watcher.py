@@ -74,6 +74,12 @@ class StableFiles:
                 out.append(path)
         return out
 
+    def postpone(self, path: Path, seconds: float) -> None:
+        """Look again later without counting a failure (another worker is on it)."""
+        state = self.seen.get(path)
+        if state is not None:
+            state.retry_at = self.clock() + seconds
+
     def failed(self, path: Path) -> float:
         """Back off before trying ``path`` again; return the delay."""
         state = self.seen.get(path)
@@ -220,6 +226,9 @@ class InboxWatcher:
         except Exception:  # a bug must not stop the watcher; the file stays and is retried
             delay = self.tracker.failed(path)
             log.exception("处理 %s 时出现意外错误（%.0f 秒后重试，文件保留在投递文件夹）", path, delay)
+            return
+        if finished is None:
+            self.tracker.postpone(path, max(1.0, self.watch.settle_seconds))
             return
         self.tracker.discard(path)
         if self.on_finished:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import getpass
+import logging
+import os
+import socket
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -12,15 +18,16 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from intake.errors import DatabaseError
-from storage.models import Blob, CheckRecord, Event, MediaFile, Submission
+from storage.models import Blob, CheckRecord, Claim, Event, MediaFile, Submission
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def current_actor() -> str:
@@ -28,6 +35,52 @@ def current_actor() -> str:
         return getpass.getuser()
     except Exception:  # no user name in a bare container
         return "unknown"
+
+
+def worker_id() -> str:
+    """This process, as other workers see it in the claims table."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+LOCKED_RETRIES = 6
+
+
+def retry_when_locked(method):
+    """SQLite answers "database is locked" when another process holds the write lock past the busy
+    timeout; try the whole transaction again with backoff before giving up (in Chinese)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        delay = 0.2
+        for attempt in range(LOCKED_RETRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except DatabaseError as exc:
+                locked = "locked" in str(exc.__cause__ or "").lower()
+                if not locked or attempt == LOCKED_RETRIES - 1:
+                    if locked:
+                        raise DatabaseError("数据库一直被其他程序占用（database is locked），本次未能写入。",
+                                            "请稍后重试；如反复出现，请检查是否有其他程序长时间打开了数据库。") from exc
+                    raise
+                log.warning("数据库被占用，%.1f 秒后重试（第 %d 次）", delay, attempt + 1)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    return wrapper
+
+
+def _died_here(worker: str) -> bool:
+    """True if ``worker`` ran on this host and its process is gone."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class DuplicateSource(Exception):
@@ -113,6 +166,7 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision() == head
 
     # -- writing --------------------------------------------------------------------------
+    @retry_when_locked
     def add_submission(self, task) -> int:
         """Record a SubmissionTask with its files, checks and a 'recorded' event, in one transaction."""
         try:
@@ -137,6 +191,7 @@ class Database:
                     raise DuplicateSource(existing) from exc
             raise DatabaseError(f"写入数据库时违反约束：{str(exc).splitlines()[0]}", "请重试；如反复出现请联系维护人员。") from exc
 
+    @retry_when_locked
     def add_files(self, submission_id: int, files, actor: str | None = None) -> str:
         """Append files (with their checks) to a recorded submission; return its new outcome."""
         with self.session() as s:
@@ -159,6 +214,41 @@ class Database:
             return list(s.scalars(select(Submission.id).where(
                 Submission.unit == unit, Submission.outcome != "rejected").order_by(Submission.id)))
 
+    @retry_when_locked
+    def claim(self, source_ref: str, worker: str, lease_seconds: float) -> bool:
+        """Take ``source_ref`` for ``worker`` unless another live worker holds it; True if we have it now.
+
+        The primary key makes the first claim win; an expired lease (its worker died) is taken
+        over by a conditional UPDATE, which only one contender can win. On PostgreSQL the row is
+        first locked with SKIP LOCKED so that a worker never waits on another.
+        """
+        now = datetime.now(timezone.utc)
+        expires = now + timedelta(seconds=lease_seconds)
+        try:
+            with self.session() as s:
+                s.add(Claim(source_ref=source_ref, worker=worker, claimed_at=now, expires_at=expires))
+            return True
+        except IntegrityError:
+            pass
+        with self.session() as s:
+            query = select(Claim).where(Claim.source_ref == source_ref)
+            if s.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = s.scalar(query)
+            if row is None:
+                return False   # locked by its holder right now (or just released: the next look takes it)
+            stale = Claim.expires_at < now
+            if _died_here(row.worker):
+                stale = stale | (Claim.worker == row.worker)   # killed on this host: no need to wait out the lease
+            taken = s.execute(update(Claim).where(Claim.source_ref == source_ref, stale)
+                              .values(worker=worker, claimed_at=now, expires_at=expires))
+            return taken.rowcount == 1
+
+    @retry_when_locked
+    def release(self, source_ref: str, worker: str) -> None:
+        with self.session() as s:
+            s.execute(delete(Claim).where(Claim.source_ref == source_ref, Claim.worker == worker))
+
     def recorded_refs(self, prefix: str) -> set[str]:
         with self.session() as s:
             return set(s.scalars(select(Submission.source_ref).where(Submission.source_ref.startswith(prefix))))
@@ -180,6 +270,7 @@ class Database:
                 Submission.source == "mail", Submission.sender.is_not(None), Submission.id > since_id,
                 Submission.id.not_in(done)).order_by(Submission.id)))
 
+    @retry_when_locked
     def record_event(self, kind: str, data: dict[str, Any], submission_id: int | None = None,
                      actor: str | None = None) -> None:
         with self.session() as s:
@@ -199,6 +290,7 @@ class Database:
             sub = s.get(Submission, blob.first_submission_id)
             return {"id": sub.id, "unit": sub.unit, "received_at": sub.received_at}
 
+    @retry_when_locked
     def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None) -> dict:
         """Append a reviewer's decision to the audit log; the latest one counts, the history stays."""
         with self.session() as s:

@@ -120,3 +120,14 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Claim(Base):
+    """A lease on a source (a dropped file or a mail) while one worker processes it."""
+
+    __tablename__ = "claims"
+
+    source_ref: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

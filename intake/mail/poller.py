@@ -15,12 +15,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from intake import failpoints
 from intake.errors import IntakeError, MailboxError
 from intake.mail.client import MailSession, imap_errors, read_password
 from intake.mail.reader import MailReader, fetch_header, message_key
 from intake.mail.receipts import send_pending_receipts
 from intake.pipeline import Services, process
-from storage.database import DuplicateSource
+from storage.database import DuplicateSource, worker_id
 from validators.results import Outcome
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,18 @@ class MailPoller:
         return results
 
     def _take(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
+        db, worker = self.services.db, worker_id()
+        if not db.claim(ref, worker, self.services.config.database.claim_lease_seconds):
+            return None   # another poller is reading this mail right now
+        try:
+            return self._read_and_record(uid, ref, use_keyword)
+        finally:
+            db.release(ref, worker)
+
+    def _read_and_record(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
+        if self.services.db.submission_id_for_ref(ref) is not None:
+            self._mark(uid, use_keyword)   # recorded by another poller since our search
+            return None
         head = fetch_header(self.session, uid)
         if head is None:
             return None
@@ -97,10 +110,11 @@ class MailPoller:
             task = MailReader(self.session, self.services.config, self.services.store, work).read(head, ref, key)
             process(task, self.services)
             submission_id, outcome, again = task.submission_id, task.outcome, False
-        except DuplicateSource as exc:   # another poller recorded it meanwhile
+        except DuplicateSource as exc:   # recorded meanwhile by a poller whose lease had run out
             submission_id, outcome, again = exc.submission_id, None, True
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        failpoints.reached("before_mark")
         self._mark(uid, use_keyword)
         return MailResult(uid, submission_id, outcome, head.subject, already_recorded=again)
 

@@ -1,0 +1,225 @@
+"""Several workers and faults: every item recorded exactly once, nothing lost, a clear Chinese error."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import imapclient
+import pytest
+
+from intake.app import open_services
+from intake.config import load_config
+from intake.errors import DatabaseError
+from tests import mails, media
+from tests.conftest import OPEN_CONTEST, require_tool
+from tests.dovecot import PASSWORD, USER, Dovecot
+
+INTAKE = [sys.executable, "-m", "intake"]
+
+
+@pytest.fixture
+def dovecot():
+    require_tool("dovecot")
+    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def configure(folder: Path, port: int | None = None, url: str | None = None, extra: str = "") -> None:
+    text = OPEN_CONTEST + "watch:\n  settle_seconds: 0.2\n  poll_interval_seconds: 0.5\n"
+    if port:
+        text += (f"mailbox:\n  enabled: true\n  host: 127.0.0.1\n  port: {port}\n  tls: false\n  username: {USER}\n"
+                 "  poll_seconds: 1\n")
+    if url:
+        text += f"database:\n  url: {url}\n"
+    (folder / "config.yaml").write_text(text + extra, encoding="utf-8")
+
+
+def append(server: Dovecot, messages: list[bytes]) -> None:
+    client = imapclient.IMAPClient("127.0.0.1", port=server.port, ssl=False)
+    client.login(USER, PASSWORD)
+    for message in messages:
+        client.append("INBOX", message)
+    client.logout()
+
+
+def listing(cwd: Path) -> list[dict]:
+    out = subprocess.run(INTAKE + ["list", "--json"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def unseen(server: Dovecot) -> int:
+    client = imapclient.IMAPClient("127.0.0.1", port=server.port, ssl=False)
+    client.login(USER, PASSWORD)
+    client.select_folder("INBOX", readonly=True)
+    count = len(client.search(["UNSEEN"]))
+    client.logout()
+    return count
+
+
+def test_two_workers_share_postgres_mailbox_and_folder(clips, workdir, dovecot, postgres, monkeypatch):
+    small = media.clip(workdir / "small.mp4", 1, size="64x48", rate=5)
+    data = small.read_bytes()
+    append(dovecot, [mails.foxmail_gbk(mails.variant(data, f"m{i}")) if i % 2 else mails.no_video()
+                     for i in range(100)])
+    inbox = workdir / "inbox"
+    inbox.mkdir()
+    for i in range(100):
+        (inbox / f"柳南区-张三-13800000000-作品{i:03d}.mp4").write_bytes(mails.variant(data, f"f{i}"))
+    configure(workdir, dovecot.port, postgres.new_database())
+    env = {**os.environ, "INTAKE_IMAP_PASSWORD": PASSWORD}
+    workers = [subprocess.Popen(INTAKE + ["run", "--once"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+    subs = listing(workdir)
+    assert len(subs) == 200
+    assert len({s["source_ref"] for s in subs}) == 200
+    assert sorted({s["source"] for s in subs}) == ["folder", "mail"]
+    assert sum(s["source"] == "folder" for s in subs) == 100
+    assert list(inbox.iterdir()) == []
+    assert unseen(dovecot) == 0
+    # both workers did part of the work
+    assert all("作品 #" in out for out, _ in outputs)
+
+
+def test_kill_9_while_marking_a_mail(clips, workdir, dovecot, monkeypatch):
+    append(dovecot, [mails.foxmail_gbk(clips["valid"].read_bytes())])
+    configure(workdir, dovecot.port)
+    marker = workdir / "reached"
+    env = {**os.environ, "INTAKE_IMAP_PASSWORD": PASSWORD, "INTAKE_FAILPOINT": "before_mark",
+           "INTAKE_FAILPOINT_MARKER": str(marker)}
+    proc = subprocess.Popen(INTAKE + ["poll"], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert marker.exists()
+    assert unseen(dovecot) == 1            # recorded, not yet marked
+    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "INTAKE_IMAP_PASSWORD": PASSWORD})
+    assert out.returncode == 0, out.stderr
+    assert len(listing(workdir)) == 1
+    assert unseen(dovecot) == 0
+
+
+def test_imap_server_restarted_in_the_middle_of_polling(clips, workdir, dovecot, monkeypatch):
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    configure(workdir, dovecot.port, extra="")
+    from intake.mail.poller import MailPoller
+
+    poller = MailPoller(open_services(load_config(workdir / "config.yaml")))
+    poller.cfg = poller.cfg.model_copy(update={"idle": False, "reconnect_max_seconds": 2})
+    stop = threading.Event()
+    seen = []
+    thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": seen.append})
+    thread.start()
+    try:
+        append(dovecot, [mails.no_video() for _ in range(3)])
+        deadline = time.monotonic() + 30
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        dovecot.restart()                    # the connection drops under the poller
+        append(dovecot, [mails.no_video() for _ in range(3)])
+        while len(seen) < 6 and time.monotonic() < deadline + 30:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert len(seen) == 6
+    assert len(listing(workdir)) == 6
+
+
+def test_database_unreachable_at_start_up(workdir):
+    configure(workdir, url="postgresql+psycopg://intake@127.0.0.1:1/intake")
+    out = subprocess.run(INTAKE + ["run", "--once"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("错误：无法连接或升级数据库 postgresql+psycopg://intake@127.0.0.1:1/intake")
+    assert "Traceback" not in out.stderr
+
+
+def test_database_unreachable_mid_run_keeps_the_file(clips, workdir):
+    from tests.postgres import Postgres, bin_dir
+
+    if bin_dir() is None:
+        require_tool("initdb")
+    server = Postgres().start()
+    try:
+        configure(workdir, url=server.new_database())
+        (workdir / "inbox").mkdir()
+        proc = subprocess.Popen(INTAKE + ["run"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        server._as_postgres(server.bin / "pg_ctl", "-D", server.data, "-m", "fast", "stop")
+        shutil.copy(clips["valid"], workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4")
+        log = workdir / "data" / "logs" / "intake.log"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "数据库" not in log.read_text(encoding="utf-8"):
+            time.sleep(0.2)
+        assert (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists()
+        server._as_postgres(server.bin / "pg_ctl", "-D", server.data, "-l", server.root / "log", "-w", "-o",
+                            f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1", "start")
+        while time.monotonic() < deadline + 60 and (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists():
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        assert not (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists()
+        assert len(listing(workdir)) == 1
+        assert "数据库操作失败" in log.read_text(encoding="utf-8")
+    finally:
+        server.stop()
+
+
+def test_full_disk_while_storing(clips, workdir):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    store = workdir / "small-disk"
+    store.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(store)], check=True)
+    try:
+        (workdir / "config.yaml").write_text(OPEN_CONTEST + f"storage:\n  root: {store}\n", encoding="utf-8")
+        out = subprocess.run(INTAKE + ["ingest", str(clips["valid"]), "--unit", "柳南区"], cwd=workdir,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 1
+        assert "错误：无法把文件存入文件库" in out.stderr and "磁盘空间不足" in out.stderr
+        assert listing(workdir) == []
+        assert [p for p in store.rglob("*") if p.is_file()] == []   # no partial file left behind
+    finally:
+        subprocess.run(["umount", str(store)], check=False)
+
+
+def test_sqlite_locked_is_retried(clips, workdir):
+    (workdir / "config.yaml").write_text(OPEN_CONTEST + "database:\n  busy_timeout_seconds: 0.2\n", encoding="utf-8")
+    services = open_services(load_config(workdir / "config.yaml"))
+    holder = sqlite3.connect(workdir / "data" / "intake.db", check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(1.0, holder.rollback).start()
+    services.db.record_event("probe", {"x": 1})   # blocked for a second, then it goes through
+    holder.close()
+    assert [e.kind for e in services.db.events()] == ["probe"]
+
+    holder = sqlite3.connect(workdir / "data" / "intake.db")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseError) as err:
+            services.db.record_event("probe", {"x": 2})
+        assert "数据库一直被其他程序占用" in str(err.value)
+    finally:
+        holder.rollback()
+        holder.close()
