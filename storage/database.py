@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from intake import failpoints
 from intake.errors import DatabaseError
 from storage.models import Blob, CheckRecord, Claim, Event, MediaFile, Submission
 
@@ -183,6 +184,8 @@ class Database:
                 _add_files(s, sub.id, task.files, start=0)
                 s.add(Event(submission_id=sub.id, kind="recorded", actor=task.actor or current_actor(),
                             data={"source": task.source, "source_ref": task.source_ref, "outcome": task.outcome.value}))
+                s.flush()
+                failpoints.reached("before_commit")   # crash tests: everything written, nothing committed
                 return sub.id
         except IntegrityError as exc:
             if task.source_ref is not None:

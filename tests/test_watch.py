@@ -247,7 +247,7 @@ def test_rar_and_7z_are_rejected_asking_for_mp4_or_zip(inbox):
         assert "MP4" in container["message"] and "ZIP" in container["message"]
 
 
-@pytest.mark.parametrize("point", ["store_copy", "after_record", "after_note"])
+@pytest.mark.parametrize("point", ["store_copy", "before_commit", "after_record", "after_note"])
 def test_kill_9_then_restart_records_once(clips, inbox, point, backend):
     name = "鱼峰区-吴一-13400001234-断电.mp4"
     shutil.copy(clips["valid"], inbox / name)
