@@ -21,3 +21,6 @@ CHECK_LABELS = {
 
 def check_label(check_id: str) -> str:
     return CHECK_LABELS.get(check_id, check_id)
+
+
+DECISION_LABELS = {"shortlist": "入围", "reject": "不予推荐", "pending": "待定"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from intake.labels import DECISION_LABELS
 from intake.timefmt import local_iso
 from storage.models import Submission
 
 
-DECISION_LABELS = {"shortlist": "入围", "reject": "不予推荐", "pending": "待定"}
 
 
 def decision_json(decision: dict[str, Any]) -> dict[str, Any]:

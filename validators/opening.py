@@ -7,7 +7,11 @@ content check.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +22,7 @@ from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned
 from validators.subtitles import embedded_subtitles, sidecar_sources
 from validators.texts import SOURCE_LABELS, TextSource
-from validators.tools import MediaFacts
+from validators.tools import PACKAGE_ROOT, MediaFacts
 
 log = logging.getLogger(__name__)
 METADATA_FIELDS = ("title", "comment", "description")
@@ -95,28 +99,36 @@ def check_opening(path: Path, facts: MediaFacts, cfg: OpeningConfig, transcripts
 
 def _ocr(path: Path, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
          texts: list[TextSource]) -> OpeningResult | None:
-    from validators.ocr import caption_frames, ocr_captions
-
+    """OCR runs in a child process (see validators.ocr_child); a crash or time-out there is only logged."""
     looked.append(SOURCE_LABELS["ocr"])
     video = facts.video[0]
     try:
         width, height = int(video.get("width") or 0), int(video.get("height") or 0)
     except (TypeError, ValueError):
         return None
+    remaining = max(1.0, deadline - time.monotonic())
     if not width or not height:
         return None
-    frames = caption_frames(path, width, height, cfg.scan_seconds, cfg.ocr_fps, cfg.ocr_band, cfg.ocr_width,
-                            max(1.0, deadline - time.monotonic()))
-    seen_lines: list[TextSource] = []
-    for seconds, lines in ocr_captions(frames, deadline):
-        fresh = [TextSource("ocr", line, None, seconds) for line in lines
-                 if not seen_lines or line != seen_lines[-1].text]
-        seen_lines += fresh
-        texts.extend(fresh)
-        hit = _search(seen_lines[-6:], cfg)   # a phrase may run over the last few caption lines
-        if hit:
-            return _found((hit[0], TextSource("ocr", hit[1].text, None, seconds)), texts)
-    return None
+    request = {"path": str(path.resolve()), "width": width, "height": height, "scan_seconds": cfg.scan_seconds,
+               "fps": cfg.ocr_fps, "band": cfg.ocr_band, "out_width": cfg.ocr_width, "max_errors": cfg.max_errors,
+               "timeout": remaining}
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "validators.ocr_child", json.dumps(request)],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=remaining + 30, env=env)
+        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (subprocess.TimeoutExpired, ValueError):
+        answer = None
+    if answer is None:
+        log.warning("画面文字识别未能完成：%s", path.name)
+        return None
+    texts.extend(TextSource("ocr", line, None, seconds) for seconds, line in answer["lines"])
+    hit = answer["hit"]
+    if not hit:
+        return None
+    match = PhraseMatch(hit["speaker"], hit["topic"], hit["errors"], hit["matched"])
+    return _found((match, TextSource("ocr", hit["matched"], None, hit["seconds"])), texts)
 
 
 def _found(hit: tuple[PhraseMatch, TextSource], texts: list[TextSource]) -> OpeningResult:

@@ -6,7 +6,7 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.errors import UsageError
-from storage.views import DECISION_LABELS
+from intake.labels import DECISION_LABELS
 
 
 @click.command("decide", options_metavar="[选项]")

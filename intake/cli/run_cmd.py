@@ -7,11 +7,9 @@ import threading
 import click
 
 from intake.cli.context import AppContext, pass_app
-from intake.folder import Finished
-from intake.runner import StartupSummary, install_stop_signals, run_main_job
 
 
-def _print_summary(summary: StartupSummary, log_file) -> None:
+def _print_summary(summary, log_file) -> None:
     click.echo("微视频作品接收已启动：")
     click.echo(f"  投递文件夹：{summary.inbox}（{summary.watch_mode}，文件稳定 {summary.settle_seconds:g} 秒后处理）")
     click.echo(f"  处理结果：  {summary.done}（通过 / 待复核 / 不合格，按日期分目录）")
@@ -22,13 +20,14 @@ def _print_summary(summary: StartupSummary, log_file) -> None:
     click.echo("按 Ctrl-C 停止。")
 
 
-def _print_finished(item: Finished) -> None:
+def _print_finished(item) -> None:
     again = "（此前已登记，本次完成移动）" if item.resumed else ""
     click.echo(f"[{item.outcome.label}] 作品 #{item.submission_id}：{item.source.name} → {item.moved_to}{again}")
 
 
 def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
     from intake.logsetup import setup_logging
+    from intake.runner import install_stop_signals, run_main_job
 
     config = app.config
     log_file = setup_logging(config)

@@ -18,7 +18,7 @@ from intake.labels import check_label
 from intake.report.rows import COLUMNS, coverage, report_row
 from intake.report.thumbs import data_uri, thumbnail
 from intake.timefmt import local_text
-from storage.views import DECISION_LABELS
+from intake.labels import DECISION_LABELS
 from validators.checks import human_seconds, human_size
 from validators.results import OUTCOME_LABELS, Outcome
 
