@@ -20,7 +20,15 @@ if sys.version_info < (3, 11):
     sys.exit(f"需要 Python 3.11 或更新版本，当前是 {sys.version.split()[0]}")
 PY
 
+# Extras to install with the project: "" for the main job, "test" for the test suite.
+extras="${1:-}"
+target="."
+[ -z "$extras" ] || target=".[$extras]"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+if ! .venv/bin/python -m pip install -q -e "$target" > .venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log
+  echo "安装依赖失败（详见上面的输出）。" >&2
+  exit 1
+fi
 .venv/bin/python -c 'import intake, validators, storage' 

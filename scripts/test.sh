@@ -10,5 +10,5 @@ command -v chromium >/dev/null 2>&1 || extra="$extra chromium"
 # Storage and pipeline tests run against a throwaway PostgreSQL server as well as SQLite.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || extra="$extra postgresql"
 fc-list 2>/dev/null | grep -qi "noto sans cjk\|wenquanyi" || extra="$extra fonts-noto-cjk"
-EXTRA_APT_PACKAGES="$extra" bash scripts/setup.sh
+EXTRA_APT_PACKAGES="$extra" bash scripts/setup.sh test
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
