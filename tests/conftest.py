@@ -99,3 +99,13 @@ def backend(request, workdir) -> str:
             fh.write(f"database:\n  url: {url}\n")
         return url
     return "sqlite"
+
+
+@pytest.fixture
+def dovecot():
+    """A real, throwaway Dovecot on loopback (tests/dovecot.py)."""
+    from tests.dovecot import running_dovecot
+
+    require_tool("dovecot")
+    with running_dovecot() as server:
+        yield server

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 USER = "bmjfgxck@163.com"
 PASSWORD = "authcode-123"
@@ -108,3 +111,17 @@ default_login_user = nobody
     def maildir(self, folder: str = "INBOX") -> Path:
         base = self.mail / USER
         return base if folder == "INBOX" else base / f".{folder}"
+
+
+@contextlib.contextmanager
+def running_dovecot(capability: str | None = None) -> Iterator[Dovecot]:
+    """A started throwaway Dovecot, stopped and removed afterwards."""
+    # Its workers run as nobody: the folder must be reachable by them, unlike pytest's 0700 tmp.
+    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root, capability=capability).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from tests.conftest import require_tool
-from tests.dovecot import PASSWORD, USER, Dovecot
+from tests.dovecot import PASSWORD, USER, running_dovecot
 
 INTAKE = [sys.executable, "-m", "intake"]
 
@@ -51,10 +50,7 @@ def test_unreachable_database(workdir):
 
 def test_mailbox_login_and_id(workdir):
     require_tool("dovecot")
-    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(root).start()
-    try:
+    with running_dovecot() as server:
         (workdir / "config.yaml").write_text(
             f"mailbox:\n  enabled: true\n  host: 127.0.0.1\n  port: {server.port}\n  tls: false\n  username: {USER}\n",
             encoding="utf-8")
@@ -65,5 +61,3 @@ def test_mailbox_login_and_id(workdir):
         bad = doctor(workdir, env={"INTAKE_IMAP_PASSWORD": "wrong"})
         assert bad.returncode == 1
         assert "✗ 邮箱：邮箱登录失败" in bad.stdout and "客户端授权码" in bad.stdout
-    finally:
-        server.stop()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import socket
 import subprocess
 import sys
 import threading
@@ -22,21 +20,11 @@ from intake.errors import MailboxError
 from intake.mail.poller import MailPoller
 from tests import mails
 from tests.conftest import OPEN_CONTEST, require_tool
-from tests.dovecot import PASSWORD, USER, Dovecot, free_port
+from tests.dovecot import PASSWORD, USER, Dovecot, free_port, running_dovecot
 
 INTAKE = [sys.executable, "-m", "intake"]
 
 
-@pytest.fixture
-def dovecot():
-    require_tool("dovecot")
-    # Dovecot's workers run as nobody: the folder must be reachable by them, unlike pytest's 0700 tmp.
-    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(root).start()
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def write_config(folder: Path, port: int, **mailbox) -> None:
@@ -171,10 +159,7 @@ def test_processed_folder_receives_marked_mails(clips, workdir, dovecot, monkeyp
 
 def test_server_without_id_or_idle(clips, workdir, monkeypatch):
     require_tool("dovecot")
-    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(root, capability="IMAP4rev1 LITERAL+ UIDPLUS").start()
-    try:
+    with running_dovecot(capability="IMAP4rev1 LITERAL+ UIDPLUS") as server:
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
         write_config(workdir, server.port)
         append(server, mails.rfc2231_split(clips["valid"].read_bytes()))
@@ -194,9 +179,6 @@ def test_server_without_id_or_idle(clips, workdir, monkeypatch):
         thread.join(10)
         assert len(seen) == 2
         assert "ID sent" not in server.log_text()
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_idle_wakes_on_new_mail(clips, mailbox, dovecot):

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,15 +26,6 @@ from tests.dovecot import PASSWORD, USER, Dovecot
 INTAKE = [sys.executable, "-m", "intake"]
 
 
-@pytest.fixture
-def dovecot():
-    require_tool("dovecot")
-    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(root).start()
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def configure(folder: Path, port: int | None = None, url: str | None = None, extra: str = "") -> None:
