@@ -43,9 +43,11 @@ def export_shortlist(views: list[dict[str, Any]], store_root: Path, target: Path
     seq = 0
     for view in shortlisted:
         files = [f for f in view["files"] if f["sha256"] and f["outcome"] != "rejected"]
+        if not files:
+            continue
+        seq += 1
         for index, f in enumerate(files):
             seq_in_work = f"-{index + 1}" if len(files) > 1 else ""
-            seq += 1 if index == 0 else 0
             title = view["title"] or Path(f["original_name"]).stem
             name = f"{seq:02d}{seq_in_work}_{safe_part(view['unit'] or '未注明单位', 20)}_{safe_part(title)}.mp4"
             source = store_root / f"{f['sha256'][:2]}/{f['sha256'][2:4]}/{f['sha256']}.mp4"

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from intake import failpoints
 from intake.errors import DatabaseError
+from validators.results import outcome_of_statuses
 from storage.models import Blob, CheckRecord, Claim, Event, MediaFile, Submission
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -206,7 +207,7 @@ class Database:
             _add_files(s, submission_id, files, start=start)
             s.flush()
             statuses = set(s.scalars(select(CheckRecord.status).where(CheckRecord.submission_id == submission_id)))
-            sub.outcome = _outcome_of_rows(statuses)
+            sub.outcome = outcome_of_statuses(statuses).value
             s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
                         data={"files": [m.original_name for m in files], "outcome": sub.outcome}))
             return sub.outcome
@@ -371,14 +372,6 @@ def _add_files(s: Session, submission_id: int, files, start: int) -> None:
         s.flush()
         for check in media.checks:
             s.add(_check_row(submission_id, row.id, check))
-
-
-def _outcome_of_rows(statuses: set[str]) -> str:
-    if "fail" in statuses:
-        return "rejected"
-    if "warn" in statuses:
-        return "needs_review"
-    return "accepted"
 
 
 def _decision_view(event: Event) -> dict[str, Any]:

@@ -60,7 +60,12 @@ def failed(check_id: str, code: str, message: str, **details: Any) -> CheckResul
 
 def outcome_of(results: Iterable[CheckResult]) -> Outcome:
     """rejected if any check fails, needs_review if any warns, else accepted."""
-    statuses = {r.status for r in results}
+    return outcome_of_statuses(r.status for r in results)
+
+
+def outcome_of_statuses(statuses: Iterable[Status | str]) -> Outcome:
+    """The same rule over bare statuses (as stored in the database)."""
+    statuses = {Status(s) for s in statuses}
     if Status.FAIL in statuses:
         return Outcome.REJECTED
     if Status.WARN in statuses:

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from intake.config import Config
 from intake.export import safe_part
 from intake.labels import check_label
-from intake.report.rows import COLUMNS, coverage, report_row
+from intake.report.rows import COLUMNS, SOURCE_LABELS, coverage, report_row
 from intake.report.thumbs import data_uri, thumbnail
 from intake.timefmt import local_text
 from intake.labels import DECISION_LABELS
@@ -128,7 +128,7 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
     decision = view["decision"] or {}
     return {
         "id": view["id"], "unit": view["unit"] or "", "unit_raw": view["unit_raw"] or "", "title": view["title"],
-        "source": report_row(view)["source"], "contact": view["contact"] or "", "phone": view["phone"] or "",
+        "source": SOURCE_LABELS.get(view["source"], view["source"]), "contact": view["contact"] or "", "phone": view["phone"] or "",
         "speaker": view["speaker"] or "", "topic": view["topic"] or "",
         "duration": duration, "duration_text": human_seconds(duration) if duration is not None else "—",
         "size": size, "size_text": human_size(size) if size is not None else "—",
