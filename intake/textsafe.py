@@ -1,0 +1,115 @@
+"""Text from outside, made safe once where it enters: for the database, file names, mail headers,
+spreadsheets and the operator's terminal.
+
+Everything a sender controls (subjects, addresses, names, sidecar text, archive entry names)
+passes through one of these functions before the rest of the program sees it:
+
+- ``clean_text``: no lone surrogates (they cannot be encoded), no NUL or other control
+  characters (PostgreSQL refuses NUL; XML and terminals choke on the rest), bounded length;
+- ``one_line``: the same, as a single line, for subjects, names and anything that goes into a
+  mail header;
+- ``clean_name``: a file name that fits the file system: no folders, no control characters,
+  cut by UTF-8 bytes with its extension kept;
+- ``cell``: a spreadsheet cell that no spreadsheet program runs as a formula;
+- ``for_terminal``: text printed to a terminal, with escape sequences shown, not obeyed.
+
+This module imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+REPLACEMENT = "\ufffd"
+NAME_MAX_BYTES = 255          # NAME_MAX on ext4, xfs, btrfs and most others
+# Control characters other than tab and line breaks, DEL, C1 controls, and lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+# Characters that XML 1.0 forbids (openpyxl refuses them): C0 controls but tab/CR/LF, FFFE/FFFF.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def without_surrogates(text: str) -> tuple[str, bool]:
+    """Lone surrogates (from surrogateescape or a broken UTF-7/UTF-16 word) become U+FFFD; True if any did."""
+    if not _SURROGATE.search(text):
+        return text, False
+    # A surrogate pair that stands for one real character is kept as that character.
+    repaired = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _SURROGATE.sub(REPLACEMENT, repaired), True
+
+
+def clean_text(text: str | None, max_chars: int | None = None, *, keep_lines: bool = True) -> str | None:
+    """Text fit to store and show; None stays None. Tabs and line breaks are kept unless ``keep_lines`` is False."""
+    if text is None:
+        return None
+    text, _ = without_surrogates(str(text))
+    text = _CONTROL.sub("", text)
+    if not keep_lines:
+        text = _LINE_BREAKS.sub(" ", text).strip()
+    if max_chars is not None and len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return text
+
+
+def one_line(text: str | None, max_chars: int | None = None) -> str | None:
+    """One line: a subject, a name, a mail header value."""
+    return clean_text(text, max_chars, keep_lines=False)
+
+
+def clip_bytes(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` that is at most ``max_bytes`` in UTF-8, cut between characters."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    return raw[:max_bytes].decode("utf-8", "ignore")
+
+
+def clean_name(name: str | None, max_bytes: int = NAME_MAX_BYTES, *, reserve_bytes: int = 0,
+               default: str = "未命名文件") -> str:
+    """A file name from outside, safe to create: no folders, no controls, at most ``max_bytes - reserve_bytes``
+    UTF-8 bytes with the extension kept (``reserve_bytes`` leaves room for a suffix such as ``.结果.txt``)."""
+    name = unicodedata.normalize("NFC", one_line(name or "") or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+                   or ch == REPLACEMENT)
+    name = name.strip().strip(".").strip()
+    if not name:
+        name = default
+    budget = max(16, max_bytes - reserve_bytes)
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem or len(suffix.encode("utf-8")) > 16:
+        return clip_bytes(name, budget).rstrip() or default
+    suffix = "." + suffix
+    stem = clip_bytes(stem, budget - len(suffix.encode("utf-8"))).rstrip()
+    return (stem or default) + suffix
+
+
+def cell(value, *, text: bool = False):
+    """A spreadsheet cell (CSV or XLSX) that is shown, never run.
+
+    A value that starts with a formula prefix (= + - @, their full-width forms, tab, CR, LF) gets a
+    leading ``'``, as OWASP advises; characters that XML forbids are dropped. Numbers pass through
+    unless ``text`` (phone numbers are text: the xlsx writer also gives them the text format).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and not text:
+        return value
+    value = str(value)
+    value, _ = without_surrogates(value)
+    value = _XML_ILLEGAL.sub("", value)
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    return value
+
+
+def for_terminal(text) -> str:
+    """Text for the operator's terminal: control characters (ESC, BEL, CR…) shown as ``\\x1b`` and the like."""
+    text = str(text)
+    text, _ = without_surrogates(text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\r", "\\r")
