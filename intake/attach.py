@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from intake.pipeline import Services, check_duplicates, inspect_files, store_files
+from intake.pipeline import Services, duplicate_found, inspect_files, store_files
 from intake.task import MediaTask, SubmissionTask
 
 
@@ -14,7 +14,7 @@ def attach_file(services: Services, submission_id: int, path: Path, actor: str |
     services.db.submission_view(submission_id)   # fails early, in Chinese, for an unknown id
     task = SubmissionTask(source="attach", received_at=datetime.now(timezone.utc),
                           files=[MediaTask(source_path=path, original_name=path.name)])
-    for stage in (store_files, inspect_files, check_duplicates):
+    for stage in (store_files, inspect_files):
         stage(task, services)
-    outcome = services.db.add_files(submission_id, task.files, actor=actor)
+    outcome = services.db.add_files(submission_id, task.files, actor=actor, on_duplicate=duplicate_found)
     return outcome, task.files[0]

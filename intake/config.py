@@ -157,6 +157,12 @@ class ContestConfig(Section):
         return value
 
 
+class ProcessingConfig(Section):
+    max_attempts: int = Field(3, ge=1, le=20, description="tries before an item is recorded as processing_error")
+    retry_seconds: float = Field(30, gt=0, description="wait after the first failed try; doubles each time")
+    retry_max_seconds: float = Field(3600, gt=0, description="longest wait between tries")
+
+
 class LoggingConfig(Section):
     level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     max_bytes: int = Field(5 * 1024 * 1024, gt=0)
@@ -170,6 +176,7 @@ class Config(Section):
     watch: WatchConfig = WatchConfig()
     mailbox: MailboxConfig = MailboxConfig()
     contest: ContestConfig = ContestConfig()
+    processing: ProcessingConfig = ProcessingConfig()
     logging: LoggingConfig = LoggingConfig()
     source: Path | None = Field(None, exclude=True, description="the file this came from")
 

@@ -6,7 +6,13 @@
     ├── ToolError               ffmpeg or MediaInfo is missing or misbehaves
     ├── StorageError            the database or the file store failed
     │   └── DatabaseError       the database is unreachable, locked or not migrated
+    │       ├── DataRejected    the database refused one item's values (the item's fault)
+    │       └── DatabaseGone    the SQLite file was deleted or replaced under us (stop)
     └── MailboxError            the IMAP server refused or dropped us
+
+``item_fault`` says whether an error is the item's doing (a mail or file that
+makes processing fail) rather than the infrastructure's (a database or
+mailbox that is away): only the item's faults count towards giving up on it.
 
 Each error carries a Chinese message for the person at the keyboard and an
 optional hint saying what to do next. Third-party exceptions are wrapped at
@@ -22,6 +28,7 @@ class IntakeError(Exception):
     """Base class; ``message`` and ``hint`` are shown to the user in Chinese."""
 
     exit_code = 1
+    item_fault = False
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -50,6 +57,14 @@ class StorageError(IntakeError):
 
 class DatabaseError(StorageError):
     pass
+
+
+class DataRejected(DatabaseError):
+    item_fault = True
+
+
+class DatabaseGone(DatabaseError):
+    """Writing on would record into a file nobody reads again: the process must stop."""
 
 
 class MailboxError(IntakeError):

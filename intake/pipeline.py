@@ -69,19 +69,16 @@ def check_files_present(task, services: Services) -> None:
         task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。"))
 
 
-def check_duplicates(task, services: Services) -> None:
-    for media in task.files:
-        if media.blob is None:
-            continue
-        earlier = services.db.earlier_holder(media.blob.sha256)
-        if earlier is None:
-            continue
-        when = local_text(earlier["received_at"])
-        unit = earlier["unit"] or "未注明单位"
-        media.extra_checks.append(warned(
-            "duplicate", "duplicate",
-            f"与第 {earlier['id']} 号作品（{unit}，{when} 收到）内容完全相同，是重复报送。请评审人员确认保留哪一份。",
-            earlier_submission_id=earlier["id"]))
+def duplicate_found(media, earlier: dict) -> None:
+    """Called by the database, inside the recording transaction, for content an earlier submission brought."""
+    if any(c.check_id == "duplicate" for c in media.extra_checks):
+        return   # the transaction is being retried: the warning is already there
+    when = local_text(earlier["received_at"])
+    unit = earlier["unit"] or "未注明单位"
+    media.extra_checks.append(warned(
+        "duplicate", "duplicate",
+        f"与第 {earlier['id']} 号作品（{unit}，{when} 收到）内容完全相同，是重复报送。请评审人员确认保留哪一份。",
+        earlier_submission_id=earlier["id"]))
 
 
 def take_opening_phrase(task, services: Services) -> None:
@@ -131,12 +128,14 @@ def check_unit_quota(task, services: Services) -> None:
 
 
 def record(task, services: Services) -> None:
-    task.submission_id = services.db.add_submission(task)
+    # The duplicate check happens here, in the same transaction as the record, so that concurrent
+    # ingests of one file always give exactly one first holder.
+    task.submission_id = services.db.add_submission(task, on_duplicate=duplicate_found)
     log.info("已记录作品 #%s：%s（%s）", task.submission_id, task.outcome.label, task.source_ref or task.source)
 
 
 STAGES = [check_files_present, store_files, inspect_files, take_opening_phrase, check_message_text,
-          check_duplicates, check_contact, match_unit, check_contest_deadline, check_unit_quota, record]
+          check_contact, match_unit, check_contest_deadline, check_unit_quota, record]
 
 
 def process(task, services: Services) -> None:

@@ -19,14 +19,17 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from intake import failpoints
-from intake.errors import DatabaseError
+from intake.errors import DatabaseError, DatabaseGone, DataRejected
+from intake.textsafe import clean_text, clip_bytes
 from validators.results import outcome_of_statuses
-from storage.models import Blob, CheckRecord, Claim, Event, MediaFile, Submission
+from storage.models import Attempt, Blob, CheckRecord, Claim, Event, MediaFile, Submission
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
@@ -109,6 +112,8 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_file = _sqlite_file(self.engine)
+        self._sqlite_identity: tuple[int, int] | None = None
 
     @property
     def safe_url(self) -> str:
@@ -125,6 +130,13 @@ class Database:
                 yield session
         except (IntegrityError, DuplicateSource):
             raise
+        except (DataError, StatementError) as exc:
+            if isinstance(exc, DataError) or isinstance(getattr(exc, "orig", None), (UnicodeError, ValueError)):
+                # The values of one item (too long, a NUL, an unencodable character): its fault, not the server's.
+                raise DataRejected(f"数据库拒绝保存这件作品的内容：{str(exc).splitlines()[0][:300]}",
+                                   "该作品会在重试后登记为“待复核”（processing_error）。") from exc
+            raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: "
+                                f"{str(exc).splitlines()[0]}", "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
         except SQLAlchemyError as exc:
             raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
                                 "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
@@ -144,6 +156,7 @@ class Database:
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+            self.ensure_same_file()   # remember which SQLite file we write to
         except SQLAlchemyError as exc:
             raise DatabaseError(f"无法连接或升级数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
                                 "请检查 database.url、数据库服务是否在运行、目录是否可写。") from exc
@@ -167,24 +180,56 @@ class Database:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision() == head
 
+    def ensure_same_file(self) -> None:
+        """Stop before recording into a SQLite file that was deleted or replaced since we opened it.
+
+        An open connection keeps writing into the unlinked inode, so every later record would be
+        lost with it: the only safe answer is to stop and say so.
+        """
+        if self._sqlite_file is None:
+            return
+        try:
+            st = os.stat(self._sqlite_file)
+            identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            identity = None
+        if self._sqlite_identity is None:
+            self._sqlite_identity = identity
+            return
+        if identity != self._sqlite_identity:
+            what = "被删除" if identity is None else "被替换"
+            raise DatabaseGone(f"数据库文件 {self._sqlite_file} 在程序运行期间{what}了，继续写入会丢失记录，程序已停止。",
+                               "请确认数据库文件的位置和内容（可从备份恢复），然后重新启动 intake。")
+
     # -- writing --------------------------------------------------------------------------
     @retry_when_locked
-    def add_submission(self, task) -> int:
-        """Record a SubmissionTask with its files, checks and a 'recorded' event, in one transaction."""
+    def add_submission(self, task, on_duplicate=None) -> int:
+        """Record a SubmissionTask with its files, checks and a 'recorded' event, in one transaction.
+
+        Which submission first brought each file's content is decided inside the same transaction
+        (an insert that yields to an existing row), so concurrent ingests of one file always give
+        exactly one first holder. ``on_duplicate(media, earlier)`` is called for each file whose
+        content an earlier submission brought; it may add a check to the file before it is written.
+        """
+        self.ensure_same_file()
         try:
             with self.session() as s:
                 sub = Submission(
                     source=task.source, source_ref=task.source_ref, received_at=task.received_at,
-                    unit=task.unit, unit_raw=task.unit_raw, contact=task.contact, phone=task.phone, title=task.title,
-                    outcome=task.outcome.value, speaker=task.speaker, topic=task.topic,
-                    message_key=task.message_key, sender=task.sender)
+                    unit=_text(task.unit), unit_raw=_text(task.unit_raw), contact=_text(task.contact),
+                    phone=_text(task.phone), title=_text(task.title), outcome=task.outcome.value,
+                    speaker=_text(task.speaker), topic=_text(task.topic),
+                    message_key=_key(task.message_key), sender=_text(task.sender))
                 s.add(sub)
                 s.flush()
+                _claim_blobs(s, sub.id, task.files, on_duplicate)
+                sub.outcome = task.outcome.value   # a duplicate found just now may have changed it
                 for check in task.checks:
                     s.add(_check_row(sub.id, None, check))
                 _add_files(s, sub.id, task.files, start=0)
-                s.add(Event(submission_id=sub.id, kind="recorded", actor=task.actor or current_actor(),
-                            data={"source": task.source, "source_ref": task.source_ref, "outcome": task.outcome.value}))
+                s.add(Event(submission_id=sub.id, kind="recorded", actor=_text(task.actor) or current_actor(),
+                            data=_jsonable({"source": task.source, "source_ref": task.source_ref,
+                                            "outcome": task.outcome.value})))
                 s.flush()
                 failpoints.reached("before_commit")   # crash tests: everything written, nothing committed
                 return sub.id
@@ -196,14 +241,16 @@ class Database:
             raise DatabaseError(f"写入数据库时违反约束：{str(exc).splitlines()[0]}", "请重试；如反复出现请联系维护人员。") from exc
 
     @retry_when_locked
-    def add_files(self, submission_id: int, files, actor: str | None = None) -> str:
+    def add_files(self, submission_id: int, files, actor: str | None = None, on_duplicate=None) -> str:
         """Append files (with their checks) to a recorded submission; return its new outcome."""
+        self.ensure_same_file()
         with self.session() as s:
             sub = s.get(Submission, submission_id)
             if sub is None:
                 raise DatabaseError(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
             start = s.scalar(select(func.count()).select_from(MediaFile).where(
                 MediaFile.submission_id == submission_id)) or 0
+            _claim_blobs(s, submission_id, files, on_duplicate)
             _add_files(s, submission_id, files, start=start)
             s.flush()
             statuses = set(s.scalars(select(CheckRecord.status).where(CheckRecord.submission_id == submission_id)))
@@ -253,6 +300,46 @@ class Database:
         with self.session() as s:
             s.execute(delete(Claim).where(Claim.source_ref == source_ref, Claim.worker == worker))
 
+    # -- failed attempts ------------------------------------------------------------------
+    @retry_when_locked
+    def note_failure(self, source_ref: str, error: str, delay_for) -> tuple[int, datetime]:
+        """Count one more failed try at ``source_ref``; ``delay_for(attempts)`` gives the wait in seconds.
+        Returns (attempts so far, when to try next)."""
+        now = datetime.now(timezone.utc)
+        with self.session() as s:
+            row = s.get(Attempt, source_ref)
+            if row is None:
+                row = Attempt(source_ref=source_ref, attempts=0, last_error="", next_at=now)
+                s.add(row)
+            row.attempts += 1
+            row.last_error = clean_text(error, 2000) or ""
+            row.last_at = now
+            row.next_at = now + timedelta(seconds=delay_for(row.attempts))
+            return row.attempts, row.next_at
+
+    def failure_state(self, source_ref: str) -> tuple[int, datetime, str] | None:
+        """(attempts, next try, last error) of an item that failed before, or None."""
+        with self.session() as s:
+            row = s.get(Attempt, source_ref)
+            return None if row is None else (row.attempts, row.next_at, row.last_error)
+
+    @retry_when_locked
+    def clear_failures(self, source_ref: str) -> None:
+        with self.session() as s:
+            s.execute(delete(Attempt).where(Attempt.source_ref == source_ref))
+
+    def failing_items(self, prefix: str = "") -> list[tuple[str, int, datetime, str]]:
+        """Items still being retried: (source_ref, attempts, next try, last error)."""
+        with self.session() as s:
+            rows = s.scalars(select(Attempt).where(Attempt.source_ref.startswith(prefix)).order_by(Attempt.last_at))
+            return [(r.source_ref, r.attempts, r.next_at, r.last_error) for r in rows]
+
+    def file_hashes(self, submission_id: int) -> set[str]:
+        """The SHA-256 of every stored file of a submission."""
+        with self.session() as s:
+            return set(s.scalars(select(MediaFile.sha256).where(
+                MediaFile.submission_id == submission_id, MediaFile.sha256.is_not(None))))
+
     def recorded_refs(self, prefix: str) -> set[str]:
         with self.session() as s:
             return set(s.scalars(select(Submission.source_ref).where(Submission.source_ref.startswith(prefix))))
@@ -278,21 +365,13 @@ class Database:
     def record_event(self, kind: str, data: dict[str, Any], submission_id: int | None = None,
                      actor: str | None = None) -> None:
         with self.session() as s:
-            s.add(Event(kind=kind, data=data, submission_id=submission_id, actor=actor or current_actor()))
+            s.add(Event(kind=kind, data=_jsonable(data), submission_id=submission_id,
+                        actor=_text(actor) or current_actor()))
 
     # -- reading --------------------------------------------------------------------------
     def submission_id_for_ref(self, source_ref: str) -> int | None:
         with self.session() as s:
             return s.scalar(select(Submission.id).where(Submission.source_ref == source_ref))
-
-    def earlier_holder(self, sha256: str) -> dict[str, Any] | None:
-        """The first submission that brought this content, or None if it is new."""
-        with self.session() as s:
-            blob = s.get(Blob, sha256)
-            if blob is None or blob.first_submission_id is None:
-                return None
-            sub = s.get(Submission, blob.first_submission_id)
-            return {"id": sub.id, "unit": sub.unit, "received_at": sub.received_at}
 
     @retry_when_locked
     def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None) -> dict:
@@ -354,16 +433,30 @@ class Database:
             return list(s.scalars(query))
 
 
+def _claim_blobs(s: Session, submission_id: int, files, on_duplicate) -> None:
+    """Insert each file's blob row unless it exists (waiting for a concurrent insert to settle),
+    then tell ``on_duplicate`` about each file that an earlier submission brought first."""
+    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+    for media in files:
+        blob = media.blob
+        if blob is None:
+            continue
+        s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
+                                      first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
+                  .on_conflict_do_nothing(index_elements=["sha256"]))
+        first = s.scalar(select(Blob.first_submission_id).where(Blob.sha256 == blob.sha256))
+        if first is not None and first != submission_id and on_duplicate is not None:
+            earlier = s.get(Submission, first)
+            if earlier is not None:
+                on_duplicate(media, {"id": earlier.id, "unit": earlier.unit, "received_at": earlier.received_at})
+
+
 def _add_files(s: Session, submission_id: int, files, start: int) -> None:
     for position, media in enumerate(files, start=start):
         blob = media.blob
-        if blob is not None and s.get(Blob, blob.sha256) is None:
-            s.add(Blob(sha256=blob.sha256, size_bytes=blob.size_bytes,
-                       stored_path=blob.relative_path, first_submission_id=submission_id))
-            s.flush()
         summary = media.media()
         row = MediaFile(
-            submission_id=submission_id, position=position, original_name=media.original_name,
+            submission_id=submission_id, position=position, original_name=_text(media.original_name) or "",
             sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
             outcome=media.outcome.value, container=summary["container"],
             duration_seconds=summary["duration_seconds"], video_codec=summary["video_codec"],
@@ -381,18 +474,38 @@ def _decision_view(event: Event) -> dict[str, Any]:
 
 def _check_row(submission_id: int, media_file_id: int | None, check) -> CheckRecord:
     return CheckRecord(submission_id=submission_id, media_file_id=media_file_id, check_id=check.check_id,
-                       status=check.status.value, code=check.code, message=check.message,
+                       status=check.status.value, code=check.code, message=_text(check.message) or "",
                        details=_jsonable(check.details))
+
+
+def _text(value: str | None) -> str | None:
+    """Last line of defence: text reaches the database without NUL or lone surrogates, whatever the caller did
+    (PostgreSQL refuses the one, every driver the other, and the item would fail on every try)."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _key(value: str | None) -> str | None:
+    # An indexed TEXT column: PostgreSQL's btree refuses entries over about 2,700 bytes.
+    return clip_bytes(_text(value), 1000) if value else value
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {_text(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
-    return str(value)
+    return _text(str(value))
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database
+    return None if not path or path == ":memory:" else os.path.abspath(path)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -45,16 +45,16 @@ class Submission(Base):
     source_ref: Mapped[str | None] = mapped_column(String(1024), unique=True)  # idempotency key
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    unit: Mapped[str | None] = mapped_column(String(200), index=True)   # normalised to a known unit if possible
-    unit_raw: Mapped[str | None] = mapped_column(String(200))           # as the sender wrote it
-    contact: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(50))
-    title: Mapped[str | None] = mapped_column(String(500))
+    unit: Mapped[str | None] = mapped_column(Text, index=True)   # normalised to a known unit if possible
+    unit_raw: Mapped[str | None] = mapped_column(Text)           # as the sender wrote it
+    contact: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(16))
-    speaker: Mapped[str | None] = mapped_column(String(100))
-    topic: Mapped[str | None] = mapped_column(String(500))
-    message_key: Mapped[str | None] = mapped_column(String(1000), index=True)   # account + Message-ID
-    sender: Mapped[str | None] = mapped_column(String(320))                     # for receipts
+    speaker: Mapped[str | None] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(Text)
+    message_key: Mapped[str | None] = mapped_column(Text, index=True)   # account + Message-ID
+    sender: Mapped[str | None] = mapped_column(Text)                     # for receipts
 
     files: Mapped[list[MediaFile]] = relationship(back_populates="submission", order_by="MediaFile.position")
     checks: Mapped[list[CheckRecord]] = relationship(back_populates="submission", order_by="CheckRecord.id")
@@ -79,14 +79,14 @@ class MediaFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    original_name: Mapped[str] = mapped_column(String(500))
+    original_name: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     outcome: Mapped[str] = mapped_column(String(16))
     container: Mapped[str | None] = mapped_column(String(32))
     duration_seconds: Mapped[float | None] = mapped_column(Float)
-    video_codec: Mapped[str | None] = mapped_column(String(64))
-    audio_codec: Mapped[str | None] = mapped_column(String(64))
+    video_codec: Mapped[str | None] = mapped_column(Text)
+    audio_codec: Mapped[str | None] = mapped_column(Text)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
 
@@ -118,7 +118,7 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -131,3 +131,15 @@ class Claim(Base):
     worker: Mapped[str] = mapped_column(String(200))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attempt(Base):
+    """Failed tries at one item (a mail or a dropped file): when to try again, and why it failed."""
+
+    __tablename__ = "attempts"
+
+    source_ref: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
