@@ -3,12 +3,14 @@
     IntakeError                 anything we expect and can explain to a user
     ├── ConfigError             config.yaml is missing, malformed or invalid (exit 2)
     ├── UsageError              the command line asks for something impossible (exit 2)
+    │   └── NotFound            no submission has the number asked for (exit 2)
     ├── ToolError               ffmpeg or MediaInfo is missing or misbehaves
     ├── StorageError            the database or the file store failed
     │   └── DatabaseError       the database is unreachable, locked or not migrated
     │       ├── DataRejected    the database refused one item's values (the item's fault)
     │       └── DatabaseGone    the SQLite file was deleted or replaced under us (stop)
     └── MailboxError            the IMAP server refused or dropped us
+        └── LoginRefused        the server refused the account or its authorization code (retried slowly)
 
 ``item_fault`` says whether an error is the item's doing (a mail or file that
 makes processing fail) rather than the infrastructure's (a database or
@@ -47,6 +49,10 @@ class UsageError(IntakeError):
     exit_code = 2
 
 
+class NotFound(UsageError):
+    pass
+
+
 class ToolError(IntakeError):
     pass
 
@@ -69,3 +75,7 @@ class DatabaseGone(DatabaseError):
 
 class MailboxError(IntakeError):
     pass
+
+
+class LoginRefused(MailboxError):
+    """A wrong or revoked authorization code: reconnecting at once only repeats the refusal (and may lock the account)."""

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, Statement
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from intake import failpoints
-from intake.errors import DatabaseError, DatabaseGone, DataRejected
+from intake.errors import DatabaseError, DatabaseGone, DataRejected, NotFound
 from intake.textsafe import clean_text, clip_bytes
 from validators.results import outcome_of_statuses
 from storage.models import Attempt, Blob, CheckRecord, Claim, Event, MediaFile, Submission
@@ -177,8 +177,12 @@ class Database:
 
     def schema_is_current(self) -> bool:
         head = ScriptDirectory.from_config(self._alembic()).get_current_head()
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision() == head
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision() == head
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"无法连接数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
+                                "请检查 database.url、数据库服务是否在运行。") from exc
 
     def ensure_same_file(self) -> None:
         """Stop before recording into a SQLite file that was deleted or replaced since we opened it.
@@ -247,7 +251,7 @@ class Database:
         with self.session() as s:
             sub = s.get(Submission, submission_id)
             if sub is None:
-                raise DatabaseError(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
+                raise _not_found(submission_id)
             start = s.scalar(select(func.count()).select_from(MediaFile).where(
                 MediaFile.submission_id == submission_id)) or 0
             _claim_blobs(s, submission_id, files, on_duplicate)
@@ -378,7 +382,7 @@ class Database:
         """Append a reviewer's decision to the audit log; the latest one counts, the history stays."""
         with self.session() as s:
             if s.get(Submission, submission_id) is None:
-                raise DatabaseError(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
+                raise _not_found(submission_id)
             event = Event(submission_id=submission_id, kind="decision", actor=reviewer or current_actor(),
                           data={"decision": decision, "note": note})
             s.add(event)
@@ -422,7 +426,7 @@ class Database:
             sub = s.scalar(select(Submission).where(Submission.id == submission_id).options(
                 selectinload(Submission.files), selectinload(Submission.checks)))
             if sub is None:
-                raise DatabaseError(f"找不到编号为 {submission_id} 的作品。")
+                raise _not_found(submission_id)
             return submission_view(sub, self.decisions([submission_id]).get(submission_id, []))
 
     def events(self, submission_id: int | None = None) -> list[Event]:
@@ -476,6 +480,10 @@ def _check_row(submission_id: int, media_file_id: int | None, check) -> CheckRec
     return CheckRecord(submission_id=submission_id, media_file_id=media_file_id, check_id=check.check_id,
                        status=check.status.value, code=check.code, message=_text(check.message) or "",
                        details=_jsonable(check.details))
+
+
+def _not_found(submission_id: int) -> NotFound:
+    return NotFound(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
 
 
 def _text(value: str | None) -> str | None:

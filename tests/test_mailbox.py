@@ -355,7 +355,7 @@ def test_attach_adds_a_downloaded_file(clips, mailbox, dovecot):
     assert sub["outcome"] == "needs_review"   # the link stays for the reviewer to confirm
     missing = subprocess.run(INTAKE + ["attach", "99", str(clips["valid"])], cwd=mailbox, capture_output=True,
                              text=True, timeout=60)
-    assert missing.returncode == 1 and "找不到编号为 99 的作品" in missing.stderr
+    assert missing.returncode == 2 and "找不到编号为 99 的作品" in missing.stderr
 
 
 def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):

@@ -123,7 +123,7 @@ def test_decisions_keep_history_and_show_the_latest(desk):
     bad = run("decide", "1")
     assert bad.returncode == 2 and "请指定评审决定" in bad.stderr
     missing = run("decide", "99", "--reject")
-    assert missing.returncode == 1 and "找不到编号为 99 的作品" in missing.stderr
+    assert missing.returncode == 2 and "找不到编号为 99 的作品" in missing.stderr
 
 
 # -- report formats ---------------------------------------------------------------------------------
