@@ -1,4 +1,9 @@
-"""Subtitle text: an embedded mov_text track (via ffmpeg), or a sidecar .srt/.ass/.vtt/.txt."""
+"""Subtitle text: an embedded mov_text track (via ffmpeg), or a sidecar .srt/.ass/.vtt/.txt.
+
+The work is bounded whatever the sender wrote: at most MAX_SIDECAR_BYTES of a file is decoded,
+only cues that start within the scan window are kept, and the text handed to the phrase search is
+capped, so a 1 MB subtitle costs a parse and a few milliseconds of search, not seconds.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,37 @@ from pathlib import Path
 import ffmpeg as ffmpeg_python
 import pysubs2
 
+from validators.opened import OpenedFile, media_input
 from validators.texts import TextSource, decode_text
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 SUBTITLE_SUFFIXES = (".srt", ".ass", ".ssa", ".vtt")
 MAX_SIDECAR_BYTES = 1024 * 1024
+# A caption shown in the first seconds holds a sentence or two; a longer "cue" is not a caption.
+MAX_CUE_CHARS = 200
+# All the text one subtitle file may give the phrase search (15 s of speech is under 100 characters).
+MAX_WINDOW_CHARS = 2000
+# A plain transcript has no times: its opening lines are the opening.
+MAX_PLAIN_CHARS = 500
 
 
 def cues(text: str, kind: str, name: str | None, scan_seconds: float) -> list[TextSource]:
-    """The cues of a subtitle file that start within the first ``scan_seconds``."""
+    """The cues of a subtitle file that start within the first ``scan_seconds``, earliest first, capped."""
     try:
         subs = pysubs2.SSAFile.from_string(text)
     except Exception:  # pysubs2 raises several types for malformed input; treat it as plain text
-        return [TextSource(kind, text[:2000], name)]
-    return [TextSource(kind, line.plaintext, name, line.start / 1000) for line in subs
-            if line.start / 1000 <= scan_seconds and line.plaintext.strip()]
+        return [TextSource(kind, text[:MAX_PLAIN_CHARS], name)]
+    timed = sorted((line.start / 1000, line.plaintext) for line in subs
+                   if 0 <= line.start / 1000 <= scan_seconds and line.plaintext.strip())
+    out: list[TextSource] = []
+    budget = MAX_WINDOW_CHARS
+    for seconds, words in timed:
+        words = words[:min(MAX_CUE_CHARS, budget)]
+        out.append(TextSource(kind, words, name, seconds))
+        budget -= len(words)
+        if budget <= 0:
+            break
+    return out
 
 
 def sidecar_sources(transcripts: list[tuple[str, bytes]], scan_seconds: float) -> list[TextSource]:
@@ -33,19 +54,20 @@ def sidecar_sources(transcripts: list[tuple[str, bytes]], scan_seconds: float) -
         if Path(name).suffix.lower() in SUBTITLE_SUFFIXES:
             out += cues(text, "sidecar", name, scan_seconds)
         else:
-            out.append(TextSource("sidecar", text[:2000], name))
+            out.append(TextSource("sidecar", text[:MAX_PLAIN_CHARS], name))
     return out
 
 
-def embedded_subtitles(path: Path, scan_seconds: float, timeout: float) -> list[TextSource]:
+def embedded_subtitles(source: Path | OpenedFile, scan_seconds: float, timeout: float) -> list[TextSource]:
     """The first subtitle track of a local MP4, converted to SRT by ffmpeg."""
-    args = (ffmpeg_python.input(str(path.resolve()), **SAFE_INPUT)
+    target, fds = media_input(source)
+    args = (ffmpeg_python.input(target, **SAFE_INPUT)
             .output("pipe:", f="srt", map="0:s:0", t=f"{scan_seconds + 5:.1f}")
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, pass_fds=fds)
     except subprocess.TimeoutExpired:
         return []
     if proc.returncode != 0 or not proc.stdout:
         return []
-    return cues(proc.stdout.decode("utf-8", "replace"), "subtitle", None, scan_seconds)
+    return cues(proc.stdout[:MAX_SIDECAR_BYTES].decode("utf-8", "replace"), "subtitle", None, scan_seconds)
