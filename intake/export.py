@@ -11,18 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from intake.errors import StorageError, UsageError
+from intake.report.sheet import write_sheet
+from intake.textsafe import clean_name, one_line
 
-UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+# Characters Windows refuses in a file name; control characters are dropped before this.
+WINDOWS_UNSAFE = re.compile(r'[\\/:*?"<>|]')
+PART_BYTES = len(b".") + len(b".part")      # the copy is written as ".<name>.part" first
 SUMMARY_COLUMNS = [("seq", "序号"), ("file", "文件名"), ("unit", "单位"), ("contact", "联系人"), ("phone", "联系电话"),
                    ("speaker", "代言人"), ("topic", "主题"), ("duration", "时长（秒）"), ("size", "大小（字节）"),
                    ("sha256", "SHA-256"), ("id", "作品编号")]
 
 
 def safe_part(text: str | None, limit: int = 60) -> str:
-    """A piece of a file name that Windows and a USB stick accept."""
-    text = unicodedata.normalize("NFC", text or "")
-    text = UNSAFE.sub("_", text).strip(" .")
+    """A piece of a file name that Windows and a USB stick accept: one line, no controls, no \\/:*?"<>|."""
+    text = unicodedata.normalize("NFC", one_line(text) or "")
+    text = WINDOWS_UNSAFE.sub("_", text).strip(" .")
     return text[:limit] or "未命名"
+
+
+def export_name(prefix: str, unit: str | None, title: str) -> str:
+    """序号_单位_作品名.mp4, cut by UTF-8 bytes (keeping .mp4) so that it and its temporary copy fit NAME_MAX."""
+    name = f"{prefix}_{safe_part(unit or '未注明单位', 20)}_{safe_part(title)}.mp4"
+    return clean_name(name, reserve_bytes=PART_BYTES)
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ def export_shortlist(views: list[dict[str, Any]], store_root: Path, target: Path
         for index, f in enumerate(files):
             seq_in_work = f"-{index + 1}" if len(files) > 1 else ""
             title = view["title"] or Path(f["original_name"]).stem
-            name = f"{seq:02d}{seq_in_work}_{safe_part(view['unit'] or '未注明单位', 20)}_{safe_part(title)}.mp4"
+            name = export_name(f"{seq:02d}{seq_in_work}", view["unit"], title)
             source = store_root / f"{f['sha256'][:2]}/{f['sha256'][2:4]}/{f['sha256']}.mp4"
             _copy_verified(source, target / name, f["sha256"])
             exported.append(ExportedFile(seq, target / name, view, f))
@@ -74,20 +84,9 @@ def _copy_verified(source: Path, target: Path, sha256: str) -> None:
 
 
 def write_summary(exported: list[ExportedFile], path: Path) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    ws = book.active
-    ws.title = "汇总表"
-    ws.append([label for _, label in SUMMARY_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for item in exported:
-        v, f = item.view, item.file
-        ws.append([item.seq, item.path.name, v["unit"], v["contact"], v["phone"], v["speaker"], v["topic"],
-                   f["duration_seconds"], f["size_bytes"], f["sha256"], v["id"]])
-    for column, width in zip("ABCDEFGHIJK", (6, 40, 16, 10, 14, 10, 30, 10, 12, 66, 8)):
-        ws.column_dimensions[column].width = width
-    book.save(path)
-    return path
+    rows = ([item.seq, item.path.name, item.view["unit"], item.view["contact"], item.view["phone"],
+             item.view["speaker"], item.view["topic"], item.file["duration_seconds"], item.file["size_bytes"],
+             item.file["sha256"], item.view["id"]] for item in exported)
+    keys = [key for key, _ in SUMMARY_COLUMNS]
+    return write_sheet(path, "汇总表", [label for _, label in SUMMARY_COLUMNS], rows,
+                       widths=(6, 40, 16, 10, 14, 10, 30, 10, 12, 66, 8), text_columns={keys.index("phone")})

@@ -11,6 +11,7 @@ from intake import __version__
 from intake.cli import zh
 from intake.cli.context import AppContext
 from intake.errors import IntakeError
+from intake.textsafe import for_terminal
 
 zh.install()
 
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except IntakeError as exc:
         log.debug("expected failure", exc_info=True)
-        click.echo(f"错误：{exc}", err=True)
+        # Messages quote names and paths from outside.
+        click.echo(f"错误：{for_terminal(exc)}", err=True)
         return exc.exit_code
     except Exception:  # a bug: keep the traceback in the log, show a short message
         log.exception("unexpected error")

@@ -8,6 +8,7 @@ import sys
 import click
 
 from intake.config import Config, load_config
+from intake.textsafe import for_terminal
 
 
 class AppContext:
@@ -31,7 +32,7 @@ def terminal_progress(label: str, total: int):
     """A progress bar on stderr for long copies; nothing for small files or non-terminals."""
     if total < 32 * 1024 * 1024 or not sys.stderr.isatty():
         return None
-    bar = click.progressbar(length=total, label=f"正在存档 {label}", file=sys.stderr)
+    bar = click.progressbar(length=total, label=f"正在存档 {for_terminal(label)}", file=sys.stderr)
     state = {"done": 0}
 
     def update(done: int, _total: int) -> None:

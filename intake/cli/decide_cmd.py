@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from intake.cli.context import AppContext, pass_app
+from intake.cli.render import echo
 from intake.errors import UsageError
 from intake.labels import DECISION_LABELS
 
@@ -24,5 +25,5 @@ def decide(app: AppContext, submission_id: int, decision: str | None, note: str 
     if decision is None:
         raise UsageError("请指定评审决定：--shortlist（入围）、--reject（不予推荐）或 --pending（待定）。")
     recorded = open_database(app.config).record_decision(submission_id, decision, note, reviewer)
-    click.echo(f"作品 #{submission_id}：{DECISION_LABELS[decision]}（评审人：{recorded['reviewer']}）")
+    echo(f"作品 #{submission_id}：{DECISION_LABELS[decision]}（评审人：{recorded['reviewer']}）")
     return 0

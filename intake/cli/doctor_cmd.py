@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from intake.cli.context import AppContext, pass_app
+from intake.textsafe import for_terminal
 
 
 @click.command("doctor", options_metavar="[选项]")
@@ -17,9 +18,10 @@ def doctor(app: AppContext, mailbox: bool | None) -> int:
     findings = run_doctor(app.config, check_mailbox=mailbox)
     for f in findings:
         mark = click.style("✓", fg="green") if f.ok else click.style("✗", fg="red")
-        click.echo(f"{mark} {f.what}：{f.detail}")
+        # Details quote server replies and paths, which are not ours.
+        click.echo(f"{mark} {for_terminal(f.what)}：{for_terminal(f.detail)}")
         if not f.ok and f.hint:
-            click.echo(f"    提示：{f.hint}")
+            click.echo(f"    提示：{for_terminal(f.hint)}")
     bad = [f for f in findings if not f.ok]
     click.echo("一切正常。" if not bad else f"发现 {len(bad)} 个问题，请按提示处理。")
     return 1 if bad else 0

@@ -7,6 +7,7 @@ import json
 import click
 
 from intake.cli.context import AppContext, pass_app
+from intake.cli.render import echo, terminal_json
 from validators.results import OUTCOME_LABELS, Outcome
 
 OUTCOMES = [o.value for o in Outcome]
@@ -23,7 +24,7 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
 
     views = open_database(app.config).submission_views(outcome=outcome, unit=unit)
     if as_json:
-        click.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        click.echo(terminal_json(json.dumps(views, ensure_ascii=False, indent=2)))
         return 0
     if not views:
         click.echo("还没有登记任何作品。")
@@ -31,16 +32,16 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
     for v in views:
         label = OUTCOME_LABELS[Outcome(v["outcome"])]
         names = "、".join(f["original_name"] for f in v["files"]) or "（无文件）"
-        click.echo(f"#{v['id']}  {v['received_at'][:16].replace('T', ' ')}  {v['unit'] or '（未注明单位）'}  "
+        echo(f"#{v['id']}  {v['received_at'][:16].replace('T', ' ')}  {v['unit'] or '（未注明单位）'}  "
                    f"{v['contact'] or ''} {v['phone'] or ''}  【{label}】  {names}")
         if v["decision"]:
             d = v["decision"]
             note = f"（{d['note']}）" if d["note"] else ""
-            click.echo(f"     评审决定：{d['label']}{note} —— {d['reviewer']}，{d['at'][:16].replace('T', ' ')}")
+            echo(f"     评审决定：{d['label']}{note} —— {d['reviewer']}，{d['at'][:16].replace('T', ' ')}")
         if v["speaker"] or v["topic"]:
-            click.echo(f"     代言人：{v['speaker'] or '—'}  主题：{v['topic'] or '—'}")
+            echo(f"     代言人：{v['speaker'] or '—'}  主题：{v['topic'] or '—'}")
         for check in v["checks"]:
             if check["status"] != "pass":
                 mark = "✗" if check["status"] == "fail" else "!"
-                click.echo(f"     {mark} [{check['id']}] {check['message']}")
+                echo(f"     {mark} [{check['id']}] {check['message']}")
     return 0

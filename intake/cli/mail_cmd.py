@@ -7,16 +7,17 @@ import threading
 import click
 
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import check_lines, outcome_text
+from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
+from intake.textsafe import for_terminal
 from validators.results import Outcome
 
 
 def print_mail_result(result) -> None:
     if result.already_recorded:
-        click.echo(f"[已登记] 邮件 UID {result.uid}「{result.subject}」此前已登记为作品 #{result.submission_id}，已标记为处理完毕。")
+        echo(f"[已登记] 邮件 UID {result.uid}「{result.subject}」此前已登记为作品 #{result.submission_id}，已标记为处理完毕。")
     else:
-        click.echo(f"[{result.outcome.label}] 作品 #{result.submission_id}：邮件「{result.subject}」")
+        echo(f"[{result.outcome.label}] 作品 #{result.submission_id}：邮件「{result.subject}」")
 
 
 @click.command("poll", options_metavar="[选项]")
@@ -34,7 +35,7 @@ def poll(app: AppContext, once: bool) -> int:
     poller = MailPoller(services)
     stop = threading.Event()
     install_stop_signals(stop)
-    click.echo(f"正在接收邮箱 {poller.session.account} 的文件夹 {config.mailbox.folder}"
+    echo(f"正在接收邮箱 {poller.session.account} 的文件夹 {config.mailbox.folder}"
                + ("（检查一次）" if once else "，按 Ctrl-C 停止"))
     poller.run(stop, on_result=print_mail_result, once=once)
     return 0
@@ -51,7 +52,7 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
 
     [path] = existing_files((file,))
     outcome, media = attach_file(app.services(progress=True), submission_id, path, actor=reviewer)
-    click.echo(f"已把 {path.name} 补登到作品 #{submission_id}，该文件：{outcome_text(media.outcome)}；"
+    click.echo(f"已把 {for_terminal(path.name)} 补登到作品 #{submission_id}，该文件：{outcome_text(media.outcome)}；"
                f"作品现在：{outcome_text(Outcome(outcome))}")
     for line in check_lines(media.checks):
         click.echo(line)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from intake.cli.context import AppContext, pass_app
+from intake.cli.render import echo, terminal_block, terminal_json
 from intake.errors import UsageError
 from validators.results import Outcome
 
@@ -45,11 +46,11 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
         else:
             text = build.json_report(views)
         if to_stdout:
-            sys.stdout.write(text)
+            sys.stdout.write(terminal_json(text) if fmt == "json" else terminal_block(text))
             return 0
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
-    click.echo(f"已生成报告（{len(views)} 件作品）：{path.resolve()}")
+    echo(f"已生成报告（{len(views)} 件作品）：{path.resolve()}")
     return 0
 
 
@@ -68,6 +69,6 @@ def export(app: AppContext, directory: str) -> int:
     summary = write_summary(exported, target / "汇总表.xlsx")
     db.record_event("exported", {"directory": str(target.resolve()), "files": [e.path.name for e in exported]})
     for item in exported:
-        click.echo(f"  {item.path.name}")
-    click.echo(f"已导出 {len(exported)} 个文件和汇总表：{summary.resolve()}")
+        echo(f"  {item.path.name}")
+    echo(f"已导出 {len(exported)} 个文件和汇总表：{summary.resolve()}")
     return 0

@@ -7,22 +7,23 @@ import threading
 import click
 
 from intake.cli.context import AppContext, pass_app
+from intake.cli.render import echo
 
 
 def _print_summary(summary, log_file) -> None:
     click.echo("微视频作品接收已启动：")
-    click.echo(f"  投递文件夹：{summary.inbox}（{summary.watch_mode}，文件稳定 {summary.settle_seconds:g} 秒后处理）")
-    click.echo(f"  处理结果：  {summary.done}（通过 / 待复核 / 不合格，按日期分目录）")
-    click.echo(f"  数据库：    {summary.database}")
-    click.echo(f"  文件库：    {summary.store}")
-    click.echo(f"  邮箱：      {summary.mailbox or '未启用（mailbox.enabled: false）'}")
-    click.echo(f"  日志文件：  {log_file}")
+    echo(f"  投递文件夹：{summary.inbox}（{summary.watch_mode}，文件稳定 {summary.settle_seconds:g} 秒后处理）")
+    echo(f"  处理结果：  {summary.done}（通过 / 待复核 / 不合格，按日期分目录）")
+    echo(f"  数据库：    {summary.database}")
+    echo(f"  文件库：    {summary.store}")
+    echo(f"  邮箱：      {summary.mailbox or '未启用（mailbox.enabled: false）'}")
+    echo(f"  日志文件：  {log_file}")
     click.echo("按 Ctrl-C 停止。")
 
 
 def _print_finished(item) -> None:
     again = "（此前已登记，本次完成移动）" if item.resumed else ""
-    click.echo(f"[{item.outcome.label}] 作品 #{item.submission_id}：{item.source.name} → {item.moved_to}{again}")
+    echo(f"[{item.outcome.label}] 作品 #{item.submission_id}：{item.source.name} → {item.moved_to}{again}")
 
 
 def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:

@@ -10,21 +10,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from intake.config import Config
 from intake.export import safe_part
-from intake.labels import check_label
-from intake.report.rows import COLUMNS, SOURCE_LABELS, coverage, report_row
+from intake.labels import DECISION_LABELS, check_label
+from intake.report.rows import COLUMNS, SOURCE_LABELS, TEXT_COLUMNS, coverage, report_row
+from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
+from intake.textsafe import clean_name
 from intake.timefmt import local_text
-from intake.labels import DECISION_LABELS
 from validators.checks import human_seconds, human_size
 from validators.results import OUTCOME_LABELS, Outcome
 
 FORMATS = ("html", "csv", "xlsx", "json")
 TITLE = "“寻找最美保密法治代言人”微视频作品初步筛选报告"
-ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=select_autoescape(["html", "j2"]))
+# Autoescape for every template this environment loads, whatever its name: all of it shows outside text.
+ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=True)
 OUTCOME_RANK = {"accepted": 0, "needs_review": 1, "rejected": 2}
 
 
@@ -39,53 +41,17 @@ def csv_report(views: list[dict[str, Any]]) -> str:
     writer.writerow([label for _, label in COLUMNS])
     for view in views:
         row = report_row(view)
-        writer.writerow(["" if row[key] is None else row[key] for key, _ in COLUMNS])
+        writer.writerow(csv_cells([row[key] for key, _ in COLUMNS], TEXT_COLUMNS))
     return "\ufeff" + buffer.getvalue()
 
 
 def write_xlsx(views: list[dict[str, Any]], path: Path, sheet: str = "初步筛选") -> Path:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet)
     widths = {"problems": 60, "sha256": 30, "files": 30, "topic": 24, "title": 24, "received_at": 19}
-    for index, (key, _) in enumerate(COLUMNS):
-        ws.column_dimensions[_column_letter(index)].width = widths.get(key, 12)
-    ws.freeze_panes = "B2"
-    header = []
-    for _, label in COLUMNS:
-        cell = WriteOnlyCell(ws, value=label)
-        cell.font = Font(bold=True)
-        header.append(cell)
-    ws.append(header)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for view in views:
-        row = report_row(view)
-        cells = []
-        for key, _ in COLUMNS:
-            cell = WriteOnlyCell(ws, value=_excel_safe(row[key]))
-            if key == "problems":
-                cell.alignment = wrap
-            cells.append(cell)
-        ws.append(cells)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
-
-
-def _excel_safe(value):
-    """Text from outside must not become a formula when a reviewer opens the sheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    rows = ([report_row(view)[key] for key, _ in COLUMNS] for view in views)
+    return write_sheet(path, sheet, [label for _, label in COLUMNS], rows,
+                       widths=[widths.get(key, 12) for key, _ in COLUMNS], text_columns=TEXT_COLUMNS,
+                       wrap_columns=[index for index, (key, _) in enumerate(COLUMNS) if key == "problems"],
+                       freeze="B2")
 
 
 def html_report(views: list[dict[str, Any]], config: Config, output: Path | None, with_videos: bool = False,
@@ -148,7 +114,7 @@ def _video_href(stored: Path, view, position: int, f, output: Path | None, video
     if video_dir is None:
         return stored.resolve().as_uri()
     video_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{view['id']}_{position + 1}_{safe_part(Path(f['original_name']).stem, 40)}.mp4"
+    name = clean_name(f"{view['id']}_{position + 1}_{safe_part(Path(f['original_name']).stem, 40)}.mp4")
     target = video_dir / name
     if not target.exists():
         shutil.copyfile(stored, target)

@@ -16,6 +16,8 @@ COLUMNS = [
     ("outcome", "检查结果"), ("decision", "评审决定"), ("reviewer", "决定人"), ("decided_at", "决定时间"),
     ("note", "备注"), ("problems", "需要注意的问题"), ("sha256", "SHA-256"),
 ]
+# Columns written as text in spreadsheets: a phone is not a number (leading 0, no 1.38E+10).
+TEXT_COLUMNS = frozenset(index for index, (key, _) in enumerate(COLUMNS) if key == "phone")
 SOURCE_LABELS = {"mail": "邮件", "folder": "投递文件夹", "cli": "手工登记", "attach": "补登"}
 
 

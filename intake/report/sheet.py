@@ -1,0 +1,63 @@
+"""Spreadsheets the tool writes (report CSV, report.xlsx, 汇总表.xlsx): every cell passes ``textsafe.cell``.
+
+Names, subjects and units come from senders; a reviewer opens these files in Excel or WPS, so a value
+such as ``=HYPERLINK(...)`` must be shown as text, never run, and a stray control character must not
+make the whole file unwritable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+
+from intake.textsafe import cell
+
+
+def csv_cells(values: Sequence, text_columns: Collection[int] = ()) -> list:
+    """One CSV row: empty for None, formula prefixes neutralised, ``text_columns`` (phones) kept as text."""
+    return ["" if value is None else cell(value, text=index in text_columns) for index, value in enumerate(values)]
+
+
+def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Sequence], *, widths: Sequence[int],
+                text_columns: Collection[int] = (), wrap_columns: Collection[int] = (),
+                freeze: str | None = None) -> Path:
+    """Write one sheet to ``path``: a bold header, then ``rows``; returns ``path``.
+
+    Strings are stored as string cells (never formulas); ``text_columns`` also get Excel's text format
+    ``@``, so that a phone number keeps its leading zero and is not shown as 1.38E+10.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)   # streams rows: a contest's worth of submissions stays small in memory
+    ws = book.create_sheet(title)
+    for index, width in enumerate(widths):
+        ws.column_dimensions[get_column_letter(index + 1)].width = width
+    if freeze:
+        ws.freeze_panes = freeze
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
+
+    def make(value, index: int | None):
+        as_text = index in text_columns
+        made = WriteOnlyCell(ws, value=cell(value, text=as_text))
+        if isinstance(made.value, str):
+            made.data_type = "s"
+        if as_text:
+            made.number_format = "@"
+        return made
+
+    header_cells = [make(label, None) for label in header]
+    for made in header_cells:
+        made.font = bold
+    ws.append(header_cells)
+    for row in rows:
+        cells = [make(value, index) for index, value in enumerate(row)]
+        for index in wrap_columns:
+            cells[index].alignment = wrap
+        ws.append(cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
