@@ -14,7 +14,7 @@ import ffmpeg as ffmpeg_python
 import pysubs2
 
 from validators.opened import OpenedFile, media_input
-from validators.texts import TextSource, decode_text
+from validators.texts import TextSource
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 SUBTITLE_SUFFIXES = (".srt", ".ass", ".ssa", ".vtt")
@@ -25,6 +25,24 @@ MAX_CUE_CHARS = 200
 MAX_WINDOW_CHARS = 2000
 # A plain transcript has no times: its opening lines are the opening.
 MAX_PLAIN_CHARS = 500
+
+
+def decode_sidecar(raw: bytes) -> str:
+    """The text of a sidecar or transcript as Windows tools write it (UTF-8 with or without BOM,
+    UTF-16 with BOM, or GBK). Never raises and never yields surrogates or NULs: bad bytes become U+FFFD.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # errors="replace" also covers an odd length and a lone surrogate.
+        text = raw.decode("utf-16", errors="replace")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+                text = raw[:exc.start].decode("utf-8-sig")   # a capped read cut the last character
+            else:
+                text = raw.decode("gb18030", errors="replace")
+    return text.replace("\x00", "")
 
 
 def cues(text: str, kind: str, name: str | None, scan_seconds: float) -> list[TextSource]:
@@ -50,7 +68,7 @@ def sidecar_sources(transcripts: list[tuple[str, bytes]], scan_seconds: float) -
     """Subtitle files give timed cues; a .txt transcript gives its beginning."""
     out: list[TextSource] = []
     for name, raw in transcripts:
-        text = decode_text(raw[:MAX_SIDECAR_BYTES])
+        text = decode_sidecar(raw[:MAX_SIDECAR_BYTES])
         if Path(name).suffix.lower() in SUBTITLE_SUFFIXES:
             out += cues(text, "sidecar", name, scan_seconds)
         else:
