@@ -1,21 +1,39 @@
 """Walk the top-level ISO-BMFF boxes and read the sample tables ourselves.
 
 We do this before any C library sees the file: it tells an MP4 from a
-QuickTime file or a renamed playlist, and the sample tables (stts) give the
-real track durations even when a header was edited to claim less.
-Only box headers and the moov box are read, never the media data.
+QuickTime file or a renamed playlist, and the sample tables give the real
+track durations even when a header was edited to claim less:
+
+- stts (and, in a fragmented file, every moof's trun) sums the sample durations;
+- an audio sample entry carries its own rate, and an AAC or MP3 frame always holds the same
+  number of samples, so frames x samples-per-frame / rate is the length a player will play,
+  whatever timescale mdhd claims.
+
+Only box headers, the moov box and the (small) moof boxes are read, never the media data.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
-MAX_TOP_LEVEL_BOXES = 10_000
+from validators.opened import OpenedFile
+
+# A fragmented MP4 legitimately has two boxes per fragment (moof + mdat); a 2-minute file cut at
+# every frame has tens of thousands. The bound is only there to stop a file of millions of empty boxes.
+MAX_TOP_LEVEL_BOXES = 200_000
+MAX_LISTED_BOXES = 1_000          # the first boxes are kept for inspection; the rest are only counted
 MAX_MOOV_BYTES = 64 * 1024 * 1024
+MAX_MOOF_BYTES = 1024 * 1024      # a moof describes one fragment: a few KB at most in practice
 CONTAINER_BOXES = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex"}
+
+AAC_OBJECT_TYPES = {0x40, 0x66, 0x67, 0x68}    # MPEG-4 audio, MPEG-2 AAC main/LC/SSR
+MP3_OBJECT_TYPES = {0x69, 0x6B}                # MPEG-2 / MPEG-1 audio (layer III in practice)
+# AudioObjectTypes whose frames are 1024 (or 960) samples: AAC main/LC/SSR/LTP, scalable, ER variants.
+AAC_GA_TYPES = {1, 2, 3, 4, 6, 7, 17, 19, 20, 21, 22}
+AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
 
 
 @dataclass(frozen=True)
@@ -29,8 +47,41 @@ class Box:
 class TrackTiming:
     handler: str               # 'vide', 'soun', 'text', 'sbtl', ...
     header_seconds: float | None   # mdhd duration
-    sample_seconds: float | None   # sum of stts deltas: what the packets really span
+    sample_seconds: float | None   # sum of stts (and trun) deltas: what the packets really span
     sample_count: int
+    track_id: int | None = None
+    timescale: int | None = None   # mdhd timescale
+    codec: str | None = None       # the sample entry's four-character code
+    sample_rate: int | None = None  # the audio sample entry's own rate
+    frame_seconds: float | None = None  # frames x samples per frame / rate (AAC, MP3)
+
+
+@dataclass
+class _Draft:
+    """A track while the walk goes on: fragments add samples after the moov was read."""
+
+    handler: str
+    header_seconds: float | None
+    timescale: int | None
+    track_id: int | None
+    codec: str | None = None
+    sample_rates: tuple[int, ...] = ()
+    samples_per_frame: int | None = None
+    samples: int = 0
+    ticks: int = 0
+    default_duration: int = 0          # trex default_sample_duration
+
+    def timing(self) -> TrackTiming:
+        scale = self.timescale or 0
+        sample_seconds = self.ticks / scale if scale and self.samples else None
+        frame_seconds = None
+        rate = min((r for r in self.sample_rates if r), default=0)
+        if self.samples_per_frame and rate and self.samples:
+            # The smallest plausible rate gives the longest, i.e. the real, playing time: an encoder
+            # that writes the output rate of HE-AAC in the sample entry only makes this shorter.
+            frame_seconds = self.samples * self.samples_per_frame / rate
+        return TrackTiming(self.handler, self.header_seconds, sample_seconds, self.samples, self.track_id,
+                           self.timescale, self.codec, rate or None, frame_seconds)
 
 
 @dataclass
@@ -38,18 +89,20 @@ class Layout:
     """What the box walk found. ``problem`` is None for a well-formed file."""
 
     file_size: int
-    boxes: list[Box] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)      # the first MAX_LISTED_BOXES
+    counts: Counter = field(default_factory=Counter)    # every top-level box, by type
     major_brand: str | None = None
     compatible_brands: list[str] = field(default_factory=list)
     problem: str | None = None        # 'truncated' | 'bad_box' | None
     problem_offset: int | None = None
-    movie_seconds: float | None = None   # mvhd duration
+    movie_seconds: float | None = None   # mvhd duration (or mehd, for a fragmented file)
     tracks: list[TrackTiming] = field(default_factory=list)
     fragmented: bool = False
+    fragments: int = 0
     expected_size: int | None = None     # where a truncated file should have ended
 
     def count(self, kind: str) -> int:
-        return sum(1 for b in self.boxes if b.type == kind)
+        return self.counts.get(kind, 0)
 
     @property
     def starts_with_ftyp(self) -> bool:
@@ -67,52 +120,68 @@ def _type_text(raw: bytes) -> str | None:
     return None
 
 
-def walk(path: Path) -> Layout:
-    """Read the top-level box headers of ``path`` (and its moov)."""
-    size = path.stat().st_size
+def walk(source: Path | OpenedFile) -> Layout:
+    """Read the top-level box headers of ``source`` (and its moov and moofs).
+
+    Given an OpenedFile, everything is read through its descriptor; given a path, it is opened here.
+    """
+    if isinstance(source, OpenedFile):
+        return _walk(source)
+    with OpenedFile.open(source) as opened:
+        return _walk(opened)
+
+
+def _walk(f: OpenedFile) -> Layout:
+    size = f.size
     layout = Layout(file_size=size)
-    with path.open("rb") as fh:
-        offset = 0
-        while offset < size:
-            if len(layout.boxes) >= MAX_TOP_LEVEL_BOXES:
-                layout.problem, layout.problem_offset = "bad_box", offset
-                break
-            fh.seek(offset)
-            header = fh.read(16)
-            if len(header) < 8:
+    drafts: dict[int | None, _Draft] = {}
+    order: list[_Draft] = []
+    offset = 0
+    total = 0
+    while offset < size:
+        if total >= MAX_TOP_LEVEL_BOXES:
+            layout.problem, layout.problem_offset = "bad_box", offset
+            break
+        header = f.read_at(offset, 16)
+        if len(header) < 8:
+            layout.problem, layout.problem_offset = "truncated", offset
+            break
+        box_size, raw_type = struct.unpack(">I4s", header[:8])
+        kind = _type_text(raw_type)
+        header_len = 8
+        if box_size == 1:
+            if len(header) < 16:
                 layout.problem, layout.problem_offset = "truncated", offset
                 break
-            box_size, raw_type = struct.unpack(">I4s", header[:8])
-            kind = _type_text(raw_type)
-            header_len = 8
-            if box_size == 1:
-                if len(header) < 16:
-                    layout.problem, layout.problem_offset = "truncated", offset
-                    break
-                box_size = struct.unpack(">Q", header[8:16])[0]
-                header_len = 16
-            elif box_size == 0:
-                box_size = size - offset
-            if kind is None or box_size < header_len:
-                layout.problem, layout.problem_offset = "bad_box", offset
-                break
+            box_size = struct.unpack(">Q", header[8:16])[0]
+            header_len = 16
+        elif box_size == 0:
+            box_size = size - offset
+        if kind is None or box_size < header_len:
+            layout.problem, layout.problem_offset = "bad_box", offset
+            break
+        total += 1
+        layout.counts[kind] += 1
+        if len(layout.boxes) < MAX_LISTED_BOXES:
             layout.boxes.append(Box(kind, offset, box_size))
-            if offset + box_size > size:
-                layout.problem, layout.problem_offset = "truncated", offset
-                layout.expected_size = offset + box_size
-                break
-            if kind == "ftyp" and offset == 0:
-                _read_ftyp(fh, offset + header_len, box_size - header_len, layout)
-            elif kind == "moov" and layout.count("moov") == 1 and box_size <= MAX_MOOV_BYTES:
-                fh.seek(offset + header_len)
-                _read_moov(fh.read(box_size - header_len), layout)
-            offset += box_size
+        if offset + box_size > size:
+            layout.problem, layout.problem_offset = "truncated", offset
+            layout.expected_size = offset + box_size
+            break
+        body_start, body_len = offset + header_len, box_size - header_len
+        if kind == "ftyp" and offset == 0:
+            _read_ftyp(f.read_at(body_start, min(body_len, 4096)), layout)
+        elif kind == "moov" and layout.count("moov") == 1 and box_size <= MAX_MOOV_BYTES:
+            order = _read_moov(f.read_at(body_start, body_len), layout, drafts)
+        elif kind == "moof" and box_size <= MAX_MOOF_BYTES:
+            layout.fragments += 1
+            _read_moof(f.read_at(body_start, body_len), drafts)
+        offset += box_size
+    layout.tracks = [d.timing() for d in order]
     return layout
 
 
-def _read_ftyp(fh: BinaryIO, start: int, length: int, layout: Layout) -> None:
-    fh.seek(start)
-    body = fh.read(min(length, 4096))
+def _read_ftyp(body: bytes, layout: Layout) -> None:
     if len(body) >= 8:
         layout.major_brand = body[:4].decode("latin-1")
         layout.compatible_brands = [
@@ -164,16 +233,38 @@ def _seconds(times: tuple[int, int] | None) -> float | None:
     return duration / timescale
 
 
-def _read_moov(moov: bytes, layout: Layout) -> None:
+def _u32(data: bytes, at: int) -> int | None:
+    return struct.unpack(">I", data[at:at + 4])[0] if len(data) >= at + 4 else None
+
+
+def _read_moov(moov: bytes, layout: Layout, drafts: dict[int | None, _Draft]) -> list[_Draft]:
+    order: list[_Draft] = []
+    movie_scale = None
     for kind, body in _children(moov):
         if kind == b"mvhd":
-            layout.movie_seconds = _seconds(_full_box_times(body))
+            times = _full_box_times(body)
+            movie_scale = times[0] if times else None
+            layout.movie_seconds = _seconds(times)
         elif kind == b"mvex":
             layout.fragmented = True
+            for inner, inner_body in _children(body):
+                if inner == b"mehd" and movie_scale and not layout.movie_seconds:
+                    wide = inner_body[:1] == b"\x01"
+                    raw = inner_body[4:12] if wide else inner_body[4:8]
+                    if len(raw) in (4, 8):
+                        layout.movie_seconds = int.from_bytes(raw, "big") / movie_scale
         elif kind == b"trak":
-            track = _read_trak(body)
-            if track:
-                layout.tracks.append(track)
+            draft = _read_trak(body)
+            if draft:
+                order.append(draft)
+                drafts.setdefault(draft.track_id, draft)
+    # A second pass: mvex may come before or after the traks its trex boxes name.
+    for inner, inner_body in _children(_find(moov, [b"mvex"]) or b""):
+        if inner == b"trex" and len(inner_body) >= 24:
+            track_id, _, default_duration = struct.unpack(">III", inner_body[4:16])
+            if track_id in drafts:
+                drafts[track_id].default_duration = default_duration
+    return order
 
 
 def _find(data: bytes, path: list[bytes]) -> bytes | None:
@@ -183,23 +274,174 @@ def _find(data: bytes, path: list[bytes]) -> bytes | None:
     return None
 
 
-def _read_trak(trak: bytes) -> TrackTiming | None:
+def _read_trak(trak: bytes) -> _Draft | None:
     mdia = _find(trak, [b"mdia"])
     if mdia is None:
         return None
+    tkhd = _find(trak, [b"tkhd"]) or b""
+    track_id = _u32(tkhd, 20 if tkhd[:1] == b"\x01" else 12)
     hdlr = _find(mdia, [b"hdlr"])
     handler = hdlr[8:12].decode("latin-1", "replace") if hdlr and len(hdlr) >= 12 else "?"
     times = _full_box_times(_find(mdia, [b"mdhd"]) or b"")
+    draft = _Draft(handler, _seconds(times), times[0] if times else None, track_id)
     stts = _find(mdia, [b"minf", b"stbl", b"stts"])
-    sample_seconds = None
-    samples = 0
-    if stts is not None and times and times[0]:
-        count = struct.unpack(">I", stts[4:8])[0] if len(stts) >= 8 else 0
-        count = min(count, (len(stts) - 8) // 8)
-        total = 0
+    if stts is not None and len(stts) >= 8:
+        count = min(struct.unpack(">I", stts[4:8])[0], (len(stts) - 8) // 8)
         for i in range(count):
             n, delta = struct.unpack(">II", stts[8 + 8 * i:16 + 8 * i])
-            samples += n
-            total += n * delta
-        sample_seconds = total / times[0] if samples else None
-    return TrackTiming(handler, _seconds(times), sample_seconds, samples)
+            draft.samples += n
+            draft.ticks += n * delta
+    stsd = _find(mdia, [b"minf", b"stbl", b"stsd"])
+    if stsd is not None and handler == "soun":
+        _read_audio_entry(stsd, draft)
+    return draft
+
+
+def _read_audio_entry(stsd: bytes, draft: _Draft) -> None:
+    """The first audio sample entry: its codec, its own sample rate, and samples per frame if fixed."""
+    if len(stsd) < 8 + 36:
+        return
+    entry_size, entry_type = struct.unpack(">I4s", stsd[8:16])
+    entry = stsd[16:8 + entry_size] if entry_size >= 36 else b""
+    if len(entry) < 28:
+        return
+    draft.codec = entry_type.decode("latin-1", "replace")
+    version = struct.unpack(">H", entry[8:10])[0]        # QuickTime sound entries v1/v2 carry more fields
+    entry_rate = struct.unpack(">I", entry[24:28])[0] >> 16   # 16.16 fixed point
+    if version != 0:
+        return
+    rates = [entry_rate]
+    esds = _find(entry[28:], [b"esds"]) if entry_type == b"mp4a" else None
+    object_type, config = _es_decoder_config(esds) if esds else (None, b"")
+    if entry_type == b"mp4a" and object_type in AAC_OBJECT_TYPES:
+        parsed = _aac_config(config)
+        if parsed is None:
+            return
+        frame_samples, core_rate = parsed
+        rates.append(core_rate)
+        draft.samples_per_frame = frame_samples
+    elif entry_type == b".mp3" or (entry_type == b"mp4a" and object_type in MP3_OBJECT_TYPES):
+        # MPEG-1 layer III frames hold 1152 samples; the low-rate MPEG-2/2.5 ones hold 576.
+        draft.samples_per_frame = 1152 if entry_rate >= 32000 else 576
+    else:
+        return
+    draft.sample_rates = tuple(r for r in rates if r)
+
+
+def _descriptor(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """(tag, body start, body end) of the MPEG-4 descriptor at ``pos``."""
+    if pos >= len(data):
+        return None
+    tag = data[pos]
+    length, pos = 0, pos + 1
+    for _ in range(4):
+        if pos >= len(data):
+            return None
+        byte = data[pos]
+        pos += 1
+        length = (length << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            break
+    return tag, pos, min(pos + length, len(data))
+
+
+def _es_decoder_config(esds: bytes) -> tuple[int | None, bytes]:
+    """(objectTypeIndication, DecoderSpecificInfo) from an esds body."""
+    es = _descriptor(esds, 4)
+    if not es or es[0] != 0x03 or es[1] + 3 > es[2]:
+        return None, b""
+    pos = es[1] + 2
+    flags = esds[pos]
+    pos += 1
+    if flags & 0x80:
+        pos += 2
+    if flags & 0x40 and pos < len(esds):
+        pos += 1 + esds[pos]
+    if flags & 0x20:
+        pos += 2
+    dc = _descriptor(esds, pos)
+    if not dc or dc[0] != 0x04 or dc[1] + 13 > dc[2]:
+        return None, b""
+    object_type = esds[dc[1]]
+    dsi = _descriptor(esds, dc[1] + 13)
+    if not dsi or dsi[0] != 0x05:
+        return object_type, b""
+    return object_type, esds[dsi[1]:dsi[2]]
+
+
+class _Bits:
+    def __init__(self, data: bytes):
+        self.value = int.from_bytes(data, "big")
+        self.left = len(data) * 8
+
+    def read(self, n: int) -> int:
+        if n > self.left:
+            raise ValueError("short AudioSpecificConfig")
+        self.left -= n
+        return (self.value >> self.left) & ((1 << n) - 1)
+
+
+def _aac_config(config: bytes) -> tuple[int, int] | None:
+    """(samples per frame, core sample rate) from an AudioSpecificConfig, or None if not plain AAC."""
+    try:
+        bits = _Bits(config[:16])
+
+        def object_type() -> int:
+            aot = bits.read(5)
+            return 32 + bits.read(6) if aot == 31 else aot
+
+        def rate() -> int:
+            index = bits.read(4)
+            return bits.read(24) if index == 15 else (AAC_RATES[index] if index < len(AAC_RATES) else 0)
+
+        aot = object_type()
+        core_rate = rate()
+        bits.read(4)                      # channel configuration
+        if aot in (5, 29):                # explicit SBR/PS: the core's own type follows
+            rate()
+            aot = object_type()
+        if aot not in AAC_GA_TYPES:
+            return None
+        frame_length_flag = bits.read(1)
+    except ValueError:
+        return None
+    return (960 if frame_length_flag else 1024), core_rate
+
+
+def _read_moof(moof: bytes, drafts: dict[int | None, _Draft]) -> None:
+    """Add each traf's trun sample counts and durations to its track."""
+    for kind, traf in _children(moof):
+        if kind != b"traf":
+            continue
+        tfhd = _find(traf, [b"tfhd"])
+        if tfhd is None or len(tfhd) < 8:
+            continue
+        flags = int.from_bytes(tfhd[1:4], "big")
+        track_id = _u32(tfhd, 4)
+        draft = drafts.get(track_id)
+        if draft is None:
+            continue
+        pos = 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
+        default = _u32(tfhd, pos) if flags & 0x08 else draft.default_duration
+        for inner, trun in _children(traf):
+            if inner == b"trun":
+                _add_trun(trun, default or 0, draft)
+
+
+def _add_trun(trun: bytes, default: int, draft: _Draft) -> None:
+    if len(trun) < 8:
+        return
+    flags = int.from_bytes(trun[1:4], "big")
+    count = struct.unpack(">I", trun[4:8])[0]
+    pos = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
+    fields = [bit for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit]
+    width = 4 * len(fields)
+    if width:
+        count = min(count, (len(trun) - pos) // width)
+    if not flags & 0x100:
+        draft.samples += count
+        draft.ticks += count * default
+        return
+    for i in range(count):
+        draft.ticks += struct.unpack(">I", trun[pos + i * width:pos + i * width + 4])[0]
+    draft.samples += count

@@ -5,6 +5,9 @@
     streams    a video stream, an audio stream, common codecs
     duration   at most rules.max_duration_seconds, grace for 原则上
     integrity  complete box layout, and the media decodes
+
+A check that finds several problems names them all in its message; its ``code`` is the most
+serious one and ``details["codes"]`` lists every code found (a script sees them all).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from __future__ import annotations
 from intake.config import RulesConfig
 from validators.boxes import Layout
 from validators.results import CheckResult, failed, passed, warned
-from validators.sniff import KINDS
+from validators.sniff import IMAGE_BRANDS, KINDS
 from validators.tools import DecodeReport, MediaFacts
 
 MIB = 1024 * 1024
 CODEC_NAMES = {"AVC": "H.264", "HEVC": "H.265", "MPEG Audio": "MP3", "AAC": "AAC"}
 RESEND = "请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
+EXPORT_AGAIN = "请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 
 
 def human_size(size: int) -> str:
@@ -60,44 +64,60 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig) -> Che
     if kind in ("rar", "7z"):
         return failed("container", "unsupported_archive",
                       f"文件是{name}，本系统无法处理该压缩格式。请直接发送 MP4 视频，或改用 ZIP 压缩。", kind=kind)
+    if kind in ("avif", "heif"):
+        major = layout.major_brand if layout else None
+        real = IMAGE_BRANDS.get(major or "", (kind, name))[1]
+        return failed("container", "image_sequence", f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
+                      kind=kind, brands=layout.brands if layout else [], codes=["image_sequence"])
     if kind != "mp4" or layout is None:
         return failed("container", "not_mp4", f"文件实际是{name}，不是 MP4 视频。{RESEND}", kind=kind)
     allowed = set(rules.allowed_brands)
     major = layout.major_brand or ""
+    problems: list[tuple[str, str]] = []
     if major == "qt  " or not any(b in allowed for b in layout.brands):
-        return failed("container", "brand_not_allowed",
-                      f"文件的品牌标识（{', '.join(b.strip() for b in layout.brands) or '无'}）不属于 MP4。{RESEND}",
-                      kind=kind, brands=layout.brands)
+        problems.append(("brand_not_allowed",
+                         f"文件的品牌标识（{', '.join(b.strip() for b in layout.brands) or '无'}）不属于 MP4"))
     moov = layout.count("moov")
     if moov == 0:
-        return failed("container", "no_moov",
-                      "文件缺少索引（moov），通常是录制未正常结束或文件不完整，无法播放。请重新导出后报送。", kind=kind)
+        problems.append(("no_moov", "文件缺少索引（moov），通常是录制未正常结束或文件不完整，无法播放"))
     if moov > 1:
-        return failed("container", "multiple_moov", f"文件含有 {moov} 个索引（moov），结构异常。请重新导出后报送。", kind=kind)
+        problems.append(("multiple_moov", f"文件含有 {moov} 个索引（moov），结构异常"))
     if layout.count("mdat") == 0 and not layout.fragmented:
-        return failed("container", "no_mdat", "文件中没有媒体数据（mdat）。请重新导出后报送。", kind=kind)
+        problems.append(("no_mdat", "文件中没有媒体数据（mdat）"))
+    if problems:
+        advice = RESEND if problems[0][0] == "brand_not_allowed" else "请重新导出后报送。"
+        return failed("container", problems[0][0], "；".join(text for _, text in problems) + "。" + advice,
+                      kind=kind, brands=layout.brands, codes=[code for code, _ in problems])
     return passed("container", f"MP4 文件（品牌 {major.strip()}）。", kind=kind, brands=layout.brands)
 
 
 def check_streams(facts: MediaFacts, rules: RulesConfig) -> CheckResult:
+    """Every problem found is named; the code is the most serious (no_video, then no_audio, then uncommon_codec)."""
     video, audio = facts.video, facts.audio
+    v = video[0] if video else {}
+    a = audio[0] if audio else {}
+    details = {"video_codec": v.get("format"), "audio_codec": a.get("format")}
+    uncommon = []
+    if video and v.get("format") not in rules.video_codecs:
+        uncommon.append(f"视频编码 {codec_name(v.get('format'))} 不常见，部分播放器可能无法播放")
+    if audio and a.get("format") not in rules.audio_codecs:
+        uncommon.append(f"音频编码 {codec_name(a.get('format'))} 不常见，部分播放器可能无法播放")
+    codes = (["no_video"] if not video else []) + (["no_audio"] if video and not audio else []) \
+        + (["uncommon_codec"] if uncommon else [])
     if not video:
-        return failed("streams", "no_video", "文件中没有视频画面（只有音频或为空）。请报送包含画面的视频。",
-                      audio_codec=audio[0].get("format") if audio else None)
-    v = video[0]
+        extra = "；" + "；".join(uncommon) if uncommon else ""
+        return failed("streams", "no_video", f"文件中没有视频画面（只有音频或为空）{extra}。请报送包含画面的视频。",
+                      codes=codes, **details)
     described = f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
     if audio:
-        described += f"，音频 {codec_name(audio[0].get('format'))}"
-    details = {"video_codec": v.get("format"), "audio_codec": audio[0].get("format") if audio else None}
+        described += f"，音频 {codec_name(a.get('format'))}"
     if not audio:
-        return warned("streams", "no_audio", f"{described}，但没有声音。代言视频需要讲解声音，请确认是否遗漏音轨。", **details)
-    problems = []
-    if v.get("format") not in rules.video_codecs:
-        problems.append(f"视频编码 {codec_name(v.get('format'))} 不常见，部分播放器可能无法播放")
-    if audio[0].get("format") not in rules.audio_codecs:
-        problems.append(f"音频编码 {codec_name(audio[0].get('format'))} 不常见，部分播放器可能无法播放")
-    if problems:
-        return warned("streams", "uncommon_codec", f"{described}。" + "；".join(problems) + "。建议转为 H.264 + AAC。", **details)
+        advice = "代言视频需要讲解声音，请确认是否遗漏音轨" + ("；建议转为 H.264 + AAC。" if uncommon else "。")
+        found = "".join(f"{text}。" for text in uncommon)
+        return warned("streams", "no_audio", f"{described}，但没有声音。{found}{advice}", codes=codes, **details)
+    if uncommon:
+        return warned("streams", "uncommon_codec", f"{described}。" + "；".join(uncommon) + "。建议转为 H.264 + AAC。",
+                      codes=codes, **details)
     return passed("streams", described + "。", **details)
 
 
@@ -120,7 +140,8 @@ def media_seconds(facts: MediaFacts | None, layout: Layout | None) -> tuple[floa
         candidates.append(layout.movie_seconds)
         for track in layout.tracks:
             if track.handler in ("vide", "soun"):
-                candidates += [track.header_seconds, track.sample_seconds]
+                # frame_seconds comes from the audio sample entry's own rate: a timescale lie cannot shorten it.
+                candidates += [track.header_seconds, track.sample_seconds, track.frame_seconds]
     known = [c for c in candidates if c is not None]
     if claimed is None and layout and layout.movie_seconds is not None:
         claimed = layout.movie_seconds
@@ -136,17 +157,20 @@ def check_duration(facts: MediaFacts | None, layout: Layout | None, rules: Rules
     shown = human_seconds(actual)
     mismatch = claimed is not None and actual - claimed > rules.duration_tolerance_seconds
     note = f"（文件头标称 {human_seconds(claimed)}，实际音视频数据长 {shown}）" if mismatch else ""
+    also = "文件头与实际数据不一致，文件可能被修改过。" if mismatch else ""
+    extra = ["duration_mismatch"] if mismatch else []
     if actual > limit + grace:
         return failed("duration", "too_long",
-                      f"时长 {shown}{note}，超过 {human_seconds(limit)} 的要求。请剪辑到 {human_seconds(limit)} 以内后重新报送。",
-                      **details)
+                      f"时长 {shown}{note}，超过 {human_seconds(limit)} 的要求。{also}"
+                      f"请剪辑到 {human_seconds(limit)} 以内后重新报送。",
+                      codes=["too_long", *extra], **details)
     if actual > limit:
         return warned("duration", "too_long_grace",
-                      f"时长 {shown}{note}，略超过 {human_seconds(limit)}（原则上不超过）。由评审人员决定是否接受。",
-                      **details)
+                      f"时长 {shown}{note}，略超过 {human_seconds(limit)}（原则上不超过）。{also}由评审人员决定是否接受。",
+                      codes=["too_long_grace", *extra], **details)
     if mismatch:
         return warned("duration", "duration_mismatch",
-                      f"时长{note}前后不一致，文件可能被修改过，请人工核对。", **details)
+                      f"时长{note}前后不一致，文件可能被修改过，请人工核对。", codes=extra, **details)
     return passed("duration", f"时长 {shown}。", **details)
 
 

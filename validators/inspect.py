@@ -9,11 +9,13 @@ from typing import Any
 from intake.config import RulesConfig
 from validators import checks
 from validators.boxes import Layout, walk
+from validators.opened import OpenedFile
 from validators.results import CheckResult, Outcome, Status, outcome_of
-from validators.sniff import sniff
+from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.texts import TextSource
 from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media
 
+ISO_BMFF_KINDS = ("mp4", "avif", "heif")   # what the box walk reads (images only to name their brand)
 
 
 @dataclass
@@ -59,18 +61,30 @@ def _int(value) -> int | None:
 
 def inspect_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: str | None = None,
                  transcripts: list[tuple[str, bytes]] = (), content: bool = True,
-                 ocr: bool | None = None) -> FileReport:
+                 ocr: bool | None = None, opened: OpenedFile | None = None) -> FileReport:
     """Check one file. Never raises for a bad video; raises ToolError if a tool is missing.
 
     ``name`` is the file's original name (the path may be a store name); ``transcripts`` are
     (name, bytes) of subtitle or text files that came with it; ``content`` runs the opening-phrase
     and sensitive-content checks, with OCR unless ``ocr`` is False (None: as configured).
+
+    The file is opened once (no symlink, regular files only; OSError otherwise), or ``opened`` is
+    used as given and left open. Everything after that reads the descriptor, never ``path`` again.
     """
-    size = path.stat().st_size
-    report = FileReport(path=path, size_bytes=size, kind="empty" if size == 0 else sniff(path))
+    if opened is not None:
+        return _inspect(path, opened, rules, deep, name, transcripts, content, ocr)
+    with OpenedFile.open(path) as own:
+        return _inspect(path, own, rules, deep, name, transcripts, content, ocr)
+
+
+def _inspect(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: str | None,
+             transcripts, content: bool, ocr: bool | None) -> FileReport:
+    size = f.size
+    report = FileReport(path=path, size_bytes=size,
+                        kind="empty" if size == 0 else sniff_bytes(f.read_at(0, SNIFF_BYTES)))
     report.checks.append(checks.check_size(size, rules))
-    if report.kind == "mp4":
-        report.layout = walk(path)
+    if report.kind in ISO_BMFF_KINDS:
+        report.layout = walk(f)
     container = checks.check_container(report.kind, report.layout, rules)
     report.checks.append(container)
     if report.layout is None:
@@ -83,7 +97,7 @@ def inspect_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: st
         return report
 
     try:
-        report.facts = probe_media(path, rules.probe_timeout_seconds)
+        report.facts = probe_media(f, rules.probe_timeout_seconds)
     except ProbeFailed as exc:
         report.checks.append(checks.check_probe_failed(exc.reason))
         return report
@@ -94,23 +108,24 @@ def inspect_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: st
     elif size > rules.max_size_bytes:
         pass  # an oversized file is never decoded in full, nor in part: it is rejected already
     else:
-        report.checks.append(_decode(path, report, rules, deep))
+        report.checks.append(_decode(f, report, rules, deep))
     if content and report.facts.video and not report.failed:
-        _content_checks(report, rules, name or path.name, list(transcripts), ocr)
+        _content_checks(report, f, rules, name or path.name, list(transcripts), ocr)
     return report
 
 
-def _content_checks(report: FileReport, rules: RulesConfig, name: str, transcripts, ocr: bool | None) -> None:
+def _content_checks(report: FileReport, f: OpenedFile, rules: RulesConfig, name: str, transcripts,
+                    ocr: bool | None) -> None:
     from validators.opening import check_opening
     from validators.sensitive import check_sensitive
 
-    opening = check_opening(report.path, report.facts, rules.opening, transcripts, use_ocr=ocr)
+    opening = check_opening(f, report.facts, rules.opening, transcripts, use_ocr=ocr)
     report.checks.append(opening.check)
     report.texts = [TextSource("file_name", name), *opening.texts]
     report.checks.append(check_sensitive(report.texts, rules.sensitive))
 
 
-def _decode(path: Path, report: FileReport, rules: RulesConfig, deep: bool) -> CheckResult:
+def _decode(f: OpenedFile, report: FileReport, rules: RulesConfig, deep: bool) -> CheckResult:
     if deep:
         spans = [(None, None)]
     else:
@@ -120,4 +135,4 @@ def _decode(path: Path, report: FileReport, rules: RulesConfig, deep: bool) -> C
         if seconds and seconds > 2 * span:
             spans.append((seconds - span, None))
     timeout = rules.decode_timeout_seconds
-    return checks.check_decode(decode_check(path, spans, timeout), deep)
+    return checks.check_decode(decode_check(f, spans, timeout), deep)

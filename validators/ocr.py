@@ -33,18 +33,23 @@ def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
-def caption_frames(path: Path, width: int, height: int, scan_seconds: float, fps: float, band: float,
-                   out_width: int, timeout: float) -> Iterator[tuple[float, "object"]]:
-    """(seconds, BGR image) of the caption band, ``fps`` frames a second, for the first ``scan_seconds``."""
+def caption_frames(path: Path | str, width: int, height: int, scan_seconds: float, fps: float, band: float,
+                   out_width: int, timeout: float, fds: tuple[int, ...] = ()) -> Iterator[tuple[float, "object"]]:
+    """(seconds, BGR image) of the caption band, ``fps`` frames a second, for the first ``scan_seconds``.
+
+    A str ``path`` is used as given (it may be /proc/self/fd/N for an inherited ``fds`` descriptor).
+    """
     import numpy as np
 
     band_height = _even(height * band)
     out_height = _even(band_height * out_width / width)
     vf = f"fps={fps},crop={_even(width)}:{band_height}:0:{_even(height - band_height)},scale={out_width}:{out_height}"
-    args = (ffmpeg_python.input(str(path.resolve()), t=f"{scan_seconds:.2f}", **SAFE_INPUT)
+    target = path if isinstance(path, str) else str(path.resolve())
+    args = (ffmpeg_python.input(target, t=f"{scan_seconds:.2f}", **SAFE_INPUT)
             .output("pipe:", f="rawvideo", pix_fmt="bgr24", vf=vf, an=None)
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            pass_fds=fds)
     killer = threading.Timer(timeout, proc.kill)   # a stuck decoder never holds the pipeline
     killer.start()
     frame_bytes = out_width * out_height * 3

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 
 def main(raw: str) -> int:
@@ -18,8 +17,9 @@ def main(raw: str) -> int:
 
     args = json.loads(raw)
     deadline = time.monotonic() + args["timeout"]
-    frames = caption_frames(Path(args["path"]), args["width"], args["height"], args["scan_seconds"], args["fps"],
-                            args["band"], args["out_width"], args["timeout"])
+    # "path" may be /proc/self/fd/N for a descriptor this process inherited: pass it on, never resolve it.
+    frames = caption_frames(args["path"], args["width"], args["height"], args["scan_seconds"], args["fps"],
+                            args["band"], args["out_width"], args["timeout"], tuple(args.get("fds", ())))
     lines: list[tuple[float, str]] = []
     hit = None
     for seconds, found in ocr_captions(frames, deadline):

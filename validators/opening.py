@@ -18,6 +18,7 @@ from pathlib import Path
 
 from intake.config import OpeningConfig
 from intake.errors import ToolError
+from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned
 from validators.subtitles import embedded_subtitles, sidecar_sources
@@ -47,8 +48,9 @@ def _search(sources: list[TextSource], cfg: OpeningConfig) -> tuple[PhraseMatch,
     return found, origin
 
 
-def check_opening(path: Path, facts: MediaFacts, cfg: OpeningConfig, transcripts: list[tuple[str, bytes]],
-                  use_ocr: bool | None = None) -> OpeningResult:
+def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig,
+                  transcripts: list[tuple[str, bytes]], use_ocr: bool | None = None) -> OpeningResult:
+    """``path`` may be an OpenedFile: every tool then reads that descriptor, never a path."""
     deadline = time.monotonic() + cfg.timeout_seconds
     looked: list[str] = []
     texts: list[TextSource] = []
@@ -56,6 +58,8 @@ def check_opening(path: Path, facts: MediaFacts, cfg: OpeningConfig, transcripts
     def attempt(kind: str, sources: list[TextSource]) -> OpeningResult | None:
         looked.append(SOURCE_LABELS[kind])
         texts.extend(sources)
+        if time.monotonic() > deadline:
+            return None   # the time bound: what was read is still kept for the sensitive check
         hit = _search(sources, cfg)
         return _found(hit, texts) if hit else None
 
@@ -97,7 +101,7 @@ def check_opening(path: Path, facts: MediaFacts, cfg: OpeningConfig, transcripts
         f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。", looked=looked), texts)
 
 
-def _ocr(path: Path, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
+def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
          texts: list[TextSource]) -> OpeningResult | None:
     """OCR runs in a child process (see validators.ocr_child); a crash or time-out there is only logged."""
     looked.append(SOURCE_LABELS["ocr"])
@@ -109,14 +113,16 @@ def _ocr(path: Path, facts: MediaFacts, cfg: OpeningConfig, deadline: float, loo
     remaining = max(1.0, deadline - time.monotonic())
     if not width or not height:
         return None
-    request = {"path": str(path.resolve()), "width": width, "height": height, "scan_seconds": cfg.scan_seconds,
+    target, fds = media_input(path)
+    request = {"path": target, "fds": list(fds), "width": width, "height": height, "scan_seconds": cfg.scan_seconds,
                "fps": cfg.ocr_fps, "band": cfg.ocr_band, "out_width": cfg.ocr_width, "max_errors": cfg.max_errors,
                "timeout": remaining}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     try:
         proc = subprocess.run([sys.executable, "-m", "validators.ocr_child", json.dumps(request)],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=remaining + 30, env=env)
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=remaining + 30, env=env,
+                              pass_fds=fds)
         answer = json.loads(proc.stdout) if proc.returncode == 0 else None
     except (subprocess.TimeoutExpired, ValueError):
         answer = None

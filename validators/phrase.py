@@ -16,6 +16,8 @@ MIDDLE = "今天我要讲的是"
 SENTENCE_END = set("。！？!?；;\n")
 MAX_SPEAKER = 8
 MAX_TOPIC = 40
+# The search is quadratic-ish in Python; the phrase opens a video, so text past this is never the opening.
+MAX_TEXT_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def _sellers(text: str, pattern: str, max_errors: float, cost) -> tuple[int, int
 
 
 def find_phrase(text: str, max_errors: float = 2) -> PhraseMatch | None:
-    clean = normalise(text)
+    clean = normalise(text[:MAX_TEXT_CHARS])
     positions = [i for i, ch in enumerate(clean) if _is_letter(ch)]
     letters = "".join(clean[i] for i in positions)
     head = fuzzy_find(letters, PREFIX, max_errors)

@@ -18,6 +18,8 @@ KINDS = {
     "mpeg_ps": "MPEG-PS（.mpg/.vob）视频",
     "wmv": "WMV/ASF 视频",
     "hls": "HLS 播放列表（.m3u8 文本，不是视频）",
+    "avif": "AVIF 图片或动图",
+    "heif": "HEIF/HEIC 图片或动图",
     "jpeg": "JPEG 图片",
     "png": "PNG 图片",
     "gif": "GIF 图片",
@@ -30,6 +32,21 @@ KINDS = {
     "text": "文本文件",
     "empty": "空文件（0 字节）",
     "unknown": "无法识别的文件",
+}
+
+# HEIF and AVIF image or image-sequence major brands: (kind, what the file really is).
+# The major brand decides; compatible brands never turn one of these into a video.
+IMAGE_BRANDS = {
+    "avif": ("avif", "AVIF 图片"),
+    "avis": ("avif", "AVIF 动图（图像序列）"),
+    "heic": ("heif", "HEIC 图片"),
+    "heix": ("heif", "HEIC 图片"),
+    "heim": ("heif", "HEIC 图片"),
+    "hevc": ("heif", "HEIC 动图（图像序列）"),
+    "hevx": ("heif", "HEIC 动图（图像序列）"),
+    "heis": ("heif", "HEIC 动图（图像序列）"),
+    "mif1": ("heif", "HEIF 图片"),
+    "msf1": ("heif", "HEIF 动图（图像序列）"),
 }
 
 
@@ -45,7 +62,10 @@ def sniff_bytes(head: bytes) -> str:
         return "empty"
     if len(head) >= 12 and head[4:8] == b"ftyp":
         brand = head[8:12]
-        return "quicktime" if brand == b"qt  " else "mp4"
+        if brand == b"qt  ":
+            return "quicktime"
+        image = IMAGE_BRANDS.get(brand.decode("latin-1"))
+        return image[0] if image else "mp4"
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
         # ISO-BMFF without ftyp: old QuickTime writes files like this.
         return "quicktime"

@@ -10,6 +10,7 @@ from pathlib import Path
 import ffmpeg as ffmpeg_python
 
 from intake.errors import ToolError
+from validators.opened import OpenedFile, media_input
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 RATE = 16000
@@ -27,15 +28,17 @@ def load_model(folder: str):
     return vosk.Model(folder)
 
 
-def transcribe(path: Path, model_folder: Path, seconds: float, timeout: float) -> str:
+def transcribe(source: Path | OpenedFile, model_folder: Path, seconds: float, timeout: float) -> str:
     from vosk import KaldiRecognizer
 
     model = load_model(str(model_folder))
-    args = (ffmpeg_python.input(str(path.resolve()), t=f"{seconds:.2f}", **SAFE_INPUT)
+    target, fds = media_input(source)
+    args = (ffmpeg_python.input(target, t=f"{seconds:.2f}", **SAFE_INPUT)
             .output("pipe:", f="s16le", ac=1, ar=RATE, vn=None)
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
     try:
-        audio = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout).stdout
+        audio = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                               pass_fds=fds).stdout
     except subprocess.TimeoutExpired:
         return ""
     recognizer = KaldiRecognizer(model, RATE)

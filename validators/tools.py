@@ -15,6 +15,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from intake.errors import ToolError
+from validators.opened import OpenedFile, media_input
 
 # ffmpeg may only read plain local files, and only through the mov/mp4 demuxer:
 # an ".mp4" that is really a playlist must not make it open anything else.
@@ -48,11 +49,13 @@ class DecodeReport:
     timed_out: bool = False
 
 
-def decode_check(path: Path, spans: list[tuple[float | None, float | None]], timeout: float) -> DecodeReport:
-    """Decode the given (start, length) spans of ``path``; None means from the start / to the end.
+def decode_check(source: Path | OpenedFile, spans: list[tuple[float | None, float | None]],
+                 timeout: float) -> DecodeReport:
+    """Decode the given (start, length) spans of ``source``; None means from the start / to the end.
 
     Any error-level output is a failure: ffmpeg exits 0 on corrupt data otherwise.
     """
+    target, fds = media_input(source)
     streams = []
     for start, length in spans:
         options = dict(SAFE_INPUT)
@@ -60,14 +63,14 @@ def decode_check(path: Path, spans: list[tuple[float | None, float | None]], tim
             options["ss"] = f"{start:.3f}"
         if length:
             options["t"] = f"{length:.3f}"
-        streams.append(ffmpeg_python.input(str(path.resolve()), **options))
+        streams.append(ffmpeg_python.input(target, **options))
     outputs = [s.output("-", f="null", map=f"{i}") for i, s in enumerate(streams)]
     # Every input is mapped whole into its own null output.
     args = ffmpeg_python.merge_outputs(*outputs).global_args(
         "-nostdin", "-hide_banner", "-v", "error", "-xerror").compile(cmd=ffmpeg_exe())
     args = _fix_maps(args)
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, pass_fds=fds)
     except subprocess.TimeoutExpired:
         return DecodeReport(False, "", timed_out=True)
     except OSError as exc:
@@ -111,14 +114,16 @@ class ProbeFailed(Exception):
         self.reason = reason
 
 
-def probe_media(path: Path, timeout: float) -> MediaFacts:
+def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
     """Run MediaInfo in a child process so that a crash in the C library stays there."""
-    args = [sys.executable, "-m", "validators.mediainfo_child", str(path.resolve())]
+    target, fds = media_input(source)
+    args = [sys.executable, "-m", "validators.mediainfo_child", target]
     env = dict(os.environ)
     # The child must import this very package, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env,
+                              pass_fds=fds)
     except subprocess.TimeoutExpired as exc:
         raise ProbeFailed("timeout") from exc
     if proc.returncode == 3:

@@ -8,7 +8,7 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
-from intake.cli.validate_cmd import existing_files
+from intake.cli.validate_cmd import EXIT_CODES, existing_files
 from intake.contact import clean_text, normalise_phone
 from intake.pipeline import process
 from intake.task import MediaTask, SubmissionTask
@@ -23,7 +23,10 @@ from intake.task import MediaTask, SubmissionTask
 @click.option("--deep", is_flag=True, help="完整解码整个视频（较慢）。")
 @pass_app
 def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title, deep: bool) -> int:
-    """检查视频并登记为一件作品（多个文件算同一件作品），文件存入文件库。"""
+    """检查视频并登记为一件作品（多个文件算同一件作品），文件存入文件库。
+
+    退出码（与 validate 相同，作品在各种结果下都会登记）：0 通过；3 待复核；4 不合格；2 用法错误；1 运行故障。
+    """
     paths = existing_files(files)
     services = app.services(deep=deep, progress=True)
     task = SubmissionTask(
@@ -35,4 +38,5 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     click.echo(f"已登记作品 #{task.submission_id}：{outcome_text(task.outcome)}")
     for line in check_lines(task.all_checks):
         click.echo(line)
-    return 0
+    # Scripts tell a rejected entry from an accepted one by the exit code, as with validate.
+    return EXIT_CODES[task.outcome]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import check_lines, outcome_text
+from intake.cli.render import check_lines, outcome_text, terminal_json
 from intake.errors import UsageError
+from intake.textsafe import for_terminal
 from intake.metadata import transcripts_beside
-from validators.inspect import inspect_file
-from validators.results import Outcome, worst
+from validators.inspect import FileReport, inspect_file
+from validators.opened import NotRegularFile, OpenedFile
+from validators.results import CheckResult, Outcome, worst
 
 EXIT_CODES = {Outcome.ACCEPTED: 0, Outcome.NEEDS_REVIEW: 3, Outcome.REJECTED: 4}
 
@@ -29,6 +33,25 @@ def existing_files(paths: tuple[str, ...]) -> list[Path]:
     return out
 
 
+def open_checked(path: Path) -> OpenedFile:
+    """The one open of a file to validate: no symlink, regular files only (bad usage otherwise)."""
+    try:
+        return OpenedFile.open(path)
+    except NotRegularFile as exc:
+        raise UsageError(f"不是普通文件：{path}", "请给出视频文件本身的路径（不能是设备、管道或文件夹）。") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"是符号链接：{path}", "请给出链接所指的实际文件的路径。") from exc
+        raise UsageError(f"无法打开文件：{path}（{exc.strerror}）", "请检查文件是否存在、是否有读取权限。") from exc
+
+
+def check_json(check: CheckResult) -> dict[str, Any]:
+    """A check for --json: id, status, code, message and details, where ``details.codes`` lists every code."""
+    details = dict(check.details)
+    details.setdefault("codes", [check.code])
+    return {**check.as_json(), "details": details}
+
+
 @click.command("validate", options_metavar="[选项]")
 @click.argument("files", nargs=-1, required=True, metavar="文件...")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
@@ -43,18 +66,22 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool,
     """
     paths = existing_files(files)
     rules = app.config.rules
-    reports = [inspect_file(p, rules, deep=deep, transcripts=transcripts_beside(p), ocr=False if no_ocr else None)
-               for p in paths]
+    reports: list[FileReport] = []
+    for path in paths:
+        # Opened once here; the checks and every tool they run read this descriptor, never the path again.
+        with open_checked(path) as opened:
+            reports.append(inspect_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
+                                        ocr=False if no_ocr else None, opened=opened))
     if as_json:
         payload = [
-            {"path": str(r.path), "outcome": r.outcome.value, "checks": [c.as_json() for c in r.checks],
+            {"path": str(r.path), "outcome": r.outcome.value, "checks": [check_json(c) for c in r.checks],
              "media": r.media()}
             for r in reports
         ]
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(terminal_json(json.dumps(payload, ensure_ascii=False, indent=2, default=str)))
     else:
         for r in reports:
-            click.echo(f"{r.path}：{outcome_text(r.outcome)}")
+            click.echo(f"{for_terminal(r.path)}：{outcome_text(r.outcome)}")
             for line in check_lines(r.checks, verbose):
                 click.echo(line)
     return EXIT_CODES[worst(r.outcome for r in reports)]
