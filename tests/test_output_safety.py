@@ -191,6 +191,24 @@ def test_watch_prints_dropped_names_as_text(clips, workdir):
     assert done.returncode == 0, done.stderr
     assert "作品 #1" in done.stdout
     assert_no_raw_controls(done.stdout)
+    assert_no_raw_controls(done.stderr)
+
+
+def test_log_lines_on_the_terminal_show_controls(capsys):
+    import logging
+
+    from intake.cli.context import terminal_safe_logging
+
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root.addHandler(handler)
+    try:
+        terminal_safe_logging()
+        logging.getLogger("intake.test").warning("跳过 %s", f"{ESC}片名{CSI}.mp4")
+    finally:
+        root.removeHandler(handler)
+    assert capsys.readouterr().err == "WARNING 跳过 \\x1b[31m片名\\x9b31m.mp4\n"
 
 
 def test_export_with_long_unit_and_title(clips, workdir):

@@ -46,6 +46,26 @@ def terminal_progress(label: str, total: int):
 
 def setup_cli_logging(level: int = logging.WARNING) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    terminal_safe_logging()
+
+
+class _TerminalFormatter(logging.Formatter):
+    """Log lines quote file names and subjects as sent; on a terminal their controls are shown, not obeyed."""
+
+    def __init__(self, inner: logging.Formatter | None):
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(self.inner.format(record))
+
+
+def terminal_safe_logging() -> None:
+    """Make the root logger's stderr handlers print through ``for_terminal`` (the log file stays verbatim)."""
+    for handler in logging.getLogger().handlers:
+        if (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+                and not isinstance(handler.formatter, _TerminalFormatter)):
+            handler.setFormatter(_TerminalFormatter(handler.formatter))
 
 
 pass_app = click.make_pass_decorator(AppContext)

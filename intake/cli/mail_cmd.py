@@ -6,7 +6,7 @@ import threading
 
 import click
 
-from intake.cli.context import AppContext, pass_app
+from intake.cli.context import AppContext, pass_app, terminal_safe_logging
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
 from intake.textsafe import for_terminal
@@ -31,6 +31,7 @@ def poll(app: AppContext, once: bool) -> int:
 
     config = app.config
     setup_logging(config)
+    terminal_safe_logging()
     services = app.services(progress=False)
     poller = MailPoller(services)
     stop = threading.Event()

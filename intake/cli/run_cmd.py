@@ -6,7 +6,7 @@ import threading
 
 import click
 
-from intake.cli.context import AppContext, pass_app
+from intake.cli.context import AppContext, pass_app, terminal_safe_logging
 from intake.cli.render import echo
 
 
@@ -32,6 +32,7 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
 
     config = app.config
     log_file = setup_logging(config)
+    terminal_safe_logging()
     stop = threading.Event()
     install_stop_signals(stop)
 
