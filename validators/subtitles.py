@@ -7,6 +7,7 @@ capped, so a 1 MB subtitle costs a parse and a few milliseconds of search, not s
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -45,17 +46,53 @@ def decode_sidecar(raw: bytes) -> str:
     return text.replace("\x00", "")
 
 
+# An SRT/VTT timing line, and an ASS Dialogue line (start time, then the text after nine commas).
+_SRT_TIMING = re.compile(r"^[ \t]*(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})[ \t]*-->.*$", re.MULTILINE)
+_ASS_DIALOGUE = re.compile(r"^Dialogue:[^,\n]*,(\d+):(\d{2}):(\d{2})[.,](\d{1,3}),(?:[^,\n]*,){7}(.*)$",
+                           re.MULTILINE)
+_TAGS = re.compile(r"<[^>\n]*>|\{[^}\n]*\}")
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+
+
+def _seconds(hours: str | None, minutes: str, secs: str, fraction: str) -> float:
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + int(fraction) / 10 ** len(fraction)
+
+
+def _scan(text: str) -> list[tuple[float, str]]:
+    """(start, text) of every cue, found by one regular-expression pass (linear in the file)."""
+    text = text.replace("\r\n", "\n")
+    out = []
+    for m in _ASS_DIALOGUE.finditer(text):
+        words = _TAGS.sub("", m.group(5)).replace("\\N", "\n").replace("\\n", "\n")
+        out.append((_seconds(m.group(1), m.group(2), m.group(3), m.group(4)), words))
+    if out:
+        return out
+    for m in _SRT_TIMING.finditer(text):
+        blank = _BLANK_LINE.search(text, m.end())
+        words = text[m.end():blank.start() if blank else len(text)].strip("\n")
+        out.append((_seconds(m.group(1), m.group(2), m.group(3), m.group(4)), _TAGS.sub("", words)))
+    return out
+
+
+def _parsed(text: str) -> list[tuple[float, str]] | None:
+    """pysubs2's reading, for shapes the scan does not know; None if it cannot read the text either."""
+    try:
+        return [(line.start / 1000, line.plaintext) for line in pysubs2.SSAFile.from_string(text)]
+    except Exception:  # pysubs2 raises several types for malformed input
+        return None
+
+
 def cues(text: str, kind: str, name: str | None, scan_seconds: float) -> list[TextSource]:
     """The cues of a subtitle file that start within the first ``scan_seconds``, earliest first, capped."""
-    try:
-        subs = pysubs2.SSAFile.from_string(text)
-    except Exception:  # pysubs2 raises several types for malformed input; treat it as plain text
-        return [TextSource(kind, text[:MAX_PLAIN_CHARS], name)]
-    timed = sorted((line.start / 1000, line.plaintext) for line in subs
-                   if 0 <= line.start / 1000 <= scan_seconds and line.plaintext.strip())
+    found = _scan(text) or _parsed(text)
+    if found is None:
+        return [TextSource(kind, text[:MAX_PLAIN_CHARS], name)]   # not a subtitle file after all: plain text
+    timed = sorted((seconds, words) for seconds, words in found if 0 <= seconds <= scan_seconds and words.strip())
     out: list[TextSource] = []
     budget = MAX_WINDOW_CHARS
     for seconds, words in timed:
+        if out and words[:MAX_CUE_CHARS] == out[-1].text:
+            continue   # a repeated cue adds nothing but cost
         words = words[:min(MAX_CUE_CHARS, budget)]
         out.append(TextSource(kind, words, name, seconds))
         budget -= len(words)
