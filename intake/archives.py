@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from intake.metadata import SIDECAR_SUFFIXES
+from intake.textsafe import one_line
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
 
@@ -17,6 +20,10 @@ VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".flv", ".wmv", ".webm
 VIDEO_KINDS = {"mp4", "quicktime", "mkv", "webm", "avi", "flv", "mpeg_ts", "mpeg_ps", "wmv"}
 UTF8_FLAG = 0x800
 COPY_CHUNK = 1024 * 1024
+NAME_MAX_BYTES = 255
+PATH_MAX_BYTES = 4096
+# Errors an entry's own path causes on extraction (not a full disk): the zip is rejected, not retried.
+PATH_ERRNOS = {errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ELOOP, errno.EINVAL, errno.EILSEQ}
 
 
 @dataclass
@@ -37,25 +44,60 @@ def member_name(info: zipfile.ZipInfo) -> str:
 
 
 def safe_relative(name: str) -> PurePosixPath | None:
-    """A member name as a relative path inside the target, or None if it would escape."""
+    """A member name as a relative path inside the target, or None if it would escape.
+
+    Control characters are dropped from each component: the names become files in our work folder.
+    """
     name = unicodedata.normalize("NFC", name.replace("\\", "/"))
     path = PurePosixPath(name)
     if path.is_absolute() or name.startswith("/") or (path.parts and ":" in path.parts[0]):
         return None
     if any(part in ("..",) for part in path.parts):
         return None
-    parts = [p for p in path.parts if p not in (".", "")]
-    if not parts or any("\x00" in p or len(p.encode("utf-8")) > 255 for p in parts):
+    parts = [one_line(p) or "" for p in path.parts]
+    parts = [p for p in parts if p not in (".", "")]
+    if not parts or any(p == ".." for p in parts):
         return None
     return PurePosixPath(*parts)
+
+
+def too_long(rel: PurePosixPath, target: Path) -> bool:
+    """A component over NAME_MAX, or a path that would pass PATH_MAX once under ``target``."""
+    room = PATH_MAX_BYTES - len(str(target).encode("utf-8", "surrogateescape")) - 2
+    return (any(len(p.encode("utf-8")) > NAME_MAX_BYTES for p in rel.parts)
+            or len(str(rel).encode("utf-8")) > min(PATH_MAX_BYTES, room))
+
+
+class _Layout:
+    """The files and folders a zip will create: a second file of one name becomes ``name (2)``."""
+
+    def __init__(self, folders: set[PurePosixPath]):
+        self.folders = folders
+        self.files: set[PurePosixPath] = set()
+
+    def place(self, rel: PurePosixPath) -> PurePosixPath | None:
+        """Where ``rel`` goes; None if it is also a folder of the zip (a file/folder clash)."""
+        if rel in self.folders or any(parent in self.files for parent in rel.parents):
+            return None
+        candidate, n = rel, 1
+        while candidate in self.files or candidate in self.folders:
+            n += 1
+            stem, suffix = PurePosixPath(rel.name).stem, PurePosixPath(rel.name).suffix
+            candidate = rel.with_name(f"{stem} ({n}){suffix}")
+        self.files.add(candidate)
+        return candidate
 
 
 def _ignored(rel: PurePosixPath) -> bool:
     return any(p == "__MACOSX" or p.startswith(".") or p in ("Thumbs.db", "desktop.ini") for p in rel.parts)
 
 
-def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
-    """Extract the videos (and sidecars) of ``archive`` under ``target``; never raises for a bad zip."""
+def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
+    """Extract the videos (and sidecars) of ``archive`` (a path or an open file) under ``target``.
+
+    Never raises for a bad zip: escapes, clashes, over-long names, bombs and damage are a failed
+    ``archive`` check. Only a fault of our own disk (full, unwritable) raises OSError.
+    """
     out = Unpacked()
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -69,24 +111,43 @@ def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: i
                 out.check = too_big_check(max_total_bytes)
                 return out
             planned, skipped = [], []
+            entries = []
             for info in infos:
                 name = member_name(info)
                 rel = safe_relative(name)
                 if rel is None:
                     out.check = failed("archive", "unsafe_path",
-                                       f"压缩包中的文件名“{name}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。")
+                                       f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。")
+                    return out
+                if too_long(rel, target):
+                    out.check = name_too_long_check(name)
                     return out
                 if _ignored(rel):
                     continue
                 if info.flag_bits & 0x1:
                     out.check = failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。")
                     return out
-                planned.append((info, rel))
+                entries.append((info, rel))
+            layout = _Layout(_folders_of(zf, [rel for _, rel in entries]))
+            for info, rel in entries:
+                placed = layout.place(rel)
+                if placed is None:
+                    out.check = path_conflict_check(str(rel))
+                    return out
+                planned.append((info, placed))
             written = 0
             for info, rel in planned:
                 dest = target / Path(*rel.parts)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, dest.open("wb") as dst:
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dst = dest.open("xb")
+                except OSError as exc:
+                    if exc.errno not in PATH_ERRNOS:
+                        raise
+                    out.check = path_conflict_check(str(rel), exc.strerror or str(exc))
+                    out.videos.clear()
+                    return out
+                with zf.open(info) as src, dst:
                     while chunk := src.read(COPY_CHUNK):
                         written += len(chunk)
                         if written > max_total_bytes:  # the declared sizes lied: a bomb
@@ -113,6 +174,34 @@ def unpack_zip(archive: Path, target: Path, max_entries: int, max_total_bytes: i
         extra = f"；另有 {len(skipped)} 个非视频文件未处理：{'、'.join(skipped[:5])}" if skipped else ""
         out.check = passed("archive", f"压缩包内有 {len(out.videos)} 个视频{extra}。", skipped=skipped)
     return out
+
+
+def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath]) -> set[PurePosixPath]:
+    """Every folder the zip creates: the parents of its files and its explicit folder entries."""
+    folders = {parent for rel in files for parent in rel.parents if parent != PurePosixPath(".")}
+    for info in zf.infolist():
+        if info.is_dir():
+            rel = safe_relative(member_name(info))
+            if rel is not None:
+                folders.add(rel)
+                folders.update(p for p in rel.parents if p != PurePosixPath("."))
+    return folders
+
+
+def _shown(name: str, limit: int = 120) -> str:
+    return one_line(name, limit) or ""
+
+
+def path_conflict_check(name: str, error: str | None = None) -> CheckResult:
+    return failed("archive", "path_conflict",
+                  f"压缩包中的“{_shown(name)}”既是文件又是文件夹（或与其他条目冲突），无法解压。请整理文件夹结构后重新打包报送。",
+                  entry=_shown(name, 500), error=error)
+
+
+def name_too_long_check(name: str) -> CheckResult:
+    return failed("archive", "name_too_long",
+                  f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
+                  entry=_shown(name, 500))
 
 
 def too_big_check(limit: int) -> CheckResult:

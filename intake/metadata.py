@@ -15,6 +15,8 @@ sidecars hold the same keys as a mapping. Text may be UTF-8 (with or without BOM
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -22,7 +24,10 @@ from pathlib import Path
 import yaml
 
 from intake.contact import clean_text, normalise_phone, phone_is_valid
+from intake.inbox_fs import SIDECAR_CAP, Refused, read_sidecar
 from validators.texts import decode_text
+
+log = logging.getLogger(__name__)
 
 METADATA_SUFFIXES = (".txt", ".json", ".yaml", ".yml")
 TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".ass", ".ssa", ".vtt")
@@ -109,9 +114,20 @@ def _cleaned(unit=None, contact=None, phone=None, title=None) -> Metadata:
                     phone=normalise_phone(phone), title=clean_text(title, 500))
 
 
-def parse_sidecar(path: Path) -> Metadata:
-    raw = path.read_bytes()[:MAX_SIDECAR_BYTES]
-    text = decode_text(raw)
+def decode_sidecar(raw: bytes) -> str:
+    """Text of a sidecar; never raises: a UTF-16 file cut at an odd length, or with a lone surrogate,
+    decodes with replacement characters."""
+    try:
+        return decode_text(raw)
+    except UnicodeDecodeError:
+        return raw.decode("utf-16", "replace")
+
+
+def parse_sidecar(path: Path, raw: bytes | None = None) -> Metadata:
+    """Metadata from a sidecar's bytes (read from ``path`` when not given: our own unpacked files)."""
+    if raw is None:
+        raw = read_sidecar(path, cap=MAX_SIDECAR_BYTES)
+    text = decode_sidecar(raw[:MAX_SIDECAR_BYTES])
     suffix = path.suffix.lower()
     if suffix in (".json", ".yaml", ".yml"):
         try:
@@ -124,13 +140,27 @@ def parse_sidecar(path: Path) -> Metadata:
 
 
 def sidecars_of(video: Path) -> list[Path]:
-    """Files beside ``video`` with the same stem and a sidecar suffix."""
+    """Regular files beside ``video`` with the same stem and a sidecar suffix; links are not sidecars."""
     try:
-        siblings = list(video.parent.iterdir())
+        with os.scandir(video.parent) as entries:
+            siblings = [Path(e.path) for e in entries if e.is_file(follow_symlinks=False)]
     except OSError:
         return []
     return sorted(p for p in siblings
-                  if p != video and p.is_file() and p.stem == video.stem and p.suffix.lower() in SIDECAR_SUFFIXES)
+                  if p != video and p.stem == video.stem and p.suffix.lower() in SIDECAR_SUFFIXES)
+
+
+def sidecar_bytes(video: Path, inbox: Path | None = None) -> list[tuple[Path, bytes]]:
+    """Each sidecar of ``video`` with its first bytes (at most SIDECAR_CAP), read through the inbox door."""
+    out = []
+    for sidecar in sidecars_of(video):
+        try:
+            out.append((sidecar, read_sidecar(sidecar, inbox, SIDECAR_CAP)))
+        except Refused as exc:
+            log.warning("忽略说明文件 %s：%s", exc.path, exc.reason)
+        except OSError:
+            continue   # gone meanwhile
+    return out
 
 
 def from_file_name(stem: str) -> Metadata:
@@ -142,24 +172,21 @@ def from_file_name(stem: str) -> Metadata:
     return Metadata()
 
 
-def transcripts_beside(video: Path) -> list[tuple[str, bytes]]:
+def transcripts_beside(video: Path, sidecars: list[tuple[Path, bytes]] | None = None) -> list[tuple[str, bytes]]:
     """Subtitle and text files with the video's stem: (name, bytes), for the opening-phrase check."""
-    out = []
-    for sidecar in sidecars_of(video):
-        if sidecar.suffix.lower() in TRANSCRIPT_SUFFIXES:
-            try:
-                out.append((sidecar.name, sidecar.read_bytes()[:1024 * 1024]))
-            except OSError:
-                continue
-    return out
+    if sidecars is None:
+        sidecars = sidecar_bytes(video)
+    # Handed on as UTF-8, decoded once here, so no later reader trips over a broken UTF-16 file.
+    return [(p.name, decode_sidecar(raw).encode("utf-8")) for p, raw in sidecars
+            if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
 
 
-def metadata_for(video: Path, inbox: Path) -> Metadata:
+def metadata_for(video: Path, inbox: Path, sidecars: list[tuple[Path, bytes]]) -> Metadata:
     """Sidecar first, then the unit's folder, then the file-name pattern."""
     meta = Metadata()
-    for sidecar in sidecars_of(video):
+    for sidecar, raw in sidecars:
         if sidecar.suffix.lower() in METADATA_SUFFIXES:
-            meta = meta.fill_from(parse_sidecar(sidecar))
+            meta = meta.fill_from(parse_sidecar(sidecar, raw))
     relative = video.relative_to(inbox)
     if len(relative.parts) > 1:
         meta = meta.fill_from(_cleaned(unit=relative.parts[0]))

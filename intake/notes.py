@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ def write_result_note(path: Path, view: dict[str, Any]) -> Path:
     """Write atomically, UTF-8 with BOM and CRLF, so Windows Notepad shows it right."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_result_note(view).replace("\r\n", "\n").replace("\n", "\r\n")
-    temp = path.with_name(f".{path.name}.part")
+    # A short temp name: the note's own name may already use the whole 255 bytes a name may have.
+    temp = path.with_name(f".{uuid.uuid4().hex[:12]}.note.part")
     temp.write_bytes(text.encode("utf-8-sig"))
     os.replace(temp, path)
     return path

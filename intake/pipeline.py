@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Callable
 from intake.config import Config
 from intake.contact import check_contact_info
 from intake.contest import UnitMatcher, check_deadline, check_quota, check_unit
+from intake.inbox_fs import InboxMedia
 from intake.timefmt import local_text
 from storage.filestore import FileStore, Progress
+from validators.checks import check_size
 from validators.inspect import inspect_file
 from validators.results import Status, failed, warned
 from validators.sensitive import check_sensitive
@@ -47,16 +49,27 @@ def store_files(task, services: Services) -> None:
     for media in task.files:
         if media.blob is not None or media.source_path is None:
             continue   # already stored while it arrived, or never downloaded
-        media.size_bytes = media.source_path.stat().st_size
+        # A file from the inbox is read only through the descriptor it was checked on.
+        opened = media.source if isinstance(media, InboxMedia) else None
+        media.size_bytes = opened.size if opened else media.source_path.stat().st_size
         if media.size_bytes > limit:
             continue
         progress = services.progress(media.original_name, media.size_bytes) if services.progress else None
-        media.blob = services.store.put(media.source_path, progress=progress)
+        media.blob = (opened.store_into(services.store, progress) if opened
+                      else services.store.put(media.source_path, progress=progress))
 
 
 def inspect_files(task, services: Services) -> None:
-    """Run the media checks on the stored copy (what we keep is what we checked)."""
+    """Run the media checks on the stored copy (what we keep is what we checked).
+
+    A file too large to store is judged by its size alone: no tool ever opens it.
+    """
+    rules = services.config.rules
     for media in task.files:
+        if media.blob is None and media.source_path is not None and media.size_bytes > rules.max_size_bytes:
+            if not any(c.check_id == "size" for c in media.extra_checks):
+                media.extra_checks.append(check_size(media.size_bytes, rules))
+            continue
         path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
         if path is None:
             continue   # its checks were decided without the content (see mail intake)
@@ -127,6 +140,13 @@ def check_unit_quota(task, services: Services) -> None:
         task.checks.append(check)
 
 
+def confirm_source_unchanged(task, services: Services) -> None:
+    """A dropped file counts as taken only if it is still what was read (else SourceChanged: nothing is recorded)."""
+    verify = getattr(task, "verify_source", None)   # set by the folder producer only
+    if verify is not None:
+        verify(task)
+
+
 def record(task, services: Services) -> None:
     # The duplicate check happens here, in the same transaction as the record, so that concurrent
     # ingests of one file always give exactly one first holder.
@@ -135,7 +155,7 @@ def record(task, services: Services) -> None:
 
 
 STAGES = [check_files_present, store_files, inspect_files, take_opening_phrase, check_message_text,
-          check_contact, match_unit, check_contest_deadline, check_unit_quota, record]
+          check_contact, match_unit, check_contest_deadline, check_unit_quota, confirm_source_unchanged, record]
 
 
 def process(task, services: Services) -> None:

@@ -7,7 +7,9 @@ on the caller's thread, one file at a time.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +22,9 @@ from watchdog.observers.polling import PollingObserver
 
 from intake.config import WatchConfig
 from intake.errors import IntakeError
-from intake.folder import Finished, handle_dropped, is_submission_file, scan_inbox
+from intake.folder import Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
+from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, kind_name
+from intake.textsafe import one_line
 from intake.pipeline import Services
 
 log = logging.getLogger(__name__)
@@ -41,11 +45,17 @@ class _Seen:
 
 @dataclass
 class StableFiles:
-    """Candidates until their size and mtime have not changed for ``settle`` seconds."""
+    """Candidates until their size and mtime have not changed for ``settle`` seconds and ``can_open`` agrees.
+
+    Only regular files are candidates: one replaced by a link, a FIFO or a device is dropped and
+    reported to ``on_refused``.
+    """
 
     settle: float
     clock: Callable[[], float] = time.monotonic
     seen: dict[Path, _Seen] = field(default_factory=dict)
+    can_open: Callable[[Path], bool] = lambda path: True
+    on_refused: Callable[[Path, str], None] = lambda path, reason: None
 
     def add(self, path: Path) -> None:
         if path not in self.seen:
@@ -62,15 +72,19 @@ class StableFiles:
         out = []
         for path, state in list(self.seen.items()):
             try:
-                st = path.stat()
-            except FileNotFoundError:
+                st = os.lstat(path)
+            except OSError:
                 self.seen.pop(path)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                self.seen.pop(path)
+                self.on_refused(path, f"是{kind_name(st.st_mode)}，不是普通文件，不会读取")
                 continue
             if (st.st_size, st.st_mtime_ns) != (state.size, state.mtime_ns):
                 state.size, state.mtime_ns, state.stable_since = st.st_size, st.st_mtime_ns, now
                 if self.settle > 0:
                     continue
-            if now - state.stable_since >= self.settle and now >= state.retry_at and _can_open(path):
+            if now - state.stable_since >= self.settle and now >= state.retry_at and self.can_open(path):
                 out.append(path)
         return out
 
@@ -80,21 +94,28 @@ class StableFiles:
         if state is not None:
             state.retry_at = self.clock() + seconds
 
-    def failed(self, path: Path) -> float:
-        """Back off before trying ``path`` again; return the delay."""
+    def failed(self, path: Path, delay: float | None = None) -> float:
+        """Back off before trying ``path`` again (``delay``, or doubling from 5 s); return the delay."""
         state = self.seen.get(path)
         if state is None:
             return 0.0
         state.failures += 1
-        delay = min(MAX_RETRY_DELAY, 5.0 * 2 ** (state.failures - 1))
+        if delay is None:
+            delay = min(MAX_RETRY_DELAY, 5.0 * 2 ** (state.failures - 1))
         state.retry_at = self.clock() + delay
         return delay
 
 
-def _can_open(path: Path) -> bool:
+def writing_finished(inbox: Path, path: Path) -> bool:
+    """True once no process holds ``path`` open for writing; never blocks (a FIFO opens non-blocking).
+
+    Anything the inbox door refuses counts as ready, so that processing refuses it once, loudly.
+    """
     try:
-        with path.open("rb"):
-            return True
+        with InboxFile.open(inbox, path) as source:
+            return not source.writers_active()
+    except Refused:
+        return True
     except OSError:
         return False
 
@@ -139,7 +160,10 @@ class InboxWatcher:
         self.on_finished = on_finished
         self.on_error = on_error
         self.events: queue.Queue[Path] = queue.Queue()
-        self.tracker = StableFiles(watch.settle_seconds)
+        self.tracker = StableFiles(watch.settle_seconds, can_open=lambda p: writing_finished(watch.inbox, p),
+                                   on_refused=self._refused)
+        self.reported: set[Path] = set()   # links and odd files already logged (rescans find them again)
+        self.stopping: threading.Event | None = None
         self.observer = None
         self.mode = ""
         self.exclude = tuple(p for p in (watch.done, services.config.storage.data_dir)
@@ -176,7 +200,7 @@ class InboxWatcher:
             self.observer = None
 
     def rescan(self) -> None:
-        for path in scan_inbox(self.watch.inbox, self.exclude):
+        for path in scan_inbox(self.watch.inbox, self.exclude, on_link=self._skipped_link):
             self.tracker.add(path)
 
     def _drain_events(self) -> None:
@@ -185,14 +209,29 @@ class InboxWatcher:
                 path = self.events.get_nowait()
             except queue.Empty:
                 return
-            if path.is_dir():
-                for found in scan_inbox(path, self.exclude):
+            if any(_is_inside(path, e) for e in self.exclude):
+                continue
+            if path.is_symlink():
+                self._skipped_link(path)
+            elif path.is_dir():
+                for found in scan_inbox(self.watch.inbox, self.exclude, under=path, on_link=self._skipped_link):
                     self.tracker.add(found)
-            elif not any(_is_inside(path, e) for e in self.exclude) and is_submission_file(path, self.watch.inbox):
+            elif is_submission_file(path, self.watch.inbox):
                 self.tracker.add(path)
+
+    def _skipped_link(self, path: Path) -> None:
+        what = "链接文件夹" if path.is_dir() else "链接"
+        self._refused(path, f"是{what}，不会跟随（投递文件夹中不处理任何链接）")
+
+    def _refused(self, path: Path, reason: str) -> None:
+        """Log once per path: rescans meet the same link again and again."""
+        if path not in self.reported:
+            self.reported.add(path)
+            log.warning("已跳过 %s：%s", one_line(str(path)), reason)
 
     def run(self, stop: threading.Event, once: bool = False, tick: float = 0.5) -> None:
         """Process files until ``stop`` is set; with ``once``, until the inbox has nothing left to do."""
+        self.stopping = stop
         last_rescan = time.monotonic()
         while not stop.is_set():
             self._drain_events()
@@ -213,9 +252,26 @@ class InboxWatcher:
 
     def _process(self, path: Path) -> None:
         try:
-            finished = handle_dropped(path, self.services, self.watch)
-        except FileNotFoundError:
+            finished = handle_dropped(path, self.services, self.watch, self.stopping)
+        except (FileNotFoundError, NotADirectoryError):
             self.tracker.discard(path)   # moved away by someone else meanwhile
+            return
+        except Refused as exc:
+            self.tracker.discard(path)
+            self._refused(path, exc.reason)
+            return
+        except SourceChanged as exc:   # not a failure: it is looked at again once it has settled
+            log.info("%s，稍后重新处理", one_line(exc.reason))
+            self.tracker.postpone(path, max(exc.retry_after, self.watch.settle_seconds, 0.2))
+            return
+        except Stopped:
+            return
+        except RetryLater as exc:
+            delay = self.tracker.failed(path, exc.delay)
+            if exc.cause is not None:
+                log.error("处理 %s 失败：%s（%.0f 秒后重试，文件保留在投递文件夹）", one_line(str(path)),
+                          one_line(str(exc.cause), 300), delay,
+                          exc_info=None if isinstance(exc.cause, IntakeError) else exc.cause)
             return
         except IntakeError as exc:
             delay = self.tracker.failed(path)

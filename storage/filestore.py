@@ -51,31 +51,50 @@ class FileStore:
         tmp: Path | None = None
         try:
             tmp = self._temp_path()
-            sha, done = self._copy_and_hash(source, tmp, progress)
+            with source.open("rb") as src:
+                sha, done = self._copy_and_hash(src, source.stat().st_size, tmp, progress)
             return self._place(tmp, sha, done, suffix)
         except OSError as exc:
             if tmp is not None:
                 _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
 
+    def put_fd(self, fd: int, max_bytes: int, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
+        """Copy at most ``max_bytes`` from the start of an already-open ``fd`` (positional reads) into the store.
+
+        For files that were checked once when opened and must not be opened by path again. An
+        exception from ``progress`` (a stop request) aborts the copy and leaves nothing behind.
+        """
+        tmp: Path | None = None
+        try:
+            tmp = self._temp_path()
+            sha, done = self._copy_and_hash(FdSlice(fd, max_bytes), max_bytes, tmp, progress)
+            return self._place(tmp, sha, done, suffix)
+        except OSError as exc:
+            if tmp is not None:
+                _remove_quietly(tmp)
+            raise storage_error(self.root, exc) from exc
+        except BaseException:
+            if tmp is not None:
+                _remove_quietly(tmp)
+            raise
+
     def open_writer(self, suffix: str = ".mp4") -> "BlobWriter":
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
         return BlobWriter(self, suffix)
 
-    def _copy_and_hash(self, source: Path, target: Path, progress: Progress | None) -> tuple[str, int]:
-        """One pass over ``source``: each chunk is hashed on a helper thread while it is written.
+    def _copy_and_hash(self, src, total: int, target: Path, progress: Progress | None) -> tuple[str, int]:
+        """One pass over ``src`` (anything with ``readinto``): each chunk is hashed on a helper thread while it is written.
 
         hashlib and file writes both release the GIL, so on two cores the hash
         costs almost nothing on top of the copy. Buffers rotate so that a chunk
         is never overwritten before both its hash and its write are done.
         """
         digest = hashlib.sha256()
-        total = source.stat().st_size
         done = 0
         buffers = [bytearray(self.chunk_bytes) for _ in range(2)]
         pending: Future | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher, \
-                source.open("rb") as src, target.open("wb") as dst:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher, target.open("wb") as dst:
             turn = 0
             while True:
                 buffer = buffers[turn]
@@ -109,6 +128,21 @@ class FileStore:
         os.replace(tmp, final)
         _fsync_dir(final.parent)
         return StoredBlob(sha, size, relative, already_present=False)
+
+
+class FdSlice:
+    """``readinto`` over the first ``limit`` bytes of ``fd`` by positional reads (the fd's offset is not used)."""
+
+    def __init__(self, fd: int, limit: int):
+        self.fd, self.limit, self.pos = fd, limit, 0
+
+    def readinto(self, buffer) -> int:
+        want = min(len(buffer), self.limit - self.pos)
+        if want <= 0:
+            return 0
+        n = os.preadv(self.fd, [memoryview(buffer)[:want]], self.pos)
+        self.pos += n
+        return n
 
 
 class BlobWriter:
