@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import shutil
 import struct
 import subprocess
+import threading
 from pathlib import Path
 
 FFMPEG = shutil.which("ffmpeg")
@@ -139,3 +142,186 @@ def captioned(path: Path, seconds: float, captions: list[tuple[float, float, str
         args += ["-metadata", f"title={title}"]
     ffmpeg(*args, str(path))
     return path
+
+
+# -- box rewriting: small, honest ISO-BMFF edits for the media-contract tests ---------------------------------
+
+BOX_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"moof", b"traf"}
+
+
+def iter_boxes(data: bytes | bytearray, start: int = 0, end: int | None = None):
+    """(type, offset of the box, offset of its body, end) of the boxes in data[start:end]."""
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8:pos + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        yield kind, pos, pos + header, pos + size
+        pos += size
+
+
+def find_boxes(data: bytes | bytearray, path: list[bytes], start: int = 0, end: int | None = None):
+    """Body offsets of every box at ``path`` (e.g. [b"moov", b"trak"])."""
+    for kind, _, body, stop in iter_boxes(data, start, end):
+        if kind == path[0]:
+            if len(path) == 1:
+                yield body, stop
+            else:
+                yield from find_boxes(data, path[1:], body, stop)
+
+
+def _set_full_box_time(data: bytearray, body: int, seconds: float, factor: int = 1) -> int:
+    """Multiply the timescale of an mvhd/mdhd body by ``factor`` and make its duration ``seconds``.
+
+    Returns the new timescale.
+    """
+    wide = data[body] == 1
+    at = body + (20 if wide else 12)
+    scale = struct.unpack(">I", data[at:at + 4])[0] * factor
+    if wide:
+        data[at:at + 12] = struct.pack(">IQ", scale, int(seconds * scale))
+    else:
+        data[at:at + 8] = struct.pack(">II", scale, int(seconds * scale))
+    return scale
+
+
+def lie_about_audio_timescale(src: Path, dst: Path, factor: int, seconds: float) -> Path:
+    """Multiply the audio track's mdhd timescale by ``factor`` and make every header duration say ``seconds``.
+
+    The sample table (stts) then agrees with the lie; only the sample entry's own rate still tells.
+    """
+    data = bytearray(src.read_bytes())
+    [(moov, moov_end)] = list(find_boxes(data, [b"moov"]))
+    [(mvhd, _)] = list(find_boxes(data, [b"mvhd"], moov, moov_end))
+    movie_scale = _set_full_box_time(data, mvhd, seconds)
+    for trak, trak_end in find_boxes(data, [b"trak"], moov, moov_end):
+        for tkhd, _ in find_boxes(data, [b"tkhd"], trak, trak_end):
+            if data[tkhd] == 1:
+                data[tkhd + 28:tkhd + 36] = struct.pack(">Q", int(seconds * movie_scale))
+            else:
+                data[tkhd + 20:tkhd + 24] = struct.pack(">I", int(seconds * movie_scale))
+        for elst, _ in find_boxes(data, [b"edts", b"elst"], trak, trak_end):
+            count = struct.unpack(">I", data[elst + 4:elst + 8])[0]
+            wide = data[elst] == 1
+            for i in range(count):
+                at = elst + 8 + i * (20 if wide else 12)
+                fmt = ">Q" if wide else ">I"
+                width = 8 if wide else 4
+                current = struct.unpack(fmt, data[at:at + width])[0]
+                data[at:at + width] = struct.pack(fmt, min(current, int(seconds * movie_scale)))
+        [(hdlr, _)] = list(find_boxes(data, [b"mdia", b"hdlr"], trak, trak_end))
+        audio = bytes(data[hdlr + 8:hdlr + 12]) == b"soun"
+        for mdhd, _ in find_boxes(data, [b"mdia", b"mdhd"], trak, trak_end):
+            _set_full_box_time(data, mdhd, seconds, factor if audio else 1)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def set_major_brand(src: Path, dst: Path, major: bytes, compatible: tuple[bytes, ...] | None = None) -> Path:
+    """Rewrite the ftyp box's major brand (and, if given, its compatible brands); the rest is untouched.
+
+    The ftyp keeps its size (chunk offsets stay right): a shorter brand list repeats the major brand.
+    """
+    data = src.read_bytes()
+    kind, _, body, end = next(iter_boxes(data))
+    assert kind == b"ftyp"
+    brands = data[body + 8:end] if compatible is None else b"".join(compatible)
+    room = end - body - 8
+    assert len(brands) <= room and (room - len(brands)) % 4 == 0, "the new brands must fit the old ftyp"
+    brands += major * ((room - len(brands)) // 4)
+    dst.write_bytes(data[:body] + major + data[body + 4:body + 8] + brands + data[end:])
+    return dst
+
+
+def ffmpeg_has(kind: str, name: str) -> bool:
+    """Whether this ffmpeg has the encoder or muxer ``name`` (kind: "encoders" or "muxers")."""
+    out = subprocess.run([FFMPEG, "-hide_banner", f"-{kind}"], capture_output=True, text=True, timeout=60).stdout
+    return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
+
+
+def animated_avif(path: Path, seconds: float = 1) -> Path:
+    """A real AVIF image sequence (major brand avis): AV1 frames, no sound."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x48:rate=5:duration={seconds}", "-c:v", "libaom-av1",
+           "-cpu-used", "8", "-f", "avif", str(path))
+    return path
+
+
+def audio_longer_than_video(path: Path, video_seconds: float, audio_seconds: float) -> Path:
+    """A small video track with a much longer AAC track (8 kHz mono)."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x48:rate=5:duration={video_seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=8000:duration={audio_seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-metadata", f"title={OPENING_TITLE}", str(path))
+    return path
+
+
+def fragmented_every_frame(path: Path, seconds: float, rate: int) -> Path:
+    """A valid fragmented MP4 with one moof + mdat pair per frame: about 2 x seconds x rate top-level boxes."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x48:rate={rate}:duration={seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=8000:duration={seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           "-metadata", f"title={OPENING_TITLE}", "-movflags", "frag_every_frame+empty_moov", str(path))
+    return path
+
+
+def top_level_box_count(path: Path) -> int:
+    return sum(1 for _ in iter_boxes(path.read_bytes()))
+
+
+def with_empty_boxes(src: Path, dst: Path, count: int) -> Path:
+    """``src`` followed by ``count`` empty ``free`` boxes (8 bytes each): a valid but absurd layout."""
+    with dst.open("wb") as fh:
+        fh.write(src.read_bytes())
+        fh.write(struct.pack(">I4s", 8, b"free") * count)
+    return dst
+
+
+def megabyte_srt(path: Path, first_cue: str, size: int = 1024 * 1024, dense: bool = False) -> Path:
+    """An SRT of ``size`` bytes: ``first_cue`` at 1 s, then filler cues: one a second for hours, or
+    (``dense``) all of them crammed between 2 and 14 s, inside the opening-phrase window."""
+    blocks = [f"1\r\n00:00:01,000 --> 00:00:03,000\r\n{first_cue}\r\n\r\n"]
+    total = len(blocks[0].encode("utf-8"))
+    index = 1
+    while total < size:
+        index += 1
+        h, rest = divmod(2 + index % 13 if dense else index, 3600)
+        m, s = divmod(rest, 60)
+        block = (f"{index}\r\n{h:02d}:{m:02d}:{s:02d},000 --> {h:02d}:{m:02d}:{s:02d},900\r\n"
+                 f"这是第 {index} 行普通的字幕文字，用来把文件撑到一兆字节。\r\n\r\n")
+        blocks.append(block)
+        total += len(block.encode("utf-8"))
+    path.write_bytes("".join(blocks).encode("utf-8")[:size])
+    return path
+
+
+@contextlib.contextmanager
+def sentinel_http_server():
+    """A loopback HTTP server that records every path asked of it: a playlist's URLs point here.
+
+    Yields (port, hits); a test asserts ``hits == []``.
+    """
+    hits: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port, hits
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -26,7 +26,7 @@ def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir, backend):
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == "已登记作品 #1：通过"
     second = run("ingest", str(clips["valid"]), "--unit", "鱼峰区", "--contact", "李四", "--phone", "13800001111")
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 3, second.stderr   # needs_review, like validate
     assert second.stdout.splitlines()[0] == "已登记作品 #2：待复核"
     assert "与第 1 号作品（柳南区" in second.stdout
 
@@ -50,14 +50,14 @@ def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir, backend):
 
 def test_ingest_without_contact_warns(clips, workdir, backend):
     out = run("ingest", str(clips["valid"]))
-    assert out.returncode == 0
+    assert out.returncode == 3
     assert "待复核" in out.stdout
     assert "缺少参赛单位名称、联系人、联系电话" in out.stdout
 
 
 def test_oversized_file_is_recorded_but_never_stored(clips, workdir, backend):
     out = run("ingest", str(clips["over_limit"]), "--unit", "柳北区", "--contact", "王五", "--phone", "13900002222")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 4, out.stderr
     assert "不合格" in out.stdout
     assert stored_files(workdir) == []
     sub = json.loads(run("list", "--json").stdout)[0]
@@ -68,7 +68,7 @@ def test_oversized_file_is_recorded_but_never_stored(clips, workdir, backend):
 
 def test_rejected_file_is_still_recorded_and_kept(clips, workdir, backend):
     out = run("ingest", str(clips["mov"]), "--unit", "柳江区", "--contact", "赵六", "--phone", "13900003333")
-    assert out.returncode == 0
+    assert out.returncode == 4
     assert "QuickTime" in out.stdout
     assert len(stored_files(workdir)) == 1
     listing = run("list")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from intake.cli.validate_cmd import check_json
 from intake.config import RulesConfig
+from tests import media
 from validators.inspect import inspect_file
 
 INTAKE = [sys.executable, "-m", "intake"]
@@ -122,36 +121,20 @@ def test_deep_finds_damage_in_the_middle(clips, workdir):
     assert proc.returncode == 4
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        _Recorder.hits.append(self.path)
-        self.send_response(404)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_hls_playlist_is_never_followed(tmp_path, workdir, clips):
     """A playlist named .mp4 must not make any tool fetch its URLs or read its local segment."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     segment = tmp_path / "segment.ts"
     segment.write_bytes(clips["valid"].read_bytes())
     playlist = tmp_path / "playlist.mp4"
-    playlist.write_text(
-        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"
-        f"http://127.0.0.1:{server.server_port}/remote.ts\n#EXTINF:10,\n{segment}\n#EXT-X-ENDLIST\n")
-    before = segment.stat().st_atime_ns
-    try:
+    with media.sentinel_http_server() as (port, hits):
+        playlist.write_text(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"
+            f"http://127.0.0.1:{port}/remote.ts\n#EXTINF:10,\n{segment}\n#EXT-X-ENDLIST\n")
+        before = segment.stat().st_atime_ns
         proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", str(playlist)],
                               capture_output=True, text=True, timeout=120)
-    finally:
-        server.shutdown()
     item = json.loads(proc.stdout)[0]
     assert proc.returncode == 4
     assert [(c["id"], c["code"]) for c in item["checks"] if c["status"] == "fail"] == [("container", "playlist")]
-    assert _Recorder.hits == []
+    assert hits == []
     assert segment.stat().st_atime_ns == before
