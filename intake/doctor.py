@@ -6,10 +6,12 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from intake.config import Config
 from intake.errors import IntakeError
+from intake.timefmt import local_text
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ def run_doctor(config: Config, check_mailbox: bool | None = None) -> list[Findin
         findings.append(check_writable(label, folder))
     if check_mailbox if check_mailbox is not None else config.mailbox.enabled:
         findings.append(check_mailbox_login(config))
+    findings += check_sources(config)
     return findings
 
 
@@ -110,3 +113,34 @@ def check_mailbox_login(config: Config) -> Finding:
     finally:
         if session is not None:
             session.close()
+
+
+def check_sources(config: Config) -> list[Finding]:
+    """What the running job last wrote about each source (data_dir/status/*.json): a source that keeps
+    failing is reported even while ``intake run`` looks alive."""
+    from intake.mail.status import read_status, status_dir
+
+    folder = status_dir(config.storage.data_dir)
+    findings = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = read_status(path)
+        if data is None:
+            continue
+        label = str(data.get("label") or path.stem)
+        success, failure = _moment(data.get("last_success")), _moment(data.get("last_failure"))
+        if failure is not None and (success is None or failure >= success):
+            since = f"上次成功：{local_text(success)}" if success else "此前从未成功"
+            findings.append(Finding(
+                False, label, f"最近一次失败（{local_text(failure)}，连续 {data.get('failures_in_a_row') or 1} 次，"
+                f"{since}）：{data.get('last_error') or '原因不详'}",
+                "程序会自动重试；请按上面的原因处理（详见 data/logs/ 下的日志）。"))
+        elif success is not None:
+            findings.append(Finding(True, label, f"运行正常，最近一次成功：{local_text(success)}"))
+    return findings
+
+
+def _moment(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

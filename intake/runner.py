@@ -12,6 +12,7 @@ from typing import Callable
 
 from intake.app import open_services
 from intake.config import Config
+from intake.errors import DatabaseGone, IntakeError
 from intake.folder import Finished
 from intake.logsetup import logging_progress
 from intake.watcher import InboxWatcher
@@ -95,8 +96,23 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
 
 
 def _poll_safely(poller, stop: threading.Event, on_mail, once: bool) -> None:
-    """The mailbox thread: its faults are logged and retried inside run(); a bug must not pass silently."""
-    try:
-        poller.run(stop, on_result=on_mail, once=once)
-    except Exception:
-        log.exception("邮箱接收线程意外停止")
+    """The mailbox thread. poller.run() already waits out every failure and goes on; this loop is the last
+    guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy."""
+    delay = 5.0
+    while not stop.is_set():
+        try:
+            poller.run(stop, on_result=on_mail, once=once)
+            return
+        except DatabaseGone:
+            stop.set()   # logged by the poller; the whole job stops rather than record into a lost file
+            return
+        except IntakeError as exc:   # only ``once`` lets one through: it is the pass's result, logged
+            log.error("邮箱接收出错：%s", exc)
+            if once:
+                return
+        except Exception:
+            log.exception("邮箱接收线程出错（%.0f 秒后重新开始接收）", delay)
+            if once:
+                return
+        stop.wait(delay)
+        delay = min(delay * 2, 300.0)

@@ -174,3 +174,27 @@ def write_big_mail(path, mp4: bytes, total_bytes: int, subject: str = "柳南区
             fh.write(b64_lines(chunk) + b"\r\n")
         fh.write(f"--{boundary}--\r\n".encode())
     return total_bytes
+
+
+def many_parts(mp4: bytes, count: int, subject: str = "柳南区 作品（附件很多）") -> bytes:
+    """A video followed by ``count`` small named parts: a MIME bomb in the shape a careless client makes."""
+    junk = [([f'Content-Type: application/x-note; name="note{i}.dat"',
+              f'Content-Disposition: attachment; filename="note{i}.dat"'], b"x") for i in range(count)]
+    return raw_mail(common_headers(ew(subject)), [
+        text_part("单位：柳南区\r\n联系人：张三\r\n电话：13800138000\r\n", "utf-8", "utf-8"),
+        (['Content-Type: video/mp4; name="work.mp4"', "Content-Transfer-Encoding: base64",
+          'Content-Disposition: attachment; filename="work.mp4"'], b64_lines(mp4)),
+        *junk,
+    ])
+
+
+def plain(subject_header: str, body: str = "单位：柳北区\r\n联系人：李四\r\n电话：13977200010\r\n",
+          sender: str | bytes = FROM, message_id: str | None = None, attachment: bytes | None = None) -> bytes:
+    """A mail from literal header values (``subject_header`` as it goes on the wire, ``sender`` raw)."""
+    headers = common_headers(subject_header, message_id)
+    headers[0] = b"From: " + sender if isinstance(sender, bytes) else f"From: {sender}"
+    parts = [text_part(body, "utf-8", "utf-8")]
+    if attachment is not None:
+        parts.append((['Content-Type: video/mp4; name="work.mp4"', "Content-Transfer-Encoding: base64",
+                       'Content-Disposition: attachment; filename="work.mp4"'], b64_lines(attachment)))
+    return raw_mail(headers, parts)

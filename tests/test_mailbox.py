@@ -284,7 +284,8 @@ def test_oversized_attachment_is_not_downloaded(clips, workdir, dovecot, monkeyp
     assert proxy.received < len(mp4) // 2
 
 
-def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
+def smtp_collector():
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message: (handler, controller), not started."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Sink
 
@@ -297,8 +298,12 @@ def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
             return "250 OK"
 
     handler = Collect()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    return handler, Controller(handler, hostname="127.0.0.1", port=free_port())
+
+
+def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
+    handler, controller = smtp_collector()
+    port = controller.port
     controller.start()
     try:
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)

@@ -14,10 +14,14 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from intake.config import MailboxConfig
-from intake.errors import MailboxError
+from intake.errors import LoginRefused, MailboxError
+from intake.textsafe import one_line
 
 log = logging.getLogger(__name__)
 
+HOW_TO_GET_CODE = ("授权码不是网页登录密码。请登录网易邮箱网页版 → 设置 → POP3/SMTP/IMAP → 开启“IMAP/SMTP 服务”，"
+                   "按提示用手机验证后生成新的客户端授权码，填入环境变量 {env}（或 mailbox.password_file 指定的文件）。"
+                   "同时请确认 mailbox.username 正确。")
 NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, imaplib.IMAP4.abort, socket.error, OSError, EOFError,
                   ssl.SSLError)
 
@@ -38,6 +42,12 @@ def read_password(cfg: MailboxConfig) -> str:
     return value
 
 
+def refused_login(exc: Exception, env: str) -> LoginRefused:
+    reply = one_line(str(exc), 200) or "无"
+    return LoginRefused(f"邮箱登录失败：服务器拒绝登录，授权码不对或已失效（服务器回复：{reply}）。",
+                        HOW_TO_GET_CODE.format(env=env))
+
+
 @contextlib.contextmanager
 def imap_errors(action: str) -> Iterator[None]:
     """Turn whatever the network or the server throws into one MailboxError with a hint."""
@@ -46,8 +56,7 @@ def imap_errors(action: str) -> Iterator[None]:
     except MailboxError:
         raise
     except LoginError as exc:
-        raise MailboxError(f"邮箱登录失败（{action}）：{exc}",
-                           "请确认 mailbox.username 正确，并使用“客户端授权码”而不是网页登录密码。") from exc
+        raise refused_login(exc, "INTAKE_IMAP_PASSWORD") from exc
     except NETWORK_ERRORS as exc:
         raise MailboxError(f"与邮箱服务器通信失败（{action}）：{exc.__class__.__name__}: {exc}",
                            "请检查网络和 mailbox.host / mailbox.port；程序会自动重连。") from exc
@@ -73,11 +82,20 @@ class MailSession:
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.tls, ssl_context=context,
                                 timeout=cfg.timeout_seconds)
             client.normalise_times = False   # keep INTERNALDATE's own zone
-            client.login(cfg.username, self._password)
+            try:
+                client.login(cfg.username, self._password)
+            except LoginError as exc:
+                with contextlib.suppress(Exception):
+                    client.shutdown()
+                raise refused_login(exc, cfg.password_env) from exc
             self.capabilities = set(client.capabilities())
             self.client = client
         log.info("已登录邮箱 %s", self.account)
         return client
+
+    def set_password(self, password: str) -> None:
+        """Used by the next connection (the current one, if any, stays logged in)."""
+        self._password = password
 
     def has(self, capability: str) -> bool:
         return capability.upper().encode() in self.capabilities

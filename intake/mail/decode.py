@@ -7,7 +7,10 @@
   clients split them in the middle of a character;
 - raw 8-bit bytes with no label: UTF-8, else GB18030.
 Nothing is dropped silently: a name that no charset decodes keeps U+FFFD and
-is reported as lossy.
+is reported as lossy. Whatever a charset yields, the text handed on holds no
+lone surrogates (a utf-7 or utf-16 word can produce them; no database takes
+them) and no NUL or other control characters: they become U+FFFD or go, and
+the surrogate case counts as lossy.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from __future__ import annotations
 import base64
 import quopri
 import re
-import unicodedata
 import urllib.parse
 from dataclasses import dataclass
+
+from intake.textsafe import clean_text, without_surrogates
 
 SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk": "gb18030",
              "gb_2312-80": "gb18030", "euc-cn": "gb18030", "x-euc-cn": "gb18030", "ms936": "gb18030",
@@ -44,10 +48,18 @@ def decode_bytes(raw: bytes, label: str | None = None) -> Decoded:
             continue
         tried.append(charset)
         try:
-            return Decoded(raw.decode(charset))
+            return _safe(raw.decode(charset))
         except (UnicodeDecodeError, LookupError):
             continue
-    return Decoded(raw.decode("gb18030", errors="replace"), lossy=True)
+        except Exception:  # a codec that breaks on hostile input (utf-7 has) is one we cannot use
+            continue
+    return _safe(raw.decode("gb18030", errors="replace"), lossy=True)
+
+
+def _safe(text: str, lossy: bool = False) -> Decoded:
+    """No lone surrogates (U+FFFD instead, and lossy), no NUL or other controls; tabs and line breaks stay."""
+    text, replaced = without_surrogates(text)
+    return Decoded(clean_text(text), lossy or replaced)
 
 
 def raw_header(message, name: str) -> str | None:
@@ -60,7 +72,15 @@ def raw_header(message, name: str) -> str | None:
 
 def header_bytes(value: str) -> bytes:
     """A header value parsed from bytes keeps raw 8-bit as surrogate escapes: get those bytes back."""
-    return value.encode("utf-8", errors="surrogateescape")
+    try:
+        return value.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:   # a surrogate that is no escape: it came from elsewhere, not from bytes
+        return value.encode("utf-8", errors="replace")
+
+
+def decode_raw_header(value: str | None) -> Decoded:
+    """A header kept raw (an address, a Message-ID): its 8-bit bytes as UTF-8 (RFC 6532), else GB18030."""
+    return decode_bytes(header_bytes(value)) if value else Decoded("")
 
 
 def decode_header_value(value: str | bytes | None) -> Decoded:
@@ -175,10 +195,3 @@ def filename_of(disposition: str | None, content_type: str | None) -> Decoded | 
         if value is not None and value.text:
             return value
     return None
-
-
-def safe_file_name(name: str, limit: int = 200) -> str:
-    """A name from outside, fit to show and record: no folders, no control characters, bounded."""
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
-    return name[:limit] or "未命名附件"

@@ -3,29 +3,49 @@
 A mail is marked (moved to mailbox.processed_folder, or flagged \\Seen plus
 mailbox.keyword) only after its submission is committed. A crash before the
 commit leaves it to be read again; after the commit, its source_ref (account,
-folder, UIDVALIDITY, UID) and its Message-ID keep it from being recorded twice.
+folder, UIDVALIDITY, UID) and its Message-ID with its content keep it from being
+recorded twice.
+
+A mail that makes processing fail is counted in the database and left alone until
+its backoff has passed (intake.retries); after processing.max_attempts it is
+recorded as 待复核 with processing_error and marked. The mails behind it go on.
+Only the mailbox or the database being away stops a pass; the loop then waits
+and reconnects, for ever (a refused login slowly), and says so in
+data_dir/status/mailbox.json for ``intake doctor``.
 """
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import shutil
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from intake import failpoints
-from intake.errors import IntakeError, MailboxError
+from intake.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
 from intake.mail.client import MailSession, imap_errors, read_password
-from intake.mail.reader import MailReader, fetch_header, message_key
+from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
+from intake.mail.reader import MailReader
 from intake.mail.receipts import send_pending_receipts
-from intake.pipeline import Services, process
+from intake.mail.status import SourceStatus
+from intake.pipeline import Services, process, store_files
+from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
+from intake.task import SubmissionTask
 from storage.database import DuplicateSource, worker_id
-from validators.results import Outcome
+from validators.results import Outcome, warned
 
 log = logging.getLogger(__name__)
 SEEN = rb"\Seen"
+LOGIN_RETRY_SECONDS = 15 * 60   # a refused login does not heal in seconds; hammering it may lock the account
+FIRST_RETRY_SECONDS = 5.0
+
+
+class MailRefused(Exception):
+    """The server answered NO/BAD to a command about one mail while the connection stayed fine: the mail's fault."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,8 @@ class MailPoller:
         self.services = services
         self.cfg = services.config.mailbox
         self.session = MailSession(self.cfg, password if password is not None else read_password(self.cfg))
+        self.status = SourceStatus(services.config.storage.data_dir, "mailbox", "邮箱接收")
+        self._head: MailHeader | None = None   # the mail being read, for its identity if it fails
 
     @property
     def folder(self) -> str:
@@ -61,24 +83,22 @@ class MailPoller:
             uids = sorted(self.session.client.search(criteria))   # no CHARSET: several servers reject it
         prefix = self.ref_prefix(uidvalidity)
         recorded = self.services.db.recorded_refs(prefix)
+        failing = {item[0] for item in self.services.db.failing_items(prefix)}
         results = []
         for uid in uids:
             ref = f"{prefix}{uid}"
             if ref in recorded:
                 # Committed by an earlier run that stopped before marking it.
-                self._mark(uid, use_keyword)
+                self._mark_recorded(uid, use_keyword)
                 continue
-            try:
-                result = self._take(uid, ref, use_keyword)
-            except (MailboxError, IntakeError):
-                raise   # the connection, the database or the disk: stop this pass, retry later
-            except Exception:
-                # A mail we cannot read must not block the others; it stays unmarked and is tried again.
-                log.exception("邮件 UID %s 无法处理，保留在邮箱中，下次再试", uid)
-                continue
+            if ref in failing and not retry_due(self.services, ref):
+                continue   # failed before: not downloaded again until its backoff has passed
+            result = self._take(uid, ref, use_keyword)
             if result is not None:
                 results.append(result)
-        send_pending_receipts(self.services)
+                if ref in failing:
+                    clear_failures(self.services, ref)
+        self._send_receipts()
         return results
 
     def _take(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
@@ -86,37 +106,119 @@ class MailPoller:
         if not db.claim(ref, worker, self.services.config.database.claim_lease_seconds):
             return None   # another poller is reading this mail right now
         try:
+            self._head = None
             return self._read_and_record(uid, ref, use_keyword)
+        except Exception as exc:
+            return self._failed(uid, ref, use_keyword, self._blame(exc))
         finally:
             db.release(ref, worker)
 
+    def _blame(self, exc: Exception) -> Exception:
+        """Re-raise what is not this mail's fault (the connection, the database, the disk); return what is."""
+        if isinstance(exc, MailboxError):
+            cause = exc.__cause__
+            refused = isinstance(cause, imaplib.IMAP4.error) and not isinstance(cause, imaplib.IMAP4.abort)
+            if refused and self._still_connected():
+                return MailRefused(exc.message)
+            raise exc
+        if isinstance(exc, DatabaseGone) or (isinstance(exc, IntakeError) and not exc.item_fault):
+            raise exc
+        return exc
+
+    def _still_connected(self) -> bool:
+        try:
+            self.session.client.noop()
+            return True
+        except Exception:  # any failure here means the connection is what broke
+            return False
+
+    def _failed(self, uid: int, ref: str, use_keyword: bool, exc: Exception) -> MailResult | None:
+        verdict = note_failure(self.services, ref, exc)
+        bug = not isinstance(exc, (IntakeError, MailRefused))
+        if not verdict.give_up:
+            log.warning("邮件 UID %s 第 %d 次处理失败：%s（%.0f 秒后再试，其他邮件照常处理）", uid, verdict.attempts,
+                        describe(exc), verdict.delay_seconds, exc_info=exc if bug else None)
+            return None
+        task = self._identity(uid, ref)
+        submission_id = record_processing_error(task, self.services, exc, verdict.attempts)
+        self._mark_recorded(uid, use_keyword)
+        return MailResult(uid, submission_id, Outcome.NEEDS_REVIEW, task.title or "", already_recorded=False)
+
+    def _identity(self, uid: int, ref: str) -> SubmissionTask:
+        """What is known of a mail that could not be processed: enough to record it and answer its sender."""
+        head = self._head
+        if head is None or head.uid != uid:
+            try:
+                head = fetch_header(self.session, uid)
+            except Exception:  # the header is what failed: record the mail by its place alone
+                head = None
+        if head is None:
+            return SubmissionTask(source="mail", source_ref=ref, received_at=datetime.now(timezone.utc),
+                                  title=f"（无法读取的邮件 UID {uid}）", actor="mailbox")
+        return SubmissionTask(source="mail", source_ref=ref, received_at=head.internaldate,
+                              title=head.subject or None, message_key=message_key(self.session.account, head),
+                              sender=head.sender, actor="mailbox")
+
     def _read_and_record(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
-        if self.services.db.submission_id_for_ref(ref) is not None:
-            self._mark(uid, use_keyword)   # recorded by another poller since our search
+        db = self.services.db
+        if db.submission_id_for_ref(ref) is not None:
+            self._mark_recorded(uid, use_keyword)   # recorded by another poller since our search
             return None
         head = fetch_header(self.session, uid)
         if head is None:
             return None
+        self._head = head
         key = message_key(self.session.account, head)
-        earlier = self.services.db.submission_id_for_message_key(key)
-        if earlier is not None:
-            # The same mail under a new UIDVALIDITY, or copied back: do not record it twice.
-            self.services.db.record_event("mail_seen_again", {"source_ref": ref}, submission_id=earlier,
-                                          actor="mailbox")
-            self._mark(uid, use_keyword)
-            return MailResult(uid, earlier, None, head.subject, already_recorded=True)
+        earlier = db.submission_id_for_message_key(key)
         work = self.services.config.storage.data_dir / "work" / uuid.uuid4().hex
         try:
             task = MailReader(self.session, self.services.config, self.services.store, work).read(head, ref, key)
+            if earlier is not None:
+                same = self._same_mail(task, earlier, key)
+                if same is not None:
+                    # The same mail under a new UIDVALIDITY, or copied back: do not record it twice.
+                    db.record_event("mail_seen_again", {"source_ref": ref}, submission_id=same, actor="mailbox")
+                    self._mark_recorded(uid, use_keyword)
+                    return MailResult(uid, same, None, head.subject, already_recorded=True)
             process(task, self.services)
             submission_id, outcome, again = task.submission_id, task.outcome, False
         except DuplicateSource as exc:   # recorded meanwhile by a poller whose lease had run out
             submission_id, outcome, again = exc.submission_id, None, True
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        if not again:
+            # What the mail carried, so that a later mail with this Message-ID can be told apart.
+            db.record_event("mail_content", {"content": _content_of(task)}, submission_id=submission_id,
+                            actor="mailbox")
         failpoints.reached("before_mark")
-        self._mark(uid, use_keyword)
+        self._mark_recorded(uid, use_keyword)
         return MailResult(uid, submission_id, outcome, head.subject, already_recorded=again)
+
+    def _same_mail(self, task: SubmissionTask, earlier: int, key: str) -> int | None:
+        """The submission this mail already is, or None. A Message-ID alone proves nothing: senders'
+        clients reuse them. The content must match too; if it does not, the mail is recorded with a warning."""
+        db = self.services.db
+        store_files(task, self.services)   # a zip's videos get their hashes now (the store keeps one copy)
+        hashes = _hashes(task)
+        content = _content_of(task)
+        then = db.file_hashes(earlier)
+        if hashes or then:
+            same = hashes == then
+        else:
+            kept = [e.data.get("content") for e in db.events(earlier) if e.kind == "mail_content"]
+            # Recorded before contents were kept: the subject is all there is to compare.
+            same = kept[-1] == content if kept else db.submission_view(earlier)["title"] == task.title
+        if same:
+            return earlier
+        again = db.submission_id_for_message_key(reused_key(key, content))
+        if again is not None:
+            return again
+        task.message_key = reused_key(key, content)
+        task.checks.append(warned(
+            "duplicate", "message_id_reused",
+            f"这封邮件的 Message-ID 与第 {earlier} 号作品的邮件相同，但内容不同，已作为新作品登记。"
+            "请评审人员核对两件作品，确认是否为重复报送。", earlier_submission_id=earlier))
+        return None
 
     def _mark(self, uid: int, use_keyword: bool) -> None:
         client = self.session.client
@@ -137,27 +239,79 @@ class MailPoller:
             else:
                 client.add_flags([uid], [SEEN, self.cfg.keyword.encode()] if use_keyword else [SEEN])
 
+    def _mark_recorded(self, uid: int, use_keyword: bool) -> None:
+        """Mark a mail that is recorded already; a server that refuses to mark this one mail stops nothing."""
+        try:
+            self._mark(uid, use_keyword)
+        except MailboxError as exc:
+            self._blame(exc)   # the connection: stop the pass
+            log.warning("邮件 UID %s 已登记，但服务器拒绝标记：%s", uid, exc.message)
+
+    def _send_receipts(self) -> None:
+        """Receipts never stop the intake: what fails now is tried on a later pass (each is sent once)."""
+        try:
+            send_pending_receipts(self.services)
+        except Exception as exc:  # the receipts' own database or SMTP trouble: the mails are recorded already
+            log.error("发送回执时出错，下次再试：%s", describe(exc), exc_info=not isinstance(exc, IntakeError))
+
     # -- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event, on_result=None, once: bool = False) -> None:
-        """Poll until ``stop``; reconnect with backoff when the connection drops."""
-        delay = 5.0
+        """Poll until ``stop``; after any failure wait and go on: a dropped connection or a database that is
+        away with a doubling wait, a refused login every LOGIN_RETRY_SECONDS. ``once`` raises instead."""
+        delay = FIRST_RETRY_SECONDS
+        refused: str | None = None
         while not stop.is_set():
             try:
                 for result in self.poll_once():
                     if on_result:
                         on_result(result)
-                delay = 5.0
+                self.status.succeeded()
+                if refused:
+                    log.info("邮箱 %s 已能正常登录。", self.session.account)
+                delay, refused = FIRST_RETRY_SECONDS, None
                 if once:
                     return
                 self._wait_for_mail(stop)
-            except MailboxError as exc:
-                log.error("邮箱接收出错：%s（%.0f 秒后重连）", exc, delay)
+                continue
+            except LoginRefused as exc:
+                self.status.failed(str(exc))
                 self.session.close()
                 if once:
                     raise
-                stop.wait(delay)
-                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
+                if refused != exc.message:   # said once, clearly; repeated only when it changes
+                    log.error("%s（%d 分钟后再试）", exc, LOGIN_RETRY_SECONDS // 60)
+                refused = exc.message
+                stop.wait(LOGIN_RETRY_SECONDS)
+                self._reread_password()
+                continue
+            except DatabaseGone as exc:
+                self.status.failed(str(exc))
+                log.critical("%s", exc)
+                stop.set()   # recording on would lose every mail: the whole job stops
+                raise
+            except IntakeError as exc:
+                count = self.status.failed(str(exc))
+                log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
+                if once:
+                    self.session.close()
+                    raise
+            except Exception as exc:  # a bug: keep the traceback, keep the source alive
+                count = self.status.failed(describe(exc))
+                log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
+                if once:
+                    self.session.close()
+                    raise
+            self.session.close()   # the connection may be in any state after a failure
+            stop.wait(delay)
+            delay = min(delay * 2, self.cfg.reconnect_max_seconds)
         self.session.close()
+
+    def _reread_password(self) -> None:
+        """A new authorization code put into mailbox.password_file is taken without a restart."""
+        try:
+            self.session.set_password(read_password(self.cfg))
+        except MailboxError as exc:
+            log.error("%s", exc)
 
     def _wait_for_mail(self, stop: threading.Event) -> None:
         if not (self.cfg.idle and self.session.has("IDLE")):
@@ -175,3 +329,11 @@ class MailPoller:
                         return
             finally:
                 client.idle_done()
+
+
+def _hashes(task: SubmissionTask) -> set[str]:
+    return {media.blob.sha256 for media in task.files if media.blob is not None}
+
+
+def _content_of(task: SubmissionTask) -> str:
+    return content_id(_hashes(task), task.title, task.body_text)

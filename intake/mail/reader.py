@@ -7,28 +7,26 @@ is over the limit is never downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
 from pathlib import Path
 
 from intake.archives import VIDEO_SUFFIXES, too_big_check, unpack_zip
 from intake.config import Config
 from intake.mail.client import MailSession, imap_errors
-from intake.mail.decode import decode_bytes, decode_header_value, filename_of, raw_header, safe_file_name
+from intake.mail.decode import Decoded, decode_bytes, decode_header_value, filename_of, raw_header
+from intake.mail.header import MAX_PARTS, MailHeader
 from intake.mail.links import find_large_attachment_links
-from intake.mail.structure import Part, leaf_parts
+from intake.mail.structure import Part
 from intake.mail.text import html_to_text
 from intake.mail.transfer import decoder_for, estimated_size
 from intake.metadata import TRANSCRIPT_SUFFIXES, from_file_name, from_text
 from intake.task import MediaTask, SubmissionTask
+from intake.textsafe import clean_name, clean_text, one_line
 from storage.filestore import FileStore
 from validators.checks import check_size
-from validators.results import warned
+from validators.results import CheckResult, warned
 
 log = logging.getLogger(__name__)
 
@@ -37,47 +35,36 @@ OTHER_ARCHIVES = {".rar", ".7z"}
 GENERIC_TYPES = {"application/octet-stream", "application/binary", "application/x-download", "application/unknown"}
 
 
+MAX_ZIP_SIDECAR_BYTES = 64 * 1024
+MAX_MEMBER_NAME_CHARS = 500
+FETCH_LINE_BUDGET = 4000   # bytes of FETCH items per command, well under every server's line limit
+
+
+def _header_item(part: Part) -> str:
+    return "BODY.PEEK[HEADER]" if part.top_level_single else f"BODY.PEEK[{part.number}.MIME]"
+
+
+def _header_key(part: Part) -> bytes:
+    return b"BODY[HEADER]" if part.top_level_single else f"BODY[{part.number}.MIME]".encode()
+
+
+def _batches(parts: list[Part], budget: int):
+    """Consecutive runs of ``parts`` whose FETCH items together stay within ``budget`` bytes."""
+    batch: list[Part] = []
+    used = 0
+    for part in parts:
+        cost = len(_header_item(part)) + 1
+        if batch and used + cost > budget:
+            yield batch
+            batch, used = [], 0
+        batch.append(part)
+        used += cost
+    if batch:
+        yield batch
+
+
 class TooBig(Exception):
     """The decoded part passed the size limit: stop downloading."""
-
-
-@dataclass
-class MailHeader:
-    uid: int
-    internaldate: datetime
-    subject: str
-    sender: str | None
-    message_id: str | None
-    size: int
-    parts: list[Part]
-
-
-def fetch_header(session: MailSession, uid: int) -> MailHeader | None:
-    """None when the mail vanished (deleted or moved by someone else)."""
-    with imap_errors(f"读取邮件 UID {uid}"):
-        data = session.client.fetch([uid], ["INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE", "BODY.PEEK[HEADER]"])
-    item = data.get(uid)
-    if not item or b"BODYSTRUCTURE" not in item:
-        return None
-    header = BytesHeaderParser(policy=compat32).parsebytes(item.get(b"BODY[HEADER]", b""))
-    received = item[b"INTERNALDATE"]
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=timezone.utc)
-    addresses = getaddresses([raw_header(header, "Reply-To") or raw_header(header, "From") or ""])
-    sender = next((addr for _, addr in addresses if "@" in addr), None)
-    message_id = (raw_header(header, "Message-ID") or "").strip() or None
-    return MailHeader(uid=uid, internaldate=received, subject=decode_header_value(raw_header(header, "Subject")).text,
-                      sender=sender, message_id=message_id, size=int(item.get(b"RFC822.SIZE", 0)),
-                      parts=leaf_parts(item[b"BODYSTRUCTURE"]))
-
-
-def message_key(account: str, head: MailHeader) -> str:
-    """Identifies a mail across UIDVALIDITY changes: its Message-ID, else a digest of what it looks like."""
-    if head.message_id:
-        return f"{account}|{head.message_id}"[:1000]
-    digest = hashlib.sha256(f"{head.internaldate.isoformat()}|{head.subject}|{head.sender}|{head.size}"
-                            .encode("utf-8", "replace")).hexdigest()
-    return f"{account}|no-id:{digest}"
 
 
 class MailReader:
@@ -90,16 +77,18 @@ class MailReader:
 
     # -- parts ------------------------------------------------------------------------------
     def _part_headers(self, uid: int, parts: list[Part]) -> dict[str, bytes]:
-        """Each part's own MIME header, for names that BODYSTRUCTURE may have mangled."""
-        keys = [f"BODY.PEEK[{p.number}.MIME]" if not p.top_level_single else "BODY.PEEK[HEADER]" for p in parts]
-        if not keys:
-            return {}
-        with imap_errors(f"读取邮件 UID {uid} 的附件信息"):
-            data = self.session.client.fetch([uid], keys).get(uid, {})
-        out = {}
-        for p in parts:
-            key = b"BODY[HEADER]" if p.top_level_single else f"BODY[{p.number}.MIME]".encode()
-            out[p.number] = data.get(key, b"")
+        """Each part's own MIME header, for names that BODYSTRUCTURE may have mangled.
+
+        Fetched in batches: one FETCH naming thousands of parts is longer than servers accept
+        (Dovecot answers BAD "command line too large" past 64 KB; RFC 7162 advises 8 KB).
+        """
+        out: dict[str, bytes] = {}
+        for batch in _batches(parts, FETCH_LINE_BUDGET):
+            keys = [_header_item(p) for p in batch]
+            with imap_errors(f"读取邮件 UID {uid} 的附件信息"):
+                data = self.session.client.fetch([uid], keys).get(uid, {})
+            for p in batch:
+                out[p.number] = data.get(_header_key(p), b"")
         return out
 
     def stream_part(self, uid: int, part: Part, sink, limit: int | None = None) -> int:
@@ -137,9 +126,14 @@ class MailReader:
         self.stream_part(uid, part, buffer.extend, limit=self.cfg.max_text_bytes * 2)
         return bytes(buffer)
 
-    def _text_of(self, uid: int, part: Part) -> str:
-        text = decode_bytes(self._bytes_of(uid, part), part.params.get("charset")).text
-        return html_to_text(text) if part.mime_type == "text/html" else text
+    def _text_of(self, uid: int, part: Part, raw: bytes | None = None) -> str:
+        found = decode_bytes(self._bytes_of(uid, part) if raw is None else raw, part.params.get("charset"))
+        self._note_lossy(found, "正文")
+        return html_to_text(found.text) if part.mime_type == "text/html" else found.text
+
+    def _note_lossy(self, found: Decoded, what: str) -> None:
+        if found.lossy and what not in self.lossy:
+            self.lossy.append(what)
 
     def _first_bytes(self, uid: int, part: Part) -> bytes:
         with imap_errors(f"读取邮件 UID {uid} 的附件开头"):
@@ -153,14 +147,18 @@ class MailReader:
     # -- the mail -------------------------------------------------------------------------
     def read(self, head: MailHeader, source_ref: str, key: str) -> SubmissionTask:
         uid = head.uid
+        self.lossy = list(head.lossy)
         task = SubmissionTask(source="mail", source_ref=source_ref, received_at=head.internaldate,
                               title=head.subject or None, message_key=key, sender=head.sender, actor="mailbox")
         headers = self._part_headers(uid, [p for p in head.parts if not self._is_body_text(p)])
         texts: list[str] = []
         transcripts: list[tuple[str, bytes]] = []
+        budget = self.cfg.max_text_bytes   # a mail of a thousand text parts must not fill the memory
         for part in head.parts:
             if self._is_body_text(part):
-                texts.append(self._text_of(uid, part))
+                if budget > 0:
+                    texts.append(self._text_of(uid, part))
+                    budget -= len(texts[-1])
                 continue
             name = self._name_of(part, headers.get(part.number, b""))
             kind = self._kind(uid, part, name)
@@ -168,17 +166,20 @@ class MailReader:
                 task.files.append(self._fetch_media(uid, part, name or f"附件{part.number}.mp4"))
             elif kind == "zip":
                 self._fetch_zip(uid, part, name or f"附件{part.number}.zip", task, texts)
-            elif kind == "text":
+            elif kind == "text" and budget > 0:
                 raw = self._bytes_of(uid, part)
                 transcripts.append((name or f"附件{part.number}.txt", raw))
-                texts.append(decode_bytes(raw, part.params.get("charset")).text)
+                texts.append(self._text_of(uid, part, raw))
+                budget -= len(texts[-1])
         for media in task.files:
             media.transcripts = media.transcripts or transcripts
-        body = "\n".join(t for t in texts if t)
+        body = clean_text("\n".join(t for t in texts if t), self.cfg.max_text_bytes)
         task.body_text = body or None
         self._links(task, body)
         meta = from_text(head.subject).fill_from(from_text(body)).fill_from(from_file_name(head.subject))
-        task.unit, task.contact, task.phone = meta.unit, meta.contact, meta.phone
+        task.unit, task.contact, task.phone = (one_line(meta.unit, 200), one_line(meta.contact, 100),
+                                               one_line(meta.phone, 50))
+        task.checks += mail_findings(head, self.lossy)
         return task
 
     @staticmethod
@@ -195,9 +196,8 @@ class MailReader:
             found = decode_header_value(params.get("name")) if params.get("name") else None
         if found is None or not found.text:
             return None
-        if found.lossy:
-            log.warning("附件名无法完整解码：%r", found.text)
-        return safe_file_name(found.text)
+        self._note_lossy(found, "附件名")
+        return clean_name(found.text, default="未命名附件")
 
     def _kind(self, uid: int, part: Part, name: str | None) -> str | None:
         suffix = Path(name).suffix.lower() if name else ""
@@ -247,8 +247,12 @@ class MailReader:
                               watch.max_zip_total_bytes)
         task.checks.append(unpacked.check)
         for sidecar in unpacked.sidecars:
-            texts.append(decode_bytes(sidecar.read_bytes()[:65536]).text)
-        task.files += [MediaTask(source_path=path, original_name=f"{name}/{inner}") for path, inner in unpacked.videos]
+            with sidecar.open("rb") as fh:
+                found = decode_bytes(fh.read(MAX_ZIP_SIDECAR_BYTES))
+            self._note_lossy(found, "压缩包中的说明文件")
+            texts.append(found.text)
+        task.files += [MediaTask(source_path=path, original_name=one_line(f"{name}/{inner}", MAX_MEMBER_NAME_CHARS))
+                       for path, inner in unpacked.videos]
 
     def _links(self, task: SubmissionTask, body: str) -> None:
         links, marked = find_large_attachment_links(body)
@@ -272,3 +276,18 @@ def _oversized(name: str, size: int, config: Config) -> MediaTask:
     return MediaTask(source_path=None, original_name=name, size_bytes=size,
                      extra_checks=[check_size(size, config.rules)])
 
+
+def mail_findings(head: MailHeader, lossy: list[str]) -> list[CheckResult]:
+    """Warnings about the mail itself: more parts than are looked at, text that could not be decoded faithfully."""
+    found = []
+    if head.part_count > MAX_PARTS:
+        found.append(warned(
+            "mail_parts", "too_many_parts",
+            f"邮件包含 {head.part_count} 个部分（附件、正文等），超过 {MAX_PARTS} 个，只检查了前 {MAX_PARTS} 个。"
+            "请评审人员打开原邮件，查看其余部分中是否还有作品。", part_count=head.part_count, checked=MAX_PARTS))
+    if lossy:
+        found.append(warned(
+            "text_encoding", "lossy_decoding",
+            f"邮件的{'、'.join(lossy)}中有无法正确识别的字符，已用“\ufffd”代替。请评审人员打开原邮件核对。",
+            fields=lossy))
+    return found

@@ -10,8 +10,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from intake.notes import render_result_note
-from validators.results import OUTCOME_LABELS, Outcome
 from intake.pipeline import Services
+from intake.retries import describe
+from intake.textsafe import one_line
+from validators.results import OUTCOME_LABELS, Outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -25,12 +27,14 @@ def smtp_password(cfg) -> str:
 
 
 def compose_receipt(view: dict, sender: str) -> EmailMessage:
+    """The reply mail. Every header value is one line: a CR/LF from the sender's subject must not
+    make the header (or the composition) break."""
     msg = EmailMessage()
     label = OUTCOME_LABELS[Outcome(view["outcome"])]
-    title = view.get("title") or "微视频作品"
+    title = one_line(view.get("title"), 100) or "微视频作品"
     msg["Subject"] = f"回执：已收到《{title}》（{label}）"
-    msg["From"] = sender
-    msg["To"] = view["sender"]
+    msg["From"] = one_line(sender, 320)
+    msg["To"] = one_line(view["sender"], 320)
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.split("@")[-1] if "@" in sender else None)
     msg["Auto-Submitted"] = "auto-replied"
@@ -52,9 +56,10 @@ def send_pending_receipts(services: Services) -> int:
         sender = cfg.from_address or cfg.username
         try:
             _send(cfg, compose_receipt(view, sender))
-        except (OSError, smtplib.SMTPException) as exc:
-            log.warning("作品 #%s 的回执发送失败：%s", submission_id, exc)
-            db.record_event("receipt_failed", {"error": str(exc)[:300]}, submission_id=submission_id,
+        except Exception as exc:  # SMTP, the network, or a receipt that cannot be composed: only this one fails
+            expected = isinstance(exc, (OSError, smtplib.SMTPException))
+            log.warning("作品 #%s 的回执发送失败：%s", submission_id, describe(exc), exc_info=not expected)
+            db.record_event("receipt_failed", {"error": describe(exc)}, submission_id=submission_id,
                             actor="mailbox")
             continue
         db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor="mailbox")

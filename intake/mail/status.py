@@ -1,0 +1,66 @@
+"""A source's health on disk (``data_dir/status/<source>.json``), so that ``intake doctor`` can tell
+a source that keeps failing from one that works, even while ``intake run`` looks healthy.
+
+The file holds the last success, the last failure with its message, and the failures in a row.
+It is replaced atomically; a missing or unreadable file just means "nothing known yet".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from intake.textsafe import one_line
+
+log = logging.getLogger(__name__)
+
+
+def status_dir(data_dir: Path) -> Path:
+    return data_dir / "status"
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class SourceStatus:
+    """Records the outcome of each pass of one source; never raises (a status file must not stop a source)."""
+
+    def __init__(self, data_dir: Path, source: str, label: str):
+        self.path = status_dir(data_dir) / f"{source}.json"
+        self.data: dict[str, Any] = read_status(self.path) or {}
+        self.data.update(source=source, label=label)
+
+    def succeeded(self) -> None:
+        self.data.update(last_success=_now(), failures_in_a_row=0)
+        self._write()
+
+    def failed(self, message: str) -> int:
+        """Note a failed pass; return the failures in a row."""
+        count = int(self.data.get("failures_in_a_row") or 0) + 1
+        self.data.update(last_failure=_now(), last_error=one_line(message, 500), failures_in_a_row=count)
+        self._write()
+        return count
+
+    def _write(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.data, fh, ensure_ascii=False, indent=1)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("无法写入状态文件 %s：%s", self.path, exc.strerror or exc)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
