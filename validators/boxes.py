@@ -53,7 +53,7 @@ class TrackTiming:
     timescale: int | None = None   # mdhd timescale
     codec: str | None = None       # the sample entry's four-character code
     sample_rate: int | None = None  # the audio sample entry's own rate
-    frame_seconds: float | None = None  # frames x samples per frame / rate (AAC, MP3)
+    frame_seconds: float | None = None  # frames x samples per frame / the rate they play at (AAC, MP3)
 
 
 @dataclass
@@ -65,7 +65,8 @@ class _Draft:
     timescale: int | None
     track_id: int | None
     codec: str | None = None
-    sample_rates: tuple[int, ...] = ()
+    sample_rate: int | None = None     # the sample entry's own rate
+    frame_rate: int | None = None      # the rate its frames play at (AAC: the AudioSpecificConfig's core rate)
     samples_per_frame: int | None = None
     samples: int = 0
     ticks: int = 0
@@ -75,13 +76,10 @@ class _Draft:
         scale = self.timescale or 0
         sample_seconds = self.ticks / scale if scale and self.samples else None
         frame_seconds = None
-        rate = min((r for r in self.sample_rates if r), default=0)
-        if self.samples_per_frame and rate and self.samples:
-            # The smallest plausible rate gives the longest, i.e. the real, playing time: an encoder
-            # that writes the output rate of HE-AAC in the sample entry only makes this shorter.
-            frame_seconds = self.samples * self.samples_per_frame / rate
+        if self.samples_per_frame and self.frame_rate and self.samples:
+            frame_seconds = self.samples * self.samples_per_frame / self.frame_rate
         return TrackTiming(self.handler, self.header_seconds, sample_seconds, self.samples, self.track_id,
-                           self.timescale, self.codec, rate or None, frame_seconds)
+                           self.timescale, self.codec, self.sample_rate, frame_seconds)
 
 
 @dataclass
@@ -308,24 +306,23 @@ def _read_audio_entry(stsd: bytes, draft: _Draft) -> None:
     draft.codec = entry_type.decode("latin-1", "replace")
     version = struct.unpack(">H", entry[8:10])[0]        # QuickTime sound entries v1/v2 carry more fields
     entry_rate = struct.unpack(">I", entry[24:28])[0] >> 16   # 16.16 fixed point
+    draft.sample_rate = entry_rate or None
     if version != 0:
         return
-    rates = [entry_rate]
     esds = _find(entry[28:], [b"esds"]) if entry_type == b"mp4a" else None
     object_type, config = _es_decoder_config(esds) if esds else (None, b"")
     if entry_type == b"mp4a" and object_type in AAC_OBJECT_TYPES:
         parsed = _aac_config(config)
         if parsed is None:
             return
-        frame_samples, core_rate = parsed
-        rates.append(core_rate)
-        draft.samples_per_frame = frame_samples
+        # The decoder plays AAC at the config's core rate (HE-AAC doubles both rate and frame size), so
+        # that rate is the truth; the sample entry's rate (0 above 65535 Hz) is only the fallback.
+        draft.samples_per_frame, core_rate = parsed
+        draft.frame_rate = core_rate or entry_rate or None
     elif entry_type == b".mp3" or (entry_type == b"mp4a" and object_type in MP3_OBJECT_TYPES):
         # MPEG-1 layer III frames hold 1152 samples; the low-rate MPEG-2/2.5 ones hold 576.
         draft.samples_per_frame = 1152 if entry_rate >= 32000 else 576
-    else:
-        return
-    draft.sample_rates = tuple(r for r in rates if r)
+        draft.frame_rate = entry_rate or None
 
 
 def _descriptor(data: bytes, pos: int) -> tuple[int, int, int] | None:
