@@ -20,6 +20,7 @@ from intake.cli import main
 from intake.config import OpeningConfig
 from tests import media
 from tests.conftest import REQUIRE_TOOLS
+from validators.audio_frames import audio_frames
 from validators.boxes import MAX_TOP_LEVEL_BOXES, walk
 from validators.opening import check_opening
 from validators.tools import MediaFacts
@@ -96,7 +97,7 @@ def test_compatible_brands_still_widen_an_mp4_major_brand(tmp_path, clips, workd
 
 # -- 2. `intake ingest` exits like `intake validate` -------------------------------------------------------------
 
-def listed(workdir: Path) -> list[dict]:
+def listed() -> list[dict]:
     code, out, err = intake("list", "--json")
     assert code == 0, err
     return json.loads(out)
@@ -113,7 +114,7 @@ def test_ingest_exit_codes_follow_the_outcome(clips, workdir):
     # The worst outcome of a submission's files decides, as for validate over several files.
     code, out, _ = intake("ingest", str(clips["hevc"]), str(clips["s126"]), "--unit", "鱼峰区", *contact)
     assert (code, out.splitlines()[0]) == (4, "已登记作品 #4：不合格")
-    assert [(s["id"], s["outcome"]) for s in listed(workdir)] == [
+    assert [(s["id"], s["outcome"]) for s in listed()] == [
         (1, "accepted"), (2, "needs_review"), (3, "rejected"), (4, "rejected")]
 
 
@@ -304,3 +305,34 @@ def test_megabyte_subtitle_beside_a_video(tmp_path, workdir, ffmpeg_bin):
     [item] = validate(video)
     opening = check(item, "opening_phrase")
     assert opening["code"] == "ok" and "作品.srt" in opening["message"] and "吴十" in opening["message"]
+
+
+# -- the frame rules behind the duration cross-check -------------------------------------------------------------
+
+def _esds(object_type: int, config: bytes) -> bytes:
+    dsi = bytes([0x05, len(config)]) + config
+    decoder = bytes([0x04, 13 + len(dsi), object_type, 0x15]) + b"\x00" * 11 + dsi
+    es = bytes([0x03, 3 + len(decoder)]) + b"\x00\x01\x00" + decoder
+    return b"\x00\x00\x00\x00" + es
+
+
+def _asc(*fields: tuple[int, int]) -> bytes:
+    """An AudioSpecificConfig from (value, bit width) fields, padded to whole bytes."""
+    bits = "".join(format(value, f"0{width}b") for value, width in fields)
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+@pytest.mark.parametrize("entry_type,entry_rate,esds,expected", [
+    (b"mp4a", 44100, _esds(0x40, _asc((2, 5), (4, 4), (2, 4), (0, 1))), (1024, 44100)),     # AAC-LC
+    (b"mp4a", 48000, _esds(0x40, _asc((2, 5), (3, 4), (2, 4), (1, 1))), (960, 48000)),      # 960-sample frames
+    # HE-AAC, explicit: the core (24 kHz, 1024 samples) is what the frames count at, whatever the entry says.
+    (b"mp4a", 48000, _esds(0x40, _asc((5, 5), (6, 4), (2, 4), (3, 4), (2, 5), (0, 1))), (1024, 24000)),
+    (b"mp4a", 0, _esds(0x40, _asc((2, 5), (0, 4), (2, 4), (0, 1))), (1024, 96000)),          # entry rate 0 above 65535
+    (b"mp4a", 22050, _esds(0x6B, b""), (576, 22050)),                                        # MP3, MPEG-2 rate
+    (b".mp3", 44100, None, (1152, 44100)),
+    (b"mp4a", 48000, _esds(0x40, _asc((23, 5), (3, 4), (2, 4))), None),                     # AAC-LD: not counted
+    (b"Opus", 48000, None, None),
+])
+def test_audio_frame_rules(entry_type, entry_rate, esds, expected):
+    assert audio_frames(entry_type, entry_rate, esds) == expected
