@@ -28,7 +28,7 @@ from typing import Callable
 from intake import failpoints
 from intake.archives import remove_tree, unpack_zip
 from intake.config import WatchConfig
-from intake.errors import StorageError
+from intake.errors import DatabaseGone, StorageError
 from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, read_sidecar
 from intake.metadata import (
     METADATA_SUFFIXES,
@@ -205,6 +205,8 @@ def _record(source: InboxFile, ref: str, services: Services, watch: WatchConfig)
         return exc.submission_id, True
     except (SourceChanged, Refused, Stopped, FileNotFoundError):
         raise   # not a failure of processing: the file comes round again
+    except DatabaseGone:
+        raise   # the whole job stops: nothing more may be recorded into a file nobody reads
     except Exception as exc:
         source.check_unchanged()   # a file that changed under us is not to blame for what followed
         verdict = note_failure(services, ref, exc)

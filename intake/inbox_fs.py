@@ -122,8 +122,11 @@ def is_real_folder(inbox: Path, path: Path) -> bool:
         return False
 
 
-def _lease_probe_safe() -> bool:
-    """A lease being broken sends SIGIO, whose default action ends the process: ignore it first."""
+def ignore_lease_breaks() -> bool:
+    """A lease being broken sends SIGIO, whose default action ends the process: ignore it (main thread only).
+
+    True if lease probes are safe now; a watcher calls this when it starts, on the main thread.
+    """
     if signal.getsignal(signal.SIGIO) not in (signal.SIG_DFL, None):
         return True
     try:
@@ -210,7 +213,7 @@ class InboxFile:
         shares: EINVAL, or no CAP_LEASE: EPERM) the answer is False and the settle time, the
         source check and the longer wait for cut-short results stand in.
         """
-        if not _lease_probe_safe():
+        if not ignore_lease_breaks():
             return False
         try:
             fcntl.fcntl(self.fd, F_SETLEASE, fcntl.F_RDLCK)
@@ -231,8 +234,9 @@ class InboxFile:
             raise SourceChanged(f"{self.path} 仍在被写入")
 
     def age_seconds(self) -> float:
-        """Seconds since the file was last written."""
-        return max(0.0, time.time() - self.identity.mtime_ns / 1e9)
+        """Seconds since the file last changed, by ctime: a copy that keeps the original mtime (cp -p,
+        Explorer) sets it only at the end, but every write and that final touch move the ctime."""
+        return max(0.0, time.time() - max(self.ctime, self.identity.mtime_ns / 1e9))
 
     # -- leaving the inbox -----------------------------------------------------------------------
 

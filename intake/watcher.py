@@ -21,9 +21,9 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from intake.config import WatchConfig
-from intake.errors import IntakeError
+from intake.errors import DatabaseGone, IntakeError
 from intake.folder import Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
-from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, kind_name
+from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, ignore_lease_breaks, kind_name
 from intake.textsafe import one_line
 from intake.pipeline import Services
 
@@ -170,6 +170,7 @@ class InboxWatcher:
                              if _is_inside(p, watch.inbox))
 
     def start(self) -> None:
+        ignore_lease_breaks()   # before any lease probe, while we are (usually) on the main thread
         self.watch.inbox.mkdir(parents=True, exist_ok=True)
         self.watch.done.mkdir(parents=True, exist_ok=True)
         self.observer, self.mode = self._start_observer()
@@ -266,6 +267,9 @@ class InboxWatcher:
             return
         except Stopped:
             return
+        except DatabaseGone as exc:
+            log.critical("%s", exc)
+            raise   # recording on would lose every item: the job stops with this error
         except RetryLater as exc:
             delay = self.tracker.failed(path, exc.delay)
             if exc.cause is not None:

@@ -1,0 +1,330 @@
+"""The drop folder against hostile and careless input, end to end through the real watcher.
+
+Links at any level, FIFOs, devices, paused copies, look-alike files, long names, odd zips and
+sidecars, and an item that makes processing fail every time: each ends recorded (or, for what is
+not a regular file of the inbox, refused and left alone), and nothing outside the inbox is read or moved.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from intake import pipeline
+from tests.test_watch import INTAKE, Running, done_files, inbox_files, listing, strip_date, write_config
+
+WRITER = r"""
+import os, sys, time
+path, data_file, pause, mode = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+data = open(data_file, "rb").read()
+half = len(data) // 2
+fh = open(path, "wb")
+fh.write(data[:half]); fh.flush(); os.fsync(fh.fileno())
+if mode == "reopen":
+    fh.close()
+print("half", flush=True)
+time.sleep(pause)
+if mode == "reopen":
+    fh = open(path, "ab")
+fh.write(data[half:]); fh.flush()
+fh.close()
+print("done", flush=True)
+"""
+
+
+def wait_until(condition, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def views(run: Running) -> list[dict]:
+    return run.watcher.services.db.submission_views()
+
+
+def stored(cwd: Path) -> list[Path]:
+    store = cwd / "data" / "store"
+    if not store.exists():
+        return []
+    return sorted(p for p in store.rglob("*") if p.is_file() and p.relative_to(store).parts[0] != "tmp")
+
+
+def check_codes(sub: dict) -> set[tuple[str, str]]:
+    return {(c["id"], c["code"]) for c in sub["checks"]}
+
+
+@pytest.fixture
+def inbox(workdir) -> Path:
+    write_config(workdir)
+    (workdir / "inbox").mkdir()
+    return workdir / "inbox"
+
+
+@pytest.fixture
+def outside(tmp_path, clips) -> Path:
+    """A folder beside the work folder, with a video and a sidecar nobody dropped."""
+    folder = tmp_path.parent / f"{tmp_path.name}-outside"
+    folder.mkdir()
+    (folder / "secret.mp4").write_bytes(clips["valid"].read_bytes())
+    (folder / "secret.txt").write_text("单位：外部单位\n联系人：不该读\n电话：13800000000\n", encoding="utf-8")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+# -- links and odd files --------------------------------------------------------------------------
+
+
+def test_linked_folder_is_skipped_and_outside_files_stay(clips, inbox, outside):
+    before = snapshot(outside)
+    (inbox / "柳南区").symlink_to(outside, target_is_directory=True)
+    (inbox / "ok.mp4").write_bytes(clips["valid"].read_bytes())
+    out = subprocess.run(INTAKE + ["run", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    subs = listing(inbox.parent)
+    assert [f["original_name"] for s in subs for f in s["files"]] == ["ok.mp4"]
+    assert snapshot(outside) == before
+    assert strip_date(done_files(inbox.parent)) == ["待复核/ok.mp4", "待复核/ok.mp4.结果.txt"]
+    log = (inbox.parent / "data" / "logs" / "intake.log").read_text(encoding="utf-8")
+    assert "链接文件夹" in log and "柳南区" in log
+
+
+def test_fifo_and_device_swaps_never_block_and_sigterm_stops_within_seconds(clips, inbox, outside):
+    """`intake watch` as a real process: queued files become a FIFO, a /dev/zero link and an outside link."""
+    write_config(inbox.parent, settle_seconds=1.5)
+    names = ("fifo.mp4", "zero.mp4", "outside.mp4")
+    for name in names:
+        (inbox / name).write_bytes(clips["valid"].read_bytes())
+    before = snapshot(outside)
+    proc = subprocess.Popen(INTAKE + ["watch"], cwd=inbox.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert "微视频作品接收已启动" in proc.stdout.readline()   # the start-up scan has queued all three
+        swap = inbox / ".swap"
+        os.mkfifo(swap)
+        os.replace(swap, inbox / "fifo.mp4")
+        swap.symlink_to("/dev/zero")
+        os.replace(swap, inbox / "zero.mp4")
+        swap.symlink_to(outside / "secret.mp4")
+        os.replace(swap, inbox / "outside.mp4")
+        (inbox / "later.mp4").write_bytes(clips["valid"].read_bytes())
+        wait_until(lambda: any(p.endswith("later.mp4") for p in done_files(inbox.parent)), 90, "later.mp4 processed")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+        assert time.monotonic() - sent < 8
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    subs = listing(inbox.parent)
+    assert [f["original_name"] for s in subs for f in s["files"]] == ["later.mp4"]
+    assert len(stored(inbox.parent)) == 1   # /dev/zero never streamed into the store
+    assert sorted(p.name for p in inbox.iterdir()) == ["fifo.mp4", "outside.mp4", "zero.mp4"]   # left alone
+    assert (inbox / "fifo.mp4").is_fifo() and (inbox / "zero.mp4").is_symlink() and (inbox / "outside.mp4").is_symlink()
+    assert snapshot(outside) == before
+    log = (inbox.parent / "data" / "logs" / "intake.log").read_text(encoding="utf-8")
+    assert "命名管道" in log and "已停止" in log
+
+
+def test_symlink_to_outside_file_is_not_stored_or_moved(clips, inbox, outside):
+    before = snapshot(outside)
+    (inbox / "link.mp4").symlink_to(outside / "secret.mp4")
+    (inbox / "real.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+        time.sleep(0.5)   # give a wrong second record the chance to appear
+    assert [s["files"][0]["original_name"] for s in views(run)] == ["real.mp4"]
+    assert len(stored(inbox.parent)) == 1
+    assert (inbox / "link.mp4").is_symlink() and snapshot(outside) == before
+
+
+def test_sidecar_link_is_ignored_and_huge_sidecar_is_bounded(clips, inbox, outside):
+    (inbox / "链接.mp4").write_bytes(clips["valid"].read_bytes())
+    (inbox / "链接.txt").symlink_to(outside / "secret.txt")
+    (inbox / "大.mp4").write_bytes(clips["valid"].read_bytes())
+    with (inbox / "大.txt").open("wb") as fh:   # sparse: 4 GB on paper, nothing on disk
+        fh.write("单位：柳南区\n联系人：张三\n电话：13800138000\n".encode("utf-8"))
+        fh.truncate(4 * 1024 ** 3)
+
+    def limit_memory():   # reading the sidecar whole would need 4 GB
+        resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 ** 2, resource.RLIM_INFINITY))
+
+    out = subprocess.run(INTAKE + ["run", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=300,
+                         preexec_fn=limit_memory)
+    assert out.returncode == 0, out.stderr
+    subs = {s["files"][0]["original_name"]: s for s in listing(inbox.parent)}
+    assert set(subs) == {"链接.mp4", "大.mp4"}
+    assert subs["链接.mp4"]["unit"] is None and subs["链接.mp4"]["contact"] is None
+    assert (subs["大.mp4"]["unit"], subs["大.mp4"]["contact"]) == ("柳南区", "张三")
+    assert (inbox / "链接.txt").is_symlink()
+    assert (outside / "secret.txt").exists()
+    assert sorted(strip_date(done_files(inbox.parent))) == [
+        "待复核/链接.mp4", "待复核/链接.mp4.结果.txt", "通过/大.mp4", "通过/大.mp4.结果.txt", "通过/大.txt"]
+
+
+# -- copies that pause, files that look alike --------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["holds_open", "reopen"])
+def test_paused_copy_is_recorded_complete(clips, workdir, mode):
+    """A writer writes half, pauses longer than the settle time, then finishes."""
+    write_config(workdir, settle_seconds=0.5)
+    (workdir / "inbox").mkdir()
+    data = clips["valid"].read_bytes()
+    target = workdir / "inbox" / "柳南区-张三-13800138000-慢.mp4"
+    with Running(workdir) as run:
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(clips["valid"]), "1.2", mode],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert writer.stdout.readline().strip() == "half"
+            assert writer.stdout.readline().strip() == "done"
+            assert writer.wait(30) == 0
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+        run.wait_for(1)
+        time.sleep(1.0)   # a late second record would show up here
+    [sub] = views(run)   # never a truncated record beside it
+    assert sub["outcome"] == "accepted", sub["checks"]
+    assert sub["files"][0]["size_bytes"] == len(data)
+    sha = sub["files"][0]["sha256"]
+    assert (workdir / "data" / "store" / sha[:2] / sha[2:4] / f"{sha}.mp4").read_bytes() == data
+    assert strip_date(done_files(workdir)) == [f"通过/{target.name}", f"通过/{target.name}.结果.txt"]
+
+
+def test_two_different_videos_with_one_name_size_and_mtime_are_both_kept(clips, inbox):
+    first = clips["valid"].read_bytes()
+    second = first.replace(b"Lavf", b"Lavg", 1)   # the encoder's name in the metadata: both still play
+    assert len(first) == len(second) and first != second
+    path = inbox / "作品.mp4"
+    stamp = (1_700_000_000, 1_700_000_000)
+    with Running(inbox.parent) as run:
+        path.write_bytes(first)
+        os.utime(path, stamp)
+        run.wait_for(1)
+        path.write_bytes(second)
+        os.utime(path, stamp)
+        run.wait_for(2)
+    assert [s["outcome"] for s in views(run)] == ["needs_review", "needs_review"]   # no contact info: one folder
+    kept = sorted(p for p in (inbox.parent / "done").rglob("*.mp4"))
+    assert sorted(p.name for p in kept) == ["作品 (2).mp4", "作品.mp4"]
+    assert sorted(p.read_bytes() for p in kept) == sorted([first, second])
+
+
+def test_name_of_250_bytes_is_recorded_moved_and_answered(clips, inbox):
+    name = "保" * 82 + ".mp4"
+    assert len(name.encode()) == 250
+    (inbox / name).write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    assert inbox_files(inbox.parent) == []
+    [video] = (inbox.parent / "done").rglob("*.mp4")
+    [note] = (inbox.parent / "done").rglob("*.结果.txt")
+    assert video.name.startswith("保") and video.suffix == ".mp4"
+    assert note.name == video.name + ".结果.txt" and len(note.name.encode()) <= 255
+    assert views(run)[0]["files"][0]["original_name"] == name
+
+
+def test_control_characters_leave_no_trace_in_done_names(clips, inbox):
+    (inbox / "作品\x1b[31m\x07.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    names = [p.name for p in (inbox.parent / "done").rglob("*") if p.is_file()]
+    assert sorted(names) == ["作品[31m.mp4", "作品[31m.mp4.结果.txt"]
+
+
+# -- zips and sidecars ------------------------------------------------------------------------------
+
+
+def test_zip_with_duplicate_names_keeps_both(clips, inbox):
+    other = clips["no_audio"].read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # zipfile warns about the duplicate name: that is the point
+        with zipfile.ZipFile(inbox / "两个.zip", "w") as zf:
+            zf.writestr("作品.mp4", clips["valid"].read_bytes())
+            zf.writestr("作品.mp4", other)
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    [sub] = views(run)
+    assert [f["original_name"] for f in sub["files"]] == ["作品.mp4", "作品 (2).mp4"]
+    assert len({f["sha256"] for f in sub["files"]}) == 2
+
+
+@pytest.mark.parametrize("entries, code", [
+    (["a", "a/b.mp4"], "path_conflict"),
+    (["a/b.mp4", "a"], "path_conflict"),
+    (["/".join(["长" * 80] * 20) + "/x.mp4"], "name_too_long"),
+    (["长" * 90 + ".mp4"], "name_too_long"),
+], ids=["file-then-folder", "folder-then-file", "path-over-4096", "name-over-255"])
+def test_zip_path_clash_or_long_path_is_a_recorded_rejection(clips, inbox, entries, code):
+    with zipfile.ZipFile(inbox / "坏.zip", "w") as zf:
+        for entry in entries:
+            zf.writestr(entry, clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    [sub] = views(run)
+    assert sub["outcome"] == "rejected"
+    [archive] = [c for c in sub["checks"] if c["id"] == "archive"]
+    assert (archive["status"], archive["code"]) == ("fail", code)
+    assert "压缩包" in archive["message"]
+    assert strip_date(done_files(inbox.parent)) == ["不合格/坏.zip", "不合格/坏.zip.结果.txt"]
+
+
+def test_utf16_sidecar_of_odd_length_is_read_with_replacements(clips, inbox):
+    (inbox / "作品.mp4").write_bytes(clips["valid"].read_bytes())
+    text = "单位：柳南区\r\n联系人：张三\r\n电话：13800138000\r\n"
+    (inbox / "作品.txt").write_bytes(b"\xff\xfe" + text.encode("utf-16-le") + b"\x00")
+    (inbox / "作品.srt").write_bytes(b"\xff\xfe" + "1\r\n00:00:00,000 --> 00:00:02,000\r\n你好\r\n".encode("utf-16-le")
+                                   + b"\x00\xd8")   # a lone surrogate at the end
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    [sub] = views(run)
+    assert (sub["unit"], sub["contact"], sub["phone"]) == ("柳南区", "张三", "13800138000")
+    assert inbox_files(inbox.parent) == []
+
+
+# -- an item that always fails ------------------------------------------------------------------------
+
+
+def test_item_that_always_fails_ends_recorded_for_review(clips, inbox, monkeypatch):
+    with (inbox.parent / "config.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("processing:\n  retry_seconds: 0.2\n  retry_max_seconds: 0.4\n  max_attempts: 3\n")
+    calls = []
+
+    def explode(task, services):
+        calls.append(task.source_ref)
+        if any(f.original_name == "坏.mp4" for f in task.files):
+            raise RuntimeError("boom")
+
+    stages = list(pipeline.STAGES)
+    stages.insert(stages.index(pipeline.check_contact), explode)
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    (inbox / "坏.mp4").write_bytes(clips["valid"].read_bytes())
+    (inbox / "好.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(2)
+    subs = {s["title"]: s for s in views(run)}
+    bad = subs["坏"]
+    assert bad["outcome"] == "needs_review"
+    assert ("processing_error", "processing_error") in check_codes(bad)
+    assert "boom" in next(c["message"] for c in bad["checks"] if c["id"] == "processing_error")
+    assert len([r for r in calls if "坏" in r]) == 3
+    assert sorted(strip_date(done_files(inbox.parent))) == [
+        "待复核/坏.mp4", "待复核/坏.mp4.结果.txt", "待复核/好.mp4", "待复核/好.mp4.结果.txt"]
