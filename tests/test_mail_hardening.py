@@ -214,6 +214,10 @@ def test_wrong_authorization_code_is_login_refused_said_once_and_retried_slowly(
     assert len([r for r in caplog.records if "授权码不对" in r.getMessage()]) == 1
     [finding] = [f for f in check_sources(load_config(workdir / "config.yaml")) if f.what == "邮箱接收"]
     assert not finding.ok and "授权码不对或已失效" in finding.detail and "连续 3 次" in finding.detail
+    doctor = subprocess.run(INTAKE + ["doctor", "--no-mailbox"], cwd=workdir, capture_output=True, text=True,
+                            timeout=120)
+    assert doctor.returncode == 1
+    assert "✗ 邮箱接收：最近一次失败" in doctor.stdout and "授权码不对或已失效" in doctor.stdout
 
     out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
@@ -297,3 +301,61 @@ def test_run_keeps_the_mailbox_thread_alive_through_a_database_error(clips, mail
     assert len(calls) >= 2 and "数据库暂时无法连接" in status["last_error"]
     [finding] = [f for f in check_sources(config) if f.what == "邮箱接收"]
     assert finding.ok, finding
+
+
+def test_a_command_the_server_refuses_for_one_mail_counts_against_that_mail_only(clips, mailbox, dovecot,
+                                                                                 monkeypatch):
+    from intake.mail.client import imap_errors
+    from intake.mail.reader import MailReader
+
+    add_config(mailbox, "processing:\n  max_attempts: 1\n")
+    real_read = MailReader.read
+
+    def read(self, head, source_ref, key):
+        if "服务器拒绝" in head.subject:
+            # What a server's line limit (or any BAD/NO about this one mail) looks like to the reader.
+            with imap_errors(f"读取邮件 UID {head.uid} 的附件信息"):
+                self.session.client.fetch([head.uid], ["BODY.PEEK[not-a-section]"])
+        return real_read(self, head, source_ref, key)
+
+    monkeypatch.setattr(MailReader, "read", read)
+    append(dovecot, mails.plain(mails.ew("服务器拒绝 柳江区")), mails.foxmail_gbk(clips["valid"].read_bytes()))
+    poller = poller_for(mailbox)
+    results = poller.poll_once()   # the connection is fine: the pass goes on to the next mail
+    poller.session.close()
+    assert sorted(r.subject for r in results) == ["服务器拒绝 柳江区", "柳城县参赛作品（镕）"]
+    refused = next(s for s in listing(mailbox) if s["title"] == "服务器拒绝 柳江区")
+    error = next(c for c in refused["checks"] if c["id"] == "processing_error")
+    assert "邮箱服务器拒绝读取这封邮件" in error["message"] and "BAD" in error["message"]
+    assert all(b"$IntakeRecorded" in f for f in flags_of(dovecot).values())
+
+
+def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mails_behind(clips, mailbox, dovecot,
+                                                                                      monkeypatch):
+    import socket
+
+    from intake.errors import MailboxError
+    from intake.mail.client import imap_errors
+    from intake.mail.reader import MailReader
+
+    real_read = MailReader.read
+    drops: list[int] = []
+
+    def read(self, head, source_ref, key):
+        if "断线" in head.subject:
+            drops.append(head.uid)
+            self.session.client._imap.sock.shutdown(socket.SHUT_RDWR)   # the server hangs up on this mail
+            with imap_errors(f"读取邮件 UID {head.uid}"):
+                self.session.client.noop()
+        return real_read(self, head, source_ref, key)
+
+    monkeypatch.setattr(MailReader, "read", read)
+    append(dovecot, mails.plain(mails.ew("断线 柳江区")), mails.foxmail_gbk(clips["valid"].read_bytes()))
+    poller = poller_for(mailbox)
+    for _ in range(2):
+        with pytest.raises(MailboxError):
+            poller.poll_once()   # a connection failure is never the mail's fault: the pass stops, no count
+        poller.session.close()
+    assert drops == [1, 1]
+    assert [s["title"] for s in listing(mailbox)] == ["柳城县参赛作品（镕）"]   # read first on the second pass
+    assert open_services(load_config(mailbox / "config.yaml")).db.failing_items() == []

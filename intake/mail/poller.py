@@ -35,6 +35,7 @@ from intake.mail.status import SourceStatus
 from intake.pipeline import Services, process, store_files
 from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
 from intake.task import SubmissionTask
+from intake.textsafe import one_line
 from storage.database import DuplicateSource, worker_id
 from validators.results import Outcome, warned
 
@@ -64,6 +65,9 @@ class MailPoller:
         self.session = MailSession(self.cfg, password if password is not None else read_password(self.cfg))
         self.status = SourceStatus(services.config.storage.data_dir, "mailbox", "邮箱接收")
         self._head: MailHeader | None = None   # the mail being read, for its identity if it fails
+        # Mails that were being read when the connection broke, and how often: they are read last, so that
+        # a mail on which the server keeps dropping us never holds up the mails behind it.
+        self._dropped_on: dict[str, int] = {}
 
     @property
     def folder(self) -> str:
@@ -84,6 +88,7 @@ class MailPoller:
         prefix = self.ref_prefix(uidvalidity)
         recorded = self.services.db.recorded_refs(prefix)
         failing = {item[0] for item in self.services.db.failing_items(prefix)}
+        uids.sort(key=lambda uid: self._dropped_on.get(f"{prefix}{uid}", 0))
         results = []
         for uid in uids:
             ref = f"{prefix}{uid}"
@@ -107,19 +112,23 @@ class MailPoller:
             return None   # another poller is reading this mail right now
         try:
             self._head = None
-            return self._read_and_record(uid, ref, use_keyword)
+            result = self._read_and_record(uid, ref, use_keyword)
         except Exception as exc:
-            return self._failed(uid, ref, use_keyword, self._blame(exc))
+            return self._failed(uid, ref, use_keyword, self._blame(exc, ref))
         finally:
             db.release(ref, worker)
+        self._dropped_on.pop(ref, None)
+        return result
 
-    def _blame(self, exc: Exception) -> Exception:
+    def _blame(self, exc: Exception, ref: str | None = None) -> Exception:
         """Re-raise what is not this mail's fault (the connection, the database, the disk); return what is."""
         if isinstance(exc, MailboxError):
             cause = exc.__cause__
             refused = isinstance(cause, imaplib.IMAP4.error) and not isinstance(cause, imaplib.IMAP4.abort)
             if refused and self._still_connected():
-                return MailRefused(exc.message)
+                return MailRefused(f"邮箱服务器拒绝读取这封邮件：{one_line(str(cause), 200)}")
+            if ref is not None:
+                self._dropped_on[ref] = self._dropped_on.get(ref, 0) + 1
             raise exc
         if isinstance(exc, DatabaseGone) or (isinstance(exc, IntakeError) and not exc.item_fault):
             raise exc
@@ -270,7 +279,7 @@ class MailPoller:
                     log.info("邮箱 %s 已能正常登录。", self.session.account)
                 delay, refused = FIRST_RETRY_SECONDS, None
                 if once:
-                    return
+                    break
                 self._wait_for_mail(stop)
                 continue
             except LoginRefused as exc:
@@ -291,16 +300,16 @@ class MailPoller:
                 raise
             except IntakeError as exc:
                 count = self.status.failed(str(exc))
-                log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
-                if once:
+                if once:   # the caller reports it
                     self.session.close()
                     raise
+                log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
             except Exception as exc:  # a bug: keep the traceback, keep the source alive
                 count = self.status.failed(describe(exc))
-                log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
                 if once:
                     self.session.close()
                     raise
+                log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
             self.session.close()   # the connection may be in any state after a failure
             stop.wait(delay)
             delay = min(delay * 2, self.cfg.reconnect_max_seconds)

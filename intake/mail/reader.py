@@ -74,6 +74,7 @@ class MailReader:
         self.cfg = config.mailbox
         self.store = store
         self.work = work
+        self.lossy: list[str] = []   # what could not be decoded faithfully in the mail being read
 
     # -- parts ------------------------------------------------------------------------------
     def _part_headers(self, uid: int, parts: list[Part]) -> dict[str, bytes]:
