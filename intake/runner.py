@@ -19,6 +19,7 @@ from intake.watcher import InboxWatcher
 
 log = logging.getLogger(__name__)
 STALE_WORK_SECONDS = 6 * 3600
+RESTART_SECONDS = 5.0   # first wait before a source that failed starts again; doubles up to 5 minutes
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
     if poller_thread is not None:
         poller_thread.start()
     try:
-        watcher.run(stop, once=once)
+        _watch_safely(watcher, stop, once)
         if poller_thread is not None and once:
             poller_thread.join()
     finally:
@@ -98,7 +99,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
 def _poll_safely(poller, stop: threading.Event, on_mail, once: bool) -> None:
     """The mailbox thread. poller.run() already waits out every failure and goes on; this loop is the last
     guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy."""
-    delay = 5.0
+    delay = RESTART_SECONDS
     while not stop.is_set():
         try:
             poller.run(stop, on_result=on_mail, once=once)
@@ -114,5 +115,26 @@ def _poll_safely(poller, stop: threading.Event, on_mail, once: bool) -> None:
             log.exception("邮箱接收线程出错（%.0f 秒后重新开始接收）", delay)
             if once:
                 return
+        stop.wait(delay)
+        delay = min(delay * 2, 300.0)
+
+
+def _watch_safely(watcher, stop: threading.Event, once: bool) -> None:
+    """The folder watcher, kept alive like the mailbox: whatever escapes it is logged and it starts again after
+    a wait. Only a lost database file (DatabaseGone) or ``once`` ends the job with the error."""
+    delay = RESTART_SECONDS
+    while not stop.is_set():
+        try:
+            watcher.run(stop, once=once)
+            return
+        except DatabaseGone:
+            raise
+        except Exception as exc:
+            if once:
+                raise
+            if isinstance(exc, IntakeError):
+                log.error("投递文件夹处理出错：%s（%.0f 秒后继续）", exc, delay)
+            else:
+                log.exception("投递文件夹处理遇到意外错误（%.0f 秒后继续）", delay)
         stop.wait(delay)
         delay = min(delay * 2, 300.0)

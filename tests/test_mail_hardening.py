@@ -359,3 +359,35 @@ def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mail
     assert drops == [1, 1]
     assert [s["title"] for s in listing(mailbox)] == ["柳城县参赛作品（镕）"]   # read first on the second pass
     assert open_services(load_config(mailbox / "config.yaml")).db.failing_items() == []
+
+
+def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, monkeypatch):
+    from intake import runner
+    from intake.errors import StorageError
+    from intake.watcher import InboxWatcher
+
+    monkeypatch.setattr(runner, "RESTART_SECONDS", 0.1)
+    real_run = InboxWatcher.run
+    calls: list[str] = []
+
+    def run(self, stop, once=False, **kwargs):
+        calls.append("run")
+        if len(calls) == 1:
+            raise StorageError("文件库暂时无法写入（测试）")
+        return real_run(self, stop, once=once, **kwargs)
+
+    monkeypatch.setattr(InboxWatcher, "run", run)
+    add_config(workdir, "watch:\n  settle_seconds: 0.2\n")
+    (workdir / "inbox").mkdir()
+    (workdir / "inbox" / "柳北区-甲-13977200009-夹.mp4").write_bytes(clips["valid"].read_bytes())
+    stop = threading.Event()
+    finished = []
+    thread = threading.Thread(target=runner.run_main_job, args=(load_config(workdir / "config.yaml"), stop),
+                              kwargs={"with_mailbox": False, "on_finished": finished.append})
+    thread.start()
+    try:
+        wait_for(lambda: finished, 60, "the dropped file to be recorded after the watcher's error")
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive() and len(calls) == 2
