@@ -69,13 +69,14 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
     services = open_services(config, progress=logging_progress)
     clean_stale_work(config)
     poller_thread = None
+    fatal: list[BaseException] = []   # what made the mailbox thread stop the whole job
     mailbox = None
     if with_mailbox and config.mailbox.enabled:
         from intake.mail.poller import MailPoller
 
         poller = MailPoller(services)   # reads the password now: a missing one stops the start-up
         mailbox = f"{poller.session.account} 的 {config.mailbox.folder}"
-        poller_thread = threading.Thread(target=_poll_safely, args=(poller, stop, on_mail, once),
+        poller_thread = threading.Thread(target=_poll_safely, args=(poller, stop, on_mail, once, fatal),
                                          name="mailbox", daemon=True)
     watcher = InboxWatcher(services, config.watch, on_finished=on_finished)
     watcher.start()
@@ -94,9 +95,11 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
         if poller_thread is not None:
             poller_thread.join(timeout=30)
         log.info("已停止。")
+    if fatal:
+        raise fatal[0]   # the command ends with the mailbox's error and a failing exit code
 
 
-def _poll_safely(poller, stop: threading.Event, on_mail, once: bool) -> None:
+def _poll_safely(poller, stop: threading.Event, on_mail, once: bool, fatal: list[BaseException]) -> None:
     """The mailbox thread. poller.run() already waits out every failure and goes on; this loop is the last
     guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy."""
     delay = RESTART_SECONDS
@@ -104,7 +107,8 @@ def _poll_safely(poller, stop: threading.Event, on_mail, once: bool) -> None:
         try:
             poller.run(stop, on_result=on_mail, once=once)
             return
-        except DatabaseGone:
+        except DatabaseGone as exc:
+            fatal.append(exc)
             stop.set()   # logged by the poller; the whole job stops rather than record into a lost file
             return
         except IntakeError as exc:   # only ``once`` lets one through: it is the pass's result, logged

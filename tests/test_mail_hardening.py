@@ -391,3 +391,15 @@ def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, mon
         stop.set()
         thread.join(60)
     assert not thread.is_alive() and len(calls) == 2
+
+
+def test_a_lost_database_file_stops_the_whole_job_with_its_error(mailbox, dovecot, monkeypatch):
+    from intake.errors import DatabaseGone
+    from intake.runner import run_main_job
+
+    def poll_once(self):
+        raise DatabaseGone("数据库文件在程序运行期间被删除了（测试）", "请恢复后重新启动。")
+
+    monkeypatch.setattr(MailPoller, "poll_once", poll_once)
+    with pytest.raises(DatabaseGone):
+        run_main_job(load_config(mailbox / "config.yaml"), threading.Event(), with_mailbox=True)
