@@ -136,16 +136,19 @@ def test_long_and_nul_fields_are_recorded_on_both_backends(mailbox, dovecot, bac
 
 
 def test_raw_utf8_from_rfc6532_is_recorded(mailbox, dovecot, backend):
-    # As in imap_tools' rfc6532/utf8_headers.eml: UTF-8 straight in the header, no encoded words.
-    raw = mails.plain("融安县作品", sender="张三 <张三@例子.中国>".encode("utf-8"))
-    assert "融安县作品".encode("utf-8") in raw and b"=?" not in raw.split(b"\r\n\r\n")[0]
-    append(dovecot, raw)
-    [result] = poller_for(mailbox).poll_once()
-    assert not result.already_recorded
-    [sub] = listing(mailbox)
-    assert sub["sender"] == "张三@例子.中国"
-    assert sub["title"] == "融安县作品"
-    assert not any(c[0] == "text_encoding" for c in checks_of(sub))
+    # The shape of imap_tools' rfc6532/utf8_headers.eml: raw UTF-8 in From, To and Subject, no Date,
+    # no Message-ID, no MIME header, one text body.
+    corpus = ('From: "Jöhn Doe" <jdöe@mächine.example>\r\nTo: "Märy Smith" <märy@exämple.net>\r\n'
+              "Subject: Säying Hello\r\n\r\nbody\r\n").encode("utf-8")
+    chinese = mails.plain("融安县作品", sender="张三 <张三@例子.中国>".encode("utf-8"))
+    assert "融安县作品".encode("utf-8") in chinese and b"=?" not in chinese.split(b"\r\n\r\n")[0]
+    append(dovecot, corpus, chinese)
+    results = poller_for(mailbox).poll_once()
+    assert [r.already_recorded for r in results] == [False, False]
+    hello, rongan = sorted(listing(mailbox), key=lambda s: s["id"])
+    assert (hello["sender"], hello["title"]) == ("jdöe@mächine.example", "Säying Hello")
+    assert (rongan["sender"], rongan["title"]) == ("张三@例子.中国", "融安县作品")
+    assert not any(c[0] == "text_encoding" for sub in (hello, rongan) for c in checks_of(sub))
 
 
 def test_utf7_word_with_a_lone_surrogate_is_recorded_with_a_warning(mailbox, dovecot, backend):
