@@ -276,6 +276,8 @@ class InboxWatcher:
                 log.error("处理 %s 失败：%s（%.0f 秒后重试，文件保留在投递文件夹）", one_line(str(path)),
                           one_line(str(exc.cause), 300), delay,
                           exc_info=None if isinstance(exc.cause, IntakeError) else exc.cause)
+                if self.on_error and isinstance(exc.cause, IntakeError):
+                    self.on_error(path, exc.cause)
             return
         except IntakeError as exc:
             delay = self.tracker.failed(path)

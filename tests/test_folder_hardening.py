@@ -143,11 +143,17 @@ def test_fifo_and_device_swaps_never_block_and_sigterm_stops_within_seconds(clip
     assert "命名管道" in log and "已停止" in log
 
 
-def test_symlink_to_outside_file_is_not_stored_or_moved(clips, inbox, outside):
+def test_queued_file_swapped_for_link_to_outside_file_is_not_stored_or_moved(clips, inbox, outside):
+    write_config(inbox.parent, settle_seconds=1.5)
     before = snapshot(outside)
-    (inbox / "link.mp4").symlink_to(outside / "secret.mp4")
-    (inbox / "real.mp4").write_bytes(clips["valid"].read_bytes())
+    link = inbox / "link.mp4"
+    link.write_bytes(clips["valid"].read_bytes())
     with Running(inbox.parent) as run:
+        wait_until(lambda: link in run.watcher.tracker.seen, 30, "link.mp4 queued")
+        swap = inbox / ".swap"
+        swap.symlink_to(outside / "secret.mp4")
+        os.replace(swap, link)
+        (inbox / "real.mp4").write_bytes(clips["valid"].read_bytes())
         run.wait_for(1)
         time.sleep(0.5)   # give a wrong second record the chance to appear
     assert [s["files"][0]["original_name"] for s in views(run)] == ["real.mp4"]
@@ -185,7 +191,7 @@ def test_sidecar_link_is_ignored_and_huge_sidecar_is_bounded(clips, inbox, outsi
 @pytest.mark.parametrize("mode", ["holds_open", "reopen"])
 def test_paused_copy_is_recorded_complete(clips, workdir, mode):
     """A writer writes half, pauses longer than the settle time, then finishes."""
-    write_config(workdir, settle_seconds=0.5)
+    write_config(workdir, settle_seconds=0.6)   # a cut-short result waits 4 × 0.6 s: past the 1.2 s pause
     (workdir / "inbox").mkdir()
     data = clips["valid"].read_bytes()
     target = workdir / "inbox" / "柳南区-张三-13800138000-慢.mp4"
@@ -240,6 +246,26 @@ def test_name_of_250_bytes_is_recorded_moved_and_answered(clips, inbox):
     assert video.name.startswith("保") and video.suffix == ".mp4"
     assert note.name == video.name + ".结果.txt" and len(note.name.encode()) <= 255
     assert views(run)[0]["files"][0]["original_name"] == name
+
+
+def test_deep_path_gets_a_short_source_ref(clips, inbox):
+    folder = inbox.joinpath(*["深" * 80] * 13)   # over 1,000 characters below the inbox
+    folder.mkdir(parents=True)
+    (folder / "作品.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    [ref] = run.watcher.services.db.recorded_refs("folder:")
+    assert len(ref) < 1000
+    assert [p.name for p in (inbox.parent / "done").rglob("*.mp4")] == ["作品.mp4"]
+
+
+def test_truncated_file_still_ends_recorded_after_the_longer_wait(clips, inbox):
+    (inbox / "柳南区-张三-13800138000-断.mp4").write_bytes(clips["truncated"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+    [sub] = views(run)
+    assert sub["outcome"] == "rejected"
+    assert check_codes(sub) & {("container", "no_moov"), ("integrity", "truncated")}
 
 
 def test_control_characters_leave_no_trace_in_done_names(clips, inbox):
