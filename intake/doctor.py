@@ -124,8 +124,8 @@ def check_sources(config: Config) -> list[Finding]:
     findings = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         data = read_status(path)
-        if data is None:
-            continue
+        if data is None or (path.stem == "mailbox" and not config.mailbox.enabled):
+            continue   # unreadable, or left from when the mailbox was on: says nothing about now
         label = str(data.get("label") or path.stem)
         success, failure = _moment(data.get("last_success")), _moment(data.get("last_failure"))
         if failure is not None and (success is None or failure >= success):
