@@ -7,6 +7,7 @@ It is replaced atomically; a missing or unreadable file just means "nothing know
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -52,14 +53,18 @@ class SourceStatus:
         return count
 
     def _write(self) -> None:
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.data, fh, ensure_ascii=False, indent=1)
             os.replace(tmp, self.path)
-        except OSError as exc:
+        except OSError as exc:   # a full disk: the source goes on, only its health is not written
             log.warning("无法写入状态文件 %s：%s", self.path, exc.strerror or exc)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def _now() -> str:
