@@ -38,7 +38,7 @@ from intake.metadata import (
     parse_sidecar,
     sidecar_bytes,
     sidecars_of,
-    transcripts_beside,
+    transcripts_of,
 )
 from intake.notes import write_result_note
 from intake.pipeline import Services, process
@@ -250,13 +250,13 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path) -> F
         for sidecar in unpacked.sidecars:
             if sidecar.suffix.lower() in METADATA_SUFFIXES:
                 meta = meta.fill_from(parse_sidecar(sidecar))
-        transcripts = [(p.name, read_sidecar(p)) for p in unpacked.sidecars
-                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
+        transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
+                                      if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
         task.files = [MediaTask(source_path=p, original_name=member, transcripts=transcripts)
                       for p, member in unpacked.videos]
     else:
         task.files = [InboxMedia(source_path=path, original_name=name, source=source,
-                                 transcripts=transcripts_beside(path, sidecars))]
+                                 transcripts=transcripts_of(sidecars))]
     task.unit, task.contact, task.phone = meta.unit, meta.contact, meta.phone
     return task
 

@@ -172,11 +172,14 @@ def from_file_name(stem: str) -> Metadata:
     return Metadata()
 
 
-def transcripts_beside(video: Path, sidecars: list[tuple[Path, bytes]] | None = None) -> list[tuple[str, bytes]]:
+def transcripts_beside(video: Path) -> list[tuple[str, bytes]]:
     """Subtitle and text files with the video's stem: (name, bytes), for the opening-phrase check."""
-    if sidecars is None:
-        sidecars = sidecar_bytes(video)
-    # Handed on as UTF-8, decoded once here, so no later reader trips over a broken UTF-16 file.
+    return transcripts_of(sidecar_bytes(video))
+
+
+def transcripts_of(sidecars: list[tuple[Path, bytes]]) -> list[tuple[str, bytes]]:
+    """The transcripts among ``sidecars``, handed on as UTF-8: decoded once here, so no later reader
+    trips over a broken UTF-16 file."""
     return [(p.name, decode_sidecar(raw).encode("utf-8")) for p, raw in sidecars
             if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
 

@@ -319,10 +319,15 @@ def test_utf16_sidecar_of_odd_length_is_read_with_replacements(clips, inbox):
     (inbox / "作品.txt").write_bytes(b"\xff\xfe" + text.encode("utf-16-le") + b"\x00")
     (inbox / "作品.srt").write_bytes(b"\xff\xfe" + "1\r\n00:00:00,000 --> 00:00:02,000\r\n你好\r\n".encode("utf-16-le")
                                    + b"\x00\xd8")   # a lone surrogate at the end
+    with zipfile.ZipFile(inbox / "包.zip", "w") as zf:
+        zf.writestr("视频.mp4", clips["valid"].read_bytes())
+        zf.writestr("视频.txt", b"\xff\xfe" + "单位：柳北区\r\n".encode("utf-16-le") + b"\x00")
     with Running(inbox.parent) as run:
-        run.wait_for(1)
-    [sub] = views(run)
+        run.wait_for(2)
+    subs = {s["files"][0]["original_name"]: s for s in views(run)}
+    sub = subs["作品.mp4"]
     assert (sub["unit"], sub["contact"], sub["phone"]) == ("柳南区", "张三", "13800138000")
+    assert subs["视频.mp4"]["unit"] == "柳北区"
     assert inbox_files(inbox.parent) == []
 
 
