@@ -396,8 +396,8 @@ class Database:
             if submission_ids is not None:
                 query = query.where(Event.submission_id.in_(submission_ids))
             out: dict[int, list[dict]] = {}
-            for event in s.scalars(query):
-                out.setdefault(event.submission_id, []).append(_decision_view(event))
+            for row in s.scalars(query):
+                out.setdefault(row.submission_id, []).append(_decision_view(row))
             return out
 
     def submission_views(self, outcome: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:

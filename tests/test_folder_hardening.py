@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from intake import pipeline
+from tests.waiting import wait_until
 from tests.test_watch import INTAKE, Running, done_files, inbox_files, listing, strip_date, write_config
 
 WRITER = r"""
@@ -39,16 +40,6 @@ fh.write(data[half:]); fh.flush()
 fh.close()
 print("done", flush=True)
 """
-
-
-def wait_until(condition, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def views(run: Running) -> list[dict]:

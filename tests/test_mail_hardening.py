@@ -7,7 +7,6 @@ import json
 import logging
 import subprocess
 import threading
-import time
 from email import policy
 
 import pytest
@@ -19,6 +18,7 @@ from intake.mail import poller as poller_module
 from intake.mail.poller import MailPoller
 from tests import mails
 from tests.dovecot import PASSWORD
+from tests.waiting import wait_until
 from tests.test_mailbox import INTAKE, append, flags_of, listing, poller_for, smtp_collector, write_config
 
 
@@ -32,16 +32,6 @@ def mailbox(workdir, dovecot, monkeypatch):
 def add_config(folder, text: str) -> None:
     with (folder / "config.yaml").open("a", encoding="utf-8") as fh:
         fh.write(text)
-
-
-def wait_for(condition, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def checks_of(sub: dict) -> set[tuple[str, str, str]]:
@@ -256,7 +246,7 @@ def test_failing_mail_is_retried_with_backoff_then_recorded_and_blocks_nothing(c
     def bad_recorded():
         return [r for r in poller.poll_once() if r.subject.startswith("坏邮件")]
 
-    [late] = wait_for(bad_recorded, 30, "the failing mail to be recorded")
+    [late] = wait_until(bad_recorded, 30, "the failing mail to be recorded")
     poller.session.close()
     assert len(tries) == 2 and late.outcome.value == "needs_review"
     subs = sorted(listing(mailbox), key=lambda s: s["id"])
@@ -293,9 +283,9 @@ def test_run_keeps_the_mailbox_thread_alive_through_a_database_error(clips, mail
                               kwargs={"with_mailbox": True, "on_mail": seen.append})
     thread.start()
     try:
-        wait_for(lambda: seen, 60, "the mail to be recorded after the database error")
+        wait_until(lambda: seen, 60, "the mail to be recorded after the database error")
         status = json.loads((config.storage.data_dir / "status" / "mailbox.json").read_text(encoding="utf-8"))
-        wait_for(lambda: json.loads((config.storage.data_dir / "status" / "mailbox.json")
+        wait_until(lambda: json.loads((config.storage.data_dir / "status" / "mailbox.json")
                                     .read_text(encoding="utf-8")).get("failures_in_a_row") == 0, 30, "a good pass")
     finally:
         stop.set()
@@ -389,7 +379,7 @@ def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, mon
                               kwargs={"with_mailbox": False, "on_finished": finished.append})
     thread.start()
     try:
-        wait_for(lambda: finished, 60, "the dropped file to be recorded after the watcher's error")
+        wait_until(lambda: finished, 60, "the dropped file to be recorded after the watcher's error")
     finally:
         stop.set()
         thread.join(60)

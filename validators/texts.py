@@ -30,9 +30,10 @@ class TextSource:
 
 
 def decode_text(raw: bytes) -> str:
-    """Text as Windows tools write it: UTF-8 (with or without BOM), UTF-16 with BOM, or GBK."""
+    """Text as Windows tools write it: UTF-8 (with or without BOM), UTF-16 with BOM, or GBK. Never raises:
+    what does not decode (an odd last byte, a lone surrogate) becomes U+FFFD."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        return raw.decode("utf-16", errors="replace")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
