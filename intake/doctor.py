@@ -11,6 +11,7 @@ from pathlib import Path
 
 from intake.config import Config
 from intake.errors import IntakeError
+from intake.textsafe import one_line
 from intake.timefmt import local_text
 
 
@@ -31,6 +32,7 @@ def run_doctor(config: Config, check_mailbox: bool | None = None) -> list[Findin
     if check_mailbox if check_mailbox is not None else config.mailbox.enabled:
         findings.append(check_mailbox_login(config))
     findings += check_sources(config)
+    findings += check_retrying(config)
     return findings
 
 
@@ -118,7 +120,7 @@ def check_mailbox_login(config: Config) -> Finding:
 def check_sources(config: Config) -> list[Finding]:
     """What the running job last wrote about each source (data_dir/status/*.json): a source that keeps
     failing is reported even while ``intake run`` looks alive."""
-    from intake.mail.status import read_status, status_dir
+    from intake.source_status import read_status, status_dir
 
     folder = status_dir(config.storage.data_dir)
     findings = []
@@ -137,6 +139,24 @@ def check_sources(config: Config) -> list[Finding]:
         elif success is not None:
             findings.append(Finding(True, label, f"运行正常，最近一次成功：{local_text(success)}"))
     return findings
+
+
+def check_retrying(config: Config) -> list[Finding]:
+    """Mails and files that failed and are waiting for another try (see processing.*)."""
+    from storage.database import Database
+
+    try:
+        items = Database(config.database.url, config.database.busy_timeout_seconds).failing_items()
+    except Exception:   # no database yet, or an old schema: check_database has said so
+        return []
+    if not items:
+        return []
+    lines = [f"{one_line(ref, 120)}：已失败 {attempts} 次，下次尝试 {local_text(next_at)}（{one_line(error, 200)}）"
+             for ref, attempts, next_at, error in items[:10]]
+    more = f"；另有 {len(items) - 10} 件" if len(items) > 10 else ""
+    return [Finding(False, "处理出错的作品", f"{len(items)} 件正在等待重试：" + "；".join(lines) + more,
+                    f"程序会自动重试，尝试 {config.processing.max_attempts} 次仍失败的会登记为“待复核”"
+                    "（processing_error），不会丢失；如反复出现同一原因，请查看 data/logs/ 下的日志。")]
 
 
 def _moment(value) -> datetime | None:

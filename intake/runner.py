@@ -136,6 +136,7 @@ def _watch_safely(watcher, stop: threading.Event, once: bool) -> None:
         except Exception as exc:
             if once:
                 raise
+            watcher.status.failed(exc.message if isinstance(exc, IntakeError) else f"{type(exc).__name__}: {exc}")
             if isinstance(exc, IntakeError):
                 log.error("投递文件夹处理出错：%s（%.0f 秒后继续）", exc, delay)
             else:

@@ -22,6 +22,7 @@ from watchdog.observers.polling import PollingObserver
 
 from intake.config import WatchConfig
 from intake.errors import DatabaseGone, IntakeError
+from intake.source_status import SourceStatus
 from intake.folder import Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
 from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, ignore_lease_breaks, kind_name
 from intake.textsafe import one_line
@@ -163,6 +164,8 @@ class InboxWatcher:
         self.tracker = StableFiles(watch.settle_seconds, can_open=lambda p: writing_finished(watch.inbox, p),
                                    on_refused=self._refused)
         self.reported: set[Path] = set()   # links and odd files already logged (rescans find them again)
+        # What ``intake doctor`` reads: a watcher that keeps failing shows there while the job looks alive.
+        self.status = SourceStatus(services.config.storage.data_dir, "folder", "投递文件夹")
         self.stopping: threading.Event | None = None
         self.observer = None
         self.mode = ""
@@ -203,6 +206,8 @@ class InboxWatcher:
     def rescan(self) -> None:
         for path in scan_inbox(self.watch.inbox, self.exclude, on_link=self._skipped_link):
             self.tracker.add(path)
+        if not any(state.failures for state in self.tracker.seen.values()):
+            self.status.succeeded()   # nothing is failing: healthy, even when idle
 
     def _drain_events(self) -> None:
         while True:
@@ -273,6 +278,7 @@ class InboxWatcher:
         except RetryLater as exc:
             delay = self.tracker.failed(path, exc.delay)
             if exc.cause is not None:
+                self.status.failed(f"{one_line(path.name)}：{one_line(str(exc.cause), 300)}")
                 log.error("处理 %s 失败：%s（%.0f 秒后重试，文件保留在投递文件夹）", one_line(str(path)),
                           one_line(str(exc.cause), 300), delay,
                           exc_info=None if isinstance(exc.cause, IntakeError) else exc.cause)
@@ -281,18 +287,21 @@ class InboxWatcher:
             return
         except IntakeError as exc:
             delay = self.tracker.failed(path)
+            self.status.failed(f"{one_line(path.name)}：{exc.message}")
             log.error("处理 %s 失败：%s（%.0f 秒后重试，文件保留在投递文件夹）", path, exc, delay)
             if self.on_error:
                 self.on_error(path, exc)
             return
-        except Exception:  # a bug must not stop the watcher; the file stays and is retried
+        except Exception as exc:  # a bug must not stop the watcher; the file stays and is retried
             delay = self.tracker.failed(path)
+            self.status.failed(f"{one_line(path.name)}：{type(exc).__name__}: {one_line(str(exc), 300)}")
             log.exception("处理 %s 时出现意外错误（%.0f 秒后重试，文件保留在投递文件夹）", path, delay)
             return
         if finished is None:
             self.tracker.postpone(path, max(1.0, self.watch.settle_seconds))
             return
         self.tracker.discard(path)
+        self.status.succeeded()
         if self.on_finished:
             self.on_finished(finished)
 

@@ -350,3 +350,28 @@ def test_item_that_always_fails_ends_recorded_for_review(clips, inbox, monkeypat
     assert len([r for r in calls if "坏" in r]) == 3
     assert sorted(strip_date(done_files(inbox.parent))) == [
         "待复核/坏.mp4", "待复核/坏.mp4.结果.txt", "待复核/好.mp4", "待复核/好.mp4.结果.txt"]
+
+
+def test_a_failing_item_and_a_failing_watcher_show_in_doctor(clips, inbox, monkeypatch):
+    with (inbox.parent / "config.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("processing:\n  retry_seconds: 600\n  max_attempts: 3\n")
+
+    def explode(task, services):
+        raise RuntimeError("解析说明文件时崩溃")
+
+    stages = list(pipeline.STAGES)
+    stages.insert(stages.index(pipeline.check_contact), explode)
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    (inbox / "坏.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        wait_until(lambda: run.watcher.services.db.failing_items(), 60, "the first failed try to be counted")
+    assert [p.name for p in inbox.iterdir()] == ["坏.mp4"]   # it waits in the inbox for its next try
+
+    doctor = subprocess.run(INTAKE + ["doctor", "--no-mailbox"], cwd=inbox.parent, capture_output=True, text=True,
+                            timeout=120)
+    assert doctor.returncode == 1
+    lines = doctor.stdout.splitlines()
+    folder = next(line for line in lines if line.startswith("✗ 投递文件夹：最近一次失败"))
+    assert "坏.mp4" in folder and "解析说明文件时崩溃" in folder
+    retrying = next(line for line in lines if line.startswith("✗ 处理出错的作品：1 件正在等待重试"))
+    assert "已失败 1 次" in retrying and "RuntimeError: 解析说明文件时崩溃" in retrying

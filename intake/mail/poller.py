@@ -31,7 +31,7 @@ from intake.mail.client import MailSession, imap_errors, read_password
 from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
 from intake.mail.reader import MailReader
 from intake.mail.receipts import send_pending_receipts
-from intake.mail.status import SourceStatus
+from intake.source_status import SourceStatus
 from intake.pipeline import Services, process, store_files
 from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
 from intake.task import SubmissionTask
