@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import lzma
 import shutil
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -92,6 +94,10 @@ def _ignored(rel: PurePosixPath) -> bool:
     return any(p == "__MACOSX" or p.startswith(".") or p in ("Thumbs.db", "desktop.ini") for p in rel.parts)
 
 
+# What a damaged deflate, bzip2 or LZMA stream raises while it is read (bz2 says OSError "Invalid data stream").
+DAMAGED_DATA = (zlib.error, lzma.LZMAError, OSError, EOFError, zipfile.BadZipFile, ValueError)
+
+
 def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
     """Extract the videos (and sidecars) of ``archive`` (a path or an open file) under ``target``.
 
@@ -148,7 +154,15 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
                     out.videos.clear()
                     return out
                 with zf.open(info) as src, dst:
-                    while chunk := src.read(COPY_CHUNK):
+                    while True:
+                        try:
+                            chunk = src.read(COPY_CHUNK)
+                        except DAMAGED_DATA as exc:   # the sender's compressed data, not our disk
+                            out.check = corrupt_archive_check(exc)
+                            out.videos.clear()
+                            return out
+                        if not chunk:
+                            break
                         written += len(chunk)
                         if written > max_total_bytes:  # the declared sizes lied: a bomb
                             out.check = too_big_check(max_total_bytes)
@@ -163,8 +177,7 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
                 else:
                     skipped.append(str(rel))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-        out.check = failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
-                           error=str(exc)[:200])
+        out.check = corrupt_archive_check(exc)
         out.videos.clear()
         return out
     if not out.videos:
@@ -174,6 +187,11 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
         extra = f"；另有 {len(skipped)} 个非视频文件未处理：{'、'.join(skipped[:5])}" if skipped else ""
         out.check = passed("archive", f"压缩包内有 {len(out.videos)} 个视频{extra}。", skipped=skipped)
     return out
+
+
+def corrupt_archive_check(exc: BaseException) -> CheckResult:
+    return failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
+                  error=one_line(f"{type(exc).__name__}: {exc}", 200))
 
 
 def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath]) -> set[PurePosixPath]:

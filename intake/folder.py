@@ -115,18 +115,34 @@ def is_submission_file(path: Path, inbox: Path) -> bool:
         return False
 
 
+PATH_MAX_BYTES = 4000   # below Linux's PATH_MAX (4096): deeper paths cannot be named by most calls
+
+
 def scan_inbox(inbox: Path, exclude: tuple[Path, ...] = (), under: Path | None = None,
-               on_link: Callable[[Path], None] | None = None) -> list[Path]:
+               on_skip: Callable[[Path, str], None] | None = None) -> list[Path]:
     """Submission files below ``under`` (default: the whole inbox), never through a linked folder.
 
-    ``on_link`` hears of each link skipped (folder or file), so that the caller can log it once.
+    ``on_skip(path, reason)`` hears of each entry left alone for a reason the staff should know
+    (a link, a FIFO or device, a path too long to handle), so that the caller can log it once.
+    Nothing met here raises: one odd entry must not stop the scan of the others.
     """
-    from intake.inbox_fs import is_real_folder
+    from intake.inbox_fs import is_real_folder, kind_name
+
+    def skip(path: Path, reason: str) -> None:
+        if on_skip and not is_ignored(path, inbox):
+            on_skip(path, reason)
+
+    def too_long(path: Path) -> bool:
+        if len(os.fsencode(path)) <= PATH_MAX_BYTES:
+            return False
+        skip(path, f"路径太长（超过 {PATH_MAX_BYTES} 字节），无法处理；请把它移到层级较浅的文件夹中")
+        return True
 
     top = under or inbox
+    if too_long(top):
+        return []
     if not is_real_folder(inbox, top):
-        if on_link:
-            on_link(top)
+        skip(top, "是链接文件夹，不会跟随（投递文件夹中不处理任何链接）")
         return []
     found = []
     for root, dirs, files in os.walk(top, followlinks=False):
@@ -134,19 +150,29 @@ def scan_inbox(inbox: Path, exclude: tuple[Path, ...] = (), under: Path | None =
         kept = []
         for d in dirs:
             folder = root_path / d
-            if d.startswith(".") or d == "__MACOSX" or folder in exclude:
+            if d.startswith(".") or d == "__MACOSX" or folder in exclude or too_long(folder):
                 continue
-            if folder.is_symlink():
-                if on_link:
-                    on_link(folder)
+            try:
+                linked = folder.is_symlink()
+            except OSError:
+                continue
+            if linked:
+                skip(folder, "是链接文件夹，不会跟随（投递文件夹中不处理任何链接）")
                 continue
             kept.append(d)
         dirs[:] = kept
         for name in files:
             path = root_path / name
-            if path.is_symlink():
-                if on_link and not is_ignored(path, inbox):
-                    on_link(path)
+            if too_long(path):
+                continue
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue   # gone meanwhile
+            if stat.S_ISLNK(mode):
+                skip(path, "是链接，不会跟随（投递文件夹中不处理任何链接）")
+            elif not stat.S_ISREG(mode):
+                skip(path, f"是{kind_name(mode)}，不是普通文件，不会读取")
             elif is_submission_file(path, inbox):
                 found.append(path)
     return sorted(found)

@@ -103,10 +103,23 @@ def _canonical_key(key: str) -> str | None:
 def _from_mapping(items) -> Metadata:
     found: dict[str, str] = {}
     for key, value in items:
-        field = _canonical_key(str(key))
-        if field and value not in (None, "") and field not in found:
+        # Only plain scalars: a list or mapping (even a small one with aliases) can expand to gigabytes as text.
+        if not isinstance(key, str) or not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            continue
+        field = _canonical_key(key)
+        if field and value != "" and field not in found:
             found[field] = str(value)
     return _cleaned(**found)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a sidecar has no use for them, and they are how a few hundred
+    bytes become a "billion laughs"."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("说明文件中不允许使用 YAML 别名（*）")
+        return super().compose_node(parent, index)
 
 
 def _cleaned(unit=None, contact=None, phone=None, title=None) -> Metadata:
@@ -131,8 +144,8 @@ def parse_sidecar(path: Path, raw: bytes | None = None) -> Metadata:
     suffix = path.suffix.lower()
     if suffix in (".json", ".yaml", ".yml"):
         try:
-            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError):
+            data = json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_NoAliasLoader)
+        except (ValueError, yaml.YAMLError, RecursionError):   # deep nesting is as unreadable as bad syntax
             data = None
         if isinstance(data, dict):
             return _from_mapping(data.items())

@@ -23,7 +23,7 @@ from watchdog.observers.polling import PollingObserver
 from intake.config import WatchConfig
 from intake.errors import DatabaseGone, IntakeError
 from intake.source_status import SourceStatus
-from intake.folder import Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
+from intake.folder import PATH_MAX_BYTES, Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
 from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, ignore_lease_breaks, kind_name
 from intake.textsafe import one_line
 from intake.pipeline import Services
@@ -204,7 +204,7 @@ class InboxWatcher:
             self.observer = None
 
     def rescan(self) -> None:
-        for path in scan_inbox(self.watch.inbox, self.exclude, on_link=self._skipped_link):
+        for path in scan_inbox(self.watch.inbox, self.exclude, on_skip=self._refused):
             self.tracker.add(path)
         if not any(state.failures for state in self.tracker.seen.values()):
             self.status.succeeded()   # nothing is failing: healthy, even when idle
@@ -215,19 +215,21 @@ class InboxWatcher:
                 path = self.events.get_nowait()
             except queue.Empty:
                 return
-            if any(_is_inside(path, e) for e in self.exclude):
-                continue
-            if path.is_symlink():
-                self._skipped_link(path)
-            elif path.is_dir():
-                for found in scan_inbox(self.watch.inbox, self.exclude, under=path, on_link=self._skipped_link):
-                    self.tracker.add(found)
-            elif is_submission_file(path, self.watch.inbox):
-                self.tracker.add(path)
+            try:
+                self._take_event(path)
+            except OSError as exc:   # a path too long to stat, a folder gone meanwhile: the rescan has the last word
+                log.debug("忽略事件 %s：%s", one_line(str(path)), exc)
 
-    def _skipped_link(self, path: Path) -> None:
-        what = "链接文件夹" if path.is_dir() else "链接"
-        self._refused(path, f"是{what}，不会跟随（投递文件夹中不处理任何链接）")
+    def _take_event(self, path: Path) -> None:
+        if any(_is_inside(path, e) for e in self.exclude):
+            return
+        if len(os.fsencode(path)) > PATH_MAX_BYTES or path.is_dir():
+            for found in scan_inbox(self.watch.inbox, self.exclude, under=path, on_skip=self._refused):
+                self.tracker.add(found)
+        elif path.is_symlink():
+            self._refused(path, "是链接，不会跟随（投递文件夹中不处理任何链接）")
+        elif is_submission_file(path, self.watch.inbox):
+            self.tracker.add(path)
 
     def _refused(self, path: Path, reason: str) -> None:
         """Log once per path: rescans meet the same link again and again."""

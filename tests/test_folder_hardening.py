@@ -375,3 +375,82 @@ def test_a_failing_item_and_a_failing_watcher_show_in_doctor(clips, inbox, monke
     assert "坏.mp4" in folder and "解析说明文件时崩溃" in folder
     retrying = next(line for line in lines if line.startswith("✗ 处理出错的作品：1 件正在等待重试"))
     assert "已失败 1 次" in retrying and "RuntimeError: 解析说明文件时崩溃" in retrying
+
+
+# -- found by an attack on the hardened folder ----------------------------------------------------------
+
+
+def test_a_path_too_long_to_name_is_skipped_and_the_rest_goes_on(clips, inbox, caplog):
+    fd = os.open(inbox, os.O_RDONLY)
+    try:
+        for level in range(100):   # 100 × 50 bytes: past PATH_MAX, reachable only step by step
+            name = f"d{level:02d}_" + "x" * 45
+            os.mkdir(name, dir_fd=fd)
+            deeper = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = deeper
+        out = os.open("deep.mp4", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+        os.write(out, clips["valid"].read_bytes())
+        os.close(out)
+    finally:
+        os.close(fd)
+    (inbox / "after.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+        wait_until(lambda: "路径太长" in caplog.text, 30, "the long path to be reported")
+    assert [s["title"] for s in views(run)] == ["after"]
+    assert sum("路径太长" in r.getMessage() for r in caplog.records) == 1   # said once, not at every rescan
+
+
+def test_a_fifo_in_the_inbox_is_reported_once_and_left_alone(clips, inbox, caplog):
+    os.mkfifo(inbox / "管道.mp4")
+    (inbox / "好.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1)
+        wait_until(lambda: "命名管道（FIFO）" in caplog.text, 30, "the FIFO to be reported")
+    assert (inbox / "管道.mp4").exists() and [s["title"] for s in views(run)] == ["好"]
+
+
+BILLION_LAUGHS = ("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+                  + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+                  + "unit: *i\n联系人: *i\n单位: 柳南区\n")
+
+
+def test_sidecars_that_expand_or_nest_without_end_are_read_as_text(clips, inbox):
+    (inbox / "笑.mp4").write_bytes(clips["valid"].read_bytes())
+    (inbox / "笑.yaml").write_text(BILLION_LAUGHS, encoding="utf-8")
+    (inbox / "深.mp4").write_bytes(clips["valid"].read_bytes())
+    (inbox / "深.json").write_text("[" * 50000 + "]" * 50000, encoding="utf-8")
+
+    def limit_memory():   # the old reader turned the aliases into gigabytes of text
+        resource.setrlimit(resource.RLIMIT_AS, (1536 * 1024 ** 2, resource.RLIM_INFINITY))
+
+    out = subprocess.run(INTAKE + ["run", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=120,
+                         preexec_fn=limit_memory)
+    assert out.returncode == 0, out.stderr
+    subs = {s["title"]: s for s in listing(inbox.parent)}
+    assert (subs["笑"]["unit"], subs["笑"]["contact"]) == ("柳南区", "*i")   # plain text, never expanded
+    assert subs["深"]["unit"] is None
+    assert all(not any(c["id"] == "processing_error" for c in s["checks"]) for s in subs.values())
+    assert inbox_files(inbox.parent) == []
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA],
+                         ids=["deflate", "bzip2", "lzma"])
+def test_a_zip_with_damaged_compressed_data_is_rejected_as_corrupt(clips, inbox, method):
+    payload = clips["valid"].read_bytes()
+    archive = inbox.parent / "坏.zip"
+    with zipfile.ZipFile(archive, "w", compression=method) as zf:
+        zf.writestr("作品.mp4", payload)
+    data = bytearray(archive.read_bytes())
+    start = 30 + len("作品.mp4".encode()) + 200   # inside the first entry's compressed data
+    data[start:start + 190] = b"\xff" * 190
+    (inbox / "坏.zip").write_bytes(bytes(data))
+    (inbox / "好.mp4").write_bytes(payload)
+    with Running(inbox.parent) as run:
+        run.wait_for(2)
+    subs = {s["title"]: s for s in views(run)}
+    [archive_check] = [c for c in subs["坏"]["checks"] if c["id"] == "archive"]
+    assert (subs["坏"]["outcome"], archive_check["code"]) == ("rejected", "corrupt_archive")
+    assert subs["好"]["outcome"] != "rejected"
+    assert sorted(strip_date(done_files(inbox.parent)))[:2] == ["不合格/坏.zip", "不合格/坏.zip.结果.txt"]
