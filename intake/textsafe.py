@@ -108,8 +108,15 @@ def cell(value, *, text: bool = False):
     return value
 
 
-def for_terminal(text) -> str:
-    """Text for the operator's terminal: control characters (ESC, BEL, CR…) shown as ``\\x1b`` and the like."""
+def for_terminal(text, *, keep_lines: bool = False) -> str:
+    """Text for the operator's terminal: control characters (ESC, BEL, CR…) shown as ``\\x1b`` and the like.
+
+    Line breaks are shown as ``\\n`` too unless ``keep_lines``: a name with a newline in it must not
+    print a second, forged line (say, a fake "[通过] 作品 #999").
+    """
     text = str(text)
     text, _ = without_surrogates(text)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\r", "\\r")
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\r", "\\r")
+    if not keep_lines:
+        text = text.replace("\n", "\\n").replace("\t", "\\t")
+    return text

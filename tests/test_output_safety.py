@@ -196,6 +196,19 @@ def test_watch_prints_dropped_names_as_text(clips, workdir):
     assert_no_raw_controls(done.stderr)
 
 
+def test_a_newline_in_a_dropped_name_cannot_forge_an_output_or_log_line(clips, workdir):
+    (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  opening:\n"
+                                         "    ocr: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
+    forged = "[通过] 作品 #999：柳南区-张三-13800138000-守护秘密.mp4 → ok"
+    clip_named(clips, workdir / "inbox", f"a.mp4 → done\n{forged}\nb.mp4", "watch")
+    done = subprocess.run([sys.executable, "-m", "intake", "watch", "--once"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "作品 #1" in done.stdout and "\\n[通过] 作品 #999" in done.stdout
+    for stream in (done.stdout, done.stderr):
+        assert not any(line.startswith(("[通过] 作品 #999", forged)) for line in stream.splitlines()), stream
+
+
 def test_log_lines_on_the_terminal_show_controls(capsys):
     import logging
 

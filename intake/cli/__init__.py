@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except IntakeError as exc:
         log.debug("expected failure", exc_info=True)
         # Messages quote names and paths from outside.
-        click.echo(f"错误：{for_terminal(exc)}", err=True)
+        click.echo(f"错误：{for_terminal(exc, keep_lines=True)}", err=True)
         return exc.exit_code
     except Exception:  # a bug: keep the traceback in the log, show a short message
         log.exception("unexpected error")

@@ -57,7 +57,10 @@ class _TerminalFormatter(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        return for_terminal(self.inner.format(record))
+        # The message is one line whatever it quotes; a traceback below it keeps its lines.
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.msg, safe.args = for_terminal(record.getMessage()), None
+        return for_terminal(self.inner.format(safe), keep_lines=True)
 
 
 def terminal_safe_logging() -> None:

@@ -31,7 +31,7 @@ def terminal_json(text: str) -> str:
 
 def terminal_block(text: str) -> str:
     """A whole document (CSV, HTML) safe to print: controls shown, CRLF line ends kept."""
-    return "\r\n".join(for_terminal(part) for part in text.split("\r\n"))
+    return "\r\n".join(for_terminal(part, keep_lines=True) for part in text.split("\r\n"))
 
 
 def outcome_text(outcome: Outcome) -> str:
