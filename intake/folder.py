@@ -47,6 +47,7 @@ from intake.task import MediaTask, SubmissionTask
 from intake.textsafe import clean_name, clip_bytes, one_line
 from intake.timefmt import SHANGHAI
 from storage.database import DuplicateSource, worker_id
+from validators.children import Cancelled
 from validators.results import OUTCOME_LABELS, Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 
@@ -231,6 +232,8 @@ def _record(source: InboxFile, ref: str, services: Services, watch: WatchConfig)
         return exc.submission_id, True
     except (SourceChanged, Refused, Stopped, FileNotFoundError):
         raise   # not a failure of processing: the file comes round again
+    except Cancelled:
+        raise Stopped() from None   # a stop request ended a check midway: the file stays for the next run
     except DatabaseGone:
         raise   # the whole job stops: nothing more may be recorded into a file nobody reads
     except Exception as exc:

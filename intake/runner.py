@@ -16,6 +16,7 @@ from intake.errors import DatabaseGone, IntakeError
 from intake.folder import Finished
 from intake.logsetup import logging_progress
 from intake.watcher import InboxWatcher
+from validators import children
 
 log = logging.getLogger(__name__)
 STALE_WORK_SECONDS = 6 * 3600
@@ -39,8 +40,9 @@ def install_stop_signals(stop: threading.Event) -> None:
     def ask_stop(signum, _frame):
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        log.info("收到停止信号，处理完当前文件后退出……")
+        log.info("收到停止信号，正在退出（未处理完的文件和邮件下次再处理）……")
         stop.set()
+        children.cancel_all()   # a long ffmpeg run must not hold the stop for minutes
 
     signal.signal(signal.SIGTERM, ask_stop)
     signal.signal(signal.SIGINT, ask_stop)

@@ -454,3 +454,53 @@ def test_a_zip_with_damaged_compressed_data_is_rejected_as_corrupt(clips, inbox,
     assert (subs["坏"]["outcome"], archive_check["code"]) == ("rejected", "corrupt_archive")
     assert subs["好"]["outcome"] != "rejected"
     assert sorted(strip_date(done_files(inbox.parent)))[:2] == ["不合格/坏.zip", "不合格/坏.zip.结果.txt"]
+
+
+SLOW_FFMPEG = """#!/bin/sh
+# The decode check of a small but heavy file (4K at 1000 fps) can take minutes: stand in for one.
+case "$*" in *"-f null"*) exec sleep 300;; esac
+exec {real} "$@"
+"""
+
+
+def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(clips, inbox, ffmpeg_bin):
+    slow = inbox.parent / "slowbin"
+    slow.mkdir()
+    (slow / "ffmpeg").write_text(SLOW_FFMPEG.format(real=ffmpeg_bin), encoding="utf-8")
+    (slow / "ffmpeg").chmod(0o755)
+    (inbox / "重.mp4").write_bytes(clips["valid"].read_bytes())
+    env = {**os.environ, "PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(INTAKE + ["watch"], cwd=inbox.parent, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: stored(inbox.parent), 60, "the file to be stored (its checks come next)")
+        wait_until(_running_sleeps, 30, "the slow decode check to start")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+        assert time.monotonic() - sent < 5
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert not _running_sleeps()   # the child went with it
+    assert listing(inbox.parent) == []   # nothing half-checked was recorded
+    assert [p.name for p in inbox.iterdir()] == ["重.mp4"]
+    again = subprocess.run(INTAKE + ["watch", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    [sub] = listing(inbox.parent)
+    assert sub["title"] == "重" and sub["outcome"] != "rejected"
+
+
+def _running_sleeps() -> list[int]:
+    """Pids of our stand-in decoders (``sleep 300``) that are still alive."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline[:2] == [b"sleep", b"300"]:
+            found.append(int(entry.name))
+    return found

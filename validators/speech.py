@@ -10,6 +10,7 @@ from pathlib import Path
 import ffmpeg as ffmpeg_python
 
 from intake.errors import ToolError
+from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
@@ -37,7 +38,7 @@ def transcribe(source: Path | OpenedFile, model_folder: Path, seconds: float, ti
             .output("pipe:", f="s16le", ac=1, ar=RATE, vn=None)
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
     try:
-        audio = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+        audio = children.run(args, timeout=timeout,
                                pass_fds=fds).stdout
     except subprocess.TimeoutExpired:
         return ""

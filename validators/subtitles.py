@@ -14,6 +14,7 @@ from pathlib import Path
 import ffmpeg as ffmpeg_python
 import pysubs2
 
+from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.texts import TextSource
 from validators.tools import SAFE_INPUT, ffmpeg_exe
@@ -120,7 +121,7 @@ def embedded_subtitles(source: Path | OpenedFile, scan_seconds: float, timeout: 
             .output("pipe:", f="srt", map="0:s:0", t=f"{scan_seconds + 5:.1f}")
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, pass_fds=fds)
+        proc = children.run(args, timeout=timeout, pass_fds=fds)
     except subprocess.TimeoutExpired:
         return []
     if proc.returncode != 0 or not proc.stdout:

@@ -15,6 +15,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from intake.errors import ToolError
+from validators import children
 from validators.opened import OpenedFile, media_input
 
 # ffmpeg may only read plain local files, and only through the mov/mp4 demuxer:
@@ -70,7 +71,7 @@ def decode_check(source: Path | OpenedFile, spans: list[tuple[float | None, floa
         "-nostdin", "-hide_banner", "-v", "error", "-xerror").compile(cmd=ffmpeg_exe())
     args = _fix_maps(args)
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, pass_fds=fds)
+        proc = children.run(args, timeout=timeout, pass_fds=fds)
     except subprocess.TimeoutExpired:
         return DecodeReport(False, "", timed_out=True)
     except OSError as exc:
@@ -122,7 +123,7 @@ def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
     # The child must import this very package, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env,
+        proc = children.run(args, timeout=timeout, env=env,
                               pass_fds=fds)
     except subprocess.TimeoutExpired as exc:
         raise ProbeFailed("timeout") from exc

@@ -31,12 +31,13 @@ from intake.mail.client import MailSession, imap_errors, read_password
 from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
 from intake.mail.reader import MailReader
 from intake.mail.receipts import send_pending_receipts
-from intake.source_status import SourceStatus
 from intake.pipeline import Services, process, store_files
 from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
+from intake.source_status import SourceStatus
 from intake.task import SubmissionTask
 from intake.textsafe import one_line
 from storage.database import DuplicateSource, worker_id
+from validators.children import Cancelled
 from validators.results import Outcome, warned
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class MailPoller:
             if ref is not None:
                 self._dropped_on[ref] = self._dropped_on.get(ref, 0) + 1
             raise exc
-        if isinstance(exc, DatabaseGone) or (isinstance(exc, IntakeError) and not exc.item_fault):
+        if isinstance(exc, (DatabaseGone, Cancelled)) or (isinstance(exc, IntakeError) and not exc.item_fault):
             raise exc
         return exc
 
@@ -293,6 +294,8 @@ class MailPoller:
                 stop.wait(LOGIN_RETRY_SECONDS)
                 self._reread_password()
                 continue
+            except Cancelled:
+                break   # a stop request ended a check midway: the mail stays unmarked for the next run
             except DatabaseGone as exc:
                 self.status.failed(str(exc))
                 log.critical("%s", exc)

@@ -1,0 +1,63 @@
+"""Child processes (ffmpeg, MediaInfo) that a stop request ends at once.
+
+A fast decode check of a small but heavy file can run for minutes (up to
+``rules.decode_timeout_seconds``); the service must still stop within seconds of
+SIGTERM. ``run`` keeps each child in a registry, and ``cancel_all`` (called from
+the stop signal handler) kills them all: the interrupted check raises
+``Cancelled`` instead of reporting a result, so nothing half-checked is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+
+_lock = threading.Lock()
+_running: set[subprocess.Popen] = set()
+_cancelled = threading.Event()
+
+
+class Cancelled(Exception):
+    """A stop was asked for while a child ran: its result means nothing, and the item is left for later."""
+
+
+def run(args: list[str], *, timeout: float, **popen_kwargs) -> subprocess.CompletedProcess:
+    """Like ``subprocess.run(args, capture_output=True, timeout=…)``, but ended by ``cancel_all``."""
+    if _cancelled.is_set():
+        raise Cancelled()
+    # Its own process group: a kill reaches whatever it started too (a grandchild holding our pipes
+    # would keep communicate() waiting), and a Ctrl-C meant for us does not half-kill it.
+    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True, **popen_kwargs) as proc:
+        with _lock:
+            _running.add(proc)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            proc.communicate()
+            raise
+        finally:
+            with _lock:
+                _running.discard(proc)
+    if _cancelled.is_set():
+        raise Cancelled()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def cancel_all() -> None:
+    """End every running child and refuse new ones (safe to call from a signal handler)."""
+    _cancelled.set()
+    with _lock:
+        running = list(_running)
+    for proc in running:
+        _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:   # already gone
+        pass
