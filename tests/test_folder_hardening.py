@@ -42,6 +42,21 @@ print("done", flush=True)
 """
 
 
+def stops_within(proc: subprocess.Popen, seconds: float) -> None:
+    """SIGTERM ``proc``; it must exit cleanly (0) within ``seconds``."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=seconds + 15)
+    assert time.monotonic() - sent < seconds
+    assert proc.returncode == 0
+
+
+def kill_if_running(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
 def views(run: Running) -> list[dict]:
     return run.watcher.services.db.submission_views()
 
@@ -115,15 +130,9 @@ def test_fifo_and_device_swaps_never_block_and_sigterm_stops_within_seconds(clip
         os.replace(swap, inbox / "outside.mp4")
         (inbox / "later.mp4").write_bytes(clips["valid"].read_bytes())
         wait_until(lambda: any(p.endswith("later.mp4") for p in done_files(inbox.parent)), 90, "later.mp4 processed")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-        assert time.monotonic() - sent < 8
-        assert proc.returncode == 0
+        stops_within(proc, 8)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_if_running(proc)
     subs = listing(inbox.parent)
     assert [f["original_name"] for s in subs for f in s["files"]] == ["later.mp4"]
     assert len(stored(inbox.parent)) == 1   # /dev/zero never streamed into the store
@@ -475,15 +484,9 @@ def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(c
     try:
         wait_until(lambda: stored(inbox.parent), 60, "the file to be stored (its checks come next)")
         wait_until(_running_sleeps, 30, "the slow decode check to start")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
-        assert time.monotonic() - sent < 5
-        assert proc.returncode == 0
+        stops_within(proc, 5)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        kill_if_running(proc)
     assert not _running_sleeps()   # the child went with it
     assert listing(inbox.parent) == []   # nothing half-checked was recorded
     assert [p.name for p in inbox.iterdir()] == ["重.mp4"]
