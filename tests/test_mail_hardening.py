@@ -259,6 +259,35 @@ def test_failing_mail_is_retried_with_backoff_then_recorded_and_blocks_nothing(c
     assert open_services(load_config(mailbox / "config.yaml")).db.failing_items() == []
 
 
+def test_a_failed_mail_is_retried_on_time_while_the_poller_waits_in_idle(clips, mailbox, dovecot, monkeypatch):
+    """With IDLE the poller waits for new mail; a failed mail's next try must wake it all the same."""
+    from intake.mail.reader import MailReader
+
+    add_config(mailbox, "processing:\n  max_attempts: 2\n  retry_seconds: 1\n")
+    real_read = MailReader.read
+
+    def read(self, head, source_ref, key):
+        if "坏邮件" in head.subject:
+            raise RuntimeError("a bug this mail's content triggers")
+        return real_read(self, head, source_ref, key)
+
+    monkeypatch.setattr(MailReader, "read", read)
+    append(dovecot, mails.plain(mails.ew("坏邮件 柳江区"), attachment=mails.variant(clips["valid"].read_bytes(), "idle")))
+    poller = poller_for(mailbox)
+    assert poller.cfg.idle
+    results, stop = [], threading.Event()
+    thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": results.append})
+    thread.start()
+    try:
+        wait_until(lambda: results, 30, "the failing mail to be retried and recorded without new mail")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert poller.session.has("IDLE")
+    [bad] = results
+    assert bad.subject.startswith("坏邮件") and bad.outcome.value == "needs_review"
+
+
 # -- 5. the mailbox thread of `intake run` ---------------------------------------------------
 def test_run_keeps_the_mailbox_thread_alive_through_a_database_error(clips, mailbox, dovecot, monkeypatch):
     from intake.doctor import check_sources

@@ -325,16 +325,29 @@ class MailPoller:
         except MailboxError as exc:
             log.error("%s", exc)
 
+    def _next_retry_in(self) -> float | None:
+        """Seconds until a mail that failed before is due again (None if none is waiting)."""
+        try:
+            waiting = self.services.db.failing_items(f"mail:{self.session.account}:{self.folder}:")
+        except IntakeError:
+            return None
+        if not waiting:
+            return None
+        soonest = min(next_at for _, _, next_at, _ in waiting)
+        return max(0.5, (soonest - datetime.now(timezone.utc)).total_seconds())
+
     def _wait_for_mail(self, stop: threading.Event) -> None:
+        """Until new mail, the next poll, or a failed mail's next try, whichever comes first."""
+        retry_in = self._next_retry_in()
         if not (self.cfg.idle and self.session.has("IDLE")):
-            stop.wait(self.cfg.poll_seconds)
+            stop.wait(min(self.cfg.poll_seconds, retry_in or self.cfg.poll_seconds))
             return
         client = self.session.client
         with imap_errors("IDLE"):
             client.idle()
             try:
-                # Re-issue IDLE before servers drop it (RFC 2177: 29 minutes).
-                deadline = time.monotonic() + self.cfg.idle_renew_seconds
+                # Re-issue IDLE before servers drop it (RFC 2177: 29 minutes); wake for a retry that is due.
+                deadline = time.monotonic() + min(self.cfg.idle_renew_seconds, retry_in or self.cfg.idle_renew_seconds)
                 while not stop.is_set() and time.monotonic() < deadline:
                     responses = client.idle_check(timeout=1)
                     if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
