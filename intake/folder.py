@@ -323,7 +323,16 @@ def finish(source: InboxFile, submission_id: int, services: Services, watch: Wat
     failpoints.reached("after_note")
     for sidecar in sidecars_of(path):
         _move_sidecar(sidecar, folder, watch.inbox)
-    source.move_to(target)
+    try:
+        source.move_to(target)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        # Recorded already: only the move is left, and it is tried again (quietly, with backoff).
+        raise StorageError(f"作品 #{submission_id} 已登记，但无法把文件 {one_line(path.name, 200)} 移出投递文件夹："
+                           f"{exc.strerror or exc}",
+                           "请检查该文件的权限（是否被设为只读或不可修改，如 chattr +i）和 done/ 文件夹是否可写；"
+                           "处理好后会自动移走，不会重复登记。") from exc
     services.db.record_event("moved", {"from": one_line(str(path)), "to": one_line(str(target)),
                                        "note": one_line(str(note))},
                              submission_id=submission_id, actor="folder-watcher")

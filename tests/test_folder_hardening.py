@@ -507,3 +507,27 @@ def _running_sleeps() -> list[int]:
         if cmdline[:2] == [b"sleep", b"300"]:
             found.append(int(entry.name))
     return found
+
+
+def test_a_file_that_cannot_be_moved_is_said_in_chinese_and_moved_later_once(clips, inbox, monkeypatch, caplog):
+    from intake.inbox_fs import InboxFile
+
+    real_move = InboxFile.move_to
+    refusals = []
+
+    def move_to(self, target):   # an immutable file (chattr +i) refuses the rename; root cannot either
+        if not refusals:
+            refusals.append(target)
+            raise PermissionError(1, "Operation not permitted")
+        return real_move(self, target)
+
+    monkeypatch.setattr(InboxFile, "move_to", move_to)
+    monkeypatch.setattr("intake.watcher.MAX_RETRY_DELAY", 0.5)
+    (inbox / "锁.mp4").write_bytes(clips["valid"].read_bytes())
+    with Running(inbox.parent) as run:
+        run.wait_for(1, timeout=90)
+    assert refusals and len(views(run)) == 1
+    said = [r.getMessage() for r in caplog.records if "无法把文件 锁.mp4 移出投递文件夹" in r.getMessage()]
+    assert said and "Operation not permitted" in said[0]
+    assert not any(r.exc_info for r in caplog.records if "锁.mp4" in r.getMessage())   # no traceback for it
+    assert inbox_files(inbox.parent) == []

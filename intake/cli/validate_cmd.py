@@ -27,8 +27,10 @@ def existing_files(paths: tuple[str, ...]) -> list[Path]:
         path = Path(raw)
         if not path.exists():
             raise UsageError(f"文件不存在：{raw}", "请检查文件路径是否正确。")
-        if not path.is_file():
+        if path.is_dir():
             raise UsageError(f"不是文件：{raw}", "请给出视频文件的路径，而不是文件夹。")
+        if not path.is_file():
+            raise UsageError(f"不是普通文件：{raw}", "请给出视频文件的路径（命名管道、设备文件等不能检查）。")
         out.append(path)
     return out
 
