@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from intake.metadata import SIDECAR_SUFFIXES
-from intake.textsafe import one_line
+from core.textsafe import one_line
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
 

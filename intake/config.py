@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from intake.errors import ConfigError
+from core.errors import ConfigError
 
 CONFIG_ENV = "INTAKE_CONFIG"
 

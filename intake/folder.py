@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from intake import failpoints
+from core import failpoints
 from intake.archives import remove_tree, unpack_zip
 from intake.config import WatchConfig
-from intake.errors import DatabaseGone, StorageError
+from core.errors import DatabaseGone, StorageError
 from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, read_sidecar
 from intake.metadata import (
     METADATA_SUFFIXES,
@@ -44,8 +44,8 @@ from intake.notes import write_result_note
 from intake.pipeline import Services, process
 from intake.retries import clear_failures, note_failure, record_processing_error, retry_due
 from intake.task import MediaTask, SubmissionTask
-from intake.textsafe import clean_name, clip_bytes, one_line
-from intake.timefmt import SHANGHAI
+from core.textsafe import clean_name, clip_bytes, one_line
+from core.timefmt import SHANGHAI
 from storage.database import DuplicateSource, worker_id
 from validators.results import OUTCOME_LABELS, Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes

@@ -14,7 +14,7 @@ from intake.config import Config
 from intake.contact import check_contact_info
 from intake.contest import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.inbox_fs import InboxMedia
-from intake.timefmt import local_text
+from core.timefmt import local_text
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
 from validators.inspect import inspect_file

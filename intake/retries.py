@@ -18,8 +18,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from intake.errors import DatabaseError, IntakeError, StorageError
-from intake.textsafe import one_line
+from core.errors import DatabaseError, IntakeError, StorageError
+from core.textsafe import one_line
 from storage.database import DuplicateSource
 from validators.results import warned
 

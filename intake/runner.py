@@ -12,7 +12,7 @@ from typing import Callable
 
 from intake.app import open_services
 from intake.config import Config
-from intake.errors import DatabaseGone, IntakeError
+from core.errors import DatabaseGone, IntakeError
 from intake.folder import Finished
 from intake.logsetup import logging_progress
 from intake.watcher import InboxWatcher

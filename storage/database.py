@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from intake import failpoints
-from intake.errors import DatabaseError, DatabaseGone, DataRejected, NotFound
-from intake.textsafe import clean_text, clip_bytes
+from core import failpoints
+from core.errors import DatabaseError, DatabaseGone, DataRejected, NotFound
+from core.textsafe import clean_text, clip_bytes
 from validators.results import outcome_of_statuses
 from storage.models import Attempt, Blob, CheckRecord, Claim, Event, MediaFile, Submission
 

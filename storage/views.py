@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from intake.labels import DECISION_LABELS
-from intake.timefmt import local_iso
+from core.timefmt import local_iso
 from storage.models import Submission
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from intake.config import Config, load_config
-from intake.errors import ConfigError
+from core.errors import ConfigError
 
 INTAKE = [sys.executable, "-m", "intake"]
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import pytest
 
 from intake.app import open_services
 from intake.config import load_config
-from intake.errors import MailboxError
+from core.errors import MailboxError
 from intake.mail.poller import MailPoller
 from tests import mails
 from tests.conftest import OPEN_CONTEST, require_tool

@@ -14,7 +14,7 @@ import pytest
 
 from intake.app import open_services
 from intake.config import load_config
-from intake.errors import DatabaseError, DatabaseGone
+from core.errors import DatabaseError, DatabaseGone
 from intake.retries import note_failure, record_processing_error, retry_due
 from intake.task import MediaTask, SubmissionTask
 

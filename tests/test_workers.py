@@ -18,7 +18,7 @@ import pytest
 
 from intake.app import open_services
 from intake.config import load_config
-from intake.errors import DatabaseError
+from core.errors import DatabaseError
 from tests import mails, media
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot

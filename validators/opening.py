@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from intake.config import OpeningConfig
-from intake.errors import ToolError
+from core.errors import ToolError
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned

@@ -14,7 +14,7 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
-from intake.errors import ToolError
+from core.errors import ToolError
 from validators.opened import OpenedFile, media_input
 
 # ffmpeg may only read plain local files, and only through the mov/mp4 demuxer:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from intake.config import Config, load_config
-from intake.textsafe import for_terminal
+from core.textsafe import for_terminal
 
 
 class AppContext:

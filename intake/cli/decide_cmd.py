@@ -6,7 +6,7 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo
-from intake.errors import UsageError
+from core.errors import UsageError
 from intake.labels import DECISION_LABELS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from intake.cli.context import AppContext, pass_app
-from intake.textsafe import for_terminal
+from core.textsafe import for_terminal
 
 
 @click.command("doctor", options_metavar="[选项]")

@@ -9,7 +9,7 @@ import click
 from intake.cli.context import AppContext, pass_app, terminal_safe_logging
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
-from intake.textsafe import for_terminal
+from core.textsafe import for_terminal
 from validators.results import Outcome
 
 

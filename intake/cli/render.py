@@ -10,7 +10,7 @@ import re
 
 import click
 
-from intake.textsafe import for_terminal
+from core.textsafe import for_terminal
 from validators.results import CheckResult, Outcome, Status
 
 MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗"}

@@ -9,7 +9,7 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_block, terminal_json
-from intake.errors import UsageError
+from core.errors import UsageError
 from validators.results import Outcome
 
 DEFAULT_NAME = "初步筛选报告"

@@ -11,8 +11,8 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
-from intake.errors import UsageError
-from intake.textsafe import for_terminal
+from core.errors import UsageError
+from core.textsafe import for_terminal
 from intake.metadata import transcripts_beside
 from validators.inspect import FileReport, inspect_file
 from validators.opened import NotRegularFile, OpenedFile

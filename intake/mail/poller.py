@@ -25,8 +25,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from intake import failpoints
-from intake.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
+from core import failpoints
+from core.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
 from intake.mail.client import MailSession, imap_errors, read_password
 from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
 from intake.mail.reader import MailReader
@@ -35,7 +35,7 @@ from intake.source_status import SourceStatus
 from intake.pipeline import Services, process, store_files
 from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
 from intake.task import SubmissionTask
-from intake.textsafe import one_line
+from core.textsafe import one_line
 from storage.database import DuplicateSource, worker_id
 from validators.results import Outcome, warned
 

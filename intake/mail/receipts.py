@@ -12,7 +12,7 @@ from email.utils import formatdate, make_msgid
 from intake.notes import render_result_note
 from intake.pipeline import Services
 from intake.retries import describe
-from intake.textsafe import one_line
+from core.textsafe import one_line
 from validators.results import OUTCOME_LABELS, Outcome
 
 log = logging.getLogger(__name__)

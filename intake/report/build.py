@@ -18,8 +18,8 @@ from intake.labels import DECISION_LABELS, check_label
 from intake.report.rows import COLUMNS, SOURCE_LABELS, TEXT_COLUMNS, coverage, report_row
 from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
-from intake.textsafe import clean_name
-from intake.timefmt import local_text
+from core.textsafe import clean_name
+from core.timefmt import local_text
 from validators.checks import human_seconds, human_size
 from validators.results import OUTCOME_LABELS, Outcome
 
