@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from intake.config import OpeningConfig
 from tests import media
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
 from validators.phrase import find_phrase
+from validators.rules import OpeningConfig
 
 INTAKE = [sys.executable, "-m", "intake"]
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"

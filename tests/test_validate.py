@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from intake.cli.validate_cmd import check_json
-from intake.config import RulesConfig
 from tests import media
 from validators.inspect import inspect_file
+from validators.rules import RulesConfig
 
 INTAKE = [sys.executable, "-m", "intake"]
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from intake.config import RulesConfig
 from validators import checks
 from validators.boxes import Layout, walk
 from validators.opened import OpenedFile
 from validators.results import CheckResult, Outcome, Status, outcome_of
+from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.texts import TextSource
 from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intake.config import OpeningConfig
 from core.errors import ToolError
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned
+from validators.rules import OpeningConfig
 from validators.subtitles import embedded_subtitles, sidecar_sources
 from validators.texts import SOURCE_LABELS, TextSource
 from validators.tools import PACKAGE_ROOT, MediaFacts
