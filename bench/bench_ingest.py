@@ -33,7 +33,7 @@ import json, resource, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 from intake import pipeline
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from intake.task import MediaTask, SubmissionTask
 

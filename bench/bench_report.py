@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import ffmpeg, ratio  # noqa: E402
-from intake.app import open_services  # noqa: E402
+from intake.services import open_services  # noqa: E402
 from intake.config import config_from_dict  # noqa: E402
 from intake.pipeline import inspect_files, store_files  # noqa: E402
 from intake.report import build  # noqa: E402

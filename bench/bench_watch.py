@@ -27,7 +27,7 @@ DIRECT = r"""
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from intake.pipeline import process
 from intake.task import MediaTask, SubmissionTask

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from intake.config import Config
-from intake.contact import check_contact_info
-from intake.contest import UnitMatcher, check_deadline, check_quota, check_unit
+from intake.contact_info import check_contact_info
+from intake.contest_rules import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.inbox_fs import InboxMedia
 from core.timefmt import local_text
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
-from validators.inspect import inspect_file
+from validators.examine import examine_file
 from validators.results import Status, failed, warned
 from validators.sensitive import check_sensitive
 from validators.texts import TextSource
@@ -73,7 +73,7 @@ def inspect_files(task, services: Services) -> None:
         path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
         if path is None:
             continue   # its checks were decided without the content (see mail intake)
-        media.report = inspect_file(path, services.config.rules, deep=services.deep, name=media.original_name,
+        media.report = examine_file(path, services.config.rules, deep=services.deep, name=media.original_name,
                                     transcripts=media.transcripts)
 
 

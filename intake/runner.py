@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import Config
 from core.errors import DatabaseGone, IntakeError
 from intake.folder import Finished

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.filestore import StoredBlob
-from validators.inspect import FileReport
+from validators.examine import FileReport
 from validators.results import CheckResult, Outcome, Status, outcome_of
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intake.app import open_database
+from intake.services import open_database
 from intake.config import load_config
 
 INTAKE = [sys.executable, "-m", "intake"]

@@ -11,7 +11,7 @@ from email import policy
 
 import pytest
 
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from core.errors import DatabaseError, LoginRefused
 from intake.mail import poller as poller_module

@@ -14,7 +14,7 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from core.errors import MailboxError
 from intake.mail.poller import MailPoller
@@ -376,7 +376,7 @@ def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):
 PEAK_CHILD = r"""
 import json, resource, sys
 from pathlib import Path
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from intake.mail.poller import MailPoller
 results = MailPoller(open_services(load_config(Path("config.yaml")))).poll_once()

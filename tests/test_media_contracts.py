@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import validators.inspect
+import validators.examine
 from intake.cli import main
 from tests import media
 from tests.conftest import REQUIRE_TOOLS
@@ -228,7 +228,7 @@ def test_playlist_swapped_in_after_the_walk_is_never_read(tmp_path, clips, workd
     video = tmp_path / "作品.mp4"
     video.write_bytes(clips["valid"].read_bytes())
     playlist = tmp_path / "playlist.m3u8"
-    real_walk = validators.inspect.walk
+    real_walk = validators.examine.walk
     swapped = []
 
     def walk_then_swap(source):
@@ -237,7 +237,7 @@ def test_playlist_swapped_in_after_the_walk_is_never_read(tmp_path, clips, workd
         swapped.append(True)
         return layout
 
-    monkeypatch.setattr(validators.inspect, "walk", walk_then_swap)
+    monkeypatch.setattr(validators.examine, "walk", walk_then_swap)
     with media.sentinel_http_server() as (port, hits):
         playlist.write_text(
             "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"

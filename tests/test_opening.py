@@ -138,7 +138,7 @@ def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):
 def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):
     from datetime import datetime, timezone
 
-    from intake.app import open_services
+    from intake.services import open_services
     from intake.config import load_config
     from intake.pipeline import process
     from intake.task import MediaTask, SubmissionTask

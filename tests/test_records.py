@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from core.errors import DatabaseError, DatabaseGone
 from intake.retries import note_failure, record_processing_error, retry_due

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from intake.watcher import InboxWatcher
 from tests.conftest import OPEN_CONTEST

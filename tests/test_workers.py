@@ -16,7 +16,7 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from intake.app import open_services
+from intake.services import open_services
 from intake.config import load_config
 from core.errors import DatabaseError
 from tests import mails, media

@@ -9,7 +9,7 @@ import click
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
 from intake.cli.validate_cmd import EXIT_CODES, existing_files
-from intake.contact import clean_text, normalise_phone
+from intake.contact_info import clean_text, normalise_phone
 from intake.pipeline import process
 from intake.task import MediaTask, SubmissionTask
 

@@ -20,7 +20,7 @@ OUTCOMES = [o.value for o in Outcome]
 @pass_app
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None) -> int:
     """列出已登记的作品、检查结果和评审决定。"""
-    from intake.app import open_database
+    from intake.services import open_database
 
     views = open_database(app.config).submission_views(outcome=outcome, unit=unit)
     if as_json:

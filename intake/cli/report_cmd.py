@@ -26,7 +26,7 @@ DEFAULT_NAME = "初步筛选报告"
 def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, unit: str | None,
            with_videos: bool) -> int:
     """生成初步筛选报告：各结果的数量、每件作品的信息和问题、各单位报送情况。"""
-    from intake.app import open_database
+    from intake.services import open_database
     from intake.report import build
 
     config = app.config
@@ -59,7 +59,7 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
 @pass_app
 def export(app: AppContext, directory: str) -> int:
     """导出报送材料：把入围作品复制为“序号_单位_作品名.mp4”，并生成汇总表.xlsx。"""
-    from intake.app import open_database
+    from intake.services import open_database
     from intake.export import export_shortlist, write_summary
 
     config = app.config
