@@ -47,7 +47,8 @@ from intake.task import MediaTask, SubmissionTask
 from core.textsafe import clean_name, clip_bytes, one_line
 from core.timefmt import SHANGHAI
 from storage.database import DuplicateSource, worker_id
-from validators.results import OUTCOME_LABELS, Outcome
+from intake.labels import OUTCOME_LABELS
+from validators.results import Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 
 log = logging.getLogger(__name__)

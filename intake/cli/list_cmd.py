@@ -8,7 +8,8 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_json
-from validators.results import OUTCOME_LABELS, Outcome
+from intake.labels import OUTCOME_LABELS
+from validators.results import Outcome
 
 OUTCOMES = [o.value for o in Outcome]
 

@@ -13,7 +13,8 @@ from intake.notes import render_result_note
 from intake.pipeline import Services
 from intake.retries import describe
 from core.textsafe import one_line
-from validators.results import OUTCOME_LABELS, Outcome
+from intake.labels import OUTCOME_LABELS
+from validators.results import Outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
