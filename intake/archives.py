@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from intake.metadata import SIDECAR_SUFFIXES
 from core.textsafe import one_line
+from intake.metadata import SIDECAR_SUFFIXES
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
 

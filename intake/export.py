@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StorageError, UsageError
-from intake.report.sheet import write_sheet
 from core.textsafe import clean_name, one_line
+from intake.report.sheet import write_sheet
 
 # Characters Windows refuses in a file name; control characters are dropped before this.
 WINDOWS_UNSAFE = re.compile(r'[\\/:*?"<>|]')

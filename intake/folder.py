@@ -44,6 +44,7 @@ from intake.notes import write_result_note
 from intake.pipeline import Services, process
 from intake.retries import clear_failures, note_failure, record_processing_error, retry_due
 from intake.task import MediaTask, SubmissionTask
+from intake.views import submission_view
 from core.textsafe import clean_name, clip_bytes, one_line
 from core.timefmt import SHANGHAI
 from storage.database import DuplicateSource, worker_id
@@ -283,7 +284,7 @@ def confirm_taken(source: InboxFile, task: SubmissionTask, watch: WatchConfig) -
 def finish(source: InboxFile, submission_id: int, services: Services, watch: WatchConfig,
            resumed: bool) -> Finished:
     path = source.path
-    view = services.db.submission_view(submission_id)
+    view = submission_view(services.db, submission_id)
     outcome = Outcome(view["outcome"])
     received = datetime.fromisoformat(view["received_at"]).astimezone(SHANGHAI)
     relative = path.relative_to(watch.inbox)

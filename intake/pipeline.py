@@ -15,6 +15,7 @@ from intake.contact_info import check_contact_info
 from intake.contest_rules import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.inbox_fs import InboxMedia
 from intake.labels import OUTCOME_LABELS
+from intake.records import record_submission
 from core.timefmt import local_text
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
@@ -151,7 +152,7 @@ def confirm_source_unchanged(task, services: Services) -> None:
 def record(task, services: Services) -> None:
     # The duplicate check happens here, in the same transaction as the record, so that concurrent
     # ingests of one file always give exactly one first holder.
-    task.submission_id = services.db.add_submission(task, on_duplicate=duplicate_found)
+    task.submission_id = record_submission(services.db, task, on_duplicate=duplicate_found)
     log.info("已记录作品 #%s：%s（%s）", task.submission_id, OUTCOME_LABELS[task.outcome], task.source_ref or task.source)
 
 

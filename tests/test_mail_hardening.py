@@ -11,15 +11,15 @@ from email import policy
 
 import pytest
 
-from intake.services import open_services
-from intake.config import load_config
 from core.errors import DatabaseError, LoginRefused
+from intake.config import load_config
 from intake.mail import poller as poller_module
 from intake.mail.poller import MailPoller
+from intake.services import open_services
 from tests import mails
 from tests.dovecot import PASSWORD
-from tests.waiting import wait_until
 from tests.test_mailbox import INTAKE, append, flags_of, listing, poller_for, smtp_collector, write_config
+from tests.waiting import wait_until
 
 
 @pytest.fixture

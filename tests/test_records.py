@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from intake.services import open_services
-from intake.config import load_config
 from core.errors import DatabaseError, DatabaseGone
+from intake.config import load_config
+from intake.records import record_submission
 from intake.retries import note_failure, record_processing_error, retry_due
-from intake.task import MediaTask, SubmissionTask
+from intake.services import open_services
+from intake.task import MediaTask, Source, SubmissionTask
+from intake.views import submission_view
 
 INTAKE = [sys.executable, "-m", "intake"]
 
@@ -57,11 +59,11 @@ def test_an_item_that_keeps_failing_ends_recorded_as_processing_error(workdir, b
     second = note_failure(services, ref, RuntimeError("解析时崩溃"))
     assert (second.give_up, second.attempts) == (True, 2)
 
-    task = SubmissionTask(source="folder", source_ref=ref, received_at=datetime.now(timezone.utc),
+    task = SubmissionTask(source=Source.FOLDER, source_ref=ref, received_at=datetime.now(timezone.utc),
                           title="坏\x00文件" + "长" * 600, unit="柳南区",
                           files=[MediaTask(source_path=None, original_name="坏文件.mp4")])
     submission_id = record_processing_error(task, services, RuntimeError("解析时崩溃"), second.attempts)
-    view = services.db.submission_view(submission_id)
+    view = submission_view(services.db, submission_id)
     assert view["outcome"] == "needs_review"
     assert view["files"] == []
     assert "\x00" not in view["title"] and view["title"].startswith("坏文件长")
@@ -83,11 +85,11 @@ def test_outside_text_the_database_would_refuse_is_stored_clean(workdir, backend
     services = _services(workdir)
     subject = "主题" * 300 + "\x00尾"
     sender = "a" * 390 + "@163.com"
-    task = SubmissionTask(source="mail", source_ref="mail:acc:INBOX:1:1", received_at=datetime.now(timezone.utc),
+    task = SubmissionTask(source=Source.MAIL, source_ref="mail:acc:INBOX:1:1", received_at=datetime.now(timezone.utc),
                           title=subject, sender=sender, unit="柳南\udcb5区", contact="张\x1b[31m三",
                           message_key="acc|<" + "长" * 2000 + "@x>")
-    submission_id = services.db.add_submission(task)
-    view = services.db.submission_view(submission_id)
+    submission_id = record_submission(services.db, task)
+    view = submission_view(services.db, submission_id)
     assert view["title"] == "主题" * 300 + "尾"
     assert view["unit"] == "柳南\ufffd区"
     assert "\x1b" not in view["contact"]
@@ -96,11 +98,11 @@ def test_outside_text_the_database_would_refuse_is_stored_clean(workdir, backend
 def test_recording_stops_when_the_sqlite_file_is_deleted_or_replaced(workdir):
     services = _services(workdir)
     db_file = workdir / "data" / "intake.db"
-    task = SubmissionTask(source="cli", received_at=datetime.now(timezone.utc), title="一")
-    services.db.add_submission(task)
+    task = SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc), title="一")
+    record_submission(services.db, task)
     db_file.unlink()
     with pytest.raises(DatabaseGone) as gone:
-        services.db.add_submission(SubmissionTask(source="cli", received_at=datetime.now(timezone.utc)))
+        record_submission(services.db, SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc)))
     assert "被删除" in gone.value.message and str(db_file) in gone.value.message
 
     services = _services(workdir)   # a fresh start opens (and creates) the file anew
@@ -108,5 +110,5 @@ def test_recording_stops_when_the_sqlite_file_is_deleted_or_replaced(workdir):
     other.write_bytes(db_file.read_bytes())
     os.replace(other, db_file)
     with pytest.raises(DatabaseGone) as replaced:
-        services.db.add_submission(SubmissionTask(source="cli", received_at=datetime.now(timezone.utc)))
+        record_submission(services.db, SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc)))
     assert "被替换" in replaced.value.message

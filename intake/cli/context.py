@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from intake.config import Config, load_config
 from core.textsafe import for_terminal
+from intake.config import Config, load_config
 
 
 class AppContext:

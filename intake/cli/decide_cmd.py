@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo
-from core.errors import UsageError
 from intake.labels import DECISION_LABELS
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from intake.cli.context import AppContext, pass_app
 from core.textsafe import for_terminal
+from intake.cli.context import AppContext, pass_app
 
 
 @click.command("doctor", options_metavar="[选项]")

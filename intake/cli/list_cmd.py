@@ -22,8 +22,9 @@ OUTCOMES = [o.value for o in Outcome]
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None) -> int:
     """列出已登记的作品、检查结果和评审决定。"""
     from intake.services import open_database
+    from intake.views import submission_views
 
-    views = open_database(app.config).submission_views(outcome=outcome, unit=unit)
+    views = submission_views(open_database(app.config), outcome=outcome, unit=unit)
     if as_json:
         click.echo(terminal_json(json.dumps(views, ensure_ascii=False, indent=2)))
         return 0

@@ -6,10 +6,10 @@ import threading
 
 import click
 
+from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app, terminal_safe_logging
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
-from core.textsafe import for_terminal
 from intake.labels import OUTCOME_LABELS
 from validators.results import Outcome
 

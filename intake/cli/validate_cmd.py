@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from intake.cli.context import AppContext, pass_app
-from intake.cli.render import check_lines, outcome_text, terminal_json
 from core.errors import UsageError
 from core.textsafe import for_terminal
+from intake.cli.context import AppContext, pass_app
+from intake.cli.render import check_lines, outcome_text, terminal_json
 from intake.metadata import transcripts_beside
 from validators.examine import FileReport, examine_file
 from validators.opened import NotRegularFile, OpenedFile
