@@ -112,3 +112,29 @@ def test_recording_stops_when_the_sqlite_file_is_deleted_or_replaced(workdir):
     with pytest.raises(DatabaseGone) as replaced:
         record_submission(services.db, SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc)))
     assert "被替换" in replaced.value.message
+
+
+def test_a_duplicate_found_in_a_retried_transaction_is_stored_once_and_kept_on_the_task():
+    from intake.pipeline import duplicate_found
+    from storage.filestore import StoredBlob
+
+    class RetryingDatabase:
+        """Runs the recording transaction twice, as a locked SQLite file makes the real one do."""
+
+        def add_submission(self, record, on_duplicate=None):
+            earlier = {"id": 7, "unit": "柳南区", "received_at": datetime(2024, 4, 1, tzinfo=timezone.utc)}
+            self.rows = [[on_duplicate(index, earlier) for index, _ in enumerate(record.files)] for _ in range(2)]
+            self.record = record
+            return 8
+
+    blob = StoredBlob(sha256="0" * 64, size_bytes=1, relative_path="00/x.mp4", already_present=True)
+    task = SubmissionTask(source="folder", received_at=datetime.now(timezone.utc),
+                          files=[MediaTask(source_path=None, original_name="作品.mp4", size_bytes=1, blob=blob)])
+    db = RetryingDatabase()
+    assert record_submission(db, task, on_duplicate=duplicate_found) == 8
+    assert task.source is Source.FOLDER and db.record.source == "folder"
+    first, again = db.rows
+    assert first == again and first[0].check_id == "duplicate" and first[0].status == "warn"
+    assert "与第 7 号作品（柳南区" in first[0].message and first[0].details == {"earlier_submission_id": 7}
+    assert [c.check_id for c in task.files[0].checks] == ["duplicate"] and task.outcome.value == "needs_review"
+    assert db.record.files[0].checks == () and db.record.outcome == "accepted"   # storage adds the row itself
