@@ -33,8 +33,8 @@ import json, resource, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 from intake import pipeline
-from intake.app import open_services
 from intake.config import load_config
+from intake.services import open_services
 from intake.task import MediaTask, SubmissionTask
 
 src = Path(sys.argv[1])

@@ -43,9 +43,9 @@ print(json.dumps({"seconds": elapsed, "bytes": size, "peak_mb": resource.getrusa
 OURS = r"""
 import json, resource, time
 from pathlib import Path
-from intake.app import open_services
 from intake.config import load_config
 from intake.mail.poller import MailPoller
+from intake.services import open_services
 poller = MailPoller(open_services(load_config(Path("config.yaml"))))
 start = time.perf_counter()
 results = poller.poll_once()

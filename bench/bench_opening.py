@@ -27,8 +27,8 @@ from tests import media  # noqa: E402
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from intake.config import RulesConfig
 from validators.opening import check_opening
+from validators.rules import RulesConfig
 from validators.tools import probe_media
 path = Path(sys.argv[1])
 rules = RulesConfig()

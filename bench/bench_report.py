@@ -21,11 +21,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import ffmpeg, ratio  # noqa: E402
-from intake.app import open_services  # noqa: E402
 from intake.config import config_from_dict  # noqa: E402
 from intake.pipeline import inspect_files, store_files  # noqa: E402
+from intake.records import record_submission  # noqa: E402
 from intake.report import build  # noqa: E402
+from intake.services import open_services  # noqa: E402
 from intake.task import MediaTask, SubmissionTask  # noqa: E402
+from intake.views import submission_views  # noqa: E402
 from validators.results import failed, passed, warned  # noqa: E402
 
 UNITS = ["城中区", "鱼峰区", "柳南区", "柳北区", "柳江区", "柳城县", "鹿寨县", "融安县", "融水苗族自治县", "三江侗族自治县"]
@@ -52,7 +54,7 @@ def populate(services, rows: int, clip: Path) -> None:
                               phone=f"138{i:08d}", title=f"作品<{i}>", checks=checks,
                               files=[MediaTask(source_path=None, original_name=f"作品{i}.mp4",
                                                size_bytes=media.size_bytes, blob=media.blob, report=media.report)])
-        services.db.add_submission(task)
+        record_submission(services.db, task)
 
 
 def timed(fn):
@@ -74,9 +76,9 @@ def main() -> None:
         ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=3", "-f", "lavfi", "-i", "sine=duration=3",
                "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(clip))
         populate(services, args.rows, clip)
-        views = services.db.submission_views()
+        views = submission_views(services.db)
         t_json, _ = timed(lambda: build.json_report(views))
-        t_views, views = timed(lambda: services.db.submission_views())
+        t_views, views = timed(lambda: submission_views(services.db))
         html_path = work / "report.html"
         t_html, text = timed(lambda: build.html_report(views, config, html_path))
         html_path.write_text(text, encoding="utf-8")

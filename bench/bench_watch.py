@@ -27,9 +27,9 @@ DIRECT = r"""
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from intake.app import open_services
 from intake.config import load_config
 from intake.pipeline import process
+from intake.services import open_services
 from intake.task import MediaTask, SubmissionTask
 services = open_services(load_config())
 for name in sorted(Path(sys.argv[1]).iterdir()):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from core.textsafe import one_line
 from intake.metadata import SIDECAR_SUFFIXES
-from intake.textsafe import one_line
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from core.errors import IntakeError
+from core.textsafe import one_line
+from core.timefmt import local_text
 from intake.config import Config
-from intake.errors import IntakeError
-from intake.textsafe import one_line
-from intake.timefmt import local_text
 
 
 @dataclass(frozen=True)

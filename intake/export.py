@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from intake.errors import StorageError, UsageError
+from core.errors import StorageError, UsageError
+from core.textsafe import clean_name, one_line
 from intake.report.sheet import write_sheet
-from intake.textsafe import clean_name, one_line
 
 # Characters Windows refuses in a file name; control characters are dropped before this.
 WINDOWS_UNSAFE = re.compile(r'[\\/:*?"<>|]')

@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from intake import failpoints
+from core import failpoints
 from intake.archives import remove_tree, unpack_zip
 from intake.config import WatchConfig
-from intake.errors import DatabaseGone, StorageError
+from core.errors import DatabaseGone, StorageError
 from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, read_sidecar
 from intake.metadata import (
     METADATA_SUFFIXES,
@@ -44,11 +44,13 @@ from intake.notes import write_result_note
 from intake.pipeline import Services, process
 from intake.retries import clear_failures, note_failure, record_processing_error, retry_due
 from intake.task import MediaTask, SubmissionTask
-from intake.textsafe import clean_name, clip_bytes, one_line
-from intake.timefmt import SHANGHAI
+from intake.views import submission_view
+from core.textsafe import clean_name, clip_bytes, one_line
+from core.timefmt import SHANGHAI
 from storage.database import DuplicateSource, worker_id
+from intake.labels import OUTCOME_LABELS
 from validators.children import Cancelled
-from validators.results import OUTCOME_LABELS, Outcome
+from validators.results import Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 
 log = logging.getLogger(__name__)
@@ -311,7 +313,7 @@ def confirm_taken(source: InboxFile, task: SubmissionTask, watch: WatchConfig) -
 def finish(source: InboxFile, submission_id: int, services: Services, watch: WatchConfig,
            resumed: bool) -> Finished:
     path = source.path
-    view = services.db.submission_view(submission_id)
+    view = submission_view(services.db, submission_id)
     outcome = Outcome(view["outcome"])
     received = datetime.fromisoformat(view["received_at"]).astimezone(SHANGHAI)
     relative = path.relative_to(watch.inbox)

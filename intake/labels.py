@@ -1,4 +1,8 @@
-"""Chinese names of checks, for notes, receipts and reports."""
+"""Chinese names shown to people: checks, statuses, outcomes, sources and decisions, for notes, receipts,
+the terminal and reports. (The validators keep the names they need for their own messages.)"""
+
+from intake.task import Source
+from validators.results import Outcome, Status
 
 CHECK_LABELS = {
     "size": "文件大小",
@@ -24,3 +28,14 @@ def check_label(check_id: str) -> str:
 
 
 DECISION_LABELS = {"shortlist": "入围", "reject": "不予推荐", "pending": "待定"}
+
+OUTCOME_LABELS = {
+    Outcome.ACCEPTED: "通过",
+    Outcome.NEEDS_REVIEW: "待复核",
+    Outcome.REJECTED: "不合格",
+}
+
+STATUS_LABELS = {Status.PASS: "通过", Status.WARN: "提醒", Status.FAIL: "不合格"}
+
+# Where a submission came from. Keys are Source members, so the stored text ('mail', ...) finds them too.
+SOURCE_LABELS = {Source.MAIL: "邮件", Source.FOLDER: "投递文件夹", Source.CLI: "手工登记", Source.ATTACH: "补登"}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from intake.contact import clean_text, normalise_phone, phone_is_valid
+from intake.contact_info import clean_text, normalise_phone, phone_is_valid
 from intake.inbox_fs import SIDECAR_CAP, Refused, read_sidecar
 from validators.texts import decode_text
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from intake.labels import check_label
-from validators.results import OUTCOME_LABELS, STATUS_LABELS, Outcome, Status
+from intake.labels import OUTCOME_LABELS, STATUS_LABELS, check_label
+from validators.results import Outcome, Status
 
 ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=False, undefined=StrictUndefined,
                   keep_trailing_newline=True)

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from intake.config import Config
-from intake.contact import check_contact_info
-from intake.contest import UnitMatcher, check_deadline, check_quota, check_unit
+from intake.contact_info import check_contact_info
+from intake.contest_rules import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.inbox_fs import InboxMedia
-from intake.timefmt import local_text
+from intake.labels import OUTCOME_LABELS
+from intake.records import record_submission
+from core.timefmt import local_text
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
-from validators.inspect import inspect_file
+from validators.examine import examine_file
 from validators.results import Status, failed, warned
 from validators.sensitive import check_sensitive
 from validators.texts import TextSource
@@ -73,7 +75,7 @@ def inspect_files(task, services: Services) -> None:
         path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
         if path is None:
             continue   # its checks were decided without the content (see mail intake)
-        media.report = inspect_file(path, services.config.rules, deep=services.deep, name=media.original_name,
+        media.report = examine_file(path, services.config.rules, deep=services.deep, name=media.original_name,
                                     transcripts=media.transcripts)
 
 
@@ -150,8 +152,8 @@ def confirm_source_unchanged(task, services: Services) -> None:
 def record(task, services: Services) -> None:
     # The duplicate check happens here, in the same transaction as the record, so that concurrent
     # ingests of one file always give exactly one first holder.
-    task.submission_id = services.db.add_submission(task, on_duplicate=duplicate_found)
-    log.info("已记录作品 #%s：%s（%s）", task.submission_id, task.outcome.label, task.source_ref or task.source)
+    task.submission_id = record_submission(services.db, task, on_duplicate=duplicate_found)
+    log.info("已记录作品 #%s：%s（%s）", task.submission_id, OUTCOME_LABELS[task.outcome], task.source_ref or task.source)
 
 
 STAGES = [check_files_present, store_files, inspect_files, take_opening_phrase, check_message_text,

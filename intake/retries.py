@@ -18,8 +18,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from intake.errors import DatabaseError, IntakeError, StorageError
-from intake.textsafe import one_line
+from core.errors import DatabaseError, IntakeError, StorageError
+from core.textsafe import one_line
+from intake.records import record_submission
 from storage.database import DuplicateSource
 from validators.results import warned
 
@@ -99,7 +100,7 @@ def record_processing_error(task, services, exc: BaseException, attempts: int) -
     task.files = []
     task.checks = [processing_error_check(exc, attempts, file_names)]
     try:
-        submission_id = services.db.add_submission(task)
+        submission_id = record_submission(services.db, task)
     except DuplicateSource as dup:
         submission_id = dup.submission_id
     except DatabaseError as again:
@@ -109,7 +110,7 @@ def record_processing_error(task, services, exc: BaseException, attempts: int) -
         for name in ("unit", "unit_raw", "contact", "phone", "title", "speaker", "topic", "sender", "body_text"):
             setattr(task, name, None)
         task.title = "（原标题无法保存）"
-        submission_id = services.db.add_submission(task)
+        submission_id = record_submission(services.db, task)
     task.submission_id = submission_id
     if task.source_ref:
         services.db.clear_failures(task.source_ref)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from intake.app import open_services
+from core.errors import DatabaseGone, IntakeError
 from intake.config import Config
-from intake.errors import DatabaseGone, IntakeError
 from intake.folder import Finished
 from intake.logsetup import logging_progress
+from intake.services import open_services
 from intake.watcher import InboxWatcher
 from validators import children
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from intake.textsafe import one_line
+from core.textsafe import one_line
 
 log = logging.getLogger(__name__)
 

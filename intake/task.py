@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from storage.filestore import StoredBlob
-from validators.inspect import FileReport
+from validators.examine import FileReport
 from validators.results import CheckResult, Outcome, Status, outcome_of
+
+
+class Source(StrEnum):
+    """Where a submission came from; the values are what the database stores."""
+
+    CLI = "cli"          # intake ingest
+    FOLDER = "folder"    # the inbox folder
+    MAIL = "mail"        # the mailbox
+    ATTACH = "attach"    # intake attach: files added to a recorded submission
 
 
 @dataclass
@@ -43,7 +53,7 @@ class MediaTask:
 class SubmissionTask:
     """One submission: one mail, one dropped file or zip, or one ``intake ingest``."""
 
-    source: str                      # 'cli' | 'folder' | 'mail'
+    source: Source                   # a plain 'mail' etc. is taken too
     received_at: datetime
     source_ref: str | None = None    # idempotency key: the same ref is never recorded twice
     unit: str | None = None
@@ -62,6 +72,7 @@ class SubmissionTask:
     submission_id: int | None = None
 
     def __post_init__(self) -> None:
+        self.source = Source(self.source)
         if self.received_at.tzinfo is None:
             self.received_at = self.received_at.replace(tzinfo=timezone.utc)
 

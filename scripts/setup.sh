@@ -31,4 +31,4 @@ if ! .venv/bin/python -m pip install -q -e "$target" > .venv/pip-install.log 2>&
   echo "安装依赖失败（详见上面的输出）。" >&2
   exit 1
 fi
-.venv/bin/python -c 'import intake, validators, storage' 
+.venv/bin/python -c 'import core, intake, validators, storage' 

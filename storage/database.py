@@ -10,9 +10,10 @@ import logging
 import os
 import socket
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -25,14 +26,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from intake import failpoints
-from intake.errors import DatabaseError, DatabaseGone, DataRejected, NotFound
-from intake.textsafe import clean_text, clip_bytes
-from validators.results import outcome_of_statuses
+from core import failpoints
+from core.errors import DatabaseError, DatabaseGone, DataRejected, NotFound
+from core.textsafe import clean_text, clip_bytes
 from storage.models import Attempt, Blob, CheckRecord, Claim, Event, MediaFile, Submission
+from storage.records import CheckRow, FileRecord, SubmissionRecord, outcome_of_statuses
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
+
+# Called inside the recording transaction for a file (its index among the files being recorded) whose
+# content an earlier submission brought, with that submission's id, unit and received_at;
+# returns a check to store beside the file, or None.
+OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
 
 
 def current_actor() -> str:
@@ -207,45 +213,48 @@ class Database:
 
     # -- writing --------------------------------------------------------------------------
     @retry_when_locked
-    def add_submission(self, task, on_duplicate=None) -> int:
-        """Record a SubmissionTask with its files, checks and a 'recorded' event, in one transaction.
+    def add_submission(self, record: SubmissionRecord, on_duplicate: OnDuplicate | None = None) -> int:
+        """Record a submission with its files, checks and a 'recorded' event, in one transaction.
 
         Which submission first brought each file's content is decided inside the same transaction
         (an insert that yields to an existing row), so concurrent ingests of one file always give
-        exactly one first holder. ``on_duplicate(media, earlier)`` is called for each file whose
-        content an earlier submission brought; it may add a check to the file before it is written.
+        exactly one first holder. ``on_duplicate`` is called for each file whose content an earlier
+        submission brought; the check it returns is stored with the file and counts in the outcomes.
         """
         self.ensure_same_file()
         try:
             with self.session() as s:
                 sub = Submission(
-                    source=task.source, source_ref=task.source_ref, received_at=task.received_at,
-                    unit=_text(task.unit), unit_raw=_text(task.unit_raw), contact=_text(task.contact),
-                    phone=_text(task.phone), title=_text(task.title), outcome=task.outcome.value,
-                    speaker=_text(task.speaker), topic=_text(task.topic),
-                    message_key=_key(task.message_key), sender=_text(task.sender))
+                    source=record.source, source_ref=record.source_ref, received_at=record.received_at,
+                    unit=_text(record.unit), unit_raw=_text(record.unit_raw), contact=_text(record.contact),
+                    phone=_text(record.phone), title=_text(record.title), outcome=record.outcome,
+                    speaker=_text(record.speaker), topic=_text(record.topic),
+                    message_key=_key(record.message_key), sender=_text(record.sender))
                 s.add(sub)
                 s.flush()
-                _claim_blobs(s, sub.id, task.files, on_duplicate)
-                sub.outcome = task.outcome.value   # a duplicate found just now may have changed it
-                for check in task.checks:
+                files = _claim_blobs(s, sub.id, record.files, on_duplicate)
+                if files != list(record.files):   # a duplicate found just now changes the outcome
+                    sub.outcome = outcome_of_statuses([c.status for c in record.checks] +
+                                                      [c.status for f in files for c in f.checks])
+                for check in record.checks:
                     s.add(_check_row(sub.id, None, check))
-                _add_files(s, sub.id, task.files, start=0)
-                s.add(Event(submission_id=sub.id, kind="recorded", actor=_text(task.actor) or current_actor(),
-                            data=_jsonable({"source": task.source, "source_ref": task.source_ref,
-                                            "outcome": task.outcome.value})))
+                _add_files(s, sub.id, files, start=0)
+                s.add(Event(submission_id=sub.id, kind="recorded", actor=_text(record.actor) or current_actor(),
+                            data=_jsonable({"source": record.source, "source_ref": record.source_ref,
+                                            "outcome": sub.outcome})))
                 s.flush()
                 failpoints.reached("before_commit")   # crash tests: everything written, nothing committed
                 return sub.id
         except IntegrityError as exc:
-            if task.source_ref is not None:
-                existing = self.submission_id_for_ref(task.source_ref)
+            if record.source_ref is not None:
+                existing = self.submission_id_for_ref(record.source_ref)
                 if existing is not None:
                     raise DuplicateSource(existing) from exc
             raise DatabaseError(f"写入数据库时违反约束：{str(exc).splitlines()[0]}", "请重试；如反复出现请联系维护人员。") from exc
 
     @retry_when_locked
-    def add_files(self, submission_id: int, files, actor: str | None = None, on_duplicate=None) -> str:
+    def add_files(self, submission_id: int, files: Sequence[FileRecord], actor: str | None = None,
+                  on_duplicate: OnDuplicate | None = None) -> str:
         """Append files (with their checks) to a recorded submission; return its new outcome."""
         self.ensure_same_file()
         with self.session() as s:
@@ -254,11 +263,10 @@ class Database:
                 raise _not_found(submission_id)
             start = s.scalar(select(func.count()).select_from(MediaFile).where(
                 MediaFile.submission_id == submission_id)) or 0
-            _claim_blobs(s, submission_id, files, on_duplicate)
-            _add_files(s, submission_id, files, start=start)
+            _add_files(s, submission_id, _claim_blobs(s, submission_id, files, on_duplicate), start=start)
             s.flush()
             statuses = set(s.scalars(select(CheckRecord.status).where(CheckRecord.submission_id == submission_id)))
-            sub.outcome = outcome_of_statuses(statuses).value
+            sub.outcome = outcome_of_statuses(statuses)
             s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
                         data={"files": [m.original_name for m in files], "outcome": sub.outcome}))
             return sub.outcome
@@ -400,16 +408,6 @@ class Database:
                 out.setdefault(row.submission_id, []).append(_decision_view(row))
             return out
 
-    def submission_views(self, outcome: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
-        """What ``intake list --json`` and the reports show: submissions with their latest decision."""
-        from storage.views import submission_view
-
-        subs = self.submissions(outcome=outcome)
-        if unit:
-            subs = [x for x in subs if unit in (x.unit, x.unit_raw)]
-        history = self.decisions()
-        return [submission_view(x, history.get(x.id, [])) for x in subs]
-
     def submissions(self, outcome: str | None = None) -> list[Submission]:
         with self.session() as s:
             query = select(Submission).options(
@@ -418,16 +416,14 @@ class Database:
                 query = query.where(Submission.outcome == outcome)
             return list(s.scalars(query))
 
-    def submission_view(self, submission_id: int) -> dict[str, Any]:
-        """One submission as ``intake list --json`` shows it."""
-        from storage.views import submission_view
-
+    def submission(self, submission_id: int) -> Submission:
+        """One submission with its files and checks; NotFound (in Chinese) for an unknown id."""
         with self.session() as s:
             sub = s.scalar(select(Submission).where(Submission.id == submission_id).options(
                 selectinload(Submission.files), selectinload(Submission.checks)))
             if sub is None:
                 raise _not_found(submission_id)
-            return submission_view(sub, self.decisions([submission_id]).get(submission_id, []))
+            return sub
 
     def events(self, submission_id: int | None = None) -> list[Event]:
         with self.session() as s:
@@ -437,11 +433,14 @@ class Database:
             return list(s.scalars(query))
 
 
-def _claim_blobs(s: Session, submission_id: int, files, on_duplicate) -> None:
+def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
+                 on_duplicate: OnDuplicate | None) -> list[FileRecord]:
     """Insert each file's blob row unless it exists (waiting for a concurrent insert to settle),
-    then tell ``on_duplicate`` about each file that an earlier submission brought first."""
+    then ask ``on_duplicate`` about each file that an earlier submission brought first.
+    Returns the files, each with the check it answered (and the outcome that follows)."""
     insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-    for media in files:
+    out = list(files)
+    for index, media in enumerate(files):
         blob = media.blob
         if blob is None:
             continue
@@ -452,19 +451,23 @@ def _claim_blobs(s: Session, submission_id: int, files, on_duplicate) -> None:
         if first is not None and first != submission_id and on_duplicate is not None:
             earlier = s.get(Submission, first)
             if earlier is not None:
-                on_duplicate(media, {"id": earlier.id, "unit": earlier.unit, "received_at": earlier.received_at})
+                check = on_duplicate(index, {"id": earlier.id, "unit": earlier.unit,
+                                             "received_at": earlier.received_at})
+                if check is not None:
+                    checks = media.checks + (check,)
+                    out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks))
+    return out
 
 
-def _add_files(s: Session, submission_id: int, files, start: int) -> None:
+def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], start: int) -> None:
     for position, media in enumerate(files, start=start):
         blob = media.blob
-        summary = media.media()
         row = MediaFile(
             submission_id=submission_id, position=position, original_name=_text(media.original_name) or "",
             sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
-            outcome=media.outcome.value, container=summary["container"],
-            duration_seconds=summary["duration_seconds"], video_codec=summary["video_codec"],
-            audio_codec=summary["audio_codec"], width=summary["width"], height=summary["height"])
+            outcome=media.outcome, container=media.container,
+            duration_seconds=media.duration_seconds, video_codec=media.video_codec,
+            audio_codec=media.audio_codec, width=media.width, height=media.height)
         s.add(row)
         s.flush()
         for check in media.checks:
@@ -476,9 +479,9 @@ def _decision_view(event: Event) -> dict[str, Any]:
             "at": event.at}
 
 
-def _check_row(submission_id: int, media_file_id: int | None, check) -> CheckRecord:
+def _check_row(submission_id: int, media_file_id: int | None, check: CheckRow) -> CheckRecord:
     return CheckRecord(submission_id=submission_id, media_file_id=media_file_id, check_id=check.check_id,
-                       status=check.status.value, code=check.code, message=_text(check.message) or "",
+                       status=check.status, code=check.code, message=_text(check.message) or "",
                        details=_jsonable(check.details))
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from intake import failpoints
-from intake.errors import StorageError
+from core import failpoints
+from core.errors import StorageError
 
 Progress = Callable[[int, int], None]   # (bytes done, bytes total)
 

@@ -41,7 +41,7 @@ class Submission(Base):
     __tablename__ = "submissions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))               # folder | mail | cli
+    source: Mapped[str] = mapped_column(String(16))               # cli | folder | mail | attach
     source_ref: Mapped[str | None] = mapped_column(String(1024), unique=True)  # idempotency key
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

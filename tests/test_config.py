@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from intake.config import Config, load_config
-from intake.errors import ConfigError
 
 INTAKE = [sys.executable, "-m", "intake"]
 REPO = Path(__file__).resolve().parents[1]

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from intake import pipeline
-from tests.waiting import wait_until
+from intake.views import submission_views
 from tests.test_watch import INTAKE, Running, done_files, inbox_files, listing, strip_date, write_config
+from tests.waiting import wait_until
 
 WRITER = r"""
 import os, sys, time
@@ -59,7 +60,7 @@ def kill_if_running(proc: subprocess.Popen) -> None:
 
 
 def views(run: Running) -> list[dict]:
-    return run.watcher.services.db.submission_views()
+    return submission_views(run.watcher.services.db)
 
 
 def stored(cwd: Path) -> list[Path]:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intake.app import open_database
 from intake.config import load_config
+from intake.services import open_database
 
 INTAKE = [sys.executable, "-m", "intake"]
 

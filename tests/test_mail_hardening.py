@@ -11,15 +11,15 @@ from email import policy
 
 import pytest
 
-from intake.app import open_services
+from core.errors import DatabaseError, LoginRefused
 from intake.config import load_config
-from intake.errors import DatabaseError, LoginRefused
 from intake.mail import poller as poller_module
 from intake.mail.poller import MailPoller
+from intake.services import open_services
 from tests import mails
 from tests.dovecot import PASSWORD
-from tests.waiting import wait_until
 from tests.test_mailbox import INTAKE, append, flags_of, listing, poller_for, smtp_collector, write_config
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -356,7 +356,7 @@ def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mail
                                                                                       monkeypatch):
     import socket
 
-    from intake.errors import MailboxError
+    from core.errors import MailboxError
     from intake.mail.client import imap_errors
     from intake.mail.reader import MailReader
 
@@ -385,7 +385,7 @@ def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mail
 
 def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, monkeypatch):
     from intake import runner
-    from intake.errors import StorageError
+    from core.errors import StorageError
     from intake.watcher import InboxWatcher
 
     monkeypatch.setattr(runner, "RESTART_SECONDS", 0.1)
@@ -416,7 +416,7 @@ def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, mon
 
 
 def test_a_lost_database_file_stops_the_whole_job_with_its_error(mailbox, dovecot, monkeypatch):
-    from intake.errors import DatabaseGone
+    from core.errors import DatabaseGone
     from intake.runner import run_main_job
 
     def poll_once(self):

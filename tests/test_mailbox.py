@@ -14,10 +14,10 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from intake.app import open_services
+from core.errors import MailboxError
 from intake.config import load_config
-from intake.errors import MailboxError
 from intake.mail.poller import MailPoller
+from intake.services import open_services
 from tests import mails
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot, free_port, running_dovecot
@@ -376,9 +376,9 @@ def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):
 PEAK_CHILD = r"""
 import json, resource, sys
 from pathlib import Path
-from intake.app import open_services
 from intake.config import load_config
 from intake.mail.poller import MailPoller
+from intake.services import open_services
 results = MailPoller(open_services(load_config(Path("config.yaml")))).poll_once()
 print(json.dumps({"results": len(results), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import validators.inspect
+import validators.examine
 from intake.cli import main
-from intake.config import OpeningConfig
 from tests import media
 from tests.conftest import REQUIRE_TOOLS
 from validators.audio_frames import audio_frames
 from validators.boxes import MAX_TOP_LEVEL_BOXES, walk
 from validators.opening import check_opening
+from validators.rules import OpeningConfig
 from validators.tools import MediaFacts
 
 AVIF_MESSAGE = "文件实际是 AVIF 动图（图像序列），不是 MP4 视频。请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
@@ -228,7 +228,7 @@ def test_playlist_swapped_in_after_the_walk_is_never_read(tmp_path, clips, workd
     video = tmp_path / "作品.mp4"
     video.write_bytes(clips["valid"].read_bytes())
     playlist = tmp_path / "playlist.m3u8"
-    real_walk = validators.inspect.walk
+    real_walk = validators.examine.walk
     swapped = []
 
     def walk_then_swap(source):
@@ -237,7 +237,7 @@ def test_playlist_swapped_in_after_the_walk_is_never_read(tmp_path, clips, workd
         swapped.append(True)
         return layout
 
-    monkeypatch.setattr(validators.inspect, "walk", walk_then_swap)
+    monkeypatch.setattr(validators.examine, "walk", walk_then_swap)
     with media.sentinel_http_server() as (port, hits):
         playlist.write_text(
             "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from intake.config import OpeningConfig
 from tests import media
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
 from validators.phrase import find_phrase
+from validators.rules import OpeningConfig
 
 INTAKE = [sys.executable, "-m", "intake"]
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
@@ -138,7 +138,7 @@ def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):
 def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):
     from datetime import datetime, timezone
 
-    from intake.app import open_services
+    from intake.services import open_services
     from intake.config import load_config
     from intake.pipeline import process
     from intake.task import MediaTask, SubmissionTask

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from intake.app import open_services
+from core.errors import DatabaseError, DatabaseGone
 from intake.config import load_config
-from intake.errors import DatabaseError, DatabaseGone
+from intake.records import record_submission
 from intake.retries import note_failure, record_processing_error, retry_due
-from intake.task import MediaTask, SubmissionTask
+from intake.services import open_services
+from intake.task import MediaTask, Source, SubmissionTask
+from intake.views import submission_view
 
 INTAKE = [sys.executable, "-m", "intake"]
 
@@ -57,11 +59,11 @@ def test_an_item_that_keeps_failing_ends_recorded_as_processing_error(workdir, b
     second = note_failure(services, ref, RuntimeError("解析时崩溃"))
     assert (second.give_up, second.attempts) == (True, 2)
 
-    task = SubmissionTask(source="folder", source_ref=ref, received_at=datetime.now(timezone.utc),
+    task = SubmissionTask(source=Source.FOLDER, source_ref=ref, received_at=datetime.now(timezone.utc),
                           title="坏\x00文件" + "长" * 600, unit="柳南区",
                           files=[MediaTask(source_path=None, original_name="坏文件.mp4")])
     submission_id = record_processing_error(task, services, RuntimeError("解析时崩溃"), second.attempts)
-    view = services.db.submission_view(submission_id)
+    view = submission_view(services.db, submission_id)
     assert view["outcome"] == "needs_review"
     assert view["files"] == []
     assert "\x00" not in view["title"] and view["title"].startswith("坏文件长")
@@ -83,11 +85,11 @@ def test_outside_text_the_database_would_refuse_is_stored_clean(workdir, backend
     services = _services(workdir)
     subject = "主题" * 300 + "\x00尾"
     sender = "a" * 390 + "@163.com"
-    task = SubmissionTask(source="mail", source_ref="mail:acc:INBOX:1:1", received_at=datetime.now(timezone.utc),
+    task = SubmissionTask(source=Source.MAIL, source_ref="mail:acc:INBOX:1:1", received_at=datetime.now(timezone.utc),
                           title=subject, sender=sender, unit="柳南\udcb5区", contact="张\x1b[31m三",
                           message_key="acc|<" + "长" * 2000 + "@x>")
-    submission_id = services.db.add_submission(task)
-    view = services.db.submission_view(submission_id)
+    submission_id = record_submission(services.db, task)
+    view = submission_view(services.db, submission_id)
     assert view["title"] == "主题" * 300 + "尾"
     assert view["unit"] == "柳南\ufffd区"
     assert "\x1b" not in view["contact"]
@@ -96,11 +98,11 @@ def test_outside_text_the_database_would_refuse_is_stored_clean(workdir, backend
 def test_recording_stops_when_the_sqlite_file_is_deleted_or_replaced(workdir):
     services = _services(workdir)
     db_file = workdir / "data" / "intake.db"
-    task = SubmissionTask(source="cli", received_at=datetime.now(timezone.utc), title="一")
-    services.db.add_submission(task)
+    task = SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc), title="一")
+    record_submission(services.db, task)
     db_file.unlink()
     with pytest.raises(DatabaseGone) as gone:
-        services.db.add_submission(SubmissionTask(source="cli", received_at=datetime.now(timezone.utc)))
+        record_submission(services.db, SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc)))
     assert "被删除" in gone.value.message and str(db_file) in gone.value.message
 
     services = _services(workdir)   # a fresh start opens (and creates) the file anew
@@ -108,5 +110,31 @@ def test_recording_stops_when_the_sqlite_file_is_deleted_or_replaced(workdir):
     other.write_bytes(db_file.read_bytes())
     os.replace(other, db_file)
     with pytest.raises(DatabaseGone) as replaced:
-        services.db.add_submission(SubmissionTask(source="cli", received_at=datetime.now(timezone.utc)))
+        record_submission(services.db, SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc)))
     assert "被替换" in replaced.value.message
+
+
+def test_a_duplicate_found_in_a_retried_transaction_is_stored_once_and_kept_on_the_task():
+    from intake.pipeline import duplicate_found
+    from storage.filestore import StoredBlob
+
+    class RetryingDatabase:
+        """Runs the recording transaction twice, as a locked SQLite file makes the real one do."""
+
+        def add_submission(self, record, on_duplicate=None):
+            earlier = {"id": 7, "unit": "柳南区", "received_at": datetime(2024, 4, 1, tzinfo=timezone.utc)}
+            self.rows = [[on_duplicate(index, earlier) for index, _ in enumerate(record.files)] for _ in range(2)]
+            self.record = record
+            return 8
+
+    blob = StoredBlob(sha256="0" * 64, size_bytes=1, relative_path="00/x.mp4", already_present=True)
+    task = SubmissionTask(source="folder", received_at=datetime.now(timezone.utc),
+                          files=[MediaTask(source_path=None, original_name="作品.mp4", size_bytes=1, blob=blob)])
+    db = RetryingDatabase()
+    assert record_submission(db, task, on_duplicate=duplicate_found) == 8
+    assert task.source is Source.FOLDER and db.record.source == "folder"
+    first, again = db.rows
+    assert first == again and first[0].check_id == "duplicate" and first[0].status == "warn"
+    assert "与第 7 号作品（柳南区" in first[0].message and first[0].details == {"earlier_submission_id": 7}
+    assert [c.check_id for c in task.files[0].checks] == ["duplicate"] and task.outcome.value == "needs_review"
+    assert db.record.files[0].checks == () and db.record.outcome == "accepted"   # storage adds the row itself

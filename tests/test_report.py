@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from intake.config import Config
-from intake.contest import UnitMatcher, check_deadline
+from intake.contest_rules import UnitMatcher, check_deadline
 from tests import mails
 from tests.conftest import REPO, require_tool
 

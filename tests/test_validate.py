@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from intake.cli.validate_cmd import check_json
-from intake.config import RulesConfig
 from tests import media
-from validators.inspect import inspect_file
+from validators.examine import examine_file
+from validators.rules import RulesConfig
 
 INTAKE = [sys.executable, "-m", "intake"]
 
@@ -107,7 +107,7 @@ def test_missing_file_is_usage_error(workdir):
 def test_library_agrees_with_cli(clips, validated):
     rules = RulesConfig()
     for name in ("valid", "s121", "mov", "cut_media", "over_limit"):
-        report = inspect_file(clips[name], rules, ocr=False)
+        report = examine_file(clips[name], rules, ocr=False)
         assert report.outcome.value == validated[name]["outcome"]
         assert [check_json(c) for c in report.checks] == json.loads(json.dumps(validated[name]["checks"]))
 

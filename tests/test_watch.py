@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.app import open_services
 from intake.config import load_config
+from intake.services import open_services
 from intake.watcher import InboxWatcher
 from tests.conftest import OPEN_CONTEST
 

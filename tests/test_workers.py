@@ -16,9 +16,9 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from intake.app import open_services
+from core.errors import DatabaseError
 from intake.config import load_config
-from intake.errors import DatabaseError
+from intake.services import open_services
 from tests import mails, media
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot

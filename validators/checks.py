@@ -12,9 +12,9 @@ serious one and ``details["codes"]`` lists every code found (a script sees them 
 
 from __future__ import annotations
 
-from intake.config import RulesConfig
 from validators.boxes import Layout
 from validators.results import CheckResult, failed, passed, warned
+from validators.rules import RulesConfig
 from validators.sniff import IMAGE_BRANDS, KINDS
 from validators.tools import DecodeReport, MediaFacts
 

@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from intake.config import OpeningConfig
-from intake.errors import ToolError
+from core.errors import ToolError
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned
+from validators.rules import OpeningConfig
 from validators.subtitles import embedded_subtitles, sidecar_sources
-from validators.texts import SOURCE_LABELS, TextSource
+from validators.texts import TEXT_SOURCE_LABELS, TextSource
 from validators.tools import PACKAGE_ROOT, MediaFacts
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
     texts: list[TextSource] = []
 
     def attempt(kind: str, sources: list[TextSource]) -> OpeningResult | None:
-        looked.append(SOURCE_LABELS[kind])
+        looked.append(TEXT_SOURCE_LABELS[kind])
         texts.extend(sources)
         if time.monotonic() > deadline:
             return None   # the time bound: what was read is still kept for the sensitive check
@@ -83,7 +83,7 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
     if cfg.speech_model is not None:
         from validators.speech import transcribe
 
-        looked.append(SOURCE_LABELS["speech"])
+        looked.append(TEXT_SOURCE_LABELS["speech"])
         try:
             spoken = transcribe(path, cfg.speech_model, cfg.scan_seconds, cfg.timeout_seconds)
         except ToolError as exc:
@@ -104,7 +104,7 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
 def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
          texts: list[TextSource]) -> OpeningResult | None:
     """OCR runs in a child process (see validators.ocr_child); a crash or time-out there is only logged."""
-    looked.append(SOURCE_LABELS["ocr"])
+    looked.append(TEXT_SOURCE_LABELS["ocr"])
     video = facts.video[0]
     try:
         width, height = int(video.get("width") or 0), int(video.get("height") or 0)

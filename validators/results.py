@@ -18,19 +18,6 @@ class Outcome(str, Enum):
     NEEDS_REVIEW = "needs_review"
     REJECTED = "rejected"
 
-    @property
-    def label(self) -> str:
-        return OUTCOME_LABELS[self]
-
-
-OUTCOME_LABELS = {
-    Outcome.ACCEPTED: "通过",
-    Outcome.NEEDS_REVIEW: "待复核",
-    Outcome.REJECTED: "不合格",
-}
-
-STATUS_LABELS = {Status.PASS: "通过", Status.WARN: "提醒", Status.FAIL: "不合格"}
-
 
 @dataclass(frozen=True)
 class CheckResult:

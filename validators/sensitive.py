@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from intake.config import SensitiveConfig
 from validators.results import CheckResult, passed, warned
+from validators.rules import SensitiveConfig
 from validators.texts import TextSource
 
 CONTEXT = 12

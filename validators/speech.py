@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
-from intake.errors import ToolError
+from core.errors import ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.tools import SAFE_INPUT, ffmpeg_exe

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SOURCE_LABELS = {
+TEXT_SOURCE_LABELS = {
     "metadata": "文件信息（标题、注释等）",
     "subtitle": "内嵌字幕",
     "sidecar": "字幕或文稿文件",
@@ -18,14 +18,14 @@ SOURCE_LABELS = {
 
 @dataclass(frozen=True)
 class TextSource:
-    kind: str                 # a key of SOURCE_LABELS
+    kind: str                 # a key of TEXT_SOURCE_LABELS
     text: str
     name: str | None = None   # which file or track
     seconds: float | None = None
 
     @property
     def label(self) -> str:
-        base = SOURCE_LABELS.get(self.kind, self.kind)
+        base = TEXT_SOURCE_LABELS.get(self.kind, self.kind)
         return f"{base}（{self.name}）" if self.name else base
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
-from intake.errors import ToolError
+from core.errors import ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 

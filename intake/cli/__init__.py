@@ -8,10 +8,10 @@ import sys
 import click
 
 from intake import __version__
+from core.errors import IntakeError
+from core.textsafe import for_terminal
 from intake.cli import zh
 from intake.cli.context import AppContext
-from intake.errors import IntakeError
-from intake.textsafe import for_terminal
 
 zh.install()
 

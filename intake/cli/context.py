@@ -7,8 +7,8 @@ import sys
 
 import click
 
+from core.textsafe import for_terminal
 from intake.config import Config, load_config
-from intake.textsafe import for_terminal
 
 
 class AppContext:
@@ -23,7 +23,7 @@ class AppContext:
         return self._config
 
     def services(self, deep: bool = False, progress: bool = False):
-        from intake.app import open_services  # SQLAlchemy loads only for commands that record
+        from intake.services import open_services  # SQLAlchemy loads only for commands that record
 
         return open_services(self.config, progress=terminal_progress if progress else None, deep=deep)
 

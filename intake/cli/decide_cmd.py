@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo
-from intake.errors import UsageError
 from intake.labels import DECISION_LABELS
 
 
@@ -20,7 +20,7 @@ from intake.labels import DECISION_LABELS
 @pass_app
 def decide(app: AppContext, submission_id: int, decision: str | None, note: str | None, reviewer: str | None) -> int:
     """记录评审决定（入围 / 不予推荐 / 待定）。以最后一次决定为准，历次决定都保留在审计日志中。"""
-    from intake.app import open_database
+    from intake.services import open_database
 
     if decision is None:
         raise UsageError("请指定评审决定：--shortlist（入围）、--reject（不予推荐）或 --pending（待定）。")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
-from intake.textsafe import for_terminal
 
 
 @click.command("doctor", options_metavar="[选项]")
@@ -31,7 +31,7 @@ def doctor(app: AppContext, mailbox: bool | None) -> int:
 @pass_app
 def migrate(app: AppContext) -> int:
     """创建或升级数据库结构（其他命令启动时也会自动升级）。"""
-    from intake.app import open_database
+    from intake.services import open_database
 
     db = open_database(app.config)
     click.echo(f"数据库结构已是最新版本：{db.safe_url}")

@@ -9,9 +9,9 @@ import click
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
 from intake.cli.validate_cmd import EXIT_CODES, existing_files
-from intake.contact import clean_text, normalise_phone
+from intake.contact_info import clean_text, normalise_phone
 from intake.pipeline import process
-from intake.task import MediaTask, SubmissionTask
+from intake.task import MediaTask, Source, SubmissionTask
 
 
 @click.command("ingest", options_metavar="[选项]")
@@ -30,7 +30,7 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     paths = existing_files(files)
     services = app.services(deep=deep, progress=True)
     task = SubmissionTask(
-        source="cli", received_at=datetime.now(timezone.utc),
+        source=Source.CLI, received_at=datetime.now(timezone.utc),
         unit=clean_text(unit), contact=clean_text(contact, 100), phone=normalise_phone(phone),
         title=clean_text(title, 500) or paths[0].stem,
         files=[MediaTask(source_path=p, original_name=p.name) for p in paths])

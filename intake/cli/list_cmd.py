@@ -8,7 +8,8 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_json
-from validators.results import OUTCOME_LABELS, Outcome
+from intake.labels import OUTCOME_LABELS
+from validators.results import Outcome
 
 OUTCOMES = [o.value for o in Outcome]
 
@@ -20,9 +21,10 @@ OUTCOMES = [o.value for o in Outcome]
 @pass_app
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None) -> int:
     """列出已登记的作品、检查结果和评审决定。"""
-    from intake.app import open_database
+    from intake.services import open_database
+    from intake.views import submission_views
 
-    views = open_database(app.config).submission_views(outcome=outcome, unit=unit)
+    views = submission_views(open_database(app.config), outcome=outcome, unit=unit)
     if as_json:
         click.echo(terminal_json(json.dumps(views, ensure_ascii=False, indent=2)))
         return 0

@@ -6,10 +6,11 @@ import threading
 
 import click
 
+from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app, terminal_safe_logging
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
-from intake.textsafe import for_terminal
+from intake.labels import OUTCOME_LABELS
 from validators.results import Outcome
 
 
@@ -17,7 +18,7 @@ def print_mail_result(result) -> None:
     if result.already_recorded:
         echo(f"[已登记] 邮件 UID {result.uid}「{result.subject}」此前已登记为作品 #{result.submission_id}，已标记为处理完毕。")
     else:
-        echo(f"[{result.outcome.label}] 作品 #{result.submission_id}：邮件「{result.subject}」")
+        echo(f"[{OUTCOME_LABELS[result.outcome]}] 作品 #{result.submission_id}：邮件「{result.subject}」")
 
 
 @click.command("poll", options_metavar="[选项]")

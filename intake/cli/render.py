@@ -10,7 +10,8 @@ import re
 
 import click
 
-from intake.textsafe import for_terminal
+from core.textsafe import for_terminal
+from intake.labels import OUTCOME_LABELS
 from validators.results import CheckResult, Outcome, Status
 
 MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗"}
@@ -35,7 +36,7 @@ def terminal_block(text: str) -> str:
 
 
 def outcome_text(outcome: Outcome) -> str:
-    return click.style(outcome.label, fg=COLOURS[outcome], bold=True)
+    return click.style(OUTCOME_LABELS[outcome], fg=COLOURS[outcome], bold=True)
 
 
 def check_lines(checks: list[CheckResult], verbose: bool = False) -> list[str]:

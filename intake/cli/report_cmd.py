@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_block, terminal_json
-from intake.errors import UsageError
 from validators.results import Outcome
 
 DEFAULT_NAME = "初步筛选报告"
@@ -26,11 +26,12 @@ DEFAULT_NAME = "初步筛选报告"
 def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, unit: str | None,
            with_videos: bool) -> int:
     """生成初步筛选报告：各结果的数量、每件作品的信息和问题、各单位报送情况。"""
-    from intake.app import open_database
+    from intake.services import open_database
+    from intake.views import submission_views
     from intake.report import build
 
     config = app.config
-    views = open_database(config).submission_views(outcome=outcome, unit=unit)
+    views = submission_views(open_database(config), outcome=outcome, unit=unit)
     to_stdout = output == "-"
     if to_stdout and fmt == "xlsx":
         raise UsageError("xlsx 格式不能输出到屏幕，请用 -o 指定文件。")
@@ -59,13 +60,14 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
 @pass_app
 def export(app: AppContext, directory: str) -> int:
     """导出报送材料：把入围作品复制为“序号_单位_作品名.mp4”，并生成汇总表.xlsx。"""
-    from intake.app import open_database
+    from intake.services import open_database
+    from intake.views import submission_views
     from intake.export import export_shortlist, write_summary
 
     config = app.config
     db = open_database(config)
     target = Path(directory)
-    exported = export_shortlist(db.submission_views(), config.storage.root, target)
+    exported = export_shortlist(submission_views(db), config.storage.root, target)
     summary = write_summary(exported, target / "汇总表.xlsx")
     db.record_event("exported", {"directory": str(target.resolve()), "files": [e.path.name for e in exported]})
     for item in exported:

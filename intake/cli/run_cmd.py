@@ -8,6 +8,7 @@ import click
 
 from intake.cli.context import AppContext, pass_app, terminal_safe_logging
 from intake.cli.render import echo
+from intake.labels import OUTCOME_LABELS
 
 
 def _print_summary(summary, log_file) -> None:
@@ -23,7 +24,7 @@ def _print_summary(summary, log_file) -> None:
 
 def _print_finished(item) -> None:
     again = "（此前已登记，本次完成移动）" if item.resumed else ""
-    echo(f"[{item.outcome.label}] 作品 #{item.submission_id}：{item.source.name} → {item.moved_to}{again}")
+    echo(f"[{OUTCOME_LABELS[item.outcome]}] 作品 #{item.submission_id}：{item.source.name} → {item.moved_to}{again}")
 
 
 def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
+from core.errors import UsageError
+from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
-from intake.errors import UsageError
-from intake.textsafe import for_terminal
 from intake.metadata import transcripts_beside
-from validators.inspect import FileReport, inspect_file
+from validators.examine import FileReport, examine_file
 from validators.opened import NotRegularFile, OpenedFile
 from validators.results import CheckResult, Outcome, worst
 
@@ -72,7 +72,7 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool,
     for path in paths:
         # Opened once here; the checks and every tool they run read this descriptor, never the path again.
         with open_checked(path) as opened:
-            reports.append(inspect_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
+            reports.append(examine_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
                                         ocr=False if no_ocr else None, opened=opened))
     if as_json:
         payload = [

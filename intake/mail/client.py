@@ -13,9 +13,9 @@ from typing import Iterator
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from core.errors import LoginRefused, MailboxError
+from core.textsafe import one_line
 from intake.config import MailboxConfig
-from intake.errors import LoginRefused, MailboxError
-from intake.textsafe import one_line
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from intake.textsafe import clean_text, without_surrogates
+from core.textsafe import clean_text, without_surrogates
 
 SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "x-gbk": "gb18030",
              "gb_2312-80": "gb18030", "euc-cn": "gb18030", "x-euc-cn": "gb18030", "ms936": "gb18030",

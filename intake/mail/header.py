@@ -14,10 +14,10 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 
+from core.textsafe import clip_bytes, one_line
 from intake.mail.client import MailSession, imap_errors
 from intake.mail.decode import decode_header_value, decode_raw_header, raw_header
 from intake.mail.structure import Part, leaf_parts
-from intake.textsafe import clip_bytes, one_line
 
 MAX_SUBJECT_CHARS = 500
 MAX_SENDER_CHARS = 320          # RFC 5321: 64 + 1 + 255

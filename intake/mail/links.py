@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from intake.timefmt import SHANGHAI
+from core.timefmt import SHANGHAI
 
 URL = re.compile(r"https?://[^\s\"'<>，。；）)】]+", re.I)
 KNOWN = re.compile(

@@ -25,8 +25,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from intake import failpoints
-from intake.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
+from core import failpoints
+from core.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
 from intake.mail.client import MailSession, imap_errors, read_password
 from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
 from intake.mail.reader import MailReader
@@ -35,7 +35,8 @@ from intake.pipeline import Services, process, store_files
 from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
 from intake.source_status import SourceStatus
 from intake.task import SubmissionTask
-from intake.textsafe import one_line
+from intake.views import submission_view
+from core.textsafe import one_line
 from storage.database import DuplicateSource, worker_id
 from validators.children import Cancelled
 from validators.results import Outcome, warned
@@ -217,7 +218,7 @@ class MailPoller:
         else:
             kept = [e.data.get("content") for e in db.events(earlier) if e.kind == "mail_content"]
             # Recorded before contents were kept: the subject is all there is to compare.
-            same = kept[-1] == content if kept else db.submission_view(earlier)["title"] == task.title
+            same = kept[-1] == content if kept else submission_view(db, earlier)["title"] == task.title
         if same:
             return earlier
         again = db.submission_id_for_message_key(reused_key(key, content))

@@ -23,7 +23,7 @@ from intake.mail.text import html_to_text
 from intake.mail.transfer import decoder_for, estimated_size
 from intake.metadata import TRANSCRIPT_SUFFIXES, from_file_name, from_text
 from intake.task import MediaTask, SubmissionTask
-from intake.textsafe import clean_name, clean_text, one_line
+from core.textsafe import clean_name, clean_text, one_line
 from storage.filestore import FileStore
 from validators.checks import check_size
 from validators.results import CheckResult, warned

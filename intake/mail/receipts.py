@@ -9,11 +9,13 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from core.textsafe import one_line
+from intake.labels import OUTCOME_LABELS
 from intake.notes import render_result_note
 from intake.pipeline import Services
 from intake.retries import describe
-from intake.textsafe import one_line
-from validators.results import OUTCOME_LABELS, Outcome
+from intake.views import submission_view
+from validators.results import Outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -52,7 +54,7 @@ def send_pending_receipts(services: Services) -> int:
     for submission_id in db.mail_submissions_without("receipt_sent"):
         if db.event_count(submission_id, "receipt_failed") >= MAX_ATTEMPTS:
             continue
-        view = db.submission_view(submission_id)
+        view = submission_view(db, submission_id)
         sender = cfg.from_address or cfg.username
         try:
             _send(cfg, compose_receipt(view, sender))

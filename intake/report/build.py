@@ -12,16 +12,16 @@ from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader
 
+from core.textsafe import clean_name
+from core.timefmt import local_text
 from intake.config import Config
 from intake.export import safe_part
-from intake.labels import DECISION_LABELS, check_label
-from intake.report.rows import COLUMNS, SOURCE_LABELS, TEXT_COLUMNS, coverage, report_row
+from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, check_label
+from intake.report.rows import COLUMNS, TEXT_COLUMNS, coverage, report_row
 from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
-from intake.textsafe import clean_name
-from intake.timefmt import local_text
 from validators.checks import human_seconds, human_size
-from validators.results import OUTCOME_LABELS, Outcome
+from validators.results import Outcome
 
 FORMATS = ("html", "csv", "xlsx", "json")
 TITLE = "“寻找最美保密法治代言人”微视频作品初步筛选报告"

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intake.config import ContestConfig
-from intake.labels import check_label
-from validators.results import OUTCOME_LABELS, Outcome
+from intake.labels import OUTCOME_LABELS, SOURCE_LABELS, check_label
+from validators.results import Outcome
 
 COLUMNS = [
     ("id", "编号"), ("unit", "单位"), ("unit_raw", "单位（报送时写法）"), ("contact", "联系人"), ("phone", "联系电话"),
@@ -18,7 +18,6 @@ COLUMNS = [
 ]
 # Columns written as text in spreadsheets: a phone is not a number (leading 0, no 1.38E+10).
 TEXT_COLUMNS = frozenset(index for index, (key, _) in enumerate(COLUMNS) if key == "phone")
-SOURCE_LABELS = {"mail": "邮件", "folder": "投递文件夹", "cli": "手工登记", "attach": "补登"}
 
 
 def problems_of(view: dict[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
-from intake.textsafe import cell
+from core.textsafe import cell
 
 
 def csv_cells(values: Sequence, text_columns: Collection[int] = ()) -> list:

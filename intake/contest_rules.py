@@ -8,8 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.timefmt import local_text
 from intake.config import ContestConfig
-from intake.timefmt import local_text
 from validators.results import CheckResult, passed, warned
 
 SUFFIXES = ("苗族自治县", "侗族自治县", "瑶族自治县", "壮族自治县", "自治县", "区", "县", "市")

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from intake.config import RulesConfig
 from validators import checks
 from validators.boxes import Layout, walk
 from validators.opened import OpenedFile
 from validators.results import CheckResult, Outcome, Status, outcome_of
+from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.texts import TextSource
 from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media
@@ -59,7 +59,7 @@ def _int(value) -> int | None:
         return None
 
 
-def inspect_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: str | None = None,
+def examine_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: str | None = None,
                  transcripts: list[tuple[str, bytes]] = (), content: bool = True,
                  ocr: bool | None = None, opened: OpenedFile | None = None) -> FileReport:
     """Check one file. Never raises for a bad video; raises ToolError if a tool is missing.
@@ -72,12 +72,12 @@ def inspect_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: st
     used as given and left open. Everything after that reads the descriptor, never ``path`` again.
     """
     if opened is not None:
-        return _inspect(path, opened, rules, deep, name, transcripts, content, ocr)
+        return _examine(path, opened, rules, deep, name, transcripts, content, ocr)
     with OpenedFile.open(path) as own:
-        return _inspect(path, own, rules, deep, name, transcripts, content, ocr)
+        return _examine(path, own, rules, deep, name, transcripts, content, ocr)
 
 
-def _inspect(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: str | None,
+def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: str | None,
              transcripts, content: bool, ocr: bool | None) -> FileReport:
     size = f.size
     report = FileReport(path=path, size_bytes=size,

@@ -1,14 +1,29 @@
-"""Plain data views of recorded submissions, shared by ``intake list`` and reports."""
+"""Plain data views of recorded submissions, shared by ``intake list``, notes, receipts and reports."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.timefmt import local_iso
 from intake.labels import DECISION_LABELS
-from intake.timefmt import local_iso
-from storage.models import Submission
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.database import Database
+    from storage.models import Submission
 
 
+def submission_views(db: Database, outcome: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
+    """What ``intake list --json`` and the reports show: submissions with their latest decision."""
+    subs = db.submissions(outcome=outcome)
+    if unit:
+        subs = [x for x in subs if unit in (x.unit, x.unit_raw)]
+    history = db.decisions()
+    return [view_of(x, history.get(x.id, [])) for x in subs]
+
+
+def submission_view(db: Database, submission_id: int) -> dict[str, Any]:
+    """One submission as ``intake list --json`` shows it; NotFound for an unknown id."""
+    return view_of(db.submission(submission_id), db.decisions([submission_id]).get(submission_id, []))
 
 
 def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
@@ -16,7 +31,7 @@ def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
             "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"])}
 
 
-def submission_view(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
+def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """The object of ``intake list --json`` for one submission; ``decisions`` oldest first."""
     file_positions = {f.id: f.position for f in sub.files}
     checks = []

@@ -1,0 +1,73 @@
+"""A SubmissionTask as storage records it (plain values, outcomes already derived), and the two ways of
+recording: a whole submission, or files added to a recorded one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from intake.task import MediaTask, Source, SubmissionTask
+from storage.records import CheckRow, FileRecord, SubmissionRecord
+from validators.results import CheckResult
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.database import Database, OnDuplicate
+
+# Adds a check to a file whose content an earlier submission ({id, unit, received_at}) brought.
+DuplicateFound = Callable[[MediaTask, dict], None]
+
+
+def check_row(check: CheckResult) -> CheckRow:
+    return CheckRow(check.check_id, check.status.value, check.code, check.message, dict(check.details))
+
+
+def file_record(media: MediaTask) -> FileRecord:
+    summary = media.media()
+    return FileRecord(
+        original_name=media.original_name, size_bytes=media.size_bytes, outcome=media.outcome.value,
+        blob=media.blob, container=summary["container"], duration_seconds=summary["duration_seconds"],
+        video_codec=summary["video_codec"], audio_codec=summary["audio_codec"], width=summary["width"],
+        height=summary["height"], checks=tuple(check_row(c) for c in media.checks))
+
+
+def record_of(task: SubmissionTask) -> SubmissionRecord:
+    return SubmissionRecord(
+        source=Source(task.source).value, received_at=task.received_at, outcome=task.outcome.value,
+        source_ref=task.source_ref, unit=task.unit, unit_raw=task.unit_raw, contact=task.contact,
+        phone=task.phone, title=task.title, speaker=task.speaker, topic=task.topic, actor=task.actor,
+        message_key=task.message_key, sender=task.sender, checks=tuple(check_row(c) for c in task.checks),
+        files=tuple(file_record(m) for m in task.files))
+
+
+def record_submission(db: Database, task: SubmissionTask, on_duplicate: DuplicateFound | None = None) -> int:
+    """Record ``task`` in one transaction and return its id (DuplicateSource if its source_ref is recorded).
+
+    ``on_duplicate`` adds its check to the task's file too, so the task ends as it was recorded.
+    """
+    record = record_of(task)
+    return db.add_submission(record, on_duplicate=_rows_of(task.files, record.files, on_duplicate))
+
+
+def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], actor: str | None = None,
+                 on_duplicate: DuplicateFound | None = None) -> str:
+    """Append ``files`` to a recorded submission; return its new outcome ('accepted', ...)."""
+    records = tuple(file_record(m) for m in files)
+    return db.add_files(submission_id, records, actor=actor, on_duplicate=_rows_of(files, records, on_duplicate))
+
+
+def _rows_of(files: Sequence[MediaTask], records: Sequence[FileRecord],
+             on_duplicate: DuplicateFound | None) -> OnDuplicate | None:
+    """What the database calls for a duplicate: the check ``on_duplicate`` added to the file, as a row.
+
+    The database may run its transaction again (a locked SQLite file); ``on_duplicate`` then finds its
+    check already on the file, and the same row is handed back again.
+    """
+    if on_duplicate is None:
+        return None
+
+    def added(index: int, earlier: dict) -> CheckRow | None:
+        media = files[index]
+        on_duplicate(media, earlier)
+        new = [row for row in map(check_row, media.checks) if row not in records[index].checks]
+        return new[-1] if new else None
+
+    return added

@@ -1,0 +1,76 @@
+"""What the database records, as storage defines it: plain values, outcomes already derived by the caller.
+
+Storage knows nothing of tasks or validators. ``intake.records`` turns a SubmissionTask into these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from storage.filestore import StoredBlob
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One check's verdict as stored; ``status`` is 'pass', 'warn' or 'fail'."""
+
+    check_id: str
+    status: str
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file of a submission; ``blob`` is None for a file that was never stored (too large, not downloaded)."""
+
+    original_name: str
+    size_bytes: int
+    outcome: str
+    blob: StoredBlob | None = None
+    container: str | None = None
+    duration_seconds: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    checks: tuple[CheckRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """One submission with its own checks and its files; ``source`` is 'cli', 'folder', 'mail' or 'attach'."""
+
+    source: str
+    received_at: datetime
+    outcome: str
+    source_ref: str | None = None
+    unit: str | None = None
+    unit_raw: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    speaker: str | None = None
+    topic: str | None = None
+    actor: str | None = None
+    message_key: str | None = None
+    sender: str | None = None
+    checks: tuple[CheckRow, ...] = ()
+    files: tuple[FileRecord, ...] = ()
+
+
+def outcome_of_statuses(statuses: Iterable[str]) -> str:
+    """The outcome of stored statuses: 'rejected' if any failed, 'needs_review' if any warned, else 'accepted'.
+
+    The same rule as the validators' ``outcome_of``; storage needs it when a check is added inside
+    the recording transaction (a duplicate found there) or files are added later.
+    """
+    statuses = set(statuses)
+    if "fail" in statuses:
+        return "rejected"
+    if "warn" in statuses:
+        return "needs_review"
+    return "accepted"
