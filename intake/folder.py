@@ -19,16 +19,15 @@ import logging
 import os
 import stat
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from intake import failpoints
-from intake.archives import remove_tree, unpack_zip
+from intake.archives import unpack_zip
 from intake.config import WatchConfig
-from intake.errors import DatabaseGone, StorageError
+from intake.errors import StorageError
 from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, read_sidecar
 from intake.metadata import (
     METADATA_SUFFIXES,
@@ -41,12 +40,11 @@ from intake.metadata import (
     transcripts_of,
 )
 from intake.notes import write_result_note
-from intake.pipeline import Services, process
-from intake.retries import clear_failures, note_failure, record_processing_error, retry_due
+from intake.pipeline import Services
+from intake.record_once import record_once
 from intake.task import MediaTask, SubmissionTask
 from intake.textsafe import clean_name, clip_bytes, one_line
 from intake.timefmt import SHANGHAI
-from storage.database import DuplicateSource, worker_id
 from validators.results import OUTCOME_LABELS, Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 
@@ -75,15 +73,6 @@ class Finished:
     moved_to: Path
     note: Path
     resumed: bool          # recorded by an earlier run; only the move was finished now
-
-
-class RetryLater(Exception):
-    """Processing failed (or an earlier failure is still backing off): try again after ``delay`` seconds."""
-
-    def __init__(self, delay: float, cause: BaseException | None = None):
-        super().__init__(str(cause) if cause else "等待重试")
-        self.delay = delay
-        self.cause = cause
 
 
 @dataclass
@@ -178,43 +167,17 @@ def handle_dropped(path: Path, services: Services, watch: WatchConfig,
         if source.writers_active():
             raise SourceChanged(f"{path} 仍在被写入")
         ref = source_ref_for(path, watch.inbox, source)
-        db, worker = services.db, worker_id()
-        if not db.claim(ref, worker, services.config.database.claim_lease_seconds):
-            return None
-        try:
-            submission_id = db.submission_id_for_ref(ref)
-            resumed = submission_id is not None
-            if submission_id is None:
-                if not retry_due(services, ref):
-                    raise RetryLater(services.config.processing.retry_seconds)
-                submission_id, resumed = _record(source, ref, services, watch)
-            return finish(source, submission_id, services, watch, resumed)
-        finally:
-            db.release(ref, worker)
 
+        def triage(exc: Exception) -> Exception:
+            if isinstance(exc, (SourceChanged, Refused, Stopped, FileNotFoundError)):
+                raise exc   # not a failure of processing: the file comes round again
+            source.check_unchanged()   # a file that changed under us is not to blame for what followed
+            return exc
 
-def _record(source: InboxFile, ref: str, services: Services, watch: WatchConfig) -> tuple[int, bool]:
-    """Process and record the file; after ``processing.max_attempts`` failures, record the failure itself."""
-    work = services.config.storage.data_dir / "work" / uuid.uuid4().hex
-    try:
-        task = build_task(source, ref, watch, work)
-        process(task, services)
-        clear_failures(services, ref)
-        return task.submission_id, False
-    except DuplicateSource as exc:  # recorded meanwhile by a worker whose lease had run out
-        return exc.submission_id, True
-    except (SourceChanged, Refused, Stopped, FileNotFoundError):
-        raise   # not a failure of processing: the file comes round again
-    except DatabaseGone:
-        raise   # the whole job stops: nothing more may be recorded into a file nobody reads
-    except Exception as exc:
-        source.check_unchanged()   # a file that changed under us is not to blame for what followed
-        verdict = note_failure(services, ref, exc)
-        if not verdict.give_up:
-            raise RetryLater(verdict.delay_seconds, exc) from exc
-        return record_processing_error(bare_task(source, ref), services, exc, verdict.attempts), False
-    finally:
-        remove_tree(work)
+        return record_once(ref, services, lambda work: build_task(source, ref, watch, work),
+                           identity=lambda: bare_task(source, ref), triage=triage,
+                           on_recorded=lambda done: finish(source, done.submission_id, services, watch,
+                                                           done.resumed))
 
 
 def received_at(source: InboxFile) -> datetime:

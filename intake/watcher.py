@@ -23,10 +23,11 @@ from watchdog.observers.polling import PollingObserver
 from intake.config import WatchConfig
 from intake.errors import DatabaseGone, IntakeError
 from intake.source_status import SourceStatus
-from intake.folder import Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
+from intake.folder import Finished, handle_dropped, is_submission_file, scan_inbox
 from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, ignore_lease_breaks, kind_name
 from intake.textsafe import one_line
 from intake.pipeline import Services
+from intake.record_once import RetryLater
 
 log = logging.getLogger(__name__)
 
