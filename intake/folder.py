@@ -13,7 +13,6 @@ same size and mtime just before the record commits.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import os
@@ -25,20 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from intake import failpoints
-from intake.archives import unpack_zip
 from intake.config import WatchConfig
-from intake.errors import StorageError
-from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, read_sidecar
-from intake.metadata import (
-    METADATA_SUFFIXES,
-    SIDECAR_SUFFIXES,
-    TRANSCRIPT_SUFFIXES,
-    metadata_for,
-    parse_sidecar,
-    sidecar_bytes,
-    sidecars_of,
-    transcripts_of,
-)
+from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped
+from intake.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidecars_of, transcripts_of
 from intake.notes import write_result_note
 from intake.pipeline import Services
 from intake.record_once import record_once
@@ -61,8 +49,6 @@ CUT_SHORT = {("integrity", "truncated"), ("container", "no_moov"), ("container",
              ("archive", "corrupt_archive")}
 LONG_SETTLE_FACTOR = 4
 LONG_SETTLE_MAX_EXTRA = 300.0
-# Our own disk failing is no fault of the file: it must not count towards giving up on it.
-DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
 @dataclass(frozen=True)
@@ -202,21 +188,8 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path) -> F
                       title=meta.title or one_line(Path(name).stem, 500) or name)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
     if path.suffix.lower() == ".zip" or sniff_bytes(source.head(SNIFF_BYTES)) == "zip":
-        try:
-            with source.reader() as archive:
-                unpacked = unpack_zip(archive, work, watch.max_zip_entries, watch.max_zip_total_bytes)
-        except OSError as exc:
-            if exc.errno in DISK_ERRNOS:
-                raise StorageError(f"无法解压到工作目录 {work}：{exc.strerror or exc}", "请检查磁盘空间。") from exc
-            raise
-        task.checks.append(unpacked.check)
-        for sidecar in unpacked.sidecars:
-            if sidecar.suffix.lower() in METADATA_SUFFIXES:
-                meta = meta.fill_from(parse_sidecar(sidecar))
-        transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
-                                      if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
-        task.files = [MediaTask(source_path=p, original_name=member, transcripts=transcripts)
-                      for p, member in unpacked.videos]
+        # Unpacked and checked by the unpack_archives stage, through this same descriptor.
+        task.files = [InboxMedia(source_path=path, original_name=name, source=source, unpack_to=work)]
     else:
         task.files = [InboxMedia(source_path=path, original_name=name, source=source,
                                  transcripts=transcripts_of(sidecars))]
