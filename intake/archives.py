@@ -34,9 +34,9 @@ UTF8_FLAG = 0x800
 COPY_CHUNK = 1024 * 1024
 NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 4096
-# Errors an entry's own path causes on extraction (not a full disk): the zip is rejected, not retried.
 # Our own disk failing is no fault of the zip: it must not count towards giving up on it.
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+# Errors an entry's own path causes on extraction (not a full disk): the zip is rejected, not retried.
 PATH_ERRNOS = {errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ELOOP, errno.EINVAL, errno.EILSEQ}
 
 
