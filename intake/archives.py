@@ -10,12 +10,24 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
+from core.errors import StorageError
 from core.textsafe import one_line
-from intake.metadata import SIDECAR_SUFFIXES
+from intake.inbox_fs import InboxMedia, read_sidecar
+from intake.metadata import (
+    METADATA_SUFFIXES,
+    SIDECAR_SUFFIXES,
+    TRANSCRIPT_SUFFIXES,
+    parse_sidecar,
+    transcripts_of,
+)
+from intake.task import MediaTask, SubmissionTask
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
+
+if TYPE_CHECKING:
+    from intake.pipeline import Services
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".flv", ".wmv", ".webm", ".mpg", ".mpeg", ".ts",
                   ".3gp", ".f4v", ".rmvb", ".rm", ".vob", ".mts", ".m2ts"}
@@ -24,6 +36,8 @@ UTF8_FLAG = 0x800
 COPY_CHUNK = 1024 * 1024
 NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 4096
+# Our own disk failing is no fault of the zip: it must not count towards giving up on it.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 # Errors an entry's own path causes on extraction (not a full disk): the zip is rejected, not retried.
 PATH_ERRNOS = {errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ELOOP, errno.EINVAL, errno.EILSEQ}
 
@@ -225,6 +239,49 @@ def name_too_long_check(name: str) -> CheckResult:
 def too_big_check(limit: int) -> CheckResult:
     return failed("archive", "too_large_unpacked",
                   f"压缩包解压后超过 {limit // (1024 * 1024)} MB 的上限（可能是压缩炸弹），未解压。请直接报送 MP4 视频。")
+
+
+def unpack_archives(task: SubmissionTask, services: "Services") -> None:
+    """Pipeline stage: each zip a source handed over (a file with ``unpack_to``) becomes the videos inside it.
+
+    The zip's ``archive`` check goes onto the submission; the metadata sidecars inside it fill what the
+    submission lacks, its transcripts go with its videos. A zip too large to fetch at all (no
+    ``source_path``: the mail reader stopped at ``watch.max_zip_total_bytes``) is rejected unread.
+    """
+    watch = services.config.watch
+    files: list[MediaTask] = []
+    for media in task.files:
+        if media.unpack_to is None:
+            files.append(media)
+            continue
+        if media.source_path is None:
+            task.checks.append(too_big_check(watch.max_zip_total_bytes))
+            continue
+        unpacked = _unpack(media, watch.max_zip_entries, watch.max_zip_total_bytes)
+        task.checks.append(unpacked.check)
+        for sidecar in unpacked.sidecars:
+            if sidecar.suffix.lower() in METADATA_SUFFIXES:
+                found = parse_sidecar(sidecar)
+                task.unit, task.contact, task.phone = (task.unit or found.unit, task.contact or found.contact,
+                                                       task.phone or found.phone)
+        transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
+                                      if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
+        files += [MediaTask(source_path=p, original_name=member, transcripts=transcripts)
+                  for p, member in unpacked.videos]
+    task.files = files
+
+
+def _unpack(media: MediaTask, max_entries: int, max_total_bytes: int) -> Unpacked:
+    """A zip from the inbox is read through the descriptor it was checked on (the inbox door), never by path."""
+    try:
+        if isinstance(media, InboxMedia) and media.source is not None:
+            with media.source.reader() as archive:
+                return unpack_zip(archive, media.unpack_to, max_entries, max_total_bytes)
+        return unpack_zip(media.source_path, media.unpack_to, max_entries, max_total_bytes)
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise StorageError(f"无法解压到工作目录 {media.unpack_to}：{exc.strerror or exc}", "请检查磁盘空间。") from exc
+        raise
 
 
 def remove_tree(path: Path) -> None:

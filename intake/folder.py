@@ -13,42 +13,29 @@ same size and mtime just before the record commits.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import os
 import stat
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from core import failpoints
-from intake.archives import remove_tree, unpack_zip
-from intake.config import WatchConfig
-from core.errors import DatabaseGone, StorageError
-from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, read_sidecar
-from intake.metadata import (
-    METADATA_SUFFIXES,
-    SIDECAR_SUFFIXES,
-    TRANSCRIPT_SUFFIXES,
-    metadata_for,
-    parse_sidecar,
-    sidecar_bytes,
-    sidecars_of,
-    transcripts_of,
-)
-from intake.notes import write_result_note
-from intake.pipeline import Services, process
-from intake.retries import clear_failures, note_failure, record_processing_error, retry_due
-from intake.task import MediaTask, SubmissionTask
-from intake.views import submission_view
+from core.errors import StorageError
 from core.textsafe import clean_name, clip_bytes, one_line
 from core.timefmt import SHANGHAI
-from storage.database import DuplicateSource, worker_id
+from intake.config import WatchConfig
+from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped
 from intake.labels import OUTCOME_LABELS
+from intake.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidecars_of, transcripts_of
+from intake.notes import write_result_note
+from intake.pipeline import Services
+from intake.record_once import record_once
+from intake.task import MediaTask, SubmissionTask
+from intake.views import submission_view
 from validators.children import Cancelled
 from validators.results import Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes
@@ -66,8 +53,6 @@ CUT_SHORT = {("integrity", "truncated"), ("container", "no_moov"), ("container",
              ("archive", "corrupt_archive")}
 LONG_SETTLE_FACTOR = 4
 LONG_SETTLE_MAX_EXTRA = 300.0
-# Our own disk failing is no fault of the file: it must not count towards giving up on it.
-DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
 @dataclass(frozen=True)
@@ -78,15 +63,6 @@ class Finished:
     moved_to: Path
     note: Path
     resumed: bool          # recorded by an earlier run; only the move was finished now
-
-
-class RetryLater(Exception):
-    """Processing failed (or an earlier failure is still backing off): try again after ``delay`` seconds."""
-
-    def __init__(self, delay: float, cause: BaseException | None = None):
-        super().__init__(str(cause) if cause else "等待重试")
-        self.delay = delay
-        self.cause = cause
 
 
 @dataclass
@@ -207,45 +183,19 @@ def handle_dropped(path: Path, services: Services, watch: WatchConfig,
         if source.writers_active():
             raise SourceChanged(f"{path} 仍在被写入")
         ref = source_ref_for(path, watch.inbox, source)
-        db, worker = services.db, worker_id()
-        if not db.claim(ref, worker, services.config.database.claim_lease_seconds):
-            return None
-        try:
-            submission_id = db.submission_id_for_ref(ref)
-            resumed = submission_id is not None
-            if submission_id is None:
-                if not retry_due(services, ref):
-                    raise RetryLater(services.config.processing.retry_seconds)
-                submission_id, resumed = _record(source, ref, services, watch)
-            return finish(source, submission_id, services, watch, resumed)
-        finally:
-            db.release(ref, worker)
 
+        def triage(exc: Exception) -> Exception:
+            if isinstance(exc, (SourceChanged, Refused, Stopped, FileNotFoundError)):
+                raise exc   # not a failure of processing: the file comes round again
+            if isinstance(exc, Cancelled):
+                raise Stopped() from None   # a stop request ended a check midway: the file stays for the next run
+            source.check_unchanged()   # a file that changed under us is not to blame for what followed
+            return exc
 
-def _record(source: InboxFile, ref: str, services: Services, watch: WatchConfig) -> tuple[int, bool]:
-    """Process and record the file; after ``processing.max_attempts`` failures, record the failure itself."""
-    work = services.config.storage.data_dir / "work" / uuid.uuid4().hex
-    try:
-        task = build_task(source, ref, watch, work)
-        process(task, services)
-        clear_failures(services, ref)
-        return task.submission_id, False
-    except DuplicateSource as exc:  # recorded meanwhile by a worker whose lease had run out
-        return exc.submission_id, True
-    except (SourceChanged, Refused, Stopped, FileNotFoundError):
-        raise   # not a failure of processing: the file comes round again
-    except Cancelled:
-        raise Stopped() from None   # a stop request ended a check midway: the file stays for the next run
-    except DatabaseGone:
-        raise   # the whole job stops: nothing more may be recorded into a file nobody reads
-    except Exception as exc:
-        source.check_unchanged()   # a file that changed under us is not to blame for what followed
-        verdict = note_failure(services, ref, exc)
-        if not verdict.give_up:
-            raise RetryLater(verdict.delay_seconds, exc) from exc
-        return record_processing_error(bare_task(source, ref), services, exc, verdict.attempts), False
-    finally:
-        remove_tree(work)
+        return record_once(ref, services, lambda work: build_task(source, ref, watch, work),
+                           identity=lambda: bare_task(source, ref), triage=triage,
+                           on_recorded=lambda done: finish(source, done.submission_id, services, watch,
+                                                           done.resumed))
 
 
 def received_at(source: InboxFile) -> datetime:
@@ -270,21 +220,8 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path) -> F
                       title=meta.title or one_line(Path(name).stem, 500) or name)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
     if path.suffix.lower() == ".zip" or sniff_bytes(source.head(SNIFF_BYTES)) == "zip":
-        try:
-            with source.reader() as archive:
-                unpacked = unpack_zip(archive, work, watch.max_zip_entries, watch.max_zip_total_bytes)
-        except OSError as exc:
-            if exc.errno in DISK_ERRNOS:
-                raise StorageError(f"无法解压到工作目录 {work}：{exc.strerror or exc}", "请检查磁盘空间。") from exc
-            raise
-        task.checks.append(unpacked.check)
-        for sidecar in unpacked.sidecars:
-            if sidecar.suffix.lower() in METADATA_SUFFIXES:
-                meta = meta.fill_from(parse_sidecar(sidecar))
-        transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
-                                      if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
-        task.files = [MediaTask(source_path=p, original_name=member, transcripts=transcripts)
-                      for p, member in unpacked.videos]
+        # Unpacked and checked by the unpack_archives stage, through this same descriptor.
+        task.files = [InboxMedia(source_path=path, original_name=name, source=source, unpack_to=work)]
     else:
         task.files = [InboxMedia(source_path=path, original_name=name, source=source,
                                  transcripts=transcripts_of(sidecars))]

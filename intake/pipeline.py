@@ -1,7 +1,24 @@
 """The pipeline: plain stage functions over a SubmissionTask, assembled in one place.
 
-Producers (``intake ingest``, the folder watcher, the mailbox poller) build a
-SubmissionTask and call ``process``. Every stage takes (task, services).
+Producers (``intake ingest``, the folder watcher, the mailbox poller) only build a
+SubmissionTask, with the facts they saw on the way, and call ``process``. Every
+stage is ``(task, services) -> None``: it reads the task and adds to it.
+
+Why STAGES run in this order:
+
+1. ``unpack_archives``, ``warn_large_attachment_links``, ``warn_mail_findings``:
+   what the source handed over is turned into files and findings first, so that
+   every later stage sees the real videos and a task already rejected (a zip
+   bomb, a zip too large to fetch) or already explained (超大附件 links).
+2. ``check_files_present`` after them: a submission without a video is rejected,
+   unless it is rejected already or its video waits behind a download link.
+3. ``store_files`` before ``inspect_files``: what is checked is the stored copy,
+   the one we keep. A file over the size limit is neither stored nor opened.
+4. ``take_opening_phrase`` reads the files' checks, so it follows them.
+5. The submission checks (text, contact, unit, deadline) need no file; the quota
+   comes last of them because a rejected work does not take its unit's place.
+6. ``confirm_source_unchanged`` right before ``record``: a dropped file counts as
+   taken only if it is still what was read when the record commits.
 """
 
 from __future__ import annotations
@@ -10,13 +27,16 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from intake.archives import unpack_archives
 from intake.config import Config
 from intake.contact_info import check_contact_info
 from intake.contest_rules import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.inbox_fs import InboxMedia
-from intake.labels import OUTCOME_LABELS
-from intake.records import record_submission
 from core.timefmt import local_text
+from intake.labels import OUTCOME_LABELS
+from intake.mail.findings import warn_large_attachment_links, warn_mail_findings
+from intake.records import record_submission
+from intake.task import SubmissionTask
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
 from validators.examine import examine_file
@@ -41,7 +61,7 @@ class Services:
     deep: bool = False
 
 
-def store_files(task, services: Services) -> None:
+def store_files(task: SubmissionTask, services: Services) -> None:
     """Copy each file into the content-addressed store (hash in the same pass).
 
     An oversized file is never read: it stays where it came from, and the
@@ -61,14 +81,14 @@ def store_files(task, services: Services) -> None:
                       else services.store.put(media.source_path, progress=progress))
 
 
-def inspect_files(task, services: Services) -> None:
+def inspect_files(task: SubmissionTask, services: Services) -> None:
     """Run the media checks on the stored copy (what we keep is what we checked).
 
     A file too large to store is judged by its size alone: no tool ever opens it.
     """
     rules = services.config.rules
     for media in task.files:
-        if media.blob is None and media.source_path is not None and media.size_bytes > rules.max_size_bytes:
+        if media.blob is None and media.size_bytes > rules.max_size_bytes:   # also a mail part never fetched
             if not any(c.check_id == "size" for c in media.extra_checks):
                 media.extra_checks.append(check_size(media.size_bytes, rules))
             continue
@@ -79,7 +99,7 @@ def inspect_files(task, services: Services) -> None:
                                     transcripts=media.transcripts)
 
 
-def check_files_present(task, services: Services) -> None:
+def check_files_present(task: SubmissionTask, services: Services) -> None:
     if not task.files and not task.rejected and not any(c.check_id == "large_attachment_link" for c in task.checks):
         task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。"))
 
@@ -96,7 +116,7 @@ def duplicate_found(media, earlier: dict) -> None:
         earlier_submission_id=earlier["id"]))
 
 
-def take_opening_phrase(task, services: Services) -> None:
+def take_opening_phrase(task: SubmissionTask, services: Services) -> None:
     """The speaker and topic of the first file whose opening phrase was found go onto the submission."""
     for media in task.files:
         for check in media.checks:
@@ -106,7 +126,7 @@ def take_opening_phrase(task, services: Services) -> None:
                 return
 
 
-def check_message_text(task, services: Services) -> None:
+def check_message_text(task: SubmissionTask, services: Services) -> None:
     """The mail subject and body: the files' own texts were looked at with each file."""
     texts = [TextSource(kind, text) for kind, text in (("subject", task.title if task.source == "mail" else None),
                                                        ("body", task.body_text)) if text]
@@ -114,11 +134,11 @@ def check_message_text(task, services: Services) -> None:
         task.checks.append(check_sensitive(texts, services.config.rules.sensitive))
 
 
-def check_contact(task, services: Services) -> None:
+def check_contact(task: SubmissionTask, services: Services) -> None:
     task.checks.append(check_contact_info(task.unit, task.contact, task.phone))
 
 
-def match_unit(task, services: Services) -> None:
+def match_unit(task: SubmissionTask, services: Services) -> None:
     """Normalise the unit (柳南区委保密办 → 柳南区); keep what the sender wrote."""
     task.unit_raw = task.unit
     found = UnitMatcher(services.config.contest).match(task.unit)
@@ -129,11 +149,11 @@ def match_unit(task, services: Services) -> None:
         task.checks.append(check)
 
 
-def check_contest_deadline(task, services: Services) -> None:
+def check_contest_deadline(task: SubmissionTask, services: Services) -> None:
     task.checks.append(check_deadline(task.received_at, services.config.contest.deadline))
 
 
-def check_unit_quota(task, services: Services) -> None:
+def check_unit_quota(task: SubmissionTask, services: Services) -> None:
     if not task.unit or task.rejected:
         return   # a rejected work does not take the unit's place
     check = check_quota(task.unit, services.db.earlier_submissions_of_unit(task.unit),
@@ -142,25 +162,31 @@ def check_unit_quota(task, services: Services) -> None:
         task.checks.append(check)
 
 
-def confirm_source_unchanged(task, services: Services) -> None:
+def confirm_source_unchanged(task: SubmissionTask, services: Services) -> None:
     """A dropped file counts as taken only if it is still what was read (else SourceChanged: nothing is recorded)."""
     verify = getattr(task, "verify_source", None)   # set by the folder producer only
     if verify is not None:
         verify(task)
 
 
-def record(task, services: Services) -> None:
+def record(task: SubmissionTask, services: Services) -> None:
     # The duplicate check happens here, in the same transaction as the record, so that concurrent
     # ingests of one file always give exactly one first holder.
     task.submission_id = record_submission(services.db, task, on_duplicate=duplicate_found)
     log.info("已记录作品 #%s：%s（%s）", task.submission_id, OUTCOME_LABELS[task.outcome], task.source_ref or task.source)
 
 
-STAGES = [check_files_present, store_files, inspect_files, take_opening_phrase, check_message_text,
-          check_contact, match_unit, check_contest_deadline, check_unit_quota, confirm_source_unchanged, record]
+Stage = Callable[[SubmissionTask, Services], None]
+
+STAGES: list[Stage] = [
+    unpack_archives, warn_large_attachment_links, warn_mail_findings,      # what the source handed over
+    check_files_present, store_files, inspect_files, take_opening_phrase,   # the files
+    check_message_text, check_contact, match_unit, check_contest_deadline, check_unit_quota,   # the submission
+    confirm_source_unchanged, record,
+]
 
 
-def process(task, services: Services) -> None:
+def process(task: SubmissionTask, services: Services) -> None:
     for stage in STAGES:
         stage(task, services)
 

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage.filestore import StoredBlob
 from validators.examine import FileReport
 from validators.results import CheckResult, Outcome, Status, outcome_of
+
+if TYPE_CHECKING:
+    from intake.mail.links import LargeAttachmentLink
 
 
 class Source(StrEnum):
@@ -33,6 +36,7 @@ class MediaTask:
     report: FileReport | None = None
     extra_checks: list[CheckResult] = field(default_factory=list)
     transcripts: list[tuple[str, bytes]] = field(default_factory=list)   # subtitles / texts that came with it
+    unpack_to: Path | None = None  # a zip: the unpack_archives stage puts the videos inside it in its place
 
     @property
     def checks(self) -> list[CheckResult]:
@@ -70,6 +74,11 @@ class SubmissionTask:
     files: list[MediaTask] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)   # submission-level checks
     submission_id: int | None = None
+    # Facts a source saw, for the stages that judge them (intake.mail.findings):
+    attachment_links: list[LargeAttachmentLink] = field(default_factory=list)   # mail: 超大附件 download links
+    mentions_large_attachment: bool = False   # mail: the text speaks of 超大附件 (links recognised or not)
+    part_count: int = 0                       # mail: all its leaf parts, also those past the ones looked at
+    lossy_fields: list[str] = field(default_factory=list)   # what could not be decoded faithfully (主题, 正文…)
 
     def __post_init__(self) -> None:
         self.source = Source(self.source)

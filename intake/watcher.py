@@ -23,9 +23,10 @@ from watchdog.observers.polling import PollingObserver
 from core.errors import DatabaseGone, IntakeError
 from core.textsafe import one_line
 from intake.config import WatchConfig
-from intake.folder import PATH_MAX_BYTES, Finished, RetryLater, handle_dropped, is_submission_file, scan_inbox
+from intake.folder import PATH_MAX_BYTES, Finished, handle_dropped, is_submission_file, scan_inbox
 from intake.inbox_fs import InboxFile, Refused, SourceChanged, Stopped, ignore_lease_breaks, kind_name
 from intake.pipeline import Services
+from intake.record_once import RetryLater
 from intake.source_status import SourceStatus
 
 log = logging.getLogger(__name__)

@@ -89,10 +89,13 @@ def test_crlf_subject_gets_a_one_line_receipt_and_one_failed_receipt_blocks_noth
         evil = mails.ew("柳南区作品\r\nBcc: victim@example.org\r\nX-Evil: 1")
         append(dovecot, mails.plain(evil), mails.plain(mails.ew("第二封作品")), mails.plain(mails.ew("第三封作品")))
         poller = poller_for(workdir)
-        assert len(poller.poll_once()) == 3          # the failing receipt did not stop the pass
+        assert len(poller.poll_once()) == 3          # receipts are their own step, after the pass
+        assert handler.messages == []
+        assert poller.receipts.send_pending() == 2   # the failing receipt did not stop the others
         assert len(handler.messages) == 2
-        poller.poll_once()                           # the failed one is sent now; none twice
         poller.poll_once()
+        poller.receipts.send_pending()               # the failed one is sent now; none twice
+        poller.receipts.send_pending()
         poller.session.close()
     finally:
         controller.stop()

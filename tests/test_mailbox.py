@@ -284,6 +284,21 @@ def test_oversized_attachment_is_not_downloaded(clips, workdir, dovecot, monkeyp
     assert proxy.received < len(mp4) // 2
 
 
+def test_zip_too_large_to_fetch_is_rejected_unread(clips, workdir, dovecot, monkeypatch):
+    mp4 = clips["valid"].read_bytes()
+    append(dovecot, mails.zip_mail(mails.variant(mp4, "big")))
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_config(workdir, dovecot.port)
+    (workdir / "config.yaml").write_text((workdir / "config.yaml").read_text()
+                                         + f"watch:\n  max_zip_total_bytes: {len(mp4) // 2}\n")
+    poller_for(workdir).poll_once()
+    [sub] = listing(workdir)
+    assert sub["outcome"] == "rejected" and sub["files"] == []
+    checks = [(c["id"], c["status"], c["code"]) for c in sub["checks"]]
+    assert ("archive", "fail", "too_large_unpacked") in checks
+    assert not any(c[0] == "files" for c in checks)   # rejected already: no second "no video"
+
+
 def smtp_collector():
     """A real SMTP server on loopback (aiosmtpd) that keeps every message: (handler, controller), not started."""
     from aiosmtpd.controller import Controller
@@ -312,8 +327,8 @@ def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
             "security": "none", "from_address": "bmjfgxck@163.com"})
         append(dovecot, mails.large_qq())
         poller = poller_for(workdir)
-        poller.poll_once()
-        poller.poll_once()
+        for _ in range(2):   # the loop sends the receipts after each pass
+            poller.run(threading.Event(), once=True)
     finally:
         controller.stop()
     assert len(handler.messages) == 1

@@ -11,6 +11,7 @@ import pytest
 
 from tests import media
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
+from validators import ocr
 from validators.phrase import find_phrase
 from validators.rules import OpeningConfig
 
@@ -116,6 +117,24 @@ def test_no_phrase_warns_and_says_where_it_looked(captioned):
     assert item["outcome"] == "needs_review"
     [quick] = validate(captioned["nothing"], extra=("--no-ocr",))
     assert "画面文字" not in check(quick, "opening_phrase")["message"]
+
+
+@pytest.mark.parametrize("broken", ["missing", "damaged"])
+def test_a_failing_ocr_child_is_ocr_failed_not_phrase_not_found(captioned, tmp_path, monkeypatch, broken):
+    models = tmp_path / "models"
+    if broken == "damaged":   # the files are there, but the child dies loading them (a non-zero exit)
+        models.mkdir()
+        for name in ocr.MODEL_FILES.values():
+            (models / name).write_bytes(b"not an onnx model")
+    monkeypatch.setenv(ocr.MODEL_DIR_ENV, str(models))
+    [item] = validate(captioned["burnt"])
+    opening = check(item, "opening_phrase")
+    assert (opening["status"], opening["code"]) == ("warn", "ocr_failed")
+    assert opening["message"].startswith("画面文字识别没有完成（画面文字识别程序出错（退出码 1）：")
+    assert "秒的画面中是否有建议的开头语" in opening["message"]
+    if broken == "missing":
+        assert f"没有模型文件 {models / 'ch_PP-OCRv4_det_infer.onnx'}" in opening["message"]
+    assert "未发现" not in opening["message"] and item["outcome"] == "needs_review"
 
 
 def test_secret_mark_in_a_caption(captioned):

@@ -9,6 +9,7 @@ looks for.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 import threading
 import time
@@ -20,13 +21,24 @@ import ffmpeg as ffmpeg_python
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 SAME_FRAME = 3.0   # mean absolute difference (0–255) of small grey copies below which a frame repeats
+MODEL_DIR_ENV = "INTAKE_OCR_MODEL_DIR"   # a folder with other PP-OCR models (same file names) than the wheel's
+MODEL_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+               "rec": "ch_PP-OCRv4_rec_infer.onnx"}
 
 
 @functools.cache
 def engine():
+    """The OCR engine with the models its wheel ships, or those in the folder ``$INTAKE_OCR_MODEL_DIR`` names."""
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR()
+    folder = os.environ.get(MODEL_DIR_ENV)
+    if not folder:
+        return RapidOCR()
+    models = Path(folder)
+    for name in MODEL_FILES.values():
+        if not (models / name).is_file():
+            raise FileNotFoundError(f"{MODEL_DIR_ENV} 指定的文件夹中没有模型文件 {models / name}")
+    return RapidOCR(**{f"{kind}_model_path": str(models / name) for kind, name in MODEL_FILES.items()})
 
 
 def _even(value: float) -> int:

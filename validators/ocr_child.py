@@ -35,4 +35,8 @@ def main(raw: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    try:
+        sys.exit(main(sys.argv[1]))
+    except Exception as exc:  # the parent reports the last stderr line: make it the reason, not a traceback
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ToolError
+from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned
@@ -76,8 +77,13 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
         result = attempt("sidecar", sidecar_sources(transcripts, cfg.scan_seconds))
         if result:
             return result
+    ocr_failure: str | None = None
     if (cfg.ocr if use_ocr is None else use_ocr) and facts.video:
-        result = _ocr(path, facts, cfg, deadline, looked, texts)
+        try:
+            result = _ocr(path, facts, cfg, deadline, looked, texts)
+        except ToolError as exc:   # not "no phrase": the captions were never read
+            log.warning("%s", exc)
+            ocr_failure, result = exc.message, None
         if result:
             return result
     if cfg.speech_model is not None:
@@ -95,6 +101,11 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
             if hit:
                 return _found(hit, texts)
     where = "、".join(looked) or "无可查看的文字"
+    if ocr_failure is not None:
+        return OpeningResult(warned(
+            "opening_phrase", "ocr_failed",
+            f"画面文字识别没有完成（{ocr_failure}），无法确定前 {cfg.scan_seconds:g} 秒的画面中是否有建议的开头语"
+            f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。", looked=looked, error=ocr_failure), texts)
     return OpeningResult(warned(
         "opening_phrase", "not_found",
         f"前 {cfg.scan_seconds:g} 秒内未发现建议的开头语“我是保密法治代言人XXX，今天我要讲的是……”"
@@ -103,7 +114,11 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
 
 def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
          texts: list[TextSource]) -> OpeningResult | None:
-    """OCR runs in a child process (see validators.ocr_child); a crash or time-out there is only logged."""
+    """OCR runs in a child process (see validators.ocr_child).
+
+    Raises ToolError when the child fails (a non-zero exit, a crash, a missing model, no answer in time):
+    that is not the same as captions without the phrase.
+    """
     looked.append(TEXT_SOURCE_LABELS["ocr"])
     video = facts.video[0]
     try:
@@ -119,22 +134,43 @@ def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadlin
                "timeout": remaining}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    try:
-        proc = subprocess.run([sys.executable, "-m", "validators.ocr_child", json.dumps(request)],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=remaining + 30, env=env,
-                              pass_fds=fds)
-        answer = json.loads(proc.stdout) if proc.returncode == 0 else None
-    except (subprocess.TimeoutExpired, ValueError):
-        answer = None
-    if answer is None:
-        log.warning("画面文字识别未能完成：%s", path.name)
-        return None
+    answer = _run_ocr_child(request, fds, remaining + 30, env)
     texts.extend(TextSource("ocr", line, None, seconds) for seconds, line in answer["lines"])
     hit = answer["hit"]
     if not hit:
         return None
     match = PhraseMatch(hit["speaker"], hit["topic"], hit["errors"], hit["matched"])
     return _found((match, TextSource("ocr", hit["matched"], None, hit["seconds"])), texts)
+
+
+def _run_ocr_child(request: dict, fds: tuple[int, ...], timeout: float, env: dict) -> dict:
+    """The child's answer ({"lines": …, "hit": …}); ToolError saying, in Chinese, why there is none."""
+    hint = "请运行 intake doctor 检查画面文字识别（RapidOCR）是否可用；也可以用 --no-ocr 跳过画面文字识别。"
+    try:
+        proc = children.run([sys.executable, "-m", "validators.ocr_child", json.dumps(request)],
+                            timeout=timeout, env=env, pass_fds=fds)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", hint) from exc
+    except OSError as exc:
+        raise ToolError(f"无法启动画面文字识别程序：{exc.strerror or exc}", hint) from exc
+    said = _last_line(proc.stderr)
+    if proc.returncode < 0:
+        raise ToolError(f"画面文字识别程序异常退出（信号 {-proc.returncode}）{said}", hint)
+    if proc.returncode != 0:
+        raise ToolError(f"画面文字识别程序出错（退出码 {proc.returncode}）{said}", hint)
+    try:
+        answer = json.loads(proc.stdout)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or "lines" not in answer or "hit" not in answer:
+        raise ToolError("画面文字识别程序的输出无法识别", hint)
+    return answer
+
+
+def _last_line(stderr: bytes) -> str:
+    """The child's last word on stderr (the error its traceback ends with), as "：…" or ""."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return f"：{lines[-1][:300]}" if lines else ""
 
 
 def _found(hit: tuple[PhraseMatch, TextSource], texts: list[TextSource]) -> OpeningResult:

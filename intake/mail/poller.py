@@ -6,9 +6,13 @@ commit leaves it to be read again; after the commit, its source_ref (account,
 folder, UIDVALIDITY, UID) and its Message-ID with its content keep it from being
 recorded twice.
 
-A mail that makes processing fail is counted in the database and left alone until
-its backoff has passed (intake.retries); after processing.max_attempts it is
-recorded as 待复核 with processing_error and marked. The mails behind it go on.
+Claiming, recording once, counting failures and recording a mail that keeps
+failing are intake.record_once, the path the inbox folder takes too; what is
+the mailbox's own stays here: fetching, the Message-ID comparison, marking.
+A mail that makes processing fail is left alone until its backoff has passed
+(intake.retries); after processing.max_attempts it is recorded as 待复核 with
+processing_error and marked. The mails behind it go on. Receipts are sent by
+their own step (intake.mail.receipts.ReceiptSender) after each pass.
 Only the mailbox or the database being away stops a pass; the loop then waits
 and reconnects, for ever (a refused login slowly), and says so in
 data_dir/status/mailbox.json for ``intake doctor``.
@@ -18,26 +22,24 @@ from __future__ import annotations
 
 import imaplib
 import logging
-import shutil
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from core import failpoints
 from core.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
+from core.textsafe import one_line
 from intake.mail.client import MailSession, imap_errors, read_password
 from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
 from intake.mail.reader import MailReader
-from intake.mail.receipts import send_pending_receipts
-from intake.pipeline import Services, process, store_files
-from intake.retries import clear_failures, describe, note_failure, record_processing_error, retry_due
+from intake.mail.receipts import ReceiptSender
+from intake.pipeline import Services, store_files
+from intake.record_once import How, Recorded, RetryLater, record_once
+from intake.retries import describe
 from intake.source_status import SourceStatus
 from intake.task import SubmissionTask
 from intake.views import submission_view
-from core.textsafe import one_line
-from storage.database import DuplicateSource, worker_id
 from validators.children import Cancelled
 from validators.results import Outcome, warned
 
@@ -66,6 +68,7 @@ class MailPoller:
         self.cfg = services.config.mailbox
         self.session = MailSession(self.cfg, password if password is not None else read_password(self.cfg))
         self.status = SourceStatus(services.config.storage.data_dir, "mailbox", "邮箱接收")
+        self.receipts = ReceiptSender(services)   # run after each pass, never inside one
         self._head: MailHeader | None = None   # the mail being read, for its identity if it fails
         # Mails that were being read when the connection broke, and how often: they are read last, so that
         # a mail on which the server keeps dropping us never holds up the mails behind it.
@@ -89,7 +92,6 @@ class MailPoller:
             uids = sorted(self.session.client.search(criteria))   # no CHARSET: several servers reject it
         prefix = self.ref_prefix(uidvalidity)
         recorded = self.services.db.recorded_refs(prefix)
-        failing = {item[0] for item in self.services.db.failing_items(prefix)}
         uids.sort(key=lambda uid: self._dropped_on.get(f"{prefix}{uid}", 0))
         results = []
         for uid in uids:
@@ -98,27 +100,25 @@ class MailPoller:
                 # Committed by an earlier run that stopped before marking it.
                 self._mark_recorded(uid, use_keyword)
                 continue
-            if ref in failing and not retry_due(self.services, ref):
-                continue   # failed before: not downloaded again until its backoff has passed
             result = self._take(uid, ref, use_keyword)
             if result is not None:
                 results.append(result)
-                if ref in failing:
-                    clear_failures(self.services, ref)
-        self._send_receipts()
         return results
 
     def _take(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
-        db, worker = self.services.db, worker_id()
-        if not db.claim(ref, worker, self.services.config.database.claim_lease_seconds):
-            return None   # another poller is reading this mail right now
+        """Record the mail once (intake.record_once) and mark it; None if there is nothing to say for it now."""
+        self._head = None
         try:
-            self._head = None
-            result = self._read_and_record(uid, ref, use_keyword)
-        except Exception as exc:
-            return self._failed(uid, ref, use_keyword, self._blame(exc, ref))
-        finally:
-            db.release(ref, worker)
+            result = record_once(ref, self.services, lambda work: self._read(uid, ref, work),
+                                 already_recorded=self._recorded_before, identity=lambda: self._identity(uid, ref),
+                                 triage=lambda exc: self._blame(exc, ref),
+                                 on_recorded=lambda done: self._finish(uid, use_keyword, done))
+        except RetryLater as later:
+            if later.cause is not None:
+                bug = not isinstance(later.cause, (IntakeError, MailRefused))
+                log.warning("邮件 UID %s 第 %d 次处理失败：%s（%.0f 秒后再试，其他邮件照常处理）", uid, later.attempts,
+                            describe(later.cause), later.delay, exc_info=later.cause if bug else None)
+            return None
         self._dropped_on.pop(ref, None)
         return result
 
@@ -143,18 +143,6 @@ class MailPoller:
         except Exception:  # any failure here means the connection is what broke
             return False
 
-    def _failed(self, uid: int, ref: str, use_keyword: bool, exc: Exception) -> MailResult | None:
-        verdict = note_failure(self.services, ref, exc)
-        bug = not isinstance(exc, (IntakeError, MailRefused))
-        if not verdict.give_up:
-            log.warning("邮件 UID %s 第 %d 次处理失败：%s（%.0f 秒后再试，其他邮件照常处理）", uid, verdict.attempts,
-                        describe(exc), verdict.delay_seconds, exc_info=exc if bug else None)
-            return None
-        task = self._identity(uid, ref)
-        submission_id = record_processing_error(task, self.services, exc, verdict.attempts)
-        self._mark_recorded(uid, use_keyword)
-        return MailResult(uid, submission_id, Outcome.NEEDS_REVIEW, task.title or "", already_recorded=False)
-
     def _identity(self, uid: int, ref: str) -> SubmissionTask:
         """What is known of a mail that could not be processed: enough to record it and answer its sender."""
         head = self._head
@@ -170,40 +158,44 @@ class MailPoller:
                               title=head.subject or None, message_key=message_key(self.session.account, head),
                               sender=head.sender, actor="mailbox")
 
-    def _read_and_record(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
-        db = self.services.db
-        if db.submission_id_for_ref(ref) is not None:
-            self._mark_recorded(uid, use_keyword)   # recorded by another poller since our search
-            return None
+    def _read(self, uid: int, ref: str, work) -> SubmissionTask | None:
+        """The mail as a task, its attachments streamed into the store; None if it is gone from the server."""
         head = fetch_header(self.session, uid)
         if head is None:
             return None
         self._head = head
         key = message_key(self.session.account, head)
-        earlier = db.submission_id_for_message_key(key)
-        work = self.services.config.storage.data_dir / "work" / uuid.uuid4().hex
-        try:
-            task = MailReader(self.session, self.services.config, self.services.store, work).read(head, ref, key)
-            if earlier is not None:
-                same = self._same_mail(task, earlier, key)
-                if same is not None:
-                    # The same mail under a new UIDVALIDITY, or copied back: do not record it twice.
-                    db.record_event("mail_seen_again", {"source_ref": ref}, submission_id=same, actor="mailbox")
-                    self._mark_recorded(uid, use_keyword)
-                    return MailResult(uid, same, None, head.subject, already_recorded=True)
-            process(task, self.services)
-            submission_id, outcome, again = task.submission_id, task.outcome, False
-        except DuplicateSource as exc:   # recorded meanwhile by a poller whose lease had run out
-            submission_id, outcome, again = exc.submission_id, None, True
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        if not again:
+        return MailReader(self.session, self.services.config, self.services.store, work).read(head, ref, key)
+
+    def _recorded_before(self, task: SubmissionTask) -> int | None:
+        """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
+        key = task.message_key
+        earlier = self.services.db.submission_id_for_message_key(key) if key else None
+        return self._same_mail(task, earlier, key) if earlier is not None else None
+
+    def _finish(self, uid: int, use_keyword: bool, done: Recorded) -> MailResult | None:
+        """Mark the recorded mail (held by the claim still), after noting what it carried."""
+        db, task = self.services.db, done.task
+        subject = (task.title or "") if task else ""
+        if done.how is How.EARLIER:
+            self._mark_recorded(uid, use_keyword)   # recorded by another poller since our search
+            return None
+        if done.how is How.GAVE_UP:
+            self._mark_recorded(uid, use_keyword)
+            return MailResult(uid, done.submission_id, Outcome.NEEDS_REVIEW, subject, already_recorded=False)
+        if done.how is How.SAME_AS:
+            db.record_event("mail_seen_again", {"source_ref": task.source_ref}, submission_id=done.submission_id,
+                            actor="mailbox")
+            self._mark_recorded(uid, use_keyword)
+            return MailResult(uid, done.submission_id, None, subject, already_recorded=True)
+        if done.how is How.PROCESSED:
             # What the mail carried, so that a later mail with this Message-ID can be told apart.
-            db.record_event("mail_content", {"content": _content_of(task)}, submission_id=submission_id,
+            db.record_event("mail_content", {"content": _content_of(task)}, submission_id=done.submission_id,
                             actor="mailbox")
         failpoints.reached("before_mark")
         self._mark_recorded(uid, use_keyword)
-        return MailResult(uid, submission_id, outcome, head.subject, already_recorded=again)
+        return MailResult(uid, done.submission_id, task.outcome if done.how is How.PROCESSED else None, subject,
+                          already_recorded=done.resumed)
 
     def _same_mail(self, task: SubmissionTask, earlier: int, key: str) -> int | None:
         """The submission this mail already is, or None. A Message-ID alone proves nothing: senders'
@@ -258,17 +250,11 @@ class MailPoller:
             self._blame(exc)   # the connection: stop the pass
             log.warning("邮件 UID %s 已登记，但服务器拒绝标记：%s", uid, exc.message)
 
-    def _send_receipts(self) -> None:
-        """Receipts never stop the intake: what fails now is tried on a later pass (each is sent once)."""
-        try:
-            send_pending_receipts(self.services)
-        except Exception as exc:  # the receipts' own database or SMTP trouble: the mails are recorded already
-            log.error("发送回执时出错，下次再试：%s", describe(exc), exc_info=not isinstance(exc, IntakeError))
-
     # -- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event, on_result=None, once: bool = False) -> None:
-        """Poll until ``stop``; after any failure wait and go on: a dropped connection or a database that is
-        away with a doubling wait, a refused login every LOGIN_RETRY_SECONDS. ``once`` raises instead."""
+        """Poll until ``stop``, sending the receipts after each pass; after any failure wait and go on: a
+        dropped connection or a database that is away with a doubling wait, a refused login every
+        LOGIN_RETRY_SECONDS. ``once`` raises instead."""
         delay = FIRST_RETRY_SECONDS
         refused: str | None = None
         while not stop.is_set():
@@ -276,6 +262,7 @@ class MailPoller:
                 for result in self.poll_once():
                     if on_result:
                         on_result(result)
+                self.receipts.send_pending()
                 self.status.succeeded()
                 if refused:
                     log.info("邮箱 %s 已能正常登录。", self.session.account)

@@ -9,6 +9,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from core.errors import IntakeError
 from core.textsafe import one_line
 from intake.labels import OUTCOME_LABELS
 from intake.notes import render_result_note
@@ -67,6 +68,25 @@ def send_pending_receipts(services: Services) -> int:
         db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor="mailbox")
         sent += 1
     return sent
+
+
+class ReceiptSender:
+    """The mailbox loop's step after each pass: a receipt for every mail submission that has none yet.
+
+    Receipts never stop the intake: whatever fails (SMTP, the network, the receipts' own database
+    trouble) is logged and tried again after the next pass; each receipt is sent once.
+    """
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def send_pending(self) -> int:
+        """How many receipts were sent now (0 when receipts are off or sending failed)."""
+        try:
+            return send_pending_receipts(self.services)
+        except Exception as exc:  # the mails are recorded already: only the receipts wait
+            log.error("发送回执时出错，下次再试：%s", describe(exc), exc_info=not isinstance(exc, IntakeError))
+            return 0
 
 
 def _send(cfg, msg: EmailMessage) -> None:

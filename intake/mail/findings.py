@@ -1,0 +1,50 @@
+"""Pipeline stages about what a mail says of itself, read from facts the mail reader put on the task.
+
+The reader only records what it saw (the 超大附件 links in the text, how many parts
+the mail has, which fields could not be decoded faithfully); these stages turn
+those facts into check results. A task from another source has none of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from intake.mail.header import MAX_PARTS
+from intake.task import SubmissionTask
+from validators.results import warned
+
+if TYPE_CHECKING:
+    from intake.pipeline import Services
+
+
+def warn_large_attachment_links(task: SubmissionTask, services: "Services") -> None:
+    """超大附件: the video is behind download links that expire; list them for the reviewer."""
+    links = task.attachment_links
+    if not links and not task.mentions_large_attachment:
+        return
+    if links:
+        lines = []
+        for i, link in enumerate(links, 1):
+            expires = link.expires.strftime("%Y-%m-%d %H:%M") + " 到期" if link.expires else "到期时间不详"
+            lines.append(f"{i}. {link.name or '未注明文件名'}（{link.size or '大小不详'}，{expires}）：{link.url}")
+        message = ("邮件使用“超大附件”发送，视频需要从下载链接获取。请在链接到期前下载，"
+                   "再用 intake attach 作品编号 文件 补登：\n" + "\n".join(lines))
+    else:
+        message = "邮件提到“超大附件”，但没有识别出下载链接。请打开原邮件查看并下载视频。"
+    task.checks.append(warned("large_attachment_link", "large_attachment_link", message,
+                              links=[link.as_json() for link in links]))
+
+
+def warn_mail_findings(task: SubmissionTask, services: "Services") -> None:
+    """Warnings about the mail itself: more parts than are looked at, text that could not be decoded faithfully."""
+    if task.part_count > MAX_PARTS:
+        task.checks.append(warned(
+            "mail_parts", "too_many_parts",
+            f"邮件包含 {task.part_count} 个部分（附件、正文等），超过 {MAX_PARTS} 个，只检查了前 {MAX_PARTS} 个。"
+            "请评审人员打开原邮件，查看其余部分中是否还有作品。", part_count=task.part_count, checked=MAX_PARTS))
+    if task.lossy_fields:
+        lossy = task.lossy_fields
+        task.checks.append(warned(
+            "text_encoding", "lossy_decoding",
+            f"邮件的{'、'.join(lossy)}中有无法正确识别的字符，已用“\ufffd”代替。请评审人员打开原邮件核对。",
+            fields=lossy))

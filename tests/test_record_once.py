@@ -1,0 +1,99 @@
+"""intake.record_once, the one path both sources take, driven with plain tasks (no folder, no mailbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from intake.services import open_services
+from intake.config import load_config
+from intake.record_once import How, RetryLater, record_once
+from intake.task import SubmissionTask
+from tests.waiting import wait_until
+
+REF = "test:item-1"
+
+
+@pytest.fixture
+def services(workdir):
+    with (workdir / "config.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("processing:\n  max_attempts: 2\n  retry_seconds: 0.2\n")
+    return open_services(load_config(workdir / "config.yaml"))
+
+
+def task_of(ref: str = REF, title: str = "作品") -> SubmissionTask:
+    return SubmissionTask(source="cli", source_ref=ref, received_at=datetime.now(timezone.utc), title=title)
+
+
+def take(services, build, **hooks):
+    hooks.setdefault("identity", lambda: task_of(title="身份"))
+    return record_once(REF, services, build, on_recorded=lambda done: done, **hooks)
+
+
+def test_an_item_is_processed_once_and_then_only_finished(services):
+    built = []
+
+    def build(work):
+        built.append(work)
+        return task_of()
+
+    first = take(services, build)
+    again = take(services, build)
+    assert first.how is How.PROCESSED and not first.resumed and first.task.outcome.value == "rejected"
+    assert (again.how, again.submission_id, again.task) == (How.EARLIER, first.submission_id, None) and again.resumed
+    assert len(built) == 1 and not built[0].exists()   # the work folder is gone
+
+
+def test_a_failing_item_backs_off_then_is_recorded_by_its_identity(services):
+    def build(work):
+        raise RuntimeError("a bug this item triggers")
+
+    with pytest.raises(RetryLater) as failed:
+        take(services, build)
+    assert failed.value.attempts == 1 and isinstance(failed.value.cause, RuntimeError)
+    with pytest.raises(RetryLater) as waiting:
+        take(services, build)   # still backing off: not built again
+    assert waiting.value.cause is None
+
+    def gave_up():
+        try:
+            return take(services, build)
+        except RetryLater as later:
+            assert later.cause is None
+            return None
+
+    done = wait_until(gave_up, 30, "the item to be recorded as processing_error")
+    assert done.how is How.GAVE_UP and done.task.title == "身份"
+    [check] = done.task.checks
+    assert (check.check_id, check.code) == ("processing_error", "processing_error") and "共尝试 2 次" in check.message
+    assert services.db.failing_items() == []
+
+
+def test_what_triage_rejects_is_not_counted(services):
+    def build(work):
+        raise FileNotFoundError("gone")
+
+    def triage(exc):
+        raise exc
+
+    with pytest.raises(FileNotFoundError):
+        take(services, build, triage=triage)
+    assert services.db.failing_items() == []
+
+
+def test_an_item_recorded_under_another_ref_is_not_recorded_again(services):
+    earlier = take(services, lambda work: task_of())
+    other = record_once("test:item-2", services, lambda work: task_of("test:item-2"),
+                        identity=task_of, already_recorded=lambda task: earlier.submission_id,
+                        on_recorded=lambda done: done)
+    assert other.how is How.SAME_AS and other.submission_id == earlier.submission_id and other.resumed
+    assert services.db.submission_id_for_ref("test:item-2") is None
+
+
+def test_an_item_another_worker_holds_is_left_alone(services):
+    assert services.db.claim(REF, "someone-else", 600)
+    try:
+        assert take(services, lambda work: pytest.fail("built while claimed")) is None
+    finally:
+        services.db.release(REF, "someone-else")
