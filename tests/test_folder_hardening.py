@@ -472,7 +472,7 @@ def test_a_zip_with_damaged_compressed_data_is_rejected_as_corrupt(clips, inbox,
 
 SLOW_FFMPEG = """#!/bin/sh
 # The decode check of a small but heavy file (4K at 1000 fps) can take minutes: stand in for one.
-case "$*" in *"-f null"*) exec sleep 300;; esac
+case "$*" in *"-f null"*) exec sleep {seconds};; esac
 exec {real} "$@"
 """
 
@@ -480,7 +480,8 @@ exec {real} "$@"
 def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(clips, inbox, ffmpeg_bin):
     slow = inbox.parent / "slowbin"
     slow.mkdir()
-    (slow / "ffmpeg").write_text(SLOW_FFMPEG.format(real=ffmpeg_bin), encoding="utf-8")
+    seconds = f"300.{os.getpid()}{time.monotonic_ns() % 10 ** 6}"   # our own stand-in, told apart from any other
+    (slow / "ffmpeg").write_text(SLOW_FFMPEG.format(real=ffmpeg_bin, seconds=seconds), encoding="utf-8")
     (slow / "ffmpeg").chmod(0o755)
     (inbox / "重.mp4").write_bytes(clips["valid"].read_bytes())
     env = {**os.environ, "PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
@@ -488,11 +489,11 @@ def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(c
                             stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: stored(inbox.parent), 60, "the file to be stored (its checks come next)")
-        wait_until(_running_sleeps, 30, "the slow decode check to start")
+        wait_until(lambda: _running_sleeps(seconds), 30, "the slow decode check to start")
         stops_within(proc, 5)
     finally:
         kill_if_running(proc)
-    assert not _running_sleeps()   # the child went with it
+    assert not _running_sleeps(seconds)   # the child went with it
     assert listing(inbox.parent) == []   # nothing half-checked was recorded
     assert [p.name for p in inbox.iterdir()] == ["重.mp4"]
     again = subprocess.run(INTAKE + ["watch", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=120)
@@ -501,15 +502,15 @@ def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(c
     assert sub["title"] == "重" and sub["outcome"] != "rejected"
 
 
-def _running_sleeps() -> list[int]:
-    """Pids of our stand-in decoders (``sleep 300``) that are still alive."""
+def _running_sleeps(seconds: str) -> list[int]:
+    """Pids of our stand-in decoders (``sleep <seconds>``) that are still alive."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline[:2] == [b"sleep", b"300"]:
+        if cmdline[:2] == [b"sleep", seconds.encode()]:
             found.append(int(entry.name))
     return found
 
