@@ -1,8 +1,10 @@
 """Load config.yaml once, validate all of it, and hand out a frozen object.
 
-Defaults and their meaning live here, in the models (the ``rules`` section in
-``validators/rules.py``, which the validators own); ``config.yaml`` at the
-repository root repeats every key with its default for people to read.
+Defaults and their meaning (``description=``, in Chinese) live here, in the
+models (the ``rules`` section in ``validators/rules.py``, which the validators
+own); the README's key table is generated from them, and ``config.yaml`` at the
+repository root repeats every key with its default for people to read
+(``tests/test_docs.py`` checks both).
 Relative paths are taken relative to the folder of the config file, so that
 the tool behaves the same whatever the current directory is.
 """
