@@ -1,8 +1,10 @@
 """Load config.yaml once, validate all of it, and hand out a frozen object.
 
-Defaults and their meaning live here, in the models (the ``rules`` section in
-``validators/rules.py``, which the validators own); ``config.yaml`` at the
-repository root repeats every key with its default for people to read.
+Defaults and their meaning (``description=``, in Chinese) live here, in the
+models (the ``rules`` section in ``validators/rules.py``, which the validators
+own); the README's key table is generated from them, and ``config.yaml`` at the
+repository root repeats every key with its default for people to read
+(``tests/test_docs.py`` checks both).
 Relative paths are taken relative to the folder of the config file, so that
 the tool behaves the same whatever the current directory is.
 """
@@ -29,60 +31,65 @@ class Section(BaseModel):
 
 
 class DatabaseConfig(Section):
-    url: str = Field("sqlite:///data/intake.db", description="SQLAlchemy URL; SQLite by default")
-    busy_timeout_seconds: float = Field(30, gt=0, description="how long SQLite waits on a lock")
-    claim_lease_seconds: float = Field(1800, gt=0, description="a worker's hold on an item before others may take it")
+    url: str = Field("sqlite:///data/intake.db",
+                     description="数据库地址（SQLAlchemy 格式）；多台机器共用时改为 `postgresql+psycopg://用户@主机/库名`")
+    busy_timeout_seconds: float = Field(30, gt=0, description="SQLite 遇锁等待秒数（之后还会退避重试数次）")
+    claim_lease_seconds: float = Field(1800, gt=0,
+                                       description="多进程时一个进程占用一件作品的最长时间（秒），超时后其他进程可以接手")
 
 
 class StorageConfig(Section):
-    root: Path = Field(Path("data/store"), description="content-addressed file store")
-    data_dir: Path = Field(Path("data"), description="logs and working files")
-    chunk_bytes: int = Field(4 * 1024 * 1024, ge=4096, description="copy/hash buffer size")
+    root: Path = Field(Path("data/store"), description="作品文件库（按 SHA-256 内容寻址，同一内容只存一份）")
+    data_dir: Path = Field(Path("data"), description="数据目录（日志在 `logs/` 下）")
+    chunk_bytes: int = Field(4 * 1024 * 1024, ge=4096, description="拷贝、计算哈希时的缓冲区大小（字节）")
 
 
 class WatchConfig(Section):
-    inbox: Path = Path("inbox")
-    done: Path = Path("done")
-    settle_seconds: float = Field(5, ge=0)
-    polling: bool = False
-    poll_interval_seconds: float = Field(2, gt=0)
-    rescan_seconds: float = Field(60, gt=0)
-    max_zip_entries: int = Field(50, gt=0)
-    max_zip_total_bytes: int = Field(2 * 314572800, gt=0)
+    inbox: Path = Field(Path("inbox"), description="投递文件夹：工作人员把作品拖到这里")
+    done: Path = Field(Path("done"), description="处理结果文件夹（其下 `通过`、`待复核`、`不合格` 按日期分子目录）")
+    settle_seconds: float = Field(5, ge=0, description="文件大小和修改时间多少秒不再变化才处理")
+    polling: bool = Field(False, description="强制轮询（网络共享目录、inotify 不可用时自动轮询）")
+    poll_interval_seconds: float = Field(2, gt=0, description="轮询间隔（秒）")
+    rescan_seconds: float = Field(60, gt=0, description="定时全量扫描间隔（秒），作为事件遗漏时的兜底")
+    max_zip_entries: int = Field(50, gt=0, description="ZIP 压缩包最多允许的条目数")
+    max_zip_total_bytes: int = Field(2 * 314572800, gt=0, description="ZIP 解压后总大小上限（字节），防止压缩炸弹")
 
 
 class ReceiptsConfig(Section):
-    enabled: bool = False
-    host: str = "smtp.163.com"
-    port: int = 465
-    security: str = Field("ssl", pattern="^(ssl|starttls|none)$")
-    username: str = ""
-    password_env: str = "INTAKE_SMTP_PASSWORD"
-    password_file: Path | None = None
-    from_address: str = ""
-    timeout_seconds: float = Field(30, gt=0)
+    enabled: bool = Field(False, description="处理后给发件人回一封中文回执邮件，说明结果和原因（每件作品只发一次）")
+    host: str = Field("smtp.163.com", description="回执的 SMTP 服务器")
+    port: int = Field(465, description="SMTP 端口")
+    security: str = Field("ssl", pattern="^(ssl|starttls|none)$", description="加密方式：`ssl`、`starttls` 或 `none`")
+    username: str = Field("", description="SMTP 账号")
+    password_env: str = Field("INTAKE_SMTP_PASSWORD", description="存放 SMTP 授权码的环境变量名")
+    password_file: Path | None = Field(None, description="或者：存放 SMTP 授权码的文件路径")
+    from_address: str = Field("", description="发件人地址（不填时同 `username`）")
+    timeout_seconds: float = Field(30, gt=0, description="SMTP 网络超时（秒）")
 
 
 class MailboxConfig(Section):
-    enabled: bool = False
-    host: str = "imap.163.com"
-    port: int = 993
-    username: str = ""
-    tls: bool = True
-    folder: str = "INBOX"
-    password_env: str = "INTAKE_IMAP_PASSWORD"
-    password_file: Path | None = None
-    poll_seconds: float = Field(120, gt=0)
-    idle: bool = True
-    idle_renew_seconds: float = Field(25 * 60, gt=0, le=29 * 60)
-    timeout_seconds: float = Field(120, gt=0)
-    fetch_chunk_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
-    max_text_bytes: int = Field(1024 * 1024, gt=0)
-    since: date | None = None
-    processed_folder: str | None = None
-    keyword: str = Field("$IntakeRecorded", pattern=r"^[$A-Za-z0-9_-]{1,64}$")
-    reconnect_max_seconds: float = Field(300, gt=0)
-    imap_id: dict[str, str] = Field(default_factory=lambda: {"name": "liuzhou-intake", "version": "0.1.0"})
+    enabled: bool = Field(False, description="`intake run` 是否同时接收邮箱（也可单独运行 `intake poll`）")
+    host: str = Field("imap.163.com", description="IMAP 服务器（126 邮箱：`imap.126.com`；企业邮：`imap.qiye.163.com`）")
+    port: int = Field(993, description="IMAP 端口")
+    username: str = Field("", description="邮箱账号，如 `bmjfgxck@163.com`")
+    tls: bool = Field(True, description="使用 TLS 加密连接")
+    folder: str = Field("INBOX", description="接收作品的文件夹")
+    password_env: str = Field("INTAKE_IMAP_PASSWORD",
+                              description="存放客户端授权码（不是网页登录密码）的环境变量名；授权码不写在配置文件里")
+    password_file: Path | None = Field(None, description="或者：存放授权码的文件路径（换上新授权码不必重启）")
+    poll_seconds: float = Field(120, gt=0, description="轮询间隔（秒）；网易邮箱不支持 IDLE，按此间隔轮询")
+    idle: bool = Field(True, description="服务器支持 IDLE 时用它即时收信")
+    idle_renew_seconds: float = Field(25 * 60, gt=0, le=29 * 60, description="IDLE 重新发起的间隔（秒，不超过 29 分钟）")
+    timeout_seconds: float = Field(120, gt=0, description="网络操作超时（秒）")
+    fetch_chunk_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, description="分块下载附件时每块的字节数")
+    max_text_bytes: int = Field(1024 * 1024, gt=0, description="读取正文（找联系人、超大附件链接）时最多读取的字节数")
+    since: date | None = Field(None, description="只处理此日期及以后收到的邮件（如 `2024-04-01`；`null` 表示全部）")
+    processed_folder: str | None = Field(
+        None, description="处理后移到的文件夹（不存在会自动创建）；`null` 表示不移动，只标为已读并加上关键字")
+    keyword: str = Field("$IntakeRecorded", pattern=r"^[$A-Za-z0-9_-]{1,64}$", description="处理后加上的 IMAP 关键字")
+    reconnect_max_seconds: float = Field(300, gt=0, description="断线重连时最长等待（秒）")
+    imap_id: dict[str, str] = Field(default_factory=lambda: {"name": "liuzhou-intake", "version": "0.1.0"},
+                                    description="登录后发送的 IMAP ID（网易邮箱要求，否则报 Unsafe Login）")
     receipts: ReceiptsConfig = ReceiptsConfig()
 
 
@@ -91,16 +98,18 @@ DEFAULT_UNITS = ("城中区", "鱼峰区", "柳南区", "柳北区", "柳江区"
 
 
 class UnitEntry(Section):
-    name: str = Field(min_length=1)
-    aliases: tuple[str, ...] = ()
+    name: str = Field(min_length=1, description="单位名称")
+    aliases: tuple[str, ...] = Field((), description="别名")
 
 
 class ContestConfig(Section):
     deadline: datetime = Field(datetime(2024, 4, 7, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai")),
-                               description="inclusive; a time without a zone is Asia/Shanghai")
-    units: tuple[UnitEntry, ...] = tuple(UnitEntry(name=n) for n in DEFAULT_UNITS)
-    quota_per_unit: int = Field(1, ge=1)
-    fuzzy_threshold: float = Field(0.6, gt=0, le=1)
+                               description="截止时间（含；不写时区按北京时间），晚于此时间收到的作品给出 `deadline` 提醒")
+    units: tuple[UnitEntry, ...] = Field(
+        tuple(UnitEntry(name=n) for n in DEFAULT_UNITS),
+        description="应报送单位，默认柳州市 5 个城区和 5 个县；每项可以是名称，或 `{name: 名称, aliases: [别名…]}`")
+    quota_per_unit: int = Field(1, ge=1, description="每单位名额；超过的作品给出 `quota` 提醒")
+    fuzzy_threshold: float = Field(0.6, gt=0, le=1, description="单位名称模糊匹配的相似度阈值（0–1）")
 
     @field_validator("deadline")
     @classmethod
@@ -116,15 +125,17 @@ class ContestConfig(Section):
 
 
 class ProcessingConfig(Section):
-    max_attempts: int = Field(3, ge=1, le=20, description="tries before an item is recorded as processing_error")
-    retry_seconds: float = Field(30, gt=0, description="wait after the first failed try; doubles each time")
-    retry_max_seconds: float = Field(3600, gt=0, description="longest wait between tries")
+    max_attempts: int = Field(3, ge=1, le=20,
+                              description="一件作品处理出错时最多尝试的次数；仍出错时登记为“待复核”（检查项 `processing_error`）")
+    retry_seconds: float = Field(30, gt=0, description="第一次出错后等待多少秒再试，之后每次加倍")
+    retry_max_seconds: float = Field(3600, gt=0, description="两次尝试之间最长等待的秒数")
 
 
 class LoggingConfig(Section):
-    level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
-    max_bytes: int = Field(5 * 1024 * 1024, gt=0)
-    backups: int = Field(5, ge=0)
+    level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
+                       description="日志级别：`DEBUG`、`INFO`、`WARNING` 或 `ERROR`")
+    max_bytes: int = Field(5 * 1024 * 1024, gt=0, description="日志文件（`data/logs/intake.log`）单个文件的最大字节数")
+    backups: int = Field(5, ge=0, description="日志文件保留的份数")
 
 
 class Config(Section):

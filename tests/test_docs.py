@@ -1,13 +1,24 @@
-"""Every CLI command has Chinese help text and is documented in the README."""
+"""Docs that cannot drift: every CLI command has Chinese help text and is documented in the README; the
+README's command table, command headings and config-key table are what ``cog -r README.md`` makes of the
+click commands and the config models; config.yaml repeats every key with its default."""
 
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from pathlib import Path
 
-from intake.cli import cli
+import yaml
+from cogapp import Cog
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+from intake.cli import cli
+from intake.config import Config
+from scripts import docs
+from tests.conftest import REPO
+
+README_PATH = REPO / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 def test_every_command_has_help_and_readme_entry():
@@ -18,3 +29,48 @@ def test_every_command_has_help_and_readme_entry():
         for param in command.params:
             if param.param_type_name == "option" and param.name != "help":
                 assert param.help and re.search(r"[\u4e00-\u9fff]", param.help), f"{name} {param.name}"
+
+
+def cog_check(path: Path) -> int:
+    return Cog().main(["cog", "--check", str(path)])
+
+
+def test_readme_generated_parts_are_current():
+    assert cog_check(README_PATH) == 0, "README.md is stale: run `cog -r README.md` at the repository root"
+
+
+def test_a_stale_readme_is_caught(tmp_path):
+    stale = tmp_path / "README.md"
+    stale.write_text(README.replace("| `watch.settle_seconds` | `5` |", "| `watch.settle_seconds` | `3` |"),
+                     encoding="utf-8")
+    assert stale.read_text(encoding="utf-8") != README
+    assert cog_check(stale) != 0
+
+
+def test_every_command_has_a_generated_heading():
+    for name in cli.commands:
+        assert f'<!-- [[[cog cog.out(docs.heading("{name}")) ]]] -->' in README, name
+
+
+def test_a_choice_the_command_insists_on_has_no_brackets():
+    assert docs.synopsis("decide") == "intake decide 作品编号 --shortlist|--reject|--pending [--note 文本] [--reviewer 名字]"
+
+
+def test_every_config_key_says_what_it_means_in_chinese():
+    keys = [key for key, _ in docs.config_keys()]
+    assert {"rules.opening.ocr", "rules.sensitive.marks", "mailbox.receipts.security", "processing.max_attempts",
+            "contest.units"} <= set(keys)
+    for key, field in docs.config_keys():
+        assert field.description and CHINESE.search(field.description), key
+
+
+def test_config_yaml_repeats_every_key_with_its_default():
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    written = Config.model_validate(data)  # refuses a key the models do not have
+    defaults = Config()
+    for key, _ in docs.config_keys():
+        node = data
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"config.yaml does not list {key}"
+            node = node[part]
+        assert attrgetter(key)(written) == attrgetter(key)(defaults), f"config.yaml's {key} is not the default"

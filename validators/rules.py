@@ -25,31 +25,34 @@ class RulesSection(BaseModel):
 
 
 class OpeningConfig(RulesSection):
-    scan_seconds: float = Field(15, gt=0, description="look for the opening phrase this far into the video")
-    ocr: bool = True
-    ocr_fps: float = Field(1, gt=0, le=10)
-    ocr_band: float = Field(0.34, gt=0, le=1, description="bottom fraction of the frame where captions sit")
-    ocr_width: int = Field(960, ge=320, le=1920)
-    max_errors: float = Field(2, ge=0, le=4)
-    timeout_seconds: float = Field(120, gt=0)
-    speech_model: Path | None = Field(None, description="a Vosk model folder; speech recognition runs only if set")
+    scan_seconds: float = Field(15, gt=0, description="在视频开头多少秒内查找开头语")
+    ocr: bool = Field(True, description="是否识别画面中的字幕文字（OCR，较慢）；`validate --no-ocr` 可临时关闭")
+    ocr_fps: float = Field(1, gt=0, le=10, description="文字识别每秒取几帧")
+    ocr_band: float = Field(0.34, gt=0, le=1, description="只识别画面底部的这一部分（比例；字幕通常在底部）")
+    ocr_width: int = Field(960, ge=320, le=1920, description="识别前把画面缩放到的宽度（像素）")
+    max_errors: float = Field(2, ge=0, le=4, description="允许的错字数（同音字不计）")
+    timeout_seconds: float = Field(120, gt=0, description="查找开头语的总超时（秒）")
+    speech_model: Path | None = Field(
+        None, description="Vosk 语音识别模型目录（需 `pip install vosk`）；设置后才进行语音识别，`null` 表示不用")
 
 
 class SensitiveConfig(RulesSection):
-    marks: tuple[str, ...] = DEFAULT_MARKS
-    keywords: tuple[str, ...] = ()
+    marks: tuple[str, ...] = Field(DEFAULT_MARKS, description="密级标志（正则表达式）")
+    keywords: tuple[str, ...] = Field((), description="其他需要提醒的自定义关键词")
 
 
 class RulesConfig(RulesSection):
-    max_duration_seconds: float = Field(120, gt=0)
-    duration_grace_seconds: float = Field(5, ge=0)
-    max_size_bytes: int = Field(314572800, gt=0)
-    allowed_brands: tuple[str, ...] = Field(tuple(DEFAULT_BRANDS))
-    video_codecs: tuple[str, ...] = Field(("AVC", "HEVC"))
-    audio_codecs: tuple[str, ...] = Field(("AAC", "MPEG Audio"))
-    integrity_seconds: float = Field(2, gt=0, description="seconds decoded at each end in the fast check")
-    duration_tolerance_seconds: float = Field(1.0, ge=0, description="allowed gap between header and stream times")
-    probe_timeout_seconds: float = Field(30, gt=0)
-    decode_timeout_seconds: float = Field(900, gt=0)
+    max_duration_seconds: float = Field(120, gt=0, description="时长上限（秒），原则上不超过 2 分钟")
+    duration_grace_seconds: float = Field(5, ge=0, description="超出上限多少秒以内只提醒（“原则上”），再超过为不合格")
+    max_size_bytes: int = Field(314572800, gt=0, description="文件大小上限（字节；300 MiB，Windows 显示为 300 MB）")
+    allowed_brands: tuple[str, ...] = Field(tuple(DEFAULT_BRANDS),
+                                            description="视为 MP4 的品牌标识（ftyp）；QuickTime 的 `qt  ` 不在其中")
+    video_codecs: tuple[str, ...] = Field(("AVC", "HEVC"), description="常见视频编码（MediaInfo 名称），其他编码给出提醒")
+    audio_codecs: tuple[str, ...] = Field(("AAC", "MPEG Audio"),
+                                          description="常见音频编码（MediaInfo 名称，`MPEG Audio` 即 MP3），其他编码给出提醒")
+    integrity_seconds: float = Field(2, gt=0, description="快速检查时开头、结尾各解码的秒数")
+    duration_tolerance_seconds: float = Field(1.0, ge=0, description="文件头标称时长与实际音视频数据长度允许的差（秒）")
+    probe_timeout_seconds: float = Field(30, gt=0, description="MediaInfo 读取一个文件的超时（秒）")
+    decode_timeout_seconds: float = Field(900, gt=0, description="ffmpeg 解码检查的超时（秒）")
     opening: OpeningConfig = OpeningConfig()
     sensitive: SensitiveConfig = SensitiveConfig()
