@@ -166,7 +166,7 @@ class InboxWatcher:
                                    on_refused=self._refused)
         self.reported: set[Path] = set()   # links and odd files already logged (rescans find them again)
         # What ``intake doctor`` reads: a watcher that keeps failing shows there while the job looks alive.
-        self.status = SourceStatus(services.config.storage.data_dir, "folder", "投递文件夹")
+        self.status = SourceStatus(services.config.storage.data_dir, "folder", "投递文件夹接收")
         self.stopping: threading.Event | None = None
         self.observer = None
         self.mode = ""

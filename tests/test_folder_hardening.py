@@ -382,7 +382,7 @@ def test_a_failing_item_and_a_failing_watcher_show_in_doctor(clips, inbox, monke
                             timeout=120)
     assert doctor.returncode == 1
     lines = doctor.stdout.splitlines()
-    folder = next(line for line in lines if line.startswith("✗ 投递文件夹：最近一次失败"))
+    folder = next(line for line in lines if line.startswith("✗ 投递文件夹接收：最近一次失败"))
     assert "坏.mp4" in folder and "解析说明文件时崩溃" in folder
     retrying = next(line for line in lines if line.startswith("✗ 处理出错的作品：1 件正在等待重试"))
     assert "已失败 1 次" in retrying and "RuntimeError: 解析说明文件时崩溃" in retrying
