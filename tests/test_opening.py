@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import media
+from tests.cli import run
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
 from validators import ocr
 from validators.phrase import find_phrase
 from validators.rules import OpeningConfig
 
-INTAKE = [sys.executable, "-m", "intake"]
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
 
 
@@ -30,8 +28,7 @@ def font(ffmpeg_bin) -> str:
 
 
 def validate(*paths: Path, extra: tuple[str, ...] = (), cwd: Path | None = None) -> list[dict]:
-    out = subprocess.run(INTAKE + ["validate", "--json", *extra, *map(str, paths)], capture_output=True, text=True,
-                         timeout=600, cwd=cwd)
+    out = run("validate", "--json", *extra, *map(str, paths), cwd=cwd)
     assert out.returncode in (0, 3, 4), out.stderr
     return json.loads(out.stdout)
 
@@ -146,12 +143,11 @@ def test_secret_mark_in_a_caption(captioned):
 
 def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):
     (workdir / "config.yaml").write_text(OPEN_CONTEST.replace("ocr: false", "ocr: true"), encoding="utf-8")
-    out = subprocess.run(INTAKE + ["ingest", str(captioned["burnt"]), "--unit", "柳南区", "--contact", "张三",
-                                   "--phone", "13800000001"], capture_output=True, text=True, timeout=300)
+    out = run("ingest", str(captioned["burnt"]), "--unit", "柳南区", "--contact", "张三", "--phone", "13800000001")
     assert out.returncode == 0, out.stderr
-    [sub] = json.loads(subprocess.run(INTAKE + ["list", "--json"], capture_output=True, text=True).stdout)
+    [sub] = json.loads(run("list", "--json").stdout)
     assert (sub["speaker"], sub["topic"]) == ("张三", "保密法")
-    assert "代言人：张三  主题：保密法" in subprocess.run(INTAKE + ["list"], capture_output=True, text=True).stdout
+    assert "代言人：张三  主题：保密法" in run("list").stdout
 
 
 def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):

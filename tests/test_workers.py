@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,10 +18,10 @@ from core.errors import DatabaseError
 from intake.config import load_config
 from intake.services import open_services
 from tests import mails, media
+from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot
 
-INTAKE = [sys.executable, "-m", "intake"]
 
 
 
@@ -44,12 +42,6 @@ def append(server: Dovecot, messages: list[bytes]) -> None:
     for message in messages:
         client.append("INBOX", message)
     client.logout()
-
-
-def listing(cwd: Path) -> list[dict]:
-    out = subprocess.run(INTAKE + ["list", "--json"], cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def unseen(server: Dovecot) -> int:
@@ -103,8 +95,7 @@ def test_kill_9_while_marking_a_mail(clips, workdir, dovecot, monkeypatch):
     proc.wait(10)
     assert marker.exists()
     assert unseen(dovecot) == 1            # recorded, not yet marked
-    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "INTAKE_IMAP_PASSWORD": PASSWORD})
+    out = run("poll", "--once", cwd=workdir, env={"INTAKE_IMAP_PASSWORD": PASSWORD})
     assert out.returncode == 0, out.stderr
     assert len(listing(workdir)) == 1
     assert unseen(dovecot) == 0
@@ -139,7 +130,7 @@ def test_imap_server_restarted_in_the_middle_of_polling(clips, workdir, dovecot,
 
 def test_database_unreachable_at_start_up(workdir):
     configure(workdir, url="postgresql+psycopg://intake@127.0.0.1:1/intake")
-    out = subprocess.run(INTAKE + ["run", "--once"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    out = run("run", "--once", cwd=workdir)
     assert out.returncode == 1
     assert out.stderr.startswith("错误：无法连接或升级数据库 postgresql+psycopg://intake@127.0.0.1:1/intake")
     assert "Traceback" not in out.stderr
@@ -184,8 +175,7 @@ def test_full_disk_while_storing(clips, workdir):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(store)], check=True)
     try:
         (workdir / "config.yaml").write_text(OPEN_CONTEST + f"storage:\n  root: {store}\n", encoding="utf-8")
-        out = subprocess.run(INTAKE + ["ingest", str(clips["valid"]), "--unit", "柳南区"], cwd=workdir,
-                             capture_output=True, text=True, timeout=120)
+        out = run("ingest", str(clips["valid"]), "--unit", "柳南区", cwd=workdir)
         assert out.returncode == 1
         assert "错误：无法把文件存入文件库" in out.stderr and "磁盘空间不足" in out.stderr
         assert listing(workdir) == []
