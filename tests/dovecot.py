@@ -47,6 +47,8 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# a refused login is answered at once: no first-failure delay, and no growing penalty (anvil's, below)
+auth_failure_delay = 0
 mail_location = maildir:{self.mail}/%u
 imap_id_log = *
 {cap}
@@ -68,6 +70,9 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   chroot =
