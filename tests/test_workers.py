@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import types
 from pathlib import Path
 
 import imapclient
@@ -184,7 +185,7 @@ def test_full_disk_while_storing(clips, workdir):
         subprocess.run(["umount", str(store)], check=False)
 
 
-def test_sqlite_locked_is_retried(clips, workdir):
+def test_sqlite_locked_is_retried(clips, workdir, monkeypatch):
     (workdir / "config.yaml").write_text(OPEN_CONTEST + "database:\n  busy_timeout_seconds: 0.2\n", encoding="utf-8")
     services = open_services(load_config(workdir / "config.yaml"))
     holder = sqlite3.connect(workdir / "data" / "intake.db", check_same_thread=False)
@@ -196,10 +197,13 @@ def test_sqlite_locked_is_retried(clips, workdir):
 
     holder = sqlite3.connect(workdir / "data" / "intake.db")
     holder.execute("BEGIN EXCLUSIVE")
+    waits: list[float] = []   # the backoff between tries, said rather than slept
+    monkeypatch.setattr("storage.database.time", types.SimpleNamespace(sleep=waits.append))
     try:
         with pytest.raises(DatabaseError) as err:
             services.db.record_event("probe", {"x": 2})
-        assert "数据库一直被其他程序占用" in str(err.value)
+        assert err.value.message == "数据库一直被其他程序占用（database is locked），本次未能写入。"
+        assert waits == [0.2, 0.4, 0.8, 1.6, 3.2]
     finally:
         holder.rollback()
         holder.close()
