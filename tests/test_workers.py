@@ -22,6 +22,7 @@ from tests import mails, media
 from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot
+from tests.waiting import wait_until
 
 
 
@@ -143,11 +144,12 @@ def test_database_unreachable_mid_run_keeps_the_file(clips, workdir):
     if bin_dir() is None:
         require_tool("initdb")
     server = Postgres().start()
+    proc = None
     try:
         configure(workdir, url=server.new_database())
         (workdir / "inbox").mkdir()
         proc = subprocess.Popen(INTAKE + ["run"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3)
+        wait_until(lambda: (workdir / "data" / "status" / "folder.json").exists(), 60, "the first pass")
         server._as_postgres(server.bin / "pg_ctl", "-D", server.data, "-m", "fast", "stop")
         shutil.copy(clips["valid"], workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4")
         log = workdir / "data" / "logs" / "intake.log"
@@ -165,6 +167,9 @@ def test_database_unreachable_mid_run_keeps_the_file(clips, workdir):
         assert len(listing(workdir)) == 1
         assert "数据库操作失败" in log.read_text(encoding="utf-8")
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
         server.stop()
 
 
