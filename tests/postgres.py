@@ -55,9 +55,13 @@ class Postgres:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def new_database(self) -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of ``template`` (a URL from here, with no one connected to it).
+
+        Returns its SQLAlchemy URL.
+        """
         name = f"t_{uuid.uuid4().hex[:12]}"
+        copy = f" TEMPLATE {template.rsplit('/', 1)[-1]}" if template else ""
         self._as_postgres(self.bin / "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c",
-                          f"CREATE DATABASE {name}")
+                          f"CREATE DATABASE {name}{copy}")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from core.errors import ConfigError
 from intake.config import Config, load_config
+from tests.cli import run
 
-INTAKE = [sys.executable, "-m", "intake"]
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -48,7 +46,7 @@ def test_unknown_key_names_its_path(tmp_path):
 def test_cli_reports_wrong_type_with_exit_2(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("rules:\n  max_size_bytes: 三百兆\n", encoding="utf-8")
-    proc = subprocess.run(INTAKE + ["--config", str(cfg), "list"], capture_output=True, text=True, timeout=60)
+    proc = run("--config", str(cfg), "list")
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"错误：配置文件 {cfg} 有误：",
@@ -67,7 +65,7 @@ def test_env_var_picks_config(tmp_path, monkeypatch):
 def test_broken_yaml_is_a_config_error(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("rules: [unclosed\n", encoding="utf-8")
-    proc = subprocess.run(INTAKE + ["--config", str(cfg), "list"], capture_output=True, text=True, timeout=60)
+    proc = run("--config", str(cfg), "list")
     assert proc.returncode == 2
     assert "不是有效的 YAML" in proc.stderr
     assert "Traceback" not in proc.stderr

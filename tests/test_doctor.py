@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.conftest import require_tool
-from tests.dovecot import PASSWORD, USER, running_dovecot
-
-INTAKE = [sys.executable, "-m", "intake"]
-
-
-def doctor(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(INTAKE + ["doctor", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+from tests.cli import run
+from tests.dovecot import PASSWORD, USER
 
 
 def test_healthy_setup(workdir):
-    assert subprocess.run(INTAKE + ["migrate"], capture_output=True, text=True).returncode == 0
-    out = doctor(workdir)
+    assert run("migrate").returncode == 0
+    out = run("doctor")
     assert out.returncode == 0, out.stdout
     lines = out.stdout.splitlines()
     assert lines[0].startswith("✓ ffmpeg：可用")
@@ -33,7 +20,7 @@ def test_healthy_setup(workdir):
 def test_unmigrated_database_and_unwritable_folder(workdir):
     (workdir / "blocker").write_text("a file where a folder should be")
     (workdir / "config.yaml").write_text("watch:\n  inbox: blocker/inbox\n", encoding="utf-8")
-    out = doctor(workdir)
+    out = run("doctor")
     assert out.returncode == 1
     assert "✗ 数据库：" in out.stdout and "运行 intake migrate" in out.stdout
     assert f"✗ 投递文件夹：{workdir / 'blocker' / 'inbox'} 无法写入" in out.stdout
@@ -43,21 +30,19 @@ def test_unmigrated_database_and_unwritable_folder(workdir):
 def test_unreachable_database(workdir):
     (workdir / "config.yaml").write_text(
         "database:\n  url: postgresql+psycopg://intake@127.0.0.1:1/intake\n", encoding="utf-8")
-    out = doctor(workdir)
+    out = run("doctor")
     assert out.returncode == 1
     assert "✗ 数据库：" in out.stdout and "Traceback" not in out.stdout + out.stderr
 
 
-def test_mailbox_login_and_id(workdir):
-    require_tool("dovecot")
-    with running_dovecot() as server:
-        (workdir / "config.yaml").write_text(
-            f"mailbox:\n  enabled: true\n  host: 127.0.0.1\n  port: {server.port}\n  tls: false\n  username: {USER}\n",
-            encoding="utf-8")
-        subprocess.run(INTAKE + ["migrate"], capture_output=True, cwd=workdir)
-        good = doctor(workdir, env={"INTAKE_IMAP_PASSWORD": PASSWORD})
-        assert good.returncode == 0, good.stdout
-        assert f"✓ 邮箱：{USER} 登录成功，已发送 ID，可以打开文件夹 INBOX" in good.stdout
-        bad = doctor(workdir, env={"INTAKE_IMAP_PASSWORD": "wrong"})
-        assert bad.returncode == 1
-        assert "✗ 邮箱：邮箱登录失败" in bad.stdout and "客户端授权码" in bad.stdout
+def test_mailbox_login_and_id(workdir, dovecot):
+    (workdir / "config.yaml").write_text(
+        f"mailbox:\n  enabled: true\n  host: 127.0.0.1\n  port: {dovecot.port}\n  tls: false\n  username: {USER}\n",
+        encoding="utf-8")
+    assert run("migrate").returncode == 0
+    good = run("doctor", env={"INTAKE_IMAP_PASSWORD": PASSWORD})
+    assert good.returncode == 0, good.stdout
+    assert f"✓ 邮箱：{USER} 登录成功，已发送 ID，可以打开文件夹 INBOX" in good.stdout
+    bad = run("doctor", env={"INTAKE_IMAP_PASSWORD": "wrong"})
+    assert bad.returncode == 1
+    assert "✗ 邮箱：邮箱登录失败" in bad.stdout and "客户端授权码" in bad.stdout

@@ -22,7 +22,9 @@ import pytest
 
 from intake import pipeline
 from intake.views import submission_views
-from tests.test_watch import INTAKE, Running, done_files, inbox_files, listing, strip_date, write_config
+from tests import cli
+from tests.cli import INTAKE, listing
+from tests.test_watch import Running, done_files, inbox_files, strip_date, write_config
 from tests.waiting import wait_until
 
 WRITER = r"""
@@ -102,7 +104,7 @@ def test_linked_folder_is_skipped_and_outside_files_stay(clips, inbox, outside):
     before = snapshot(outside)
     (inbox / "柳南区").symlink_to(outside, target_is_directory=True)
     (inbox / "ok.mp4").write_bytes(clips["valid"].read_bytes())
-    out = subprocess.run(INTAKE + ["run", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=300)
+    out = cli.run("run", "--once", cwd=inbox.parent)
     assert out.returncode == 0, out.stderr
     subs = listing(inbox.parent)
     assert [f["original_name"] for s in subs for f in s["files"]] == ["ok.mp4"]
@@ -378,8 +380,7 @@ def test_a_failing_item_and_a_failing_watcher_show_in_doctor(clips, inbox, monke
         wait_until(lambda: run.watcher.services.db.failing_items(), 60, "the first failed try to be counted")
     assert [p.name for p in inbox.iterdir()] == ["坏.mp4"]   # it waits in the inbox for its next try
 
-    doctor = subprocess.run(INTAKE + ["doctor", "--no-mailbox"], cwd=inbox.parent, capture_output=True, text=True,
-                            timeout=120)
+    doctor = cli.run("doctor", "--no-mailbox", cwd=inbox.parent)
     assert doctor.returncode == 1
     lines = doctor.stdout.splitlines()
     folder = next(line for line in lines if line.startswith("✗ 投递文件夹接收：最近一次失败"))
@@ -496,7 +497,7 @@ def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(c
     assert not _running_sleeps(seconds)   # the child went with it
     assert listing(inbox.parent) == []   # nothing half-checked was recorded
     assert [p.name for p in inbox.iterdir()] == ["重.mp4"]
-    again = subprocess.run(INTAKE + ["watch", "--once"], cwd=inbox.parent, capture_output=True, text=True, timeout=120)
+    again = cli.run("watch", "--once", cwd=inbox.parent)
     assert again.returncode == 0, again.stderr
     [sub] = listing(inbox.parent)
     assert sub["title"] == "重" and sub["outcome"] != "rejected"

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from intake.config import load_config
 from intake.services import open_database
-
-INTAKE = [sys.executable, "-m", "intake"]
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(INTAKE + list(args), capture_output=True, text=True, timeout=300, cwd=cwd)
+from tests.cli import listing, run
 
 
 def stored_files(root: Path) -> list[Path]:
@@ -34,9 +27,8 @@ def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir, backend):
     assert len(files) == 1
     assert files[0].read_bytes() == clips["valid"].read_bytes()
 
-    listing = json.loads(run("list", "--json").stdout)
-    assert [s["id"] for s in listing] == [1, 2]
-    one, two = listing
+    one, two = listing()
+    assert [one["id"], two["id"]] == [1, 2]
     assert one["files"][0]["sha256"] == two["files"][0]["sha256"] == files[0].stem
     assert one["files"][0]["original_name"] == "valid.mp4"
     assert one["files"][0]["size_bytes"] == clips["valid"].stat().st_size
@@ -60,7 +52,7 @@ def test_oversized_file_is_recorded_but_never_stored(clips, workdir, backend):
     assert out.returncode == 4, out.stderr
     assert "不合格" in out.stdout
     assert stored_files(workdir) == []
-    sub = json.loads(run("list", "--json").stdout)[0]
+    [sub] = listing()
     assert sub["outcome"] == "rejected"
     assert sub["files"][0]["sha256"] is None
     assert sub["files"][0]["size_bytes"] == clips["over_limit"].stat().st_size
@@ -71,22 +63,23 @@ def test_rejected_file_is_still_recorded_and_kept(clips, workdir, backend):
     assert out.returncode == 4
     assert "QuickTime" in out.stdout
     assert len(stored_files(workdir)) == 1
-    listing = run("list")
-    assert "【不合格】" in listing.stdout and "mov.mp4" in listing.stdout
+    shown = run("list")
+    assert "【不合格】" in shown.stdout and "mov.mp4" in shown.stdout
 
 
 def test_list_filters_by_outcome(clips, workdir, backend):
-    run("ingest", str(clips["valid"]), "--unit", "柳城县", "--contact", "甲", "--phone", "13900004444")
-    run("ingest", str(clips["s126"]), "--unit", "鹿寨县", "--contact", "乙", "--phone", "13900005555")
+    assert run("ingest", clips["valid"], "--unit", "柳城县", "--contact", "甲", "--phone", "13900004444").returncode == 0
+    assert run("ingest", clips["s126"], "--unit", "鹿寨县", "--contact", "乙", "--phone", "13900005555").returncode == 4
     rejected = json.loads(run("list", "--json", "--outcome", "rejected").stdout)
     assert [s["unit"] for s in rejected] == ["鹿寨县"]
     bad = run("list", "--outcome", "maybe")
     assert bad.returncode == 2
-    assert "--outcome" in bad.stderr
+    assert bad.stderr.splitlines()[-1] == ("错误：'--outcome' 的取值无效："
+                                          "'maybe' is not one of 'accepted', 'needs_review', 'rejected'.")
 
 
 def test_audit_trail_records_each_submission(clips, workdir, backend):
-    run("ingest", str(clips["valid"]), "--unit", "融安县", "--contact", "丙", "--phone", "13900006666")
+    assert run("ingest", clips["valid"], "--unit", "融安县", "--contact", "丙", "--phone", "13900006666").returncode == 0
     db = open_database(load_config())
     events = db.events()
     assert [(e.kind, e.submission_id) for e in events] == [("recorded", 1)]

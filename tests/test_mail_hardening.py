@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import json
 import logging
-import subprocess
 import threading
 from email import policy
 
@@ -18,7 +17,8 @@ from intake.mail.poller import MailPoller
 from intake.services import open_services
 from tests import mails
 from tests.dovecot import PASSWORD
-from tests.test_mailbox import INTAKE, append, flags_of, listing, poller_for, smtp_collector, write_config
+from tests.cli import listing, run
+from tests.test_mailbox import append, flags_of, poller_for, smtp_collector, write_config
 from tests.waiting import wait_until
 
 
@@ -210,12 +210,11 @@ def test_wrong_authorization_code_is_login_refused_said_once_and_retried_slowly(
     assert len([r for r in caplog.records if "授权码不对" in r.getMessage()]) == 1
     [finding] = [f for f in check_sources(load_config(workdir / "config.yaml")) if f.what == "邮箱接收"]
     assert not finding.ok and "授权码不对或已失效" in finding.detail and "连续 3 次" in finding.detail
-    doctor = subprocess.run(INTAKE + ["doctor", "--no-mailbox"], cwd=workdir, capture_output=True, text=True,
-                            timeout=120)
+    doctor = run("doctor", "--no-mailbox", cwd=workdir)
     assert doctor.returncode == 1
     assert "✗ 邮箱接收：最近一次失败" in doctor.stdout and "授权码不对或已失效" in doctor.stdout
 
-    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=60)
+    out = run("poll", "--once", cwd=workdir)
     assert out.returncode == 1
     assert "邮箱登录失败：服务器拒绝登录，授权码不对或已失效" in out.stderr and "客户端授权码" in out.stderr
     assert "Traceback" not in out.stderr and "web-password" not in out.stderr

@@ -19,13 +19,9 @@ from intake.config import load_config
 from intake.mail.poller import MailPoller
 from intake.services import open_services
 from tests import mails
+from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot, free_port, running_dovecot
-
-INTAKE = [sys.executable, "-m", "intake"]
-
-
-
 
 def write_config(folder: Path, port: int, **mailbox) -> None:
     lines = ["mailbox:", "  enabled: true", "  host: 127.0.0.1", f"  port: {port}", "  tls: false",
@@ -56,11 +52,6 @@ def poller_for(cwd: Path) -> MailPoller:
     return MailPoller(open_services(load_config(cwd / "config.yaml")))
 
 
-def listing(cwd: Path) -> list[dict]:
-    out = subprocess.run(INTAKE + ["list", "--json"], cwd=cwd, capture_output=True, text=True, timeout=60)
-    return json.loads(out.stdout)
-
-
 def flags_of(dovecot: Dovecot, folder: str = "INBOX") -> dict[int, set[bytes]]:
     client = imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
     client.login(USER, PASSWORD)
@@ -75,7 +66,7 @@ def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
     append(dovecot, mails.foxmail_gbk(mails.variant(mp4, "a")), mails.rfc2231_split(mails.variant(mp4, "b")),
            mails.raw_8bit_name(mails.variant(mp4, "c")), mails.inline_and_nameless(mails.variant(mp4, "d")),
            mails.zip_mail(mails.variant(mp4, "e")), mails.large_163(), mails.large_qq(), mails.no_video())
-    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=mailbox, capture_output=True, text=True, timeout=300)
+    out = run("poll", "--once", cwd=mailbox)
     assert out.returncode == 0, out.stderr
     subs = listing(mailbox)
     assert len(subs) == 8
@@ -120,7 +111,7 @@ def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
     log = dovecot.log_text()
     assert "ID sent: name=liuzhou-intake" in log
     # a second poll records nothing new
-    again = subprocess.run(INTAKE + ["poll", "--once"], cwd=mailbox, capture_output=True, text=True, timeout=120)
+    again = run("poll", "--once", cwd=mailbox)
     assert again.returncode == 0
     assert len(listing(mailbox)) == 8
 
@@ -346,7 +337,7 @@ def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
 def test_missing_password_is_a_clear_error(workdir, dovecot, monkeypatch):
     monkeypatch.delenv("INTAKE_IMAP_PASSWORD", raising=False)
     write_config(workdir, dovecot.port)
-    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=60)
+    out = run("poll", "--once", cwd=workdir)
     assert out.returncode == 1
     assert "没有提供邮箱授权码" in out.stderr and "INTAKE_IMAP_PASSWORD" in out.stderr
     assert "Traceback" not in out.stderr
@@ -355,7 +346,7 @@ def test_missing_password_is_a_clear_error(workdir, dovecot, monkeypatch):
 def test_wrong_password_is_a_clear_error(workdir, dovecot, monkeypatch):
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", "web-password")
     write_config(workdir, dovecot.port)
-    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=60)
+    out = run("poll", "--once", cwd=workdir)
     assert out.returncode == 1
     assert "邮箱登录失败" in out.stderr and "客户端授权码" in out.stderr
     assert "web-password" not in out.stderr + (workdir / "data" / "logs" / "intake.log").read_text()
@@ -366,15 +357,13 @@ def test_attach_adds_a_downloaded_file(clips, mailbox, dovecot):
     poller_for(mailbox).poll_once()
     [sub] = listing(mailbox)
     assert sub["files"] == []
-    out = subprocess.run(INTAKE + ["attach", str(sub["id"]), str(clips["valid"]), "--reviewer", "刘建东"],
-                         cwd=mailbox, capture_output=True, text=True, timeout=120)
+    out = run("attach", str(sub["id"]), str(clips["valid"]), "--reviewer", "刘建东", cwd=mailbox)
     assert out.returncode == 0, out.stderr
     assert f"已把 valid.mp4 补登到作品 #{sub['id']}" in out.stdout
     [sub] = listing(mailbox)
     assert [f["original_name"] for f in sub["files"]] == ["valid.mp4"]
     assert sub["outcome"] == "needs_review"   # the link stays for the reviewer to confirm
-    missing = subprocess.run(INTAKE + ["attach", "99", str(clips["valid"])], cwd=mailbox, capture_output=True,
-                             text=True, timeout=60)
+    missing = run("attach", "99", str(clips["valid"]), cwd=mailbox)
     assert missing.returncode == 2 and "找不到编号为 99 的作品" in missing.stderr
 
 
@@ -382,7 +371,7 @@ def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):
     (mailbox / "inbox").mkdir()
     (mailbox / "inbox" / "柳北区-甲-13977200009-夹.mp4").write_bytes(mails.variant(clips["valid"].read_bytes(), "f"))
     append(dovecot, mails.large_qq())
-    out = subprocess.run(INTAKE + ["run", "--once"], cwd=mailbox, capture_output=True, text=True, timeout=300)
+    out = run("run", "--once", cwd=mailbox)
     assert out.returncode == 0, out.stderr
     assert f"{USER} 的 INBOX" in out.stdout
     assert sorted(s["source"] for s in listing(mailbox)) == ["folder", "mail"]
@@ -407,8 +396,10 @@ def test_300mb_attachment_is_streamed_in_bounded_memory(clips, mailbox, dovecot)
     shutil.chown(maildir, "nobody", "nogroup")
     for path in maildir.rglob("*"):
         shutil.chown(path, "nobody", "nogroup")
+    # The memory is measured without coverage: pytest-cov would trace the child and double its peak.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COV_CORE_")}
     out = subprocess.run([sys.executable, "-c", PEAK_CHILD], cwd=mailbox, capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                         timeout=600, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.returncode == 0, out.stderr
     measured = json.loads(out.stdout)
     print(f"peak RSS while streaming a {size / 1048576:.0f} MiB attachment: {measured['peak_mb']:.1f} MB")

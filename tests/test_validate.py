@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from intake.cli.validate_cmd import check_json
 from tests import media
+from tests.cli import run
 from validators.examine import examine_file
 from validators.rules import RulesConfig
-
-INTAKE = [sys.executable, "-m", "intake"]
 
 # name: (outcome, {check id: code} that must be present)
 EXPECTED = {
@@ -48,8 +45,7 @@ def validated(clips, tmp_path_factory) -> dict[str, dict]:
     cwd = tmp_path_factory.mktemp("validate")
     (cwd / "config.yaml").write_text("{}\n")
     names = list(EXPECTED)
-    proc = subprocess.run(INTAKE + ["validate", "--json", "--no-ocr"] + [str(clips[n]) for n in names],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+    proc = run("validate", "--json", "--no-ocr", *(clips[n] for n in names), cwd=cwd)
     assert proc.returncode == 4, proc.stderr
     items = json.loads(proc.stdout)
     assert [Path(i["path"]).name for i in items] == [clips[n].name for n in names]
@@ -73,33 +69,31 @@ def test_cli_outcome_and_codes(validated, name):
         assert NAMES_IN_MESSAGE[name] in container["message"]
 
 
-def test_media_summary(validated):
+def test_media_summary(clips, validated):
     media = validated["valid"]["media"]
     assert media["container"] == "mp4"
     assert media["video_codec"] == "AVC" and media["audio_codec"] == "AAC"
     assert (media["width"], media["height"]) == (160, 120)
     assert 9.5 < media["duration_seconds"] < 10.5
-    assert media["size_bytes"] == validated["valid"]["media"]["size_bytes"] > 0
+    assert media["size_bytes"] == clips["valid"].stat().st_size
     assert 125 < validated["lying_header"]["media"]["duration_seconds"] < 127
 
 
 @pytest.mark.parametrize("name,exit_code", [("valid", 0), ("s121", 3), ("s126", 4)])
 def test_exit_codes(clips, workdir, name, exit_code):
-    proc = subprocess.run(INTAKE + ["validate", "--no-ocr", str(clips[name])], capture_output=True, text=True,
-                          timeout=120)
+    proc = run("validate", "--no-ocr", clips[name])
     assert proc.returncode == exit_code, proc.stderr
     assert clips[name].name in proc.stdout
 
 
 def test_mixed_files_exit_with_worst(clips, workdir):
-    proc = subprocess.run(INTAKE + ["validate", "--no-ocr", str(clips["valid"]), str(clips["no_audio"])],
-                          capture_output=True, text=True, timeout=120)
+    proc = run("validate", "--no-ocr", clips["valid"], clips["no_audio"])
     assert proc.returncode == 3
     assert "没有声音" in proc.stdout
 
 
 def test_missing_file_is_usage_error(workdir):
-    proc = subprocess.run(INTAKE + ["validate", "nope.mp4"], capture_output=True, text=True, timeout=60)
+    proc = run("validate", "nope.mp4")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "错误：文件不存在：nope.mp4\n提示：请检查文件路径是否正确。"
 
@@ -113,8 +107,7 @@ def test_library_agrees_with_cli(clips, validated):
 
 
 def test_deep_finds_damage_in_the_middle(clips, workdir):
-    proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", "--no-ocr", str(clips["corrupt_middle"])],
-                          capture_output=True, text=True, timeout=300)
+    proc = run("validate", "--json", "--deep", "--no-ocr", clips["corrupt_middle"])
     item = json.loads(proc.stdout)[0]
     integrity = next(c for c in item["checks"] if c["id"] == "integrity")
     assert (integrity["status"], integrity["code"]) == ("fail", "decode_error")
@@ -131,8 +124,7 @@ def test_hls_playlist_is_never_followed(tmp_path, workdir, clips):
             "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"
             f"http://127.0.0.1:{port}/remote.ts\n#EXTINF:10,\n{segment}\n#EXT-X-ENDLIST\n")
         before = segment.stat().st_atime_ns
-        proc = subprocess.run(INTAKE + ["validate", "--json", "--deep", str(playlist)],
-                              capture_output=True, text=True, timeout=120)
+        proc = run("validate", "--json", "--deep", playlist)
     item = json.loads(proc.stdout)[0]
     assert proc.returncode == 4
     assert [(c["id"], c["code"]) for c in item["checks"] if c["status"] == "fail"] == [("container", "playlist")]

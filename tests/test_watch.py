@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import zipfile
@@ -18,9 +17,9 @@ import pytest
 from intake.config import load_config
 from intake.services import open_services
 from intake.watcher import InboxWatcher
+from tests.cli import INTAKE, Result, listing, run
 from tests.conftest import OPEN_CONTEST
-
-INTAKE = [sys.executable, "-m", "intake"]
+from tests.waiting import wait_until
 
 
 def write_config(folder: Path, **watch) -> None:
@@ -28,14 +27,10 @@ def write_config(folder: Path, **watch) -> None:
     (folder / "config.yaml").write_text("\n".join(lines) + "\n" + OPEN_CONTEST, encoding="utf-8")
 
 
-def run_once(cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(INTAKE + ["run", "--once"], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
-
-
-def listing(cwd: Path) -> list[dict]:
-    out = subprocess.run(INTAKE + ["list", "--json"], cwd=cwd, capture_output=True, text=True, timeout=60)
-    return json.loads(out.stdout)
+def run_once(cwd: Path) -> Result:
+    out = run("run", "--once", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    return out
 
 
 def done_files(cwd: Path) -> list[str]:
@@ -278,13 +273,16 @@ def test_kill_9_then_restart_records_once(clips, inbox, point, backend):
 def test_sigterm_stops_cleanly(inbox):
     proc = subprocess.Popen(INTAKE + ["run"], cwd=inbox.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.monotonic() + 30
     log = inbox.parent / "data" / "logs" / "intake.log"
-    while not log.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    try:
+        # The folder's first healthy pass comes after the stop signals are in place.
+        wait_until(lambda: (inbox.parent / "data" / "status" / "folder.json").exists(), 30, "the first pass")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
     assert proc.returncode == 0
     assert "微视频作品接收已启动" in out
     assert "Traceback" not in err

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import imapclient
@@ -20,10 +19,11 @@ from core.errors import DatabaseError
 from intake.config import load_config
 from intake.services import open_services
 from tests import mails, media
+from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot
+from tests.waiting import wait_until
 
-INTAKE = [sys.executable, "-m", "intake"]
 
 
 
@@ -44,12 +44,6 @@ def append(server: Dovecot, messages: list[bytes]) -> None:
     for message in messages:
         client.append("INBOX", message)
     client.logout()
-
-
-def listing(cwd: Path) -> list[dict]:
-    out = subprocess.run(INTAKE + ["list", "--json"], cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def unseen(server: Dovecot) -> int:
@@ -103,8 +97,7 @@ def test_kill_9_while_marking_a_mail(clips, workdir, dovecot, monkeypatch):
     proc.wait(10)
     assert marker.exists()
     assert unseen(dovecot) == 1            # recorded, not yet marked
-    out = subprocess.run(INTAKE + ["poll", "--once"], cwd=workdir, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "INTAKE_IMAP_PASSWORD": PASSWORD})
+    out = run("poll", "--once", cwd=workdir, env={"INTAKE_IMAP_PASSWORD": PASSWORD})
     assert out.returncode == 0, out.stderr
     assert len(listing(workdir)) == 1
     assert unseen(dovecot) == 0
@@ -139,7 +132,7 @@ def test_imap_server_restarted_in_the_middle_of_polling(clips, workdir, dovecot,
 
 def test_database_unreachable_at_start_up(workdir):
     configure(workdir, url="postgresql+psycopg://intake@127.0.0.1:1/intake")
-    out = subprocess.run(INTAKE + ["run", "--once"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    out = run("run", "--once", cwd=workdir)
     assert out.returncode == 1
     assert out.stderr.startswith("错误：无法连接或升级数据库 postgresql+psycopg://intake@127.0.0.1:1/intake")
     assert "Traceback" not in out.stderr
@@ -151,11 +144,12 @@ def test_database_unreachable_mid_run_keeps_the_file(clips, workdir):
     if bin_dir() is None:
         require_tool("initdb")
     server = Postgres().start()
+    proc = None
     try:
         configure(workdir, url=server.new_database())
         (workdir / "inbox").mkdir()
         proc = subprocess.Popen(INTAKE + ["run"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3)
+        wait_until(lambda: (workdir / "data" / "status" / "folder.json").exists(), 60, "the first pass")
         server._as_postgres(server.bin / "pg_ctl", "-D", server.data, "-m", "fast", "stop")
         shutil.copy(clips["valid"], workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4")
         log = workdir / "data" / "logs" / "intake.log"
@@ -173,6 +167,9 @@ def test_database_unreachable_mid_run_keeps_the_file(clips, workdir):
         assert len(listing(workdir)) == 1
         assert "数据库操作失败" in log.read_text(encoding="utf-8")
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
         server.stop()
 
 
@@ -184,8 +181,7 @@ def test_full_disk_while_storing(clips, workdir):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(store)], check=True)
     try:
         (workdir / "config.yaml").write_text(OPEN_CONTEST + f"storage:\n  root: {store}\n", encoding="utf-8")
-        out = subprocess.run(INTAKE + ["ingest", str(clips["valid"]), "--unit", "柳南区"], cwd=workdir,
-                             capture_output=True, text=True, timeout=120)
+        out = run("ingest", str(clips["valid"]), "--unit", "柳南区", cwd=workdir)
         assert out.returncode == 1
         assert "错误：无法把文件存入文件库" in out.stderr and "磁盘空间不足" in out.stderr
         assert listing(workdir) == []
@@ -194,7 +190,7 @@ def test_full_disk_while_storing(clips, workdir):
         subprocess.run(["umount", str(store)], check=False)
 
 
-def test_sqlite_locked_is_retried(clips, workdir):
+def test_sqlite_locked_is_retried(clips, workdir, monkeypatch):
     (workdir / "config.yaml").write_text(OPEN_CONTEST + "database:\n  busy_timeout_seconds: 0.2\n", encoding="utf-8")
     services = open_services(load_config(workdir / "config.yaml"))
     holder = sqlite3.connect(workdir / "data" / "intake.db", check_same_thread=False)
@@ -206,10 +202,13 @@ def test_sqlite_locked_is_retried(clips, workdir):
 
     holder = sqlite3.connect(workdir / "data" / "intake.db")
     holder.execute("BEGIN EXCLUSIVE")
+    waits: list[float] = []   # the backoff between tries, said rather than slept
+    monkeypatch.setattr("storage.database.time", types.SimpleNamespace(sleep=waits.append))
     try:
         with pytest.raises(DatabaseError) as err:
             services.db.record_event("probe", {"x": 2})
-        assert "数据库一直被其他程序占用" in str(err.value)
+        assert err.value.message == "数据库一直被其他程序占用（database is locked），本次未能写入。"
+        assert waits == [0.2, 0.4, 0.8, 1.6, 3.2]
     finally:
         holder.rollback()
         holder.close()

@@ -20,7 +20,27 @@ log = logging.getLogger("intake")
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT, options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
+class IntakeGroup(click.Group):
+    """Maps an expected failure to its Chinese message and exit code inside click.
+
+    Done here rather than only in ``main`` so that ``CliRunner`` sees the same exit codes and
+    messages as a user does, and a command's returned code (3 for 待复核) is not dropped.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            result = super().invoke(ctx)
+        except IntakeError as exc:
+            log.debug("expected failure", exc_info=True)
+            # Messages quote names and paths from outside.
+            click.echo(f"错误：{for_terminal(exc, keep_lines=True)}", err=True)
+            ctx.exit(exc.exit_code)
+        if isinstance(result, int) and not isinstance(result, bool):
+            ctx.exit(result)
+        return result
+
+
+@click.group(cls=IntakeGroup, context_settings=CONTEXT, options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
 @click.option("--config", "config_path", metavar="路径", envvar="INTAKE_CONFIG",
               help="配置文件路径（默认：当前目录的 config.yaml；也可用环境变量 INTAKE_CONFIG）。")
 @click.version_option(__version__, prog_name="intake")
@@ -47,7 +67,7 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: map every expected failure to a Chinese message and an exit code."""
+    """Entry point: besides what ``IntakeGroup`` maps, stop quietly on Ctrl-C and hide a bug's traceback."""
     try:
         result = cli.main(args=argv, prog_name="intake", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -58,11 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     except (click.Abort, KeyboardInterrupt):
         click.echo("已中止。", err=True)
         return 130
-    except IntakeError as exc:
-        log.debug("expected failure", exc_info=True)
-        # Messages quote names and paths from outside.
-        click.echo(f"错误：{for_terminal(exc, keep_lines=True)}", err=True)
-        return exc.exit_code
     except Exception:  # a bug: keep the traceback in the log, show a short message
         log.exception("unexpected error")
         click.echo("内部错误：程序遇到意外问题，详细信息已写入日志。请把日志发给维护人员。", err=True)
