@@ -397,7 +397,7 @@ def test_300mb_attachment_is_streamed_in_bounded_memory(clips, mailbox, dovecot)
     for path in maildir.rglob("*"):
         shutil.chown(path, "nobody", "nogroup")
     # The memory is measured without coverage: pytest-cov would trace the child and double its peak.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COV_CORE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_PROCESS_"))}
     out = subprocess.run([sys.executable, "-c", PEAK_CHILD], cwd=mailbox, capture_output=True, text=True,
                          timeout=600, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.returncode == 0, out.stderr
