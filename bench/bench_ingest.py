@@ -29,7 +29,7 @@ from bench.common import INTAKE, big_mp4, ratio  # noqa: E402
 
 # Runs in a fresh process per round so that its peak RSS is the ingest's own.
 INGEST_CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 from intake import pipeline
@@ -47,7 +47,7 @@ for stage in pipeline.STAGES:
     stage(task, services)
     times[stage.__name__] = time.perf_counter() - start
 print(json.dumps({"total": sum(times.values()), "validate": times["inspect_files"], "outcome": task.outcome.value,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024}))
 """
 
 
