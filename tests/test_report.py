@@ -150,6 +150,17 @@ def test_decisions_keep_history_and_show_the_latest(desk):
     assert (missing.returncode, missing.stderr) == (2, "错误：找不到编号为 99 的作品。\n提示：请用 intake list 查看作品编号。\n")
 
 
+def test_decide_takes_the_number_as_list_prints_it_and_refuses_two_decisions(desk):
+    assert run("decide", "#1", "--reject").stdout.strip().startswith("作品 #1：不予推荐")
+    assert run("decide", "＃1", "--pending").returncode == 0
+    both = run("decide", "1", "--shortlist", "--reject")
+    assert both.returncode == 2
+    assert "--reject 和 --shortlist 不能同时使用，请只指定一个。" in both.stderr
+    assert [d["decision"] for d in next(s for s in listing(desk) if s["id"] == 1)["decisions"]] == ["reject", "pending"]
+    wrong = run("decide", "#一", "--reject")
+    assert wrong.returncode == 2 and "“#一”不是作品编号，请写成 4 或 #4（见 intake list）。" in wrong.stderr
+
+
 # -- report formats ---------------------------------------------------------------------------------
 
 def test_csv_and_xlsx_have_the_same_rows(desk):

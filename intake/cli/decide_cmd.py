@@ -6,12 +6,13 @@ import click
 
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
+from intake.cli.params import SUBMISSION_NUMBER, OneChoiceCommand
 from intake.cli.render import echo
 from intake.labels import DECISION_LABELS
 
 
-@click.command("decide", options_metavar="[选项]")
-@click.argument("submission_id", type=int, metavar="作品编号")
+@click.command("decide", cls=OneChoiceCommand, options_metavar="[选项]")
+@click.argument("submission_id", type=SUBMISSION_NUMBER, metavar="作品编号")
 @click.option("--shortlist", "decision", flag_value="shortlist", help="入围：择优上报。")
 @click.option("--reject", "decision", flag_value="reject", help="不予推荐。")
 @click.option("--pending", "decision", flag_value="pending", help="待定。")

@@ -8,6 +8,7 @@ import click
 
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app, terminal_safe_logging
+from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
 from intake.labels import OUTCOME_LABELS
@@ -44,7 +45,7 @@ def poll(app: AppContext, once: bool) -> int:
 
 
 @click.command("attach", options_metavar="[选项]")
-@click.argument("submission_id", type=int, metavar="作品编号")
+@click.argument("submission_id", type=SUBMISSION_NUMBER, metavar="作品编号")
 @click.argument("file", metavar="文件")
 @click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
 @pass_app
