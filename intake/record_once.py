@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -34,7 +33,7 @@ from typing import Callable, TypeVar
 from core.errors import DatabaseGone
 from intake.archives import remove_tree
 from intake.pipeline import Services, process
-from intake.retries import clear_failures, note_failure, record_processing_error
+from intake.retries import clear_failures, is_due, note_failure, record_processing_error
 from intake.task import SubmissionTask
 from storage.database import DuplicateSource, worker_id
 
@@ -95,7 +94,7 @@ def record_once(ref: str, services: Services, build: Callable[[Path], Submission
         if submission_id is not None:
             return on_recorded(Recorded(How.EARLIER, submission_id, None))
         failing = db.failure_state(ref)
-        if failing is not None and failing[1] > datetime.now(timezone.utc):
+        if not is_due(failing):
             raise RetryLater(services.config.processing.retry_seconds)
         recorded = _record(ref, services, build, identity, already_recorded, triage)
         if recorded is None:

@@ -58,9 +58,8 @@ def _delay(services, attempts: int) -> float:
     return min(cfg.retry_max_seconds, cfg.retry_seconds * 2 ** max(0, attempts - 1))
 
 
-def retry_due(services, ref: str) -> bool:
-    """False while an earlier failure of ``ref`` is still waiting out its backoff."""
-    state = services.db.failure_state(ref)
+def is_due(state: tuple | None) -> bool:
+    """False while an earlier failure (``Database.failure_state``) is still waiting out its backoff."""
     return state is None or state[1] <= datetime.now(timezone.utc)
 
 

@@ -19,7 +19,7 @@ from tests import mails
 from tests.dovecot import PASSWORD
 from tests.cli import listing, run
 from tests.test_mailbox import append, flags_of, poller_for, smtp_collector, write_config
-from tests.waiting import wait_until
+from tests.waiting import run_in_thread_until, wait_until
 
 
 @pytest.fixture
@@ -278,13 +278,8 @@ def test_a_failed_mail_is_retried_on_time_while_the_poller_waits_in_idle(clips, 
     poller = poller_for(mailbox)
     assert poller.cfg.idle
     results, stop = [], threading.Event()
-    thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": results.append})
-    thread.start()
-    try:
-        wait_until(lambda: results, 30, "the failing mail to be retried and recorded without new mail")
-    finally:
-        stop.set()
-        thread.join(30)
+    run_in_thread_until(poller.run, stop, lambda: results, 30,
+                        "the failing mail to be retried and recorded without new mail", stop, on_result=results.append)
     assert poller.session.has("IDLE")
     [bad] = results
     assert bad.subject.startswith("坏邮件") and bad.outcome.value == "needs_review"
@@ -406,14 +401,10 @@ def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, mon
     (workdir / "inbox" / "柳北区-甲-13977200009-夹.mp4").write_bytes(clips["valid"].read_bytes())
     stop = threading.Event()
     finished = []
-    thread = threading.Thread(target=runner.run_main_job, args=(load_config(workdir / "config.yaml"), stop),
-                              kwargs={"with_mailbox": False, "on_finished": finished.append})
-    thread.start()
-    try:
-        wait_until(lambda: finished, 60, "the dropped file to be recorded after the watcher's error")
-    finally:
-        stop.set()
-        thread.join(60)
+    thread = run_in_thread_until(runner.run_main_job, stop, lambda: finished, 60,
+                                 "the dropped file to be recorded after the watcher's error",
+                                 load_config(workdir / "config.yaml"), stop, with_mailbox=False,
+                                 on_finished=finished.append)
     assert not thread.is_alive() and len(calls) == 2
 
 

@@ -13,7 +13,7 @@ import pytest
 from core.errors import DatabaseError, DatabaseGone
 from intake.config import load_config
 from intake.records import record_submission
-from intake.retries import note_failure, record_processing_error, retry_due
+from intake.retries import is_due, note_failure, record_processing_error
 from intake.services import open_services
 from intake.task import MediaTask, Source, SubmissionTask
 from intake.views import submission_view
@@ -51,7 +51,7 @@ def test_an_item_that_keeps_failing_ends_recorded_as_processing_error(workdir, b
     ref = "folder:坏文件.mp4:1:2:3"
     first = note_failure(services, ref, RuntimeError("解析时崩溃"))
     assert (first.give_up, first.attempts) == (False, 1) and 590 < first.delay_seconds <= 600
-    assert not retry_due(services, ref)          # backing off: the source skips it for now
+    assert not is_due(services.db.failure_state(ref))          # backing off: the source skips it for now
     second = note_failure(services, ref, RuntimeError("解析时崩溃"))
     assert (second.give_up, second.attempts) == (True, 2)
 
@@ -67,7 +67,7 @@ def test_an_item_that_keeps_failing_ends_recorded_as_processing_error(workdir, b
     assert (check["id"], check["status"], check["code"]) == ("processing_error", "warn", "processing_error")
     assert "共尝试 2 次" in check["message"] and "RuntimeError: 解析时崩溃" in check["message"]
     assert "坏文件.mp4" in check["message"]
-    assert services.db.failure_state(ref) is None and retry_due(services, ref)
+    assert services.db.failure_state(ref) is None and is_due(services.db.failure_state(ref))
 
 
 def test_an_unreachable_database_is_never_the_items_fault(workdir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 
@@ -14,3 +15,16 @@ def wait_until(condition, timeout: float = 60, what: str = "condition"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_in_thread_until(target, stop, condition, timeout: float, what: str, *args, **kwargs) -> threading.Thread:
+    """Run ``target(*args, **kwargs)`` on a thread until ``condition`` holds; ``stop`` is set and the thread
+    joined afterwards, whatever happened. Returns the (finished) thread."""
+    thread = threading.Thread(target=target, args=args, kwargs=kwargs)
+    thread.start()
+    try:
+        wait_until(condition, timeout, what)
+    finally:
+        stop.set()
+        thread.join(timeout)
+    return thread
