@@ -11,4 +11,6 @@ command -v chromium >/dev/null 2>&1 || extra="$extra chromium"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || extra="$extra postgresql"
 fc-list 2>/dev/null | grep -qi "noto sans cjk\|wenquanyi" || extra="$extra fonts-noto-cjk"
 EXTRA_APT_PACKAGES="$extra" bash scripts/setup.sh test
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# The tests wait on servers and child processes more than they compute: four workers on two cores
+# roughly halve the time (pass -n 0 to run in one process).
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 4 "$@"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -33,8 +36,21 @@ def ffmpeg_bin() -> str:
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory, ffmpeg_bin) -> dict[str, Path]:
-    """Every test medium, made once per session."""
-    d = tmp_path_factory.mktemp("media")
+    """Every test medium, made once per run: parallel workers (pytest-xdist) share one set."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent   # this run's folder, shared by its workers
+    folder, listing = root / "media", root / "media.json"
+    with (root / "media.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # the first worker makes them; the others wait, then read the list
+        if not listing.exists():
+            folder.mkdir(exist_ok=True)
+            made = _make_clips(folder)
+            listing.write_text(json.dumps({name: path.name for name, path in made.items()}), encoding="utf-8")
+        return {name: folder / file for name, file in json.loads(listing.read_text(encoding="utf-8")).items()}
+
+
+def _make_clips(d: Path) -> dict[str, Path]:
     c: dict[str, Path] = {}
     c["valid"] = media.clip(d / "valid.mp4", 10, size="160x120", rate=10)
     c["s119"] = media.clip(d / "s119.mp4", 119)
@@ -109,3 +125,21 @@ def dovecot():
     require_tool("dovecot")
     with running_dovecot() as server:
         yield server
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """CI holds the suite to its time budget (INTAKE_SUITE_BUDGET_SECONDS): a slow suite fails like a test."""
+    budget = os.environ.get("INTAKE_SUITE_BUDGET_SECONDS")
+    if not budget or hasattr(session.config, "workerinput") or exitstatus != 0:
+        return   # only the controller judges a whole, green run
+    took = time.monotonic() - session.config._intake_started
+    if took > float(budget):
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(
+            f"The suite took {took:.0f} s, over its budget of {float(budget):.0f} s.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_configure(config):
+    config._intake_started = time.monotonic()

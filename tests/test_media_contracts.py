@@ -267,21 +267,23 @@ PHRASE = "我是保密法治代言人吴十，今天我要讲的是保密法"
 
 
 def test_megabyte_subtitle_costs_well_under_a_second(tmp_path):
+    # CPU time, not wall time: four test workers share two cores. Unbounded, this took many seconds;
+    # bounded it takes a tenth of one (the 2 s bound leaves room for coverage's tracing).
     srt = media.megabyte_srt(tmp_path / "作品.srt", PHRASE)
     raw = srt.read_bytes()
     assert len(raw) == 1024 * 1024
     facts = MediaFacts(general={"title": None}, video=[{"width": 64, "height": 48}])
     cfg = OpeningConfig(ocr=False)
-    started = time.monotonic()
+    started = time.process_time()
     found = check_opening(tmp_path / "unused.mp4", facts, cfg, [("作品.srt", raw)], use_ocr=False)
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
     assert found.check.code == "ok" and "吴十" in found.check.message
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 2.0, elapsed
     # 1 MB of cues all inside the window, without the phrase: the search is capped, so still quick.
     filler = media.megabyte_srt(tmp_path / "filler.srt", "大家好，欢迎观看。", dense=True).read_bytes()
-    started = time.monotonic()
+    started = time.process_time()
     missing = check_opening(tmp_path / "unused.mp4", facts, cfg, [("filler.srt", filler)], use_ocr=False)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 2.0
     assert missing.check.code == "not_found"
     assert all(t.seconds is not None and t.seconds <= cfg.scan_seconds for t in missing.texts)
     assert sum(len(t.text) for t in missing.texts) < 3000
