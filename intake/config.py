@@ -103,6 +103,7 @@ class UnitEntry(Section):
 
 
 class ContestConfig(Section):
+    name: str = Field("寻找最美保密法治代言人", min_length=1, description="活动名称，用于报告标题和汇总表标题")
     deadline: datetime = Field(datetime(2024, 4, 7, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai")),
                                description="截止时间（含；不写时区按北京时间），晚于此时间收到的作品给出 `deadline` 提醒")
     units: tuple[UnitEntry, ...] = Field(

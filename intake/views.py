@@ -28,7 +28,8 @@ def submission_view(db: Database, submission_id: int) -> dict[str, Any]:
 
 def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
     return {"decision": decision["decision"], "label": DECISION_LABELS.get(decision["decision"], decision["decision"]),
-            "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"])}
+            "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"]),
+            "forced": decision.get("forced", False)}
 
 
 def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:

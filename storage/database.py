@@ -386,13 +386,17 @@ class Database:
             return s.scalar(select(Submission.id).where(Submission.source_ref == source_ref))
 
     @retry_when_locked
-    def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None) -> dict:
-        """Append a reviewer's decision to the audit log; the latest one counts, the history stays."""
+    def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None,
+                        forced: bool = False) -> dict:
+        """Append a reviewer's decision to the audit log; the latest one counts, the history stays.
+
+        ``forced``: the reviewer overrode a warning (a rejected work shortlisted); kept in the event's data.
+        """
         with self.session() as s:
             if s.get(Submission, submission_id) is None:
                 raise _not_found(submission_id)
-            event = Event(submission_id=submission_id, kind="decision", actor=reviewer or current_actor(),
-                          data={"decision": decision, "note": note})
+            data = {"decision": decision, "note": note, **({"forced": True} if forced else {})}
+            event = Event(submission_id=submission_id, kind="decision", actor=reviewer or current_actor(), data=data)
             s.add(event)
             s.flush()
             return _decision_view(event)
@@ -476,7 +480,7 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
 
 def _decision_view(event: Event) -> dict[str, Any]:
     return {"decision": event.data.get("decision"), "note": event.data.get("note"), "reviewer": event.actor,
-            "at": event.at}
+            "at": event.at, "forced": bool(event.data.get("forced"))}
 
 
 def _check_row(submission_id: int, media_file_id: int | None, check: CheckRow) -> CheckRecord:

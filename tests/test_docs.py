@@ -53,7 +53,8 @@ def test_every_command_has_a_generated_heading():
 
 
 def test_a_choice_the_command_insists_on_has_no_brackets():
-    assert docs.synopsis("decide") == "intake decide 作品编号 --shortlist|--reject|--pending [--note 文本] [--reviewer 名字]"
+    assert docs.synopsis("decide") == \
+        "intake decide 作品编号 --shortlist|--reject|--pending [--note 文本] [--reviewer 名字] [--force]"
 
 
 def test_every_config_key_says_what_it_means_in_chinese():

@@ -97,12 +97,14 @@ def test_csv_report_neutralises_formulas(formulas):
 
 
 def xlsx_cells(path: Path, phone_header: str) -> tuple[list, list]:
+    """All rows (a title row, if any, first), and the phone cells below the header."""
     from openpyxl import load_workbook
 
     sheet = load_workbook(path).active
     rows = list(sheet.iter_rows())
-    column = [c.value for c in rows[0]].index(phone_header)
-    return rows, [row[column] for row in rows[1:]]
+    header = next(index for index, row in enumerate(rows) if phone_header in [c.value for c in row])
+    column = [c.value for c in rows[header]].index(phone_header)
+    return rows, [row[column] for row in rows[header + 1:]]
 
 
 def test_report_xlsx_neutralises_formulas_and_keeps_phones_text(formulas):
@@ -122,7 +124,7 @@ def test_export_summary_neutralises_formulas_and_keeps_phones_text(formulas):
     out = intake("export", "报送")
     assert f"已导出 {len(FORMULAS)} 个文件和汇总表" in out.output
     rows, phones = xlsx_cells(formulas / "报送" / "汇总表.xlsx", "联系电话")
-    assert len(rows) == len(FORMULAS) + 1
+    assert len(rows) == len(FORMULAS) + 2       # the title row, the header, one row per work
     for row in rows:
         for c in row:
             assert c.data_type != "f", (c.coordinate, c.value)
@@ -144,7 +146,8 @@ def test_control_character_in_names_does_not_stop_xlsx_or_export(clips, workdir)
     assert not any("\x01" in str(c.value) for row in rows for c in row)
     out = intake("export", "报送")
     assert "已导出 1 个文件和汇总表" in out.output
-    assert sorted(p.name for p in (workdir / "报送").iterdir()) == ["01_柳南区_柳南区.mp4", "汇总表.xlsx"]
+    assert sorted(p.name for p in (workdir / "报送").iterdir()) == [".intake-export.json", "01_柳南区_柳南区.mp4",
+                                                                   "汇总表.xlsx"]
 
 
 @pytest.fixture
@@ -245,7 +248,7 @@ def test_export_with_long_unit_and_title(clips, workdir):
     assert (folder / "汇总表.xlsx").exists()
     assert not list(folder.glob(".*.part"))
     rows, _ = xlsx_cells(folder / "汇总表.xlsx", "联系电话")
-    assert [row[1].value for row in rows[1:]] == [p.name for p in videos]
+    assert [row[10].value for row in rows[2:]] == [p.name for p in videos]
 
 
 def test_html_report_escapes_everything(formulas):

@@ -161,6 +161,29 @@ def test_decide_takes_the_number_as_list_prints_it_and_refuses_two_decisions(des
     assert wrong.returncode == 2 and "“#一”不是作品编号，请写成 4 或 #4（见 intake list）。" in wrong.stderr
 
 
+def test_shortlisting_a_rejected_work_needs_force_and_the_log_says_so(desk):
+    refused = run("decide", "#4", "--shortlist")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == ("错误：作品 #4 的检查结果是不合格（文件格式），一般不应入围，未记录。\n"
+                              "提示：确需入围时（评审认为问题可以接受），请加 --force 再执行一次；导出时会注明。\n")
+    assert next(s for s in listing(desk) if s["id"] == 4)["decisions"] == []
+    forced = run("decide", "4", "--shortlist", "--force", "--reviewer", "刘建东")
+    assert (forced.returncode, forced.stdout) == (0, "作品 #4：入围（评审人：刘建东）\n")
+    assert forced.stderr == "注意：作品 #4 的检查结果是不合格（文件格式），已按 --force 记为入围。\n"
+    # --force only marks a decision that needed it; rejecting a rejected work needs nothing
+    assert run("decide", "1", "--shortlist", "--force").stderr == ""
+    assert run("decide", "4", "--reject").returncode == 0
+    subs = {s["id"]: s for s in listing(desk)}
+    assert [(d["decision"], d["forced"]) for d in subs[4]["decisions"]] == [("shortlist", True), ("reject", False)]
+    assert subs[1]["decision"]["forced"] is False
+    from intake.config import load_config
+    from intake.services import open_database
+
+    events = [e for e in open_database(load_config(None)).events(4) if e.kind == "decision"]
+    assert [e.data for e in events] == [{"decision": "shortlist", "note": None, "forced": True},
+                                        {"decision": "reject", "note": None}]
+
+
 # -- report formats ---------------------------------------------------------------------------------
 
 def test_csv_and_xlsx_have_the_same_rows(desk):
@@ -219,6 +242,8 @@ def browser():
 
 def test_html_report_in_chromium(desk, browser):
     assert run("decide", "2", "--shortlist", "--reviewer", "刘建东").returncode == 0
+    for number in ("1", "3"):   # two of 柳南区's works shortlisted: one more than the quota
+        assert run("decide", number, "--shortlist").returncode == 0
     out = run("report", "-o", "报告.html")
     assert out.returncode == 0, out.stderr
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
@@ -248,16 +273,29 @@ def test_html_report_in_chromium(desk, browser):
     assert page.locator("#count-visible").inner_text() == "1"
     page.select_option("#filter-outcome", "")
     page.select_option("#filter-decision", "shortlist")
-    assert page.locator("#count-visible").inner_text() == "1"
+    assert page.locator("#count-visible").inner_text() == "3"
     page.select_option("#filter-decision", "")
     # sorting by 编号 descending
     header = page.locator("#submissions th", has_text="编号")
     header.click()
     header.click()
     assert page.locator("#submissions tbody tr").first.inner_text().startswith("#5")
-    # coverage: who sent, who did not, who sent too many
-    coverage = page.locator("#coverage").inner_text()
-    assert "柳南区\t超过名额（2 件）" in coverage and "城中区\t未报送" in coverage and "融水苗族自治县\t已报送" in coverage
+    # coverage: one row per unit in the list's order, with its state and the works behind it
+    coverage = page.locator("#coverage tbody tr")
+    assert coverage.count() == 10
+    states = dict(zip(page.locator("#coverage tbody td:first-child").all_inner_texts(),
+                      page.locator("#coverage tbody td:nth-child(2)").all_inner_texts()))
+    assert states == {
+        "城中区": "未报送", "鱼峰区": "未报送", "柳北区": "已报送", "柳江区": "未报送", "柳城县": "未报送",
+        "融安县": "未报送", "三江侗族自治县": "未报送", "鹿寨县": "仅有不合格作品（#4）", "融水苗族自治县": "已入围 1 件",
+        "柳南区": "已入围 2 件\n⚠ 入围 2 件，超过每单位 1 件的名额，请只保留 1 件。"}
+    assert page.locator("#coverage tr[data-state='shortlisted']", has_text="柳南区").inner_text() == \
+        "柳南区\t已入围 2 件\n⚠ 入围 2 件，超过每单位 1 件的名额，请只保留 1 件。\n\t#1、#3\t\t#1、#3"
+    assert page.locator("#coverage-summary").inner_text() == \
+        "应报送 10 个单位：未报送 6 个，仅有不合格作品 1 个，已报送 1 个，已入围 2 个"
+    # a red warning, not just text: the state cells that need attention are coloured
+    colour = "getComputedStyle(document.querySelector(\"#coverage tr[data-state='missing'] td:nth-child(2)\")).color"
+    assert page.evaluate(colour) == "rgb(138, 4, 26)"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     page.close()
@@ -286,11 +324,19 @@ def test_export_shortlist(desk):
         assert run("decide", *decision).returncode == 0
     out = run("export", "报送")
     assert out.returncode == 0, out.stderr
-    names = sorted(p.name for p in (desk / "报送").iterdir())
-    assert names == ["01_柳南区_守护秘密.mp4", "02_融水苗族自治县_融水.mp4", "汇总表.xlsx"]
-    assert (desk / "报送" / "01_柳南区_守护秘密.mp4").read_bytes() == (desk / "files" / "柳南.mp4").read_bytes()
-    sheet = load_workbook(desk / "报送" / "汇总表.xlsx").active
-    rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:7] == ("序号", "文件名", "单位", "联系人", "联系电话", "代言人", "主题")
-    assert rows[1][1:5] == ("01_柳南区_守护秘密.mp4", "柳南区", "张三", "13800000001")
-    assert len(rows[1][9]) == 64 and rows[2][2] == "融水苗族自治县"
+    folder = (desk / "报送").resolve()
+    assert out.stdout == (f"导出目录：{folder}\n"
+                          "  #1 柳南区《守护秘密》\n"
+                          "     ✓ 柳南.mp4 → 01_柳南区_守护秘密.mp4\n"
+                          "  #2 融水苗族自治县《融水》\n"
+                          "     ✓ 融水.mp4 → 02_融水苗族自治县_融水.mp4\n"
+                          f"已导出 2 个文件和汇总表：{folder / '汇总表.xlsx'}\n")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [".intake-export.json", "01_柳南区_守护秘密.mp4", "02_融水苗族自治县_融水.mp4", "汇总表.xlsx"]
+    assert (folder / "01_柳南区_守护秘密.mp4").read_bytes() == (desk / "files" / "柳南.mp4").read_bytes()
+    rows = list(load_workbook(folder / "汇总表.xlsx").active.iter_rows(values_only=True))
+    assert rows[1] == ("序号", "单位", "作品名", "代言人", "主题", "联系人", "联系电话", "时长", "大小（MB）", "分辨率",
+                       "文件名", "SHA-256")
+    assert rows[2][:8] == (1, "柳南区", "守护秘密", "小测", "保密法", "张三", "13800000001", "10秒")
+    assert rows[2][9:11] == ("160×120", "01_柳南区_守护秘密.mp4") and len(rows[2][11]) == 64
+    assert rows[3][:3] == (2, "融水苗族自治县", "融水") and len(rows) == 4

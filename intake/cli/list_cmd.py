@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import unicodedata
+
 import click
 
+from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_json
 from intake.labels import OUTCOME_LABELS
@@ -18,12 +21,18 @@ OUTCOMES = [o.value for o in Outcome]
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="只列出某种结果：accepted 通过 / needs_review 待复核 / rejected 不合格。")
 @click.option("--unit", metavar="单位", help="只列出某个单位的作品。")
+@click.option("--units", "by_unit", is_flag=True,
+              help="改为列出各单位报送情况：未报送、仅有不合格作品、已报送、超过名额、已入围。")
 @pass_app
-def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None) -> int:
-    """列出已登记的作品、检查结果和评审决定。"""
+def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None, by_unit: bool) -> int:
+    """列出已登记的作品、检查结果和评审决定；加 --units 时列出各单位报送情况。"""
     from intake.services import open_database
     from intake.views import submission_views
 
+    if by_unit:
+        if outcome:
+            raise UsageError("--units 不能与 --outcome 同时使用：各单位报送情况总是统计全部作品。")
+        return list_units(submission_views(open_database(app.config)), app.config.contest, as_json, unit)
     views = submission_views(open_database(app.config), outcome=outcome, unit=unit)
     if as_json:
         click.echo(terminal_json(json.dumps(views, ensure_ascii=False, indent=2)))
@@ -47,3 +56,38 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
                 mark = "✗" if check["status"] == "fail" else "!"
                 echo(f"     {mark} [{check['id']}] {check['message']}")
     return 0
+
+
+def list_units(views: list[dict], contest, as_json: bool, unit: str | None) -> int:
+    """The unit coverage as a text table (or JSON); ``unit`` keeps only that unit's row."""
+    from intake.coverage import numbers, state_text, unit_coverage, warning_text
+
+    found = unit_coverage(views, contest)
+    if unit:
+        found.units = [u for u in found.units if u.unit == unit]
+    if as_json:
+        click.echo(terminal_json(json.dumps(found.as_json(), ensure_ascii=False, indent=2)))
+        return 0
+    table = [("单位", "状态", "作品（不含不合格）", "入围")]
+    table += [(u.unit + ("（名单外）" if not u.listed else ""), state_text(u), numbers(u.submitted),
+               numbers(u.shortlisted)) for u in found.units]
+    widths = [max(display_width(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        echo(("  ".join(pad(cell, widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]).rstrip())
+    for u in found.units:
+        if warning_text(u):
+            echo(f"注意：{u.unit}{warning_text(u)}")
+    tail = f"每单位名额 {found.quota} 件。"
+    if found.without_unit and not unit:
+        tail += f"另有 {len(found.without_unit)} 件作品未注明单位：{numbers(found.without_unit)}。"
+    echo(tail)
+    return 0
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes in a terminal: two for a Chinese character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))

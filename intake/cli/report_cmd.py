@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,9 @@ from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_block, terminal_json
 from validators.results import Outcome
+
+if TYPE_CHECKING:  # the export pulls in openpyxl
+    from intake.export import ExportResult
 
 DEFAULT_NAME = "初步筛选报告"
 
@@ -31,7 +35,8 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
     from intake.report import build
 
     config = app.config
-    views = submission_views(open_database(config), outcome=outcome, unit=unit)
+    db = open_database(config)
+    views = submission_views(db, outcome=outcome, unit=unit)
     to_stdout = output == "-"
     if to_stdout and fmt == "xlsx":
         raise UsageError("xlsx 格式不能输出到屏幕，请用 -o 指定文件。")
@@ -41,7 +46,9 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
         build.write_xlsx(views, path)
     else:
         if fmt == "html":
-            text = build.html_report(views, config, path, with_videos=with_videos, filters=filters)
+            everything = submission_views(db) if filters else views   # the unit coverage counts every work
+            text = build.html_report(views, config, path, with_videos=with_videos, filters=filters,
+                                     all_views=everything)
         elif fmt == "csv":
             text = build.csv_report(views)
         else:
@@ -55,22 +62,62 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
     return 0
 
 
+EXPORT_INCOMPLETE = 3
+
+
 @click.command("export", options_metavar="[选项]")
 @click.argument("directory", metavar="目录")
+@click.option("--replace", is_flag=True,
+              help="目录不是空的时，先删除上次导出到这里的文件（只删导出清单中列出且未被改动的文件），再重新导出。")
 @pass_app
-def export(app: AppContext, directory: str) -> int:
-    """导出报送材料：把入围作品复制为“序号_单位_作品名.mp4”，并生成汇总表.xlsx。"""
+def export(app: AppContext, directory: str, replace: bool) -> int:
+    """导出报送材料：把入围作品复制为“序号_单位_作品名.mp4”，并生成汇总表.xlsx。
+
+    逐件列出每件入围作品导出了哪些文件，或为什么没有导出。目录须为空（或不存在），否则加 --replace。
+    退出码：0 全部入围作品都已导出；3 有入围作品没能导出，或其文件在文件库中丢失、损坏（见输出）；2 用法错误（如目录不是空的、没有入围作品）。
+    """
+    from intake.export import export_shortlist
     from intake.services import open_database
     from intake.views import submission_views
-    from intake.export import export_shortlist, write_summary
+    from storage.filestore import FileStore
 
     config = app.config
     db = open_database(config)
-    target = Path(directory)
-    exported = export_shortlist(submission_views(db), config.storage.root, target)
-    summary = write_summary(exported, target / "汇总表.xlsx")
-    db.record_event("exported", {"directory": str(target.resolve()), "files": [e.path.name for e in exported]})
-    for item in exported:
-        echo(f"  {item.path.name}")
-    echo(f"已导出 {len(exported)} 个文件和汇总表：{summary.resolve()}")
-    return 0
+    result = export_shortlist(submission_views(db), FileStore(config.storage.root), Path(directory),
+                              contest_name=config.contest.name, replace=replace)
+    db.record_event("exported", result.audit())
+    for line in export_lines(result):
+        echo(line)
+    return EXPORT_INCOMPLETE if result.incomplete else 0
+
+
+def export_lines(result: ExportResult) -> list[str]:
+    """The export as the reviewer reads it: every shortlisted work, each of its files, then the totals."""
+    from intake.export import SKIP_TEXTS
+
+    lines = [f"导出目录：{result.directory.resolve()}"]
+    if result.removed:
+        lines.append(f"已删除上次导出的 {len(result.removed)} 个文件。")
+    for work in result.works:
+        v = work.view
+        head = f"  #{v['id']} {v['unit'] or '（未注明单位）'}《{work.title}》"
+        lines.append(head if work.exported else f"{head}：未导出")
+        for item in work.files:
+            original = item.file["original_name"]
+            if item.name:
+                forced = "（检查不合格，评审已强制入围）" if item.forced else ""
+                lines.append(f"     ✓ {original} → {item.name}{forced}")
+            else:
+                lines.append(f"     ✗ {original}：{SKIP_TEXTS[item.skipped]}")
+        if not work.files:
+            lines.append("     ✗ 这件作品没有文件")
+    if result.kept and not result.had_manifest:
+        lines.append("注意：目录中没有上次导出的清单（.intake-export.json），没有删除任何文件。")
+    if result.kept:
+        lines.append(f"注意：目录中另有 {len(result.kept)} 个文件或文件夹不是上次导出写入的（或导出后被改动过），已保留："
+                     + "、".join(result.kept))
+    lines.append(f"已导出 {len(result.files)} 个文件和汇总表：{result.summary.resolve()}")
+    if result.incomplete:
+        ids = "、".join(f"#{w.view['id']}" for w in result.incomplete)
+        lines.append(f"注意：{len(result.incomplete)} 件入围作品未能完整导出（{ids}），原因见上。")
+    return lines

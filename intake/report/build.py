@@ -15,18 +15,20 @@ from jinja2 import Environment, PackageLoader
 from core.textsafe import clean_name
 from core.timefmt import local_text
 from intake.config import Config
+from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.export import safe_part
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, check_label
-from intake.report.rows import COLUMNS, TEXT_COLUMNS, coverage, report_row
+from intake.report.rows import COLUMNS, TEXT_COLUMNS, report_row
 from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
 from validators.checks import human_seconds, human_size
 from validators.results import Outcome
 
 FORMATS = ("html", "csv", "xlsx", "json")
-TITLE = "“寻找最美保密法治代言人”微视频作品初步筛选报告"
 # Autoescape for every template this environment loads, whatever its name: all of it shows outside text.
 ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=True)
+# The report's colours for the states of unit coverage that need attention.
+COVERAGE_CSS = {UnitState.MISSING: "missing", UnitState.ONLY_REJECTED: "missing", UnitState.OVER_QUOTA: "over"}
 OUTCOME_RANK = {"accepted": 0, "needs_review": 1, "rejected": 2}
 
 
@@ -55,8 +57,12 @@ def write_xlsx(views: list[dict[str, Any]], path: Path, sheet: str = "初步筛�
 
 
 def html_report(views: list[dict[str, Any]], config: Config, output: Path | None, with_videos: bool = False,
-                filters: str = "", progress: Callable[[int, int], None] | None = None) -> str:
-    """One self-contained page: styles, script and thumbnails inline; videos linked, or copied beside it."""
+                filters: str = "", progress: Callable[[int, int], None] | None = None,
+                all_views: list[dict[str, Any]] | None = None) -> str:
+    """One self-contained page: styles, script and thumbnails inline; videos linked, or copied beside it.
+
+    The unit coverage counts ``all_views`` (every submission) when the rows are filtered.
+    """
     store_root = config.storage.root
     video_dir = output.with_name(output.stem + "_视频") if (with_videos and output) else None
     rows = []
@@ -68,10 +74,23 @@ def html_report(views: list[dict[str, Any]], config: Config, output: Path | None
     decision_counts = [(label, sum(1 for v in views if v["decision"] and v["decision"]["decision"] == key))
                        for key, label in DECISION_LABELS.items()]
     return ENV.get_template("report.html.j2").render(
-        title=TITLE, generated=local_text(datetime.now(timezone.utc)), deadline=local_text(config.contest.deadline),
+        title=f"“{config.contest.name}”微视频作品初步筛选报告", generated=local_text(datetime.now(timezone.utc)),
+        deadline=local_text(config.contest.deadline),
         quota=config.contest.quota_per_unit, filters=filters, rows=rows, counts=counts,
         outcome_labels=[(o.value, OUTCOME_LABELS[o]) for o in Outcome], decision_counts=decision_counts,
-        decision_labels=list(DECISION_LABELS.items()), coverage=coverage(views, config.contest))
+        decision_labels=list(DECISION_LABELS.items()),
+        coverage=coverage_rows(all_views if all_views is not None else views, config))
+
+
+def coverage_rows(views: list[dict[str, Any]], config: Config) -> dict[str, Any]:
+    """The report's 各单位报送情况 section: one row per unit, and the works with no unit."""
+    found = unit_coverage(views, config.contest)
+    rows = [{"unit": u.unit, "listed": u.listed, "state": u.state.value, "css": COVERAGE_CSS.get(u.state, ""),
+             "state_text": state_text(u), "warning": warning_text(u), "submitted": u.submitted,
+             "rejected": u.rejected, "shortlisted": u.shortlisted} for u in found.units]
+    listed = [u.state for u in found.units if u.listed]
+    counts = [(STATE_LABELS[state], listed.count(state)) for state in UnitState if state in listed]
+    return {"rows": rows, "without_unit": found.without_unit, "listed": len(listed), "counts": counts}
 
 
 def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video_dir: Path | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ make the whole file unwritable.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from core.textsafe import cell
@@ -20,16 +20,20 @@ def csv_cells(values: Sequence, text_columns: Collection[int] = ()) -> list:
 
 def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Sequence], *, widths: Sequence[int],
                 text_columns: Collection[int] = (), wrap_columns: Collection[int] = (),
-                freeze: str | None = None) -> Path:
-    """Write one sheet to ``path``: a bold header, then ``rows``; returns ``path``.
+                number_formats: Mapping[int, str] | None = None, freeze: str | None = None,
+                title_row: str | None = None) -> Path:
+    """Write one sheet to ``path``: an optional ``title_row`` across all columns, a bold header, then ``rows``;
+    returns ``path``.
 
     Strings are stored as string cells (never formulas); ``text_columns`` also get Excel's text format
-    ``@``, so that a phone number keeps its leading zero and is not shown as 1.38E+10.
+    ``@``, so that a phone number keeps its leading zero and is not shown as 1.38E+10. ``number_formats``
+    gives a column its display format (``0.0`` for one decimal).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.cell_range import CellRange
 
     book = Workbook(write_only=True)   # streams rows: a contest's worth of submissions stays small in memory
     ws = book.create_sheet(title)
@@ -47,8 +51,15 @@ def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Se
             made.data_type = "s"
         if as_text:
             made.number_format = "@"
+        elif number_formats and index in number_formats:
+            made.number_format = number_formats[index]
         return made
 
+    if title_row is not None:
+        ws.merged_cells.add(CellRange(min_col=1, min_row=1, max_col=len(header), max_row=1))
+        made = make(title_row, None)
+        made.font = Font(bold=True, size=14)
+        ws.append([made])
     header_cells = [make(label, None) for label in header]
     for made in header_cells:
         made.font = bold
