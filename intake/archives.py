@@ -1,4 +1,4 @@
-"""Unpack a submitted ZIP safely: GBK names, no path escapes, bounded size and entry count."""
+"""Unpack a submitted ZIP safely: GBK or unflagged UTF-8 names, no path escapes, bounded size and entry count."""
 
 from __future__ import annotations
 
@@ -50,12 +50,22 @@ class Unpacked:
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
-    """The real name: zipfile decodes non-UTF-8 names as cp437, but Chinese Windows wrote GBK."""
+    """The real name of an entry. With the UTF-8 flag (bit 11) zipfile has it right; without it zipfile
+    read the bytes as cp437, but Chinese Windows wrote GBK and Linux or macOS tools wrote UTF-8 without
+    setting the flag. UTF-8 when the bytes are valid UTF-8 (GBK text almost never is), else GBK."""
     if info.flag_bits & UTF8_FLAG:
         return info.filename
     try:
-        return info.filename.encode("cp437").decode("gb18030")
-    except (UnicodeEncodeError, UnicodeDecodeError):
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
         return info.filename
 
 

@@ -8,23 +8,51 @@ import unicodedata
 from validators.results import CheckResult, passed, warned
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^(0\d{2,3})?[2-9]\d{6,7}$")
+LANDLINE = re.compile(r"^(?:0\d{2,3}-?)?[2-9]\d{6,7}$")
+DASHES = str.maketrans({c: "-" for c in "－—–‐‑﹣"})
+# 0772-2612345, (0772)2612345, 0772 2612345: an area code set apart from the number, and the number.
+AREA_APART = re.compile(r"[(]?(0\d{2,3})(?:\)\s*-?|\s*-\s*|\s+)\s*([2-9][\d\s-]{5,9}\d)")
+# In a file name, phone first: a mobile, a landline with its area code (dash or not), a bare local number.
+PHONE_IN_NAME = (
+    re.compile(r"(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d{9}(?!\d)"),
+    re.compile(r"(?<!\d)[(（]?0\d{2,3}[)）]?[-－—–\s]?[2-9]\d{6,7}(?!\d)"),
+    re.compile(r"(?<!\d)[2-9]\d{6,7}(?!\d)"),
+)
+DATE_LIKE = re.compile(r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")
 
 
 def normalise_phone(raw: str | None) -> str | None:
-    """Full-width digits to ASCII; strip spaces, dashes, brackets and a +86 prefix."""
+    """Full-width digits to ASCII; spaces, brackets and a +86 prefix dropped.
+
+    A landline keeps its area code apart as people read it: 0772-2612345 (also from (0772)2612345 or
+    0772 2612345); one written as 07722612345 stays so. A mobile is eleven digits.
+    """
     if raw is None:
         return None
-    text = unicodedata.normalize("NFKC", raw).strip()
-    digits = re.sub(r"[\s\-()（）]", "", text)
-    if digits.startswith("+86"):
-        digits = digits[3:]
+    text = unicodedata.normalize("NFKC", raw).translate(DASHES).strip()
+    text = re.sub(r"^(?:\+|00)86[\s-]*|^86(?=1[3-9]\d{9}$)", "", text)
+    apart = AREA_APART.fullmatch(text)
+    if apart:
+        number = re.sub(r"[\s-]", "", apart.group(2))
+        if LANDLINE.match(number):
+            return f"{apart.group(1)}-{number}"
+    digits = re.sub(r"[\s\-()]", "", text)
     return digits or None
 
 
 def phone_is_valid(phone: str) -> bool:
     digits = normalise_phone(phone) or ""
     return bool(MOBILE.match(digits) or LANDLINE.match(digits))
+
+
+def find_phone(text: str) -> re.Match | None:
+    """The phone number in a file name: the first mobile, else a landline with its area code, else a bare
+    local number (not a date such as 20240405)."""
+    for pattern in PHONE_IN_NAME:
+        for match in pattern.finditer(text):
+            if not DATE_LIKE.match(match.group()):
+                return match
+    return None
 
 
 def clean_text(value: str | None, limit: int = 200) -> str | None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from intake.contact_info import clean_text, normalise_phone, phone_is_valid
+from intake.contact_info import clean_text, find_phone, normalise_phone
+from intake.contest_rules import UnitMatcher
 from intake.inbox_fs import SIDECAR_CAP, Refused, read_sidecar
 from validators.texts import decode_text
 
@@ -176,13 +177,43 @@ def sidecar_bytes(video: Path, inbox: Path | None = None) -> list[tuple[Path, by
     return out
 
 
-def from_file_name(stem: str) -> Metadata:
-    """``单位-联系人-电话-作品名``: only when the third part looks like a phone number."""
-    parts = [p.strip() for p in re.split(r"[-－—_]", stem) if p.strip()]
-    if len(parts) >= 3 and phone_is_valid(parts[2]):
-        return _cleaned(unit=parts[0], contact=parts[1], phone=parts[2],
-                        title="-".join(parts[3:]) or None)
-    return Metadata()
+NAME_SEPARATORS = re.compile(r"[-－—–_\s、，,+]+")
+PERSON = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:·[\u4e00-\u9fff]{1,6})?$")
+UNIT_ENDINGS = ("区", "县", "市", "局", "办", "委", "室", "部", "厅", "院", "所", "中心", "公司", "学校", "镇", "乡",
+                "街道", "单位")
+
+
+def from_file_name(stem: str, units: UnitMatcher | None = None) -> Metadata:
+    """单位、联系人、电话 and 作品名 from a name such as ``柳北区-张伟-0772-2612345-网络安全``, in any order.
+
+    The phone comes first (a landline keeps its dash, so the name cannot simply be split on dashes);
+    nothing is taken from a name without one. Of the other parts, the unit is one the unit list knows
+    (``units``), else one named like a unit (柳北区, 市公安局); the contact is a person's name beside the
+    phone; what is left is the title.
+    """
+    phone = find_phone(stem)
+    if phone is None:
+        return Metadata()
+    before = _name_parts(stem[:phone.start()])
+    after = _name_parts(stem[phone.end():])
+    unit = _unit_part(before + after, units)
+    if unit is not None:
+        before, after = [p for p in before if p != unit], [p for p in after if p != unit]
+    contact = next((p for p in (before[-1:] + after[:1]) if PERSON.match(p)), None)
+    title = [p for p in before + after if p != contact]
+    return _cleaned(unit=unit, contact=contact, phone=phone.group(), title="-".join(title) or None)
+
+
+def _name_parts(text: str) -> list[str]:
+    return [p for p in NAME_SEPARATORS.split(text) if p]
+
+
+def _unit_part(parts: list[str], units: UnitMatcher | None) -> str | None:
+    if units is not None:
+        for part in parts:
+            if units.match(part).how in ("exact", "alias", "contains"):
+                return part
+    return next((p for p in parts if p.endswith(UNIT_ENDINGS) and len(p) > 2), None)
 
 
 def transcripts_beside(video: Path) -> list[tuple[str, bytes]]:
@@ -197,8 +228,9 @@ def transcripts_of(sidecars: list[tuple[Path, bytes]]) -> list[tuple[str, bytes]
             if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
 
 
-def metadata_for(video: Path, inbox: Path, sidecars: list[tuple[Path, bytes]]) -> Metadata:
-    """Sidecar first, then the unit's folder, then the file-name pattern."""
+def metadata_for(video: Path, inbox: Path, sidecars: list[tuple[Path, bytes]],
+                 units: UnitMatcher | None = None) -> Metadata:
+    """Sidecar first, then the unit's folder, then the file name (its unit checked against ``units``)."""
     meta = Metadata()
     for sidecar, raw in sidecars:
         if sidecar.suffix.lower() in METADATA_SUFFIXES:
@@ -206,4 +238,4 @@ def metadata_for(video: Path, inbox: Path, sidecars: list[tuple[Path, bytes]]) -
     relative = video.relative_to(inbox)
     if len(relative.parts) > 1:
         meta = meta.fill_from(_cleaned(unit=relative.parts[0]))
-    return meta.fill_from(from_file_name(video.stem))
+    return meta.fill_from(from_file_name(video.stem, units))

@@ -3,7 +3,7 @@ recording: a whole submission, or files added to a recorded one."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from intake.task import MediaTask, Source, SubmissionTask
 from storage.records import CheckRow, FileRecord, SubmissionRecord
@@ -48,10 +48,16 @@ def record_submission(db: Database, task: SubmissionTask, on_duplicate: Duplicat
 
 
 def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], actor: str | None = None,
-                 on_duplicate: DuplicateFound | None = None) -> str:
-    """Append ``files`` to a recorded submission; return its new outcome ('accepted', ...)."""
+                 on_duplicate: DuplicateFound | None = None, settle: Mapping[int, CheckResult] | None = None,
+                 fill: Mapping[str, str | None] | None = None) -> str:
+    """Append ``files`` to a recorded submission; return its new outcome ('accepted', ...).
+
+    ``settle`` replaces the submission's own checks (by row id) that the files answer; ``fill`` sets
+    its speaker and topic where they are still empty (see ``Database.add_files``).
+    """
     records = tuple(file_record(m) for m in files)
-    return db.add_files(submission_id, records, actor=actor, on_duplicate=_rows_of(files, records, on_duplicate))
+    return db.add_files(submission_id, records, actor=actor, on_duplicate=_rows_of(files, records, on_duplicate),
+                        settle={row_id: check_row(c) for row_id, c in (settle or {}).items()}, fill=fill)
 
 
 def _rows_of(files: Sequence[MediaTask], records: Sequence[FileRecord],

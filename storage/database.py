@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # content an earlier submission brought, with that submission's id, unit and received_at;
 # returns a check to store beside the file, or None.
 OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
+# Fields of a submission that files added later may fill in when they are still empty.
+FILLABLE = ("speaker", "topic")
 
 
 def current_actor() -> str:
@@ -254,8 +256,14 @@ class Database:
 
     @retry_when_locked
     def add_files(self, submission_id: int, files: Sequence[FileRecord], actor: str | None = None,
-                  on_duplicate: OnDuplicate | None = None) -> str:
-        """Append files (with their checks) to a recorded submission; return its new outcome."""
+                  on_duplicate: OnDuplicate | None = None, *, settle: Mapping[int, CheckRow] | None = None,
+                  fill: Mapping[str, str | None] | None = None) -> str:
+        """Append files (with their checks) to a recorded submission; return its new outcome.
+
+        ``settle`` replaces submission checks (by row id) that the new files answer, such as the 超大附件
+        warning once its video is here; ``fill`` sets fields still empty (speaker, topic). What they
+        replace goes into the ``files_added`` event, so the audit trail keeps the earlier values.
+        """
         self.ensure_same_file()
         with self.session() as s:
             sub = s.get(Submission, submission_id)
@@ -264,11 +272,22 @@ class Database:
             start = s.scalar(select(func.count()).select_from(MediaFile).where(
                 MediaFile.submission_id == submission_id)) or 0
             _add_files(s, submission_id, _claim_blobs(s, submission_id, files, on_duplicate), start=start)
+            data: dict[str, Any] = {"files": [m.original_name for m in files]}
+            settled = _settle_checks(s, submission_id, settle or {})
+            if settled:
+                data["settled"] = settled
+            filled = {name: _text(value) for name, value in (fill or {}).items()
+                      if name in FILLABLE and value and not getattr(sub, name)}
+            for name, value in filled.items():
+                setattr(sub, name, value)
+            if filled:
+                data["filled"] = filled
             s.flush()
             statuses = set(s.scalars(select(CheckRecord.status).where(CheckRecord.submission_id == submission_id)))
             sub.outcome = outcome_of_statuses(statuses)
+            data["outcome"] = sub.outcome
             s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
-                        data={"files": [m.original_name for m in files], "outcome": sub.outcome}))
+                        data=_jsonable(data)))
             return sub.outcome
 
     def earlier_submissions_of_unit(self, unit: str) -> list[int]:
@@ -461,6 +480,19 @@ def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                     checks = media.checks + (check,)
                     out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks))
     return out
+
+
+def _settle_checks(s: Session, submission_id: int, settle: Mapping[int, CheckRow]) -> list[dict[str, Any]]:
+    """Replace the submission's own check rows named in ``settle``; return what they said before."""
+    before = []
+    for row_id, check in settle.items():
+        row = s.get(CheckRecord, row_id)
+        if row is None or row.submission_id != submission_id or row.media_file_id is not None:
+            continue
+        before.append({"check_id": row.check_id, "status": row.status, "code": row.code, "message": row.message})
+        row.check_id, row.status, row.code = check.check_id, check.status, check.code
+        row.message, row.details = _text(check.message) or "", _jsonable(check.details)
+    return before
 
 
 def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], start: int) -> None:

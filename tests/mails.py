@@ -136,6 +136,31 @@ def large_163(expiry: str = "2024年4月17日 0:49") -> bytes:
     return modern("三江县参赛作品", "请查收超大附件。", html=html)
 
 
+NETEASE_HEAD = ('<head><base target="_blank" /><style id="cloudAttachStyle" type="text/css">'
+                '#divNeteaseBigAttach, #divNeteaseBigAttach_bak{display:none;}</style></head>')
+
+
+def netease_large(files: list[tuple[str, str]], body: str = "", expiry: str = "2099年8月17日 0:49") -> bytes:
+    """The 超大附件 block 163 webmail writes, as seen in real mails: per file an icon link, the name as a
+    link followed by ``(size, expiry 到期)`` in grey, and a 下载 link, all to the same address."""
+    items = []
+    for index, (name, size) in enumerate(files):
+        url = f"https://mail.163.com/large-attachment-download/index.html?file=djAyZG1meTh2S0V{index}&amp;p=1"
+        items.append(
+            '<div style="padding:6px 4px;height:36px;clear:both"><div style="float:left;width:36px">'
+            f'<a href="{url}"><img src="https://mail.163.com/bigattach-icon.png" width="32" height="32"></a></div>'
+            f'<div><div style="line-height:14px;font-size:12px"><a style="color:#000;text-decoration:none" href="{url}" '
+            f'target="_blank">{name}</a><span style="color:#bbb"> ({size}, {expiry} 到期)</span></div>'
+            f'<div style="padding-top:4px"><a href="{url}">下载</a></div></div></div>')
+    html = (f"<html>{NETEASE_HEAD}<body><div>{body}</div>"
+            '<div id="divNeteaseBigAttach" style="margin-top:10px;background:#dee8f2;padding:4px">'
+            '<div style="padding:4px 8px;font-size:14px"><b>从网易163邮箱发来的超大附件</b>'
+            '<a class="bigattach-mailmaster-download" href="http://u.163.com/RcUwvU56g?spm=bigattachMasterDownLoad">'
+            "推荐客户端极速下载</a></div>"
+            f'<div style="background:#fff;padding:4px">{"".join(items)}</div></div></body></html>')
+    return modern("参赛作品（超大附件）", "请查收超大附件。", html=html)
+
+
 def large_qq() -> bytes:
     body = ("从QQ邮箱发来的超大附件\n\n融水作品.mp4 (128.03M, 2024年4月27日 21:59 到期)进入下载页面："
             "https://wx.mail.qq.com/ftn/download?func=3&key=abc&code=def\n\n单位：融水苗族自治县 联系人：贾五 电话：13977200006")

@@ -133,7 +133,7 @@ def test_export_accounts_for_every_shortlisted_work(desk):
     rows = {row[10].value: row for row in sheet.iter_rows(min_row=3)}
     assert list(rows) == videos
     first = rows["01_柳南区_守护秘密.mp4"]
-    assert [c.value for c in first[:8]] == [1, "柳南区", "守护秘密", "小测", "保密法", "联系人", "07722612345", "10秒"]
+    assert [c.value for c in first[:8]] == [1, "柳南区", "守护秘密", "小测", "保密法", "联系人", "0772-2612345", "10秒"]
     phone, size = first[6], first[8]
     assert (phone.data_type, phone.number_format) == ("s", "@")
     assert isinstance(size.value, float) and size.number_format == "0.0"

@@ -33,7 +33,7 @@ def test_ingest_twice_stores_once_and_warns_duplicate(clips, workdir, backend):
     assert one["files"][0]["original_name"] == "valid.mp4"
     assert one["files"][0]["size_bytes"] == clips["valid"].stat().st_size
     assert 9.5 < one["files"][0]["duration_seconds"] < 10.5
-    assert (one["unit"], one["contact"], one["phone"], one["source"]) == ("柳南区", "张三", "07722801234", "cli")
+    assert (one["unit"], one["contact"], one["phone"], one["source"]) == ("柳南区", "张三", "0772-2801234", "cli")
     assert one["received_at"].endswith("+08:00")
     dup = [c for c in two["checks"] if c["id"] == "duplicate"]
     assert dup and dup[0]["status"] == "warn" and dup[0]["code"] == "duplicate" and dup[0]["file"] == 0

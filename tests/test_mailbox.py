@@ -74,7 +74,7 @@ def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
 
     fox = by_unit["柳城县"]
     assert fox["title"] == "柳城县参赛作品（镕）"
-    assert (fox["contact"], fox["phone"]) == ("覃镕", "07727612345")
+    assert (fox["contact"], fox["phone"]) == ("覃镕", "0772-7612345")
     assert [f["original_name"] for f in fox["files"]] == ["朱镕基同志讲保密.mp4"]
     assert fox["outcome"] == "accepted", fox["checks"]
     assert fox["sender"] == mails.FROM
@@ -356,15 +356,59 @@ def test_attach_adds_a_downloaded_file(clips, mailbox, dovecot):
     append(dovecot, mails.large_163())
     poller_for(mailbox).poll_once()
     [sub] = listing(mailbox)
-    assert sub["files"] == []
+    assert sub["files"] == [] and sub["outcome"] == "needs_review"
+    assert (sub["speaker"], sub["topic"]) == (None, None)
     out = run("attach", str(sub["id"]), str(clips["valid"]), "--reviewer", "刘建东", cwd=mailbox)
     assert out.returncode == 0, out.stderr
     assert f"已把 valid.mp4 补登到作品 #{sub['id']}" in out.stdout
+    assert "“超大附件”提醒已解除。\n按视频开头语补充了代言人：小测，主题：保密法。\n" in out.stdout
     [sub] = listing(mailbox)
     assert [f["original_name"] for f in sub["files"]] == ["valid.mp4"]
-    assert sub["outcome"] == "needs_review"   # the link stays for the reviewer to confirm
+    # the video is here: the link no longer waits, and the work is judged on what it is
+    link = next(c for c in sub["checks"] if c["id"] == "large_attachment_link")
+    assert (link["status"], link["code"], link["message"]) == ("pass", "attached", "“超大附件”中的视频已下载并补登：“valid.mp4”。")
+    assert sub["outcome"] == "accepted", sub["checks"]
+    assert (sub["speaker"], sub["topic"]) == ("小测", "保密法")
+    assert "超大附件" not in run("list", cwd=mailbox).stdout
+    event = [e for e in open_services(load_config(mailbox / "config.yaml")).db.events(sub["id"])
+             if e.kind == "files_added"][-1]
+    assert event.actor == "刘建东" and event.data["settled"][0]["status"] == "warn"
+    assert event.data["filled"] == {"speaker": "小测", "topic": "保密法"}
     missing = run("attach", "99", str(clips["valid"]), cwd=mailbox)
     assert missing.returncode == 2 and "找不到编号为 99 的作品" in missing.stderr
+
+
+def test_a_mail_with_two_links_waits_for_both_files():
+    from types import SimpleNamespace
+
+    from intake.attach import settled_checks
+    from intake.task import MediaTask
+
+    link = SimpleNamespace(id=7, check_id="large_attachment_link", status="warn", code="large_attachment_link",
+                           media_file_id=None, details={"links": [{"url": "a"}, {"url": "b"}]})
+    first = SimpleNamespace(checks=[link], files=[])
+    assert settled_checks(first, MediaTask(source_path=None, original_name="甲.mp4")) == {}
+    second = SimpleNamespace(checks=[link], files=[SimpleNamespace(original_name="甲.mp4")])
+    [(row_id, check)] = settled_checks(second, MediaTask(source_path=None, original_name="乙.mp4")).items()
+    assert (row_id, check.status.value, check.message) == (7, "pass", "“超大附件”中的视频已下载并补登：“甲.mp4”、“乙.mp4”。")
+
+
+def test_link_over_the_limit_is_rejected_before_download_until_the_file_is_attached(clips, mailbox, dovecot):
+    name = "三江县 保密法治微视频（终版）(1).mp4"
+    append(dovecot, mails.netease_large([(name, "330.5M")], body="单位：三江侗族自治县 联系人：杨四 电话：13977200005"))
+    assert run("poll", "--once", cwd=mailbox).returncode == 0
+    [sub] = listing(mailbox)
+    assert sub["outcome"] == "rejected" and sub["files"] == []
+    size = next(c for c in sub["checks"] if c["id"] == "size")
+    assert (size["status"], size["code"]) == ("fail", "link_too_large")
+    assert f"“{name}”（330.5 MB）" in size["message"] and "300 MB 的上限" in size["message"]
+    # a reviewer downloads it anyway and attaches it: the file's own checks now speak
+    out = run("attach", str(sub["id"]), str(clips["valid"]), cwd=mailbox)
+    assert out.returncode == 0, out.stderr
+    [sub] = listing(mailbox)
+    assert [(c["id"], c["status"], c["code"]) for c in sub["checks"] if c["id"] in ("size", "large_attachment_link")
+            and "file" not in c] == [("large_attachment_link", "pass", "attached"), ("size", "pass", "attached")]
+    assert sub["outcome"] == "accepted", sub["checks"]
 
 
 def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):

@@ -304,12 +304,70 @@ def test_html_report_in_chromium(desk, browser):
 def test_html_report_with_videos_plays_from_beside_it(desk, browser):
     assert run("report", "-o", "u盘/报告.html", "--with-videos").returncode == 0
     folder = desk / "u盘" / "报告_视频"
-    assert len(list(folder.glob("*.mp4"))) == 5
+    # the rejected QuickTime file is not a video anyone can play here: not copied, no link
+    assert sorted(p.name.split("_")[0] for p in folder.glob("*.mp4")) == ["1", "2", "3", "5"]
     page = browser.new_page()
     page.goto((desk / "u盘" / "报告.html").as_uri())
     href = page.locator("#submissions a", has_text="播放").first.get_attribute("href")
     assert href.startswith("报告_视频/") and (desk / "u盘" / href).exists()
     page.close()
+
+
+def test_report_reads_as_people_read_it_in_chromium(clips, workdir, browser, tmp_path):
+    """Durations and sizes in words, the resolution with 竖屏, the sender, play links only for videos, and a
+    代言人 / 主题 column that stays readable beside a long download link (it was one character wide)."""
+    from core.numbers import size_text
+    from intake.mail.links import LargeAttachmentLink
+    from tests import media
+
+    portrait = media.clip(tmp_path / "竖屏.mp4", 3, size="48x64")
+    services = open_services(load_config(workdir / "config.yaml"))
+    for path, unit in ((portrait, "柳北区"), (clips["valid"], "柳南区"), (clips["mov"], "鹿寨县")):
+        task = SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc), unit=unit, contact="张伟",
+                              phone="0772-2612345", speaker="张伟", topic="网络安全从我做起",
+                              files=[MediaTask(source_path=path, original_name=path.name)])
+        process(task, services)
+    key = "djAyZG1meTh2TkZaV2xGQ1ZRS0ZwMXpOVjBCU0E5ZkhTbWJBR2RpNUx5dmhyc0FqY1c4R3RhQjZ6ZmRHNkhxVUI3SjJuVW9M" * 4
+    mail = SubmissionTask(source=Source.MAIL, received_at=datetime.now(timezone.utc), unit="三江县", contact="杨四",
+                          phone="13977200005", sender="sanjiang_bmb@163.com", speaker="杨四", topic="涉密载体管理",
+                          attachment_links=[LargeAttachmentLink(
+                              f"https://mail.163.com/large-attachment-download/index.html?file={key}", "三江作品.mp4",
+                              "80.96M", None, 84893532)], mentions_large_attachment=True)
+    process(mail, services)
+
+    assert run("report", "-o", "r.html").returncode == 0
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto((workdir / "r.html").as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=5000)
+    column = page.locator("#submissions th", has_text="代言人").evaluate("th => th.getBoundingClientRect().width")
+    assert column >= 120, column
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366   # no sideways scrolling
+    lines = page.evaluate("""() => Array.from(document.querySelectorAll('#submissions td.c-speaker')).map(td => {
+        const range = document.createRange(); const count = el => { range.selectNodeContents(el);
+            return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size; };
+        return [count(td.querySelector('.speaker')), count(td.querySelector('.topic'))]; })""")
+    assert lines == [[1, 1]] * 4, lines
+    cells = [[c.strip() for c in row.split("\t")] for row in
+             page.locator("#submissions tbody tr").evaluate_all("rows => rows.map(r => r.innerText)")]
+    by_id = {row[0]: row for row in cells}
+    assert by_id["#1"][5:8] == ["3秒", size_text(portrait.stat().st_size), "48×64\n竖屏"]
+    assert by_id["#2"][5:8] == ["10秒", size_text(clips["valid"].stat().st_size), "160×120"]
+    assert by_id["#3"][7] == "—" and by_id["#3"][-1] == "mov.mp4（不是 MP4 视频，不能播放）"
+    assert "发件人：sanjiang_bmb@163.com" in by_id["#4"][3] and by_id["#4"][-1] == "无文件"
+    assert page.locator("#submissions a", has_text="播放").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "report-1366.png"), full_page=True)
+    page.close()
+
+    assert run("report", "--format", "csv", "-o", "r.csv").returncode == 0
+    rows = list(csv.DictReader(io.StringIO((workdir / "r.csv").read_text(encoding="utf-8-sig"))))
+    assert [(r["时长"], r["大小"], r["分辨率"]) for r in rows[:2]] == [
+        ("3秒", size_text(portrait.stat().st_size), "48×64 竖屏"),
+        ("10秒", size_text(clips["valid"].stat().st_size), "160×120")]
+    seconds = {s["id"]: max(f["duration_seconds"] for f in s["files"]) for s in listing(workdir)[:2]}
+    assert [float(r["时长（秒）"]) for r in rows[:2]] == [round(seconds[1], 1), round(seconds[2], 1)]
+    assert rows[0]["大小（字节）"] == str(portrait.stat().st_size) and rows[0]["联系电话"] == "0772-2612345"
+    assert (rows[3]["发件人"], rows[3]["时长"], rows[3]["大小"]) == ("sanjiang_bmb@163.com", "", "")
+    assert "#4  " in (listed := run("list").stdout) and "发件人：sanjiang_bmb@163.com" in listed
 
 
 # -- export -----------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ def test_sidecar_metadata(clips, inbox, encoding):
                                      .encode(encoding))
     run_once(inbox.parent)
     [sub] = listing(inbox.parent)
-    assert (sub["unit"], sub["contact"], sub["phone"]) == ("融水苗族自治县", "韦七", "07725123456")
+    assert (sub["unit"], sub["contact"], sub["phone"]) == ("融水苗族自治县", "韦七", "0772-5123456")
     assert sub["outcome"] == "accepted"
     assert strip_date(done_files(inbox.parent)) == ["通过/作品.mp4", "通过/作品.mp4.结果.txt", "通过/作品.txt"]
 

@@ -43,8 +43,9 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
     for v in views:
         label = OUTCOME_LABELS[Outcome(v["outcome"])]
         names = "、".join(f["original_name"] for f in v["files"]) or "（无文件）"
+        sender = f"  发件人：{v['sender']}" if v["sender"] else ""
         echo(f"#{v['id']}  {v['received_at'][:16].replace('T', ' ')}  {v['unit'] or '（未注明单位）'}  "
-                   f"{v['contact'] or ''} {v['phone'] or ''}  【{label}】  {names}")
+             f"{v['contact'] or ''} {v['phone'] or ''}{sender}  【{label}】  {names}")
         if v["decision"]:
             d = v["decision"]
             note = f"（{d['note']}）" if d["note"] else ""

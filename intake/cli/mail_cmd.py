@@ -14,6 +14,8 @@ from intake.cli.validate_cmd import existing_files
 from intake.labels import OUTCOME_LABELS
 from validators.results import Outcome
 
+ATTACH_FIELDS = {"speaker": "代言人", "topic": "主题"}
+
 
 def print_mail_result(result) -> None:
     if result.already_recorded:
@@ -54,9 +56,13 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
     from intake.attach import attach_file
 
     [path] = existing_files((file,))
-    outcome, media = attach_file(app.services(progress=True), submission_id, path, actor=reviewer)
-    click.echo(f"已把 {for_terminal(path.name)} 补登到作品 #{submission_id}，该文件：{outcome_text(media.outcome)}；"
-               f"作品现在：{outcome_text(Outcome(outcome))}")
-    for line in check_lines(media.checks):
+    done = attach_file(app.services(progress=True), submission_id, path, actor=reviewer)
+    click.echo(f"已把 {for_terminal(path.name)} 补登到作品 #{submission_id}，该文件：{outcome_text(done.media.outcome)}；"
+               f"作品现在：{outcome_text(Outcome(done.outcome))}")
+    for line in check_lines(done.media.checks):
         click.echo(line)
+    if "large_attachment_link" in done.settled:
+        click.echo("“超大附件”提醒已解除。")
+    if done.filled:
+        echo("按视频开头语补充了" + "，".join(f"{ATTACH_FIELDS[k]}：{v}" for k, v in done.filled.items()) + "。")
     return 0

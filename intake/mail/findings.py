@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.numbers import size_text
 from intake.mail.header import MAX_PARTS
 from intake.task import SubmissionTask
-from validators.results import warned
+from validators.results import failed, warned
 
 if TYPE_CHECKING:
     from intake.pipeline import Services
 
+LINK_TOO_LARGE = "link_too_large"   # code of the ``size`` check for a link whose stated size is over the limit
+
 
 def warn_large_attachment_links(task: SubmissionTask, services: "Services") -> None:
-    """超大附件: the video is behind download links that expire; list them for the reviewer."""
+    """超大附件: the video is behind download links that expire; list them for the reviewer, and reject
+    at once a file whose stated size is over the limit (nobody need download it to find out)."""
     links = task.attachment_links
     if not links and not task.mentions_large_attachment:
         return
@@ -26,13 +30,22 @@ def warn_large_attachment_links(task: SubmissionTask, services: "Services") -> N
         lines = []
         for i, link in enumerate(links, 1):
             expires = link.expires.strftime("%Y-%m-%d %H:%M") + " 到期" if link.expires else "到期时间不详"
-            lines.append(f"{i}. {link.name or '未注明文件名'}（{link.size or '大小不详'}，{expires}）：{link.url}")
+            size = size_text(link.size_bytes) if link.size_bytes is not None else "大小不详"
+            lines.append(f"{i}. {link.name or '未注明文件名'}（{size}，{expires}）：{link.url}")
         message = ("邮件使用“超大附件”发送，视频需要从下载链接获取。请在链接到期前下载，"
                    "再用 intake attach 作品编号 文件 补登：\n" + "\n".join(lines))
     else:
         message = "邮件提到“超大附件”，但没有识别出下载链接。请打开原邮件查看并下载视频。"
     task.checks.append(warned("large_attachment_link", "large_attachment_link", message,
                               links=[link.as_json() for link in links]))
+    limit = services.config.rules.max_size_bytes
+    over = [link for link in links if link.size_bytes is not None and link.size_bytes > limit]
+    if over:
+        named = "、".join(f"“{link.name or '未注明文件名'}”（{size_text(link.size_bytes)}）" for link in over)
+        task.checks.append(failed(
+            "size", LINK_TOO_LARGE,
+            f"“超大附件”下载链接标明的文件大小超过 {size_text(limit)} 的上限：{named}。请压缩视频（如降低码率）后重新报送。",
+            links=[link.as_json() for link in over], limit_bytes=limit))
 
 
 def warn_mail_findings(task: SubmissionTask, services: "Services") -> None:

@@ -1,4 +1,15 @@
-"""超大附件: download links that 163, 126 and QQ mail put in the body instead of attaching a big file."""
+"""超大附件: download links that 163, 126 and QQ mail put in the body instead of attaching a big file.
+
+The mail reader hands over the body as text (HTML made readable by ``intake.mail.text``), where each
+file shows as its name and ``(大小, 到期时间 到期)`` on one line with its link:
+
+    163 (HTML):  https://mail.163.com/large-attachment-download/index.html?file=KEY 作品 (终版).mp4 (80.96M, 2026年8月17日 0:49 到期)
+    QQ (text):   作品.mp4 (128.03M, 2020年11月27日 21:59 到期)进入下载页面：https://wx.mail.qq.com/ftn/download?…
+
+The name is everything between the link (or the line's start) and the bracket, so names with spaces
+and brackets stay whole; the stated size is read into bytes so that a file over the limit can be
+flagged before anyone downloads it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.textsafe import one_line
 from core.timefmt import SHANGHAI
 
 URL = re.compile(r"https?://[^\s\"'<>，。；）)】]+", re.I)
@@ -18,57 +30,109 @@ KNOWN = re.compile(
     r"|(?:[\w-]+\.)?mail\.qq\.com/cgi-bin/ftnExs_download"
     r"|(?:[\w-]+\.)?ftn\.qq\.com/"
     r")", re.I)
-MARKERS = ("超大附件", "进入下载页面", "到期")
-# 作品.mp4 (80.96M, 2026年8月17日 0:49 到期)
-ITEM = re.compile(r"(?P<name>[^\s()（）:：]{1,120}?)\s*[（(]\s*(?P<size>[\d.]+\s*[KMGT]B?)\s*[,，]\s*"
-                  r"(?P<expiry>\d{4}年\d{1,2}月\d{1,2}日\s*\d{1,2}:\d{2})\s*到期\s*[)）]", re.I)
+# (80.96M, 2026年8月17日 0:49 到期), (5.6 MB, 2015-12-26 11:43 到期), (812K, 2026年8月17日 到期)
+ITEM = re.compile(r"[（(]\s*(?P<size>(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B?|B|字节))\s*[,，]\s*"
+                  r"(?P<expiry>[^()（）,，]{0,40}?)\s*到期\s*[)）]", re.I)
+UNIT_BYTES = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+MAX_NAME_CHARS = 255
 
 
 @dataclass(frozen=True)
 class LargeAttachmentLink:
     url: str
     name: str | None
-    size: str | None
+    size: str | None              # as the mail states it: 80.96M
     expires: datetime | None
+    size_bytes: int | None = None  # the stated size in bytes (M = MiB, as the mail services count)
 
     def as_json(self) -> dict:
-        return {"url": self.url, "name": self.name, "size": self.size,
+        return {"url": self.url, "name": self.name, "size": self.size, "size_bytes": self.size_bytes,
                 "expires": self.expires.isoformat() if self.expires else None}
 
 
+@dataclass(frozen=True)
+class _Item:
+    """One ``name (size, expiry 到期)`` found in the text, with the link on its line (if any)."""
+
+    start: int
+    name: str | None
+    size: str
+    size_bytes: int
+    expires: datetime | None
+    url: str | None
+
+
+def stated_bytes(number: str, unit: str) -> int:
+    """``80.96`` ``M`` (or MB, MiB) → bytes."""
+    factor = UNIT_BYTES.get(unit[:1].upper(), 1)   # B, 字节
+    return round(float(number) * factor)
+
+
 def _expiry(text: str) -> datetime | None:
-    match = re.match(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})", text)
+    """2026年8月17日 0:49, 2015-12-26 11:43, or a date alone (the end of that day)."""
+    match = re.match(r"(\d{4})\s*[年/-]\s*(\d{1,2})\s*[月/-]\s*(\d{1,2})\s*日?\s*(?:(\d{1,2}):(\d{2}))?", text.strip())
     if not match:
         return None
-    y, mo, d, h, mi = (int(g) for g in match.groups())
+    y, mo, d = (int(g) for g in match.groups()[:3])
+    h, mi = (int(match.group(4)), int(match.group(5))) if match.group(4) else (23, 59)
     try:
         return datetime(y, mo, d, h, mi, tzinfo=SHANGHAI)
     except ValueError:
         return None
 
 
+def _items(text: str) -> list[_Item]:
+    items = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        urls = [m for m in URL.finditer(line) if KNOWN.match(_url(m))]
+        name_from = 0
+        for match in ITEM.finditer(line):
+            before = [u for u in urls if u.end() <= match.start()]
+            after = [u for u in urls if u.start() >= match.end()]
+            start = max([name_from] + [u.end() for u in before])
+            name = one_line(line[start:match.start()].strip(" \t：:"), MAX_NAME_CHARS) or None
+            link = before[-1] if before else (after[0] if after else None)
+            items.append(_Item(offset + match.start(), name, match.group("size").replace(" ", ""),
+                               stated_bytes(match.group("number"), match.group("unit")),
+                               _expiry(match.group("expiry")), _url(link) if link else None))
+            name_from = match.end()
+        offset += len(line)
+    return items
+
+
+def _url(match: re.Match) -> str:
+    return match.group(0).rstrip(".,")
+
+
 def find_large_attachment_links(text: str) -> tuple[list[LargeAttachmentLink], bool]:
-    """(links on known hosts, whether the text carries the markers of a big-file mail)."""
-    items = list(ITEM.finditer(text))
+    """(links on known hosts, whether the text carries the markers of a big-file mail).
+
+    Each link takes the name and size stated on its own line; a link alone on its line (a plain-text
+    mail that puts it below) takes the nearest such text not claimed by another link.
+    """
+    items = _items(text)
+    claimed = {item.url for item in items if item.url}
     links: list[LargeAttachmentLink] = []
     seen: set[str] = set()
     for match in URL.finditer(text):
-        url = match.group(0).rstrip(".,")
+        url = _url(match)
         if not KNOWN.match(url) or url in seen:
             continue
         seen.add(url)
-        item = _nearest(items, match.start())
+        item = next((i for i in items if i.url == url), None) if url in claimed else \
+            _nearest([i for i in items if i.url is None], match.start())
         links.append(LargeAttachmentLink(
-            url=url, name=item.group("name") if item else None, size=item.group("size") if item else None,
-            expires=_expiry(item.group("expiry")) if item else None))
+            url=url, name=item.name if item else None, size=item.size if item else None,
+            expires=item.expires if item else None, size_bytes=item.size_bytes if item else None))
     marked = "超大附件" in text or ("进入下载页面" in text and "到期" in text)
     return links, marked
 
 
-def _nearest(items, position: int):
+def _nearest(items: list[_Item], position: int) -> _Item | None:
     """The name/size/expiry text closest before the link, else the closest after it."""
-    before = [m for m in items if m.end() <= position]
+    before = [i for i in items if i.start <= position]
     if before:
         return before[-1]
-    after = [m for m in items if m.start() >= position]
+    after = [i for i in items if i.start >= position]
     return after[0] if after else None

@@ -12,16 +12,25 @@ from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader
 
+from core.numbers import duration_text, size_text
 from core.textsafe import clean_name
 from core.timefmt import local_text
 from intake.config import Config
 from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.export import safe_part
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, check_label
-from intake.report.rows import COLUMNS, TEXT_COLUMNS, report_row
+from intake.report.rows import (
+    COLUMNS,
+    TEXT_COLUMNS,
+    dimensions,
+    duration_of,
+    is_portrait,
+    main_file,
+    report_row,
+    size_of,
+)
 from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
-from validators.checks import human_seconds, human_size
 from validators.results import Outcome
 
 FORMATS = ("html", "csv", "xlsx", "json")
@@ -48,7 +57,8 @@ def csv_report(views: list[dict[str, Any]]) -> str:
 
 
 def write_xlsx(views: list[dict[str, Any]], path: Path, sheet: str = "初步筛选") -> Path:
-    widths = {"problems": 60, "sha256": 30, "files": 30, "topic": 24, "title": 24, "received_at": 19}
+    widths = {"problems": 60, "sha256": 30, "files": 30, "topic": 24, "title": 24, "received_at": 19, "sender": 24,
+              "resolution": 14}
     rows = ([report_row(view)[key] for key, _ in COLUMNS] for view in views)
     return write_sheet(path, sheet, [label for _, label in COLUMNS], rows,
                        widths=[widths.get(key, 12) for key, _ in COLUMNS], text_columns=TEXT_COLUMNS,
@@ -95,28 +105,27 @@ def coverage_rows(views: list[dict[str, Any]], config: Config) -> dict[str, Any]
 
 def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video_dir: Path | None) -> dict[str, Any]:
     files = view["files"]
-    durations = [f["duration_seconds"] for f in files if f["duration_seconds"] is not None]
-    duration = max(durations) if durations else None
-    size = sum(f["size_bytes"] for f in files) if files else None
+    duration, size, main = duration_of(files), size_of(files), main_file(files)
     thumb = None
     videos = []
     for position, f in enumerate(files):
-        if not f["sha256"]:
-            continue
-        stored = store_root / f"{f['sha256'][:2]}/{f['sha256'][2:4]}/{f['sha256']}.mp4"
-        if not stored.exists():
-            continue
-        if thumb is None and f["video_codec"] and f["container"] == "mp4":
+        stored = _stored(store_root, f)
+        playable = stored is not None and f["container"] == "mp4" and bool(f["video_codec"])
+        if playable and thumb is None:
             made = thumbnail(store_root, stored, f["sha256"], f["duration_seconds"])
             thumb = data_uri(made) if made else None
-        videos.append({"name": f["original_name"], "href": _video_href(stored, view, position, f, output, video_dir)})
+        videos.append({"name": f["original_name"],
+                       "href": _video_href(stored, view, position, f, output, video_dir) if playable else None,
+                       "why_not": "" if playable else ("未保存，不能播放" if stored is None else "不是 MP4 视频，不能播放")})
     decision = view["decision"] or {}
     return {
         "id": view["id"], "unit": view["unit"] or "", "unit_raw": view["unit_raw"] or "", "title": view["title"],
         "source": SOURCE_LABELS.get(view["source"], view["source"]), "contact": view["contact"] or "", "phone": view["phone"] or "",
-        "speaker": view["speaker"] or "", "topic": view["topic"] or "",
-        "duration": duration, "duration_text": human_seconds(duration) if duration is not None else "—",
-        "size": size, "size_text": human_size(size) if size is not None else "—",
+        "sender": view["sender"] or "", "speaker": view["speaker"] or "", "topic": view["topic"] or "",
+        "duration": duration, "duration_text": duration_text(duration) or "—",
+        "size": size, "size_text": size_text(size) or "—",
+        "resolution": dimensions(main), "pixels": main["width"] * main["height"] if dimensions(main) else -1,
+        "portrait": is_portrait(main),
         "received_at": view["received_at"][:16].replace("T", " "),
         "outcome": view["outcome"], "outcome_label": OUTCOME_LABELS[Outcome(view["outcome"])],
         "outcome_rank": OUTCOME_RANK[view["outcome"]],
@@ -127,6 +136,14 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
                      for c in view["checks"] if c["status"] != "pass"],
         "thumb": thumb, "videos": videos,
     }
+
+
+def _stored(store_root: Path, f: dict[str, Any]) -> Path | None:
+    """The stored copy of a file, or None if it was never stored (too large, not downloaded) or is gone."""
+    if not f["sha256"]:
+        return None
+    stored = store_root / f"{f['sha256'][:2]}/{f['sha256'][2:4]}/{f['sha256']}.mp4"
+    return stored if stored.exists() else None
 
 
 def _video_href(stored: Path, view, position: int, f, output: Path | None, video_dir: Path | None) -> str:
