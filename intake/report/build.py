@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader
 
+from core.numbers import duration_text, size_text
 from core.textsafe import clean_name
 from core.timefmt import local_text
 from intake.config import Config
@@ -20,7 +21,6 @@ from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, check_
 from intake.report.rows import COLUMNS, TEXT_COLUMNS, coverage, report_row
 from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
-from validators.checks import human_seconds, human_size
 from validators.results import Outcome
 
 FORMATS = ("html", "csv", "xlsx", "json")
@@ -96,8 +96,8 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
         "id": view["id"], "unit": view["unit"] or "", "unit_raw": view["unit_raw"] or "", "title": view["title"],
         "source": SOURCE_LABELS.get(view["source"], view["source"]), "contact": view["contact"] or "", "phone": view["phone"] or "",
         "speaker": view["speaker"] or "", "topic": view["topic"] or "",
-        "duration": duration, "duration_text": human_seconds(duration) if duration is not None else "—",
-        "size": size, "size_text": human_size(size) if size is not None else "—",
+        "duration": duration, "duration_text": duration_text(duration) if duration is not None else "—",
+        "size": size, "size_text": size_text(size) if size is not None else "—",
         "received_at": view["received_at"][:16].replace("T", " "),
         "outcome": view["outcome"], "outcome_label": OUTCOME_LABELS[Outcome(view["outcome"])],
         "outcome_rank": OUTCOME_RANK[view["outcome"]],
