@@ -46,9 +46,11 @@ def populate(services, rows: int, clip: Path) -> None:
         checks = [passed("contact_info", "ok")]
         roll = rng.random()
         if roll < 0.2:
-            checks.append(warned("duration", "too_long_grace", "时长 2 分 3.0 秒，略超过 2 分 0.0 秒（原则上不超过）。"))
+            checks.append(warned("duration", "too_long_grace", "时长 2分3秒，略超过 2分（原则上不超过）。",
+                                 advice="视频时长 2分3秒，略超过 2分（原则上不超过），是否接受由主办方决定。"))
         elif roll < 0.3:
-            checks.append(failed("container", "quicktime", "文件实际是QuickTime（.mov）视频，不是 MP4。"))
+            checks.append(failed("container", "quicktime", "文件实际是QuickTime（.mov）视频，不是 MP4。",
+                                 advice="文件实际是QuickTime（.mov）视频，不是 MP4。请转换为 MP4 后重新报送。"))
         task = SubmissionTask(source=rng.choice(["mail", "folder"]), received_at=start + timedelta(minutes=i),
                               source_ref=f"bench:{i}", unit=unit, unit_raw=unit + "委保密办", contact=f"联系人{i}",
                               phone=f"138{i:08d}", title=f"作品<{i}>", checks=checks,

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 from core.errors import StorageError
+from core.numbers import size_text
 from core.textsafe import one_line
 from intake.inbox_fs import InboxMedia, read_sidecar
 from intake.metadata import (
@@ -134,7 +135,9 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > max_entries:
                 out.check = failed("archive", "too_many_entries",
-                                   f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。")
+                                   f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。",
+                                   advice=f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
+                                          "请只打包参赛视频后重新报送。")
                 return out
             declared = sum(i.file_size for i in infos)
             if declared > max_total_bytes:
@@ -147,7 +150,8 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
                 rel = safe_relative(name)
                 if rel is None:
                     out.check = failed("archive", "unsafe_path",
-                                       f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。")
+                                       f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。",
+                                       advice="压缩包中的文件路径不规范，出于安全考虑未解压。请重新打包后报送。")
                     return out
                 if too_long(rel, target):
                     out.check = name_too_long_check(name)
@@ -155,7 +159,8 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
                 if _ignored(rel):
                     continue
                 if info.flag_bits & 0x1:
-                    out.check = failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。")
+                    out.check = failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。",
+                                       advice="压缩包设置了密码，无法解压。请去掉密码后重新报送。")
                     return out
                 entries.append((info, rel))
             layout = _Layout(_folders_of(zf, [rel for _, rel in entries]))
@@ -206,7 +211,7 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
         return out
     if not out.videos:
         out.check = failed("archive", "no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。",
-                           skipped=skipped)
+                           advice="压缩包里没有视频文件。请把 MP4 视频打包后重新报送。", skipped=skipped)
     else:
         extra = f"；另有 {len(skipped)} 个非视频文件未处理：{'、'.join(skipped[:5])}" if skipped else ""
         out.check = passed("archive", f"压缩包内有 {len(out.videos)} 个视频{extra}。", skipped=skipped)
@@ -215,7 +220,7 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
 
 def corrupt_archive_check(exc: BaseException) -> CheckResult:
     return failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
-                  error=one_line(f"{type(exc).__name__}: {exc}", 200))
+                  advice="压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。", error=one_line(f"{type(exc).__name__}: {exc}", 200))
 
 
 def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath]) -> set[PurePosixPath]:
@@ -237,18 +242,21 @@ def _shown(name: str, limit: int = 120) -> str:
 def path_conflict_check(name: str, error: str | None = None) -> CheckResult:
     return failed("archive", "path_conflict",
                   f"压缩包中的“{_shown(name)}”既是文件又是文件夹（或与其他条目冲突），无法解压。请整理文件夹结构后重新打包报送。",
+                  advice=f"压缩包中的“{_shown(name)}”与其他文件或文件夹重名，无法解压。请整理文件夹结构后重新打包报送。",
                   entry=_shown(name, 500), error=error)
 
 
 def name_too_long_check(name: str) -> CheckResult:
     return failed("archive", "name_too_long",
                   f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
+                  advice=f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
                   entry=_shown(name, 500))
 
 
 def too_big_check(limit: int) -> CheckResult:
     return failed("archive", "too_large_unpacked",
-                  f"压缩包解压后超过 {limit // (1024 * 1024)} MB 的上限（可能是压缩炸弹），未解压。请直接报送 MP4 视频。")
+                  f"压缩包解压后超过 {size_text(limit)} 的上限（可能是压缩炸弹），未解压。请直接报送 MP4 视频。",
+                  advice=f"压缩包解压后超过 {size_text(limit)} 的上限，未解压。请直接报送 MP4 视频。")
 
 
 def unpack_archives(task: SubmissionTask, services: "Services") -> None:

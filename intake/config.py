@@ -56,7 +56,8 @@ class WatchConfig(Section):
 
 
 class ReceiptsConfig(Section):
-    enabled: bool = Field(False, description="处理后给发件人回一封中文回执邮件，说明结果和原因（每件作品只发一次）")
+    enabled: bool = Field(False, description="处理后给发件人（From 地址）回一封中文回执邮件，说明结果和修改办法"
+                                             "（每件作品只发一次；开启前已登记的邮件不回复）")
     host: str = Field("smtp.163.com", description="回执的 SMTP 服务器")
     port: int = Field(465, description="SMTP 端口")
     security: str = Field("ssl", pattern="^(ssl|starttls|none)$", description="加密方式：`ssl`、`starttls` 或 `none`")
@@ -65,6 +66,9 @@ class ReceiptsConfig(Section):
     password_file: Path | None = Field(None, description="或者：存放 SMTP 授权码的文件路径")
     from_address: str = Field("", description="发件人地址（不填时同 `username`）")
     timeout_seconds: float = Field(30, gt=0, description="SMTP 网络超时（秒）")
+    contact_line: str = Field("", max_length=500,
+                              description="每封回执末尾的联系方式，如 `联系人：王老师，电话：0772-1234567`（不填则不写）")
+    for_no_video: bool = Field(False, description="没有视频也没有下载链接的邮件（多为咨询）是否也回复“不合格”回执")
 
 
 class MailboxConfig(Section):

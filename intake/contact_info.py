@@ -67,8 +67,11 @@ def check_contact_info(unit: str | None, contact: str | None, phone: str | None)
     missing = [label for label, value in (("参赛单位名称", unit), ("联系人", contact), ("联系电话", phone)) if not value]
     if missing:
         return warned("contact_info", "missing",
-                      f"缺少{'、'.join(missing)}。请联系报送单位补充，或在投递时一并注明。", missing=missing)
+                      f"缺少{'、'.join(missing)}。请联系报送单位补充，或在投递时一并注明。",
+                      advice=f"邮件中没有找到{'、'.join(missing)}。请与主办方联系补充，"
+                             "或重新报送时在邮件正文中写明参赛单位、联系人和联系电话。", missing=missing)
     if not phone_is_valid(phone):
         return warned("contact_info", "invalid_phone",
-                      f"联系电话“{phone}”不像手机号或座机号。请核对后补充正确的号码。", phone=phone)
+                      f"联系电话“{phone}”不像手机号或座机号。请核对后补充正确的号码。",
+                      advice=f"联系电话“{phone}”不像手机号或座机号。请与主办方联系，提供正确的号码。", phone=phone)
     return passed("contact_info", f"参赛单位：{unit}，联系人：{contact}，电话：{phone}。")

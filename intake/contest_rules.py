@@ -76,14 +76,19 @@ def check_unit(raw: str | None, found: UnitMatch) -> CheckResult | None:
                       else f"参赛单位：{found.unit}。", unit=found.unit, raw=raw)
     if found.how == "fuzzy":
         return warned("unit", "unit_fuzzy", f"单位名称“{raw}”与“{found.unit}”相近，已按{found.unit}统计，请核对。",
+                      advice=f"单位名称“{raw}”已按“{found.unit}”登记；如有误，请与主办方联系更正。",
                       unit=found.unit, raw=raw, score=round(found.score, 2))
-    return warned("unit", "unit_unknown", f"单位名称“{raw}”不在应报送单位名单中，请核对是哪个单位。", raw=raw)
+    return warned("unit", "unit_unknown", f"单位名称“{raw}”不在应报送单位名单中，请核对是哪个单位。",
+                  advice=f"单位名称“{raw}”不在应报送单位名单中。请与主办方联系确认，"
+                         "或重新报送时在邮件正文中写明参赛单位的规范名称（如“柳南区”）。", raw=raw)
 
 
 def check_deadline(received_at: datetime, deadline: datetime) -> CheckResult:
     if received_at > deadline:
         return warned("deadline", "late", f"收到时间 {local_text(received_at)} 晚于截止时间 {local_text(deadline)}，"
-                      "是否接受由评审人员决定。", received_at=received_at.isoformat(), deadline=deadline.isoformat())
+                      "是否接受由评审人员决定。",
+                      advice=f"作品在截止时间 {local_text(deadline)} 之后收到，是否接受由主办方决定。",
+                      received_at=received_at.isoformat(), deadline=deadline.isoformat())
     return passed("deadline", f"在截止时间 {local_text(deadline)} 前收到。")
 
 
@@ -93,5 +98,7 @@ def check_quota(unit: str | None, earlier: list[int], quota: int) -> CheckResult
     if len(earlier) >= quota:
         ids = "、".join(f"#{i}" for i in earlier)
         return warned("quota", "over_quota", f"{unit}此前已报送 {len(earlier)} 件作品（{ids}），超过每单位 {quota} 件的名额。"
-                      "请评审人员确认以哪一件为准。", earlier_submission_ids=earlier)
+                      "请评审人员确认以哪一件为准。",
+                      advice=f"{unit}此前已报送过作品，每单位名额为 {quota} 件。如需更换作品，请与主办方联系，说明以哪一件为准。",
+                      earlier_submission_ids=earlier)
     return passed("quota", f"{unit}的第 {len(earlier) + 1} 件作品，未超过名额。")

@@ -20,6 +20,9 @@ CHECK_LABELS = {
     "large_attachment_link": "超大附件",
     "opening_phrase": "开头语",
     "sensitive_content": "敏感信息",
+    "mail_parts": "邮件内容",
+    "text_encoding": "文字编码",
+    "processing_error": "处理出错",
 }
 
 

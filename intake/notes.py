@@ -1,4 +1,5 @@
-"""The short Chinese result note written beside each processed file in done/."""
+"""Texts rendered from templates: the result note written beside each processed file in done/ (for the
+staff, quoting the reviewer's messages), and the receipt's body (for the submitter, quoting only the advice)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,42 @@ def render_result_note(view: dict[str, Any]) -> str:
         sub=view, received=view["received_at"][:16].replace("T", " "),
         file_names="、".join(f["original_name"] for f in view["files"]) or "（无视频文件）",
         outcome_label=OUTCOME_LABELS[outcome], problems=problems, advice=ADVICE[outcome])
+
+
+RECEIPT_CLOSING = {
+    Outcome.ACCEPTED: "作品已登记，请等待初步筛选结果。",
+    Outcome.NEEDS_REVIEW: "作品已登记，上述情况将由工作人员核实；如需补充或更正，请按提示办理。",
+    Outcome.REJECTED: "作品不符合征集要求，请按上述提示修改后重新报送。",
+}
+# For a check recorded without advice (before checks carried it): never the reviewer's message.
+FALLBACK_ADVICE = {Status.WARN: "工作人员将核实这一情况，暂不需要处理。", Status.FAIL: "不符合征集要求，请修改后重新报送。"}
+
+
+def receipt_items(view: dict[str, Any]) -> list[str]:
+    """What the submitter is told, one line per problem: the advice, after the file's name for a file's check."""
+    files = view["files"]
+    items: list[str] = []
+    for check in view["checks"]:
+        status = Status(check["status"])
+        if status is Status.PASS:
+            continue
+        advice = check.get("advice") or f"{check_label(check['id'])}：{FALLBACK_ADVICE[status]}"
+        position = check.get("file")
+        if position is not None and 0 <= position < len(files) and len(files) > 1:
+            advice = f"{files[position]['original_name']}：{advice}"
+        if advice not in items:
+            items.append(advice)
+    return items
+
+
+def render_receipt(view: dict[str, Any], contact_line: str = "") -> str:
+    """The receipt's body: the outcome, the advice of every check that did not pass, and ``contact_line`` last."""
+    outcome = Outcome(view["outcome"])
+    return ENV.get_template("receipt.txt.j2").render(
+        title=view.get("title") or "（未注明）", received=view["received_at"][:16].replace("T", " "),
+        file_names="、".join(f["original_name"] for f in view["files"]) or "（未收到视频文件）",
+        outcome_label=OUTCOME_LABELS[outcome], items=receipt_items(view), closing=RECEIPT_CLOSING[outcome],
+        contact_line=contact_line.strip())
 
 
 def write_result_note(path: Path, view: dict[str, Any]) -> Path:

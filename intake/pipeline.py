@@ -101,7 +101,8 @@ def inspect_files(task: SubmissionTask, services: Services) -> None:
 
 def check_files_present(task: SubmissionTask, services: Services) -> None:
     if not task.files and not task.rejected and not any(c.check_id == "large_attachment_link" for c in task.checks):
-        task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。"))
+        task.checks.append(failed("files", "no_video", "没有收到视频文件。请把 MP4 视频作为附件发送，或放入投递文件夹。",
+                                  advice="没有收到视频文件。请把 MP4 视频作为邮件附件（文件较大时可用超大附件）重新发送。"))
 
 
 def duplicate_found(media, earlier: dict) -> None:
@@ -113,6 +114,7 @@ def duplicate_found(media, earlier: dict) -> None:
     media.extra_checks.append(warned(
         "duplicate", "duplicate",
         f"与第 {earlier['id']} 号作品（{unit}，{when} 收到）内容完全相同，是重复报送。请评审人员确认保留哪一份。",
+        advice=f"这个视频在 {when} 已经收到过，内容完全相同，无需再次发送。",
         earlier_submission_id=earlier["id"]))
 
 

@@ -17,7 +17,9 @@ DuplicateFound = Callable[[MediaTask, dict], None]
 
 
 def check_row(check: CheckResult) -> CheckRow:
-    return CheckRow(check.check_id, check.status.value, check.code, check.message, dict(check.details))
+    """The check as stored; its advice to the submitter rides in the details (``details["advice"]``)."""
+    details = {**check.details, "advice": check.advice} if check.advice else dict(check.details)
+    return CheckRow(check.check_id, check.status.value, check.code, check.message, details)
 
 
 def file_record(media: MediaTask) -> FileRecord:

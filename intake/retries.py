@@ -86,6 +86,7 @@ def processing_error_check(exc: BaseException, attempts: int, file_names: list[s
         "processing_error", "processing_error",
         f"处理这件作品时反复出错（共尝试 {attempts} 次），自动检查没有完成：{describe(exc)}。"
         f"作品已经登记，请评审人员人工查看原始邮件或文件（文件：{names}）。",
+        advice="作品已经收到，但自动检查没有完成，工作人员将人工查看，暂不需要处理。",
         attempts=attempts, error=describe(exc), files=file_names[:50])
 
 

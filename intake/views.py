@@ -37,7 +37,8 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
     file_positions = {f.id: f.position for f in sub.files}
     checks = []
     for check in sub.checks:
-        item = {"id": check.check_id, "status": check.status, "code": check.code, "message": check.message}
+        item = {"id": check.check_id, "status": check.status, "code": check.code, "message": check.message,
+                "advice": (check.details or {}).get("advice") or ""}
         if check.media_file_id is not None:
             item["file"] = file_positions.get(check.media_file_id)
         checks.append(item)

@@ -384,13 +384,25 @@ class Database:
             return s.scalar(select(func.count()).select_from(Event).where(
                 Event.submission_id == submission_id, Event.kind == kind)) or 0
 
-    def mail_submissions_without(self, kind: str, since_id: int = 0) -> list[int]:
-        """Mail submissions with a sender and no event of ``kind`` (receipts still to send)."""
+    def mail_submissions_without(self, kinds: str | Sequence[str], since_id: int = 0) -> list[int]:
+        """Mail submissions after ``since_id`` with a sender and no event of ``kinds`` (receipts still to send)."""
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
         with self.session() as s:
-            done = select(Event.submission_id).where(Event.kind == kind, Event.submission_id.is_not(None))
+            done = select(Event.submission_id).where(Event.kind.in_(kinds), Event.submission_id.is_not(None))
             return list(s.scalars(select(Submission.id).where(
                 Submission.source == "mail", Submission.sender.is_not(None), Submission.id > since_id,
                 Submission.id.not_in(done)).order_by(Submission.id)))
+
+    def latest_event(self, kinds: Sequence[str]) -> Event | None:
+        """The newest event of any of ``kinds`` not tied to a submission (a switch such as receipts_on)."""
+        with self.session() as s:
+            return s.scalar(select(Event).where(Event.kind.in_(list(kinds)), Event.submission_id.is_(None))
+                            .order_by(Event.id.desc()).limit(1))
+
+    def last_submission_id(self) -> int:
+        """The highest submission id recorded so far (0 when there is none)."""
+        with self.session() as s:
+            return s.scalar(select(func.max(Submission.id))) or 0
 
     @retry_when_locked
     def record_event(self, kind: str, data: dict[str, Any], submission_id: int | None = None,

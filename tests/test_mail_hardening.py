@@ -85,7 +85,7 @@ def test_crlf_subject_gets_a_one_line_receipt_and_one_failed_receipt_blocks_noth
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
         write_config(workdir, dovecot.port, receipts={
             "enabled": True, "host": "127.0.0.1", "port": controller.port,
-            "security": "none", "from_address": "bmjfgxck@163.com"})
+            "security": "none", "from_address": "bmjfgxck@163.com", "for_no_video": True})   # mails without video
         evil = mails.ew("柳南区作品\r\nBcc: victim@example.org\r\nX-Evil: 1")
         append(dovecot, mails.plain(evil), mails.plain(mails.ew("第二封作品")), mails.plain(mails.ew("第三封作品")))
         poller = poller_for(workdir)

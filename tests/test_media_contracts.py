@@ -181,7 +181,8 @@ def test_timescale_lie_fails_duration(timescale_lie, workdir):
     assert (duration["status"], duration["code"]) == ("fail", "too_long")
     assert duration["details"]["codes"] == ["too_long", "duration_mismatch"]
     assert 599 < duration["details"]["duration_seconds"] < 602
-    assert "文件头标称 1 分 0.0 秒" in duration["message"] and "实际音视频数据长 10 分" in duration["message"]
+    assert "文件头标称 1分，实际音视频数据长 10分" in duration["message"], duration["message"]
+    assert duration["advice"].startswith("视频时长 10分") and "文件头" not in duration["advice"]
     assert 599 < item["media"]["duration_seconds"] < 602
 
 

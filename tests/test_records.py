@@ -131,6 +131,7 @@ def test_a_duplicate_found_in_a_retried_transaction_is_stored_once_and_kept_on_t
     assert task.source is Source.FOLDER and db.record.source == "folder"
     first, again = db.rows
     assert first == again and first[0].check_id == "duplicate" and first[0].status == "warn"
-    assert "与第 7 号作品（柳南区" in first[0].message and first[0].details == {"earlier_submission_id": 7}
+    assert "与第 7 号作品（柳南区" in first[0].message and first[0].details == {
+        "earlier_submission_id": 7, "advice": "这个视频在 2024-04-01 08:00 已经收到过，内容完全相同，无需再次发送。"}
     assert [c.check_id for c in task.files[0].checks] == ["duplicate"] and task.outcome.value == "needs_review"
     assert db.record.files[0].checks == () and db.record.outcome == "accepted"   # storage adds the row itself

@@ -61,8 +61,9 @@ def test_cli_outcome_and_codes(validated, name):
     for check_id, code in codes.items():
         assert got.get(check_id) == code, item["checks"]
     for check in item["checks"]:
-        assert set(check) == {"id", "status", "code", "message", "details"}
+        assert set(check) == {"id", "status", "code", "message", "advice", "details"}
         assert check["message"]
+        assert bool(check["advice"]) == (check["status"] != "pass")   # every warning and failure advises the sender
         assert check["code"] in check["details"]["codes"]
     if name in NAMES_IN_MESSAGE:
         container = next(c for c in item["checks"] if c["id"] == "container")

@@ -12,30 +12,25 @@ serious one and ``details["codes"]`` lists every code found (a script sees them 
 
 from __future__ import annotations
 
+from core.numbers import duration_text, size_text
 from validators.boxes import Layout
 from validators.results import CheckResult, failed, passed, warned
 from validators.rules import RulesConfig
 from validators.sniff import IMAGE_BRANDS, KINDS
 from validators.tools import DecodeReport, MediaFacts
 
-MIB = 1024 * 1024
 CODEC_NAMES = {"AVC": "H.264", "HEVC": "H.265", "MPEG Audio": "MP3", "AAC": "AAC"}
 RESEND = "请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 EXPORT_AGAIN = "请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
+REEXPORT = "请重新导出视频后报送。"
 
 
-def human_size(size: int) -> str:
-    """Sizes as Windows shows them: MiB labelled MB."""
-    if size >= MIB:
-        return f"{size / MIB:.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size} 字节"
-
-
-def human_seconds(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds, 1), 60)
-    return f"{int(minutes)} 分 {secs:.1f} 秒" if minutes else f"{secs:.1f} 秒"
+def _sizes(size: int, other: int) -> tuple[str, str]:
+    """Two sizes as people read them (12.4 MB), with the bytes when they would read the same."""
+    shown, against = size_text(size), size_text(other)
+    if shown == against and size != other:
+        return f"{shown}（{size:,} 字节）", f"{against}（{other:,} 字节）"
+    return shown, against
 
 
 def codec_name(fmt: str | None) -> str:
@@ -45,32 +40,40 @@ def codec_name(fmt: str | None) -> str:
 def check_size(size: int, rules: RulesConfig) -> CheckResult:
     limit = rules.max_size_bytes
     if size > limit:
-        return failed("size", "too_large",
-                      f"文件大小为 {human_size(size)}，超过 {human_size(limit)} 的上限。请压缩视频（如降低码率）后重新报送。",
+        shown, most = _sizes(size, limit)[0], size_text(limit)
+        return failed("size", "too_large", f"文件大小为 {shown}，超过 {most} 的上限。请压缩视频（如降低码率）后重新报送。",
+                      advice=f"视频文件大小为 {shown}，超过 {most} 的上限。"
+                             f"请压缩视频（如降低码率）到 {most} 以内后重新报送。",
                       size_bytes=size, limit_bytes=limit)
-    return passed("size", f"文件大小 {human_size(size)}，未超过 {human_size(limit)}。", size_bytes=size)
+    return passed("size", f"文件大小 {size_text(size)}，未超过 {size_text(limit)}。", size_bytes=size)
 
 
 def check_container(kind: str, layout: Layout | None, rules: RulesConfig) -> CheckResult:
     name = KINDS.get(kind, KINDS["unknown"])
     if kind == "empty":
-        return failed("container", "empty_file", "文件是空的（0 字节），可能拷贝或下载失败。请重新发送完整的视频文件。", kind=kind)
+        return failed("container", "empty_file", "文件是空的（0 字节），可能拷贝或下载失败。请重新发送完整的视频文件。",
+                      advice="收到的文件是空的（0 字节），可能是上传或拷贝失败。请重新发送完整的视频文件。", kind=kind)
     if kind == "quicktime":
         return failed("container", "quicktime",
-                      f"文件实际是{name}，不是 MP4（只是扩展名写成了 .mp4）。{RESEND}", kind=kind)
+                      f"文件实际是{name}，不是 MP4（只是扩展名写成了 .mp4）。{RESEND}",
+                      advice=f"文件实际是{name}，不是 MP4。{RESEND}", kind=kind)
     if kind == "hls":
         return failed("container", "playlist",
-                      f"文件实际是{name}，里面只有片段地址，没有视频内容。请发送完整的 MP4 视频文件。", kind=kind)
+                      f"文件实际是{name}，里面只有片段地址，没有视频内容。请发送完整的 MP4 视频文件。",
+                      advice="收到的是一个播放列表文件，里面没有视频内容。请发送完整的 MP4 视频文件。", kind=kind)
     if kind in ("rar", "7z"):
         return failed("container", "unsupported_archive",
-                      f"文件是{name}，本系统无法处理该压缩格式。请直接发送 MP4 视频，或改用 ZIP 压缩。", kind=kind)
+                      f"文件是{name}，本系统无法处理该压缩格式。请直接发送 MP4 视频，或改用 ZIP 压缩。",
+                      advice=f"收到的是{name}，无法解压。请直接发送 MP4 视频，或改用 ZIP 格式压缩后重新报送。", kind=kind)
     if kind in ("avif", "heif"):
         major = layout.major_brand if layout else None
         real = IMAGE_BRANDS.get(major or "", (kind, name))[1]
         return failed("container", "image_sequence", f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
+                      advice=f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
                       kind=kind, brands=layout.brands if layout else [], codes=["image_sequence"])
     if kind != "mp4" or layout is None:
-        return failed("container", "not_mp4", f"文件实际是{name}，不是 MP4 视频。{RESEND}", kind=kind)
+        return failed("container", "not_mp4", f"文件实际是{name}，不是 MP4 视频。{RESEND}",
+                      advice=f"文件实际是{name}，不是 MP4 视频。{RESEND}", kind=kind)
     allowed = set(rules.allowed_brands)
     major = layout.major_brand or ""
     problems: list[tuple[str, str]] = []
@@ -85,8 +88,11 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig) -> Che
     if layout.count("mdat") == 0 and not layout.fragmented:
         problems.append(("no_mdat", "文件中没有媒体数据（mdat）"))
     if problems:
-        advice = RESEND if problems[0][0] == "brand_not_allowed" else "请重新导出后报送。"
-        return failed("container", problems[0][0], "；".join(text for _, text in problems) + "。" + advice,
+        brand = problems[0][0] == "brand_not_allowed"
+        found = "；".join(text for _, text in problems) + "。"
+        return failed("container", problems[0][0], found + (RESEND if brand else "请重新导出后报送。"),
+                      advice=f"文件不是标准的 MP4 格式。{RESEND}" if brand
+                      else f"文件结构不完整或异常，可能无法正常播放。{REEXPORT}",
                       kind=kind, brands=layout.brands, codes=[code for code, _ in problems])
     return passed("container", f"MP4 文件（品牌 {major.strip()}）。", kind=kind, brands=layout.brands)
 
@@ -107,17 +113,20 @@ def check_streams(facts: MediaFacts, rules: RulesConfig) -> CheckResult:
     if not video:
         extra = "；" + "；".join(uncommon) if uncommon else ""
         return failed("streams", "no_video", f"文件中没有视频画面（只有音频或为空）{extra}。请报送包含画面的视频。",
-                      codes=codes, **details)
+                      advice="文件中没有视频画面（只有声音或为空）。请报送包含画面的视频。", codes=codes, **details)
     described = f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
     if audio:
         described += f"，音频 {codec_name(a.get('format'))}"
     if not audio:
         advice = "代言视频需要讲解声音，请确认是否遗漏音轨" + ("；建议转为 H.264 + AAC。" if uncommon else "。")
         found = "".join(f"{text}。" for text in uncommon)
-        return warned("streams", "no_audio", f"{described}，但没有声音。{found}{advice}", codes=codes, **details)
+        return warned("streams", "no_audio", f"{described}，但没有声音。{found}{advice}",
+                      advice="视频没有声音。代言视频需要讲解声音，如果导出时遗漏了音轨，请重新导出后报送。",
+                      codes=codes, **details)
     if uncommon:
         return warned("streams", "uncommon_codec", f"{described}。" + "；".join(uncommon) + "。建议转为 H.264 + AAC。",
-                      codes=codes, **details)
+                      advice="视频采用的编码不常见，部分播放器可能无法播放。"
+                             "建议转为 MP4（H.264 视频 + AAC 音频）后重新报送。", codes=codes, **details)
     return passed("streams", described + "。", **details)
 
 
@@ -152,54 +161,66 @@ def check_duration(facts: MediaFacts | None, layout: Layout | None, rules: Rules
     claimed, actual = media_seconds(facts, layout)
     limit, grace = rules.max_duration_seconds, rules.duration_grace_seconds
     if actual is None:
-        return warned("duration", "unknown_duration", "无法读出视频时长，请人工核对。")
+        return warned("duration", "unknown_duration", "无法读出视频时长，请人工核对。",
+                      advice="未能读出视频时长，工作人员将人工核对，暂不需要处理。")
     details = {"duration_seconds": round(actual, 3), "claimed_seconds": round(claimed, 3) if claimed else None}
-    shown = human_seconds(actual)
+    # The tenth only where whole seconds would hide the excess: 2分0.4秒 is over 2分, 2分6秒 plainly is.
+    shown = duration_text(actual, exact=actual > limit and round(actual) <= limit)
+    most = duration_text(limit)
     mismatch = claimed is not None and actual - claimed > rules.duration_tolerance_seconds
-    note = f"（文件头标称 {human_seconds(claimed)}，实际音视频数据长 {shown}）" if mismatch else ""
+    note = f"（文件头标称 {duration_text(claimed)}，实际音视频数据长 {shown}）" if mismatch else ""
     also = "文件头与实际数据不一致，文件可能被修改过。" if mismatch else ""
     extra = ["duration_mismatch"] if mismatch else []
     if actual > limit + grace:
         return failed("duration", "too_long",
-                      f"时长 {shown}{note}，超过 {human_seconds(limit)} 的要求。{also}"
-                      f"请剪辑到 {human_seconds(limit)} 以内后重新报送。",
+                      f"时长 {shown}{note}，超过 {most} 的要求。{also}请剪辑到 {most} 以内后重新报送。",
+                      advice=f"视频时长 {shown}，超过 {most} 的要求。请剪辑到 {most} 以内后重新报送。",
                       codes=["too_long", *extra], **details)
     if actual > limit:
         return warned("duration", "too_long_grace",
-                      f"时长 {shown}{note}，略超过 {human_seconds(limit)}（原则上不超过）。{also}由评审人员决定是否接受。",
+                      f"时长 {shown}{note}，略超过 {most}（原则上不超过）。{also}由评审人员决定是否接受。",
+                      advice=f"视频时长 {shown}，略超过 {most}（原则上不超过），是否接受由主办方决定。"
+                             f"如能剪辑到 {most} 以内，可重新报送。",
                       codes=["too_long_grace", *extra], **details)
     if mismatch:
         return warned("duration", "duration_mismatch",
-                      f"时长{note}前后不一致，文件可能被修改过，请人工核对。", codes=extra, **details)
+                      f"时长{note}前后不一致，文件可能被修改过，请人工核对。",
+                      advice="视频文件记录的时长与实际内容不一致，文件可能不完整或经过修改。建议重新导出视频后报送。",
+                      codes=extra, **details)
     return passed("duration", f"时长 {shown}。", **details)
 
 
 def check_layout_integrity(layout: Layout) -> CheckResult | None:
     """A failure found by the box walk alone, or None when the layout is whole."""
     if layout.problem == "truncated":
-        expected = (f"按文件内部结构应有 {layout.expected_size} 字节，实际只有 {layout.file_size} 字节"
+        short, whole = _sizes(layout.file_size, layout.expected_size or 0)
+        expected = (f"按文件内部结构应有 {whole}，实际只有 {short}"
                     if layout.expected_size else f"文件在第 {layout.file_size} 字节处意外结束")
         return failed("integrity", "truncated",
                       f"文件不完整：{expected}，通常是下载或拷贝中断。请重新发送完整的文件。",
+                      advice="文件不完整，通常是上传或拷贝中断。请重新发送完整的文件。",
                       offset=layout.problem_offset, expected_size=layout.expected_size)
     if layout.problem == "bad_box":
         return failed("integrity", "corrupt_structure",
-                      f"文件结构在第 {layout.problem_offset} 字节处损坏。请重新导出视频后报送。", offset=layout.problem_offset)
+                      f"文件结构在第 {layout.problem_offset} 字节处损坏。{REEXPORT}",
+                      advice=f"文件结构已损坏，无法正常播放。{REEXPORT}", offset=layout.problem_offset)
     return None
 
 
 def check_decode(report: DecodeReport, deep: bool) -> CheckResult:
     scope = "完整解码" if deep else "快速检查（开头和结尾）"
     if report.timed_out:
-        return warned("integrity", "decode_timeout", f"{scope}超时，未能确认文件可以完整播放，请人工试播。", deep=deep)
+        return warned("integrity", "decode_timeout", f"{scope}超时，未能确认文件可以完整播放，请人工试播。",
+                      advice="系统未能及时确认视频可以完整播放，工作人员将人工试播，暂不需要处理。", deep=deep)
     if not report.ok:
         first = report.errors.splitlines()[0] if report.errors else ""
         return failed("integrity", "decode_error",
-                      f"视频数据损坏，无法正常解码（{scope}发现错误）。请重新导出视频后报送。",
-                      deep=deep, ffmpeg_error=first[:300])
+                      f"视频数据损坏，无法正常解码（{scope}发现错误）。{REEXPORT}",
+                      advice=f"视频数据损坏，无法正常播放。{REEXPORT}", deep=deep, ffmpeg_error=first[:300])
     return passed("integrity", f"{scope}通过，文件可以正常解码。", deep=deep)
 
 
 def check_probe_failed(reason: str) -> CheckResult:
-    return failed("integrity", "probe_failed", "无法读取文件的音视频信息，文件可能已损坏。请重新导出视频后报送。", reason=reason[:300])
+    return failed("integrity", "probe_failed", f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}",
+                  advice=f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}", reason=reason[:300])
 

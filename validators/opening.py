@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ToolError
+from core.numbers import duration_text
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
@@ -28,6 +29,7 @@ from validators.tools import PACKAGE_ROOT, MediaFacts
 
 log = logging.getLogger(__name__)
 METADATA_FIELDS = ("title", "comment", "description")
+OPENING_HINT = "我是保密法治代言人XXX，今天我要讲的是……"
 
 
 @dataclass
@@ -101,15 +103,20 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
             if hit:
                 return _found(hit, texts)
     where = "、".join(looked) or "无可查看的文字"
+    first = duration_text(cfg.scan_seconds)
     if ocr_failure is not None:
         return OpeningResult(warned(
             "opening_phrase", "ocr_failed",
-            f"画面文字识别没有完成（{ocr_failure}），无法确定前 {cfg.scan_seconds:g} 秒的画面中是否有建议的开头语"
-            f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。", looked=looked, error=ocr_failure), texts)
+            f"画面文字识别没有完成（{ocr_failure}），无法确定前 {first}的画面中是否有建议的开头语"
+            f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
+            advice=f"系统未能确认视频前 {first}是否有建议的开头语。开头语只是建议，不影响作品登记，暂不需要处理。",
+            looked=looked, error=ocr_failure), texts)
     return OpeningResult(warned(
         "opening_phrase", "not_found",
-        f"前 {cfg.scan_seconds:g} 秒内未发现建议的开头语“我是保密法治代言人XXX，今天我要讲的是……”"
-        f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。", looked=looked), texts)
+        f"前 {first}内未发现建议的开头语“{OPENING_HINT}”（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
+        advice=f"视频前 {first}内未发现建议的开头语“{OPENING_HINT}”。开头语只是建议，不影响作品登记；"
+               "如方便，可在视频开头加上后重新报送。",
+        looked=looked), texts)
 
 
 def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],

@@ -21,28 +21,35 @@ class Outcome(str, Enum):
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check's verdict. ``check_id`` and ``code`` are a public interface."""
+    """One check's verdict. ``check_id`` and ``code`` are a public interface.
+
+    Two texts, for two readers: ``message`` tells the reviewer what was found (numbers, ids, what to
+    look at); ``advice`` tells the submitter what to fix and how to send the work again, and is all a
+    receipt quotes. Advice names no command, no internal number and no reviewer's task.
+    """
 
     check_id: str
     status: Status
     code: str
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    advice: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.check_id, "status": self.status.value, "code": self.code, "message": self.message}
+        return {"id": self.check_id, "status": self.status.value, "code": self.code, "message": self.message,
+                "advice": self.advice}
 
 
 def passed(check_id: str, message: str, **details: Any) -> CheckResult:
     return CheckResult(check_id, Status.PASS, "ok", message, details)
 
 
-def warned(check_id: str, code: str, message: str, **details: Any) -> CheckResult:
-    return CheckResult(check_id, Status.WARN, code, message, details)
+def warned(check_id: str, code: str, message: str, *, advice: str = "", **details: Any) -> CheckResult:
+    return CheckResult(check_id, Status.WARN, code, message, details, advice)
 
 
-def failed(check_id: str, code: str, message: str, **details: Any) -> CheckResult:
-    return CheckResult(check_id, Status.FAIL, code, message, details)
+def failed(check_id: str, code: str, message: str, *, advice: str = "", **details: Any) -> CheckResult:
+    return CheckResult(check_id, Status.FAIL, code, message, details, advice)
 
 
 def outcome_of(results: Iterable[CheckResult]) -> Outcome:

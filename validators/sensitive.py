@@ -46,4 +46,6 @@ def check_sensitive(texts: list[TextSource], cfg: SensitiveConfig) -> CheckResul
         shown.append(f"“{item['match']}”出现在{item['source']}{at}：……{item['snippet']}……")
     more = f"（另有 {len(found) - MAX_SHOWN} 处）" if len(found) > MAX_SHOWN else ""
     return warned("sensitive_content", "flagged",
-                  "发现可能涉密或敏感的内容，请人工复核：\n" + "\n".join(shown) + more, matches=found)
+                  "发现可能涉密或敏感的内容，请人工复核：\n" + "\n".join(shown) + more,
+                  advice="作品的文字中出现了可能涉及密级标志或敏感信息的内容，将由工作人员人工核实。"
+                         "请再次确认作品不含涉密信息；如需更换，请修改后重新报送。", matches=found)

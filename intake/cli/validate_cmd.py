@@ -48,7 +48,7 @@ def open_checked(path: Path) -> OpenedFile:
 
 
 def check_json(check: CheckResult) -> dict[str, Any]:
-    """A check for --json: id, status, code, message and details, where ``details.codes`` lists every code."""
+    """A check for --json: id, status, code, message, advice and details, where ``details.codes`` lists every code."""
     details = dict(check.details)
     details.setdefault("codes", [check.code])
     return {**check.as_json(), "details": details}

@@ -36,7 +36,9 @@ def warn_large_attachment_links(task: SubmissionTask, services: "Services") -> N
                    "再用 intake attach 作品编号 文件 补登：\n" + "\n".join(lines))
     else:
         message = "邮件提到“超大附件”，但没有识别出下载链接。请打开原邮件查看并下载视频。"
-    task.checks.append(warned("large_attachment_link", "large_attachment_link", message,
+    advice = ("作品以“超大附件”发送，工作人员将在下载链接到期前下载视频，暂不需要处理；如链接已过期，请重新发送。"
+              if links else "邮件提到“超大附件”，但没有找到下载链接。请确认附件已上传成功，必要时重新发送。")
+    task.checks.append(warned("large_attachment_link", "large_attachment_link", message, advice=advice,
                               links=[link.as_json() for link in links]))
     limit = services.config.rules.max_size_bytes
     over = [link for link in links if link.size_bytes is not None and link.size_bytes > limit]
@@ -45,6 +47,8 @@ def warn_large_attachment_links(task: SubmissionTask, services: "Services") -> N
         task.checks.append(failed(
             "size", LINK_TOO_LARGE,
             f"“超大附件”下载链接标明的文件大小超过 {size_text(limit)} 的上限：{named}。请压缩视频（如降低码率）后重新报送。",
+            advice=f"“超大附件”中的视频超过 {size_text(limit)} 的上限：{named}。请压缩视频（如降低码率），"
+                   f"控制在 {size_text(limit)} 以内后重新报送。",
             links=[link.as_json() for link in over], limit_bytes=limit))
 
 
@@ -54,10 +58,13 @@ def warn_mail_findings(task: SubmissionTask, services: "Services") -> None:
         task.checks.append(warned(
             "mail_parts", "too_many_parts",
             f"邮件包含 {task.part_count} 个部分（附件、正文等），超过 {MAX_PARTS} 个，只检查了前 {MAX_PARTS} 个。"
-            "请评审人员打开原邮件，查看其余部分中是否还有作品。", part_count=task.part_count, checked=MAX_PARTS))
+            "请评审人员打开原邮件，查看其余部分中是否还有作品。",
+            advice=f"邮件包含的附件和正文部分过多（{task.part_count} 个），系统只检查了前 {MAX_PARTS} 个。"
+                   "请只附上参赛视频后重新报送。", part_count=task.part_count, checked=MAX_PARTS))
     if task.lossy_fields:
         lossy = task.lossy_fields
         task.checks.append(warned(
             "text_encoding", "lossy_decoding",
             f"邮件的{'、'.join(lossy)}中有无法正确识别的字符，已用“\ufffd”代替。请评审人员打开原邮件核对。",
+            advice=f"邮件的{'、'.join(lossy)}中有无法识别的字符。如单位、联系人等信息有误，请与主办方联系更正。",
             fields=lossy))

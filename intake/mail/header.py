@@ -72,8 +72,9 @@ class _Address:
 
 
 def _sender(header) -> _Address:
-    """Reply-To, else From: the address only. Raw UTF-8 (RFC 6532) is decoded before it is parsed."""
-    raw = decode_raw_header(raw_header(header, "Reply-To") or raw_header(header, "From"))
+    """The From address only (a Reply-To is never read: receipts go where the mail says it came from).
+    Raw UTF-8 (RFC 6532) is decoded before it is parsed."""
+    raw = decode_raw_header(raw_header(header, "From"))
     addresses = getaddresses([raw.text])
     found = next((addr for _, addr in addresses if "@" in addr), "")
     return _Address(found, raw.lossy)

@@ -220,7 +220,9 @@ class MailPoller:
         task.checks.append(warned(
             "duplicate", "message_id_reused",
             f"这封邮件的 Message-ID 与第 {earlier} 号作品的邮件相同，但内容不同，已作为新作品登记。"
-            "请评审人员核对两件作品，确认是否为重复报送。", earlier_submission_id=earlier))
+            "请评审人员核对两件作品，确认是否为重复报送。",
+            advice="这封邮件与此前收到的一封邮件标识相同但内容不同，已作为新作品登记，暂不需要处理。",
+            earlier_submission_id=earlier))
         return None
 
     def _mark(self, uid: int, use_keyword: bool) -> None:

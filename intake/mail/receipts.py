@@ -1,4 +1,18 @@
-"""回执: a Chinese reply to the sender with the outcome and the reasons, once per submission."""
+"""回执: a Chinese reply to the sender with the outcome and what to do about it, at most once per submission.
+
+Who gets one, and when:
+
+- only mails recorded after receipts were turned on. The moment is an event (``receipts_on``, with the
+  last submission id recorded before it), written once per switch by whichever worker sees the switch
+  first, under a claim so that two workers never write it twice; a pass with receipts off after they
+  were on writes ``receipts_off``, so turning them on again never answers the mails recorded meanwhile.
+- only the mail's From address (``sender``; a Reply-To is never read).
+- a mail with no video and no download link (usually a question) only if ``for_no_video`` is set.
+
+At most once: a worker claims ``receipt:<id>`` before it looks, writes ``receipt_sending`` before it
+hands the mail to the SMTP server, and ``receipt_sent`` or ``receipt_failed`` after. A try that stopped
+in between (the process killed) may have sent the mail: it is not sent again (``receipt_skipped``).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +26,19 @@ from email.utils import formatdate, make_msgid
 from core.errors import IntakeError
 from core.textsafe import one_line
 from intake.labels import OUTCOME_LABELS
-from intake.notes import render_result_note
+from intake.notes import render_receipt
 from intake.pipeline import Services
 from intake.retries import describe
 from intake.views import submission_view
+from storage.database import worker_id
 from validators.results import Outcome
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+TURNED_ON, TURNED_OFF = "receipts_on", "receipts_off"
+SETTLED = ("receipt_sent", "receipt_skipped")   # a submission with one of these is never answered (again)
+SWITCH_REF = "receipts:switch"                  # the claim under which a worker writes a switch event
+ACTOR = "mailbox"
 
 
 def smtp_password(cfg) -> str:
@@ -29,7 +48,7 @@ def smtp_password(cfg) -> str:
     return value
 
 
-def compose_receipt(view: dict, sender: str) -> EmailMessage:
+def compose_receipt(view: dict, sender: str, contact_line: str = "") -> EmailMessage:
     """The reply mail. Every header value is one line: a CR/LF from the sender's subject must not
     make the header (or the composition) break."""
     msg = EmailMessage()
@@ -41,64 +60,134 @@ def compose_receipt(view: dict, sender: str) -> EmailMessage:
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.split("@")[-1] if "@" in sender else None)
     msg["Auto-Submitted"] = "auto-replied"
-    msg.set_content(render_result_note(view) + "\n（本邮件由系统自动发送，请勿直接回复。）\n", charset="utf-8")
+    msg.set_content(render_receipt(view, contact_line), charset="utf-8")
     return msg
 
 
-def send_pending_receipts(services: Services) -> int:
-    """Send a receipt for each mail submission that has none yet; return how many were sent."""
-    cfg = services.config.mailbox.receipts
-    if not cfg.enabled:
+def receipts_start(services: Services, worker: str) -> int | None:
+    """The last submission id recorded before receipts were turned on (later ones are answered), or None
+    while they are off (or while another worker is writing the switch: the next pass knows)."""
+    db, enabled = services.db, services.config.mailbox.receipts.enabled
+    latest = db.latest_event((TURNED_ON, TURNED_OFF))
+    if _is_on(latest) == enabled:
+        return latest.data["after_id"] if enabled else None
+    if not db.claim(SWITCH_REF, worker, services.config.database.claim_lease_seconds):
+        return None
+    try:
+        latest = db.latest_event((TURNED_ON, TURNED_OFF))   # again, now that no other worker can write it
+        if _is_on(latest) == enabled:
+            return latest.data["after_id"] if enabled else None
+        if not enabled:
+            db.record_event(TURNED_OFF, {}, actor=ACTOR)
+            log.info("回执已关闭。")
+            return None
+        after = db.last_submission_id()
+        db.record_event(TURNED_ON, {"after_id": after}, actor=ACTOR)
+        log.info("回执已开启：只回复此后登记的邮件（此前登记到作品 #%d，均不发回执）。", after)
+        return after
+    finally:
+        db.release(SWITCH_REF, worker)
+
+
+def _is_on(event) -> bool:
+    return event is not None and event.kind == TURNED_ON
+
+
+def send_pending_receipts(services: Services, worker: str | None = None) -> int:
+    """Send a receipt for each mail submission recorded since receipts were turned on that has none
+    yet; return how many were sent."""
+    worker = worker or worker_id()
+    after = receipts_start(services, worker)
+    if after is None:
         return 0
-    db = services.db
     sent = 0
-    for submission_id in db.mail_submissions_without("receipt_sent"):
-        if db.event_count(submission_id, "receipt_failed") >= MAX_ATTEMPTS:
-            continue
-        view = submission_view(db, submission_id)
-        sender = cfg.from_address or cfg.username
+    for submission_id in services.db.mail_submissions_without(SETTLED, since_id=after):
+        ref = f"receipt:{submission_id}"
+        if not services.db.claim(ref, worker, services.config.database.claim_lease_seconds):
+            continue   # another worker is answering it right now
         try:
-            _send(cfg, compose_receipt(view, sender))
-        except Exception as exc:  # SMTP, the network, or a receipt that cannot be composed: only this one fails
-            expected = isinstance(exc, (OSError, smtplib.SMTPException))
-            log.warning("作品 #%s 的回执发送失败：%s", submission_id, describe(exc), exc_info=not expected)
-            db.record_event("receipt_failed", {"error": describe(exc)}, submission_id=submission_id,
-                            actor="mailbox")
-            continue
-        db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor="mailbox")
-        sent += 1
+            if _answer(services, submission_id):
+                sent += 1
+        finally:
+            services.db.release(ref, worker)
     return sent
+
+
+def _answer(services: Services, submission_id: int) -> bool:
+    """Under the submission's claim: send its receipt unless that is settled; True if sent now."""
+    db, cfg = services.db, services.config.mailbox.receipts
+    tries = [e.kind for e in db.events(submission_id) if e.kind.startswith("receipt_")]
+    if any(kind in SETTLED for kind in tries) or tries.count("receipt_failed") >= MAX_ATTEMPTS:
+        return False   # settled by another worker meanwhile, or given up
+    if tries and tries[-1] == "receipt_sending":   # neither sent nor failed after it
+        log.warning("作品 #%s 的回执上次发送时程序中断，可能已经发出，不再重发。", submission_id)
+        _skip(db, submission_id, "interrupted")
+        return False
+    view = submission_view(db, submission_id)
+    if not cfg.for_no_video and any(c["id"] == "files" and c["code"] == "no_video" for c in view["checks"]):
+        _skip(db, submission_id, "no_video")   # no video, no download link: usually a question
+        return False
+    try:
+        msg = compose_receipt(view, cfg.from_address or cfg.username, cfg.contact_line)
+        db.record_event("receipt_sending", {"to": view["sender"]}, submission_id=submission_id, actor=ACTOR)
+        _send(cfg, msg)
+    except Exception as exc:  # SMTP, the network, or a receipt that cannot be composed: only this one fails
+        expected = isinstance(exc, (OSError, smtplib.SMTPException))
+        log.warning("作品 #%s 的回执发送失败：%s", submission_id, describe(exc), exc_info=not expected)
+        db.record_event("receipt_failed", {"error": describe(exc)}, submission_id=submission_id, actor=ACTOR)
+        return False
+    db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor=ACTOR)
+    return True
+
+
+def _skip(db, submission_id: int, reason: str) -> None:
+    db.record_event("receipt_skipped", {"reason": reason}, submission_id=submission_id, actor=ACTOR)
 
 
 class ReceiptSender:
     """The mailbox loop's step after each pass: a receipt for every mail submission that has none yet.
 
-    Receipts never stop the intake: whatever fails (SMTP, the network, the receipts' own database
-    trouble) is logged and tried again after the next pass; each receipt is sent once.
+    It notes a switch of receipts on (or off) when it is made, before the worker's first pass, so that
+    the mails of that pass are answered. Receipts never stop the intake: whatever fails (SMTP, the
+    network, the receipts' own database trouble) is logged and tried again after the next pass.
     """
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, worker: str | None = None):
         self.services = services
+        self.worker = worker or worker_id()
+        try:
+            receipts_start(services, self.worker)
+        except Exception as exc:  # the database is away: the first pass notes the switch instead
+            log.warning("无法记录回执开关，稍后再试：%s", describe(exc), exc_info=not isinstance(exc, IntakeError))
 
     def send_pending(self) -> int:
         """How many receipts were sent now (0 when receipts are off or sending failed)."""
         try:
-            return send_pending_receipts(self.services)
+            return send_pending_receipts(self.services, self.worker)
         except Exception as exc:  # the mails are recorded already: only the receipts wait
             log.error("发送回执时出错，下次再试：%s", describe(exc), exc_info=not isinstance(exc, IntakeError))
             return 0
 
 
 def _send(cfg, msg: EmailMessage) -> None:
+    """Hand ``msg`` to the SMTP server. Once the server has accepted it, a failing goodbye is no failure:
+    the receipt must not be sent twice."""
     password = smtp_password(cfg)
     if cfg.security == "ssl":
         smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
                                 context=ssl.create_default_context())
     else:
         smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-    with smtp:
+    try:
         if cfg.security == "starttls":
             smtp.starttls(context=ssl.create_default_context())
         if cfg.username and password:
             smtp.login(cfg.username, password)
         smtp.send_message(msg)
+    except BaseException:
+        smtp.close()
+        raise
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
