@@ -28,7 +28,7 @@ from core.errors import StorageError
 from core.textsafe import clean_name, clip_bytes, one_line
 from core.timefmt import SHANGHAI
 from intake.config import WatchConfig
-from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped
+from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, open_dir_chain, relative_parts
 from intake.labels import OUTCOME_LABELS
 from intake.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidecars_of, transcripts_of
 from intake.notes import write_result_note
@@ -192,7 +192,8 @@ def handle_dropped(path: Path, services: Services, watch: WatchConfig,
             source.check_unchanged()   # a file that changed under us is not to blame for what followed
             return exc
 
-        return record_once(ref, services, lambda work: build_task(source, ref, watch, work),
+        max_size = services.config.rules.max_size_bytes
+        return record_once(ref, services, lambda work: build_task(source, ref, watch, work, max_size),
                            identity=lambda: bare_task(source, ref), triage=triage,
                            on_recorded=lambda done: finish(source, done.submission_id, services, watch,
                                                            done.resumed))
@@ -211,7 +212,9 @@ def bare_task(source: InboxFile, ref: str) -> FolderTask:
                       files=[MediaTask(source_path=None, original_name=name, size_bytes=source.size)])
 
 
-def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path) -> FolderTask:
+def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_size: int | None = None) -> FolderTask:
+    """The dropped file's task. A file over ``max_size`` is not read at all, not even to sniff a zip:
+    only one named .zip is unpacked; anything else is judged by its size alone."""
     path = source.path
     sidecars = sidecar_bytes(path, watch.inbox)
     meta = metadata_for(path, watch.inbox, sidecars)
@@ -219,7 +222,8 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path) -> F
     task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source),
                       title=meta.title or one_line(Path(name).stem, 500) or name)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
-    if path.suffix.lower() == ".zip" or sniff_bytes(source.head(SNIFF_BYTES)) == "zip":
+    readable = max_size is None or source.size <= max_size
+    if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):
         # Unpacked and checked by the unpack_archives stage, through this same descriptor.
         task.files = [InboxMedia(source_path=path, original_name=name, source=source, unpack_to=work)]
     else:
@@ -276,7 +280,48 @@ def finish(source: InboxFile, submission_id: int, services: Services, watch: Wat
                                        "note": one_line(str(note))},
                              submission_id=submission_id, actor="folder-watcher")
     log.info("作品 #%s（%s）已移到 %s", submission_id, OUTCOME_LABELS[outcome], one_line(str(target)))
+    for folder in remove_empty_folders(watch.inbox, path.parent, lambda f: kept_folder(f, services, watch)):
+        log.info("已删除投递文件夹中的空文件夹 %s", one_line(str(folder)))
     return Finished(path, submission_id, outcome, target, note, resumed)
+
+
+def kept_folder(folder: Path, services: Services, watch: WatchConfig) -> bool:
+    """Folders that stay even when empty: those named after a unit on the list (staff drop into them),
+    the outcome folders (通过, 待复核, 不合格), and done/, the data folder and the store with their parents."""
+    units = services.config.contest.units
+    names = {OUTCOME_LABELS[o] for o in Outcome} | {u.name for u in units} | {a for u in units for a in u.aliases}
+    if folder.name.strip() in names:
+        return True
+    protected = (watch.done, services.config.storage.data_dir, services.config.storage.root)
+    return any(folder == p or folder in p.parents for p in protected)
+
+
+def remove_empty_folders(inbox: Path, folder: Path, keep: Callable[[Path], bool]) -> list[Path]:
+    """Remove ``folder``, then each parent below ``inbox``, while it is empty; return those removed.
+
+    Stops at the inbox itself, at a folder ``keep`` protects, and at the first that is not empty, is a
+    link or is gone. Each parent is reached through the inbox door's chain of descriptors (no link
+    followed on the way), and ``rmdir`` removes only an empty folder and never follows a link.
+    """
+    removed: list[Path] = []
+    try:
+        parts = list(relative_parts(inbox, folder))
+    except Refused:
+        return removed   # the inbox itself, or not below it
+    while parts and not keep(inbox.joinpath(*parts)):
+        try:
+            parent = open_dir_chain(inbox, tuple(parts[:-1]))
+        except (Refused, OSError):
+            break
+        try:
+            os.rmdir(parts[-1], dir_fd=parent)
+        except OSError:
+            break   # not empty (a file, a hidden file, a new copy), a link, or gone: left alone
+        finally:
+            os.close(parent)
+        removed.append(inbox.joinpath(*parts))
+        parts.pop()
+    return removed
 
 
 def _move_sidecar(sidecar: Path, folder: Path, inbox: Path) -> None:

@@ -1,15 +1,28 @@
-"""Logging for the long-running jobs: stderr and a rotating file under the data folder."""
+"""Logging for the long-running jobs: stderr and a rotating file under the data folder.
+
+Timestamps are Beijing time whatever the machine's zone, like every time a person reads here.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import sys
+from datetime import datetime
 from pathlib import Path
 
+from core.timefmt import SHANGHAI
 from intake.config import Config
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class BeijingFormatter(logging.Formatter):
+    """``%(asctime)s`` in Asia/Shanghai (a server often runs on UTC)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, SHANGHAI).strftime(datefmt or DATE_FORMAT)
 
 
 def setup_logging(config: Config) -> Path:
@@ -25,7 +38,7 @@ def setup_logging(config: Config) -> Path:
                                                    backupCount=config.logging.backups, encoding="utf-8")
     to_stderr = logging.StreamHandler(sys.stderr)
     for handler in (to_file, to_stderr):
-        handler.setFormatter(logging.Formatter(FORMAT, "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(BeijingFormatter(FORMAT, DATE_FORMAT))
         root.addHandler(handler)
     # watchdog and alembic are chatty at INFO
     logging.getLogger("watchdog").setLevel(logging.WARNING)

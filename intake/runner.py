@@ -7,14 +7,17 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from core.errors import DatabaseGone, IntakeError
+from core.errors import DatabaseGone, IntakeError, MailboxError
+from core.timefmt import SHANGHAI
 from intake.config import Config
 from intake.folder import Finished
 from intake.logsetup import logging_progress
 from intake.services import open_services
+from intake.source_status import SourceStatus
 from intake.watcher import InboxWatcher
 from validators import children
 
@@ -24,14 +27,31 @@ RESTART_SECONDS = 5.0   # first wait before a source that failed starts again; d
 
 
 @dataclass(frozen=True)
+class MailboxState:
+    """What the start-up summary says of the mailbox: off, receiving as ``account``, or waiting (``problem``)."""
+
+    enabled: bool
+    account: str = ""
+    host: str = ""
+    folder: str = ""
+    problem: str | None = None   # why it does not receive yet (no authorization code); it is tried again
+
+
+@dataclass(frozen=True)
 class StartupSummary:
+    config_file: Path | None   # None: no config file, the built-in defaults
     inbox: Path
     done: Path
     watch_mode: str
     settle_seconds: float
-    database: str
+    database: str              # the URL with any password hidden
     store: Path
-    mailbox: str | None     # None when the mailbox is off
+    deadline: datetime
+    mailbox: MailboxState
+
+    @property
+    def deadline_passed(self) -> bool:
+        return datetime.now(SHANGHAI) > self.deadline
 
 
 def install_stop_signals(stop: threading.Event) -> None:
@@ -72,19 +92,22 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
     clean_stale_work(config)
     poller_thread = None
     fatal: list[BaseException] = []   # what made the mailbox thread stop the whole job
-    mailbox = None
+    mailbox = MailboxState(False)
     if with_mailbox and config.mailbox.enabled:
-        from intake.mail.poller import MailPoller
-
-        poller = MailPoller(services)   # reads the password now: a missing one stops the start-up
-        mailbox = f"{poller.session.account} 的 {config.mailbox.folder}"
-        poller_thread = threading.Thread(target=_poll_safely, args=(poller, stop, on_mail, once, fatal),
-                                         name="mailbox", daemon=True)
+        poller, mailbox = _start_mailbox(services, once, fatal)
+        if poller is not None or not once:
+            poller_thread = threading.Thread(target=_poll_safely, args=(services, poller, stop, on_mail, once, fatal),
+                                             name="mailbox", daemon=True)
     watcher = InboxWatcher(services, config.watch, on_finished=on_finished)
     watcher.start()
+    summary = StartupSummary(config.source.resolve() if config.source else None, config.watch.inbox,
+                             config.watch.done, watcher.mode, config.watch.settle_seconds, services.db.safe_url,
+                             config.storage.root, config.contest.deadline, mailbox)
+    if summary.deadline_passed:
+        log.warning("截止时间 %s 已过：此后收到的作品都会带“截止时间”提醒（延期请修改 contest.deadline）。",
+                    summary.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
     if on_start:
-        on_start(StartupSummary(config.watch.inbox, config.watch.done, watcher.mode, config.watch.settle_seconds,
-                                services.db.safe_url, config.storage.root, mailbox))
+        on_start(summary)
     if poller_thread is not None:
         poller_thread.start()
     try:
@@ -101,11 +124,55 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
         raise fatal[0]   # the command ends with the mailbox's error and a failing exit code
 
 
-def _poll_safely(poller, stop: threading.Event, on_mail, once: bool, fatal: list[BaseException]) -> None:
+def _start_mailbox(services, once: bool, fatal: list[BaseException]):
+    """(the poller, or None while the authorization code is missing; the mailbox's state for the summary).
+
+    A missing code does not stop the folder intake: the mailbox thread asks for it again (a
+    ``password_file`` filled in later is picked up), ``intake service status`` and ``intake doctor``
+    show the error meanwhile, and ``--once`` ends with it (exit 1) after the folder's pass.
+    """
+    from intake.mail.client import MailSession
+
+    cfg = services.config.mailbox
+    account = MailSession(cfg, "").account
+    poller, missing = _new_poller(services)
+    if missing is not None:
+        log.error("邮箱 %s 暂不接收（投递文件夹照常接收）：%s %s", account, missing.message, missing.hint or "")
+        if once:
+            fatal.append(missing)
+    return poller, MailboxState(True, account, cfg.host, cfg.folder, problem=missing.message if missing else None)
+
+
+def _new_poller(services):
+    """(a poller, None), or (None, the error) while the authorization code is missing; the mailbox's status
+    file notes that error, as the poller notes its own."""
+    from intake.mail.poller import MailPoller
+
+    try:
+        return MailPoller(services), None   # reads the authorization code now
+    except MailboxError as exc:
+        SourceStatus(services.config.storage.data_dir, "mailbox", "邮箱接收").failed(exc.message)
+        return None, exc
+
+
+def _poll_safely(services, poller, stop: threading.Event, on_mail, once: bool,
+                 fatal: list[BaseException]) -> None:
     """The mailbox thread. poller.run() already waits out every failure and goes on; this loop is the last
-    guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy."""
+    guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy.
+    Without a poller (no authorization code at the start) it asks for the code again, with the same backoff."""
     delay = RESTART_SECONDS
     while not stop.is_set():
+        if poller is None:   # the code was missing: ask again after the wait
+            stop.wait(delay)
+            delay = min(delay * 2, 300.0)
+            if stop.is_set():
+                continue
+            poller, missing = _new_poller(services)
+            if missing is not None:
+                log.warning("邮箱仍未接收（%.0f 秒后再试）：%s", delay, missing.message)
+                continue
+            log.info("已读到邮箱授权码，开始接收邮箱。")
+            delay = RESTART_SECONDS
         try:
             poller.run(stop, on_result=on_mail, once=once)
             return

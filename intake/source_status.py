@@ -12,11 +12,12 @@ import json
 import logging
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from core.textsafe import one_line
+from core.timefmt import SHANGHAI
 
 log = logging.getLogger(__name__)
 
@@ -67,5 +68,21 @@ class SourceStatus:
                     os.unlink(tmp)
 
 
+def read_all(data_dir: Path) -> list[dict[str, Any]]:
+    """Every readable status file, by source name; an unreadable one is left out (nothing known)."""
+    folder = status_dir(data_dir)
+    found = (read_status(path) for path in sorted(folder.glob("*.json"))) if folder.is_dir() else ()
+    return [data for data in found if data is not None and data.get("source")]
+
+
+def moment(value: Any) -> datetime | None:
+    """A time written by this module (an ISO string with its offset), or None."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    # Beijing time, like every time a person reads here; the offset keeps it unambiguous.
+    return datetime.now(SHANGHAI).isoformat()

@@ -89,12 +89,23 @@ def _option_usage(option: click.Option) -> str:
     return f"{names} {option.metavar or option.name.upper()}"
 
 
+def command_of(name: str) -> click.Command:
+    """A command by its words: ``list``, or ``service install`` for a command of a group."""
+    command: click.Command = cli
+    for word in name.split():
+        command = command.commands[word]   # type: ignore[attr-defined]
+    return command
+
+
 def synopsis(name: str) -> str:
     """``intake <name>`` with its arguments and options, e.g. ``intake list [--json] [--unit 单位]``.
 
     Flags that set one value (``--shortlist``/``--reject``/``--pending``) are joined with ``|``; such a
-    choice with no default is one the command insists on, so it is written without brackets."""
-    command = cli.commands[name]
+    choice with no default is one the command insists on, so it is written without brackets.
+    A group reads ``intake service install|status``."""
+    command = command_of(name)
+    if isinstance(command, click.Group):
+        return f"intake {name} {'|'.join(command.commands)}"
     words = [f"intake {name}"]
     options: dict[str, list[click.Option]] = {}
     for param in command.params:
@@ -109,9 +120,9 @@ def synopsis(name: str) -> str:
     return " ".join(words)
 
 
-def heading(name: str) -> str:
-    """The ``###`` heading of one command's section."""
-    return f"### `{synopsis(name)}`\n"
+def heading(name: str, level: int = 3) -> str:
+    """The ``###`` heading of one command's section (``####`` and deeper for a group's commands)."""
+    return f"{'#' * level} `{synopsis(name)}`\n"
 
 
 def summary(command: click.Command) -> str:

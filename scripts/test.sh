@@ -9,6 +9,8 @@ command -v dovecot >/dev/null 2>&1 || extra="$extra dovecot-imapd"
 command -v chromium >/dev/null 2>&1 || extra="$extra chromium"
 # Storage and pipeline tests run against a throwaway PostgreSQL server as well as SQLite.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || extra="$extra postgresql"
+# The generated systemd unit is checked by systemd-analyze verify.
+command -v systemd-analyze >/dev/null 2>&1 || extra="$extra systemd"
 fc-list 2>/dev/null | grep -qi "noto sans cjk\|wenquanyi" || extra="$extra fonts-noto-cjk"
 EXTRA_APT_PACKAGES="$extra" bash scripts/setup.sh test
 # The tests wait on servers and child processes more than they compute: four workers on two cores

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ ISO_BMFF_KINDS = ("mp4", "avif", "heif")   # what the box walk reads (images onl
 class FileReport:
     path: Path
     size_bytes: int
-    kind: str
+    kind: str | None                 # None: never read (over the size limit)
     layout: Layout | None = None
     facts: MediaFacts | None = None
     checks: list[CheckResult] = field(default_factory=list)
@@ -70,16 +72,38 @@ def examine_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: st
 
     The file is opened once (no symlink, regular files only; OSError otherwise), or ``opened`` is
     used as given and left open. Everything after that reads the descriptor, never ``path`` again.
+    A file over the size limit is judged by its size alone: nothing of it is read.
     """
     if opened is not None:
         return _examine(path, opened, rules, deep, name, transcripts, content, ocr)
+    unread = oversized_report(path, rules)
+    if unread is not None:
+        return unread
     with OpenedFile.open(path) as own:
         return _examine(path, own, rules, deep, name, transcripts, content, ocr)
+
+
+def oversized_report(path: Path, rules: RulesConfig) -> FileReport | None:
+    """The report of a regular file over the size limit, from lstat alone (it is not even opened); else None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None   # the open that follows says what is wrong
+    if stat.S_ISREG(st.st_mode) and st.st_size > rules.max_size_bytes:
+        return _size_only(path, st.st_size, rules)
+    return None
+
+
+def _size_only(path: Path, size: int, rules: RulesConfig) -> FileReport:
+    """An oversized file's only result is ``size: too_large``: no sniff, no box walk, no tool reads it."""
+    return FileReport(path=path, size_bytes=size, kind=None, checks=[checks.check_size(size, rules)])
 
 
 def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: str | None,
              transcripts, content: bool, ocr: bool | None) -> FileReport:
     size = f.size
+    if size > rules.max_size_bytes:
+        return _size_only(path, size, rules)
     report = FileReport(path=path, size_bytes=size,
                         kind="empty" if size == 0 else sniff_bytes(f.read_at(0, SNIFF_BYTES)))
     report.checks.append(checks.check_size(size, rules))
@@ -105,8 +129,6 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
     report.checks.append(checks.check_duration(report.facts, report.layout, rules))
     if layout_problem:
         report.checks.append(layout_problem)
-    elif size > rules.max_size_bytes:
-        pass  # an oversized file is never decoded in full, nor in part: it is rejected already
     else:
         report.checks.append(_decode(f, report, rules, deep))
     if content and report.facts.video and not report.failed:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from pathlib import Path
 
 import click
 
 from core.textsafe import for_terminal
-from intake.config import Config, load_config
+from intake.config import CONFIG_ENV, Config, load_config
 
 
 class AppContext:
@@ -20,12 +22,29 @@ class AppContext:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.config_path)
+            if self._config.source is None:
+                # Run in the wrong folder, a command would quietly use (and create) a database of its own.
+                click.echo(for_terminal(default_config_notice(self._config)), err=True)
         return self._config
 
     def services(self, deep: bool = False, progress: bool = False):
         from intake.services import open_services  # SQLAlchemy loads only for commands that record
 
         return open_services(self.config, progress=terminal_progress if progress else None, deep=deep)
+
+
+def default_config_notice(config: Config) -> str:
+    """One line for stderr: no config file was found, so which settings and which database are in use."""
+    return f"未找到 config.yaml（也未设置 {CONFIG_ENV}），使用内置默认配置；数据库：{database_text(config.database.url)}"
+
+
+def database_text(url: str) -> str:
+    """A SQLite database as its file, saying whether it exists yet; any other URL with its password hidden."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + ":memory:"):
+        path = Path(url[len(prefix):])
+        return f"{path}" if path.exists() else f"{path}（尚不存在，需要时会新建一个空数据库）"
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def terminal_progress(label: str, total: int):

@@ -14,7 +14,7 @@ from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
 from intake.metadata import transcripts_beside
-from validators.examine import FileReport, examine_file
+from validators.examine import FileReport, examine_file, oversized_report
 from validators.opened import NotRegularFile, OpenedFile
 from validators.results import CheckResult, Outcome, worst
 
@@ -70,10 +70,13 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool,
     rules = app.config.rules
     reports: list[FileReport] = []
     for path in paths:
-        # Opened once here; the checks and every tool they run read this descriptor, never the path again.
-        with open_checked(path) as opened:
-            reports.append(examine_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
-                                        ocr=False if no_ocr else None, opened=opened))
+        report = oversized_report(path, rules)   # judged by its size alone, never opened
+        if report is None:
+            # Opened once here; the checks and every tool they run read this descriptor, never the path again.
+            with open_checked(path) as opened:
+                report = examine_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
+                                      ocr=False if no_ocr else None, opened=opened)
+        reports.append(report)
     if as_json:
         payload = [
             {"path": str(r.path), "outcome": r.outcome.value, "checks": [check_json(c) for c in r.checks],
