@@ -282,6 +282,9 @@ def unpack_archives(task: SubmissionTask, services: "Services") -> None:
                 found = parse_sidecar(sidecar)
                 task.unit, task.contact, task.phone = (task.unit or found.unit, task.contact or found.contact,
                                                        task.phone or found.phone)
+                task.title = task.title or found.title
+        if not unpacked.videos:   # no video to name the work after: the zip's own name does
+            task.title = task.title or one_line(Path(media.original_name).stem, 500)
         transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
                                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
         files += [MediaTask(source_path=p, original_name=member, transcripts=transcripts)

@@ -219,8 +219,8 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_
     sidecars = sidecar_bytes(path, watch.inbox)
     meta = metadata_for(path, watch.inbox, sidecars)
     name = one_line(path.name, 500) or "未命名文件"
-    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source),
-                      title=meta.title or one_line(Path(name).stem, 500) or name)
+    # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
+    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
     readable = max_size is None or source.size <= max_size
     if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):

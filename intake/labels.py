@@ -42,3 +42,7 @@ STATUS_LABELS = {Status.PASS: "通过", Status.WARN: "提醒", Status.FAIL: "不
 
 # Where a submission came from. Keys are Source members, so the stored text ('mail', ...) finds them too.
 SOURCE_LABELS = {Source.MAIL: "邮件", Source.FOLDER: "投递文件夹", Source.CLI: "手工登记", Source.ATTACH: "补登"}
+
+# The fields ``intake edit`` corrects, as the audit log and the terminal name them.
+FIELD_LABELS = {"unit": "参赛单位", "unit_raw": "参赛单位（原文）", "contact": "联系人", "phone": "联系电话",
+                "title": "作品名", "speaker": "代言人", "topic": "主题"}

@@ -10,6 +10,8 @@ Why STAGES run in this order:
    what the source handed over is turned into files and findings first, so that
    every later stage sees the real videos and a task already rejected (a zip
    bomb, a zip too large to fetch) or already explained (超大附件 links).
+   ``name_the_work`` follows them: the title falls back on the first video's
+   name, which a zip only gives once unpacked.
 2. ``check_files_present`` after them: a submission without a video is rejected,
    unless it is rejected already or its video waits behind a download link.
 3. ``store_files`` before ``inspect_files``: what is checked is the stored copy,
@@ -128,10 +130,15 @@ def take_opening_phrase(task: SubmissionTask, services: Services) -> None:
                 return
 
 
+def name_the_work(task: SubmissionTask, services: Services) -> None:
+    """作品名: what a sidecar (beside the video or inside its zip) or the mail's text calls the work, else the
+    video's file name; the mail subject only when nothing else names it (it stays in ``subject``)."""
+    task.title = task.title or task.title_from_files()
+
+
 def check_message_text(task: SubmissionTask, services: Services) -> None:
     """The mail subject and body: the files' own texts were looked at with each file."""
-    texts = [TextSource(kind, text) for kind, text in (("subject", task.title if task.source == "mail" else None),
-                                                       ("body", task.body_text)) if text]
+    texts = [TextSource(kind, text) for kind, text in (("subject", task.subject), ("body", task.body_text)) if text]
     if texts:
         task.checks.append(check_sensitive(texts, services.config.rules.sensitive))
 
@@ -158,7 +165,8 @@ def check_contest_deadline(task: SubmissionTask, services: Services) -> None:
 def check_unit_quota(task: SubmissionTask, services: Services) -> None:
     if not task.unit or task.rejected:
         return   # a rejected work does not take the unit's place
-    check = check_quota(task.unit, services.db.earlier_submissions_of_unit(task.unit),
+    # A recorded submission (a recheck) counts only the works recorded before it.
+    check = check_quota(task.unit, services.db.earlier_submissions_of_unit(task.unit, before=task.submission_id),
                         services.config.contest.quota_per_unit)
     if check:
         task.checks.append(check)
@@ -181,7 +189,7 @@ def record(task: SubmissionTask, services: Services) -> None:
 Stage = Callable[[SubmissionTask, Services], None]
 
 STAGES: list[Stage] = [
-    unpack_archives, warn_large_attachment_links, warn_mail_findings,      # what the source handed over
+    unpack_archives, warn_large_attachment_links, warn_mail_findings, name_the_work,   # what the source handed
     check_files_present, store_files, inspect_files, take_opening_phrase,   # the files
     check_message_text, check_contact, match_unit, check_contest_deadline, check_unit_quota,   # the submission
     confirm_source_unchanged, record,

@@ -107,7 +107,8 @@ def record_processing_error(task, services, exc: BaseException, attempts: int) -
         if not again.item_fault:
             raise
         log.error("登记 %s 时数据库再次拒绝（%s），只登记来源和时间", task.source_ref, again)
-        for name in ("unit", "unit_raw", "contact", "phone", "title", "speaker", "topic", "sender", "body_text"):
+        for name in ("unit", "unit_raw", "contact", "phone", "title", "subject", "speaker", "topic", "sender",
+                     "body_text"):
             setattr(task, name, None)
         task.title = "（原标题无法保存）"
         submission_id = record_submission(services.db, task)

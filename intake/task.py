@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from core.textsafe import one_line
 from storage.filestore import StoredBlob
 from validators.examine import FileReport
 from validators.results import CheckResult, Outcome, Status, outcome_of
@@ -64,7 +65,8 @@ class SubmissionTask:
     unit_raw: str | None = None      # as written, before matching to a known unit
     contact: str | None = None
     phone: str | None = None
-    title: str | None = None
+    title: str | None = None         # 作品名: set by a sidecar or the mail's text; see title_from_files
+    subject: str | None = None       # mail: the subject as sent, never the title when a file names the work
     speaker: str | None = None
     topic: str | None = None
     actor: str | None = None
@@ -95,6 +97,17 @@ class SubmissionTask:
     @property
     def outcome(self) -> Outcome:
         return outcome_of(self.all_checks)
+
+    def title_from_files(self) -> str | None:
+        """作品名 when no sidecar or text named the work: the first video's file name, else the file name a
+        download link gives, else (nothing else to go by) the mail subject."""
+        names = [m.original_name for m in self.files] + [link.name for link in self.attachment_links]
+        for name in names:
+            # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name, without its extension.
+            stem = one_line(PurePosixPath((name or "").replace("\\", "/")).stem, 500)
+            if stem:
+                return stem
+        return self.subject
 
     @property
     def rejected(self) -> bool:

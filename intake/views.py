@@ -52,10 +52,12 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
         "contact": sub.contact,
         "phone": sub.phone,
         "title": sub.title,
+        "subject": sub.subject,
         "sender": sub.sender,
         "speaker": sub.speaker,
         "topic": sub.topic,
         "outcome": sub.outcome,
+        "check_run": sub.check_run,   # 1 as recorded; each recheck or edit of the results adds one
         "decision": decision_json(decisions[-1]) if decisions else None,
         "decisions": [decision_json(d) for d in decisions],
         "files": [

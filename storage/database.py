@@ -27,10 +27,16 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, Statement
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import failpoints
-from core.errors import DatabaseError, DatabaseGone, DataRejected, NotFound
-from core.textsafe import clean_text, clip_bytes
+from core.errors import DatabaseError, DatabaseGone, DataRejected
+from core.textsafe import clean_text
 from storage.models import Attempt, Blob, CheckRecord, Claim, Event, MediaFile, Submission
-from storage.records import CheckRow, FileRecord, SubmissionRecord, outcome_of_statuses
+from storage.check_runs import apply_check_run
+from storage.records import CheckRow, CheckRun, FileRecord, SubmissionRecord, outcome_of_statuses
+from storage.values import check_record as _check_row
+from storage.values import jsonable as _jsonable
+from storage.values import not_found as _not_found
+from storage.values import stored_key as _key
+from storage.values import stored_text as _text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
@@ -229,7 +235,8 @@ class Database:
                 sub = Submission(
                     source=record.source, source_ref=record.source_ref, received_at=record.received_at,
                     unit=_text(record.unit), unit_raw=_text(record.unit_raw), contact=_text(record.contact),
-                    phone=_text(record.phone), title=_text(record.title), outcome=record.outcome,
+                    phone=_text(record.phone), title=_text(record.title), subject=_text(record.subject),
+                    outcome=record.outcome,
                     speaker=_text(record.speaker), topic=_text(record.topic),
                     message_key=_key(record.message_key), sender=_text(record.sender))
                 s.add(sub)
@@ -271,7 +278,8 @@ class Database:
                 raise _not_found(submission_id)
             start = s.scalar(select(func.count()).select_from(MediaFile).where(
                 MediaFile.submission_id == submission_id)) or 0
-            _add_files(s, submission_id, _claim_blobs(s, submission_id, files, on_duplicate), start=start)
+            _add_files(s, submission_id, _claim_blobs(s, submission_id, files, on_duplicate), start=start,
+                       run=sub.check_run)
             data: dict[str, Any] = {"files": [m.original_name for m in files]}
             settled = _settle_checks(s, submission_id, settle or {})
             if settled:
@@ -283,18 +291,50 @@ class Database:
             if filled:
                 data["filled"] = filled
             s.flush()
-            statuses = set(s.scalars(select(CheckRecord.status).where(CheckRecord.submission_id == submission_id)))
+            statuses = set(s.scalars(select(CheckRecord.status).where(
+                CheckRecord.submission_id == submission_id, CheckRecord.run == sub.check_run)))
             sub.outcome = outcome_of_statuses(statuses)
             data["outcome"] = sub.outcome
             s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
                         data=_jsonable(data)))
             return sub.outcome
 
-    def earlier_submissions_of_unit(self, unit: str) -> list[int]:
-        """Ids of the unit's recorded submissions that were not rejected (they count against the quota)."""
+    def earlier_submissions_of_unit(self, unit: str, before: int | None = None) -> list[int]:
+        """Ids of the unit's recorded submissions that were not rejected (they count against the quota),
+        all of them or those recorded before submission ``before``."""
         with self.session() as s:
-            return list(s.scalars(select(Submission.id).where(
-                Submission.unit == unit, Submission.outcome != "rejected").order_by(Submission.id)))
+            query = select(Submission.id).where(Submission.unit == unit, Submission.outcome != "rejected")
+            if before is not None:
+                query = query.where(Submission.id < before)
+            return list(s.scalars(query.order_by(Submission.id)))
+
+    def later_submissions_of_unit(self, unit: str, after: int) -> list[int]:
+        """Ids of the unit's submissions recorded after submission ``after`` (their quota depends on it)."""
+        with self.session() as s:
+            return list(s.scalars(select(Submission.id).where(Submission.unit == unit, Submission.id > after)
+                                  .order_by(Submission.id)))
+
+    def submission_ids(self) -> list[int]:
+        with self.session() as s:
+            return list(s.scalars(select(Submission.id).order_by(Submission.id)))
+
+    def stored_paths(self, submission_id: int) -> dict[int, str]:
+        """Where each stored file of a submission lies in the store (relative to storage.root), by position."""
+        with self.session() as s:
+            rows = s.execute(select(MediaFile.position, Blob.stored_path).join(Blob, Blob.sha256 == MediaFile.sha256)
+                             .where(MediaFile.submission_id == submission_id))
+            return {position: path for position, path in rows}
+
+    @retry_when_locked
+    def record_check_run(self, submission_id: int, run: CheckRun | None, kind: str, data: dict[str, Any] | None = None,
+                         changes: dict[str, str | None] | None = None, actor: str | None = None) -> dict[str, Any]:
+        """In one transaction: apply ``changes`` to the submission's fields (storage.check_runs.EDITABLE), store
+        ``run`` as its latest results with the outcomes they give, and append a ``kind`` event with the old and
+        new values. Returns the event's data (see ``apply_check_run``)."""
+        self.ensure_same_file()
+        with self.session() as s:
+            return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
+                                   _text(actor) or current_actor())
 
     @retry_when_locked
     def claim(self, source_ref: str, worker: str, lease_seconds: float) -> bool:
@@ -507,7 +547,7 @@ def _settle_checks(s: Session, submission_id: int, settle: Mapping[int, CheckRow
     return before
 
 
-def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], start: int) -> None:
+def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], start: int, run: int = 1) -> None:
     for position, media in enumerate(files, start=start):
         blob = media.blob
         row = MediaFile(
@@ -519,45 +559,12 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
         s.add(row)
         s.flush()
         for check in media.checks:
-            s.add(_check_row(submission_id, row.id, check))
+            s.add(_check_row(submission_id, row.id, check, run))
 
 
 def _decision_view(event: Event) -> dict[str, Any]:
     return {"decision": event.data.get("decision"), "note": event.data.get("note"), "reviewer": event.actor,
             "at": event.at, "forced": bool(event.data.get("forced"))}
-
-
-def _check_row(submission_id: int, media_file_id: int | None, check: CheckRow) -> CheckRecord:
-    return CheckRecord(submission_id=submission_id, media_file_id=media_file_id, check_id=check.check_id,
-                       status=check.status, code=check.code, message=_text(check.message) or "",
-                       details=_jsonable(check.details))
-
-
-def _not_found(submission_id: int) -> NotFound:
-    return NotFound(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
-
-
-def _text(value: str | None) -> str | None:
-    """Last line of defence: text reaches the database without NUL or lone surrogates, whatever the caller did
-    (PostgreSQL refuses the one, every driver the other, and the item would fail on every try)."""
-    return clean_text(value) if isinstance(value, str) else value
-
-
-def _key(value: str | None) -> str | None:
-    # An indexed TEXT column: PostgreSQL's btree refuses entries over about 2,700 bytes.
-    return clip_bytes(_text(value), 1000) if value else value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_text(str(k)): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, (int, float, bool)) or value is None:
-        return value
-    return _text(str(value))
 
 
 def _sqlite_file(engine: Engine) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        and_)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -49,15 +50,20 @@ class Submission(Base):
     unit_raw: Mapped[str | None] = mapped_column(Text)           # as the sender wrote it
     contact: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)             # 作品名: a sidecar's, else the video's file name
+    subject: Mapped[str | None] = mapped_column(Text)           # the mail's subject, as sent
     outcome: Mapped[str] = mapped_column(String(16))
     speaker: Mapped[str | None] = mapped_column(Text)
     topic: Mapped[str | None] = mapped_column(Text)
     message_key: Mapped[str | None] = mapped_column(Text, index=True)   # account + Message-ID
     sender: Mapped[str | None] = mapped_column(Text)                     # for receipts
+    check_run: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # the latest run of its checks
 
     files: Mapped[list[MediaFile]] = relationship(back_populates="submission", order_by="MediaFile.position")
-    checks: Mapped[list[CheckRecord]] = relationship(back_populates="submission", order_by="CheckRecord.id")
+    # The results of the latest run only; earlier runs (before a recheck or an edit) stay in the table.
+    checks: Mapped[list[CheckRecord]] = relationship(
+        primaryjoin=lambda: and_(Submission.id == CheckRecord.submission_id, CheckRecord.run == Submission.check_run),
+        order_by="CheckRecord.id", viewonly=True)
 
 
 class Blob(Base):
@@ -96,6 +102,7 @@ class MediaFile(Base):
 
 class CheckRecord(Base):
     __tablename__ = "check_results"
+    __table_args__ = (Index("ix_check_results_submission_run", "submission_id", "run"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
@@ -105,8 +112,7 @@ class CheckRecord(Base):
     code: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    submission: Mapped[Submission] = relationship(back_populates="checks")
+    run: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # see Submission.check_run
 
 
 class Event(Base):

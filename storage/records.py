@@ -53,6 +53,7 @@ class SubmissionRecord:
     contact: str | None = None
     phone: str | None = None
     title: str | None = None
+    subject: str | None = None
     speaker: str | None = None
     topic: str | None = None
     actor: str | None = None
@@ -60,6 +61,28 @@ class SubmissionRecord:
     sender: str | None = None
     checks: tuple[CheckRow, ...] = ()
     files: tuple[FileRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileRun:
+    """A file's results in a new check run; ``media`` holds what the file was found to be
+    (container, duration_seconds, codecs, width, height), or None to keep what is stored."""
+
+    position: int
+    checks: tuple[CheckRow, ...]
+    media: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """A newer set of results for a recorded submission (a recheck, an edit): it becomes the one shown.
+
+    ``checks`` are the submission's own, all of them; a file missing from ``files`` (added meanwhile)
+    keeps its results as they are.
+    """
+
+    checks: tuple[CheckRow, ...]
+    files: tuple[FileRun, ...] = ()
 
 
 def outcome_of_statuses(statuses: Iterable[str]) -> str:

@@ -325,3 +325,14 @@ def sentinel_http_server():
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def two_works(folder: Path, seconds: float) -> list[Path]:
+    """一.mp4 and 二.mp4: small valid videos that open with the phrase, with different contents (so that
+    neither is a duplicate of the other)."""
+    from tests.mails import variant
+
+    first = clip(folder / "一.mp4", seconds)
+    second = folder / "二.mp4"
+    second.write_bytes(variant(first.read_bytes(), "second"))
+    return [first, second]

@@ -376,7 +376,7 @@ def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mail
             poller.poll_once()   # a connection failure is never the mail's fault: the pass stops, no count
         poller.session.close()
     assert drops == [1, 1]
-    assert [s["title"] for s in listing(mailbox)] == ["柳城县参赛作品（镕）"]   # read first on the second pass
+    assert [s["subject"] for s in listing(mailbox)] == ["柳城县参赛作品（镕）"]   # read first on the second pass
     assert open_services(load_config(mailbox / "config.yaml")).db.failing_items() == []
 
 

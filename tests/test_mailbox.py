@@ -73,7 +73,8 @@ def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
     by_unit = {s["unit"]: s for s in subs}
 
     fox = by_unit["柳城县"]
-    assert fox["title"] == "柳城县参赛作品（镕）"
+    # The work is named after its video; the subject is kept apart.
+    assert (fox["title"], fox["subject"]) == ("朱镕基同志讲保密", "柳城县参赛作品（镕）")
     assert (fox["contact"], fox["phone"]) == ("覃镕", "0772-7612345")
     assert [f["original_name"] for f in fox["files"]] == ["朱镕基同志讲保密.mp4"]
     assert fox["outcome"] == "accepted", fox["checks"]
@@ -90,6 +91,7 @@ def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
 
     zipped = by_unit["城中区"]
     assert [f["original_name"] for f in zipped["files"]] == ["城中区.zip/城中区作品/守护秘密.mp4"]
+    assert zipped["title"] == "守护秘密"
     assert zipped["outcome"] == "accepted", zipped["checks"]
 
     for unit, host in (("三江侗族自治县", "mail.163.com"), ("融水苗族自治县", "wx.mail.qq.com")):
@@ -98,8 +100,10 @@ def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
         link = next(c for c in sub["checks"] if c["id"] == "large_attachment_link")
         assert link["status"] == "warn" and host in link["message"] and "到期" in link["message"]
         assert sub["files"] == []
+    assert by_unit["三江侗族自治县"]["title"] == "三江作品"   # the file name the download link gives
 
-    nothing = next(s for s in subs if s["title"] == "关于报送作品的咨询")
+    nothing = next(s for s in subs if s["subject"] == "关于报送作品的咨询")
+    assert nothing["title"] == "关于报送作品的咨询"   # nothing else names it
     assert nothing["outcome"] == "rejected"
     assert [(c["id"], c["code"]) for c in nothing["checks"] if c["status"] == "fail"] == [("files", "no_video")]
 
@@ -329,7 +333,7 @@ def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
     from email import policy
 
     msg = email.message_from_bytes(envelope.content, policy=policy.default)
-    assert msg["Subject"].startswith("回执：已收到《融水县作品》（待复核）")
+    assert msg["Subject"].startswith("回执：已收到《融水作品》（待复核）")   # the work, named by its link
     body = msg.get_content()
     assert "处理结果：待复核" in body and "超大附件" in body
 

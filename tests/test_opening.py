@@ -159,7 +159,7 @@ def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):
     from intake.task import MediaTask, SubmissionTask
 
     services = open_services(load_config(workdir / "config.yaml"))
-    task = SubmissionTask(source="mail", received_at=datetime.now(timezone.utc), title="绝密★ 柳南区作品",
+    task = SubmissionTask(source="mail", received_at=datetime.now(timezone.utc), subject="绝密★ 柳南区作品",
                           body_text="附件是我们的作品。", files=[MediaTask(clips["valid"], "valid.mp4")])
     process(task, services)
     flagged = [c for c in task.checks if c.check_id == "sensitive_content"]

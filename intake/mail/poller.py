@@ -154,8 +154,9 @@ class MailPoller:
         if head is None:
             return SubmissionTask(source="mail", source_ref=ref, received_at=datetime.now(timezone.utc),
                                   title=f"（无法读取的邮件 UID {uid}）", actor="mailbox")
-        return SubmissionTask(source="mail", source_ref=ref, received_at=head.internaldate,
-                              title=head.subject or None, message_key=message_key(self.session.account, head),
+        # Its files are unknown: the subject is all there is to name the work by.
+        return SubmissionTask(source="mail", source_ref=ref, received_at=head.internaldate, title=head.subject or None,
+                              subject=head.subject or None, message_key=message_key(self.session.account, head),
                               sender=head.sender, actor="mailbox")
 
     def _read(self, uid: int, ref: str, work) -> SubmissionTask | None:
@@ -176,7 +177,7 @@ class MailPoller:
     def _finish(self, uid: int, use_keyword: bool, done: Recorded) -> MailResult | None:
         """Mark the recorded mail (held by the claim still), after noting what it carried."""
         db, task = self.services.db, done.task
-        subject = (task.title or "") if task else ""
+        subject = (task.subject or "") if task else ""
         if done.how is How.EARLIER:
             self._mark_recorded(uid, use_keyword)   # recorded by another poller since our search
             return None
@@ -210,7 +211,7 @@ class MailPoller:
         else:
             kept = [e.data.get("content") for e in db.events(earlier) if e.kind == "mail_content"]
             # Recorded before contents were kept: the subject is all there is to compare.
-            same = kept[-1] == content if kept else submission_view(db, earlier)["title"] == task.title
+            same = kept[-1] == content if kept else submission_view(db, earlier)["subject"] == task.subject
         if same:
             return earlier
         again = db.submission_id_for_message_key(reused_key(key, content))
@@ -351,4 +352,4 @@ def _hashes(task: SubmissionTask) -> set[str]:
 
 
 def _content_of(task: SubmissionTask) -> str:
-    return content_id(_hashes(task), task.title, task.body_text)
+    return content_id(_hashes(task), task.subject, task.body_text)

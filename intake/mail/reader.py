@@ -62,7 +62,7 @@ class MailReader:
         uid = head.uid
         self.lossy = list(head.lossy)
         task = SubmissionTask(source="mail", source_ref=source_ref, received_at=head.internaldate,
-                              title=head.subject or None, message_key=key, sender=head.sender, actor="mailbox")
+                              subject=head.subject or None, message_key=key, sender=head.sender, actor="mailbox")
         headers = self.fetch.part_headers(uid, [p for p in head.parts if not self._is_body_text(p)])
         texts: list[str] = []
         transcripts: list[tuple[str, bytes]] = []
@@ -92,6 +92,9 @@ class MailReader:
         meta = from_text(head.subject).fill_from(from_text(body)).fill_from(from_file_name(head.subject))
         task.unit, task.contact, task.phone = (one_line(meta.unit, 200), one_line(meta.contact, 100),
                                                one_line(meta.phone, 50))
+        # 作品名 as a text part, a sidecar in a zip or the subject labels it; else name_the_work takes the
+        # video's file name. The subject itself is never the title while a file names the work.
+        task.title = one_line(meta.title, 500)
         task.part_count, task.lossy_fields = head.part_count, self.lossy
         return task
 

@@ -1,0 +1,78 @@
+"""A reviewer's correction of a recorded submission (``intake edit``), kept in the audit log.
+
+The values are cleaned as those from outside are. A new unit is matched against the unit list as the
+pipeline does (``unit_raw`` keeps it as typed, ``unit`` the known unit it means); a change of unit,
+contact or phone asks the contact, unit and quota checks again, and the quota of the units' later
+works. One ``edited`` event holds each field's old and new value, the note and who made the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import UsageError
+from core.textsafe import clean_text, one_line
+from intake.contact_info import normalise_phone
+from intake.pipeline import Services
+from intake.recheck import Rechecked, judge, record_run, requota_later, stored_task
+from validators.results import Outcome
+
+# Each field a reviewer may correct, with the length it is cut to (as the producers cut it).
+EDITABLE = {"unit": 200, "contact": 100, "phone": 50, "title": 500, "speaker": 100, "topic": 500}
+ASKED_AGAIN = ("contact_info", "unit", "quota")   # what a new unit, contact or phone changes
+
+
+@dataclass
+class Edited:
+    submission_id: int
+    changes: dict[str, dict[str, Any]]      # field -> {old, new}; empty when every value was already so
+    before: Outcome
+    after: Outcome
+    changed: list[dict[str, Any]] = field(default_factory=list)   # results that are new or changed
+    later: list[Rechecked] = field(default_factory=list)          # later works whose quota changed
+
+
+def cleaned_values(values: dict[str, str | None]) -> dict[str, str | None]:
+    """The given values (None: not given) made safe; an empty value clears the field. UsageError if none."""
+    given = {name: value for name, value in values.items() if value is not None}
+    if not given:
+        raise UsageError("请至少指定一项要修改的内容：--unit、--contact、--phone、--title、--speaker 或 --topic。")
+    unknown = set(given) - set(EDITABLE)
+    if unknown:
+        raise UsageError(f"不能修改：{'、'.join(sorted(unknown))}。")
+    out = {name: one_line(value, EDITABLE[name]) or None for name, value in given.items()}
+    if "phone" in out:
+        out["phone"] = normalise_phone(out["phone"])
+    return out
+
+
+def edit_submission(services: Services, submission_id: int, values: dict[str, str | None],
+                    note: str | None = None, actor: str | None = None) -> Edited:
+    """Correct the submission's fields and ask again what they change; NotFound for an unknown id."""
+    values = cleaned_values(values)
+    judged = stored_task(services, submission_id)
+    sub, task = judged.sub, judged.task
+    outcome = Outcome(sub.outcome)
+    if all(_unchanged(sub, name, value) for name, value in values.items()):
+        return Edited(submission_id, {}, outcome, outcome)
+    changes = {name: value for name, value in values.items() if name != "unit"}
+    for name, value in changes.items():
+        setattr(task, name, value)
+    if "unit" in values:
+        task.unit_raw = task.unit = values["unit"]
+    if {"unit", "contact", "phone"} & set(values):
+        judge(services, judged, ASKED_AGAIN)
+        changes.update(unit=task.unit, unit_raw=task.unit_raw)
+    data = {"note": clean_text(note, 2000), "asked": sorted(ASKED_AGAIN) if judged.run else []}
+    result = record_run(services, judged, "edited", data, changes=changes, actor=actor)
+    later = list(requota_later(services, judged.units, submission_id, {submission_id}, actor)) \
+        if sub.unit != task.unit else []
+    return Edited(submission_id, result.changes, result.before, result.after, result.changed, later)
+
+
+def _unchanged(sub, name: str, value: str | None) -> bool:
+    """The unit is unchanged when it is given as it was written or as the known unit it was matched to."""
+    if name == "unit":
+        return value in (sub.unit, sub.unit_raw) and (value is not None or sub.unit is None)
+    return getattr(sub, name) == value

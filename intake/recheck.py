@@ -1,0 +1,206 @@
+"""A recorded submission judged again, with the config now in force (``intake recheck``, and what an edit asks).
+
+What the stored record can answer is asked again:
+
+- the contact details; the unit, matched from what was written (``unit_raw``) against today's unit list;
+  the deadline, against ``received_at``; the quota, among the unit's works recorded before it;
+- unless ``media`` is False, each file's checks on its stored copy (size, format, streams, duration,
+  integrity). Its opening-phrase and sensitive-content results stay unless ``content`` is True: they may
+  run OCR, and the subtitles and texts that came beside a file were not kept, so only the file itself
+  would be read. A file that was never stored (over the size limit) is judged by its size.
+
+What it cannot answer stays as it was: a mail's findings, a zip's archive check, the mail's text, the
+no-video check, a duplicate found when it was recorded, a processing error.
+
+Each recheck stores a new check run (``storage.check_runs``) announced by a ``rechecked`` event; list,
+the report and receipts show the latest run. A change of unit, or between rejected and not, changes the
+quota of the unit's later works: theirs is asked again, and recorded when it changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from core.numbers import size_text
+from intake.contact_info import check_contact_info
+from intake.pipeline import Services, check_contest_deadline, check_unit_quota, match_unit, take_opening_phrase
+from intake.records import check_row
+from intake.task import MediaTask, Source, SubmissionTask
+from storage.filestore import StoredBlob
+from storage.records import CheckRun, FileRun
+from validators.checks import check_size
+from validators.examine import examine_file
+from validators.results import CheckResult, Outcome, Status, warned
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.models import Submission
+
+SUBMISSION_CHECKS = frozenset({"contact_info", "unit", "deadline", "quota"})
+MEDIA_CHECKS = frozenset({"size", "container", "streams", "duration", "integrity"})
+CONTENT_CHECKS = frozenset({"opening_phrase", "sensitive_content"})
+
+
+@dataclass
+class Rechecked:
+    """One submission judged again: its outcome before and after, and the results that are new or changed."""
+
+    submission_id: int
+    before: Outcome
+    after: Outcome
+    changed: list[dict[str, Any]] = field(default_factory=list)   # as the event holds them: id, status, ...
+    cause: int | None = None   # the submission whose change asked this one's quota again
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)   # edited fields: {old, new}
+
+
+@dataclass
+class Judged:
+    """A stored submission as a task, judged again; ``run`` is what to store (None: nothing was asked)."""
+
+    sub: Submission
+    task: SubmissionTask
+    positions: list[int]
+    run: CheckRun | None = None
+
+    @property
+    def units(self) -> set[str]:
+        """The units whose later works' quota may have changed: the unit before and after."""
+        return {u for u in (self.sub.unit, self.task.unit) if u}
+
+    def rejected_changed(self) -> bool:
+        return (self.sub.outcome == Outcome.REJECTED.value) != self.task.rejected
+
+
+def stored_task(services: Services, submission_id: int) -> Judged:
+    """The recorded submission (NotFound for an unknown id) as a task: its fields, its latest results as
+    checks, and its stored files ready to be looked at again."""
+    sub = services.db.submission(submission_id)
+    paths = services.db.stored_paths(submission_id)
+    task = SubmissionTask(
+        source=Source(sub.source), received_at=sub.received_at, source_ref=sub.source_ref, unit=sub.unit,
+        unit_raw=sub.unit_raw, contact=sub.contact, phone=sub.phone, title=sub.title, subject=sub.subject,
+        speaker=sub.speaker, topic=sub.topic, message_key=sub.message_key, sender=sub.sender, submission_id=sub.id)
+    task.checks = [_result(c) for c in sub.checks if c.media_file_id is None]
+    for stored in sub.files:
+        blob = (StoredBlob(stored.sha256, stored.size_bytes, paths[stored.position], already_present=True)
+                if stored.sha256 and stored.position in paths else None)
+        task.files.append(MediaTask(source_path=None, original_name=stored.original_name, size_bytes=stored.size_bytes,
+                                    blob=blob, extra_checks=[_result(c) for c in sub.checks
+                                                             if c.media_file_id == stored.id]))
+    return Judged(sub, task, [f.position for f in sub.files])
+
+
+def judge(services: Services, judged: Judged, asked: Iterable[str], media: bool = False,
+          content: bool = False) -> Judged:
+    """Ask the submission checks in ``asked`` again (and the media checks if ``media``), in the pipeline's
+    order; ``judged.run`` becomes the results to store."""
+    task, asked = judged.task, set(asked) & SUBMISSION_CHECKS
+    if media:
+        for item in task.files:
+            _look_again(item, services, content)
+        take_opening_phrase(task, services)   # fills a speaker or topic still empty, never one a reviewer set
+    task.checks = [c for c in task.checks if c.check_id not in asked]
+    written = task.unit_raw if task.unit_raw is not None else task.unit
+    if "contact_info" in asked:
+        task.checks.append(check_contact_info(written, task.contact, task.phone))
+    if "unit" in asked:
+        task.unit = written
+        match_unit(task, services)
+    if "deadline" in asked:
+        check_contest_deadline(task, services)
+    if "quota" in asked:
+        check_unit_quota(task, services)   # counts only the works recorded before this one
+    files = tuple(FileRun(position, tuple(check_row(c) for c in item.checks), item.media() if item.report else None)
+                  for position, item in zip(judged.positions, task.files)) if media else ()
+    judged.run = CheckRun(checks=tuple(check_row(c) for c in task.checks), files=files)
+    return judged
+
+
+def recheck(services: Services, submission_ids: list[int] | None, media: bool = True, content: bool = False,
+            actor: str | None = None) -> Iterator[Rechecked]:
+    """Judge the submissions (None: all of them) again, oldest first, and record each new run; yields what
+    each recheck found, and each later work whose quota changed as a consequence."""
+    db = services.db
+    ids = sorted(set(submission_ids)) if submission_ids is not None else db.submission_ids()
+    for submission_id in ids:
+        db.submission(submission_id)   # an unknown number stops everything before any work
+    asked = sorted(SUBMISSION_CHECKS)
+    data = {"asked": asked, "media": media, "content": content,
+            "deadline": services.config.contest.deadline.isoformat()}
+    for submission_id in ids:
+        judged = judge(services, stored_task(services, submission_id), asked, media=media, content=content)
+        task = judged.task   # the unit as matched now; a speaker or topic the opening phrase gave where none was
+        changes = {name: getattr(task, name) for name in ("unit", "unit_raw", "speaker", "topic")}
+        yield record_run(services, judged, "rechecked", data, changes=changes, actor=actor)
+        if judged.rejected_changed() or judged.sub.unit != judged.task.unit:
+            yield from requota_later(services, judged.units, submission_id, set(ids), actor)
+
+
+def record_run(services: Services, judged: Judged, kind: str, data: dict[str, Any],
+               changes: dict[str, str | None] | None = None, actor: str | None = None) -> Rechecked:
+    """Store ``judged.run`` (and ``changes`` to the fields) with a ``kind`` event; say what changed."""
+    earlier = _shown(judged.sub)
+    record = services.db.record_check_run(judged.sub.id, judged.run, kind, data, changes=changes, actor=actor)
+    new = record.get("checks", [])
+    outcome = record.get("outcome", {"old": judged.sub.outcome, "new": judged.sub.outcome})
+    return Rechecked(judged.sub.id, Outcome(outcome["old"]), Outcome(outcome["new"]),
+                     [c for c in new if _key(c) not in earlier], cause=data.get("cause"),
+                     changes=record.get("changes", {}))
+
+
+def requota_later(services: Services, units: set[str], after: int, skip: set[int],
+                  actor: str | None = None) -> Iterator[Rechecked]:
+    """Ask the quota of the units' works recorded after ``after`` again; record it where it changed."""
+    later = sorted({i for unit in units for i in services.db.later_submissions_of_unit(unit, after)} - skip)
+    for submission_id in later:
+        stored = stored_task(services, submission_id)
+        before = [check_row(c) for c in stored.task.checks]
+        judged = judge(services, stored, ["quota"])
+        if list(judged.run.checks) == before:
+            continue   # its quota reads as before
+        yield record_run(services, judged, "rechecked", {"asked": ["quota"], "cause": after}, actor=actor)
+
+
+def _look_again(item: MediaTask, services: Services, content: bool) -> None:
+    """Replace a file's media checks by a new look at its stored copy; keep what cannot be asked again."""
+    rules = services.config.rules
+    earlier = item.extra_checks
+    kept = [c for c in earlier if c.check_id not in MEDIA_CHECKS | CONTENT_CHECKS]
+    earlier_content = [c for c in earlier if c.check_id in CONTENT_CHECKS]
+    if item.blob is None:
+        item.extra_checks = [_size_of_unstored(item.size_bytes, rules)] + kept
+        return
+    ask_content = content or not earlier_content
+    try:
+        item.report = examine_file(services.store.path_of(item.blob.relative_path), rules, deep=services.deep,
+                                   name=item.original_name, content=ask_content)
+    except OSError as exc:
+        item.extra_checks = earlier + [warned(
+            "integrity", "stored_file_missing",
+            f"文件库中找不到这个文件的存档（{exc.strerror or exc}），无法重新检查，保留此前的检查结果。请检查文件库（storage.root）。",
+            path=item.blob.relative_path)]
+        return
+    item.extra_checks = ([] if ask_content or item.report.failed else earlier_content) + kept
+
+
+def _size_of_unstored(size: int, rules) -> CheckResult:
+    check = check_size(size, rules)
+    if check.status is Status.FAIL:
+        return check
+    return warned("size", "not_stored",
+                  f"文件大小 {size_text(size)}，收到时超过当时的大小上限，没有保存，无法检查其内容。"
+                  "请取得原文件后用 intake attach 补登。", size_bytes=size)
+
+
+def _result(record) -> CheckResult:
+    return CheckResult(record.check_id, Status(record.status), record.code, record.message, dict(record.details or {}))
+
+
+def _shown(sub: Submission) -> set[tuple]:
+    positions = {f.id: f.position for f in sub.files}
+    return {_key({"id": c.check_id, "status": c.status, "code": c.code, "message": c.message,
+                  "file": positions.get(c.media_file_id)}) for c in sub.checks}
+
+
+def _key(check: dict[str, Any]) -> tuple:
+    return (check["file"], check["id"], check["status"], check["code"], check["message"])

@@ -1,0 +1,83 @@
+"""Check runs: a recheck or an edit stores a newer set of results beside the earlier ones.
+
+Each submission shows its latest run (``Submission.check_run``); the rows of earlier runs stay in
+``check_results`` and every run is announced by an event, so the history is never rewritten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import CheckRecord, Event, MediaFile, Submission
+from storage.records import CheckRow, CheckRun, outcome_of_statuses
+from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
+
+EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "speaker", "topic")
+MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")
+
+
+def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, changes: dict[str, str | None],
+                    kind: str, data: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Change the submission's fields, store ``run`` as its latest results (None: its results stay) and
+    append a ``kind`` event saying what changed. Returns the event's data.
+
+    The event holds ``changes`` ({field: {old, new}}, only fields whose value changed), and for a run its
+    number, the outcome before and after, and the new results.
+    """
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    sub = s.get(Submission, submission_id, with_for_update=True)   # PostgreSQL: one writer at a time
+    if sub is None:
+        raise not_found(submission_id)
+    record = dict(data)
+    changed = {}
+    for name, value in changes.items():
+        value = stored_text(value)
+        if getattr(sub, name) != value:
+            changed[name] = {"old": getattr(sub, name), "new": value}
+            setattr(sub, name, value)
+    if changes:
+        record["changes"] = changed
+    if run is not None:
+        before = sub.outcome
+        record["checks"] = _store_run(s, sub, run)
+        record.update(run=sub.check_run, outcome={"old": before, "new": sub.outcome})
+    s.add(Event(submission_id=submission_id, kind=kind, actor=actor, data=jsonable(record)))
+    return record
+
+
+def _store_run(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:
+    """Write ``run`` as run number ``check_run + 1`` and derive the outcomes; returns the new results as data."""
+    number = sub.check_run + 1
+    current = list(s.scalars(select(CheckRecord).where(
+        CheckRecord.submission_id == sub.id, CheckRecord.run == sub.check_run).order_by(CheckRecord.id)))
+    files = list(s.scalars(select(MediaFile).where(MediaFile.submission_id == sub.id).order_by(MediaFile.position)))
+    given = {f.position: f for f in run.files}
+    shown: list[dict[str, Any]] = []
+    statuses: list[str] = []
+
+    def add(media: MediaFile | None, checks: tuple[CheckRow, ...] | list[CheckRow]) -> None:
+        for check in checks:
+            s.add(check_record(sub.id, media.id if media else None, check, number))
+            statuses.append(check.status)
+            shown.append({"id": check.check_id, "status": check.status, "code": check.code, "message": check.message,
+                          "file": media.position if media else None})
+
+    add(None, run.checks)
+    for media in files:
+        found = given.get(media.position)
+        if found is None:   # added since the caller read the submission: its results stay as they are
+            checks = [check_row_of(c) for c in current if c.media_file_id == media.id]
+        else:
+            checks = list(found.checks)
+            for name in MEDIA_FACTS if found.media is not None else ():
+                setattr(media, name, found.media.get(name))
+        add(media, checks)
+        media.outcome = outcome_of_statuses(c.status for c in checks)
+    sub.outcome = outcome_of_statuses(statuses)
+    sub.check_run = number
+    return shown
