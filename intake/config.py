@@ -177,7 +177,10 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise ConfigError(f"无法读取配置文件 {file}：{exc.strerror or exc}",
                               "请检查 --config 或 INTAKE_CONFIG 指向的路径。") from exc
         try:
-            loaded = yaml.safe_load(text)
+            loaded = yaml.load(text, Loader=_StrictLoader)
+        except DuplicateKey as exc:
+            raise ConfigError(f"配置文件 {file} 第 {exc.line} 行：键“{exc.key}”重复出现，前面的设置会被忽略。",
+                              "请把同一节的设置合并到一处。") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"配置文件 {file} 不是有效的 YAML：{exc}",
                               "请检查缩进和冒号，可对照项目根目录的 config.yaml。") from exc
@@ -187,6 +190,26 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise ConfigError(f"配置文件 {file} 的顶层应为键值对。", "请对照项目根目录的 config.yaml。")
         data = loaded
     return config_from_dict(data, base_dir=(file.parent if file else Path.cwd()), source=file)
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int):
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping: YAML keeps only the last, so a second
+    ``contest:`` section would silently drop the deadline written in the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path, source: Path | None = None) -> Config:

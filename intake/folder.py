@@ -28,6 +28,7 @@ from core.errors import StorageError
 from core.textsafe import clean_name, clip_bytes, one_line
 from core.timefmt import SHANGHAI
 from intake.config import WatchConfig
+from intake.contest_rules import UnitMatcher
 from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, open_dir_chain, relative_parts
 from intake.labels import OUTCOME_LABELS
 from intake.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidecars_of, transcripts_of
@@ -193,7 +194,8 @@ def handle_dropped(path: Path, services: Services, watch: WatchConfig,
             return exc
 
         max_size = services.config.rules.max_size_bytes
-        return record_once(ref, services, lambda work: build_task(source, ref, watch, work, max_size),
+        units = UnitMatcher(services.config.contest)
+        return record_once(ref, services, lambda work: build_task(source, ref, watch, work, max_size, units),
                            identity=lambda: bare_task(source, ref), triage=triage,
                            on_recorded=lambda done: finish(source, done.submission_id, services, watch,
                                                            done.resumed))
@@ -212,12 +214,14 @@ def bare_task(source: InboxFile, ref: str) -> FolderTask:
                       files=[MediaTask(source_path=None, original_name=name, size_bytes=source.size)])
 
 
-def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_size: int | None = None) -> FolderTask:
+def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_size: int | None = None,
+               units: UnitMatcher | None = None) -> FolderTask:
     """The dropped file's task. A file over ``max_size`` is not read at all, not even to sniff a zip:
-    only one named .zip is unpacked; anything else is judged by its size alone."""
+    only one named .zip is unpacked; anything else is judged by its size alone. ``units`` tells the
+    unit in a file name (柳北区-张伟-0772-2612345-网络安全.mp4) from the other parts."""
     path = source.path
     sidecars = sidecar_bytes(path, watch.inbox)
-    meta = metadata_for(path, watch.inbox, sidecars)
+    meta = metadata_for(path, watch.inbox, sidecars, units)
     name = one_line(path.name, 500) or "未命名文件"
     # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
     task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title)

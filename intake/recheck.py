@@ -178,6 +178,7 @@ def _look_again(item: MediaTask, services: Services, content: bool) -> None:
         item.extra_checks = earlier + [warned(
             "integrity", "stored_file_missing",
             f"文件库中找不到这个文件的存档（{exc.strerror or exc}），无法重新检查，保留此前的检查结果。请检查文件库（storage.root）。",
+            advice="主办方正在核对已收到的文件，暂不需要处理；如需重新发送，会另行通知。",
             path=item.blob.relative_path)]
         return
     item.extra_checks = ([] if ask_content or item.report.failed else earlier_content) + kept
@@ -189,11 +190,15 @@ def _size_of_unstored(size: int, rules) -> CheckResult:
         return check
     return warned("size", "not_stored",
                   f"文件大小 {size_text(size)}，收到时超过当时的大小上限，没有保存，无法检查其内容。"
-                  "请取得原文件后用 intake attach 补登。", size_bytes=size)
+                  "请取得原文件后用 intake attach 补登。",
+                  advice=f"视频文件（{size_text(size)}）收到时超过大小上限，没有保存。请重新发送视频文件。",
+                  size_bytes=size)
 
 
 def _result(record) -> CheckResult:
-    return CheckResult(record.check_id, Status(record.status), record.code, record.message, dict(record.details or {}))
+    details = dict(record.details or {})
+    return CheckResult(record.check_id, Status(record.status), record.code, record.message, details,
+                       advice=details.get("advice", ""))
 
 
 def _shown(sub: Submission) -> set[tuple]:

@@ -69,3 +69,18 @@ def test_broken_yaml_is_a_config_error(tmp_path):
     assert proc.returncode == 2
     assert "不是有效的 YAML" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_section_written_twice_is_refused_not_half_read(tmp_path):
+    # YAML keeps the last of two equal keys: the deadline of the first `contest:` would silently vanish.
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  max_duration_seconds: 90\n"
+                   "contest:\n  quota_per_unit: 2\n", encoding="utf-8")
+    proc = run("--config", str(cfg), "list")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"错误：配置文件 {cfg} 第 5 行：键“contest”重复出现，前面的设置会被忽略。",
+                                        "提示：请把同一节的设置合并到一处。"]
+    nested = tmp_path / "n.yaml"
+    nested.write_text("rules:\n  opening:\n    ocr: false\n    ocr: true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="第 4 行：键“ocr”重复出现"):
+        load_config(nested)

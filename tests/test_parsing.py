@@ -69,6 +69,22 @@ def test_dropped_file_name_fills_unit_contact_and_phone(clips, workdir):
     assert contact["status"] == "pass"
 
 
+def test_dropped_file_name_is_read_against_the_unit_list(clips, workdir):
+    """The folder source passes the configured units: a part named like a unit loses to one on the list."""
+    from tests.cli import listing, run
+
+    (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\n  units: [柳城县委保密办]\n"
+                                         "rules:\n  opening:\n    ocr: false\nwatch:\n  settle_seconds: 0\n",
+                                         encoding="utf-8")
+    (workdir / "inbox").mkdir()
+    (workdir / "inbox" / "走出保密误区-13800138000-张伟-柳城县委保密办.mp4").write_bytes(clips["valid"].read_bytes())
+    assert run("run", "--once").returncode == 0
+    [sub] = listing(workdir)
+    assert (sub["unit"], sub["contact"], sub["phone"], sub["title"]) == (
+        "柳城县委保密办", "张伟", "13800138000", "走出保密误区")
+    assert sub["outcome"] == "accepted", sub["checks"]
+
+
 # -- zip entry names --------------------------------------------------------------------------------
 
 def zip_with(entries: list[tuple[bytes, bool]]) -> bytes:
