@@ -23,7 +23,7 @@ from intake.metadata import (
     parse_sidecar,
     transcripts_of,
 )
-from intake.task import MediaTask, SubmissionTask
+from intake.task import MediaTask, Source, SubmissionTask
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
 
@@ -37,6 +37,7 @@ UTF8_FLAG = 0x800
 COPY_CHUNK = 1024 * 1024
 NAME_MAX_BYTES = 255
 PATH_MAX_BYTES = 4096
+MAX_MEMBER_NAME_CHARS = 500   # a video's name inside a zip, as a person reads it
 # Our own disk failing is no fault of the zip: it must not count towards giving up on it.
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 # Errors an entry's own path causes on extraction (not a full disk): the zip is rejected, not retried.
@@ -287,7 +288,10 @@ def unpack_archives(task: SubmissionTask, services: "Services") -> None:
             task.title = task.title or one_line(Path(media.original_name).stem, 500)
         transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
                                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
-        files += [MediaTask(source_path=p, original_name=member, transcripts=transcripts)
+        # A mail's zip is one attachment among others: its videos are named after it (城中区.zip/作品/守护秘密.mp4).
+        prefix = f"{media.original_name}/" if task.source == Source.MAIL else ""
+        files += [MediaTask(source_path=p, original_name=one_line(prefix + member, MAX_MEMBER_NAME_CHARS),
+                            transcripts=transcripts or media.transcripts)
                   for p, member in unpacked.videos]
     task.files = files
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import add_config
 from tests import media
 
 REQUIRE_TOOLS = bool(os.environ.get("CI") or os.environ.get("INTAKE_REQUIRE_TOOLS"))
@@ -111,8 +112,7 @@ def backend(request, workdir) -> str:
     """Runs a test once on SQLite and once on PostgreSQL, with the workdir's config pointing at it."""
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres").new_database()
-        with (workdir / "config.yaml").open("a", encoding="utf-8") as fh:
-            fh.write(f"database:\n  url: {url}\n")
+        add_config(workdir, f"database:\n  url: {url}\n")
         return url
     return "sqlite"
 

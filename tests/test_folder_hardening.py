@@ -22,6 +22,7 @@ import pytest
 
 from intake import pipeline
 from intake.views import submission_views
+from tests.configs import add_config
 from tests import cli
 from tests.cli import INTAKE, listing
 from tests.test_watch import Running, done_files, inbox_files, strip_date, write_config
@@ -339,8 +340,7 @@ def test_utf16_sidecar_of_odd_length_is_read_with_replacements(clips, inbox):
 
 
 def test_item_that_always_fails_ends_recorded_for_review(clips, inbox, monkeypatch):
-    with (inbox.parent / "config.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("processing:\n  retry_seconds: 0.2\n  retry_max_seconds: 0.4\n  max_attempts: 3\n")
+    add_config(inbox.parent, "processing:\n  retry_seconds: 0.2\n  retry_max_seconds: 0.4\n  max_attempts: 3\n")
     calls = []
 
     def explode(task, services):
@@ -366,8 +366,7 @@ def test_item_that_always_fails_ends_recorded_for_review(clips, inbox, monkeypat
 
 
 def test_a_failing_item_and_a_failing_watcher_show_in_doctor(clips, inbox, monkeypatch):
-    with (inbox.parent / "config.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("processing:\n  retry_seconds: 600\n  max_attempts: 3\n")
+    add_config(inbox.parent, "processing:\n  retry_seconds: 600\n  max_attempts: 3\n")
 
     def explode(task, services):
         raise RuntimeError("解析说明文件时崩溃")

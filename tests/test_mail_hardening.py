@@ -15,6 +15,7 @@ from intake.config import load_config
 from intake.mail import poller as poller_module
 from intake.mail.poller import MailPoller
 from intake.services import open_services
+from tests.configs import add_config
 from tests import mails
 from tests.dovecot import PASSWORD
 from tests.cli import listing, run
@@ -27,11 +28,6 @@ def mailbox(workdir, dovecot, monkeypatch):
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
     write_config(workdir, dovecot.port)
     return workdir
-
-
-def add_config(folder, text: str) -> None:
-    with (folder / "config.yaml").open("a", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def checks_of(sub: dict) -> set[tuple[str, str, str]]:

@@ -18,6 +18,7 @@ from core.errors import MailboxError
 from intake.config import load_config
 from intake.mail.poller import MailPoller
 from intake.services import open_services
+from tests.configs import add_config
 from tests import mails
 from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool
@@ -268,8 +269,7 @@ def test_oversized_attachment_is_not_downloaded(clips, workdir, dovecot, monkeyp
     proxy = Proxy(dovecot.port)
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
     write_config(workdir, proxy.port)
-    (workdir / "config.yaml").write_text((workdir / "config.yaml").read_text()
-                                         + f"rules:\n  max_size_bytes: {len(mp4) // 4}\n")
+    add_config(workdir, f"rules:\n  max_size_bytes: {len(mp4) // 4}\n")
     poller_for(workdir).poll_once()
     proxy.close()
     [sub] = listing(workdir)
@@ -284,8 +284,7 @@ def test_zip_too_large_to_fetch_is_rejected_unread(clips, workdir, dovecot, monk
     append(dovecot, mails.zip_mail(mails.variant(mp4, "big")))
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
     write_config(workdir, dovecot.port)
-    (workdir / "config.yaml").write_text((workdir / "config.yaml").read_text()
-                                         + f"watch:\n  max_zip_total_bytes: {len(mp4) // 2}\n")
+    add_config(workdir, f"watch:\n  max_zip_total_bytes: {len(mp4) // 2}\n")
     poller_for(workdir).poll_once()
     [sub] = listing(workdir)
     assert sub["outcome"] == "rejected" and sub["files"] == []

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import validators.examine
 from intake.cli import main
+from tests.configs import add_config
 from tests import media
 from tests.conftest import REQUIRE_TOOLS
 from validators.audio_frames import audio_frames
@@ -122,8 +123,7 @@ def test_ingest_usage_and_runtime_failures(clips, workdir):
     code, _, err = intake("ingest", "nope.mp4")
     assert (code, err.strip()) == (2, "错误：文件不存在：nope.mp4\n提示：请检查文件路径是否正确。")
     (workdir / "notadir").write_text("")
-    with (workdir / "config.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("storage:\n  root: notadir/store\n")
+    add_config(workdir, "storage:\n  root: notadir/store\n")
     code, _, err = intake("ingest", str(clips["valid"]), "--unit", "柳南区")
     assert code == 1 and "无法把文件存入文件库" in err
 

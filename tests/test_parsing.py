@@ -19,6 +19,7 @@ from intake.mail.links import find_large_attachment_links
 from intake.mail.text import html_to_text
 from intake.metadata import Metadata, from_file_name
 from intake.task import Source, SubmissionTask
+from tests.configs import add_config
 from tests import mails
 
 UNITS = UnitMatcher(Config().contest)
@@ -58,8 +59,7 @@ def test_unit_list_decides_which_part_is_the_unit():
 def test_dropped_file_name_fills_unit_contact_and_phone(clips, workdir):
     from tests.cli import listing, run
 
-    (workdir / "config.yaml").write_text((workdir / "config.yaml").read_text() + "watch:\n  settle_seconds: 0\n",
-                                         encoding="utf-8")
+    add_config(workdir, "watch:\n  settle_seconds: 0\n")
     (workdir / "inbox").mkdir()
     (workdir / "inbox" / "柳北区-张伟-0772-2612345-网络安全.mp4").write_bytes(clips["valid"].read_bytes())
     assert run("run", "--once").returncode == 0

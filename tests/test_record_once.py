@@ -10,6 +10,7 @@ from intake.services import open_services
 from intake.config import load_config
 from intake.record_once import How, RetryLater, record_once
 from intake.task import SubmissionTask
+from tests.configs import add_config
 from tests.waiting import wait_until
 
 REF = "test:item-1"
@@ -17,8 +18,7 @@ REF = "test:item-1"
 
 @pytest.fixture
 def services(workdir):
-    with (workdir / "config.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("processing:\n  max_attempts: 2\n  retry_seconds: 0.2\n")
+    add_config(workdir, "processing:\n  max_attempts: 2\n  retry_seconds: 0.2\n")
     return open_services(load_config(workdir / "config.yaml"))
 
 

@@ -17,13 +17,13 @@ from intake.retries import is_due, note_failure, record_processing_error
 from intake.services import open_services
 from intake.task import MediaTask, Source, SubmissionTask
 from intake.views import submission_view
+from tests.configs import add_config
 from tests.cli import INTAKE, listing, run
 
 
 def _services(workdir: Path, extra: str = ""):
     if extra:
-        with (workdir / "config.yaml").open("a", encoding="utf-8") as fh:
-            fh.write(extra)
+        add_config(workdir, extra)
     return open_services(load_config(workdir / "config.yaml"))
 
 

@@ -14,7 +14,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
 
-from intake.archives import VIDEO_SUFFIXES, unpack_zip
+from intake.archives import VIDEO_SUFFIXES
 from intake.config import Config
 from intake.mail.client import MailSession
 from intake.mail.decode import Decoded, decode_bytes, decode_header_value, filename_of, raw_header
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 ARCHIVE_TYPES = {"application/zip", "application/x-zip-compressed", "application/x-zip"}
 OTHER_ARCHIVES = {".rar", ".7z"}
 GENERIC_TYPES = {"application/octet-stream", "application/binary", "application/x-download", "application/unknown"}
-MAX_ZIP_SIDECAR_BYTES = 64 * 1024
-MAX_MEMBER_NAME_CHARS = 500
 
 
 class MailReader:
@@ -78,7 +76,7 @@ class MailReader:
             if kind == "video":
                 task.files.append(self._fetch_media(uid, part, name or f"附件{part.number}.mp4"))
             elif kind == "zip":
-                self._fetch_zip(uid, part, name or f"附件{part.number}.zip", task, texts)
+                self._fetch_zip(uid, part, name or f"附件{part.number}.zip", task)
             elif kind == "text" and budget > 0:
                 raw = self.fetch.small_part(uid, part)
                 transcripts.append((name or f"附件{part.number}.txt", raw))
@@ -149,25 +147,17 @@ class MailReader:
         return MediaTask(source_path=self.store.path_of(blob.relative_path), original_name=name,
                          size_bytes=blob.size_bytes, blob=blob)
 
-    def _fetch_zip(self, uid: int, part: Part, name: str, task: SubmissionTask, texts: list[str]) -> None:
+    def _fetch_zip(self, uid: int, part: Part, name: str, task: SubmissionTask) -> None:
+        """Stream the zip into the work folder; the unpack_archives stage opens and judges it, as for a drop."""
         watch = self.config.watch
         self.work.mkdir(parents=True, exist_ok=True)
-        archive = self.work / f"part-{part.number}.zip"
+        archive, target = self.work / f"part-{part.number}.zip", self.work / f"part-{part.number}"
         with archive.open("wb") as fh:
             try:
                 self.fetch.stream_part(uid, part, fh.write, limit=watch.max_zip_total_bytes)
-            except TooBig:   # judged by the unpack_archives stage, unread
+            except TooBig:   # rejected unread by the stage
                 task.files.append(MediaTask(source_path=None, original_name=name,
-                                            size_bytes=watch.max_zip_total_bytes + 1,
-                                            unpack_to=self.work / f"part-{part.number}"))
+                                            size_bytes=watch.max_zip_total_bytes + 1, unpack_to=target))
                 return
-        unpacked = unpack_zip(archive, self.work / f"part-{part.number}", watch.max_zip_entries,
-                              watch.max_zip_total_bytes)
-        task.checks.append(unpacked.check)
-        for sidecar in unpacked.sidecars:
-            with sidecar.open("rb") as fh:
-                found = decode_bytes(fh.read(MAX_ZIP_SIDECAR_BYTES))
-            self._note_lossy(found, "压缩包中的说明文件")
-            texts.append(found.text)
-        task.files += [MediaTask(source_path=path, original_name=one_line(f"{name}/{inner}", MAX_MEMBER_NAME_CHARS))
-                       for path, inner in unpacked.videos]
+        task.files.append(MediaTask(source_path=archive, original_name=name, size_bytes=archive.stat().st_size,
+                                    unpack_to=target))

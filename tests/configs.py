@@ -1,0 +1,26 @@
+"""Adding settings to a test's config.yaml: merged into the sections already there.
+
+Appending a second ``rules:`` section would be refused (the config loader rejects a key given twice,
+because YAML would silently keep only the last one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def add_config(folder: Path, text: str) -> None:
+    """Merge the YAML ``text`` into ``folder/config.yaml`` (nested sections merged, scalars replaced)."""
+    path = folder / "config.yaml"
+    current = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    path.write_text(yaml.safe_dump(_merged(current or {}, yaml.safe_load(text) or {}), allow_unicode=True),
+                    encoding="utf-8")
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
