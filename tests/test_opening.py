@@ -216,6 +216,8 @@ def test_vosk_model_loads_and_runs(tmp_path, clips, workdir, caplog):
 
     (workdir / "config.yaml").write_text("rules:\n  opening:\n    speech_model: /nonexistent\n    ocr: false\n")
     with caplog.at_level("WARNING", logger="validators"):
-        [item] = validate(plain, cwd=workdir)   # a missing model is logged, the check still answers
-    assert check(item, "opening_phrase")["code"] == "not_found"
+        [item] = validate(plain, cwd=workdir)   # a missing model is said as such, never as "no phrase"
+    missing = check(item, "opening_phrase")
+    assert missing["code"] == "speech_failed"
+    assert missing["message"].startswith("语音识别没有完成（找不到语音识别模型目录 /nonexistent。）")
     assert speech_warnings() == ["语音识别不可用：找不到语音识别模型目录 /nonexistent。\n提示：请检查 rules.opening.speech_model。"]

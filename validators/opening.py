@@ -80,6 +80,7 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
         if result:
             return result
     ocr_failure: str | None = None
+    speech_failure: str | None = None
     if (cfg.ocr if use_ocr is None else use_ocr) and facts.video:
         try:
             result = _ocr(path, facts, cfg, deadline, looked, texts)
@@ -94,9 +95,9 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
         looked.append(TEXT_SOURCE_LABELS["speech"])
         try:
             spoken = transcribe(path, cfg.speech_model, cfg.scan_seconds, cfg.timeout_seconds)
-        except ToolError as exc:
+        except ToolError as exc:   # a missing model or a failing recogniser: the speech was never heard
             log.warning("语音识别不可用：%s", exc)
-            spoken = ""
+            speech_failure, spoken = exc.message, ""
         if spoken:
             texts.append(TextSource("speech", spoken, None, 0.0))
             hit = _search([texts[-1]], cfg)
@@ -111,6 +112,13 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
             f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
             advice=f"系统未能确认视频前 {first}是否有建议的开头语。开头语只是建议，不影响作品登记，暂不需要处理。",
             looked=looked, error=ocr_failure), texts)
+    if speech_failure is not None:
+        return OpeningResult(warned(
+            "opening_phrase", "speech_failed",
+            f"语音识别没有完成（{speech_failure}），无法确定前 {first}的讲话中是否有建议的开头语"
+            f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
+            advice=f"系统未能确认视频前 {first}是否有建议的开头语。开头语只是建议，不影响作品登记，暂不需要处理。",
+            looked=looked, error=speech_failure), texts)
     return OpeningResult(warned(
         "opening_phrase", "not_found",
         f"前 {first}内未发现建议的开头语“{OPENING_HINT}”（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
