@@ -30,6 +30,11 @@ class Result:
     stdout: str
     stderr: str
 
+    @property
+    def output(self) -> str:
+        """Both streams, as a terminal would show them one after the other."""
+        return self.stdout + self.stderr
+
 
 @contextlib.contextmanager
 def _process_state_restored():

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import validators.examine
-from intake.cli import main
+from tests.cli import run
 from tests.configs import add_config
 from tests import media
 from tests.conftest import REQUIRE_TOOLS
@@ -30,10 +29,9 @@ AVIF_MESSAGE = "文件实际是 AVIF 动图（图像序列），不是 MP4 视�
 
 
 def intake(*args: str) -> tuple[int, str, str]:
-    """Run ``intake ARGS`` in-process through the real entry point (its error and exit-code mapping)."""
-    with CliRunner().isolation() as (out, err, _):
-        code = main(list(args))
-    return code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+    """``intake ARGS`` in-process (tests/cli.py) as (exit code, stdout, stderr)."""
+    done = run(*args)
+    return done.returncode, done.stdout, done.stderr
 
 
 def validate(*paths: Path, expect: int | None = None) -> list[dict]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from intake.cli import cli
 from tests import mails
+from tests.cli import run
 
 FORMULAS = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\t=1+1", "a\x01b", "\x1b[31m红色"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -27,11 +25,11 @@ CSI = "\x9b31m"                      # the one-character C1 form of ESC [
 
 
 def intake(*args: str):
-    # Ingest exits like validate (0 通过, 3 待复核, 4 不合格) and records the work in each case.
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code in ((0, 3, 4) if args[0] == "ingest" else (0,)), result.output
+    """``intake ARGS`` in-process; ingest exits like validate (0 通过, 3 待复核, 4 不合格) and records the work."""
+    result = run(*args)
+    assert result.returncode in ((0, 3, 4) if args[0] == "ingest" else (0,)), result.stderr
     if args[0] == "ingest":
-        assert "已登记作品 #" in result.output, result.output
+        assert "已登记作品 #" in result.stdout, result.stdout
     return result
 
 
@@ -187,12 +185,11 @@ def test_json_to_the_terminal_still_parses_to_the_records(escapes):
 
 
 def test_watch_prints_dropped_names_as_text(clips, workdir):
-    # The real service process: the printer for finished files runs in the watcher's own thread.
+    # The printer for finished files runs in the watcher's own thread.
     (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  opening:\n"
                                          "    ocr: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
     clip_named(clips, workdir / "inbox", f"{ESC}柳南区-张三-13800000001-作品{CSI}.mp4", "watch")
-    done = subprocess.run([sys.executable, "-m", "intake", "watch", "--once"], capture_output=True, text=True,
-                          timeout=300)
+    done = run("watch", "--once")
     assert done.returncode == 0, done.stderr
     assert "作品 #1" in done.stdout
     assert_no_raw_controls(done.stdout)
@@ -204,8 +201,7 @@ def test_a_newline_in_a_dropped_name_cannot_forge_an_output_or_log_line(clips, w
                                          "    ocr: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
     forged = "[通过] 作品 #999：柳南区-张三-13800138000-守护秘密.mp4 → ok"
     clip_named(clips, workdir / "inbox", f"a.mp4 → done\n{forged}\nb.mp4", "watch")
-    done = subprocess.run([sys.executable, "-m", "intake", "watch", "--once"], capture_output=True, text=True,
-                          timeout=300)
+    done = run("watch", "--once")
     assert done.returncode == 0, done.stderr
     assert "作品 #1" in done.stdout and "\\n[通过] 作品 #999" in done.stdout
     for stream in (done.stdout, done.stderr):
