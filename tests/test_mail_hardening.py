@@ -221,7 +221,8 @@ def test_failing_mail_is_retried_with_backoff_then_recorded_and_blocks_nothing(c
                                                                              monkeypatch):
     from intake.mail.reader import MailReader
 
-    add_config(mailbox, "processing:\n  max_attempts: 2\n  retry_seconds: 1\n")
+    # The backoff must outlast the first pass (it records the good mail): 3 s, with four workers on two cores.
+    add_config(mailbox, "processing:\n  max_attempts: 2\n  retry_seconds: 3\n")
     real_read = MailReader.read
     tries: list[int] = []
 
@@ -261,7 +262,8 @@ def test_a_failed_mail_is_retried_on_time_while_the_poller_waits_in_idle(clips, 
     """With IDLE the poller waits for new mail; a failed mail's next try must wake it all the same."""
     from intake.mail.reader import MailReader
 
-    add_config(mailbox, "processing:\n  max_attempts: 2\n  retry_seconds: 1\n")
+    # The backoff must outlast the first pass (it records the good mail): 3 s, with four workers on two cores.
+    add_config(mailbox, "processing:\n  max_attempts: 2\n  retry_seconds: 3\n")
     real_read = MailReader.read
 
     def read(self, head, source_ref, key):
