@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import uuid
@@ -65,7 +66,7 @@ def check_ocr(config: Config) -> Finding:
     if not config.rules.opening.ocr:
         return Finding(True, "画面文字识别", "已关闭（rules.opening.ocr: false）")
     try:
-        import rapidocr_onnxruntime  # noqa: F401
+        importlib.import_module("rapidocr_onnxruntime")   # loads the native runtime, as a check would
     except Exception as exc:  # an import of a native library can fail in several ways
         return Finding(False, "画面文字识别", f"无法加载 RapidOCR：{exc}",
                        "请重新安装依赖（pip install rapidocr-onnxruntime），或设置 rules.opening.ocr: false。")
