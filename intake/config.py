@@ -144,6 +144,7 @@ class LoggingConfig(Section):
 
 
 class DeskConfig(Section):
+    enabled: bool = Field(False, description="`intake run` 是否同时开启浏览器工作台（也可单独运行 `intake serve`）")
     host: str = Field("127.0.0.1", min_length=1,
                       description="`intake serve` 默认监听的地址；`127.0.0.1` 只供本机使用，局域网共用时改为本机的局域网地址")
     port: int = Field(8080, ge=1, le=65535, description="`intake serve` 默认监听的端口")

@@ -4,6 +4,9 @@ session, CSRF, roles, sessions, login throttling, Range on videos, path traversa
 from __future__ import annotations
 
 import re
+import signal
+import socket
+import subprocess
 
 import pytest
 from starlette.routing import Mount
@@ -13,7 +16,8 @@ from intake.desk.accounts import Throttle, hash_password, verify_password
 from intake.desk.app import PUBLIC, create_app
 from intake.services import open_services
 from storage.database import Database
-from tests.cli import listing, run
+from tests.cli import INTAKE, listing, run
+from tests.configs import add_config
 from tests.desks import PASSWORD, XSS_CONTACT, XSS_TITLE, XSS_UNIT, Client, logged_in, make_desk, running_desk
 
 
@@ -301,3 +305,28 @@ def test_user_storage_on_each_backend(backend, workdir):
     assert not db.set_password("乙", "h2") and not db.remove_user("乙")
     assert db.remove_user("甲") and db.users() == []
 
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_intake_run_serves_the_desk_when_enabled(workdir):
+    """`intake run` as a real process with ``desk.enabled``: the desk answers beside the main job, and
+    SIGTERM stops both."""
+    port = free_port()
+    add_config(workdir, f"desk:\n  enabled: true\n  port: {port}\n")
+    proc = subprocess.Popen(INTAKE + ["run"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == f"浏览器工作台：http://127.0.0.1:{port}/\n"
+        reply = Client(port).get("/api/submissions")
+        assert (reply.status, reply.json()) == (401, {"error": "未登录或登录已过期。"})
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "还没有任何账号，无法登录。" in proc.stderr.read()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass
 
 import uvicorn
 
-from core.errors import UsageError
+from core.errors import IntakeError, UsageError
 from intake.config import Config
 from intake.desk.app import create_app
 from intake.pipeline import Services
@@ -71,3 +72,19 @@ def serve_in_thread(server: uvicorn.Server) -> threading.Thread:
     thread = threading.Thread(target=server.run, name="desk", daemon=True)
     thread.start()
     return thread
+
+
+def start_desk(config: Config, services: Services, wait_seconds: float = 20) -> tuple[uvicorn.Server, Plan]:
+    """The desk of ``intake run`` (``desk.enabled``) on ``desk.host``/``desk.port``, started on a thread;
+    stop it with ``server.should_exit = True``. UsageError or IntakeError when it cannot start."""
+    chosen = plan(config, services, None, None, None, None)
+    server = server_for(config, services, chosen)
+    thread = serve_in_thread(server)
+    deadline = time.monotonic() + wait_seconds
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)   # uvicorn says nothing when it is listening: look at its flag
+    if not server.started:
+        server.should_exit = True
+        raise IntakeError(f"无法在 {chosen.url} 上启动工作台（端口可能已被占用，或地址不属于这台电脑）。",
+                          "请修改 config.yaml 中的 desk.host / desk.port，或设 desk.enabled: false。")
+    return server, chosen
