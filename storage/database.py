@@ -580,6 +580,12 @@ class Database:
             path = s.scalar(select(Blob.stored_path).where(Blob.sha256 == row.sha256)) if row.sha256 else None
             return row, path
 
+    def change_mark(self) -> tuple[int, int]:
+        """(newest event id, newest submission id): every change to what submissions show writes an event, so
+        views built at the same mark are still current."""
+        with self.session() as s:
+            return (s.scalar(select(func.max(Event.id))) or 0, s.scalar(select(func.max(Submission.id))) or 0)
+
     def recent_submissions(self, limit: int, after: int = 0) -> list[Submission]:
         """The newest submissions recorded after id ``after``, newest first, at most ``limit``."""
         with self.session() as s:

@@ -146,6 +146,7 @@ def test_rejected_work_is_shortlisted_only_when_forced(desk):
     judge = logged_in(port, "judge")
     csrf = judge.csrf()
     target = f"/entries/{ids['rejected']}/decide"
+    assert 'data-decision="none"' in judge.get("/list").text   # the list's rows are cached until a change
     reply = judge.post(target, {"csrf": csrf, "decision": "shortlist"})
     assert reply.status == 400
     assert "检查结果是不合格（文件格式），一般不应入围，未记录。" in reply.text and "检查不合格也入围" in reply.text
@@ -154,6 +155,9 @@ def test_rejected_work_is_shortlisted_only_when_forced(desk):
     [decision] = services.db.decisions([ids["rejected"]])[ids["rejected"]]
     assert (decision["decision"], decision["reviewer"], decision["forced"], decision["note"]) == \
         ("shortlist", "judge", True, "评审认可")
+    assert re.search(rf'<tr data-id="{ids["rejected"]}" data-outcome="rejected" data-decision="shortlist"',
+                     judge.get("/list").text)
+    assert judge.get("/api/submissions").json() == listing(root)
 
 
 def test_roles_and_sessions_of_other_accounts(desk):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from intake.config import Config
 from intake.desk.accounts import ROLES, Account, LoginRefused, Throttle, account_of, log_in
 from intake.pipeline import Services
+from intake.views import submission_views
 
 COOKIE = "desk_session"
 LOGIN_COOKIE = "desk_login"         # the login form's CSRF token (double submit: cookie and field)
@@ -46,6 +48,27 @@ class Desk:
         self.throttle = Throttle(desk.max_failed_logins, desk.max_failed_logins_per_address, desk.lockout_seconds)
         self.env = Environment(loader=PackageLoader("intake.desk", "templates"), autoescape=True)
         self.env.globals.update(contest=config.contest.name, roles=ROLES)
+        self._views: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
+        self._derived: dict[str, Any] = {}
+        self._views_lock = threading.Lock()
+
+    def views(self) -> list[dict[str, Any]]:
+        """``submission_views`` of every submission, built again only when something changed since (with 2,000
+        works it takes a second or more; twenty reviewers must not each wait for their own). Read-only."""
+        mark = self.db.change_mark()
+        with self._views_lock:
+            if self._views is None or self._views[0] != mark:
+                self._views = (mark, submission_views(self.db))
+                self._derived = {}
+            return self._views[1]
+
+    def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        """``build(views)``, kept as long as the views are (the list's rows, rendered once for everyone)."""
+        views = self.views()
+        with self._views_lock:
+            if name not in self._derived:
+                self._derived[name] = build(views)
+            return self._derived[name]
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(account=account, **context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -17,7 +18,7 @@ from intake.desk.app import Desk
 from intake.desk.history import history_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
-from intake.views import submission_views, view_of
+from intake.views import view_of
 from validators.results import Outcome, Status
 
 LATEST = 10
@@ -54,7 +55,7 @@ def counts_of(views: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def overview(request: Request, desk: Desk, account: Account, form) -> Response:
-    views = submission_views(desk.db)
+    views = desk.views()
     found = unit_coverage(views, desk.config.contest)
     coverage = [{"unit": u.unit, "listed": u.listed, "state": u.state.value, "css": COVERAGE_CSS.get(u.state, ""),
                  "state_text": state_text(u), "warning": warning_text(u), "submitted": u.submitted,
@@ -83,19 +84,23 @@ def api_overview(request: Request, desk: Desk, account: Account, form) -> Respon
         return JSONResponse({"latest": [], "last_id": after})
     history = desk.db.decisions([s.id for s in new])
     rows = [row_of(view_of(s, history.get(s.id, []))) for s in new]
-    return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(submission_views(desk.db))})
+    return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(desk.views())})
 
 
 def api_submissions(request: Request, desk: Desk, account: Account, form) -> Response:
     """The same JSON as ``intake list --json``."""
-    return JSONResponse(submission_views(desk.db))
+    return JSONResponse(desk.views())
 
 
 def listing(request: Request, desk: Desk, account: Account, form) -> Response:
-    views = submission_views(desk.db)
+    def rows_html(views: list[dict[str, Any]]) -> Markup:
+        # Rendered (and escaped) once per state of the database, then shared by every reviewer's page.
+        return Markup(desk.env.get_template("list_rows.html.j2").render(rows=[row_of(v) for v in views]))
+
+    views = desk.views()
     units = sorted({v["unit"] for v in views if v["unit"]})
-    return desk.render("list.html.j2", account, rows=[row_of(v) for v in views], outcomes=OUTCOMES,
-                       decisions=DECISION_LABELS, units=units)
+    return desk.render("list.html.j2", account, rows_html=desk.derived("list_rows", rows_html), total=len(views),
+                       outcomes=OUTCOMES, decisions=DECISION_LABELS, units=units)
 
 
 def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
