@@ -143,6 +143,18 @@ class LoggingConfig(Section):
     backups: int = Field(5, ge=0, description="日志文件保留的份数")
 
 
+class DeskConfig(Section):
+    enabled: bool = Field(False, description="`intake run` 是否同时开启浏览器工作台（也可单独运行 `intake serve`）")
+    host: str = Field("127.0.0.1", min_length=1,
+                      description="`intake serve` 默认监听的地址；`127.0.0.1` 只供本机使用，局域网共用时改为本机的局域网地址")
+    port: int = Field(8080, ge=1, le=65535, description="`intake serve` 默认监听的端口")
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="登录后多少小时内不必再次登录")
+    max_failed_logins: int = Field(5, ge=1, description="同一账号连续登录失败多少次后暂时锁定")
+    max_failed_logins_per_address: int = Field(20, ge=1, description="同一台电脑（IP 地址）登录失败多少次后暂时锁定")
+    lockout_seconds: float = Field(300, gt=0, description="登录失败过多时锁定的秒数")
+    refresh_seconds: float = Field(5, gt=0, description="概览页刷新“最新收到”的间隔（秒）")
+
+
 class Config(Section):
     database: DatabaseConfig = DatabaseConfig()
     storage: StorageConfig = StorageConfig()
@@ -152,6 +164,7 @@ class Config(Section):
     contest: ContestConfig = ContestConfig()
     processing: ProcessingConfig = ProcessingConfig()
     logging: LoggingConfig = LoggingConfig()
+    desk: DeskConfig = DeskConfig()
     source: Path | None = Field(None, exclude=True, description="the file this came from")
 
 

@@ -27,9 +27,9 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, Statement
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import failpoints
-from core.errors import DatabaseError, DatabaseGone, DataRejected
+from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
-from storage.models import Attempt, Blob, CheckRecord, Claim, Event, MediaFile, Submission
+from storage.models import Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User
 from storage.check_runs import apply_check_run
 from storage.records import CheckRow, CheckRun, FileRecord, SubmissionRecord, outcome_of_statuses
 from storage.values import check_record as _check_row
@@ -506,6 +506,92 @@ class Database:
             if submission_id is not None:
                 query = query.where(Event.submission_id == submission_id)
             return list(s.scalars(query))
+
+    # -- desk accounts and sessions ------------------------------------------------------
+    @retry_when_locked
+    def add_user(self, name: str, role: str, password_hash: str) -> User:
+        """A new desk account; UsageError (in Chinese) when the name is taken."""
+        try:
+            with self.session() as s:
+                user = User(name=name, role=role, password_hash=password_hash)
+                s.add(user)
+                s.flush()
+                return user
+        except IntegrityError as exc:
+            raise UsageError(f"账号“{name}”已存在。", "修改密码请用 intake user passwd。") from exc
+
+    def users(self) -> list[User]:
+        with self.session() as s:
+            return list(s.scalars(select(User).order_by(User.name)))
+
+    def user(self, name: str) -> User | None:
+        with self.session() as s:
+            return s.scalar(select(User).where(User.name == name))
+
+    @retry_when_locked
+    def set_password(self, name: str, password_hash: str) -> bool:
+        """Change the account's password and end its sessions; False for an unknown name."""
+        with self.session() as s:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                return False
+            user.password_hash = password_hash
+            s.execute(delete(DeskSession).where(DeskSession.user_id == user.id))
+            return True
+
+    @retry_when_locked
+    def remove_user(self, name: str) -> bool:
+        """Remove the account and its sessions; False for an unknown name."""
+        with self.session() as s:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is None:
+                return False
+            s.execute(delete(DeskSession).where(DeskSession.user_id == user.id))
+            s.delete(user)
+            return True
+
+    @retry_when_locked
+    def start_session(self, user_id: int, token_hash: str, csrf: str, expires_at: datetime) -> None:
+        now = datetime.now(timezone.utc)
+        with self.session() as s:
+            s.execute(delete(DeskSession).where(DeskSession.expires_at < now))
+            s.add(DeskSession(token_hash=token_hash, user_id=user_id, csrf=csrf, created_at=now,
+                              expires_at=expires_at))
+
+    def session_user(self, token_hash: str) -> tuple[User, str] | None:
+        """The account of a live session and its CSRF token, or None (unknown or expired)."""
+        with self.session() as s:
+            row = s.scalar(select(DeskSession).where(DeskSession.token_hash == token_hash,
+                                                     DeskSession.expires_at > datetime.now(timezone.utc))
+                           .options(selectinload(DeskSession.user)))
+            return None if row is None else (row.user, row.csrf)
+
+    @retry_when_locked
+    def end_session(self, token_hash: str) -> None:
+        with self.session() as s:
+            s.execute(delete(DeskSession).where(DeskSession.token_hash == token_hash))
+
+    def stored_file(self, file_id: int) -> tuple[MediaFile, str | None] | None:
+        """A media file by its id, with where its content lies in the store (None: never stored), or None."""
+        with self.session() as s:
+            row = s.get(MediaFile, file_id)
+            if row is None:
+                return None
+            path = s.scalar(select(Blob.stored_path).where(Blob.sha256 == row.sha256)) if row.sha256 else None
+            return row, path
+
+    def change_mark(self) -> tuple[int, int]:
+        """(newest event id, newest submission id): every change to what submissions show writes an event, so
+        views built at the same mark are still current."""
+        with self.session() as s:
+            return (s.scalar(select(func.max(Event.id))) or 0, s.scalar(select(func.max(Submission.id))) or 0)
+
+    def recent_submissions(self, limit: int, after: int = 0) -> list[Submission]:
+        """The newest submissions recorded after id ``after``, newest first, at most ``limit``."""
+        with self.session() as s:
+            return list(s.scalars(select(Submission).where(Submission.id > after).options(
+                selectinload(Submission.files), selectinload(Submission.checks))
+                .order_by(Submission.id.desc()).limit(limit)))
 
 
 def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],

@@ -149,3 +149,29 @@ class Attempt(Base):
     last_error: Mapped[str] = mapped_column(Text)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """An account of the screening desk (``intake user``); the password is kept only as a KDF hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))                 # clerk | reviewer | admin
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeskSession(Base):
+    """A logged-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "desk_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -58,16 +58,35 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
 
     from intake.cli.mail_cmd import print_mail_result
 
-    run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file),
-                 on_mail=print_mail_result, on_finished=_print_finished, once=once)
+    desk = _start_desk(app) if with_mailbox and not once and config.desk.enabled else None
+    try:
+        run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file),
+                     on_mail=print_mail_result, on_finished=_print_finished, once=once)
+    finally:
+        if desk is not None:
+            desk.should_exit = True
     return 0
+
+
+def _start_desk(app: AppContext):
+    """The browser desk beside the main job (``desk.enabled``); its warnings and address are printed."""
+    from intake.desk.server import start_desk
+
+    server, chosen = start_desk(app.config, app.services())
+    for line in chosen.warnings:
+        echo(line, err=True)
+    echo(f"浏览器工作台：{chosen.url}")
+    return server
 
 
 @click.command("run", options_metavar="[选项]")
 @click.option("--once", is_flag=True, help="处理完投递文件夹中现有的文件后退出（适合定时任务）。")
 @pass_app
 def run(app: AppContext, once: bool) -> int:
-    """主任务：持续接收投递文件夹中的作品，mailbox.enabled 为 true 时同时接收邮箱，直到 Ctrl-C 或 SIGTERM。"""
+    """主任务：持续接收投递文件夹中的作品，mailbox.enabled 为 true 时同时接收邮箱，直到 Ctrl-C 或 SIGTERM。
+
+    desk.enabled 为 true 时同时开启浏览器工作台（地址和端口见 desk.host、desk.port）。
+    """
     return _start(app, once, with_mailbox=True)
 
 

@@ -1,0 +1,41 @@
+"""``intake serve``: the screening desk in the browser."""
+
+from __future__ import annotations
+
+import click
+
+from core.errors import IntakeError
+
+from intake.cli.context import AppContext, pass_app
+from intake.cli.render import echo
+
+
+@click.command("serve", options_metavar="[选项]")
+@click.option("--host", metavar="地址", help="监听地址（默认 desk.host，即 127.0.0.1，只供本机使用）。")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="端口", help="监听端口（默认 desk.port，即 8080）。")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), metavar="文件",
+              help="HTTPS 证书文件（PEM）；与 --keyfile 一起指定时启用 HTTPS。")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), metavar="文件", help="HTTPS 私钥文件（PEM）。")
+@pass_app
+def serve(app: AppContext, host: str | None, port: int | None, certfile: str | None, keyfile: str | None) -> int:
+    """在浏览器中进行初步筛选：登录后查看概览和作品列表、播放视频、记录评审决定、修改信息。
+
+    默认只供本机使用（127.0.0.1）；对局域网开放（--host 为其他地址）时必须已有账号，并会给出警告。
+    账号用 intake user add 创建。按 Ctrl-C 停止。退出码：0 正常停止；2 用法错误；1 运行故障。
+    """
+    from intake.desk.server import plan, server_for
+
+    services = app.services()
+    chosen = plan(app.config, services, host, port, certfile, keyfile)
+    for line in chosen.warnings:
+        echo(line, err=True)
+    echo(f"工作台地址：{chosen.url}（按 Ctrl-C 停止）")
+    server = server_for(app.config, services, chosen)
+    try:
+        server.run()
+    except SystemExit:   # uvicorn exits when it cannot listen (it has logged why)
+        server.started = False
+    if not server.started:
+        raise IntakeError(f"无法在 {chosen.url} 上启动工作台（端口可能已被占用，或地址不属于这台电脑）。",
+                          "请换一个端口（--port）或检查 --host。")
+    return 0

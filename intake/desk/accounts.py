@@ -1,0 +1,199 @@
+"""The desk's accounts: roles and what each may do, password hashes (scrypt, memory-hard), logins with
+throttling per account and per address, and sessions whose cookie holds a token the database only knows
+by its SHA-256."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from core.errors import UsageError
+from core.textsafe import one_line
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.database import Database
+
+ROLES = {"clerk": "登记员", "reviewer": "评委", "admin": "管理员"}
+# Who may do what; an admin may do everything.
+MAY = {
+    "decide": {"reviewer", "admin"},
+    "edit": {"clerk", "admin"},
+    "recheck": {"clerk", "admin"},
+    "users": {"admin"},
+}
+MIN_PASSWORD = 8
+# scrypt with N=2**14, r=8: 16 MiB of memory for each try.
+SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+
+
+def may(role: str, action: str) -> bool:
+    return role in MAY[action]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` (base64)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **SCRYPT)
+    return "$".join(["scrypt", str(SCRYPT["n"]), str(SCRYPT["r"]), str(SCRYPT["p"]), _b64(salt), _b64(digest)])
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when a name is unknown, so that a wrong name takes as long as a wrong password."""
+    return hash_password(secrets.token_hex(8))
+
+
+def account_name(name: str) -> str:
+    """A name as it is stored: one line, 1–100 characters, no spaces; UsageError otherwise."""
+    cleaned = one_line(name, 200) or ""
+    if not cleaned or len(cleaned) > 100 or any(ch.isspace() for ch in cleaned) or cleaned != name:
+        raise UsageError(f"账号名“{cleaned}”无效：应为 1–100 个字符，不含空格和控制字符。")
+    return cleaned
+
+
+def new_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"密码太短：至少 {MIN_PASSWORD} 个字符。")
+    if password != password.strip() or "\n" in password:
+        raise UsageError("密码的开头和结尾不能是空格或换行。")
+    return password
+
+
+def add_account(db: Database, name: str, role: str, password: str) -> None:
+    if role not in ROLES:
+        raise UsageError(f"角色“{role}”无效：应为 clerk（登记员）、reviewer（评委）或 admin（管理员）。")
+    db.add_user(account_name(name), role, hash_password(new_password(password)))
+
+
+def change_password(db: Database, name: str, password: str) -> None:
+    """Set a new password; the account's open sessions end. NotFound-like UsageError for an unknown name."""
+    if not db.set_password(name, hash_password(new_password(password))):
+        raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+
+
+def remove_account(db: Database, name: str) -> None:
+    if not db.remove_user(name):
+        raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+
+
+class Throttle:
+    """Failed logins in the last ``window`` seconds, per account and per address; thread-safe."""
+
+    def __init__(self, per_account: int, per_address: int, window: float, clock=time.monotonic):
+        self.limits = {"account": per_account, "address": per_address}
+        self.window = window
+        self.clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        times = self._failures[key]
+        while times and times[0] <= self.clock() - self.window:
+            times.popleft()
+        return times
+
+    def wait_seconds(self, name: str, address: str) -> float:
+        """0 if a login may be tried now; otherwise how long until it may."""
+        with self._lock:
+            waits = [0.0]
+            for kind, value in (("account", name), ("address", address)):
+                times = self._recent((kind, value))
+                if len(times) >= self.limits[kind]:
+                    waits.append(times[0] + self.window - self.clock())
+            return max(waits)
+
+    def failed(self, name: str, address: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._recent(("account", name)).append(now)
+            self._recent(("address", address)).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(("account", name), None)
+
+
+class LoginRefused(Exception):
+    """The login was refused; ``message`` says why, in Chinese; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+@dataclass(frozen=True)
+class Account:
+    """The logged-in person behind a request."""
+
+    name: str
+    role: str
+    csrf: str
+    token_hash: str
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+    def may(self, action: str) -> bool:
+        return may(self.role, action)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def log_in(db: Database, throttle: Throttle, name: str, password: str, address: str,
+           hours: float) -> str:
+    """Check the password and open a session; returns the cookie's token. LoginRefused when it fails."""
+    name = (one_line(name, 100) or "")
+    wait = throttle.wait_seconds(name, address)
+    if wait > 0:
+        raise LoginRefused(f"登录失败次数过多，请 {max(1, round(wait / 60))} 分钟后再试。", 429)
+    user = db.user(name) if name else None
+    good = verify_password(password, user.password_hash if user else _dummy_hash()) and user is not None
+    if not good:
+        throttle.failed(name, address)
+        raise LoginRefused("账号或密码不正确。", 401)
+    throttle.succeeded(name)
+    token = secrets.token_urlsafe(32)
+    db.start_session(user.id, token_hash(token), secrets.token_urlsafe(32),
+                     datetime.now(timezone.utc) + timedelta(hours=hours))
+    return token
+
+
+def account_of(db: Database, token: str | None) -> Account | None:
+    """The account of a session cookie, or None (no cookie, unknown, expired, or the account is gone)."""
+    if not token or len(token) > 200:
+        return None
+    hashed = token_hash(token)
+    found = db.session_user(hashed)
+    if found is None:
+        return None
+    user, csrf = found
+    return Account(user.name, user.role, csrf, hashed)

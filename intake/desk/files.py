@@ -1,0 +1,66 @@
+"""Stored files by their id (never by a path): the video with HTTP Range (206) so that the player can
+seek, the download under its original name, and the poster frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from core.textsafe import clean_name
+from intake.desk.accounts import Account
+from intake.desk.app import Desk
+from intake.report.thumbs import thumbnail
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.models import MediaFile
+
+PLAYABLE = {"mp4": "video/mp4"}
+
+
+def _stored(desk: Desk, request: Request):
+    """(media file, its path in the store) or None when there is no such file or it was never kept."""
+    found = desk.db.stored_file(request.path_params["file_id"])
+    if found is None or found[1] is None:
+        return None
+    media, relative = found
+    root = desk.store.root.resolve()
+    path = desk.store.path_of(relative).resolve()
+    # The stored path comes from the database; it must still lie inside the store.
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return media, path
+
+
+def _answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Response | None]) -> Response:
+    """``make``'s answer for the stored file of the request's id; 404 when there is none (or ``make`` has none)."""
+    found = _stored(desk, request)
+    answer = make(*found) if found is not None else None
+    if answer is None:
+        return JSONResponse({"error": "找不到这个文件（未保存，或已不在文件库中）。"}, status_code=404)
+    return answer
+
+
+def play(request: Request, desk: Desk, account: Account, form) -> Response:
+    return _answer(request, desk, lambda media, path: FileResponse(
+        path, media_type=PLAYABLE.get(media.container or "", "application/octet-stream"),
+        content_disposition_type="inline"))
+
+
+def download(request: Request, desk: Desk, account: Account, form) -> Response:
+    def attachment(media: MediaFile, path: Path) -> Response:
+        # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
+        name = clean_name(Path(media.original_name.replace("\\", "/")).name or f"文件{media.position + 1}")
+        return FileResponse(path, filename=name, media_type="application/octet-stream")
+
+    return _answer(request, desk, attachment)
+
+
+def poster(request: Request, desk: Desk, account: Account, form) -> Response:
+    def frame(media: MediaFile, path: Path) -> Response | None:
+        made = thumbnail(desk.store.root, path, media.sha256, media.duration_seconds) if media.video_codec else None
+        return FileResponse(made, media_type="image/jpeg") if made else None
+
+    return _answer(request, desk, frame)

@@ -1,0 +1,133 @@
+"""The desk's pages (overview, list, entry) and the JSON they and scripts read."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.errors import NotFound
+from core.numbers import duration_text, size_text
+from core.timefmt import local_text
+from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
+from intake.desk.accounts import Account
+from intake.desk.app import Desk
+from intake.desk.history import history_of
+from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
+from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
+from intake.views import view_of
+from validators.results import Outcome, Status
+
+LATEST = 10
+COVERAGE_CSS = {UnitState.MISSING: "missing", UnitState.ONLY_REJECTED: "missing", UnitState.OVER_QUOTA: "over"}
+OUTCOMES = [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
+# What an action's redirect says once it is done (a fixed text, never an echo of the request).
+DONE = {"decide": "已记录评审决定。", "edit": "已保存修改。", "recheck": "已重新检查。", "same": "内容与原来相同，没有修改。"}
+
+
+def row_of(view: dict[str, Any]) -> dict[str, Any]:
+    """A submission as the list and the overview show it (also the JSON of new arrivals)."""
+    files = view["files"]
+    decision = view["decision"] or {}
+    duration, size = duration_of(files), size_of(files)
+    return {
+        "id": view["id"], "received_at": view["received_at"][:16].replace("T", " "),
+        "unit": view["unit"] or "", "unit_raw": view["unit_raw"] or "", "title": view["title"] or "",
+        "contact": view["contact"] or "", "phone": view["phone"] or "", "sender": view["sender"] or "",
+        "source": SOURCE_LABELS.get(view["source"], view["source"]),
+        "outcome": view["outcome"], "outcome_label": OUTCOME_LABELS[Outcome(view["outcome"])],
+        "decision": decision.get("decision") or "", "decision_label": decision.get("label", ""),
+        "duration": duration if duration is not None else -1, "duration_text": duration_text(duration) or "—",
+        "size": size if size is not None else -1, "size_text": size_text(size) or "—",
+        "problems": [f"【{check_label(c['id'])}】{c['message']}" for c in view["checks"] if c["status"] != "pass"],
+    }
+
+
+def counts_of(views: list[dict[str, Any]]) -> dict[str, Any]:
+    decided = [v["decision"]["decision"] for v in views if v["decision"]]
+    return {"total": len(views),
+            "outcomes": {key: sum(1 for v in views if v["outcome"] == key) for key, _ in OUTCOMES},
+            "decisions": {key: decided.count(key) for key in DECISION_LABELS},
+            "undecided": len(views) - len(decided)}
+
+
+def overview(request: Request, desk: Desk, account: Account, form) -> Response:
+    views = desk.views()
+    found = unit_coverage(views, desk.config.contest)
+    coverage = [{"unit": u.unit, "listed": u.listed, "state": u.state.value, "css": COVERAGE_CSS.get(u.state, ""),
+                 "state_text": state_text(u), "warning": warning_text(u), "submitted": u.submitted,
+                 "rejected": u.rejected, "shortlisted": u.shortlisted} for u in found.units]
+    listed = [u.state for u in found.units if u.listed]
+    deadline = desk.config.contest.deadline
+    latest = [row_of(v) for v in sorted(views, key=lambda v: v["id"], reverse=True)[:LATEST]]
+    return desk.render(
+        "overview.html.j2", account, counts=counts_of(views), outcomes=OUTCOMES, decisions=DECISION_LABELS,
+        coverage=coverage, without_unit=found.without_unit, quota=found.quota,
+        coverage_counts=[(STATE_LABELS[s], listed.count(s)) for s in UnitState if s in listed], listed=len(listed),
+        deadline=local_text(deadline), deadline_passed=datetime.now(timezone.utc) > deadline,
+        latest=latest, last_id=max((v["id"] for v in views), default=0),
+        refresh_ms=int(desk.config.desk.refresh_seconds * 1000))
+
+
+def api_overview(request: Request, desk: Desk, account: Account, form) -> Response:
+    """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again."""
+    try:
+        after = max(0, int(request.query_params.get("after", "0")))
+    except ValueError:
+        return JSONResponse({"error": "after 应为作品编号。"}, status_code=400)
+    history = None
+    new = desk.db.recent_submissions(LATEST, after=after)
+    if not new:
+        return JSONResponse({"latest": [], "last_id": after})
+    history = desk.db.decisions([s.id for s in new])
+    rows = [row_of(view_of(s, history.get(s.id, []))) for s in new]
+    return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(desk.views())})
+
+
+def api_submissions(request: Request, desk: Desk, account: Account, form) -> Response:
+    """The same JSON as ``intake list --json``."""
+    return JSONResponse(desk.views())
+
+
+def listing(request: Request, desk: Desk, account: Account, form) -> Response:
+    def rows_html(views: list[dict[str, Any]]) -> Markup:
+        # Rendered (and escaped) once per state of the database, then shared by every reviewer's page.
+        return Markup(desk.env.get_template("list_rows.html.j2").render(rows=[row_of(v) for v in views]))
+
+    views = desk.views()
+    units = sorted({v["unit"] for v in views if v["unit"]})
+    return desk.render("list.html.j2", account, rows_html=desk.derived("list_rows", rows_html), total=len(views),
+                       outcomes=OUTCOMES, decisions=DECISION_LABELS, units=units)
+
+
+def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
+          status: int = 200) -> Response:
+    submission_id = request.path_params["submission_id"]
+    try:
+        sub = desk.db.submission(submission_id)
+    except NotFound as exc:
+        return desk.render("refused.html.j2", account, status=404, message=exc.message)
+    decisions = desk.db.decisions([submission_id]).get(submission_id, [])
+    view = view_of(sub, decisions)
+    paths = desk.db.stored_paths(submission_id)
+    files = []
+    for stored, f in zip(sub.files, view["files"]):
+        kept = stored.position in paths and desk.store.path_of(paths[stored.position]).is_file()
+        files.append({"id": stored.id, "position": stored.position + 1, "name": f["original_name"], "kept": kept,
+                      "playable": kept and f["container"] == "mp4" and bool(f["video_codec"]),
+                      "size_text": size_text(f["size_bytes"]) or "—",
+                      "duration_text": duration_text(f["duration_seconds"]) or "—",
+                      "resolution": dimensions(f) or "—", "portrait": is_portrait(f),
+                      "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"]})
+    checks = [{"label": check_label(c["id"]), "status": c["status"], "status_label": STATUS_LABELS[Status(c["status"])],
+               "message": c["message"], "advice": c["advice"], "file": c.get("file")} for c in view["checks"]]
+    main = main_file(view["files"])
+    done = DONE.get(request.query_params.get("done", ""))
+    return desk.render(
+        "entry.html.j2", account, status=status, view=view, row=row_of(view), files=files, checks=checks,
+        resolution=dimensions(main) or "—", history=history_of(desk.db.events(submission_id)),
+        decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
+        received_at=local_text(sub.received_at))

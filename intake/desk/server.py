@@ -1,0 +1,90 @@
+"""Running the desk: uvicorn on one address, HTTPS when a certificate is given."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from core.errors import IntakeError, UsageError
+from intake.config import Config
+from intake.desk.app import create_app
+from intake.pipeline import Services
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where the desk will listen, and what to tell the operator before it does."""
+
+    host: str
+    port: int
+    certfile: str | None
+    keyfile: str | None
+    warnings: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.certfile else 'http'}://{host}:{self.port}/"
+
+
+def plan(config: Config, services: Services, host: str | None, port: int | None, certfile: str | None,
+         keyfile: str | None) -> Plan:
+    """Check the options; UsageError when the desk may not start so (an open address without accounts)."""
+    host = host or config.desk.host
+    port = port or config.desk.port
+    if bool(certfile) != bool(keyfile):
+        raise UsageError("--certfile 和 --keyfile 必须同时指定（证书和私钥）。")
+    accounts = services.db.users()
+    warnings = []
+    if not is_loopback(host):
+        if not accounts:
+            raise UsageError(f"工作台要在 {host} 上对其他电脑开放，但还没有任何账号。",
+                             "请先用 intake user add 名字 --role admin 创建账号。")
+        warnings.append(f"警告：工作台在 {host}:{port} 上对局域网开放，能访问这台电脑的人都能打开登录页。"
+                        + ("" if certfile else "未启用 HTTPS，密码以明文传输；建议用 --certfile/--keyfile 启用 HTTPS。"))
+    elif not accounts:
+        warnings.append("还没有任何账号，无法登录。请先用 intake user add 名字 --role admin 创建账号。")
+    return Plan(host, port, certfile, keyfile, tuple(warnings))
+
+
+def server_for(config: Config, services: Services, chosen: Plan) -> uvicorn.Server:
+    app = create_app(config, services)
+    return uvicorn.Server(uvicorn.Config(
+        app, host=chosen.host, port=chosen.port, ssl_certfile=chosen.certfile, ssl_keyfile=chosen.keyfile,
+        log_level="warning", access_log=False, proxy_headers=False, server_header=False, lifespan="off"))
+
+
+def serve_in_thread(server: uvicorn.Server) -> threading.Thread:
+    """Start ``server`` on a thread (for ``intake run`` and tests); stop it with ``server.should_exit = True``."""
+    thread = threading.Thread(target=server.run, name="desk", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_desk(config: Config, services: Services, wait_seconds: float = 20) -> tuple[uvicorn.Server, Plan]:
+    """The desk of ``intake run`` (``desk.enabled``) on ``desk.host``/``desk.port``, started on a thread;
+    stop it with ``server.should_exit = True``. UsageError or IntakeError when it cannot start."""
+    chosen = plan(config, services, None, None, None, None)
+    server = server_for(config, services, chosen)
+    thread = serve_in_thread(server)
+    deadline = time.monotonic() + wait_seconds
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)   # uvicorn says nothing when it is listening: look at its flag
+    if not server.started:
+        server.should_exit = True
+        raise IntakeError(f"无法在 {chosen.url} 上启动工作台（端口可能已被占用，或地址不属于这台电脑）。",
+                          "请修改 config.yaml 中的 desk.host / desk.port，或设 desk.enabled: false。")
+    return server, chosen

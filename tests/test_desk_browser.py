@@ -1,0 +1,141 @@
+"""The screening desk end to end in a real headless Chromium: log in, the list and its keyboard, play a video
+and seek, decide, edit, the latest arrivals without a reload, and outside text that never runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.task import Source
+from tests.conftest import REPO
+from tests.desks import PASSWORD, XSS_TITLE, XSS_UNIT, distinct, make_desk, record, running_desk
+from tests import test_report
+from tests.waiting import wait_until
+
+ARTIFACTS = REPO / "test-artifacts"
+browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
+
+
+@pytest.fixture(scope="module")
+def desk(clips, tmp_path_factory):
+    root = tmp_path_factory.mktemp("desk")
+    ids = make_desk(root, clips, "desk:\n  refresh_seconds: 0.3\n")
+    with running_desk(root) as (port, services):
+        yield root, f"http://127.0.0.1:{port}", ids, services
+
+
+@pytest.fixture
+def page_of(desk, browser):
+    """A logged-in page for an account; console errors (a CSP violation is one) and dialogs are collected."""
+    root, base, ids, services = desk
+    opened = []
+
+    def open_as(name: str):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.errors, page.dialogs, page.requests = [], [], []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: page.requests.append(r.url))
+        page.goto(base + "/")
+        assert page.url == base + "/login"
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+        opened.append(context)
+        return page
+
+    yield open_as
+    for context in opened:
+        context.close()
+
+
+def test_reviewer_finds_watches_and_decides(desk, page_of):
+    root, base, ids, services = desk
+    page = page_of("judge")
+    assert page.locator("h1").inner_text() == "概览"
+    page.click("nav >> text=作品列表")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#submissions tbody tr").count() == 4
+    # keyboard: / to search, arrows to choose, Enter to open
+    page.keyboard.press("/")
+    page.keyboard.type("融水")
+    assert page.locator("#count-visible").inner_text() == "1"
+    page.keyboard.press("ArrowDown")
+    assert page.locator("#submissions tr.selected").get_attribute("data-id") == str(ids["mail"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/entries/{ids['mail']}")
+    assert page.locator("#sender").inner_text() == "rongshui@163.com"
+    # play, seek to the middle, and the time moves on from there
+    video = page.locator("video.player").first
+    video.evaluate("v => new Promise(ok => v.readyState >= 1 ? ok() : v.addEventListener('loadedmetadata', ok))")
+    duration = video.evaluate("v => v.duration")
+    assert duration == pytest.approx(10, abs=0.5)
+    video.evaluate("v => { v.muted = true; v.currentTime = v.duration / 2; return v.play(); }")
+    start = video.evaluate("v => v.currentTime")
+    assert start >= duration / 2 - 0.5
+    wait_until(lambda: video.evaluate("v => v.currentTime") > start + 0.3, 15, "playback to advance after the seek")
+    video.evaluate("v => v.pause()")
+    assert any("/files/" in url for url in page.requests)
+    # decide with a note
+    page.check("#decide-form input[value=shortlist]")
+    page.fill("#decide-form textarea[name=note]", "画面清晰，主题突出")
+    page.click("#decide-form button[type=submit]")
+    page.wait_for_url(f"{base}/entries/{ids['mail']}?done=decide")
+    assert page.locator(".done").inner_text() == "已记录评审决定。"
+    assert page.locator("#decision").inner_text() == "入围"
+    assert page.locator("#history tr[data-kind=decision]").last.inner_text().split("\t")[1:] == \
+        ["judge", "评审决定", "入围；备注：画面清晰，主题突出"]
+    # a reviewer does not edit
+    assert page.locator("#edit-form").count() == 0
+    assert page.errors == [] and page.dialogs == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "desk-entry.png"), full_page=True)
+
+
+def test_clerk_edits_and_may_not_decide(desk, page_of):
+    root, base, ids, services = desk
+    page = page_of("clerk")
+    page.goto(f"{base}/entries/{ids['accepted']}")
+    assert page.locator("#decide-form").count() == 0
+    page.fill("#edit-form input[name=contact]", "张三丰")
+    page.fill("#edit-form input[name=note]", "电话核实")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_url(f"{base}/entries/{ids['accepted']}?done=edit")
+    assert page.locator(".done").inner_text() == "已保存修改。"
+    assert page.locator("#history tr[data-kind=edited]").inner_text().split("\t")[1:] == \
+        ["clerk", "修改信息", "联系人：张三 → 张三丰；备注：电话核实"]
+    assert services.db.submission(ids["accepted"]).contact == "张三丰"
+    page.click("#recheck-form button[type=submit]")
+    page.wait_for_url(f"{base}/entries/{ids['accepted']}?done=recheck")
+    assert page.locator("#history tr[data-kind=rechecked]").inner_text().split("\t")[1] == "clerk"
+    assert page.errors == []
+
+
+def test_latest_arrivals_appear_without_a_reload(desk, page_of, clips, tmp_path):
+    root, base, ids, services = desk
+    page = page_of("admin")
+    page.wait_for_selector("body[data-ready='1']")
+    total = int(page.locator("[data-count=total]").inner_text())
+    page.evaluate("window.notReloaded = true")
+    new_id = record(services, distinct(clips, tmp_path, "柳江新作.mp4", "d9"), "柳江区", "黄六", "13800000009",
+                    "新到的作品", source=Source.FOLDER)
+    row = page.locator("#latest tbody tr").first
+    wait_until(lambda: row.inner_text().startswith(f"#{new_id}"), 15, "the new work on the overview")
+    assert row.inner_text().split("\t")[2:4] == ["柳江区", "新到的作品"]
+    assert page.locator("[data-count=total]").inner_text() == str(total + 1)
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_outside_text_never_runs(desk, page_of):
+    root, base, ids, services = desk
+    page = page_of("admin")
+    for path in ("/", "/list", f"/entries/{ids['xss']}"):
+        page.goto(base + path)
+        page.wait_for_selector("body[data-ready='1']")
+    assert XSS_UNIT in page.locator("#fields").inner_text()
+    assert XSS_TITLE in page.locator("#title").inner_text()
+    assert page.evaluate("window.pwned") is None
+    assert page.dialogs == [] and page.errors == []
+    assert all(url.startswith(base) for url in page.requests), page.requests
