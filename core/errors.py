@@ -6,6 +6,7 @@
     │   └── NotFound            no submission has the number asked for (exit 2)
     ├── ToolError               ffmpeg or MediaInfo is missing or misbehaves
     ├── StorageError            the database or the file store failed
+    │   ├── ChangedMeanwhile    a record changed between reading and writing it (read again)
     │   └── DatabaseError       the database is unreachable, locked or not migrated
     │       ├── DataRejected    the database refused one item's values (the item's fault)
     │       └── DatabaseGone    the SQLite file was deleted or replaced under us (stop)
@@ -59,6 +60,10 @@ class ToolError(IntakeError):
 
 class StorageError(IntakeError):
     pass
+
+
+class ChangedMeanwhile(StorageError):
+    """Someone else wrote the submission after it was read: what was worked out from it is stale."""
 
 
 class DatabaseError(StorageError):

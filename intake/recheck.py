@@ -19,14 +19,17 @@ quota of the unit's later works: theirs is asked again, and recorded when it cha
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from core.errors import ChangedMeanwhile
 from core.numbers import size_text
 from intake.contact_info import check_contact_info
 from intake.pipeline import Services, check_contest_deadline, check_unit_quota, match_unit, take_opening_phrase
 from intake.records import check_row
 from intake.task import MediaTask, Source, SubmissionTask
+from storage.check_runs import snapshot
 from storage.filestore import StoredBlob
 from storage.records import CheckRun, FileRun
 from validators.checks import check_size
@@ -39,6 +42,8 @@ if TYPE_CHECKING:  # the database pulls in SQLAlchemy
 SUBMISSION_CHECKS = frozenset({"contact_info", "unit", "deadline", "quota"})
 MEDIA_CHECKS = frozenset({"size", "container", "streams", "duration", "integrity"})
 CONTENT_CHECKS = frozenset({"opening_phrase", "sensitive_content"})
+HASH_CHUNK = 4 * 1024 * 1024
+MAX_REREADS = 3   # a submission edited while it was being rechecked is read again, at most this often
 
 
 @dataclass
@@ -90,14 +95,23 @@ def stored_task(services: Services, submission_id: int) -> Judged:
     return Judged(sub, task, [f.position for f in sub.files])
 
 
+def look_again(services: Services, judged: Judged, content: bool = False) -> dict[int, MediaTask]:
+    """Each stored file looked at again (media checks, and content checks if ``content``), by position."""
+    for item in judged.task.files:
+        _look_again(item, services, content)
+    return dict(zip(judged.positions, judged.task.files))
+
+
 def judge(services: Services, judged: Judged, asked: Iterable[str], media: bool = False,
-          content: bool = False) -> Judged:
+          content: bool = False, looked: dict[int, MediaTask] | None = None) -> Judged:
     """Ask the submission checks in ``asked`` again (and the media checks if ``media``), in the pipeline's
-    order; ``judged.run`` becomes the results to store."""
+    order; ``judged.run`` becomes the results to store. ``looked`` hands in files already looked at again
+    (``look_again``) for a submission read anew: a file added since keeps its results."""
     task, asked = judged.task, set(asked) & SUBMISSION_CHECKS
-    if media:
-        for item in task.files:
-            _look_again(item, services, content)
+    if media and looked is None:
+        looked = look_again(services, judged, content)
+    if looked is not None:
+        task.files = [looked.get(position, item) for position, item in zip(judged.positions, task.files)]
         take_opening_phrase(task, services)   # fills a speaker or topic still empty, never one a reviewer set
     task.checks = [c for c in task.checks if c.check_id not in asked]
     written = task.unit_raw if task.unit_raw is not None else task.unit
@@ -111,7 +125,8 @@ def judge(services: Services, judged: Judged, asked: Iterable[str], media: bool 
     if "quota" in asked:
         check_unit_quota(task, services)   # counts only the works recorded before this one
     files = tuple(FileRun(position, tuple(check_row(c) for c in item.checks), item.media() if item.report else None)
-                  for position, item in zip(judged.positions, task.files)) if media else ()
+                  for position, item in zip(judged.positions, task.files)
+                  if position in looked) if looked is not None else ()
     judged.run = CheckRun(checks=tuple(check_row(c) for c in task.checks), files=files)
     return judged
 
@@ -128,10 +143,21 @@ def recheck(services: Services, submission_ids: list[int] | None, media: bool = 
     data = {"asked": asked, "media": media, "content": content,
             "deadline": services.config.contest.deadline.isoformat()}
     for submission_id in ids:
-        judged = judge(services, stored_task(services, submission_id), asked, media=media, content=content)
-        task = judged.task   # the unit as matched now; a speaker or topic the opening phrase gave where none was
-        changes = {name: getattr(task, name) for name in ("unit", "unit_raw", "speaker", "topic")}
-        yield record_run(services, judged, "rechecked", data, changes=changes, actor=actor)
+        judged = stored_task(services, submission_id)
+        looked = look_again(services, judged, content) if media else None   # the slow part: done once
+        for attempt in range(MAX_REREADS):
+            if attempt:   # an edit (or another recheck) came in meanwhile: judge what it left
+                judged = stored_task(services, submission_id)
+            judge(services, judged, asked, looked=looked)
+            task = judged.task   # the unit as matched now; a speaker or topic the opening phrase gave where none was
+            changes = {name: getattr(task, name) for name in ("unit", "unit_raw", "speaker", "topic")}
+            try:
+                done = record_run(services, judged, "rechecked", data, changes=changes, actor=actor)
+                break
+            except ChangedMeanwhile:
+                if attempt == MAX_REREADS - 1:
+                    raise
+        yield done
         if judged.rejected_changed() or judged.sub.unit != judged.task.unit:
             yield from requota_later(services, judged.units, submission_id, set(ids), actor)
 
@@ -140,7 +166,8 @@ def record_run(services: Services, judged: Judged, kind: str, data: dict[str, An
                changes: dict[str, str | None] | None = None, actor: str | None = None) -> Rechecked:
     """Store ``judged.run`` (and ``changes`` to the fields) with a ``kind`` event; say what changed."""
     earlier = _shown(judged.sub)
-    record = services.db.record_check_run(judged.sub.id, judged.run, kind, data, changes=changes, actor=actor)
+    record = services.db.record_check_run(judged.sub.id, judged.run, kind, data, changes=changes, actor=actor,
+                                          expected=snapshot(judged.sub))
     new = record.get("checks", [])
     outcome = record.get("outcome", {"old": judged.sub.outcome, "new": judged.sub.outcome})
     return Rechecked(judged.sub.id, Outcome(outcome["old"]), Outcome(outcome["new"]),
@@ -171,17 +198,35 @@ def _look_again(item: MediaTask, services: Services, content: bool) -> None:
         item.extra_checks = [_size_of_unstored(item.size_bytes, rules)] + kept
         return
     ask_content = content or not earlier_content
+    path = services.store.path_of(item.blob.relative_path)
     try:
-        item.report = examine_file(services.store.path_of(item.blob.relative_path), rules, deep=services.deep,
-                                   name=item.original_name, content=ask_content)
+        damage = _damage(path, item.blob)
+        if damage is None:
+            item.report = examine_file(path, rules, deep=services.deep, name=item.original_name, content=ask_content)
+        code, found = "stored_file_damaged", f"文件库中这个文件的存档{damage}"
     except OSError as exc:
-        item.extra_checks = earlier + [warned(
-            "integrity", "stored_file_missing",
-            f"文件库中找不到这个文件的存档（{exc.strerror or exc}），无法重新检查，保留此前的检查结果。请检查文件库（storage.root）。",
-            advice="主办方正在核对已收到的文件，暂不需要处理；如需重新发送，会另行通知。",
-            path=item.blob.relative_path)]
+        damage, code, found = exc, "stored_file_missing", f"文件库中找不到这个文件的存档（{exc.strerror or exc}）"
+    if damage is not None:   # the store's fault, not the submitter's: the earlier results stand
+        item.extra_checks = [c for c in earlier if c.code not in ("stored_file_missing", "stored_file_damaged")] + [
+            warned("integrity", code, f"{found}，无法重新检查，保留此前的检查结果。请检查文件库（storage.root）。",
+                   advice="主办方正在核对已收到的文件，暂不需要处理；如需重新发送，会另行通知。",
+                   path=item.blob.relative_path)]
         return
     item.extra_checks = ([] if ask_content or item.report.failed else earlier_content) + kept
+
+
+def _damage(path, blob: StoredBlob) -> str | None:
+    """How the stored copy differs from what was recorded (size, then SHA-256), or None if it is intact."""
+    size = path.stat().st_size
+    if size != blob.size_bytes:
+        return f"与登记时不一致（现为 {size_text(size)}，登记时为 {size_text(blob.size_bytes)}）"
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != blob.sha256:
+        return "内容与登记时不一致（SHA-256 不符）"
+    return None
 
 
 def _size_of_unstored(size: int, rules) -> CheckResult:

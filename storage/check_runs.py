@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import ChangedMeanwhile
 from storage.models import CheckRecord, Event, MediaFile, Submission
 from storage.records import CheckRow, CheckRun, outcome_of_statuses
 from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
@@ -19,10 +20,19 @@ EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "speaker", "topic")
 MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")
 
 
+def snapshot(sub: Submission) -> dict[str, Any]:
+    """What a run is worked out from: the latest run's number and the editable fields, as read."""
+    return {"check_run": sub.check_run, **{name: getattr(sub, name) for name in EDITABLE}}
+
+
 def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, changes: dict[str, str | None],
-                    kind: str, data: dict[str, Any], actor: str) -> dict[str, Any]:
+                    kind: str, data: dict[str, Any], actor: str,
+                    expected: dict[str, Any] | None = None) -> dict[str, Any]:
     """Change the submission's fields, store ``run`` as its latest results (None: its results stay) and
     append a ``kind`` event saying what changed. Returns the event's data.
+
+    ``expected`` (a ``snapshot`` taken when the submission was read) guards a slow recheck against an
+    edit made meanwhile: if the submission no longer reads so, nothing is written (ChangedMeanwhile).
 
     The event holds ``changes`` ({field: {old, new}}, only fields whose value changed), and for a run its
     number, the outcome before and after, and the new results.
@@ -33,6 +43,9 @@ def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, change
     sub = s.get(Submission, submission_id, with_for_update=True)   # PostgreSQL: one writer at a time
     if sub is None:
         raise not_found(submission_id)
+    if expected is not None and snapshot(sub) != expected:
+        raise ChangedMeanwhile(f"作品 #{submission_id} 在处理期间被修改（或重新检查）了，本次结果没有保存。",
+                               "请再执行一次。")
     record = dict(data)
     changed = {}
     for name, value in changes.items():

@@ -327,14 +327,16 @@ class Database:
 
     @retry_when_locked
     def record_check_run(self, submission_id: int, run: CheckRun | None, kind: str, data: dict[str, Any] | None = None,
-                         changes: dict[str, str | None] | None = None, actor: str | None = None) -> dict[str, Any]:
+                         changes: dict[str, str | None] | None = None, actor: str | None = None,
+                         expected: dict[str, Any] | None = None) -> dict[str, Any]:
         """In one transaction: apply ``changes`` to the submission's fields (storage.check_runs.EDITABLE), store
         ``run`` as its latest results with the outcomes they give, and append a ``kind`` event with the old and
-        new values. Returns the event's data (see ``apply_check_run``)."""
+        new values. Returns the event's data (see ``apply_check_run``). ChangedMeanwhile if the submission
+        no longer matches ``expected`` (``storage.check_runs.snapshot`` of what the caller read)."""
         self.ensure_same_file()
         with self.session() as s:
             return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
-                                   _text(actor) or current_actor())
+                                   _text(actor) or current_actor(), expected)
 
     @retry_when_locked
     def claim(self, source_ref: str, worker: str, lease_seconds: float) -> bool:

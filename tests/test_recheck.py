@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.numbers import size_text
 from intake.config import load_config
 from intake.services import open_services
 from tests import media
@@ -144,3 +145,51 @@ def test_recheck_needs_numbers_or_all(workdir):
     for args, message in expected.items():
         out = run("recheck", *args)
         assert (out.returncode, out.stderr) == (2, message), args
+
+
+def test_an_edit_made_while_a_recheck_looks_at_the_files_survives_it(works, workdir, monkeypatch):
+    """A recheck is slow (it reads every stored file); an edit that lands meanwhile is not undone by it."""
+    import intake.recheck as recheck_module
+    from intake.edit import edit_submission
+
+    ingest(works[0], "柳南区")
+    real_examine = recheck_module.examine_file
+    edits = []
+
+    def examine_while_a_clerk_edits(*args, **kwargs):
+        if not edits:   # the clerk's correction arrives while the recheck is reading the file
+            edits.append(edit_submission(services(workdir), 1, {"unit": "鹿寨县", "contact": "李四"}, actor="clerk"))
+        return real_examine(*args, **kwargs)
+
+    monkeypatch.setattr(recheck_module, "examine_file", examine_while_a_clerk_edits)
+    [done] = list(recheck_module.recheck(services(workdir), [1], actor="reviewer"))
+    assert edits and done.changes == {}
+    [sub] = listing()
+    assert (sub["unit"], sub["unit_raw"], sub["contact"], sub["check_run"]) == ("鹿寨县", "鹿寨县", "李四", 3)
+    assert "参赛单位：鹿寨县" in checks(sub, "contact_info")[0][2] + checks(sub, "unit")[0][2]
+    kinds = [e.kind for e in services(workdir).db.events(1)]
+    assert kinds[-2:] == ["edited", "rechecked"]
+
+
+def test_a_damaged_stored_copy_is_the_store_s_fault_not_the_submitter_s(works, workdir):
+    ingest(works[0], "柳南区")
+    [before] = listing()
+    store = services(workdir)
+    path = store.store.path_of(store.db.stored_paths(1)[0])
+    recorded = before["files"][0]["size_bytes"]
+    path.write_bytes(path.read_bytes()[:recorded // 2])   # cut short under the store's feet
+    assert run("recheck", "1").returncode == 0
+    [after] = listing()
+    assert after["outcome"] != "rejected", after["checks"]
+    [damaged] = [c for c in checks(after, "integrity") if c[1] == "stored_file_damaged"]
+    assert damaged[0] == "warn"
+    assert damaged[2].startswith(f"文件库中这个文件的存档与登记时不一致（现为 {size_text(recorded // 2)}，登记时为 "
+                                 f"{size_text(recorded)}），无法重新检查")
+    assert all(c[1] != "truncated" for c in checks(after, "integrity"))
+    with path.open("r+b") as fh:   # same size, other content
+        fh.truncate(0)
+    path.write_bytes(b"\0" * recorded)
+    assert run("recheck", "1").returncode == 0
+    [again] = listing()
+    assert [c[2] for c in checks(again, "integrity") if c[1] == "stored_file_damaged"] == [
+        "文件库中这个文件的存档内容与登记时不一致（SHA-256 不符），无法重新检查，保留此前的检查结果。请检查文件库（storage.root）。"]
