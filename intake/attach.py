@@ -1,9 +1,11 @@
 """Add a file to a recorded submission (a video downloaded from a 超大附件 link), checking it first.
 
 Once the file is added, what waited for it is settled in the same transaction: the 超大附件 warning
-(and a link's stated size over the limit, which the file's own size check now replaces) no longer
-counts against the outcome, and the speaker and topic of the file's opening phrase fill a submission
-that has none.
+(and a link's stated size over the limit, which the file's own size check now replaces) and a
+"no video received" failure no longer count against the outcome, and the speaker and topic of the
+file's opening phrase fill a submission that has none. A work that was rejected and is no longer (or
+the other way round) takes or frees its unit's place: its quota, and that of the unit's later works,
+is asked again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from intake.mail.findings import LINK_TOO_LARGE
 from intake.pipeline import Services, duplicate_found, inspect_files, store_files, take_opening_phrase
 from intake.records import record_files
 from intake.task import MediaTask, Source, SubmissionTask
-from validators.results import CheckResult, Status
+from validators.results import CheckResult, Outcome, Status
 
 if TYPE_CHECKING:
     from storage.models import Submission
@@ -48,7 +50,21 @@ def attach_file(services: Services, submission_id: int, path: Path, actor: str |
             if value and not getattr(sub, name)}
     outcome = record_files(services.db, submission_id, task.files, actor=actor, on_duplicate=duplicate_found,
                            settle=settle, fill=fill)
-    return Attached(outcome, media, [c.check_id for c in settle.values()], fill)
+    attached = Attached(outcome, media, [c.check_id for c in settle.values()], fill)
+    if sub.unit and (sub.outcome == Outcome.REJECTED.value) != (outcome == Outcome.REJECTED.value):
+        attached.outcome = _ask_quota_again(services, submission_id, actor)
+    return attached
+
+
+def _ask_quota_again(services: Services, submission_id: int, actor: str | None) -> str:
+    """The work's quota (and that of its unit's later works) after it became rejected or stopped being so."""
+    from intake.recheck import judge, record_run, requota_later, stored_task
+
+    judged = judge(services, stored_task(services, submission_id), ["quota"])
+    done = record_run(services, judged, "rechecked", {"asked": ["quota"], "cause": "attach"}, actor=actor)
+    for _ in requota_later(services, judged.units, submission_id, {submission_id}, actor):
+        pass   # each later work whose quota changed is recorded by its own run
+    return done.after.value
 
 
 def settled_checks(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
@@ -59,7 +75,7 @@ def settled_checks(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
     links = [c for c in sub.checks if c.media_file_id is None and c.status != "pass"
              and c.check_id == "large_attachment_link"]
     if not links:
-        return {}
+        return _no_video_settled(sub, media)
     expected = max(len(c.details.get("links") or []) for c in links) or 1
     added = len(sub.files) + 1
     if added < expected:
@@ -67,6 +83,17 @@ def settled_checks(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
     names = "、".join(f"“{f.original_name}”" for f in sub.files) + ("、" if sub.files else "") + f"“{media.original_name}”"
     out = {c.id: CheckResult("large_attachment_link", Status.PASS, ATTACHED, f"“超大附件”中的视频已下载并补登：{names}。",
                              {"attached": added}) for c in links}
+    return out | _link_size_settled(sub) | _no_video_settled(sub, media)
+
+
+def _no_video_settled(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
+    """A "no video received" failure, answered by the file now added (its own checks judge it)."""
+    return {c.id: CheckResult("files", Status.PASS, ATTACHED, f"已补登视频文件“{media.original_name}”。")
+            for c in sub.checks if c.media_file_id is None and c.check_id == "files" and c.status != "pass"}
+
+
+def _link_size_settled(sub: Submission) -> dict[int, CheckResult]:
+    out = {}
     for c in sub.checks:
         if c.media_file_id is None and c.check_id == "size" and c.code == LINK_TOO_LARGE:
             out[c.id] = CheckResult("size", Status.PASS, ATTACHED,

@@ -398,9 +398,14 @@ def test_a_mail_with_two_links_waits_for_both_files():
 
 def test_link_over_the_limit_is_rejected_before_download_until_the_file_is_attached(clips, mailbox, dovecot):
     name = "三江县 保密法治微视频（终版）(1).mp4"
+    earlier = mailbox / "earlier.mp4"   # the county's place is taken already
+    earlier.write_bytes(mails.variant(clips["valid"].read_bytes(), "earlier"))
+    assert run("ingest", earlier, "--unit", "三江侗族自治县", "--contact", "杨四", "--phone", "13977200005",
+               cwd=mailbox).returncode in (0, 3)
     append(dovecot, mails.netease_large([(name, "330.5M")], body="单位：三江侗族自治县 联系人：杨四 电话：13977200005"))
     assert run("poll", "--once", cwd=mailbox).returncode == 0
-    [sub] = listing(mailbox)
+    sub = listing(mailbox)[1]
+    assert not [c for c in sub["checks"] if c["id"] == "quota"]   # a rejected work takes no place
     assert sub["outcome"] == "rejected" and sub["files"] == []
     size = next(c for c in sub["checks"] if c["id"] == "size")
     assert (size["status"], size["code"]) == ("fail", "link_too_large")
@@ -408,10 +413,27 @@ def test_link_over_the_limit_is_rejected_before_download_until_the_file_is_attac
     # a reviewer downloads it anyway and attaches it: the file's own checks now speak
     out = run("attach", str(sub["id"]), str(clips["valid"]), cwd=mailbox)
     assert out.returncode == 0, out.stderr
-    [sub] = listing(mailbox)
+    sub = listing(mailbox)[1]
     assert [(c["id"], c["status"], c["code"]) for c in sub["checks"] if c["id"] in ("size", "large_attachment_link")
             and "file" not in c] == [("large_attachment_link", "pass", "attached"), ("size", "pass", "attached")]
-    assert sub["outcome"] == "accepted", sub["checks"]
+    # no longer rejected, it now counts against the county's quota: the quota is asked again
+    [quota] = [c for c in sub["checks"] if c["id"] == "quota"]
+    assert (quota["status"], quota["code"]) == ("warn", "over_quota") and "#1" in quota["message"]
+    assert sub["outcome"] == "needs_review", sub["checks"]
+    assert "作品现在：待复核" in out.stdout
+
+
+def test_attaching_a_video_to_a_mail_that_had_none_answers_its_no_video_failure(clips, mailbox, dovecot):
+    append(dovecot, mails.no_video())
+    assert run("poll", "--once", cwd=mailbox).returncode == 0
+    [sub] = listing(mailbox)
+    assert ("files", "fail", "no_video") in [(c["id"], c["status"], c["code"]) for c in sub["checks"]]
+    out = run("attach", "#1", str(clips["valid"]), cwd=mailbox)
+    assert out.returncode == 0, out.stderr
+    [sub] = listing(mailbox)
+    [files] = [c for c in sub["checks"] if c["id"] == "files"]
+    assert (files["status"], files["code"], files["message"]) == ("pass", "attached", "已补登视频文件“valid.mp4”。")
+    assert sub["outcome"] != "rejected", sub["checks"]
 
 
 def test_run_handles_mailbox_and_folder_together(clips, mailbox, dovecot):
