@@ -67,9 +67,19 @@ def render_receipt(view: dict[str, Any], contact_line: str = "") -> str:
     outcome = Outcome(view["outcome"])
     return ENV.get_template("receipt.txt.j2").render(
         title=view.get("title") or "（未注明）", received=view["received_at"][:16].replace("T", " "),
-        file_names="、".join(f["original_name"] for f in view["files"]) or "（未收到视频文件）",
+        file_names="、".join(f["original_name"] for f in view["files"]) or _no_files(view),
         outcome_label=OUTCOME_LABELS[outcome], items=receipt_items(view), closing=RECEIPT_CLOSING[outcome],
         contact_line=contact_line.strip())
+
+
+def _no_files(view: dict[str, Any]) -> str:
+    """What the receipt says in place of the file list when no file was recorded."""
+    ids = {c["id"] for c in view["checks"]}
+    if "large_attachment_link" in ids:
+        return "（以“超大附件”下载链接发送）"
+    if "processing_error" in ids:
+        return "（附件处理出错，工作人员将核实）"
+    return "（未收到视频文件）"
 
 
 def write_result_note(path: Path, view: dict[str, Any]) -> Path:

@@ -311,3 +311,28 @@ def test_mailbox_receipts_go_to_the_from_address_of_later_mails_only(clips, work
     answer = received(handler)[1]
     assert answer["Subject"] == "回执：已收到《关于报送作品的咨询》（不合格）"
     assert "没有收到视频文件。请把 MP4 视频作为邮件附件（文件较大时可用超大附件）重新发送。" in answer.get_content()
+
+
+def test_a_link_over_the_limit_is_told_one_thing_and_an_unreadable_mail_is_not_called_empty(workdir):
+    """The 超大附件 advice must not promise a download the size failure below it refuses, and a mail whose
+    attachments could not be processed is not told that no video came."""
+    from intake.mail.findings import warn_large_attachment_links
+    from intake.mail.links import LargeAttachmentLink
+    from intake.notes import render_receipt
+    from intake.pipeline import Services
+
+    services = Services(load_config(workdir / "config.yaml"), db=None, store=None)
+    big = LargeAttachmentLink(url="https://mail.163.com/large/1", name="作品.mp4", size="400M", expires=None,
+                              size_bytes=400 * 2**20)
+    task = SubmissionTask(source="mail", received_at=datetime.now(timezone.utc), attachment_links=[big])
+    warn_large_attachment_links(task, services)
+    view = {"title": "作品", "received_at": "2026-03-01T10:00:00+08:00", "outcome": "rejected", "files": [],
+            "checks": [c.as_json() for c in task.checks]}
+    text = render_receipt(view)
+    assert "暂不需要处理" not in text and "工作人员将在下载链接到期前下载" not in text
+    assert "文件：（以“超大附件”下载链接发送）" in text
+    assert "不能采用，请按下一条说明处理" in text and "请压缩视频（如降低码率）" in text
+
+    failed = processing_error_check(RuntimeError("boom"), 3, ["作品.mp4"])
+    view = {**view, "outcome": "needs_review", "checks": [failed.as_json()]}
+    assert "文件：（附件处理出错，工作人员将核实）" in render_receipt(view)

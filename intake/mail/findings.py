@@ -36,12 +36,20 @@ def warn_large_attachment_links(task: SubmissionTask, services: "Services") -> N
                    "再用 intake attach 作品编号 文件 补登：\n" + "\n".join(lines))
     else:
         message = "邮件提到“超大附件”，但没有识别出下载链接。请打开原邮件查看并下载视频。"
-    advice = ("作品以“超大附件”发送，工作人员将在下载链接到期前下载视频，暂不需要处理；如链接已过期，请重新发送。"
-              if links else "邮件提到“超大附件”，但没有找到下载链接。请确认附件已上传成功，必要时重新发送。")
-    task.checks.append(warned("large_attachment_link", "large_attachment_link", message, advice=advice,
-                              links=[link.as_json() for link in links]))
     limit = services.config.rules.max_size_bytes
     over = [link for link in links if link.size_bytes is not None and link.size_bytes > limit]
+    # The submitter reads this beside the over-limit failure below: the two must not contradict each other.
+    if not links:
+        advice = "邮件提到“超大附件”，但没有找到下载链接。请确认附件已上传成功，必要时重新发送。"
+    elif len(over) == len(links):
+        advice = "作品以“超大附件”发送，但视频超过大小上限，不能采用，请按下一条说明处理。"
+    elif over:
+        advice = ("作品以“超大附件”发送：未超过大小上限的视频，工作人员将在下载链接到期前下载；"
+                  "超过上限的，请按下一条说明处理。")
+    else:
+        advice = "作品以“超大附件”发送，工作人员将在下载链接到期前下载视频，暂不需要处理；如链接已过期，请重新发送。"
+    task.checks.append(warned("large_attachment_link", "large_attachment_link", message, advice=advice,
+                              links=[link.as_json() for link in links]))
     if over:
         named = "、".join(f"“{link.name or '未注明文件名'}”（{size_text(link.size_bytes)}）" for link in over)
         task.checks.append(failed(
