@@ -16,7 +16,8 @@ from intake.task import MediaTask
 from validators.checks import check_not_remuxable, check_remuxed
 from validators.examine import FileReport, examine_file
 from validators.opened import OpenedFile
-from validators.remux import REMUX_KINDS, RemuxFailed, holds_lossless_streams, probe_streams, remux_to_mp4
+from validators.remux import (REMUX_KINDS, RemuxFailed, holds_lossless_streams, probe_streams, remux_to_mp4,
+                              streams_from_facts)
 from validators.results import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def remux_file(media: MediaTask, services: Services) -> None:
     try:
         with OpenedFile.open(store.path_of(media.blob.relative_path)) as opened:
             try:
-                streams = probe_streams(opened, kind, timeout)
+                # MediaInfo read a QuickTime file already (after the box walk); the others ask their demuxer.
+                streams = streams_from_facts(media.report.facts) or probe_streams(opened, kind, timeout)
                 if not streams.lossless:
                     _refuse(media.report, check_not_remuxable(kind, name, streams.video, streams.audio))
                     return

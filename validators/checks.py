@@ -160,7 +160,7 @@ def codec_text(codec: str | None) -> str:
     """An ffmpeg codec name as people know it (vp9 → VP9, pcm_s16le → PCM（未压缩）)."""
     if not codec:
         return "未知"
-    if codec.startswith("pcm_"):
+    if codec.startswith("pcm"):
         return "PCM（未压缩）"
     return CODEC_TEXTS.get(codec, codec.upper())
 

@@ -30,7 +30,8 @@ REMUX_KINDS = frozenset(DEMUXERS)
 # What an MP4 carries as it is (ffmpeg's codec names): only these are copied, never re-encoded.
 LOSSLESS_VIDEO = frozenset({"h264", "hevc", "mpeg4"})
 LOSSLESS_AUDIO = frozenset({"aac", "mp3"})
-# The same, as MediaInfo names them in the remuxed MP4 (the check that the copy holds what was planned).
+# MediaInfo's names for them, in ffmpeg's words (see ``streams_from_facts``).
+MEDIAINFO_NAMES = {"AVC": "h264", "HEVC": "hevc", "MPEG-4 Visual": "mpeg4", "AAC": "aac", "MPEG Audio": "mp3"}
 MEDIAINFO_VIDEO = frozenset({"AVC", "HEVC", "MPEG-4 Visual"})
 MEDIAINFO_AUDIO = frozenset({"AAC", "MPEG Audio"})
 # "  Stream #0:1[0x2](und): Audio: aac (LC) ...": ffmpeg's own line per stream (a metadata value that holds a
@@ -84,6 +85,18 @@ def probe_streams(source: OpenedFile, kind: str, timeout: float) -> Streams:
     for media, codec in STREAM_LINE.findall(text):
         found.setdefault(media, codec.lower())
     return Streams(found.get("Video"), found.get("Audio"))
+
+
+def streams_from_facts(facts: MediaFacts | None) -> Streams | None:
+    """The streams as MediaInfo already read them (a QuickTime file: the box walk let it); None if it did not."""
+    if facts is None:
+        return None
+
+    def named(tracks: list) -> str | None:
+        fmt = tracks[0].get("format") if tracks else None
+        return MEDIAINFO_NAMES.get(fmt, fmt.lower()) if fmt else None
+
+    return Streams(named(facts.video), named(facts.audio))
 
 
 def remux_to_mp4(source: OpenedFile, kind: str, streams: Streams, target: Path, timeout: float) -> None:
