@@ -2,8 +2,8 @@
 without re-encoding, or a file a reviewer shrank to fit the size limit. ``sha256`` stays the file judged;
 ``original_sha256`` is the file as it arrived, kept in the store as evidence; ``repair`` says what was done.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
