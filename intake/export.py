@@ -4,6 +4,8 @@ Every shortlisted work is accounted for: the result says, file by file, what was
 name, and why anything was not (never stored, rejected by the checks, missing or damaged in the store).
 A file the checks rejected is exported only when a reviewer shortlisted the work with ``--force``, none of
 its files passed, and it is a video (a QuickTime file keeps its .mov).
+A repaired file (remuxed or shrunk, see intake.repair and intake.fix) is exported as the MP4 it became, the
+file that was judged; the original it was made from stays in the store.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ Why STAGES run in this order:
    unless it is rejected already or its video waits behind a download link.
 3. ``store_files`` before ``inspect_files``: what is checked is the stored copy,
    the one we keep. A file over the size limit is neither stored nor opened.
+   ``remux_near_misses`` right after them: only the checks tell that a file failed
+   its container alone (a .mov, .mkv, .flv or .avi holding MP4's codecs), and only a
+   stored original can be kept as evidence; the MP4 it makes is checked in turn
+   and is the file judged by every later stage.
 4. ``take_opening_phrase`` reads the files' checks, so it follows them.
 5. The submission checks (text, contact, unit, deadline) need no file; the quota
    comes last of them because a rejected work does not take its unit's place.
@@ -38,6 +42,7 @@ from core.timefmt import local_text
 from intake.labels import OUTCOME_LABELS
 from intake.mail.findings import warn_large_attachment_links, warn_mail_findings
 from intake.records import record_submission
+from intake.repair import needs_remux, remux_file
 from intake.task import SubmissionTask
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
@@ -99,6 +104,15 @@ def inspect_files(task: SubmissionTask, services: Services) -> None:
             continue   # its checks were decided without the content (see mail intake)
         media.report = examine_file(path, services.config.rules, deep=services.deep, name=media.original_name,
                                     transcripts=media.transcripts)
+
+
+def remux_near_misses(task: SubmissionTask, services: Services) -> None:
+    """Copy the streams of a near-miss container into an MP4 without re-encoding (``rules.repair.remux``)."""
+    if not services.config.rules.repair.remux:
+        return
+    for media in task.files:
+        if needs_remux(media):
+            remux_file(media, services)
 
 
 def check_files_present(task: SubmissionTask, services: Services) -> None:
@@ -190,7 +204,7 @@ Stage = Callable[[SubmissionTask, Services], None]
 
 STAGES: list[Stage] = [
     unpack_archives, warn_large_attachment_links, warn_mail_findings, name_the_work,   # what the source handed
-    check_files_present, store_files, inspect_files, take_opening_phrase,   # the files
+    check_files_present, store_files, inspect_files, remux_near_misses, take_opening_phrase,   # the files
     check_message_text, check_contact, match_unit, check_contest_deadline, check_unit_quota,   # the submission
     confirm_source_unchanged, record,
 ]

@@ -32,7 +32,7 @@ from intake.task import MediaTask, Source, SubmissionTask
 from storage.check_runs import snapshot
 from storage.filestore import StoredBlob
 from storage.records import CheckRun, FileRun
-from validators.checks import check_size
+from validators.checks import REPAIR_CODES, check_size
 from validators.examine import examine_file
 from validators.results import CheckResult, Outcome, Status, warned
 
@@ -89,9 +89,12 @@ def stored_task(services: Services, submission_id: int) -> Judged:
     for stored in sub.files:
         blob = (StoredBlob(stored.sha256, stored.size_bytes, paths[stored.position], already_present=True)
                 if stored.sha256 and stored.position in paths else None)
+        original = (StoredBlob(stored.original.sha256, stored.original.size_bytes, stored.original.stored_path,
+                               already_present=True) if stored.original else None)
         task.files.append(MediaTask(source_path=None, original_name=stored.original_name, size_bytes=stored.size_bytes,
                                     blob=blob, extra_checks=[_result(c) for c in sub.checks
-                                                             if c.media_file_id == stored.id]))
+                                                             if c.media_file_id == stored.id],
+                                    original=original, repair=stored.repair))
     return Judged(sub, task, [f.position for f in sub.files])
 
 
@@ -213,6 +216,9 @@ def _look_again(item: MediaTask, services: Services, content: bool) -> None:
                    path=item.blob.relative_path)]
         return
     item.extra_checks = ([] if ask_content or item.report.failed else earlier_content) + kept
+    # The file judged is a repaired one: what was done to it stays said where its check passes again.
+    repairs = {c.check_id: c for c in earlier if c.code in REPAIR_CODES}
+    item.report.checks = [repairs.get(c.check_id, c) if c.status is Status.PASS else c for c in item.report.checks]
 
 
 def _damage(path, blob: StoredBlob) -> str | None:

@@ -28,7 +28,8 @@ def file_record(media: MediaTask) -> FileRecord:
         original_name=media.original_name, size_bytes=media.size_bytes, outcome=media.outcome.value,
         blob=media.blob, container=summary["container"], duration_seconds=summary["duration_seconds"],
         video_codec=summary["video_codec"], audio_codec=summary["audio_codec"], width=summary["width"],
-        height=summary["height"], checks=tuple(check_row(c) for c in media.checks))
+        height=summary["height"], checks=tuple(check_row(c) for c in media.checks), original=media.original,
+        repair=media.repair)
 
 
 def record_of(task: SubmissionTask) -> SubmissionRecord:

@@ -38,6 +38,10 @@ class MediaTask:
     extra_checks: list[CheckResult] = field(default_factory=list)
     transcripts: list[tuple[str, bytes]] = field(default_factory=list)   # subtitles / texts that came with it
     unpack_to: Path | None = None  # a zip: the unpack_archives stage puts the videos inside it in its place
+    # A repaired file (intake.repair, intake.fix): ``blob`` and ``report`` are then the MP4 judged, ``original``
+    # the content as it arrived (kept as evidence), ``repair`` what was done: 'remux' or 'shrink'.
+    original: StoredBlob | None = None
+    repair: str | None = None
 
     @property
     def checks(self) -> list[CheckResult]:

@@ -72,6 +72,10 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
                 "audio_codec": f.audio_codec,
                 "width": f.width,
                 "height": f.height,
+                # A repaired file: what was done ('remux', 'shrink'), and the content as it arrived, kept.
+                "repair": f.repair,
+                "original": ({"sha256": f.original_sha256, "size_bytes": f.original.size_bytes if f.original else None}
+                             if f.original_sha256 else None),
             }
             for f in sub.files
         ],

@@ -31,6 +31,7 @@ from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
 from storage.models import Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User
 from storage.check_runs import apply_check_run
+from storage.filestore import StoredBlob
 from storage.records import CheckRow, CheckRun, FileRecord, SubmissionRecord, outcome_of_statuses
 from storage.values import check_record as _check_row
 from storage.values import jsonable as _jsonable
@@ -339,6 +340,31 @@ class Database:
                                    _text(actor) or current_actor(), expected)
 
     @retry_when_locked
+    def record_repair(self, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob, repair: str,
+                      run: CheckRun, data: dict[str, Any], changes: dict[str, str | None] | None = None,
+                      actor: str | None = None) -> dict[str, Any]:
+        """In one transaction: file ``position`` of the submission becomes ``blob`` (the repaired file judged from
+        now on), linked to ``original`` (the content it was made from, kept); ``run`` becomes the latest results
+        and a ``fixed`` event keeps what the file was before. Returns the event's data (see ``apply_check_run``)."""
+        self.ensure_same_file()
+        with self.session() as s:
+            media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
+                                                     MediaFile.position == position))
+            if media is None:
+                raise _not_found(submission_id)
+            for stored in (original, blob):
+                _insert_blob(s, stored, submission_id)
+            data = {**data, "file": position, "repair": repair,
+                    "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+                    "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
+                    "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
+            media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
+            media.original_sha256, media.repair = original.sha256, repair
+            s.flush()
+            return apply_check_run(s, submission_id, run, changes or {}, "fixed", data,
+                                   _text(actor) or current_actor())
+
+    @retry_when_locked
     def claim(self, source_ref: str, worker: str, lease_seconds: float) -> bool:
         """Take ``source_ref`` for ``worker`` unless another live worker holds it; True if we have it now.
 
@@ -488,7 +514,8 @@ class Database:
     def submissions(self, outcome: str | None = None) -> list[Submission]:
         with self.session() as s:
             query = select(Submission).options(
-                selectinload(Submission.files), selectinload(Submission.checks)).order_by(Submission.id)
+                selectinload(Submission.files).selectinload(MediaFile.original),
+                selectinload(Submission.checks)).order_by(Submission.id)
             if outcome:
                 query = query.where(Submission.outcome == outcome)
             return list(s.scalars(query))
@@ -497,7 +524,7 @@ class Database:
         """One submission with its files and checks; NotFound (in Chinese) for an unknown id."""
         with self.session() as s:
             sub = s.scalar(select(Submission).where(Submission.id == submission_id).options(
-                selectinload(Submission.files), selectinload(Submission.checks)))
+                selectinload(Submission.files).selectinload(MediaFile.original), selectinload(Submission.checks)))
             if sub is None:
                 raise _not_found(submission_id)
             return sub
@@ -599,19 +626,14 @@ class Database:
 def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                  on_duplicate: OnDuplicate | None) -> list[FileRecord]:
     """Insert each file's blob row unless it exists (waiting for a concurrent insert to settle),
-    then ask ``on_duplicate`` about each file that an earlier submission brought first.
+    then ask ``on_duplicate`` about each file that an earlier submission brought first (the file judged,
+    or for a repaired file the content as it arrived).
     Returns the files, each with the check it answered (and the outcome that follows)."""
-    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
     out = list(files)
     for index, media in enumerate(files):
-        blob = media.blob
-        if blob is None:
-            continue
-        s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
-                                      first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
-                  .on_conflict_do_nothing(index_elements=["sha256"]))
-        first = s.scalar(select(Blob.first_submission_id).where(Blob.sha256 == blob.sha256))
-        if first is not None and first != submission_id and on_duplicate is not None:
+        firsts = [_insert_blob(s, blob, submission_id) for blob in (media.blob, media.original) if blob is not None]
+        first = next((f for f in firsts if f is not None and f != submission_id), None)
+        if first is not None and on_duplicate is not None:
             earlier = s.get(Submission, first)
             if earlier is not None:
                 check = on_duplicate(index, {"id": earlier.id, "unit": earlier.unit,
@@ -620,6 +642,15 @@ def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                     checks = media.checks + (check,)
                     out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks))
     return out
+
+
+def _insert_blob(s: Session, blob: StoredBlob, submission_id: int) -> int | None:
+    """Record ``blob`` unless it is recorded; return the submission that brought it first."""
+    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+    s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
+                                  first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
+              .on_conflict_do_nothing(index_elements=["sha256"]))
+    return s.scalar(select(Blob.first_submission_id).where(Blob.sha256 == blob.sha256))
 
 
 def _settle_checks(s: Session, submission_id: int, settle: Mapping[int, CheckRow]) -> list[dict[str, Any]]:
@@ -643,7 +674,8 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
             sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
             outcome=media.outcome, container=media.container,
             duration_seconds=media.duration_seconds, video_codec=media.video_codec,
-            audio_codec=media.audio_codec, width=media.width, height=media.height)
+            audio_codec=media.audio_codec, width=media.width, height=media.height,
+            original_sha256=media.original.sha256 if media.original else None, repair=media.repair)
         s.add(row)
         s.flush()
         for check in media.checks:

@@ -79,6 +79,37 @@ class FileStore:
                 _remove_quietly(tmp)
             raise
 
+    def new_temp(self) -> Path:
+        """A fresh path in the store's own temporary folder (same file system) for a tool to write into;
+        ``adopt`` then gives the complete file its content name."""
+        try:
+            return self._temp_path()
+        except OSError as exc:
+            raise storage_error(self.root, exc) from exc
+
+    def adopt(self, temp: Path, suffix: str = ".mp4") -> StoredBlob:
+        """Place a complete file written at ``temp`` (see ``new_temp``) under its content name.
+
+        One read hashes it while it is flushed to disk on another thread, so a file a tool just wrote
+        costs about one read on top of its write. ``temp`` is gone afterwards, whatever happens.
+        """
+        try:
+            with temp.open("rb") as fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync") as syncer:
+                synced = syncer.submit(os.fsync, fh.fileno())
+                digest, size = hashlib.sha256(), 0
+                buffer = bytearray(self.chunk_bytes)
+                while n := fh.readinto(buffer):
+                    digest.update(memoryview(buffer)[:n])
+                    size += n
+                synced.result()
+            return self._place(temp, digest.hexdigest(), size, suffix)
+        except OSError as exc:
+            _remove_quietly(temp)
+            raise storage_error(self.root, exc) from exc
+        except BaseException:
+            _remove_quietly(temp)
+            raise
+
     def open_writer(self, suffix: str = ".mp4") -> "BlobWriter":
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
         return BlobWriter(self, suffix)

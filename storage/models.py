@@ -95,9 +95,14 @@ class MediaFile(Base):
     audio_codec: Mapped[str | None] = mapped_column(Text)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    # A repaired file: ``sha256`` is the file judged (the MP4 made from it), ``original_sha256`` the content as
+    # it arrived, kept as evidence; ``repair`` says what was done ('remux' lossless, 'shrink' re-encoded).
+    original_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    repair: Mapped[str | None] = mapped_column(String(16))
 
     submission: Mapped[Submission] = relationship(back_populates="files")
-    blob: Mapped[Blob | None] = relationship()
+    blob: Mapped[Blob | None] = relationship(foreign_keys=[sha256])
+    original: Mapped[Blob | None] = relationship(foreign_keys=[original_sha256])
 
 
 class CheckRecord(Base):

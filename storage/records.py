@@ -25,7 +25,11 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class FileRecord:
-    """One file of a submission; ``blob`` is None for a file that was never stored (too large, not downloaded)."""
+    """One file of a submission; ``blob`` is None for a file that was never stored (too large, not downloaded).
+
+    A repaired file's ``blob`` is the file judged; ``original`` is the content as it arrived (kept as evidence),
+    and ``repair`` says what was done: 'remux' (lossless) or 'shrink' (re-encoded).
+    """
 
     original_name: str
     size_bytes: int
@@ -38,6 +42,8 @@ class FileRecord:
     width: int | None = None
     height: int | None = None
     checks: tuple[CheckRow, ...] = ()
+    original: StoredBlob | None = None
+    repair: str | None = None
 
 
 @dataclass(frozen=True)

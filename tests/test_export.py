@@ -26,8 +26,7 @@ from storage.filestore import FileStore
 from storage.records import CheckRow, FileRecord, SubmissionRecord
 from tests import media
 from tests.cli import listing, run
-from tests.conftest import OPEN_CONTEST
-from tests.test_report import distinct
+from tests.test_report import NO_REMUX, distinct
 
 MANIFEST = ".intake-export.json"
 
@@ -45,7 +44,7 @@ def template(clips, tmp_path_factory) -> Path:
     """Seven works, recorded once: three that passed (one portrait, one of 1分59秒), a rejected .mov, a work whose
     only file was never stored, a work with a good video beside a text file, and one with no file at all."""
     root = tmp_path_factory.mktemp("export")
-    (root / "config.yaml").write_text(OPEN_CONTEST, encoding="utf-8")
+    (root / "config.yaml").write_text(NO_REMUX, encoding="utf-8")
     files = root / "files"
     files.mkdir()
     portrait = media.clip(files / "竖屏.mp4", 3, size="120x160", rate=10)

@@ -1,7 +1,8 @@
 """The media checks. Each returns a CheckResult; ids and codes are a public interface.
 
     size       file size against rules.max_size_bytes (a stat, nothing read)
-    container  really an MP4: ftyp first, allowed brand, one moov, an mdat
+    container  really an MP4: ftyp first, allowed brand, one moov, an mdat (``remuxed`` when the pipeline
+               copied a near miss's streams into an MP4: see validators.remux)
     streams    a video stream, an audio stream, common codecs
     duration   at most rules.max_duration_seconds, grace for 原则上
     integrity  complete box layout, and the media decodes
@@ -12,10 +13,13 @@ serious one and ``details["codes"]`` lists every code found (a script sees them 
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from core.numbers import duration_text, size_text
 from validators.boxes import Layout
 from validators.results import CheckResult, failed, passed, warned
 from validators.rules import RulesConfig
+from validators.remux import LOSSLESS_AUDIO, LOSSLESS_VIDEO
 from validators.sniff import IMAGE_BRANDS, KINDS
 from validators.tools import DecodeReport, MediaFacts
 
@@ -23,6 +27,18 @@ CODEC_NAMES = {"AVC": "H.264", "HEVC": "H.265", "MPEG Audio": "MP3", "AAC": "AAC
 RESEND = "请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 EXPORT_AGAIN = "请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 REEXPORT = "请重新导出视频后报送。"
+# Video containers as they are named when sent under their own extension, and their formats' names.
+OWN_SUFFIXES = {"quicktime": (".mov", ".qt"), "mkv": (".mkv", ".webm"), "webm": (".webm", ".mkv"), "flv": (".flv",),
+                "avi": (".avi",)}
+FORMAT_NAMES = {"quicktime": "QuickTime（.mov）", "mkv": "MKV（Matroska）", "webm": "WebM", "flv": "FLV", "avi": "AVI"}
+# ffmpeg's codec names as people know them.
+CODEC_TEXTS = {"h264": "H.264", "hevc": "H.265", "mpeg4": "MPEG-4", "aac": "AAC", "mp3": "MP3", "vp8": "VP8",
+               "vp9": "VP9", "av1": "AV1", "opus": "Opus", "vorbis": "Vorbis", "flac": "FLAC", "ac3": "AC-3",
+               "eac3": "E-AC-3", "prores": "ProRes", "mpeg2video": "MPEG-2", "mjpeg": "Motion JPEG",
+               "flv1": "Sorenson Spark（FLV1）", "wmv3": "WMV", "dnxhd": "DNxHD", "rawvideo": "未压缩视频"}
+# A repair said on the check it stands in for (a recheck keeps saying it: the file judged is the repaired one).
+REMUXED, SHRUNK = "remuxed", "shrunk"
+REPAIR_CODES = frozenset({REMUXED, SHRUNK})
 
 
 def _sizes(size: int, other: int) -> tuple[str, str]:
@@ -48,15 +64,35 @@ def check_size(size: int, rules: RulesConfig) -> CheckResult:
     return passed("size", f"文件大小 {size_text(size)}，未超过 {size_text(limit)}。", size_bytes=size)
 
 
-def check_container(kind: str, layout: Layout | None, rules: RulesConfig) -> CheckResult:
+def suffix_of(name: str | None) -> str:
+    """The extension a file was sent with, lower case (``.mov``); empty without one."""
+    return PurePosixPath((name or "").replace("\\", "/")).suffix.lower()
+
+
+def _what_it_is(kind: str, sent_as: str | None) -> tuple[str, str]:
+    """(for the reviewer, for the submitter): what a video file that is not an MP4 really is, said as it arrived.
+
+    A .mov that arrived as .mov is a .mov; one renamed to .mp4 (or unnamed: the old wording) only looks like one.
+    """
+    shown = KINDS[kind]
+    suffix = suffix_of(sent_as) if sent_as is not None else (".mp4" if kind == "quicktime" else "")
+    if suffix in OWN_SUFFIXES[kind]:
+        return f"文件是{shown}，不是 MP4", f"发送的是{shown}，不是要求的 MP4 格式"
+    if suffix:
+        return f"文件实际是{shown}，不是 MP4（只是扩展名写成了 {suffix}）", f"文件实际是{shown}，不是 MP4"
+    return f"文件实际是{shown}，不是 MP4 视频", f"文件实际是{shown}，不是 MP4 视频"
+
+
+def check_container(kind: str, layout: Layout | None, rules: RulesConfig, sent_as: str | None = None) -> CheckResult:
+    """``sent_as``: the file's name as it arrived (says whether a QuickTime file came as .mov or renamed)."""
     name = KINDS.get(kind, KINDS["unknown"])
     if kind == "empty":
         return failed("container", "empty_file", "文件是空的（0 字节），可能拷贝或下载失败。请重新发送完整的视频文件。",
                       advice="收到的文件是空的（0 字节），可能是上传或拷贝失败。请重新发送完整的视频文件。", kind=kind)
-    if kind == "quicktime":
-        return failed("container", "quicktime",
-                      f"文件实际是{name}，不是 MP4（只是扩展名写成了 .mp4）。{RESEND}",
-                      advice=f"文件实际是{name}，不是 MP4。{RESEND}", kind=kind)
+    if kind in OWN_SUFFIXES:
+        said, told = _what_it_is(kind, sent_as)
+        code = "quicktime" if kind == "quicktime" else "not_mp4"
+        return failed("container", code, f"{said}。{RESEND}", advice=f"{told}。{RESEND}", kind=kind)
     if kind == "hls":
         return failed("container", "playlist",
                       f"文件实际是{name}，里面只有片段地址，没有视频内容。请发送完整的 MP4 视频文件。",
@@ -95,6 +131,58 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig) -> Che
                       else f"文件结构不完整或异常，可能无法正常播放。{REEXPORT}",
                       kind=kind, brands=layout.brands, codes=[code for code, _ in problems])
     return passed("container", f"MP4 文件（品牌 {major.strip()}）。", kind=kind, brands=layout.brands)
+
+
+def check_remuxed(kind: str, sent_as: str | None, **details) -> CheckResult:
+    """The container check of a near miss whose streams were copied into an MP4 (the file judged from then on)."""
+    fmt = FORMAT_NAMES[kind] + ("" if FORMAT_NAMES[kind].endswith("）") else " ")
+    suffix = suffix_of(sent_as)
+    was = (f"原文件实际是 {fmt}格式（扩展名写成了 {suffix}）" if suffix and suffix not in OWN_SUFFIXES[kind]
+           else f"原文件是 {fmt}格式")
+    return warned("container", REMUXED, f"{was}，已无损转换为 MP4（未重新编码，画质不变），请评审人员确认。",
+                  advice=f"发送的视频是 {fmt}格式，不是要求的 MP4 格式。已将它无损转换为 MP4（没有重新编码，画质不变），"
+                         "无需重新发送；今后报送请直接导出 MP4 格式。",
+                  kind=kind, codes=[REMUXED], **details)
+
+
+def check_shrunk(original_size: int, size: int, rules: RulesConfig) -> CheckResult:
+    """The size check of a file a reviewer had re-encoded to fit the limit (``intake fix --shrink``)."""
+    limit = size_text(rules.max_size_bytes)
+    return warned("size", SHRUNK,
+                  f"原文件 {size_text(original_size)} 超过 {limit} 的上限，已按评审人员的要求压缩（重新编码，画质有所降低）"
+                  f"为 {size_text(size)}，原文件已保存。请评审人员确认画质。",
+                  advice=f"视频文件 {size_text(original_size)} 超过 {limit} 的上限，主办方已将它压缩到上限以内（重新编码，"
+                         f"画质略有降低）。如希望保持原画质，可自行压缩到 {limit} 以内后重新报送。",
+                  size_bytes=size, original_size_bytes=original_size, limit_bytes=rules.max_size_bytes, codes=[SHRUNK])
+
+
+def codec_text(codec: str | None) -> str:
+    """An ffmpeg codec name as people know it (vp9 → VP9, pcm_s16le → PCM（未压缩）)."""
+    if not codec:
+        return "未知"
+    if codec.startswith("pcm"):
+        return "PCM（未压缩）"
+    return CODEC_TEXTS.get(codec, codec.upper())
+
+
+def check_not_remuxable(kind: str, sent_as: str | None, video: str | None, audio: str | None,
+                        unreadable: bool = False) -> CheckResult:
+    """The container check of a near miss that cannot be copied into an MP4 as it is, saying why."""
+    said, told = _what_it_is(kind, sent_as)
+    if unreadable:
+        why = "尝试不重新编码直接转换为 MP4（无损转换）没有成功，文件可能已损坏，或其中的编码参数 MP4 不支持"
+        then = "请重新导出"
+    else:
+        found = ["没有视频画面"] if video is None else \
+            ([f"视频编码是 {codec_text(video)}"] if video not in LOSSLESS_VIDEO else [])
+        if audio is not None and audio not in LOSSLESS_AUDIO:
+            found.append(f"音频编码是 {codec_text(audio)}")
+        why = (f"其中{'、'.join(found)}，不是 MP4 要求的 H.264/H.265 视频和 AAC/MP3 音频，"
+               "只转换格式、不重新编码（无损转换）得不到合格的 MP4")
+        then = "需要重新编码"
+    code = "quicktime" if kind == "quicktime" else "not_mp4"
+    return failed("container", code, f"{said}。{why}。{RESEND}", advice=f"{told}。{why}，{then}。{RESEND}",
+                  kind=kind, remux="not_possible", video_codec=video, audio_codec=audio, codes=[code])
 
 
 def check_streams(facts: MediaFacts, rules: RulesConfig) -> CheckResult:

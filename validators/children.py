@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import threading
+from typing import Callable
 
 _lock = threading.Lock()
 _running: set[subprocess.Popen] = set()
@@ -45,6 +47,43 @@ def run(args: list[str], *, timeout: float, **popen_kwargs) -> subprocess.Comple
     if _cancelled.is_set():
         raise Cancelled()
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def run_lines(args: list[str], *, timeout: float, on_line: Callable[[str], None],
+              **popen_kwargs) -> subprocess.CompletedProcess:
+    """Like ``run``, but each line the child writes to stdout goes to ``on_line`` as it comes (a progress
+    feed) instead of being kept. Ended by ``cancel_all`` and by ``timeout`` (TimeoutExpired) alike; an
+    exception from ``on_line`` ends the child and is raised."""
+    if _cancelled.is_set():
+        raise Cancelled()
+    timed_out = threading.Event()
+    # stderr goes to a file: a pipe nobody reads while stdout is followed could fill and stall the child.
+    with tempfile.TemporaryFile() as errors, subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
+            **popen_kwargs) as proc:
+        with _lock:
+            _running.add(proc)
+        timer = threading.Timer(timeout, lambda: (timed_out.set(), _kill(proc)))
+        timer.start()
+        try:
+            for raw in proc.stdout:
+                on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            proc.wait()
+        except BaseException:
+            _kill(proc)
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+            with _lock:
+                _running.discard(proc)
+        errors.seek(0)
+        err = errors.read()
+    if _cancelled.is_set():
+        raise Cancelled()
+    if timed_out.is_set():
+        raise subprocess.TimeoutExpired(args, timeout)
+    return subprocess.CompletedProcess(args, proc.returncode, b"", err)
 
 
 def cancel_all() -> None:

@@ -17,7 +17,8 @@ from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.texts import TextSource
 from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media
 
-ISO_BMFF_KINDS = ("mp4", "avif", "heif")   # what the box walk reads (images only to name their brand)
+# What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.
+ISO_BMFF_KINDS = ("mp4", "quicktime", "avif", "heif")
 
 
 @dataclass
@@ -109,7 +110,7 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
     report.checks.append(checks.check_size(size, rules))
     if report.kind in ISO_BMFF_KINDS:
         report.layout = walk(f)
-    container = checks.check_container(report.kind, report.layout, rules)
+    container = checks.check_container(report.kind, report.layout, rules, sent_as=name or path.name)
     report.checks.append(container)
     if report.layout is None:
         return report  # not an MP4: no C library or decoder ever sees it
@@ -118,6 +119,8 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
     if container.status is Status.FAIL:
         if layout_problem:
             report.checks.append(layout_problem)
+        elif report.kind == "quicktime":
+            report.facts = _facts_shown(f, rules)
         return report
 
     try:
@@ -134,6 +137,14 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
     if content and report.facts.video and not report.failed:
         _content_checks(report, f, rules, name or path.name, list(transcripts), ocr)
     return report
+
+
+def _facts_shown(f: OpenedFile, rules: RulesConfig) -> MediaFacts | None:
+    """What a whole QuickTime file holds (duration, picture), for the reviewers, though it is not an MP4."""
+    try:
+        return probe_media(f, rules.probe_timeout_seconds)
+    except ProbeFailed:
+        return None
 
 
 def _content_checks(report: FileReport, f: OpenedFile, rules: RulesConfig, name: str, transcripts,

@@ -41,6 +41,19 @@ class SensitiveConfig(RulesSection):
     keywords: tuple[str, ...] = Field((), description="其他需要提醒的自定义关键词")
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+class RepairConfig(RulesSection):
+    remux: bool = Field(True, description="格式不是 MP4、内容却是 H.264/H.265/MPEG-4 视频配 AAC/MP3 音频的 QuickTime（.mov）、"
+                                          "MKV/WebM、FLV、AVI 文件，自动无损转换为 MP4（不重新编码，画质不变；原文件保留），"
+                                          "结果为“待复核”；`false` 时判为不合格")
+    remux_timeout_seconds: float = Field(600, gt=0, description="无损转换一个文件的超时（秒）")
+    shrink_preset: str = Field("medium", pattern="^(" + "|".join(X264_PRESETS) + ")$",
+                               description="`intake fix --shrink` 重新编码的速度预设（x264；越慢画质越好）")
+    shrink_timeout_seconds: float = Field(7200, gt=0, description="`intake fix --shrink` 压缩一个文件的超时（秒）")
+
+
 class RulesConfig(RulesSection):
     max_duration_seconds: float = Field(120, gt=0, description="时长上限（秒），原则上不超过 2 分钟")
     duration_grace_seconds: float = Field(5, ge=0, description="超出上限多少秒以内只提醒（“原则上”），再超过为不合格")
@@ -56,3 +69,4 @@ class RulesConfig(RulesSection):
     decode_timeout_seconds: float = Field(900, gt=0, description="ffmpeg 解码检查的超时（秒）")
     opening: OpeningConfig = OpeningConfig()
     sensitive: SensitiveConfig = SensitiveConfig()
+    repair: RepairConfig = RepairConfig()

@@ -55,13 +55,13 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from intake.cli import (decide_cmd, doctor_cmd, edit_cmd, ingest_cmd, list_cmd, mail_cmd, recheck_cmd, report_cmd,
-                            run_cmd, serve_cmd, service_cmd, user_cmd, validate_cmd)
+    from intake.cli import (decide_cmd, doctor_cmd, edit_cmd, fix_cmd, ingest_cmd, list_cmd, mail_cmd, recheck_cmd,
+                            report_cmd, run_cmd, serve_cmd, service_cmd, user_cmd, validate_cmd)
 
     for command in (run_cmd.run, run_cmd.watch, mail_cmd.poll, validate_cmd.validate, ingest_cmd.ingest,
                     mail_cmd.attach, list_cmd.list_submissions, decide_cmd.decide, edit_cmd.edit, recheck_cmd.recheck,
-                    report_cmd.report, report_cmd.export, doctor_cmd.doctor, doctor_cmd.migrate, service_cmd.service,
-                    serve_cmd.serve, user_cmd.user):
+                    fix_cmd.fix, report_cmd.report, report_cmd.export, doctor_cmd.doctor, doctor_cmd.migrate,
+                    service_cmd.service, serve_cmd.serve, user_cmd.user):
         cli.add_command(command)
 
 

@@ -39,6 +39,10 @@ ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=True)
 # The report's colours for the states of unit coverage that need attention.
 COVERAGE_CSS = {UnitState.MISSING: "missing", UnitState.ONLY_REJECTED: "missing", UnitState.OVER_QUOTA: "over"}
 OUTCOME_RANK = {"accepted": 0, "needs_review": 1, "rejected": 2}
+# Files that passed the box walk show their picture (a QuickTime file too, though only an MP4 gets a play link).
+PICTURED = ("mp4", "quicktime")
+# What the link plays when the file was repaired (the original is kept in the store).
+REPAIRS = {"remux": "已无损转换为 MP4，原文件已保存", "shrink": "已压缩（重新编码），原文件已保存"}
 
 
 def json_report(views: list[dict[str, Any]]) -> str:
@@ -110,11 +114,12 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
     videos = []
     for position, f in enumerate(files):
         stored = _stored(store_root, f)
-        playable = stored is not None and f["container"] == "mp4" and bool(f["video_codec"])
-        if playable and thumb is None:
+        pictured = stored is not None and f["container"] in PICTURED and bool(f["video_codec"])
+        playable = pictured and f["container"] == "mp4"
+        if pictured and thumb is None:
             made = thumbnail(store_root, stored, f["sha256"], f["duration_seconds"])
             thumb = data_uri(made) if made else None
-        videos.append({"name": f["original_name"],
+        videos.append({"name": f["original_name"], "repaired": REPAIRS.get(f.get("repair") or "", ""),
                        "href": _video_href(stored, view, position, f, output, video_dir) if playable else None,
                        "why_not": "" if playable else ("未保存，不能播放" if stored is None else "不是 MP4 视频，不能播放")})
     decision = view["decision"] or {}

@@ -1,0 +1,106 @@
+"""Shrink: a lossy re-encode that brings a video under the size limit (only ever on a reviewer's command).
+
+H.264 (libx264) in two passes at a video bitrate planned from the duration, AAC at 128 kbit/s, so that the
+file lands at about 95 % of the limit; the picture keeps its size and frame rate. The input is read as the
+checks read it: the local file through its descriptor, through the mov/mp4 demuxer only (``SAFE_INPUT``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from core.errors import ToolError
+from validators import children
+from validators.opened import OpenedFile, media_input
+from validators.tools import SAFE_INPUT, ffmpeg_exe
+
+FILL = 0.95                # of the size limit: room for the estimate to be a little off
+AUDIO_BPS = 128_000
+MUXING_SHARE = 0.02        # what the MP4's own boxes take beside the streams
+MIN_VIDEO_BPS = 100_000    # below this the picture is no longer worth judging
+Progress = Callable[[float], None]   # the share done, 0..1
+
+
+class ShrinkFailed(Exception):
+    """ffmpeg could not re-encode the file, or not within the time allowed."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ShrinkPlan:
+    seconds: float
+    video_bps: int
+    audio_bps: int | None     # None: the file has no sound
+    target_bytes: int
+
+    def after(self, got: int) -> "ShrinkPlan":
+        """The plan for another try, when this one came out at ``got`` bytes (over the limit)."""
+        return replace(self, video_bps=int(self.video_bps * self.target_bytes / got * 0.97))
+
+    @property
+    def workable(self) -> bool:
+        return self.video_bps >= MIN_VIDEO_BPS
+
+
+def plan_shrink(seconds: float, has_audio: bool, limit_bytes: int) -> ShrinkPlan:
+    """The bitrates that make ``seconds`` of video about ``FILL`` of ``limit_bytes`` (see ``workable``)."""
+    target = int(limit_bytes * FILL)
+    audio = AUDIO_BPS if has_audio else None
+    video = int(target * 8 * (1 - MUXING_SHARE) / seconds) - (audio or 0)
+    return ShrinkPlan(seconds, video, audio, target)
+
+
+def _input_args(source: OpenedFile) -> tuple[list[str], tuple[int, ...]]:
+    target, fds = media_input(source)
+    args: list[str] = []
+    for key, value in SAFE_INPUT.items():
+        args += [f"-{key}", value]
+    return [*args, "-i", target], fds
+
+
+def shrink_to_mp4(source: OpenedFile, target: Path, plan: ShrinkPlan, *, preset: str, timeout: float,
+                  progress: Progress | None = None) -> None:
+    """Re-encode ``source`` into an MP4 at ``target`` following ``plan``; raises ShrinkFailed."""
+    source_args, fds = _input_args(source)
+    log = target.with_name(target.name + ".x264")
+    video = ["-map", "0:v:0", "-c:v", "libx264", "-preset", preset, "-b:v", str(plan.video_bps),
+             "-pix_fmt", "yuv420p", "-passlogfile", str(log)]
+    audio = ["-map", "0:a:0", "-c:a", "aac", "-b:a", str(plan.audio_bps)] if plan.audio_bps else []
+    head = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-nostats", "-progress", "pipe:1", *source_args]
+    passes = [[*head, *video, "-pass", "1", "-an", "-f", "null", "-"],
+              [*head, *video, "-pass", "2", *audio, "-movflags", "+faststart", "-f", "mp4", "-y", str(target)]]
+    deadline = time.monotonic() + timeout
+    try:
+        for number, args in enumerate(passes):
+            _run_pass(args, fds, deadline, plan.seconds, number, len(passes), progress)
+    finally:
+        for leftover in log.parent.glob(log.name + "*"):
+            leftover.unlink(missing_ok=True)
+
+
+def _run_pass(args: list[str], fds: tuple[int, ...], deadline: float, seconds: float, number: int, count: int,
+              progress: Progress | None) -> None:
+    def on_line(line: str) -> None:
+        key, _, value = line.partition("=")
+        if progress and key == "out_time_us" and value.strip().isdigit():
+            done = min(1.0, int(value) / 1e6 / seconds) if seconds > 0 else 0.0
+            progress((number + done) / count)
+
+    try:
+        proc = children.run_lines(args, timeout=max(1.0, deadline - time.monotonic()), on_line=on_line, pass_fds=fds)
+    except subprocess.TimeoutExpired as exc:
+        raise ShrinkFailed("timeout") from exc
+    except OSError as exc:
+        raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ShrinkFailed((lines[0] if lines else f"exit {proc.returncode}")[:400])
+    if progress:
+        progress((number + 1) / count)
