@@ -47,7 +47,7 @@ def distinct(clips, folder: Path, name: str, tag: str) -> Path:
 
 
 def make_desk(root: Path, clips, extra_config: str = "") -> dict[str, int]:
-    """Four works (accepted, a mail, a rejected .mov, an XSS try) and one account per role; their ids by name."""
+    """Four works (accepted, a mail, a rejected WebM, an XSS try) and one account per role; their ids by name."""
     (root / "config.yaml").write_text(OPEN_CONTEST + extra_config, encoding="utf-8")
     files = root / "files"
     files.mkdir()
@@ -56,7 +56,7 @@ def make_desk(root: Path, clips, extra_config: str = "") -> dict[str, int]:
         "accepted": record(services, distinct(clips, files, "柳南.mp4", "d1"), "柳南区", "张三", "13800000001", "守护秘密"),
         "mail": record(services, distinct(clips, files, "融水.mp4", "d2"), "融水县保密办", "贾五", "13800000002",
                        source=Source.MAIL, sender="rongshui@163.com", subject="融水县参赛作品"),
-        "rejected": record(services, clips["mov"], "鹿寨县", "蒙一", "13800000004"),
+        "rejected": record(services, clips["webm"], "鹿寨县", "蒙一", "13800000004"),   # VP9: no lossless fix
         "xss": record(services, distinct(clips, files, "x.mp4", "d3"), XSS_UNIT, XSS_CONTACT, "13800000005",
                       XSS_TITLE),
     }
