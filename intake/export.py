@@ -10,6 +10,7 @@ file that was judged; the original it was made from stays in the store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -140,26 +141,37 @@ class ExportResult:
 
 
 def export_shortlist(views: list[dict[str, Any]], store: FileStore, target: Path, *, contest_name: str,
-                     replace: bool = False, now: datetime | None = None) -> ExportResult:
+                     replace: bool = False, now: datetime | None = None,
+                     reserved: dict[str, Path] | None = None) -> ExportResult:
     """Copy every shortlisted work's files into ``target`` as 序号_单位_作品名.mp4 (each hash checked), write
-    汇总表.xlsx and the manifest, and say what happened to every shortlisted work."""
+    汇总表.xlsx and the manifest, and say what happened to every shortlisted work. ``reserved`` names the
+    folders the intake works in (inbox, store, …): an export there is refused.
+
+    If copying fails midway (a full disk), the manifest still lists what was written, so that
+    ``--replace`` can clear it next time."""
     shortlisted = [v for v in views if v["decision"] and v["decision"]["decision"] == "shortlist"]
     if not shortlisted:
         raise UsageError("还没有入围的作品，没有可以报送的内容。", "请先用 intake decide 作品编号 --shortlist 标记入围作品。")
     exported_at = now or datetime.now(timezone.utc)
-    folder = open_folder(target, replace)
+    folder = open_folder(target, replace, reserved)
     works = [WorkExport(view, _plan(view, store)) for view in shortlisted]
     _name(works)
     _refuse_clashes(folder, works)
     removed = remove_files(folder)
     written: list[WrittenFile] = []
-    for work in works:
-        for item in work.exported:
-            copied = _copy_verified(store, item, folder.path)
-            if copied:
-                written.append(copied)
-    title = f"“{contest_name}”微视频报送作品汇总表（导出时间：{local_text(exported_at)}，北京时间）"
-    summary = write_summary(works, folder.path / SUMMARY, title)
+    try:
+        for work in works:
+            for item in work.exported:
+                copied = _copy_verified(store, item, folder.path)
+                if copied:
+                    written.append(copied)
+        title = f"“{contest_name}”微视频报送作品汇总表（导出时间：{local_text(exported_at)}，北京时间）"
+        summary = write_summary(works, folder.path / SUMMARY, title)
+    except BaseException:
+        if written:   # what was written stays listed: --replace can clear it
+            with contextlib.suppress(OSError, StorageError):
+                write_manifest(folder.path, written, exported_at)
+        raise
     manifest = write_manifest(folder.path, [*written, file_digest(summary)], exported_at)
     return ExportResult(folder.path, works, summary, manifest, exported_at, removed, list(folder.kept),
                         folder.had_manifest)

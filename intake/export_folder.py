@@ -53,8 +53,13 @@ def is_plain_name(name: object) -> bool:
             and len(name.encode("utf-8", "surrogatepass")) <= 255)
 
 
-def open_folder(path: Path, replace: bool) -> ExportFolder:
-    """The folder to export into, created if missing; UsageError when it holds files and not ``replace``."""
+def open_folder(path: Path, replace: bool, reserved: dict[str, Path] | None = None) -> ExportFolder:
+    """The folder to export into, created if missing; UsageError when it holds files and not ``replace``, or
+    when it lies in one of the ``reserved`` folders (what: path) the intake itself works in."""
+    for what, root in (reserved or {}).items():
+        if _inside(path, root):
+            raise UsageError(f"{path} 位于{what}（{root}）中，不能导出到这里：导出的文件会被当作新作品登记或混入存档。",
+                             "请指定这些文件夹以外的一个空目录，如 U 盘上的新文件夹。")
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path} 不是目录，不能导出到这里。", "请指定一个空目录（不存在时会自动创建）。")
     try:
@@ -119,7 +124,7 @@ def _read_manifest(folder: Path) -> dict[str, str] | None:
             if fh is None or os.fstat(fh.fileno()).st_size > MAX_MANIFEST_BYTES:
                 return None
             data = json.loads(fh.read(MAX_MANIFEST_BYTES + 1))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):   # nesting without end is as unreadable as bad syntax
         return None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list):
@@ -127,6 +132,14 @@ def _read_manifest(folder: Path) -> dict[str, str] | None:
     return {item["name"]: item["sha256"] for item in files
             if isinstance(item, dict) and is_plain_name(item.get("name")) and item["name"] != MANIFEST
             and isinstance(item.get("sha256"), str) and SHA256.match(item["sha256"])}
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or lies under it, links resolved (a link into the inbox is the inbox)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):   # a link loop: not a folder anyone could export into
+        return True
 
 
 def _is_regular(path: Path) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import StorageError
 from core.numbers import size_mb
 from intake.config import load_config
 from intake.contact_info import normalise_phone
@@ -303,3 +304,52 @@ def test_a_manifest_that_is_a_symlink_is_not_followed(desk):
     assert victim.read_bytes() == b"keep me" and (folder / MANIFEST).is_symlink()
     assert elsewhere.read_text(encoding="utf-8").startswith('{"files"')
     assert sorted(os.listdir(folder)) == sorted([victim.name, MANIFEST])
+
+
+def test_the_intake_s_own_folders_are_never_an_export_target(desk):
+    """Exported into the inbox, the package would be recorded as new works and moved away; into the store,
+    mixed with the evidence."""
+    shortlist("1")
+    (desk / "inbox").mkdir(exist_ok=True)
+    (desk / "U盘").symlink_to(desk / "data" / "store")
+    for target, what in (("inbox", "投递文件夹"), ("inbox/报送", "投递文件夹"), ("U盘", "文件库"), ("data", "数据目录")):
+        out = run("export", target, "--replace")
+        assert (out.returncode, out.stdout) == (2, ""), target
+        assert out.stderr.startswith(f"错误：{target} 位于{what}（"), out.stderr
+        assert "导出的文件会被当作新作品登记或混入存档" in out.stderr
+    assert list((desk / "inbox").iterdir()) == []
+
+
+def test_a_manifest_nested_without_end_is_unreadable_not_a_crash(desk):
+    shortlist("1")
+    folder = desk / "报送"
+    folder.mkdir()
+    (folder / MANIFEST).write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    out = run("export", "报送", "--replace")
+    assert out.returncode == 0, out.stderr
+    assert "已导出 1 个文件和汇总表" in out.stdout and "已删除" not in out.stdout
+    assert len(json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]) == 2   # a fresh, sound one
+
+
+def test_an_export_that_fails_midway_can_be_replaced_next_time(desk, monkeypatch):
+    import intake.export as export_module
+
+    shortlist("1", "2")
+    real_copy = export_module._copy_verified
+    copies = []
+
+    def disk_full_on_the_second(store, item, folder):
+        copies.append(item.name)
+        if len(copies) == 2:
+            raise StorageError(f"导出 {item.name} 时出错：No space left on device", "请检查导出目录的剩余空间和写入权限。")
+        return real_copy(store, item, folder)
+
+    monkeypatch.setattr(export_module, "_copy_verified", disk_full_on_the_second)
+    failed = run("export", "报送")
+    assert failed.returncode == 1 and "No space left on device" in failed.stderr
+    folder = desk / "报送"
+    assert [f["name"] for f in json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]] == [copies[0]]
+    monkeypatch.setattr(export_module, "_copy_verified", real_copy)
+    again = run("export", "报送", "--replace")
+    assert again.returncode == 0, again.stderr
+    assert "已删除上次导出的 1 个文件。" in again.stdout and "已保留" not in again.stdout

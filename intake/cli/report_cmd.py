@@ -83,8 +83,10 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
 
     config = app.config
     db = open_database(config)
+    reserved = {"投递文件夹": config.watch.inbox, "处理结果文件夹": config.watch.done, "文件库": config.storage.root,
+                "数据目录": config.storage.data_dir}
     result = export_shortlist(submission_views(db), FileStore(config.storage.root), Path(directory),
-                              contest_name=config.contest.name, replace=replace)
+                              contest_name=config.contest.name, replace=replace, reserved=reserved)
     db.record_event("exported", result.audit())
     for line in export_lines(result):
         echo(line)
