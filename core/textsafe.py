@@ -5,7 +5,8 @@ Everything a sender controls (subjects, addresses, names, sidecar text, archive 
 passes through one of these functions before the rest of the program sees it:
 
 - ``clean_text``: no lone surrogates (they cannot be encoded), no NUL or other control
-  characters (PostgreSQL refuses NUL; XML and terminals choke on the rest), bounded length;
+  characters (PostgreSQL refuses NUL; XML and terminals choke on the rest), no bidi controls (with
+  U+202E before it, 作品4pm.exe shows as 作品exe.mp4), bounded length;
 - ``one_line``: the same, as a single line, for subjects, names and anything that goes into a
   mail header;
 - ``clean_name``: a file name that fits the file system: no folders, no control characters,
@@ -26,6 +27,8 @@ NAME_MAX_BYTES = 255          # NAME_MAX on ext4, xfs, btrfs and most others
 # Control characters other than tab and line breaks, DEL, C1 controls, and lone surrogates.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Bidi marks, embeddings, overrides and isolates: they reorder what is shown around them.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
 # Characters that XML 1.0 forbids (openpyxl refuses them): C0 controls but tab/CR/LF, FFFE/FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -46,7 +49,7 @@ def clean_text(text: str | None, max_chars: int | None = None, *, keep_lines: bo
     if text is None:
         return None
     text, _ = without_surrogates(str(text))
-    text = _CONTROL.sub("", text)
+    text = _BIDI.sub("", _CONTROL.sub("", text))
     if not keep_lines:
         text = _LINE_BREAKS.sub(" ", text).strip()
     if max_chars is not None and len(text) > max_chars:
@@ -87,12 +90,14 @@ def clean_name(name: str | None, max_bytes: int = NAME_MAX_BYTES, *, reserve_byt
     return (stem or default) + suffix
 
 
-def cell(value, *, text: bool = False):
+def cell(value, *, text: bool = False, quote_formulas: bool = True):
     """A spreadsheet cell (CSV or XLSX) that is shown, never run.
 
     A value that starts with a formula prefix (= + - @, their full-width forms, tab, CR, LF) gets a
-    leading ``'``, as OWASP advises; characters that XML forbids are dropped. Numbers pass through
-    unless ``text`` (phone numbers are text: the xlsx writer also gives them the text format).
+    leading ``'``, as OWASP advises for CSV; an xlsx writer that stores strings as string cells (which
+    no spreadsheet program runs) passes ``quote_formulas=False`` and keeps the value as it is. Characters
+    that XML forbids are dropped. Numbers pass through unless ``text`` (phone numbers are text: the
+    xlsx writer also gives them the text format).
     """
     if value is None:
         return None
@@ -103,13 +108,14 @@ def cell(value, *, text: bool = False):
     value = str(value)
     value, _ = without_surrogates(value)
     value = _XML_ILLEGAL.sub("", value)
-    if value.startswith(_FORMULA_START):
+    if quote_formulas and value.startswith(_FORMULA_START):
         value = "'" + value
     return value
 
 
 def for_terminal(text, *, keep_lines: bool = False) -> str:
-    """Text for the operator's terminal: control characters (ESC, BEL, CR…) shown as ``\\x1b`` and the like.
+    """Text for the operator's terminal: control characters (ESC, BEL, CR…) shown as ``\\x1b`` and the like,
+    bidi controls as ``\\u202e``.
 
     Line breaks are shown as ``\\n`` too unless ``keep_lines``: a name with a newline in it must not
     print a second, forged line (say, a fake "[通过] 作品 #999").
@@ -117,6 +123,7 @@ def for_terminal(text, *, keep_lines: bool = False) -> str:
     text = str(text)
     text, _ = without_surrogates(text)
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\r", "\\r")
+    text = _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     if not keep_lines:
         text = text.replace("\n", "\\n").replace("\t", "\\t")
     return text

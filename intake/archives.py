@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import lzma
+import re
 import shutil
 import unicodedata
 import zipfile
@@ -51,24 +52,75 @@ class Unpacked:
     check: CheckResult | None = None
 
 
-def member_name(info: zipfile.ZipInfo) -> str:
+def member_name(info: zipfile.ZipInfo, encoding: str | None = None) -> str:
     """The real name of an entry. With the UTF-8 flag (bit 11) zipfile has it right; without it zipfile
     read the bytes as cp437, but Chinese Windows wrote GBK and Linux or macOS tools wrote UTF-8 without
-    setting the flag. UTF-8 when the bytes are valid UTF-8 (GBK text almost never is), else GBK."""
+    setting the flag. ``encoding`` is the zip's own (``name_encoding``); else this name alone decides."""
+    raw = _unflagged_bytes(info)
+    if raw is None:
+        return info.filename
+    if encoding is not None:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    alone = _likely_encoding([raw])
+    return raw.decode(alone) if alone else info.filename
+
+
+def name_encoding(infos: list[zipfile.ZipInfo]) -> str | None:
+    """The encoding of a zip's unflagged names, decided once for the whole zip (one tool wrote them all):
+    None when no one encoding reads them all (each name then decides alone)."""
+    return _likely_encoding([raw for raw in map(_unflagged_bytes, infos) if raw is not None and not raw.isascii()])
+
+
+def _unflagged_bytes(info: zipfile.ZipInfo) -> bytes | None:
+    """The name's bytes as written, for an entry without the UTF-8 flag (zipfile decoded them as cp437)."""
     if info.flag_bits & UTF8_FLAG:
-        return info.filename
+        return None
     try:
-        raw = info.filename.encode("cp437")
+        return info.filename.encode("cp437")
     except UnicodeEncodeError:
-        return info.filename
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")
-    except UnicodeDecodeError:
-        return info.filename
+        return None
+
+
+def _likely_encoding(names: list[bytes]) -> str | None:
+    """UTF-8 or GBK (as GB18030), whichever reads ``names`` as the more plausible text; None if neither reads them.
+
+    GBK names are sometimes valid UTF-8 too (学习 → ѧϰ, 鹿寨 → ¹կ): UTF-8 wins unless it gives more characters
+    no Chinese file name holds (Cyrillic, Greek, Latin Extended, box drawing…) than GBK does.
+    """
+    read = {}
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            read[encoding] = sum(_implausible(name.decode(encoding)) for name in names)
+        except UnicodeDecodeError:
+            pass
+    if not read:
+        return None
+    return min(read, key=lambda encoding: read[encoding])   # a tie keeps UTF-8, the first
+
+
+def _implausible(text: str) -> int:
+    """How many characters of ``text`` no Chinese file name holds (Cyrillic, Greek, Latin Extended, box
+    drawing…). Latin-1 counts in a Latin word (Café) or beside CJK (作品©); alone it is more likely a GBK
+    character read as UTF-8 (陆 → ½)."""
+    cjk = bool(_CJK.search(text))
+    count = 0
+    for index, ch in enumerate(text):
+        if "\xa0" <= ch <= "\xff":
+            beside = text[max(0, index - 1):index] + text[index + 1:index + 2]
+            count += not (cjk or any(c.isalpha() and c <= "\xff" for c in beside))
+        else:
+            count += not _PLAUSIBLE.match(ch)
+    return count
+
+
+# What file names from Chinese users are made of besides Latin-1: ASCII, general punctuation (“”…), and
+# the CJK blocks: radicals to unified ideographs with kana and CJK punctuation, Hangul, compatibility
+# ideographs, vertical and full-width forms, and the supplementary ideographs.
+_CJK = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]")
+_PLAUSIBLE = re.compile("[\x20-\x7e\u2000-\u206f]|" + _CJK.pattern)
 
 
 def safe_relative(name: str) -> PurePosixPath | None:
@@ -146,8 +198,9 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
                 return out
             planned, skipped = [], []
             entries = []
+            encoding = name_encoding(zf.infolist())
             for info in infos:
-                name = member_name(info)
+                name = member_name(info, encoding)
                 rel = safe_relative(name)
                 if rel is None:
                     out.check = failed("archive", "unsafe_path",
@@ -227,9 +280,10 @@ def corrupt_archive_check(exc: BaseException) -> CheckResult:
 def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath]) -> set[PurePosixPath]:
     """Every folder the zip creates: the parents of its files and its explicit folder entries."""
     folders = {parent for rel in files for parent in rel.parents if parent != PurePosixPath(".")}
+    encoding = name_encoding(zf.infolist())
     for info in zf.infolist():
         if info.is_dir():
-            rel = safe_relative(member_name(info))
+            rel = safe_relative(member_name(info, encoding))
             if rel is not None:
                 folders.add(rel)
                 folders.update(p for p in rel.parents if p != PurePosixPath("."))

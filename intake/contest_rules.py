@@ -19,8 +19,9 @@ NOISE = re.compile(r"[\s·．.、,，()（）【】\[\]\"“”'‘’-]")
 @dataclass(frozen=True)
 class UnitMatch:
     unit: str | None       # the known unit, or None
-    how: str               # exact | alias | contains | fuzzy | unknown
+    how: str               # exact | alias | contains | fuzzy | ambiguous | unknown
     score: float = 1.0
+    named: tuple[str, ...] = ()   # ambiguous: the different units the text names, in the order written
 
 
 def _clean(text: str) -> str:
@@ -54,9 +55,11 @@ class UnitMatcher:
         for alias, unit in self.aliases:
             if text == alias:
                 return UnitMatch(unit, "exact" if alias == _clean(unit) else "alias")
-        for alias, unit in self.aliases:
-            if len(alias) >= 2 and alias in text:
-                return UnitMatch(unit, "contains")
+        named = self._contained(text)
+        if len(named) == 1:
+            return UnitMatch(named[0], "contains")
+        if named:   # 柳北区、柳南区联合报送: choosing one would count the work against a unit at random
+            return UnitMatch(None, "ambiguous", 0.0, tuple(named))
         best, score = None, 0.0
         for alias, unit in self.aliases:
             ratio = difflib.SequenceMatcher(None, text, alias).ratio()
@@ -65,6 +68,21 @@ class UnitMatcher:
         if best and score >= self.threshold:
             return UnitMatch(best, "fuzzy", score)
         return UnitMatch(None, "unknown", score)
+
+    def _contained(self, text: str) -> list[str]:
+        """The different units whose names occur in ``text``, in the order written. The longest name is
+        taken first, and a shorter one inside or across it does not count (柳南区委 is 柳南区, not 柳南 too)."""
+        claimed: list[tuple[int, int, str]] = []
+        for alias, unit in self.aliases:
+            if len(alias) < 2:
+                continue
+            start = text.find(alias)
+            while start >= 0:
+                end = start + len(alias)
+                if not any(start < e and s < end for s, e, _ in claimed):
+                    claimed.append((start, end, unit))
+                start = text.find(alias, start + 1)
+        return list(dict.fromkeys(unit for _, _, unit in sorted(claimed)))
 
 
 def check_unit(raw: str | None, found: UnitMatch) -> CheckResult | None:
@@ -78,6 +96,12 @@ def check_unit(raw: str | None, found: UnitMatch) -> CheckResult | None:
         return warned("unit", "unit_fuzzy", f"单位名称“{raw}”与“{found.unit}”相近，已按{found.unit}统计，请核对。",
                       advice=f"单位名称“{raw}”已按“{found.unit}”登记；如有误，请与主办方联系更正。",
                       unit=found.unit, raw=raw, score=round(found.score, 2))
+    if found.how == "ambiguous":
+        named = "、".join(found.named)
+        return warned("unit", "unit_ambiguous", f"单位名称“{raw}”中有多个单位（{named}），未计入其中任何一个，"
+                      "请核对由哪个单位报送。",
+                      advice=f"单位名称“{raw}”中写了多个单位（{named}）。每件作品由一个单位报送，"
+                             "请与主办方联系，说明由哪个单位报送。", raw=raw, named=list(found.named))
     return warned("unit", "unit_unknown", f"单位名称“{raw}”不在应报送单位名单中，请核对是哪个单位。",
                   advice=f"单位名称“{raw}”不在应报送单位名单中。请与主办方联系确认，"
                          "或重新报送时在邮件正文中写明参赛单位的规范名称（如“柳南区”）。", raw=raw)

@@ -1,6 +1,7 @@
 """A reviewer's correction of a recorded submission (``intake edit``), kept in the audit log.
 
-The values are cleaned as those from outside are. A new unit is matched against the unit list as the
+The values are cleaned as those from outside are, and refused (UsageError) when longer than the
+producers keep (``EDITABLE``) or, for the phone, when not a phone number. A new unit is matched against the unit list as the
 pipeline does (``unit_raw`` keeps it as typed, ``unit`` the known unit it means); a change of unit,
 contact or phone asks the contact, unit and quota checks again, and the quota of the units' later
 works. One ``edited`` event holds each field's old and new value, the note and who made the change.
@@ -13,7 +14,8 @@ from typing import Any
 
 from core.errors import UsageError
 from core.textsafe import clean_text, one_line
-from intake.contact_info import normalise_phone
+from intake.contact_info import normalise_phone, phone_is_valid
+from intake.labels import FIELD_LABELS
 from intake.pipeline import Services
 from intake.recheck import Rechecked, judge, record_run, requota_later, stored_task
 from validators.results import Outcome
@@ -34,16 +36,26 @@ class Edited:
 
 
 def cleaned_values(values: dict[str, str | None]) -> dict[str, str | None]:
-    """The given values (None: not given) made safe; an empty value clears the field. UsageError if none."""
+    """The given values (None: not given) made safe; an empty value clears the field. UsageError if none is
+    given, or one is too long, or the phone is not a phone number."""
     given = {name: value for name, value in values.items() if value is not None}
     if not given:
         raise UsageError("请至少指定一项要修改的内容：--unit、--contact、--phone、--title、--speaker 或 --topic。")
     unknown = set(given) - set(EDITABLE)
     if unknown:
         raise UsageError(f"不能修改：{'、'.join(sorted(unknown))}。")
-    out = {name: one_line(value, EDITABLE[name]) or None for name, value in given.items()}
-    if "phone" in out:
-        out["phone"] = normalise_phone(out["phone"])
+    out = {}
+    for name, value in given.items():
+        text = one_line(value) or None
+        if text is not None and len(text) > EDITABLE[name]:
+            raise UsageError(f"{FIELD_LABELS[name]}太长：{len(text)} 个字，最多 {EDITABLE[name]} 个字。")
+        out[name] = text
+    if out.get("phone") is not None:
+        phone = normalise_phone(out["phone"])
+        if not phone or not phone_is_valid(phone):
+            raise UsageError(f"“{one_line(out['phone'], 30)}”不是电话号码。",
+                             "请填写手机号（如 13800138000）或座机号（如 0772-2612345）；要清除电话，请用 --phone \"\"。")
+        out["phone"] = phone
     return out
 
 

@@ -290,11 +290,11 @@ def finish(source: InboxFile, submission_id: int, services: Services, watch: Wat
 
 
 def kept_folder(folder: Path, services: Services, watch: WatchConfig) -> bool:
-    """Folders that stay even when empty: those named after a unit on the list (staff drop into them),
-    the outcome folders (通过, 待复核, 不合格), and done/, the data folder and the store with their parents."""
-    units = services.config.contest.units
-    names = {OUTCOME_LABELS[o] for o in Outcome} | {u.name for u in units} | {a for u in units for a in u.aliases}
-    if folder.name.strip() in names:
+    """Folders that stay even when empty: those whose name means a unit on the list, as the pipeline reads
+    a unit folder (柳南, 柳南区委保密办: staff drop into them), the outcome folders (通过, 待复核, 不合格),
+    and done/, the data folder and the store with their parents."""
+    name = folder.name.strip()
+    if name in {OUTCOME_LABELS[o] for o in Outcome} or UnitMatcher(services.config.contest).match(name).unit:
         return True
     protected = (watch.done, services.config.storage.data_dir, services.config.storage.root)
     return any(folder == p or folder in p.parents for p in protected)

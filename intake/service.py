@@ -5,7 +5,8 @@ The unit names every path absolutely (the venv's ``intake``, the config file, th
 restarts the job on failure (not on exit 2: a config error needs a person, not a restart), stops it
 with SIGTERM to the main process (which ends its own ffmpeg children), and is hardened only as far as
 never keeps it from writing its data folder, the store, the inbox and done/. Secrets never go into it:
-an authorization code the config reads from an environment variable comes from an ``EnvironmentFile``.
+an authorization code the config reads from an environment variable comes from an ``EnvironmentFile``,
+which may be missing (``EnvironmentFile=-``): the job starts anyway and the mailbox says what it lacks.
 """
 
 from __future__ import annotations
@@ -183,8 +184,9 @@ def render_unit(spec: UnitSpec) -> str:
     lines.append(f"WorkingDirectory={_value(str(spec.working_dir))}")
     lines.append("ExecStart=" + " ".join(_exec_word(word) for word in spec.command))
     if spec.env_file:
-        lines.append(f"# 从下面的文件读取 {'、'.join(spec.secrets) or '环境变量'}（每行一个“名称=值”，权限 600）")
-        lines.append(f"EnvironmentFile={_value(str(spec.env_file))}")
+        lines.append(f"# 从下面的文件读取 {'、'.join(spec.secrets) or '环境变量'}（每行一个“名称=值”，权限 600）；"
+                     "文件不存在时服务照样启动，只是邮箱暂不接收")
+        lines.append(f"EnvironmentFile=-{_value(str(spec.env_file))}")
     lines += ["Environment=PYTHONUNBUFFERED=1 PYTHONUTF8=1",
               "Restart=on-failure", f"RestartSec={RESTART_SECONDS}",
               "# 退出码 2 是配置或用法错误：重启也无济于事，请修改配置后再启动。",
@@ -207,6 +209,12 @@ def render_unit(spec: UnitSpec) -> str:
 def _checked(text: str) -> str:
     if CONTROLS.search(text):
         raise UsageError(f"路径或名称中有换行等控制字符，无法写入服务文件：{text!r}", "请换一个不含控制字符的路径。")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:   # a path whose bytes are not UTF-8 (surrogate escapes): systemd reads UTF-8 only
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(f"路径中有不是 UTF-8 编码的字符，无法写入服务文件：{shown}",
+                         "请把项目文件夹改成只含正常中英文字符的名称后再安装。") from None
     return text
 
 
@@ -239,20 +247,23 @@ def write_unit(plan: UnitPlan, force: bool = False) -> bool:
     if old is not None and MARKER not in old and not force:
         raise UsageError(f"{plan.path} 已存在，且不是 intake service install 写的。",
                          "请确认后加 --force 覆盖，或用 --name 换一个服务名称。")
+    data = plan.text.encode("utf-8")   # before any file is made: render_unit refused what cannot be encoded
     temp = None
     try:
         plan.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=plan.path.parent, prefix=f".{plan.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(plan.text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.chmod(temp, 0o644)
         os.replace(temp, plan.path)
+        temp = None
     except OSError as exc:
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
         raise IntakeError(f"无法写入服务文件 {plan.path}：{exc.strerror or exc}",
                           "请检查该文件夹的权限；也可以用 --print 打印内容后手工保存。") from exc
+    finally:
+        if temp is not None:   # whatever went wrong, no half-written .intake.service.XXXX stays behind
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
     return True
 
 

@@ -68,9 +68,11 @@ class ServiceReport:
 
     @property
     def healthy(self) -> bool:
-        """Running (where systemd cannot say: some source has a record) and no source whose last pass failed."""
+        """Installed, running (where systemd cannot say: some source has a record) and no source whose last
+        pass failed. A job run by hand, without the unit, is not the unattended service."""
         running = self.unit.running
-        return not self.failing and (running is True or (running is None and bool(self.sources)))
+        return (self.unit.path is not None and not self.failing
+                and (running is True or (running is None and bool(self.sources))))
 
 
 def service_report(config: Config, name: str = "intake", user_scope: bool | None = None) -> ServiceReport:

@@ -8,17 +8,39 @@ from core.timefmt import local_iso
 from intake.labels import DECISION_LABELS
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from intake.config import ContestConfig
     from storage.database import Database
     from storage.models import Submission
 
 
-def submission_views(db: Database, outcome: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
-    """What ``intake list --json`` and the reports show: submissions with their latest decision."""
+def submission_views(db: Database, outcome: str | None = None, unit: str | None = None,
+                     contest: ContestConfig | None = None) -> list[dict[str, Any]]:
+    """What ``intake list --json`` and the reports show: submissions with their latest decision.
+
+    ``unit`` keeps the works of one unit: as recorded or as the sender wrote it, and with ``contest``
+    also the known unit it means (柳南 or 柳南区委保密办 → the works of 柳南区).
+    """
     subs = db.submissions(outcome=outcome)
     if unit:
-        subs = [x for x in subs if unit in (x.unit, x.unit_raw)]
+        names = unit_names(unit, contest)
+        subs = [x for x in subs if x.unit in names or x.unit_raw == unit]
     history = db.decisions()
     return [view_of(x, history.get(x.id, [])) for x in subs]
+
+
+def unit_names(typed: str, contest: ContestConfig | None = None) -> set[str]:
+    """The recorded unit names a unit filter means: as typed, and the listed unit it matches (if any)."""
+    found = listed_unit(typed, contest) if contest is not None else None
+    return {typed, found} if found else {typed}
+
+
+def listed_unit(typed: str, contest: ContestConfig) -> str | None:
+    """The unit on the list that ``typed`` names (柳南, 柳南区委保密办 → 柳南区), or None.
+    A near miss does not count: a filter must not list another unit's works."""
+    from intake.contest_rules import UnitMatcher
+
+    found = UnitMatcher(contest).match(typed)
+    return found.unit if found.how in ("exact", "alias", "contains") else None
 
 
 def submission_view(db: Database, submission_id: int) -> dict[str, Any]:

@@ -99,3 +99,26 @@ def test_an_edit_needs_a_field_and_a_known_number(workdir):
     assert (missing.returncode, missing.stderr) == (2, "错误：找不到编号为 9 的作品。\n提示：请用 intake list 查看作品编号。\n")
     bad = run("edit", "九", "--title", "新名字")
     assert bad.returncode == 2 and "“九”不是作品编号" in bad.stderr
+
+
+def test_values_are_bounded_a_phone_must_be_one_and_bidi_controls_go(workdir):
+    from tests.test_unit_names import record
+
+    record(workdir, "柳江区")   # a mail without a video: no media needed
+    long_phone = run("edit", "1", "--phone", "1" * 10_000)
+    assert (long_phone.returncode, long_phone.stderr) == (2, "错误：联系电话太长：10000 个字，最多 50 个字。\n")
+    not_phone = run("edit", "1", "--phone", "请打办公室电话")
+    assert (not_phone.returncode, not_phone.stderr) == (
+        2, "错误：“请打办公室电话”不是电话号码。\n"
+           "提示：请填写手机号（如 13800138000）或座机号（如 0772-2612345）；要清除电话，请用 --phone \"\"。\n")
+    long_title = run("edit", "1", "--title", "长" * 501)
+    assert (long_title.returncode, long_title.stderr) == (2, "错误：作品名太长：501 个字，最多 500 个字。\n")
+    assert run("edit", "1", "--unit", "柳" * 201).returncode == 2
+    assert run("edit", "1", "--contact", "张" * 101).returncode == 2
+    assert [e.kind for e in events_of(workdir, 1)] == ["recorded"]   # nothing refused was stored
+
+    out = run("edit", "1", "--title", "守护\u202e4pm.exe", "--contact", "\u2067李四\u2069", "--phone", "0772 2612345")
+    assert out.returncode == 0, out.stderr
+    [sub] = listing()
+    assert (sub["title"], sub["contact"], sub["phone"]) == ("守护4pm.exe", "李四", "0772-2612345")
+    assert run("edit", "1", "--phone", "").returncode == 0 and listing()[0]["phone"] is None

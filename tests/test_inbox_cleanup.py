@@ -31,8 +31,8 @@ def test_empty_folders_go_after_processing_and_the_others_stay(clips, workdir, t
     inbox = workdir / "inbox"
     outside = tmp_path.parent / f"{tmp_path.name}-outside"
     (outside / "empty").mkdir(parents=True)
-    drops = {"柳北区报送/张伟/a.mp4": None,        # both folders go
-             "柳南区/第二批/b.mp4": None,           # 第二批 goes, the unit's folder stays
+    drops = {"第一批/张伟/a.mp4": None,            # both folders go
+             "柳南区委保密办/第二批/b.mp4": None,   # 第二批 goes; the folder whose name means 柳南区 stays
              "待复核/c.mp4": None,                  # an outcome's name: stays
              "还有别的/d.mp4": ".DS_Store",         # not empty (a hidden file): stays
              "鹿寨县/e.mp4": None}                  # the unit's folder stays
@@ -47,11 +47,12 @@ def test_empty_folders_go_after_processing_and_the_others_stay(clips, workdir, t
     out = run("run", "--once")
     assert out.returncode == 0, out.stderr
     assert len(listing()) == 5
-    assert folders(inbox) == sorted(["柳南区", "待复核", "还有别的", "鹿寨县", "没动过", "链接"])
+    assert folders(inbox) == sorted(["柳南区委保密办", "待复核", "还有别的", "鹿寨县", "没动过", "链接"])
     assert (outside / "empty").is_dir() and (inbox / "链接").is_symlink()
     log = (workdir / "data" / "logs" / "intake.log").read_text(encoding="utf-8")
-    assert f"已删除投递文件夹中的空文件夹 {inbox / '柳北区报送' / '张伟'}" in log
-    assert f"已删除投递文件夹中的空文件夹 {inbox / '柳北区报送'}" in log
+    assert f"已删除投递文件夹中的空文件夹 {inbox / '第一批' / '张伟'}" in log
+    assert f"已删除投递文件夹中的空文件夹 {inbox / '第一批'}" in log
+    assert f"已删除投递文件夹中的空文件夹 {inbox / '柳南区委保密办' / '第二批'}" in log
 
 
 def test_removal_stops_at_the_inbox_at_kept_folders_and_at_links(tmp_path):

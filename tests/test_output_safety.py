@@ -81,6 +81,15 @@ def assert_shown_not_run(value) -> None:
         assert "\x01" not in value and "\x1b" not in value, repr(value)
 
 
+def assert_xlsx_shown_not_run(c) -> None:
+    """An xlsx cell: a string cell (never a formula) holds the text as written, with no added ``'``."""
+    assert c.data_type != "f", (c.coordinate, c.value)
+    if isinstance(c.value, str):
+        assert c.data_type == "s", (c.coordinate, c.value)
+        assert "\x01" not in c.value and "\x1b" not in c.value, repr(c.value)
+        assert not c.value.startswith("'"), repr(c.value)
+
+
 def test_csv_report_neutralises_formulas(formulas):
     intake("report", "--format", "csv", "-o", "r.csv")
     rows = list(csv.reader(io.StringIO((formulas / "r.csv").read_text(encoding="utf-8-sig"))))
@@ -111,11 +120,10 @@ def test_report_xlsx_neutralises_formulas_and_keeps_phones_text(formulas):
     assert len(rows) == len(FORMULAS) + 1
     for row in rows:
         for c in row:
-            assert c.data_type != "f", (c.coordinate, c.value)
-            assert_shown_not_run(c.value)
+            assert_xlsx_shown_not_run(c)
     assert [(p.value, p.data_type, p.number_format) for p in phones][0] == ("13800000001", "s", "@")
     assert all(isinstance(p.value, str) and p.data_type == "s" for p in phones)
-    assert rows[1][1].value == "'" + FORMULAS[0]
+    assert [row[1].value for row in rows[1:5]] == FORMULAS[:4]   # as written, in string cells
 
 
 def test_export_summary_neutralises_formulas_and_keeps_phones_text(formulas):
@@ -125,10 +133,11 @@ def test_export_summary_neutralises_formulas_and_keeps_phones_text(formulas):
     assert len(rows) == len(FORMULAS) + 2       # the title row, the header, one row per work
     for row in rows:
         for c in row:
-            assert c.data_type != "f", (c.coordinate, c.value)
-            assert_shown_not_run(c.value)
+            assert_xlsx_shown_not_run(c)
     assert all(isinstance(p.value, str) and p.data_type == "s" and p.number_format == "@" for p in phones)
     assert [p.value for p in phones][:2] == ["13800000001", "13800000002"]
+    titles = [c.value for c in rows[1]].index("作品名")
+    assert [row[titles].value for row in rows[2:6]] == FORMULAS[:4]   # -2 stays -2, not '-2
     for path in (formulas / "报送").iterdir():
         assert "\x01" not in path.name and "\x1b" not in path.name
 
@@ -258,3 +267,11 @@ def test_html_report_escapes_everything(formulas):
     page = (formulas / "r.html").read_text(encoding="utf-8")
     assert "<script>window.pwned" not in page and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
     assert "<img src=x" not in page
+
+
+def test_bidi_controls_are_dropped_from_outside_text_and_shown_on_the_terminal():
+    from core.textsafe import clean_text, for_terminal, one_line
+
+    tricks = "作品\u202e4pm.exe\u200e\u200f\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069"
+    assert one_line(tricks) == "作品4pm.exe" and clean_text(tricks + "\n下一行") == "作品4pm.exe\n下一行"
+    assert for_terminal("作品\u202e4pm.exe") == "作品\\u202e4pm.exe"

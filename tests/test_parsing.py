@@ -184,3 +184,38 @@ def test_a_link_over_the_size_limit_is_rejected_before_download():
 def test_a_link_within_the_limit_only_waits_for_download():
     task = findings_for(mails.netease_large([("三江作品.mp4", "299.99M")]))
     assert [(c.check_id, c.status.value) for c in task.checks] == [("large_attachment_link", "warn")]
+
+
+def test_a_stated_size_beyond_any_file_is_taken_as_unknown_and_never_raises():
+    body = body_of(mails.netease_large([("作品", "9" * 400 + "M"), ("说明.docx", "2G"), ("大.mp4", "1025G")]))
+    links, _ = find_large_attachment_links(body)
+    assert [(link.name, link.size, link.size_bytes) for link in links] == [
+        ("作品", None, None), ("说明.docx", "2G", 2 * 2 ** 30), ("大.mp4", None, None)]   # over 1 TiB: unknown
+    task = findings_for(mails.netease_large([("作品", "9" * 400 + "M")]))
+    assert [(c.check_id, c.status.value) for c in task.checks] == [("large_attachment_link", "warn")]
+    assert "1. 作品（大小不详，2099-08-17 00:49 到期）" in task.checks[0].message
+
+
+# GBK names that are valid UTF-8 as well: read as UTF-8 they would be Cyrillic, Greek or Armenian (学习 → ѧϰ).
+GBK_AND_UTF8 = ["学习", "知识", "校园", "小品", "鹿寨"]
+
+
+@pytest.mark.parametrize("word", GBK_AND_UTF8)
+def test_windows_zip_names_that_are_also_valid_utf8_are_read_as_gbk(word, tmp_path):
+    raw = word.encode("gbk")
+    raw.decode("utf-8")   # really valid UTF-8 too
+    data = zip_with([(raw + b".mp4", False), (raw + b".txt", False)])
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert [member_name(i) for i in zf.infolist()] == [f"{word}.mp4", f"{word}.txt"]
+    out = unpack_zip(io.BytesIO(data), tmp_path, max_entries=10, max_total_bytes=10 ** 6)
+    assert [member for _, member in out.videos] == [f"{word}.mp4", f"{word}.txt"]   # both hold MP4 bytes here
+
+
+def test_a_zip_is_read_in_one_encoding_decided_from_all_its_names(tmp_path):
+    # 猫枚 alone reads as the Latin word èö in UTF-8; the zip's other name is GBK only, and settles it.
+    data = zip_with([("猫枚.mp4".encode("gbk"), False), ("柳南区作品.txt".encode("gbk"), False)])
+    out = unpack_zip(io.BytesIO(data), tmp_path, max_entries=10, max_total_bytes=10 ** 6)
+    assert [member for _, member in out.videos] == ["猫枚.mp4", "柳南区作品.txt"]
+    linux = zip_with([("Café 作品©.mp4".encode("utf-8"), False), ("学习.txt".encode("utf-8"), False)])
+    with zipfile.ZipFile(io.BytesIO(linux)) as zf:
+        assert [member_name(i) for i in zf.infolist()] == ["Café 作品©.mp4", "学习.txt"]

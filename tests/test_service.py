@@ -78,7 +78,7 @@ def test_install_writes_the_unit_for_the_current_config_and_systemd_accepts_it(w
         f"授权码不写在服务文件里。请先创建 {workdir / 'intake.env'}（chmod 600，只有运行服务的用户可读），每行一个：",
         "  INTAKE_IMAP_PASSWORD=客户端授权码",
         "  INTAKE_SMTP_PASSWORD=客户端授权码",
-        "  （不创建这个文件，服务无法启动。）",
+        "  （没有这个文件，服务照样启动，但邮箱暂不接收；补上后请重启服务。）",
         "接下来请运行：",
         "  systemctl daemon-reload",
         "  systemctl enable --now intake.service   # 立即启动，并且开机自动启动",
@@ -89,7 +89,7 @@ def test_install_writes_the_unit_for_the_current_config_and_systemd_accepts_it(w
     assert f"ExecStart={' '.join(exe)} --config {workdir / 'config.yaml'} run" in lines
     assert Path(exe[0]).is_absolute() and Path(exe[0]).exists()
     assert f"WorkingDirectory={workdir}" in lines
-    assert f"EnvironmentFile={workdir / 'intake.env'}" in lines
+    assert f"EnvironmentFile=-{workdir / 'intake.env'}" in lines   # "-": a missing file does not stop the start
     assert {"Restart=on-failure", "RestartSec=10", "RestartPreventExitStatus=2", "KillMode=mixed",
             "NoNewPrivileges=yes", "ProtectSystem=full", "WantedBy=multi-user.target"} <= set(lines)
     assert ("User=" + me() in lines) == (me() != "root")
@@ -278,4 +278,41 @@ def test_status_with_nothing_known_says_so(workdir, system_dir, no_systemd):
         "投递文件夹接收：尚无记录（intake run 还没有运行过，或还没有完成第一轮）",
         "邮箱接收：未启用（mailbox.enabled: false）",
         f"还没有日志文件（{workdir / 'data' / 'logs' / 'intake.log'}）。",
-        "还不能确定服务在工作：尚无运行记录。"]
+        "服务尚未安装：intake run 不会开机自动启动，出错后也不会自动重启。"]
+
+
+def test_status_without_a_unit_is_not_healthy_even_when_the_job_runs(workdir, system_dir, no_systemd):
+    SourceStatus(workdir / "data", "folder", "投递文件夹接收").succeeded()   # intake run started by hand
+    out = run("service", "status")
+    assert out.returncode == 1, out.stdout
+    lines = out.stdout.splitlines()
+    assert lines[0] == "服务 intake.service（尚未安装）：无法判断是否在运行：本机不是由 systemd 启动的（如容器中）"
+    assert lines[-1] == "服务尚未安装：intake run 不会开机自动启动，出错后也不会自动重启。"
+    assert json.loads(run("service", "status", "--json").stdout)["healthy"] is False
+
+
+def test_a_path_that_is_not_utf8_is_refused_and_leaves_no_file(tmp_path):
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/\xb1\xc8\xc8\xfc"))   # 比赛 in GBK: not UTF-8
+    folder.mkdir()
+    (folder / "config.yaml").write_text(OPEN_CONTEST, encoding="utf-8")
+    units = tmp_path / "units"
+    out = run("--config", folder / "config.yaml", "service", "install", "--user", "-o", units / "intake.service")
+    assert out.returncode == 2, out.output
+    assert out.stderr.splitlines() == [
+        f"错误：路径中有不是 UTF-8 编码的字符，无法写入服务文件：{tmp_path}/\\xb1\\xc8\\xc8\\xfc",
+        "提示：请把项目文件夹改成只含正常中英文字符的名称后再安装。"]
+    assert not units.exists() or list(units.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_temporary_file(workdir, tmp_path, monkeypatch):
+    from intake.config import load_config
+
+    plan = service.plan_unit(load_config(), user_scope=True, output=tmp_path / "units" / "intake.service")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        service.write_unit(plan)
+    assert list((tmp_path / "units").iterdir()) == []

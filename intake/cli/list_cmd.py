@@ -29,16 +29,24 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
     from intake.services import open_database
     from intake.views import submission_views
 
+    contest = app.config.contest
+    db = open_database(app.config)
     if by_unit:
         if outcome:
             raise UsageError("--units 不能与 --outcome 同时使用：各单位报送情况总是统计全部作品。")
-        return list_units(submission_views(open_database(app.config)), app.config.contest, as_json, unit)
-    views = submission_views(open_database(app.config), outcome=outcome, unit=unit)
+        return list_units(submission_views(db), contest, as_json, unit)
+    views = submission_views(db, outcome=outcome, unit=unit, contest=contest)
     if as_json:
         click.echo(terminal_json(json.dumps(views, ensure_ascii=False, indent=2)))
         return 0
     if not views:
-        click.echo("还没有登记任何作品。")
+        everything = submission_views(db) if outcome or unit else views
+        if not everything:
+            click.echo("还没有登记任何作品。")
+        elif unit:
+            echo(no_works_of(unit, contest, everything, outcome))
+        else:
+            click.echo(f"没有结果为“{OUTCOME_LABELS[Outcome(outcome)]}”的作品。")
         return 0
     for v in views:
         label = OUTCOME_LABELS[Outcome(v["outcome"])]
@@ -55,19 +63,55 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
         for check in v["checks"]:
             if check["status"] != "pass":
                 mark = "✗" if check["status"] == "fail" else "!"
-                echo(f"     {mark} [{check['id']}] {check['message']}")
+                echo_lines(f"     {mark} [{check['id']}] ", check["message"])
     return 0
+
+
+def echo_lines(first: str, text: str, indent: str = "       ") -> None:
+    """A message of several lines (a list of links) as lines of its own below ``first``, each still
+    shown safely (a forged line cannot start at the left margin)."""
+    lines = [line for line in str(text).splitlines() if line.strip()] or [""]
+    echo(first + lines[0])
+    for line in lines[1:]:
+        echo(indent + line)
+
+
+def unit_choices(contest, views: list[dict]) -> list[str]:
+    """The units a filter can name: those on the list, then those outside it that sent a work."""
+    listed = [u.name for u in contest.units]
+    return listed + sorted({v["unit"] for v in views if v["unit"] and v["unit"] not in listed})
+
+
+def no_works_of(unit: str, contest, views: list[dict], outcome: str | None = None) -> str:
+    """Why ``--unit`` found nothing, and which units there are (``views``: every recorded work)."""
+    from intake.views import listed_unit
+
+    known = listed_unit(unit, contest)
+    sent = [u for u in unit_choices(contest, views) if any(v["unit"] == u for v in views)]
+    tail = f"已登记作品的单位：{'、'.join(sent)}。" if sent else "已登记的作品都未注明单位。"
+    if known is None and unit not in sent:
+        listed = "、".join(u.name for u in contest.units) or "（空）"
+        return f"应报送单位名单中没有“{unit}”，也没有作品注明这个单位。名单中的单位：{listed}。{tail}"
+    said = unit if known in (None, unit) else f"{known}（“{unit}”）"
+    what = f"结果为“{OUTCOME_LABELS[Outcome(outcome)]}”的作品" if outcome else "作品"
+    return f"没有{said}的{what}。{tail}"
 
 
 def list_units(views: list[dict], contest, as_json: bool, unit: str | None) -> int:
     """The unit coverage as a text table (or JSON); ``unit`` keeps only that unit's row."""
     from intake.coverage import numbers, state_text, unit_coverage, warning_text
+    from intake.views import unit_names
 
     found = unit_coverage(views, contest)
     if unit:
-        found.units = [u for u in found.units if u.unit == unit]
+        names = unit_names(unit, contest)
+        found.units = [u for u in found.units if u.unit in names]
     if as_json:
         click.echo(terminal_json(json.dumps(found.as_json(), ensure_ascii=False, indent=2)))
+        return 0
+    if not found.units:
+        echo(f"应报送单位名单中没有“{unit}”，也没有作品注明这个单位。"
+             f"可查看的单位：{'、'.join(unit_choices(contest, views)) or '（无）'}。")
         return 0
     table = [("单位", "状态", "作品（不含不合格）", "入围")]
     table += [(u.unit + ("（名单外）" if not u.listed else ""), state_text(u), numbers(u.submitted),

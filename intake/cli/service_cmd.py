@@ -85,7 +85,7 @@ def _explain_env_file(plan, too_open: bool) -> None:
     echo(f"授权码不写在服务文件里。请先创建 {spec.env_file}（chmod 600，只有运行服务的用户可读），每行一个：")
     for variable in spec.secrets:
         echo(f"  {variable}=客户端授权码")
-    echo("  （不创建这个文件，服务无法启动。）")
+    echo("  （没有这个文件，服务照样启动，但邮箱暂不接收；补上后请重启服务。）")
 
 
 def _next_steps(plan, user_scope: bool, custom_place: bool) -> None:
@@ -118,7 +118,7 @@ def _next_steps(plan, user_scope: bool, custom_place: bool) -> None:
 def status(app: AppContext, user_scope: bool | None, name: str, as_json: bool) -> int:
     """显示服务是否在运行、最近一次成功接收邮箱和扫描投递文件夹的时间（北京时间），以及最近的错误。
 
-    退出码：0 正在运行（无法判断时：已有运行记录）且各来源最近一次都成功；1 其他情况（未运行、未安装、尚无记录或出错）。
+    退出码：0 已安装、正在运行（无法判断时：已有运行记录）且各来源最近一次都成功；1 其他情况（未运行、未安装、尚无记录或出错）。
     """
     from intake.service_status import service_report
 
@@ -169,6 +169,8 @@ def _print_report(report) -> None:
         echo(f"还没有日志文件（{report.log_file}）。")
     if report.healthy:
         click.echo("一切正常。")
+    elif report.unit.path is None and not report.failing:
+        click.echo("服务尚未安装：intake run 不会开机自动启动，出错后也不会自动重启。")
     elif report.unit.running is None and not report.failing:
         click.echo("还不能确定服务在工作：尚无运行记录。")
     else:

@@ -34,6 +34,10 @@ KNOWN = re.compile(
 ITEM = re.compile(r"[（(]\s*(?P<size>(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B?|B|字节))\s*[,，]\s*"
                   r"(?P<expiry>[^()（）,，]{0,40}?)\s*到期\s*[)）]", re.I)
 UNIT_BYTES = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+# Far beyond what any mail service lets one send (163 and QQ stop at a few GB): a larger stated size is
+# nonsense or hostile, and is taken as unknown rather than trusted.
+MAX_STATED_BYTES = 1024 ** 4
+MAX_SIZE_CHARS = 20
 MAX_NAME_CHARS = 255
 
 
@@ -56,16 +60,19 @@ class _Item:
 
     start: int
     name: str | None
-    size: str
-    size_bytes: int
+    size: str | None
+    size_bytes: int | None
     expires: datetime | None
     url: str | None
 
 
-def stated_bytes(number: str, unit: str) -> int:
-    """``80.96`` ``M`` (or MB, MiB) → bytes."""
+def stated_bytes(number: str, unit: str) -> int | None:
+    """``80.96`` ``M`` (or MB, MiB) → bytes; None for a size beyond any real file (over ``MAX_STATED_BYTES``)."""
     factor = UNIT_BYTES.get(unit[:1].upper(), 1)   # B, 字节
-    return round(float(number) * factor)
+    if len(number) > MAX_SIZE_CHARS:
+        return None   # float() would give inf for hundreds of digits, and round(inf) raises
+    size = float(number) * factor
+    return round(size) if size <= MAX_STATED_BYTES else None
 
 
 def _expiry(text: str) -> datetime | None:
@@ -93,8 +100,9 @@ def _items(text: str) -> list[_Item]:
             start = max([name_from] + [u.end() for u in before])
             name = one_line(line[start:match.start()].strip(" \t：:"), MAX_NAME_CHARS) or None
             link = before[-1] if before else (after[0] if after else None)
-            items.append(_Item(offset + match.start(), name, match.group("size").replace(" ", ""),
-                               stated_bytes(match.group("number"), match.group("unit")),
+            size_bytes = stated_bytes(match.group("number"), match.group("unit"))
+            size = match.group("size").replace(" ", "") if size_bytes is not None else None
+            items.append(_Item(offset + match.start(), name, size, size_bytes,
                                _expiry(match.group("expiry")), _url(link) if link else None))
             name_from = match.end()
         offset += len(line)

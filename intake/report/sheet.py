@@ -1,4 +1,5 @@
-"""Spreadsheets the tool writes (report CSV, report.xlsx, 汇总表.xlsx): every cell passes ``textsafe.cell``.
+"""Spreadsheets the tool writes (report CSV, report.xlsx, 汇总表.xlsx): every cell passes ``textsafe.cell``
+(in CSV with a ``'`` before a formula prefix; in xlsx as a string cell, kept as written).
 
 Names, subjects and units come from senders; a reviewer opens these files in Excel or WPS, so a value
 such as ``=HYPERLINK(...)`` must be shown as text, never run, and a stray control character must not
@@ -25,7 +26,9 @@ def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Se
     """Write one sheet to ``path``: an optional ``title_row`` across all columns, a bold header, then ``rows``;
     returns ``path``.
 
-    Strings are stored as string cells (never formulas); ``text_columns`` also get Excel's text format
+    Strings are stored as string cells, never formulas, and need no leading ``'`` (openpyxl would take a
+    str starting with ``=`` for a formula; the cell's type is set back to string, so -守护秘密- stays
+    as written and =HYPERLINK(…) is shown, not run); ``text_columns`` also get Excel's text format
     ``@``, so that a phone number keeps its leading zero and is not shown as 1.38E+10. ``number_formats``
     gives a column its display format (``0.0`` for one decimal).
     """
@@ -46,9 +49,9 @@ def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Se
 
     def make(value, index: int | None):
         as_text = index in text_columns
-        made = WriteOnlyCell(ws, value=cell(value, text=as_text))
+        made = WriteOnlyCell(ws, value=cell(value, text=as_text, quote_formulas=False))
         if isinstance(made.value, str):
-            made.data_type = "s"
+            made.data_type = "s"   # written as an inline string: a value starting with = is text, not a formula
         if as_text:
             made.number_format = "@"
         elif number_formats and index in number_formats:
