@@ -36,7 +36,7 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
 
     config = app.config
     db = open_database(config)
-    views = submission_views(db, outcome=outcome, unit=unit)
+    views = submission_views(db, outcome=outcome, unit=unit, contest=app.config.contest)
     to_stdout = output == "-"
     if to_stdout and fmt == "xlsx":
         raise UsageError("xlsx 格式不能输出到屏幕，请用 -o 指定文件。")
