@@ -45,7 +45,7 @@ def worker_pid(worker) -> int | None:
     return worker._proc.pid if worker._proc is not None else None
 
 
-def test_one_worker_reads_video_after_video_and_a_dead_one_is_replaced(captioned, service):
+def test_one_worker_reads_video_after_video_and_is_replaced_when_it_dies_or_grows(captioned, service, monkeypatch):
     assert speaker(captioned[0]) == "张三"
     first = worker_pid(service)
     assert speaker(captioned[1]) == "李四" and worker_pid(service) == first   # the models stayed loaded
@@ -53,12 +53,9 @@ def test_one_worker_reads_video_after_video_and_a_dead_one_is_replaced(captioned
     service._proc.wait()
     assert speaker(captioned[0]) == "张三"   # the next video starts a new worker
     assert worker_pid(service) not in (None, first)
-
-
-def test_a_worker_over_its_memory_bound_is_replaced(captioned, service, monkeypatch):
     monkeypatch.setattr(ocr_worker, "MAX_RSS_MB", 1)
-    assert speaker(captioned[0]) == "张三"
-    assert service._proc is None   # stopped after its answer; the next request starts a fresh one
+    assert speaker(captioned[1]) == "李四"
+    assert service._proc is None   # over its memory bound: stopped after its answer, the next video starts afresh
 
 
 def test_a_worker_that_cannot_load_its_models_says_why(captioned, tmp_path, monkeypatch):

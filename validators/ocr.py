@@ -28,7 +28,6 @@ MODEL_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infe
 SAME_FRAME = 3.0        # mean absolute difference (0–255) of small grey copies below which a picture repeats…
 SAME_PATCH = 20.0       # …if no patch of it changed more than this (a new caption of the same length as the last)
 BAND_DET_WIDTH = 640    # the caption band is detected at this width (a 1080p caption stays 12+ px high)
-FULL_DET_SIDE = 640     # a whole frame is detected with its long side at this size
 EDGE_STEP = 40          # a jump in grey level this big between neighbours is a sharp edge
 MIN_EDGES = 0.002       # a picture with fewer sharp-edge pixels than this holds no readable text
 AHEAD = 4               # frames decoded ahead of the reader
@@ -74,7 +73,7 @@ class Frames:
         stream = self._proc.stdout
         try:
             while not self._closed.is_set():
-                header = [stream.readline() for _ in range(3)]   # b"P6\n", b"W H\n", b"255\n"
+                header = [stream.readline(32) for _ in range(3)]   # b"P6\n", b"W H\n", b"255\n"
                 if header[0] != b"P6\n":
                     return
                 width, height = map(int, header[1].split())
@@ -96,13 +95,14 @@ class Frames:
                 continue
 
     def __iter__(self) -> Iterator[tuple[float, "object"]]:
+        import cv2
         import numpy as np
 
         index = 0
         while (item := self._queue.get()) is not None:
             width, height, raw = item
             rgb = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
-            yield index / self.fps, np.ascontiguousarray(rgb[:, :, ::-1])   # the models read BGR
+            yield index / self.fps, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)   # the models read BGR
             index += 1
 
     def close(self) -> None:
@@ -128,9 +128,12 @@ def whole_frame_indices(scan_seconds: float, fps: float, count: int) -> set[int]
 
 
 def _signature(image):
-    grey = image.mean(axis=2)
-    h, w = grey.shape
-    return grey[: h - h % 8, : w - w % 32].reshape(8, (h - h % 8) // 8, 32, (w - w % 32) // 32).mean(axis=(1, 3))
+    """The picture as 8×32 patches of mean grey."""
+    import cv2
+    import numpy as np
+
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(grey, (32, 8), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 def _same(signature, last) -> bool:
@@ -174,17 +177,19 @@ def scan(frames: Iterator[tuple[float, "object"]], reader, *, band: float, whole
         if whole and not _same(signature := _signature(frame), last_whole):
             last_whole = signature
             last_band = _signature(frame[top:])
-            found = reader.read(frame, min(1.0, FULL_DET_SIDE / max(height, width))) if may_hold_text(frame) else []
+            # in strips as high as the band: the whole frame costs no more memory than a band
+            found = (reader.read(frame, min(1.0, BAND_DET_WIDTH / width), strip=height - top)
+                     if may_hold_text(frame) else [])
             in_band = [line.text for line in found if (line.top + line.bottom) / 2 >= top]
             page = "\n".join(line.text for line in found)
         else:
-            strip = frame[top:]
-            signature = _signature(strip)
-            if _same(signature, last_band) or not may_hold_text(strip):
+            caption_band = frame[top:]
+            signature = _signature(caption_band)
+            if _same(signature, last_band) or not may_hold_text(caption_band):
                 last_band = signature
                 continue
             last_band = signature
-            found = reader.read(strip, min(1.0, BAND_DET_WIDTH / width))
+            found = reader.read(caption_band, min(1.0, BAND_DET_WIDTH / width))
             in_band, page = [line.text for line in found], ""
         for line in found:
             if line.text not in seen:

@@ -45,7 +45,8 @@ def answer(request: dict, fds: tuple[int, ...] = (), reader=None) -> dict:
     with Frames(request["path"], request["scan_seconds"], request["fps"], request["side"], request["timeout"],
                 fds) as frames:
         result = scan(frames, reader or engine(), band=request["band"], max_errors=request["max_errors"],
-                      whole_at=whole_frame_indices(request["scan_seconds"], request["fps"], request["whole_frames"]),
+                      whole_at=whole_frame_indices(request.get("whole_seconds", request["scan_seconds"]),
+                                                   request["fps"], request["whole_frames"]),
                       deadline=deadline)
     result["peak_mb"] = round(memory_mb(), 1)
     return result

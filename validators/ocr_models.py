@@ -28,7 +28,7 @@ MIN_SIDE = 3
 MAX_BOXES = 200
 REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
-MAX_LINE_RATIO = 40     # a line wider than 40× its height is cut there (a caption never is)
+MAX_LINE_RATIO = 40     # a line wider than 40× its height is squeezed to that (a caption never is)
 MIN_SCORE = 0.5
 
 
@@ -79,9 +79,10 @@ class TextReader:
             raise ValueError(f"识别模型 {models / MODEL_FILES['rec']} 中没有字符表")
         self.characters = ["", *meta["character"].splitlines(), " "]   # CTC blank first, space last
 
-    def read(self, image: np.ndarray, det_scale: float = 1.0) -> list[Line]:
-        """Lines in ``image`` (BGR) in reading order; the detector sees it scaled by ``det_scale`` (<= 1)."""
-        boxes = self.detect(image, det_scale)
+    def read(self, image: np.ndarray, det_scale: float = 1.0, strip: int | None = None) -> list[Line]:
+        """Lines in ``image`` (BGR) in reading order; the detector sees it scaled by ``det_scale`` (<= 1), in
+        horizontal strips ``strip`` pixels high if given (its scratch memory grows with the pixels it sees)."""
+        boxes = self.detect_in_strips(image, det_scale, strip) if strip else self.detect(image, det_scale)
         lines = []
         for box in boxes:
             text, score = self.recognise(_crop(image, box))
@@ -113,6 +114,24 @@ class TextReader:
             points[:, 0] = points[:, 0].clip(0, w - 1)
             points[:, 1] = points[:, 1].clip(0, h - 1)
             boxes.append(_clockwise(points))
+        return boxes
+
+    def detect_in_strips(self, image: np.ndarray, scale: float, strip: int) -> list[np.ndarray]:
+        """``detect`` strip by strip. Strips overlap by a third of their height, and each keeps only the
+        boxes centred in its own part, so a line up to that high is found whole, and once."""
+        height = image.shape[0]
+        if height <= strip:
+            return self.detect(image, scale)
+        overlap = strip // 3
+        starts = list(range(0, height - strip, strip - overlap)) + [height - strip]
+        boxes = []
+        for index, top in enumerate(starts):
+            low = top + overlap / 2 if index else 0
+            high = starts[index + 1] + overlap / 2 if index + 1 < len(starts) else height
+            for box in self.detect(image[top:top + strip], scale):
+                box[:, 1] += top
+                if low <= box[:, 1].mean() < high:
+                    boxes.append(box)
         return boxes
 
     def recognise(self, crop: np.ndarray) -> tuple[str, float]:

@@ -139,10 +139,12 @@ def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadlin
     looked.append(TEXT_SOURCE_LABELS["ocr"])
     remaining = max(1.0, deadline - time.monotonic())
     target, fds = media_input(path)
-    window = min(cfg.scan_seconds, _seconds(facts.general.get("duration")) or cfg.scan_seconds)
-    request = {"path": target, "fds": list(fds), "scan_seconds": window, "fps": cfg.ocr_fps,
+    # the whole frames are spread over the part of the window the video fills (a header may lie: the scan
+    # itself still reads the whole window)
+    filled = min(cfg.scan_seconds, _seconds(facts.general.get("duration")) or cfg.scan_seconds)
+    request = {"path": target, "fds": list(fds), "scan_seconds": cfg.scan_seconds, "fps": cfg.ocr_fps,
                "band": cfg.ocr_band, "side": cfg.ocr_width, "whole_frames": cfg.ocr_whole_frames,
-               "max_errors": cfg.max_errors, "timeout": remaining}
+               "whole_seconds": filled, "max_errors": cfg.max_errors, "timeout": remaining}
     worker = ocr_worker.current()
     if worker is not None:
         answer = worker.ask(request, fds, remaining + 30)
