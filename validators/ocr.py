@@ -18,10 +18,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import ffmpeg as ffmpeg_python
-
 from validators.phrase import find_phrase
-from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 MODEL_DIR_ENV = "INTAKE_OCR_MODEL_DIR"   # a folder with other PP-OCR models (same file names) than the wheel's
 MODEL_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
@@ -30,7 +27,7 @@ SAME_PATCH = 20.0       # …if no patch of it changed more than this (a new cap
 BAND_DET_WIDTH = 640    # the caption band is detected at this width (a 1080p caption stays 12+ px high)
 EDGE_STEP = 40          # a jump in grey level this big between neighbours is a sharp edge
 MIN_EDGES = 0.002       # a picture with fewer sharp-edge pixels than this holds no readable text
-AHEAD = 4               # frames decoded ahead of the reader
+AHEAD = 2               # frames decoded ahead of the reader (each 1.5 MB at 960×540)
 PHRASE_LINES = 6        # a phrase may run over the last few caption lines
 
 
@@ -47,18 +44,22 @@ class Frames:
 
     Frames fit in ``side``×``side`` (never enlarged; a rotated phone video comes upright). A str
     ``path`` is used as given (it may be /proc/self/fd/N for an inherited ``fds`` descriptor).
+    ``ffmpeg`` and ``input_options`` (how it may open the input) come from the caller, who has
+    validators.tools loaded: this process stays without ffmpeg-python.
     """
 
     def __init__(self, path: Path | str, scan_seconds: float, fps: float, side: int, timeout: float,
-                 fds: tuple[int, ...] = ()):
+                 ffmpeg: str, input_options: tuple[str, ...], fds: tuple[int, ...] = ()):
         target = path if isinstance(path, str) else str(path.resolve())
         vf = (f"fps={fps},scale=w='min({side},iw)':h='min({side},ih)':force_original_aspect_ratio=decrease:"
               "force_divisible_by=2")
         # skip_frame noref: frames no other frame refers to are not decoded at all (a third of the work for
         # video with B-frames); the frame sampled for a second is then at most a frame or two off.
-        args = (ffmpeg_python.input(target, t=f"{scan_seconds:.2f}", skip_frame="noref", **SAFE_INPUT)
-                .output("pipe:", f="image2pipe", vcodec="ppm", vf=vf, an=None, sn=None, dn=None)
-                .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
+        # Two decoding threads, not one per core: each holds frames, and a PC with more cores is no reason
+        # for more memory (the OCR uses one thread of its own).
+        args = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", *input_options, "-skip_frame", "noref",
+                "-threads", "2", "-t", f"{scan_seconds:.2f}", "-i", target,
+                "-an", "-sn", "-dn", "-vf", vf, "-f", "image2pipe", "-vcodec", "ppm", "pipe:"]
         self.fps = fps
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, pass_fds=fds)
@@ -101,8 +102,9 @@ class Frames:
         index = 0
         while (item := self._queue.get()) is not None:
             width, height, raw = item
-            rgb = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
-            yield index / self.fps, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)   # the models read BGR
+            frame = cv2.cvtColor(np.frombuffer(raw, np.uint8).reshape(height, width, 3), cv2.COLOR_RGB2BGR)
+            item = raw = None   # the models read BGR; the RGB bytes go now, not at the next frame
+            yield index / self.fps, frame
             index += 1
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ def answer(request: dict, fds: tuple[int, ...] = (), reader=None) -> dict:
     deadline = time.monotonic() + request["timeout"]
     # "path" may be /proc/self/fd/N for a descriptor this process holds: pass it on, never resolve it.
     with Frames(request["path"], request["scan_seconds"], request["fps"], request["side"], request["timeout"],
-                fds) as frames:
+                request["ffmpeg"], tuple(request["input_options"]), fds) as frames:
         result = scan(frames, reader or engine(), band=request["band"], max_errors=request["max_errors"],
                       whole_at=whole_frame_indices(request.get("whole_seconds", request["scan_seconds"]),
                                                    request["fps"], request["whole_frames"]),

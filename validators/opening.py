@@ -26,7 +26,7 @@ from validators.results import CheckResult, passed, warned
 from validators.rules import OpeningConfig
 from validators.subtitles import embedded_subtitles, sidecar_sources
 from validators.texts import TEXT_SOURCE_LABELS, TextSource
-from validators.tools import PACKAGE_ROOT, MediaFacts
+from validators.tools import PACKAGE_ROOT, SAFE_INPUT, MediaFacts, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 METADATA_FIELDS = ("title", "comment", "description")
@@ -144,7 +144,8 @@ def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadlin
     filled = min(cfg.scan_seconds, _seconds(facts.general.get("duration")) or cfg.scan_seconds)
     request = {"path": target, "fds": list(fds), "scan_seconds": cfg.scan_seconds, "fps": cfg.ocr_fps,
                "band": cfg.ocr_band, "side": cfg.ocr_width, "whole_frames": cfg.ocr_whole_frames,
-               "whole_seconds": filled, "max_errors": cfg.max_errors, "timeout": remaining}
+               "whole_seconds": filled, "max_errors": cfg.max_errors, "timeout": remaining, "ffmpeg": ffmpeg_exe(),
+               "input_options": [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]}
     worker = ocr_worker.current()
     if worker is not None:
         answer = worker.ask(request, fds, remaining + 30)
