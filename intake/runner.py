@@ -19,7 +19,7 @@ from intake.logsetup import logging_progress
 from intake.services import open_services
 from intake.source_status import SourceStatus
 from intake.watcher import InboxWatcher
-from validators import children
+from validators import children, ocr_worker
 
 log = logging.getLogger(__name__)
 STALE_WORK_SECONDS = 6 * 3600
@@ -108,6 +108,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
                     summary.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
     if on_start:
         on_start(summary)
+    ocr_worker.start_service()   # one OCR process for the whole run: the models load once, not per video
     if poller_thread is not None:
         poller_thread.start()
     try:
@@ -119,6 +120,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
         watcher.stop()
         if poller_thread is not None:
             poller_thread.join(timeout=30)
+        ocr_worker.stop_service()
         log.info("已停止。")
     if fatal:
         raise fatal[0]   # the command ends with the mailbox's error and a failing exit code

@@ -17,14 +17,19 @@ from validators.rules import OpeningConfig
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
 
 
-@pytest.fixture(scope="module")
-def font(ffmpeg_bin) -> str:
+def cjk_font() -> str:
+    """A CJK font for drawtext; without one the test is skipped (it fails in CI)."""
     found = media.cjk_font()
     if not found:
         if REQUIRE_TOOLS:
             pytest.fail("a CJK font is required in CI (apt-get install fonts-noto-cjk)")
         pytest.skip("no CJK font for drawtext (apt-get install fonts-noto-cjk)")
     return found
+
+
+@pytest.fixture(scope="module")
+def font(ffmpeg_bin) -> str:
+    return cjk_font()
 
 
 def validate(*paths: Path, extra: tuple[str, ...] = (), cwd: Path | None = None) -> list[dict]:
@@ -47,7 +52,7 @@ def captioned(tmp_path_factory, font) -> dict[str, Path]:
         "at_3s": media.captioned(d / "at_3s.mp4", 8, [(3, 8, "我是保密法治代言人赵六，今天我要讲的是手机保密", 90)], font),
         "homophone": media.captioned(d / "homophone.mp4", 5, [(0, 5, "我是保蜜法治代言人王五，今天我要讲的是涉密载体", 90)], font),
         "nothing": media.captioned(d / "nothing.mp4", 4, [], font),
-        "secret": media.captioned(d / "secret.mp4", 4, [(0, 4, "这份机密文件请勿外传", 90)], font),
+        "secret": media.captioned(d / "secret.mp4", 4, [(0, 4, "文件右上角标有秘密★1年", 90)], font),
         "title": media.captioned(d / "title.mp4", 3, [], font, title="我是保密法治代言人钱七，今天我要讲的是保密常识"),
     }
 
@@ -138,7 +143,7 @@ def test_secret_mark_in_a_caption(captioned):
     [item] = validate(captioned["secret"])
     flagged = check(item, "sensitive_content")
     assert (flagged["status"], flagged["code"]) == ("warn", "flagged")
-    assert "“机密”出现在画面文字" in flagged["message"]
+    assert "“秘密★1年”出现在画面文字" in flagged["message"]
 
 
 def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):

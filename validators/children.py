@@ -9,6 +9,7 @@ the stop signal handler) kills them all: the interrupted check raises
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,19 +34,13 @@ def run(args: list[str], *, timeout: float, **popen_kwargs) -> subprocess.Comple
     # would keep communicate() waiting), and a Ctrl-C meant for us does not half-kill it.
     with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           start_new_session=True, **popen_kwargs) as proc:
-        with _lock:
-            _running.add(proc)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            proc.communicate()
-            raise
-        finally:
-            with _lock:
-                _running.discard(proc)
-    if _cancelled.is_set():
-        raise Cancelled()
+        with tracked(proc):
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill(proc)
+                proc.communicate()
+                raise
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
@@ -93,6 +88,33 @@ def cancel_all() -> None:
         running = list(_running)
     for proc in running:
         _kill(proc)
+
+
+@contextlib.contextmanager
+def tracked(proc: subprocess.Popen):
+    """While the body waits on ``proc`` (started with ``start_new_session``: ``run``'s children, the OCR
+    worker), a stop request kills it and whatever it started; the body then ends with ``Cancelled``."""
+    with _lock:
+        _running.add(proc)
+    try:
+        if _cancelled.is_set():   # cancel_all ran before ``proc`` was registered
+            _kill(proc)
+            raise Cancelled()
+        yield
+    except Exception:
+        if _cancelled.is_set():
+            raise Cancelled() from None
+        raise
+    finally:
+        with _lock:
+            _running.discard(proc)
+    if _cancelled.is_set():
+        raise Cancelled()
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and whatever it started (its own process group)."""
+    _kill(proc)
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -1,41 +1,94 @@
-"""Child process: OCR the caption band of one local MP4 until the opening phrase shows up; print JSON.
+"""Child process: read the text of one local MP4's opening seconds until the opening phrase shows up; answer JSON.
 
-Run by validators.opening so that the OCR runtime's memory (hundreds of MB on 1080p input) and any
-crash in it stay out of the long-running intake process. Argument: one JSON object.
+Run by validators.opening so that the OCR runtime's memory and any crash in it stay out of the
+long-running intake process. Two ways:
+
+- ``python -m validators.ocr_child REQUEST``: one request (a JSON object), the answer on stdout;
+- ``python -m validators.ocr_child --serve FD``: a worker that loads the models once and answers
+  request after request on the Unix socket FD (see validators.ocr_worker), until the socket closes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
 
-def main(raw: str) -> int:
-    from validators.ocr import caption_frames, ocr_captions
-    from validators.phrase import find_phrase
+def lean_malloc() -> None:
+    """Hand big freed buffers back to the system at once: glibc would otherwise keep the detector's
+    scratch memory of every frame size it saw, and the process would only grow."""
+    try:
+        import ctypes
 
-    args = json.loads(raw)
-    deadline = time.monotonic() + args["timeout"]
-    # "path" may be /proc/self/fd/N for a descriptor this process inherited: pass it on, never resolve it.
-    frames = caption_frames(args["path"], args["width"], args["height"], args["scan_seconds"], args["fps"],
-                            args["band"], args["out_width"], args["timeout"], tuple(args.get("fds", ())))
-    lines: list[tuple[float, str]] = []
-    hit = None
-    for seconds, found in ocr_captions(frames, deadline):
-        lines += [(seconds, line) for line in found if not lines or line != lines[-1][1]]
-        # a phrase may run over the last few caption lines
-        match = find_phrase("\n".join(text for _, text in lines[-6:]), args["max_errors"])
-        if match:
-            hit = {"speaker": match.speaker, "topic": match.topic, "errors": match.errors,
-                   "matched": match.matched, "seconds": seconds}
-            break
-    json.dump({"lines": lines, "hit": hit}, sys.stdout, ensure_ascii=False)
+        ctypes.CDLL(None).mallopt(-3, 64 * 1024)   # M_MMAP_THRESHOLD; fixed, so glibc stops raising it
+    except (OSError, AttributeError):   # not glibc
+        pass
+
+
+def memory_mb(field: str = "VmHWM") -> float:
+    """This process's resident memory, now (VmRSS) or at its peak (VmHWM), in MB; 0 where /proc has none."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return 0.0
+
+
+def answer(request: dict, fds: tuple[int, ...] = (), reader=None) -> dict:
+    """Scan one video as ``request`` says; ``reader`` None loads the models while the first frames decode."""
+    from validators.ocr import Frames, engine, scan, whole_frame_indices
+
+    deadline = time.monotonic() + request["timeout"]
+    # "path" may be /proc/self/fd/N for a descriptor this process holds: pass it on, never resolve it.
+    with Frames(request["path"], request["scan_seconds"], request["fps"], request["side"], request["timeout"],
+                request["ffmpeg"], tuple(request["input_options"]), fds) as frames:
+        result = scan(frames, reader or engine(), band=request["band"], max_errors=request["max_errors"],
+                      whole_at=whole_frame_indices(request.get("whole_seconds", request["scan_seconds"]),
+                                                   request["fps"], request["whole_frames"]),
+                      deadline=deadline)
+    result["peak_mb"] = round(memory_mb(), 1)
+    return result
+
+
+def main(raw: str) -> int:
+    lean_malloc()
+    request = json.loads(raw)
+    json.dump(answer(request, tuple(request.get("fds", ()))), sys.stdout, ensure_ascii=False)
+    return 0
+
+
+def serve(fd: int) -> int:
+    import socket
+
+    from validators.ocr import engine
+    from validators.ocr_worker import receive, send
+
+    lean_malloc()
+    with socket.socket(fileno=fd) as sock:
+        reader = engine()   # a missing or broken model ends the worker here, its reason on stderr
+        send(sock, {"ready": True, "rss_mb": round(memory_mb("VmRSS"), 1)})
+        while (message := receive(sock)) is not None:
+            request, fds = message
+            try:
+                if fds:
+                    request["path"] = f"/proc/self/fd/{fds[0]}"
+                result = answer(request, tuple(fds[:1]), reader)
+            except Exception as exc:   # this video's problem, not the worker's: say it and wait for the next
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                for held in fds:
+                    os.close(held)
+            result["rss_mb"] = round(memory_mb("VmRSS"), 1)
+            send(sock, result)
     return 0
 
 
 if __name__ == "__main__":
     try:
+        if sys.argv[1] == "--serve":
+            sys.exit(serve(int(sys.argv[2])))
         sys.exit(main(sys.argv[1]))
     except Exception as exc:  # the parent reports the last stderr line: make it the reason, not a traceback
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -18,14 +18,15 @@ from pathlib import Path
 
 from core.errors import ToolError
 from core.numbers import duration_text
-from validators import children
+from validators import children, ocr_worker
+from validators.ocr_worker import OCR_HINT
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch, find_phrase
 from validators.results import CheckResult, passed, warned
 from validators.rules import OpeningConfig
 from validators.subtitles import embedded_subtitles, sidecar_sources
 from validators.texts import TEXT_SOURCE_LABELS, TextSource
-from validators.tools import PACKAGE_ROOT, MediaFacts
+from validators.tools import PACKAGE_ROOT, SAFE_INPUT, MediaFacts, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 METADATA_FIELDS = ("title", "comment", "description")
@@ -129,27 +130,29 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
 
 def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadline: float, looked: list[str],
          texts: list[TextSource]) -> OpeningResult | None:
-    """OCR runs in a child process (see validators.ocr_child).
+    """OCR runs in another process: the service's long-lived worker if there is one, else a child of its own
+    (see validators.ocr_child).
 
-    Raises ToolError when the child fails (a non-zero exit, a crash, a missing model, no answer in time):
+    Raises ToolError when that process fails (a non-zero exit, a crash, a missing model, no answer in time):
     that is not the same as captions without the phrase.
     """
     looked.append(TEXT_SOURCE_LABELS["ocr"])
-    video = facts.video[0]
-    try:
-        width, height = int(video.get("width") or 0), int(video.get("height") or 0)
-    except (TypeError, ValueError):
-        return None
     remaining = max(1.0, deadline - time.monotonic())
-    if not width or not height:
-        return None
     target, fds = media_input(path)
-    request = {"path": target, "fds": list(fds), "width": width, "height": height, "scan_seconds": cfg.scan_seconds,
-               "fps": cfg.ocr_fps, "band": cfg.ocr_band, "out_width": cfg.ocr_width, "max_errors": cfg.max_errors,
-               "timeout": remaining}
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    answer = _run_ocr_child(request, fds, remaining + 30, env)
+    # the whole frames are spread over the part of the window the video fills (a header may lie: the scan
+    # itself still reads the whole window)
+    filled = min(cfg.scan_seconds, _seconds(facts.general.get("duration")) or cfg.scan_seconds)
+    request = {"path": target, "fds": list(fds), "scan_seconds": cfg.scan_seconds, "fps": cfg.ocr_fps,
+               "band": cfg.ocr_band, "side": cfg.ocr_width, "whole_frames": cfg.ocr_whole_frames,
+               "whole_seconds": filled, "max_errors": cfg.max_errors, "timeout": remaining, "ffmpeg": ffmpeg_exe(),
+               "input_options": [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]}
+    worker = ocr_worker.current()
+    if worker is not None:
+        answer = worker.ask(request, fds, remaining + 30)
+    else:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        answer = _run_ocr_child(request, fds, remaining + 30, env)
     texts.extend(TextSource("ocr", line, None, seconds) for seconds, line in answer["lines"])
     hit = answer["hit"]
     if not hit:
@@ -158,9 +161,18 @@ def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadlin
     return _found((match, TextSource("ocr", hit["matched"], None, hit["seconds"])), texts)
 
 
+def _seconds(milliseconds) -> float | None:
+    """MediaInfo's duration (ms, an int or a string such as '10000.000000') in seconds; None if unusable."""
+    try:
+        value = float(milliseconds) / 1000
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
 def _run_ocr_child(request: dict, fds: tuple[int, ...], timeout: float, env: dict) -> dict:
     """The child's answer ({"lines": …, "hit": …}); ToolError saying, in Chinese, why there is none."""
-    hint = "请运行 intake doctor 检查画面文字识别（RapidOCR）是否可用；也可以用 --no-ocr 跳过画面文字识别。"
+    hint = OCR_HINT
     try:
         proc = children.run([sys.executable, "-m", "validators.ocr_child", json.dumps(request)],
                             timeout=timeout, env=env, pass_fds=fds)

@@ -8,8 +8,11 @@ or extra characters, where a homophone (保蜜 for 保密) costs nothing.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 PREFIX = "我是保密法治代言人"
 MIDDLE = "今天我要讲的是"
@@ -18,6 +21,7 @@ MAX_SPEAKER = 8
 MAX_TOPIC = 40
 # The search is quadratic-ish in Python; the phrase opens a video, so text past this is never the opening.
 MAX_TEXT_CHARS = 5000
+_TABLE_LINE = re.compile(r'^"(\d+)": "([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -48,19 +52,44 @@ def _is_letter(ch: str) -> bool:
     return ch != "\n" and unicodedata.category(ch)[0] in ("L", "N")
 
 
-@functools.cache
-def _pinyin(ch: str) -> str:
-    from pypinyin import Style, lazy_pinyin
+def _toneless(reading: str) -> str:
+    """A pinyin reading without tone marks, as pypinyin's Style.NORMAL writes it (ü as v)."""
+    plain = unicodedata.normalize("NFD", reading).replace("u\u0308", "v")
+    return "".join(ch for ch in plain if unicodedata.category(ch) != "Mn")
 
-    syllables = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
-    return syllables[0] if syllables else ""
+
+@functools.cache
+def _sound_alikes() -> dict[str, frozenset[str]]:
+    """For each character of the phrase, the characters whose first reading (tones aside) is the same.
+
+    Read line by line from pypinyin's character table: importing pypinyin would also load its phrase
+    dictionary (about 55 MB) into whichever process compares a caption, for 16 characters' sake.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    table = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+
+    def readings():
+        with table.open(encoding="utf-8") as lines:
+            for line in lines:
+                if entry := _TABLE_LINE.match(line):
+                    yield chr(int(entry[1])), _toneless(entry[2].split(",")[0])
+
+    wanted = {ch: "" for ch in PREFIX + MIDDLE}
+    for ch, reading in readings():
+        if ch in wanted:
+            wanted[ch] = reading
+    alike: dict[str, set[str]] = {reading: set() for reading in wanted.values() if reading}
+    for ch, reading in readings():
+        if reading in alike:
+            alike[reading].add(ch)
+    return {ch: frozenset(alike.get(reading, ())) for ch, reading in wanted.items()}
 
 
 def _homophone_cost(a: str, b: str) -> float:
+    """0 when ``b`` in the text sounds like ``a`` in the phrase (保蜜 for 保密), else 1."""
     if a == b:
         return 0.0
-    pa, pb = _pinyin(a), _pinyin(b)
-    return 0.0 if pa and pa == pb else 1.0
+    return 0.0 if b in _sound_alikes().get(a, ()) else 1.0
 
 
 def _plain_cost(a: str, b: str) -> float:
@@ -70,8 +99,8 @@ def _plain_cost(a: str, b: str) -> float:
 def fuzzy_find(text: str, pattern: str, max_errors: float) -> tuple[int, int, float] | None:
     """(start, end, errors) of the best approximate occurrence of ``pattern`` in ``text``.
 
-    A plain pass first; only if it fails, a pass where homophones cost nothing. pypinyin's
-    dictionary takes about 55 MB, so it is loaded only when a phrase is not found verbatim.
+    A plain pass first; only if it fails, a pass where homophones cost nothing (the homophone
+    table is read only then).
     """
     return _sellers(text, pattern, max_errors, _plain_cost) or _sellers(text, pattern, max_errors, _homophone_cost)
 

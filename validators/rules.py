@@ -14,9 +14,13 @@ DEFAULT_BRANDS = [
     "M4V ", "M4VH", "M4VP", "f4v ", "MSNV", "mmp4",
 ]
 
+# Markings as printed on a document (密级标志), never the topic's own words: the contest is about 保密,
+# so 涉密载体, 密级, 保密期限 and the three levels said or captioned as narration are not flagged.
 DEFAULT_MARKS = (
-    r"绝密", r"机密", r"秘密\s*★", r"★\s*\d+\s*年", r"内部(?:资料|文件|材料|刊物|使用|★|▲)",
-    r"涉密(?:文件|材料|资料|载体|文档|设备|计算机|信息系统|图纸|数据)", r"密级", r"保密期限",
+    r"(?:绝密|机密|秘密)\s*[★☆*]\s*(?:\d+\s*(?:年|个月)|长期|启用前)?",   # 机密★10年, 秘密★, 绝密★长期
+    r"内部\s*[★☆▲]",                                                    # 内部★
+    # a 内部资料 stamp stands alone on its line (in a sentence it is narration)
+    r"^\W*内部(?:资料|文件|材料|刊物)\W*(?:注意保存|注意保密|妥善保管|请勿外传)?\W*$",
 )
 
 
@@ -29,7 +33,11 @@ class OpeningConfig(RulesSection):
     ocr: bool = Field(True, description="是否识别画面中的字幕文字（OCR，较慢）；`validate --no-ocr` 可临时关闭")
     ocr_fps: float = Field(1, gt=0, le=10, description="文字识别每秒取几帧")
     ocr_band: float = Field(0.34, gt=0, le=1, description="只识别画面底部的这一部分（比例；字幕通常在底部）")
-    ocr_width: int = Field(960, ge=320, le=1920, description="识别前把画面缩放到的宽度（像素）")
+    ocr_width: int = Field(960, ge=320, le=1920,
+                           description="识别前把画面缩小到的最大边长（像素；横屏视频即宽度，小于此尺寸的不放大）")
+    ocr_whole_frames: int = Field(4, ge=0, le=30,
+                                  description="在查找开头语的时间内，对其中几帧识别整个画面（查找画面任何位置的密级标志）；"
+                                              "其余帧只识别底部字幕区")
     max_errors: float = Field(2, ge=0, le=4, description="允许的错字数（同音字不计）")
     timeout_seconds: float = Field(120, gt=0, description="查找开头语的总超时（秒）")
     speech_model: Path | None = Field(
@@ -37,8 +45,10 @@ class OpeningConfig(RulesSection):
 
 
 class SensitiveConfig(RulesSection):
-    marks: tuple[str, ...] = Field(DEFAULT_MARKS, description="密级标志（正则表达式）")
-    keywords: tuple[str, ...] = Field((), description="其他需要提醒的自定义关键词")
+    marks: tuple[str, ...] = Field(DEFAULT_MARKS, description="密级标志（正则表达式，逐行查找，`^`/`$` 为一行的首尾）："
+                                                              "文件上印的密级和保密期限、内部资料印章；讲解中说到的"
+                                                              "“涉密载体”“密级”“绝密、机密、秘密”等词不算")
+    keywords: tuple[str, ...] = Field((), description="其他需要提醒的自定义关键词（出现在任何文字中都提醒）")
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")

@@ -1,4 +1,8 @@
-"""Flag classification marks and configured keywords in every text we have, for a person to review."""
+"""Flag classification markings and configured keywords in every text we have, for a person to review.
+
+A marking is what a document carries (机密★10年, 内部资料 as a stamp), wherever OCR saw it in the
+picture; the topic's own vocabulary in narration (涉密载体, 密级, 绝密、机密、秘密) is not flagged.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ MAX_SHOWN = 5
 
 
 def _patterns(cfg: SensitiveConfig) -> list[re.Pattern]:
-    return [re.compile(p) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
+    return [re.compile(p, re.MULTILINE) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
 
 
 def find_sensitive(texts: list[TextSource], cfg: SensitiveConfig) -> list[dict]:

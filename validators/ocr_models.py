@@ -1,0 +1,180 @@
+"""The PP-OCR text models, run lean: a detector and a recogniser on onnxruntime, nothing else loaded.
+
+The models are the ones the rapidocr-onnxruntime wheel ships (nothing is downloaded); its Python
+pipeline is not used. That pipeline scales every detection input *up* until its short side is 736
+pixels (a 960×180 caption band became 3840×736: seconds and 800 MB a frame) and loads a direction
+classifier we never call. Here the detector sees the image at the size it is given (a multiple of
+32), the boxes are the same DB post-processing, and each line is read from the sharper source image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from validators.ocr import MODEL_DIR_ENV, MODEL_FILES
+
+DET_THRESH = 0.3        # probability above which a pixel is text
+BOX_THRESH = 0.5        # mean probability a box needs
+UNCLIP_RATIO = 1.6      # how far a box is grown around its text core (as PP-OCR does)
+MIN_SIDE = 3
+MAX_BOXES = 200
+REC_HEIGHT = 48
+REC_MIN_WIDTH = 320
+MAX_LINE_RATIO = 40     # a line wider than 40× its height is squeezed to that (a caption never is)
+MIN_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    score: float
+    top: float    # box top and left in source pixels, for reading order and position
+    left: float
+    bottom: float
+
+
+def model_dir() -> Path:
+    """The folder ``$INTAKE_OCR_MODEL_DIR`` names, else the rapidocr-onnxruntime wheel's models (found, not imported)."""
+    folder = os.environ.get(MODEL_DIR_ENV)
+    if folder:
+        models = Path(folder)
+        for name in MODEL_FILES.values():
+            if not (models / name).is_file():
+                raise FileNotFoundError(f"{MODEL_DIR_ENV} 指定的文件夹中没有模型文件 {models / name}")
+        return models
+    spec = importlib.util.find_spec("rapidocr_onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("没有安装 rapidocr-onnxruntime（它带有文字识别模型）")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    # No arena: it would keep the largest frame's buffers for ever (ocr_child.lean_malloc hands them back).
+    options.enable_cpu_mem_arena = False
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class TextReader:
+    """Finds text lines in an image and reads them."""
+
+    def __init__(self, threads: int = 1):
+        models = model_dir()
+        self.det = _session(models / MODEL_FILES["det"], threads)
+        self.rec = _session(models / MODEL_FILES["rec"], threads)
+        meta = self.rec.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise ValueError(f"识别模型 {models / MODEL_FILES['rec']} 中没有字符表")
+        self.characters = ["", *meta["character"].splitlines(), " "]   # CTC blank first, space last
+
+    def read(self, image: np.ndarray, det_scale: float = 1.0, strip: int | None = None) -> list[Line]:
+        """Lines in ``image`` (BGR) in reading order; the detector sees it scaled by ``det_scale`` (<= 1), in
+        horizontal strips ``strip`` pixels high if given (its scratch memory grows with the pixels it sees)."""
+        boxes = self.detect_in_strips(image, det_scale, strip) if strip else self.detect(image, det_scale)
+        lines = []
+        for box in boxes:
+            text, score = self.recognise(_crop(image, box))
+            if text.strip() and score >= MIN_SCORE:
+                lines.append(Line(text, score, float(box[:, 1].min()), float(box[:, 0].min()), float(box[:, 1].max())))
+        lines.sort(key=lambda line: (round(line.top / 20), line.left))
+        return lines
+
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
+        """Quadrilaterals (4×2, source pixels, clockwise from top left) around text."""
+        h, w = image.shape[:2]
+        dh, dw = max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32)
+        small = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_AREA)
+        x = (small.astype(np.float32) * (2 / 255.0) - 1.0).transpose(2, 0, 1)[np.newaxis]
+        prob = self.det.run(None, {self.det.get_inputs()[0].name: x})[0][0, 0]
+        mask = cv2.dilate((prob > DET_THRESH).astype(np.uint8), np.ones((2, 2), np.uint8))
+        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        boxes = []
+        for contour in contours[:MAX_BOXES]:
+            rect = cv2.minAreaRect(contour)
+            if min(rect[1]) < MIN_SIDE or _box_score(prob, cv2.boxPoints(rect)) < BOX_THRESH:
+                continue
+            (cx, cy), (rw, rh), angle = rect
+            grow = rw * rh * UNCLIP_RATIO / (2 * (rw + rh))   # PP-OCR's unclip of a rectangle, in closed form
+            rect = ((cx, cy), (rw + 2 * grow, rh + 2 * grow), angle)
+            if min(rect[1]) < MIN_SIDE + 2:
+                continue
+            points = cv2.boxPoints(rect) * np.array([w / dw, h / dh], np.float32)
+            points[:, 0] = points[:, 0].clip(0, w - 1)
+            points[:, 1] = points[:, 1].clip(0, h - 1)
+            boxes.append(_clockwise(points))
+        return boxes
+
+    def detect_in_strips(self, image: np.ndarray, scale: float, strip: int) -> list[np.ndarray]:
+        """``detect`` strip by strip. Strips overlap by a third of their height, and each keeps only the
+        boxes centred in its own part, so a line up to that high is found whole, and once."""
+        height = image.shape[0]
+        if height <= strip:
+            return self.detect(image, scale)
+        overlap = strip // 3
+        starts = list(range(0, height - strip, strip - overlap)) + [height - strip]
+        boxes = []
+        for index, top in enumerate(starts):
+            low = top + overlap / 2 if index else 0
+            high = starts[index + 1] + overlap / 2 if index + 1 < len(starts) else height
+            for box in self.detect(image[top:top + strip], scale):
+                box[:, 1] += top
+                if low <= box[:, 1].mean() < high:
+                    boxes.append(box)
+        return boxes
+
+    def recognise(self, crop: np.ndarray) -> tuple[str, float]:
+        """The text of one line image and its mean character confidence."""
+        h, w = crop.shape[:2]
+        width = max(1, min(math.ceil(REC_HEIGHT * w / max(h, 1)), REC_HEIGHT * MAX_LINE_RATIO))
+        line = cv2.resize(crop, (width, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+        # a short line is padded (not stretched) to the model's 320-pixel input, as PP-OCR feeds it
+        x = np.zeros((1, 3, REC_HEIGHT, max(width, REC_MIN_WIDTH)), np.float32)
+        x[0, :, :, :width] = (line.astype(np.float32) * (2 / 255.0) - 1.0).transpose(2, 0, 1)
+        preds = self.rec.run(None, {self.rec.get_inputs()[0].name: x})[0][0]
+        best, prob = preds.argmax(axis=1), preds.max(axis=1)
+        keep = best != 0
+        keep[1:] &= best[1:] != best[:-1]
+        chars = [self.characters[i] for i in best[keep] if i < len(self.characters)]
+        return "".join(chars), float(prob[keep].mean()) if keep.any() else 0.0
+
+
+def _box_score(prob: np.ndarray, points: np.ndarray) -> float:
+    h, w = prob.shape
+    x0, x1 = (np.clip([math.floor(points[:, 0].min()), math.ceil(points[:, 0].max())], 0, w - 1)).astype(int)
+    y0, y1 = (np.clip([math.floor(points[:, 1].min()), math.ceil(points[:, 1].max())], 0, h - 1)).astype(int)
+    mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+    cv2.fillPoly(mask, [(points - [x0, y0]).astype(np.int32)], 1)
+    return cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0]
+
+
+def _clockwise(points: np.ndarray) -> np.ndarray:
+    by_x = points[np.argsort(points[:, 0])]
+    left, right = by_x[:2], by_x[2:]
+    tl, bl = left[np.argsort(left[:, 1])]
+    tr, br = right[np.argsort(right[:, 1])]
+    return np.array([tl, tr, br, bl], np.float32)
+
+
+def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The box straightened out of ``image`` (a line written top to bottom is turned to read left to right)."""
+    width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
+    height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
+    width, height = max(width, 1), max(height, 1)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    crop = cv2.warpPerspective(image, cv2.getPerspectiveTransform(box, target), (width, height),
+                               borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    if height / width >= 1.5:
+        crop = np.rot90(crop)
+    return crop

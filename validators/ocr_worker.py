@@ -1,0 +1,192 @@
+"""One long-lived OCR worker for a service: the models load once, not once per video.
+
+``intake run`` and ``intake watch`` call ``start_service()``; until ``stop_service()``,
+validators.opening sends its OCR requests to the worker (``current()``) instead of starting a
+child per video. The worker is a ``validators.ocr_child --serve`` process on a Unix socket; the
+video's open descriptor travels with each request (SCM_RIGHTS), so the worker never opens a path.
+
+- It starts on the first request, and again on the next request after it died or was stopped.
+- One request at a time (the mailbox and the folder share it): its memory is one scan's, not two.
+- After a request that left it above ``MAX_RSS_MB`` it is stopped, and starts afresh next time.
+- A request that outlives its time kills it; a stop signal (children.cancel_all) kills it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+from core.errors import ToolError
+from validators import children
+
+OCR_HINT = "请运行 intake doctor 检查画面文字识别（RapidOCR）是否可用；也可以用 --no-ocr 跳过画面文字识别。"
+MAX_RSS_MB = 250          # a worker holding more than this after a request is replaced
+MAX_MESSAGE = 4 * 1024 * 1024
+START_SECONDS = 60        # loading the models takes about a second
+
+
+def send(sock: socket.socket, message: dict, fds: tuple[int, ...] = ()) -> None:
+    data = json.dumps(message, ensure_ascii=False).encode("utf-8") + b"\n"
+    if fds:
+        sent = socket.send_fds(sock, [data], list(fds))
+        data = data[sent:]
+    sock.sendall(data)
+
+
+def receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
+    """The next message and the descriptors that came with it; None when the other side has closed."""
+    chunks: list[bytes] = []
+    fds: list[int] = []
+    size = 0
+    while True:
+        data, new_fds, _, _ = socket.recv_fds(sock, 65536, 4)
+        fds += new_fds
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return None
+        chunks.append(data)
+        size += len(data)
+        if data.endswith(b"\n"):
+            return json.loads(b"".join(chunks)), fds
+        if size > MAX_MESSAGE:
+            raise ValueError("画面文字识别程序的输出过长")
+
+
+class OcrWorker:
+    def __init__(self, env: dict[str, str]):
+        self._env = env
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self._stderr = None
+
+    def ask(self, request: dict, fds: tuple[int, ...], timeout: float) -> dict:
+        """The worker's answer to one request; ToolError saying, in Chinese, why there is none."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            try:
+                with children.tracked(self._proc):
+                    self._sock.settimeout(timeout)
+                    send(self._sock, request, fds[:1])
+                    reply = receive(self._sock)
+            except TimeoutError as exc:
+                self.stop(kill=True)
+                raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", OCR_HINT) from exc
+            except (OSError, ValueError) as exc:
+                self.stop(kill=True)
+                raise ToolError(f"画面文字识别程序无法通信：{exc}", OCR_HINT) from exc
+            if reply is None:
+                raise self._died()
+            result, _ = reply
+            if result.get("rss_mb", 0) > MAX_RSS_MB:
+                self.stop()
+            if "error" in result:
+                raise ToolError(f"画面文字识别程序出错：{result['error'][:300]}", OCR_HINT)
+            return result
+
+    def _start(self) -> None:
+        self.stop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            # its own session: a kill reaches its ffmpeg too, and a Ctrl-C meant for us does not half-kill it
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "validators.ocr_child", "--serve", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, env=self._env,
+                pass_fds=(theirs.fileno(),), start_new_session=True)
+        except OSError as exc:
+            ours.close()
+            raise ToolError(f"无法启动画面文字识别程序：{exc.strerror or exc}", OCR_HINT) from exc
+        finally:
+            theirs.close()
+        self._sock = ours
+        try:
+            with children.tracked(self._proc):
+                ours.settimeout(START_SECONDS)
+                ready = receive(ours)
+        except (OSError, ValueError):
+            ready = None
+        if ready is None:
+            raise self._died()
+
+    def _died(self) -> ToolError:
+        proc = self._proc
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            children.kill_group(proc)
+            code = proc.wait()
+        said = _last_line(self._stderr)
+        self.stop()
+        if code < 0:
+            return ToolError(f"画面文字识别程序异常退出（信号 {-code}）{said}", OCR_HINT)
+        return ToolError(f"画面文字识别程序出错（退出码 {code}）{said}", OCR_HINT)
+
+    def stop(self, kill: bool = False) -> None:
+        """End the worker (it starts again on the next request); ``kill`` when it is busy or stuck."""
+        if self._sock is not None:
+            self._sock.close()   # an idle worker's loop ends at the closed socket
+            self._sock = None
+        if self._proc is not None:
+            if kill:
+                children.kill_group(self._proc)
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                children.kill_group(self._proc)
+                self._proc.wait()
+            self._proc = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+
+def _last_line(stderr) -> str:
+    """The worker's last word on stderr (the error its traceback ends with), as "：…" or ""."""
+    if stderr is None:
+        return ""
+    stderr.seek(0)
+    lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return f"：{lines[-1][:300]}" if lines else ""
+
+
+_service: OcrWorker | None = None
+_service_lock = threading.Lock()
+
+
+def start_service() -> None:
+    """From now on, OCR goes to one long-lived worker (started on first use)."""
+    from validators.tools import PACKAGE_ROOT
+
+    global _service
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    with _service_lock:
+        if _service is None:
+            _service = OcrWorker(env)
+
+
+def stop_service() -> None:
+    global _service
+    with _service_lock:
+        worker, _service = _service, None
+    if worker is None:
+        return
+    if worker._lock.acquire(timeout=5):
+        try:
+            worker.stop()
+        finally:
+            worker._lock.release()
+    elif worker._proc is not None:   # still busy with a video: the run is over, end it
+        children.kill_group(worker._proc)
+
+
+def current() -> OcrWorker | None:
+    return _service
