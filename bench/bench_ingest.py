@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import INTAKE, big_mp4, ratio  # noqa: E402
+from bench.common import INTAKE, contest_mp4, ratio  # noqa: E402
 
 # Runs in a fresh process per round so that its peak RSS is the ingest's own.
 INGEST_CHILD = r"""
@@ -47,6 +47,7 @@ for stage in pipeline.STAGES:
     stage(task, services)
     times[stage.__name__] = time.perf_counter() - start
 print(json.dumps({"total": sum(times.values()), "validate": times["inspect_files"], "outcome": task.outcome.value,
+                  "stages": times,
                   "peak_rss_mb": next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024}))
 """
 
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    src = big_mp4(args.work)
+    src = contest_mp4(args.work)
     print(f"file: {src} ({src.stat().st_size / 1024 / 1024:.0f} MiB), {args.rounds} rounds, medians")
 
     sha, copy, validate, ingests = [], [], [], []
@@ -106,6 +107,8 @@ def main() -> None:
     print(f"intake validate --no-ocr   {validate_s:7.3f} s   {ratio(validate_s, sha_s)} of the sha256 read  (target <= 4x)")
     print(f"ingest, all stages         {m(r['total'] for r in ingests):7.3f} s   outcome {ingests[0]['outcome']}")
     print(f"storing = ingest-validate  {storing:7.3f} s   {ratio(storing, copy_s)} of the durable copy (target <= 1.3x)")
+    for name in ingests[0]["stages"]:
+        print(f"    {name:24} {m(r['stages'][name] for r in ingests):7.3f} s")
     print(f"peak RSS of the ingest     {peak:7.1f} MB  (target < 150 MB; ffmpeg/MediaInfo run in child processes)")
 
 

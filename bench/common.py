@@ -43,5 +43,30 @@ def big_mp4(folder: Path, target_bytes: int = 290 * 1024 * 1024) -> Path:
     return out
 
 
+def contest_mp4(folder: Path, seconds: int = 110, target_bytes: int = 285 * 1024 * 1024) -> Path:
+    """The issue's file: ``seconds`` of 1080p H.264/AAC, about ``target_bytes`` (under the 300 MiB limit).
+
+    One 10 s high-bitrate piece is encoded and copies are joined with -c copy (a continuous timeline),
+    so making it takes seconds, not minutes. Cached in ``folder`` between runs.
+    """
+    out = folder / f"contest-{seconds}s.mp4"
+    if out.exists() and out.stat().st_size > target_bytes * 0.9:
+        return out
+    piece_seconds = 10
+    bits = int(target_bytes * 8 / seconds) - 128_000
+    piece = folder / "contest-piece.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:duration={piece_seconds}",
+           "-f", "lavfi", "-i", f"sine=frequency=440:duration={piece_seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-b:v", str(bits), "-minrate", str(bits),
+           "-maxrate", str(bits), "-bufsize", str(bits), "-pix_fmt", "yuv420p", "-g", "50",
+           "-c:a", "aac", "-b:a", "128k", "-shortest", str(piece))
+    listing = folder / "contest-list.txt"
+    listing.write_text("".join(f"file '{piece.resolve()}'\n" for _ in range(seconds // piece_seconds)))
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(out))
+    piece.unlink()
+    listing.unlink()
+    return out
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -148,31 +150,60 @@ class FdSlice:
 class BlobWriter:
     """Receive a file in pieces, hash as it goes, then ``commit`` it under its content name.
 
-    Nothing appears under a final name until ``commit``; ``abort`` (or leaving
-    the ``with`` block on an exception) removes the partial file.
+    Pieces are written and hashed on a helper thread (both release the GIL) while the caller
+    fetches and decodes the next one; at most ``QUEUED_PIECES`` wait, so memory stays bounded.
+    Nothing appears under a final name until ``commit``; ``abort`` (or leaving the ``with`` block
+    on an exception) removes the partial file. A failed write is raised by the next call.
     """
+
+    QUEUED_PIECES = 2
 
     def __init__(self, store: FileStore, suffix: str):
         self.store = store
         self.suffix = suffix
         self.size = 0
         self._digest = hashlib.sha256()
+        self._error: OSError | None = None
         try:
             self.temp = store._temp_path()
             self._fh = self.temp.open("wb")
         except OSError as exc:
             raise storage_error(store.root, exc) from exc
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(self.QUEUED_PIECES)
+        self._writer = threading.Thread(target=self._write_pieces, name="blob-writer", daemon=True)
+        self._writer.start()
+
+    def _write_pieces(self) -> None:
+        while (data := self._pieces.get()) is not None:
+            if self._error is not None:
+                continue   # drain what was queued; the caller raises the error
+            try:
+                self._fh.write(data)
+            except OSError as exc:
+                self._error = exc
+            else:
+                self._digest.update(data)
 
     def write(self, data: bytes) -> None:
-        try:
-            self._fh.write(data)
-        except OSError as exc:
-            self.abort()
-            raise storage_error(self.store.root, exc) from exc
-        self._digest.update(data)
+        """Queue ``data`` (bytes: it must not change afterwards) for writing; raises StorageError if a write failed."""
+        self._raise_failed_write()
+        self._pieces.put(bytes(data) if not isinstance(data, bytes) else data)
         self.size += len(data)
 
+    def _finish_writes(self) -> None:
+        if self._writer.is_alive():
+            self._pieces.put(None)
+            self._writer.join()
+
+    def _raise_failed_write(self) -> None:
+        if self._error is not None:
+            error = self._error
+            self.abort()
+            raise storage_error(self.store.root, error) from error
+
     def commit(self) -> StoredBlob:
+        self._finish_writes()
+        self._raise_failed_write()
         try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
@@ -183,6 +214,7 @@ class BlobWriter:
             raise storage_error(self.store.root, exc) from exc
 
     def abort(self) -> None:
+        self._finish_writes()
         try:
             self._fh.close()
         except OSError:

@@ -50,12 +50,52 @@ class DecodeReport:
     timed_out: bool = False
 
 
-def decode_check(source: Path | OpenedFile, spans: list[tuple[float | None, float | None]],
-                 timeout: float) -> DecodeReport:
+Spans = list[tuple[float | None, float | None]]
+
+
+def decode_check(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeReport:
     """Decode the given (start, length) spans of ``source``; None means from the start / to the end.
 
     Any error-level output is a failure: ffmpeg exits 0 on corrupt data otherwise.
     """
+    with start_decode(source, spans, timeout) as decoding:
+        return decoding.report()
+
+
+class _Background:
+    """A check's child at work; ``stop()`` (or leaving a ``with`` block) ends it if it still runs."""
+
+    def __init__(self, child: children.Running):
+        self._child = child
+
+    def stop(self) -> None:
+        self._child.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Decoding(_Background):
+    """A decode check under way (``start_decode``): ``report()`` waits for its verdict."""
+
+    def __init__(self, spans: Spans, child: children.Running):
+        super().__init__(child)
+        self.spans = spans
+
+    def report(self) -> DecodeReport:
+        try:
+            proc = self._child.result()
+        except subprocess.TimeoutExpired:
+            return DecodeReport(False, "", timed_out=True)
+        errors = proc.stderr.decode("utf-8", "replace").strip()[:MAX_ERROR_TEXT]
+        return DecodeReport(proc.returncode == 0 and not errors, errors)
+
+
+def start_decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> Decoding:
+    """Start ffmpeg decoding ``spans`` of ``source`` (see ``decode_check``) and return at once."""
     target, fds = media_input(source)
     streams = []
     for start, length in spans:
@@ -71,13 +111,9 @@ def decode_check(source: Path | OpenedFile, spans: list[tuple[float | None, floa
         "-nostdin", "-hide_banner", "-v", "error", "-xerror").compile(cmd=ffmpeg_exe())
     args = _fix_maps(args)
     try:
-        proc = children.run(args, timeout=timeout, pass_fds=fds)
-    except subprocess.TimeoutExpired:
-        return DecodeReport(False, "", timed_out=True)
+        return Decoding(list(spans), children.start(args, timeout=timeout, pass_fds=fds))
     except OSError as exc:
         raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
-    errors = proc.stderr.decode("utf-8", "replace").strip()[:MAX_ERROR_TEXT]
-    return DecodeReport(proc.returncode == 0 and not errors, errors)
 
 
 def _fix_maps(args: list[str]) -> list[str]:
@@ -117,21 +153,34 @@ class ProbeFailed(Exception):
 
 def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
     """Run MediaInfo in a child process so that a crash in the C library stays there."""
+    with start_probe(source, timeout) as probing:
+        return probing.facts()
+
+
+class Probing(_Background):
+    """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found."""
+
+    def facts(self) -> MediaFacts:
+        """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
+        try:
+            proc = self._child.result()
+        except subprocess.TimeoutExpired as exc:
+            raise ProbeFailed("timeout") from exc
+        if proc.returncode == 3:
+            raise ToolError("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo。")
+        if proc.returncode != 0:
+            raise ProbeFailed(f"exit {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
+        try:
+            return MediaFacts.from_json(json.loads(proc.stdout))
+        except ValueError as exc:
+            raise ProbeFailed("unreadable output") from exc
+
+
+def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
+    """Start the MediaInfo child on ``source`` and return at once (see ``probe_media``)."""
     target, fds = media_input(source)
     args = [sys.executable, "-m", "validators.mediainfo_child", target]
     env = dict(os.environ)
     # The child must import this very package, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    try:
-        proc = children.run(args, timeout=timeout, env=env,
-                              pass_fds=fds)
-    except subprocess.TimeoutExpired as exc:
-        raise ProbeFailed("timeout") from exc
-    if proc.returncode == 3:
-        raise ToolError("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo。")
-    if proc.returncode != 0:
-        raise ProbeFailed(f"exit {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
-    try:
-        return MediaFacts.from_json(json.loads(proc.stdout))
-    except ValueError as exc:
-        raise ProbeFailed("unreadable output") from exc
+    return Probing(children.start(args, timeout=timeout, env=env, pass_fds=fds))

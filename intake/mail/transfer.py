@@ -15,22 +15,40 @@ LINE_BREAKS = b"\r\n"
 
 
 class Base64Decoder:
-    """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk."""
+    """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk.
+
+    The usual chunk (lines of 76 characters, no padding before the end) is decoded in one pass by
+    ``binascii.a2b_base64``, which skips line breaks and stray bytes exactly as ``_only_base64`` drops them;
+    the careful path below (clean, then cut at a whole group) takes everything else.
+    """
 
     def __init__(self, sink: Sink):
         self.sink = sink
         self.rest = b""
 
     def feed(self, data: bytes) -> None:
-        data = self.rest + _only_base64(data)
+        data = self.rest + data if self.rest else data
+        lines = data.rfind(b"\n") + 1
+        if lines and data.find(b"=", 0, lines) < 0:
+            try:
+                decoded = binascii.a2b_base64(memoryview(data)[:lines])
+            except binascii.Error:   # the lines hold a part of a group: cut it the careful way
+                pass
+            else:
+                self.rest = data[lines:]
+                if decoded:
+                    self.sink(decoded)
+                return
+        data = _only_base64(data)
         usable = len(data) - len(data) % 4
         self.rest = data[usable:]
         if usable:
             self.sink(_b64(data[:usable]))
 
     def close(self) -> None:
-        if self.rest.strip(b"="):
-            padded = self.rest + b"=" * (-len(self.rest) % 4)
+        rest = _only_base64(self.rest)
+        if rest.strip(b"="):
+            padded = rest + b"=" * (-len(rest) % 4)
             self.sink(_b64(padded))
         self.rest = b""
 
