@@ -12,7 +12,6 @@ Targets: validate <= 4x the SHA-256 read, and no slower than MediaConch.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -20,13 +19,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import INTAKE, contest_mp4, ratio  # noqa: E402
+from bench.common import INTAKE, bench_arguments, contest_mp4, ratio, timed  # noqa: E402
 from validators.rules import RulesConfig  # noqa: E402
 
 
@@ -69,11 +67,7 @@ def mediaconch_policy(rules: RulesConfig) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--work", type=Path, default=REPO / "bench" / "out")
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+    args = bench_arguments(rounds=7)
     src = contest_mp4(args.work).resolve()
     conch = shutil.which("mediaconch")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -114,12 +108,6 @@ def main() -> None:
         print(f"                                       {ratio(m(validate), m(mediaconch))} of MediaConch (target <= 1x)")
     print(f"  all rounds: validate {' '.join(f'{v:.2f}' for v in validate)}"
           + (f"; MediaConch {' '.join(f'{v:.2f}' for v in mediaconch)}" if mediaconch else ""))
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import statistics
 import subprocess
@@ -11,6 +12,22 @@ from pathlib import Path
 from typing import Callable
 
 INTAKE = [sys.executable, "-m", "intake"]
+
+
+def bench_arguments(rounds: int) -> argparse.Namespace:
+    """``--work DIR`` (made if missing; media are cached there) and ``--rounds N``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "out")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def median_time(fn: Callable[[], object], repeat: int = 3) -> float:

@@ -80,7 +80,15 @@ def store_files(task: SubmissionTask, services: Services) -> None:
             continue
         progress = services.progress(media.original_name, media.size_bytes) if services.progress else None
         media.blob = (opened.store_into(services.store, progress) if opened
-                      else services.store.put(media.source_path, progress=progress))
+                      else services.store.put(media.source_path, progress=progress,
+                                              before_naming=database_opened(services)))
+
+
+def database_opened(services: Services) -> Callable[[], object] | None:
+    """Where the database is still opening (intake.services.DatabaseOpening, for ``intake ingest``), a wait
+    for it: a file is copied meanwhile but takes its name in the store only once the database is usable,
+    so that a database that cannot open leaves nothing stored."""
+    return getattr(services.db, "opened", None)
 
 
 def inspect_files(task: SubmissionTask, services: Services) -> None:

@@ -1,12 +1,14 @@
 """A content-addressed file store: each content once, named by its SHA-256.
 
-Copy and hash are one pass over the source. A file appears under its final
+Copy and hash are one pass over the source (the hash reads the stored copy back from the
+page cache, so it names what is stored). A file appears under its final
 name only when complete and on disk (temp name, fsync, rename), so a crash
 or a shared store never shows a half-written file.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import queue
@@ -21,6 +23,9 @@ from core import failpoints
 from core.errors import StorageError
 
 Progress = Callable[[int, int], None]   # (bytes done, bytes total)
+HASH_BUFFER = 1024 * 1024
+# copy_file_range refused for these two files (an old kernel, two file systems, a special file): copy by hand.
+NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
 
 
 @dataclass(frozen=True)
@@ -48,17 +53,18 @@ class FileStore:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         return tmp_dir / f"{uuid.uuid4().hex}.part"
 
-    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
-        """Copy ``source`` into the store, hashing as it goes; return where it lives."""
-        tmp: Path | None = None
+    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None,
+            before_naming: Callable[[], object] | None = None) -> StoredBlob:
+        """Copy ``source`` into the store, hashing as it goes; return where it lives.
+
+        ``before_naming`` is called once the copy is complete and on disk, before it takes its content
+        name; if it raises, the copy is removed and nothing was stored.
+        """
         try:
-            tmp = self._temp_path()
             with source.open("rb") as src:
-                sha, done = self._copy_and_hash(src, source.stat().st_size, tmp, progress)
-            return self._place(tmp, sha, done, suffix)
+                return self._store(src.fileno(), None, os.fstat(src.fileno()).st_size, suffix, progress,
+                                   before_naming)
         except OSError as exc:
-            if tmp is not None:
-                _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
 
     def put_fd(self, fd: int, max_bytes: int, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
@@ -67,56 +73,76 @@ class FileStore:
         For files that were checked once when opened and must not be opened by path again. An
         exception from ``progress`` (a stop request) aborts the copy and leaves nothing behind.
         """
-        tmp: Path | None = None
         try:
-            tmp = self._temp_path()
-            sha, done = self._copy_and_hash(FdSlice(fd, max_bytes), max_bytes, tmp, progress)
-            return self._place(tmp, sha, done, suffix)
+            return self._store(fd, max_bytes, max_bytes, suffix, progress)
         except OSError as exc:
-            if tmp is not None:
-                _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
-        except BaseException:
-            if tmp is not None:
-                _remove_quietly(tmp)
-            raise
 
     def open_writer(self, suffix: str = ".mp4") -> "BlobWriter":
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
         return BlobWriter(self, suffix)
 
-    def _copy_and_hash(self, src, total: int, target: Path, progress: Progress | None) -> tuple[str, int]:
-        """One pass over ``src`` (anything with ``readinto``): each chunk is hashed on a helper thread while it is written.
+    def _store(self, src: int, limit: int | None, total: int, suffix: str, progress: Progress | None,
+               before_naming: Callable[[], object] | None = None) -> StoredBlob:
+        """Copy the start of ``src`` (up to ``limit`` bytes, or to its end) into a temp file, then place it."""
+        tmp = self._temp_path()
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            try:
+                sha, done = self._copy_and_hash(src, fd, limit, total, progress)
+            finally:
+                os.close(fd)
+            if before_naming is not None:
+                before_naming()
+            return self._place(tmp, sha, done, suffix)
+        except BaseException:
+            _remove_quietly(tmp)
+            raise
 
-        hashlib and file writes both release the GIL, so on two cores the hash
-        costs almost nothing on top of the copy. Buffers rotate so that a chunk
-        is never overwritten before both its hash and its write are done.
+    def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
+                       progress: Progress | None) -> tuple[str, int]:
+        """Copy ``src`` to ``dst`` chunk by chunk, hash what landed in ``dst``, fsync; return (sha256, bytes).
+
+        The kernel copies (copy_file_range: one pass, no trip through our memory; a plain read and
+        write where the file systems do not offer it), and a helper thread hashes each chunk back from
+        ``dst`` while the next is copied: what is hashed is what is stored, whatever the source does
+        meanwhile. Both release the GIL, so on two cores the hash costs little on top of the copy.
         """
         digest = hashlib.sha256()
+        hash_buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
+
+        def hash_stored(offset: int, length: int) -> None:
+            while length:
+                n = os.preadv(dst, [memoryview(hash_buffer)[:min(length, len(hash_buffer))]], offset)
+                if not n:
+                    raise OSError(errno.EIO, "the stored copy is shorter than what was written")
+                digest.update(memoryview(hash_buffer)[:n])
+                offset += n
+                length -= n
+
         done = 0
-        buffers = [bytearray(self.chunk_bytes) for _ in range(2)]
-        pending: Future | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher, target.open("wb") as dst:
-            turn = 0
-            while True:
-                buffer = buffers[turn]
-                n = src.readinto(buffer)
+        copy = _copy_range
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
+            hashed: list[Future] = []
+            while limit is None or done < limit:
+                want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - done)
+                try:
+                    n = copy(src, dst, want, done)
+                except OSError as exc:
+                    if copy is not _copy_range or done or exc.errno not in NO_COPY_RANGE:
+                        raise
+                    copy = _read_write   # copy_file_range is not offered here: copy through a buffer
+                    n = copy(src, dst, want, done)
                 if not n:
                     break
-                chunk = memoryview(buffer)[:n]
-                if pending is not None:
-                    pending.result()  # the previous chunk is hashed; its buffer is free again next turn
-                pending = hasher.submit(digest.update, chunk)
-                dst.write(chunk)
+                hashed.append(hasher.submit(hash_stored, done, n))
                 done += n
                 failpoints.reached("store_copy")
                 if progress:
                     progress(done, total)
-                turn ^= 1
-            if pending is not None:
-                pending.result()
-            dst.flush()
-            os.fsync(dst.fileno())
+            os.fsync(dst)   # the disk writes while the last chunks are hashed
+            for job in hashed:
+                job.result()
         return digest.hexdigest(), done
 
     def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
@@ -130,6 +156,18 @@ class FileStore:
         os.replace(tmp, final)
         _fsync_dir(final.parent)
         return StoredBlob(sha, size, relative, already_present=False)
+
+
+def _copy_range(src: int, dst: int, length: int, offset: int) -> int:
+    return os.copy_file_range(src, dst, length, offset, offset)
+
+
+def _read_write(src: int, dst: int, length: int, offset: int) -> int:
+    data = os.pread(src, length, offset)
+    written = 0
+    while written < len(data):
+        written += os.pwrite(dst, memoryview(data)[written:], offset + written)
+    return len(data)
 
 
 class FdSlice:

@@ -27,23 +27,32 @@ class Base64Decoder:
         self.rest = b""
 
     def feed(self, data: bytes) -> None:
-        data = self.rest + data if self.rest else data
-        lines = data.rfind(b"\n") + 1
-        if lines and data.find(b"=", 0, lines) < 0:
-            try:
-                decoded = binascii.a2b_base64(memoryview(data)[:lines])
-            except binascii.Error:   # the lines hold a part of a group: cut it the careful way
-                pass
-            else:
-                self.rest = data[lines:]
-                if decoded:
-                    self.sink(decoded)
-                return
-        data = _only_base64(data)
+        pieces = self._whole_lines(data)
+        if pieces is not None:
+            for piece in pieces:
+                if piece:
+                    self.sink(piece)
+            return
+        data = _only_base64(self.rest + data)
         usable = len(data) - len(data) % 4
         self.rest = data[usable:]
         if usable:
             self.sink(_b64(data[:usable]))
+
+    def _whole_lines(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """The chunk's whole lines decoded in one pass each (the line the last chunk began, then the rest),
+        the partial last line kept; None, with nothing kept or sent, when they hold padding or a partial group."""
+        last = data.rfind(b"\n") + 1
+        if not last or data.find(b"=", 0, last) >= 0 or b"=" in self.rest:
+            return None
+        first = data.find(b"\n") + 1 if self.rest else 0   # joined to the rest without copying the whole chunk
+        try:
+            head = binascii.a2b_base64(self.rest + data[:first]) if self.rest else b""
+            body = binascii.a2b_base64(memoryview(data)[first:last])
+        except binascii.Error:
+            return None
+        self.rest = data[last:]
+        return head, body
 
     def close(self) -> None:
         rest = _only_base64(self.rest)
