@@ -14,7 +14,6 @@ import os
 import queue
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,6 +35,16 @@ class StoredBlob:
     already_present: bool
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A complete, fsynced copy in the store's temp folder, waiting for its content name (see FileStore.stage)."""
+
+    temp: Path
+    sha256: str
+    size_bytes: int
+    suffix: str
+
+
 class FileStore:
     def __init__(self, root: Path, chunk_bytes: int = 4 * 1024 * 1024):
         self.root = root
@@ -53,19 +62,32 @@ class FileStore:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         return tmp_dir / f"{uuid.uuid4().hex}.part"
 
-    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None,
-            before_naming: Callable[[], object] | None = None) -> StoredBlob:
-        """Copy ``source`` into the store, hashing as it goes; return where it lives.
+    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
+        """Copy ``source`` into the store, hashing as it goes; return where it lives."""
+        return self.name(self.stage(source, suffix, progress))
 
-        ``before_naming`` is called once the copy is complete and on disk, before it takes its content
-        name; if it raises, the copy is removed and nothing was stored.
+    def stage(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> "Staged":
+        """Copy ``source`` into the store's temp folder, complete, hashed and on disk, without naming it yet.
+
+        ``name`` then gives it its content name (or ``discard`` removes it); until then it is not stored.
         """
         try:
             with source.open("rb") as src:
-                return self._store(src.fileno(), None, os.fstat(src.fileno()).st_size, suffix, progress,
-                                   before_naming)
+                return self._stage(src.fileno(), None, os.fstat(src.fileno()).st_size, suffix, progress)
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
+
+    def name(self, staged: "Staged") -> StoredBlob:
+        """Give a staged copy its content name: from now on it is stored."""
+        try:
+            return self._place(staged.temp, staged.sha256, staged.size_bytes, staged.suffix)
+        except OSError as exc:
+            _remove_quietly(staged.temp)
+            raise storage_error(self.root, exc) from exc
+
+    @staticmethod
+    def discard(staged: "Staged") -> None:
+        _remove_quietly(staged.temp)
 
     def put_fd(self, fd: int, max_bytes: int, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
         """Copy at most ``max_bytes`` from the start of an already-open ``fd`` (positional reads) into the store.
@@ -74,7 +96,7 @@ class FileStore:
         exception from ``progress`` (a stop request) aborts the copy and leaves nothing behind.
         """
         try:
-            return self._store(fd, max_bytes, max_bytes, suffix, progress)
+            return self.name(self._stage(fd, max_bytes, max_bytes, suffix, progress))
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
 
@@ -82,9 +104,8 @@ class FileStore:
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
         return BlobWriter(self, suffix)
 
-    def _store(self, src: int, limit: int | None, total: int, suffix: str, progress: Progress | None,
-               before_naming: Callable[[], object] | None = None) -> StoredBlob:
-        """Copy the start of ``src`` (up to ``limit`` bytes, or to its end) into a temp file, then place it."""
+    def _stage(self, src: int, limit: int | None, total: int, suffix: str, progress: Progress | None) -> "Staged":
+        """Copy the start of ``src`` (up to ``limit`` bytes, or to its end) into a temp file; nothing is left on failure."""
         tmp = self._temp_path()
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
@@ -92,12 +113,10 @@ class FileStore:
                 sha, done = self._copy_and_hash(src, fd, limit, total, progress)
             finally:
                 os.close(fd)
-            if before_naming is not None:
-                before_naming()
-            return self._place(tmp, sha, done, suffix)
         except BaseException:
             _remove_quietly(tmp)
             raise
+        return Staged(tmp, sha, done, suffix)
 
     def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
                        progress: Progress | None) -> tuple[str, int]:
@@ -120,10 +139,12 @@ class FileStore:
                 offset += n
                 length -= n
 
+        from concurrent.futures import ThreadPoolExecutor   # only where files are stored: not for `intake validate`
+
         done = 0
         copy = _copy_range
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
-            hashed: list[Future] = []
+            hashed = []
             while limit is None or done < limit:
                 want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - done)
                 try:

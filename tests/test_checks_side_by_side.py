@@ -72,7 +72,8 @@ def test_a_failed_probe_stops_the_decode(clips, decodes, monkeypatch):
     monkeypatch.setattr(examine, "start_probe", lambda f, timeout: FakeProbing(failure="exit 2: crashed"))
     report = examine_file(clips["valid"], RULES, deep=True, content=False)
     assert [(c.check_id, c.code) for c in report.checks][-1] == ("integrity", "probe_failed")
-    assert len(decodes) == 1 and decodes[0]._child._proc.returncode is not None   # killed and reaped
+    [decoding] = decodes
+    assert all(child._proc.returncode is not None for child in decoding._running)   # killed and reaped
     assert not children._running
 
 

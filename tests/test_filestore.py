@@ -52,12 +52,14 @@ def test_put_fd_copies_no_more_than_its_limit(store, source):
     assert blob.sha256 == hashlib.sha256(DATA[:100_000]).hexdigest()
 
 
-def test_nothing_is_stored_when_the_wait_before_naming_fails(store, source):
-    def database_gone():
-        raise StorageError("gone", "")
-    with pytest.raises(StorageError):
-        store.put(source, before_naming=database_gone)
-    assert stored_files(store) == []
+def test_a_staged_copy_is_stored_only_when_named(store, source):
+    staged = store.stage(source)
+    assert staged.temp.read_bytes() == DATA and staged.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert not (store.root / store.relative_path_for(staged.sha256)).exists()
+    blob = store.name(staged)
+    assert stored_files(store) == [store.root / blob.relative_path] and not blob.already_present
+    store.discard(store.stage(source))
+    assert stored_files(store) == [store.root / blob.relative_path]
 
 
 def test_a_failed_write_while_receiving_is_raised_and_leaves_nothing(store, monkeypatch):

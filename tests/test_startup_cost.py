@@ -46,6 +46,20 @@ def test_an_ingest_whose_database_cannot_open_stores_and_records_nothing(clips, 
     assert [p for p in (workdir / "data" / "store").rglob("*") if p.is_file()] == []
 
 
+def test_a_check_that_fails_before_the_copy_is_named_leaves_nothing_stored(clips, workdir, monkeypatch):
+    from intake import pipeline
+
+    def broken(task, services):
+        assert [m.staged.temp.exists() for m in task.files] == [True]   # checked while staged
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "STAGES", [broken if s is pipeline.inspect_files else s for s in pipeline.STAGES])
+    with pytest.raises(RuntimeError, match="boom"):   # the in-process runner hands a bug on as it is
+        run("ingest", str(clips["valid"]), "--unit", "柳南区", cwd=workdir)
+    assert listing(workdir) == []
+    assert [p for p in (workdir / "data" / "store").rglob("*") if p.is_file()] == []
+
+
 def test_the_opening_database_is_the_opened_one_or_its_error(workdir):
     config = load_config(workdir / "config.yaml")
     opening = DatabaseOpening(config)
