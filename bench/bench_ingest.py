@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import INTAKE, bench_arguments, contest_mp4, ratio, timed  # noqa: E402
+from bench.common import INTAKE, bench_arguments, contest_mp4, ratio, timed, timed_cpu  # noqa: E402
 
 CONFIG = "rules:\n  opening:\n    ocr: false\n"
 INGEST = ["ingest", "--unit", "柳南区", "--contact", "张三", "--phone", "13800138000"]
@@ -92,12 +92,15 @@ def main() -> None:
     src = contest_mp4(args.work).resolve()
     print(f"file: {src.name} ({src.stat().st_size / 1e6:.0f} MB), {args.rounds} rounds, medians")
 
-    copy, ingest, validate, stages = [], [], [], []
+    copy, ingest, validate, stages, cpu = [], [], [], [], []
     for _ in range(args.rounds):
         copy.append(timed(lambda: durable_copy(src, args.work / "copy.tmp")))
         with fresh_folder(args.work) as d:
-            ingest.append(timed(lambda: intake(d, *INGEST, str(src))))
-            validate.append(timed(lambda: intake(d, "validate", str(src))))
+            wall_i, cpu_i = timed_cpu(lambda: intake(d, *INGEST, str(src)))
+            wall_v, cpu_v = timed_cpu(lambda: intake(d, "validate", str(src)))
+        ingest.append(wall_i)
+        validate.append(wall_v)
+        cpu.append((cpu_i, cpu_v))
         stages.append(stages_once(src, args.work))
 
     m = statistics.median
@@ -108,6 +111,8 @@ def main() -> None:
     print(f"intake validate (process)    {validate_s:7.3f} s")
     print(f"storing = ingest - validate  {storing:7.3f} s   {ratio(storing, copy_s)} of the durable copy "
           "(target <= 1.3x)")
+    print(f"  CPU of the processes: ingest {m(c for c, _ in cpu):.3f} s, validate {m(v for _, v in cpu):.3f} s "
+          "(on a busy machine, wall time grows with load)")
     print(f"  all rounds: ingest {' '.join(f'{v:.2f}' for v in ingest)}; validate "
           f"{' '.join(f'{v:.2f}' for v in validate)}; copy {' '.join(f'{v:.2f}' for v in copy)}")
     in_process = m(r["total"] - r["validate"] for r in stages)

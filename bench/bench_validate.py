@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import INTAKE, bench_arguments, contest_mp4, ratio, timed  # noqa: E402
+from bench.common import INTAKE, bench_arguments, contest_mp4, ratio, timed, timed_cpu  # noqa: E402
 from validators.rules import RulesConfig  # noqa: E402
 
 
@@ -88,12 +88,16 @@ def main() -> None:
         if conch_cmd:
             verdict = run(conch_cmd).stdout.split()[:1]
             print(f"MediaConch {verdict[0] if verdict else '?'} on the equivalent policy")
-        sha, validate, mediaconch = [], [], []
+        sha, validate, mediaconch, cpu, conch_cpu = [], [], [], [], []
         for _ in range(args.rounds):
             sha.append(timed(lambda: sha_read(src)))
-            validate.append(timed(lambda: run(validate_cmd)))
+            wall, used = timed_cpu(lambda: run(validate_cmd))
+            validate.append(wall)
+            cpu.append(used)
             if conch_cmd:
-                mediaconch.append(timed(lambda: run(conch_cmd)))
+                wall, used = timed_cpu(lambda: run(conch_cmd))
+                mediaconch.append(wall)
+                conch_cpu.append(used)
 
     m = statistics.median
     print(f"file: {src.name} ({src.stat().st_size / 1e6:.0f} MB), {args.rounds} rounds, medians")
@@ -106,6 +110,8 @@ def main() -> None:
           f"(target <= 4x)")
     if mediaconch:
         print(f"                                       {ratio(m(validate), m(mediaconch))} of MediaConch (target <= 1x)")
+    print(f"  CPU: validate and its children {m(cpu):.3f} s"
+          + (f", MediaConch {m(conch_cpu):.3f} s" if conch_cpu else "") + " (on a busy machine, wall time grows with load)")
     print(f"  all rounds: validate {' '.join(f'{v:.2f}' for v in validate)}"
           + (f"; MediaConch {' '.join(f'{v:.2f}' for v in mediaconch)}" if mediaconch else ""))
 

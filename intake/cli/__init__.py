@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -97,8 +98,23 @@ class LazyCommands(MutableMapping):
 
 cli.commands = LazyCommands(COMMANDS)
 
+# Starting up (imports, pydantic models, SQLAlchemy's) makes long-lived objects only: at the default
+# threshold of 700 the collector walked them over and over, some 10% of `intake ingest`'s imports.
+YOUNG_COLLECTION_THRESHOLD = 50_000
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: besides what ``IntakeGroup`` maps, stop quietly on Ctrl-C and hide a bug's traceback."""
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+    try:
+        return _run(argv)
+    finally:
+        # The process ends here: its last collections would walk every object once more for nothing
+        # (0.1 s of CPU with SQLAlchemy loaded). Files and the log are closed by then, not by the collector.
+        gc.freeze()
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="intake", standalone_mode=False)
     except click.exceptions.Exit as exc:
