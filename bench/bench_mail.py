@@ -1,12 +1,15 @@
 """Benchmark: fetch and record a 300 MB mail attachment, against a naive whole-message fetch.
 
-    python bench/bench_mail.py [--mib 299]
+    python bench/bench_mail.py [--mib 299] [--profile FILE]
 
 Starts a throwaway Dovecot (Debian's dovecot-imapd), writes one mail with a ~300 MB MP4
 attachment into its maildir, then measures in separate processes, in the same run:
 - baseline: a plain imapclient fetch of the whole message (RFC822), the naive way;
 - intake: MailPoller.poll_once() (chunked fetch, decode, store, checks, record).
 Targets: peak RSS under 150 MB, and time at most 1.5x the baseline.
+Both lines also give the CPU their process (and its children: ffmpeg, MediaInfo, OCR) used. Most of the
+baseline's is imaplib formatting the 400 MB literal for imapclient's debug logger (see intake/mail/fetch.py).
+``--profile FILE`` writes a cProfile of the intake run (open it with pstats) to see where the time goes.
 """
 
 from __future__ import annotations
