@@ -91,10 +91,12 @@ def store_files(task: SubmissionTask, services: Services) -> None:
             media.staged = services.store.stage(media.source_path, progress=progress)
         else:
             media.blob = services.store.put(media.source_path, progress=progress)
+    if staging:
+        services.db.start()   # now, while the copies are checked: not during the copy, whose GIL it would take
 
 
 def database_still_opening(services: Services) -> bool:
-    """True while ``services.db`` is a DatabaseOpening (intake.services) whose opening has not been waited for."""
+    """True where ``services.db`` is a DatabaseOpening (intake.services): it opens beside the checks."""
     return hasattr(services.db, "opened")
 
 

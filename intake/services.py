@@ -22,11 +22,13 @@ def open_database(config: Config) -> Database:
 
 
 class DatabaseOpening:
-    """The database, opened on a helper thread while the caller stores and checks files.
+    """The database, opened on a helper thread while the caller checks files.
 
-    Importing SQLAlchemy and Alembic and migrating take as long as storing a 300 MB video; the
-    ingest's first database call (the quota, at the earliest) waits for the opening here, and
-    raises whatever the opening raised. Every attribute is the opened Database's.
+    Importing SQLAlchemy and Alembic and migrating cost about as much CPU as storing a 300 MB video;
+    ``start()`` once the copies are made (the copy and the imports would fight over the GIL), and the
+    checks' own children then run beside it. The first database call (the quota, at the earliest)
+    waits for the opening, starting it if nobody did, and raises whatever the opening raised.
+    Every attribute is the opened Database's.
     """
 
     def __init__(self, config: Config):
@@ -34,7 +36,10 @@ class DatabaseOpening:
         self._error: BaseException | None = None
         # Not a daemon: a process that ends early still lets a migration under way finish.
         self._thread = threading.Thread(target=self._open, args=(config,), name="open-database")
-        self._thread.start()
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _open(self, config: Config) -> None:
         try:
@@ -43,6 +48,7 @@ class DatabaseOpening:
             self._error = exc
 
     def opened(self) -> Database:
+        self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error
