@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from core.textsafe import one_line
-from storage.filestore import StoredBlob
+from storage.filestore import Staged, StoredBlob
 from validators.examine import FileReport
 from validators.results import CheckResult, Outcome, Status, outcome_of
 
@@ -34,6 +34,7 @@ class MediaTask:
     original_name: str
     size_bytes: int = 0
     blob: StoredBlob | None = None
+    staged: Staged | None = None   # copied into the store, to be named once the database is open (see pipeline)
     report: FileReport | None = None
     extra_checks: list[CheckResult] = field(default_factory=list)
     transcripts: list[tuple[str, bytes]] = field(default_factory=list)   # subtitles / texts that came with it

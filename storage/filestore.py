@@ -1,16 +1,20 @@
 """A content-addressed file store: each content once, named by its SHA-256.
 
-Copy and hash are one pass over the source. A file appears under its final
+Copy and hash are one pass over the source (the hash reads the stored copy back from the
+page cache, so it names what is stored). A file appears under its final
 name only when complete and on disk (temp name, fsync, rename), so a crash
 or a shared store never shows a half-written file.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import queue
+import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,6 +23,9 @@ from core import failpoints
 from core.errors import StorageError
 
 Progress = Callable[[int, int], None]   # (bytes done, bytes total)
+HASH_BUFFER = 1024 * 1024
+# copy_file_range refused for these two files (an old kernel, two file systems, a special file): copy by hand.
+NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,16 @@ class StoredBlob:
     size_bytes: int
     relative_path: str
     already_present: bool
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A complete, fsynced copy in the store's temp folder, waiting for its content name (see FileStore.stage)."""
+
+    temp: Path
+    sha256: str
+    size_bytes: int
+    suffix: str
 
 
 class FileStore:
@@ -48,16 +65,30 @@ class FileStore:
 
     def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
         """Copy ``source`` into the store, hashing as it goes; return where it lives."""
-        tmp: Path | None = None
+        return self.name(self.stage(source, suffix, progress))
+
+    def stage(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> "Staged":
+        """Copy ``source`` into the store's temp folder, complete, hashed and on disk, without naming it yet.
+
+        ``name`` then gives it its content name (or ``discard`` removes it); until then it is not stored.
+        """
         try:
-            tmp = self._temp_path()
             with source.open("rb") as src:
-                sha, done = self._copy_and_hash(src, source.stat().st_size, tmp, progress)
-            return self._place(tmp, sha, done, suffix)
+                return self._stage(src.fileno(), None, os.fstat(src.fileno()).st_size, suffix, progress)
         except OSError as exc:
-            if tmp is not None:
-                _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
+
+    def name(self, staged: "Staged") -> StoredBlob:
+        """Give a staged copy its content name: from now on it is stored."""
+        try:
+            return self._place(staged.temp, staged.sha256, staged.size_bytes, staged.suffix)
+        except OSError as exc:
+            _remove_quietly(staged.temp)
+            raise storage_error(self.root, exc) from exc
+
+    @staticmethod
+    def discard(staged: "Staged") -> None:
+        _remove_quietly(staged.temp)
 
     def put_fd(self, fd: int, max_bytes: int, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
         """Copy at most ``max_bytes`` from the start of an already-open ``fd`` (positional reads) into the store.
@@ -65,19 +96,10 @@ class FileStore:
         For files that were checked once when opened and must not be opened by path again. An
         exception from ``progress`` (a stop request) aborts the copy and leaves nothing behind.
         """
-        tmp: Path | None = None
         try:
-            tmp = self._temp_path()
-            sha, done = self._copy_and_hash(FdSlice(fd, max_bytes), max_bytes, tmp, progress)
-            return self._place(tmp, sha, done, suffix)
+            return self.name(self._stage(fd, max_bytes, max_bytes, suffix, progress))
         except OSError as exc:
-            if tmp is not None:
-                _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
-        except BaseException:
-            if tmp is not None:
-                _remove_quietly(tmp)
-            raise
 
     def new_temp(self) -> Path:
         """A fresh path in the store's own temporary folder (same file system) for a tool to write into;
@@ -114,38 +136,66 @@ class FileStore:
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
         return BlobWriter(self, suffix)
 
-    def _copy_and_hash(self, src, total: int, target: Path, progress: Progress | None) -> tuple[str, int]:
-        """One pass over ``src`` (anything with ``readinto``): each chunk is hashed on a helper thread while it is written.
+    def _stage(self, src: int, limit: int | None, total: int, suffix: str, progress: Progress | None) -> "Staged":
+        """Copy the start of ``src`` (up to ``limit`` bytes, or to its end) into a temp file; nothing is left on failure."""
+        tmp = self._temp_path()
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            try:
+                sha, done = self._copy_and_hash(src, fd, limit, total, progress)
+            finally:
+                os.close(fd)
+        except BaseException:
+            _remove_quietly(tmp)
+            raise
+        return Staged(tmp, sha, done, suffix)
 
-        hashlib and file writes both release the GIL, so on two cores the hash
-        costs almost nothing on top of the copy. Buffers rotate so that a chunk
-        is never overwritten before both its hash and its write are done.
+    def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
+                       progress: Progress | None) -> tuple[str, int]:
+        """Copy ``src`` to ``dst`` chunk by chunk, hash what landed in ``dst``, fsync; return (sha256, bytes).
+
+        The kernel copies (copy_file_range: one pass, no trip through our memory; a plain read and
+        write where the file systems do not offer it), and a helper thread hashes each chunk back from
+        ``dst`` while the next is copied: what is hashed is what is stored, whatever the source does
+        meanwhile. Both release the GIL, so on two cores the hash costs little on top of the copy.
         """
         digest = hashlib.sha256()
+        hash_buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
+
+        def hash_stored(offset: int, length: int) -> None:
+            while length:
+                n = os.preadv(dst, [memoryview(hash_buffer)[:min(length, len(hash_buffer))]], offset)
+                if not n:
+                    raise OSError(errno.EIO, "the stored copy is shorter than what was written")
+                digest.update(memoryview(hash_buffer)[:n])
+                offset += n
+                length -= n
+
+        from concurrent.futures import ThreadPoolExecutor   # only where files are stored: not for `intake validate`
+
         done = 0
-        buffers = [bytearray(self.chunk_bytes) for _ in range(2)]
-        pending: Future | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher, target.open("wb") as dst:
-            turn = 0
-            while True:
-                buffer = buffers[turn]
-                n = src.readinto(buffer)
+        copy = _copy_range
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
+            hashed = []
+            while limit is None or done < limit:
+                want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - done)
+                try:
+                    n = copy(src, dst, want, done)
+                except OSError as exc:
+                    if copy is not _copy_range or done or exc.errno not in NO_COPY_RANGE:
+                        raise
+                    copy = _read_write   # copy_file_range is not offered here: copy through a buffer
+                    n = copy(src, dst, want, done)
                 if not n:
                     break
-                chunk = memoryview(buffer)[:n]
-                if pending is not None:
-                    pending.result()  # the previous chunk is hashed; its buffer is free again next turn
-                pending = hasher.submit(digest.update, chunk)
-                dst.write(chunk)
+                hashed.append(hasher.submit(hash_stored, done, n))
                 done += n
                 failpoints.reached("store_copy")
                 if progress:
                     progress(done, total)
-                turn ^= 1
-            if pending is not None:
-                pending.result()
-            dst.flush()
-            os.fsync(dst.fileno())
+            os.fsync(dst)   # the disk writes while the last chunks are hashed
+            for job in hashed:
+                job.result()
         return digest.hexdigest(), done
 
     def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
@@ -159,6 +209,18 @@ class FileStore:
         os.replace(tmp, final)
         _fsync_dir(final.parent)
         return StoredBlob(sha, size, relative, already_present=False)
+
+
+def _copy_range(src: int, dst: int, length: int, offset: int) -> int:
+    return os.copy_file_range(src, dst, length, offset, offset)
+
+
+def _read_write(src: int, dst: int, length: int, offset: int) -> int:
+    data = os.pread(src, length, offset)
+    written = 0
+    while written < len(data):
+        written += os.pwrite(dst, memoryview(data)[written:], offset + written)
+    return len(data)
 
 
 class FdSlice:
@@ -179,31 +241,60 @@ class FdSlice:
 class BlobWriter:
     """Receive a file in pieces, hash as it goes, then ``commit`` it under its content name.
 
-    Nothing appears under a final name until ``commit``; ``abort`` (or leaving
-    the ``with`` block on an exception) removes the partial file.
+    Pieces are written and hashed on a helper thread (both release the GIL) while the caller
+    fetches and decodes the next one; at most ``QUEUED_PIECES`` wait, so memory stays bounded.
+    Nothing appears under a final name until ``commit``; ``abort`` (or leaving the ``with`` block
+    on an exception) removes the partial file. A failed write is raised by the next call.
     """
+
+    QUEUED_PIECES = 2
 
     def __init__(self, store: FileStore, suffix: str):
         self.store = store
         self.suffix = suffix
         self.size = 0
         self._digest = hashlib.sha256()
+        self._error: OSError | None = None
         try:
             self.temp = store._temp_path()
             self._fh = self.temp.open("wb")
         except OSError as exc:
             raise storage_error(store.root, exc) from exc
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(self.QUEUED_PIECES)
+        self._writer = threading.Thread(target=self._write_pieces, name="blob-writer", daemon=True)
+        self._writer.start()
+
+    def _write_pieces(self) -> None:
+        while (data := self._pieces.get()) is not None:
+            if self._error is not None:
+                continue   # drain what was queued; the caller raises the error
+            try:
+                self._fh.write(data)
+            except OSError as exc:
+                self._error = exc
+            else:
+                self._digest.update(data)
 
     def write(self, data: bytes) -> None:
-        try:
-            self._fh.write(data)
-        except OSError as exc:
-            self.abort()
-            raise storage_error(self.store.root, exc) from exc
-        self._digest.update(data)
+        """Queue ``data`` (bytes: it must not change afterwards) for writing; raises StorageError if a write failed."""
+        self._raise_failed_write()
+        self._pieces.put(bytes(data) if not isinstance(data, bytes) else data)
         self.size += len(data)
 
+    def _finish_writes(self) -> None:
+        if self._writer.is_alive():
+            self._pieces.put(None)
+            self._writer.join()
+
+    def _raise_failed_write(self) -> None:
+        if self._error is not None:
+            error = self._error
+            self.abort()
+            raise storage_error(self.store.root, error) from error
+
     def commit(self) -> StoredBlob:
+        self._finish_writes()
+        self._raise_failed_write()
         try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
@@ -214,6 +305,7 @@ class BlobWriter:
             raise storage_error(self.store.root, exc) from exc
 
     def abort(self) -> None:
+        self._finish_writes()
         try:
             self._fh.close()
         except OSError:

@@ -46,6 +46,17 @@ def test_base64_skips_characters_outside_the_alphabet():
     assert decode(Base64Decoder, b"YW Jj\tZG\x00U=\r\n", 3) == b"abcde"
 
 
+@pytest.mark.parametrize("chunk", [1, 4, 77, 78, 301, 4096])
+@pytest.mark.parametrize("line", [75, 76, 78])
+def test_base64_lines_of_any_length_with_stray_bytes_decode_as_one_cleaned_whole(line, chunk):
+    """Lines whose length is no multiple of 4, stray bytes and a space inside: each chunk's whole lines
+    are decoded in one pass when they hold whole groups, the rest the careful way; never anything else."""
+    text = base64.b64encode(PAYLOAD * 4)
+    encoded = b"\r\n".join(text[i:i + line] for i in range(0, len(text), line))
+    encoded = encoded[:500] + b" \x00\t" + encoded[500:1000] + b"\r\n\r\n" + encoded[1000:] + b"\r\n"
+    assert decode(Base64Decoder, encoded, chunk) == PAYLOAD * 4
+
+
 def test_base64_empty_and_padding_only():
     assert decode(Base64Decoder, b"", 4) == b""
     assert decode(Base64Decoder, b"==\r\n", 1) == b""

@@ -5,6 +5,9 @@ A fast decode check of a small but heavy file can run for minutes (up to
 SIGTERM. ``run`` keeps each child in a registry, and ``cancel_all`` (called from
 the stop signal handler) kills them all: the interrupted check raises
 ``Cancelled`` instead of reporting a result, so nothing half-checked is recorded.
+
+``start`` runs a child in the background (the decode check runs while MediaInfo reads the file):
+a thread drains its pipes, so it never stalls on a full one, and ``Running.result`` collects it.
 """
 
 from __future__ import annotations
@@ -79,6 +82,62 @@ def run_lines(args: list[str], *, timeout: float, on_line: Callable[[str], None]
     if timed_out.is_set():
         raise subprocess.TimeoutExpired(args, timeout)
     return subprocess.CompletedProcess(args, proc.returncode, b"", err)
+
+
+class Running:
+    """A child started by ``start``: ``result()`` waits for it, ``stop()`` kills it (both may be called)."""
+
+    def __init__(self, args: list[str], timeout: float, popen_kwargs: dict):
+        self.args = args
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, start_new_session=True, **popen_kwargs)
+        with _lock:
+            _running.add(self._proc)
+        self._outcome: tuple[bytes, bytes] | BaseException | None = None
+        self._reader = threading.Thread(target=self._collect, args=(timeout,), name="child-reader", daemon=True)
+        self._reader.start()
+
+    def _collect(self, timeout: float) -> None:
+        proc = self._proc
+        try:
+            self._outcome = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill(proc)
+            proc.communicate()
+            self._outcome = exc
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread by result())
+            _kill(proc)
+            self._outcome = exc
+        finally:
+            with _lock:
+                _running.discard(proc)
+
+    def result(self) -> subprocess.CompletedProcess:
+        """Like ``run``'s: raises TimeoutExpired after the timeout, Cancelled after ``cancel_all``."""
+        try:
+            self._reader.join()
+        except BaseException:   # Ctrl-C while waiting: the child is in its own session, so end it here
+            self.stop()
+            raise
+        if _cancelled.is_set():
+            raise Cancelled()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        out, err = self._outcome
+        return subprocess.CompletedProcess(self.args, self._proc.returncode, out, err)
+
+    def stop(self) -> None:
+        """Kill the child (and what it started) and wait for it to be reaped."""
+        if self._proc.poll() is None:   # once reaped, its pid (and group id) may belong to someone else
+            _kill(self._proc)
+        self._reader.join()
+
+
+def start(args: list[str], *, timeout: float, **popen_kwargs) -> Running:
+    """Start a child now and collect it later with ``result()``; the same registry and rules as ``run``."""
+    if _cancelled.is_set():
+        raise Cancelled()
+    return Running(args, timeout, popen_kwargs)
 
 
 def cancel_all() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.texts import TextSource
-from validators.tools import MediaFacts, ProbeFailed, decode_check, probe_media
+from validators.tools import MediaFacts, ProbeFailed, Spans, probe_media, start_decode, start_probe
 
 # What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.
 ISO_BMFF_KINDS = ("mp4", "quicktime", "avif", "heif")
@@ -123,17 +124,30 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
             report.facts = _facts_shown(f, rules)
         return report
 
-    try:
-        report.facts = probe_media(f, rules.probe_timeout_seconds)
-    except ProbeFailed as exc:
-        report.checks.append(checks.check_probe_failed(exc.reason))
-        return report
-    report.checks.append(checks.check_streams(report.facts, rules))
-    report.checks.append(checks.check_duration(report.facts, report.layout, rules))
-    if layout_problem:
-        report.checks.append(layout_problem)
-    else:
-        report.checks.append(_decode(f, report, rules, deep))
+    # MediaInfo and the decode check run side by side; the decode reads spans from the box walk's length.
+    # Leaving the block ends any child still running (a failed probe, a stop, a missing tool).
+    timeout = rules.decode_timeout_seconds
+    with ExitStack() as running:
+        decoding = None if layout_problem else running.enter_context(
+            start_decode(f, _spans(report, rules, deep), timeout))
+        probing = running.enter_context(start_probe(f, rules.probe_timeout_seconds))
+        if content:
+            _load_content_checks()   # while the children work
+        try:
+            report.facts = probing.facts()
+        except ProbeFailed as exc:
+            report.checks.append(checks.check_probe_failed(exc.reason))
+            return report
+        report.checks.append(checks.check_streams(report.facts, rules))
+        report.checks.append(checks.check_duration(report.facts, report.layout, rules))
+        if layout_problem:
+            report.checks.append(layout_problem)
+        else:
+            spans = _spans(report, rules, deep)
+            if spans != decoding.spans:   # MediaInfo says the file runs longer: decode where it really ends
+                decoding.stop()
+                decoding = running.enter_context(start_decode(f, spans, timeout))
+            report.checks.append(checks.check_decode(decoding.report(), deep))
     if content and report.facts.video and not report.failed:
         _content_checks(report, f, rules, name or path.name, list(transcripts), ocr)
     return report
@@ -147,25 +161,33 @@ def _facts_shown(f: OpenedFile, rules: RulesConfig) -> MediaFacts | None:
         return None
 
 
-def _content_checks(report: FileReport, f: OpenedFile, rules: RulesConfig, name: str, transcripts,
-                    ocr: bool | None) -> None:
+def _load_content_checks():
+    """The opening-phrase and sensitive-content checks (their modules load only where they run)."""
     from validators.opening import check_opening
     from validators.sensitive import check_sensitive
 
+    return check_opening, check_sensitive
+
+
+def _content_checks(report: FileReport, f: OpenedFile, rules: RulesConfig, name: str, transcripts,
+                    ocr: bool | None) -> None:
+    check_opening, check_sensitive = _load_content_checks()
     opening = check_opening(f, report.facts, rules.opening, transcripts, use_ocr=ocr)
     report.checks.append(opening.check)
     report.texts = [TextSource("file_name", name), *opening.texts]
     report.checks.append(check_sensitive(report.texts, rules.sensitive))
 
 
-def _decode(f: OpenedFile, report: FileReport, rules: RulesConfig, deep: bool) -> CheckResult:
+def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:
+    """What the decode check reads: the whole file, or its first and last ``integrity_seconds``.
+
+    Before MediaInfo has run, the length comes from the box walk alone; ``_examine`` compares.
+    """
     if deep:
-        spans = [(None, None)]
-    else:
-        _, seconds = checks.media_seconds(report.facts, report.layout)
-        span = rules.integrity_seconds
-        spans = [(None, span)]
-        if seconds and seconds > 2 * span:
-            spans.append((seconds - span, None))
-    timeout = rules.decode_timeout_seconds
-    return checks.check_decode(decode_check(f, spans, timeout), deep)
+        return [(None, None)]
+    _, seconds = checks.media_seconds(report.facts, report.layout)
+    span = rules.integrity_seconds
+    spans: Spans = [(None, span)]
+    if seconds and seconds > 2 * span:
+        spans.append((seconds - span, None))
+    return spans

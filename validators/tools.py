@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ffmpeg as ffmpeg_python
-
 from core.errors import ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
@@ -50,47 +48,85 @@ class DecodeReport:
     timed_out: bool = False
 
 
-def decode_check(source: Path | OpenedFile, spans: list[tuple[float | None, float | None]],
-                 timeout: float) -> DecodeReport:
+Spans = list[tuple[float | None, float | None]]
+
+
+def decode_check(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeReport:
     """Decode the given (start, length) spans of ``source``; None means from the start / to the end.
 
     Any error-level output is a failure: ffmpeg exits 0 on corrupt data otherwise.
     """
+    with start_decode(source, spans, timeout) as decoding:
+        return decoding.report()
+
+
+class _Background:
+    """A check's children at work; ``stop()`` (or leaving a ``with`` block) ends those that still run."""
+
+    def __init__(self, *running: children.Running):
+        self._running = running
+
+    def stop(self) -> None:
+        for child in self._running:
+            child.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Decoding(_Background):
+    """A decode check under way (``start_decode``): ``report()`` waits for its verdict."""
+
+    def __init__(self, spans: Spans, *running: children.Running):
+        super().__init__(*running)
+        self.spans = spans
+
+    def report(self) -> DecodeReport:
+        """One verdict for all spans: any error output of any of them is a failure, any timeout a timeout."""
+        errors: list[str] = []
+        ok = True
+        for child in self._running:
+            try:
+                proc = child.result()
+            except subprocess.TimeoutExpired:
+                return DecodeReport(False, "", timed_out=True)
+            said = proc.stderr.decode("utf-8", "replace").strip()
+            ok = ok and proc.returncode == 0 and not said
+            errors += [said] if said else []
+        return DecodeReport(ok, "\n".join(errors)[:MAX_ERROR_TEXT])
+
+
+def start_decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> Decoding:
+    """Start decoding ``spans`` of ``source`` (see ``decode_check``) and return at once.
+
+    Each span has its own ffmpeg, all running at once: one ffmpeg decodes its inputs one after the other.
+    """
     target, fds = media_input(source)
-    streams = []
-    for start, length in spans:
-        options = dict(SAFE_INPUT)
-        if start:
-            options["ss"] = f"{start:.3f}"
-        if length:
-            options["t"] = f"{length:.3f}"
-        streams.append(ffmpeg_python.input(target, **options))
-    outputs = [s.output("-", f="null", map=f"{i}") for i, s in enumerate(streams)]
-    # Every input is mapped whole into its own null output.
-    args = ffmpeg_python.merge_outputs(*outputs).global_args(
-        "-nostdin", "-hide_banner", "-v", "error", "-xerror").compile(cmd=ffmpeg_exe())
-    args = _fix_maps(args)
+    running: list[children.Running] = []
+    # Side by side, the spans share the cores: a decoder thread each beats frame threads fighting over them.
+    threads = ["-threads", str(max(1, (os.cpu_count() or 1) // len(spans)))] if len(spans) > 1 else []
     try:
-        proc = children.run(args, timeout=timeout, pass_fds=fds)
-    except subprocess.TimeoutExpired:
-        return DecodeReport(False, "", timed_out=True)
+        for start, length in spans:
+            args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-xerror", *threads]
+            for key, value in SAFE_INPUT.items():
+                args += [f"-{key}", value]
+            if start:
+                args += ["-ss", f"{start:.3f}"]
+            if length:
+                args += ["-t", f"{length:.3f}"]
+            # The span's video and audio (whichever it has) into a null output.
+            args += ["-i", target, "-map", "0:v?", "-map", "0:a?", "-f", "null", "-"]
+            running.append(children.start(args, timeout=timeout, pass_fds=fds))
     except OSError as exc:
+        Decoding(spans, *running).stop()
         raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
-    errors = proc.stderr.decode("utf-8", "replace").strip()[:MAX_ERROR_TEXT]
-    return DecodeReport(proc.returncode == 0 and not errors, errors)
-
-
-def _fix_maps(args: list[str]) -> list[str]:
-    """ffmpeg-python passes map=i verbatim; make each output take only its own input's media."""
-    fixed: list[str] = []
-    it = iter(args)
-    for arg in it:
-        if arg == "-map":
-            index = next(it)
-            fixed += ["-map", f"{index}:v?", "-map", f"{index}:a?"]
-        else:
-            fixed.append(arg)
-    return fixed
+    except BaseException:
+        Decoding(spans, *running).stop()
+        raise
+    return Decoding(list(spans), *running)
 
 
 @dataclass(frozen=True)
@@ -117,21 +153,35 @@ class ProbeFailed(Exception):
 
 def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
     """Run MediaInfo in a child process so that a crash in the C library stays there."""
+    with start_probe(source, timeout) as probing:
+        return probing.facts()
+
+
+class Probing(_Background):
+    """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found."""
+
+    def facts(self) -> MediaFacts:
+        """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
+        try:
+            [child] = self._running
+            proc = child.result()
+        except subprocess.TimeoutExpired as exc:
+            raise ProbeFailed("timeout") from exc
+        if proc.returncode == 3:
+            raise ToolError("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo。")
+        if proc.returncode != 0:
+            raise ProbeFailed(f"exit {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
+        try:
+            return MediaFacts.from_json(json.loads(proc.stdout))
+        except ValueError as exc:
+            raise ProbeFailed("unreadable output") from exc
+
+
+def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
+    """Start the MediaInfo child on ``source`` and return at once (see ``probe_media``)."""
     target, fds = media_input(source)
     args = [sys.executable, "-m", "validators.mediainfo_child", target]
     env = dict(os.environ)
     # The child must import this very package, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    try:
-        proc = children.run(args, timeout=timeout, env=env,
-                              pass_fds=fds)
-    except subprocess.TimeoutExpired as exc:
-        raise ProbeFailed("timeout") from exc
-    if proc.returncode == 3:
-        raise ToolError("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo。")
-    if proc.returncode != 0:
-        raise ProbeFailed(f"exit {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
-    try:
-        return MediaFacts.from_json(json.loads(proc.stdout))
-    except ValueError as exc:
-        raise ProbeFailed("unreadable output") from exc
+    return Probing(children.start(args, timeout=timeout, env=env, pass_fds=fds))

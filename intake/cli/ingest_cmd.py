@@ -28,7 +28,8 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     退出码（与 validate 相同，作品在各种结果下都会登记）：0 通过；3 待复核；4 不合格；2 用法错误；1 运行故障。
     """
     paths = existing_files(files)
-    services = app.services(deep=deep, progress=True)
+    # The database opens while the stored copies are checked: it is first needed for the quota.
+    services = app.services(deep=deep, progress=True, database_in_background=True)
     task = SubmissionTask(
         source=Source.CLI, received_at=datetime.now(timezone.utc),
         unit=clean_text(unit), contact=clean_text(contact, 100), phone=normalise_phone(phone),

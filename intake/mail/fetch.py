@@ -8,6 +8,9 @@ intake.mail.reader's business.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from typing import Callable, Iterator
 
 from intake.config import MailboxConfig
@@ -16,6 +19,10 @@ from intake.mail.structure import Part
 from intake.mail.transfer import decoder_for
 
 FETCH_LINE_BUDGET = 4000   # bytes of FETCH items per command, well under every server's line limit
+# imapclient sets imaplib's debug level to 5 and sends its messages to a debug logger; at level 5 imaplib
+# formats every response with its literal (``%r`` of megabytes) before the logger drops it. That was two
+# thirds of a 300 MB attachment's download. Level 4 still logs every command and line, without literals.
+IMAPLIB_DEBUG = 4
 
 
 class TooBig(Exception):
@@ -52,6 +59,15 @@ class PartFetcher:
         self.session = session
         self.cfg = cfg
 
+    @property
+    def client(self):
+        """The session's client, its imaplib told not to format literals for the log."""
+        client = self.session.client
+        imap = getattr(client, "_imap", None)
+        if imap is not None and getattr(imap, "debug", 0) > IMAPLIB_DEBUG:
+            imap.debug = IMAPLIB_DEBUG
+        return client
+
     def part_headers(self, uid: int, parts: list[Part]) -> dict[str, bytes]:
         """Each part's own MIME header, for names that BODYSTRUCTURE may have mangled.
 
@@ -62,7 +78,7 @@ class PartFetcher:
         for batch in _batches(parts, FETCH_LINE_BUDGET):
             keys = [_header_item(p) for p in batch]
             with imap_errors(f"读取邮件 UID {uid} 的附件信息"):
-                data = self.session.client.fetch([uid], keys).get(uid, {})
+                data = self.client.fetch([uid], keys).get(uid, {})
             for p in batch:
                 out[p.number] = data.get(_header_key(p), b"")
         return out
@@ -82,20 +98,57 @@ class PartFetcher:
             sink(data)
 
         decoder = decoder_for(part.encoding, counted)
-        chunk = self.cfg.fetch_chunk_bytes
-        offset = 0
-        key = f"BODY[{part.number}]<{{}}>"
-        while True:
-            with imap_errors(f"下载邮件 UID {uid} 的附件"):
-                data = self.session.client.fetch([uid], [f"BODY.PEEK[{part.number}]<{offset}.{chunk}>"])
-            piece = data.get(uid, {}).get(key.format(offset).encode()) or b""
-            if piece:
+        with contextlib.closing(self._chunks(uid, part)) as chunks:
+            for piece in chunks:
                 decoder.feed(piece)
-            offset += len(piece)
-            if len(piece) < chunk:
-                break
         decoder.close()
         return size
+
+    def _chunks(self, uid: int, part: Part) -> Iterator[bytes]:
+        """The part's encoded bytes, chunk by chunk: a helper thread fetches the next chunk while the caller
+        decodes this one (the socket reads release the GIL). At most one chunk waits; when the caller stops
+        early (TooBig, an error), the fetch under way is finished before this returns, so the session stays
+        usable and only this thread ever talks to the server."""
+        chunk = self.cfg.fetch_chunk_bytes
+        key = f"BODY[{part.number}]<{{}}>"
+        ready: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+        done = object()
+
+        def fetch_all() -> None:
+            offset = 0
+            try:
+                while not stop.is_set():
+                    with imap_errors(f"下载邮件 UID {uid} 的附件"):
+                        data = self.client.fetch([uid], [f"BODY.PEEK[{part.number}]<{offset}.{chunk}>"])
+                    piece = data.get(uid, {}).get(key.format(offset).encode()) or b""
+                    offset += len(piece)
+                    if piece:
+                        ready.put(piece)
+                    if len(piece) < chunk:
+                        break
+                ready.put(done)
+            except BaseException as exc:  # noqa: BLE001 (raised again in the caller's thread)
+                ready.put(exc)
+
+        fetcher = threading.Thread(target=fetch_all, name="imap-fetch", daemon=True)
+        fetcher.start()
+        ended = False
+        try:
+            while True:
+                item = ready.get()
+                if item is done or isinstance(item, BaseException):
+                    ended = True
+                    if item is not done:
+                        raise item
+                    return
+                yield item
+        finally:
+            if not ended:   # the caller stopped early: let a fetch under way finish, and drop its chunk
+                stop.set()
+                while (item := ready.get()) is not done and not isinstance(item, BaseException):
+                    pass
+            fetcher.join()
 
     def small_part(self, uid: int, part: Part) -> bytes:
         """A small part (text, subtitles) whole; a part larger than ``mailbox.max_text_bytes`` is not read."""
@@ -108,7 +161,7 @@ class PartFetcher:
     def first_bytes(self, uid: int, part: Part) -> bytes:
         """The first decoded bytes of ``part``: enough to tell an MP4 or a ZIP by its signature."""
         with imap_errors(f"读取邮件 UID {uid} 的附件开头"):
-            data = self.session.client.fetch([uid], [f"BODY.PEEK[{part.number}]<0.96>"])
+            data = self.client.fetch([uid], [f"BODY.PEEK[{part.number}]<0.96>"])
         raw = data.get(uid, {}).get(f"BODY[{part.number}]<0>".encode()) or b""
         out = bytearray()
         decoder = decoder_for(part.encoding, out.extend)

@@ -15,22 +15,49 @@ LINE_BREAKS = b"\r\n"
 
 
 class Base64Decoder:
-    """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk."""
+    """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk.
+
+    The usual chunk (lines of 76 characters, no padding before the end) is decoded in one pass by
+    ``binascii.a2b_base64``, which skips line breaks and stray bytes exactly as ``_only_base64`` drops them;
+    the careful path below (clean, then cut at a whole group) takes everything else.
+    """
 
     def __init__(self, sink: Sink):
         self.sink = sink
         self.rest = b""
 
     def feed(self, data: bytes) -> None:
-        data = self.rest + _only_base64(data)
+        pieces = self._whole_lines(data)
+        if pieces is not None:
+            for piece in pieces:
+                if piece:
+                    self.sink(piece)
+            return
+        data = _only_base64(self.rest + data)
         usable = len(data) - len(data) % 4
         self.rest = data[usable:]
         if usable:
             self.sink(_b64(data[:usable]))
 
+    def _whole_lines(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """The chunk's whole lines decoded in one pass each (the line the last chunk began, then the rest),
+        the partial last line kept; None, with nothing kept or sent, when they hold padding or a partial group."""
+        last = data.rfind(b"\n") + 1
+        if not last or data.find(b"=", 0, last) >= 0 or b"=" in self.rest:
+            return None
+        first = data.find(b"\n") + 1 if self.rest else 0   # joined to the rest without copying the whole chunk
+        try:
+            head = binascii.a2b_base64(self.rest + data[:first]) if self.rest else b""
+            body = binascii.a2b_base64(memoryview(data)[first:last])
+        except binascii.Error:
+            return None
+        self.rest = data[last:]
+        return head, body
+
     def close(self) -> None:
-        if self.rest.strip(b"="):
-            padded = self.rest + b"=" * (-len(self.rest) % 4)
+        rest = _only_base64(self.rest)
+        if rest.strip(b"="):
+            padded = rest + b"=" * (-len(rest) % 4)
             self.sink(_b64(padded))
         self.rest = b""
 

@@ -1,0 +1,92 @@
+"""The content-addressed store (storage/filestore.py): what is hashed is what is stored, by the kernel's
+copy or by hand, and a failure at any step leaves nothing behind."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+
+import pytest
+
+from core.errors import StorageError
+from storage import filestore
+from storage.filestore import FileStore
+
+DATA = os.urandom(5 * 65536 + 123)   # several chunks and a short last one
+
+
+def stored_files(store: FileStore) -> list:
+    return sorted(p for p in store.root.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def store(tmp_path) -> FileStore:
+    return FileStore(tmp_path / "store", chunk_bytes=65536)
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "work.mp4"
+    path.write_bytes(DATA)
+    return path
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_put_names_the_stored_bytes_by_their_hash(store, source, monkeypatch, kernel_copy):
+    if not kernel_copy:   # a file system without copy_file_range: the copy goes through a buffer
+        def refused(*args):
+            raise OSError(errno.EXDEV, "cross-device")
+        monkeypatch.setattr(filestore, "_copy_range", refused)
+    progress: list[int] = []
+    blob = store.put(source, progress=lambda done, total: progress.append(done))
+    assert blob.sha256 == hashlib.sha256(DATA).hexdigest() and blob.size_bytes == len(DATA)
+    assert (store.root / blob.relative_path).read_bytes() == DATA
+    assert progress[-1] == len(DATA) and len(progress) == 6
+    assert stored_files(store) == [store.root / blob.relative_path]
+
+
+def test_put_fd_copies_no_more_than_its_limit(store, source):
+    with source.open("rb") as fh:
+        blob = store.put_fd(fh.fileno(), 100_000)
+    assert blob.sha256 == hashlib.sha256(DATA[:100_000]).hexdigest()
+
+
+def test_a_staged_copy_is_stored_only_when_named(store, source):
+    staged = store.stage(source)
+    assert staged.temp.read_bytes() == DATA and staged.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert not (store.root / store.relative_path_for(staged.sha256)).exists()
+    blob = store.name(staged)
+    assert stored_files(store) == [store.root / blob.relative_path] and not blob.already_present
+    store.discard(store.stage(source))
+    assert stored_files(store) == [store.root / blob.relative_path]
+
+
+def test_a_failed_write_while_receiving_is_raised_and_leaves_nothing(store, monkeypatch):
+    writer = store.open_writer()
+    writer.write(DATA[:1000])
+
+    class Full:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            pass
+
+    real = writer._fh
+    monkeypatch.setattr(writer, "_fh", Full())
+    with pytest.raises(StorageError, match="磁盘空间不足"):
+        for _ in range(10):   # the write that fails is behind the one that reports it
+            writer.write(DATA[:1000])
+        writer.commit()
+    real.close()
+    assert stored_files(store) == []
+
+
+def test_pieces_received_are_stored_in_order(store):
+    writer = store.open_writer()
+    for start in range(0, len(DATA), 1000):
+        writer.write(DATA[start:start + 1000])
+    blob = writer.commit()
+    assert (store.root / blob.relative_path).read_bytes() == DATA
+    assert blob.sha256 == hashlib.sha256(DATA).hexdigest()
