@@ -106,20 +106,16 @@ def check_opening(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig
                 return _found(hit, texts)
     where = "、".join(looked) or "无可查看的文字"
     first = duration_text(cfg.scan_seconds)
-    if ocr_failure is not None:
-        return OpeningResult(warned(
-            "opening_phrase", "ocr_failed",
-            f"画面文字识别没有完成（{ocr_failure}），无法确定前{first}的画面中是否有建议的开头语"
-            f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
-            advice=f"系统未能确认视频前{first}是否有建议的开头语。开头语只是建议，不影响作品登记，暂不需要处理。",
-            looked=looked, error=ocr_failure), texts)
-    if speech_failure is not None:
-        return OpeningResult(warned(
-            "opening_phrase", "speech_failed",
-            f"语音识别没有完成（{speech_failure}），无法确定前{first}的讲话中是否有建议的开头语"
-            f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
-            advice=f"系统未能确认视频前{first}是否有建议的开头语。开头语只是建议，不影响作品登记，暂不需要处理。",
-            looked=looked, error=speech_failure), texts)
+    # A tool that failed is said as such, never as "no phrase": what it should have read was never read.
+    for code, failure, tool, seen in (("ocr_failed", ocr_failure, "画面文字识别", "画面"),
+                                      ("speech_failed", speech_failure, "语音识别", "讲话")):
+        if failure is not None:
+            return OpeningResult(warned(
+                "opening_phrase", code,
+                f"{tool}没有完成（{failure}），无法确定前{first}的{seen}中是否有建议的开头语"
+                f"（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
+                advice=f"系统未能确认视频前{first}是否有建议的开头语。开头语只是建议，不影响作品登记，暂不需要处理。",
+                looked=looked, error=failure), texts)
     return OpeningResult(warned(
         "opening_phrase", "not_found",
         f"前{first}内未发现建议的开头语“{OPENING_HINT}”（已查看：{where}）。开头语只是建议，请评审人员观看确认。",
