@@ -12,7 +12,8 @@ import pytest
 from validators import children, examine, tools
 from validators.examine import examine_file
 from validators.rules import RulesConfig
-from validators.tools import MediaFacts, ProbeFailed
+from validators.mediainfo_pool import ProbeFailed
+from validators.tools import MediaFacts
 
 RULES = RulesConfig()
 

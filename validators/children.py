@@ -140,6 +140,11 @@ def start(args: list[str], *, timeout: float, **popen_kwargs) -> Running:
     return Running(args, timeout, popen_kwargs)
 
 
+def cancelled() -> bool:
+    """Whether a stop was asked for (``cancel_all``): no new child may start."""
+    return _cancelled.is_set()
+
+
 def cancel_all() -> None:
     """End every running child and refuse new ones (safe to call from a signal handler)."""
     _cancelled.set()

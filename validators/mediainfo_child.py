@@ -1,12 +1,18 @@
-"""Child process: print MediaInfo's view of one local file as JSON.
+"""Child process: MediaInfo's view of local files as JSON, request after request.
 
-Run as ``python -m validators.mediainfo_child PATH``. Exit 3 if the library is
-unusable, 2 if parsing failed. Only reached by files that passed the box walk.
+Run as ``python -m validators.mediainfo_child --serve FD`` by validators.mediainfo_pool. Each request
+on the Unix socket FD carries the open file's descriptor (never a path); the answer is
+``{"facts": {...}}`` or, when MediaInfo could not parse the file, ``{"error": "..."}``, each with the
+worker's memory (``rss_mb``) so that the parent can replace a worker that grew. Exit 3 at start-up if
+the library is unusable. Only files that passed the box walk reach it.
+
+A crash in the C library (a hostile file) ends this process, not the intake; the parent sees the closed
+socket and the exit status.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 
 GENERAL = ["format", "format_profile", "codec_id", "codecid_compatible", "duration",
@@ -20,17 +26,9 @@ def _pick(track, keys):
     return {k: getattr(track, k, None) for k in keys}
 
 
-def main(path: str) -> int:
-    try:
-        from pymediainfo import MediaInfo
-    except Exception as exc:  # missing wheel or missing libmediainfo
-        print(exc, file=sys.stderr)
-        return 3
-    try:
-        info = MediaInfo.parse(path, parse_speed=0)
-    except Exception as exc:
-        print(exc, file=sys.stderr)
-        return 2
+def facts_of(media_info, path: str) -> dict:
+    """The tracks the checks use, as plain JSON values."""
+    info = media_info.parse(path, parse_speed=0)
     out = {"general": {}, "video": [], "audio": [], "text": []}
     for track in info.tracks:
         kind = track.track_type
@@ -42,9 +40,44 @@ def main(path: str) -> int:
             out["audio"].append(_pick(track, AUDIO))
         elif kind == "Text":
             out["text"].append(_pick(track, TEXT))
-    json.dump(out, sys.stdout, ensure_ascii=False, default=str)
+    return out
+
+
+def serve(fd: int) -> int:
+    import json
+    import socket
+
+    from validators.socket_messages import memory_mb, receive, send
+
+    try:
+        from pymediainfo import MediaInfo
+    except Exception as exc:  # missing wheel
+        print(exc, file=sys.stderr)
+        return 3
+    if not MediaInfo.can_parse():   # a missing libmediainfo shows here, not at the first file
+        print("libmediainfo cannot be loaded", file=sys.stderr)
+        return 3
+    with socket.socket(fileno=fd) as sock:
+        while (message := receive(sock)) is not None:
+            _, fds = message
+            try:
+                if not fds:
+                    raise ValueError("no file came with the request")
+                # default=str: a value MediaInfo gives as something else than text or a number
+                result = {"facts": json.loads(json.dumps(facts_of(MediaInfo, f"/proc/self/fd/{fds[0]}"),
+                                                         default=str))}
+            except Exception as exc:   # this file's problem, not the worker's: say it and wait for the next
+                result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            finally:
+                for held in fds:
+                    os.close(held)
+            result["rss_mb"] = round(memory_mb(), 1)
+            send(sock, result)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    if sys.argv[1:2] != ["--serve"] or len(sys.argv) != 3:
+        print("usage: python -m validators.mediainfo_child --serve FD", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(serve(int(sys.argv[2])))

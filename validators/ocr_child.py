@@ -15,6 +15,8 @@ import os
 import sys
 import time
 
+from validators.socket_messages import memory_mb
+
 
 def lean_malloc() -> None:
     """Hand big freed buffers back to the system at once: glibc would otherwise keep the detector's
@@ -25,15 +27,6 @@ def lean_malloc() -> None:
         ctypes.CDLL(None).mallopt(-3, 64 * 1024)   # M_MMAP_THRESHOLD; fixed, so glibc stops raising it
     except (OSError, AttributeError):   # not glibc
         pass
-
-
-def memory_mb(field: str = "VmHWM") -> float:
-    """This process's resident memory, now (VmRSS) or at its peak (VmHWM), in MB; 0 where /proc has none."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
-    except (OSError, StopIteration, ValueError):
-        return 0.0
 
 
 def answer(request: dict, fds: tuple[int, ...] = (), reader=None) -> dict:
@@ -48,7 +41,7 @@ def answer(request: dict, fds: tuple[int, ...] = (), reader=None) -> dict:
                       whole_at=whole_frame_indices(request.get("whole_seconds", request["scan_seconds"]),
                                                    request["fps"], request["whole_frames"]),
                       deadline=deadline)
-    result["peak_mb"] = round(memory_mb(), 1)
+    result["peak_mb"] = round(memory_mb("VmHWM"), 1)
     return result
 
 
@@ -63,7 +56,7 @@ def serve(fd: int) -> int:
     import socket
 
     from validators.ocr import engine
-    from validators.ocr_worker import receive, send
+    from validators.socket_messages import receive, send
 
     lean_malloc()
     with socket.socket(fileno=fd) as sock:

@@ -13,7 +13,6 @@ video's open descriptor travels with each request (SCM_RIGHTS), so the worker ne
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -23,39 +22,11 @@ import threading
 
 from core.errors import ToolError
 from validators import children
+from validators.socket_messages import receive, send
 
 OCR_HINT = "请运行 intake doctor 检查画面文字识别（RapidOCR）是否可用；也可以用 --no-ocr 跳过画面文字识别。"
 MAX_RSS_MB = 250          # a worker holding more than this after a request is replaced
-MAX_MESSAGE = 4 * 1024 * 1024
 START_SECONDS = 60        # loading the models takes about a second
-
-
-def send(sock: socket.socket, message: dict, fds: tuple[int, ...] = ()) -> None:
-    data = json.dumps(message, ensure_ascii=False).encode("utf-8") + b"\n"
-    if fds:
-        sent = socket.send_fds(sock, [data], list(fds))
-        data = data[sent:]
-    sock.sendall(data)
-
-
-def receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
-    """The next message and the descriptors that came with it; None when the other side has closed."""
-    chunks: list[bytes] = []
-    fds: list[int] = []
-    size = 0
-    while True:
-        data, new_fds, _, _ = socket.recv_fds(sock, 65536, 4)
-        fds += new_fds
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return None
-        chunks.append(data)
-        size += len(data)
-        if data.endswith(b"\n"):
-            return json.loads(b"".join(chunks)), fds
-        if size > MAX_MESSAGE:
-            raise ValueError("画面文字识别程序的输出过长")
 
 
 class OcrWorker:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import ToolError
-from validators import children
+from validators import children, mediainfo_pool
 from validators.opened import OpenedFile, media_input
 
 # ffmpeg may only read plain local files, and only through the mov/mp4 demuxer:
@@ -143,45 +141,36 @@ class MediaFacts:
         return cls(data.get("general", {}), data.get("video", []), data.get("audio", []), data.get("text", []))
 
 
-class ProbeFailed(Exception):
-    """MediaInfo crashed, hung or returned nothing for this file (a property of the file)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
-    """Run MediaInfo in a child process so that a crash in the C library stays there."""
+    """MediaInfo's view of ``source``, read in a worker child so that a crash in the C library stays there."""
     with start_probe(source, timeout) as probing:
         return probing.facts()
 
 
-class Probing(_Background):
-    """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found."""
+class Probing:
+    """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found; ``stop()`` (or leaving
+    a ``with`` block) ends a worker still busy with it."""
+
+    def __init__(self, inner: mediainfo_pool.Probing):
+        self._inner = inner
 
     def facts(self) -> MediaFacts:
         """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
-        try:
-            [child] = self._running
-            proc = child.result()
-        except subprocess.TimeoutExpired as exc:
-            raise ProbeFailed("timeout") from exc
-        if proc.returncode == 3:
-            raise ToolError("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo。")
-        if proc.returncode != 0:
-            raise ProbeFailed(f"exit {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
-        try:
-            return MediaFacts.from_json(json.loads(proc.stdout))
-        except ValueError as exc:
-            raise ProbeFailed("unreadable output") from exc
+        return MediaFacts.from_json(self._inner.facts())
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+    def __enter__(self) -> "Probing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
-    """Start the MediaInfo child on ``source`` and return at once (see ``probe_media``)."""
-    target, fds = media_input(source)
-    args = [sys.executable, "-m", "validators.mediainfo_child", target]
-    env = dict(os.environ)
-    # The child must import this very package, installed or not.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-    return Probing(children.start(args, timeout=timeout, env=env, pass_fds=fds))
+    """Hand ``source`` to a MediaInfo worker and return at once (see ``validators.mediainfo_pool``)."""
+    if isinstance(source, OpenedFile):
+        return Probing(mediainfo_pool.start_probe(source, timeout))
+    with OpenedFile.open(source) as opened:   # the worker holds its own copy of the descriptor once sent
+        return Probing(mediainfo_pool.start_probe(opened, timeout))
