@@ -16,7 +16,7 @@ from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, 
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.history import history_of
-from intake.desk.scores import NO_SCORE, entry_scores, list_cells, overview_progress
+from intake.desk.scores import NO_SCORE, entry_scores, list_cells, overview_progress, private_history
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
 from intake.views import view_of
@@ -117,7 +117,8 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
     except NotFound as exc:
         return desk.render("refused.html.j2", account, status=404, message=exc.message)
     decisions = desk.db.decisions([submission_id]).get(submission_id, [])
-    view = desk.view({**view_of(sub, decisions), "history": history_of(desk.db.events(submission_id))})
+    history = private_history(history_of(desk.db.events(submission_id)), account)
+    view = desk.view({**view_of(sub, decisions), "history": history})
     paths = desk.db.stored_paths(submission_id)
     files = []
     for stored, f in zip(sub.files, view["files"]):

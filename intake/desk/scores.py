@@ -77,6 +77,14 @@ def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict
     }
 
 
+def private_history(history: list[dict[str, str]], account: Account) -> list[dict[str, str]]:
+    """The history as ``account`` may read it: a judge reads only their own scores; an admin reads all."""
+    if account.role == "admin":
+        return history
+    return [{**h, "text": "（其他评委的评分不公开）"} if h["kind"] == "scored" and h["actor"] != account.name else h
+            for h in history]
+
+
 def overview_progress(desk: Desk) -> list[Progress]:
     """Each judge's N / M on the overview. Accounts are read each time: one added from the command line
     leaves no event that would renew the views."""
