@@ -3,8 +3,8 @@
 ``blind_view`` is the one place that decides what a judge under blind review sees. It takes a view (the
 dict of ``intake list --json``, or a page's dict built on one) and returns a copy in which
 
-- the unit, the unit as written, the contact, the phone, the sender, the mail subject and the source
-  reference read ``（已隐去）``;
+- the unit, the unit as written, the contact, the phone, the sender, the mail subject, the mail body
+  (``body`` or ``mail_body``, where a page has one) and the source reference read ``（已隐去）``;
 - each file is named ``文件1.mp4``, ``文件2.mov``…;
 - every other string, however deep (titles, check messages, decision notes, a page's history), has each of
   those values, each file name and every name of a unit (listed names, aliases, short forms such as 柳南,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 HIDDEN = "（已隐去）"
 MASK = "＊＊"
-IDENTITY = ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref")
+IDENTITY = ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref", "body", "mail_body")
 # Kinds of history events whose details quote the sender, an old value of the unit or contact, or file paths.
 REVEALING = {"edited", "rechecked", "files_added", "receipt_sending", "receipt_sent", "receipt_failed",
              "receipt_skipped", "mail_seen_again", "mail_content", "moved", "fixed"}

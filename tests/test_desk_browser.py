@@ -147,7 +147,7 @@ def test_a_judge_scores_and_sees_the_progress_move(desk, page_of):
     scored, scorable = page.locator("#progress tr[data-judge=judge] .progress").inner_text().split(" / ")
     page.goto(f"{base}/entries/{ids['accepted']}")
     for name, value in (("思想性", "9"), ("艺术性", "7.5"), ("技术性", "8")):
-        page.fill(f"#score-form input[name='{name}']", value)
+        page.fill(f"#score-form input[name='score:{name}']", value)
     page.fill("#score-form textarea[name=comment]", "节奏紧凑")
     page.click("#score-form button[type=submit]")
     page.wait_for_url(f"{base}/entries/{ids['accepted']}?done=score")

@@ -155,8 +155,9 @@ def desk(clips, tmp_path_factory):
         yield root, port, ids, services
 
 
-def score_form(client: Client, submission_id: int, **values) -> dict:
-    return {"csrf": client.csrf(), **values}
+def score_form(client: Client, submission_id: int, comment: str | None = None, **values) -> dict:
+    return {"csrf": client.csrf(), **({"comment": comment} if comment is not None else {}),
+            **{f"score:{name}": value for name, value in values.items()}}
 
 
 def test_a_judge_scores_an_entry(desk):
@@ -164,19 +165,19 @@ def test_a_judge_scores_an_entry(desk):
     judge = logged_in(port, "judge")
     entry = f"/entries/{ids['accepted']}"
     page = judge.get(entry).text
-    assert 'id="score-form"' in page and "尚未评分" in page and 'name="思想性" value=""' in page
+    assert 'id="score-form"' in page and "尚未评分" in page and 'name="score:思想性" value=""' in page
     target = entry + "/score"
-    assert judge.post(target, {"思想性": "8", "艺术性": "7", "技术性": "9"}).status == 403     # no CSRF token
+    assert judge.post(target, {"score:思想性": "8", "score:艺术性": "7", "score:技术性": "9"}).status == 403  # no token
     refused = judge.post(target, score_form(judge, ids["accepted"], 思想性="8", 艺术性="12", 技术性="9"))
     assert refused.status == 400 and "“艺术性”的分数 12 超出范围：应为 0 到 10 分。" in refused.text
-    assert 'name="艺术性" value="12"' in refused.text      # what was typed stays in the form
+    assert 'name="score:艺术性" value="12"' in refused.text      # what was typed stays in the form
     missing = judge.post(target, score_form(judge, ids["accepted"], 思想性="8"))
     assert missing.status == 400 and "请为每个评分项打分：缺少“艺术性”“技术性”。" in missing.text
     assert services.db.scores() == []
     saved = judge.post(target, score_form(judge, ids["accepted"], 思想性="8", 艺术性="7", 技术性="9", comment="画面清晰"))
     assert (saved.status, saved.headers["location"]) == (303, f"{entry}?done=score")
     page = judge.get(f"{entry}?done=score").text
-    assert "已保存评分。" in page and "我的总分：8（已保存）" in page and 'name="艺术性" value="7"' in page
+    assert "已保存评分。" in page and "我的总分：8（已保存）" in page and 'name="score:艺术性" value="7"' in page
     assert ">画面清晰</textarea>" in page
     assert re.search(r'<tr data-kind="scored"><td>[^<]+</td><td>judge</td><td>评分</td><td>思想性 8；艺术性 7；技术性 9；'
                      r'评语：画面清晰</td>', page), page

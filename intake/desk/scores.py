@@ -15,6 +15,7 @@ from storage.scores import JudgeScores
 from intake.scoring import (Progress, Standing, is_scorable, judges_of, progress, record_scores, score_text, standings,
                             weighted_total)
 
+FIELD = "score:"   # the form field of a criterion is FIELD + its name (a criterion may be named "comment")
 NO_RANK = 999999   # sorts an entry without a rank after every ranked one
 NO_SCORE = {"score_text": "—", "score": -1, "rank": NO_RANK, "rank_text": "—"}
 
@@ -31,12 +32,12 @@ def _standings(desk: Desk) -> dict[int, Standing]:
 
 
 def score(request: Request, desk: Desk, account: Account, form) -> Response:
-    """Save the logged-in judge's scores of the entry (one field per criterion, named as it, and a comment)."""
+    """Save the logged-in judge's scores of the entry (a field per criterion, ``score:名称``, and a comment)."""
     from intake.desk import pages   # the entry page shows this module's part
 
     submission_id = request.path_params["submission_id"]
     scoring = desk.config.contest.scoring
-    given = {c.name: form.get(c.name) for c in scoring.criteria}
+    given = {c.name: form.get(FIELD + c.name) for c in scoring.criteria}
     try:
         record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
     except IntakeError as exc:
