@@ -106,6 +106,44 @@ class UnitEntry(Section):
     aliases: tuple[str, ...] = Field((), description="别名")
 
 
+class Criterion(Section):
+    name: str = Field(min_length=1, max_length=50, description="评分项名称")
+    weight: int | float = Field(gt=0, description="权重（正数）")
+
+    @field_validator("name")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("评分项名称不能为空")
+        return value
+
+
+DEFAULT_CRITERIA = (Criterion(name="思想性", weight=40), Criterion(name="艺术性", weight=30),
+                    Criterion(name="技术性", weight=30))
+
+
+class ScoringConfig(Section):
+    criteria: tuple[Criterion, ...] = Field(
+        DEFAULT_CRITERIA,
+        description="评分项及权重，每项为 `{name: 名称, weight: 权重}`；名称不能重复，权重为正数。"
+                    "评委每项打 0 到满分；一位评委的总分 = Σ（权重 × 分数）÷ 权重之和，仍在 0 到满分之间")
+    scale: int = Field(10, ge=1, le=1000, description="每个评分项的满分（分数为 0 到满分，可保留一位小数）")
+    blind: bool = Field(False, description="匿名评审：对评委隐去参赛单位、联系人、电话、发件人、文件名、邮件主题和正文，"
+                                           "作品名等文字中出现的单位名称也遮去（管理员和登记员仍能看到）")
+
+    @field_validator("criteria")
+    @classmethod
+    def _unique_names(cls, value: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
+        if not value:
+            raise ValueError("至少要有一个评分项")
+        names = [c.name for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"评分项名称重复：{'、'.join(twice)}")
+        return value
+
+
 class ContestConfig(Section):
     name: str = Field("寻找最美保密法治代言人", min_length=1, description="活动名称，用于报告标题和汇总表标题")
     deadline: datetime = Field(datetime(2024, 4, 7, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai")),
@@ -115,6 +153,7 @@ class ContestConfig(Section):
         description="应报送单位，默认柳州市 5 个城区和 5 个县；每项可以是名称，或 `{name: 名称, aliases: [别名…]}`")
     quota_per_unit: int = Field(1, ge=1, description="每单位名额；超过的作品给出 `quota` 提醒")
     fuzzy_threshold: float = Field(0.6, gt=0, le=1, description="单位名称模糊匹配的相似度阈值（0–1）")
+    scoring: ScoringConfig = Field(ScoringConfig(), description="多位评委按评分项打分")
 
     @field_validator("deadline")
     @classmethod
@@ -253,10 +292,13 @@ _TYPE_HINTS = {
     "tuple_type": "应为列表", "date_from_datetime_parsing": "应为日期，如 2024-04-01",
     "date_parsing": "应为日期，如 2024-04-01", "datetime_parsing": "应为时间，如 2024-04-07 23:59:59",
     "datetime_from_date_parsing": "应为时间，如 2024-04-07 23:59:59", "less_than_equal": "超过上限",
+    "string_too_short": "不能为空", "missing": "缺少此项",
 }
 
 
 def _type_hint(kind: str, msg: str) -> str:
+    if kind == "value_error":   # a validator's own (Chinese) message
+        return msg.removeprefix("Value error, ")
     return _TYPE_HINTS.get(kind, msg)
 
 

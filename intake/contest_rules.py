@@ -28,7 +28,7 @@ def _clean(text: str) -> str:
     return NOISE.sub("", unicodedata.normalize("NFKC", text))
 
 
-def _short_forms(name: str) -> list[str]:
+def short_forms(name: str) -> list[str]:
     """柳南区 → 柳南; 融水苗族自治县 → 融水县, 融水."""
     for suffix in SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
@@ -44,7 +44,7 @@ class UnitMatcher:
         # alias → unit, longest first so that 融水苗族自治县 wins over 融水
         pairs: dict[str, str] = {}
         for unit in contest.units:
-            for alias in (unit.name, *unit.aliases, *_short_forms(unit.name)):
+            for alias in (unit.name, *unit.aliases, *short_forms(unit.name)):
                 pairs.setdefault(_clean(alias), unit.name)
         self.aliases = sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
 

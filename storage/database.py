@@ -28,6 +28,7 @@ from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
 from storage.models import Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User
 from storage.check_runs import apply_check_run
+from storage.scores import JudgeScores, save_scores, scores_of
 from storage.filestore import StoredBlob
 from storage.records import CheckRow, CheckRun, FileRecord, SubmissionRecord, outcome_of_statuses
 from storage.values import check_record as _check_row
@@ -543,6 +544,17 @@ class Database:
             for row in s.scalars(query):
                 out.setdefault(row.submission_id, []).append(_decision_view(row))
             return out
+
+    @retry_when_locked
+    def save_scores(self, submission_id: int, judge: str, values: Mapping[str, float],
+                    comment: str | None) -> JudgeScores:
+        """Replace a judge's scores of an entry (see ``storage/scores.py``); NotFound for an unknown entry."""
+        with self.session() as s:
+            return save_scores(s, submission_id, judge, values, comment)
+
+    def scores(self, submission_ids: Sequence[int] | None = None, judge: str | None = None) -> list[JudgeScores]:
+        with self.session() as s:
+            return scores_of(s, submission_ids, judge)
 
     def submissions(self, outcome: str | None = None) -> list[Submission]:
         with self.session() as s:

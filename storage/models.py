@@ -180,3 +180,27 @@ class DeskSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class Scorecard(Base):
+    """One judge's scores of one entry: a comment and when they were saved; the scores per criterion below."""
+
+    __tablename__ = "scorecards"
+    __table_args__ = (UniqueConstraint("submission_id", "judge", name="uq_scorecards_submission_judge"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    judge: Mapped[str] = mapped_column(String(100))              # the account's name; kept if it is removed
+    comment: Mapped[str | None] = mapped_column(Text)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    scores: Mapped[list[Score]] = relationship(order_by="Score.criterion", cascade="all, delete-orphan",
+                                               passive_deletes=True)
+
+
+class Score(Base):
+    __tablename__ = "scores"
+
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("scorecards.id", ondelete="CASCADE"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)

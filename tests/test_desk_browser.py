@@ -139,3 +139,26 @@ def test_outside_text_never_runs(desk, page_of):
     assert page.evaluate("window.pwned") is None
     assert page.dialogs == [] and page.errors == []
     assert all(url.startswith(base) for url in page.requests), page.requests
+
+
+def test_a_judge_scores_and_sees_the_progress_move(desk, page_of):
+    root, base, ids, services = desk
+    page = page_of("judge")
+    scored, scorable = page.locator("#progress tr[data-judge=judge] .progress").inner_text().split(" / ")
+    page.goto(f"{base}/entries/{ids['accepted']}")
+    for name, value in (("思想性", "9"), ("艺术性", "7.5"), ("技术性", "8")):
+        page.fill(f"#score-form input[name='score:{name}']", value)
+    page.fill("#score-form textarea[name=comment]", "节奏紧凑")
+    page.click("#score-form button[type=submit]")
+    page.wait_for_url(f"{base}/entries/{ids['accepted']}?done=score")
+    assert page.locator(".done").inner_text() == "已保存评分。"
+    assert page.locator("#own-total").inner_text().startswith("我的总分：8.25（已保存）")
+    page.click("nav >> text=概览")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#progress tr[data-judge=judge] .progress").inner_text() == f"{int(scored) + 1} / {scorable}"
+    page.click("nav >> text=作品列表")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#sort-rank")
+    first = page.locator("#submissions tbody tr").first
+    assert first.get_attribute("data-id") == str(ids["accepted"]) and first.locator(".score").inner_text() == "8.25"
+    assert page.errors == []

@@ -63,9 +63,9 @@ COMMANDS = {
     "run": "run_cmd:run", "watch": "run_cmd:watch", "poll": "mail_cmd:poll", "validate": "validate_cmd:validate",
     "ingest": "ingest_cmd:ingest", "attach": "mail_cmd:attach", "list": "list_cmd:list_submissions",
     "decide": "decide_cmd:decide", "edit": "edit_cmd:edit", "recheck": "recheck_cmd:recheck", "fix": "fix_cmd:fix",
-    "report": "report_cmd:report", "export": "report_cmd:export", "doctor": "doctor_cmd:doctor",
-    "migrate": "doctor_cmd:migrate", "service": "service_cmd:service", "serve": "serve_cmd:serve",
-    "user": "user_cmd:user",
+    "report": "report_cmd:report", "scores": "scores_cmd:scores", "export": "report_cmd:export",
+    "doctor": "doctor_cmd:doctor", "migrate": "doctor_cmd:migrate", "service": "service_cmd:service",
+    "serve": "serve_cmd:serve", "user": "user_cmd:user",
 }
 
 

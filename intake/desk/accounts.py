@@ -26,6 +26,7 @@ ROLES = {"clerk": "登记员", "reviewer": "评委", "admin": "管理员"}
 # Who may do what; an admin may do everything.
 MAY = {
     "decide": {"reviewer", "admin"},
+    "score": {"reviewer", "admin"},
     "edit": {"clerk", "admin"},
     "recheck": {"clerk", "admin"},
     "users": {"admin"},

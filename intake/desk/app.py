@@ -4,6 +4,11 @@
 Handlers are plain functions ``handler(request, desk, account, form)`` run in a worker thread (the
 database is synchronous); ``guarded`` wraps each into an endpoint. Anything without a session is sent to
 ``/login`` (pages) or answered 401 (``/api/`` and files).
+
+The ``desk`` a handler receives is the desk as its account sees it (``Seen``): under blind review
+(``contest.scoring.blind``) a reviewer's ``desk.views()``, ``desk.derived()`` and ``desk.view()`` are blind
+(``intake/blind.py``), and templates get ``blind``. Pages show submissions through these, never from the
+database directly, so that a page added later is blind too.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
+from intake.blind import UnitNames, blind_view, blind_views
 from intake.desk.accounts import ROLES, Account, LoginRefused, Throttle, account_of, log_in
 from intake.pipeline import Services
 from intake.views import submission_views
@@ -34,10 +40,15 @@ PUBLIC = ("/login", "/static")
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 MAX_FORM_BYTES = 1024 * 1024
+# Who is kept blind under blind review. Admins see everything; so do clerks, who record and correct the unit,
+# contact and phone, and could not do so without seeing them.
+BLIND_ROLES = {"reviewer"}
 
 
 class Desk:
     """What every handler shares: the config, the services, the login throttle and the templates."""
+
+    blind = False   # the desk itself sees everything; see ``Seen``
 
     def __init__(self, config: Config, services: Services):
         self.config = config
@@ -50,29 +61,68 @@ class Desk:
         self.env.globals.update(contest=config.contest.name, roles=ROLES)
         self._views: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
         self._derived: dict[str, Any] = {}
-        self._views_lock = threading.Lock()
+        self._views_lock = threading.RLock()   # a build may ask for another derived value
 
-    def views(self) -> list[dict[str, Any]]:
+    def views(self, blind: bool = False) -> list[dict[str, Any]]:
         """``submission_views`` of every submission, built again only when something changed since (with 2,000
-        works it takes a second or more; twenty reviewers must not each wait for their own). Read-only."""
+        works it takes a second or more; twenty reviewers must not each wait for their own). Read-only.
+        ``blind``: as a judge under blind review sees them."""
         mark = self.db.change_mark()
         with self._views_lock:
             if self._views is None or self._views[0] != mark:
                 self._views = (mark, submission_views(self.db))
                 self._derived = {}
-            return self._views[1]
+            views = self._views[1]
+            if not blind:
+                return views
+            if "#blind" not in self._derived:
+                self._derived["#blind"] = blind_views(views, self.config.contest)
+            return self._derived["#blind"]
 
-    def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any]) -> Any:
-        """``build(views)``, kept as long as the views are (the list's rows, rendered once for everyone)."""
-        views = self.views()
+    def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any], blind: bool = False) -> Any:
+        """``build(views)``, kept as long as the views are (the list's rows, rendered once for everyone;
+        once more for everyone under blind review)."""
+        views = self.views(blind)
+        key = f"{name}#blind" if blind else name
         with self._views_lock:
-            if name not in self._derived:
-                self._derived[name] = build(views)
-            return self._derived[name]
+            if key not in self._derived:
+                self._derived[key] = build(views)
+            return self._derived[key]
+
+    def view(self, view: dict[str, Any]) -> dict[str, Any]:
+        return view
+
+    def unit_names(self) -> UnitNames:
+        """Every name of a unit, for masking (kept as long as the views are)."""
+        return self.derived("#unit_names", lambda views: UnitNames.of(self.config.contest, views))
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(account=account, **context)
         return HTMLResponse(html, status_code=status)
+
+
+class Seen:
+    """The desk as one account sees it: blind for a reviewer under blind review, the desk itself otherwise."""
+
+    def __init__(self, desk: Desk, account: Account):
+        self.desk = desk
+        self.blind = bool(desk.config.contest.scoring.blind and account.role in BLIND_ROLES)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.desk, name)
+
+    def views(self) -> list[dict[str, Any]]:
+        return self.desk.views(self.blind)
+
+    def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        return self.desk.derived(name, build, self.blind)
+
+    def view(self, view: dict[str, Any]) -> dict[str, Any]:
+        """A view (or a page's dict built on one) as this account may see it."""
+        return blind_view(view, self.desk.unit_names()) if self.blind else view
+
+    def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
+        return self.desk.render(template, account, status, blind=self.blind, **context)
 
 
 Handler = Callable[[Request, Desk, Account, Any], Response]
@@ -99,7 +149,7 @@ def guarded(handler: Handler, api: bool = False, action: str | None = None):
                 return _refused(desk, account, api, 403, "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。")
         if action and not account.may(action):
             return _refused(desk, account, api, 403, f"{account.role_label}账号不能进行此操作。")
-        return await run_in_threadpool(handler, request, desk, account, form)
+        return await run_in_threadpool(handler, request, Seen(desk, account), account, form)
 
     endpoint.guarded = True   # the route-enumeration test reads it
     return endpoint
@@ -191,7 +241,7 @@ class SecurityHeaders:
 
 
 def create_app(config: Config, services: Services) -> Starlette:
-    from intake.desk import actions, files, pages
+    from intake.desk import actions, files, pages, scores
 
     routes = [
         Route("/login", login_page, methods=["GET"]),
@@ -203,6 +253,7 @@ def create_app(config: Config, services: Services) -> Starlette:
         Route("/entries/{submission_id:int}/decide", guarded(actions.decide, action="decide"), methods=["POST"]),
         Route("/entries/{submission_id:int}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
         Route("/entries/{submission_id:int}/recheck", guarded(actions.recheck, action="recheck"), methods=["POST"]),
+        Route("/entries/{submission_id:int}/score", guarded(scores.score, action="score"), methods=["POST"]),
         Route("/users", guarded(actions.users_page, action="users"), methods=["GET"]),
         Route("/users", guarded(actions.users_change, action="users"), methods=["POST"]),
         Route("/files/{file_id:int}", guarded(files.play, api=True), methods=["GET"]),

@@ -53,6 +53,8 @@ def download(request: Request, desk: Desk, account: Account, form) -> Response:
     def attachment(media: MediaFile, path: Path) -> Response:
         # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
         name = clean_name(Path(media.original_name.replace("\\", "/")).name or f"文件{media.position + 1}")
+        if desk.blind:   # the name a sender gave often names the unit
+            name = f"作品{media.submission_id}-{media.position + 1}{Path(name).suffix.lower()[:6]}"
         return FileResponse(path, filename=name, media_type="application/octet-stream")
 
     return _answer(request, desk, attachment)

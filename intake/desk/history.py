@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from core.timefmt import local_text
+from intake.scoring import score_text
 from intake.labels import DECISION_LABELS, FIELD_LABELS, OUTCOME_LABELS, SOURCE_LABELS
 from validators.results import Outcome
 
@@ -12,7 +13,7 @@ KIND_LABELS = {
     "recorded": "登记", "files_added": "补登文件", "decision": "评审决定", "edited": "修改信息",
     "rechecked": "重新检查", "receipt_sending": "发送回执", "receipt_sent": "回执已发送",
     "receipt_failed": "回执发送失败", "receipt_skipped": "未发送回执", "mail_seen_again": "再次收到同一封邮件",
-    "mail_content": "邮件内容标识", "moved": "移动投递文件",
+    "mail_content": "邮件内容标识", "moved": "移动投递文件", "scored": "评分",
 }
 
 
@@ -39,6 +40,10 @@ def event_text(kind: str, data: dict[str, Any]) -> str:
             parts.append("检查结果为不合格，评审仍决定入围")
         if data.get("note"):
             parts.append(f"备注：{data['note']}")
+    elif kind == "scored":
+        parts += [f"{name} {score_text(value)}" for name, value in (data.get("scores") or {}).items()]
+        if data.get("comment"):
+            parts.append(f"评语：{data['comment']}")
     elif kind == "files_added":
         parts.append("、".join(str(name) for name in data.get("files", [])))
     elif kind in ("edited", "rechecked"):

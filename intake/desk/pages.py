@@ -16,6 +16,7 @@ from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, 
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.history import history_of
+from intake.desk.scores import NO_SCORE, entry_scores, list_cells, overview_progress, private_history
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
 from intake.views import view_of
@@ -25,7 +26,8 @@ LATEST = 10
 COVERAGE_CSS = {UnitState.MISSING: "missing", UnitState.ONLY_REJECTED: "missing", UnitState.OVER_QUOTA: "over"}
 OUTCOMES = [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
 # What an action's redirect says once it is done (a fixed text, never an echo of the request).
-DONE = {"decide": "已记录评审决定。", "edit": "已保存修改。", "recheck": "已重新检查。", "same": "内容与原来相同，没有修改。"}
+DONE = {"decide": "已记录评审决定。", "edit": "已保存修改。", "recheck": "已重新检查。", "same": "内容与原来相同，没有修改。",
+        "score": "已保存评分。"}
 
 
 def row_of(view: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +58,8 @@ def counts_of(views: list[dict[str, Any]]) -> dict[str, Any]:
 
 def overview(request: Request, desk: Desk, account: Account, form) -> Response:
     views = desk.views()
-    found = unit_coverage(views, desk.config.contest)
+    # Under blind review the units are hidden, and so is the coverage per unit (it names them).
+    found = unit_coverage([] if desk.blind else views, desk.config.contest)
     coverage = [{"unit": u.unit, "listed": u.listed, "state": u.state.value, "css": COVERAGE_CSS.get(u.state, ""),
                  "state_text": state_text(u), "warning": warning_text(u), "submitted": u.submitted,
                  "rejected": u.rejected, "shortlisted": u.shortlisted} for u in found.units]
@@ -69,7 +72,7 @@ def overview(request: Request, desk: Desk, account: Account, form) -> Response:
         coverage_counts=[(STATE_LABELS[s], listed.count(s)) for s in UnitState if s in listed], listed=len(listed),
         deadline=local_text(deadline), deadline_passed=datetime.now(timezone.utc) > deadline,
         latest=latest, last_id=max((v["id"] for v in views), default=0),
-        refresh_ms=int(desk.config.desk.refresh_seconds * 1000))
+        refresh_ms=int(desk.config.desk.refresh_seconds * 1000), progress=overview_progress(desk))
 
 
 def api_overview(request: Request, desk: Desk, account: Account, form) -> Response:
@@ -83,7 +86,7 @@ def api_overview(request: Request, desk: Desk, account: Account, form) -> Respon
     if not new:
         return JSONResponse({"latest": [], "last_id": after})
     history = desk.db.decisions([s.id for s in new])
-    rows = [row_of(view_of(s, history.get(s.id, []))) for s in new]
+    rows = [row_of(desk.view(view_of(s, history.get(s.id, [])))) for s in new]
     return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(desk.views())})
 
 
@@ -95,23 +98,27 @@ def api_submissions(request: Request, desk: Desk, account: Account, form) -> Res
 def listing(request: Request, desk: Desk, account: Account, form) -> Response:
     def rows_html(views: list[dict[str, Any]]) -> Markup:
         # Rendered (and escaped) once per state of the database, then shared by every reviewer's page.
-        return Markup(desk.env.get_template("list_rows.html.j2").render(rows=[row_of(v) for v in views]))
+        cells = list_cells(desk)
+        return Markup(desk.env.get_template("list_rows.html.j2").render(
+            rows=[{**row_of(v), **cells.get(v["id"], NO_SCORE)} for v in views]))
 
     views = desk.views()
-    units = sorted({v["unit"] for v in views if v["unit"]})
+    units = [] if desk.blind else sorted({v["unit"] for v in views if v["unit"]})
     return desk.render("list.html.j2", account, rows_html=desk.derived("list_rows", rows_html), total=len(views),
                        outcomes=OUTCOMES, decisions=DECISION_LABELS, units=units)
 
 
 def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
-          status: int = 200) -> Response:
+          status: int = 200, given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
+    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
     submission_id = request.path_params["submission_id"]
     try:
         sub = desk.db.submission(submission_id)
     except NotFound as exc:
         return desk.render("refused.html.j2", account, status=404, message=exc.message)
     decisions = desk.db.decisions([submission_id]).get(submission_id, [])
-    view = view_of(sub, decisions)
+    history = private_history(history_of(desk.db.events(submission_id)), account)
+    view = desk.view({**view_of(sub, decisions), "history": history})
     paths = desk.db.stored_paths(submission_id)
     files = []
     for stored, f in zip(sub.files, view["files"]):
@@ -128,6 +135,7 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
     done = DONE.get(request.query_params.get("done", ""))
     return desk.render(
         "entry.html.j2", account, status=status, view=view, row=row_of(view), files=files, checks=checks,
-        resolution=dimensions(main) or "—", history=history_of(desk.db.events(submission_id)),
+        resolution=dimensions(main) or "—", history=view["history"],
+        scores=entry_scores(desk, account, view, given, comment),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
         received_at=local_text(sub.received_at))
