@@ -30,6 +30,7 @@ from tests.test_mailbox import smtp_collector
 MAX_SIZE = 1024 * 1024   # rules.max_size_bytes of this desk: an oversized upload stays cheap to send
 FROM = "bmjfgxck@163.com"
 CONTACT = "联系人：王老师，电话：0772-2821234"
+TOO_LARGE = "上传的文件太大：超过 1 MB 的上限，没有保存。请先压缩到 1 MB 以内再补登。"
 browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
 
 
@@ -67,9 +68,11 @@ def multipart(fields: list[tuple[str, str | tuple[str, bytes]]]) -> tuple[bytes,
     return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def upload(client: Client, submission_id: int, fields, headers: dict | None = None, chunked: bool = False):
-    """POST the fields as an upload to the entry's attach route: (status, body text)."""
+def upload(client: Client, submission_id: int, fields, headers: dict | None = None, chunked: bool = False,
+           cut: int = 0):
+    """POST the fields as an upload to the entry's attach route (``cut`` bytes short): (status, body text)."""
     body, content_type = multipart(fields)
+    body = body[:len(body) - cut]
     conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=30)
     sent = {"Content-Type": content_type, "Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items()),
             **(headers or {})}
@@ -199,6 +202,11 @@ def test_clerk_attaches_an_uploaded_file(desk, clips):
     assert upload(clerk, 99999, [("csrf", clerk.csrf()), ("file", ("a.mp4", b"x"))])[0] == 404
     status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("", b""))])
     assert status == 400 and "请先选择要补登的文件。" in text
+    # a body cut off before its closing boundary is not a whole file
+    status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("cut.mp4", content))], cut=200)
+    assert status == 400 and "上传的内容不完整或格式不对，请重新补登。" in text
+    assert [f.original_name for f in services.db.submission(target).files][1:] == ["补登4pm.mp4"]
+    assert stored_state(root, services, target)[0] == []
 
 
 def test_an_oversized_upload_is_refused_and_nothing_is_stored(desk):
@@ -206,7 +214,7 @@ def test_an_oversized_upload_is_refused_and_nothing_is_stored(desk):
     clerk = logged_in(port, "clerk")
     target = ids["accepted"]
     before = stored_state(root, services, target)
-    message = "上传的文件太大：超过 1 MB 的上限，没有保存。请先压缩到 1 MB 以内再补登。"
+    message = TOO_LARGE
     # sent in chunks without a length: stopped at the bound as it arrives
     big = b"\0" * (MAX_SIZE + 1024 * 1024 + 1)
     status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("big.mp4", big))], chunked=True)
@@ -308,6 +316,13 @@ def test_clerk_uploads_from_the_entry_page_in_chromium(desk, browser, clips, tmp
         page.click("button[type=submit]")
         page.wait_for_url(base + "/")
         page.goto(f"{base}/entries/{target}")
+        # a file over the limit is refused in the page, before it is sent
+        big = tmp_path / "太大.mp4"
+        big.write_bytes(b"\0" * (MAX_SIZE + 1))
+        page.set_input_files("#attach-form input[type=file]", str(big))
+        page.click("#attach-form button[type=submit]")
+        assert page.locator("#attach-form .error").inner_text() == TOO_LARGE
+        assert page.url == f"{base}/entries/{target}"
         page.set_input_files("#attach-form input[type=file]", str(path))
         page.click("#attach-form button[type=submit]")
         page.wait_for_url(f"{base}/entries/{target}?done=attach")

@@ -233,6 +233,7 @@ def create_app(config: Config, services: Services) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.desk = Desk(config, services)
+    app.state.desk.env.globals.update(uploads.page_globals(config))
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -23,6 +23,7 @@ from core.errors import IntakeError, NotFound
 from core.numbers import size_text
 from core.textsafe import clean_name
 from intake.attach import attach_file
+from intake.config import Config
 from intake.desk import actions, pages
 from intake.desk.accounts import Account
 from intake.desk.app import CSRF_REFUSED, Desk, csrf_matches
@@ -30,6 +31,7 @@ from intake.desk.app import CSRF_REFUSED, Desk, csrf_matches
 UPLOAD_MARGIN = 1024 * 1024      # the multipart framing and the token, beyond the file's own limit
 FIELD_BYTES = 1024               # a form field's value: the token is 43 characters
 DRAIN_BYTES = 64 * 1024 * 1024   # read (and drop) this much more of a refused body, so the browser sees why
+INCOMPLETE = "上传的内容不完整或格式不对，请重新补登。"
 pages.DONE["attach"] = "已补登文件。"   # what the entry page says after the redirect
 
 
@@ -39,9 +41,15 @@ class Refused(Exception):
         self.status, self.message = status, message
 
 
-def too_large(desk: Desk) -> Refused:
-    limit = size_text(desk.config.rules.max_size_bytes)
+def too_large(config: Config) -> Refused:
+    limit = size_text(config.rules.max_size_bytes)
     return Refused(413, f"上传的文件太大：超过 {limit} 的上限，没有保存。请先压缩到 {limit} 以内再补登。")
+
+
+def page_globals(config: Config) -> dict[str, object]:
+    """What the entry page's upload form needs to refuse, before sending it, a file over the size limit
+    (static/upload.js): the server would only record it as too large, without keeping it."""
+    return {"upload_max_bytes": config.rules.max_size_bytes, "upload_too_large": too_large(config).message}
 
 
 class UploadReader:
@@ -56,11 +64,13 @@ class UploadReader:
         self._disposition = b""
         self._field: str | None = None
         self._value = bytearray()
+        self.ended = False   # the closing boundary was read: the file is whole
 
     def callbacks(self) -> dict:
         return {"on_part_begin": self._begin, "on_header_field": self._header_field,
                 "on_header_value": self._header_value, "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished, "on_part_data": self._data, "on_part_end": self._end}
+                "on_headers_finished": self._headers_finished, "on_part_data": self._data, "on_part_end": self._end,
+                "on_end": self._finished}
 
     def _begin(self) -> None:
         self._disposition, self._field, self._value = b"", None, bytearray()
@@ -112,6 +122,9 @@ class UploadReader:
                 raise Refused(403, CSRF_REFUSED)
             self.token_checked = True
 
+    def _finished(self) -> None:
+        self.ended = True
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -120,18 +133,13 @@ class UploadReader:
 
 async def attach(request: Request, desk: Desk, account: Account) -> Response:
     """POST /entries/{id}/attach (multipart, field ``file``): the file added to the work, or why not."""
-    submission_id = request.path_params["submission_id"]
-    try:
-        await run_in_threadpool(desk.db.submission, submission_id)
-    except NotFound as exc:
-        return _refused(desk, account, Refused(404, exc.message))
     work = desk.config.storage.data_dir / "work" / f"upload-{uuid.uuid4().hex}"
     try:
         try:
             path = await _receive(request, desk, account, work)
         except Refused as exc:
             shutil.rmtree(work, ignore_errors=True)   # before a refused body is drained: nothing stays
-            if _declared(request) <= _limit(desk) + DRAIN_BYTES:
+            if _declared(request) <= upload_limit(desk.config) + DRAIN_BYTES:
                 await _drain(request)
             return _refused(desk, account, exc)
         except ClientDisconnect:
@@ -146,9 +154,13 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
     header_token = request.headers.get("x-csrf-token")
     if header_token is not None and not csrf_matches(account, header_token):
         raise Refused(403, CSRF_REFUSED)
-    limit = _limit(desk)
+    try:
+        await run_in_threadpool(desk.db.submission, request.path_params["submission_id"])
+    except NotFound as exc:
+        raise Refused(404, exc.message) from None
+    limit = upload_limit(desk.config)
     if _declared(request) > limit:
-        raise too_large(desk)
+        raise too_large(desk.config)
     kind, params = parse_options_header(request.headers.get("content-type"))
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
         raise Refused(400, "上传的内容格式不对，请用页面上的表单补登。")
@@ -159,23 +171,26 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
         async for chunk in request.stream():
             total += len(chunk)
             if total > limit:
-                raise too_large(desk)
+                raise too_large(desk.config)
             if chunk:
                 await run_in_threadpool(parser.write, chunk)
         parser.finalize()
     except FormParserError:
-        raise Refused(400, "上传的内容不完整或格式不对，请重新补登。") from None
+        raise Refused(400, INCOMPLETE) from None
     finally:
         reader.close()
     if not reader.token_checked:
         raise Refused(403, CSRF_REFUSED)
+    if not reader.ended:
+        raise Refused(400, INCOMPLETE)
     if reader.path is None:
         raise Refused(400, "请先选择要补登的文件。")
     return reader.path
 
 
-def _limit(desk: Desk) -> int:
-    return desk.config.rules.max_size_bytes + UPLOAD_MARGIN
+def upload_limit(config: Config) -> int:
+    """The most an upload's body may hold: the file's own limit and a margin for the form around it."""
+    return config.rules.max_size_bytes + UPLOAD_MARGIN
 
 
 def _declared(request: Request) -> int:
