@@ -5,26 +5,29 @@ export into the intake's own folders is refused). One upload in Chromium from th
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import http.client
 import json
 import re
 import uuid
 from email import policy
-from markupsafe import escape
 
 import pytest
+from markupsafe import escape
 
+from core.errors import IntakeError
 from intake.config import Config
 from intake.decisions import decide
 from intake.desk.settings import masked_url
 from intake.export import SUMMARY
 from intake.export_folder import MANIFEST
-from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable
+from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, send_receipt_now
 from intake.views import submission_view
 from scripts.docs import config_keys
 from tests import mails, test_report
 from tests.desks import PASSWORD, XSS_TITLE, Client, logged_in, make_desk, running_desk
+from tests.dovecot import free_port
 from tests.test_mailbox import smtp_collector
 
 MAX_SIZE = 1024 * 1024   # rules.max_size_bytes of this desk: an oversized upload stays cheap to send
@@ -266,6 +269,19 @@ def test_receipt_preview_and_resend(desk):
     assert NO_SENDER in clerk.get(f"/entries/{other}/receipt").text
     refused = clerk.post(f"/entries/{other}/receipt", {"csrf": clerk.csrf()})
     assert refused.status == 400 and NO_SENDER in refused.text and len(handler.messages) == 1
+
+
+def test_a_failed_resend_is_told_and_recorded(desk):
+    root, port, ids, services, handler = desk
+    receipts = services.config.mailbox.receipts.model_copy(update={"port": free_port()})   # nobody listens
+    config = services.config.model_copy(
+        update={"mailbox": services.config.mailbox.model_copy(update={"receipts": receipts})})
+    with pytest.raises(IntakeError) as caught:
+        send_receipt_now(dataclasses.replace(services, config=config), ids["mail"], "admin")
+    assert caught.value.message.startswith("回执发送失败：ConnectionRefusedError")
+    assert caught.value.hint == "请检查 config.yaml 中 mailbox.receipts 的服务器、端口、账号和授权码。"
+    [failed] = [e for e in services.db.events(ids["mail"]) if e.kind == "receipt_failed"]
+    assert (failed.actor, failed.data["error"]) == ("admin", caught.value.message.removeprefix("回执发送失败："))
 
 
 def test_receipts_off_or_without_an_address_are_named():
