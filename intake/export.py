@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import StorageError, UsageError
 from core.numbers import duration_text, size_mb
@@ -31,6 +31,9 @@ from intake.export_folder import MANIFEST, ExportFolder, WrittenFile, file_diges
     write_manifest
 from intake.report.sheet import write_sheet
 from storage.filestore import FileStore
+
+if TYPE_CHECKING:
+    from intake.config import Config
 
 # Characters Windows refuses in a file name; control characters are dropped before this.
 WINDOWS_UNSAFE = re.compile(r'[\\/:*?"<>|]')
@@ -138,6 +141,12 @@ class ExportResult:
         return {"directory": str(self.directory.resolve()), "files": [f.name for f in self.files],
                 "not_exported": not_exported, "forced": [f.name for f in self.files if f.forced],
                 "removed": self.removed, "kept": self.kept}
+
+
+def reserved_folders(config: Config) -> dict[str, Path]:
+    """The folders the intake works in (what: path); an export into any of them is refused."""
+    return {"投递文件夹": config.watch.inbox, "处理结果文件夹": config.watch.done, "文件库": config.storage.root,
+            "数据目录": config.storage.data_dir}
 
 
 def export_shortlist(views: list[dict[str, Any]], store: FileStore, target: Path, *, contest_name: str,

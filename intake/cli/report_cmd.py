@@ -76,17 +76,15 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
     逐件列出每件入围作品导出了哪些文件，或为什么没有导出。目录须为空（或不存在），否则加 --replace。
     退出码：0 全部入围作品都已导出；3 有入围作品没能导出，或其文件在文件库中丢失、损坏（见输出）；2 用法错误（如目录不是空的、没有入围作品）。
     """
-    from intake.export import export_shortlist
+    from intake.export import export_shortlist, reserved_folders
     from intake.services import open_database
     from intake.views import submission_views
     from storage.filestore import FileStore
 
     config = app.config
     db = open_database(config)
-    reserved = {"投递文件夹": config.watch.inbox, "处理结果文件夹": config.watch.done, "文件库": config.storage.root,
-                "数据目录": config.storage.data_dir}
     result = export_shortlist(submission_views(db), FileStore(config.storage.root), Path(directory),
-                              contest_name=config.contest.name, replace=replace, reserved=reserved)
+                              contest_name=config.contest.name, replace=replace, reserved=reserved_folders(config))
     db.record_event("exported", result.audit())
     for line in export_lines(result):
         echo(line)

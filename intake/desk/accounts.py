@@ -30,6 +30,10 @@ MAY = {
     "edit": {"clerk", "admin"},
     "recheck": {"clerk", "admin"},
     "users": {"admin"},
+    "export": {"admin"},
+    "settings": {"admin"},
+    "attach": {"clerk", "admin"},
+    "receipt": {"clerk", "admin"},
 }
 MIN_PASSWORD = 8
 # scrypt with N=2**14, r=8: 16 MiB of memory for each try.

@@ -43,6 +43,7 @@ MAX_FORM_BYTES = 1024 * 1024
 # Who is kept blind under blind review. Admins see everything; so do clerks, who record and correct the unit,
 # contact and phone, and could not do so without seeing them.
 BLIND_ROLES = {"reviewer"}
+CSRF_REFUSED = "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。"
 
 
 class Desk:
@@ -128,9 +129,13 @@ class Seen:
 Handler = Callable[[Request, Desk, Account, Any], Response]
 
 
-def guarded(handler: Handler, api: bool = False, action: str | None = None):
+def guarded(handler: Handler, api: bool = False, action: str | None = None, stream: bool = False):
     """The endpoint for ``handler``: a session is required (else /login or 401), ``action`` needs a role
-    that may do it (else 403), and a POST must carry the session's CSRF token (else 403)."""
+    that may do it (else 403), and a POST must carry the session's CSRF token (else 403).
+
+    A ``stream`` handler is a coroutine ``handler(request, desk, account)`` that reads the body itself (an
+    upload): it runs once the session and the role are checked, and checks the token (``csrf_matches``)
+    before it keeps anything of the body."""
 
     async def endpoint(request: Request) -> Response:
         desk: Desk = request.app.state.desk
@@ -140,19 +145,25 @@ def guarded(handler: Handler, api: bool = False, action: str | None = None):
                 return JSONResponse({"error": "未登录或登录已过期。"}, status_code=401)
             return RedirectResponse("/login", status_code=303)
         form = None
-        if request.method == "POST":
+        if request.method == "POST" and not stream:
             form = await _form(request)
             if form is None:
                 return _refused(desk, account, api, 413, "提交的内容太大。")
             token = form.get("csrf") or request.headers.get("x-csrf-token") or ""
-            if not hmac.compare_digest(str(token), account.csrf):
-                return _refused(desk, account, api, 403, "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。")
+            if not csrf_matches(account, token):
+                return _refused(desk, account, api, 403, CSRF_REFUSED)
         if action and not account.may(action):
             return _refused(desk, account, api, 403, f"{account.role_label}账号不能进行此操作。")
+        if stream:
+            return await handler(request, Seen(desk, account), account)
         return await run_in_threadpool(handler, request, Seen(desk, account), account, form)
 
     endpoint.guarded = True   # the route-enumeration test reads it
     return endpoint
+
+
+def csrf_matches(account: Account, token: object) -> bool:
+    return hmac.compare_digest(str(token or ""), account.csrf)
 
 
 async def _form(request: Request):
@@ -241,7 +252,7 @@ class SecurityHeaders:
 
 
 def create_app(config: Config, services: Services) -> Starlette:
-    from intake.desk import actions, files, pages, scores
+    from intake.desk import actions, exporting, files, pages, receipts_page, scores, settings, uploads
 
     routes = [
         Route("/login", login_page, methods=["GET"]),
@@ -256,6 +267,14 @@ def create_app(config: Config, services: Services) -> Starlette:
         Route("/entries/{submission_id:int}/score", guarded(scores.score, action="score"), methods=["POST"]),
         Route("/users", guarded(actions.users_page, action="users"), methods=["GET"]),
         Route("/users", guarded(actions.users_change, action="users"), methods=["POST"]),
+        Route("/entries/{submission_id:int}/attach", guarded(uploads.attach, action="attach", stream=True),
+              methods=["POST"]),
+        Route("/entries/{submission_id:int}/receipt", guarded(receipts_page.preview, action="receipt"), methods=["GET"]),
+        Route("/entries/{submission_id:int}/receipt", guarded(receipts_page.resend, action="receipt"), methods=["POST"]),
+        Route("/export", guarded(exporting.export_page, action="export"), methods=["GET"]),
+        Route("/export", guarded(exporting.export_run, action="export"), methods=["POST"]),
+        Route("/export/summary", guarded(exporting.summary, action="export"), methods=["GET"]),
+        Route("/settings", guarded(settings.settings_page, action="settings"), methods=["GET"]),
         Route("/files/{file_id:int}", guarded(files.play, api=True), methods=["GET"]),
         Route("/files/{file_id:int}/download", guarded(files.download, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:int}", guarded(files.poster, api=True), methods=["GET"]),
@@ -265,6 +284,7 @@ def create_app(config: Config, services: Services) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.desk = Desk(config, services)
+    app.state.desk.env.globals.update(uploads.page_globals(config))
     app.add_middleware(SecurityHeaders)
     return app
 

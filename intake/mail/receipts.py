@@ -23,7 +23,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from core.errors import IntakeError
+from core.errors import IntakeError, UsageError
 from core.textsafe import one_line
 from intake.labels import OUTCOME_LABELS
 from intake.notes import render_receipt
@@ -127,17 +127,64 @@ def _answer(services: Services, submission_id: int) -> bool:
     if not cfg.for_no_video and any(c["id"] == "files" and c["code"] == "no_video" for c in view["checks"]):
         _skip(db, submission_id, "no_video")   # no video, no download link: usually a question
         return False
+    return _deliver(services, submission_id, view, ACTOR) is None
+
+
+def _deliver(services: Services, submission_id: int, view: dict, actor: str) -> str | None:
+    """Compose and send ``view``'s receipt, noting ``receipt_sending`` before and ``receipt_sent`` or
+    ``receipt_failed`` after, under ``actor``; None when it was sent, else why not (in Chinese)."""
+    db, cfg = services.db, services.config.mailbox.receipts
     try:
-        msg = compose_receipt(view, cfg.from_address or cfg.username, cfg.contact_line)
-        db.record_event("receipt_sending", {"to": view["sender"]}, submission_id=submission_id, actor=ACTOR)
+        msg = receipt_for(cfg, view)
+        db.record_event("receipt_sending", {"to": view["sender"]}, submission_id=submission_id, actor=actor)
         _send(cfg, msg)
     except Exception as exc:  # SMTP, the network, or a receipt that cannot be composed: only this one fails
         expected = isinstance(exc, (OSError, smtplib.SMTPException))
         log.warning("作品 #%s 的回执发送失败：%s", submission_id, describe(exc), exc_info=not expected)
-        db.record_event("receipt_failed", {"error": describe(exc)}, submission_id=submission_id, actor=ACTOR)
-        return False
-    db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor=ACTOR)
-    return True
+        db.record_event("receipt_failed", {"error": describe(exc)}, submission_id=submission_id, actor=actor)
+        return describe(exc)
+    db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor=actor)
+    return None
+
+
+def receipt_for(cfg, view: dict) -> EmailMessage:
+    """The receipt ``view``'s sender would get now, under the receipts' settings ``cfg``."""
+    return compose_receipt(view, cfg.from_address or cfg.username, cfg.contact_line)
+
+
+def receipts_unusable(cfg) -> str | None:
+    """Why no receipt can be sent by hand under ``cfg`` (off, or no sending address), in Chinese; None if one can."""
+    if not cfg.enabled:
+        return "回执功能没有开启（config.yaml 中 mailbox.receipts.enabled 为 false），不能发送回执。"
+    if not (cfg.from_address or cfg.username) or not cfg.host:
+        return ("回执的发件设置不完整（config.yaml 中 mailbox.receipts 的 host，以及 from_address 或 username），"
+                "不能发送回执。")
+    return None
+
+
+NO_SENDER = "这件作品没有发件人地址（不是通过邮件报送的），无法发送回执。"
+
+
+def send_receipt_now(services: Services, submission_id: int, actor: str) -> str:
+    """Send the submission's receipt now (a reviewer's resend, whatever was sent before), under ``actor`` in
+    the audit log; returns the address it went to. UsageError when receipts are off or not set up, the work
+    has no sender, or a worker is answering it right now; IntakeError when sending failed (recorded)."""
+    refusal = receipts_unusable(services.config.mailbox.receipts)
+    if refusal:
+        raise UsageError(refusal)
+    view = submission_view(services.db, submission_id)
+    if not view["sender"]:
+        raise UsageError(NO_SENDER)
+    ref, worker = f"receipt:{submission_id}", f"{worker_id()}:{actor}"
+    if not services.db.claim(ref, worker, services.config.database.claim_lease_seconds):
+        raise UsageError("接收程序正在发送这件作品的回执，请稍后再试。")
+    try:
+        error = _deliver(services, submission_id, view, actor)
+    finally:
+        services.db.release(ref, worker)
+    if error:
+        raise IntakeError(f"回执发送失败：{error}", "请检查 config.yaml 中 mailbox.receipts 的服务器、端口、账号和授权码。")
+    return view["sender"]
 
 
 def _skip(db, submission_id: int, reason: str) -> None:

@@ -1,0 +1,46 @@
+"""回执 from the desk (clerks, admins): the exact mail a submitter would get, and sending it again now."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from core.errors import IntakeError, NotFound, UsageError
+from intake.desk.accounts import Account
+from intake.desk.app import Desk
+from intake.mail.receipts import NO_SENDER, receipt_for, receipts_unusable, send_receipt_now
+from intake.views import submission_view
+
+SHOWN_HEADERS = ("From", "To", "Subject", "Auto-Submitted")
+
+
+def preview(request: Request, desk: Desk, account: Account, form, *, error: str | None = None,
+            status: int = 200) -> Response:
+    submission_id = request.path_params["submission_id"]
+    try:
+        view = submission_view(desk.db, submission_id)
+    except NotFound as exc:
+        return desk.render("refused.html.j2", account, status=404, message=exc.message)
+    cfg = desk.config.mailbox.receipts
+    mail = None
+    if view["sender"]:
+        msg = receipt_for(cfg, view)
+        mail = {"headers": [(name, str(msg[name] or "")) for name in SHOWN_HEADERS], "body": msg.get_content()}
+    sent = [e for e in desk.db.events(submission_id) if e.kind == "receipt_sent"]
+    done = "已发送回执。" if request.query_params.get("done") == "sent" else None
+    return desk.render("receipt.html.j2", account, status=status, view=view, mail=mail, error=error, done=done,
+                       no_sender=None if view["sender"] else NO_SENDER, unusable=receipts_unusable(cfg),
+                       sent=len(sent))
+
+
+def resend(request: Request, desk: Desk, account: Account, form) -> Response:
+    submission_id = request.path_params["submission_id"]
+    try:
+        send_receipt_now(desk.services, submission_id, account.name)
+    except NotFound as exc:
+        return desk.render("refused.html.j2", account, status=404, message=exc.message)
+    except IntakeError as exc:
+        status = 400 if isinstance(exc, UsageError) else 502
+        message = " ".join(filter(None, [exc.message, exc.hint]))
+        return preview(request, desk, account, None, error=message, status=status)
+    return RedirectResponse(f"/entries/{submission_id}/receipt?done=sent", status_code=303)

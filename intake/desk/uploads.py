@@ -1,0 +1,227 @@
+"""补登 from the desk (clerks, admins): a file uploaded on the entry page, added as ``intake attach`` adds it.
+
+The body is parsed as it arrives (never held in memory): the CSRF token comes first (the ``X-CSRF-Token``
+header, or the form's first field), and only then is the file written, into a folder of its own under
+``data/work``, stopping at ``rules.max_size_bytes`` plus a small margin. An upload refused for any reason
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import RedirectResponse, Response
+
+from core.errors import IntakeError, NotFound
+from core.numbers import size_text
+from core.textsafe import clean_name
+from intake.attach import attach_file
+from intake.config import Config
+from intake.desk import actions, pages
+from intake.desk.accounts import Account
+from intake.desk.app import CSRF_REFUSED, Desk, csrf_matches
+
+UPLOAD_MARGIN = 1024 * 1024      # the multipart framing and the token, beyond the file's own limit
+FIELD_BYTES = 1024               # a form field's value: the token is 43 characters
+DRAIN_BYTES = 64 * 1024 * 1024   # read (and drop) this much more of a refused body, so the browser sees why
+INCOMPLETE = "上传的内容不完整或格式不对，请重新补登。"
+pages.DONE["attach"] = "已补登文件。"   # what the entry page says after the redirect
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def too_large(config: Config) -> Refused:
+    limit = size_text(config.rules.max_size_bytes)
+    return Refused(413, f"上传的文件太大：超过 {limit} 的上限，没有保存。请先压缩到 {limit} 以内再补登。")
+
+
+def page_globals(config: Config) -> dict[str, object]:
+    """What the entry page's upload form needs to refuse, before sending it, a file over the size limit
+    (static/upload.js): the server would only record it as too large, without keeping it."""
+    return {"upload_max_bytes": config.rules.max_size_bytes, "upload_too_large": too_large(config).message}
+
+
+class UploadReader:
+    """The callbacks of a streaming multipart parser: the token first, then one file written to ``work``."""
+
+    def __init__(self, account: Account, work: Path, token_checked: bool):
+        self.account, self.work = account, work
+        self.token_checked = token_checked
+        self.path: Path | None = None
+        self._file: BinaryIO | None = None
+        self._header = (bytearray(), bytearray())
+        self._disposition = b""
+        self._field: str | None = None
+        self._value = bytearray()
+        self.ended = False   # the closing boundary was read: the file is whole
+
+    def callbacks(self) -> dict:
+        return {"on_part_begin": self._begin, "on_header_field": self._header_field,
+                "on_header_value": self._header_value, "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished, "on_part_data": self._data, "on_part_end": self._end,
+                "on_end": self._finished}
+
+    def _begin(self) -> None:
+        self._disposition, self._field, self._value = b"", None, bytearray()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header[0].extend(data[start:end])
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header[1].extend(data[start:end])
+
+    def _header_end(self) -> None:
+        name, value = self._header
+        if bytes(name).strip().lower() == b"content-disposition":
+            self._disposition = bytes(value)
+        self._header = (bytearray(), bytearray())
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        if b"filename" not in options:
+            self._field = options.get(b"name", b"").decode("utf-8", "replace")
+            if not self.token_checked and self._field != "csrf":
+                raise Refused(403, CSRF_REFUSED)
+            return
+        if not self.token_checked:
+            raise Refused(403, CSRF_REFUSED)
+        if self.path is not None:
+            raise Refused(400, "一次只能补登一个文件。")
+        raw = options[b"filename"].decode("utf-8", "replace")
+        if not raw.strip():
+            raise Refused(400, "请先选择要补登的文件。")
+        self.work.mkdir(parents=True)
+        self.path = self.work / clean_name(raw)
+        self._file = self.path.open("xb")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._file is not None:
+            self._file.write(data[start:end])
+        elif len(self._value) + end - start > FIELD_BYTES:
+            raise Refused(400, "表单中的字段太长。")
+        else:
+            self._value.extend(data[start:end])
+
+    def _end(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        elif self._field == "csrf" and not self.token_checked:
+            if not csrf_matches(self.account, self._value.decode("utf-8", "replace")):
+                raise Refused(403, CSRF_REFUSED)
+            self.token_checked = True
+
+    def _finished(self) -> None:
+        self.ended = True
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+async def attach(request: Request, desk: Desk, account: Account) -> Response:
+    """POST /entries/{id}/attach (multipart, field ``file``): the file added to the work, or why not."""
+    work = desk.config.storage.data_dir / "work" / f"upload-{uuid.uuid4().hex}"
+    try:
+        try:
+            path = await _receive(request, desk, account, work)
+        except Refused as exc:
+            shutil.rmtree(work, ignore_errors=True)   # before a refused body is drained: nothing stays
+            if _declared(request) <= upload_limit(desk.config) + DRAIN_BYTES:
+                await _drain(request)
+            return _refused(desk, account, exc)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        return await run_in_threadpool(_attach, request, desk, account, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _receive(request: Request, desk: Desk, account: Account, work: Path) -> Path:
+    """The uploaded file, written under ``work``; Refused when the token, the form or the size is wrong."""
+    header_token = request.headers.get("x-csrf-token")
+    if header_token is not None and not csrf_matches(account, header_token):
+        raise Refused(403, CSRF_REFUSED)
+    try:
+        await run_in_threadpool(desk.db.submission, request.path_params["submission_id"])
+    except NotFound as exc:
+        raise Refused(404, exc.message) from None
+    limit = upload_limit(desk.config)
+    if _declared(request) > limit:
+        raise too_large(desk.config)
+    kind, params = parse_options_header(request.headers.get("content-type"))
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise Refused(400, "上传的内容格式不对，请用页面上的表单补登。")
+    reader = UploadReader(account, work, token_checked=header_token is not None)
+    try:
+        parser = MultipartParser(params[b"boundary"], reader.callbacks())
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise too_large(desk.config)
+            if chunk:
+                await run_in_threadpool(parser.write, chunk)
+        parser.finalize()
+    except FormParserError:
+        raise Refused(400, INCOMPLETE) from None
+    finally:
+        reader.close()
+    if not reader.token_checked:
+        raise Refused(403, CSRF_REFUSED)
+    if not reader.ended:
+        raise Refused(400, INCOMPLETE)
+    if reader.path is None:
+        raise Refused(400, "请先选择要补登的文件。")
+    return reader.path
+
+
+def upload_limit(config: Config) -> int:
+    """The most an upload's body may hold: the file's own limit and a margin for the form around it."""
+    return config.rules.max_size_bytes + UPLOAD_MARGIN
+
+
+def _declared(request: Request) -> int:
+    """The body's Content-Length (0 when chunked; the server has refused a malformed one already)."""
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+async def _drain(request: Request) -> None:
+    """Read and drop what is left of a refused body, up to DRAIN_BYTES: a browser still sending does not
+    read the answer (a body far larger than that is never read at all, the connection just closes)."""
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            drained += len(chunk)
+            if drained > DRAIN_BYTES:
+                return
+    except (ClientDisconnect, RuntimeError):   # gone, or the body was read to its end already
+        return
+
+
+def _attach(request: Request, desk: Desk, account: Account, path: Path) -> Response:
+    submission_id = request.path_params["submission_id"]
+    try:
+        attach_file(desk.services, submission_id, path, actor=account.name)
+    except IntakeError as exc:
+        return actions._again(request, desk, account, exc)
+    return RedirectResponse(f"/entries/{submission_id}?done=attach", status_code=303)
+
+
+def _refused(desk: Desk, account: Account, exc: Refused) -> Response:
+    return desk.render("refused.html.j2", account, status=exc.status, message=exc.message)

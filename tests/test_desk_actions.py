@@ -1,0 +1,352 @@
+"""The desk's remaining actions over HTTP: export (admins), attach by upload (clerks, admins), the receipt's
+preview and resend through a real SMTP server (aiosmtpd), and the settings view; each refused for the
+wrong role, without the CSRF token, and for what it must not do (an oversized upload stores nothing, an
+export into the intake's own folders is refused). One upload in Chromium from the entry page."""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import http.client
+import json
+import re
+import uuid
+from email import policy
+
+import pytest
+from markupsafe import escape
+
+from core.errors import IntakeError
+from intake.config import Config
+from intake.decisions import decide
+from intake.desk.settings import masked_url
+from intake.export import SUMMARY
+from intake.export_folder import MANIFEST
+from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, send_receipt_now
+from intake.views import submission_view
+from scripts.docs import config_keys
+from tests import mails, test_report
+from tests.desks import PASSWORD, XSS_TITLE, Client, logged_in, make_desk, running_desk
+from tests.dovecot import free_port
+from tests.test_mailbox import smtp_collector
+
+MAX_SIZE = 1024 * 1024   # rules.max_size_bytes of this desk: an oversized upload stays cheap to send
+FROM = "bmjfgxck@163.com"
+CONTACT = "联系人：王老师，电话：0772-2821234"
+TOO_LARGE = "上传的文件太大：超过 1 MB 的上限，没有保存。请先压缩到 1 MB 以内再补登。"
+browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
+
+
+@pytest.fixture(scope="module")
+def desk(clips, tmp_path_factory):
+    """(root, port, ids, services, smtp handler) of one desk whose receipts go to a real SMTP server."""
+    handler, controller = smtp_collector()
+    controller.start()
+    root = tmp_path_factory.mktemp("desk")
+    # OPEN_CONTEST ends inside rules: (rules.opening), so the limit below is rules.max_size_bytes
+    extra = (f"  max_size_bytes: {MAX_SIZE}\n"
+             f"mailbox:\n  receipts:\n    enabled: true\n    host: 127.0.0.1\n    port: {controller.port}\n"
+             f"    security: none\n    from_address: {FROM}\n    contact_line: \"{CONTACT}\"\n")
+    try:
+        ids = make_desk(root, clips, extra)
+        with running_desk(root) as (port, services):
+            assert services.config.rules.max_size_bytes == MAX_SIZE
+            yield root, port, ids, services, handler
+    finally:
+        controller.stop()
+
+
+def multipart(fields: list[tuple[str, str | tuple[str, bytes]]]) -> tuple[bytes, str]:
+    """A multipart/form-data body of ``fields`` in order (a file as (name, content)); (body, content type)."""
+    boundary = uuid.uuid4().hex
+    out = b""
+    for name, value in fields:
+        if isinstance(value, tuple):
+            filename, content = value
+            head = f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n' \
+                   "Content-Type: application/octet-stream\r\n"
+        else:
+            head, content = f'Content-Disposition: form-data; name="{name}"\r\n', value.encode()
+        out += f"--{boundary}\r\n{head}\r\n".encode() + content + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def upload(client: Client, submission_id: int, fields, headers: dict | None = None, chunked: bool = False,
+           cut: int = 0):
+    """POST the fields as an upload to the entry's attach route (``cut`` bytes short): (status, body text)."""
+    body, content_type = multipart(fields)
+    body = body[:len(body) - cut]
+    conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=30)
+    sent = {"Content-Type": content_type, "Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items()),
+            **(headers or {})}
+    step = 64 * 1024
+    conn.request("POST", f"/entries/{submission_id}/attach", headers=sent,
+                 body=(body[i:i + step] for i in range(0, len(body), step)) if chunked else body)
+    response = conn.getresponse()
+    try:
+        return response.status, response.read().decode("utf-8")
+    finally:
+        conn.close()
+
+
+def stored_state(root, services, submission_id: int):
+    """What an upload could leave behind: the work folder's uploads, the store's files, the work's files."""
+    work = root / "data" / "work"
+    uploads = sorted(p.name for p in work.iterdir()) if work.is_dir() else []
+    store = sorted(p.name for p in services.store.root.rglob("*") if p.is_file())
+    return uploads, store, [f.original_name for f in services.db.submission(submission_id).files]
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# -- roles and the CSRF token ------------------------------------------------------------------------
+def test_each_action_needs_its_role_and_the_token(desk):
+    root, port, ids, services, handler = desk
+    judge, clerk, admin = logged_in(port, "judge"), logged_in(port, "clerk"), logged_in(port, "admin")
+    mail = ids["mail"]
+    for client, path in ((judge, "/export"), (judge, "/settings"), (judge, f"/entries/{mail}/receipt"),
+                         (clerk, "/export"), (clerk, "/settings"), (clerk, "/export/summary")):
+        reply = client.get(path)
+        assert reply.status == 403 and f"{'评委' if client is judge else '登记员'}账号不能进行此操作。" in reply.text, path
+    assert judge.post(f"/entries/{mail}/receipt", {"csrf": judge.csrf()}).status == 403
+    assert clerk.post("/export", {"csrf": clerk.csrf(), "directory": str(root / "x")}).status == 403
+    before = stored_state(root, services, mail)
+    status, text = upload(judge, mail, [("csrf", judge.csrf()), ("file", ("a.mp4", b"x" * 1000))])
+    assert status == 403 and "评委账号不能进行此操作。" in text
+    # without the token, with another account's, or with the file before it: refused, nothing kept
+    token = clerk.csrf()
+    assert admin.post("/export", {"directory": str(root / "x")}).status == 403
+    assert clerk.post(f"/entries/{mail}/receipt", {"csrf": admin.csrf()}).status == 403
+    for fields, headers in (([("file", ("a.mp4", b"x" * 1000))], None),
+                            ([("file", ("a.mp4", b"x" * 1000)), ("csrf", token)], None),
+                            ([("note", "x"), ("csrf", token), ("file", ("a.mp4", b"x" * 1000))], None),
+                            ([("csrf", "forged"), ("file", ("a.mp4", b"x" * 1000))], None),
+                            ([("file", ("a.mp4", b"x" * 1000))], {"X-CSRF-Token": "forged"})):
+        status, text = upload(clerk, mail, fields, headers)
+        assert status == 403 and "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。" in text, fields
+    assert stored_state(root, services, mail) == before
+    assert not (root / "x").exists() and handler.messages == []
+    assert not [e for e in services.db.events(mail) if e.kind.startswith("receipt_")]
+
+
+# -- export ------------------------------------------------------------------------------------------
+def test_admin_exports_from_the_page(desk, tmp_path):
+    root, port, ids, services, handler = desk
+    for name in ("accepted", "mail"):
+        decide(services.db, ids[name], "shortlist", None, "judge")
+    admin = logged_in(port, "admin")
+    token = admin.csrf()
+    assert "目前有 2 件入围作品" in admin.get("/export").text
+    target = tmp_path / "报送"
+    reply = admin.post("/export", {"csrf": token, "directory": str(target)})
+    assert reply.status == 200, reply.text
+    names = sorted(p.name for p in target.iterdir())
+    assert names == sorted([MANIFEST, SUMMARY, "01_柳南区_守护秘密.mp4", "02_融水苗族自治县_融水.mp4"])
+    shown = text_of(reply.text)
+    assert f"已导出 2 个文件和汇总表到：{target}" in shown
+    assert f"#{ids['accepted']} 柳南区《守护秘密》 ✓ 柳南.mp4 01_柳南区_守护秘密.mp4" in shown
+    assert f"#{ids['mail']} 融水苗族自治县《融水》 ✓ 融水.mp4 02_融水苗族自治县_融水.mp4" in shown
+    manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    assert sorted(f["name"] for f in manifest["files"]) == sorted(n for n in names if n != MANIFEST)
+    [event] = [e for e in services.db.events() if e.kind == "exported"]
+    assert (event.actor, event.data["directory"], sorted(event.data["files"])) == \
+        ("admin", str(target), ["01_柳南区_守护秘密.mp4", "02_融水苗族自治县_融水.mp4"])
+    summary = admin.get("/export/summary")
+    assert (summary.status, summary.body) == (200, (target / SUMMARY).read_bytes())
+    assert "filename*=utf-8''%E6%B1%87%E6%80%BB%E8%A1%A8.xlsx" in summary.headers["content-disposition"]
+    # again into the same folder: refused unless replace, which removes only the earlier export's files
+    (target / "说明.txt").write_text("别删", encoding="utf-8")
+    again = admin.post("/export", {"csrf": token, "directory": str(target)})
+    assert again.status == 400
+    assert (f"导出目录 {target} 不是空的（有 5 个文件或文件夹），为免把旧文件混进报送材料，没有导出。 请换一个空目录；"
+            "要替换上次导出到这里的文件，请勾选“替换上次导出的文件”（只删除上次导出清单中列出且未被改动的文件，其他文件保留）。") \
+        in text_of(again.text)
+    replaced = admin.post("/export", {"csrf": token, "directory": str(target), "replace": "1"})
+    assert replaced.status == 200 and "已删除上次导出的 3 个文件。" in replaced.text
+    assert "目录中另有 1 个文件或文件夹不是上次导出写入的（或导出后被改动过），已保留：说明.txt" in replaced.text
+    # the summary once changed on disk is no longer offered
+    (target / SUMMARY).write_bytes(b"changed")
+    assert admin.get("/export/summary").status == 404
+    assert "/export/summary" not in admin.get("/export").text
+
+
+def test_export_into_the_intakes_own_folders_is_refused(desk):
+    root, port, ids, services, handler = desk
+    admin = logged_in(port, "admin")
+    store = services.config.storage.root
+    inside = admin.post("/export", {"csrf": admin.csrf(), "directory": str(store / "报送")})
+    assert inside.status == 400
+    assert (f"{store / '报送'} 位于文件库（{store}）中，不能导出到这里：导出的文件会被当作新作品登记或混入存档。 "
+            "请指定这些文件夹以外的一个空目录，如 U 盘上的新文件夹。") in text_of(inside.text)
+    relative = admin.post("/export", {"csrf": admin.csrf(), "directory": "报送"})
+    assert relative.status == 400 and "请填写导出目录的完整路径（这台电脑上的路径）" in relative.text
+    assert not (store / "报送").exists()
+
+
+# -- attach by upload ----------------------------------------------------------------------------------
+def test_clerk_attaches_an_uploaded_file(desk, clips):
+    root, port, ids, services, handler = desk
+    clerk = logged_in(port, "clerk")
+    target = ids["rejected"]
+    content = mails.variant(clips["valid"].read_bytes(), "upload-1")
+    status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("../下载/补登\u202e4pm.mp4", content))])
+    assert status == 303, text
+    files = services.db.submission(target).files
+    assert [f.original_name for f in files][1:] == ["补登4pm.mp4"]   # no folder, no bidi control
+    assert files[1].sha256 and services.store.path_of(services.db.stored_paths(target)[1]).read_bytes() == content
+    [added] = [e for e in services.db.events(target) if e.kind == "files_added"]
+    assert added.actor == "clerk"
+    assert stored_state(root, services, target)[0] == []   # the upload's own folder is gone
+    page = clerk.get(f"/entries/{target}?done=attach").text
+    assert "已补登文件。" in page and "补登4pm.mp4" in page
+    # an unknown work, and a form without a file
+    assert upload(clerk, 99999, [("csrf", clerk.csrf()), ("file", ("a.mp4", b"x"))])[0] == 404
+    status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("", b""))])
+    assert status == 400 and "请先选择要补登的文件。" in text
+    # a body cut off before its closing boundary is not a whole file
+    status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("cut.mp4", content))], cut=200)
+    assert status == 400 and "上传的内容不完整或格式不对，请重新补登。" in text
+    assert [f.original_name for f in services.db.submission(target).files][1:] == ["补登4pm.mp4"]
+    assert stored_state(root, services, target)[0] == []
+
+
+def test_an_oversized_upload_is_refused_and_nothing_is_stored(desk):
+    root, port, ids, services, handler = desk
+    clerk = logged_in(port, "clerk")
+    target = ids["accepted"]
+    before = stored_state(root, services, target)
+    message = TOO_LARGE
+    # sent in chunks without a length: stopped at the bound as it arrives
+    big = b"\0" * (MAX_SIZE + 1024 * 1024 + 1)
+    status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("big.mp4", big))], chunked=True)
+    assert (status, message in text) == (413, True)
+    # a length over the bound: refused before a byte of the body is read
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.putrequest("POST", f"/entries/{target}/attach")
+    for name, value in (("Content-Type", "multipart/form-data; boundary=x"), ("Content-Length", str(10 ** 10)),
+                        ("Cookie", "; ".join(f"{k}={v}" for k, v in clerk.cookies.items())),
+                        ("X-CSRF-Token", clerk.csrf())):
+        conn.putheader(name, value)
+    conn.endheaders()
+    response = conn.getresponse()
+    assert (response.status, message in response.read().decode()) == (413, True)
+    conn.close()
+    assert stored_state(root, services, target) == before
+
+
+# -- receipts ------------------------------------------------------------------------------------------
+def test_receipt_preview_and_resend(desk):
+    root, port, ids, services, handler = desk
+    clerk = logged_in(port, "clerk")
+    mail = ids["mail"]
+    with services.db.engine.begin() as conn:   # outside text in the receipt: shown, never run
+        conn.exec_driver_sql("UPDATE submissions SET title = ? WHERE id = ?", (XSS_TITLE, mail))
+    assert f'action="/entries/{mail}/receipt"' in clerk.get(f"/entries/{mail}").text
+    page = clerk.get(f"/entries/{mail}/receipt").text
+    view = submission_view(services.db, mail)
+    expected = compose_receipt(view, FROM, CONTACT)
+    assert f'<pre id="receipt-body" class="mail">{escape(expected.get_content())}</pre>' in page
+    assert XSS_TITLE not in page
+    for name in ("From", "To", "Subject"):
+        assert f"<tr><th>{name}</th><td>{escape(str(expected[name]))}</td></tr>" in page
+    reply = clerk.post(f"/entries/{mail}/receipt", {"csrf": clerk.csrf()})
+    assert (reply.status, reply.headers["location"]) == (303, f"/entries/{mail}/receipt?done=sent")
+    [envelope] = handler.messages
+    sent = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert (sent["To"], sent["From"], sent["Subject"]) == ("rongshui@163.com", FROM, expected["Subject"])
+    assert sent.get_content() == expected.get_content()
+    kinds = [(e.kind, e.actor, e.data) for e in services.db.events(mail) if e.kind.startswith("receipt_")]
+    assert kinds == [("receipt_sending", "clerk", {"to": "rongshui@163.com"}),
+                     ("receipt_sent", "clerk", {"to": "rongshui@163.com"})]
+    assert "已发送回执。" in clerk.get(f"/entries/{mail}/receipt?done=sent").text
+    history = clerk.get(f"/entries/{mail}").text
+    assert re.search(r'<tr data-kind="receipt_sent"><td>[^<]+</td><td>clerk</td><td>回执已发送</td>'
+                     r'<td>收件人：rongshui@163.com</td></tr>', history)
+    # a work that came without a mail has nobody to answer
+    other = ids["accepted"]
+    assert NO_SENDER in clerk.get(f"/entries/{other}/receipt").text
+    refused = clerk.post(f"/entries/{other}/receipt", {"csrf": clerk.csrf()})
+    assert refused.status == 400 and NO_SENDER in refused.text and len(handler.messages) == 1
+
+
+def test_a_failed_resend_is_told_and_recorded(desk):
+    root, port, ids, services, handler = desk
+    receipts = services.config.mailbox.receipts.model_copy(update={"port": free_port()})   # nobody listens
+    config = services.config.model_copy(
+        update={"mailbox": services.config.mailbox.model_copy(update={"receipts": receipts})})
+    with pytest.raises(IntakeError) as caught:
+        send_receipt_now(dataclasses.replace(services, config=config), ids["mail"], "admin")
+    assert caught.value.message.startswith("回执发送失败：ConnectionRefusedError")
+    assert caught.value.hint == "请检查 config.yaml 中 mailbox.receipts 的服务器、端口、账号和授权码。"
+    [failed] = [e for e in services.db.events(ids["mail"]) if e.kind == "receipt_failed"]
+    assert (failed.actor, failed.data["error"]) == ("admin", caught.value.message.removeprefix("回执发送失败："))
+
+
+def test_receipts_off_or_without_an_address_are_named():
+    on = Config().mailbox.receipts.model_copy(update={"enabled": True, "from_address": FROM})
+    assert receipts_unusable(on) is None
+    assert receipts_unusable(on.model_copy(update={"enabled": False})) == \
+        "回执功能没有开启（config.yaml 中 mailbox.receipts.enabled 为 false），不能发送回执。"
+    assert receipts_unusable(on.model_copy(update={"from_address": ""})) == \
+        "回执的发件设置不完整（config.yaml 中 mailbox.receipts 的 host，以及 from_address 或 username），不能发送回执。"
+
+
+# -- settings ------------------------------------------------------------------------------------------
+def test_settings_show_every_key_in_force_without_secrets(desk):
+    root, port, ids, services, handler = desk
+    page = logged_in(port, "admin").get("/settings").text
+    keys = re.findall(r'<tr data-key="([^"]+)"><td><code>[^<]+</code></td><td>([^<]*)</td><td class="value">([^<]*)</td>',
+                      page)
+    found = {key: (label, value) for key, label, value in keys}
+    assert found["rules.max_size_bytes"] == ("文件大小上限（字节；300 MiB，Windows 显示为 300 MB）", str(MAX_SIZE))
+    assert found["rules.opening.ocr"][1] == "否" and found["mailbox.receipts.enabled"][1] == "是"
+    assert found["mailbox.receipts.port"][1] == str(services.config.mailbox.receipts.port)
+    assert found["mailbox.receipts.password_env"] == ("存放 SMTP 授权码的环境变量名", "INTAKE_SMTP_PASSWORD")
+    assert found["contest.deadline"][1] == "2099-12-31 23:59（北京时间）"
+    assert found["contest.units"][1].startswith("城中区、鱼峰区、柳南区")
+    assert found["database.url"][1] == services.config.database.url
+    for section in ("rules.sensitive", "rules.repair", "watch", "storage", "desk"):
+        assert f'data-section="{section}"' in page, section
+    assert sorted(found) == sorted(key for key, _ in config_keys())   # every key the README lists
+    assert masked_url("postgresql+psycopg://intake:s3cret@db.local/intake") == \
+        "postgresql+psycopg://intake:******@db.local/intake"
+
+
+# -- in the browser --------------------------------------------------------------------------------------
+def test_clerk_uploads_from_the_entry_page_in_chromium(desk, browser, clips, tmp_path):
+    root, port, ids, services, handler = desk
+    base = f"http://127.0.0.1:{port}"
+    target = ids["xss"]
+    path = tmp_path / "超大附件下载.mp4"
+    path.write_bytes(mails.variant(clips["valid"].read_bytes(), "upload-2"))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/login")
+        page.fill("input[name=username]", "clerk")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+        page.goto(f"{base}/entries/{target}")
+        # a file over the limit is refused in the page, before it is sent
+        big = tmp_path / "太大.mp4"
+        big.write_bytes(b"\0" * (MAX_SIZE + 1))
+        page.set_input_files("#attach-form input[type=file]", str(big))
+        page.click("#attach-form button[type=submit]")
+        assert page.locator("#attach-form .error").inner_text() == TOO_LARGE
+        assert page.url == f"{base}/entries/{target}"
+        page.set_input_files("#attach-form input[type=file]", str(path))
+        page.click("#attach-form button[type=submit]")
+        page.wait_for_url(f"{base}/entries/{target}?done=attach")
+        assert page.locator(".done").inner_text() == "已补登文件。"
+        assert page.locator("#history tr[data-kind=files_added]").inner_text().split("\t")[1:] == \
+            ["clerk", "补登文件", "超大附件下载.mp4；结果：通过"]
+        assert "超大附件下载.mp4" in page.locator("#files").inner_text()
+        assert errors == []
+    finally:
+        context.close()
+    assert [f.original_name for f in services.db.submission(target).files][-1] == "超大附件下载.mp4"
