@@ -32,7 +32,14 @@ def require_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def ffmpeg_bin() -> str:
-    return require_tool("ffmpeg")
+    """The ffmpeg the checks run (validators.tools.ffmpeg_exe): the wheel's static build, else PATH's."""
+    from core.errors import ToolError
+    from validators.tools import ffmpeg_exe
+
+    try:
+        return ffmpeg_exe()
+    except ToolError:
+        return require_tool("ffmpeg")
 
 
 @pytest.fixture(scope="session")

@@ -484,7 +484,7 @@ def test_sigterm_ends_a_long_check_at_once_and_the_file_waits_for_the_next_run(c
     (slow / "ffmpeg").write_text(SLOW_FFMPEG.format(real=ffmpeg_bin, seconds=seconds), encoding="utf-8")
     (slow / "ffmpeg").chmod(0o755)
     (inbox / "重.mp4").write_bytes(clips["valid"].read_bytes())
-    env = {**os.environ, "PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "INTAKE_FFMPEG": str(slow / "ffmpeg")}
     proc = subprocess.Popen(INTAKE + ["watch"], cwd=inbox.parent, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
