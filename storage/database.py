@@ -272,7 +272,8 @@ class Database:
                     phone=_text(record.phone), title=_text(record.title), subject=_text(record.subject),
                     outcome=record.outcome,
                     speaker=_text(record.speaker), topic=_text(record.topic),
-                    message_key=_key(record.message_key), sender=_text(record.sender))
+                    message_key=_key(record.message_key), sender=_text(record.sender),
+                    body_text=_text(record.body_text))
                 s.add(sub)
                 s.flush()
                 files = _claim_blobs(s, sub.id, record.files, on_duplicate)

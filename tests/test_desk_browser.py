@@ -61,7 +61,7 @@ def test_reviewer_finds_watches_and_decides(desk, page_of):
     # keyboard: / to search, arrows to choose, Enter to open
     page.keyboard.press("/")
     page.keyboard.type("融水")
-    assert page.locator("#count-visible").inner_text() == "1"
+    wait_until(lambda: page.locator("#count-visible").inner_text() == "1", 10, "the search to filter (on the server)")
     page.keyboard.press("ArrowDown")
     assert page.locator("#submissions tr.selected").get_attribute("data-id") == str(ids["mail"])
     page.keyboard.press("Enter")
