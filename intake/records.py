@@ -40,9 +40,14 @@ def record_of(task: SubmissionTask) -> SubmissionRecord:
         source=Source(task.source).value, received_at=task.received_at, outcome=task.outcome.value,
         source_ref=task.source_ref, unit=task.unit, unit_raw=task.unit_raw, contact=task.contact,
         phone=task.phone, title=task.title, subject=task.subject, speaker=task.speaker, topic=task.topic, actor=task.actor,
-        message_key=task.message_key, sender=task.sender, body_text=clean_text(task.body_text, MAX_BODY_CHARS),
+        message_key=task.message_key, sender=task.sender, body_text=kept_body(task.body_text),
         checks=tuple(check_row(c) for c in task.checks),
         files=tuple(file_record(m) for m in task.files))
+
+
+def kept_body(text: str | None) -> str | None:
+    """The mail body as stored: its line breaks as plain newlines (a mail's are CRLF), cut to ``MAX_BODY_CHARS``."""
+    return clean_text(text.replace("\r\n", "\n").replace("\r", "\n"), MAX_BODY_CHARS) if text else None
 
 
 def record_submission(db: Database, task: SubmissionTask, on_duplicate: DuplicateFound | None = None) -> int:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
@@ -26,6 +27,7 @@ from validators.results import Outcome
 PAGE_SIZES = (50, 100, 200, 500)
 DEFAULT_SIZE = 100
 MAX_QUERY_CHARS = 200
+MAX_RENDERED = 64
 _OUTCOME_ORDER = {o.value: i for i, o in enumerate(Outcome)}
 _DECISION_ORDER = {key: i for i, key in enumerate(DECISION_LABELS)}
 # The sortable columns, in the table's order: (key, header, sort key of a row, numeric).
@@ -116,8 +118,17 @@ def page_of(rows: list[tuple[dict[str, Any], str]], query: ListQuery) -> dict[st
 
 def listing(request: Request, desk: Desk, account: Account, form) -> Response:
     rows = desk.derived("list_rows", lambda views: [(row, searchable(row)) for row in map(row_of, views)])
+    query = ListQuery.of(request.query_params)
+    # Pages without a search are the same for everyone until the next change: rendered once (a few dozen).
+    rendered: dict[ListQuery, Markup] = desk.derived("list_pages", lambda views: {})
+    region = rendered.get(query) if not query.q else None
+    if region is None:
+        shown = page_of(rows, query)
+        region = Markup(desk.env.get_template("list_region.html.j2").render(**shown))
+        if not query.q and len(rendered) < MAX_RENDERED:
+            rendered[query] = region
+    if request.query_params.get("part") == "rows":
+        return HTMLResponse(region)
     units = desk.derived("list_units", lambda views: sorted({v["unit"] for v in views if v["unit"]}))
-    shown = page_of(rows, ListQuery.of(request.query_params))
-    template = "list_region.html.j2" if request.query_params.get("part") == "rows" else "list.html.j2"
-    return desk.render(template, account, outcomes=OUTCOMES, decisions=DECISION_LABELS, units=units,
-                       sizes=PAGE_SIZES, **shown)
+    return desk.render("list.html.j2", account, query=query, region=region, outcomes=OUTCOMES,
+                       decisions=DECISION_LABELS, units=units, sizes=PAGE_SIZES)

@@ -19,6 +19,7 @@ from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
 from intake.views import view_of
+from storage.entry_reads import entry_records
 from validators.results import Outcome, Status
 
 LATEST = 10
@@ -96,12 +97,11 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
           status: int = 200) -> Response:
     submission_id = request.path_params["submission_id"]
     try:
-        sub = desk.db.submission(submission_id)
+        found = entry_records(desk.db, submission_id)   # one transaction, few queries: see storage/entry_reads.py
     except NotFound as exc:
         return desk.render("refused.html.j2", account, status=404, message=exc.message)
-    decisions = desk.db.decisions([submission_id]).get(submission_id, [])
-    view = view_of(sub, decisions)
-    paths = desk.db.stored_paths(submission_id)
+    sub, paths = found.submission, found.stored_paths
+    view = view_of(sub, found.decisions())
     files = []
     for stored, f in zip(sub.files, view["files"]):
         kept = stored.position in paths and desk.store.path_of(paths[stored.position]).is_file()
@@ -118,6 +118,6 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
     done = DONE.get(request.query_params.get("done", ""))
     return desk.render(
         "entry.html.j2", account, status=status, view=view, row=row_of(view), files=files, checks=checks,
-        resolution=dimensions(main) or "—", history=history_of(desk.db.events(submission_id)),
+        resolution=dimensions(main) or "—", history=history_of(found.events),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
         received_at=local_text(sub.received_at))
