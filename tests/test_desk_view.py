@@ -11,6 +11,7 @@ import pytest
 
 from intake.config import load_config
 from intake.desk.accounts import add_account
+from intake.desk.thumbs import frame_times, make_strip
 from intake.mail.poller import MailPoller
 from intake.services import open_services
 from storage.records import SubmissionRecord
@@ -165,3 +166,9 @@ def test_thumbnails_seek_and_the_list_pages_by_keyboard(desk, browser):
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_file_ffmpeg_cannot_read_gives_no_strip_and_leaves_nothing(clips, tmp_path):
+    assert frame_times(None) == [] and frame_times(0) == []
+    assert make_strip(tmp_path, clips["text"], "0" * 64, 5.0) is False
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

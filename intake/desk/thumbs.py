@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,8 @@ MAKERS = 2
 _making = threading.BoundedSemaphore(MAKERS)
 _locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
-_failed: set[str] = set()   # contents ffmpeg could not read: not tried again on every request
+RETRY_SECONDS = 600
+_failed: dict[str, float] = {}   # content → when ffmpeg could not read it: not tried again on every request
 
 
 def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
@@ -63,18 +65,22 @@ def frame_path(folder: Path, sha256: str, index: int) -> Path:
 def make_strip(folder: Path, video: Path, sha256: str, duration: float | None, timeout: float = TIMEOUT) -> bool:
     """Make the strip's frames for ``sha256`` from ``video`` unless they are there; False if ffmpeg could not."""
     times = frame_times(duration)
-    if not times or sha256 in _failed:
+    if not times or _failed_lately(sha256):
         return False
     with _lock_for(sha256):
         if frame_path(folder, sha256, 0).exists():
             return True
-        if sha256 in _failed:   # found so while this request waited for the lock
+        if _failed_lately(sha256):   # found so while this request waited for the lock
             return False
         with _making:
             made = _run_ffmpeg(folder, video, sha256, times, timeout)
         if not made:
-            _failed.add(sha256)
+            _failed[sha256] = time.monotonic()
         return made
+
+
+def _failed_lately(sha256: str) -> bool:
+    return time.monotonic() - _failed.get(sha256, -RETRY_SECONDS) < RETRY_SECONDS
 
 
 def _lock_for(sha256: str) -> threading.Lock:
