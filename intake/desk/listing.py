@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
+from intake.desk.collation import pinyin_key
 from intake.desk.pages import OUTCOMES, row_of
 from intake.labels import DECISION_LABELS
 from validators.results import Outcome
@@ -30,12 +31,12 @@ MAX_QUERY_CHARS = 200
 MAX_RENDERED = 64
 _OUTCOME_ORDER = {o.value: i for i, o in enumerate(Outcome)}
 _DECISION_ORDER = {key: i for i, key in enumerate(DECISION_LABELS)}
-# The sortable columns, in the table's order: (key, header, sort key of a row, numeric).
+# The sortable columns, in the table's order: (key, header, sort key of a row). Text sorts by pinyin.
 COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any]]] = [
     ("id", "编号", lambda r: r["id"]),
-    ("unit", "单位", lambda r: r["unit"]),
-    ("title", "作品名", lambda r: r["title"]),
-    ("contact", "联系人 / 电话", lambda r: r["contact"]),
+    ("unit", "单位", lambda r: pinyin_key(r["unit"])),
+    ("title", "作品名", lambda r: pinyin_key(r["title"])),
+    ("contact", "联系人 / 电话", lambda r: pinyin_key(r["contact"])),
     ("duration", "时长", lambda r: r["duration"]),
     ("size", "大小", lambda r: r["size"]),
     ("received", "收件时间", lambda r: r["received_at"]),
@@ -43,6 +44,19 @@ COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any]]] = [
     ("decision", "评审决定", lambda r: _DECISION_ORDER.get(r["decision"], 9)),
 ]
 SORT_KEYS = {key: by for key, _, by in COLUMNS}
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """A row of the list with what a search looks through and its sort keys, built once per database change."""
+
+    row: dict[str, Any]
+    text: str
+    keys: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ListRow:
+        return cls(row, searchable(row), {key: by(row) for key, by in SORT_KEYS.items()})
 
 
 @dataclass(frozen=True)
@@ -101,15 +115,15 @@ def searchable(row: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p).lower()
 
 
-def page_of(rows: list[tuple[dict[str, Any], str]], query: ListQuery) -> dict[str, Any]:
+def page_of(rows: list[ListRow], query: ListQuery) -> dict[str, Any]:
     """The rows of ``query``'s page, with the counts and links the pager shows."""
-    found = [row for row, text in rows if query.matches(row, text)]
+    found = [r for r in rows if query.matches(r.row, r.text)]
     if query.sort != "id" or query.dir != "asc":   # the rows are in id order already
-        found.sort(key=SORT_KEYS[query.sort], reverse=query.dir == "desc")
+        found.sort(key=lambda r: r.keys[query.sort], reverse=query.dir == "desc")
     pages = max(1, -(-len(found) // query.size))
     query = replace(query, page=min(query.page, pages))
     start = (query.page - 1) * query.size
-    return {"query": query, "rows": found[start:start + query.size], "matched": len(found), "total": len(rows),
+    return {"query": query, "rows": [r.row for r in found[start:start + query.size]], "matched": len(found), "total": len(rows),
             "pages": pages, "first": start + 1 if found else 0, "last": min(start + query.size, len(found)),
             "prev_url": query.url(page=query.page - 1) if query.page > 1 else None,
             "next_url": query.url(page=query.page + 1) if query.page < pages else None,
@@ -117,7 +131,7 @@ def page_of(rows: list[tuple[dict[str, Any], str]], query: ListQuery) -> dict[st
 
 
 def listing(request: Request, desk: Desk, account: Account, form) -> Response:
-    rows = desk.derived("list_rows", lambda views: [(row, searchable(row)) for row in map(row_of, views)])
+    rows = desk.derived("list_rows", lambda views: [ListRow.of(row_of(v)) for v in views])
     query = ListQuery.of(request.query_params)
     # Pages without a search are the same for everyone until the next change: rendered once (a few dozen).
     rendered: dict[ListQuery, Markup] = desk.derived("list_pages", lambda views: {})
@@ -129,6 +143,6 @@ def listing(request: Request, desk: Desk, account: Account, form) -> Response:
             rendered[query] = region
     if request.query_params.get("part") == "rows":
         return HTMLResponse(region)
-    units = desk.derived("list_units", lambda views: sorted({v["unit"] for v in views if v["unit"]}))
+    units = desk.derived("list_units", lambda views: sorted({v["unit"] for v in views if v["unit"]}, key=pinyin_key))
     return desk.render("list.html.j2", account, query=query, region=region, outcomes=OUTCOMES,
                        decisions=DECISION_LABELS, units=units, sizes=PAGE_SIZES)
