@@ -9,7 +9,7 @@ back button keep it; the page's script fetches the same URL with ``part=rows`` t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -48,15 +48,21 @@ SORT_KEYS = {key: by for key, _, by in COLUMNS}
 
 @dataclass(frozen=True)
 class ListRow:
-    """A row of the list with what a search looks through and its sort keys, built once per database change."""
+    """A row of the list with what a search looks through, built once per database change; its sort keys are
+    made on the first sort by each column (the pinyin table loads only when someone sorts by a text column)."""
 
     row: dict[str, Any]
     text: str
-    keys: dict[str, Any]
+    keys: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ListRow:
-        return cls(row, searchable(row), {key: by(row) for key, by in SORT_KEYS.items()})
+        return cls(row, searchable(row))
+
+    def key(self, column: str) -> Any:
+        if column not in self.keys:
+            self.keys[column] = SORT_KEYS[column](self.row)
+        return self.keys[column]
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ def page_of(rows: list[ListRow], query: ListQuery) -> dict[str, Any]:
     """The rows of ``query``'s page, with the counts and links the pager shows."""
     found = [r for r in rows if query.matches(r.row, r.text)]
     if query.sort != "id" or query.dir != "asc":   # the rows are in id order already
-        found.sort(key=lambda r: r.keys[query.sort], reverse=query.dir == "desc")
+        found.sort(key=lambda r: r.key(query.sort), reverse=query.dir == "desc")
     pages = max(1, -(-len(found) // query.size))
     query = replace(query, page=min(query.page, pages))
     start = (query.page - 1) * query.size
