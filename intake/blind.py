@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 HIDDEN = "（已隐去）"
 MASK = "＊＊"
-IDENTITY = ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref", "body", "mail_body")
+IDENTITY = ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref", "body_text")
 # Kinds of history events whose details quote the sender, an old value of the unit or contact, or file paths.
 REVEALING = {"edited", "rechecked", "files_added", "receipt_sending", "receipt_sent", "receipt_failed",
              "receipt_skipped", "mail_seen_again", "mail_content", "moved", "fixed"}

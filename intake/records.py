@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from core.textsafe import clean_text
 from intake.task import MediaTask, Source, SubmissionTask
 from storage.records import CheckRow, FileRecord, SubmissionRecord
 from validators.results import CheckResult
@@ -12,6 +13,8 @@ from validators.results import CheckResult
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.database import Database, OnDuplicate
 
+# The mail body as kept for the desk: enough for any real covering letter, not a megabyte per mail.
+MAX_BODY_CHARS = 20_000
 # Adds a check to a file whose content an earlier submission ({id, unit, received_at}) brought.
 DuplicateFound = Callable[[MediaTask, dict], None]
 
@@ -37,8 +40,14 @@ def record_of(task: SubmissionTask) -> SubmissionRecord:
         source=Source(task.source).value, received_at=task.received_at, outcome=task.outcome.value,
         source_ref=task.source_ref, unit=task.unit, unit_raw=task.unit_raw, contact=task.contact,
         phone=task.phone, title=task.title, subject=task.subject, speaker=task.speaker, topic=task.topic, actor=task.actor,
-        message_key=task.message_key, sender=task.sender, checks=tuple(check_row(c) for c in task.checks),
+        message_key=task.message_key, sender=task.sender, body_text=kept_body(task.body_text),
+        checks=tuple(check_row(c) for c in task.checks),
         files=tuple(file_record(m) for m in task.files))
+
+
+def kept_body(text: str | None) -> str | None:
+    """The mail body as stored: its line breaks as plain newlines (a mail's are CRLF), cut to ``MAX_BODY_CHARS``."""
+    return clean_text(text.replace("\r\n", "\n").replace("\r", "\n"), MAX_BODY_CHARS) if text else None
 
 
 def record_submission(db: Database, task: SubmissionTask, on_duplicate: DuplicateFound | None = None) -> int:

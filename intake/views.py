@@ -76,6 +76,7 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
         "title": sub.title,
         "subject": sub.subject,
         "sender": sub.sender,
+        "body_text": sub.body_text,   # the mail's body (bounded); blind review hides it with the sender
         "speaker": sub.speaker,
         "topic": sub.topic,
         "outcome": sub.outcome,

@@ -273,7 +273,8 @@ class Database:
                     phone=_text(record.phone), title=_text(record.title), subject=_text(record.subject),
                     outcome=record.outcome,
                     speaker=_text(record.speaker), topic=_text(record.topic),
-                    message_key=_key(record.message_key), sender=_text(record.sender))
+                    message_key=_key(record.message_key), sender=_text(record.sender),
+                    body_text=_text(record.body_text))
                 s.add(sub)
                 s.flush()
                 files = _claim_blobs(s, sub.id, record.files, on_duplicate)
@@ -635,10 +636,11 @@ class Database:
     def session_user(self, token_hash: str) -> tuple[User, str] | None:
         """The account of a live session and its CSRF token, or None (unknown or expired)."""
         with self.session() as s:
-            row = s.scalar(select(DeskSession).where(DeskSession.token_hash == token_hash,
-                                                     DeskSession.expires_at > datetime.now(timezone.utc))
-                           .options(selectinload(DeskSession.user)))
-            return None if row is None else (row.user, row.csrf)
+            # One joined query: every request of the desk asks it.
+            row = s.execute(select(User, DeskSession.csrf).join(DeskSession, DeskSession.user_id == User.id)
+                            .where(DeskSession.token_hash == token_hash,
+                                   DeskSession.expires_at > datetime.now(timezone.utc))).first()
+            return None if row is None else (row[0], row[1])
 
     @retry_when_locked
     def end_session(self, token_hash: str) -> None:

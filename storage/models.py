@@ -57,6 +57,7 @@ class Submission(Base):
     topic: Mapped[str | None] = mapped_column(Text)
     message_key: Mapped[str | None] = mapped_column(Text, index=True)   # account + Message-ID
     sender: Mapped[str | None] = mapped_column(Text)                     # for receipts
+    body_text: Mapped[str | None] = mapped_column(Text)                  # the mail's body as text, bounded
     check_run: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # the latest run of its checks
 
     files: Mapped[list[MediaFile]] = relationship(back_populates="submission", order_by="MediaFile.position")

@@ -65,6 +65,7 @@ class SubmissionRecord:
     actor: str | None = None
     message_key: str | None = None
     sender: str | None = None
+    body_text: str | None = None
     checks: tuple[CheckRow, ...] = ()
     files: tuple[FileRecord, ...] = ()
 

@@ -61,7 +61,7 @@ def test_reviewer_finds_watches_and_decides(desk, page_of):
     # keyboard: / to search, arrows to choose, Enter to open
     page.keyboard.press("/")
     page.keyboard.type("融水")
-    assert page.locator("#count-visible").inner_text() == "1"
+    wait_until(lambda: page.locator("#count-visible").inner_text() == "1", 10, "the search to filter (on the server)")
     page.keyboard.press("ArrowDown")
     assert page.locator("#submissions tr.selected").get_attribute("data-id") == str(ids["mail"])
     page.keyboard.press("Enter")
@@ -159,6 +159,7 @@ def test_a_judge_scores_and_sees_the_progress_move(desk, page_of):
     page.click("nav >> text=作品列表")
     page.wait_for_selector("body[data-ready='1']")
     page.click("#sort-rank")
+    page.wait_for_selector("#list-region[data-sort='rank']")
     first = page.locator("#submissions tbody tr").first
     assert first.get_attribute("data-id") == str(ids["accepted"]) and first.locator(".score").inner_text() == "8.25"
     assert page.errors == []

@@ -111,11 +111,13 @@ def test_blind_view_masks_every_name_of_the_unit():
     contest = Config().contest
     raw = {"id": 7, "unit": "融水苗族自治县", "unit_raw": "融水县保密办", "contact": "贾五", "phone": "13800000002",
            "sender": "rongshui@163.com", "subject": "融水县参赛作品", "source_ref": "mail:x", "title": "融水的保密故事",
+           "body_text": "附件是融水县的作品，联系人贾五",
            "files": [{"original_name": "作品.zip/融水/贾五作品.MOV", "sha256": "ab"}],
            "checks": [{"message": "文件“贾五作品.MOV”已转换；联系人贾五，电话 13800000002；与柳南区的作品重复"}],
            "history": [{"kind": "edited", "text": "联系人：贾四 → 贾五"}, {"kind": "decision", "text": "入围；备注：融水不错"}]}
     seen = blind_view(raw, UnitNames.of(contest, [raw]))
-    assert [seen[k] for k in ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref")] == [HIDDEN] * 7
+    assert [seen[k] for k in ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref",
+                              "body_text")] == [HIDDEN] * 8
     assert seen["title"] == f"{MASK}的保密故事"
     assert seen["files"] == [{"original_name": "文件1.mov", "sha256": "ab"}]
     assert seen["checks"][0]["message"] == f"文件“{MASK}”已转换；联系人{MASK}，电话 {MASK}；与{MASK}的作品重复"

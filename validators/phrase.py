@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 PREFIX = "我是保密法治代言人"
 MIDDLE = "今天我要讲的是"
@@ -58,28 +59,29 @@ def _toneless(reading: str) -> str:
     return "".join(ch for ch in plain if unicodedata.category(ch) != "Mn")
 
 
-@functools.cache
-def _sound_alikes() -> dict[str, frozenset[str]]:
-    """For each character of the phrase, the characters whose first reading (tones aside) is the same.
+def first_readings() -> Iterator[tuple[str, str]]:
+    """(character, its first pinyin reading without tones) for every character pypinyin knows.
 
     Read line by line from pypinyin's character table: importing pypinyin would also load its phrase
     dictionary (about 55 MB) into whichever process compares a caption, for 16 characters' sake.
     """
     spec = importlib.util.find_spec("pypinyin")
     table = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    with table.open(encoding="utf-8") as lines:
+        for line in lines:
+            if entry := _TABLE_LINE.match(line):
+                yield chr(int(entry[1])), _toneless(entry[2].split(",")[0])
 
-    def readings():
-        with table.open(encoding="utf-8") as lines:
-            for line in lines:
-                if entry := _TABLE_LINE.match(line):
-                    yield chr(int(entry[1])), _toneless(entry[2].split(",")[0])
 
+@functools.cache
+def _sound_alikes() -> dict[str, frozenset[str]]:
+    """For each character of the phrase, the characters whose first reading (tones aside) is the same."""
     wanted = {ch: "" for ch in PREFIX + MIDDLE}
-    for ch, reading in readings():
+    for ch, reading in first_readings():
         if ch in wanted:
             wanted[ch] = reading
     alike: dict[str, set[str]] = {reading: set() for reading in wanted.values() if reading}
-    for ch, reading in readings():
+    for ch, reading in first_readings():
         if reading in alike:
             alike[reading].add(ch)
     return {ch: frozenset(alike.get(reading, ())) for ch, reading in wanted.items()}

@@ -252,14 +252,14 @@ class SecurityHeaders:
 
 
 def create_app(config: Config, services: Services) -> Starlette:
-    from intake.desk import actions, exporting, files, pages, receipts_page, scores, settings, uploads
+    from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
 
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", guarded(logout), methods=["POST"]),
         Route("/", guarded(pages.overview), methods=["GET"]),
-        Route("/list", guarded(pages.listing), methods=["GET"]),
+        Route("/list", guarded(listing.listing), methods=["GET"]),
         Route("/entries/{submission_id:int}", guarded(pages.entry), methods=["GET"]),
         Route("/entries/{submission_id:int}/decide", guarded(actions.decide, action="decide"), methods=["POST"]),
         Route("/entries/{submission_id:int}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
@@ -278,6 +278,7 @@ def create_app(config: Config, services: Services) -> Starlette:
         Route("/files/{file_id:int}", guarded(files.play, api=True), methods=["GET"]),
         Route("/files/{file_id:int}/download", guarded(files.download, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:int}", guarded(files.poster, api=True), methods=["GET"]),
+        Route("/thumbs/{file_id:int}/{index:int}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
         Route("/api/submissions", guarded(pages.api_submissions, api=True), methods=["GET"]),
         Route("/api/overview", guarded(pages.api_overview, api=True), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -34,7 +34,7 @@ def _stored(desk: Desk, request: Request):
     return media, path
 
 
-def _answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Response | None]) -> Response:
+def stored_answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Response | None]) -> Response:
     """``make``'s answer for the stored file of the request's id; 404 when there is none (or ``make`` has none)."""
     found = _stored(desk, request)
     answer = make(*found) if found is not None else None
@@ -44,7 +44,7 @@ def _answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Resp
 
 
 def play(request: Request, desk: Desk, account: Account, form) -> Response:
-    return _answer(request, desk, lambda media, path: FileResponse(
+    return stored_answer(request, desk, lambda media, path: FileResponse(
         path, media_type=PLAYABLE.get(media.container or "", "application/octet-stream"),
         content_disposition_type="inline"))
 
@@ -57,7 +57,7 @@ def download(request: Request, desk: Desk, account: Account, form) -> Response:
             name = f"作品{media.submission_id}-{media.position + 1}{Path(name).suffix.lower()[:6]}"
         return FileResponse(path, filename=name, media_type="application/octet-stream")
 
-    return _answer(request, desk, attachment)
+    return stored_answer(request, desk, attachment)
 
 
 def poster(request: Request, desk: Desk, account: Account, form) -> Response:
@@ -65,4 +65,4 @@ def poster(request: Request, desk: Desk, account: Account, form) -> Response:
         made = thumbnail(desk.store.root, path, media.sha256, media.duration_seconds) if media.video_codec else None
         return FileResponse(made, media_type="image/jpeg") if made else None
 
-    return _answer(request, desk, frame)
+    return stored_answer(request, desk, frame)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -16,10 +15,12 @@ from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, 
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.history import history_of
-from intake.desk.scores import NO_SCORE, entry_scores, list_cells, overview_progress, private_history
+from intake.desk.scores import entry_scores, overview_progress, private_history
+from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
 from intake.views import view_of
+from storage.entry_reads import entry_records
 from validators.results import Outcome, Status
 
 LATEST = 10
@@ -95,31 +96,17 @@ def api_submissions(request: Request, desk: Desk, account: Account, form) -> Res
     return JSONResponse(desk.views())
 
 
-def listing(request: Request, desk: Desk, account: Account, form) -> Response:
-    def rows_html(views: list[dict[str, Any]]) -> Markup:
-        # Rendered (and escaped) once per state of the database, then shared by every reviewer's page.
-        cells = list_cells(desk)
-        return Markup(desk.env.get_template("list_rows.html.j2").render(
-            rows=[{**row_of(v), **cells.get(v["id"], NO_SCORE)} for v in views]))
-
-    views = desk.views()
-    units = [] if desk.blind else sorted({v["unit"] for v in views if v["unit"]})
-    return desk.render("list.html.j2", account, rows_html=desk.derived("list_rows", rows_html), total=len(views),
-                       outcomes=OUTCOMES, decisions=DECISION_LABELS, units=units)
-
-
 def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
           status: int = 200, given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
     """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
     submission_id = request.path_params["submission_id"]
     try:
-        sub = desk.db.submission(submission_id)
+        found = entry_records(desk.db, submission_id)   # one transaction, few queries: see storage/entry_reads.py
     except NotFound as exc:
         return desk.render("refused.html.j2", account, status=404, message=exc.message)
-    decisions = desk.db.decisions([submission_id]).get(submission_id, [])
-    history = private_history(history_of(desk.db.events(submission_id)), account)
-    view = desk.view({**view_of(sub, decisions), "history": history})
-    paths = desk.db.stored_paths(submission_id)
+    sub, paths = found.submission, found.stored_paths
+    history = private_history(history_of(found.events), account)
+    view = desk.view({**view_of(sub, found.decisions()), "history": history})
     files = []
     for stored, f in zip(sub.files, view["files"]):
         kept = stored.position in paths and desk.store.path_of(paths[stored.position]).is_file()
@@ -129,6 +116,7 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
                       "duration_text": duration_text(f["duration_seconds"]) or "—",
                       "resolution": dimensions(f) or "—", "portrait": is_portrait(f),
                       "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"]})
+        files[-1]["strip"] = strip_of(stored.id, f["duration_seconds"]) if files[-1]["playable"] else []
     checks = [{"label": check_label(c["id"]), "status": c["status"], "status_label": STATUS_LABELS[Status(c["status"])],
                "message": c["message"], "advice": c["advice"], "file": c.get("file")} for c in view["checks"]]
     main = main_file(view["files"])

@@ -4,19 +4,15 @@
   "use strict";
   var page = document.body.dataset.page;
 
+  // The list: the server filters, sorts and pages (the query string holds the state); this script fetches
+  // the same URL with part=rows and swaps the table in place, so that typing a search keeps the focus.
   function listPage() {
-    var table = document.getElementById("submissions");
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
+    var form = document.getElementById("list-form");
     var search = document.getElementById("search");
-    var outcome = document.getElementById("filter-outcome");
-    var decision = document.getElementById("filter-decision");
-    var unit = document.getElementById("filter-unit");
-    var visible = document.getElementById("count-visible");
-    var texts = null;   // built on the first search, so that opening the page stays fast
-    var selected = null;
+    var selected = null, timer = null, loading = 0;
 
-    function shown() { return rows.filter(function (r) { return !r.hidden; }); }
+    function region() { return document.getElementById("list-region"); }
+    function rows() { return Array.prototype.slice.call(region().querySelectorAll("tbody tr[data-id]")); }
 
     function select(row) {
       if (selected) { selected.classList.remove("selected"); selected.removeAttribute("aria-selected"); }
@@ -28,58 +24,69 @@
       }
     }
 
-    function applyFilters() {
-      var q = search.value.trim().toLowerCase(), o = outcome.value, d = decision.value, u = unit.value, n = 0;
-      if (q && texts === null) { texts = rows.map(function (r) { return r.textContent.toLowerCase(); }); }
-      rows.forEach(function (r, i) {
-        var show = (!q || texts[i].indexOf(q) !== -1) && (!o || r.dataset.outcome === o) &&
-                   (!d || r.dataset.decision === d) && (!u || r.dataset.unit === u);
-        r.hidden = !show;
-        if (show) { n += 1; }
-      });
-      visible.textContent = String(n);
-      if (selected && selected.hidden) { select(null); }
+    // Fetch ``url``'s rows and swap them in; then select its first or last row when asked ("first"/"last").
+    function load(url, then) {
+      var mine = ++loading;
+      region().classList.add("loading");
+      var sep = url.indexOf("?") === -1 ? "?" : "&";
+      return fetch(url + sep + "part=rows", { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
+        .then(function (html) {
+          if (mine !== loading) { return; }   // a later request overtook this one
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("list-region");
+          region().replaceWith(fresh);
+          selected = null;
+          document.getElementById("sort").value = fresh.dataset.sort;
+          document.getElementById("dir").value = fresh.dataset.dir;
+          window.history.replaceState(null, "", fresh.dataset.url);
+          var list = rows();
+          if (then === "first") { select(list[0] || null); }
+          if (then === "last") { select(list[list.length - 1] || null); }
+        })
+        .catch(function () { window.location.href = url; });   // let the server answer in full
     }
-    [search, outcome, decision, unit].forEach(function (el) { el.addEventListener("input", applyFilters); });
 
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
-      if (!th.classList.contains("sortable")) { return; }
-      th.addEventListener("click", function () {
-        var ascending = th.getAttribute("aria-sort") !== "ascending";
-        var numeric = th.dataset.type === "number";
-        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-        var keyed = rows.map(function (r) {
-          var v = r.cells[col].dataset.sort || r.cells[col].textContent;
-          return { row: r, key: numeric ? parseFloat(v) : v };
-        });
-        keyed.sort(function (a, b) {
-          var c = numeric ? a.key - b.key : String(a.key).localeCompare(String(b.key), "zh-CN");
-          return ascending ? c : -c;
-        });
-        var frag = document.createDocumentFragment();
-        keyed.forEach(function (k) { frag.appendChild(k.row); });
-        body.appendChild(frag);
-        rows = keyed.map(function (k) { return k.row; });
-        texts = null;
-      });
+    function formUrl() {
+      var params = new URLSearchParams(new FormData(form));
+      Array.from(params.keys()).forEach(function (k) { if (!params.get(k)) { params.delete(k); } });
+      return "/list?" + params.toString();
+    }
+
+    form.addEventListener("submit", function (e) { e.preventDefault(); load(formUrl()); });
+    form.addEventListener("change", function (e) { if (e.target !== search) { load(formUrl()); } });
+    search.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { load(formUrl()); }, 250);
     });
 
-    body.addEventListener("click", function (e) {
-      var row = e.target.closest("tr");
+    document.addEventListener("click", function (e) {
+      var link = e.target.closest("#list-region a.nav");
+      if (link) { e.preventDefault(); load(link.getAttribute("href")); return; }
+      var row = e.target.closest("#list-region tbody tr[data-id]");
       if (row && e.target.tagName !== "A") { window.location.href = "/entries/" + row.dataset.id; }
     });
+
+    function turn(rel, then) {
+      var link = region().querySelector("a.nav." + rel);
+      if (link) { load(link.getAttribute("href"), then); }
+    }
 
     document.addEventListener("keydown", function (e) {
       var typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName);
       if (e.key === "/" && !typing) { e.preventDefault(); search.focus(); return; }
-      if (typing && e.key !== "ArrowDown" && e.key !== "ArrowUp" && e.key !== "Enter") { return; }
-      if (typing && e.key === "Enter" && !selected) { return; }
-      var list = shown(), at = selected ? list.indexOf(selected) : -1;
+      if (typing && ["ArrowDown", "ArrowUp", "Enter", "PageDown", "PageUp"].indexOf(e.key) === -1) { return; }
+      if (typing && e.key === "Enter" && !selected) { return; }   // the form's own submit
+      var list = rows(), at = selected ? list.indexOf(selected) : -1;
       if (e.key === "ArrowDown" || (!typing && e.key === "j")) {
-        e.preventDefault(); select(list[Math.min(at + 1, list.length - 1)] || null);
+        e.preventDefault();
+        if (at === list.length - 1 && list.length) { turn("next", "first"); } else { select(list[at + 1] || null); }
       } else if (e.key === "ArrowUp" || (!typing && e.key === "k")) {
-        e.preventDefault(); select(list[Math.max(at - 1, 0)] || null);
+        e.preventDefault();
+        if (at === 0) { turn("prev", "last"); } else { select(list[Math.max(at - 1, 0)] || null); }
+      } else if (e.key === "PageDown" || (!typing && e.key === "n")) {
+        e.preventDefault(); turn("next", "first");
+      } else if (e.key === "PageUp" || (!typing && e.key === "p")) {
+        e.preventDefault(); turn("prev", "first");
       } else if ((e.key === "Enter" || (!typing && e.key === "o")) && selected) {
         e.preventDefault(); window.location.href = "/entries/" + selected.dataset.id;
       }
@@ -143,7 +150,23 @@
     window.setTimeout(poll, every);
   }
 
+  // The entry page's strips: a click on a frame seeks its player there; a frame that cannot be made is hidden.
+  function entryPage() {
+    Array.prototype.forEach.call(document.querySelectorAll(".strip .frame"), function (button) {
+      var img = button.querySelector("img");
+      img.addEventListener("error", function () { img.classList.add("missing"); });
+      button.addEventListener("click", function () {
+        var player = document.getElementById(button.dataset.player);
+        if (!player) { return; }
+        player.currentTime = parseFloat(button.dataset.at);
+        Array.prototype.forEach.call(button.parentNode.children, function (b) { b.classList.remove("current"); });
+        button.classList.add("current");
+      });
+    });
+  }
+
   if (page === "list") { listPage(); }
+  if (page === "entry") { entryPage(); }
   if (page === "overview") { overviewPage(); }
   document.body.dataset.ready = "1";
 })();

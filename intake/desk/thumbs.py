@@ -1,0 +1,129 @@
+"""The entry page's strip of thumbnails: frames evenly spaced over a stored video, made by one ffmpeg run on
+the first request and cached in the data folder under the content's SHA-256 (a second submission of the same
+file reuses them). Served by stored-file id, never by a path.
+
+ffmpeg reads the local stored file only, through the mp4 demuxer (``SAFE_INPUT``), seeking each input to its
+time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. At most
+``MAKERS`` strips are made at once: twenty reviewers opening twenty entries must not start twenty ffmpegs.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from core.numbers import duration_text
+from intake.desk.accounts import Account
+from intake.desk.app import Desk
+from intake.desk.files import stored_answer
+from validators.tools import SAFE_INPUT, ffmpeg_exe
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.models import MediaFile
+
+log = logging.getLogger(__name__)
+
+FRAMES = 8
+WIDTH = 160
+TIMEOUT = 30.0
+MAKERS = 2
+_making = threading.BoundedSemaphore(MAKERS)
+_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+RETRY_SECONDS = 600
+_failed: dict[str, float] = {}   # content → when ffmpeg could not read it: not tried again on every request
+
+
+def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
+    """The times of the strip's frames: the middles of ``count`` equal spans of the video (none if unknown)."""
+    if not duration or duration <= 0:
+        return []
+    return [round(duration * (i + 0.5) / count, 2) for i in range(count)]
+
+
+def strip_of(file_id: int, duration: float | None) -> list[dict[str, Any]]:
+    """What the entry page shows for one video: each frame's URL, its time (for the player) and the time as read."""
+    return [{"src": f"/thumbs/{file_id}/{i}", "at": at, "label": duration_text(at) or "0秒"}
+            for i, at in enumerate(frame_times(duration))]
+
+
+def strip_folder(desk: Desk) -> Path:
+    return desk.config.storage.data_dir / "thumbs" / "strips"
+
+
+def frame_path(folder: Path, sha256: str, index: int) -> Path:
+    return folder / sha256[:2] / f"{sha256}-{index}.jpg"
+
+
+def make_strip(folder: Path, video: Path, sha256: str, duration: float | None, timeout: float = TIMEOUT) -> bool:
+    """Make the strip's frames for ``sha256`` from ``video`` unless they are there; False if ffmpeg could not."""
+    times = frame_times(duration)
+    if not times or _failed_lately(sha256):
+        return False
+    with _lock_for(sha256):
+        if frame_path(folder, sha256, 0).exists():
+            return True
+        if _failed_lately(sha256):   # found so while this request waited for the lock
+            return False
+        with _making:
+            made = _run_ffmpeg(folder, video, sha256, times, timeout)
+        if not made:
+            _failed[sha256] = time.monotonic()
+        return made
+
+
+def _failed_lately(sha256: str) -> bool:
+    return time.monotonic() - _failed.get(sha256, -RETRY_SECONDS) < RETRY_SECONDS
+
+
+def _lock_for(sha256: str) -> threading.Lock:
+    with _locks_lock:
+        return _locks.setdefault(sha256, threading.Lock())
+
+
+def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], timeout: float) -> bool:
+    target = frame_path(folder, sha256, 0).parent
+    target.mkdir(parents=True, exist_ok=True)
+    temps = [target / f"{sha256}-{i}.part.jpg" for i in range(len(times))]
+    # One process, one input per time: each input seeks on its own, so only a few frames are decoded.
+    safe = [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
+    for at in times:
+        args += [*safe, "-ss", f"{at:.2f}", "-i", str(video.resolve())]
+    for index, temp in enumerate(temps):
+        args += ["-map", f"{index}:v:0", "-frames:v", "1", "-vf", f"scale={WIDTH}:-2", "-q:v", "7", str(temp)]
+    try:
+        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=True)
+        if not all(t.is_file() and t.stat().st_size for t in temps):
+            raise OSError("ffmpeg 没有给出全部画面")
+        # The first frame is renamed last: its presence says the whole strip is there.
+        for index in reversed(range(len(temps))):
+            temps[index].replace(frame_path(folder, sha256, index))
+        return True
+    except (subprocess.SubprocessError, OSError) as exc:
+        said = getattr(exc, "stderr", None) or b""
+        log.warning("无法为 %s 生成缩略图条：%s", video.name,
+                    said.decode("utf-8", "replace")[-500:].strip() or exc.__class__.__name__)
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+        return False
+
+
+def strip_frame(request: Request, desk: Desk, account: Account, form) -> Response:
+    """One frame of a stored video's strip (``/thumbs/{file_id}/{index}``); 404 when there is none."""
+    index = request.path_params["index"]
+
+    def frame(media: MediaFile, path: Path) -> Response | None:
+        folder = strip_folder(desk)
+        if media.video_codec and 0 <= index < FRAMES and make_strip(folder, path, media.sha256, media.duration_seconds):
+            return FileResponse(frame_path(folder, media.sha256, index), media_type="image/jpeg")
+        return None
+
+    return stored_answer(request, desk, frame)
