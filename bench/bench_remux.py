@@ -2,8 +2,8 @@
 
     python bench/bench_remux.py [--work DIR] [--rounds N]
 
-What is timed is what the pipeline's remux adds before the MP4 is checked: ffmpeg's ``-c copy -movflags
-+faststart`` into the store's temporary folder and the store taking the file under its content name (hash +
+What is timed is what the pipeline's remux adds before the MP4 is checked: ffmpeg's ``-c copy`` (the index
+written into room kept at the front, ``-moov_size``; +faststart only when it does not fit) into the store's temporary folder and the store taking the file under its content name (hash +
 fsync); the streams come from MediaInfo's look at the file, which the checks made already (printed apart). The baseline, interleaved with it so that disk write-back
 noise hits both, is a durable copy (copy + fsync) of the same MOV.
 Target: remux <= 1.5x the durable copy.

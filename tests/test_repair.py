@@ -176,3 +176,27 @@ def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
     assert (event.actor, event.data["repair"], event.data["source"]) == ("王老师", "shrink", str(kept))
     assert json.dumps(event.data["outcome"]) == '{"old": "rejected", "new": "needs_review"}'
     assert run("fix", "1", "--shrink").returncode == 2   # no longer over the limit
+
+
+@pytest.mark.parametrize("kind", ["mkv", "flv"])
+def test_the_index_goes_into_room_kept_at_the_front_or_is_moved_there(near_misses, tmp_path, monkeypatch, kind):
+    """The MP4's index (moov) is written into room reserved before the media data; when it outgrows the room,
+    the copy is made again with +faststart. Either way moov comes before mdat and the streams are copied."""
+    from validators import remux
+    from validators.opened import OpenedFile
+
+    sniffed = {"mkv": "mkv", "flv": "flv"}[kind]
+    made = {}
+    with OpenedFile.open(near_misses[kind]) as opened:
+        streams = remux.probe_streams(opened, sniffed, 30)
+        assert streams.video == "h264" and streams.audio == "aac" and streams.duration == pytest.approx(2, abs=0.2)
+        remux.remux_to_mp4(opened, sniffed, streams, tmp_path / "roomy.mp4", 30)
+        monkeypatch.setattr(remux, "MOOV_MIN_BYTES", 16)
+        monkeypatch.setattr(remux, "MOOV_BYTES_PER_SECOND", 1)   # far too little room: the fallback
+        remux.remux_to_mp4(opened, sniffed, streams, tmp_path / "moved.mp4", 30)
+    for name in ("roomy", "moved"):
+        made[name] = [box.decode() for box, *_ in media.iter_boxes((tmp_path / f"{name}.mp4").read_bytes())]
+    assert made["roomy"][:3] == ["ftyp", "moov", "free"] and made["roomy"][-1] == "mdat"
+    assert made["moved"][:2] == ["ftyp", "moov"] and made["moved"][-1] == "mdat"
+    assert (tmp_path / "roomy.mp4").stat().st_size > (tmp_path / "moved.mp4").stat().st_size   # the room is kept
+    assert remux.moov_reserve(None) is None and remux.moov_reserve(0) is None

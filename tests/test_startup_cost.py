@@ -20,7 +20,8 @@ LOADED = r"""
 import json, sys
 from intake.cli import main
 code = main(["validate", "--no-ocr", sys.argv[1]])
-heavy = ("sqlalchemy", "alembic", "imapclient", "intake.pipeline", "intake.mail", "storage.database", "jinja2")
+heavy = ("sqlalchemy", "alembic", "imapclient", "intake.pipeline", "intake.mail", "storage.database", "jinja2",
+         "pysubs2", "ffmpeg", "past")   # the last three: only for a subtitle track (ffmpeg-python loads past)
 print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.startswith(heavy))}))
 """
 

@@ -37,6 +37,15 @@ MEDIAINFO_AUDIO = frozenset({"AAC", "MPEG Audio"})
 # "  Stream #0:1[0x2](und): Audio: aac (LC) ...": ffmpeg's own line per stream (a metadata value that holds a
 # line break is printed on an indented continuation starting with ":", so it cannot forge one of these).
 STREAM_LINE = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio): ([0-9A-Za-z_]+)", re.MULTILINE)
+# "  Duration: 00:01:50.02, start: ...": the input's length as its demuxer reads it (N/A when it cannot tell).
+DURATION_LINE = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?),", re.MULTILINE)
+# Room kept at the front for the MP4's index (moov), per second of media: a sample costs at most about 24
+# bytes there (size, time, composition offset, chunk offset), and 120 video frames plus 47 AAC frames a
+# second is more than any camera a county office owns. Writing the index into room kept for it saves the
+# second pass over the whole file that +faststart makes to move it to the front.
+MOOV_BYTES_PER_SECOND = 24 * (120 + 47)
+MOOV_MIN_BYTES = 64 * 1024
+MOOV_MAX_BYTES = 16 * 1024 * 1024
 
 
 class RemuxFailed(Exception):
@@ -53,6 +62,7 @@ class Streams:
 
     video: str | None
     audio: str | None
+    duration: float | None = None   # seconds, as the source's demuxer or MediaInfo reads it
 
     @property
     def lossless(self) -> bool:
@@ -84,7 +94,9 @@ def probe_streams(source: OpenedFile, kind: str, timeout: float) -> Streams:
     found: dict[str, str] = {}
     for media, codec in STREAM_LINE.findall(text):
         found.setdefault(media, codec.lower())
-    return Streams(found.get("Video"), found.get("Audio"))
+    length = DURATION_LINE.search(text)
+    duration = int(length[1]) * 3600 + int(length[2]) * 60 + float(length[3]) if length else None
+    return Streams(found.get("Video"), found.get("Audio"), duration)
 
 
 def streams_from_facts(facts: MediaFacts | None) -> Streams | None:
@@ -96,20 +108,44 @@ def streams_from_facts(facts: MediaFacts | None) -> Streams | None:
         fmt = tracks[0].get("format") if tracks else None
         return MEDIAINFO_NAMES.get(fmt, fmt.lower()) if fmt else None
 
-    return Streams(named(facts.video), named(facts.audio))
+    try:
+        duration = float(facts.general.get("duration")) / 1000
+    except (TypeError, ValueError):
+        duration = None
+    return Streams(named(facts.video), named(facts.audio), duration)
 
 
 def remux_to_mp4(source: OpenedFile, kind: str, streams: Streams, target: Path, timeout: float) -> None:
     """Copy the first video and first audio stream of ``source`` into an MP4 at ``target``, moov first.
 
-    Nothing is re-encoded. Raises RemuxFailed when ffmpeg fails (``target`` may then hold a partial file).
+    Nothing is re-encoded. The index goes into room kept for it at the front (``moov_reserve``); should it
+    not fit, the copy is made again with +faststart, which moves it there in a second pass. Raises
+    RemuxFailed when ffmpeg fails (``target`` may then hold a partial file).
     """
+    reserve = moov_reserve(streams.duration)
+    if reserve is not None:
+        try:
+            return _remux(source, kind, streams, target, timeout, ["-moov_size", str(reserve)])
+        except RemuxFailed:
+            pass   # the index outgrew the room (or the copy failed: the second try says why)
+    _remux(source, kind, streams, target, timeout, ["-movflags", "+faststart"])
+
+
+def moov_reserve(duration: float | None) -> int | None:
+    """Bytes to keep at the front for the index of ``duration`` seconds of media; None when unknown."""
+    if not duration or duration <= 0:
+        return None
+    return int(min(MOOV_MAX_BYTES, max(MOOV_MIN_BYTES, duration * MOOV_BYTES_PER_SECOND)))
+
+
+def _remux(source: OpenedFile, kind: str, streams: Streams, target: Path, timeout: float,
+           placement: list[str]) -> None:
     source_path, fds = media_input(source)
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", *input_options(kind), "-i", source_path,
             "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy"]
     if streams.video == "hevc":
         args += ["-tag:v", "hvc1"]   # the tag Apple players need; the stream itself is unchanged
-    args += ["-movflags", "+faststart", "-f", "mp4", "-y", str(target)]
+    args += [*placement, "-f", "mp4", "-y", str(target)]
     proc = _run(args, timeout, fds)
     if proc.returncode != 0:
         raise RemuxFailed(_first_error(proc.stderr.decode("utf-8", "replace")) or f"exit {proc.returncode}")

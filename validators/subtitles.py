@@ -11,8 +11,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import ffmpeg as ffmpeg_python
-import pysubs2
 
 from validators import children
 from validators.opened import OpenedFile, media_input
@@ -77,6 +75,8 @@ def _scan(text: str) -> list[tuple[float, str]]:
 
 def _parsed(text: str) -> list[tuple[float, str]] | None:
     """pysubs2's reading, for shapes the scan does not know; None if it cannot read the text either."""
+    import pysubs2   # here, not at the top: most files come without subtitles, and every check imports this module
+
     try:
         return [(line.start / 1000, line.plaintext) for line in pysubs2.SSAFile.from_string(text)]
     except Exception:  # pysubs2 raises several types for malformed input
@@ -116,6 +116,8 @@ def sidecar_sources(transcripts: list[tuple[str, bytes]], scan_seconds: float) -
 
 def embedded_subtitles(source: Path | OpenedFile, scan_seconds: float, timeout: float) -> list[TextSource]:
     """The first subtitle track of a local MP4, converted to SRT by ffmpeg."""
+    import ffmpeg as ffmpeg_python   # ffmpeg-python (and the ``future`` package it loads): only for a subtitle track
+
     target, fds = media_input(source)
     args = (ffmpeg_python.input(target, **SAFE_INPUT)
             .output("pipe:", f="srt", map="0:s:0", t=f"{scan_seconds + 5:.1f}")

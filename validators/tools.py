@@ -38,16 +38,35 @@ def ffmpeg_exe() -> str:
     chosen = os.environ.get("INTAKE_FFMPEG")
     if chosen:
         return chosen
+    bundled = _bundled_ffmpeg()
+    if bundled:
+        return bundled
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    raise ToolError("找不到 ffmpeg。", "请重新安装本工具的依赖（pip install imageio-ffmpeg），或安装 ffmpeg（apt-get install ffmpeg）。")
+
+
+def _bundled_ffmpeg() -> str | None:
+    """The wheel's ffmpeg for this platform, found without running it: ``imageio_ffmpeg.get_ffmpeg_exe()`` runs
+    ``ffmpeg -version`` to test it, a start that every command would pay once more. A binary that does not run
+    says so at its first real use (ToolError)."""
+    try:
+        from importlib.resources import files
+
+        from imageio_ffmpeg._definitions import FNAME_PER_PLATFORM, get_platform
+
+        exe = files("imageio_ffmpeg.binaries") / FNAME_PER_PLATFORM[get_platform()]
+        if exe.is_file() and os.access(str(exe), os.X_OK):
+            return str(exe)
+    except Exception:  # no wheel, another layout, a platform it has no build for
+        pass
     try:
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception:  # the wheel raises RuntimeError or ImportError
-        pass
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    raise ToolError("找不到 ffmpeg。", "请重新安装本工具的依赖（pip install imageio-ffmpeg），或安装 ffmpeg（apt-get install ffmpeg）。")
+        return None
 
 
 @dataclass(frozen=True)
