@@ -647,13 +647,15 @@ class Database:
         with self.session() as s:
             s.execute(delete(DeskSession).where(DeskSession.token_hash == token_hash))
 
-    def stored_file(self, file_id: int) -> tuple[MediaFile, str | None] | None:
-        """A media file by its id, with where its content lies in the store (None: never stored), or None."""
+    def stored_file(self, file_id: int, original: bool = False) -> tuple[MediaFile, str | None] | None:
+        """A media file by its id, with where its content lies in the store (None: never stored), or None.
+        ``original``: the content as it arrived, for a repaired file (None for one that was not repaired)."""
         with self.session() as s:
             row = s.get(MediaFile, file_id)
             if row is None:
                 return None
-            path = s.scalar(select(Blob.stored_path).where(Blob.sha256 == row.sha256)) if row.sha256 else None
+            sha256 = row.original_sha256 if original else row.sha256
+            path = s.scalar(select(Blob.stored_path).where(Blob.sha256 == sha256)) if sha256 else None
             return row, path
 
     def change_mark(self) -> tuple[int, int]:

@@ -200,3 +200,30 @@ def test_the_index_goes_into_room_kept_at_the_front_or_is_moved_there(near_misse
     assert made["moved"][:2] == ["ftyp", "moov"] and made["moved"][-1] == "mdat"
     assert (tmp_path / "roomy.mp4").stat().st_size > (tmp_path / "moved.mp4").stat().st_size   # the room is kept
     assert remux.moov_reserve(None) is None and remux.moov_reserve(0) is None
+
+
+def test_the_desk_offers_the_mp4_judged_and_the_original_as_it_arrived(near_misses, clips, tmp_path):
+    from intake.desk.accounts import add_account
+    from tests.conftest import OPEN_CONTEST
+    from tests.desks import PASSWORD, logged_in, record, running_desk
+
+    (tmp_path / "config.yaml").write_text(OPEN_CONTEST, encoding="utf-8")
+    services = open_services(load_config(tmp_path / "config.yaml"))
+    remuxed = record(services, near_misses["mov"], "柳南区", "张三", "13800000001")
+    plain = record(services, clips["valid"], "柳北区", "李四", "13800000002")
+    [mov_file] = services.db.submission(remuxed).files
+    [mp4_file] = services.db.submission(plain).files
+    add_account(services.db, "judge", "reviewer", PASSWORD)
+    services.db.engine.dispose()
+    with running_desk(tmp_path) as (port, _):
+        judge = logged_in(port, "judge")
+        page = judge.get(f"/entries/{remuxed}").text
+        assert "已无损转换为 MP4（原文件保留）" in page and f'href="/files/{mov_file.id}/original">下载原文件' in page
+        judged = judge.get(f"/files/{mov_file.id}/download")
+        original = judge.get(f"/files/{mov_file.id}/original")
+        assert judged.status == 200 and "filename*=utf-8''%E4%BD%9C%E5%93%81.mp4" in judged.headers["content-disposition"]
+        assert judged.body[4:8] == b"ftyp" and judged.body != near_misses["mov"].read_bytes()
+        assert original.status == 200 and "%E4%BD%9C%E5%93%81.mov" in original.headers["content-disposition"]
+        assert original.body == near_misses["mov"].read_bytes()   # the evidence, byte for byte
+        assert "下载原文件" not in judge.get(f"/entries/{plain}").text
+        assert judge.get(f"/files/{mp4_file.id}/original").status == 404   # nothing was repaired

@@ -277,6 +277,7 @@ def create_app(config: Config, services: Services) -> Starlette:
         Route("/settings", guarded(settings.settings_page, action="settings"), methods=["GET"]),
         Route("/files/{file_id:int}", guarded(files.play, api=True), methods=["GET"]),
         Route("/files/{file_id:int}/download", guarded(files.download, api=True), methods=["GET"]),
+        Route("/files/{file_id:int}/original", guarded(files.download_original, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:int}", guarded(files.poster, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:int}/{index:int}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
         Route("/api/submissions", guarded(pages.api_submissions, api=True), methods=["GET"]),

@@ -1,5 +1,6 @@
 """Stored files by their id (never by a path): the video with HTTP Range (206) so that the player can
-seek, the download under its original name, and the poster frame."""
+seek, the download under its original name, the original of a repaired file (kept as evidence), and the
+poster frame."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ if TYPE_CHECKING:  # the database pulls in SQLAlchemy
 PLAYABLE = {"mp4": "video/mp4"}
 
 
-def _stored(desk: Desk, request: Request):
+REPAIRED_SUFFIX = ".mp4"   # what a remux or a shrink makes, whatever the sender's file was
+
+
+def _stored(desk: Desk, request: Request, original: bool = False):
     """(media file, its path in the store) or None when there is no such file or it was never kept."""
-    found = desk.db.stored_file(request.path_params["file_id"])
+    found = desk.db.stored_file(request.path_params["file_id"], original)
     if found is None or found[1] is None:
         return None
     media, relative = found
@@ -34,9 +38,11 @@ def _stored(desk: Desk, request: Request):
     return media, path
 
 
-def stored_answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Response | None]) -> Response:
-    """``make``'s answer for the stored file of the request's id; 404 when there is none (or ``make`` has none)."""
-    found = _stored(desk, request)
+def stored_answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Response | None],
+                  original: bool = False) -> Response:
+    """``make``'s answer for the stored file of the request's id (``original``: the content as it arrived, of
+    a repaired file); 404 when there is none (or ``make`` has none)."""
+    found = _stored(desk, request, original)
     answer = make(*found) if found is not None else None
     if answer is None:
         return JSONResponse({"error": "找不到这个文件（未保存，或已不在文件库中）。"}, status_code=404)
@@ -50,14 +56,24 @@ def play(request: Request, desk: Desk, account: Account, form) -> Response:
 
 
 def download(request: Request, desk: Desk, account: Account, form) -> Response:
-    def attachment(media: MediaFile, path: Path) -> Response:
-        # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
-        name = clean_name(Path(media.original_name.replace("\\", "/")).name or f"文件{media.position + 1}")
-        if desk.blind:   # the name a sender gave often names the unit
-            name = f"作品{media.submission_id}-{media.position + 1}{Path(name).suffix.lower()[:6]}"
-        return FileResponse(path, filename=name, media_type="application/octet-stream")
+    """The file judged, under the sender's name; a repaired file (an MP4 made from a .mov, say) ends in .mp4."""
+    return stored_answer(request, desk, lambda media, path: _attachment(desk, media, path, repaired=bool(media.repair)))
 
-    return stored_answer(request, desk, attachment)
+
+def download_original(request: Request, desk: Desk, account: Account, form) -> Response:
+    """A repaired file's original as it arrived (404 for a file that was not repaired)."""
+    return stored_answer(request, desk, lambda media, path: _attachment(desk, media, path, repaired=False),
+                         original=True)
+
+
+def _attachment(desk: Desk, media: MediaFile, path: Path, repaired: bool) -> Response:
+    # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
+    name = clean_name(Path(media.original_name.replace("\\", "/")).name or f"文件{media.position + 1}")
+    if repaired:
+        name = clean_name(Path(name).stem + REPAIRED_SUFFIX)
+    if desk.blind:   # the name a sender gave often names the unit
+        name = f"作品{media.submission_id}-{media.position + 1}{Path(name).suffix.lower()[:6]}"
+    return FileResponse(path, filename=name, media_type="application/octet-stream")
 
 
 def poster(request: Request, desk: Desk, account: Account, form) -> Response:

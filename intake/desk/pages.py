@@ -96,6 +96,10 @@ def api_submissions(request: Request, desk: Desk, account: Account, form) -> Res
     return JSONResponse(desk.views())
 
 
+# What was done to a file that arrived as a near miss (``media_files.repair``), as the files table says it.
+REPAIR_LABELS = {"remux": "已无损转换为 MP4（原文件保留）", "shrink": "已压缩（原文件保留）"}
+
+
 def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
           status: int = 200, given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
     """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
@@ -115,7 +119,8 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
                       "size_text": size_text(f["size_bytes"]) or "—",
                       "duration_text": duration_text(f["duration_seconds"]) or "—",
                       "resolution": dimensions(f) or "—", "portrait": is_portrait(f),
-                      "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"]})
+                      "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"],
+                      "repair": REPAIR_LABELS.get(stored.repair or ""), "has_original": bool(stored.original_sha256)})
         files[-1]["strip"] = strip_of(stored.id, f["duration_seconds"]) if files[-1]["playable"] else []
     checks = [{"label": check_label(c["id"]), "status": c["status"], "status_label": STATUS_LABELS[Status(c["status"])],
                "message": c["message"], "advice": c["advice"], "file": c.get("file")} for c in view["checks"]]
