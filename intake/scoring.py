@@ -72,7 +72,7 @@ def parse_scores(given: Mapping[str, Any], scoring: ScoringConfig) -> dict[str, 
             raise UsageError(f"“{criterion.name}”的分数 {text[:20]} 超出范围：应为 0 到 {scoring.scale} 分。")
         if value != value.quantize(Decimal("0.1")):
             raise UsageError(f"“{criterion.name}”的分数 {text[:20]} 最多保留一位小数。")
-        values[criterion.name] = float(value)
+        values[criterion.name] = float(value) + 0.0   # "-0" is 0, not -0.0 (shown as "-0")
     return values
 
 
@@ -154,7 +154,7 @@ def score_text(value: float | None) -> str:
     """A score as people read it: two decimals at most, no trailing zeros (8, 8.5, 7.83); — for none."""
     if value is None:
         return "—"
-    return f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+    return f"{round(value, 2) + 0.0:.2f}".rstrip("0").rstrip(".")   # + 0.0: never "-0"
 
 
 def record_scores(db, submission_id: int, judge: str, given: Mapping[str, Any], comment: str | None,

@@ -20,6 +20,7 @@ from core.errors import IntakeError
 from intake.config import Config
 from intake.decisions import decide
 from intake.desk.settings import masked_url
+from intake.desk.uploads import INCOMPLETE
 from intake.export import SUMMARY
 from intake.export_folder import MANIFEST
 from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, send_receipt_now
@@ -236,6 +237,38 @@ def test_an_oversized_upload_is_refused_and_nothing_is_stored(desk):
     assert stored_state(root, services, target) == before
 
 
+def test_an_upload_part_with_a_huge_header_is_refused_as_it_arrives(desk):
+    """A part's header is held in memory as it arrives: python-multipart bounds each header line
+    at 4 KB and a part at 8 headers, so a 64 KB one ends the upload (it must not grow up to the body's limit)."""
+    root, port, ids, services, handler = desk
+    clerk = logged_in(port, "clerk")
+    target = ids["accepted"]
+    before = stored_state(root, services, target)
+    body, content_type = multipart([("csrf", clerk.csrf()), ("file", ("a.mp4", b"x" * 1000))])
+    padded = body.replace(b"Content-Type: application/octet-stream\r\n",
+                          b"X-Padding: " + b"a" * (64 * 1024) + b"\r\nContent-Type: application/octet-stream\r\n")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", f"/entries/{target}/attach", body=padded, headers={
+        "Content-Type": content_type, "Cookie": "; ".join(f"{k}={v}" for k, v in clerk.cookies.items())})
+    response = conn.getresponse()
+    assert (response.status, INCOMPLETE in response.read().decode()) == (400, True)
+    conn.close()
+    assert stored_state(root, services, target) == before
+
+
+def test_a_form_sent_in_chunks_is_bounded_as_one_with_a_length(desk):
+    """MAX_FORM_BYTES holds for a body without Content-Length too (the login form is open to anyone)."""
+    root, port, ids, services, handler = desk
+    field = "a=" + "x" * (900 * 1024)   # each field under Starlette's own 1 MB bound, the body over ours
+    body = "&".join([field, field]).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/login", body=(body[i:i + 65536] for i in range(0, len(body), 65536)),
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    assert (response.status, response.read().decode()) == (413, "提交的内容太大。")
+    conn.close()
+
+
 # -- receipts ------------------------------------------------------------------------------------------
 def test_receipt_preview_and_resend(desk):
     root, port, ids, services, handler = desk
@@ -312,6 +345,11 @@ def test_settings_show_every_key_in_force_without_secrets(desk):
     assert sorted(found) == sorted(key for key, _ in config_keys())   # every key the README lists
     assert masked_url("postgresql+psycopg://intake:s3cret@db.local/intake") == \
         "postgresql+psycopg://intake:******@db.local/intake"
+    # libpq takes a password as a query option as well
+    assert masked_url("postgresql+psycopg://intake@db.local/intake?password=s3cret&sslmode=require") == \
+        "postgresql+psycopg://intake@db.local/intake?password=******&sslmode=require"
+    assert masked_url("postgresql://intake:s3cret@db.local/intake?sslpassword=k3y") == \
+        "postgresql://intake:******@db.local/intake?sslpassword=******"
 
 
 # -- in the browser --------------------------------------------------------------------------------------

@@ -82,6 +82,10 @@ def test_standings_and_progress_over_several_judges():
 def test_what_a_judge_may_enter():
     assert parse_scores({"思想性": "8", "艺术性": " 7.5 ", "技术性": "10"}, SCORING) == \
         {"思想性": 8.0, "艺术性": 7.5, "技术性": 10.0}
+    # "-0" is a score of 0, never shown (or written to the sheet) as "-0"
+    zero = parse_scores({"思想性": "-0", "艺术性": "-0.0", "技术性": "0"}, SCORING)
+    assert [str(v) for v in zero.values()] == ["0.0"] * 3
+    assert score_text(-0.0) == "0" and score_text(weighted_total(zero, SCORING)) == "0"
     cases = [({"思想性": "8"}, "请为每个评分项打分：缺少“艺术性”“技术性”。"),
              ({"思想性": "8", "艺术性": "七", "技术性": "9"}, "“艺术性”的分数“七”不是数字。"),
              ({"思想性": "8", "艺术性": "nan", "技术性": "9"}, "“艺术性”的分数“nan”不是数字。"),

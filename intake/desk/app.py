@@ -167,9 +167,16 @@ def csrf_matches(account: Account, token: object) -> bool:
 
 
 async def _form(request: Request):
-    """The POST's form, or None when it is larger than allowed."""
+    """The POST's form, or None when it is larger than allowed (also when sent chunked, without a length:
+    the body is read up to the limit before it is parsed)."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    request._body = bytes(body)   # what request.form() parses (Starlette reads ``_body`` when it is set)
     return await request.form(max_files=0, max_fields=100)
 
 

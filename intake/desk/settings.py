@@ -8,6 +8,7 @@ from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -66,7 +67,7 @@ def shown(key: str, value: Any) -> str:
 
 
 def masked_url(url: str) -> str:
-    """The database address with its password (if any) masked."""
+    """The database address with its password (if any, also as a query option) masked."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -74,7 +75,13 @@ def masked_url(url: str) -> str:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         return MASK   # unreadable: it might hold anything
-    return parsed.render_as_string(hide_password=True).replace("***", MASK) if parsed.password else str(parsed)
+    # libpq also takes the password as a query option (?password=…, ?sslpassword=…)
+    query = {key: MASK if any(word in key.lower() for word in SECRET_WORDS) else value
+             for key, value in parsed.query.items()}
+    shown = parsed.set(query=query).render_as_string(hide_password=True)
+    if parsed.password:
+        shown = shown.replace("***", MASK)
+    return shown.replace(quote(MASK), MASK)
 
 
 def _text(value: Any) -> str:
