@@ -5,10 +5,12 @@ dict of ``intake list --json``, or a page's dict built on one) and returns a cop
 
 - the unit, the unit as written, the contact, the phone, the sender, the mail subject, the mail body
   (``body`` or ``mail_body``, where a page has one) and the source reference read ``（已隐去）``;
-- each file is named ``文件1.mp4``, ``文件2.mov``…;
+- each file is named ``文件1.mp4``, ``文件2.mov``…, and a title that is only a file's name reads
+  ``（作品名取自文件名，已隐去）``;
 - every other string, however deep (titles, check messages, decision notes, a page's history), has each of
-  those values, each file name and every name of a unit (listed names, aliases, short forms such as 柳南,
-  and the units works were recorded with) masked as ``＊＊``;
+  those values, each file name (and its stem, from four characters) and every name of a unit (listed names,
+  aliases, short forms such as 柳南, and the units works were recorded with) masked as ``＊＊``, whatever
+  their case;
 - the details of history events that quote the sender or the files (edits, receipts, added files, moves)
   are hidden;
 - ``blind`` is True.
@@ -33,6 +35,8 @@ REVEALING = {"edited", "rechecked", "files_added", "receipt_sending", "receipt_s
              "receipt_skipped", "mail_seen_again", "mail_content", "moved", "fixed"}
 SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,5}")
 SHORTEST = 2     # a one-character "name" would mask half of every sentence
+STEM_SHORTEST = 4   # a file name's stem masked in texts: shorter ones are words (作品, 视频), not names
+TITLE_FROM_FILE = "（作品名取自文件名，已隐去）"
 
 
 class UnitNames:
@@ -40,7 +44,8 @@ class UnitNames:
 
     def __init__(self, names: Iterable[str | None]):
         kept = sorted({n.strip() for n in names if n and len(n.strip()) >= SHORTEST}, key=lambda n: (-len(n), n))
-        self.pattern = re.compile("|".join(map(re.escape, kept))) if kept else None
+        # Case does not hide a name: RongShui is rongshui.
+        self.pattern = re.compile("|".join(map(re.escape, kept)), re.IGNORECASE) if kept else None
 
     @classmethod
     def of(cls, contest: ContestConfig, views: Iterable[Mapping[str, Any]]) -> UnitNames:
@@ -56,11 +61,22 @@ class UnitNames:
 
 
 def _file_names(view: Mapping[str, Any]) -> list[str]:
+    """Each file's name as given, its last part, and that part's stem where it is long enough to be a name
+    rather than a word (rs_baomi_2024, not 作品)."""
     names = []
     for f in view.get("files") or []:
         name = str(f.get("original_name") or "")
-        names += [name, PurePosixPath(name.replace("\\", "/")).name]
+        last = PurePosixPath(name.replace("\\", "/")).name
+        names += [name, last]
+        stem = PurePosixPath(last).stem
+        if len(stem) >= STEM_SHORTEST:
+            names.append(stem)
     return names
+
+
+def _file_stems(view: Mapping[str, Any]) -> set[str]:
+    return {PurePosixPath(str(f.get("original_name") or "").replace("\\", "/")).stem.casefold()
+            for f in view.get("files") or []}
 
 
 def _masker(view: Mapping[str, Any], units: UnitNames) -> Callable[[str], str]:
@@ -69,12 +85,10 @@ def _masker(view: Mapping[str, Any], units: UnitNames) -> Callable[[str], str]:
     if "@" in sender:
         secrets.append(sender.split("@", 1)[0])   # the mailbox name alone (rongshui) names the county too
     ordered = sorted({s for s in secrets if len(s) >= SHORTEST}, key=lambda s: (-len(s), s))
+    pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
 
     def mask(text: str) -> str:
-        for secret in ordered:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return units.mask(text)
+        return units.mask(pattern.sub(MASK, text) if pattern else text)
 
     return mask
 
@@ -92,6 +106,8 @@ def _masked(value: Any, mask: Callable[[str], str]) -> Any:
 def blind_view(view: Mapping[str, Any], units: UnitNames) -> dict[str, Any]:
     """``view`` as a judge under blind review sees it (see the module's docstring); ``view`` is not changed."""
     out = _masked(view, _masker(view, units))
+    if str(view.get("title") or "").strip().casefold() in _file_stems(view):
+        out["title"] = TITLE_FROM_FILE   # nothing else named the work: its file name, which often names the unit
     for key in IDENTITY:
         if key in out:
             out[key] = HIDDEN

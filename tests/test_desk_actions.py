@@ -10,6 +10,7 @@ import email
 import http.client
 import json
 import re
+import time
 import uuid
 from email import policy
 
@@ -254,6 +255,32 @@ def test_an_upload_part_with_a_huge_header_is_refused_as_it_arrives(desk):
     assert (response.status, INCOMPLETE in response.read().decode()) == (400, True)
     conn.close()
     assert stored_state(root, services, target) == before
+
+
+def test_an_upload_that_stops_sending_is_given_up_and_leaves_nothing(desk, monkeypatch):
+    """A trickle or a stalled upload holds a connection: after IDLE_SECONDS without data it ends with 408."""
+    from intake.desk import uploads
+
+    monkeypatch.setattr(uploads, "IDLE_SECONDS", 1.0)
+    root, port, ids, services, handler = desk
+    clerk = logged_in(port, "clerk")
+    target = ids["accepted"]
+    before = stored_state(root, services, target)
+    body, content_type = multipart([("csrf", clerk.csrf()), ("file", ("a.mp4", b"x" * 100_000))])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.putrequest("POST", f"/entries/{target}/attach")
+    for name, value in (("Content-Type", content_type), ("Content-Length", str(len(body))),
+                        ("Cookie", "; ".join(f"{k}={v}" for k, v in clerk.cookies.items()))):
+        conn.putheader(name, value)
+    conn.endheaders()
+    conn.send(body[:50_000])          # half of it, then nothing
+    started = time.monotonic()
+    response = conn.getresponse()
+    assert (response.status, uploads.STALLED in response.read().decode()) == (408, True)
+    assert time.monotonic() - started < 15
+    conn.close()
+    assert stored_state(root, services, target) == before
+    assert not any((root / "data" / "work").glob("upload-*"))
 
 
 def test_a_form_sent_in_chunks_is_bounded_as_one_with_a_length(desk):

@@ -94,6 +94,27 @@ def test_the_strip_is_made_once_and_served_by_file_id(desk):
     assert Client(port).get(f"/thumbs/{media.id}/0").status == 401
 
 
+def test_a_strip_being_made_for_long_answers_busy_and_the_page_asks_again(desk, monkeypatch):
+    """A slow or hanging ffmpeg holds the desk's worker threads for WAIT_SECONDS at most: then 503."""
+    from intake.desk import thumbs
+
+    monkeypatch.setattr(thumbs, "WAIT_SECONDS", 0.5)
+    root, port, services = desk
+    submission_id, media = mail_entry(services)
+    judge = logged_in(port, "judge")
+    for made in (root / "data" / "thumbs" / "strips").rglob(f"{media.sha256}-*.jpg"):
+        made.unlink()   # as if nobody had opened this entry yet
+    held = thumbs._lock_for(media.sha256)
+    assert held.acquire(timeout=10)          # another request is making this strip
+    try:
+        busy = judge.get(f"/thumbs/{media.id}/3")
+        assert (busy.status, busy.headers["retry-after"], busy.text) == (503, "2", "缩略图正在生成，请稍后再看。")
+    finally:
+        held.release()
+    ready = judge.get(f"/thumbs/{media.id}/3")
+    assert (ready.status, ready.body[:2]) == (200, b"\xff\xd8")
+
+
 def test_the_list_comes_a_page_at_a_time_keeping_filter_sort_and_search(desk):
     root, port, services = desk
     judge = logged_in(port, "judge")

@@ -127,6 +127,13 @@ def test_blind_view_masks_every_name_of_the_unit():
     assert seen["checks"][0]["message"] == f"文件“{MASK}”已转换；联系人{MASK}，电话 {MASK}；与{MASK}的作品重复"
     assert [h["text"] for h in seen["history"]] == [HIDDEN, f"入围；备注：{MASK}不错"]
     assert seen["blind"] is True and raw["unit"] == "融水苗族自治县"   # the view itself is not changed
+    # A title that is only the file's name, a name in another case, a file's stem quoted in a message
+    named = {**raw, "title": "RS_Baomi_2024", "files": [{"original_name": "rs_baomi_2024.mp4", "sha256": "cd"}],
+             "checks": [{"message": "RongShui 的 rs_baomi_2024 与 RS_BAOMI_2024.MP4"}], "history": []}
+    seen = blind_view(named, UnitNames.of(contest, [named]))
+    assert seen["title"] == "（作品名取自文件名，已隐去）"
+    assert seen["checks"][0]["message"] == f"{MASK} 的 {MASK} 与 {MASK}"
+    assert blind_view({**named, "title": "作品"}, UnitNames.of(contest, [named]))["title"] == "作品"
 
 
 # -- storage ------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from intake.config import Config
 from intake.desk.app import create_app
 from intake.pipeline import Services
 
+MAX_CONNECTIONS = 200     # an office's reviewers open a few each; far more is someone holding them open
+KEEP_ALIVE_SECONDS = 5
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -64,7 +67,10 @@ def server_for(config: Config, services: Services, chosen: Plan) -> uvicorn.Serv
     app = create_app(config, services)
     return uvicorn.Server(uvicorn.Config(
         app, host=chosen.host, port=chosen.port, ssl_certfile=chosen.certfile, ssl_keyfile=chosen.keyfile,
-        log_level="warning", access_log=False, proxy_headers=False, server_header=False, lifespan="off"))
+        log_level="warning", access_log=False, proxy_headers=False, server_header=False, lifespan="off",
+        # Bounds for an office desk: past MAX_CONNECTIONS open connections the server answers 503 instead of
+        # taking more, so connections left open (or trickling) cannot use up its files; idle ones close soon.
+        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS))
 
 
 def serve_in_thread(server: uvicorn.Server) -> threading.Thread:

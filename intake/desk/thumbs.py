@@ -38,6 +38,8 @@ _making = threading.BoundedSemaphore(MAKERS)
 _locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
 RETRY_SECONDS = 600
+BUSY = "缩略图正在生成，请稍后再看。"
+WAIT_SECONDS = 3.0
 _failed: dict[str, float] = {}   # content → when ffmpeg could not read it: not tried again on every request
 
 
@@ -62,21 +64,37 @@ def frame_path(folder: Path, sha256: str, index: int) -> Path:
     return folder / sha256[:2] / f"{sha256}-{index}.jpg"
 
 
-def make_strip(folder: Path, video: Path, sha256: str, duration: float | None, timeout: float = TIMEOUT) -> bool:
-    """Make the strip's frames for ``sha256`` from ``video`` unless they are there; False if ffmpeg could not."""
+def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
+               timeout: float = TIMEOUT) -> bool | None:
+    """Make the strip's frames for ``sha256`` from ``video`` unless they are there; False if ffmpeg could not,
+    None if another request is still making it (or ``MAKERS`` strips are being made) after ``WAIT_SECONDS``:
+    the request then answers 503 and the page asks again, so that a slow or hanging ffmpeg holds a worker
+    thread for seconds, not every page of the desk for as long as it hangs. (A page asks for its eight frames
+    at once; the first makes them all in about half a second, the others wait for it.)"""
     times = frame_times(duration)
     if not times or _failed_lately(sha256):
         return False
-    with _lock_for(sha256):
+    if frame_path(folder, sha256, 0).exists():
+        return True
+    lock = _lock_for(sha256)
+    if not lock.acquire(timeout=WAIT_SECONDS):
+        return None
+    try:
         if frame_path(folder, sha256, 0).exists():
             return True
         if _failed_lately(sha256):   # found so while this request waited for the lock
             return False
-        with _making:
+        if not _making.acquire(timeout=WAIT_SECONDS):
+            return None
+        try:
             made = _run_ffmpeg(folder, video, sha256, times, timeout)
+        finally:
+            _making.release()
         if not made:
             _failed[sha256] = time.monotonic()
         return made
+    finally:
+        lock.release()
 
 
 def _failed_lately(sha256: str) -> bool:
@@ -122,8 +140,12 @@ def strip_frame(request: Request, desk: Desk, account: Account, form) -> Respons
 
     def frame(media: MediaFile, path: Path) -> Response | None:
         folder = strip_folder(desk)
-        if media.video_codec and 0 <= index < FRAMES and make_strip(folder, path, media.sha256, media.duration_seconds):
-            return FileResponse(frame_path(folder, media.sha256, index), media_type="image/jpeg")
-        return None
+        if not (media.video_codec and 0 <= index < FRAMES):
+            return None
+        made = make_strip(folder, path, media.sha256, media.duration_seconds)
+        if made is None:
+            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
+                            media_type="text/plain; charset=utf-8")
+        return FileResponse(frame_path(folder, media.sha256, index), media_type="image/jpeg") if made else None
 
     return stored_answer(request, desk, frame)

@@ -8,6 +8,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from pathlib import Path
@@ -32,6 +33,8 @@ UPLOAD_MARGIN = 1024 * 1024      # the multipart framing and the token, beyond t
 FIELD_BYTES = 1024               # a form field's value: the token is 43 characters
 DRAIN_BYTES = 64 * 1024 * 1024   # read (and drop) this much more of a refused body, so the browser sees why
 INCOMPLETE = "上传的内容不完整或格式不对，请重新补登。"
+IDLE_SECONDS = 60.0              # an upload that sends nothing for this long is given up (a trickle holds a slot)
+STALLED = "上传中断：超过 1 分钟没有收到数据，文件没有保存。请检查网络后重新补登。"
 pages.DONE["attach"] = "已补登文件。"   # what the entry page says after the redirect
 
 
@@ -139,8 +142,8 @@ async def attach(request: Request, desk: Desk, account: Account) -> Response:
             path = await _receive(request, desk, account, work)
         except Refused as exc:
             shutil.rmtree(work, ignore_errors=True)   # before a refused body is drained: nothing stays
-            if _declared(request) <= upload_limit(desk.config) + DRAIN_BYTES:
-                await _drain(request)
+            if exc.status != 408 and _declared(request) <= upload_limit(desk.config) + DRAIN_BYTES:
+                await _drain(request)   # (a stalled one would never end: answer it at once)
             return _refused(desk, account, exc)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -168,7 +171,7 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
     try:
         parser = MultipartParser(params[b"boundary"], reader.callbacks())
         total = 0
-        async for chunk in request.stream():
+        async for chunk in _arriving(request):
             total += len(chunk)
             if total > limit:
                 raise too_large(desk.config)
@@ -186,6 +189,19 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
     if reader.path is None:
         raise Refused(400, "请先选择要补登的文件。")
     return reader.path
+
+
+async def _arriving(request: Request):
+    """The body's chunks as they come; Refused (408) when none comes for ``IDLE_SECONDS``."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), IDLE_SECONDS)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise Refused(408, STALLED) from None
+        yield chunk
 
 
 def upload_limit(config: Config) -> int:

@@ -154,7 +154,16 @@
   function entryPage() {
     Array.prototype.forEach.call(document.querySelectorAll(".strip .frame"), function (button) {
       var img = button.querySelector("img");
-      img.addEventListener("error", function () { img.classList.add("missing"); });
+      // A strip still being made answers 503: ask again a few times before giving the frame up.
+      var tries = 0;
+      img.addEventListener("error", function () {
+        if (tries < 15) {
+          tries += 1;
+          window.setTimeout(function () { img.src = img.src.split("?")[0] + "?try=" + tries; }, 2000);
+        } else {
+          img.classList.add("missing");
+        }
+      });
       button.addEventListener("click", function () {
         var player = document.getElementById(button.dataset.player);
         if (!player) { return; }
