@@ -32,3 +32,6 @@ if ! .venv/bin/python -m pip install -q -e "$target" > .venv/pip-install.log 2>&
   exit 1
 fi
 .venv/bin/python -c 'import core, intake, validators, storage' 
+# Byte-compile the tool once, as an installed package is: where PYTHONDONTWRITEBYTECODE is set, every
+# process (each check's MediaInfo child, every test's intake subprocess) would otherwise compile it afresh.
+.venv/bin/python -m compileall -q core intake validators storage >/dev/null
