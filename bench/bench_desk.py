@@ -12,8 +12,10 @@ after a seek (a Range request) arrives within 100 ms. As a same-run baseline, th
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,12 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_report import populate  # noqa: E402
-from bench.common import ffmpeg, ratio  # noqa: E402
-from intake.config import config_from_dict  # noqa: E402
+from bench.common import INTAKE, ffmpeg, ratio  # noqa: E402
+from intake.config import load_config  # noqa: E402
 from intake.desk.accounts import add_account  # noqa: E402
-from intake.desk.server import Plan, serve_in_thread, server_for  # noqa: E402
 from intake.services import open_services  # noqa: E402
 from tests.desks import Client, logged_in  # noqa: E402
+from tests.dovecot import free_port  # noqa: E402
 
 
 SEARCH = "/list?q=%E4%BD%9C%E5%93%81{}&sort=unit&dir=desc&page=2"   # 作品N: about a tenth of the works
@@ -37,6 +39,13 @@ SEARCH = "/list?q=%E4%BD%9C%E5%93%81{}&sort=unit&dir=desc&page=2"   # 作品N: a
 
 def p95(times: list[float]) -> float:
     return statistics.quantiles(times, n=20)[-1]
+
+
+def answers(port: int) -> bool:
+    try:
+        return Client(port).get("/login").status == 200
+    except OSError:
+        return False
 
 
 def timed(client: Client, path: str, **headers) -> float:
@@ -57,19 +66,26 @@ def main() -> None:
         clip = folder / "clip.mp4"
         ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=20", "-f", "lavfi", "-i",
                "sine=duration=20", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(clip))
-        config = config_from_dict({"contest": {"deadline": "2099-12-31 23:59:59"}}, base_dir=folder)
-        services = open_services(config)
+        (folder / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\n", encoding="utf-8")
+        services = open_services(load_config(folder / "config.yaml"))
         populate(services, args.rows, clip)
         add_account(services.db, "bench", "reviewer", "bench-password")
-        server = server_for(config, services, Plan("127.0.0.1", 0, None, None, ()))
-        thread = serve_in_thread(server)
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        # The desk as a reviewer meets it: its own `intake serve` process (the clients' threads here do not
+        # share its interpreter).
+        port = free_port()
+        server = subprocess.Popen(INTAKE + ["serve", "--port", str(port)], cwd=folder, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+        deadline = time.monotonic() + 60
+        while not answers(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"intake serve did not start: {server.stderr.read().decode()}")
+            time.sleep(0.1)
         clients = [logged_in(port, "bench", "bench-password") for _ in range(args.reviewers)]
         file_id = services.db.submission(1).files[0].id
         size = len(clients[0].get(f"/files/{file_id}").body)
 
+        # The first pages after a change build every work's row once (then shared by all): timed apart.
+        first_list = timed(clients[0], "/list")
         api = statistics.median(timed(clients[0], "/api/submissions") for _ in range(3))
         with ThreadPoolExecutor(args.reviewers) as pool:
             lists = list(pool.map(lambda i: timed(clients[i % args.reviewers], "/list"), range(args.requests)))
@@ -84,6 +100,7 @@ def main() -> None:
                  for i in range(20)]
         interactive = list_interactive(port, clients[0].cookies["desk_session"])
         print(f"rows: {args.rows}, reviewers: {args.reviewers}, requests per page kind: {args.requests}")
+        print(f"first list page after a change:     {first_list * 1000:7.0f} ms  (every row built once)")
         print(f"JSON API (baseline, median):        {api * 1000:7.0f} ms")
         print(f"list page p95 under load:           {p95(lists) * 1000:7.0f} ms  (target 200)  "
               f"{ratio(p95(lists), api)}")
@@ -94,8 +111,8 @@ def main() -> None:
         print(f"video Range after a seek (p95):     {p95(seeks) * 1000:7.0f} ms  (target 100)")
         if interactive is not None:
             print(f"list page interactive in Chromium:  {interactive * 1000:7.0f} ms  (target 1000)")
-        server.should_exit = True
-        thread.join(10)
+        server.terminate()
+        server.wait(10)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

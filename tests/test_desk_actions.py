@@ -176,6 +176,7 @@ def test_admin_exports_from_the_page(desk, tmp_path):
 
 def test_export_into_the_intakes_own_folders_is_refused(desk):
     root, port, ids, services, handler = desk
+    decide(services.db, ids["accepted"], "shortlist", None, "judge")   # something to export, whatever ran before
     admin = logged_in(port, "admin")
     store = services.config.storage.root
     inside = admin.post("/export", {"csrf": admin.csrf(), "directory": str(store / "报送")})

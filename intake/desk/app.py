@@ -64,11 +64,12 @@ class Desk:
         self._derived: dict[str, Any] = {}
         self._views_lock = threading.RLock()   # a build may ask for another derived value
 
-    def views(self, blind: bool = False) -> list[dict[str, Any]]:
+    def views(self, blind: bool = False, mark: tuple[int, int] | None = None) -> list[dict[str, Any]]:
         """``submission_views`` of every submission, built again only when something changed since (with 2,000
         works it takes a second or more; twenty reviewers must not each wait for their own). Read-only.
-        ``blind``: as a judge under blind review sees them."""
-        mark = self.db.change_mark()
+        ``blind``: as a judge under blind review sees them; ``mark``: the database's change mark, when the
+        caller read it already (one read per page: see ``Seen``)."""
+        mark = mark or self.db.change_mark()
         with self._views_lock:
             if self._views is None or self._views[0] != mark:
                 self._views = (mark, submission_views(self.db))
@@ -80,10 +81,11 @@ class Desk:
                 self._derived["#blind"] = blind_views(views, self.config.contest)
             return self._derived["#blind"]
 
-    def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any], blind: bool = False) -> Any:
+    def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any], blind: bool = False,
+                mark: tuple[int, int] | None = None) -> Any:
         """``build(views)``, kept as long as the views are (the list's rows, rendered once for everyone;
         once more for everyone under blind review)."""
-        views = self.views(blind)
+        views = self.views(blind, mark)
         key = f"{name}#blind" if blind else name
         with self._views_lock:
             if key not in self._derived:
@@ -105,18 +107,29 @@ class Desk:
 class Seen:
     """The desk as one account sees it: blind for a reviewer under blind review, the desk itself otherwise."""
 
-    def __init__(self, desk: Desk, account: Account):
+    def __init__(self, desk: Desk, account: Account, reading: bool = False):
         self.desk = desk
         self.blind = bool(desk.config.contest.scoring.blind and account.role in BLIND_ROLES)
+        # A page that only reads asks the database whether anything changed once, not once per part of it
+        # (views, rows, standings). A request that writes asks each time: it must see its own change.
+        self._reading = reading
+        self._mark: tuple[int, int] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.desk, name)
 
+    def _change_mark(self) -> tuple[int, int] | None:
+        if not self._reading:
+            return None
+        if self._mark is None:
+            self._mark = self.desk.db.change_mark()
+        return self._mark
+
     def views(self) -> list[dict[str, Any]]:
-        return self.desk.views(self.blind)
+        return self.desk.views(self.blind, self._change_mark())
 
     def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any]) -> Any:
-        return self.desk.derived(name, build, self.blind)
+        return self.desk.derived(name, build, self.blind, self._change_mark())
 
     def view(self, view: dict[str, Any]) -> dict[str, Any]:
         """A view (or a page's dict built on one) as this account may see it."""
@@ -137,13 +150,27 @@ def guarded(handler: Handler, api: bool = False, action: str | None = None, stre
     upload): it runs once the session and the role are checked, and checks the token (``csrf_matches``)
     before it keeps anything of the body."""
 
+    def unknown(desk: Desk) -> Response:
+        if api:
+            return JSONResponse({"error": "未登录或登录已过期。"}, status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    def read(request: Request, desk: Desk) -> Response:
+        """A GET in one trip to a worker thread: the session, the role, the page."""
+        account = account_of(desk.db, request.cookies.get(COOKIE))
+        if account is None:
+            return unknown(desk)
+        if action and not account.may(action):
+            return _refused(desk, account, api, 403, f"{account.role_label}账号不能进行此操作。")
+        return handler(request, Seen(desk, account, reading=True), account, None)
+
     async def endpoint(request: Request) -> Response:
         desk: Desk = request.app.state.desk
+        if request.method in ("GET", "HEAD") and not stream:
+            return await run_in_threadpool(read, request, desk)
         account = await run_in_threadpool(account_of, desk.db, request.cookies.get(COOKIE))
         if account is None:
-            if api:
-                return JSONResponse({"error": "未登录或登录已过期。"}, status_code=401)
-            return RedirectResponse("/login", status_code=303)
+            return unknown(desk)
         form = None
         if request.method == "POST" and not stream:
             form = await _form(request)
