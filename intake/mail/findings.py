@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.numbers import size_text
-from intake.mail.header import MAX_PARTS
+from intake.mail.structure import MAX_PARTS   # not via .header: that would load the IMAP client
 from intake.task import SubmissionTask
 from validators.results import failed, warned
 

@@ -17,12 +17,11 @@ from email.utils import getaddresses
 from core.textsafe import clip_bytes, one_line
 from intake.mail.client import MailSession, imap_errors
 from intake.mail.decode import decode_header_value, decode_raw_header, raw_header
-from intake.mail.structure import Part, leaf_parts
+from intake.mail.structure import MAX_PARTS, Part, leaf_parts
 
 MAX_SUBJECT_CHARS = 500
 MAX_SENDER_CHARS = 320          # RFC 5321: 64 + 1 + 255
 MAX_KEY_BYTES = 1000
-MAX_PARTS = 500                 # leaf parts looked at; a mail with more is recorded with a finding
 
 
 @dataclass

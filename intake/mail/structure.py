@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_PARTS = 500                 # leaf parts looked at; a mail with more is recorded with a finding
+
 
 @dataclass
 class Part:
