@@ -148,3 +148,12 @@ def logged_in(port: int, name: str, password: str = PASSWORD) -> Client:
     reply = client.login(name, password)
     assert (reply.status, reply.headers["location"]) == (303, "/"), reply.text
     return client
+
+
+def log_in_page(page, base: str, name: str, password: str = PASSWORD) -> None:
+    """Log ``page`` (Playwright) in through the login form as ``name``, and wait for the overview."""
+    page.goto(base + "/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")

@@ -28,7 +28,7 @@ from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, 
 from intake.views import submission_view
 from scripts.docs import config_keys
 from tests import mails, test_report
-from tests.desks import PASSWORD, XSS_TITLE, Client, logged_in, make_desk, running_desk
+from tests.desks import XSS_TITLE, Client, log_in_page, logged_in, make_desk, running_desk
 from tests.dovecot import free_port
 from tests.test_mailbox import smtp_collector
 
@@ -392,11 +392,7 @@ def test_clerk_uploads_from_the_entry_page_in_chromium(desk, browser, clips, tmp
         page = context.new_page()
         errors = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(base + "/login")
-        page.fill("input[name=username]", "clerk")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        log_in_page(page, base, "clerk")
         page.goto(f"{base}/entries/{target}")
         # a file over the limit is refused in the page, before it is sent
         big = tmp_path / "太大.mp4"

@@ -7,7 +7,7 @@ import pytest
 
 from intake.task import Source
 from tests.conftest import REPO
-from tests.desks import PASSWORD, XSS_TITLE, XSS_UNIT, distinct, make_desk, record, running_desk
+from tests.desks import XSS_TITLE, XSS_UNIT, distinct, log_in_page, make_desk, record, running_desk
 from tests import test_report
 from tests.waiting import wait_until
 
@@ -38,11 +38,8 @@ def page_of(desk, browser):
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.on("request", lambda r: page.requests.append(r.url))
         page.goto(base + "/")
-        assert page.url == base + "/login"
-        page.fill("input[name=username]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        assert page.url == base + "/login"      # any page sends a stranger to the login form
+        log_in_page(page, base, name)
         opened.append(context)
         return page
 

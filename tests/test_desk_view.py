@@ -16,7 +16,7 @@ from intake.mail.poller import MailPoller
 from intake.services import open_services
 from storage.records import SubmissionRecord
 from tests import mails, test_report
-from tests.desks import PASSWORD, Client, logged_in, running_desk
+from tests.desks import PASSWORD, Client, log_in_page, logged_in, running_desk
 from tests.dovecot import PASSWORD as IMAP_PASSWORD, running_dovecot
 from tests.test_mailbox import append, write_config
 from tests.waiting import wait_until
@@ -152,11 +152,7 @@ def test_thumbnails_seek_and_the_list_pages_by_keyboard(desk, browser):
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/login")
-        page.fill("input[name=username]", "judge")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        log_in_page(page, base, "judge")
 
         page.goto(f"{base}/entries/{submission_id}")
         frames = page.locator(".strip img")
