@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO))
 from bench.common import ratio  # noqa: E402
 from tests import media  # noqa: E402
 from validators.rules import OpeningConfig  # noqa: E402
-from validators.tools import ffmpeg_exe, probe_media  # noqa: E402
+from validators.mediainfo_pool import probe_media  # noqa: E402
+from validators.tools import ffmpeg_exe  # noqa: E402
 
 CHILD = r"""
 import json, sys, time
@@ -40,7 +41,7 @@ from pathlib import Path
 import intake.cli  # noqa: F401 (the intake process as `intake validate` has it loaded)
 from validators.opening import check_opening
 from validators.rules import RulesConfig
-from validators.tools import MediaFacts
+from validators.mediainfo_pool import MediaFacts
 path, facts, warm = Path(sys.argv[1]), MediaFacts.from_json(json.loads(sys.argv[2])), sys.argv[3] == "warm"
 rules = RulesConfig()
 if warm:  # intake run: the service's worker, its models loaded by an earlier video

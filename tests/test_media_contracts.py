@@ -23,7 +23,7 @@ from validators.audio_frames import audio_frames
 from validators.boxes import MAX_TOP_LEVEL_BOXES, walk
 from validators.opening import check_opening
 from validators.rules import OpeningConfig
-from validators.tools import MediaFacts
+from validators.mediainfo_pool import MediaFacts
 
 AVIF_MESSAGE = "文件实际是 AVIF 动图（图像序列），不是 MP4 视频。请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 

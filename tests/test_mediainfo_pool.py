@@ -10,9 +10,8 @@ import pytest
 
 from core.errors import ToolError
 from validators import mediainfo_pool
-from validators.mediainfo_pool import POOL, ProbeFailed
+from validators.mediainfo_pool import POOL, ProbeFailed, probe_media, start_probe
 from validators.opened import OpenedFile
-from validators.tools import probe_media, start_probe
 from tests.waiting import wait_until
 
 
@@ -38,7 +37,7 @@ def test_one_worker_reads_file_after_file(pool, clips):
 
 def test_a_worker_that_dies_mid_file_fails_that_file_only(pool, clips):
     with OpenedFile.open(clips["valid"]) as opened, start_probe(opened, 30) as probing:
-        worker = probing._inner._worker
+        worker = probing._worker
         os.kill(worker.proc.pid, signal.SIGSEGV)   # as a crash in the C library on a hostile file would
         with pytest.raises(ProbeFailed) as failed:
             probing.facts()
@@ -58,7 +57,7 @@ def test_a_worker_killed_while_idle_is_replaced(pool, clips):
 
 def test_a_hanging_worker_times_out_and_is_ended(pool, clips):
     with OpenedFile.open(clips["valid"]) as opened, start_probe(opened, 0.5) as probing:
-        proc = probing._inner._worker.proc
+        proc = probing._worker.proc
         os.kill(proc.pid, signal.SIGSTOP)
         with pytest.raises(ProbeFailed) as failed:
             probing.facts()
@@ -70,7 +69,7 @@ def test_a_hanging_worker_times_out_and_is_ended(pool, clips):
 def test_a_worker_stopped_before_it_answered_is_not_reused(pool, clips):
     with OpenedFile.open(clips["valid"]) as opened:
         probing = start_probe(opened, 30)
-        proc = probing._inner._worker.proc
+        proc = probing._worker.proc
         probing.stop()
     assert proc.poll() is not None
     assert idle_pids(pool) == []

@@ -17,7 +17,7 @@ from tests.test_watch import write_config
 from validators import ocr, ocr_worker
 from validators.opening import check_opening
 from validators.rules import OpeningConfig
-from validators.tools import probe_media
+from validators.mediainfo_pool import probe_media
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.texts import TextSource
-from validators.mediainfo_pool import ProbeFailed
-from validators.tools import MediaFacts, Spans, probe_media, start_decode, start_probe
+from validators.mediainfo_pool import MediaFacts, ProbeFailed, probe_media, start_probe
+from validators.tools import Spans, start_decode
 
 # What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.
 ISO_BMFF_KINDS = ("mp4", "quicktime", "avif", "heif")

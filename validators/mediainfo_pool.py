@@ -16,17 +16,17 @@ descriptor travels with the request, so the worker never opens a path.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from core.errors import ToolError
 from validators import children
 from validators.opened import OpenedFile
 from validators.socket_messages import receive, send
+from validators.worker_child import WorkerChild
 
 MAX_IDLE = 2
 MAX_REQUESTS = 500
@@ -42,52 +42,29 @@ class ProbeFailed(Exception):
         self.reason = reason
 
 
-class Worker:
-    """One MediaInfo child and our end of its socket."""
+@dataclass(frozen=True)
+class MediaFacts:
+    """What MediaInfo says of a file, reduced to what the checks use."""
+
+    general: dict[str, Any] = field(default_factory=dict)
+    video: list[dict[str, Any]] = field(default_factory=list)
+    audio: list[dict[str, Any]] = field(default_factory=list)
+    text: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MediaFacts":
+        return cls(data.get("general", {}), data.get("video", []), data.get("audio", []), data.get("text", []))
+
+
+class Worker(WorkerChild):
+    """One MediaInfo child and our end of its socket, with the number of files it has read."""
 
     def __init__(self) -> None:
-        from validators.tools import PACKAGE_ROOT
-
-        env = dict(os.environ)
-        # The child must import this very package, installed or not.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.stderr = tempfile.TemporaryFile()
         try:
-            # its own session: a Ctrl-C meant for us does not half-kill it; nothing of ours is inherited
-            # but the socket, so a command's pipes close when the command ends, whatever the worker does
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "validators.mediainfo_child", "--serve", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr, env=env,
-                pass_fds=(theirs.fileno(),), start_new_session=True)
+            super().__init__("validators.mediainfo_child")
         except OSError as exc:
-            ours.close()
-            self.stderr.close()
             raise ToolError(f"无法启动 MediaInfo：{exc.strerror or exc}", MISSING[1]) from exc
-        finally:
-            theirs.close()
-        self.sock = ours
         self.requests = 0
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def end(self, kill: bool = False) -> None:
-        """Close its socket (an idle worker then exits) and reap it; ``kill`` when it is busy or stuck."""
-        self.sock.close()
-        if kill:
-            children.kill_group(self.proc)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            children.kill_group(self.proc)
-            self.proc.wait()
-        self.stderr.close()
-
-    def last_words(self) -> str:
-        self.stderr.seek(0)
-        lines = [line.strip() for line in self.stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
-        return lines[-1][:300] if lines else ""
 
 
 class _Pool:
@@ -136,9 +113,8 @@ class Probing:
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
 
-    def facts(self) -> dict:
-        """MediaInfo's tracks as JSON; raises ProbeFailed (a property of the file) or ToolError (MediaInfo
-        missing)."""
+    def facts(self) -> MediaFacts:
+        """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
         worker, self._worker = self._worker, None
         if worker is None:
             raise ProbeFailed("stopped")
@@ -166,7 +142,7 @@ class Probing:
         POOL.give_back(worker, float(answer.get("rss_mb") or 0))
         if "facts" not in answer:
             raise ProbeFailed(str(answer.get("error") or "no answer")[:500])
-        return answer["facts"]
+        return MediaFacts.from_json(answer["facts"])
 
     def stop(self) -> None:
         worker, self._worker = self._worker, None
@@ -181,12 +157,7 @@ class Probing:
 
 
 def _died(worker: Worker) -> Exception:
-    worker.sock.close()
-    try:
-        code = worker.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        children.kill_group(worker.proc)
-        code = worker.proc.wait()
+    code = worker.exit_code()
     said = worker.last_words()
     worker.end()
     if code == 3:
@@ -194,8 +165,18 @@ def _died(worker: Worker) -> Exception:
     return ProbeFailed(f"exit {code}: {said}")
 
 
-def start_probe(source: OpenedFile, timeout: float) -> Probing:
-    """Send ``source`` to a MediaInfo worker and return at once."""
+def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
+    """MediaInfo's view of ``source``, read in a worker child so that a crash in the C library stays there."""
+    with start_probe(source, timeout) as probing:
+        return probing.facts()
+
+
+def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
+    """Send ``source`` to a MediaInfo worker and return at once (the worker holds its own copy of the
+    descriptor once sent, so a path is opened only for the sending)."""
+    if not isinstance(source, OpenedFile):
+        with OpenedFile.open(source) as opened:
+            return start_probe(opened, timeout)
     if children.cancelled():
         raise children.Cancelled()
     worker = POOL.take()

@@ -13,16 +13,13 @@ video's open descriptor travels with each request (SCM_RIGHTS), so the worker ne
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 
 from core.errors import ToolError
 from validators import children
 from validators.socket_messages import receive, send
+from validators.worker_child import WorkerChild, child_env
 
 OCR_HINT = "请运行 intake doctor 检查画面文字识别（RapidOCR）是否可用；也可以用 --no-ocr 跳过画面文字识别。"
 MAX_RSS_MB = 250          # a worker holding more than this after a request is replaced
@@ -33,20 +30,22 @@ class OcrWorker:
     def __init__(self, env: dict[str, str]):
         self._env = env
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._sock: socket.socket | None = None
-        self._stderr = None
+        self._child: WorkerChild | None = None
+
+    @property
+    def _proc(self) -> subprocess.Popen | None:
+        return self._child.proc if self._child is not None else None
 
     def ask(self, request: dict, fds: tuple[int, ...], timeout: float) -> dict:
         """The worker's answer to one request; ToolError saying, in Chinese, why there is none."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
+            if self._child is None or not self._child.alive():
                 self._start()
             try:
-                with children.tracked(self._proc):
-                    self._sock.settimeout(timeout)
-                    send(self._sock, request, fds[:1])
-                    reply = receive(self._sock)
+                with children.tracked(self._child.proc):
+                    self._child.sock.settimeout(timeout)
+                    send(self._child.sock, request, fds[:1])
+                    reply = receive(self._child.sock)
             except TimeoutError as exc:
                 self.stop(kill=True)
                 raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", OCR_HINT) from exc
@@ -64,37 +63,23 @@ class OcrWorker:
 
     def _start(self) -> None:
         self.stop()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._stderr = tempfile.TemporaryFile()
         try:
-            # its own session: a kill reaches its ffmpeg too, and a Ctrl-C meant for us does not half-kill it
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "validators.ocr_child", "--serve", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, env=self._env,
-                pass_fds=(theirs.fileno(),), start_new_session=True)
+            self._child = WorkerChild("validators.ocr_child", self._env)
         except OSError as exc:
-            ours.close()
             raise ToolError(f"无法启动画面文字识别程序：{exc.strerror or exc}", OCR_HINT) from exc
-        finally:
-            theirs.close()
-        self._sock = ours
         try:
-            with children.tracked(self._proc):
-                ours.settimeout(START_SECONDS)
-                ready = receive(ours)
+            with children.tracked(self._child.proc):
+                self._child.sock.settimeout(START_SECONDS)
+                ready = receive(self._child.sock)
         except (OSError, ValueError):
             ready = None
         if ready is None:
             raise self._died()
 
     def _died(self) -> ToolError:
-        proc = self._proc
-        try:
-            code = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            children.kill_group(proc)
-            code = proc.wait()
-        said = _last_line(self._stderr)
+        code = self._child.exit_code()
+        said = self._child.last_words()
+        said = f"：{said}" if said else ""
         self.stop()
         if code < 0:
             return ToolError(f"画面文字识别程序异常退出（信号 {-code}）{said}", OCR_HINT)
@@ -102,30 +87,9 @@ class OcrWorker:
 
     def stop(self, kill: bool = False) -> None:
         """End the worker (it starts again on the next request); ``kill`` when it is busy or stuck."""
-        if self._sock is not None:
-            self._sock.close()   # an idle worker's loop ends at the closed socket
-            self._sock = None
-        if self._proc is not None:
-            if kill:
-                children.kill_group(self._proc)
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                children.kill_group(self._proc)
-                self._proc.wait()
-            self._proc = None
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-
-def _last_line(stderr) -> str:
-    """The worker's last word on stderr (the error its traceback ends with), as "：…" or ""."""
-    if stderr is None:
-        return ""
-    stderr.seek(0)
-    lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    return f"：{lines[-1][:300]}" if lines else ""
+        child, self._child = self._child, None
+        if child is not None:
+            child.end(kill)
 
 
 _service: OcrWorker | None = None
@@ -134,14 +98,10 @@ _service_lock = threading.Lock()
 
 def start_service() -> None:
     """From now on, OCR goes to one long-lived worker (started on first use)."""
-    from validators.tools import PACKAGE_ROOT
-
     global _service
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     with _service_lock:
         if _service is None:
-            _service = OcrWorker(env)
+            _service = OcrWorker(child_env())   # the environment of its start, for every worker it runs
 
 
 def stop_service() -> None:

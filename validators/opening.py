@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -26,7 +25,9 @@ from validators.results import CheckResult, passed, warned
 from validators.rules import OpeningConfig
 from validators.subtitles import embedded_subtitles, sidecar_sources
 from validators.texts import TEXT_SOURCE_LABELS, TextSource
-from validators.tools import PACKAGE_ROOT, SAFE_INPUT, MediaFacts, ffmpeg_exe
+from validators.mediainfo_pool import MediaFacts
+from validators.tools import SAFE_INPUT, ffmpeg_exe
+from validators.worker_child import child_env
 
 log = logging.getLogger(__name__)
 METADATA_FIELDS = ("title", "comment", "description")
@@ -146,9 +147,7 @@ def _ocr(path: Path | OpenedFile, facts: MediaFacts, cfg: OpeningConfig, deadlin
     if worker is not None:
         answer = worker.ask(request, fds, remaining + 30)
     else:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        answer = _run_ocr_child(request, fds, remaining + 30, env)
+        answer = _run_ocr_child(request, fds, remaining + 30, child_env())
     texts.extend(TextSource("ocr", line, None, seconds) for seconds, line in answer["lines"])
     hit = answer["hit"]
     if not hit:

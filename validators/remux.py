@@ -16,7 +16,8 @@ from pathlib import Path
 from core.errors import ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
-from validators.tools import MAX_ERROR_TEXT, MediaFacts, ffmpeg_exe
+from validators.mediainfo_pool import MediaFacts
+from validators.tools import MAX_ERROR_TEXT, ffmpeg_exe
 
 # Sniffed kind -> (the demuxer ffmpeg must use, its whitelist name).
 DEMUXERS = {

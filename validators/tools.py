@@ -6,12 +6,11 @@ import functools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.errors import ToolError
-from validators import children, mediainfo_pool
+from validators import children
 from validators.opened import OpenedFile, media_input
 
 # ffmpeg may only read plain local files, and only through the mov/mp4 demuxer:
@@ -22,7 +21,6 @@ SAFE_INPUT = {
     "f": "mp4",
 }
 MAX_ERROR_TEXT = 4000
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @functools.cache
@@ -155,52 +153,3 @@ def start_decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> Dec
         Decoding(spans, *running).stop()
         raise
     return Decoding(list(spans), *running)
-
-
-@dataclass(frozen=True)
-class MediaFacts:
-    """What MediaInfo says of a file, reduced to what the checks use."""
-
-    general: dict[str, Any] = field(default_factory=dict)
-    video: list[dict[str, Any]] = field(default_factory=list)
-    audio: list[dict[str, Any]] = field(default_factory=list)
-    text: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "MediaFacts":
-        return cls(data.get("general", {}), data.get("video", []), data.get("audio", []), data.get("text", []))
-
-
-def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
-    """MediaInfo's view of ``source``, read in a worker child so that a crash in the C library stays there."""
-    with start_probe(source, timeout) as probing:
-        return probing.facts()
-
-
-class Probing:
-    """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found; ``stop()`` (or leaving
-    a ``with`` block) ends a worker still busy with it."""
-
-    def __init__(self, inner: mediainfo_pool.Probing):
-        self._inner = inner
-
-    def facts(self) -> MediaFacts:
-        """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
-        return MediaFacts.from_json(self._inner.facts())
-
-    def stop(self) -> None:
-        self._inner.stop()
-
-    def __enter__(self) -> "Probing":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
-    """Hand ``source`` to a MediaInfo worker and return at once (see ``validators.mediainfo_pool``)."""
-    if isinstance(source, OpenedFile):
-        return Probing(mediainfo_pool.start_probe(source, timeout))
-    with OpenedFile.open(source) as opened:   # the worker holds its own copy of the descriptor once sent
-        return Probing(mediainfo_pool.start_probe(opened, timeout))
