@@ -1,4 +1,5 @@
 import sys
-from intake.cli import main
+
+from intake.entry import main
 
 sys.exit(main())

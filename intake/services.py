@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from intake.config import Config
+from intake.database_process import take_early
 from intake.pipeline import ProgressFactory, Services
 from storage.filestore import FileStore
 
@@ -14,11 +15,9 @@ if TYPE_CHECKING:  # SQLAlchemy and Alembic load in open_database, on the openin
 
 
 def open_database(config: Config) -> Database:
-    from storage.database import Database
+    from storage.database import open_database_at
 
-    db = Database(config.database.url, config.database.busy_timeout_seconds)
-    db.migrate()
-    return db
+    return open_database_at(config.database.url, config.database.busy_timeout_seconds)
 
 
 class DatabaseOpening:
@@ -60,7 +59,15 @@ class DatabaseOpening:
 
 def open_services(config: Config, progress: ProgressFactory | None = None, deep: bool = False,
                   database_in_background: bool = False) -> Services:
-    """``database_in_background``: the database opens on a helper thread (see DatabaseOpening)."""
+    """``database_in_background``: the database opens beside the checks, in the helper process the command
+    started with (intake.database_process) or else on a helper thread (DatabaseOpening)."""
     store = FileStore(config.storage.root, config.storage.chunk_bytes)
-    db = DatabaseOpening(config) if database_in_background else open_database(config)
+    if database_in_background:
+        db = take_early()
+        if db is not None:
+            db.name(config.database.url, config.database.busy_timeout_seconds)
+        else:
+            db = DatabaseOpening(config)
+    else:
+        db = open_database(config)
     return Services(config=config, db=db, store=store, progress=progress, deep=deep)

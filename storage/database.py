@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import create_engine, delete, event, func, inspect, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -63,6 +61,16 @@ log = logging.getLogger(__name__)
 OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
 # Fields of a submission that files added later may fill in when they are still empty.
 FILLABLE = ("speaker", "topic")
+
+
+def open_database_at(url: str, busy_timeout_seconds: float) -> "Database":
+    """The database at ``url``, migrated, with the models ready for the first query."""
+    from sqlalchemy.orm import configure_mappers
+
+    db = Database(url, busy_timeout_seconds)
+    db.migrate()
+    configure_mappers()   # else the first query does it (in `intake ingest`: after the checks, not beside them)
+    return db
 
 
 def current_actor() -> str:
@@ -695,7 +703,11 @@ def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
 
 def _insert_blob(s: Session, blob: StoredBlob, submission_id: int) -> int | None:
     """Record ``blob`` unless it is recorded; return the submission that brought it first."""
-    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+    # Each dialect's module loads with its engine: an SQLite user never loads PostgreSQL's.
+    if s.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
                                   first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
               .on_conflict_do_nothing(index_elements=["sha256"]))

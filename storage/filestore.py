@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,14 +36,72 @@ class StoredBlob:
     already_present: bool
 
 
-@dataclass(frozen=True)
 class Staged:
-    """A complete, fsynced copy in the store's temp folder, waiting for its content name (see FileStore.stage)."""
+    """A complete copy in the store's temp folder, waiting for its content name (see FileStore.stage).
 
-    temp: Path
-    sha256: str
-    size_bytes: int
-    suffix: str
+    All its bytes are written when ``stage`` returns, so the checks can read it at once; the hash
+    read-back and the fsync may still be running on helper threads. ``settle`` waits for them and
+    raises what they raised; ``FileStore.name`` settles before it names.
+    """
+
+    def __init__(self, temp: Path, suffix: str, settling: "Settling"):
+        self.temp = temp
+        self.suffix = suffix
+        self._settling = settling
+
+    def settle(self) -> tuple[str, int]:
+        """(sha256, bytes) of the copy, once it is hashed and on disk."""
+        return self._settling.result()
+
+    @property
+    def sha256(self) -> str:
+        return self.settle()[0]
+
+    @property
+    def size_bytes(self) -> int:
+        return self.settle()[1]
+
+
+class Settling:
+    """The end of a copy: the last chunks being hashed back and the fsync, each on its own thread.
+
+    ``result`` waits for both once (then answers, or raises, the same every time); ``abandon``
+    drops the hashing still queued. Either way the copy's descriptor is closed exactly once.
+    """
+
+    def __init__(self, dst: int, digest, hasher: ThreadPoolExecutor, hashed: list[Future], done: int):
+        self._dst, self._digest, self._hasher, self._hashed, self._done = dst, digest, hasher, hashed, done
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
+        self._synced = self._syncer.submit(os.fsync, dst)   # the disk writes while the last chunks are hashed
+        self._lock = threading.Lock()
+        self._outcome: tuple[str, int] | BaseException | None = None
+
+    def result(self) -> tuple[str, int]:
+        with self._lock:
+            if self._outcome is None:
+                try:
+                    for job in self._hashed:
+                        job.result()
+                    self._synced.result()
+                    self._outcome = (self._digest.hexdigest(), self._done)
+                except BaseException as exc:  # noqa: BLE001 (kept, and raised to every caller)
+                    self._outcome = exc
+                finally:
+                    self._close(cancel=False)
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome
+
+    def abandon(self) -> None:
+        with self._lock:
+            if self._outcome is None:
+                self._outcome = OSError(errno.ECANCELED, "the staged copy was discarded")
+                self._close(cancel=True)
+
+    def _close(self, cancel: bool) -> None:
+        self._hasher.shutdown(wait=True, cancel_futures=cancel)
+        self._syncer.shutdown(wait=True)
+        os.close(self._dst)
 
 
 class FileStore:
@@ -81,13 +139,15 @@ class FileStore:
     def name(self, staged: "Staged") -> StoredBlob:
         """Give a staged copy its content name: from now on it is stored."""
         try:
-            return self._place(staged.temp, staged.sha256, staged.size_bytes, staged.suffix)
+            sha256, size = staged.settle()
+            return self._place(staged.temp, sha256, size, staged.suffix)
         except OSError as exc:
             _remove_quietly(staged.temp)
             raise storage_error(self.root, exc) from exc
 
     @staticmethod
     def discard(staged: "Staged") -> None:
+        staged._settling.abandon()
         _remove_quietly(staged.temp)
 
     def put_fd(self, fd: int, max_bytes: int, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
@@ -141,23 +201,22 @@ class FileStore:
         tmp = self._temp_path()
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-            try:
-                sha, done = self._copy_and_hash(src, fd, limit, total, progress)
-            finally:
-                os.close(fd)
+            settling = self._copy_and_hash(src, fd, limit, total, progress)   # owns fd from here
         except BaseException:
             _remove_quietly(tmp)
             raise
-        return Staged(tmp, sha, done, suffix)
+        return Staged(tmp, suffix, settling)
 
     def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
-                       progress: Progress | None) -> tuple[str, int]:
-        """Copy ``src`` to ``dst`` chunk by chunk, hash what landed in ``dst``, fsync; return (sha256, bytes).
+                       progress: Progress | None) -> Settling:
+        """Copy ``src`` to ``dst`` chunk by chunk; what is left, hashing the last chunks and fsync, is the Settling.
 
         The kernel copies (copy_file_range: one pass, no trip through our memory; a plain read and
         write where the file systems do not offer it), and a helper thread hashes each chunk back from
         ``dst`` while the next is copied: what is hashed is what is stored, whatever the source does
         meanwhile. Both release the GIL, so on two cores the hash costs little on top of the copy.
+        The fsync runs beside the checks of the copy (it is disk time, not CPU), and only a settled
+        copy is named. ``dst`` belongs to the returned Settling, or is closed here on failure.
         """
         digest = hashlib.sha256()
         hash_buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
@@ -171,12 +230,11 @@ class FileStore:
                 offset += n
                 length -= n
 
-        from concurrent.futures import ThreadPoolExecutor   # only where files are stored: not for `intake validate`
-
         done = 0
         copy = _copy_range
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
-            hashed = []
+        hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+        hashed: list[Future] = []
+        try:
             while limit is None or done < limit:
                 want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - done)
                 try:
@@ -193,10 +251,11 @@ class FileStore:
                 failpoints.reached("store_copy")
                 if progress:
                     progress(done, total)
-            os.fsync(dst)   # the disk writes while the last chunks are hashed
-            for job in hashed:
-                job.result()
-        return digest.hexdigest(), done
+            return Settling(dst, digest, hasher, hashed, done)
+        except BaseException:
+            hasher.shutdown(wait=True, cancel_futures=True)
+            os.close(dst)
+            raise
 
     def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
         """Give a complete, fsynced temp file its content-addressed name (or drop it if already there)."""

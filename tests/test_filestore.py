@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -60,6 +61,43 @@ def test_a_staged_copy_is_stored_only_when_named(store, source):
     assert stored_files(store) == [store.root / blob.relative_path] and not blob.already_present
     store.discard(store.stage(source))
     assert stored_files(store) == [store.root / blob.relative_path]
+
+
+def test_a_staged_copy_is_checkable_at_once_and_named_only_once_it_is_on_disk(store, source, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        time.sleep(0.3)   # a slow disk: the copy's bytes are all there meanwhile
+        real_fsync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(filestore.os, "fsync", slow_fsync)
+    staged = store.stage(source)
+    assert staged.temp.read_bytes() == DATA and synced == []   # readable by the checks before the fsync ends
+    blob = store.name(staged)
+    assert len(synced) == 2   # the file, then its folder once named
+    assert (store.root / blob.relative_path).read_bytes() == DATA
+
+
+def test_a_staged_copy_whose_fsync_fails_is_never_named(store, source, monkeypatch):
+    def failing(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(filestore.os, "fsync", failing)
+    staged = store.stage(source)
+    with pytest.raises(StorageError, match="Input/output error"):
+        store.name(staged)
+    with pytest.raises(OSError):   # asked again, the same answer
+        staged.settle()
+    assert stored_files(store) == []
+
+
+def test_a_staged_copy_discarded_while_it_settles_leaves_nothing(store, source):
+    staged = store.stage(source)
+    store.discard(staged)
+    store.discard(staged)   # twice is harmless (the pipeline's last resort may discard again)
+    assert stored_files(store) == []
 
 
 def test_a_failed_write_while_receiving_is_raised_and_leaves_nothing(store, monkeypatch):

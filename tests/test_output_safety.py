@@ -220,7 +220,7 @@ def test_a_newline_in_a_dropped_name_cannot_forge_an_output_or_log_line(clips, w
 def test_log_lines_on_the_terminal_show_controls(capsys):
     import logging
 
-    from intake.cli.context import terminal_safe_logging
+    from core.terminal_log import terminal_safe_logging
 
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)

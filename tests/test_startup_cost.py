@@ -1,5 +1,6 @@
 """What a command loads and when (intake/cli, intake/services.py): `validate` never imports the database or
-the mail client; `ingest` opens the database on a helper thread while it stores and checks."""
+the mail client; `ingest` opens the database on a helper thread while it stores and checks (in a real
+process, in a helper process instead: tests/test_database_process.py)."""
 
 from __future__ import annotations
 

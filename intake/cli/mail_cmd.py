@@ -7,7 +7,8 @@ import threading
 import click
 
 from core.textsafe import for_terminal
-from intake.cli.context import AppContext, pass_app, terminal_safe_logging
+from core.terminal_log import terminal_safe_logging
+from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files

@@ -7,7 +7,8 @@ import threading
 import click
 
 from core.timefmt import SHANGHAI
-from intake.cli.context import AppContext, pass_app, terminal_safe_logging
+from core.terminal_log import terminal_safe_logging
+from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo
 from intake.labels import OUTCOME_LABELS
 

@@ -1,0 +1,128 @@
+"""The database in a helper process (intake/database_process.py): `intake ingest` loads SQLAlchemy in a
+process started with the command, and records through it exactly as it would on a thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core.errors import DatabaseError, UsageError
+from intake.database_process import DatabaseHelper, command_of
+from intake.services import open_database
+from intake.config import load_config
+from tests.cli import INTAKE, listing
+from tests.conftest import OPEN_CONTEST, REPO
+
+INGEST = ["ingest", "--unit", "柳南区", "--contact", "张三", "--phone", "13800138000"]
+
+
+def intake(workdir, *args: str) -> subprocess.CompletedProcess:
+    """A real `intake` process, as a clerk starts it (the helper starts only in a real process)."""
+    return subprocess.run(INTAKE + list(args), cwd=workdir, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.fixture
+def helper(workdir):
+    started = DatabaseHelper.launch()
+    config = load_config(workdir / "config.yaml")
+    started.name(config.database.url, config.database.busy_timeout_seconds)
+    yield started
+    started.close()
+
+
+def test_the_subcommand_is_found_past_the_groups_options():
+    assert command_of(["ingest", "a.mp4"]) == "ingest"
+    assert command_of(["--config", "ingest", "validate", "a.mp4"]) == "validate"   # "ingest" is the config's path
+    assert command_of(["--config=x.yaml", "ingest", "--unit", "validate"]) == "ingest"
+    assert command_of(["--version"]) is None and command_of([]) is None
+
+
+def test_a_helper_answers_as_the_database_and_its_errors_come_back_as_they_are(helper, workdir):
+    assert helper.last_submission_id() == 0
+    assert helper.earlier_submissions_of_unit("柳南区", before=None) == []
+    with pytest.raises(UsageError, match="编号为 999 的作品"):   # the Database's own error, message and class intact
+        helper.submission(999)
+    assert helper.last_submission_id() == 0   # and it goes on answering
+
+
+def test_an_ingest_records_through_the_helper_with_the_duplicate_found_in_its_transaction(clips, workdir):
+    first = intake(workdir, *INGEST, str(clips["valid"]))
+    assert first.returncode == 0, first.stderr
+    again = intake(workdir, *INGEST, str(clips["valid"]))
+    # The duplicate callback runs in this process, called from inside the helper's transaction.
+    assert again.returncode == 3, again.stderr
+    assert "已登记作品 #2：待复核" in again.stdout and "[duplicate] 与第 1 号作品" in again.stdout
+    second = next(s for s in listing(workdir) if s["id"] == 2)
+    assert second["outcome"] == "needs_review"
+    [stored] = [p for p in (workdir / "data" / "store").rglob("*.mp4")]
+    assert stored.read_bytes() == clips["valid"].read_bytes()
+
+
+def test_an_ingest_whose_database_cannot_open_in_the_helper_says_so_and_stores_nothing(clips, workdir):
+    (workdir / "config.yaml").write_text(OPEN_CONTEST + "database:\n  url: nosuchdriver://x/y\n", encoding="utf-8")
+    out = intake(workdir, *INGEST, str(clips["valid"]))
+    assert out.returncode == 1
+    assert "错误：数据库地址 nosuchdriver://x/y 无效" in out.stderr and "Traceback" not in out.stderr
+    assert [p for p in (workdir / "data" / "store").rglob("*") if p.is_file()] == []
+
+
+def test_a_helper_that_dies_is_a_database_error_not_a_hang(helper):
+    assert helper.last_submission_id() == 0
+    helper._process.kill()
+    helper._process.wait()
+    with pytest.raises(DatabaseError, match="数据库辅助进程意外退出"):
+        helper.last_submission_id()
+
+
+def test_a_helper_ignores_ctrl_c_and_ends_when_its_parent_closes(helper):
+    assert helper.last_submission_id() == 0
+    helper._process.send_signal(signal.SIGINT)   # a terminal's Ctrl-C reaches the whole process group
+    assert helper.last_submission_id() == 0
+    helper._sock.close()
+    assert helper._process.wait(timeout=30) == 0
+
+
+def test_a_helper_that_is_never_asked_ends_with_the_command(clips, workdir):
+    out = intake(workdir, "ingest", str(workdir / "no-such.mp4"))
+    assert out.returncode == 2 and "no-such.mp4" in out.stderr
+    assert not (workdir / "data" / "intake.db").exists()   # never named, so never opened (nor created)
+
+
+def test_the_helper_opens_the_same_database_the_thread_would(helper, workdir):
+    helper.opened()
+    db = open_database(load_config(workdir / "config.yaml"))
+    assert db.last_submission_id() == helper.last_submission_id() == 0
+
+
+def test_validate_and_other_commands_start_no_helper(clips, workdir):
+    probe = ("import json, sys; from intake import database_process as d; d.start_early(sys.argv[1:]); "
+             "print(json.dumps(d._early is not None)); d._early and d._early.close()")
+    started = {}
+    for args in (["validate", "x.mp4"], ["ingest", "x.mp4"], ["--config", "ingest", "list"]):
+        out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
+                             cwd=workdir, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+        started[args[0] if args[0] != "--config" else "list"] = json.loads(out.stdout)
+    assert started == {"validate": False, "ingest": True, "list": False}
+
+
+def test_a_call_waits_for_the_helpers_loading(helper):
+    begun = time.perf_counter()
+    assert helper.opened() is helper   # a fresh helper is still loading SQLAlchemy: opened() waits for it
+    assert time.perf_counter() - begun < 60
+
+
+def test_a_helper_records_in_postgresql_too(postgres, workdir):
+    helper = DatabaseHelper.launch()
+    try:
+        helper.name(postgres.new_database(), 30)
+        assert helper.last_submission_id() == 0
+        assert helper.earlier_submissions_of_unit("柳南区") == []
+    finally:
+        helper.close()
