@@ -8,7 +8,9 @@ Each round, interleaved so that load from elsewhere and disk write-back hit all 
   a whole `python -m intake ingest FILE` process, and a whole `intake validate FILE` process with the
   same config; storing = ingest - validate (OCR is off in both: bench_opening.py measures it);
 - in process: the pipeline's stages timed one by one (storing = all stages - inspect_files), for where
-  the time goes, and the peak RSS of the ingest.
+  the time goes, and the peak RSS of the ingest;
+- once more, the peak RSS of the `intake ingest` process and of the database helper it starts
+  (intake/database_process.py: SQLAlchemy loads there, beside the command's own start-up).
 Targets: storing end to end <= 1.3x the durable copy; peak memory < 150 MB.
 `intake validate` against its own baselines: bench_validate.py.
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import INTAKE, bench_arguments, contest_mp4, ratio, timed, timed_cpu  # noqa: E402
+from bench.common import INTAKE, bench_arguments, contest_mp4, process_tree_peaks, ratio, timed, timed_cpu  # noqa: E402
 
 CONFIG = "rules:\n  opening:\n    ocr: false\n"
 INGEST = ["ingest", "--unit", "柳南区", "--contact", "张三", "--phone", "13800138000"]
@@ -87,6 +89,18 @@ def stages_once(src: Path, work: Path) -> dict:
         return json.loads(out.stdout)
 
 
+def ingest_tree_peak(src: Path, work: Path) -> tuple[float, float]:
+    """(the peak RSS of the `intake ingest` process, of its database helper), in MB, in one more run."""
+    with fresh_folder(work) as d:
+        proc = subprocess.Popen(INTAKE + INGEST + [str(src)], cwd=d, stdout=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        with process_tree_peaks(proc.pid) as peaks:
+            proc.wait()
+    ingest = max((mb for argv, mb in peaks.values() if b"intake" in argv and b"ingest" in argv), default=0.0)
+    helper = max((mb for argv, mb in peaks.values() if b"intake.database_process" in argv), default=0.0)
+    return ingest, helper
+
+
 def main() -> None:
     args = bench_arguments(rounds=5)
     src = contest_mp4(args.work).resolve()
@@ -122,7 +136,10 @@ def main() -> None:
         if max(times) >= 0.001:
             print(f"    {name:24} {m(times):7.3f} s")
     peak = max(r["peak_rss_mb"] for r in stages)
-    print(f"peak RSS of the ingest     {peak:7.1f} MB  (target < 150 MB; ffmpeg/MediaInfo run in child processes)")
+    print(f"peak RSS of the ingest     {peak:7.1f} MB  (in process; target < 150 MB; ffmpeg/MediaInfo run in "
+          "child processes)")
+    process, helper = ingest_tree_peak(src, args.work)
+    print(f"peak RSS of `intake ingest` {process:6.1f} MB, of its database helper {helper:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import ratio  # noqa: E402
+from bench.common import process_tree_peaks, ratio  # noqa: E402
 from tests import media  # noqa: E402
 from validators.rules import OpeningConfig  # noqa: E402
 from validators.mediainfo_pool import probe_media  # noqa: E402
@@ -105,55 +104,17 @@ def timed(path: Path, warm: bool = False) -> dict:
     return json.loads(out)
 
 
-def _parents() -> dict[int, int]:
-    found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    found[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
-
-
-def _sample(root: int, peaks: dict[int, tuple[str, int]], done: threading.Event) -> None:
-    while not done.is_set():
-        parents = _parents()
-        tree, grew = {root}, True
-        while grew:
-            more = {pid for pid, parent in parents.items() if parent in tree} - tree
-            tree |= more
-            grew = bool(more)
-        for pid in tree:
-            try:
-                with open(f"/proc/{pid}/status") as status:
-                    hwm = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
-                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                    argv = cmd.read().split(b"\0")
-            except OSError:
-                continue
-            name = ("OCR worker" if b"--serve" in argv else "OCR child" if b"validators.ocr_child" in argv
-                    else "ffmpeg" if argv and argv[0].endswith(b"ffmpeg") else "intake")
-            if hwm > peaks.get(pid, ("", 0))[1]:
-                peaks[pid] = (name, hwm)
-        done.wait(0.01)
-
-
 def tree_peak(path: Path, warm: bool = False) -> tuple[float, dict[str, float]]:
     """(the tree's peak, MB; the largest VmHWM of each kind of process). The peak sums one process of
     each kind: the worker's two ffmpeg runs (warm-up, then the measured one) never overlap."""
     proc = child(path, warm)
-    peaks: dict[int, tuple[str, int]] = {}
-    done = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(proc.pid, peaks, done))
-    sampler.start()
-    proc.communicate()
-    done.set()
-    sampler.join()
+    with process_tree_peaks(proc.pid) as peaks:
+        proc.communicate()
     by_kind: dict[str, float] = {}
-    for name, hwm in peaks.values():
-        by_kind[name] = max(by_kind.get(name, 0), hwm / 1024)
+    for argv, mb in peaks.values():
+        name = ("OCR worker" if b"--serve" in argv else "OCR child" if b"validators.ocr_child" in argv
+                else "ffmpeg" if argv and argv[0].endswith(b"ffmpeg") else "intake")
+        by_kind[name] = max(by_kind.get(name, 0), mb)
     return sum(by_kind.values()), by_kind
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 INTAKE = [sys.executable, "-m", "intake"]
 REPO = Path(__file__).resolve().parents[1]
@@ -115,3 +118,50 @@ def contest_mp4(folder: Path, seconds: int = 110, target_bytes: int = 285 * 1024
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    found[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _sample(root: int, peaks: dict[int, tuple[list[bytes], float]], done: threading.Event) -> None:
+    while not done.is_set():
+        parents = _parents()
+        tree, grew = {root}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grew = bool(more)
+        for pid in tree:
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    hwm = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0) / 1024
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    argv = cmd.read().split(b"\0")
+            except OSError:
+                continue
+            if hwm > peaks.get(pid, ([], 0.0))[1]:
+                peaks[pid] = (argv, hwm)
+        done.wait(0.01)
+
+
+@contextlib.contextmanager
+def process_tree_peaks(root: int) -> Iterator[dict[int, tuple[list[bytes], float]]]:
+    """While the block runs, every process under ``root`` (and it): pid -> (its argv, its peak RSS in MB)."""
+    peaks: dict[int, tuple[list[bytes], float]] = {}
+    done = threading.Event()
+    sampler = threading.Thread(target=_sample, args=(root, peaks, done))
+    sampler.start()
+    try:
+        yield peaks
+    finally:
+        done.set()
+        sampler.join()
