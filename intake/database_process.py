@@ -30,6 +30,10 @@ from typing import Any, Callable
 from core.errors import DatabaseError
 
 HEADER = 8
+# The helper's command: `-P` and the folder this package was imported from, so that it imports the parent's
+# code and never a module lying in the folder it was started in (a clerk's folder of handed-in files).
+HELPER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from intake.database_process import helper_main; helper_main(int(sys.argv[2]))")
 HELPER_ENDED = ("数据库辅助进程意外退出，本次登记没有完成。", "请重新运行同一命令；如反复出现，请查看日志并联系维护人员。")
 # The only commands whose database is opened in a helper process; anything else never starts one.
 HELPED_COMMANDS = {"ingest"}
@@ -114,7 +118,8 @@ class DatabaseHelper:
 
         parent, child = socket.socketpair()
         try:
-            process = subprocess.Popen([sys.executable, "-m", "intake.database_process", str(child.fileno())],
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            process = subprocess.Popen([sys.executable, "-P", "-c", HELPER_CODE, root, str(child.fileno())],
                                        pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         except BaseException:
             parent.close()
@@ -250,28 +255,30 @@ def _caller(sock: socket.socket, value: Any) -> Any:
 
 
 def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a DatabaseError that says what it was."""
+    """``exc`` if it survives pickling, else a DatabaseError that says what it was; either way with the
+    helper's traceback as a note (pickling drops tracebacks: the parent's log would show only its own frames)."""
+    import traceback
+
+    where = "Raised in the database helper process:\n" + "".join(traceback.format_exception(exc)).rstrip()
     try:
+        exc.add_note(where)
         pickle.loads(pickle.dumps(exc))   # noqa: S301 (our own object)
         return exc
     except Exception:  # noqa: BLE001
-        return DatabaseError(f"数据库操作失败：{type(exc).__name__}: {exc}", None)
+        stand_in = DatabaseError(f"数据库操作失败：{type(exc).__name__}: {exc}", None)
+        stand_in.add_note(where)
+        return stand_in
 
 
 def helper_main(fd: int) -> None:
     connection = socket.socket(fileno=fd)
     try:
         serve(connection)
+    except OSError:
+        pass   # the parent went away (killed, or interrupted before our answer): nobody is left to answer
     finally:
         connection.close()
         sys.stderr.flush()
     # Replies are sent and every transaction is committed or rolled back: tearing down the loaded
     # modules would only keep the parent, which waits for us as it exits, waiting longer.
     os._exit(0)
-
-
-if __name__ == "__main__":
-    # Run as this module's own copy, not as __main__: the parent's pickled Callback names this module.
-    from intake.database_process import helper_main as run_helper
-
-    run_helper(int(sys.argv[1]))

@@ -144,6 +144,9 @@ class FileStore:
         except OSError as exc:
             _remove_quietly(staged.temp)
             raise storage_error(self.root, exc) from exc
+        except BaseException:   # Ctrl-C while it settles (put, put_fd): nothing is left in the temp folder
+            _remove_quietly(staged.temp)
+            raise
 
     @staticmethod
     def discard(staged: "Staged") -> None:

@@ -8,12 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import traceback
 from datetime import datetime, timezone
 
 import pytest
 
 from core.errors import DatabaseError, UsageError
-from intake.database_process import DatabaseHelper, command_of
+from intake.database_process import DatabaseHelper, command_of, send
 from intake.services import open_database
 from intake.config import load_config
 from intake.records import record_of
@@ -120,3 +121,34 @@ def test_a_helper_records_in_postgresql_too(postgres, workdir):
         assert helper.earlier_submissions_of_unit("柳南区") == []
     finally:
         helper.close()
+
+
+def test_a_helper_imports_nothing_from_the_folder_it_is_started_in(workdir):
+    # The clerk's folder holds whatever was handed in: `intake` run there must not import a module from it.
+    (workdir / "core").mkdir()
+    (workdir / "core" / "__init__.py").write_text(f"open({str(workdir / 'imported')!r}, 'w').close()\n")
+    helper = DatabaseHelper.launch()
+    try:
+        helper.name(f"sqlite:///{workdir / 'data' / 'intake.db'}", 30)
+        assert helper.last_submission_id() == 0
+    finally:
+        helper.close()
+    assert not (workdir / "imported").exists()
+
+
+def test_a_helper_whose_parent_goes_away_mid_call_ends_quietly(workdir, capfd):
+    helper = DatabaseHelper.launch()   # started here, so that its stderr is the one captured
+    helper.name(f"sqlite:///{workdir / 'data' / 'intake.db'}", 30)
+    helper.opened()
+    send(helper._sock, ("call", "last_submission_id", (), {}))
+    helper._sock.close()   # the parent killed or interrupted before the answer came
+    assert helper._process.wait(timeout=30) == 0
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_unexpected_error_in_the_helper_keeps_where_it_happened(helper):
+    with pytest.raises(AttributeError) as raised:
+        helper.add_submission(None)
+    # The log of an internal error shows the helper's frames, not only the parent's `raise`.
+    assert "storage/database.py" in "".join(traceback.format_exception(raised.value))
+    assert helper.last_submission_id() == 0

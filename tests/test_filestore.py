@@ -100,6 +100,20 @@ def test_a_staged_copy_discarded_while_it_settles_leaves_nothing(store, source):
     assert stored_files(store) == []
 
 
+def test_put_interrupted_while_its_copy_settles_leaves_nothing(store, source, monkeypatch):
+    def interrupted(fd):
+        raise KeyboardInterrupt   # Ctrl-C while the copy is flushed to disk
+
+    open_before = sorted(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(filestore.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.put(source)
+    with source.open("rb") as fh, pytest.raises(KeyboardInterrupt):
+        store.put_fd(fh.fileno(), len(DATA))
+    assert stored_files(store) == []
+    assert sorted(os.listdir("/proc/self/fd")) == open_before
+
+
 def test_a_failed_write_while_receiving_is_raised_and_leaves_nothing(store, monkeypatch):
     writer = store.open_writer()
     writer.write(DATA[:1000])
