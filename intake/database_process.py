@@ -30,10 +30,11 @@ from typing import Any, Callable
 from core.errors import DatabaseError
 
 HEADER = 8
+PR_SET_PDEATHSIG = 1   # linux/prctl.h
 # The helper's command: `-P` and the folder this package was imported from, so that it imports the parent's
 # code and never a module lying in the folder it was started in (a clerk's folder of handed-in files).
 HELPER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
-               "from intake.database_process import helper_main; helper_main(int(sys.argv[2]))")
+               "from intake.database_process import helper_main; helper_main(int(sys.argv[2]), int(sys.argv[3]))")
 HELPER_ENDED = ("数据库辅助进程意外退出，本次登记没有完成。", "请重新运行同一命令；如反复出现，请查看日志并联系维护人员。")
 # The only commands whose database is opened in a helper process; anything else never starts one.
 HELPED_COMMANDS = {"ingest"}
@@ -119,7 +120,8 @@ class DatabaseHelper:
         parent, child = socket.socketpair()
         try:
             root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-            process = subprocess.Popen([sys.executable, "-P", "-c", HELPER_CODE, root, str(child.fileno())],
+            process = subprocess.Popen([sys.executable, "-P", "-c", HELPER_CODE, root, str(child.fileno()),
+                                        str(os.getpid())],
                                        pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         except BaseException:
             parent.close()
@@ -180,7 +182,7 @@ class DatabaseHelper:
                 try:
                     answer = ("return", callbacks[index](*call_args))
                 except BaseException as exc:  # noqa: BLE001 (raised in the helper, and back here from it)
-                    answer = ("raise", exc)
+                    answer = ("raise", _portable(exc, "the command's callback"))   # else the helper waits on
                 self._send(answer)
 
     def _send(self, message: Any) -> None:
@@ -211,9 +213,10 @@ class DatabaseHelper:
             self._process.wait()
 
 
-def serve(sock: socket.socket) -> None:
+def serve(sock: socket.socket, parent: int) -> None:
     """The helper's side: load the database's modules now, open it when asked, then answer calls."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle; we end when it closes
+    _end_with_parent(parent)
     from core.terminal_log import setup_cli_logging
     from storage.database import open_database_at   # the slow part, done while the parent starts up
 
@@ -239,6 +242,19 @@ def serve(sock: socket.socket) -> None:
         send(sock, reply)
 
 
+def _end_with_parent(parent: int) -> None:
+    """Ask Linux to end us when the parent dies: a parent killed (-9) while we wait on a database server
+    that never answers would otherwise leave us waiting under init. Elsewhere, the closed socket ends us."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(0)   # it died before we asked: what it sent, nobody waits for
+
+
 def _caller(sock: socket.socket, value: Any) -> Any:
     """A function that calls the parent's callable ``value`` stands in for; any other value as it is."""
     if not isinstance(value, Callback):
@@ -254,12 +270,12 @@ def _caller(sock: socket.socket, value: Any) -> Any:
     return call_parent
 
 
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a DatabaseError that says what it was; either way with the
-    helper's traceback as a note (pickling drops tracebacks: the parent's log would show only its own frames)."""
+def _portable(exc: BaseException, side: str = "the database helper process") -> BaseException:
+    """``exc`` if it survives pickling, else a DatabaseError that says what it was; either way with its
+    traceback as a note (pickling drops tracebacks: the other side's log would show only its own frames)."""
     import traceback
 
-    where = "Raised in the database helper process:\n" + "".join(traceback.format_exception(exc)).rstrip()
+    where = f"Raised in {side}:\n" + "".join(traceback.format_exception(exc)).rstrip()
     try:
         exc.add_note(where)
         pickle.loads(pickle.dumps(exc))   # noqa: S301 (our own object)
@@ -270,10 +286,10 @@ def _portable(exc: BaseException) -> BaseException:
         return stand_in
 
 
-def helper_main(fd: int) -> None:
+def helper_main(fd: int, parent: int) -> None:
     connection = socket.socket(fileno=fd)
     try:
-        serve(connection)
+        serve(connection, parent)
     except OSError:
         pass   # the parent went away (killed, or interrupted before our answer): nobody is left to answer
     finally:

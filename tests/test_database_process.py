@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from datetime import datetime, timezone
 
@@ -152,3 +153,58 @@ def test_an_unexpected_error_in_the_helper_keeps_where_it_happened(helper):
     # The log of an internal error shows the helper's frames, not only the parent's `raise`.
     assert "storage/database.py" in "".join(traceback.format_exception(raised.value))
     assert helper.last_submission_id() == 0
+
+
+def test_a_callback_runs_in_the_parent_and_its_unpicklable_error_still_comes_back(helper):
+    asked = []
+    attempts, _ = helper.note_failure("folder:a.mp4", "坏了", lambda n: asked.append(n) or 60)
+    assert (attempts, asked) == (1, [1])   # called here, from inside the helper's transaction
+
+    class Unpicklable(Exception):   # a local class: pickle cannot name it
+        pass
+
+    def refuse(n):
+        raise Unpicklable("不能跨进程")
+
+    with pytest.raises(DatabaseError, match="数据库操作失败：Unpicklable: 不能跨进程"):
+        helper.note_failure("folder:a.mp4", "又坏了", refuse)
+    assert helper.note_failure("folder:a.mp4", "第三次", lambda n: 60)[0] == 2   # in step, the failed try undone
+
+
+HANGING_PARENT = r"""
+import sys, time
+from intake.database_process import DatabaseHelper
+helper = DatabaseHelper.launch()
+helper.name(sys.argv[1], 30)
+helper.start()   # the helper now connects to a server that never answers
+print(helper._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_helper_waiting_on_a_silent_server_ends_when_its_parent_is_killed(workdir):
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))   # accepts into its backlog, never answers
+    url = f"postgresql+psycopg://x@127.0.0.1:{silent.getsockname()[1]}/db"
+    parent = subprocess.Popen([sys.executable, "-c", HANGING_PARENT, url], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        helper_pid = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while _alive(helper_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(helper_pid)
+    finally:
+        parent.kill()
+        silent.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
