@@ -36,8 +36,6 @@ PR_SET_PDEATHSIG = 1   # linux/prctl.h
 HELPER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
                "from intake.database_process import helper_main; helper_main(int(sys.argv[2]), int(sys.argv[3]))")
 HELPER_ENDED = ("数据库辅助进程意外退出，本次登记没有完成。", "请重新运行同一命令；如反复出现，请查看日志并联系维护人员。")
-# The only commands whose database is opened in a helper process; anything else never starts one.
-HELPED_COMMANDS = {"ingest"}
 _early: "DatabaseHelper | None" = None
 
 
@@ -73,21 +71,10 @@ def _exactly(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def command_of(argv: list[str]) -> str | None:
-    """The subcommand of an ``intake`` command line (the group's only option with a value is --config)."""
-    args = iter(argv)
-    for arg in args:
-        if arg == "--config":
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
-def start_early(argv: list[str]) -> None:
-    """Start the helper if the command line runs a command that opens its database beside its checks."""
+def start_early() -> None:
+    """Start the helper for this command (intake.entry decides which commands get one)."""
     global _early
-    if _early is None and command_of(argv) in HELPED_COMMANDS:
+    if _early is None:
         try:
             _early = DatabaseHelper.launch()
         except Exception:  # noqa: BLE001 (no process to spare, no interpreter to name: the thread will do)

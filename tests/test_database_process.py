@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 import pytest
 
 from core.errors import DatabaseError, UsageError
-from intake.database_process import DatabaseHelper, command_of, send
+from intake.database_process import DatabaseHelper, send
+from intake.entry import command_of
 from intake.services import open_database
 from intake.config import load_config
 from intake.records import record_of
@@ -103,15 +104,18 @@ def test_a_helper_that_is_never_asked_ends_with_the_command(clips, workdir):
     assert not (workdir / "data" / "intake.db").exists()   # never named, so never opened (nor created)
 
 
-def test_validate_and_other_commands_start_no_helper(clips, workdir):
-    probe = ("import json, sys; from intake import database_process as d; d.start_early(sys.argv[1:]); "
-             "print(json.dumps(d._early is not None)); d._early and d._early.close()")
+def test_the_entry_starts_children_early_only_for_commands_that_use_them(workdir):
+    probe = ("import json, sys; from intake import entry, database_process as d; "
+             "from validators.mediainfo_pool import POOL; entry.start_early(sys.argv[1:]); "
+             "print(json.dumps([d._early is not None, len(POOL._idle)])); d._early and d._early.close(); POOL.close()")
     started = {}
-    for args in (["validate", "x.mp4"], ["ingest", "x.mp4"], ["--config", "ingest", "list"]):
+    for args in (["validate", "x.mp4"], ["ingest", "x.mp4"], ["--config", "ingest", "list"], ["ingest", "--help"]):
         out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
                              cwd=workdir, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-        started[args[0] if args[0] != "--config" else "list"] = json.loads(out.stdout)
-    assert started == {"validate": False, "ingest": True, "list": False}
+        started[" ".join(args)] = json.loads(out.stdout)
+    # [the database helper started, MediaInfo workers waiting]
+    assert started == {"validate x.mp4": [False, 1], "ingest x.mp4": [True, 1], "--config ingest list": [False, 0],
+                       "ingest --help": [False, 0]}
 
 
 def test_a_helper_records_in_postgresql_too(postgres, workdir):

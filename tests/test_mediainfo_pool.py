@@ -35,6 +35,21 @@ def test_one_worker_reads_file_after_file(pool, clips):
     assert first.general["format"] == "MPEG-4"
 
 
+def test_a_prestarted_worker_waits_in_the_pool_and_reads_the_first_file(pool, clips):
+    mediainfo_pool.prestart()   # what `intake validate` does before its own modules load
+    [pid] = idle_pids(pool)
+    assert probe_media(clips["valid"], 30).video
+    assert idle_pids(pool) == [pid]   # that worker read it: none was started for the file
+
+
+def test_a_worker_imports_nothing_from_the_folder_it_is_started_in(pool, clips, tmp_path, monkeypatch):
+    # A clerk may run `intake validate` in a folder of handed-in files: none of them may be importable.
+    (tmp_path / "pymediainfo.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    assert probe_media(clips["valid"], 30).video
+    assert not (tmp_path / "imported").exists()
+
+
 def test_a_worker_that_dies_mid_file_fails_that_file_only(pool, clips):
     with OpenedFile.open(clips["valid"]) as opened, start_probe(opened, 30) as probing:
         worker = probing._worker

@@ -87,10 +87,16 @@ class _Pool:
     def give_back(self, worker: Worker, rss_mb: float) -> None:
         worker.requests += 1
         if worker.requests < MAX_REQUESTS and rss_mb <= MAX_RSS_MB:
-            with self._lock:
-                if len(self._idle) < MAX_IDLE and self._pid == os.getpid():
-                    self._idle.append(worker)
-                    return
+            self.keep(worker)
+        else:
+            worker.end()
+
+    def keep(self, worker: Worker) -> None:
+        """Let ``worker`` wait for the next request, or end it if enough are waiting."""
+        with self._lock:
+            if len(self._idle) < MAX_IDLE and self._pid == os.getpid():
+                self._idle.append(worker)
+                return
         worker.end()
 
     def close(self) -> None:
@@ -102,6 +108,17 @@ class _Pool:
 
 
 POOL = _Pool()
+
+
+def prestart() -> None:
+    """Start a worker now, to wait in the pool: a command about to check files starts it before its own
+    modules load, so that libmediainfo loads beside them. A worker that cannot start is the first
+    probe's error to report, not this one's."""
+    try:
+        worker = Worker()
+    except ToolError:
+        return
+    POOL.keep(worker)
 
 
 class Probing:

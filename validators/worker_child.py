@@ -36,7 +36,8 @@ class WorkerChild:
         self.stderr = tempfile.TemporaryFile()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", module, "--serve", str(theirs.fileno())],
+                # -P: the working folder (where a clerk may keep whatever was handed in) is not importable.
+                [sys.executable, "-P", "-m", module, "--serve", str(theirs.fileno())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
                 env=env if env is not None else child_env(), pass_fds=(theirs.fileno(),), start_new_session=True)
         except OSError:

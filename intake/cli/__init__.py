@@ -15,6 +15,7 @@ from core.errors import IntakeError
 from core.textsafe import for_terminal
 from intake.cli import zh
 from intake.cli.context import AppContext
+from intake.entry import YOUNG_COLLECTION_THRESHOLD
 
 zh.install()
 
@@ -99,13 +100,12 @@ class LazyCommands(MutableMapping):
 
 cli.commands = LazyCommands(COMMANDS)
 
-# Starting up (imports, pydantic models, SQLAlchemy's) makes long-lived objects only: at the default
-# threshold of 700 the collector walked them over and over, some 10% of `intake ingest`'s imports.
-YOUNG_COLLECTION_THRESHOLD = 50_000
-
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: besides what ``IntakeGroup`` maps, stop quietly on Ctrl-C and hide a bug's traceback."""
+    # Starting up (imports, pydantic models, SQLAlchemy's) makes long-lived objects only: at the default
+    # threshold of 700 the collector walked them over and over, some 10% of `intake ingest`'s imports.
+    # The program's entry (intake.entry) has set it already, before this module loaded.
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
     try:
         return _run(argv)
