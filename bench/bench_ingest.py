@@ -97,7 +97,8 @@ def ingest_tree_peak(src: Path, work: Path) -> tuple[float, float]:
         with process_tree_peaks(proc.pid) as peaks:
             proc.wait()
     ingest = max((mb for argv, mb in peaks.values() if b"intake" in argv and b"ingest" in argv), default=0.0)
-    helper = max((mb for argv, mb in peaks.values() if b"intake.database_process" in argv), default=0.0)
+    helper = max((mb for argv, mb in peaks.values() if any(b"intake.database_process" in a for a in argv)),
+                 default=0.0)
     return ingest, helper
 
 
