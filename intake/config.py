@@ -34,6 +34,8 @@ class DatabaseConfig(Section):
     url: str = Field("sqlite:///data/intake.db",
                      description="数据库地址（SQLAlchemy 格式）；多台机器共用时改为 `postgresql+psycopg://用户@主机/库名`")
     busy_timeout_seconds: float = Field(30, gt=0, description="SQLite 遇锁等待秒数（之后还会退避重试数次）")
+    connect_timeout_seconds: float = Field(
+        10, gt=0, description="连接数据库服务器（PostgreSQL）最长等待秒数，超时即报错而不是一直等待（libpq 最少 2 秒）")
     claim_lease_seconds: float = Field(1800, gt=0,
                                        description="多进程时一个进程占用一件作品的最长时间（秒），超时后其他进程可以接手")
 

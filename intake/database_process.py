@@ -97,7 +97,7 @@ class DatabaseHelper:
         self._process = process
         self._sock = sock
         self._lock = threading.Lock()
-        self._address: tuple[str, float] | None = None
+        self._address: dict[str, Any] | None = None
         self._state: str | BaseException = "loading"   # then "asked", "open" or the opening's error
 
     @classmethod
@@ -117,14 +117,15 @@ class DatabaseHelper:
             child.close()
         return cls(process, parent)
 
-    def name(self, url: str, busy_timeout_seconds: float) -> None:
-        """The database to open when ``start`` is called: the parent's config decides, never the helper's."""
-        self._address = (url, busy_timeout_seconds)
+    def name(self, address: dict[str, Any]) -> None:
+        """The database to open when ``start`` is called (``open_database_at``'s arguments): the parent's
+        config decides, never the helper's."""
+        self._address = dict(address)
 
     def start(self) -> None:
         with self._lock:
             if self._state == "loading":
-                self._send(("open", *self._address))
+                self._send(("open", self._address))
                 self._state = "asked"
 
     def opened(self) -> "DatabaseHelper":
@@ -211,9 +212,9 @@ def serve(sock: socket.socket, parent: int) -> None:
     request = receive(sock)
     if request is None:
         return   # the command ended before it needed the database
-    _, url, busy_timeout = request
+    _, address = request
     try:
-        db = open_database_at(url, busy_timeout)
+        db = open_database_at(**address)
     except BaseException as exc:  # noqa: BLE001 (the parent raises it)
         send(sock, ("failed", _portable(exc)))
         return

@@ -74,10 +74,11 @@ def check_ocr(config: Config) -> Finding:
 
 
 def check_database(config: Config) -> Finding:
+    from intake.services import database_address
     from storage.database import Database
 
     try:
-        db = Database(config.database.url, config.database.busy_timeout_seconds)
+        db = Database(**database_address(config))
         current = db.schema_is_current()
     except IntakeError as exc:
         return Finding(False, "数据库", exc.message, exc.hint)
@@ -144,10 +145,11 @@ def check_sources(config: Config) -> list[Finding]:
 
 def check_retrying(config: Config) -> list[Finding]:
     """Mails and files that failed and are waiting for another try (see processing.*)."""
+    from intake.services import database_address
     from storage.database import Database
 
     try:
-        items = Database(config.database.url, config.database.busy_timeout_seconds).failing_items()
+        items = Database(**database_address(config)).failing_items()
     except Exception:   # no database yet, or an old schema: check_database has said so
         return []
     if not items:

@@ -14,10 +14,17 @@ if TYPE_CHECKING:  # SQLAlchemy and Alembic load in open_database, on the openin
     from storage.database import Database
 
 
+def database_address(config: Config) -> dict[str, Any]:
+    """Where the database is and how long to wait for it: what ``Database`` and ``open_database_at`` take."""
+    d = config.database
+    return {"url": d.url, "busy_timeout_seconds": d.busy_timeout_seconds,
+            "connect_timeout_seconds": d.connect_timeout_seconds}
+
+
 def open_database(config: Config) -> Database:
     from storage.database import open_database_at
 
-    return open_database_at(config.database.url, config.database.busy_timeout_seconds)
+    return open_database_at(**database_address(config))
 
 
 class DatabaseOpening:
@@ -65,7 +72,7 @@ def open_services(config: Config, progress: ProgressFactory | None = None, deep:
     if database_in_background:
         db = take_early()
         if db is not None:
-            db.name(config.database.url, config.database.busy_timeout_seconds)
+            db.name(database_address(config))
         else:
             db = DatabaseOpening(config)
     else:

@@ -7,6 +7,7 @@ import fcntl
 import functools
 import getpass
 import logging
+import math
 import os
 import re
 import socket
@@ -63,11 +64,11 @@ OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
 FILLABLE = ("speaker", "topic")
 
 
-def open_database_at(url: str, busy_timeout_seconds: float) -> "Database":
+def open_database_at(url: str, busy_timeout_seconds: float = 30, connect_timeout_seconds: float = 10) -> "Database":
     """The database at ``url``, migrated, with the models ready for the first query."""
     from sqlalchemy.orm import configure_mappers
 
-    db = Database(url, busy_timeout_seconds)
+    db = Database(url, busy_timeout_seconds, connect_timeout_seconds)
     db.migrate()
     configure_mappers()   # else the first query does it (in `intake ingest`: after the checks, not beside them)
     return db
@@ -135,7 +136,7 @@ class DuplicateSource(Exception):
 
 
 class Database:
-    def __init__(self, url: str, busy_timeout_seconds: float = 30):
+    def __init__(self, url: str, busy_timeout_seconds: float = 30, connect_timeout_seconds: float = 10):
         self.url = url
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
@@ -143,6 +144,9 @@ class Database:
             path = url.split("///", 1)[-1]
             if path and not path.startswith(":memory:"):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+        elif url.startswith("postgresql") and "connect_timeout=" not in url:
+            # A server that accepts and never answers (a firewall, a hung host) would keep us waiting forever.
+            connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout_seconds))
         try:
             self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError) as exc:

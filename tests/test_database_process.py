@@ -17,7 +17,7 @@ import pytest
 from core.errors import DatabaseError, UsageError
 from intake.database_process import DatabaseHelper, send
 from intake.entry import command_of
-from intake.services import open_database
+from intake.services import database_address, open_database
 from intake.config import load_config
 from intake.records import record_of
 from intake.task import Source, SubmissionTask
@@ -37,7 +37,7 @@ def intake(workdir, *args: str) -> subprocess.CompletedProcess:
 def helper(workdir):
     started = DatabaseHelper.launch()
     config = load_config(workdir / "config.yaml")
-    started.name(config.database.url, config.database.busy_timeout_seconds)
+    started.name(database_address(config))
     yield started
     started.close()
 
@@ -121,7 +121,7 @@ def test_the_entry_starts_children_early_only_for_commands_that_use_them(workdir
 def test_a_helper_records_in_postgresql_too(postgres, workdir):
     helper = DatabaseHelper.launch()
     try:
-        helper.name(postgres.new_database(), 30)
+        helper.name({"url": postgres.new_database()})
         assert helper.last_submission_id() == 0
         assert helper.earlier_submissions_of_unit("柳南区") == []
     finally:
@@ -134,7 +134,7 @@ def test_a_helper_imports_nothing_from_the_folder_it_is_started_in(workdir):
     (workdir / "core" / "__init__.py").write_text(f"open({str(workdir / 'imported')!r}, 'w').close()\n")
     helper = DatabaseHelper.launch()
     try:
-        helper.name(f"sqlite:///{workdir / 'data' / 'intake.db'}", 30)
+        helper.name({"url": f"sqlite:///{workdir / 'data' / 'intake.db'}"})
         assert helper.last_submission_id() == 0
     finally:
         helper.close()
@@ -143,7 +143,7 @@ def test_a_helper_imports_nothing_from_the_folder_it_is_started_in(workdir):
 
 def test_a_helper_whose_parent_goes_away_mid_call_ends_quietly(workdir, capfd):
     helper = DatabaseHelper.launch()   # started here, so that its stderr is the one captured
-    helper.name(f"sqlite:///{workdir / 'data' / 'intake.db'}", 30)
+    helper.name({"url": f"sqlite:///{workdir / 'data' / 'intake.db'}"})
     helper.opened()
     send(helper._sock, ("call", "last_submission_id", (), {}))
     helper._sock.close()   # the parent killed or interrupted before the answer came
@@ -179,7 +179,7 @@ HANGING_PARENT = r"""
 import sys, time
 from intake.database_process import DatabaseHelper
 helper = DatabaseHelper.launch()
-helper.name(sys.argv[1], 30)
+helper.name({"url": sys.argv[1]})
 helper.start()   # the helper now connects to a server that never answers
 print(helper._process.pid, flush=True)
 time.sleep(600)
@@ -212,3 +212,21 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_silent_database_server_is_an_error_after_the_connect_timeout_not_a_hang(workdir):
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))   # accepts into its backlog, never answers
+    try:
+        (workdir / "config.yaml").write_text(
+            OPEN_CONTEST + f"database:\n  url: postgresql+psycopg://x@127.0.0.1:{silent.getsockname()[1]}/db\n"
+            "  connect_timeout_seconds: 2\n", encoding="utf-8")
+        begun = time.monotonic()
+        # A real process with a deadline: without the timeout it would wait forever.
+        out = subprocess.run(INTAKE + ["list"], cwd=workdir, capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert out.returncode == 1 and "错误：无法连接或升级数据库" in out.stderr, out.stderr
+        assert time.monotonic() - begun < 15   # libpq's 2 s (per address tried), not forever
+    finally:
+        silent.close()
