@@ -31,6 +31,7 @@ def command_of(argv: list[str]) -> str | None:
 
 
 def start_early(argv: list[str]) -> None:
+    """Start what the command on ``argv`` will need from a child process; nothing for a help text."""
     command = command_of(argv)
     if command is None or "-h" in argv or "--help" in argv:
         return
