@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import create_engine, delete, event, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import failpoints
@@ -201,8 +201,11 @@ class Database:
             if self._revision() == head_revision():
                 self.ensure_same_file()
                 return
+        except OperationalError as exc:
+            if self.engine.dialect.name != "sqlite":   # the server is away (SQLite says so of a missing table)
+                raise self._unreachable(exc) from exc
         except SQLAlchemyError:
-            pass   # no version table yet, or the database is away: the upgrade below says which
+            pass   # no version table yet: the upgrade below creates it
         from alembic import command
 
         cfg = self._alembic()
@@ -214,8 +217,11 @@ class Database:
                 command.upgrade(cfg, "head")
             self.ensure_same_file()   # remember which SQLite file we write to
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"无法连接或升级数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
-                                "请检查 database.url、数据库服务是否在运行、目录是否可写。") from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: SQLAlchemyError) -> DatabaseError:
+        return DatabaseError(f"无法连接或升级数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
+                             "请检查 database.url、数据库服务是否在运行、目录是否可写。")
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
