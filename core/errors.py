@@ -21,7 +21,9 @@ Each error carries a Chinese message for the person at the keyboard and an
 optional hint saying what to do next. Third-party exceptions are wrapped at
 the edge with ``raise … from exc`` so that the cause stays in the log.
 
-A rejected video is *not* an error: it is a normal check result.
+A rejected video is *not* an error: it is a normal check result. ``FailedOnFile`` stands apart from
+the tree for that reason: a tool that could not read one file (MediaInfo, a remux, a re-encode) says
+why, and the caller turns that into the file's check result.
 """
 
 from __future__ import annotations
@@ -84,3 +86,12 @@ class MailboxError(IntakeError):
 
 class LoginRefused(MailboxError):
     """A wrong or revoked authorization code: reconnecting at once only repeats the refusal (and may lock the account)."""
+
+
+class FailedOnFile(Exception):
+    """A tool could not do its work on one file, a property of the file and not of the tool; ``reason``
+    becomes that file's check result (never an error shown of its own)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ToolError
+from core.errors import FailedOnFile, ToolError
 from validators import children
 from validators.opened import OpenedFile
 from validators.socket_messages import receive, send
@@ -34,12 +34,8 @@ MAX_RSS_MB = 200
 MISSING = ("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo（并确认已安装 libmediainfo）。")
 
 
-class ProbeFailed(Exception):
+class ProbeFailed(FailedOnFile):
     """MediaInfo crashed, hung or returned nothing for this file (a property of the file)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

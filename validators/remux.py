@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import ToolError
+from core.errors import FailedOnFile, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.mediainfo_pool import MediaFacts
@@ -49,12 +49,8 @@ MOOV_MIN_BYTES = 64 * 1024
 MOOV_MAX_BYTES = 16 * 1024 * 1024
 
 
-class RemuxFailed(Exception):
+class RemuxFailed(FailedOnFile):
     """ffmpeg could not read the file or write the MP4 (a property of the file, not of the tool)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

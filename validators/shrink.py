@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from core.errors import ToolError
+from core.errors import FailedOnFile, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.tools import SAFE_INPUT, ffmpeg_exe
@@ -25,12 +25,8 @@ MIN_VIDEO_BPS = 100_000    # below this the picture is no longer worth judging
 Progress = Callable[[float], None]   # the share done, 0..1
 
 
-class ShrinkFailed(Exception):
+class ShrinkFailed(FailedOnFile):
     """ffmpeg could not re-encode the file, or not within the time allowed."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
