@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import INTAKE, bench_arguments, contest_mp4, process_tree_peaks, ratio, timed, timed_cpu  # noqa: E402
 
-CONFIG = "rules:\n  opening:\n    ocr: false\n"
+CONFIG = "rules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\n"
 INGEST = ["ingest", "--unit", "柳南区", "--contact", "张三", "--phone", "13800138000"]
 
 # Runs in a fresh process per round so that its peak RSS is the ingest's own.

@@ -33,7 +33,7 @@ def run_workers(folder: Path, clips: list[Path], url: str, workers: int) -> floa
         shutil.copy(clip, folder / "inbox" / clip.name)
     (folder / "config.yaml").write_text(
         f"database:\n  url: {url}\nwatch:\n  settle_seconds: 0.2\n"
-        "rules:\n  opening:\n    ocr: false\ncontest:\n  deadline: 2099-12-31 23:59:59\n")
+        "rules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\ncontest:\n  deadline: 2099-12-31 23:59:59\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run(INTAKE + ["migrate"], cwd=folder, env=env, check=True, capture_output=True)
     start = time.perf_counter()

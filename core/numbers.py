@@ -52,3 +52,11 @@ def duration_text(seconds: float | None, exact: bool = False) -> str:
         minutes, rest = divmod(round(seconds), 60)
         secs = f"{int(rest)}秒" if rest or not minutes else ""
     return f"{int(minutes)}分{secs}" if minutes else secs
+
+
+def moment_text(seconds: float | None) -> str:
+    """A moment in a video as a reviewer seeks to it: 约第 30 秒, 约第 70 秒（1分10秒）."""
+    if seconds is None or math.isnan(seconds):
+        return ""
+    shown = f"约第 {seconds:.0f} 秒"
+    return f"{shown}（{duration_text(seconds)}）" if seconds >= 60 else shown

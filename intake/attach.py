@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from intake.mail.findings import LINK_TOO_LARGE
-from intake.pipeline import (Services, duplicate_found, inspect_files, remux_near_misses, store_files,
-                             take_opening_phrase)
+from intake.pipeline import (Services, duplicate_found, inspect_files, remux_near_misses, scan_files,
+                             store_files, take_opening_phrase)
 from intake.records import record_files
 from intake.task import MediaTask, Source, SubmissionTask
 from validators.results import CheckResult, Outcome, Status
@@ -43,7 +43,7 @@ def attach_file(services: Services, submission_id: int, path: Path, actor: str |
     sub = services.db.submission(submission_id)   # fails early, in Chinese, for an unknown id
     task = SubmissionTask(source=Source.ATTACH, received_at=datetime.now(timezone.utc),
                           files=[MediaTask(source_path=path, original_name=path.name)])
-    for stage in (store_files, inspect_files, remux_near_misses, take_opening_phrase):
+    for stage in (store_files, inspect_files, remux_near_misses, scan_files, take_opening_phrase):
         stage(task, services)
     media = task.files[0]
     settle = settled_checks(sub, media)

@@ -1,5 +1,6 @@
 """A reviewer's decision on a recorded submission, with the one rule the desk enforces: a work the checks
-rejected is shortlisted only when the reviewer insists (``force``), and the log says so."""
+rejected, or one the secrecy scan flagged, is shortlisted only when the reviewer insists (``force``), and the
+log says so, with what was overridden."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import TYPE_CHECKING
 
 from core.errors import UsageError
 from intake.labels import check_label
+from intake.secrecy import finding_text
+from intake.views import submission_view
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.database import Database
+
+FORCE_HINT = "确需入围时（评审已人工核实、认为可以接受），请加 --force 再执行一次；审计日志和导出时会注明。"
 
 
 @dataclass(frozen=True)
@@ -18,24 +23,29 @@ class Decided:
     submission_id: int
     decision: str
     reviewer: str
-    forced: bool            # a rejected work shortlisted on the reviewer's insistence
-    failed_checks: tuple[str, ...]   # Chinese names of the failed checks (empty unless forced)
+    forced: bool                     # shortlisted on the reviewer's insistence
+    reasons: tuple[str, ...] = ()    # what was overridden (empty unless forced)
 
 
-def failed_check_names(db: Database, submission_id: int) -> tuple[str, ...]:
-    """The Chinese names of a submission's failed checks, each once, in order; empty unless it is rejected."""
-    sub = db.submission(submission_id)
-    if sub.outcome != "rejected":
-        return ()
-    return tuple(dict.fromkeys(check_label(c.check_id) for c in sub.checks if c.status == "fail")) or ("检查结果",)
+def reasons_to_insist(db: Database, submission_id: int) -> tuple[str, ...]:
+    """Why shortlisting the work takes ``force``: its failed checks, and what the secrecy scan found on it."""
+    view = submission_view(db, submission_id)
+    reasons = []
+    if view["outcome"] == "rejected":
+        failed = dict.fromkeys(check_label(c["id"]) for c in view["checks"] if c["status"] == "fail")
+        reasons.append(f"检查结果是不合格（{'、'.join(failed) or '检查结果'}）")
+    found = view["secrecy"]["found"]
+    if found:
+        reasons.append("发现可能涉密的内容：" + "、".join(finding_text(item) for item in found[:3])
+                       + (f"等 {len(found)} 处" if len(found) > 3 else ""))
+    return tuple(reasons)
 
 
 def decide(db: Database, submission_id: int, decision: str, note: str | None, reviewer: str | None,
            force: bool = False) -> Decided:
-    """Record ``decision``; shortlisting a rejected work raises UsageError unless ``force``."""
-    failed = failed_check_names(db, submission_id) if decision == "shortlist" else ()
-    if failed and not force:
-        raise UsageError(f"作品 #{submission_id} 的检查结果是不合格（{'、'.join(failed)}），一般不应入围，未记录。",
-                         "确需入围时（评审认为问题可以接受），请加 --force 再执行一次；导出时会注明。")
-    recorded = db.record_decision(submission_id, decision, note, reviewer, forced=bool(failed))
-    return Decided(submission_id, decision, recorded["reviewer"], bool(failed), failed)
+    """Record ``decision``; shortlisting a rejected or flagged work raises UsageError unless ``force``."""
+    reasons = reasons_to_insist(db, submission_id) if decision == "shortlist" else ()
+    if reasons and not force:
+        raise UsageError(f"作品 #{submission_id} {'；'.join(reasons)}，一般不应入围，未记录。", FORCE_HINT)
+    recorded = db.record_decision(submission_id, decision, note, reviewer, forced=bool(reasons), reasons=reasons)
+    return Decided(submission_id, decision, recorded["reviewer"], bool(reasons), reasons)

@@ -29,7 +29,9 @@ from core.textsafe import clean_name, one_line
 from core.timefmt import local_text
 from intake.export_folder import MANIFEST, ExportFolder, WrittenFile, file_digest, open_folder, remove_files, \
     write_manifest
+from intake.report.rows import forced_text
 from intake.report.sheet import write_sheet
+from intake.secrecy import flag_summary
 from storage.filestore import FileStore
 
 if TYPE_CHECKING:
@@ -40,8 +42,8 @@ WINDOWS_UNSAFE = re.compile(r'[\\/:*?"<>|]')
 PART_BYTES = len(b".") + len(b".part")      # room for a temporary copy's name
 SUMMARY = "汇总表.xlsx"
 SUMMARY_COLUMNS = ["序号", "单位", "作品名", "代言人", "主题", "联系人", "联系电话", "时长", "大小（MB）", "分辨率",
-                   "文件名", "SHA-256"]
-SUMMARY_WIDTHS = (6, 16, 30, 10, 30, 10, 15, 10, 10, 16, 44, 66)
+                   "文件名", "SHA-256", "涉密提醒", "备注"]
+SUMMARY_WIDTHS = (6, 16, 30, 10, 30, 10, 15, 10, 10, 16, 44, 66, 40, 40)
 # Video containers (as found by content) and the extension an exported copy gets. Files that passed are MP4;
 # the others are exported only when a reviewer forced the shortlist, and keep the name of what they are.
 VIDEO_EXTENSIONS = {"mp4": ".mp4", "quicktime": ".mov", "mkv": ".mkv", "webm": ".webm", "avi": ".avi", "flv": ".flv"}
@@ -109,6 +111,16 @@ class WorkExport:
         return [f for f in self.files if f.name]
 
     @property
+    def secrecy(self) -> str:
+        """What the secrecy scan found on the work (or could not read), in one line; empty when nothing."""
+        return flag_summary(self.view["secrecy"])
+
+    @property
+    def forced(self) -> str:
+        """What a forced shortlist overrode; empty when the shortlist was not forced."""
+        return forced_text(self.view["decision"] or {})
+
+    @property
     def complete(self) -> bool:
         """At least one file exported, and none lost or damaged in the store."""
         return bool(self.exported) and not any(f.skipped in STORE_PROBLEMS for f in self.files)
@@ -138,8 +150,12 @@ class ExportResult:
         not_exported = [{"id": w.view["id"], "files": [{"name": f.file["original_name"], "reason": f.skipped.value}
                                                       for f in w.files if f.skipped]}
                         for w in self.works if any(f.skipped for f in w.files) or not w.files]
+        flagged = [{"id": w.view["id"], "found": w.view["secrecy"]["found"],
+                    "incomplete": w.view["secrecy"]["incomplete"]}
+                   for w in self.works if w.view["secrecy"]["flagged"] or w.view["secrecy"]["incomplete"]]
         return {"directory": str(self.directory.resolve()), "files": [f.name for f in self.files],
                 "not_exported": not_exported, "forced": [f.name for f in self.files if f.forced],
+                "flagged": flagged,
                 "removed": self.removed, "kept": self.kept}
 
 
@@ -277,7 +293,8 @@ def write_summary(works: list[WorkExport], path: Path, title: str) -> Path:
             f = item.file
             rows.append([work.seq, v["unit"], work.title, v["speaker"], v["topic"], v["contact"], v["phone"],
                          duration_text(f["duration_seconds"]), size_mb(f["size_bytes"]),
-                         resolution_text(f["width"], f["height"]), item.name, f["sha256"]])
+                         resolution_text(f["width"], f["height"]), item.name, f["sha256"], work.secrecy,
+                         f"强制入围：{work.forced}" if work.forced else ""])
     return write_sheet(path, "汇总表", SUMMARY_COLUMNS, rows, widths=SUMMARY_WIDTHS,
                        text_columns={SUMMARY_COLUMNS.index("联系电话")},
                        number_formats={SUMMARY_COLUMNS.index("大小（MB）"): "0.0"}, freeze="A3", title_row=title)

@@ -34,6 +34,7 @@ from storage.filestore import FdSlice
 
 if TYPE_CHECKING:
     from storage.filestore import FileStore, Progress, StoredBlob
+    from validators.opened import OpenedFile
 
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -177,6 +178,12 @@ class InboxFile:
 
     def __exit__(self, *_) -> None:
         self.close()
+
+    def opened(self) -> "OpenedFile":
+        """The same open file for the media readers (a duplicate descriptor: closing it leaves ours open)."""
+        from validators.opened import OpenedFile
+
+        return OpenedFile(os.dup(self.fd), self.size, self.name)
 
     # -- reading, never past the size fstat gave -------------------------------------------------
 

@@ -22,6 +22,8 @@ Why STAGES run in this order:
    its container alone (a .mov, .mkv, .flv or .avi holding MP4's codecs), and only a
    stored original can be kept as evidence; the MP4 it makes is checked in turn
    and is the file judged by every later stage.
+   ``scan_files`` follows the remux: the opening phrase and the secrecy scan read the file judged (never a
+   file and then its MP4 copy again), and every file, whatever its other checks said.
 4. ``take_opening_phrase`` reads the files' checks, so it follows them.
 5. The submission checks (text, contact, unit, deadline) need no file; the quota
    comes last of them because a rejected work does not take its unit's place.
@@ -40,6 +42,7 @@ from intake.config import Config
 from intake.contact_info import check_contact_info
 from intake.contest_rules import UnitMatcher, check_deadline, check_quota, check_unit
 from intake.inbox_fs import InboxMedia
+from core.numbers import size_text
 from core.timefmt import local_text
 from intake.labels import OUTCOME_LABELS
 from intake.mail.findings import warn_large_attachment_links, warn_mail_findings
@@ -48,9 +51,11 @@ from intake.repair import needs_remux, remux_file
 from intake.task import SubmissionTask
 from storage.filestore import FileStore, Progress
 from validators.checks import check_size
-from validators.examine import examine_file
+from validators.content import content_checks
+from validators.examine import examine_file, scan_unread
+from validators.opened import OpenedFile
 from validators.results import Status, failed, warned
-from validators.sensitive import check_sensitive
+from validators.sensitive import Unread, check_sensitive
 from validators.texts import TextSource
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy; `intake validate` never needs it
@@ -136,7 +141,7 @@ def inspect_files(task: SubmissionTask, services: Services) -> None:
         if path is None:
             continue   # its checks were decided without the content (see mail intake)
         media.report = examine_file(path, services.config.rules, deep=services.deep, name=media.original_name,
-                                    transcripts=media.transcripts)
+                                    transcripts=media.transcripts, content=False)
 
 
 def remux_near_misses(task: SubmissionTask, services: Services) -> None:
@@ -146,6 +151,36 @@ def remux_near_misses(task: SubmissionTask, services: Services) -> None:
     for media in task.files:
         if needs_remux(media):
             remux_file(media, services)
+
+
+def scan_files(task: SubmissionTask, services: Services) -> None:
+    """The content checks (the opening phrase, and the secrecy scan over the whole video) of every file, whatever
+    its other checks say: of the file judged (a remuxed file's MP4), of a file too large to store if it is here
+    to read, and, for one never fetched, a result saying its picture was not seen."""
+    rules = services.config.rules
+    for media in task.files:
+        if any(c.check_id == "sensitive_content" for c in media.checks):
+            continue   # decided where it arrived (a mail part never fetched)
+        if media.report is not None and media.blob is not None:
+            with OpenedFile.open(services.store.path_of(media.blob.relative_path)) as opened:
+                media.report.checks += content_checks(opened, media.report.kind, media.report.facts,
+                                                      media.report.layout, rules, media.original_name,
+                                                      media.transcripts)
+        elif media.size_bytes > rules.max_size_bytes:
+            media.extra_checks += _scan_oversized(media, rules)
+
+
+def _scan_oversized(media, rules) -> list:
+    """A file over the size limit is never stored; if it is here (a dropped file, ``intake ingest``), the secrecy
+    scan still reads it where it is, through the descriptor it was opened on."""
+    if isinstance(media, InboxMedia) and media.source is not None:
+        with media.source.opened() as opened:
+            return scan_unread(opened, rules, media.original_name, media.transcripts)
+    if media.source_path is not None:
+        with OpenedFile.open(media.source_path) as opened:
+            return scan_unread(opened, rules, media.original_name, media.transcripts)
+    return [check_sensitive([TextSource("file_name", media.original_name)], rules.sensitive,
+                            unread=Unread(f"文件超过 {size_text(rules.max_size_bytes)} 的大小上限，没有下载"))]
 
 
 def check_files_present(task: SubmissionTask, services: Services) -> None:
@@ -237,7 +272,7 @@ Stage = Callable[[SubmissionTask, Services], None]
 
 STAGES: list[Stage] = [
     unpack_archives, warn_large_attachment_links, warn_mail_findings, name_the_work,   # what the source handed
-    check_files_present, store_files, inspect_files, name_stored_files, remux_near_misses,   # the files
+    check_files_present, store_files, inspect_files, name_stored_files, remux_near_misses, scan_files,   # the files
     take_opening_phrase,
     check_message_text, check_contact, match_unit, check_contest_deadline, check_unit_quota,   # the submission
     confirm_source_unchanged, record,

@@ -5,9 +5,10 @@ What the stored record can answer is asked again:
 - the contact details; the unit, matched from what was written (``unit_raw``) against today's unit list;
   the deadline, against ``received_at``; the quota, among the unit's works recorded before it;
 - unless ``media`` is False, each file's checks on its stored copy (size, format, streams, duration,
-  integrity). Its opening-phrase and sensitive-content results stay unless ``content`` is True: they may
-  run OCR, and the subtitles and texts that came beside a file were not kept, so only the file itself
-  would be read. A file that was never stored (over the size limit) is judged by its size.
+  integrity). Its opening-phrase and sensitive-content results stay unless ``content`` is True (they run
+  OCR, and the subtitles and texts that came beside a file were not kept, so only the file itself would be
+  read), or unless the frame scan is on and the file's picture was never scanned whole. A file that was
+  never stored (over the size limit) is judged by its size, and what was read of it where it arrived stays.
 
 What it cannot answer stays as it was: a mail's findings, a zip's archive check, the mail's text, the
 no-video check, a duplicate found when it was recorded, a processing error.
@@ -197,10 +198,10 @@ def _look_again(item: MediaTask, services: Services, content: bool) -> None:
     earlier = item.extra_checks
     kept = [c for c in earlier if c.check_id not in MEDIA_CHECKS | CONTENT_CHECKS]
     earlier_content = [c for c in earlier if c.check_id in CONTENT_CHECKS]
-    if item.blob is None:
-        item.extra_checks = [_size_of_unstored(item.size_bytes, rules)] + kept
+    if item.blob is None:   # what was read of it where it arrived (the secrecy scan) stays
+        item.extra_checks = [_size_of_unstored(item.size_bytes, rules)] + earlier_content + kept
         return
-    ask_content = content or not earlier_content
+    ask_content = content or (rules.sensitive.scan and not whole_scan(earlier_content))
     path = services.store.path_of(item.blob.relative_path)
     try:
         damage = _damage(path, item.blob)
@@ -215,10 +216,18 @@ def _look_again(item: MediaTask, services: Services, content: bool) -> None:
                    advice="主办方正在核对已收到的文件，暂不需要处理；如需重新发送，会另行通知。",
                    path=item.blob.relative_path)]
         return
-    item.extra_checks = ([] if ask_content or item.report.failed else earlier_content) + kept
+    item.extra_checks = ([] if ask_content else earlier_content) + kept
     # The file judged is a repaired one: what was done to it stays said where its check passes again.
     repairs = {c.check_id: c for c in earlier if c.code in REPAIR_CODES}
     item.report.checks = [repairs.get(c.check_id, c) if c.status is Status.PASS else c for c in item.report.checks]
+
+
+def whole_scan(content: list[CheckResult]) -> bool:
+    """Whether the content results include a secrecy scan that read the picture. Where the scan is on, a file
+    without one (recorded before the whole video was scanned, rejected by another check then, or with the scan
+    switched off) is read again by any recheck."""
+    return any(c.check_id == "sensitive_content" and "scanned_seconds" in c.details and c.code != "not_scanned"
+               for c in content)
 
 
 def _damage(path, blob: StoredBlob) -> str | None:

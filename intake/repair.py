@@ -56,8 +56,7 @@ def remux_file(media: MediaTask, services: Services) -> None:
                 return
         # Checked before it is placed: a copy that does not hold what was planned never enters the store.
         with OpenedFile.open(temp) as made:
-            report = examine_file(temp, rules, deep=services.deep, name=name, transcripts=media.transcripts,
-                                  opened=made)
+            report = examine_file(temp, rules, deep=services.deep, name=name, content=False, opened=made)
         if report.kind is None:
             return   # the copy came out over the size limit: the original's rejection stands
         container = next(c for c in report.checks if c.check_id == "container")

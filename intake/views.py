@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.timefmt import local_iso
 from intake.labels import DECISION_LABELS
+from intake.secrecy import secrecy_of
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from intake.config import ContestConfig
@@ -51,7 +52,7 @@ def submission_view(db: Database, submission_id: int) -> dict[str, Any]:
 def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
     return {"decision": decision["decision"], "label": DECISION_LABELS.get(decision["decision"], decision["decision"]),
             "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"]),
-            "forced": decision.get("forced", False)}
+            "forced": decision.get("forced", False), "reasons": decision.get("reasons") or []}
 
 
 def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
@@ -63,6 +64,8 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
                 "advice": (check.details or {}).get("advice") or ""}
         if check.media_file_id is not None:
             item["file"] = file_positions.get(check.media_file_id)
+        if check.check_id == "sensitive_content":   # what the scan covered and found, for scripts and the desk
+            item["details"] = {k: v for k, v in (check.details or {}).items() if k != "advice"}
         checks.append(item)
     return {
         "id": sub.id,
@@ -103,4 +106,5 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
             for f in sub.files
         ],
         "checks": checks,
+        "secrecy": secrecy_of(checks),   # what the secrecy scan found or could not read (intake.secrecy)
     }

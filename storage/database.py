@@ -539,15 +539,17 @@ class Database:
 
     @retry_when_locked
     def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None,
-                        forced: bool = False) -> dict:
+                        forced: bool = False, reasons: list[str] | tuple[str, ...] = ()) -> dict:
         """Append a reviewer's decision to the audit log; the latest one counts, the history stays.
 
-        ``forced``: the reviewer overrode a warning (a rejected work shortlisted); kept in the event's data.
+        ``forced``: the reviewer overrode a warning (a rejected or flagged work shortlisted), ``reasons`` what
+        was overridden; both kept in the event's data.
         """
         with self.session() as s:
             if s.get(Submission, submission_id) is None:
                 raise _not_found(submission_id)
-            data = {"decision": decision, "note": note, **({"forced": True} if forced else {})}
+            data = {"decision": decision, "note": note,
+                    **({"forced": True, "reasons": list(reasons)} if forced else {})}
             event = Event(submission_id=submission_id, kind="decision", actor=reviewer or current_actor(), data=data)
             s.add(event)
             s.flush()
@@ -755,7 +757,7 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
 
 def _decision_view(event: Event) -> dict[str, Any]:
     return {"decision": event.data.get("decision"), "note": event.data.get("note"), "reviewer": event.actor,
-            "at": event.at, "forced": bool(event.data.get("forced"))}
+            "at": event.at, "forced": bool(event.data.get("forced")), "reasons": event.data.get("reasons") or []}
 
 
 def _sqlite_file(engine: Engine) -> str | None:

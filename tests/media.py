@@ -8,6 +8,7 @@ import shutil
 import struct
 import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from validators.tools import ffmpeg_exe
@@ -143,6 +144,53 @@ def captioned(path: Path, seconds: float, captions: list[tuple[float, float, str
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", *extra]
     if title:
         args += ["-metadata", f"title={title}"]
+    ffmpeg(*args, str(path))
+    return path
+
+
+@dataclass(frozen=True)
+class Page:
+    """A document page shown from ``start`` to ``end`` seconds: a light page at (x, y) of w×h, the classification
+    ``mark`` in its top left corner (``size`` pixels, ``colour``), a red heading and black body text below."""
+
+    start: float
+    end: float
+    x: int
+    y: int
+    w: int
+    h: int
+    mark: str
+    size: int = 24
+    colour: str = "black"
+    paper: str = "white"
+
+
+HEADING = "关于加强涉密载体管理的通知"
+BODY = "各单位：为进一步做好保密工作，现将有关事项通知如下。"
+
+
+def document_pages(path: Path, seconds: float, pages: list[Page], font: str, size: str = "960x540", rate: int = 5,
+                   background: str = "color=c=0x6b5a48", fmt: str | None = None, extra: tuple[str, ...] = ()) -> Path:
+    """A video in which document pages are shown (filmed or put on screen) for a few seconds each; ``background``
+    is a lavfi source without its size, rate and duration (``color=c=…`` stays still, ``gradients`` moves)."""
+    folder = path.parent
+    filters = []
+    for index, page in enumerate(pages):
+        shown = f"enable='between(t,{page.start},{page.end})'"
+        lines = [(page.mark, page.size, page.colour, 12), (HEADING, page.size + 6, "red", 12 + page.size * 2),
+                 (BODY, max(14, page.size - 6), "black", 20 + page.size * 4)]
+        filters.append(f"drawbox=x={page.x}:y={page.y}:w={page.w}:h={page.h}:color={page.paper}@1:t=fill:{shown}")
+        for line, (text, pixels, colour, below) in enumerate(lines):
+            text_file = folder / f"{path.stem}.page{index}.{line}"
+            text_file.write_text(text, encoding="utf-8")
+            filters.append(f"drawtext=fontfile={font}:textfile={text_file}:fontcolor={colour}:fontsize={pixels}:"
+                           f"x={page.x + 12}:y={page.y + below}:{shown}")
+    args = ["-f", "lavfi", "-i", f"{background}:size={size}:rate={rate}:duration={seconds}",
+            "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=8000:duration={seconds}",
+            *(["-vf", ",".join(filters)] if filters else []), "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata", f"title={OPENING_TITLE}", *extra]
+    if fmt:
+        args += ["-f", fmt]
     ffmpeg(*args, str(path))
     return path
 

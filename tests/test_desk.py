@@ -99,7 +99,7 @@ def test_every_route_but_the_login_needs_a_session(desk):
         assert getattr(endpoint, "guarded", False), path
         concrete = re.sub(r"\{[^}]+\}", str(ids["accepted"]), path)
         reply = client.request(method, concrete, form={} if method == "POST" else None)
-        if path.startswith(("/api/", "/files/", "/thumbs/")):
+        if path.startswith(("/api/", "/files/", "/thumbs/", "/findings/")):
             assert reply.status == 401, (method, path, reply.status)
             assert reply.json() == {"error": "未登录或登录已过期。"}
         else:
@@ -149,7 +149,7 @@ def test_rejected_work_is_shortlisted_only_when_forced(desk):
     assert 'data-decision="none"' in judge.get("/list").text   # the list's rows are cached until a change
     reply = judge.post(target, {"csrf": csrf, "decision": "shortlist"})
     assert reply.status == 400
-    assert "检查结果是不合格（文件格式），一般不应入围，未记录。" in reply.text and "检查不合格也入围" in reply.text
+    assert "检查结果是不合格（文件格式），一般不应入围，未记录。" in reply.text and "检查不合格或有涉密提醒也入围" in reply.text
     reply = judge.post(target, {"csrf": csrf, "decision": "shortlist", "force": "1", "note": "评审认可"})
     assert (reply.status, reply.headers["location"]) == (303, f"/entries/{ids['rejected']}?done=decide")
     [decision] = services.db.decisions([ids["rejected"]])[ids["rejected"]]

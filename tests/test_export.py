@@ -108,13 +108,18 @@ def test_export_accounts_for_every_shortlisted_work(desk):
         "  #3 鹿寨县《一分五十九秒》\n"
         "     ✓ s119.mp4 → 03_鹿寨县_一分五十九秒.mp4\n"
         "  #4 柳江区《格式不对》\n"
+        "     ⚠ 强制入围：检查结果是不合格（文件格式）\n"
         "     ✓ mov.mp4 → 04_柳江区_格式不对.mov（检查不合格，评审已强制入围）\n"
         "  #5 柳城县《太大了》：未导出\n"
+        "     ⚠ 强制入围：检查结果是不合格（文件大小）\n"
         "     ✗ 大文件.mp4：没有保存文件（超过大小上限或未能下载）\n"
         "  #6 城中区《带说明》\n"
+        "     ⚠ 全片扫描未完成：有画面未能查看，请人工观看\n"   # text.mp4 is no video: its picture is unseen
+        "     ⚠ 强制入围：检查结果是不合格（文件格式）\n"
         "     ✓ 城中.mp4 → 05_城中区_带说明.mp4\n"
         "     ✗ text.mp4：文件检查不合格\n"
         "  #7 柳北区《咨询邮件》：未导出\n"
+        "     ⚠ 强制入围：检查结果是不合格（视频文件）\n"
         "     ✗ 这件作品没有文件\n"
         f"已导出 5 个文件和汇总表：{folder / '汇总表.xlsx'}\n"
         "注意：2 件入围作品未能完整导出（#5、#7），原因见上。\n")
@@ -126,10 +131,10 @@ def test_export_accounts_for_every_shortlisted_work(desk):
     sheet = book.active
     title = sheet["A1"].value
     assert re.fullmatch(r"“寻找最美保密法治代言人”微视频报送作品汇总表（导出时间：\d{4}-\d\d-\d\d \d\d:\d\d，北京时间）", title)
-    assert [str(r) for r in sheet.merged_cells.ranges] == ["A1:L1"]
+    assert [str(r) for r in sheet.merged_cells.ranges] == ["A1:N1"]
     header = [c.value for c in sheet[2]]
     assert header == ["序号", "单位", "作品名", "代言人", "主题", "联系人", "联系电话", "时长", "大小（MB）", "分辨率",
-                      "文件名", "SHA-256"]
+                      "文件名", "SHA-256", "涉密提醒", "备注"]
     rows = {row[10].value: row for row in sheet.iter_rows(min_row=3)}
     assert list(rows) == videos
     first = rows["01_柳南区_守护秘密.mp4"]
@@ -142,6 +147,9 @@ def test_export_accounts_for_every_shortlisted_work(desk):
     assert rows["02_融水苗族自治县_竖着拍.mp4"][9].value == "120×160 竖屏"
     assert rows["03_鹿寨县_一分五十九秒.mp4"][7].value == "1分59秒"
     assert rows["05_城中区_带说明.mp4"][0].value == 5
+    assert first[12].value is None and first[13].value is None   # nothing flagged, nothing forced
+    assert rows["04_柳江区_格式不对.mov"][13].value == "强制入围：检查结果是不合格（文件格式）"
+    assert rows["05_城中区_带说明.mp4"][12].value == "全片扫描未完成：有画面未能查看，请人工观看"
 
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     assert {f["name"]: f["sha256"] for f in manifest["files"]} == \

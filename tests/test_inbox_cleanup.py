@@ -16,8 +16,9 @@ from intake.folder import kept_folder, remove_empty_folders
 from intake.inbox_fs import InboxFile
 from tests import media
 from tests.cli import listing, run
+from tests.configs import add_config
 from tests.test_watch import done_files, strip_date, write_config
-from validators.opened import OpenedFile
+import validators.examine
 
 OVERSIZED = 330 * 1024 * 1024
 
@@ -95,28 +96,37 @@ def test_kept_folders_follow_the_config(workdir):
 
 
 @pytest.fixture
-def never_opened(monkeypatch):
-    """Fail the test if any check opens a file, or the inbox door reads one's head."""
+def only_scanned(monkeypatch):
+    """Fail the test if anything but the secrecy scan reads an oversized file: MediaInfo, the decode check,
+    the inbox door's sniff of a zip."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("an oversized file was opened or read")
+        raise AssertionError("an oversized file was read by more than the secrecy scan")
 
-    monkeypatch.setattr(OpenedFile, "open", classmethod(refuse))
+    monkeypatch.setattr(validators.examine, "start_probe", refuse)
+    monkeypatch.setattr(validators.examine, "probe_media", refuse)
+    monkeypatch.setattr(validators.examine, "start_decode", refuse)
     monkeypatch.setattr(InboxFile, "head", refuse)
     monkeypatch.setattr(InboxFile, "reader", refuse)
 
 
-def test_validate_judges_an_oversized_file_by_its_size_alone(clips, workdir, never_opened):
+def test_validate_judges_an_oversized_file_by_its_size_and_scans_it(clips, workdir, only_scanned):
     big = media.pad_with_free_box(clips["valid"], workdir / "大.mp4", OVERSIZED)   # sparse: a real MP4 header
+    add_config(workdir, "rules:\n  sensitive:\n    scan: true\n")
     out = run("validate", "--json", big)
     assert out.returncode == 4
     [item] = json.loads(out.stdout)
-    assert [(c["id"], c["status"], c["code"]) for c in item["checks"]] == [("size", "fail", "too_large")]
+    size, scan = item["checks"]
+    assert (size["id"], size["status"], size["code"]) == ("size", "fail", "too_large")
+    # Rejected for its size, it is still read for classification marks, and says how much of it was.
+    assert (scan["id"], scan["status"], scan["code"]) == ("sensitive_content", "pass", "ok")
+    assert scan["message"].startswith("未发现密级标志或敏感词（已查看：全片 10秒（共读取 ")
+    assert scan["details"]["scanned_seconds"] == 10.0 and scan["details"]["frames"] >= 10
     assert item["media"] == {"container": None, "duration_seconds": None, "size_bytes": OVERSIZED,
                              "video_codec": None, "audio_codec": None, "width": None, "height": None}
 
 
-def test_a_dropped_oversized_file_gets_no_other_file_check(clips, workdir, never_opened):
+def test_a_dropped_oversized_file_gets_no_other_file_check(clips, workdir, only_scanned):
     write_config(workdir)
     (workdir / "inbox").mkdir()
     media.pad_with_free_box(clips["valid"], workdir / "inbox" / "柳江区-李四-13900001111-大作品.mp4", OVERSIZED)
@@ -124,7 +134,8 @@ def test_a_dropped_oversized_file_gets_no_other_file_check(clips, workdir, never
     assert out.returncode == 0, out.stderr
     [sub] = listing()
     file_checks = [(c["id"], c["code"]) for c in sub["checks"] if c.get("file") is not None]
-    assert file_checks == [("size", "too_large")]
+    # The test config switches the frame scan off: the secrecy check says the picture was not read.
+    assert file_checks == [("size", "too_large"), ("sensitive_content", "not_scanned")]
     assert not {c["id"] for c in sub["checks"]} & {"container", "streams", "duration", "integrity", "opening_phrase"}
     assert sub["outcome"] == "rejected" and sub["files"][0]["sha256"] is None
     assert strip_date(done_files(workdir)) == ["不合格/柳江区-李四-13900001111-大作品.mp4",

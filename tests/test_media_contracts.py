@@ -21,9 +21,9 @@ from tests import media
 from tests.conftest import REQUIRE_TOOLS
 from validators.audio_frames import audio_frames
 from validators.boxes import MAX_TOP_LEVEL_BOXES, walk
-from validators.opening import check_opening
+from validators.opening import OpeningSources, check_opening
+from validators.subtitles import in_window, sidecar_sources
 from validators.rules import OpeningConfig
-from validators.mediainfo_pool import MediaFacts
 
 AVIF_MESSAGE = "文件实际是 AVIF 动图（图像序列），不是 MP4 视频。请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 
@@ -66,8 +66,10 @@ def test_animated_avif_from_ffmpeg_is_rejected(tmp_path, workdir, ffmpeg_bin):
     assert container["details"]["codes"] == ["image_sequence"]
     assert item["media"]["container"] == "avif"
     assert item["outcome"] == "rejected"
-    # Nothing past the box walk looked at it: no MediaInfo facts, no decode.
-    assert [c["id"] for c in item["checks"]] == ["size", "container"]
+    # Nothing past the box walk looked at it: no MediaInfo facts, no decode. The secrecy scan says it could not
+    # read a picture (an image sequence is no video it decodes), never that it found nothing.
+    assert [(c["id"], c["code"]) for c in item["checks"]] == [("size", "ok"), ("container", "image_sequence"),
+                                                              ("sensitive_content", "scan_incomplete")]
 
 
 def test_mp4_rewritten_to_avis_major_brand_is_rejected(tmp_path, clips, workdir):
@@ -267,39 +269,39 @@ def test_symlink_is_not_followed(tmp_path, clips, workdir):
 PHRASE = "我是保密法治代言人吴十，今天我要讲的是保密法"
 
 
+def opening_of(transcripts: list[tuple[str, bytes]], cfg: OpeningConfig = OpeningConfig(ocr=False)):
+    """The opening-phrase check over the texts that came beside a video, and nothing else."""
+    return check_opening(OpeningSources(sidecars=sidecar_sources(transcripts)), cfg)
+
+
 def test_megabyte_subtitle_costs_well_under_a_second(tmp_path):
     # CPU time, not wall time: four test workers share two cores. Unbounded, this took many seconds;
     # bounded it takes a tenth of one (the 2 s bound leaves room for coverage's tracing).
     srt = media.megabyte_srt(tmp_path / "作品.srt", PHRASE)
     raw = srt.read_bytes()
     assert len(raw) == 1024 * 1024
-    facts = MediaFacts(general={"title": None}, video=[{"width": 64, "height": 48}])
     cfg = OpeningConfig(ocr=False)
     started = time.process_time()
-    found = check_opening(tmp_path / "unused.mp4", facts, cfg, [("作品.srt", raw)], use_ocr=False)
+    found = opening_of([("作品.srt", raw)], cfg)
     elapsed = time.process_time() - started
     assert found.check.code == "ok" and "吴十" in found.check.message
     assert elapsed < 2.0, elapsed
     # 1 MB of cues all inside the window, without the phrase: the search is capped, so still quick.
     filler = media.megabyte_srt(tmp_path / "filler.srt", "大家好，欢迎观看。", dense=True).read_bytes()
     started = time.process_time()
-    missing = check_opening(tmp_path / "unused.mp4", facts, cfg, [("filler.srt", filler)], use_ocr=False)
+    missing = opening_of([("filler.srt", filler)], cfg)
     assert time.process_time() - started < 2.0
     assert missing.check.code == "not_found"
-    assert all(t.seconds is not None and t.seconds <= cfg.scan_seconds for t in missing.texts)
-    assert sum(len(t.text) for t in missing.texts) < 3000
+    searched = in_window(sidecar_sources([("filler.srt", filler)]), cfg.scan_seconds)
+    assert all(t.seconds is not None and t.seconds <= cfg.scan_seconds for t in searched)
+    assert sum(len(t.text) for t in searched) < 3000
 
 
 def test_plain_transcript_is_read_only_at_its_beginning(tmp_path):
     late = ("这是一段很长的文稿。" * 100 + PHRASE).encode("utf-8")
-    facts = MediaFacts(general={}, video=[{"width": 64, "height": 48}])
-    found = check_opening(tmp_path / "unused.mp4", facts, OpeningConfig(ocr=False), [("作品.txt", late)],
-                          use_ocr=False)
-    assert found.check.code == "not_found"
+    assert opening_of([("作品.txt", late)]).check.code == "not_found"
     early = (PHRASE + "。" + "后面的内容。" * 200000).encode("utf-8")
-    found = check_opening(tmp_path / "unused.mp4", facts, OpeningConfig(ocr=False), [("作品.txt", early)],
-                          use_ocr=False)
-    assert found.check.code == "ok"
+    assert opening_of([("作品.txt", early)]).check.code == "ok"
 
 
 def test_megabyte_subtitle_beside_a_video(tmp_path, workdir, ffmpeg_bin):

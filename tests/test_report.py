@@ -168,12 +168,12 @@ def test_decide_takes_the_number_as_list_prints_it_and_refuses_two_decisions(des
 def test_shortlisting_a_rejected_work_needs_force_and_the_log_says_so(desk):
     refused = run("decide", "#4", "--shortlist")
     assert (refused.returncode, refused.stdout) == (2, "")
-    assert refused.stderr == ("错误：作品 #4 的检查结果是不合格（文件格式），一般不应入围，未记录。\n"
-                              "提示：确需入围时（评审认为问题可以接受），请加 --force 再执行一次；导出时会注明。\n")
+    assert refused.stderr == ("错误：作品 #4 检查结果是不合格（文件格式），一般不应入围，未记录。\n"
+                              "提示：确需入围时（评审已人工核实、认为可以接受），请加 --force 再执行一次；审计日志和导出时会注明。\n")
     assert next(s for s in listing(desk) if s["id"] == 4)["decisions"] == []
     forced = run("decide", "4", "--shortlist", "--force", "--reviewer", "刘建东")
     assert (forced.returncode, forced.stdout) == (0, "作品 #4：入围（评审人：刘建东）\n")
-    assert forced.stderr == "注意：作品 #4 的检查结果是不合格（文件格式），已按 --force 记为入围。\n"
+    assert forced.stderr == "注意：作品 #4 检查结果是不合格（文件格式），已按 --force 记为入围。\n"
     # --force only marks a decision that needed it; rejecting a rejected work needs nothing
     assert run("decide", "1", "--shortlist", "--force").stderr == ""
     assert run("decide", "4", "--reject").returncode == 0
@@ -184,7 +184,8 @@ def test_shortlisting_a_rejected_work_needs_force_and_the_log_says_so(desk):
     from intake.services import open_database
 
     events = [e for e in open_database(load_config(None)).events(4) if e.kind == "decision"]
-    assert [e.data for e in events] == [{"decision": "shortlist", "note": None, "forced": True},
+    assert [e.data for e in events] == [{"decision": "shortlist", "note": None, "forced": True,
+                                         "reasons": ["检查结果是不合格（文件格式）"]},
                                         {"decision": "reject", "note": None}]
 
 
@@ -401,7 +402,7 @@ def test_export_shortlist(desk):
     assert (folder / "01_柳南区_守护秘密.mp4").read_bytes() == (desk / "files" / "柳南.mp4").read_bytes()
     rows = list(load_workbook(folder / "汇总表.xlsx").active.iter_rows(values_only=True))
     assert rows[1] == ("序号", "单位", "作品名", "代言人", "主题", "联系人", "联系电话", "时长", "大小（MB）", "分辨率",
-                       "文件名", "SHA-256")
+                       "文件名", "SHA-256", "涉密提醒", "备注")
     assert rows[2][:8] == (1, "柳南区", "守护秘密", "小测", "保密法", "张三", "13800000001", "10秒")
     assert rows[2][9:11] == ("160×120", "01_柳南区_守护秘密.mp4") and len(rows[2][11]) == 64
     assert rows[3][:3] == (2, "融水苗族自治县", "融水") and len(rows) == 4

@@ -246,6 +246,21 @@ def media_seconds(facts: MediaFacts | None, layout: Layout | None) -> tuple[floa
     return claimed, (max(known) if known else None)
 
 
+def picture_seconds(facts: MediaFacts | None, layout: Layout | None) -> float | None:
+    """How long the picture runs: the longest its video track claims or holds (the container may run longer
+    for its sound), else the whole file's length."""
+    candidates = []
+    if facts:
+        for track in facts.video:
+            candidates += [_ms(track.get("duration")), _ms(track.get("source_duration"))]
+    if layout:
+        for track in layout.tracks:
+            if track.handler == "vide":
+                candidates += [track.header_seconds, track.sample_seconds, track.frame_seconds]
+    known = [c for c in candidates if c]
+    return max(known) if known else media_seconds(facts, layout)[1]
+
+
 def check_duration(facts: MediaFacts | None, layout: Layout | None, rules: RulesConfig) -> CheckResult:
     claimed, actual = media_seconds(facts, layout)
     limit, grace = rules.max_duration_seconds, rules.duration_grace_seconds

@@ -12,10 +12,10 @@ from typing import Any
 from validators import checks
 from validators.boxes import Layout, walk
 from validators.opened import OpenedFile
+from validators.content import content_checks
 from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
-from validators.texts import TextSource
 from validators.mediainfo_pool import MediaFacts, ProbeFailed, probe_media, start_probe
 from validators.tools import Spans, start_decode
 
@@ -31,7 +31,6 @@ class FileReport:
     layout: Layout | None = None
     facts: MediaFacts | None = None
     checks: list[CheckResult] = field(default_factory=list)
-    texts: list[TextSource] = field(default_factory=list)   # text read in and around the file
 
     @property
     def outcome(self) -> Outcome:
@@ -71,15 +70,16 @@ def examine_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: st
 
     ``name`` is the file's original name (the path may be a store name); ``transcripts`` are
     (name, bytes) of subtitle or text files that came with it; ``content`` runs the opening-phrase
-    and sensitive-content checks, with OCR unless ``ocr`` is False (None: as configured).
+    and sensitive-content checks (validators.content) whatever the other checks say, with OCR unless
+    ``ocr`` is False (None: as configured).
 
     The file is opened once (no symlink, regular files only; OSError otherwise), or ``opened`` is
     used as given and left open. Everything after that reads the descriptor, never ``path`` again.
-    A file over the size limit is judged by its size alone: nothing of it is read.
+    A file over the size limit is judged by its size alone; only the secrecy scan reads it (``content``).
     """
     if opened is not None:
         return _examine(path, opened, rules, deep, name, transcripts, content, ocr)
-    unread = oversized_report(path, rules)
+    unread = None if content else oversized_report(path, rules)
     if unread is not None:
         return unread
     with OpenedFile.open(path) as own:
@@ -104,6 +104,27 @@ def _size_only(path: Path, size: int, rules: RulesConfig) -> FileReport:
 
 def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: str | None,
              transcripts, content: bool, ocr: bool | None) -> FileReport:
+    report = _media_checks(path, f, rules, deep, name)
+    if content:
+        sent_as = name or path.name
+        if report.kind is None:   # over the size limit: only the secrecy scan reads it
+            report.checks += scan_unread(f, rules, sent_as, transcripts, ocr)
+        else:
+            report.checks += content_checks(f, report.kind, report.facts, report.layout, rules, sent_as,
+                                            list(transcripts), ocr)
+    return report
+
+
+def scan_unread(f: OpenedFile, rules: RulesConfig, name: str, transcripts=(), ocr: bool | None = None
+                ) -> list[CheckResult]:
+    """The content checks of a file no other check read (over the size limit): sniffed and walked for the
+    scan alone, never given to MediaInfo."""
+    kind = "empty" if f.size == 0 else sniff_bytes(f.read_at(0, SNIFF_BYTES))
+    layout = walk(f) if kind in ISO_BMFF_KINDS else None
+    return content_checks(f, kind, None, layout, rules, name, list(transcripts), ocr)
+
+
+def _media_checks(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: str | None) -> FileReport:
     size = f.size
     if size > rules.max_size_bytes:
         return _size_only(path, size, rules)
@@ -115,7 +136,7 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
     container = checks.check_container(report.kind, report.layout, rules, sent_as=name or path.name)
     report.checks.append(container)
     if report.layout is None:
-        return report  # not an MP4: no C library or decoder ever sees it
+        return report  # not an MP4: no C library ever sees it (only the scan's decoder, with its own demuxer)
 
     layout_problem = checks.check_layout_integrity(report.layout)
     if container.status is Status.FAIL:
@@ -132,8 +153,6 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
         decoding = None if layout_problem else running.enter_context(
             start_decode(f, _spans(report, rules, deep), timeout))
         probing = running.enter_context(start_probe(f, rules.probe_timeout_seconds))
-        if content:
-            _load_content_checks()   # while the children work
         try:
             report.facts = probing.facts()
         except ProbeFailed as exc:
@@ -149,8 +168,6 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
                 decoding.stop()
                 decoding = running.enter_context(start_decode(f, spans, timeout))
             report.checks.append(checks.check_decode(decoding.report(), deep))
-    if content and report.facts.video and not report.failed:
-        _content_checks(report, f, rules, name or path.name, list(transcripts), ocr)
     return report
 
 
@@ -160,23 +177,6 @@ def _facts_shown(f: OpenedFile, rules: RulesConfig) -> MediaFacts | None:
         return probe_media(f, rules.probe_timeout_seconds)
     except ProbeFailed:
         return None
-
-
-def _load_content_checks():
-    """The opening-phrase and sensitive-content checks (their modules load only where they run)."""
-    from validators.opening import check_opening
-    from validators.sensitive import check_sensitive
-
-    return check_opening, check_sensitive
-
-
-def _content_checks(report: FileReport, f: OpenedFile, rules: RulesConfig, name: str, transcripts,
-                    ocr: bool | None) -> None:
-    check_opening, check_sensitive = _load_content_checks()
-    opening = check_opening(f, report.facts, rules.opening, transcripts, use_ocr=ocr)
-    report.checks.append(opening.check)
-    report.texts = [TextSource("file_name", name), *opening.texts]
-    report.checks.append(check_sensitive(report.texts, rules.sensitive))
 
 
 def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:

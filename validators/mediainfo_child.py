@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 import sys
 
+# The tags people write into a file (read for the opening phrase and the secrecy scan) come after the format's fields.
+TAGS = ["title", "comment", "description", "movie_name", "track_name", "album", "performer", "composer",
+        "copyright", "subject", "keywords", "synopsis"]
 GENERAL = ["format", "format_profile", "codec_id", "codecid_compatible", "duration",
-           "source_duration", "file_size", "istruncated", "title", "comment", "description"]
+           "source_duration", "file_size", "istruncated", *TAGS]
 VIDEO = ["format", "codec_id", "width", "height", "duration", "source_duration", "frame_count", "frame_rate"]
 AUDIO = ["format", "codec_id", "duration", "source_duration", "channel_s", "sampling_rate"]
 TEXT = ["format", "codec_id", "duration", "language", "title"]

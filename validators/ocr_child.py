@@ -1,4 +1,4 @@
-"""Child process: read the text of one local MP4's opening seconds until the opening phrase shows up; answer JSON.
+"""Child process: read the text on screen in sampled frames of one local video (validators.ocr); answer JSON.
 
 Run by validators.opening so that the OCR runtime's memory and any crash in it stay out of the
 long-running intake process. Two ways:
@@ -30,18 +30,24 @@ def lean_malloc() -> None:
 
 
 def answer(request: dict, fds: tuple[int, ...] = (), reader=None) -> dict:
-    """Scan one video as ``request`` says; ``reader`` None loads the models while the first frames decode."""
-    from validators.ocr import Frames, engine, scan, whole_frame_indices
+    """Scan one video as ``request`` says (see validators.frame_scan); ``reader`` None loads the models while
+    the first frames decode."""
+    from validators.frames import Frames
+    from validators.ocr import OpeningSearch, engine, scan
 
     deadline = time.monotonic() + request["timeout"]
+    window = request["window"]
+    opening = OpeningSearch(window, request["band"], request["max_errors"]) if window else None
     # "path" may be /proc/self/fd/N for a descriptor this process holds: pass it on, never resolve it.
-    with Frames(request["path"], request["scan_seconds"], request["fps"], request["side"], request["timeout"],
-                request["ffmpeg"], tuple(request["input_options"]), fds) as frames:
-        result = scan(frames, reader or engine(), band=request["band"], max_errors=request["max_errors"],
-                      whole_at=whole_frame_indices(request.get("whole_seconds", request["scan_seconds"]),
-                                                   request["fps"], request["whole_frames"]),
-                      deadline=deadline)
-    result["peak_mb"] = round(memory_mb("VmHWM"), 1)
+    with Frames(request["path"], every=request["every"], side=request["side"], timeout=request["timeout"],
+                ffmpeg=request["ffmpeg"], input_options=tuple(request["input_options"]), fds=fds,
+                until=request["until"], window=window, window_every=request["window_every"]) as frames:
+        only_opening = request["until"] is not None
+        result = scan(frames, reader or engine(), opening=opening, deadline=deadline, stop_at_phrase=only_opening)
+        stopped_early = result["timed_out"] or (only_opening and result["hit"] is not None)
+    result.update(errors=frames.errors, returncode=frames.returncode, killed=frames.killed,
+                  input_seconds=frames.input_seconds,
+                  stopped_early=stopped_early, peak_mb=round(memory_mb("VmHWM"), 1))
     return result
 
 

@@ -30,15 +30,28 @@ REC_HEIGHT = 48
 REC_MIN_WIDTH = 320
 MAX_LINE_RATIO = 40     # a line wider than 40× its height is squeezed to that (a caption never is)
 MIN_SCORE = 0.5
+LOOK_HEIGHT = 12    # a line is compared with earlier ones at this height
+SAME_GLYPH = 18.0   # the largest mean grey difference (0–255) of a glyph-sized cell of a line that looks as it did
+
+
+@dataclass(frozen=True)
+class Known:
+    """A line read in the last frame: where it was, how it looked, and what it said."""
+
+    box: np.ndarray
+    look: np.ndarray
+    text: str
+    score: float
 
 
 @dataclass(frozen=True)
 class Line:
     text: str
     score: float
-    top: float    # box top and left in source pixels, for reading order and position
+    top: float    # the box in source pixels, for reading order and position
     left: float
     bottom: float
+    right: float
 
 
 def model_dir() -> Path:
@@ -79,17 +92,28 @@ class TextReader:
             raise ValueError(f"识别模型 {models / MODEL_FILES['rec']} 中没有字符表")
         self.characters = ["", *meta["character"].splitlines(), " "]   # CTC blank first, space last
 
-    def read(self, image: np.ndarray, det_scale: float = 1.0, strip: int | None = None) -> list[Line]:
-        """Lines in ``image`` (BGR) in reading order; the detector sees it scaled by ``det_scale`` (<= 1), in
-        horizontal strips ``strip`` pixels high if given (its scratch memory grows with the pixels it sees)."""
-        boxes = self.detect_in_strips(image, det_scale, strip) if strip else self.detect(image, det_scale)
-        lines = []
-        for box in boxes:
-            text, score = self.recognise(_crop(image, box))
+    def read(self, image: np.ndarray, det_scale: float = 1.0,
+             known: list[Known] = ()) -> tuple[list[Line], list[Known], int]:
+        """Lines in ``image`` (BGR) in reading order, what was read (for the next frame's ``known``), and how
+        many lines were recognised afresh. The detector sees the image scaled by ``det_scale`` (<= 1). A line
+        that looks the same as one in ``known`` (read in the frame before) takes that reading instead of being
+        recognised again."""
+        lines, seen, fresh = [], [], 0
+        for box in self.detect(image, det_scale):
+            crop = _crop(image, box)
+            look = _look(crop)
+            earlier = next((k for k in known if _same_line(k, look)), None)
+            if earlier is None:
+                text, score = self.recognise(crop)
+                fresh += 1
+            else:
+                text, score = earlier.text, earlier.score
+            seen.append(Known(box, look, text, score))
             if text.strip() and score >= MIN_SCORE:
-                lines.append(Line(text, score, float(box[:, 1].min()), float(box[:, 0].min()), float(box[:, 1].max())))
+                lines.append(Line(text, score, float(box[:, 1].min()), float(box[:, 0].min()),
+                                  float(box[:, 1].max()), float(box[:, 0].max())))
         lines.sort(key=lambda line: (round(line.top / 20), line.left))
-        return lines
+        return lines, seen, fresh
 
     def detect(self, image: np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
         """Quadrilaterals (4×2, source pixels, clockwise from top left) around text."""
@@ -114,24 +138,6 @@ class TextReader:
             points[:, 0] = points[:, 0].clip(0, w - 1)
             points[:, 1] = points[:, 1].clip(0, h - 1)
             boxes.append(_clockwise(points))
-        return boxes
-
-    def detect_in_strips(self, image: np.ndarray, scale: float, strip: int) -> list[np.ndarray]:
-        """``detect`` strip by strip. Strips overlap by a third of their height, and each keeps only the
-        boxes centred in its own part, so a line up to that high is found whole, and once."""
-        height = image.shape[0]
-        if height <= strip:
-            return self.detect(image, scale)
-        overlap = strip // 3
-        starts = list(range(0, height - strip, strip - overlap)) + [height - strip]
-        boxes = []
-        for index, top in enumerate(starts):
-            low = top + overlap / 2 if index else 0
-            high = starts[index + 1] + overlap / 2 if index + 1 < len(starts) else height
-            for box in self.detect(image[top:top + strip], scale):
-                box[:, 1] += top
-                if low <= box[:, 1].mean() < high:
-                    boxes.append(box)
         return boxes
 
     def recognise(self, crop: np.ndarray) -> tuple[str, float]:
@@ -165,6 +171,27 @@ def _clockwise(points: np.ndarray) -> np.ndarray:
     tl, bl = left[np.argsort(left[:, 1])]
     tr, br = right[np.argsort(right[:, 1])]
     return np.array([tl, tr, br, bl], np.float32)
+
+
+def _look(crop: np.ndarray) -> np.ndarray:
+    """A line image as grey, LOOK_HEIGHT high (about a glyph a LOOK_HEIGHT-wide cell), to tell whether it is the
+    same line as one read before."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    h, w = grey.shape[:2]
+    width = max(LOOK_HEIGHT, min(round(LOOK_HEIGHT * w / max(h, 1)), LOOK_HEIGHT * MAX_LINE_RATIO))
+    return cv2.resize(grey, (width, LOOK_HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _same_line(known: Known, look: np.ndarray) -> bool:
+    """Whether a line looks as ``known`` did, wherever it is now (a caption over moving footage, a page held
+    still, credits rolling): the same shape, and no glyph-sized cell of it different (one changed character
+    in a long line must not pass for the old line)."""
+    width, other = look.shape[1], known.look.shape[1]
+    if abs(width - other) > 1:
+        return False
+    earlier = known.look if width == other else cv2.resize(known.look, (width, LOOK_HEIGHT), interpolation=cv2.INTER_AREA)
+    cells = cv2.resize(np.abs(earlier - look), (max(1, width // LOOK_HEIGHT), 1), interpolation=cv2.INTER_AREA)
+    return float(cells.max()) < SAME_GLYPH
 
 
 def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -36,8 +36,8 @@ class OpeningConfig(RulesSection):
     ocr_width: int = Field(960, ge=320, le=1920,
                            description="识别前把画面缩小到的最大边长（像素；横屏视频即宽度，小于此尺寸的不放大）")
     ocr_whole_frames: int = Field(4, ge=0, le=30,
-                                  description="在查找开头语的时间内，对其中几帧识别整个画面（查找画面任何位置的密级标志）；"
-                                              "其余帧只识别底部字幕区")
+                                  description="已不再使用（保留只为旧的配置文件仍能读取）：密级标志由全片扫描查找，"
+                                              "见 `rules.sensitive`")
     max_errors: float = Field(2, ge=0, le=4, description="允许的错字数（同音字不计）")
     timeout_seconds: float = Field(120, gt=0, description="查找开头语的总超时（秒）")
     speech_model: Path | None = Field(
@@ -45,6 +45,11 @@ class OpeningConfig(RulesSection):
 
 
 class SensitiveConfig(RulesSection):
+    scan: bool = Field(True, description="全片扫描：读取整个视频的画面（每隔 `sample_seconds` 秒至少一帧，另加每个镜头切换处的一帧），"
+                                         "识别画面任何位置的文字，查找密级标志和关键词；`validate --no-ocr` 可临时关闭")
+    sample_seconds: float = Field(1, gt=0, le=2, description="全片扫描时两帧之间最多相隔的秒数（1 表示每秒至少一帧："
+                                                             "在画面上停留 2 秒及以上的文字都会被读到）")
+    timeout_seconds: float = Field(900, gt=0, description="全片扫描一个文件的总超时（秒）；超时时结果为“扫描未完成”并写明已查看的部分")
     marks: tuple[str, ...] = Field(DEFAULT_MARKS, description="密级标志（正则表达式，逐行查找，`^`/`$` 为一行的首尾）："
                                                               "文件上印的密级和保密期限、内部资料印章；讲解中说到的"
                                                               "“涉密载体”“密级”“绝密、机密、秘密”等词不算")

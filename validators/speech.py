@@ -1,4 +1,4 @@
-"""Optional speech recognition with Vosk: the first seconds of the audio, as text. Runs only when configured."""
+"""Optional speech recognition with Vosk: the soundtrack (or its first seconds) as timed text. Runs only when configured."""
 
 from __future__ import annotations
 
@@ -29,23 +29,36 @@ def load_model(folder: str):
     return vosk.Model(folder)
 
 
-def transcribe(source: Path | OpenedFile, model_folder: Path, seconds: float, timeout: float) -> str:
+def transcribe(source: Path | OpenedFile, model_folder: Path, seconds: float | None, timeout: float,
+               input_options: dict[str, str] = SAFE_INPUT) -> list[tuple[float, str]]:
+    """What is said in the first ``seconds`` of the soundtrack (None: all of it), as (start second, words) per
+    utterance. An audio track that does not decode, or takes longer than ``timeout``, gives what was heard."""
     from vosk import KaldiRecognizer
 
     model = load_model(str(model_folder))
     target, fds = media_input(source)
-    args = (ffmpeg_python.input(target, t=f"{seconds:.2f}", **SAFE_INPUT)
+    limit = {"t": f"{seconds:.2f}"} if seconds else {}
+    args = (ffmpeg_python.input(target, **limit, **input_options)
             .output("pipe:", f="s16le", ac=1, ar=RATE, vn=None)
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
     try:
-        audio = children.run(args, timeout=timeout,
-                               pass_fds=fds).stdout
+        audio = children.run(args, timeout=timeout, pass_fds=fds).stdout
     except subprocess.TimeoutExpired:
-        return ""
+        return []
     recognizer = KaldiRecognizer(model, RATE)
-    parts = []
+    recognizer.SetWords(True)
+    said: list[tuple[float, str]] = []
+    offset = 0.0
+
+    def heard(result: str) -> None:
+        data = json.loads(result)
+        words = data.get("result") or []
+        if data.get("text"):
+            said.append((float(words[0]["start"]) if words else offset, data["text"]))
+
     for start in range(0, len(audio), 8000):
+        offset = start / 2 / RATE
         if recognizer.AcceptWaveform(audio[start:start + 8000]):
-            parts.append(json.loads(recognizer.Result()).get("text", ""))
-    parts.append(json.loads(recognizer.FinalResult()).get("text", ""))
-    return " ".join(p for p in parts if p)
+            heard(recognizer.Result())
+    heard(recognizer.FinalResult())
+    return said

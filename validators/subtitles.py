@@ -1,8 +1,9 @@
 """Subtitle text: an embedded mov_text track (via ffmpeg), or a sidecar .srt/.ass/.vtt/.txt.
 
-The work is bounded whatever the sender wrote: at most MAX_SIDECAR_BYTES of a file is decoded,
-only cues that start within the scan window are kept, and the text handed to the phrase search is
-capped, so a 1 MB subtitle costs a parse and a few milliseconds of search, not seconds.
+The work is bounded whatever the sender wrote: at most MAX_SIDECAR_BYTES of a file is decoded and at
+most MAX_TEXT_CHARS of its cues are kept (the secrecy scan reads them all); the phrase search takes only
+the cues of its window (``in_window``), capped, so a 1 MB subtitle costs a parse and a few milliseconds
+of search, not seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ MAX_SIDECAR_BYTES = 1024 * 1024
 MAX_CUE_CHARS = 200
 # All the text one subtitle file may give the phrase search (15 s of speech is under 100 characters).
 MAX_WINDOW_CHARS = 2000
+# All the text kept of one subtitle file (two minutes of speech is about 600 characters).
+MAX_TEXT_CHARS = 200_000
 # A plain transcript has no times: its opening lines are the opening.
 MAX_PLAIN_CHARS = 500
 
@@ -83,14 +86,16 @@ def _parsed(text: str) -> list[tuple[float, str]] | None:
         return None
 
 
-def cues(text: str, kind: str, name: str | None, scan_seconds: float) -> list[TextSource]:
-    """The cues of a subtitle file that start within the first ``scan_seconds``, earliest first, capped."""
+def cues(text: str, kind: str, name: str | None, until: float | None = None) -> list[TextSource]:
+    """The cues of a subtitle file, earliest first (those that start within the first ``until`` seconds, if
+    given), a repeated cue once, capped at MAX_TEXT_CHARS."""
     found = _scan(text) or _parsed(text)
     if found is None:
-        return [TextSource(kind, text[:MAX_PLAIN_CHARS], name)]   # not a subtitle file after all: plain text
-    timed = sorted((seconds, words) for seconds, words in found if 0 <= seconds <= scan_seconds and words.strip())
+        return [TextSource(kind, text[:MAX_TEXT_CHARS], name)]   # not a subtitle file after all: plain text
+    timed = sorted((seconds, words) for seconds, words in found
+                   if 0 <= seconds and (until is None or seconds <= until) and words.strip())
     out: list[TextSource] = []
-    budget = MAX_WINDOW_CHARS
+    budget = MAX_TEXT_CHARS
     for seconds, words in timed:
         if out and words[:MAX_CUE_CHARS] == out[-1].text:
             continue   # a repeated cue adds nothing but cost
@@ -102,25 +107,42 @@ def cues(text: str, kind: str, name: str | None, scan_seconds: float) -> list[Te
     return out
 
 
-def sidecar_sources(transcripts: list[tuple[str, bytes]], scan_seconds: float) -> list[TextSource]:
-    """Subtitle files give timed cues; a .txt transcript gives its beginning."""
+def in_window(sources: list[TextSource], seconds: float) -> list[TextSource]:
+    """What the phrase search reads of timed and plain texts: the cues starting within ``seconds``, and a
+    plain transcript's beginning (it has no times: its opening lines are the opening), capped."""
+    out: list[TextSource] = []
+    budget = MAX_WINDOW_CHARS
+    for source in sources:
+        if source.seconds is not None and source.seconds > seconds:
+            continue
+        text = source.text[:MAX_PLAIN_CHARS if source.seconds is None else min(MAX_CUE_CHARS, budget)]
+        out.append(TextSource(source.kind, text, source.name, source.seconds))
+        budget -= len(text)
+        if budget <= 0:
+            break
+    return out
+
+
+def sidecar_sources(transcripts: list[tuple[str, bytes]]) -> list[TextSource]:
+    """Subtitle files give timed cues; a .txt transcript gives its text."""
     out: list[TextSource] = []
     for name, raw in transcripts:
         text = decode_sidecar(raw[:MAX_SIDECAR_BYTES])
         if Path(name).suffix.lower() in SUBTITLE_SUFFIXES:
-            out += cues(text, "sidecar", name, scan_seconds)
+            out += cues(text, "sidecar", name)
         else:
-            out.append(TextSource("sidecar", text[:MAX_PLAIN_CHARS], name))
+            out.append(TextSource("sidecar", text[:MAX_TEXT_CHARS], name))
     return out
 
 
-def embedded_subtitles(source: Path | OpenedFile, scan_seconds: float, timeout: float) -> list[TextSource]:
-    """The first subtitle track of a local MP4, converted to SRT by ffmpeg."""
+def embedded_subtitles(source: Path | OpenedFile, timeout: float, input_options: dict[str, str] = SAFE_INPUT
+                       ) -> list[TextSource]:
+    """The first subtitle track of a local file, converted to SRT by ffmpeg: all of it."""
     import ffmpeg as ffmpeg_python   # ffmpeg-python (and the ``future`` package it loads): only for a subtitle track
 
     target, fds = media_input(source)
-    args = (ffmpeg_python.input(target, **SAFE_INPUT)
-            .output("pipe:", f="srt", map="0:s:0", t=f"{scan_seconds + 5:.1f}")
+    args = (ffmpeg_python.input(target, **input_options)
+            .output("pipe:", f="srt", map="0:s:0")
             .global_args("-nostdin", "-hide_banner", "-v", "error").compile(cmd=ffmpeg_exe()))
     try:
         proc = children.run(args, timeout=timeout, pass_fds=fds)
@@ -128,4 +150,4 @@ def embedded_subtitles(source: Path | OpenedFile, scan_seconds: float, timeout: 
         return []
     if proc.returncode != 0 or not proc.stdout:
         return []
-    return cues(proc.stdout[:MAX_SIDECAR_BYTES].decode("utf-8", "replace"), "subtitle", None, scan_seconds)
+    return cues(proc.stdout[:MAX_SIDECAR_BYTES].decode("utf-8", "replace"), "subtitle", None)

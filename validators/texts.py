@@ -22,6 +22,7 @@ class TextSource:
     text: str
     name: str | None = None   # which file or track
     seconds: float | None = None
+    box: tuple[float, float, float, float] | None = None   # on screen: left, top, right, bottom (0–1)
 
     @property
     def label(self) -> str:

@@ -18,13 +18,13 @@ from intake.labels import DECISION_LABELS
 @click.option("--pending", "decision", flag_value="pending", help="待定。")
 @click.option("--note", metavar="文本", help="备注（理由）。")
 @click.option("--reviewer", metavar="名字", help="评审人（默认为当前系统用户）。")
-@click.option("--force", is_flag=True, help="检查结果为不合格的作品也记为入围（审计日志中注明）。")
+@click.option("--force", is_flag=True, help="检查结果为不合格、或发现可能涉密内容的作品也记为入围（审计日志中注明）。")
 @pass_app
 def decide(app: AppContext, submission_id: int, decision: str | None, note: str | None, reviewer: str | None,
            force: bool) -> int:
     """记录评审决定（入围 / 不予推荐 / 待定）。以最后一次决定为准，历次决定都保留在审计日志中。
 
-    检查结果为不合格的作品不能直接入围（退出码 2），确需入围时加 --force。
+    检查结果为不合格、或全片扫描发现可能涉密内容的作品不能直接入围（退出码 2），确需入围时加 --force。
     """
     from intake.decisions import decide as record
     from intake.services import open_database
@@ -34,6 +34,5 @@ def decide(app: AppContext, submission_id: int, decision: str | None, note: str 
     decided = record(open_database(app.config), submission_id, decision, note, reviewer, force=force)
     echo(f"作品 #{submission_id}：{DECISION_LABELS[decision]}（评审人：{decided.reviewer}）")
     if decided.forced:
-        echo(f"注意：作品 #{submission_id} 的检查结果是不合格（{'、'.join(decided.failed_checks)}），"
-             "已按 --force 记为入围。", err=True)
+        echo(f"注意：作品 #{submission_id} {'；'.join(decided.reasons)}，已按 --force 记为入围。", err=True)
     return 0

@@ -12,6 +12,7 @@ from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_json
 from intake.labels import OUTCOME_LABELS
+from intake.secrecy import secrecy_marks
 from validators.results import Outcome
 
 OUTCOMES = [o.value for o in Outcome]
@@ -52,12 +53,15 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
         label = OUTCOME_LABELS[Outcome(v["outcome"])]
         names = "、".join(f["original_name"] for f in v["files"]) or "（无文件）"
         sender = f"  发件人：{v['sender']}" if v["sender"] else ""
+        flags = "".join(f"【{flag}】" for flag in secrecy_marks(v["secrecy"]))
         echo(f"#{v['id']}  {v['received_at'][:16].replace('T', ' ')}  {v['unit'] or '（未注明单位）'}  "
-             f"{v['contact'] or ''} {v['phone'] or ''}{sender}  【{label}】  {names}")
+             f"{v['contact'] or ''} {v['phone'] or ''}{sender}  【{label}】{flags}  {names}")
         if v["decision"]:
             d = v["decision"]
             note = f"（{d['note']}）" if d["note"] else ""
             echo(f"     评审决定：{d['label']}{note} —— {d['reviewer']}，{d['at'][:16].replace('T', ' ')}")
+            if d["forced"]:
+                echo(f"     强制入围：{'；'.join(d['reasons']) or '检查结果是不合格'}")
         if v["speaker"] or v["topic"]:
             echo(f"     代言人：{v['speaker'] or '—'}  主题：{v['topic'] or '—'}")
         for check in v["checks"]:

@@ -102,6 +102,10 @@ def export_lines(result: ExportResult) -> list[str]:
         v = work.view
         head = f"  #{v['id']} {v['unit'] or '（未注明单位）'}《{work.title}》"
         lines.append(head if work.exported else f"{head}：未导出")
+        if work.secrecy:
+            lines.append(f"     ⚠ {work.secrecy}")
+        if work.forced:
+            lines.append(f"     ⚠ 强制入围：{work.forced}")
         for item in work.files:
             original = item.file["original_name"]
             if item.name:
@@ -117,6 +121,10 @@ def export_lines(result: ExportResult) -> list[str]:
         lines.append(f"注意：目录中另有 {len(result.kept)} 个文件或文件夹不是上次导出写入的（或导出后被改动过），已保留："
                      + "、".join(result.kept))
     lines.append(f"已导出 {len(result.files)} 个文件和汇总表：{result.summary.resolve()}")
+    flagged = [w for w in result.works if w.view["secrecy"]["flagged"]]
+    if flagged:
+        lines.append(f"注意：{len(flagged)} 件入围作品有涉密提醒（"
+                     + "、".join(f"#{w.view['id']}" for w in flagged) + "），报送前请再次人工核实。")
     if result.incomplete:
         ids = "、".join(f"#{w.view['id']}" for w in result.incomplete)
         lines.append(f"注意：{len(result.incomplete)} 件入围作品未能完整导出（{ids}），原因见上。")

@@ -14,7 +14,7 @@ from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
 from intake.metadata import transcripts_beside
-from validators.examine import FileReport, examine_file, oversized_report
+from validators.examine import FileReport, examine_file
 from validators.opened import NotRegularFile, OpenedFile
 from validators.results import CheckResult, Outcome, worst
 
@@ -58,7 +58,7 @@ def check_json(check: CheckResult) -> dict[str, Any]:
 @click.argument("files", nargs=-1, required=True, metavar="文件...")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
 @click.option("--deep", is_flag=True, help="完整解码整个视频（较慢），默认只快速检查开头和结尾。")
-@click.option("--no-ocr", "no_ocr", is_flag=True, help="不识别画面文字（快速查看；开头语只查文件信息和字幕）。")
+@click.option("--no-ocr", "no_ocr", is_flag=True, help="不识别画面文字（快速查看：不做全片扫描，开头语只查文件信息和字幕）。")
 @click.option("-v", "--verbose", is_flag=True, help="同时列出通过的检查项。")
 @pass_app
 def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool, no_ocr: bool, verbose: bool) -> int:
@@ -70,12 +70,11 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool,
     rules = app.config.rules
     reports: list[FileReport] = []
     for path in paths:
-        report = oversized_report(path, rules)   # judged by its size alone, never opened
-        if report is None:
-            # Opened once here; the checks and every tool they run read this descriptor, never the path again.
-            with open_checked(path) as opened:
-                report = examine_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
-                                      ocr=False if no_ocr else None, opened=opened)
+        # Opened once here; the checks and every tool they run read this descriptor, never the path again.
+        # A file over the size limit is judged by its size; only the secrecy scan reads it.
+        with open_checked(path) as opened:
+            report = examine_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
+                                  ocr=False if no_ocr else None, opened=opened)
         reports.append(report)
     if as_json:
         payload = [

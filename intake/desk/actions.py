@@ -39,7 +39,8 @@ def decide(request: Request, desk: Desk, account: Account, form) -> Response:
     try:
         record_decision(desk.db, submission_id, decision, note, account.name, force=form.get("force") == "1")
     except UsageError as exc:
-        return _again(request, desk, account, exc, hint="确需入围时，请勾选“检查不合格也入围”后再提交；导出时会注明。"
+        return _again(request, desk, account, exc, hint="确需入围时（已人工核实），请勾选“检查不合格或有涉密提醒也入围”后再提交；"
+                                                       "审计日志和导出时会注明。"
                       if decision == "shortlist" else None)
     return _done(submission_id, "decide")
 

@@ -314,6 +314,7 @@ def create_app(config: Config, services: Services) -> Starlette:
         Route("/files/{file_id:int}/original", guarded(files.download_original, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:int}", guarded(files.poster, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:int}/{index:int}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
+        Route("/findings/{file_id:int}/{index:int}", guarded(thumbs.finding_frame, api=True), methods=["GET"]),
         Route("/api/submissions", guarded(pages.api_submissions, api=True), methods=["GET"]),
         Route("/api/overview", guarded(pages.api_overview, api=True), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

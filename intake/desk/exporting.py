@@ -60,10 +60,11 @@ def result_of(result: ExportResult) -> dict[str, Any]:
         files = [{"original": item.file["original_name"], "name": item.name, "forced": item.forced,
                   "reason": SKIP_TEXTS[item.skipped] if item.skipped else None} for item in work.files]
         works.append({"id": work.view["id"], "unit": work.view["unit"] or "（未注明单位）", "title": work.title,
-                      "exported": bool(work.exported), "files": files})
+                      "exported": bool(work.exported), "files": files, "secrecy": work.secrecy, "forced": work.forced})
     return {"directory": str(result.directory.resolve()), "works": works, "files": len(result.files),
             "removed": result.removed, "kept": result.kept, "had_manifest": result.had_manifest,
-            "incomplete": [w.view["id"] for w in result.incomplete], "summary": SUMMARY}
+            "incomplete": [w.view["id"] for w in result.incomplete], "summary": SUMMARY,
+            "flagged": [w.view["id"] for w in result.works if w.view["secrecy"]["flagged"]]}
 
 
 def summary(request: Request, desk: Desk, account: Account, form) -> Response:

@@ -18,7 +18,8 @@ from intake.desk.history import history_of
 from intake.desk.scores import entry_scores, overview_progress, private_history
 from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
-from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
+from intake.report.rows import dimensions, duration_of, forced_text, is_portrait, main_file, size_of
+from intake.secrecy import finding_text, flag_summary, secrecy_marks
 from intake.views import view_of
 from storage.entry_reads import entry_records
 from validators.results import Outcome, Status
@@ -46,6 +47,8 @@ def row_of(view: dict[str, Any]) -> dict[str, Any]:
         "duration": duration if duration is not None else -1, "duration_text": duration_text(duration) or "—",
         "size": size if size is not None else -1, "size_text": size_text(size) or "—",
         "problems": [f"【{check_label(c['id'])}】{c['message']}" for c in view["checks"] if c["status"] != "pass"],
+        "marks": secrecy_marks(view["secrecy"]), "secrecy": flag_summary(view["secrecy"]),
+        "forced": forced_text(decision),
     }
 
 
@@ -100,6 +103,25 @@ def api_submissions(request: Request, desk: Desk, account: Account, form) -> Res
 REPAIR_LABELS = {"remux": "已无损转换为 MP4（原文件保留）", "shrink": "已压缩（原文件保留）"}
 
 
+def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playable: bool) -> list[dict[str, Any]]:
+    """What the secrecy scan found in one file, as the entry page shows it: the text read, where and when, and for
+    text on screen a still of the frame (``/findings/{file_id}/{n}``, in the order the check recorded them) with
+    the place it was read outlined; a click seeks the player there."""
+    out, on_screen = [], 0
+    for item in (f for f in found if f.get("file") == position):
+        shown = {"text": item["text"], "where": item.get("where") or "", "at": item.get("seconds"),
+                 "label": finding_text(item), "misread": bool(item.get("misread"))}
+        if item.get("kind") == "ocr" and isinstance(item.get("seconds"), (int, float)):
+            if playable:
+                shown["src"] = f"/findings/{file_id}/{on_screen}"
+                box = item.get("box") or [0, 0, 0, 0]
+                shown["box"] = {"left": box[0] * 100, "top": box[1] * 100, "width": (box[2] - box[0]) * 100,
+                                "height": (box[3] - box[1]) * 100}
+            on_screen += 1
+        out.append(shown)
+    return out
+
+
 def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
           status: int = 200, given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
     """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
@@ -122,6 +144,8 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
                       "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"],
                       "repair": REPAIR_LABELS.get(stored.repair or ""), "has_original": bool(stored.original_sha256)})
         files[-1]["strip"] = strip_of(stored.id, f["duration_seconds"]) if files[-1]["playable"] else []
+        files[-1]["findings"] = findings_of(view["secrecy"]["found"], stored.id, stored.position,
+                                            files[-1]["playable"])
     checks = [{"label": check_label(c["id"]), "status": c["status"], "status_label": STATUS_LABELS[Status(c["status"])],
                "message": c["message"], "advice": c["advice"], "file": c.get("file")} for c in view["checks"]]
     main = main_file(view["files"])

@@ -1,6 +1,8 @@
-"""The entry page's strip of thumbnails: frames evenly spaced over a stored video, made by one ffmpeg run on
-the first request and cached in the data folder under the content's SHA-256 (a second submission of the same
-file reuses them). Served by stored-file id, never by a path.
+"""The entry page's stills of a stored video: its strip of thumbnails (frames evenly spaced over the video),
+and the frames where the secrecy scan found something (at the times the check recorded, large enough to read
+the text). Each set is made by one ffmpeg run on the first request and cached in the data folder under the
+content's SHA-256 (a second submission of the same file reuses them). Served by stored-file id and index,
+never by a path or a time the request chooses.
 
 ffmpeg reads the local stored file only, through the mp4 demuxer (``SAFE_INPUT``), seeking each input to its
 time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. At most
@@ -9,6 +11,7 @@ time (fast: only the frames near each time are decoded), and is stopped after ``
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import threading
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 FRAMES = 8
 WIDTH = 160
+FINDING_WIDTH = 640   # a finding's still shows the text that was read
 TIMEOUT = 30.0
 MAKERS = 2
 _making = threading.BoundedSemaphore(MAKERS)
@@ -60,18 +64,24 @@ def strip_folder(desk: Desk) -> Path:
     return desk.config.storage.data_dir / "thumbs" / "strips"
 
 
-def frame_path(folder: Path, sha256: str, index: int) -> Path:
-    return folder / sha256[:2] / f"{sha256}-{index}.jpg"
+def frame_path(folder: Path, key: str, index: int) -> Path:
+    return folder / key[:2] / f"{key}-{index}.jpg"
 
 
 def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
                timeout: float = TIMEOUT) -> bool | None:
-    """Make the strip's frames for ``sha256`` from ``video`` unless they are there; False if ffmpeg could not,
-    None if another request is still making it (or ``MAKERS`` strips are being made) after ``WAIT_SECONDS``:
-    the request then answers 503 and the page asks again, so that a slow or hanging ffmpeg holds a worker
-    thread for seconds, not every page of the desk for as long as it hangs. (A page asks for its eight frames
-    at once; the first makes them all in about half a second, the others wait for it.)"""
-    times = frame_times(duration)
+    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``make_frames``)."""
+    return make_frames(folder, video, sha256, frame_times(duration), WIDTH, timeout)
+
+
+def make_frames(folder: Path, video: Path, key: str, times: list[float], width: int,
+                timeout: float = TIMEOUT) -> bool | None:
+    """Make the frames at ``times`` of ``video``, ``width`` wide, as the set ``key``, unless they are there;
+    False if ffmpeg could not, None if another request is still making them (or ``MAKERS`` sets are being
+    made) after ``WAIT_SECONDS``: the request then answers 503 and the page asks again, so that a slow or
+    hanging ffmpeg holds a worker thread for seconds, not every page of the desk for as long as it hangs. (A
+    page asks for its eight frames at once; the first makes them all in about half a second, the others wait.)"""
+    sha256 = key
     if not times or _failed_lately(sha256):
         return False
     if frame_path(folder, sha256, 0).exists():
@@ -87,7 +97,7 @@ def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
         if not _making.acquire(timeout=WAIT_SECONDS):
             return None
         try:
-            made = _run_ffmpeg(folder, video, sha256, times, timeout)
+            made = _run_ffmpeg(folder, video, sha256, times, width, timeout)
         finally:
             _making.release()
         if not made:
@@ -106,7 +116,7 @@ def _lock_for(sha256: str) -> threading.Lock:
         return _locks.setdefault(sha256, threading.Lock())
 
 
-def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], timeout: float) -> bool:
+def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], width: int, timeout: float) -> bool:
     target = frame_path(folder, sha256, 0).parent
     target.mkdir(parents=True, exist_ok=True)
     temps = [target / f"{sha256}-{i}.part.jpg" for i in range(len(times))]
@@ -116,7 +126,7 @@ def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], time
     for at in times:
         args += [*safe, "-ss", f"{at:.2f}", "-i", str(video.resolve())]
     for index, temp in enumerate(temps):
-        args += ["-map", f"{index}:v:0", "-frames:v", "1", "-vf", f"scale={WIDTH}:-2", "-q:v", "7", str(temp)]
+        args += ["-map", f"{index}:v:0", "-frames:v", "1", "-vf", f"scale='min({width},iw)':-2", "-q:v", "7", str(temp)]
     try:
         subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=True)
         if not all(t.is_file() and t.stat().st_size for t in temps):
@@ -147,5 +157,40 @@ def strip_frame(request: Request, desk: Desk, account: Account, form) -> Respons
             return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
                             media_type="text/plain; charset=utf-8")
         return FileResponse(frame_path(folder, media.sha256, index), media_type="image/jpeg") if made else None
+
+    return stored_answer(request, desk, frame)
+
+
+def finding_times(media: MediaFile, checks) -> list[float]:
+    """When the secrecy scan saw something on screen in this file, as its latest check recorded it."""
+    times = []
+    for check in checks:
+        if check.check_id == "sensitive_content" and check.media_file_id == media.id:
+            times += [float(item["seconds"]) for item in (check.details or {}).get("found") or []
+                      if item.get("kind") == "ocr" and isinstance(item.get("seconds"), (int, float))]
+    return times
+
+
+def finding_key(sha256: str, times: list[float]) -> str:
+    """The cache key of a file's finding stills: its content and the times (a recheck may find others)."""
+    digest = hashlib.sha256(",".join(f"{t:.2f}" for t in times).encode()).hexdigest()[:12]
+    return f"{sha256}-found-{digest}"
+
+
+def finding_frame(request: Request, desk: Desk, account: Account, form) -> Response:
+    """The still of a stored video at its ``index``-th finding on screen (``/findings/{file_id}/{index}``),
+    with the text that was read; 404 when there is none."""
+    index = request.path_params["index"]
+
+    def frame(media: MediaFile, path: Path) -> Response | None:
+        times = finding_times(media, desk.db.submission(media.submission_id).checks)
+        if not (media.video_codec and 0 <= index < len(times)):
+            return None
+        folder, key = strip_folder(desk).parent / "findings", finding_key(media.sha256, times)
+        made = make_frames(folder, path, key, times, FINDING_WIDTH)
+        if made is None:
+            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
+                            media_type="text/plain; charset=utf-8")
+        return FileResponse(frame_path(folder, key, index), media_type="image/jpeg") if made else None
 
     return stored_answer(request, desk, frame)

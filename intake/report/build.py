@@ -18,12 +18,14 @@ from core.timefmt import local_text
 from intake.config import Config
 from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.export import safe_part
+from intake.secrecy import flag_summary
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, check_label
 from intake.report.rows import (
     COLUMNS,
     TEXT_COLUMNS,
     dimensions,
     duration_of,
+    forced_text,
     is_portrait,
     main_file,
     report_row,
@@ -136,7 +138,9 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
         "outcome_rank": OUTCOME_RANK[view["outcome"]],
         "decision": decision.get("decision"), "decision_label": decision.get("label", ""),
         "reviewer": decision.get("reviewer", ""), "decided_at": (decision.get("at") or "")[:16].replace("T", " "),
-        "note": decision.get("note"),
+        "note": decision.get("note"), "forced": forced_text(decision),
+        "secrecy": flag_summary(view["secrecy"]), "flagged": view["secrecy"]["flagged"],
+        "incomplete": view["secrecy"]["incomplete"],
         "problems": [{"label": check_label(c["id"]), "status": c["status"], "message": c["message"]}
                      for c in view["checks"] if c["status"] != "pass"],
         "thumb": thumb, "videos": videos,

@@ -6,19 +6,27 @@ from typing import Any
 
 from core.numbers import duration_text, size_text
 from intake.labels import OUTCOME_LABELS, SOURCE_LABELS, check_label
+from intake.secrecy import flag_summary
 from validators.results import Outcome
 
 COLUMNS = [
     ("id", "编号"), ("unit", "单位"), ("unit_raw", "单位（报送时写法）"), ("contact", "联系人"), ("phone", "联系电话"),
     ("sender", "发件人"), ("speaker", "代言人"), ("topic", "主题"), ("title", "作品名"), ("files", "文件"),
     ("duration", "时长"), ("size", "大小"), ("resolution", "分辨率"), ("received_at", "收件时间"), ("source", "来源"),
-    ("outcome", "检查结果"), ("decision", "评审决定"), ("reviewer", "决定人"), ("decided_at", "决定时间"),
-    ("note", "备注"), ("problems", "需要注意的问题"),
+    ("outcome", "检查结果"), ("secrecy", "涉密提醒"), ("decision", "评审决定"), ("forced", "强制入围"),
+    ("reviewer", "决定人"), ("decided_at", "决定时间"), ("note", "备注"), ("problems", "需要注意的问题"),
     # The same numbers raw, for a script or a spreadsheet formula.
     ("duration_seconds", "时长（秒）"), ("size_bytes", "大小（字节）"), ("sha256", "SHA-256"),
 ]
 # Columns written as text in spreadsheets: a phone is not a number (leading 0, no 1.38E+10).
 TEXT_COLUMNS = frozenset(index for index, (key, _) in enumerate(COLUMNS) if key == "phone")
+
+
+def forced_text(decision: dict[str, Any]) -> str:
+    """What a forced shortlist overrode (检查结果是不合格（时长）；发现可能涉密的内容：…); empty if not forced."""
+    if not decision.get("forced"):
+        return ""
+    return "；".join(decision.get("reasons") or []) or "检查结果是不合格"
 
 
 def problems_of(view: dict[str, Any]) -> list[str]:
@@ -71,7 +79,8 @@ def report_row(view: dict[str, Any]) -> dict[str, Any]:
         "received_at": view["received_at"][:19].replace("T", " "),
         "source": SOURCE_LABELS.get(view["source"], view["source"]),
         "outcome": OUTCOME_LABELS[Outcome(view["outcome"])],
-        "decision": decision.get("label", ""), "reviewer": decision.get("reviewer", ""),
+        "secrecy": flag_summary(view["secrecy"]),
+        "decision": decision.get("label", ""), "forced": forced_text(decision), "reviewer": decision.get("reviewer", ""),
         "decided_at": (decision.get("at") or "")[:16].replace("T", " "), "note": decision.get("note") or "",
         "problems": "\n".join(problems_of(view)),
         "duration_seconds": round(duration, 1) if duration is not None else None, "size_bytes": size,

@@ -150,9 +150,10 @@
     window.setTimeout(poll, every);
   }
 
-  // The entry page's strips: a click on a frame seeks its player there; a frame that cannot be made is hidden.
+  // The entry page's strips and finding stills: a click on a frame seeks its player there; a frame that
+  // cannot be made is hidden.
   function entryPage() {
-    Array.prototype.forEach.call(document.querySelectorAll(".strip .frame"), function (button) {
+    Array.prototype.forEach.call(document.querySelectorAll(".strip .frame, .findings .frame"), function (button) {
       var img = button.querySelector("img");
       // A strip still being made answers 503: ask again a few times before giving the frame up.
       var tries = 0;
@@ -168,6 +169,7 @@
         var player = document.getElementById(button.dataset.player);
         if (!player) { return; }
         player.currentTime = parseFloat(button.dataset.at);
+        player.scrollIntoView({block: "nearest"});
         Array.prototype.forEach.call(button.parentNode.children, function (b) { b.classList.remove("current"); });
         button.classList.add("current");
       });

@@ -1,0 +1,166 @@
+"""The frame scan, as its callers see it: read the text on screen over the whole video (or only the opening
+window), and say exactly what was covered.
+
+The reading runs in another process (validators.ocr_child): the service's long-lived worker if there is
+one (validators.ocr_worker), else a child of its own. This module builds its request, and turns its
+answer into a ``FrameScan``: the lines read with their times and places, the opening phrase if it was
+looked for, the frames read, and the span covered. A scan that did not reach the end of the picture
+(a timeout, a file that stops decoding part-way, nothing decodable at all) says so, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import ToolError
+from core.numbers import duration_text
+from validators import children, ocr_worker
+from validators.ocr_worker import OCR_HINT
+from validators.opened import OpenedFile, media_input
+from validators.phrase import PhraseMatch
+from validators.remux import DEMUXERS, input_options
+from validators.rules import RulesConfig
+from validators.texts import TextSource
+from validators.tools import SAFE_INPUT, ffmpeg_exe
+from validators.worker_child import child_env
+
+# What the scan may decode, by sniffed kind: an MP4 through the mp4 demuxer alone, a near miss through its own.
+SCANNABLE = frozenset({"mp4", *DEMUXERS})
+# How far short of the picture's end the last frame read may be and still count as the end: the sampling
+# step, plus a second for frame durations and frames ffmpeg skips (skip_frame noref).
+END_SLACK = 1.0
+START_SECONDS = 60        # a worker's model load, on top of the scan's own time
+
+
+@dataclass(frozen=True)
+class FrameScan:
+    """What a frame scan read, and how far it got."""
+
+    whole: bool                        # the whole video was asked for (else the opening window only)
+    lines: list[TextSource] = field(default_factory=list)   # kind "ocr": seconds and box set
+    frames: int = 0
+    recognised: int = 0
+    duration: float | None = None      # how long the picture runs, as far as anything tells
+    covered: float = 0.0               # seconds from the start that were read
+    problem: str | None = None         # why the scan did not reach the end (Chinese); None when it did
+    hit: tuple[PhraseMatch, float] | None = None   # the opening phrase and its time, if looked for and found
+
+    @property
+    def complete(self) -> bool:
+        return self.problem is None
+
+    def coverage(self) -> str:
+        """What was read, as a reviewer reads it: 全片 2分0秒（共读取 132 帧画面）, or 前 1分2秒（…）."""
+        frames = f"（共读取 {self.frames} 帧画面）"
+        if self.complete:
+            return f"全片 {duration_text(self.covered) or '0秒'}{frames}"
+        if not self.frames:
+            return "画面（未能读取任何一帧）"
+        return f"前 {duration_text(self.covered) or '0秒'}{frames}"
+
+    def details(self) -> dict:
+        return {"scanned_seconds": round(self.covered, 1), "frames": self.frames,
+                "duration_seconds": round(self.duration, 1) if self.duration is not None else None,
+                "complete": self.complete, "recognised": self.recognised}
+
+
+def input_options_for(kind: str) -> list[str]:
+    """ffmpeg's input options for a file of sniffed ``kind`` (see SCANNABLE)."""
+    if kind == "mp4":
+        return [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
+    return input_options(kind)
+
+
+def scan_frames(source: Path | OpenedFile, kind: str, rules: RulesConfig, *, whole: bool, window: float,
+                duration: float | None) -> FrameScan:
+    """Read the frames of ``source`` (sniffed ``kind``, one of SCANNABLE): the whole video when ``whole``,
+    else only until the opening phrase is found within ``window`` seconds. ``window`` 0: no phrase search.
+    ``duration``: how long the picture should run (None: as ffmpeg reads the file).
+
+    Raises ToolError when the reading process itself fails (a crash, a missing model, no answer): that is
+    not a property of the file, and its caller says so in its own words.
+    """
+    opening, sensitive = rules.opening, rules.sensitive
+    every = sensitive.sample_seconds
+    timeout = sensitive.timeout_seconds if whole else opening.timeout_seconds
+    target, fds = media_input(source)
+    request = {"path": target, "fds": list(fds), "every": every, "until": None if whole else window,
+               "window": window, "window_every": 1 / opening.ocr_fps, "band": opening.ocr_band,
+               "side": opening.ocr_width, "max_errors": opening.max_errors, "timeout": timeout,
+               "ffmpeg": ffmpeg_exe(), "input_options": input_options_for(kind)}
+    started = time.monotonic()
+    worker = ocr_worker.current()
+    if worker is not None:
+        answer = worker.ask(request, fds, timeout + START_SECONDS)
+    else:
+        answer = _run_child(request, fds, timeout + START_SECONDS)
+    return _scan_of(answer, whole, every, duration, time.monotonic() - started)
+
+
+def _scan_of(answer: dict, whole: bool, every: float, duration: float | None, spent: float) -> FrameScan:
+    lines = [TextSource("ocr", text, None, seconds, tuple(box)) for seconds, text, box in answer["lines"]]
+    hit = answer.get("hit")
+    phrase = (PhraseMatch(hit["speaker"], hit["topic"], hit["errors"], hit["matched"]), hit["seconds"]) \
+        if hit else None
+    frames, last = answer["frames"], answer["last_seconds"]
+    duration = duration or _ffmpeg_duration(answer)
+    covered = 0.0 if last is None else last
+    if not whole:
+        return FrameScan(False, lines, frames, answer["recognised"], duration, covered, None, phrase)
+    problem = None
+    if answer["timed_out"] or answer["killed"]:
+        problem = f"超过 {spent:.0f} 秒时限"
+    elif not frames:
+        problem = "无法解码画面" + _first_error(answer)
+    elif duration is not None and last + every + END_SLACK < duration:
+        problem = f"画面只能解码到约第 {last:.0f} 秒（视频长 {duration_text(duration)}）" + _first_error(answer)
+    elif answer["returncode"] not in (0, None) and not answer.get("stopped_early"):
+        problem = "解码中途出错" + _first_error(answer)
+    if problem is None:
+        covered = max(duration or 0.0, covered)
+    return FrameScan(True, lines, frames, answer["recognised"], duration, covered, problem, phrase)
+
+
+def _first_error(answer: dict) -> str:
+    errors = answer.get("errors") or []
+    return f"：{errors[0][:120]}" if errors else ""
+
+
+def _ffmpeg_duration(answer: dict) -> float | None:
+    """The input's length as ffmpeg's demuxer read it, where nothing else said (an MKV, an AVI)."""
+    seconds = answer.get("input_seconds")
+    return float(seconds) if seconds else None
+
+
+def _run_child(request: dict, fds: tuple[int, ...], timeout: float) -> dict:
+    """A one-shot child's answer; ToolError saying, in Chinese, why there is none."""
+    try:
+        proc = children.run([sys.executable, "-P", "-m", "validators.ocr_child", json.dumps(request)],
+                            timeout=timeout, env=child_env(), pass_fds=fds)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", OCR_HINT) from exc
+    except OSError as exc:
+        raise ToolError(f"无法启动画面文字识别程序：{exc.strerror or exc}", OCR_HINT) from exc
+    said = _last_line(proc.stderr)
+    if proc.returncode < 0:
+        raise ToolError(f"画面文字识别程序异常退出（信号 {-proc.returncode}）{said}", OCR_HINT)
+    if proc.returncode != 0:
+        raise ToolError(f"画面文字识别程序出错（退出码 {proc.returncode}）{said}", OCR_HINT)
+    try:
+        answer = json.loads(proc.stdout)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or "lines" not in answer or "frames" not in answer:
+        raise ToolError("画面文字识别程序的输出无法识别", OCR_HINT)
+    return answer
+
+
+def _last_line(stderr: bytes) -> str:
+    """The child's last word on stderr (the error its traceback ends with), as "：…" or ""."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return f"：{lines[-1][:300]}" if lines else ""
