@@ -132,18 +132,26 @@ def _parents() -> dict[int, int]:
     return found
 
 
+def _tree(root: int) -> set[int]:
+    parents = _parents()
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return tree
+
+
+def _status_mb(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next((int(line.split()[1]) for line in status if line.startswith(field)), 0) / 1024
+
+
 def _sample(root: int, peaks: dict[int, tuple[list[bytes], float]], done: threading.Event) -> None:
     while not done.is_set():
-        parents = _parents()
-        tree, grew = {root}, True
-        while grew:
-            more = {pid for pid, parent in parents.items() if parent in tree} - tree
-            tree |= more
-            grew = bool(more)
-        for pid in tree:
+        for pid in _tree(root):
             try:
-                with open(f"/proc/{pid}/status") as status:
-                    hwm = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0) / 1024
+                hwm = _status_mb(pid, "VmHWM:")
                 with open(f"/proc/{pid}/cmdline", "rb") as cmd:
                     argv = cmd.read().split(b"\0")
             except OSError:
@@ -151,6 +159,33 @@ def _sample(root: int, peaks: dict[int, tuple[list[bytes], float]], done: thread
             if hwm > peaks.get(pid, ([], 0.0))[1]:
                 peaks[pid] = (argv, hwm)
         done.wait(0.01)
+
+
+@contextlib.contextmanager
+def tree_rss_peak(root: int) -> Iterator[list[float]]:
+    """While the block runs: the largest memory the tree under ``root`` (and it) held at one moment, in MB: the
+    sum of its processes' resident sets, sampled every 20 ms (``[peak]`` once the block is done)."""
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            total = 0.0
+            for pid in _tree(root):
+                try:
+                    total += _status_mb(pid, "VmRSS:")
+                except OSError:
+                    continue
+            peak[0] = max(peak[0], total)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
 
 
 @contextlib.contextmanager

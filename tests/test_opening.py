@@ -54,6 +54,9 @@ def captioned(tmp_path_factory, font) -> dict[str, Path]:
         "nothing": media.captioned(d / "nothing.mp4", 4, [], font),
         "secret": media.captioned(d / "secret.mp4", 4, [(0, 4, "文件右上角标有秘密★1年", 90)], font),
         "title": media.captioned(d / "title.mp4", 3, [], font, title="我是保密法治代言人钱七，今天我要讲的是保密常识"),
+        # The phrase split over two caption frames: the speaker for 3 s, then the topic.
+        "two_frames": media.captioned(d / "two_frames.mp4", 8, [(0, 3, "我是保密法治代言人李明，", 90),
+                                                                (3, 7, "今天我要讲的是手机使用中的保密常识", 90)], font),
     }
 
 
@@ -137,6 +140,14 @@ def test_a_failing_ocr_child_is_ocr_failed_not_phrase_not_found(captioned, tmp_p
     if broken == "missing":
         assert f"没有模型文件 {models / 'ch_PP-OCRv4_det_infer.onnx'}" in opening["message"]
     assert "未发现" not in opening["message"] and item["outcome"] == "needs_review"
+
+
+def test_a_phrase_over_two_caption_frames_keeps_its_topic(captioned):
+    [item] = validate(captioned["two_frames"])
+    opening = check(item, "opening_phrase")
+    assert (opening["status"], opening["details"]["speaker"], opening["details"]["topic"]) == \
+        ("pass", "李明", "手机使用中的保密常识"), opening["message"]
+    assert opening["message"] == "有开头语（画面文字，约第 0 秒）：代言人 李明，主题“手机使用中的保密常识”。"
 
 
 def test_secret_mark_in_a_caption(captioned):

@@ -5,13 +5,19 @@ a scan that could not finish says so; and a flag travels with the work to the sh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from tests import mails, media
+from intake.config import load_config
+from intake.desk.accounts import add_account
+from intake.services import open_services
+from tests import mails, media, test_report
 from tests.cli import listing, run
 from tests.configs import add_config
+from tests.conftest import OPEN_CONTEST
+from tests.desks import PASSWORD, log_in_page, record, running_desk
 from tests.media import Page
 from tests.test_mailbox import write_config as write_mail_config
 from tests.test_watch import write_config as write_folder_config
@@ -21,6 +27,7 @@ from validators.opened import OpenedFile
 from validators.rules import RulesConfig, SensitiveConfig
 from validators.sensitive import Unread, check_sensitive, find_sensitive
 from validators.texts import TextSource
+from tests.waiting import wait_until
 
 SCAN_ON = "rules:\n  sensitive:\n    scan: true\n"
 NARRATION = [
@@ -290,3 +297,57 @@ def test_an_unread_picture_is_incomplete_unless_switched_off():
     assert failed.message == "全片扫描未完成。已查看：文件名，其中未发现密级标志或敏感词；其余部分未查看（画面文字识别程序出错），请人工观看确认。"
     off = check_sensitive(texts, SensitiveConfig(), unread=Unread("已关闭全片扫描", off=True))
     assert (off.status.value, off.code) == ("pass", "not_scanned")
+
+
+# -- the desk: each finding as a still of its frame, with the text read; a click seeks the player there -----------
+
+browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
+
+
+@pytest.fixture(scope="module")
+def flagged_desk(videos, tmp_path_factory):
+    root = tmp_path_factory.mktemp("findings")
+    (root / "config.yaml").write_text(OPEN_CONTEST, encoding="utf-8")
+    add_config(root, SCAN_ON)
+    services = open_services(load_config(root / "config.yaml"))
+    work = record(services, videos["pages"], "柳南区", "张三", "13800000001", "保密宣传")
+    add_account(services.db, "judge", "reviewer", PASSWORD)
+    services.db.engine.dispose()
+    with running_desk(root) as (port, _):
+        yield f"http://127.0.0.1:{port}", work
+
+
+def test_the_desk_shows_each_finding_as_a_still_and_seeks_the_player_there(flagged_desk, browser):
+    base, work = flagged_desk
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    try:
+        page = context.new_page()
+        log_in_page(page, base, "judge")
+        page.goto(f"{base}/list")
+        page.wait_for_selector("body[data-ready='1']")
+        assert "涉密提醒" in page.locator(f"#submissions tr[data-id='{work}']").inner_text()
+        page.goto(f"{base}/entries/{work}")
+        page.wait_for_selector("body[data-ready='1']")
+        findings = page.locator(".findings .finding")
+        assert findings.count() == len(PAGES)
+        labels = [compact(findings.nth(i).locator(".read").inner_text()) for i in range(len(PAGES))]
+        for page_shown, label in zip(sorted(PAGES, key=lambda p: p.start), labels):
+            second = int(re.search(r"约第(\d+)秒", label).group(1))
+            assert compact(page_shown.mark) in label and page_shown.start <= second <= page_shown.start + 1.5, label
+        # Every still is made and shown (not a broken image), with the place the text was read outlined.
+        wait_until(lambda: page.evaluate("""() => Array.from(document.querySelectorAll('.findings img'))
+                                              .every(img => img.complete && img.naturalWidth > 0)"""),
+                   60, "the finding stills to load")
+        boxes = page.evaluate("""() => Array.from(document.querySelectorAll('.findings .still')).map(still => {
+            const s = still.getBoundingClientRect(), b = still.querySelector('.box').getBoundingClientRect();
+            return [(b.left - s.left) / s.width, (b.top - s.top) / s.height]; })""")
+        for shown, (left, top) in zip(sorted(PAGES, key=lambda p: p.start), boxes):
+            assert abs(left * 960 - (shown.x + 12)) < 40 and abs(top * 540 - (shown.y + 12)) < 40, (shown, left, top)
+        findings.nth(1).click()
+        at = float(findings.nth(1).get_attribute("data-at"))
+        assert 9.0 <= at <= 10.5
+        wait_until(lambda: abs(page.evaluate("document.querySelector('video.player').currentTime") - at) < 0.5,
+                   10, "the player to seek to the second finding")
+        assert page.locator("#decide-form").inner_text().count("检查不合格或有涉密提醒也入围") == 1
+    finally:
+        context.close()

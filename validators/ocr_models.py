@@ -31,7 +31,8 @@ REC_MIN_WIDTH = 320
 MAX_LINE_RATIO = 40     # a line wider than 40× its height is squeezed to that (a caption never is)
 MIN_SCORE = 0.5
 LOOK_HEIGHT = 12    # a line is compared with earlier ones at this height
-SAME_GLYPH = 18.0   # the largest mean grey difference (0–255) of a glyph-sized cell of a line that looks as it did
+SAME_SHAPE = 0.03   # two readings of one line differ in width by at most this share (their boxes are found anew)
+SAME_GLYPH = 0.6    # the largest mean difference (in standard deviations) of a glyph-sized cell of a line as it was
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class TextReader:
         for box in self.detect(image, det_scale):
             crop = _crop(image, box)
             look = _look(crop)
-            earlier = next((k for k in known if _same_line(k, look)), None)
+            earlier = next((k for k in known if _same_line(k, box, look)), None)
             if earlier is None:
                 text, score = self.recognise(crop)
                 fresh += 1
@@ -174,20 +175,23 @@ def _clockwise(points: np.ndarray) -> np.ndarray:
 
 
 def _look(crop: np.ndarray) -> np.ndarray:
-    """A line image as grey, LOOK_HEIGHT high (about a glyph a LOOK_HEIGHT-wide cell), to tell whether it is the
-    same line as one read before."""
+    """A line image as grey, LOOK_HEIGHT high (about a glyph a LOOK_HEIGHT-wide cell), its contrast normalised, to
+    tell whether it is the same line as one read before."""
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     h, w = grey.shape[:2]
     width = max(LOOK_HEIGHT, min(round(LOOK_HEIGHT * w / max(h, 1)), LOOK_HEIGHT * MAX_LINE_RATIO))
-    return cv2.resize(grey, (width, LOOK_HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+    look = cv2.resize(grey, (width, LOOK_HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (look - look.mean()) / (look.std() + 8.0)
 
 
-def _same_line(known: Known, look: np.ndarray) -> bool:
-    """Whether a line looks as ``known`` did, wherever it is now (a caption over moving footage, a page held
-    still, credits rolling): the same shape, and no glyph-sized cell of it different (one changed character
+def _same_line(known: Known, box: np.ndarray, look: np.ndarray) -> bool:
+    """Whether a line shows what ``known`` showed (a caption over moving footage, a page held still): at about
+    the same place and of about the same shape, and no glyph-sized cell of it different (one changed character
     in a long line must not pass for the old line)."""
+    if np.abs(known.box - box).max() > max(4.0, float(np.ptp(box[:, 1]))) / 2:
+        return False
     width, other = look.shape[1], known.look.shape[1]
-    if abs(width - other) > 1:
+    if abs(width - other) > max(1, SAME_SHAPE * width):
         return False
     earlier = known.look if width == other else cv2.resize(known.look, (width, LOOK_HEIGHT), interpolation=cv2.INTER_AREA)
     cells = cv2.resize(np.abs(earlier - look), (max(1, width // LOOK_HEIGHT), 1), interpolation=cv2.INTER_AREA)

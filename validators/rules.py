@@ -32,9 +32,9 @@ class OpeningConfig(RulesSection):
     scan_seconds: float = Field(15, gt=0, description="在视频开头多少秒内查找开头语")
     ocr: bool = Field(True, description="是否识别画面中的字幕文字（OCR，较慢）；`validate --no-ocr` 可临时关闭")
     ocr_fps: float = Field(1, gt=0, le=10, description="文字识别每秒取几帧")
-    ocr_band: float = Field(0.34, gt=0, le=1, description="只识别画面底部的这一部分（比例；字幕通常在底部）")
+    ocr_band: float = Field(0.34, gt=0, le=1, description="查找开头语时，画面底部的这一部分（比例）中的文字视为字幕（字幕通常在底部）")
     ocr_width: int = Field(960, ge=320, le=1920,
-                           description="识别前把画面缩小到的最大边长（像素；横屏视频即宽度，小于此尺寸的不放大）")
+                           description="识别画面文字（开头语和全片扫描）前把画面缩小到的最大边长（像素；横屏视频即宽度，小于此尺寸的不放大）")
     ocr_whole_frames: int = Field(4, ge=0, le=30,
                                   description="已不再使用（保留只为旧的配置文件仍能读取）：密级标志由全片扫描查找，"
                                               "见 `rules.sensitive`")

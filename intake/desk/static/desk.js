@@ -151,8 +151,15 @@
   }
 
   // The entry page's strips and finding stills: a click on a frame seeks its player there; a frame that
-  // cannot be made is hidden.
+  // cannot be made is hidden. A finding's outline is placed from its data (the page's policy allows no inline style).
   function entryPage() {
+    Array.prototype.forEach.call(document.querySelectorAll(".findings .box[data-box]"), function (box) {
+      var at = box.dataset.box.split(" ");
+      box.style.left = at[0] + "%";
+      box.style.top = at[1] + "%";
+      box.style.width = at[2] + "%";
+      box.style.height = at[3] + "%";
+    });
     Array.prototype.forEach.call(document.querySelectorAll(".strip .frame, .findings .frame"), function (button) {
       var img = button.querySelector("img");
       // A strip still being made answers 503: ask again a few times before giving the frame up.
