@@ -6,7 +6,7 @@ Each round, interleaved so that load from elsewhere and disk write-back hit all 
 - baseline: a durable copy of the file (shutil.copyfile, then fsync);
 - end to end, in a fresh folder whose database is already migrated (`intake migrate`, not timed):
   a whole `python -m intake ingest FILE` process, and a whole `intake validate FILE` process with the
-  same config; storing = ingest - validate (OCR is off in both: bench_opening.py measures it);
+  same config; storing = ingest - validate (OCR is off in both: bench_scan.py measures it);
 - in process: the pipeline's stages timed one by one (storing = all stages - inspect_files), for where
   the time goes, and the peak RSS of the ingest;
 - once more, the peak RSS of the `intake ingest` process and of the database helper it starts

@@ -67,7 +67,7 @@ def main() -> None:
         direct_dir, watch_dir = tmp / "direct", tmp / "watch"
         for d in (direct_dir, watch_dir):
             d.mkdir()
-            # OCR is timed by bench_opening.py; here it would only add the same cost to both sides.
+            # OCR is timed by bench_scan.py; here it would only add the same cost to both sides.
             (d / "config.yaml").write_text("watch:\n  settle_seconds: 0.5\nrules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\n")
 
         start = time.perf_counter()
