@@ -351,3 +351,41 @@ def test_the_desk_shows_each_finding_as_a_still_and_seeks_the_player_there(flagg
         assert page.locator("#decide-form").inner_text().count("检查不合格或有涉密提醒也入围") == 1
     finally:
         context.close()
+
+
+def test_a_picture_too_large_to_decode_safely_is_not_decoded(workdir, scanning, ffmpeg_bin):
+    huge = workdir / "huge.mp4"
+    media.ffmpeg("-f", "lavfi", "-i", "color=c=white:size=4200x4200:rate=1:duration=2", "-c:v", "libx264",
+                 "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(huge))
+    check = sensitive(json.loads(run("validate", "--json", huge).stdout)[0])
+    assert (check["code"], check["details"]["frames"]) == ("scan_incomplete", 0)
+    assert "无法解码画面" in check["message"]
+
+
+def test_a_scan_keeps_a_bounded_number_of_lines_and_says_so(monkeypatch):
+    """Text on every frame of a long video: the answer stays small, and what was not kept is said."""
+    from validators import ocr
+    from validators.frame_scan import _scan_of
+
+    class Reader:
+        def read(self, frame, scale, known):
+            n = int(frame[1, 1, 0]) // 20
+            return [ocr_line(f"第{n}帧第{i}行", i) for i in range(5)], [], 5
+
+    def ocr_line(text, row):
+        from validators.ocr_models import Line
+        return Line(text, 0.9, row * 20.0, 0.0, row * 20.0 + 10, 100.0)
+
+    import numpy as np
+
+    def frames():
+        for n in range(10):
+            frame = np.full((90, 160, 3), n * 20, np.uint8)
+            frame[:, ::4] = 255   # sharp edges: a picture that may hold text
+            yield float(n), frame
+
+    monkeypatch.setattr(ocr, "MAX_LINES", 12)
+    answer = ocr.scan(frames(), Reader(), opening=None, deadline=float("inf"))
+    assert len(answer["lines"]) == 12 and answer["lines_dropped"] == 38
+    scan = _scan_of({**answer, "errors": [], "returncode": 0, "killed": False}, True, 1.0, 10.0, 1.0)
+    assert not scan.complete and scan.problem == "画面文字过多，有 38 行没有保留查找"

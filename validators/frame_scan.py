@@ -113,7 +113,9 @@ def _scan_of(answer: dict, whole: bool, every: float, duration: float | None, sp
     if not whole:
         return FrameScan(False, lines, frames, answer["recognised"], duration, covered, None, phrase)
     problem = None
-    if answer["timed_out"] or answer["killed"]:
+    if answer.get("lines_dropped"):   # read, but too much of it to keep: what was not kept was not searched
+        problem = f"画面文字过多，有 {answer['lines_dropped']} 行没有保留查找"
+    elif answer["timed_out"] or answer["killed"]:
         problem = f"超过 {spent:.0f} 秒时限"
     elif not frames:
         problem = "无法解码画面" + _first_error(answer)

@@ -22,6 +22,9 @@ from typing import Iterator
 SCENE_CHANGE = 0.3      # ffmpeg's scene score (0–1) above which a frame starts a new scene
 AHEAD = 2               # frames decoded ahead of the reader (each 1.5 MB at 960×540)
 MAX_ERRORS = 20         # error lines kept
+# The decoder refuses pictures larger than this (a phone's 4K is 8.3 million pixels): a file that claims an
+# enormous frame size cannot make the scan allocate gigabytes for each frame.
+MAX_PIXELS = 4096 * 4096
 SHOWINFO = re.compile(r"\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*-?\d+ pts_time:(-?[\d.]+)")
 ERROR_LEVELS = ("[error]", "[fatal]", "[panic]")
 # "[info]   Duration: 00:01:50.02, start: ...": the input's length as its demuxer reads it. Anchored at the line's
@@ -61,7 +64,7 @@ class Frames:
         # one per core: each holds frames, and a PC with more cores is no reason for more memory.
         # level+info: showinfo speaks at info level; the level tag tells its lines from ffmpeg's errors.
         args = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info", *input_options,
-                "-skip_frame", "noref", "-threads", "2", *limit, "-i", target,
+                "-skip_frame", "noref", "-threads", "2", "-max_pixels", str(MAX_PIXELS), *limit, "-i", target,
                 "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf, "-fps_mode", "passthrough",
                 "-f", "image2pipe", "-vcodec", "ppm", "pipe:"]
         self.errors: list[str] = []

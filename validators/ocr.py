@@ -27,6 +27,8 @@ EDGE_STEP = 40          # a jump in grey level this big between neighbours is a 
 MIN_EDGES = 0.002       # a picture with fewer sharp-edge pixels than this holds no readable text
 PHRASE_LINES = 6        # a phrase may run over the last few caption lines
 TOPIC_WAIT = 3          # caption changes to wait for the topic of a phrase found without one
+MAX_LINES = 20_000      # lines kept of one video (two minutes of text on screen are a few thousand): the answer stays
+                        # small; a video with more is still read to its end, and says how many were not kept
 
 
 @functools.cache
@@ -112,6 +114,7 @@ def scan(frames: Iterator[tuple[float, "object"]], reader, *, opening: OpeningSe
       appears (a line still on screen from the frame before is not listed again);
     - ``frames``: frames looked at; ``recognised``: lines actually recognised (not reused);
     - ``last_seconds``: the time of the last frame looked at; ``timed_out``: the deadline ended the scan;
+    - ``lines_dropped``: lines read but not kept, past MAX_LINES;
     - ``hit``: the opening phrase found in the window, or None.
 
     ``stop_at_phrase``: the scan is only for the opening phrase, and ends once it is found.
@@ -121,7 +124,7 @@ def scan(frames: Iterator[tuple[float, "object"]], reader, *, opening: OpeningSe
     last_signature = None
     found: list = []
     known: list = []
-    count = recognised = 0
+    count = recognised = dropped = 0
     last_seconds = None
     timed_out = False
     for seconds, frame in frames:
@@ -141,7 +144,11 @@ def scan(frames: Iterator[tuple[float, "object"]], reader, *, opening: OpeningSe
                 found, known = [], []
         now = {line.text for line in found}
         for line in found:
-            if line.text not in shown:
+            if line.text in shown:
+                continue
+            if len(lines) >= MAX_LINES:
+                dropped += 1
+            else:
                 lines.append([round(seconds, 2), line.text, [round(line.left / width, 4), round(line.top / height, 4),
                                                              round(line.right / width, 4),
                                                              round(line.bottom / height, 4)]])
@@ -150,5 +157,6 @@ def scan(frames: Iterator[tuple[float, "object"]], reader, *, opening: OpeningSe
             opening.see(seconds, height, found)
             if stop_at_phrase and (opening.done or seconds >= opening.window):
                 break
-    return {"lines": lines, "frames": count, "recognised": recognised, "last_seconds": last_seconds,
+    return {"lines": lines, "frames": count, "recognised": recognised, "lines_dropped": dropped,
+            "last_seconds": last_seconds,
             "timed_out": timed_out, "hit": opening.hit if opening is not None else None}
