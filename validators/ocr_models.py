@@ -74,6 +74,7 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # No arena: it would keep the largest frame's buffers for ever (ocr_child.lean_malloc hands them back).
     options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False   # its plans per input shape cost some 10 MB at the peak, and no time here
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
