@@ -389,3 +389,14 @@ def test_a_scan_keeps_a_bounded_number_of_lines_and_says_so(monkeypatch):
     assert len(answer["lines"]) == 12 and answer["lines_dropped"] == 38
     scan = _scan_of({**answer, "errors": [], "returncode": 0, "killed": False}, True, 1.0, 10.0, 1.0)
     assert not scan.complete and scan.problem == "画面文字过多，有 38 行没有保留查找"
+
+
+def test_an_attached_file_is_scanned(videos, clips, scanning):
+    assert run("ingest", clips["valid"], "--unit", "柳南区", "--contact", "张三", "--phone", "13800138000").returncode == 0
+    out = run("attach", "1", videos["full_hd"])
+    assert out.returncode == 0, out.stderr
+    [sub] = listing()
+    scans = {c["file"]: c for c in sub["checks"] if c["id"] == "sensitive_content" and c.get("file") is not None}
+    assert scans[0]["code"] == "ok" and scans[0]["details"]["scanned_seconds"] == 10.0
+    assert (scans[1]["code"], found_at(scans[1])) == ("flagged", {"机密★10年": pytest.approx(2.0, abs=1.0)})
+    assert sub["secrecy"]["flagged"] and sub["outcome"] == "needs_review"
