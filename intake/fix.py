@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from core.errors import ToolError, UsageError
 from core.numbers import duration_text, size_text
+from intake.done_folder import Refreshed, follow_outcome
 from intake.pipeline import Services, check_unit_quota, take_opening_phrase
 from intake.recheck import CONTENT_CHECKS, MEDIA_CHECKS, Judged, Rechecked, requota_later, stored_task
 from intake.records import check_row
@@ -45,6 +46,7 @@ class Fixed:
     before: Outcome
     after: Outcome
     later: list[Rechecked] = field(default_factory=list)   # later works of the unit whose quota changed
+    moved: Refreshed | None = None   # its file in done/, moved to the folder of the new outcome
 
 
 class ShrinkJob:
@@ -93,10 +95,12 @@ class ShrinkJob:
                    if getattr(task, name) != getattr(sub, name)}
         record = services.db.record_repair(sub.id, position, blob, original, "shrink", run, self._audit(),
                                            changes=changes, actor=actor)
+        refreshed = follow_outcome(services, sub.id, "压缩文件", actor=actor)
         later = list(requota_later(services, self.judged.units, sub.id, {sub.id}, actor)) \
             if self.judged.rejected_changed() else []
         return Fixed(sub.id, position, item, original, Outcome(record["outcome"]["old"]),
-                     Outcome(record["outcome"]["new"]), later)
+                     Outcome(record["outcome"]["new"]), later,
+                     refreshed if refreshed and refreshed.moved_from else None)
 
     def _store_original(self) -> StoredBlob:
         services = self.services

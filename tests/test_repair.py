@@ -162,13 +162,19 @@ def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
         2, "错误：视频时长 3秒，超过 1秒 的要求，没有压缩：压缩不会缩短时长，剪辑会改变作品。")
     add_config(workdir, "rules:\n  max_duration_seconds: 120\n  duration_grace_seconds: 5\n")
 
+    original = {"sha256": sha256(kept), "size_bytes": kept.stat().st_size}
     out = run("fix", "1", "--shrink", "--source", kept, "--reviewer", "王老师")
     assert out.returncode == 0, out.output
     assert "压缩进度：100%" in out.stderr and "作品 #1：不合格 → 待复核" in out.stdout
+    # The file received moves from done/不合格 to done/待复核, with its note, as the outcome did.
+    [moved] = (workdir / "done" / "待复核").rglob("*大.mp4")
+    assert not kept.exists() and moved.parent.name == kept.parent.name and sha256(moved) == original["sha256"]
+    assert f"处理结果文件夹中的文件已随结果移到：{moved}" in out.stdout
+    assert "处理结果：待复核" in moved.with_name(moved.name + ".结果.txt").read_text(encoding="utf-8-sig")
     [sub] = listing()
     [f] = sub["files"]
     assert 0.7 * limit < f["size_bytes"] <= limit, (f["size_bytes"], limit)
-    assert (f["repair"], f["original"]) == ("shrink", {"sha256": sha256(kept), "size_bytes": kept.stat().st_size})
+    assert (f["repair"], f["original"]) == ("shrink", original)
     assert (sub["outcome"], sub["check_run"], problems(sub)) == ("needs_review", 2, [("size", "warn", "shrunk")])
     assert sub["speaker"] == "小测"   # the new file went through every check, the opening phrase too
     db = open_services(load_config(workdir / "config.yaml")).db

@@ -9,7 +9,7 @@ from core.errors import UsageError
 from core.numbers import duration_text, size_text
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
-from intake.cli.recheck_cmd import outcome_change
+from intake.cli.recheck_cmd import moved_lines, outcome_change
 from intake.cli.render import check_lines, echo
 from intake.cli.validate_cmd import existing_files, open_checked
 
@@ -49,8 +49,12 @@ def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, n
          f"作品 #{submission_id}：{outcome_change(done.before, done.after)}")
     for line in check_lines(done.media.checks):
         click.echo(line)
+    for line in moved_lines(done.moved):
+        echo(line.strip())
     for later in done.later:
         echo(f"作品 #{later.submission_id} 的名额随之重新核对：{outcome_change(later.before, later.after)}")
+        for line in moved_lines(later.moved):
+            echo(line)
     return 0
 
 

@@ -10,6 +10,7 @@ from core.textsafe import for_terminal
 from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
+from intake.cli.recheck_cmd import moved_lines
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
 from intake.labels import OUTCOME_LABELS
@@ -66,4 +67,6 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
         click.echo("“超大附件”提醒已解除。")
     if done.filled:
         echo("按视频开头语补充了" + "，".join(f"{ATTACH_FIELDS[k]}：{v}" for k, v in done.filled.items()) + "。")
+    for line in moved_lines(done.moved):
+        echo(line.strip())
     return 0
