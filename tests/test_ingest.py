@@ -63,7 +63,7 @@ def test_rejected_file_is_still_recorded_and_kept(clips, workdir, backend):
     add_config(workdir, "rules:\n  repair:\n    remux: false\n")   # today's rejection stands
     out = run("ingest", str(clips["mov"]), "--unit", "柳江区", "--contact", "赵六", "--phone", "13900003333")
     assert out.returncode == 4
-    assert "文件实际是QuickTime（.mov）视频，不是 MP4（只是扩展名写成了 .mp4）。" in out.stdout
+    assert "文件实际是 QuickTime（.mov）视频，不是 MP4（只是扩展名写成了 .mp4）。" in out.stdout
     assert len(stored_files(workdir)) == 1
     shown = run("list")
     assert "【不合格】" in shown.stdout and "mov.mp4" in shown.stdout
