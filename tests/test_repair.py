@@ -189,8 +189,7 @@ def test_a_mov_attached_to_a_mail_is_remuxed_and_the_receipt_says_so(near_misses
 def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
     source = near_misses["noisy"]
     limit = source.stat().st_size // 2
-    add_config(workdir, f"watch:\n  settle_seconds: 0\nrules:\n  max_size_bytes: {limit}\n"
-                        "  repair:\n    shrink_preset: ultrafast\n")
+    add_config(workdir, f"watch:\n  settle_seconds: 0\nrules:\n  max_size_bytes: {limit}\n  sensitive:\n    scan: true\n")
     (workdir / "inbox").mkdir()
     shutil.copy(source, workdir / "inbox" / "柳南区-张三-13800138000-大.mp4")
     assert run("run", "--once").returncode == 0
@@ -207,6 +206,8 @@ def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
     add_config(workdir, "rules:\n  max_duration_seconds: 120\n  duration_grace_seconds: 5\n")
 
     original = {"sha256": sha256(kept), "size_bytes": kept.stat().st_size}
+    [scan] = [c for c in listing()[0]["checks"] if c["id"] == "sensitive_content"]   # made where it arrived
+    assert (scan["code"], scan["details"]["scanned_seconds"]) == ("ok", pytest.approx(3, abs=0.5)), scan
     out = run("fix", "1", "--shrink", "--source", kept, "--reviewer", "王老师")
     assert out.returncode == 0, out.output
     assert "压缩进度：100%" in out.stderr and "作品 #1：不合格 → 待复核" in out.stdout
@@ -221,9 +222,13 @@ def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
     assert (f["repair"], f["original"]) == ("shrink", original)
     assert (sub["outcome"], sub["check_run"], problems(sub)) == ("needs_review", 2, [("size", "warn", "shrunk")])
     assert sub["speaker"] == "小测"   # the new file went through every check, the opening phrase too
+    # … but the whole-video scan of the original stands for it: the same picture, not read a second time.
+    assert [c for c in sub["checks"] if c["id"] == "sensitive_content"] == [scan]
     db = open_services(load_config(workdir / "config.yaml")).db
     [event] = [e for e in db.events(1) if e.kind == "fixed"]
     assert (event.actor, event.data["repair"], event.data["source"]) == ("王老师", "shrink", str(kept))
+    # One pass at the fastest x264 preset: under the video's own duration on two cores (bench/bench_shrink.py).
+    assert (event.data["shrink"]["preset"], event.data["shrink"]["passes"]) == ("ultrafast", 1)
     assert json.dumps(event.data["outcome"]) == '{"old": "rejected", "new": "needs_review"}'
     assert run("fix", "1", "--shrink").returncode == 2   # no longer over the limit
 
