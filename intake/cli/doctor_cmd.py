@@ -17,13 +17,22 @@ def doctor(app: AppContext, mailbox: bool | None) -> int:
 
     findings = run_doctor(app.config, check_mailbox=mailbox)
     for f in findings:
-        mark = click.style("✓", fg="green") if f.ok else click.style("✗", fg="red")
+        if not f.ok:
+            mark = click.style("✗", fg="red")
+        else:
+            mark = click.style("!", fg="yellow") if f.warning else click.style("✓", fg="green")
         # Details quote server replies and paths, which are not ours.
         click.echo(f"{mark} {for_terminal(f.what)}：{for_terminal(f.detail)}")
-        if not f.ok and f.hint:
+        if (not f.ok or f.warning) and f.hint:
             click.echo(f"    提示：{for_terminal(f.hint)}")
     bad = [f for f in findings if not f.ok]
-    click.echo("一切正常。" if not bad else f"发现 {len(bad)} 个问题，请按提示处理。")
+    warned = [f for f in findings if f.ok and f.warning]
+    if bad:
+        click.echo(f"发现 {len(bad)} 个问题，请按提示处理。")
+    elif warned:
+        click.echo(f"没有发现问题，但有 {len(warned)} 条提醒（标有“!”），请留意。")
+    else:
+        click.echo("一切正常。")
     return 1 if bad else 0
 
 
