@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from core.textsafe import clip_bytes, one_line
 from core.timefmt import local_text
-from intake.labels import OUTCOME_LABELS
+from intake.labels import OUTCOME_LABELS, actor_label
 from intake.metadata import sidecars_of
 from intake.notes import note_owner, owner_line, write_result_note
 from intake.views import submission_view
@@ -165,7 +165,10 @@ def follow_outcome(services: Services, submission_id: int, reason: str, actor: s
         log.warning("作品 #%s 的文件已不在 %s（可能被人移走），未移动，结果说明也未更新。", submission_id,
                     one_line(str(here)))
         return None
-    updated = f"{local_text(datetime.now(timezone.utc))}（{reason}）"
+    from storage.database import current_actor
+
+    who = actor_label(actor or current_actor())
+    updated = f"{local_text(datetime.now(timezone.utc))}（{reason}，操作人：{who}）"
     if parts[0] == label:
         note = write_result_note(note_of(here), view, updated=updated)
         return Refreshed(here, None, note)

@@ -209,7 +209,7 @@ def received_at(source: InboxFile) -> datetime:
 def bare_task(source: InboxFile, ref: str) -> FolderTask:
     """The identity of a dropped file alone, for recording a file that processing failed on."""
     name = one_line(source.path.name, 500) or "未命名文件"
-    return FolderTask(source="folder", source_ref=ref, received_at=received_at(source),
+    return FolderTask(source="folder", source_ref=ref, received_at=received_at(source), actor=FOLDER_ACTOR,
                       title=one_line(Path(name).stem, 500) or name,
                       files=[MediaTask(source_path=None, original_name=name, size_bytes=source.size)])
 
@@ -224,7 +224,8 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_
     meta = metadata_for(path, watch.inbox, sidecars, units)
     name = one_line(path.name, 500) or "未命名文件"
     # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
-    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title)
+    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title,
+                      actor=FOLDER_ACTOR)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
     readable = max_size is None or source.size <= max_size
     if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):

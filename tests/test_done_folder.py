@@ -97,7 +97,7 @@ def test_a_recheck_that_changes_the_outcome_moves_the_file_and_rewrites_its_note
     assert new_path.parent.name == old_note.parent.name   # the same date folder, under the new outcome
     note = note_text(new_path.with_name(NAME + ".结果.txt"))
     assert "处理结果：通过\n" in note and "截止时间" not in note and "作品名：守护秘密\n" in note
-    assert "（重新检查），以此为准。" in note
+    assert "（重新检查，操作人：王老师），以此为准。" in note
     [moved] = moves(workdir, 1)[1:]
     assert (moved["from"], moved["to"], moved["reason"], moved["actor"]) == (
         str(old_note.with_name(NAME)), str(new_path), "重新检查", "王老师")
@@ -117,7 +117,7 @@ def test_an_edit_and_an_added_file_move_the_work_along(clips, workdir):
     assert out.returncode == 0, out.output
     assert done_files(workdir) == ["通过/守护秘密.mp4", "通过/守护秘密.mp4.结果.txt"]
     [note] = (workdir / "done").rglob("*.结果.txt")
-    assert "参赛单位：柳南区\n" in note_text(note) and "（修改信息），以此为准。" in note_text(note)
+    assert "参赛单位：柳南区\n" in note_text(note) and "（修改信息，操作人：" in note_text(note)
     assert "处理结果文件夹中的文件已随结果移到：" in out.stdout
 
     out = run("attach", "1", clips["truncated"])   # a broken file added: the work is now 不合格

@@ -20,7 +20,7 @@ from intake.labels import FIELD_LABELS
 @click.option("--speaker", metavar="代言人", help="代言人。")
 @click.option("--topic", metavar="主题", help="主题。")
 @click.option("--note", metavar="文本", help="备注（修改理由），记入审计日志。")
-@click.option("--reviewer", metavar="名字", help="修改人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="修改人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def edit(app: AppContext, submission_id: int, unit, contact, phone, title, speaker, topic, note,
          reviewer) -> int:

@@ -21,7 +21,7 @@ from intake.cli.validate_cmd import existing_files, open_checked
               help="原文件的路径：文件收到时超过上限、没有保存时必须指定（投递文件夹的在 done/不合格/ 下，邮件附件从邮箱下载）。")
 @click.option("--file", "number", type=click.IntRange(min=1), metavar="序号",
               help="压缩作品的第几个文件（作品有多个超限文件时必须指定）。")
-@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, number: int | None,
         reviewer: str | None) -> int:

@@ -51,7 +51,7 @@ def poll(app: AppContext, once: bool) -> int:
 @click.command("attach", options_metavar="[选项]")
 @click.argument("submission_id", type=SUBMISSION_NUMBER, metavar="作品编号")
 @click.argument("file", metavar="文件")
-@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None) -> int:
     """把下载好的文件（如“超大附件”）补登到已登记的作品中，并对它进行检查。"""

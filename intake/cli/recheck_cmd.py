@@ -21,7 +21,7 @@ from validators.results import Outcome, Status
               help="不重新检查视频文件，只核对报送信息、参赛单位、截止时间和名额（很快）。")
 @click.option("--content", is_flag=True,
               help="同时重新识别开头语和敏感信息（较慢；随文件报送的字幕和说明文字没有保存，只读取视频本身）。")
-@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def recheck(app: AppContext, submission_ids: tuple[int, ...], everything: bool, no_media: bool, content: bool,
             reviewer: str | None) -> int:
