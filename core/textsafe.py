@@ -90,6 +90,11 @@ def clean_name(name: str | None, max_bytes: int = NAME_MAX_BYTES, *, reserve_byt
     return (stem or default) + suffix
 
 
+def looks_like_formula(value) -> bool:
+    """True for text that a spreadsheet program would take for a formula if it were typed in (=, +, -, @…)."""
+    return isinstance(value, str) and value.startswith(_FORMULA_START)
+
+
 def cell(value, *, text: bool = False, quote_formulas: bool = True):
     """A spreadsheet cell (CSV or XLSX) that is shown, never run.
 
@@ -108,7 +113,7 @@ def cell(value, *, text: bool = False, quote_formulas: bool = True):
     value = str(value)
     value, _ = without_surrogates(value)
     value = _XML_ILLEGAL.sub("", value)
-    if quote_formulas and value.startswith(_FORMULA_START):
+    if quote_formulas and looks_like_formula(value):
         value = "'" + value
     return value
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from intake.done_folder import Refreshed, follow_outcome
 from intake.mail.findings import LINK_TOO_LARGE
 from intake.pipeline import (Services, duplicate_found, inspect_files, remux_near_misses, scan_files,
                              store_files, take_opening_phrase)
@@ -23,6 +24,7 @@ from intake.task import MediaTask, Source, SubmissionTask
 from validators.results import CheckResult, Outcome, Status
 
 if TYPE_CHECKING:
+    from intake.recheck import Rechecked
     from storage.models import Submission
 
 ATTACHED = "attached"   # the code of a check settled by an attached file
@@ -36,6 +38,7 @@ class Attached:
     media: MediaTask
     settled: list[str] = field(default_factory=list)      # check ids no longer open (large_attachment_link, size)
     filled: dict[str, str] = field(default_factory=dict)  # speaker / topic taken from the file
+    moved: Refreshed | None = None   # the work's file in done/, moved to the folder of its new outcome
 
 
 def attach_file(services: Services, submission_id: int, path: Path, actor: str | None = None) -> Attached:
@@ -53,11 +56,16 @@ def attach_file(services: Services, submission_id: int, path: Path, actor: str |
                            settle=settle, fill=fill)
     attached = Attached(outcome, media, [c.check_id for c in settle.values()], fill)
     if sub.unit and (sub.outcome == Outcome.REJECTED.value) != (outcome == Outcome.REJECTED.value):
-        attached.outcome = _ask_quota_again(services, submission_id, actor)
+        requota = _ask_quota_again(services, submission_id, actor)
+        attached.outcome, attached.moved = requota.after.value, requota.moved
+    # Its file in done/ (a folder submission's) follows the outcome, and its note tells of the file.
+    refreshed = follow_outcome(services, submission_id, "补登文件", actor=actor)
+    if refreshed is not None and refreshed.moved_from is not None:
+        attached.moved = refreshed
     return attached
 
 
-def _ask_quota_again(services: Services, submission_id: int, actor: str | None) -> str:
+def _ask_quota_again(services: Services, submission_id: int, actor: str | None) -> Rechecked:
     """The work's quota (and that of its unit's later works) after it became rejected or stopped being so."""
     from intake.recheck import judge, record_run, requota_later, stored_task
 
@@ -65,7 +73,7 @@ def _ask_quota_again(services: Services, submission_id: int, actor: str | None) 
     done = record_run(services, judged, "rechecked", {"asked": ["quota"], "cause": "attach"}, actor=actor)
     for _ in requota_later(services, judged.units, submission_id, {submission_id}, actor):
         pass   # each later work whose quota changed is recorded by its own run
-    return done.after.value
+    return done
 
 
 def settled_checks(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:

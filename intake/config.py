@@ -194,6 +194,10 @@ class DeskConfig(Section):
     max_failed_logins_per_address: int = Field(20, ge=1, description="同一台电脑（IP 地址）登录失败多少次后暂时锁定")
     lockout_seconds: float = Field(300, gt=0, description="登录失败过多时锁定的秒数")
     refresh_seconds: float = Field(5, gt=0, description="概览页刷新“最新收到”的间隔（秒）")
+    default_reviewer: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="在命令行用 `intake decide` 记录评审决定而没有加 `--reviewer` 时，记作哪位评审（如 `王老师`）；"
+                    "不设置时记作与当前系统用户同名的工作台账号，没有这样的账号时记为“未注明”（不记系统用户名）")
 
 
 class Config(Section):

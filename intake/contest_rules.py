@@ -13,6 +13,7 @@ from intake.config import ContestConfig
 from validators.results import CheckResult, passed, warned
 
 SUFFIXES = ("苗族自治县", "侗族自治县", "瑶族自治县", "壮族自治县", "自治县", "区", "县", "市")
+SUFFIX_ENDINGS = tuple({suffix[-1] for suffix in SUFFIXES})
 NOISE = re.compile(r"[\s·．.、,，()（）【】\[\]\"“”'‘’-]")
 
 
@@ -47,6 +48,12 @@ class UnitMatcher:
             for alias in (unit.name, *unit.aliases, *short_forms(unit.name)):
                 pairs.setdefault(_clean(alias), unit.name)
         self.aliases = sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
+        # What may be found inside a longer text (a file name): names, configured aliases and short forms with
+        # their ending (融水县), never a bare short form (城中 is in 城中村, 柳南 in 柳南风光).
+        bare = {_clean(form) for unit in contest.units for form in short_forms(unit.name)
+                if not form.endswith(SUFFIX_ENDINGS)} - {_clean(a) for unit in contest.units
+                                                          for a in (unit.name, *unit.aliases)}
+        self.distinctive = [(alias, unit) for alias, unit in self.aliases if alias not in bare]
 
     def match(self, raw: str | None) -> UnitMatch:
         if not raw:
@@ -69,11 +76,26 @@ class UnitMatcher:
             return UnitMatch(best, "fuzzy", score)
         return UnitMatch(None, "unknown", score)
 
+    def written_in(self, text: str) -> str | None:
+        """The one listed unit a longer text (a file name such as 融水县作品) names, as written there: by its
+        name, an alias or a short form with its ending. None when it names none, or more than one."""
+        cleaned = _clean(text)
+        found = self._spans(cleaned, self.distinctive)
+        if len({unit for _, _, unit in found}) != 1:
+            return None
+        start, end, _ = found[0]
+        return cleaned[start:end]
+
     def _contained(self, text: str) -> list[str]:
-        """The different units whose names occur in ``text``, in the order written. The longest name is
+        """The different units whose names occur in ``text``, in the order written."""
+        return list(dict.fromkeys(unit for _, _, unit in self._spans(text, self.aliases)))
+
+    @staticmethod
+    def _spans(text: str, aliases: list[tuple[str, str]]) -> list[tuple[int, int, str]]:
+        """(start, end, unit) of each of ``aliases`` in ``text``, in the order written. The longest name is
         taken first, and a shorter one inside or across it does not count (柳南区委 is 柳南区, not 柳南 too)."""
         claimed: list[tuple[int, int, str]] = []
-        for alias, unit in self.aliases:
+        for alias, unit in aliases:
             if len(alias) < 2:
                 continue
             start = text.find(alias)
@@ -82,7 +104,7 @@ class UnitMatcher:
                 if not any(start < e and s < end for s, e, _ in claimed):
                     claimed.append((start, end, unit))
                 start = text.find(alias, start + 1)
-        return list(dict.fromkeys(unit for _, _, unit in sorted(claimed)))
+        return sorted(claimed)
 
 
 def check_unit(raw: str | None, found: UnitMatch) -> CheckResult | None:

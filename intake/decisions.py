@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import UsageError
-from intake.labels import check_label
+from intake.labels import UNATTRIBUTED, check_label
 from intake.secrecy import finding_text
 from intake.views import submission_view
 
@@ -41,9 +41,23 @@ def reasons_to_insist(db: Database, submission_id: int) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def decide(db: Database, submission_id: int, decision: str, note: str | None, reviewer: str | None,
+def command_line_reviewer(db: Database, given: str | None, default: str | None) -> str:
+    """Who a decision made at the command line is recorded under: ``--reviewer``, else ``desk.default_reviewer``,
+    else the desk account named as the system user running it (the user behind sudo), else nobody named
+    (UNATTRIBUTED). Never the bare system user: "root" says nothing of which judge decided."""
+    from storage.database import current_actor
+
+    for name in (given, default):
+        if name and name.strip():
+            return name   # as given: stored as any outside text is, shown through the terminal's door
+    login = current_actor()
+    return login if db.user(login) is not None else UNATTRIBUTED
+
+
+def decide(db: Database, submission_id: int, decision: str, note: str | None, reviewer: str,
            force: bool = False) -> Decided:
-    """Record ``decision``; shortlisting a rejected or flagged work raises UsageError unless ``force``."""
+    """Record ``decision`` by ``reviewer``; shortlisting a rejected or flagged work raises UsageError unless
+    ``force``."""
     reasons = reasons_to_insist(db, submission_id) if decision == "shortlist" else ()
     if reasons and not force:
         raise UsageError(f"作品 #{submission_id} {'；'.join(reasons)}，一般不应入围，未记录。", FORCE_HINT)

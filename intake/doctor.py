@@ -7,12 +7,12 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from core.errors import IntakeError
 from core.textsafe import one_line
-from core.timefmt import local_text
+from core.timefmt import SHANGHAI, local_text
 from intake.config import Config
 
 
@@ -22,10 +22,11 @@ class Finding:
     what: str
     detail: str
     hint: str | None = None
+    warning: bool = False   # works, but someone should know (a passed deadline): shown, not counted as a problem
 
 
-def run_doctor(config: Config, check_mailbox: bool | None = None) -> list[Finding]:
-    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config)]
+def run_doctor(config: Config, check_mailbox: bool | None = None, now: datetime | None = None) -> list[Finding]:
+    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config), check_deadline(config, now)]
     findings.append(check_database(config))
     for label, folder in (("文件库", config.storage.root), ("数据目录", config.storage.data_dir),
                           ("投递文件夹", config.watch.inbox), ("处理结果文件夹", config.watch.done)):
@@ -71,6 +72,17 @@ def check_ocr(config: Config) -> Finding:
         return Finding(False, "画面文字识别", f"无法加载 RapidOCR：{exc}",
                        "请重新安装依赖（pip install rapidocr-onnxruntime），或设置 rules.opening.ocr: false。")
     return Finding(True, "画面文字识别", "可用（RapidOCR）")
+
+
+def check_deadline(config: Config, now: datetime | None = None) -> Finding:
+    """As the main job's start-up says: after the deadline every work that arrives is flagged late."""
+    deadline = config.contest.deadline
+    shown = f"{deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}（北京时间）"
+    if deadline < (now or datetime.now(timezone.utc)):
+        return Finding(True, "截止时间", f"{shown}已过：此后收到的作品都会带“截止时间”提醒",
+                       "征集已经结束的，不必处理；要延期，请修改 config.yaml 中的 contest.deadline，"
+                       "再用 intake recheck --all 重新核对已登记的作品。", warning=True)
+    return Finding(True, "截止时间", f"{shown}，尚未到")
 
 
 def check_database(config: Config) -> Finding:

@@ -15,6 +15,7 @@ from typing import Any
 from core.errors import UsageError
 from core.textsafe import clean_text, one_line
 from intake.contact_info import normalise_phone, phone_is_valid
+from intake.done_folder import Refreshed
 from intake.labels import FIELD_LABELS
 from intake.pipeline import Services
 from intake.recheck import Rechecked, judge, record_run, requota_later, stored_task
@@ -33,6 +34,7 @@ class Edited:
     after: Outcome
     changed: list[dict[str, Any]] = field(default_factory=list)   # results that are new or changed
     later: list[Rechecked] = field(default_factory=list)          # later works whose quota changed
+    moved: Refreshed | None = None   # its file in done/, moved to the folder of the new outcome
 
 
 def cleaned_values(values: dict[str, str | None]) -> dict[str, str | None]:
@@ -80,7 +82,7 @@ def edit_submission(services: Services, submission_id: int, values: dict[str, st
     result = record_run(services, judged, "edited", data, changes=changes, actor=actor)
     later = list(requota_later(services, judged.units, submission_id, {submission_id}, actor)) \
         if sub.unit != task.unit else []
-    return Edited(submission_id, result.changes, result.before, result.after, result.changed, later)
+    return Edited(submission_id, result.changes, result.before, result.after, result.changed, later, result.moved)
 
 
 def _unchanged(sub, name: str, value: str | None) -> bool:

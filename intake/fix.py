@@ -1,7 +1,7 @@
 """``intake fix --shrink``: a reviewer's explicit, lossy repair of a file over the size limit.
 
-The file is re-encoded (H.264 at a bitrate planned from its duration, AAC at 128 kbit/s) to land at about
-95 % of ``rules.max_size_bytes``. The pipeline never does this on its own: it changes the picture. The
+The file is re-encoded (H.264 in one pass at a bitrate planned from its duration, AAC at 128 kbit/s) to land at
+about 95 % of ``rules.max_size_bytes``. The pipeline never does this on its own: it changes the picture. The
 original is stored as evidence (over the limit, it was not stored when it arrived), the new file goes through
 every check, and the submission's file becomes the new one, linked to the original, in a new check run that
 a ``fixed`` event announces. A file over the duration limit is refused: trimming changes the work, and that
@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 from core.errors import ToolError, UsageError
 from core.numbers import duration_text, size_text
+from intake.done_folder import Refreshed, follow_outcome
 from intake.pipeline import Services, check_unit_quota, take_opening_phrase
-from intake.recheck import CONTENT_CHECKS, MEDIA_CHECKS, Judged, Rechecked, requota_later, stored_task
+from intake.recheck import CONTENT_CHECKS, MEDIA_CHECKS, Judged, Rechecked, requota_later, stored_task, whole_scan
 from intake.records import check_row
 from intake.task import MediaTask, Source
 from storage.filestore import StoredBlob
@@ -45,6 +46,7 @@ class Fixed:
     before: Outcome
     after: Outcome
     later: list[Rechecked] = field(default_factory=list)   # later works of the unit whose quota changed
+    moved: Refreshed | None = None   # its file in done/, moved to the folder of the new outcome
 
 
 class ShrinkJob:
@@ -68,17 +70,24 @@ class ShrinkJob:
         services, item, sub = self.services, self.media, self.judged.sub
         rules, store = services.config.rules, services.store
         original = item.original or item.blob or self._store_original()
+        # The new file holds the picture the original held: a whole-video scan of the original (made where it
+        # arrived) stands for it, and is not made again (it would cost about as much as the re-encode).
+        scanned = [c for c in item.extra_checks if c.check_id == "sensitive_content"]
+        scanned = scanned if whole_scan(scanned) else []
+        checking = _without_scan(rules) if scanned else rules
         temp = store.new_temp()
         try:
             self._encode(temp, progress)
             with OpenedFile.open(temp) as made:
-                report = examine_file(temp, rules, deep=services.deep, name=item.original_name, opened=made)
+                report = examine_file(temp, checking, deep=services.deep, name=item.original_name, opened=made)
             blob = store.adopt(temp)
         finally:
             temp.unlink(missing_ok=True)
         report.path = store.path_of(blob.relative_path)
         shrunk = check_shrunk(self.opened.size, blob.size_bytes, rules)
         report.checks = [shrunk if c.check_id == "size" and c.status is Status.PASS else c for c in report.checks]
+        if scanned:
+            report.checks = [scanned[0] if c.check_id == "sensitive_content" else c for c in report.checks]
         item.extra_checks = [c for c in item.extra_checks if c.check_id not in MEDIA_CHECKS | CONTENT_CHECKS]
         item.blob, item.report, item.size_bytes, item.original, item.repair = \
             blob, report, blob.size_bytes, original, "shrink"
@@ -93,10 +102,12 @@ class ShrinkJob:
                    if getattr(task, name) != getattr(sub, name)}
         record = services.db.record_repair(sub.id, position, blob, original, "shrink", run, self._audit(),
                                            changes=changes, actor=actor)
+        refreshed = follow_outcome(services, sub.id, "压缩文件", actor=actor)
         later = list(requota_later(services, self.judged.units, sub.id, {sub.id}, actor)) \
             if self.judged.rejected_changed() else []
         return Fixed(sub.id, position, item, original, Outcome(record["outcome"]["old"]),
-                     Outcome(record["outcome"]["new"]), later)
+                     Outcome(record["outcome"]["new"]), later,
+                     refreshed if refreshed and refreshed.moved_from else None)
 
     def _store_original(self) -> StoredBlob:
         services = self.services
@@ -128,7 +139,7 @@ class ShrinkJob:
     def _audit(self) -> dict[str, Any]:
         plan, preset = self.plan, self.services.config.rules.repair.shrink_preset
         return {"shrink": {"video_bps": plan.video_bps, "audio_bps": plan.audio_bps, "target_bytes": plan.target_bytes,
-                           "seconds": round(self.seconds, 3), "preset": preset},
+                           "seconds": round(self.seconds, 3), "preset": preset, "passes": 1},
                 "source": str(self.source) if self.source else "store"}
 
     def close(self) -> None:
@@ -139,6 +150,11 @@ class ShrinkJob:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _without_scan(rules):
+    """The rules with the whole-video scan off (the opening phrase is still looked for)."""
+    return rules.model_copy(update={"sensitive": rules.sensitive.model_copy(update={"scan": False})})
 
 
 def prepare_shrink(services: Services, submission_id: int, source: OpenedFile | None = None,

@@ -25,10 +25,11 @@ from typing import Callable
 
 from core import failpoints
 from core.errors import StorageError
-from core.textsafe import clean_name, clip_bytes, one_line
+from core.textsafe import clean_name, one_line
 from core.timefmt import SHANGHAI
 from intake.config import WatchConfig
 from intake.contest_rules import UnitMatcher
+from intake.done_folder import FOLDER_ACTOR, NOTE_SUFFIX, claim_name, free_name, note_of, sidecar_target
 from intake.inbox_fs import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, open_dir_chain, relative_parts
 from intake.labels import OUTCOME_LABELS
 from intake.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidecars_of, transcripts_of
@@ -45,8 +46,7 @@ log = logging.getLogger(__name__)
 
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 IGNORED_SUFFIXES = (".part", ".crdownload", ".tmp", ".download", ".partial")
-NOTE_SUFFIX = ".结果.txt"
-# Room left in a done/ name for the note's suffix and a " (99)" from free_name.
+# Room left in a done/ name for the note's suffix and a " (99)" from claim_name.
 NAME_RESERVE = len(NOTE_SUFFIX.encode("utf-8")) + 8
 MAX_REF_PATH = 300
 # Results that a copy still under way would also give: accepted only once the file has rested longer.
@@ -209,7 +209,7 @@ def received_at(source: InboxFile) -> datetime:
 def bare_task(source: InboxFile, ref: str) -> FolderTask:
     """The identity of a dropped file alone, for recording a file that processing failed on."""
     name = one_line(source.path.name, 500) or "未命名文件"
-    return FolderTask(source="folder", source_ref=ref, received_at=received_at(source),
+    return FolderTask(source="folder", source_ref=ref, received_at=received_at(source), actor=FOLDER_ACTOR,
                       title=one_line(Path(name).stem, 500) or name,
                       files=[MediaTask(source_path=None, original_name=name, size_bytes=source.size)])
 
@@ -224,7 +224,8 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_
     meta = metadata_for(path, watch.inbox, sidecars, units)
     name = one_line(path.name, 500) or "未命名文件"
     # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
-    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title)
+    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title,
+                      actor=FOLDER_ACTOR)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
     readable = max_size is None or source.size <= max_size
     if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):
@@ -264,12 +265,13 @@ def finish(source: InboxFile, submission_id: int, services: Services, watch: Wat
     relative = path.relative_to(watch.inbox)
     folder = (watch.done / OUTCOME_LABELS[outcome] / received.strftime("%Y-%m-%d")
               / Path(*[clean_name(part) for part in relative.parent.parts]))
-    target = free_name(folder / clean_name(path.name, reserve_bytes=NAME_RESERVE), source.fd)
+    # Never onto another file: a second file of this name (even the same video dropped again) gets " (2)".
+    target = claim_name(folder / clean_name(path.name, reserve_bytes=NAME_RESERVE), submission_id)
     failpoints.reached("after_record")
-    note = write_result_note(target.with_name(target.name + NOTE_SUFFIX), view)
+    note = write_result_note(note_of(target), view)
     failpoints.reached("after_note")
     for sidecar in sidecars_of(path):
-        _move_sidecar(sidecar, folder, watch.inbox)
+        _move_sidecar(sidecar, sidecar_target(target, sidecar), watch.inbox)
     try:
         source.move_to(target)
     except FileNotFoundError:
@@ -282,7 +284,7 @@ def finish(source: InboxFile, submission_id: int, services: Services, watch: Wat
                            "处理好后会自动移走，不会重复登记。") from exc
     services.db.record_event("moved", {"from": one_line(str(path)), "to": one_line(str(target)),
                                        "note": one_line(str(note))},
-                             submission_id=submission_id, actor="folder-watcher")
+                             submission_id=submission_id, actor=FOLDER_ACTOR)
     log.info("作品 #%s（%s）已移到 %s", submission_id, OUTCOME_LABELS[outcome], one_line(str(target)))
     for folder in remove_empty_folders(watch.inbox, path.parent, lambda f: kept_folder(f, services, watch)):
         log.info("已删除投递文件夹中的空文件夹 %s", one_line(str(folder)))
@@ -328,49 +330,11 @@ def remove_empty_folders(inbox: Path, folder: Path, keep: Callable[[Path], bool]
     return removed
 
 
-def _move_sidecar(sidecar: Path, folder: Path, inbox: Path) -> None:
+def _move_sidecar(sidecar: Path, target: Path, inbox: Path) -> None:
     try:
         with InboxFile.open(inbox, sidecar) as side:
-            side.move_to(free_name(folder / clean_name(sidecar.name, reserve_bytes=NAME_RESERVE), side.fd))
+            side.move_to(free_name(target, side.fd))
     except Refused as exc:
         log.warning("说明文件 %s 未移动：%s", exc.path, exc.reason)
     except FileNotFoundError:
         pass
-
-
-def free_name(target: Path, source_fd: int) -> Path:
-    """``target``, or ``name (2).ext`` … if taken by a file with other content than ``source_fd``'s."""
-    candidate, n = target, 1
-    while os.path.lexists(candidate):
-        if same_content(candidate, source_fd):
-            return candidate   # an interrupted cross-device move left a complete copy
-        n += 1
-        stem, suffix = os.path.splitext(target.name)
-        candidate = target.with_name(clip_bytes(stem, 255 - len(f" ({n}){suffix}".encode())) + f" ({n}){suffix}")
-    return candidate
-
-
-def same_content(path: Path, fd: int) -> bool:
-    """True if the regular file at ``path`` holds exactly the bytes of ``fd`` (size first, then SHA-256)."""
-    try:
-        other = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        a, b = os.fstat(other), os.fstat(fd)
-        if not stat.S_ISREG(a.st_mode) or a.st_size != b.st_size:
-            return False
-        return _sha256(other, a.st_size) == _sha256(fd, b.st_size)
-    finally:
-        os.close(other)
-
-
-def _sha256(fd: int, size: int) -> str:
-    digest, offset = hashlib.sha256(), 0
-    while offset < size:
-        chunk = os.pread(fd, min(4 * 1024 * 1024, size - offset), offset)
-        if not chunk:
-            break
-        digest.update(chunk)
-        offset += len(chunk)
-    return digest.hexdigest()

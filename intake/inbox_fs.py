@@ -301,7 +301,7 @@ def move_entry(dir_fd: int, name: str, fd: int | None, target: Path) -> None:
     """Rename ``name`` in the open folder ``dir_fd`` to ``target``; across devices, copy through ``fd``.
 
     The copy goes to a temp name, is fsynced and renamed, and only then is the source unlinked,
-    so a crash leaves either the source or a complete copy (``free_name`` then reuses it).
+    so a crash leaves either the source or a complete copy (``claim_name`` then takes its name again).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

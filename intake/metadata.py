@@ -186,14 +186,16 @@ UNIT_ENDINGS = ("区", "县", "市", "局", "办", "委", "室", "部", "厅", "
 def from_file_name(stem: str, units: UnitMatcher | None = None) -> Metadata:
     """单位、联系人、电话 and 作品名 from a name such as ``柳北区-张伟-0772-2612345-网络安全``, in any order.
 
-    The phone comes first (a landline keeps its dash, so the name cannot simply be split on dashes);
-    nothing is taken from a name without one. Of the other parts, the unit is one the unit list knows
-    (``units``), else one named like a unit (柳北区, 市公安局); the contact is a person's name beside the
-    phone; what is left is the title.
+    The phone comes first (a landline keeps its dash, so the name cannot simply be split on dashes). Of
+    the other parts, the unit is one the unit list knows (``units``), else one named like a unit (柳北区,
+    市公安局); the contact is a person's name beside the phone; what is left is the title.
+
+    A name without a phone gives only a unit on the list, named in it (融水县作品, 柳南-守护秘密): a
+    free-form part that merely looks like a unit could be the title, and so could a person's name.
     """
     phone = find_phone(stem)
     if phone is None:
-        return Metadata()
+        return _cleaned(unit=_listed_unit_in(stem, units))
     before = _name_parts(stem[:phone.start()])
     after = _name_parts(stem[phone.end():])
     unit = _unit_part(before + after, units)
@@ -206,6 +208,17 @@ def from_file_name(stem: str, units: UnitMatcher | None = None) -> Metadata:
 
 def _name_parts(text: str) -> list[str]:
     return [p for p in NAME_SEPARATORS.split(text) if p]
+
+
+def _listed_unit_in(stem: str, units: UnitMatcher | None) -> str | None:
+    """A listed unit named in a name without a phone: a part that is one (柳南 in 柳南-守护秘密), else one
+    written inside the name (融水县 in 融水县作品)."""
+    if units is None:
+        return None
+    for part in _name_parts(stem):
+        if units.match(part).how in ("exact", "alias"):
+            return part
+    return units.written_in(stem)
 
 
 def _unit_part(parts: list[str], units: UnitMatcher | None) -> str | None:

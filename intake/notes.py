@@ -4,6 +4,7 @@ staff, quoting the reviewer's messages), and the receipt's body (for the submitt
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,13 @@ ADVICE = {
 }
 
 
-def render_result_note(view: dict[str, Any]) -> str:
+# The line of a result note that names its submission: how done/ tells whose a file is (intake.done_folder).
+OWNER_LINE = re.compile(r"^登记编号：#(\d+)\s*$", re.MULTILINE)
+NOTE_READ_CAP = 64 * 1024
+
+
+def render_result_note(view: dict[str, Any], updated: str | None = None) -> str:
+    """The note for the staff; ``updated`` says when and why it was written again after a change."""
     outcome = Outcome(view["outcome"])
     problems = [
         {"label": check_label(c["id"]), "status_label": STATUS_LABELS[Status(c["status"])], "message": c["message"]}
@@ -31,7 +38,7 @@ def render_result_note(view: dict[str, Any]) -> str:
     ]
     return ENV.get_template("result_note.txt.j2").render(
         title="“寻找最美保密法治代言人”微视频作品处理结果",
-        sub=view, received=view["received_at"][:16].replace("T", " "),
+        sub=view, received=view["received_at"][:16].replace("T", " "), updated=updated,
         file_names="、".join(f["original_name"] for f in view["files"]) or "（无视频文件）",
         outcome_label=OUTCOME_LABELS[outcome], problems=problems, advice=ADVICE[outcome])
 
@@ -82,10 +89,26 @@ def _no_files(view: dict[str, Any]) -> str:
     return "（未收到视频文件）"
 
 
-def write_result_note(path: Path, view: dict[str, Any]) -> Path:
+def owner_line(submission_id: int) -> str:
+    """The note's line that names its submission, as the template writes it."""
+    return f"登记编号：#{submission_id}\r\n"
+
+
+def note_owner(path: Path) -> int | None:
+    """The submission a result note was written for (its 登记编号), or None: no note, or not one of ours."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(NOTE_READ_CAP).decode("utf-8-sig", "replace")
+    except OSError:
+        return None
+    found = OWNER_LINE.search(text)
+    return int(found[1]) if found else None
+
+
+def write_result_note(path: Path, view: dict[str, Any], updated: str | None = None) -> Path:
     """Write atomically, UTF-8 with BOM and CRLF, so Windows Notepad shows it right."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = render_result_note(view).replace("\r\n", "\n").replace("\n", "\r\n")
+    text = render_result_note(view, updated).replace("\r\n", "\n").replace("\n", "\r\n")
     # A short temp name: the note's own name may already use the whole 255 bytes a name may have.
     temp = path.with_name(f".{uuid.uuid4().hex[:12]}.note.part")
     temp.write_bytes(text.encode("utf-8-sig"))

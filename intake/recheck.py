@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from core.errors import ChangedMeanwhile
 from core.numbers import size_text
 from intake.contact_info import check_contact_info
+from intake.done_folder import Refreshed, follow_outcome
 from intake.pipeline import Services, check_contest_deadline, check_unit_quota, match_unit, take_opening_phrase
 from intake.records import check_row
 from intake.task import MediaTask, Source, SubmissionTask
@@ -44,6 +45,7 @@ SUBMISSION_CHECKS = frozenset({"contact_info", "unit", "deadline", "quota"})
 MEDIA_CHECKS = frozenset({"size", "container", "streams", "duration", "integrity"})
 CONTENT_CHECKS = frozenset({"opening_phrase", "sensitive_content"})
 HASH_CHUNK = 4 * 1024 * 1024
+REASONS = {"rechecked": "重新检查", "edited": "修改信息"}   # what a note rewritten after a run says happened
 MAX_REREADS = 3   # a submission edited while it was being rechecked is read again, at most this often
 
 
@@ -57,6 +59,7 @@ class Rechecked:
     changed: list[dict[str, Any]] = field(default_factory=list)   # as the event holds them: id, status, ...
     cause: int | None = None   # the submission whose change asked this one's quota again
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)   # edited fields: {old, new}
+    moved: Refreshed | None = None   # its file in done/, moved to the folder of a new outcome (or None)
 
 
 @dataclass
@@ -174,9 +177,22 @@ def record_run(services: Services, judged: Judged, kind: str, data: dict[str, An
                                           expected=snapshot(judged.sub))
     new = record.get("checks", [])
     outcome = record.get("outcome", {"old": judged.sub.outcome, "new": judged.sub.outcome})
+    # Its file in done/ and the note beside it say what the record says now.
+    refreshed = follow_outcome(services, judged.sub.id, _reason(kind, data), actor=actor)
     return Rechecked(judged.sub.id, Outcome(outcome["old"]), Outcome(outcome["new"]),
                      [c for c in new if _key(c) not in earlier], cause=data.get("cause"),
-                     changes=record.get("changes", {}))
+                     changes=record.get("changes", {}),
+                     moved=refreshed if refreshed and refreshed.moved_from else None)
+
+
+def _reason(kind: str, data: dict[str, Any]) -> str:
+    """What a note written again after this run says happened."""
+    cause = data.get("cause")
+    if cause == "attach":
+        return "补登文件"
+    if isinstance(cause, int):
+        return f"因作品 #{cause} 的变化重新核对名额"
+    return REASONS.get(kind, kind)
 
 
 def requota_later(services: Services, units: set[str], after: int, skip: set[int],

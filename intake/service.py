@@ -15,6 +15,8 @@ import contextlib
 import os
 import pwd
 import re
+import shlex
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -150,9 +152,59 @@ def plan_unit(config: Config, *, user_scope: bool, name: str = "intake", output:
     notes = []
     if not user_scope and who == "root":
         notes.append("服务将以 root 身份运行。建议用 --run-as 指定存放数据的普通用户。")
+    if not user_scope and who != "root":
+        notes += unwritable_notes(who, config)
     if config_file is None:
         notes.append(f"未找到 config.yaml：服务使用内置默认配置，数据都在 {working_dir} 下。")
     return UnitPlan(spec, file_name, path, render_unit(spec), config_file, bool(env and env.is_file()), notes)
+
+
+def unwritable_notes(user: str, config: Config) -> list[str]:
+    """A note when ``user`` could not write a folder the job writes, by the permission bits (the service would
+    start and then fail): which folders, whose they are, and the command that mends it."""
+    account = pwd.getpwnam(user)
+    groups = set(os.getgrouplist(user, account.pw_gid))
+    labels = {config.storage.data_dir: "数据目录", config.storage.root: "文件库", config.watch.inbox: "投递文件夹",
+              config.watch.done: "处理结果文件夹"}
+    blocked: dict[Path, list[str]] = {}
+    for path in _writable(config):
+        stop = _first_refusal(Path(os.path.abspath(path)), account.pw_uid, groups)
+        if stop is not None:
+            blocked.setdefault(stop, []).append(labels.get(path, "数据库所在文件夹"))
+    if not blocked:
+        return []
+    shown = []
+    for folder, needed in blocked.items():
+        st = folder.stat()
+        shown.append(f"{folder}（{'、'.join(dict.fromkeys(needed))}；所有者 {_user_name(st.st_uid)}，"
+                     f"权限 {stat.filemode(st.st_mode)}）")
+    roots = [f for f in blocked if not any(other in f.parents for other in blocked)]   # chown -R covers the rest
+    mend = shlex.join(["sudo", "chown", "-R", user, *map(str, roots)])
+    return [f"用户 {user} 无法写入服务要写的文件夹：{'、'.join(shown)}，服务启动后会出错。"
+            f"请运行 {mend}，或用 --run-as 指定能写入这些文件夹的用户。"]
+
+
+def _first_refusal(path: Path, uid: int, groups: set[int]) -> Path | None:
+    """The folder that keeps ``uid`` from writing ``path`` (or creating it), or None when nothing does: each
+    folder on the way must let it pass (x), and the deepest one that exists must also let it write (w)."""
+    if uid == 0:
+        return None
+    existing = [p for p in (*reversed(path.parents), path) if p.exists()]
+    for index, folder in enumerate(existing):
+        need = os.X_OK | (os.W_OK if index == len(existing) - 1 else 0)
+        if not _allows(folder.stat(), uid, groups, need):
+            return folder
+    return None
+
+
+def _allows(st: os.stat_result, uid: int, groups: set[int], need: int) -> bool:
+    if st.st_uid == uid:
+        shift = 6
+    elif st.st_gid in groups:
+        shift = 3
+    else:
+        shift = 0
+    return (st.st_mode >> shift) & need == need
 
 
 def _writable(config: Config) -> tuple[Path, ...]:
@@ -181,7 +233,7 @@ def render_unit(spec: UnitSpec) -> str:
     lines += ["", "[Service]", "Type=simple"]
     if spec.run_as:
         lines.append(f"User={_value(spec.run_as)}")
-    lines.append(f"WorkingDirectory={_value(str(spec.working_dir))}")
+    lines.append(f"WorkingDirectory={_value(str(spec.working_dir), folder=True)}")
     lines.append("ExecStart=" + " ".join(_exec_word(word) for word in spec.command))
     if spec.env_file:
         lines.append(f"# 从下面的文件读取 {'、'.join(spec.secrets) or '环境变量'}（每行一个“名称=值”，权限 600）；"
@@ -218,9 +270,20 @@ def _checked(text: str) -> str:
     return text
 
 
-def _value(text: str) -> str:
-    """A setting's value: % doubled so that systemd does not read it as a specifier."""
-    return _checked(text).replace("%", "%%")
+def _value(text: str, folder: bool = False) -> str:
+    """A setting's value: % doubled so that systemd does not read it as a specifier.
+
+    A line that ends in a backslash goes on to the next one in a unit file (a working folder named 报送\\
+    swallowed the ExecStart= line after it). A folder's path then ends in "/", which ends the line and which systemd drops from
+    the path; any other value so ended cannot be written, and is refused (UsageError, exit 2).
+    """
+    text = _checked(text).replace("%", "%%")
+    if text.endswith("\\"):
+        if folder:
+            return text + "/"
+        raise UsageError(f"路径以反斜杠“\\”结尾，写进服务文件会与下一行连在一起：{text}",
+                         "请换一个不以“\\”结尾的文件名。")
+    return text
 
 
 def _exec_word(word: str) -> str:

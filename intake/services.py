@@ -12,6 +12,7 @@ from storage.filestore import FileStore
 
 if TYPE_CHECKING:  # SQLAlchemy and Alembic load in open_database, on the opening thread where there is one
     from storage.database import Database
+    from storage.records import SchemaChange
 
 
 def database_address(config: Config) -> dict[str, Any]:
@@ -25,6 +26,14 @@ def open_database(config: Config) -> Database:
     from storage.database import open_database_at
 
     return open_database_at(**database_address(config))
+
+
+def migrate_database(config: Config) -> tuple[Database, SchemaChange | None]:
+    """``intake migrate``: the database brought to the newest schema, and what this call changed (None: nothing)."""
+    from storage.database import Database
+
+    db = Database(**database_address(config))
+    return db, db.migrate(how="intake migrate")
 
 
 class DatabaseOpening:

@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from core import failpoints
 from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
-from storage.models import Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User
+from storage.models import (Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User,
+                            utcnow)
 from storage.check_runs import apply_check_run
 from storage.scores import JudgeScores, save_scores, scores_of
 from storage.filestore import StoredBlob
-from storage.records import CheckRow, CheckRun, FileRecord, SubmissionRecord, outcome_of_statuses
+from storage.records import CheckRow, CheckRun, FileRecord, SchemaChange, SubmissionRecord, outcome_of_statuses
 from storage.values import check_record as _check_row
 from storage.values import jsonable as _jsonable
 from storage.values import not_found as _not_found
@@ -37,6 +38,7 @@ from storage.values import stored_key as _key
 from storage.values import stored_text as _text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SCHEMA_MIGRATED = "schema_migrated"   # the event that keeps each creation or upgrade of the schema
 REVISION_LINE = re.compile(r'^(down_revision|revision)\s*=\s*["\']([^"\']+)["\']', re.M)
 
 
@@ -75,6 +77,11 @@ def open_database_at(url: str, busy_timeout_seconds: float = 30, connect_timeout
 
 
 def current_actor() -> str:
+    """The system user running this, as the audit log names them: under sudo the user behind it (root
+    tells nobody who it was), else the login name."""
+    behind_sudo = os.environ.get("SUDO_USER")
+    if behind_sudo and behind_sudo != "root" and os.geteuid() == 0:
+        return behind_sudo
     try:
         return getpass.getuser()
     except Exception:  # no user name in a bare container
@@ -191,16 +198,18 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         return cfg
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration.
+    def migrate(self, how: str = "automatic") -> SchemaChange | None:
+        """Create or upgrade the schema to the newest migration; return what changed (None: it was current).
 
         A database already at the newest revision is only read (one SELECT): Alembic, its lock and its
-        scripts cost a tenth of a second on every command that opens the database.
+        scripts cost a tenth of a second on every command that opens the database. A change is kept as a
+        ``schema_migrated`` event (``how``: 'automatic', or the command that asked), so that ``intake
+        migrate`` can say later what an automatic upgrade did.
         """
         try:
             if self._revision() == head_revision():
                 self.ensure_same_file()
-                return
+                return None
         except OperationalError as exc:
             if self.engine.dialect.name != "sqlite":   # the server is away (SQLite says so of a missing table)
                 raise self._unreachable(exc) from exc
@@ -213,11 +222,27 @@ class Database:
             with self._migration_lock(), self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                before = _revision_on(conn)   # again, under the lock: another process may have upgraded meanwhile
+                change = None
+                if before != head_revision():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    change = SchemaChange(before, head_revision(), how)
+                    conn.execute(Event.__table__.insert().values(
+                        kind=SCHEMA_MIGRATED, actor=current_actor(), submission_id=None, at=utcnow(),
+                        data={"from": before, "to": change.after, "how": how}))
             self.ensure_same_file()   # remember which SQLite file we write to
         except SQLAlchemyError as exc:
             raise self._unreachable(exc) from exc
+        return change
+
+    def last_schema_change(self) -> SchemaChange | None:
+        """The latest creation or upgrade of the schema, as recorded (None before this was recorded)."""
+        event = self.latest_event([SCHEMA_MIGRATED])
+        if event is None or not isinstance(event.data, dict) or not event.data.get("to"):
+            return None
+        data = event.data
+        return SchemaChange(data.get("from"), data["to"], data.get("how") or "automatic", event.at, event.actor)
 
     def _unreachable(self, exc: SQLAlchemyError) -> DatabaseError:
         return DatabaseError(f"无法连接或升级数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
@@ -240,9 +265,7 @@ class Database:
     def _revision(self) -> str | None:
         """The schema's revision as Alembic recorded it (None for an empty database)."""
         with self.engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return _revision_on(conn)
 
     def schema_is_current(self) -> bool:
         try:
@@ -753,6 +776,12 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
         s.flush()
         for check in media.checks:
             s.add(_check_row(submission_id, row.id, check, run))
+
+
+def _revision_on(conn) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _decision_view(event: Event) -> dict[str, Any]:

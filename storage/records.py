@@ -104,3 +104,15 @@ def outcome_of_statuses(statuses: Iterable[str]) -> str:
     if "warn" in statuses:
         return "needs_review"
     return "accepted"
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """One creation or upgrade of the schema: from which revision (None: a new database) to which, and how it
+    came about ('automatic': a command opening the database; 'intake migrate'); when and by whom if recorded."""
+
+    before: str | None
+    after: str
+    how: str = "automatic"
+    at: datetime | None = None
+    by: str | None = None

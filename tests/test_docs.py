@@ -75,3 +75,21 @@ def test_config_yaml_repeats_every_key_with_its_default():
             assert isinstance(node, dict) and part in node, f"config.yaml does not list {key}"
             node = node[part]
         assert attrgetter(key)(written) == attrgetter(key)(defaults), f"config.yaml's {key} is not the default"
+
+
+def test_help_is_chinese_to_the_marks_click_adds():
+    """click's own words in every command's help ([required], Usage, Options …) come out in Chinese."""
+    from tests.cli import run
+
+    def paths(command, prefix=()):
+        yield prefix
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, prefix + (name,))
+
+    for path in paths(cli):
+        out = run(*path, "--help")
+        assert out.returncode == 0, (path, out.output)
+        for english in ("[required]", "required]", "Usage:", "Options:", "Commands:", "default:", "Show this message"):
+            assert english not in out.stdout, (path, english)
+    role = run("user", "add", "--help").stdout
+    assert "及以上全部）。  [必填]" in role

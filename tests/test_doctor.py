@@ -45,4 +45,23 @@ def test_mailbox_login_and_id(workdir, dovecot):
     assert f"✓ 邮箱：{USER} 登录成功，已发送 ID，可以打开文件夹 INBOX" in good.stdout
     bad = run("doctor", env={"INTAKE_IMAP_PASSWORD": "wrong"})
     assert bad.returncode == 1
-    assert "✗ 邮箱：邮箱登录失败" in bad.stdout and "客户端授权码" in bad.stdout
+    # The server's [AUTHENTICATIONFAILED] in Chinese, not Python's b'…' of its reply.
+    assert "✗ 邮箱：邮箱登录失败：服务器拒绝登录，授权码不对或已失效（认证失败）。" in bad.stdout.splitlines()
+    assert "b'" not in bad.stdout and "客户端授权码" in bad.stdout
+
+
+def test_a_passed_deadline_is_a_warning_as_at_start_up(workdir):
+    (workdir / "config.yaml").write_text("contest:\n  deadline: 2024-04-07 23:59:59\n", encoding="utf-8")
+    assert run("migrate").returncode == 0
+    out = run("doctor")
+    assert out.returncode == 0, out.stdout   # a warning, not a problem: the contest may simply be over
+    lines = out.stdout.splitlines()
+    at = lines.index("! 截止时间：2024-04-07 23:59:59（北京时间）已过：此后收到的作品都会带“截止时间”提醒")
+    assert lines[at + 1] == ("    提示：征集已经结束的，不必处理；要延期，请修改 config.yaml 中的 contest.deadline，"
+                             "再用 intake recheck --all 重新核对已登记的作品。")
+    assert lines[-1] == "没有发现问题，但有 1 条提醒（标有“!”），请留意。"
+
+    (workdir / "config.yaml").write_text("contest:\n  deadline: 2099-12-31 23:59:59\n", encoding="utf-8")
+    out = run("doctor")
+    assert "✓ 截止时间：2099-12-31 23:59:59（北京时间），尚未到" in out.stdout.splitlines()
+    assert out.stdout.splitlines()[-1] == "一切正常。"

@@ -82,12 +82,14 @@ def assert_shown_not_run(value) -> None:
 
 
 def assert_xlsx_shown_not_run(c) -> None:
-    """An xlsx cell: a string cell (never a formula) holds the text as written, with no added ``'``."""
+    """An xlsx cell: a string cell (never a formula) holds the text as written, with no added ``'``; one that
+    looks like a formula carries Excel's quote prefix, so that it stays text when someone edits it."""
     assert c.data_type != "f", (c.coordinate, c.value)
     if isinstance(c.value, str):
         assert c.data_type == "s", (c.coordinate, c.value)
         assert "\x01" not in c.value and "\x1b" not in c.value, repr(c.value)
         assert not c.value.startswith("'"), repr(c.value)
+        assert bool(c.quotePrefix) == c.value.startswith(FORMULA_START), (c.coordinate, c.value)
 
 
 def test_csv_report_neutralises_formulas(formulas):
@@ -124,6 +126,7 @@ def test_report_xlsx_neutralises_formulas_and_keeps_phones_text(formulas):
     assert [(p.value, p.data_type, p.number_format) for p in phones][0] == ("13800000001", "s", "@")
     assert all(isinstance(p.value, str) and p.data_type == "s" for p in phones)
     assert [row[1].value for row in rows[1:5]] == FORMULAS[:4]   # as written, in string cells
+    assert [row[1].quotePrefix for row in rows[1:5]] == [True] * 4   # and text when edited in Excel or WPS
 
 
 def test_export_summary_neutralises_formulas_and_keeps_phones_text(formulas):
@@ -138,6 +141,7 @@ def test_export_summary_neutralises_formulas_and_keeps_phones_text(formulas):
     assert [p.value for p in phones][:2] == ["13800000001", "13800000002"]
     titles = [c.value for c in rows[1]].index("作品名")
     assert [row[titles].value for row in rows[2:6]] == FORMULAS[:4]   # -2 stays -2, not '-2
+    assert [row[titles].quotePrefix for row in rows[2:6]] == [True] * 4
     for path in (formulas / "报送").iterdir():
         assert "\x01" not in path.name and "\x1b" not in path.name
 

@@ -42,10 +42,35 @@ def test_file_name_phone_first_then_unit_then_contact(stem, unit, contact, phone
     assert from_file_name(stem, UNITS) == Metadata(unit=unit, contact=contact, phone=phone, title=title)
 
 
-def test_file_name_without_a_phone_gives_nothing():
-    assert from_file_name("柳北区-张伟-网络安全", UNITS) == Metadata()
-    assert from_file_name("柳北区-张伟-20240405-网络安全", UNITS) == Metadata()   # a date, not a number
+def test_file_name_without_a_phone_gives_only_a_listed_unit():
+    assert from_file_name("柳北区-张伟-网络安全", UNITS) == Metadata(unit="柳北区")
+    assert from_file_name("柳北区-张伟-20240405-网络安全", UNITS) == Metadata(unit="柳北区")   # a date, not a number
     assert find_phone("作品20240405") is None
+    assert from_file_name("融水县作品", UNITS) == Metadata(unit="融水县")       # a short form with its ending
+    assert from_file_name("柳南-守护秘密", UNITS) == Metadata(unit="柳南")      # a bare short form as a part
+    # Free-form names still need the phone: a part merely named like a unit, a unit only inside a word, two units.
+    for stem in ("市公安局-守护秘密", "城中村的保密课", "柳南风光", "柳北区柳南区联合作品", "守护秘密"):
+        assert from_file_name(stem, UNITS) == Metadata(), stem
+    assert from_file_name("柳北区-张伟-网络安全") == Metadata()   # no unit list: nothing to go by
+
+
+def test_a_county_named_in_a_dropped_file_name_without_a_phone_is_its_unit(clips, workdir):
+    from tests.cli import listing, run
+
+    add_config(workdir, "watch:\n  settle_seconds: 0\n")
+    (workdir / "inbox").mkdir()
+    for index, name in enumerate(("融水县作品.mp4", "柳城县作品.mp4", "城中村的保密课.mp4")):
+        (workdir / "inbox" / name).write_bytes(mails.variant(clips["valid"].read_bytes(), str(index)))
+    assert run("run", "--once").returncode == 0
+    subs = listing(workdir)
+    units = {s["files"][0]["original_name"]: (s["unit"], s["unit_raw"]) for s in subs}
+    [free_form] = [s["id"] for s in subs if s["unit"] is None]
+    assert units == {"融水县作品.mp4": ("融水苗族自治县", "融水县"), "柳城县作品.mp4": ("柳城县", "柳城县"),
+                     "城中村的保密课.mp4": (None, None)}
+    table = run("list", "--units").stdout.splitlines()
+    assert [line.split()[:2] for line in table if line.startswith(("柳城县", "融水", "城中区"))] == [
+        ["城中区", "未报送"], ["柳城县", "已报送"], ["融水苗族自治县", "已报送"]]
+    assert table[-1] == f"每单位名额 1 件。另有 1 件作品未注明单位：#{free_form}。"
 
 
 def test_unit_list_decides_which_part_is_the_unit():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from validators.rules import RulesConfig
 REMUXED_MOV = "原文件是 QuickTime（.mov）格式，已无损转换为 MP4（未重新编码，画质不变），请评审人员确认。"
 MOV_ADVICE = ("发送的视频是 QuickTime（.mov）格式，不是要求的 MP4 格式。已将它无损转换为 MP4（没有重新编码，画质不变），"
               "无需重新发送；今后报送请直接导出 MP4 格式。")
-VP9_WHY = ("文件是MKV（Matroska）视频，不是 MP4。其中视频编码是 VP9、音频编码是 Opus，不是 MP4 要求的 H.264/H.265 视频和 "
+VP9_WHY = ("文件是 MKV（Matroska）视频，不是 MP4。其中视频编码是 VP9、音频编码是 Opus，不是 MP4 要求的 H.264/H.265 视频和 "
            "AAC/MP3 音频，只转换格式、不重新编码（无损转换）得不到合格的 MP4。请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。")
 
 
@@ -65,12 +66,55 @@ def problems(sub: dict) -> list[tuple[str, str, str]]:
 def test_the_wording_follows_how_the_file_arrived():
     rules = RulesConfig()
     assert check_container("quicktime", None, rules, sent_as="IMG_0001.MOV").message == \
-        "文件是QuickTime（.mov）视频，不是 MP4。请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
+        "文件是 QuickTime（.mov）视频，不是 MP4。请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
     assert check_container("quicktime", None, rules, sent_as="作品.mp4").message == \
-        "文件实际是QuickTime（.mov）视频，不是 MP4（只是扩展名写成了 .mp4）。请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
+        "文件实际是 QuickTime（.mov）视频，不是 MP4（只是扩展名写成了 .mp4）。请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"
     assert check_remuxed("quicktime", "IMG_0001.MOV").message == REMUXED_MOV
     assert check_remuxed("flv", "作品.mp4").message == \
         "原文件实际是 FLV 格式（扩展名写成了 .mp4），已无损转换为 MP4（未重新编码，画质不变），请评审人员确认。"
+
+
+WILL_REMUX = ("登记时会把它无损转换为 MP4（不重新编码，画质不变），以转换后的 MP4 为准，结果为待复核；"
+              "不需要报送单位重新发送。")
+
+
+def test_validate_says_what_intake_will_do_with_mov_mkv_and_avi(near_misses, workdir, monkeypatch, tmp_path):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))   # where validate may make its MP4 copy
+    folder = tmp_path / "files"
+    folder.mkdir()
+    mov = shutil.copy(near_misses["mov"], folder / "IMG_0423.MOV")
+    mkv = shutil.copy(near_misses["mkv"], folder / "录屏.MKV")
+    avi = media.clip(folder / "旧剪辑.AVI", 2, size="160x120", rate=10, video="mpeg4", audio="libmp3lame", fmt="avi",
+                     extra=("-ar", "44100"))   # MP3 at a rate MP4 takes
+    out = run("validate", mov, mkv, avi)
+    assert out.returncode == 3, out.output
+    assert out.stdout.splitlines() == [
+        f"{mov}：待复核", f"  ! [container] 文件是 QuickTime（.mov）格式，不是 MP4。{WILL_REMUX}",
+        f"{mkv}：待复核", f"  ! [container] 文件是 MKV（Matroska）格式，不是 MP4。{WILL_REMUX}",
+        f"{avi}：待复核", f"  ! [container] 文件是 AVI 格式，不是 MP4。{WILL_REMUX}",
+        "  ! [streams] 视频 MPEG-4 Visual 160×120，音频 MP3。视频编码 MPEG-4 Visual 不常见，部分播放器可能无法播放。"
+        "建议转为 H.264 + AAC。"]   # as intake will say of the MP4 it makes
+    [item] = json.loads(run("validate", "--json", mov).stdout)
+    container = next(c for c in item["checks"] if c["id"] == "container")
+    assert (item["outcome"], container["status"], container["code"]) == ("needs_review", "warn", "remuxed")
+    assert container["details"]["planned"] is True and "无需重新发送" in container["advice"]
+    assert item["media"]["container"] == "quicktime" and item["media"]["video_codec"] == "AVC"
+    assert [p.name for p in temp.iterdir()] == [] and not (workdir / "data").exists()   # nothing kept, nothing stored
+
+    raw = run("validate", "--no-repair", mov)
+    assert (raw.returncode, raw.stdout.splitlines()) == (4, [
+        f"{mov}：不合格", "  ✗ [container] 文件是 QuickTime（.mov）视频，不是 MP4。请转换为 MP4（H.264 视频 + AAC 音频）后重新报送。"])
+
+    # Intake agrees: the same files dropped into the inbox come out 待复核, remuxed.
+    add_config(workdir, "watch:\n  settle_seconds: 0\n")
+    (workdir / "inbox").mkdir()
+    for path in (mov, mkv, avi):
+        shutil.copy(path, workdir / "inbox" / path.name)
+    assert run("run", "--once").returncode == 0
+    for sub in listing():   # (no contact details in these names: intake also says so)
+        assert sub["outcome"] == "needs_review" and ("container", "warn", "remuxed") in problems(sub), sub["checks"]
 
 
 def test_near_misses_dropped_in_the_folder_are_remuxed_and_judged_as_mp4(near_misses, workdir):
@@ -145,8 +189,7 @@ def test_a_mov_attached_to_a_mail_is_remuxed_and_the_receipt_says_so(near_misses
 def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
     source = near_misses["noisy"]
     limit = source.stat().st_size // 2
-    add_config(workdir, f"watch:\n  settle_seconds: 0\nrules:\n  max_size_bytes: {limit}\n"
-                        "  repair:\n    shrink_preset: ultrafast\n")
+    add_config(workdir, f"watch:\n  settle_seconds: 0\nrules:\n  max_size_bytes: {limit}\n  sensitive:\n    scan: true\n")
     (workdir / "inbox").mkdir()
     shutil.copy(source, workdir / "inbox" / "柳南区-张三-13800138000-大.mp4")
     assert run("run", "--once").returncode == 0
@@ -162,18 +205,30 @@ def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
         2, "错误：视频时长 3秒，超过 1秒 的要求，没有压缩：压缩不会缩短时长，剪辑会改变作品。")
     add_config(workdir, "rules:\n  max_duration_seconds: 120\n  duration_grace_seconds: 5\n")
 
+    original = {"sha256": sha256(kept), "size_bytes": kept.stat().st_size}
+    [scan] = [c for c in listing()[0]["checks"] if c["id"] == "sensitive_content"]   # made where it arrived
+    assert (scan["code"], scan["details"]["scanned_seconds"]) == ("ok", pytest.approx(3, abs=0.5)), scan
     out = run("fix", "1", "--shrink", "--source", kept, "--reviewer", "王老师")
     assert out.returncode == 0, out.output
     assert "压缩进度：100%" in out.stderr and "作品 #1：不合格 → 待复核" in out.stdout
+    # The file received moves from done/不合格 to done/待复核, with its note, as the outcome did.
+    [moved] = (workdir / "done" / "待复核").rglob("*大.mp4")
+    assert not kept.exists() and moved.parent.name == kept.parent.name and sha256(moved) == original["sha256"]
+    assert f"处理结果文件夹中的文件已随结果移到：{moved}" in out.stdout
+    assert "处理结果：待复核" in moved.with_name(moved.name + ".结果.txt").read_text(encoding="utf-8-sig")
     [sub] = listing()
     [f] = sub["files"]
     assert 0.7 * limit < f["size_bytes"] <= limit, (f["size_bytes"], limit)
-    assert (f["repair"], f["original"]) == ("shrink", {"sha256": sha256(kept), "size_bytes": kept.stat().st_size})
+    assert (f["repair"], f["original"]) == ("shrink", original)
     assert (sub["outcome"], sub["check_run"], problems(sub)) == ("needs_review", 2, [("size", "warn", "shrunk")])
     assert sub["speaker"] == "小测"   # the new file went through every check, the opening phrase too
+    # … but the whole-video scan of the original stands for it: the same picture, not read a second time.
+    assert [c for c in sub["checks"] if c["id"] == "sensitive_content"] == [scan]
     db = open_services(load_config(workdir / "config.yaml")).db
     [event] = [e for e in db.events(1) if e.kind == "fixed"]
     assert (event.actor, event.data["repair"], event.data["source"]) == ("王老师", "shrink", str(kept))
+    # One pass at the fastest x264 preset: under the video's own duration on two cores (bench/bench_shrink.py).
+    assert (event.data["shrink"]["preset"], event.data["shrink"]["passes"]) == ("ultrafast", 1)
     assert json.dumps(event.data["outcome"]) == '{"old": "rejected", "new": "needs_review"}'
     assert run("fix", "1", "--shrink").returncode == 2   # no longer over the limit
 

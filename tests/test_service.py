@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shlex
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -133,6 +135,56 @@ def test_odd_paths_are_quoted_for_systemd(tmp_path):
     assert f'ExecStart={" ".join(intake_command())} --config "{quoted}/config.yaml" run' in lines
     assert f"WorkingDirectory={str(folder).replace('%', '%%')}" in lines
     verify(folder / "intake.service", False, tmp_path)
+
+
+def test_a_folder_ending_in_a_backslash_keeps_exec_start_and_systemd_accepts_it(tmp_path):
+    folder = tmp_path / "报送\\"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(OPEN_CONTEST + MAILBOX, encoding="utf-8")
+    unit = tmp_path / "intake.service"
+    out = run("--config", folder / "config.yaml", "service", "install", "-o", unit)
+    assert out.returncode == 0, out.output
+    lines = unit.read_text(encoding="utf-8").splitlines()
+    # The line would go on to the next one; the slash ends it, and systemd drops it from the path.
+    assert f"WorkingDirectory={folder}/" in lines
+    assert f'ExecStart={" ".join(intake_command())} --config "{str(folder)}\\/config.yaml" run' in lines   # a backslash doubled inside quotes
+    assert f"EnvironmentFile=-{folder}/intake.env" in lines
+    verify(unit, False, tmp_path)
+
+    # A file name ending in a backslash cannot be written so: refused, nothing written.
+    refused = run("--config", folder / "config.yaml", "service", "install", "-o", tmp_path / "other.service",
+                  "--env-file", tmp_path / "密码\\")
+    assert (refused.returncode, refused.stderr.splitlines()[0]) == (
+        2, f"错误：路径以反斜杠“\\”结尾，写进服务文件会与下一行连在一起：{tmp_path}/密码\\")
+    assert not (tmp_path / "other.service").exists()
+
+
+def test_run_as_a_user_who_cannot_write_the_data_folder_is_warned(tmp_path):
+    project = Path(tempfile.mkdtemp(prefix="intake-run-as-"))   # under /tmp, which every user may pass through
+    try:
+        project.chmod(0o755)
+        (project / "config.yaml").write_text(OPEN_CONTEST, encoding="utf-8")
+        for folder in ("data", "data/store", "inbox", "done"):
+            (project / folder).mkdir()
+        unit = tmp_path / "intake.service"
+        out = run("--config", project / "config.yaml", "service", "install", "-o", unit, "--run-as", "nobody")
+        assert out.returncode == 0, out.output
+        notes = [line for line in out.stdout.splitlines() if line.startswith("注意：用户 nobody")]
+        owner = service._user_name(os.getuid())
+        assert notes == [
+            f"注意：用户 nobody 无法写入服务要写的文件夹：{project / 'data'}（数据目录；所有者 {owner}，"
+            f"权限 drwxr-xr-x）、{project / 'data' / 'store'}（文件库；所有者 {owner}，权限 drwxr-xr-x）、"
+            f"{project / 'inbox'}（投递文件夹；所有者 {owner}，权限 drwxr-xr-x）、{project / 'done'}（处理结果文件夹；"
+            f"所有者 {owner}，权限 drwxr-xr-x），服务启动后会出错。请运行 sudo chown -R nobody {project / 'data'} "
+            f"{project / 'inbox'} {project / 'done'}，或用 --run-as 指定能写入这些文件夹的用户。"]
+        if os.geteuid() == 0:   # the folders given to the user: nothing to warn of
+            nobody = pwd.getpwnam("nobody")
+            for path in (project, *project.rglob("*")):
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            out = run("--config", project / "config.yaml", "service", "install", "-o", unit, "--run-as", "nobody")
+            assert out.returncode == 0 and "无法写入" not in out.stdout, out.output
+    finally:
+        shutil.rmtree(project)
 
 
 def test_hardening_keeps_every_folder_the_job_writes_writable():

@@ -70,12 +70,18 @@ def suffix_of(name: str | None) -> str:
     return PurePosixPath((name or "").replace("\\", "/")).suffix.lower()
 
 
+def spaced(name: str) -> str:
+    """A kind's name to follow Chinese text: a space before one that starts with a Latin letter or digit
+    (文件是 QuickTime（.mov）视频, but 文件是空文件), as Chinese typesetting sets Latin words apart."""
+    return f" {name}" if name[:1].isascii() and name[:1].isalnum() else name
+
+
 def _what_it_is(kind: str, sent_as: str | None) -> tuple[str, str]:
     """(for the reviewer, for the submitter): what a video file that is not an MP4 really is, said as it arrived.
 
     A .mov that arrived as .mov is a .mov; one renamed to .mp4 (or unnamed: the old wording) only looks like one.
     """
-    shown = KINDS[kind]
+    shown = spaced(KINDS[kind])
     suffix = suffix_of(sent_as) if sent_as is not None else (".mp4" if kind == "quicktime" else "")
     if suffix in OWN_SUFFIXES[kind]:
         return f"文件是{shown}，不是 MP4", f"发送的是{shown}，不是要求的 MP4 格式"
@@ -86,7 +92,7 @@ def _what_it_is(kind: str, sent_as: str | None) -> tuple[str, str]:
 
 def check_container(kind: str, layout: Layout | None, rules: RulesConfig, sent_as: str | None = None) -> CheckResult:
     """``sent_as``: the file's name as it arrived (says whether a QuickTime file came as .mov or renamed)."""
-    name = KINDS.get(kind, KINDS["unknown"])
+    name = spaced(KINDS.get(kind, KINDS["unknown"]))
     if kind == "empty":
         return failed("container", "empty_file", "文件是空的（0 字节），可能拷贝或下载失败。请重新发送完整的视频文件。",
                       advice="收到的文件是空的（0 字节），可能是上传或拷贝失败。请重新发送完整的视频文件。", kind=kind)
@@ -104,7 +110,7 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig, sent_a
                       advice=f"收到的是{name}，无法解压。请直接发送 MP4 视频，或改用 ZIP 格式压缩后重新报送。", kind=kind)
     if kind in ("avif", "heif"):
         major = layout.major_brand if layout else None
-        real = IMAGE_BRANDS.get(major or "", (kind, name))[1]
+        real = IMAGE_BRANDS.get(major or "", (kind, name.strip()))[1]
         return failed("container", "image_sequence", f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
                       advice=f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
                       kind=kind, brands=layout.brands if layout else [], codes=["image_sequence"])
@@ -144,6 +150,21 @@ def check_remuxed(kind: str, sent_as: str | None, **details) -> CheckResult:
                   advice=f"发送的视频是 {fmt}格式，不是要求的 MP4 格式。已将它无损转换为 MP4（没有重新编码，画质不变），"
                          "无需重新发送；今后报送请直接导出 MP4 格式。",
                   kind=kind, codes=[REMUXED], **details)
+
+
+def check_will_remux(kind: str, sent_as: str | None, **details) -> CheckResult:
+    """The container check ``intake validate`` gives a near miss that intake will copy into an MP4 losslessly:
+    what intake will record (warn ``remuxed``), said ahead."""
+    fmt = FORMAT_NAMES[kind] + ("" if FORMAT_NAMES[kind].endswith("）") else " ")
+    suffix = suffix_of(sent_as)
+    was = (f"文件实际是 {fmt}格式（扩展名写成了 {suffix}）" if suffix and suffix not in OWN_SUFFIXES[kind]
+           else f"文件是 {fmt}格式")
+    return warned("container", REMUXED,
+                  f"{was}，不是 MP4。登记时会把它无损转换为 MP4（不重新编码，画质不变），以转换后的 MP4 为准，"
+                  "结果为待复核；不需要报送单位重新发送。",
+                  advice=f"发送的视频是 {fmt}格式，不是要求的 MP4 格式。主办方会将它无损转换为 MP4（不重新编码，画质不变），"
+                         "无需重新发送；今后报送请直接导出 MP4 格式。",
+                  kind=kind, codes=[REMUXED], planned=True, **details)
 
 
 def check_shrunk(original_size: int, size: int, rules: RulesConfig) -> CheckResult:

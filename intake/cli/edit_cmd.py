@@ -6,7 +6,7 @@ import click
 
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
-from intake.cli.recheck_cmd import outcome_change, result_lines
+from intake.cli.recheck_cmd import moved_lines, outcome_change, result_lines
 from intake.cli.render import echo
 from intake.labels import FIELD_LABELS
 
@@ -20,7 +20,7 @@ from intake.labels import FIELD_LABELS
 @click.option("--speaker", metavar="代言人", help="代言人。")
 @click.option("--topic", metavar="主题", help="主题。")
 @click.option("--note", metavar="文本", help="备注（修改理由），记入审计日志。")
-@click.option("--reviewer", metavar="名字", help="修改人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="修改人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def edit(app: AppContext, submission_id: int, unit, contact, phone, title, speaker, topic, note,
          reviewer) -> int:
@@ -40,10 +40,10 @@ def edit(app: AppContext, submission_id: int, unit, contact, phone, title, speak
     for name, change in edited.changes.items():
         echo(f"  {FIELD_LABELS[name]}：{change['old'] or '（空）'} → {change['new'] or '（空）'}")
     echo(f"结果：{outcome_change(edited.before, edited.after)}")
-    for line in result_lines(edited.changed):
+    for line in result_lines(edited.changed) + moved_lines(edited.moved):
         echo(line)
     for later in edited.later:
         echo(f"作品 #{later.submission_id} 的名额随之重新核对：{outcome_change(later.before, later.after)}")
-        for line in result_lines(later.changed):
+        for line in result_lines(later.changed) + moved_lines(later.moved):
             echo(line)
     return 0

@@ -9,7 +9,7 @@ from core.errors import UsageError
 from core.numbers import duration_text, size_text
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
-from intake.cli.recheck_cmd import outcome_change
+from intake.cli.recheck_cmd import moved_lines, outcome_change
 from intake.cli.render import check_lines, echo
 from intake.cli.validate_cmd import existing_files, open_checked
 
@@ -21,7 +21,7 @@ from intake.cli.validate_cmd import existing_files, open_checked
               help="原文件的路径：文件收到时超过上限、没有保存时必须指定（投递文件夹的在 done/不合格/ 下，邮件附件从邮箱下载）。")
 @click.option("--file", "number", type=click.IntRange(min=1), metavar="序号",
               help="压缩作品的第几个文件（作品有多个超限文件时必须指定）。")
-@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, number: int | None,
         reviewer: str | None) -> int:
@@ -49,8 +49,12 @@ def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, n
          f"作品 #{submission_id}：{outcome_change(done.before, done.after)}")
     for line in check_lines(done.media.checks):
         click.echo(line)
+    for line in moved_lines(done.moved):
+        echo(line.strip())
     for later in done.later:
         echo(f"作品 #{later.submission_id} 的名额随之重新核对：{outcome_change(later.before, later.after)}")
+        for line in moved_lines(later.moved):
+            echo(line)
     return 0
 
 

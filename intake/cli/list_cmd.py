@@ -11,7 +11,7 @@ import click
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_json
-from intake.labels import OUTCOME_LABELS
+from intake.labels import OUTCOME_LABELS, actor_label
 from intake.secrecy import secrecy_marks
 from validators.results import Outcome
 
@@ -59,7 +59,7 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
         if v["decision"]:
             d = v["decision"]
             note = f"（{d['note']}）" if d["note"] else ""
-            echo(f"     评审决定：{d['label']}{note} —— {d['reviewer']}，{d['at'][:16].replace('T', ' ')}")
+            echo(f"     评审决定：{d['label']}{note} —— {actor_label(d['reviewer'])}，{d['at'][:16].replace('T', ' ')}")
             if d["forced"]:
                 echo(f"     强制入围：{'；'.join(d['reasons']) or '检查结果是不合格'}")
         if v["speaker"] or v["topic"]:

@@ -10,6 +10,7 @@ from core.textsafe import for_terminal
 from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
+from intake.cli.recheck_cmd import moved_lines
 from intake.cli.render import check_lines, echo, outcome_text
 from intake.cli.validate_cmd import existing_files
 from intake.labels import OUTCOME_LABELS
@@ -50,7 +51,7 @@ def poll(app: AppContext, once: bool) -> int:
 @click.command("attach", options_metavar="[选项]")
 @click.argument("submission_id", type=SUBMISSION_NUMBER, metavar="作品编号")
 @click.argument("file", metavar="文件")
-@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None) -> int:
     """把下载好的文件（如“超大附件”）补登到已登记的作品中，并对它进行检查。"""
@@ -66,4 +67,6 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
         click.echo("“超大附件”提醒已解除。")
     if done.filled:
         echo("按视频开头语补充了" + "，".join(f"{ATTACH_FIELDS[k]}：{v}" for k, v in done.filled.items()) + "。")
+    for line in moved_lines(done.moved):
+        echo(line.strip())
     return 0

@@ -21,7 +21,7 @@ from validators.results import Outcome, Status
               help="不重新检查视频文件，只核对报送信息、参赛单位、截止时间和名额（很快）。")
 @click.option("--content", is_flag=True,
               help="同时重新识别开头语和敏感信息（较慢；随文件报送的字幕和说明文字没有保存，只读取视频本身）。")
-@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户）。")
+@click.option("--reviewer", metavar="名字", help="操作人（默认为当前系统用户；用 sudo 运行时为 sudo 之前的用户）。")
 @pass_app
 def recheck(app: AppContext, submission_ids: tuple[int, ...], everything: bool, no_media: bool, content: bool,
             reviewer: str | None) -> int:
@@ -43,7 +43,7 @@ def recheck(app: AppContext, submission_ids: tuple[int, ...], everything: bool, 
                                      content=content, actor=reviewer):
         cause = f"（因作品 #{found.cause} 的变化重新核对名额）" if found.cause else ""
         echo(f"#{found.submission_id}  {outcome_change(found.before, found.after)}{cause}")
-        for line in result_lines(found.changed):
+        for line in result_lines(found.changed) + moved_lines(found.moved):
             echo(line)
         asked += found.cause is None
         changed += found.before != found.after
@@ -64,3 +64,8 @@ def result_lines(results: list[dict[str, Any]]) -> list[str]:
         where = f"文件 {c['file'] + 1}：" if c.get("file") is not None else ""
         lines.append(f"     {MARKS[Status(c['status'])]} [{check_label(c['id'])}] {where}{c['message']}")
     return lines
+
+
+def moved_lines(moved) -> list[str]:
+    """Where a work's file in done/ went when its outcome changed (nothing when it stayed)."""
+    return [f"     处理结果文件夹中的文件已随结果移到：{moved.path}"] if moved is not None else []

@@ -14,6 +14,7 @@ from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
 from intake.metadata import transcripts_beside
+from intake.repair import examine_as_intake
 from validators.examine import FileReport, examine_file
 from validators.opened import NotRegularFile, OpenedFile
 from validators.results import CheckResult, Outcome, worst
@@ -59,10 +60,16 @@ def check_json(check: CheckResult) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）。")
 @click.option("--deep", is_flag=True, help="完整解码整个视频（较慢），默认只快速检查开头和结尾。")
 @click.option("--no-ocr", "no_ocr", is_flag=True, help="不识别画面文字（快速查看：不做全片扫描，开头语只查文件信息和字幕）。")
+@click.option("--no-repair", "no_repair", is_flag=True,
+              help="只按文件本身判断：.mov、.mkv、.avi 等格式不对但可以无损转换的文件也判为不合格（不预演登记时的无损转换）。")
 @click.option("-v", "--verbose", is_flag=True, help="同时列出通过的检查项。")
 @pass_app
-def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool, no_ocr: bool, verbose: bool) -> int:
+def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool, no_ocr: bool, no_repair: bool,
+             verbose: bool) -> int:
     """检查视频文件是否符合征集要求，不登记、不保存。
+
+    结果与登记时相同：格式不是 MP4、但可以无损转换的 .mov、.mkv、.avi 等文件，登记时会无损转换为 MP4，
+    这里也在临时文件夹中转换并检查（用完即删），结果为待复核（--no-repair 只看文件本身）。
 
     退出码：0 全部通过；3 有待复核；4 有不合格；2 用法错误；1 运行故障。
     """
@@ -73,8 +80,11 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool,
         # Opened once here; the checks and every tool they run read this descriptor, never the path again.
         # A file over the size limit is judged by its size; only the secrecy scan reads it.
         with open_checked(path) as opened:
-            report = examine_file(path, rules, deep=deep, transcripts=transcripts_beside(path),
-                                  ocr=False if no_ocr else None, opened=opened)
+            transcripts, ocr = transcripts_beside(path), False if no_ocr else None
+            if no_repair:
+                report = examine_file(path, rules, deep=deep, transcripts=transcripts, ocr=ocr, opened=opened)
+            else:   # what intake will judge: for a .mov, .mkv, .avi…, the lossless MP4 it makes
+                report = examine_as_intake(path, opened, rules, deep=deep, transcripts=transcripts, ocr=ocr)
         reports.append(report)
     if as_json:
         payload = [

@@ -53,6 +53,7 @@ ZH = {
     "{name} {filename!r} is not writable.": "{name} {filename!r} 无法写入。",
     "default: {default}": "默认：{default}",
     "env var: {var}": "环境变量：{var}",
+    "required": "必填",   # the mark after a required option's help: [必填]
     "Got unexpected extra argument ({args})": "多余的参数（{args}）",
     "Got unexpected extra arguments ({args})": "多余的参数（{args}）",
     "Option {name!r} requires an argument.": "选项 {name!r} 需要一个取值。",

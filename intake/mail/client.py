@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import imaplib
 import logging
 import os
+import re
 import socket
 import ssl
 from typing import Iterator
@@ -42,10 +44,37 @@ def read_password(cfg: MailboxConfig) -> str:
     return value
 
 
+# What a server's response code (RFC 5530) means, for the one who reads why a login failed.
+RESPONSE_CODES = {
+    "AUTHENTICATIONFAILED": "认证失败", "AUTHORIZATIONFAILED": "没有权限", "EXPIRED": "授权码已过期",
+    "UNAVAILABLE": "服务器暂时无法登录", "PRIVACYREQUIRED": "需要加密连接", "CONTACTADMIN": "请联系邮箱管理员",
+}
+BYTES_REPR = re.compile(r"""^b(['"])(.*)\1$""", re.DOTALL)
+RESPONSE_CODE = re.compile(r"^\[([A-Z-]+)\]\s*")
+
+
+def server_reply(exc: BaseException) -> str:
+    """What the server answered, as text: imaplib hands its reply on as bytes, and ``str`` of that error
+    reads b'[AUTHENTICATIONFAILED] Authentication failed.' (a Python repr, not a message)."""
+    text = str(exc)
+    wrapped = BYTES_REPR.match(text)
+    if wrapped:
+        try:
+            text = ast.literal_eval(text).decode("utf-8", "replace")
+        except (ValueError, SyntaxError):
+            text = wrapped.group(2)
+    return one_line(text, 200) or ""
+
+
 def refused_login(exc: Exception, env: str) -> LoginRefused:
-    reply = one_line(str(exc), 200) or "无"
-    return LoginRefused(f"邮箱登录失败：服务器拒绝登录，授权码不对或已失效（服务器回复：{reply}）。",
-                        HOW_TO_GET_CODE.format(env=env))
+    reply = server_reply(exc)
+    code = RESPONSE_CODE.match(reply)
+    meaning = RESPONSE_CODES.get(code.group(1)) if code else None
+    if meaning:   # the server said why in words of the standard: say it in ours
+        said = meaning
+    else:
+        said = f"服务器回复：{reply}" if reply else "服务器没有说明原因"
+    return LoginRefused(f"邮箱登录失败：服务器拒绝登录，授权码不对或已失效（{said}）。", HOW_TO_GET_CODE.format(env=env))
 
 
 @contextlib.contextmanager
@@ -58,7 +87,7 @@ def imap_errors(action: str) -> Iterator[None]:
     except LoginError as exc:
         raise refused_login(exc, "INTAKE_IMAP_PASSWORD") from exc
     except NETWORK_ERRORS as exc:
-        raise MailboxError(f"与邮箱服务器通信失败（{action}）：{exc.__class__.__name__}: {exc}",
+        raise MailboxError(f"与邮箱服务器通信失败（{action}）：{exc.__class__.__name__}: {server_reply(exc)}",
                            "请检查网络和 mailbox.host / mailbox.port；程序会自动重连。") from exc
 
 

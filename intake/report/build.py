@@ -19,7 +19,7 @@ from intake.config import Config
 from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.export import safe_part
 from intake.secrecy import flag_summary
-from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, check_label
+from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, actor_label, check_label
 from intake.report.rows import (
     COLUMNS,
     TEXT_COLUMNS,
@@ -137,7 +137,8 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
         "outcome": view["outcome"], "outcome_label": OUTCOME_LABELS[Outcome(view["outcome"])],
         "outcome_rank": OUTCOME_RANK[view["outcome"]],
         "decision": decision.get("decision"), "decision_label": decision.get("label", ""),
-        "reviewer": decision.get("reviewer", ""), "decided_at": (decision.get("at") or "")[:16].replace("T", " "),
+        "reviewer": actor_label(decision["reviewer"]) if decision else "",
+        "decided_at": (decision.get("at") or "")[:16].replace("T", " "),
         "note": decision.get("note"), "forced": forced_text(decision),
         "secrecy": flag_summary(view["secrecy"]), "flagged": view["secrecy"]["flagged"],
         "incomplete": view["secrecy"]["incomplete"],

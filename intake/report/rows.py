@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.numbers import duration_text, size_text
-from intake.labels import OUTCOME_LABELS, SOURCE_LABELS, check_label
+from intake.labels import OUTCOME_LABELS, SOURCE_LABELS, actor_label, check_label
 from intake.secrecy import flag_summary
 from validators.results import Outcome
 
@@ -80,7 +80,8 @@ def report_row(view: dict[str, Any]) -> dict[str, Any]:
         "source": SOURCE_LABELS.get(view["source"], view["source"]),
         "outcome": OUTCOME_LABELS[Outcome(view["outcome"])],
         "secrecy": flag_summary(view["secrecy"]),
-        "decision": decision.get("label", ""), "forced": forced_text(decision), "reviewer": decision.get("reviewer", ""),
+        "decision": decision.get("label", ""), "forced": forced_text(decision),
+        "reviewer": actor_label(decision["reviewer"]) if decision else "",
         "decided_at": (decision.get("at") or "")[:16].replace("T", " "), "note": decision.get("note") or "",
         "problems": "\n".join(problems_of(view)),
         "duration_seconds": round(duration, 1) if duration is not None else None, "size_bytes": size,

@@ -1,5 +1,6 @@
 """Spreadsheets the tool writes (report CSV, report.xlsx, 汇总表.xlsx): every cell passes ``textsafe.cell``
-(in CSV with a ``'`` before a formula prefix; in xlsx as a string cell, kept as written).
+(in CSV with a ``'`` before a formula prefix; in xlsx as a string cell, kept as written, and marked
+``quotePrefix`` when it looks like a formula).
 
 Names, subjects and units come from senders; a reviewer opens these files in Excel or WPS, so a value
 such as ``=HYPERLINK(...)`` must be shown as text, never run, and a stray control character must not
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from core.textsafe import cell
+from core.textsafe import cell, looks_like_formula
 
 
 def csv_cells(values: Sequence, text_columns: Collection[int] = ()) -> list:
@@ -52,6 +53,10 @@ def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Se
         made = WriteOnlyCell(ws, value=cell(value, text=as_text, quote_formulas=False))
         if isinstance(made.value, str):
             made.data_type = "s"   # written as an inline string: a value starting with = is text, not a formula
+            if looks_like_formula(made.value):
+                # A string cell is text only until someone edits it (the bureau edits 汇总表 before sending it
+                # on): Excel and WPS then read =… as a formula, unless the cell carries the quote prefix.
+                made.quotePrefix = True
         if as_text:
             made.number_format = "@"
         elif number_formats and index in number_formats:
