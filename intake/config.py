@@ -192,7 +192,15 @@ class DeskConfig(Section):
     session_hours: float = Field(12, gt=0, le=24 * 30, description="登录后多少小时内不必再次登录")
     max_failed_logins: int = Field(5, ge=1, description="同一账号连续登录失败多少次后暂时锁定")
     max_failed_logins_per_address: int = Field(20, ge=1, description="同一台电脑（IP 地址）登录失败多少次后暂时锁定")
-    lockout_seconds: float = Field(300, gt=0, description="登录失败过多时锁定的秒数")
+    lockout_seconds: float = Field(300, gt=0, description="登录失败过多时锁定的秒数；管理员可用 `intake user unlock 账号` 提前解除")
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="除本机名称（`localhost`、`127.0.0.1`、`::1`）和监听地址（`--host`）外，工作台还接受的访问名称或地址"
+                        "（浏览器地址栏中的主机名，如 `192.168.1.20`、`bmj-pc`）；用其他名称访问的请求一律拒绝（防止 DNS 重绑定）")
+    header_timeout_seconds: float = Field(5, gt=0, le=60,
+                                          description="一个请求的请求头须在多少秒内收完，否则断开连接（防止空连接占满工作台）")
+    max_connections_per_address: int = Field(30, ge=6, le=190,
+                                             description="同一台电脑（IP 地址）最多同时保持的连接数，超过的新连接直接断开"
+                                                         "（浏览器通常只用 6 个左右）")
     refresh_seconds: float = Field(5, gt=0, description="概览页刷新“最新收到”的间隔（秒）")
 
 

@@ -27,6 +27,7 @@ from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
 from storage.models import Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User
 from storage.check_runs import apply_check_run
+from storage.logins import LoginTry, begin_login, clear_logins
 from storage.scores import JudgeScores, save_scores, scores_of
 from storage.filestore import StoredBlob
 from storage.records import CheckRow, CheckRun, FileRecord, SubmissionRecord, outcome_of_statuses
@@ -642,6 +643,20 @@ class Database:
             s.execute(delete(DeskSession).where(DeskSession.user_id == user.id))
             s.delete(user)
             return True
+
+    @retry_when_locked
+    def begin_login(self, account: str, address: str, now: datetime, window_seconds: float, per_account: int,
+                    per_address: int) -> LoginTry:
+        """Count a login try before its password is checked; refused (``id`` None) past either limit
+        (see ``storage/logins.py``)."""
+        with self.session() as s:
+            return begin_login(s, account, address, now, window_seconds, per_account, per_address)
+
+    @retry_when_locked
+    def clear_logins(self, account: str) -> int:
+        """Forget the account's login tries: after a success, or to lift its lockout. Returns how many."""
+        with self.session() as s:
+            return clear_logins(s, account)
 
     @retry_when_locked
     def start_session(self, user_id: int, token_hash: str, csrf: str, expires_at: datetime) -> None:

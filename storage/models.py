@@ -183,6 +183,18 @@ class DeskSession(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginAttempt(Base):
+    """A login tried at the desk: counted when it starts, removed when it succeeds, so that what stays are the
+    failures (and the tries still being checked) of the last ``desk.lockout_seconds``."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(200), index=True)
+    address: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class Scorecard(Base):
     """One judge's scores of one entry: a comment and when they were saved; the scores per criterion below."""
 

@@ -14,14 +14,15 @@ database directly, so that a page added later is blind too.
 from __future__ import annotations
 
 import hmac
-import secrets
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -29,7 +30,8 @@ from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
 from intake.blind import UnitNames, blind_view, blind_views
-from intake.desk.accounts import ROLES, Account, LoginRefused, Throttle, account_of, log_in
+from intake.desk.accounts import ROLES, Account, LoginForms, LoginRefused, Throttle, account_of, log_in
+from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline import Services
 from intake.views import submission_views
 
@@ -44,6 +46,31 @@ MAX_FORM_BYTES = 1024 * 1024
 # contact and phone, and could not do so without seeing them.
 BLIND_ROLES = {"reviewer"}
 CSRF_REFUSED = "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。"
+# The largest number an id in a route may have: ids are database integers, and a longer number (SQLite
+# overflows past 2**63 and answered 500) names nothing. Past it the router finds no route: 404.
+ID_DIGITS = 10
+NO_SUCH_ID = "没有这个编号。"
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}`` in a route: a submission's or a file's id, at most ``ID_DIGITS`` digits."""
+
+    regex = f"[0-9]{{1,{ID_DIGITS}}}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())
+
+
+def id_of(text: str) -> int | None:
+    """An id given in a query string, or None when no id could be it."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text.lstrip("0") or "0") <= ID_DIGITS else None
 
 
 class Desk:
@@ -58,6 +85,7 @@ class Desk:
         self.store = services.store
         desk = config.desk
         self.throttle = Throttle(desk.max_failed_logins, desk.max_failed_logins_per_address, desk.lockout_seconds)
+        self.login_forms = LoginForms()
         self.env = Environment(loader=PackageLoader("intake.desk", "templates"), autoescape=True)
         self.env.globals.update(contest=config.contest.name, roles=ROLES)
         self._views: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
@@ -220,7 +248,7 @@ async def login_page(request: Request) -> Response:
 
 
 def _login_form(desk: Desk, request: Request, error: str | None, status: int) -> Response:
-    token = secrets.token_urlsafe(24)
+    token = desk.login_forms.issue()
     response = desk.render("login.html.j2", None, status=status, error=error, csrf=token,
                            no_accounts=not desk.db.users())
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
@@ -233,8 +261,10 @@ async def login(request: Request) -> Response:
     form = await _form(request)
     if form is None:
         return _too_large()
+    # The token must be one this server made (a page cannot choose one), sent both in the cookie and the form.
     expected = request.cookies.get(LOGIN_COOKIE) or ""
-    if not expected or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
+    given = str(form.get("csrf") or "")
+    if not (expected and hmac.compare_digest(given, expected) and desk.login_forms.valid(given)):
         return await run_in_threadpool(_login_form, desk, request, "页面已过期，请重新登录。", 403)
     address = request.client.host if request.client else "?"
     try:
@@ -247,6 +277,14 @@ async def login(request: Request) -> Response:
                         max_age=int(desk.config.desk.session_hours * 3600), secure=request.url.scheme == "https")
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+async def _not_found(request: Request, exc: HTTPException) -> Response:
+    """No route, or an id no work or file can have: 404 in Chinese (JSON where a script asks)."""
+    if request.url.path.startswith(("/api/", "/files/", "/thumbs/")):
+        return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
+    return Response(f"找不到这个页面。{NO_SUCH_ID}" if request.url.path.startswith("/entries/") else "找不到这个页面。",
+                    status_code=404, media_type="text/plain; charset=utf-8")
 
 
 def _too_large() -> Response:
@@ -285,7 +323,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(config: Config, services: Services) -> Starlette:
+def create_app(config: Config, services: Services, hosts: frozenset[str] | None = None) -> Starlette:
+    """The desk's app; ``hosts``: the names it answers to besides loopback's (default: ``desk.host`` and
+    ``desk.allowed_hosts``)."""
     from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
 
     routes = [
@@ -294,33 +334,35 @@ def create_app(config: Config, services: Services) -> Starlette:
         Route("/logout", guarded(logout), methods=["POST"]),
         Route("/", guarded(pages.overview), methods=["GET"]),
         Route("/list", guarded(listing.listing), methods=["GET"]),
-        Route("/entries/{submission_id:int}", guarded(pages.entry), methods=["GET"]),
-        Route("/entries/{submission_id:int}/decide", guarded(actions.decide, action="decide"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/recheck", guarded(actions.recheck, action="recheck"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/score", guarded(scores.score, action="score"), methods=["POST"]),
+        Route("/entries/{submission_id:id}", guarded(pages.entry), methods=["GET"]),
+        Route("/entries/{submission_id:id}/decide", guarded(actions.decide, action="decide"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/recheck", guarded(actions.recheck, action="recheck"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/score", guarded(scores.score, action="score"), methods=["POST"]),
         Route("/users", guarded(actions.users_page, action="users"), methods=["GET"]),
         Route("/users", guarded(actions.users_change, action="users"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/attach", guarded(uploads.attach, action="attach", stream=True),
+        Route("/entries/{submission_id:id}/attach", guarded(uploads.attach, action="attach", stream=True),
               methods=["POST"]),
-        Route("/entries/{submission_id:int}/receipt", guarded(receipts_page.preview, action="receipt"), methods=["GET"]),
-        Route("/entries/{submission_id:int}/receipt", guarded(receipts_page.resend, action="receipt"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/receipt", guarded(receipts_page.preview, action="receipt"), methods=["GET"]),
+        Route("/entries/{submission_id:id}/receipt", guarded(receipts_page.resend, action="receipt"), methods=["POST"]),
         Route("/export", guarded(exporting.export_page, action="export"), methods=["GET"]),
         Route("/export", guarded(exporting.export_run, action="export"), methods=["POST"]),
         Route("/export/summary", guarded(exporting.summary, action="export"), methods=["GET"]),
         Route("/settings", guarded(settings.settings_page, action="settings"), methods=["GET"]),
-        Route("/files/{file_id:int}", guarded(files.play, api=True), methods=["GET"]),
-        Route("/files/{file_id:int}/download", guarded(files.download, api=True), methods=["GET"]),
-        Route("/files/{file_id:int}/original", guarded(files.download_original, api=True), methods=["GET"]),
-        Route("/thumbs/{file_id:int}", guarded(files.poster, api=True), methods=["GET"]),
-        Route("/thumbs/{file_id:int}/{index:int}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
+        Route("/files/{file_id:id}", guarded(files.play, api=True), methods=["GET"]),
+        Route("/files/{file_id:id}/download", guarded(files.download, api=True), methods=["GET"]),
+        Route("/files/{file_id:id}/original", guarded(files.download_original, api=True), methods=["GET"]),
+        Route("/thumbs/{file_id:id}", guarded(files.poster, api=True), methods=["GET"]),
+        Route("/thumbs/{file_id:id}/{index:id}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
         Route("/api/submissions", guarded(pages.api_submissions, api=True), methods=["GET"]),
         Route("/api/overview", guarded(pages.api_overview, api=True), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.state.desk = Desk(config, services)
     app.state.desk.env.globals.update(uploads.page_globals(config))
+    app.add_middleware(HostGuard, hosts=hosts if hosts is not None else
+                       allowed_hosts(config.desk.host, config.desk.allowed_hosts))
     app.add_middleware(SecurityHeaders)
     return app
 

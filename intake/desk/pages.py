@@ -13,7 +13,7 @@ from core.numbers import duration_text, size_text
 from core.timefmt import local_text
 from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
-from intake.desk.app import Desk
+from intake.desk.app import NO_SUCH_ID, Desk, id_of
 from intake.desk.history import history_of
 from intake.desk.scores import entry_scores, overview_progress, private_history
 from intake.desk.thumbs import strip_of
@@ -78,10 +78,12 @@ def overview(request: Request, desk: Desk, account: Account, form) -> Response:
 
 def api_overview(request: Request, desk: Desk, account: Account, form) -> Response:
     """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again."""
-    try:
-        after = max(0, int(request.query_params.get("after", "0")))
-    except ValueError:
+    given = request.query_params.get("after", "0").strip()
+    if not (given.isascii() and given.isdigit()):
         return JSONResponse({"error": "after 应为作品编号。"}, status_code=400)
+    after = id_of(given)
+    if after is None:   # longer than any id can be
+        return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
     history = None
     new = desk.db.recent_submissions(LATEST, after=after)
     if not new:
