@@ -203,3 +203,79 @@ def test_intake_serve_logs_lockouts_and_user_unlock_lifts_them(workdir):
     assert log.count("WARNING intake.desk.login: 工作台登录失败：账号“王老师”，地址 127.0.0.6\n") == 5
     assert "工作台账号“王老师”登录失败 5 次，锁定 300 秒（最近一次来自 127.0.0.6）" in log
     assert "工作台登录被拒绝（账号已锁定）：账号“王老师”，地址 127.0.0.1" in log
+
+
+# -- 5. posters ----------------------------------------------------------------------------------------------------
+@pytest.fixture
+def watched_ffmpeg(tmp_path, monkeypatch):
+    """The posters' ffmpeg, run through a script that notes how many run at once (the real ffmpeg does the work)."""
+    from intake.report import thumbs as report_thumbs
+    from validators.tools import ffmpeg_exe
+
+    running, log = tmp_path / "running", tmp_path / "ffmpeg.log"
+    running.mkdir()
+    script = tmp_path / "ffmpeg"
+    script.write_text(f'#!/bin/sh\ntouch "{running}/$$"\nls "{running}" | wc -l >> "{log}"\n'
+                      f'"{ffmpeg_exe()}" "$@"\nstatus=$?\nrm -f "{running}/$$"\nexit $status\n')
+    script.chmod(0o755)
+    monkeypatch.setattr(report_thumbs, "ffmpeg_exe", lambda: str(script))
+    return log
+
+
+def runs_at_once(log) -> list[int]:
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def test_posters_are_made_once_each_and_at_most_two_at_a_time(desk, clips, tmp_path, watched_ffmpeg):
+    from datetime import datetime, timezone
+
+    from intake.pipeline import process
+    from intake.task import MediaTask, Source, SubmissionTask
+    from tests import mails
+
+    root, port, ids, services = desk
+    videos = []
+    for i in range(12):
+        videos.append(tmp_path / f"片段{i}.mp4")
+        videos[-1].write_bytes(mails.variant(clips["valid"].read_bytes(), f"poster-{i}"))
+    task = SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc), unit="柳江区",
+                          files=[MediaTask(source_path=p, original_name=p.name) for p in videos])
+    process(task, services)
+    file_ids = [f.id for f in services.db.submission(task.submission_id).files]
+    judge = logged_in(port, "judge")
+
+    def poster(file_id: int) -> bytes:
+        """As the page does: asks again while the server says it is still busy (503)."""
+        def fetched():
+            reply = judge.get(f"/thumbs/{file_id}")
+            assert reply.status in (200, 503), (file_id, reply.status)
+            return reply.body if reply.status == 200 else None
+        return wait_until(fetched, 60, f"the poster of file {file_id}")
+
+    # twelve requests for one new poster: one ffmpeg, and every request gets the picture
+    with ThreadPoolExecutor(12) as pool:
+        same = list(pool.map(poster, [file_ids[0]] * 12))
+    assert len(set(same)) == 1 and same[0][:2] == b"\xff\xd8"
+    assert len(runs_at_once(watched_ffmpeg)) == 1
+    # an entry page with twelve videos asks for twelve posters at once: at most two ffmpegs run at a time
+    with ThreadPoolExecutor(12) as pool:
+        pictures = list(pool.map(poster, file_ids))
+    assert all(p[:2] == b"\xff\xd8" for p in pictures)
+    assert len(runs_at_once(watched_ffmpeg)) == 12 and max(runs_at_once(watched_ffmpeg)) <= 2
+
+
+def test_a_poster_that_cannot_be_made_is_not_tried_on_every_request(desk, clips, tmp_path, watched_ffmpeg):
+    from tests.desks import record
+
+    root, port, ids, services = desk
+    data = bytearray(clips["valid"].read_bytes())
+    start = data.index(b"mdat") + 4
+    data[start:start + 40000] = bytes(min(40000, len(data) - start))   # no frame decodes: no picture
+    broken = tmp_path / "坏.mp4"
+    broken.write_bytes(bytes(data))
+    sid = record(services, broken, "柳城县", "韦一", "13800000021")
+    [media] = services.db.submission(sid).files
+    judge = logged_in(port, "judge")
+    for _ in range(3):
+        assert judge.get(f"/thumbs/{media.id}").status == 404
+    assert len(runs_at_once(watched_ffmpeg)) == 1

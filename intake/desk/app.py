@@ -352,7 +352,7 @@ def create_app(config: Config, services: Services, hosts: frozenset[str] | None 
         Route("/files/{file_id:id}", guarded(files.play, api=True), methods=["GET"]),
         Route("/files/{file_id:id}/download", guarded(files.download, api=True), methods=["GET"]),
         Route("/files/{file_id:id}/original", guarded(files.download_original, api=True), methods=["GET"]),
-        Route("/thumbs/{file_id:id}", guarded(files.poster, api=True), methods=["GET"]),
+        Route("/thumbs/{file_id:id}", guarded(thumbs.poster, api=True), methods=["GET"]),
         Route("/thumbs/{file_id:id}/{index:id}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
         Route("/api/submissions", guarded(pages.api_submissions, api=True), methods=["GET"]),
         Route("/api/overview", guarded(pages.api_overview, api=True), methods=["GET"]),

@@ -1,6 +1,6 @@
 """Stored files by their id (never by a path): the video with HTTP Range (206) so that the player can
-seek, the download under its original name, the original of a repaired file (kept as evidence), and the
-poster frame."""
+seek, the download under its original name, and the original of a repaired file (kept as evidence). The
+poster frame is ``thumbs.py``'s."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from core.textsafe import clean_name
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
-from intake.report.thumbs import thumbnail
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.models import MediaFile
@@ -74,11 +73,3 @@ def _attachment(desk: Desk, media: MediaFile, path: Path, repaired: bool) -> Res
     if desk.blind:   # the name a sender gave often names the unit
         name = f"作品{media.submission_id}-{media.position + 1}{Path(name).suffix.lower()[:6]}"
     return FileResponse(path, filename=name, media_type="application/octet-stream")
-
-
-def poster(request: Request, desk: Desk, account: Account, form) -> Response:
-    def frame(media: MediaFile, path: Path) -> Response | None:
-        made = thumbnail(desk.store.root, path, media.sha256, media.duration_seconds) if media.video_codec else None
-        return FileResponse(made, media_type="image/jpeg") if made else None
-
-    return stored_answer(request, desk, frame)

@@ -1,10 +1,12 @@
-"""The entry page's strip of thumbnails: frames evenly spaced over a stored video, made by one ffmpeg run on
-the first request and cached in the data folder under the content's SHA-256 (a second submission of the same
-file reuses them). Served by stored-file id, never by a path.
+"""The entry page's pictures of a stored video: the player's poster frame, and the strip of frames evenly spaced
+over it, each made by one ffmpeg run on the first request and cached under the content's SHA-256 (a second
+submission of the same file reuses them). Served by stored-file id, never by a path.
 
 ffmpeg reads the local stored file only, through the mp4 demuxer (``SAFE_INPUT``), seeking each input to its
-time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. At most
-``MAKERS`` strips are made at once: twenty reviewers opening twenty entries must not start twenty ffmpegs.
+time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. Posters and
+strips share the same bounds (``_made_once``): at most ``MAKERS`` ffmpegs at once (an entry page with twelve
+videos asks for twelve posters at once; twenty reviewers open twenty entries), one job per content however many
+requests ask for it, a failure remembered for ``RETRY_SECONDS``, and temporary files named uniquely.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import logging
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -23,6 +26,7 @@ from core.numbers import duration_text
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.files import stored_answer
+from intake.report.thumbs import thumbnail
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
@@ -40,7 +44,7 @@ _locks_lock = threading.Lock()
 RETRY_SECONDS = 600
 BUSY = "缩略图正在生成，请稍后再看。"
 WAIT_SECONDS = 3.0
-_failed: dict[str, float] = {}   # content → when ffmpeg could not read it: not tried again on every request
+_failed: dict[str, float] = {}   # job → when ffmpeg could not make it: not tried again on every request
 
 
 def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
@@ -66,50 +70,73 @@ def frame_path(folder: Path, sha256: str, index: int) -> Path:
 
 def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
                timeout: float = TIMEOUT) -> bool | None:
-    """Make the strip's frames for ``sha256`` from ``video`` unless they are there; False if ffmpeg could not,
-    None if another request is still making it (or ``MAKERS`` strips are being made) after ``WAIT_SECONDS``:
-    the request then answers 503 and the page asks again, so that a slow or hanging ffmpeg holds a worker
-    thread for seconds, not every page of the desk for as long as it hangs. (A page asks for its eight frames
-    at once; the first makes them all in about half a second, the others wait for it.)"""
+    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``_made_once``).
+    (A page asks for its eight frames at once; the first makes them all in about half a second, the others
+    wait for it.)"""
     times = frame_times(duration)
-    if not times or _failed_lately(sha256):
+    if not times:
         return False
-    if frame_path(folder, sha256, 0).exists():
+    return _made_once(f"strip:{sha256}", frame_path(folder, sha256, 0).exists,
+                      lambda: _run_ffmpeg(folder, video, sha256, times, timeout))
+
+
+def poster_path(store_root: Path, sha256: str) -> Path:
+    return store_root / "thumbs" / f"{sha256}.jpg"   # where the report keeps it too: made once for both
+
+
+def make_poster(store_root: Path, video: Path, sha256: str, duration: float | None,
+                timeout: float = TIMEOUT) -> bool | None:
+    """The player's poster frame for ``sha256`` (see ``_made_once``)."""
+    target = poster_path(store_root, sha256)
+    return _made_once(f"poster:{sha256}", target.exists,
+                      lambda: thumbnail(store_root, video, sha256, duration, timeout=timeout) == target)
+
+
+def _made_once(key: str, done: Callable[[], bool], make: Callable[[], bool]) -> bool | None:
+    """True when what ``key`` names is there (made now by ``make`` if need be), False when it could not be made
+    (remembered for ``RETRY_SECONDS``), None when another request is still making it, or ``MAKERS`` things are
+    being made, after ``WAIT_SECONDS``: the request then answers 503 and the page asks again, so that a slow or
+    hanging ffmpeg holds a worker thread for seconds, not every page of the desk for as long as it hangs."""
+    if _failed_lately(key):
+        return False
+    if done():
         return True
-    lock = _lock_for(sha256)
+    lock = _lock_for(key)
     if not lock.acquire(timeout=WAIT_SECONDS):
         return None
     try:
-        if frame_path(folder, sha256, 0).exists():
+        if done():
             return True
-        if _failed_lately(sha256):   # found so while this request waited for the lock
+        if _failed_lately(key):   # found so while this request waited for the lock
             return False
         if not _making.acquire(timeout=WAIT_SECONDS):
             return None
         try:
-            made = _run_ffmpeg(folder, video, sha256, times, timeout)
+            made = make()
         finally:
             _making.release()
         if not made:
-            _failed[sha256] = time.monotonic()
+            _failed[key] = time.monotonic()
         return made
     finally:
         lock.release()
 
 
-def _failed_lately(sha256: str) -> bool:
-    return time.monotonic() - _failed.get(sha256, -RETRY_SECONDS) < RETRY_SECONDS
+def _failed_lately(key: str) -> bool:
+    return time.monotonic() - _failed.get(key, -RETRY_SECONDS) < RETRY_SECONDS
 
 
-def _lock_for(sha256: str) -> threading.Lock:
+def _lock_for(key: str) -> threading.Lock:
     with _locks_lock:
-        return _locks.setdefault(sha256, threading.Lock())
+        return _locks.setdefault(key, threading.Lock())
 
 
 def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], timeout: float) -> bool:
     target = frame_path(folder, sha256, 0).parent
     target.mkdir(parents=True, exist_ok=True)
-    temps = [target / f"{sha256}-{i}.part.jpg" for i in range(len(times))]
+    # Unique names: another desk process (intake run's and intake serve's) may make the same strip at once.
+    job = uuid.uuid4().hex[:12]
+    temps = [target / f"{sha256}-{i}.{job}.part.jpg" for i in range(len(times))]
     # One process, one input per time: each input seeks on its own, so only a few frames are decoded.
     safe = [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
@@ -147,5 +174,20 @@ def strip_frame(request: Request, desk: Desk, account: Account, form) -> Respons
             return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
                             media_type="text/plain; charset=utf-8")
         return FileResponse(frame_path(folder, media.sha256, index), media_type="image/jpeg") if made else None
+
+    return stored_answer(request, desk, frame)
+
+
+def poster(request: Request, desk: Desk, account: Account, form) -> Response:
+    """The poster frame of a stored video (``/thumbs/{file_id}``); 404 when there is none."""
+
+    def frame(media: MediaFile, path: Path) -> Response | None:
+        if not media.video_codec:
+            return None
+        made = make_poster(desk.store.root, path, media.sha256, media.duration_seconds)
+        if made is None:
+            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
+                            media_type="text/plain; charset=utf-8")
+        return FileResponse(poster_path(desk.store.root, media.sha256), media_type="image/jpeg") if made else None
 
     return stored_answer(request, desk, frame)
