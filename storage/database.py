@@ -23,10 +23,11 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import failpoints
-from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
+from core.errors import ChangedMeanwhile, DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
-from storage.models import Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User
-from storage.check_runs import apply_check_run
+from storage.models import (Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, StoredRun, Submission,
+                            User)
+from storage.check_runs import apply_check_run, lock_submission
 from storage.logins import LoginTry, begin_login, clear_logins
 from storage.scores import JudgeScores, save_scores, scores_of
 from storage.filestore import StoredBlob
@@ -296,6 +297,7 @@ class Database:
                     body_text=_text(record.body_text))
                 s.add(sub)
                 s.flush()
+                s.add(StoredRun(submission_id=sub.id, run=1))
                 files = _claim_blobs(s, sub.id, record.files, on_duplicate)
                 if files != list(record.files):   # a duplicate found just now changes the outcome
                     sub.outcome = outcome_of_statuses([c.status for c in record.checks] +
@@ -389,9 +391,12 @@ class Database:
         new values. Returns the event's data (see ``apply_check_run``). ChangedMeanwhile if the submission
         no longer matches ``expected`` (``storage.check_runs.snapshot`` of what the caller read)."""
         self.ensure_same_file()
-        with self.session() as s:
-            return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
-                                   _text(actor) or current_actor(), expected)
+        try:
+            with self.session() as s:
+                return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
+                                       _text(actor) or current_actor(), expected)
+        except IntegrityError as exc:   # another writer stored this run number first (check_runs)
+            raise _changed_meanwhile(submission_id) from exc
 
     @retry_when_locked
     def record_repair(self, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob, repair: str,
@@ -401,22 +406,32 @@ class Database:
         now on), linked to ``original`` (the content it was made from, kept); ``run`` becomes the latest results
         and a ``fixed`` event keeps what the file was before. Returns the event's data (see ``apply_check_run``)."""
         self.ensure_same_file()
-        with self.session() as s:
-            media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
-                                                     MediaFile.position == position))
-            if media is None:
-                raise _not_found(submission_id)
-            for stored in (original, blob):
-                _insert_blob(s, stored, submission_id)
-            data = {**data, "file": position, "repair": repair,
-                    "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
-                    "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
-                    "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
-            media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
-            media.original_sha256, media.repair = original.sha256, repair
-            s.flush()
-            return apply_check_run(s, submission_id, run, changes or {}, "fixed", data,
-                                   _text(actor) or current_actor())
+        try:
+            with self.session() as s:
+                return self._store_repair(s, submission_id, position, blob, original, repair, run, data, changes, actor)
+        except IntegrityError as exc:
+            raise _changed_meanwhile(submission_id) from exc
+
+    @staticmethod
+    def _store_repair(s: Session, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob,
+                      repair: str, run: CheckRun, data: dict[str, Any], changes: dict[str, str | None] | None,
+                      actor: str | None) -> dict[str, Any]:
+        lock_submission(s, submission_id)   # before the file is read: see storage/check_runs.py
+        media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
+                                                 MediaFile.position == position))
+        if media is None:
+            raise _not_found(submission_id)
+        for stored in (original, blob):
+            _insert_blob(s, stored, submission_id)
+        data = {**data, "file": position, "repair": repair,
+                "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+                "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
+                "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
+        media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
+        media.original_sha256, media.repair = original.sha256, repair
+        s.flush()
+        return apply_check_run(s, submission_id, run, changes or {}, "fixed", data,
+                               _text(actor) or current_actor())
 
     @retry_when_locked
     def claim(self, source_ref: str, worker: str, lease_seconds: float) -> bool:
@@ -703,6 +718,10 @@ class Database:
             return list(s.scalars(select(Submission).where(Submission.id > after).options(
                 selectinload(Submission.files), selectinload(Submission.checks))
                 .order_by(Submission.id.desc()).limit(limit)))
+
+
+def _changed_meanwhile(submission_id: int) -> ChangedMeanwhile:
+    return ChangedMeanwhile(f"作品 #{submission_id} 同时被另一处修改（或重新检查）了，本次结果没有保存。", "请再执行一次。")
 
 
 def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],

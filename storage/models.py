@@ -67,6 +67,17 @@ class Submission(Base):
         order_by="CheckRecord.id", viewonly=True)
 
 
+class StoredRun(Base):
+    """A check run of a submission (1 as recorded, one more for each recheck or edit of its results): the
+    primary key lets one writer only store run N."""
+
+    __tablename__ = "check_runs"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    run: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Blob(Base):
     """One stored content, named by its SHA-256; many media files may point to it."""
 

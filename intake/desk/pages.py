@@ -20,6 +20,7 @@ from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, is_portrait, main_file, size_of
 from intake.views import view_of
+from storage.check_runs import version_of
 from storage.entry_reads import entry_records
 from validators.results import Outcome, Status
 
@@ -133,4 +134,4 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
         resolution=dimensions(main) or "—", history=view["history"],
         scores=entry_scores(desk, account, view, given, comment),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
-        received_at=local_text(sub.received_at))
+        received_at=local_text(sub.received_at), version=version_of(sub))
