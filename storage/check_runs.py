@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core import failpoints
 from core.errors import ChangedMeanwhile
+from storage.blobs import insert_blob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
 from storage.records import CheckRow, CheckRun, outcome_of_statuses
 from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
@@ -84,10 +85,36 @@ def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, change
         record["changes"] = changed
     if run is not None:
         before = sub.outcome
+        repaired = _repair_files(s, sub, run)
+        if repaired:
+            record["repaired"] = repaired
         record["checks"] = _store_run(s, sub, run)
         record.update(run=sub.check_run, outcome={"old": before, "new": sub.outcome})
     s.add(Event(submission_id=submission_id, kind=kind, actor=actor, data=jsonable(record)))
     return record
+
+
+def _repair_files(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:
+    """Point each file the run repaired at its new content (the content it had is kept as its original);
+    returns what changed, for the event."""
+    changed = []
+    for found in run.files:
+        if found.repaired is None:
+            continue
+        media = s.scalar(select(MediaFile).where(MediaFile.submission_id == sub.id,
+                                                 MediaFile.position == found.position))
+        if media is None:
+            continue
+        fix = found.repaired
+        for blob in (fix.original, fix.blob):
+            insert_blob(s, blob, sub.id)
+        changed.append({"file": found.position, "repair": fix.repair,
+                        "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+                        "new": {"sha256": fix.blob.sha256, "size_bytes": fix.blob.size_bytes}})
+        media.sha256, media.size_bytes = fix.blob.sha256, fix.blob.size_bytes
+        media.original_sha256, media.repair = fix.original.sha256, fix.repair
+    s.flush()
+    return changed
 
 
 def _store_run(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:

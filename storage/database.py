@@ -27,6 +27,7 @@ from core.errors import ChangedMeanwhile, DatabaseError, DatabaseGone, DataRejec
 from core.textsafe import clean_text
 from storage.models import (Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, StoredRun, Submission,
                             User)
+from storage.blobs import insert_blob as _insert_blob
 from storage.check_runs import apply_check_run, lock_submission
 from storage.logins import LoginTry, begin_login, clear_logins
 from storage.scores import JudgeScores, save_scores, scores_of
@@ -743,19 +744,6 @@ def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                     checks = media.checks + (check,)
                     out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks))
     return out
-
-
-def _insert_blob(s: Session, blob: StoredBlob, submission_id: int) -> int | None:
-    """Record ``blob`` unless it is recorded; return the submission that brought it first."""
-    # Each dialect's module loads with its engine: an SQLite user never loads PostgreSQL's.
-    if s.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
-                                  first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
-              .on_conflict_do_nothing(index_elements=["sha256"]))
-    return s.scalar(select(Blob.first_submission_id).where(Blob.sha256 == blob.sha256))
 
 
 def _settle_checks(s: Session, submission_id: int, settle: Mapping[int, CheckRow]) -> list[dict[str, Any]]:

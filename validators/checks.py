@@ -167,10 +167,13 @@ def codec_text(codec: str | None) -> str:
 
 
 def check_not_remuxable(kind: str, sent_as: str | None, video: str | None, audio: str | None,
-                        unreadable: bool = False) -> CheckResult:
-    """The container check of a near miss that cannot be copied into an MP4 as it is, saying why."""
+                        unreadable: bool = False, why: str | None = None) -> CheckResult:
+    """The container check of a near miss that cannot be copied into an MP4 as it is, saying why (``why``:
+    what about the file stopped the copy, when it is known)."""
     said, told = _what_it_is(kind, sent_as)
-    if unreadable:
+    if why:
+        then = "请重新导出"
+    elif unreadable:
         why = "尝试不重新编码直接转换为 MP4（无损转换）没有成功，文件可能已损坏，或其中的编码参数 MP4 不支持"
         then = "请重新导出"
     else:
