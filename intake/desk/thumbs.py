@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import threading
-import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -26,6 +24,7 @@ from core.numbers import duration_text
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.files import stored_answer
+from intake.desk.jobs import Jobs
 from intake.report.thumbs import thumbnail
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
@@ -38,13 +37,10 @@ FRAMES = 8
 WIDTH = 160
 TIMEOUT = 30.0
 MAKERS = 2
-_making = threading.BoundedSemaphore(MAKERS)
-_locks: dict[str, threading.Lock] = {}
-_locks_lock = threading.Lock()
 RETRY_SECONDS = 600
 BUSY = "缩略图正在生成，请稍后再看。"
 WAIT_SECONDS = 3.0
-_failed: dict[str, float] = {}   # job → when ffmpeg could not make it: not tried again on every request
+PICTURES = Jobs(MAKERS, WAIT_SECONDS, RETRY_SECONDS)   # posters and strips share the two ffmpegs
 
 
 def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
@@ -70,14 +66,14 @@ def frame_path(folder: Path, sha256: str, index: int) -> Path:
 
 def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
                timeout: float = TIMEOUT) -> bool | None:
-    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``_made_once``).
+    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``Jobs.made_once``).
     (A page asks for its eight frames at once; the first makes them all in about half a second, the others
     wait for it.)"""
     times = frame_times(duration)
     if not times:
         return False
-    return _made_once(f"strip:{sha256}", frame_path(folder, sha256, 0).exists,
-                      lambda: _run_ffmpeg(folder, video, sha256, times, timeout))
+    return PICTURES.made_once(f"strip:{sha256}", frame_path(folder, sha256, 0).exists,
+                              lambda: _run_ffmpeg(folder, video, sha256, times, timeout))
 
 
 def poster_path(store_root: Path, sha256: str) -> Path:
@@ -86,49 +82,10 @@ def poster_path(store_root: Path, sha256: str) -> Path:
 
 def make_poster(store_root: Path, video: Path, sha256: str, duration: float | None,
                 timeout: float = TIMEOUT) -> bool | None:
-    """The player's poster frame for ``sha256`` (see ``_made_once``)."""
+    """The player's poster frame for ``sha256`` (see ``Jobs.made_once``)."""
     target = poster_path(store_root, sha256)
-    return _made_once(f"poster:{sha256}", target.exists,
-                      lambda: thumbnail(store_root, video, sha256, duration, timeout=timeout) == target)
-
-
-def _made_once(key: str, done: Callable[[], bool], make: Callable[[], bool]) -> bool | None:
-    """True when what ``key`` names is there (made now by ``make`` if need be), False when it could not be made
-    (remembered for ``RETRY_SECONDS``), None when another request is still making it, or ``MAKERS`` things are
-    being made, after ``WAIT_SECONDS``: the request then answers 503 and the page asks again, so that a slow or
-    hanging ffmpeg holds a worker thread for seconds, not every page of the desk for as long as it hangs."""
-    if _failed_lately(key):
-        return False
-    if done():
-        return True
-    lock = _lock_for(key)
-    if not lock.acquire(timeout=WAIT_SECONDS):
-        return None
-    try:
-        if done():
-            return True
-        if _failed_lately(key):   # found so while this request waited for the lock
-            return False
-        if not _making.acquire(timeout=WAIT_SECONDS):
-            return None
-        try:
-            made = make()
-        finally:
-            _making.release()
-        if not made:
-            _failed[key] = time.monotonic()
-        return made
-    finally:
-        lock.release()
-
-
-def _failed_lately(key: str) -> bool:
-    return time.monotonic() - _failed.get(key, -RETRY_SECONDS) < RETRY_SECONDS
-
-
-def _lock_for(key: str) -> threading.Lock:
-    with _locks_lock:
-        return _locks.setdefault(key, threading.Lock())
+    return PICTURES.made_once(f"poster:{sha256}", target.exists,
+                              lambda: thumbnail(store_root, video, sha256, duration, timeout=timeout) == target)
 
 
 def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], timeout: float) -> bool:
