@@ -18,6 +18,7 @@ from intake.contact_info import normalise_phone, phone_is_valid
 from intake.labels import FIELD_LABELS
 from intake.pipeline import Services
 from intake.recheck import Rechecked, judge, record_run, requota_later, stored_task
+from intake.task import TitleSource
 from storage.check_runs import version_of
 from validators.results import Outcome
 
@@ -81,6 +82,8 @@ def edit_submission(services: Services, submission_id: int, values: dict[str, st
         changes = {name: value for name, value in values.items() if name != "unit"}
         for name, value in changes.items():
             setattr(task, name, value)
+        if "title" in changes:   # a title typed by a person is a title (see blind review)
+            changes["title_source"] = TitleSource.GIVEN.value if changes["title"] else None
         if "unit" in values:
             task.unit_raw = task.unit = values["unit"]
         if {"unit", "contact", "phone"} & set(values):
@@ -97,7 +100,9 @@ def edit_submission(services: Services, submission_id: int, values: dict[str, st
                 raise
     later = list(requota_later(services, judged.units, submission_id, {submission_id}, actor)) \
         if sub.unit != task.unit else []
-    return Edited(submission_id, result.changes, result.before, result.after, result.changed, later)
+    # (the event keeps where the title now comes from; people read the fields themselves)
+    shown = {name: change for name, change in result.changes.items() if name != "title_source"}
+    return Edited(submission_id, shown, result.before, result.after, result.changed, later)
 
 
 def _stale(submission_id: int) -> ChangedMeanwhile:

@@ -74,6 +74,7 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
         "contact": sub.contact,
         "phone": sub.phone,
         "title": sub.title,
+        "title_source": sub.title_source,   # given | file_name | subject; None for works recorded before 0013
         "subject": sub.subject,
         "sender": sub.sender,
         "body_text": sub.body_text,   # the mail's body (bounded); blind review hides it with the sender
@@ -103,4 +104,9 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
             for f in sub.files
         ],
         "checks": checks,
+        # 超大附件: the download links the mail gave instead of its video, while they are still to be fetched
+        "links": [{"name": link.get("name"), "url": link.get("url"), "size_bytes": link.get("size_bytes"),
+                   "expires": link.get("expires")}
+                  for check in sub.checks if check.check_id == "large_attachment_link" and check.media_file_id is None
+                  for link in (check.details or {}).get("links") or []],
     }

@@ -27,7 +27,7 @@ from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
 from storage.records import CheckRow, CheckRun, outcome_of_statuses
 from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
 
-EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "speaker", "topic")
+EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "title_source", "speaker", "topic")
 MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")
 
 

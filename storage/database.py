@@ -291,7 +291,8 @@ class Database:
                 sub = Submission(
                     source=record.source, source_ref=record.source_ref, received_at=record.received_at,
                     unit=_text(record.unit), unit_raw=_text(record.unit_raw), contact=_text(record.contact),
-                    phone=_text(record.phone), title=_text(record.title), subject=_text(record.subject),
+                    phone=_text(record.phone), title=_text(record.title), title_source=record.title_source,
+                    subject=_text(record.subject),
                     outcome=record.outcome,
                     speaker=_text(record.speaker), topic=_text(record.topic),
                     message_key=_key(record.message_key), sender=_text(record.sender),
@@ -717,7 +718,7 @@ class Database:
         """The newest submissions recorded after id ``after``, newest first, at most ``limit``."""
         with self.session() as s:
             return list(s.scalars(select(Submission).where(Submission.id > after).options(
-                selectinload(Submission.files), selectinload(Submission.checks))
+                selectinload(Submission.files).selectinload(MediaFile.original), selectinload(Submission.checks))
                 .order_by(Submission.id.desc()).limit(limit)))
 
 

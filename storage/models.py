@@ -51,6 +51,7 @@ class Submission(Base):
     contact: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)             # 作品名: a sidecar's, else the video's file name
+    title_source: Mapped[str | None] = mapped_column(String(16))  # given | file_name | subject (None: before 0013)
     subject: Mapped[str | None] = mapped_column(Text)           # the mail's subject, as sent
     outcome: Mapped[str] = mapped_column(String(16))
     speaker: Mapped[str | None] = mapped_column(Text)

@@ -59,6 +59,7 @@ class SubmissionRecord:
     contact: str | None = None
     phone: str | None = None
     title: str | None = None
+    title_source: str | None = None   # where the title came from: 'given', 'file_name' or 'subject'
     subject: str | None = None
     speaker: str | None = None
     topic: str | None = None

@@ -455,3 +455,51 @@ def repeated_frame_mov(dst: Path, times: int = 40) -> Path:
 
     dst.write_bytes(b"".join(rebuilt(k, b) if k == b"moov" else box(k, b) for k, b in boxes(data)))
     return dst
+
+
+# -- files that carry their sender's identity in their tags (issue 23, item 6) -------------------------------------
+def tagged(dst: Path, tags: dict[str, str], chapters: list[str], fmt: str = "mp4", place: str | None = None) -> Path:
+    """A 2-second clip whose container names its sender: ``tags`` (title, artist, comment, location …), chapters
+    with the given titles, and (MP4 or QuickTime) a 3GPP location box ('loci') naming ``place``, as phones write."""
+    meta = dst.with_name(dst.name + ".ffmetadata")
+    lines = [";FFMETADATA1", *(f"{k}={v}" for k, v in tags.items())]
+    for i, title in enumerate(chapters):
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={i * 1000}", f"END={(i + 1) * 1000}", f"title={title}"]
+    meta.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plain = dst.with_name(dst.stem + ".plain" + dst.suffix)
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-f", "lavfi", "-i",
+           "sine=frequency=440:sample_rate=8000:duration=2", "-i", str(meta), "-map", "0", "-map", "1",
+           "-map_metadata", "2", "-map_chapters", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-f", fmt, str(plain))
+    meta.unlink()
+    data = plain.read_bytes()
+    plain.unlink()
+    if place:
+        data = _with_udta_box(data, b"loci", b"\x00\x00\x00\x00" + b"\x15\xc7" + place.encode() + b"\x00\x00"
+                              + struct.pack(">iii", int(109.4281 * 65536), int(24.3264 * 65536), 0) + b"earth\x00\x00")
+    dst.write_bytes(data)
+    return dst
+
+
+def _with_udta_box(data: bytes, kind: bytes, payload: bytes) -> bytes:
+    """``data`` (an MP4 whose moov comes after its media) with one more box in moov/udta."""
+    def boxes(blob: bytes):
+        at = 0
+        while at + 8 <= len(blob):
+            size, name = struct.unpack(">I4s", blob[at:at + 8])
+            yield name, blob[at + 8:at + size]
+            at += size
+
+    def box(name: bytes, body: bytes) -> bytes:
+        return struct.pack(">I4s", 8 + len(body), name) + body
+
+    extra = box(kind, payload)
+    out = []
+    for name, body in boxes(data):
+        if name == b"moov":
+            children = list(boxes(body))
+            if not any(n == b"udta" for n, _ in children):
+                children.append((b"udta", b""))
+            body = b"".join(box(n, b + extra if n == b"udta" else b) for n, b in children)
+        out.append(box(name, body))
+    return b"".join(out)

@@ -13,8 +13,7 @@ serious one and ``details["codes"]`` lists every code found (a script sees them 
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
+from core.names import extension_of
 from core.numbers import duration_text, size_text
 from validators.boxes import Layout
 from validators.results import CheckResult, failed, passed, warned
@@ -66,8 +65,9 @@ def check_size(size: int, rules: RulesConfig) -> CheckResult:
 
 
 def suffix_of(name: str | None) -> str:
-    """The extension a file was sent with, lower case (``.mov``); empty without one."""
-    return PurePosixPath((name or "").replace("\\", "/")).suffix.lower()
+    """The extension a file was sent with, lower case (``.mov``); empty without one (``core.names``: the last
+    dot-part of ``守护秘密 2024.4.3 韦小宝`` is part of the name, not an extension to quote)."""
+    return extension_of(name)
 
 
 def _what_it_is(kind: str, sent_as: str | None) -> tuple[str, str]:

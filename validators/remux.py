@@ -233,6 +233,26 @@ def _ffmetadata(text: str):
             part.append(ch)
 
 
+def copy_without_metadata(source: Path, target: Path, timeout: float) -> None:
+    """A stored MP4 copied as it is into ``target`` (an MP4), without the container's metadata, chapters,
+    subtitles, data tracks and cover pictures: what a judge under blind review gets, since a sender's tags
+    (title, artist, comment, GPS position, chapter names) often name the sender. Nothing is re-encoded.
+    RemuxFailed when ffmpeg cannot, StorageError when our disk failed it."""
+    source_path, fds = media_input(source)
+    cap = output_cap(Path(source).stat().st_size, None, MOOV_MIN_BYTES)
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-enable_drefs", "0",
+            "-protocol_whitelist", "file", "-format_whitelist", "mov,mp4,m4a,3gp,3g2,mj2", "-f", "mp4",
+            "-i", source_path, "-map", "0:V", "-map", "0:a?", "-c", "copy", "-map_metadata", "-1",
+            "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", "-fs", str(cap),
+            "-f", "mp4", "-y", str(target)]
+    proc = _run(args, timeout, fds)
+    said = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if any(error in said for error in DISK_ERRORS):
+            raise StorageError(f"无法生成匿名评审用的视频副本：磁盘出错（{_first_error(said)}）。", "请清理磁盘或检查存储设备。")
+        raise RemuxFailed(_first_error(said) or f"exit {proc.returncode}")
+
+
 def holds_lossless_streams(facts: MediaFacts | None) -> bool:
     """Whether the remuxed MP4, as MediaInfo reads it, holds the streams the plan allowed."""
     if facts is None or not facts.video:
