@@ -133,6 +133,9 @@ class ScoringConfig(Section):
     scale: int = Field(10, ge=1, le=1000, description="每个评分项的满分（分数为 0 到满分，可保留一位小数）")
     blind: bool = Field(False, description="匿名评审：对评委隐去参赛单位、联系人、电话、发件人、文件名、邮件主题和正文，"
                                            "作品名等文字中出现的单位名称也遮去（管理员和登记员仍能看到）")
+    reveal: str = Field("closed", pattern="^(closed|always)$",
+                        description="何时向评委公开作品得分、名次和其他评委的评审决定：`closed`（默认）在管理员于工作台“结束评分”之后；"
+                                    "`always` 随时公开。在此之前评委只能看到自己的评分、决定和备注（管理员始终能看到全部）")
 
     @field_validator("criteria")
     @classmethod

@@ -54,6 +54,13 @@ def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
             "forced": decision.get("forced", False)}
 
 
+def own_decisions(view: dict[str, Any], judge: str) -> dict[str, Any]:
+    """``view`` with only ``judge``'s own decisions: what a judge reads while scoring is still open, so that
+    judges decide without seeing each other's decisions and notes."""
+    own = [d for d in view.get("decisions") or [] if d.get("reviewer") == judge]
+    return {**view, "decision": own[-1] if own else None, "decisions": own}
+
+
 def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """The object of ``intake list --json`` for one submission; ``decisions`` oldest first."""
     file_positions = {f.id: f.position for f in sub.files}

@@ -28,7 +28,8 @@ from intake.task import MediaTask, Source, SubmissionTask, TitleSource
 from tests import media
 from tests.configs import add_config
 from tests.conftest import require_tool
-from tests.desks import logged_in, make_desk, running_desk
+from tests import test_report
+from tests.desks import log_in_page, logged_in, make_desk, running_desk
 
 TAGS = {"title": "柳南区委保密办 张三 13800138000", "artist": "张三", "comment": "柳南区 联系电话 13800138000",
         "location": "+24.3264+109.4281/"}
@@ -191,3 +192,30 @@ def test_admins_see_all_of_it_and_one_extension_rule_holds_for_them_too(desk):
     fid = file_id(services, ids["dotted"])
     assert unquote(admin.get(f"/files/{fid}/download").headers["content-disposition"]).endswith(f"{DOTTED}.mp4")
     assert unquote(admin.get(f"/files/{fid}/original").headers["content-disposition"]).endswith(DOTTED)
+
+
+browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
+
+
+def test_a_blind_judge_plays_the_copy_in_chromium(desk, browser):
+    """What the judge's player gets is the copy without tags: it plays, seeks, and the page offers no original."""
+    root, port, ids, services = desk
+    base = f"http://127.0.0.1:{port}"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors, fetched = [], []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("response", lambda r: fetched.append((r.url, r.status)))
+        log_in_page(page, base, "judge")
+        page.goto(f"{base}/entries/{ids['dotted']}")
+        video = page.locator("video.player").first
+        video.evaluate("v => new Promise(ok => v.readyState >= 1 ? ok() : v.addEventListener('loadedmetadata', ok))")
+        assert video.evaluate("v => v.duration") == pytest.approx(2, abs=0.3)
+        video.evaluate("v => { v.muted = true; v.currentTime = 1; return v.play(); }")
+        assert page.locator("a.original").count() == 0
+        played = [status for url, status in fetched if url.endswith(f"/files/{file_id(services, ids['dotted'])}")]
+        assert played and set(played) <= {200, 206}
+        assert errors == []
+    finally:
+        context.close()

@@ -36,6 +36,7 @@ MAY = {
     "settings": {"admin"},
     "attach": {"clerk", "admin"},
     "receipt": {"clerk", "admin"},
+    "scoring": {"admin"},   # 结束评分 / 重新开放评分
 }
 MIN_PASSWORD = 8
 # scrypt with N=2**14, r=8: 16 MiB of memory for each try.

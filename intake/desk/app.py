@@ -7,8 +7,10 @@ database is synchronous); ``guarded`` wraps each into an endpoint. Anything with
 
 The ``desk`` a handler receives is the desk as its account sees it (``Seen``): under blind review
 (``contest.scoring.blind``) a reviewer's ``desk.views()``, ``desk.derived()`` and ``desk.view()`` are blind
-(``intake/blind.py``), and templates get ``blind``. Pages show submissions through these, never from the
-database directly, so that a page added later is blind too.
+(``intake/blind.py``), and templates get ``blind``. Until scoring is closed (``contest.scoring.reveal``), a
+judge's are ``sealed`` as well: they hold the judge's own decisions only, and pages show no aggregate. Pages
+show submissions through these, never from the database directly, so that a page added later is blind and
+sealed too.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from intake.blind import UnitNames, blind_view, blind_views
 from intake.desk.accounts import ROLES, Account, LoginForms, LoginRefused, Throttle, account_of, log_in
 from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline import Services
-from intake.views import submission_views
+from intake.views import own_decisions, submission_views
 
 COOKIE = "desk_session"
 LOGIN_COOKIE = "desk_login"         # the login form's CSRF token (double submit: cookie and field)
@@ -45,6 +47,9 @@ MAX_FORM_BYTES = 1024 * 1024
 # Who is kept blind under blind review. Admins see everything; so do clerks, who record and correct the unit,
 # contact and phone, and could not do so without seeing them.
 BLIND_ROLES = {"reviewer"}
+# Who scores and decides without seeing the others' scores, decisions and notes until scoring is closed.
+JUDGE_ROLES = {"reviewer"}
+SCORING_EVENTS = ("scoring_closed", "scoring_reopened")
 CSRF_REFUSED = "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。"
 # The largest number an id in a route may have: ids are database integers, and a longer number (SQLite
 # overflows past 2**63 and answered 500) names nothing. Past it the router finds no route: 404.
@@ -77,6 +82,8 @@ class Desk:
     """What every handler shares: the config, the services, the login throttle and the templates."""
 
     blind = False   # the desk itself sees everything; see ``Seen``
+    sealed = False
+    judge = None
 
     def __init__(self, config: Config, services: Services):
         self.config = config
@@ -123,6 +130,20 @@ class Desk:
     def view(self, view: dict[str, Any]) -> dict[str, Any]:
         return view
 
+    def all_views(self) -> list[dict[str, Any]]:
+        return self.views()
+
+    def scoring_closed(self, mark: tuple[int, int] | None = None):
+        """The admin's 结束评分 in force (its event), or None while scoring is open. Read once per state."""
+        def closing(views):
+            latest = self.db.latest_event(SCORING_EVENTS)
+            return latest if latest is not None and latest.kind == "scoring_closed" else None
+        return self.derived("#scoring", closing, mark=mark)
+
+    def revealed(self, mark: tuple[int, int] | None = None) -> bool:
+        """Whether judges may see aggregates and each other's decisions (``contest.scoring.reveal``)."""
+        return self.config.contest.scoring.reveal == "always" or self.scoring_closed(mark) is not None
+
     def unit_names(self) -> UnitNames:
         """Every name of a unit, for masking (kept as long as the views are)."""
         return self.derived("#unit_names", lambda views: UnitNames.of(self.config.contest, views))
@@ -138,6 +159,8 @@ class Seen:
     def __init__(self, desk: Desk, account: Account, reading: bool = False):
         self.desk = desk
         self.blind = bool(desk.config.contest.scoring.blind and account.role in BLIND_ROLES)
+        self.judge = account.name if account.role in JUDGE_ROLES else None
+        self._sealed: bool | None = None
         # A page that only reads asks the database whether anything changed once, not once per part of it
         # (views, rows, standings). A request that writes asks each time: it must see its own change.
         self._reading = reading
@@ -153,18 +176,38 @@ class Seen:
             self._mark = self.desk.db.change_mark()
         return self._mark
 
-    def views(self) -> list[dict[str, Any]]:
+    @property
+    def sealed(self) -> bool:
+        """A judge while scoring is open: sees their own scores, decisions and notes only, and no aggregate."""
+        if self._sealed is None:
+            self._sealed = self.judge is not None and not self.desk.revealed(self._change_mark())
+        return self._sealed
+
+    def all_views(self) -> list[dict[str, Any]]:
+        """Every view with every decision (blind where this account is): what decides which works are scored."""
         return self.desk.views(self.blind, self._change_mark())
 
+    def views(self) -> list[dict[str, Any]]:
+        if not self.sealed:
+            return self.all_views()
+        judge = self.judge
+        return self.desk.derived(f"#own:{judge}", lambda views: [own_decisions(v, judge) for v in views],
+                                 self.blind, self._change_mark())
+
     def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        if self.sealed:   # built from this judge's own views, and kept for this judge alone
+            own = self.views()
+            return self.desk.derived(f"{name}#own:{self.judge}", lambda views: build(own), self.blind,
+                                     self._change_mark())
         return self.desk.derived(name, build, self.blind, self._change_mark())
 
     def view(self, view: dict[str, Any]) -> dict[str, Any]:
         """A view (or a page's dict built on one) as this account may see it."""
-        return blind_view(view, self.desk.unit_names()) if self.blind else view
+        seen = blind_view(view, self.desk.unit_names()) if self.blind else view
+        return own_decisions(seen, self.judge) if self.sealed else seen
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
-        return self.desk.render(template, account, status, blind=self.blind, **context)
+        return self.desk.render(template, account, status, blind=self.blind, sealed=self.sealed, **context)
 
 
 Handler = Callable[[Request, Desk, Account, Any], Response]
@@ -339,6 +382,7 @@ def create_app(config: Config, services: Services, hosts: frozenset[str] | None 
         Route("/entries/{submission_id:id}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
         Route("/entries/{submission_id:id}/recheck", guarded(actions.recheck, action="recheck"), methods=["POST"]),
         Route("/entries/{submission_id:id}/score", guarded(scores.score, action="score"), methods=["POST"]),
+        Route("/scoring", guarded(scores.switch_scoring, action="scoring"), methods=["POST"]),
         Route("/users", guarded(actions.users_page, action="users"), methods=["GET"]),
         Route("/users", guarded(actions.users_change, action="users"), methods=["POST"]),
         Route("/entries/{submission_id:id}/attach", guarded(uploads.attach, action="attach", stream=True),
