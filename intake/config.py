@@ -202,8 +202,8 @@ class DeskConfig(Section):
     header_timeout_seconds: float = Field(5, gt=0, le=60,
                                           description="一个请求的请求头须在多少秒内收完，否则断开连接（防止空连接占满工作台）")
     max_connections_per_address: int = Field(30, ge=6, le=190,
-                                             description="同一台电脑（IP 地址）最多同时保持的连接数，超过的新连接直接断开"
-                                                         "（浏览器通常只用 6 个左右）")
+                                             description="同一台电脑（IP 地址）最多同时保持的连接数（浏览器通常只用 6 个左右）；"
+                                                         "超过时新连接取代该地址最早的空闲连接，都在处理请求时新连接被断开")
     refresh_seconds: float = Field(5, gt=0, description="概览页刷新“最新收到”的间隔（秒）")
 
 
