@@ -1,5 +1,5 @@
 """The desk as an ASGI app (Starlette): its routes, the guard every route but the login passes through
-(session, role, CSRF token), and the security headers of every answer.
+(session, role, CSRF token), and the security headers of every answer. Logging in is ``login.py``'s.
 
 Handlers are plain functions ``handler(request, desk, account, form)`` run in a worker thread (the
 database is synchronous); ``guarded`` wraps each into an endpoint. Anything without a session is sent to
@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
 from intake.blind import UnitNames, blind_view, blind_views
-from intake.desk.accounts import ROLES, Account, LoginForms, LoginRefused, Throttle, account_of, log_in
+from intake.desk.accounts import ROLES, Account, LoginForms, Throttle, account_of
 from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline import Services
 from intake.views import own_decisions, submission_views
@@ -244,7 +244,7 @@ def guarded(handler: Handler, api: bool = False, action: str | None = None, stre
             return unknown(desk)
         form = None
         if request.method == "POST" and not stream:
-            form = await _form(request)
+            form = await read_form(request)
             if form is None:
                 return _refused(desk, account, api, 413, "提交的内容太大。")
             token = form.get("csrf") or request.headers.get("x-csrf-token") or ""
@@ -264,7 +264,7 @@ def csrf_matches(account: Account, token: object) -> bool:
     return hmac.compare_digest(str(token or ""), account.csrf)
 
 
-async def _form(request: Request):
+async def read_form(request: Request):
     """The POST's form, or None when it is larger than allowed (also when sent chunked, without a length:
     the body is read up to the limit before it is parsed)."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
@@ -284,61 +284,12 @@ def _refused(desk: Desk, account: Account, api: bool, status: int, message: str)
     return desk.render("refused.html.j2", account, status=status, message=message)
 
 
-# -- login and logout --------------------------------------------------------------------
-async def login_page(request: Request) -> Response:
-    desk: Desk = request.app.state.desk
-    return _login_form(desk, request, None, 200)
-
-
-def _login_form(desk: Desk, request: Request, error: str | None, status: int) -> Response:
-    token = desk.login_forms.issue()
-    response = desk.render("login.html.j2", None, status=status, error=error, csrf=token,
-                           no_accounts=not desk.db.users())
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                        secure=request.url.scheme == "https")
-    return response
-
-
-async def login(request: Request) -> Response:
-    desk: Desk = request.app.state.desk
-    form = await _form(request)
-    if form is None:
-        return _too_large()
-    # The token must be one this server made (a page cannot choose one), sent both in the cookie and the form.
-    expected = request.cookies.get(LOGIN_COOKIE) or ""
-    given = str(form.get("csrf") or "")
-    if not (expected and hmac.compare_digest(given, expected) and desk.login_forms.valid(given)):
-        return await run_in_threadpool(_login_form, desk, request, "页面已过期，请重新登录。", 403)
-    address = request.client.host if request.client else "?"
-    try:
-        token = await run_in_threadpool(log_in, desk.db, desk.throttle, str(form.get("username") or ""),
-                                        str(form.get("password") or ""), address, desk.config.desk.session_hours)
-    except LoginRefused as exc:
-        return await run_in_threadpool(_login_form, desk, request, exc.message, exc.status)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                        max_age=int(desk.config.desk.session_hours * 3600), secure=request.url.scheme == "https")
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
-    return response
-
-
 async def _not_found(request: Request, exc: HTTPException) -> Response:
     """No route, or an id no work or file can have: 404 in Chinese (JSON where a script asks)."""
     if request.url.path.startswith(("/api/", "/files/", "/thumbs/")):
         return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
     return Response(f"找不到这个页面。{NO_SUCH_ID}" if request.url.path.startswith("/entries/") else "找不到这个页面。",
                     status_code=404, media_type="text/plain; charset=utf-8")
-
-
-def _too_large() -> Response:
-    return Response("提交的内容太大。", status_code=413, media_type="text/plain; charset=utf-8")
-
-
-def logout(request: Request, desk: Desk, account: Account, form) -> Response:
-    desk.db.end_session(account.token_hash)
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
-    return response
 
 
 class SecurityHeaders:
@@ -369,12 +320,13 @@ class SecurityHeaders:
 def create_app(config: Config, services: Services, hosts: frozenset[str] | None = None) -> Starlette:
     """The desk's app; ``hosts``: the names it answers to besides loopback's (default: ``desk.host`` and
     ``desk.allowed_hosts``)."""
-    from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
+    from intake.desk import (actions, exporting, files, listing, login, pages, receipts_page, scores, settings, thumbs,
+                             uploads)
 
     routes = [
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", guarded(logout), methods=["POST"]),
+        Route("/login", login.login_page, methods=["GET"]),
+        Route("/login", login.login, methods=["POST"]),
+        Route("/logout", guarded(login.logout), methods=["POST"]),
         Route("/", guarded(pages.overview), methods=["GET"]),
         Route("/list", guarded(listing.listing), methods=["GET"]),
         Route("/entries/{submission_id:id}", guarded(pages.entry), methods=["GET"]),
