@@ -1,7 +1,9 @@
-"""Named pause points for crash tests (kill -9 at a known moment). Inert unless INTAKE_FAILPOINT is set.
+"""Named pause points for crash and race tests. Inert unless INTAKE_FAILPOINT is set.
 
 A test sets INTAKE_FAILPOINT=<name> and INTAKE_FAILPOINT_MARKER=<file>; when the
-process reaches that point it creates the marker and waits to be killed.
+process reaches that point it creates the marker and waits to be killed (kill -9 at a
+known moment), or, with INTAKE_FAILPOINT_RELEASE=<file>, until that file appears, and
+then goes on (another process does something meanwhile).
 """
 
 from __future__ import annotations
@@ -17,5 +19,6 @@ def reached(name: str) -> None:
     marker = os.environ.get("INTAKE_FAILPOINT_MARKER")
     if marker:
         Path(marker).write_text(name)
-    while True:  # the test kills us here
-        time.sleep(1)
+    release = os.environ.get("INTAKE_FAILPOINT_RELEASE")
+    while not (release and Path(release).exists()):  # the test kills us here, or lets us go on
+        time.sleep(0.05 if release else 1)

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 from core.errors import StorageError
+from core.names import stem_of
 from core.numbers import size_text
 from core.textsafe import one_line
 from intake.inbox_fs import InboxMedia, read_sidecar
@@ -24,7 +25,7 @@ from intake.metadata import (
     parse_sidecar,
     transcripts_of,
 )
-from intake.task import MediaTask, Source, SubmissionTask
+from intake.task import MediaTask, Source, SubmissionTask, TitleSource
 from validators.results import CheckResult, failed, passed
 from validators.sniff import sniff
 
@@ -337,9 +338,11 @@ def unpack_archives(task: SubmissionTask, services: "Services") -> None:
                 found = parse_sidecar(sidecar)
                 task.unit, task.contact, task.phone = (task.unit or found.unit, task.contact or found.contact,
                                                        task.phone or found.phone)
-                task.title = task.title or found.title
+                if not task.title:
+                    task.title, task.title_source = found.title, found.title_source
         if not unpacked.videos:   # no video to name the work after: the zip's own name does
-            task.title = task.title or one_line(Path(media.original_name).stem, 500)
+            if not task.title:
+                task.title, task.title_source = one_line(stem_of(media.original_name), 500), TitleSource.FILE_NAME
         transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
                                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
         # A mail's zip is one attachment among others: its videos are named after it (城中区.zip/作品/守护秘密.mp4).

@@ -133,6 +133,9 @@ class ScoringConfig(Section):
     scale: int = Field(10, ge=1, le=1000, description="每个评分项的满分（分数为 0 到满分，可保留一位小数）")
     blind: bool = Field(False, description="匿名评审：对评委隐去参赛单位、联系人、电话、发件人、文件名、邮件主题和正文，"
                                            "作品名等文字中出现的单位名称也遮去（管理员和登记员仍能看到）")
+    reveal: str = Field("closed", pattern="^(closed|always)$",
+                        description="何时向评委公开作品得分、名次和其他评委的评审决定：`closed`（默认）在管理员于工作台“结束评分”之后；"
+                                    "`always` 随时公开。在此之前评委只能看到自己的评分、决定和备注（管理员始终能看到全部）")
 
     @field_validator("criteria")
     @classmethod
@@ -192,7 +195,15 @@ class DeskConfig(Section):
     session_hours: float = Field(12, gt=0, le=24 * 30, description="登录后多少小时内不必再次登录")
     max_failed_logins: int = Field(5, ge=1, description="同一账号连续登录失败多少次后暂时锁定")
     max_failed_logins_per_address: int = Field(20, ge=1, description="同一台电脑（IP 地址）登录失败多少次后暂时锁定")
-    lockout_seconds: float = Field(300, gt=0, description="登录失败过多时锁定的秒数")
+    lockout_seconds: float = Field(300, gt=0, description="登录失败过多时锁定的秒数；管理员可用 `intake user unlock 账号` 提前解除")
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="除本机名称（`localhost`、`127.0.0.1`、`::1`）和监听地址（`--host`）外，工作台还接受的访问名称或地址"
+                        "（浏览器地址栏中的主机名，如 `192.168.1.20`、`bmj-pc`）；用其他名称访问的请求一律拒绝（防止 DNS 重绑定）")
+    header_timeout_seconds: float = Field(5, gt=0, le=60,
+                                          description="一个请求的请求头须在多少秒内收完，否则断开连接（防止空连接占满工作台）")
+    max_connections_per_address: int = Field(30, ge=6, le=190,
+                                             description="同一台电脑（IP 地址）最多同时保持的连接数（浏览器通常只用 6 个左右）；"
+                                                         "超过时新连接取代该地址最早的空闲连接，都在处理请求时新连接被断开")
     refresh_seconds: float = Field(5, gt=0, description="概览页刷新“最新收到”的间隔（秒）")
     default_reviewer: str | None = Field(
         None, min_length=1, max_length=100,

@@ -31,6 +31,7 @@ def run_doctor(config: Config, check_mailbox: bool | None = None, now: datetime 
     for label, folder in (("文件库", config.storage.root), ("数据目录", config.storage.data_dir),
                           ("投递文件夹", config.watch.inbox), ("处理结果文件夹", config.watch.done)):
         findings.append(check_writable(label, folder))
+    findings += check_private(config)
     if check_mailbox if check_mailbox is not None else config.mailbox.enabled:
         findings.append(check_mailbox_login(config))
     findings += check_sources(config)
@@ -112,6 +113,22 @@ def check_writable(label: str, folder: Path) -> Finding:
     except OSError as exc:
         return Finding(False, label, f"{folder} 无法写入：{exc.strerror or exc}", "请检查目录是否存在、权限和磁盘空间。")
     return Finding(True, label, f"{folder} 可以写入")
+
+
+def check_private(config: Config) -> list[Finding]:
+    """Files of passwords (``mailbox.password_file``, the receipts', ``intake.env`` beside the config) that
+    other accounts may read: they should be 600."""
+    from intake.service import ENV_FILE_NAME, env_file_too_open, secret_files
+
+    findings = []
+    beside = (config.source.parent / ENV_FILE_NAME,) if config.source else ()
+    for path in dict.fromkeys((*secret_files(config), *(p for p in beside if p.is_file()))):
+        if env_file_too_open(path):
+            findings.append(Finding(False, "授权码文件", f"{path} 其他用户也能读取",
+                                    f"请运行：chmod 600 {path}（只让运行 intake 的用户可读）。"))
+        elif path.is_file():
+            findings.append(Finding(True, "授权码文件", f"{path} 只有所有者可读"))
+    return findings
 
 
 def check_mailbox_login(config: Config) -> Finding:

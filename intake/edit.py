@@ -12,18 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import UsageError
+from core.errors import ChangedMeanwhile, UsageError
 from core.textsafe import clean_text, one_line
 from intake.contact_info import normalise_phone, phone_is_valid
 from intake.done_folder import Refreshed
 from intake.labels import FIELD_LABELS
 from intake.pipeline import Services
 from intake.recheck import Rechecked, judge, record_run, requota_later, stored_task
+from intake.task import TitleSource
+from storage.check_runs import version_of
 from validators.results import Outcome
 
 # Each field a reviewer may correct, with the length it is cut to (as the producers cut it).
 EDITABLE = {"unit": 200, "contact": 100, "phone": 50, "title": 500, "speaker": 100, "topic": 500}
 ASKED_AGAIN = ("contact_info", "unit", "quota")   # what a new unit, contact or phone changes
+MAX_TRIES = 20   # an edit that meets another at the same moment is worked out again on what that one left
 
 
 @dataclass
@@ -62,27 +65,51 @@ def cleaned_values(values: dict[str, str | None]) -> dict[str, str | None]:
 
 
 def edit_submission(services: Services, submission_id: int, values: dict[str, str | None],
-                    note: str | None = None, actor: str | None = None) -> Edited:
-    """Correct the submission's fields and ask again what they change; NotFound for an unknown id."""
+                    note: str | None = None, actor: str | None = None, version: str | None = None) -> Edited:
+    """Correct the submission's fields and ask again what they change; NotFound for an unknown id.
+
+    The fields are read, compared and written in one transaction (``storage/check_runs.py``), so each change's
+    "old" value is what it replaced. ``version`` (``version_of`` the submission a desk form showed): if the
+    submission has changed since, nothing is saved (ChangedMeanwhile: reload and look). Without it (the command
+    line), an edit that met another is worked out again on what that one left."""
     values = cleaned_values(values)
-    judged = stored_task(services, submission_id)
-    sub, task = judged.sub, judged.task
-    outcome = Outcome(sub.outcome)
-    if all(_unchanged(sub, name, value) for name, value in values.items()):
-        return Edited(submission_id, {}, outcome, outcome)
-    changes = {name: value for name, value in values.items() if name != "unit"}
-    for name, value in changes.items():
-        setattr(task, name, value)
-    if "unit" in values:
-        task.unit_raw = task.unit = values["unit"]
-    if {"unit", "contact", "phone"} & set(values):
-        judge(services, judged, ASKED_AGAIN)
-        changes.update(unit=task.unit, unit_raw=task.unit_raw)
-    data = {"note": clean_text(note, 2000), "asked": sorted(ASKED_AGAIN) if judged.run else []}
-    result = record_run(services, judged, "edited", data, changes=changes, actor=actor)
+    for attempt in range(MAX_TRIES):
+        judged = stored_task(services, submission_id)
+        sub, task = judged.sub, judged.task
+        if version is not None and version_of(sub) != version:
+            raise _stale(submission_id)
+        outcome = Outcome(sub.outcome)
+        if all(_unchanged(sub, name, value) for name, value in values.items()):
+            return Edited(submission_id, {}, outcome, outcome)
+        changes = {name: value for name, value in values.items() if name != "unit"}
+        for name, value in changes.items():
+            setattr(task, name, value)
+        if "title" in changes:   # a title typed by a person is a title (see blind review)
+            changes["title_source"] = TitleSource.GIVEN.value if changes["title"] else None
+        if "unit" in values:
+            task.unit_raw = task.unit = values["unit"]
+        if {"unit", "contact", "phone"} & set(values):
+            judge(services, judged, ASKED_AGAIN)
+            changes.update(unit=task.unit, unit_raw=task.unit_raw)
+        data = {"note": clean_text(note, 2000), "asked": sorted(ASKED_AGAIN) if judged.run else []}
+        try:
+            result = record_run(services, judged, "edited", data, changes=changes, actor=actor)
+            break
+        except ChangedMeanwhile:
+            if version is not None:
+                raise _stale(submission_id) from None
+            if attempt == MAX_TRIES - 1:
+                raise
     later = list(requota_later(services, judged.units, submission_id, {submission_id}, actor)) \
         if sub.unit != task.unit else []
-    return Edited(submission_id, result.changes, result.before, result.after, result.changed, later, result.moved)
+    # (the event keeps where the title now comes from; people read the fields themselves)
+    shown = {name: change for name, change in result.changes.items() if name != "title_source"}
+    return Edited(submission_id, shown, result.before, result.after, result.changed, later, result.moved)
+
+
+def _stale(submission_id: int) -> ChangedMeanwhile:
+    return ChangedMeanwhile(f"作品 #{submission_id} 在您打开页面之后已被修改（可能有其他人同时在修改），本次修改没有保存。",
+                            "请刷新页面，核对最新内容后再修改。")
 
 
 def _unchanged(sub, name: str, value: str | None) -> bool:

@@ -10,6 +10,7 @@ them when it needs them, and a command that fails first lets them go.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 YOUNG_COLLECTION_THRESHOLD = 50_000   # the collector's young generation while modules load (see main)
@@ -45,7 +46,11 @@ def start_early(argv: list[str]) -> None:
         prestart()
 
 
+PROGRAM_UMASK = 0o027   # see intake/permissions.py: nothing we create is readable by other accounts
+
+
 def main() -> int:
+    os.umask(PROGRAM_UMASK)   # first: the children started below inherit it
     start_early(sys.argv[1:])
     # The collector's young-generation threshold (intake.cli.main sets it too, for in-process callers)
     # is raised before the command's modules load: loading them makes long-lived objects only.

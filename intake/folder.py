@@ -25,6 +25,7 @@ from typing import Callable
 
 from core import failpoints
 from core.errors import StorageError
+from core.names import stem_of
 from core.textsafe import clean_name, one_line
 from core.timefmt import SHANGHAI
 from intake.config import WatchConfig
@@ -36,7 +37,7 @@ from intake.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidec
 from intake.notes import write_result_note
 from intake.pipeline import Services
 from intake.record_once import record_once
-from intake.task import MediaTask, SubmissionTask
+from intake.task import MediaTask, SubmissionTask, TitleSource
 from intake.views import submission_view
 from validators.children import Cancelled
 from validators.results import Outcome
@@ -210,7 +211,7 @@ def bare_task(source: InboxFile, ref: str) -> FolderTask:
     """The identity of a dropped file alone, for recording a file that processing failed on."""
     name = one_line(source.path.name, 500) or "未命名文件"
     return FolderTask(source="folder", source_ref=ref, received_at=received_at(source), actor=FOLDER_ACTOR,
-                      title=one_line(Path(name).stem, 500) or name,
+                      title=one_line(stem_of(name), 500) or name, title_source=TitleSource.FILE_NAME,
                       files=[MediaTask(source_path=None, original_name=name, size_bytes=source.size)])
 
 
@@ -225,7 +226,7 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_
     name = one_line(path.name, 500) or "未命名文件"
     # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
     task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title,
-                      actor=FOLDER_ACTOR)
+                      title_source=meta.title_source, actor=FOLDER_ACTOR)
     task.verify_source = lambda t: confirm_taken(source, t, watch)
     readable = max_size is None or source.size <= max_size
     if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):

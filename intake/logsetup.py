@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.timefmt import SHANGHAI
 from intake.config import Config
+from intake.permissions import secure_data
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -27,6 +28,7 @@ class BeijingFormatter(logging.Formatter):
 
 def setup_logging(config: Config) -> Path:
     """Configure the root logger; return the log file's path."""
+    secure_data(config)   # the data folder is made 0700 before the log's folder is made in it
     log_dir = config.storage.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "intake.log"

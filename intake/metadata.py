@@ -19,6 +19,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import yaml
@@ -26,6 +27,7 @@ import yaml
 from intake.contact_info import clean_text, find_phone, normalise_phone
 from intake.contest_rules import UnitMatcher
 from intake.inbox_fs import SIDECAR_CAP, Refused, read_sidecar
+from intake.task import TitleSource
 from validators.texts import decode_text
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class Metadata:
     contact: str | None = None
     phone: str | None = None
     title: str | None = None
+    # With a title: a TitleSource, taken (fill_from) together with it; what the metadata says leaves it out.
+    title_source: str | None = dataclass_field(default=None, compare=False)
 
     def fill_from(self, other: "Metadata") -> "Metadata":
         """Keep what we have; take what is missing from ``other``."""
@@ -90,7 +94,7 @@ def from_text(text: str) -> Metadata:
         mobile = MOBILE_ANYWHERE.search(text)
         if mobile:
             found["phone"] = mobile.group(0)
-    return _cleaned(**found)
+    return _cleaned(**found, title_source=TitleSource.GIVEN)
 
 
 def _canonical_key(key: str) -> str | None:
@@ -110,7 +114,7 @@ def _from_mapping(items) -> Metadata:
         field = _canonical_key(key)
         if field and value != "" and field not in found:
             found[field] = str(value)
-    return _cleaned(**found)
+    return _cleaned(**found, title_source=TitleSource.GIVEN)
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -123,9 +127,10 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _cleaned(unit=None, contact=None, phone=None, title=None) -> Metadata:
+def _cleaned(unit=None, contact=None, phone=None, title=None, title_source=None) -> Metadata:
+    title = clean_text(title, 500)
     return Metadata(unit=clean_text(unit), contact=clean_text(contact, 100),
-                    phone=normalise_phone(phone), title=clean_text(title, 500))
+                    phone=normalise_phone(phone), title=title, title_source=title_source if title else None)
 
 
 def decode_sidecar(raw: bytes) -> str:
@@ -203,7 +208,8 @@ def from_file_name(stem: str, units: UnitMatcher | None = None) -> Metadata:
         before, after = [p for p in before if p != unit], [p for p in after if p != unit]
     contact = next((p for p in (before[-1:] + after[:1]) if PERSON.match(p)), None)
     title = [p for p in before + after if p != contact]
-    return _cleaned(unit=unit, contact=contact, phone=phone.group(), title="-".join(title) or None)
+    return _cleaned(unit=unit, contact=contact, phone=phone.group(), title="-".join(title) or None,
+                    title_source=TitleSource.FILE_NAME)
 
 
 def _name_parts(text: str) -> list[str]:

@@ -215,7 +215,8 @@ def take_opening_phrase(task: SubmissionTask, services: Services) -> None:
 def name_the_work(task: SubmissionTask, services: Services) -> None:
     """作品名: what a sidecar (beside the video or inside its zip) or the mail's text calls the work, else the
     video's file name; the mail subject only when nothing else names it (it stays in ``subject``)."""
-    task.title = task.title or task.title_from_files()
+    if not task.title:
+        task.title, task.title_source = task.title_from_files()
 
 
 def check_message_text(task: SubmissionTask, services: Services) -> None:

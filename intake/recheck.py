@@ -30,10 +30,11 @@ from intake.contact_info import check_contact_info
 from intake.done_folder import Refreshed, follow_outcome
 from intake.pipeline import Services, check_contest_deadline, check_unit_quota, match_unit, take_opening_phrase
 from intake.records import check_row
+from intake.repair import needs_remux, remux_file
 from intake.task import MediaTask, Source, SubmissionTask
 from storage.check_runs import snapshot
 from storage.filestore import StoredBlob
-from storage.records import CheckRun, FileRun
+from storage.records import CheckRun, FileRepair, FileRun
 from validators.checks import REPAIR_CODES, check_size
 from validators.examine import examine_file
 from validators.results import CheckResult, Outcome, Status, warned
@@ -131,7 +132,8 @@ def judge(services: Services, judged: Judged, asked: Iterable[str], media: bool 
         check_contest_deadline(task, services)
     if "quota" in asked:
         check_unit_quota(task, services)   # counts only the works recorded before this one
-    files = tuple(FileRun(position, tuple(check_row(c) for c in item.checks), item.media() if item.report else None)
+    files = tuple(FileRun(position, tuple(check_row(c) for c in item.checks), item.media() if item.report else None,
+                          _repaired_now(judged, position, item))
                   for position, item in zip(judged.positions, task.files)
                   if position in looked) if looked is not None else ()
     judged.run = CheckRun(checks=tuple(check_row(c) for c in task.checks), files=files)
@@ -236,6 +238,16 @@ def _look_again(item: MediaTask, services: Services, content: bool) -> None:
     # The file judged is a repaired one: what was done to it stays said where its check passes again.
     repairs = {c.check_id: c for c in earlier if c.code in REPAIR_CODES}
     item.report.checks = [repairs.get(c.check_id, c) if c.status is Status.PASS else c for c in item.report.checks]
+    if rules.repair.remux and needs_remux(item):
+        remux_file(item, services)   # one that failed before (our disk was full, say) is tried again
+
+
+def _repaired_now(judged: Judged, position: int, item: MediaTask) -> FileRepair | None:
+    """What the file became if this recheck repaired it (its content is no longer the one stored)."""
+    stored = next(f for f in judged.sub.files if f.position == position)
+    if item.repair and item.blob is not None and item.original is not None and item.blob.sha256 != stored.sha256:
+        return FileRepair(item.blob, item.original, item.repair)
+    return None
 
 
 def whole_scan(content: list[CheckResult]) -> bool:

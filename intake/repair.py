@@ -21,9 +21,11 @@ from intake.task import MediaTask
 from validators.checks import check_not_remuxable, check_remuxed, check_will_remux
 from validators.content import content_checks
 from validators.examine import FileReport, examine_file
+from validators.matroska import has_content_encodings
 from validators.opened import OpenedFile
-from validators.remux import (REMUX_KINDS, RemuxFailed, Streams, holds_lossless_streams, probe_streams,
-                              remux_to_mp4, streams_from_facts)
+from validators.remux import (REMUX_KINDS, OutputTooLarge, RemuxFailed, Streams, holds_lossless_streams,
+                              ORIGINAL_TAGS, probe_streams, remux_to_mp4, source_tags,
+                              streams_from_facts)
 from validators.results import CheckResult, Status
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
@@ -32,6 +34,12 @@ if TYPE_CHECKING:
     from intake.pipeline import Services
 
 log = logging.getLogger(__name__)
+
+# Why a copy is refused when the file would make it repeat bytes (it would fill the store).
+ENCODED = ("其中的音视频轨道使用了 Matroska 的内容编码（如头部剥离、zlib 压缩），转换时数据会成倍放大，"
+           "不能无损转换")
+REPEATED = "文件的样本表反复引用同一段数据（样本合计 {samples}，而文件只有 {size}），转换时数据会成倍放大，不能无损转换"
+GROWN = "转换得到的文件远大于原文件（文件中的数据被反复引用），已停止转换"
 
 
 def needs_remux(media: MediaTask) -> bool:
@@ -57,6 +65,8 @@ def remux_file(media: MediaTask, services: Services) -> None:
         if made is None:
             return   # the rejection stands, saying why
         blob = store.adopt(temp)
+        if made.tags:   # the content checks (scan_files) read the sender's texts the copy leaves out
+            media.transcripts = [*media.transcripts, (ORIGINAL_TAGS, made.tags.encode("utf-8"))]
     finally:
         temp.unlink(missing_ok=True)
     original, report = media.blob, made.report
@@ -76,6 +86,7 @@ class Remuxed:
     kind: str            # what the original is (quicktime, mkv…)
     streams: Streams
     report: FileReport
+    tags: str = ""       # the original's title, comment, chapters… (the copy carries none of them)
 
 
 def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: RulesConfig, temp: Path, *,
@@ -84,8 +95,8 @@ def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: Rule
     """Copy the near miss ``opened`` (``report`` its checks) into an MP4 at ``temp`` and check that (its content
     too if ``content``: the pipeline's scan_files stage reads it later).
 
-    None when it cannot be done: ``report``'s container check then says why (the codecs, or a copy that
-    failed), or, for a copy that came out over the size limit, the rejection stands as it was.
+    None when it cannot be done: ``report``'s container check then says why (the codecs, bytes the copy would
+    repeat, or a copy that failed), or, for a copy that came out over the size limit, the rejection stands.
     """
     kind, timeout = report.kind, rules.repair.remux_timeout_seconds
     try:
@@ -94,12 +105,21 @@ def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: Rule
         if not streams.lossless:
             _refuse(report, check_not_remuxable(kind, name, streams.video, streams.audio))
             return None
-        remux_to_mp4(opened, kind, streams, temp, timeout)
+        repeats = _repeats_bytes(report, opened)
+        if repeats:
+            _refuse_repeating(report, name, streams, repeats)
+            return None
+        remux_to_mp4(opened, kind, streams, temp, timeout, rules.max_size_bytes)
+        tags = source_tags(opened, kind, timeout)
+    except OutputTooLarge as exc:
+        _refuse_repeating(report, name, streams, GROWN, exc.reason)
+        return None
     except RemuxFailed as exc:
         log.info("无法无损转换 %s：%s", name, exc.reason)
         _refuse(report, check_not_remuxable(kind, name, None, None, unreadable=True))
         return None
     # Checked before it is placed: a copy that does not hold what was planned never enters the store.
+    transcripts = [*transcripts, *([(ORIGINAL_TAGS, tags.encode("utf-8"))] if tags else [])]
     with OpenedFile.open(temp) as made:
         checked = examine_file(temp, rules, deep=deep, name=name, transcripts=transcripts, content=content, ocr=ocr,
                                opened=made)
@@ -109,7 +129,7 @@ def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: Rule
     if container.status is not Status.PASS or not holds_lossless_streams(checked.facts):
         _refuse(report, check_not_remuxable(kind, name, streams.video, streams.audio, unreadable=True))
         return None
-    return Remuxed(kind, streams, checked)
+    return Remuxed(kind, streams, checked, tags)
 
 
 def examine_as_intake(path: Path, opened: OpenedFile, rules: RulesConfig, *, deep: bool = False, transcripts=(),
@@ -139,6 +159,22 @@ def examine_as_intake(path: Path, opened: OpenedFile, rules: RulesConfig, *, dee
     report.checks += content_checks(opened, report.kind, report.facts, report.layout, rules, path.name,
                                     list(transcripts), ocr)
     return report
+
+
+def _repeats_bytes(report: FileReport, opened: OpenedFile) -> str | None:
+    """Why copying this file would repeat its bytes many times over, or None: a Matroska track with a content
+    encoding, or a QuickTime sample table whose samples add up to more than the file holds."""
+    if report.kind in ("mkv", "webm") and has_content_encodings(opened):
+        return ENCODED
+    layout = report.layout
+    if report.kind == "quicktime" and layout is not None and layout.sample_bytes > opened.size:
+        return REPEATED.format(samples=size_text(layout.sample_bytes), size=size_text(opened.size))
+    return None
+
+
+def _refuse_repeating(report: FileReport, name: str, streams: Streams, why: str, detail: str = "") -> None:
+    log.warning("拒绝无损转换 %s：%s %s", name, why, detail)
+    _refuse(report, check_not_remuxable(report.kind, name, streams.video, streams.audio, why=why))
 
 
 def _replace(report: FileReport, check: CheckResult) -> None:

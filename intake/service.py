@@ -240,6 +240,8 @@ def render_unit(spec: UnitSpec) -> str:
                      "文件不存在时服务照样启动，只是邮箱暂不接收")
         lines.append(f"EnvironmentFile=-{_value(str(spec.env_file))}")
     lines += ["Environment=PYTHONUNBUFFERED=1 PYTHONUTF8=1",
+              "# 新建的数据库、作品文件、日志和结果说明只有运行服务的用户（及其用户组）可读。",
+              "UMask=0027",
               "Restart=on-failure", f"RestartSec={RESTART_SECONDS}",
               "# 退出码 2 是配置或用法错误：重启也无济于事，请修改配置后再启动。",
               "RestartPreventExitStatus=2",
@@ -330,8 +332,14 @@ def write_unit(plan: UnitPlan, force: bool = False) -> bool:
     return True
 
 
+def secret_files(config: Config) -> tuple[Path, ...]:
+    """The files the config reads a password from (``mailbox.password_file``, ``mailbox.receipts.password_file``)."""
+    found = (config.mailbox.password_file, config.mailbox.receipts.password_file)
+    return tuple(dict.fromkeys(p for p in found if p is not None))
+
+
 def env_file_too_open(path: Path) -> bool:
-    """True if anyone but its owner may read or write the file that holds the passwords (it should be 600)."""
+    """True if anyone but its owner may read or write a file that holds passwords (it should be 600)."""
     try:
         return bool(path.stat().st_mode & 0o077)
     except OSError:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from intake.config import Config
 from intake.database_process import take_early
+from intake.permissions import secure_data
 from intake.pipeline import ProgressFactory, Services
 from storage.filestore import FileStore
 
@@ -25,6 +26,7 @@ def database_address(config: Config) -> dict[str, Any]:
 def open_database(config: Config) -> Database:
     from storage.database import open_database_at
 
+    secure_data(config)   # before SQLite creates the file or the folder
     return open_database_at(**database_address(config))
 
 
@@ -77,6 +79,7 @@ def open_services(config: Config, progress: ProgressFactory | None = None, deep:
                   database_in_background: bool = False) -> Services:
     """``database_in_background``: the database opens beside the checks, in the helper process the command
     started with (intake.database_process) or else on a helper thread (DatabaseOpening)."""
+    secure_data(config)
     store = FileStore(config.storage.root, config.storage.chunk_bytes)
     if database_in_background:
         db = take_early()

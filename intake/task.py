@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.names import stem_of
 from core.textsafe import one_line
 from storage.filestore import Staged, StoredBlob
 from validators.examine import FileReport
@@ -15,6 +16,14 @@ from validators.results import CheckResult, Outcome, Status, outcome_of
 
 if TYPE_CHECKING:
     from intake.mail.links import LargeAttachmentLink
+
+
+class TitleSource(StrEnum):
+    """Where a work's title (作品名) came from; blind review shows a title only when it was given as one."""
+
+    GIVEN = "given"            # a sidecar's or the mail's 作品名, ``intake ingest --title``, a correction
+    FILE_NAME = "file_name"    # a file's or a download link's name (or what is left of it after unit, contact, phone)
+    SUBJECT = "subject"        # the mail subject: nothing else named the work
 
 
 class Source(StrEnum):
@@ -71,6 +80,7 @@ class SubmissionTask:
     contact: str | None = None
     phone: str | None = None
     title: str | None = None         # 作品名: set by a sidecar or the mail's text; see title_from_files
+    title_source: str | None = None  # a TitleSource: set with the title, by whoever sets it
     subject: str | None = None       # mail: the subject as sent, never the title when a file names the work
     speaker: str | None = None
     topic: str | None = None
@@ -103,16 +113,16 @@ class SubmissionTask:
     def outcome(self) -> Outcome:
         return outcome_of(self.all_checks)
 
-    def title_from_files(self) -> str | None:
-        """作品名 when no sidecar or text named the work: the first video's file name, else the file name a
-        download link gives, else (nothing else to go by) the mail subject."""
+    def title_from_files(self) -> tuple[str | None, TitleSource | None]:
+        """作品名 when no sidecar or text named the work, and where it came from: the first video's file name,
+        else the file name a download link gives, else (nothing else to go by) the mail subject."""
         names = [m.original_name for m in self.files] + [link.name for link in self.attachment_links]
         for name in names:
             # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name, without its extension.
-            stem = one_line(PurePosixPath((name or "").replace("\\", "/")).stem, 500)
+            stem = one_line(stem_of(name), 500)
             if stem:
-                return stem
-        return self.subject
+                return stem, TitleSource.FILE_NAME
+        return self.subject, TitleSource.SUBJECT if self.subject else None
 
     @property
     def rejected(self) -> bool:

@@ -55,6 +55,13 @@ def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
             "forced": decision.get("forced", False), "reasons": decision.get("reasons") or []}
 
 
+def own_decisions(view: dict[str, Any], judge: str) -> dict[str, Any]:
+    """``view`` with only ``judge``'s own decisions: what a judge reads while scoring is still open, so that
+    judges decide without seeing each other's decisions and notes."""
+    own = [d for d in view.get("decisions") or [] if d.get("reviewer") == judge]
+    return {**view, "decision": own[-1] if own else None, "decisions": own}
+
+
 def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """The object of ``intake list --json`` for one submission; ``decisions`` oldest first."""
     file_positions = {f.id: f.position for f in sub.files}
@@ -77,6 +84,7 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
         "contact": sub.contact,
         "phone": sub.phone,
         "title": sub.title,
+        "title_source": sub.title_source,   # given | file_name | subject; None for works recorded before 0013
         "subject": sub.subject,
         "sender": sub.sender,
         "body_text": sub.body_text,   # the mail's body (bounded); blind review hides it with the sender
@@ -107,4 +115,9 @@ def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, 
         ],
         "checks": checks,
         "secrecy": secrecy_of(checks),   # what the secrecy scan found or could not read (intake.secrecy)
+        # 超大附件: the download links the mail gave instead of its video, while they are still to be fetched
+        "links": [{"name": link.get("name"), "url": link.get("url"), "size_bytes": link.get("size_bytes"),
+                   "expires": link.get("expires")}
+                  for check in sub.checks if check.check_id == "large_attachment_link" and check.media_file_id is None
+                  for link in (check.details or {}).get("links") or []],
     }

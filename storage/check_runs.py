@@ -1,28 +1,57 @@
 """Check runs: a recheck or an edit stores a newer set of results beside the earlier ones.
 
 Each submission shows its latest run (``Submission.check_run``); the rows of earlier runs stay in
-``check_results`` and every run is announced by an event, so the history is never rewritten.
+``check_results``, each run is listed once in ``check_runs`` (its primary key: one writer per run number) and
+every run is announced by an event, so the history is never rewritten.
+
+A writer reads the submission only after taking the write lock on it (``lock_submission``): the read, the
+comparison with what the caller worked from and the write are one transaction, so two corrections at the
+same moment are stored one after the other, never both on the same reading. ``with_for_update`` alone does
+that on PostgreSQL only; SQLite's driver begins a transaction at the first write, so a read before it saw a
+state another writer was about to change.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import failpoints
 from core.errors import ChangedMeanwhile
-from storage.models import CheckRecord, Event, MediaFile, Submission
+from storage.blobs import insert_blob
+from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
 from storage.records import CheckRow, CheckRun, outcome_of_statuses
 from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
 
-EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "speaker", "topic")
+EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "title_source", "speaker", "topic")
 MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")
 
 
 def snapshot(sub: Submission) -> dict[str, Any]:
     """What a run is worked out from: the latest run's number and the editable fields, as read."""
     return {"check_run": sub.check_run, **{name: getattr(sub, name) for name in EDITABLE}}
+
+
+def version_of(sub: Submission) -> str:
+    """A short digest of ``snapshot(sub)``: what a form carries to say which state of the submission it shows."""
+    raw = json.dumps(snapshot(sub), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def lock_submission(s: Session, submission_id: int) -> Submission:
+    """The submission, read once this transaction holds the write lock on it (NotFound for an unknown id).
+
+    The first statement writes (the run number, unchanged): SQLite takes its database write lock there, before
+    anything is read, and PostgreSQL locks the row; a writer arriving meanwhile waits for this one to commit."""
+    locked = s.execute(update(Submission).where(Submission.id == submission_id)
+                       .values(check_run=Submission.check_run).execution_options(synchronize_session=False))
+    if locked.rowcount != 1:
+        raise not_found(submission_id)
+    return s.get(Submission, submission_id, populate_existing=True)
 
 
 def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, changes: dict[str, str | None],
@@ -40,9 +69,8 @@ def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, change
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    sub = s.get(Submission, submission_id, with_for_update=True)   # PostgreSQL: one writer at a time
-    if sub is None:
-        raise not_found(submission_id)
+    sub = lock_submission(s, submission_id)
+    failpoints.reached("check_run_locked")   # tests: a writer that holds the lock while another arrives
     if expected is not None and snapshot(sub) != expected:
         raise ChangedMeanwhile(f"作品 #{submission_id} 在处理期间被修改（或重新检查）了，本次结果没有保存。",
                                "请再执行一次。")
@@ -57,15 +85,43 @@ def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, change
         record["changes"] = changed
     if run is not None:
         before = sub.outcome
+        repaired = _repair_files(s, sub, run)
+        if repaired:
+            record["repaired"] = repaired
         record["checks"] = _store_run(s, sub, run)
         record.update(run=sub.check_run, outcome={"old": before, "new": sub.outcome})
     s.add(Event(submission_id=submission_id, kind=kind, actor=actor, data=jsonable(record)))
     return record
 
 
+def _repair_files(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:
+    """Point each file the run repaired at its new content (the content it had is kept as its original);
+    returns what changed, for the event."""
+    changed = []
+    for found in run.files:
+        if found.repaired is None:
+            continue
+        media = s.scalar(select(MediaFile).where(MediaFile.submission_id == sub.id,
+                                                 MediaFile.position == found.position))
+        if media is None:
+            continue
+        fix = found.repaired
+        for blob in (fix.original, fix.blob):
+            insert_blob(s, blob, sub.id)
+        changed.append({"file": found.position, "repair": fix.repair,
+                        "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+                        "new": {"sha256": fix.blob.sha256, "size_bytes": fix.blob.size_bytes}})
+        media.sha256, media.size_bytes = fix.blob.sha256, fix.blob.size_bytes
+        media.original_sha256, media.repair = fix.original.sha256, fix.repair
+    s.flush()
+    return changed
+
+
 def _store_run(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:
     """Write ``run`` as run number ``check_run + 1`` and derive the outcomes; returns the new results as data."""
     number = sub.check_run + 1
+    s.add(StoredRun(submission_id=sub.id, run=number))
+    s.flush()   # a second writer of the same number stops here (IntegrityError), before any result is added
     current = list(s.scalars(select(CheckRecord).where(
         CheckRecord.submission_id == sub.id, CheckRecord.run == sub.check_run).order_by(CheckRecord.id)))
     files = list(s.scalars(select(MediaFile).where(MediaFile.submission_id == sub.id).order_by(MediaFile.position)))

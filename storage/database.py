@@ -23,11 +23,13 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import failpoints
-from core.errors import DatabaseError, DatabaseGone, DataRejected, UsageError
+from core.errors import ChangedMeanwhile, DatabaseError, DatabaseGone, DataRejected, UsageError
 from core.textsafe import clean_text
-from storage.models import (Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, Submission, User,
-                            utcnow)
-from storage.check_runs import apply_check_run
+from storage.models import (Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, StoredRun, Submission,
+                            User, utcnow)
+from storage.blobs import insert_blob as _insert_blob
+from storage.check_runs import apply_check_run, lock_submission
+from storage.logins import LoginTry, begin_login, clear_logins
 from storage.scores import JudgeScores, save_scores, scores_of
 from storage.filestore import StoredBlob
 from storage.records import CheckRow, CheckRun, FileRecord, SchemaChange, SubmissionRecord, outcome_of_statuses
@@ -311,13 +313,15 @@ class Database:
                 sub = Submission(
                     source=record.source, source_ref=record.source_ref, received_at=record.received_at,
                     unit=_text(record.unit), unit_raw=_text(record.unit_raw), contact=_text(record.contact),
-                    phone=_text(record.phone), title=_text(record.title), subject=_text(record.subject),
+                    phone=_text(record.phone), title=_text(record.title), title_source=record.title_source,
+                    subject=_text(record.subject),
                     outcome=record.outcome,
                     speaker=_text(record.speaker), topic=_text(record.topic),
                     message_key=_key(record.message_key), sender=_text(record.sender),
                     body_text=_text(record.body_text))
                 s.add(sub)
                 s.flush()
+                s.add(StoredRun(submission_id=sub.id, run=1))
                 files = _claim_blobs(s, sub.id, record.files, on_duplicate)
                 if files != list(record.files):   # a duplicate found just now changes the outcome
                     sub.outcome = outcome_of_statuses([c.status for c in record.checks] +
@@ -411,9 +415,12 @@ class Database:
         new values. Returns the event's data (see ``apply_check_run``). ChangedMeanwhile if the submission
         no longer matches ``expected`` (``storage.check_runs.snapshot`` of what the caller read)."""
         self.ensure_same_file()
-        with self.session() as s:
-            return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
-                                   _text(actor) or current_actor(), expected)
+        try:
+            with self.session() as s:
+                return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
+                                       _text(actor) or current_actor(), expected)
+        except IntegrityError as exc:   # another writer stored this run number first (check_runs)
+            raise _changed_meanwhile(submission_id) from exc
 
     @retry_when_locked
     def record_repair(self, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob, repair: str,
@@ -423,22 +430,32 @@ class Database:
         now on), linked to ``original`` (the content it was made from, kept); ``run`` becomes the latest results
         and a ``fixed`` event keeps what the file was before. Returns the event's data (see ``apply_check_run``)."""
         self.ensure_same_file()
-        with self.session() as s:
-            media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
-                                                     MediaFile.position == position))
-            if media is None:
-                raise _not_found(submission_id)
-            for stored in (original, blob):
-                _insert_blob(s, stored, submission_id)
-            data = {**data, "file": position, "repair": repair,
-                    "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
-                    "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
-                    "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
-            media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
-            media.original_sha256, media.repair = original.sha256, repair
-            s.flush()
-            return apply_check_run(s, submission_id, run, changes or {}, "fixed", data,
-                                   _text(actor) or current_actor())
+        try:
+            with self.session() as s:
+                return self._store_repair(s, submission_id, position, blob, original, repair, run, data, changes, actor)
+        except IntegrityError as exc:
+            raise _changed_meanwhile(submission_id) from exc
+
+    @staticmethod
+    def _store_repair(s: Session, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob,
+                      repair: str, run: CheckRun, data: dict[str, Any], changes: dict[str, str | None] | None,
+                      actor: str | None) -> dict[str, Any]:
+        lock_submission(s, submission_id)   # before the file is read: see storage/check_runs.py
+        media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
+                                                 MediaFile.position == position))
+        if media is None:
+            raise _not_found(submission_id)
+        for stored in (original, blob):
+            _insert_blob(s, stored, submission_id)
+        data = {**data, "file": position, "repair": repair,
+                "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+                "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
+                "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
+        media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
+        media.original_sha256, media.repair = original.sha256, repair
+        s.flush()
+        return apply_check_run(s, submission_id, run, changes or {}, "fixed", data,
+                               _text(actor) or current_actor())
 
     @retry_when_locked
     def claim(self, source_ref: str, worker: str, lease_seconds: float) -> bool:
@@ -669,6 +686,20 @@ class Database:
             return True
 
     @retry_when_locked
+    def begin_login(self, account: str, address: str, now: datetime, window_seconds: float, per_account: int,
+                    per_address: int) -> LoginTry:
+        """Count a login try before its password is checked; refused (``id`` None) past either limit
+        (see ``storage/logins.py``)."""
+        with self.session() as s:
+            return begin_login(s, account, address, now, window_seconds, per_account, per_address)
+
+    @retry_when_locked
+    def clear_logins(self, account: str) -> int:
+        """Forget the account's login tries: after a success, or to lift its lockout. Returns how many."""
+        with self.session() as s:
+            return clear_logins(s, account)
+
+    @retry_when_locked
     def start_session(self, user_id: int, token_hash: str, csrf: str, expires_at: datetime) -> None:
         now = datetime.now(timezone.utc)
         with self.session() as s:
@@ -711,8 +742,12 @@ class Database:
         """The newest submissions recorded after id ``after``, newest first, at most ``limit``."""
         with self.session() as s:
             return list(s.scalars(select(Submission).where(Submission.id > after).options(
-                selectinload(Submission.files), selectinload(Submission.checks))
+                selectinload(Submission.files).selectinload(MediaFile.original), selectinload(Submission.checks))
                 .order_by(Submission.id.desc()).limit(limit)))
+
+
+def _changed_meanwhile(submission_id: int) -> ChangedMeanwhile:
+    return ChangedMeanwhile(f"作品 #{submission_id} 同时被另一处修改（或重新检查）了，本次结果没有保存。", "请再执行一次。")
 
 
 def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
@@ -734,19 +769,6 @@ def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                     checks = media.checks + (check,)
                     out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks))
     return out
-
-
-def _insert_blob(s: Session, blob: StoredBlob, submission_id: int) -> int | None:
-    """Record ``blob`` unless it is recorded; return the submission that brought it first."""
-    # Each dialect's module loads with its engine: an SQLite user never loads PostgreSQL's.
-    if s.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
-                                  first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
-              .on_conflict_do_nothing(index_elements=["sha256"]))
-    return s.scalar(select(Blob.first_submission_id).where(Blob.sha256 == blob.sha256))
 
 
 def _settle_checks(s: Session, submission_id: int, settle: Mapping[int, CheckRow]) -> list[dict[str, Any]]:

@@ -51,6 +51,7 @@ class Submission(Base):
     contact: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)             # 作品名: a sidecar's, else the video's file name
+    title_source: Mapped[str | None] = mapped_column(String(16))  # given | file_name | subject (None: before 0013)
     subject: Mapped[str | None] = mapped_column(Text)           # the mail's subject, as sent
     outcome: Mapped[str] = mapped_column(String(16))
     speaker: Mapped[str | None] = mapped_column(Text)
@@ -65,6 +66,17 @@ class Submission(Base):
     checks: Mapped[list[CheckRecord]] = relationship(
         primaryjoin=lambda: and_(Submission.id == CheckRecord.submission_id, CheckRecord.run == Submission.check_run),
         order_by="CheckRecord.id", viewonly=True)
+
+
+class StoredRun(Base):
+    """A check run of a submission (1 as recorded, one more for each recheck or edit of its results): the
+    primary key lets one writer only store run N."""
+
+    __tablename__ = "check_runs"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    run: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Blob(Base):
@@ -181,6 +193,18 @@ class DeskSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """A login tried at the desk: counted when it starts, removed when it succeeds, so that what stays are the
+    failures (and the tries still being checked) of the last ``desk.lockout_seconds``."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(200), index=True)
+    address: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Scorecard(Base):

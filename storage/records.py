@@ -59,6 +59,7 @@ class SubmissionRecord:
     contact: str | None = None
     phone: str | None = None
     title: str | None = None
+    title_source: str | None = None   # where the title came from: 'given', 'file_name' or 'subject'
     subject: str | None = None
     speaker: str | None = None
     topic: str | None = None
@@ -71,13 +72,25 @@ class SubmissionRecord:
 
 
 @dataclass(frozen=True)
+class FileRepair:
+    """A file repaired in a check run (a remux that failed before, tried again): it becomes ``blob``, made from
+    ``original`` (what is stored now, kept as evidence); ``repair`` says what was done ('remux')."""
+
+    blob: StoredBlob
+    original: StoredBlob
+    repair: str
+
+
+@dataclass(frozen=True)
 class FileRun:
     """A file's results in a new check run; ``media`` holds what the file was found to be
-    (container, duration_seconds, codecs, width, height), or None to keep what is stored."""
+    (container, duration_seconds, codecs, width, height), or None to keep what is stored; ``repaired``, what the
+    file became in this run, if it was repaired."""
 
     position: int
     checks: tuple[CheckRow, ...]
     media: dict[str, Any] | None = None
+    repaired: FileRepair | None = None
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,11 @@ class Client:
 
     port: int
     cookies: dict[str, str] = field(default_factory=dict)
+    source: str | None = None   # another loopback address to come from (127.0.0.2 …): another machine to the desk
 
     def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                          source_address=(self.source, 0) if self.source else None)
         sent = dict(headers or {})
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

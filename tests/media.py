@@ -389,3 +389,165 @@ def two_works(folder: Path, seconds: float) -> list[Path]:
     second = folder / "二.mp4"
     second.write_bytes(variant(first.read_bytes(), "second"))
     return [first, second]
+
+
+# -- files that make a copy repeat their bytes (issue 23, item 12) -------------------------------------------------
+def _ebml_id(element: int) -> bytes:
+    return element.to_bytes((element.bit_length() + 7) // 8, "big")
+
+
+def _ebml_size(n: int) -> bytes:
+    for length in range(1, 9):
+        if n < (1 << (7 * length)) - 1:
+            return (n | (1 << (7 * length))).to_bytes(length, "big")
+    raise ValueError(n)
+
+
+def _ebml(element: int, body: bytes | int | str) -> bytes:
+    if isinstance(body, int):
+        body = body.to_bytes(max(1, (body.bit_length() + 7) // 8), "big")
+    elif isinstance(body, str):
+        body = body.encode("ascii")
+    return _ebml_id(element) + _ebml_size(len(body)) + body
+
+
+def _ebml_vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int]:
+    length = 9 - data[at].bit_length()
+    value = int.from_bytes(data[at:at + length], "big")
+    return (value if keep_marker else value & ((1 << (7 * length)) - 1)), length
+
+
+def _ebml_children(data: bytes, start: int = 0, end: int | None = None):
+    """(id, body) of each element in data[start:end]; an element of unknown size runs to ``end``."""
+    at, end = start, len(data) if end is None else end
+    while at < end:
+        element, id_length = _ebml_vint(data, at, True)
+        size, size_length = _ebml_vint(data, at + id_length, False)
+        body = at + id_length + size_length
+        if size == (1 << (7 * size_length)) - 1:
+            size = end - body
+        yield element, data[body:body + size]
+        at = body + size
+
+
+def header_stripped_mkv(dst: Path, frames: int = 60, header_bytes: int = 256 * 1024) -> Path:
+    """An H.264 Matroska file whose track uses "header stripping" with a ``header_bytes`` header: the demuxer puts
+    that header back before each of its frames, so a copy of a file of some kilobytes holds frames × header bytes."""
+    plain = dst.with_name(dst.stem + ".plain.mkv")
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x48:rate=10:duration={frames / 10}", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "matroska", str(plain))
+    data = plain.read_bytes()
+    plain.unlink()
+    (_, segment), = [(e, b) for e, b in _ebml_children(data) if e == 0x18538067]
+    private, width, height, blocks = b"", 64, 48, []
+    for element, body in _ebml_children(segment):
+        if element == 0x1654AE6B:   # Tracks → TrackEntry
+            for entry_id, entry in _ebml_children(body):
+                for field, value in _ebml_children(entry) if entry_id == 0xAE else ():
+                    if field == 0x63A2:
+                        private = value
+        elif element == 0x1F43B675:  # Cluster → SimpleBlock: track, timestamp, flags, then the frame
+            blocks += [value[4:] for field, value in _ebml_children(body) if field == 0xA3]
+    # The header put back is one NAL unit of filler data (length, type 12, 0xFF…, stop bit): each frame stays
+    # valid H.264, only longer, as in the attack.
+    filler = struct.pack(">I", header_bytes - 4) + b"\x0c" + b"\xff" * (header_bytes - 6) + b"\x80"
+    stripping = _ebml(0x6D80, _ebml(0x6240, _ebml(0x5031, 0) + _ebml(0x5032, 1) + _ebml(0x5033, 0) + _ebml(
+        0x5034, _ebml(0x4254, 3) + _ebml(0x4255, filler))))
+    track = _ebml(0xAE, _ebml(0xD7, 1) + _ebml(0x73C5, 1) + _ebml(0x83, 1) + _ebml(0x86, "V_MPEG4/ISO/AVC")
+                  + _ebml(0x63A2, private) + _ebml(0xE0, _ebml(0xB0, width) + _ebml(0xBA, height)) + stripping)
+    cluster = _ebml(0x1F43B675, _ebml(0xE7, 0) + b"".join(
+        _ebml(0xA3, b"\x81" + (i * 100).to_bytes(2, "big") + b"\x80" + frame) for i, frame in enumerate(blocks)))
+    header = _ebml(0x1A45DFA3, _ebml(0x4286, 1) + _ebml(0x42F7, 1) + _ebml(0x42F2, 4) + _ebml(0x42F3, 8)
+                   + _ebml(0x4282, "matroska") + _ebml(0x4287, 4) + _ebml(0x4285, 2))
+    info = _ebml(0x1549A966, _ebml(0x2AD7B1, 1_000_000) + _ebml(0x4D80, "t") + _ebml(0x5741, "t"))
+    body = info + _ebml(0x1654AE6B, track) + cluster
+    dst.write_bytes(header + _ebml_id(0x18538067) + _ebml_size(len(body)) + body)
+    return dst
+
+
+def repeated_frame_mov(dst: Path, times: int = 40) -> Path:
+    """A QuickTime file of one H.264 frame whose sample table lists that frame ``times`` times (every chunk offset
+    the same): a copy into a new file writes the frame ``times`` times."""
+    one = dst.with_name(dst.stem + ".one.mov")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=0.1,noise=alls=80:allf=t", "-frames:v", "1",
+           "-c:v", "libx264", "-preset", "ultrafast", "-qp", "4", "-pix_fmt", "yuv420p", "-f", "mov", str(one))
+    data = one.read_bytes()
+    one.unlink()
+
+    def boxes(blob: bytes):
+        at = 0
+        while at + 8 <= len(blob):
+            size, kind = struct.unpack(">I4s", blob[at:at + 8])
+            yield kind, blob[at + 8:at + size]
+            at += size
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I4s", 8 + len(body), kind) + body
+
+    def rebuilt(kind: bytes, body: bytes) -> bytes:
+        if kind in (b"moov", b"trak", b"mdia", b"minf"):   # (no edit list: it would play the first frame only)
+            return box(kind, b"".join(rebuilt(k, b) for k, b in boxes(body) if k != b"edts"))
+        if kind != b"stbl":
+            return box(kind, body)
+        parts = dict(boxes(body))
+        if b"stsz" not in parts:
+            return box(kind, body)
+        size = struct.unpack(">I", parts[b"stsz"][4:8])[0] or struct.unpack(">I", parts[b"stsz"][12:16])[0]
+        delta = struct.unpack(">I", parts[b"stts"][12:16])[0]
+        offset = struct.unpack(">I", parts[b"stco"][8:12])[0]
+        tables = {b"stts": struct.pack(">IIII", 0, 1, times, delta),
+                  b"stsc": struct.pack(">IIIII", 0, 1, 1, 1, 1),
+                  b"stsz": struct.pack(">III", 0, 0, times) + struct.pack(f">{times}I", *[size] * times),
+                  b"stco": struct.pack(">II", 0, times) + struct.pack(f">{times}I", *[offset] * times)}
+        return box(kind, b"".join(box(k, tables.get(k, b)) for k, b in boxes(body) if k not in (b"stss", b"ctts")))
+
+    dst.write_bytes(b"".join(rebuilt(k, b) if k == b"moov" else box(k, b) for k, b in boxes(data)))
+    return dst
+
+
+# -- files that carry their sender's identity in their tags (issue 23, item 6) -------------------------------------
+def tagged(dst: Path, tags: dict[str, str], chapters: list[str], fmt: str = "mp4", place: str | None = None) -> Path:
+    """A 2-second clip whose container names its sender: ``tags`` (title, artist, comment, location …), chapters
+    with the given titles, and (MP4 or QuickTime) a 3GPP location box ('loci') naming ``place``, as phones write."""
+    meta = dst.with_name(dst.name + ".ffmetadata")
+    lines = [";FFMETADATA1", *(f"{k}={v}" for k, v in tags.items())]
+    for i, title in enumerate(chapters):
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={i * 1000}", f"END={(i + 1) * 1000}", f"title={title}"]
+    meta.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plain = dst.with_name(dst.stem + ".plain" + dst.suffix)
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-f", "lavfi", "-i",
+           "sine=frequency=440:sample_rate=8000:duration=2", "-i", str(meta), "-map", "0", "-map", "1",
+           "-map_metadata", "2", "-map_chapters", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-f", fmt, str(plain))
+    meta.unlink()
+    data = plain.read_bytes()
+    plain.unlink()
+    if place:
+        data = _with_udta_box(data, b"loci", b"\x00\x00\x00\x00" + b"\x15\xc7" + place.encode() + b"\x00\x00"
+                              + struct.pack(">iii", int(109.4281 * 65536), int(24.3264 * 65536), 0) + b"earth\x00\x00")
+    dst.write_bytes(data)
+    return dst
+
+
+def _with_udta_box(data: bytes, kind: bytes, payload: bytes) -> bytes:
+    """``data`` (an MP4 whose moov comes after its media) with one more box in moov/udta."""
+    def boxes(blob: bytes):
+        at = 0
+        while at + 8 <= len(blob):
+            size, name = struct.unpack(">I4s", blob[at:at + 8])
+            yield name, blob[at + 8:at + size]
+            at += size
+
+    def box(name: bytes, body: bytes) -> bytes:
+        return struct.pack(">I4s", 8 + len(body), name) + body
+
+    extra = box(kind, payload)
+    out = []
+    for name, body in boxes(data):
+        if name == b"moov":
+            children = list(boxes(body))
+            if not any(n == b"udta" for n, _ in children):
+                children.append((b"udta", b""))
+            body = b"".join(box(n, b + extra if n == b"udta" else b) for n, b in children)
+        out.append(box(name, body))
+    return b"".join(out)

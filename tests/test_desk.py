@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from starlette.routing import Mount
@@ -69,7 +70,10 @@ def test_an_open_address_is_warned_about(workdir):
     services.db.add_user("admin", "admin", hash_password("x" * 8))
     chosen = plan(services.config, services, "0.0.0.0", 8443, None, None)
     assert chosen.warnings == ("警告：工作台在 0.0.0.0:8443 上对局域网开放，能访问这台电脑的人都能打开登录页。"
-                               "未启用 HTTPS，密码以明文传输；建议用 --certfile/--keyfile 启用 HTTPS。",)
+                               "未启用 HTTPS，密码以明文传输；建议用 --certfile/--keyfile 启用 HTTPS。",
+                               # every address is listened on: the names other machines use must be configured
+                               "注意：工作台只接受以本机地址（127.0.0.1、localhost）打开的请求；其他电脑用哪个地址或名称打开，"
+                               "请把它写进 config.yaml 的 desk.allowed_hosts。")
     assert plan(services.config, services, None, None, None, None).url == "http://127.0.0.1:8080/"
 
 
@@ -193,18 +197,28 @@ def test_login_is_throttled_per_account(desk):
     assert Client(port).login("admin").status == 303   # other accounts still log in
 
 
-def test_throttle_per_address_and_its_window():
-    now = [0.0]
+def test_throttle_per_address_and_its_window(backend, workdir):
+    """Tries are counted in the database when they start: past a limit the next is refused before any password
+    is checked, and a try that succeeds is forgotten with the account's failures."""
+    db = open_services(load_config(workdir / "config.yaml")).db
+    start = datetime(2024, 4, 1, tzinfo=timezone.utc)
+    now = [start]
     throttle = Throttle(per_account=3, per_address=5, window=60, clock=lambda: now[0])
     for name in ("a", "b", "c", "d", "e"):
-        assert throttle.wait_seconds(name, "10.0.0.9") == 0
-        throttle.failed(name, "10.0.0.9")
-    assert throttle.wait_seconds("f", "10.0.0.9") == 60      # the address, whatever the name
-    assert throttle.wait_seconds("f", "10.0.0.10") == 0
-    now[0] = 30
-    assert throttle.wait_seconds("f", "10.0.0.9") == 30
-    now[0] = 61
-    assert throttle.wait_seconds("f", "10.0.0.9") == 0
+        assert throttle.begin(db, name, "10.0.0.9").id is not None     # each a failure: the row stays
+    refused = throttle.begin(db, "f", "10.0.0.9")                       # the address, whatever the name
+    assert (refused.id, refused.wait_seconds, refused.locked) == (None, 60, "address")
+    assert throttle.begin(db, "f", "10.0.0.10").id is not None
+    now[0] = start + timedelta(seconds=30)
+    assert throttle.begin(db, "g", "10.0.0.9").wait_seconds == 30
+    now[0] = start + timedelta(seconds=61)
+    assert throttle.begin(db, "g", "10.0.0.9").id is not None
+    for _ in range(2):
+        throttle.begin(db, "h", "10.0.0.11")
+    assert throttle.begin(db, "h", "10.0.0.12").id is not None          # the third try of h
+    assert throttle.begin(db, "h", "10.0.0.13").locked == "account"
+    assert db.clear_logins("h") == 3                                    # a success, or intake user unlock
+    assert throttle.begin(db, "h", "10.0.0.13").id is not None
 
 
 # -- files -----------------------------------------------------------------------------------------

@@ -160,3 +160,36 @@ def test_a_judge_scores_and_sees_the_progress_move(desk, page_of):
     first = page.locator("#submissions tbody tr").first
     assert first.get_attribute("data-id") == str(ids["accepted"]) and first.locator(".score").inner_text() == "8.25"
     assert page.errors == []
+
+
+def test_judges_see_aggregates_only_after_the_admin_closes_scoring(desk, page_of):
+    """A judge's list holds the judge's own totals and no rank while scoring is open; the admin's 结束评分 on the
+    overview opens the work's score and rank to judges, and 重新开放评分 closes them again."""
+    root, base, ids, services = desk
+    judge = page_of("judge")
+    judge.goto(f"{base}/entries/{ids['mail']}")
+    for name in ("思想性", "艺术性", "技术性"):
+        judge.fill(f"#score-form input[name='score:{name}']", "6")
+    judge.click("#score-form button[type=submit]")
+    judge.wait_for_url(f"{base}/entries/{ids['mail']}?done=score")
+    judge.goto(f"{base}/list")
+    judge.wait_for_selector("body[data-ready='1']")
+    row = judge.locator(f"#submissions tbody tr[data-id='{ids['mail']}']")
+    assert judge.locator("#sort-score").inner_text().startswith("我的总分")
+    assert (row.locator(".score").inner_text(), row.locator(".rank").inner_text()) == ("6", "—")
+    admin = page_of("admin")
+    assert "评分进行中" in admin.locator("#scoring-state").inner_text()
+    admin.click("#scoring-form button[type=submit]")
+    admin.wait_for_url(f"{base}/?done=scoring_close")
+    try:
+        assert admin.locator("#scoring-state").get_attribute("data-closed") == "1"
+        judge.reload()
+        judge.wait_for_selector("body[data-ready='1']")
+        assert judge.locator("#sort-score").inner_text().startswith("得分")
+        assert row.locator(".rank").inner_text() != "—"
+        judge.goto(f"{base}/entries/{ids['mail']}")
+        assert judge.locator("#score-form").inner_text().startswith("评分已结束，不能再修改评分。")
+    finally:
+        admin.click("#scoring-form button[type=submit]")
+        admin.wait_for_url(f"{base}/?done=scoring_reopen")
+    assert judge.errors == [] and admin.errors == []

@@ -98,13 +98,13 @@ def test_a_strip_being_made_for_long_answers_busy_and_the_page_asks_again(desk, 
     """A slow or hanging ffmpeg holds the desk's worker threads for WAIT_SECONDS at most: then 503."""
     from intake.desk import thumbs
 
-    monkeypatch.setattr(thumbs, "WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(thumbs.PICTURES, "wait_seconds", 0.5)
     root, port, services = desk
     submission_id, media = mail_entry(services)
     judge = logged_in(port, "judge")
     for made in (root / "data" / "thumbs" / "strips").rglob(f"{media.sha256}-*.jpg"):
         made.unlink()   # as if nobody had opened this entry yet
-    held = thumbs._lock_for(media.sha256)
+    held = thumbs.PICTURES._lock_for(f"strip:{media.sha256}")
     assert held.acquire(timeout=10)          # another request is making this strip
     try:
         busy = judge.get(f"/thumbs/{media.id}/3")

@@ -123,7 +123,7 @@ def test_blind_view_masks_every_name_of_the_unit():
     assert [seen[k] for k in ("unit", "unit_raw", "contact", "phone", "sender", "subject", "source_ref",
                               "body_text")] == [HIDDEN] * 8
     assert seen["title"] == f"{MASK}的保密故事"
-    assert seen["files"] == [{"original_name": "文件1.mov", "sha256": "ab"}]
+    assert seen["files"] == [{"original_name": "文件1.mov", "sha256": None}]   # equal contents would tie works
     assert seen["checks"][0]["message"] == f"文件“{MASK}”已转换；联系人{MASK}，电话 {MASK}；与{MASK}的作品重复"
     assert [h["text"] for h in seen["history"]] == [HIDDEN, f"入围；备注：{MASK}不错"]
     assert seen["blind"] is True and raw["unit"] == "融水苗族自治县"   # the view itself is not changed
@@ -202,8 +202,17 @@ def test_a_judge_scores_an_entry(desk):
     row = re.search(r'<tr data-judge="judge"><td>judge</td><td class="progress">([^<]+)</td>', judge.get("/").text)
     assert row.group(1) == "1 / 3"
     rows = judge.get("/list").text
+    # while scoring is open (contest.scoring.reveal: closed) the judge's list holds the judge's own total, no rank
     assert re.search(rf'<tr data-id="{ids["accepted"]}"[^>]*>(?:(?!</tr>).)*<td data-sort="8.4" class="score">8.4</td>\s*'
-                     r'<td data-sort="1" class="rank">1</td>', rows, re.S)
+                     r'<td data-sort="999999" class="rank">—</td>', rows, re.S)
+    admin = logged_in(port, "admin")
+    assert admin.post("/scoring", {"csrf": admin.csrf(), "do": "close"}).status == 303
+    try:
+        rows = judge.get("/list").text
+        assert re.search(rf'<tr data-id="{ids["accepted"]}"[^>]*>(?:(?!</tr>).)*<td data-sort="8.4" class="score">8.4</td>\s*'
+                         r'<td data-sort="1" class="rank">1</td>', rows, re.S)
+    finally:
+        admin.post("/scoring", {"csrf": admin.csrf(), "do": "reopen"})
     not_scored = judge.post(f"/entries/{ids['rejected']}/score",
                             score_form(judge, ids["rejected"], 思想性="8", 艺术性="7", 技术性="9"))
     assert not_scored.status == 400 and f"作品 #{ids['rejected']} 的检查结果为不合格，不参加评分。" in not_scored.text

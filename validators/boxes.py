@@ -50,6 +50,7 @@ class TrackTiming:
     codec: str | None = None       # the sample entry's four-character code
     sample_rate: int | None = None  # the audio sample entry's own rate
     frame_seconds: float | None = None  # frames x samples per frame / the rate they play at (AAC, MP3)
+    sample_bytes: int = 0          # the sizes its sample table (stsz) gives its samples, added up
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Draft:
     samples: int = 0
     ticks: int = 0
     default_duration: int = 0          # trex default_sample_duration
+    sample_bytes: int = 0
 
     def timing(self) -> TrackTiming:
         scale = self.timescale or 0
@@ -75,7 +77,7 @@ class _Draft:
         if self.samples_per_frame and self.frame_rate and self.samples:
             frame_seconds = self.samples * self.samples_per_frame / self.frame_rate
         return TrackTiming(self.handler, self.header_seconds, sample_seconds, self.samples, self.track_id,
-                           self.timescale, self.codec, self.sample_rate, frame_seconds)
+                           self.timescale, self.codec, self.sample_rate, frame_seconds, self.sample_bytes)
 
 
 @dataclass
@@ -97,6 +99,13 @@ class Layout:
 
     def count(self, kind: str) -> int:
         return self.counts.get(kind, 0)
+
+    @property
+    def sample_bytes(self) -> int:
+        """What the sample tables say the samples hold, all tracks added up. Each sample's bytes lie in the file,
+        so more than the file's size means samples that reuse the same bytes (a table listing one frame 40 times:
+        a copy into a new file writes it 40 times)."""
+        return sum(track.sample_bytes for track in self.tracks)
 
     @property
     def starts_with_ftyp(self) -> bool:
@@ -285,6 +294,14 @@ def _read_trak(trak: bytes) -> _Draft | None:
             n, delta = struct.unpack(">II", stts[8 + 8 * i:16 + 8 * i])
             draft.samples += n
             draft.ticks += n * delta
+    stsz = _find(mdia, [b"minf", b"stbl", b"stsz"])
+    if stsz is not None and len(stsz) >= 12:
+        size, count = struct.unpack(">II", stsz[4:12])
+        if size:
+            draft.sample_bytes = size * count
+        else:
+            listed = min(count, (len(stsz) - 12) // 4)
+            draft.sample_bytes = sum(struct.unpack(f">{listed}I", stsz[12:12 + 4 * listed]))
     stsd = _find(mdia, [b"minf", b"stbl", b"stsd"])
     if stsd is not None and handler == "soun":
         _read_audio_entry(stsd, draft)

@@ -13,8 +13,7 @@ serious one and ``details["codes"]`` lists every code found (a script sees them 
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
+from core.names import extension_of
 from core.numbers import duration_text, size_text
 from validators.boxes import Layout
 from validators.results import CheckResult, failed, passed, warned
@@ -66,8 +65,9 @@ def check_size(size: int, rules: RulesConfig) -> CheckResult:
 
 
 def suffix_of(name: str | None) -> str:
-    """The extension a file was sent with, lower case (``.mov``); empty without one."""
-    return PurePosixPath((name or "").replace("\\", "/")).suffix.lower()
+    """The extension a file was sent with, lower case (``.mov``); empty without one (``core.names``: the last
+    dot-part of ``守护秘密 2024.4.3 韦小宝`` is part of the name, not an extension to quote)."""
+    return extension_of(name)
 
 
 def spaced(name: str) -> str:
@@ -188,10 +188,13 @@ def codec_text(codec: str | None) -> str:
 
 
 def check_not_remuxable(kind: str, sent_as: str | None, video: str | None, audio: str | None,
-                        unreadable: bool = False) -> CheckResult:
-    """The container check of a near miss that cannot be copied into an MP4 as it is, saying why."""
+                        unreadable: bool = False, why: str | None = None) -> CheckResult:
+    """The container check of a near miss that cannot be copied into an MP4 as it is, saying why (``why``:
+    what about the file stopped the copy, when it is known)."""
     said, told = _what_it_is(kind, sent_as)
-    if unreadable:
+    if why:
+        then = "请重新导出"
+    elif unreadable:
         why = "尝试不重新编码直接转换为 MP4（无损转换）没有成功，文件可能已损坏，或其中的编码参数 MP4 不支持"
         then = "请重新导出"
     else:

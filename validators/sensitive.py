@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 from core.numbers import moment_text
 from validators.frame_scan import FrameScan
 from validators.phrase import fuzzy_find
+from validators.remux import ORIGINAL_TAGS
 from validators.results import CheckResult, Status, passed, warned
 from validators.rules import SensitiveConfig
 from validators.texts import TextSource
@@ -52,6 +53,8 @@ def _patterns(cfg: SensitiveConfig) -> list[re.Pattern]:
 
 
 def where_seen(source: TextSource) -> str:
+    if source.kind == "sidecar" and source.name == ORIGINAL_TAGS:
+        return WHERE["metadata"]   # a remuxed file's original tags
     if source.kind == "sidecar":
         return "字幕" if PurePosixPath(source.name or "").suffix.lower() in SUBTITLE_SUFFIXES else "说明文件"
     return WHERE.get(source.kind, source.label)

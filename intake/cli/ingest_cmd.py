@@ -6,12 +6,13 @@ from datetime import datetime, timezone
 
 import click
 
+from core.names import stem_of
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
 from intake.cli.validate_cmd import EXIT_CODES, existing_files
 from intake.contact_info import clean_text, normalise_phone
 from intake.pipeline import process
-from intake.task import MediaTask, Source, SubmissionTask
+from intake.task import MediaTask, Source, SubmissionTask, TitleSource
 
 
 @click.command("ingest", options_metavar="[选项]")
@@ -33,7 +34,8 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     task = SubmissionTask(
         source=Source.CLI, received_at=datetime.now(timezone.utc),
         unit=clean_text(unit), contact=clean_text(contact, 100), phone=normalise_phone(phone),
-        title=clean_text(title, 500) or paths[0].stem,
+        title=clean_text(title, 500) or stem_of(paths[0].name),
+        title_source=TitleSource.GIVEN if clean_text(title, 500) else TitleSource.FILE_NAME,
         files=[MediaTask(source_path=p, original_name=p.name) for p in paths])
     process(task, services)
     click.echo(f"已登记作品 #{task.submission_id}：{outcome_text(task.outcome)}")

@@ -47,7 +47,7 @@ def install(app: AppContext, user_scope: bool, print_only: bool, output: str | N
     """
     from pathlib import Path
 
-    from intake.service import env_file_too_open, intake_command, is_root, plan_unit, write_unit
+    from intake.service import env_file_too_open, intake_command, is_root, plan_unit, secret_files, write_unit
 
     plan = plan_unit(app.config, user_scope=user_scope, name=name, output=Path(output) if output else None,
                      env_file=Path(env_file) if env_file else None, run_as=run_as)
@@ -70,6 +70,9 @@ def install(app: AppContext, user_scope: bool, print_only: bool, output: str | N
         echo(f"注意：{note}")
     if spec.env_file:
         _explain_env_file(plan, env_file_too_open(spec.env_file))
+    for secret in secret_files(app.config):
+        if env_file_too_open(secret):
+            echo(f"警告：存放授权码的 {secret} 其他用户也能读取。请运行：chmod 600 {shlex.quote(str(secret))}")
     _next_steps(plan, user_scope, custom_place=output is not None)
     return 0
 

@@ -1,4 +1,4 @@
-"""``intake user``: the desk's accounts (add, list, passwd, remove)."""
+"""``intake user``: the desk's accounts (add, list, passwd, remove, unlock)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def read_password(from_stdin: bool) -> str:
     return click.prompt("密码", hide_input=True, confirmation_prompt="再输入一次密码", err=True)
 
 
-@click.group("user", options_metavar="[选项]", subcommand_metavar="add|list|passwd|remove")
+@click.group("user", options_metavar="[选项]", subcommand_metavar="add|list|passwd|remove|unlock")
 def user() -> None:
     """管理浏览器工作台（intake serve）的账号。"""
 
@@ -89,4 +89,21 @@ def remove(app: AppContext, name: str) -> int:
 
     remove_account(open_database(app.config), name)
     echo(f"已删除账号 {name}。")
+    return 0
+
+
+@user.command("unlock", options_metavar="[选项]")
+@click.argument("name", metavar="账号")
+@pass_app
+def unlock(app: AppContext, name: str) -> int:
+    """解除账号的登录锁定：清除它的登录失败记录，账号的主人可以立即再登录（正在运行的工作台随即生效）。
+
+    记入审计日志。退出码：0 完成；2 没有这个账号。
+    """
+    from intake.desk.accounts import unlock_account
+    from intake.services import open_database
+
+    cleared = unlock_account(open_database(app.config), name)
+    echo(f"已解除账号 {name} 的登录锁定（清除了 {cleared} 次失败的登录）。" if cleared
+         else f"账号 {name} 没有被锁定（没有失败的登录记录）。")
     return 0

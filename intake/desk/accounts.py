@@ -8,19 +8,21 @@ import base64
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from core.errors import UsageError
 from core.textsafe import one_line
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.database import Database
+    from storage.logins import LoginTry
+
+log = logging.getLogger("intake.desk.login")
 
 ROLES = {"clerk": "登记员", "reviewer": "评委", "admin": "管理员"}
 # Who may do what; an admin may do everything.
@@ -34,6 +36,7 @@ MAY = {
     "settings": {"admin"},
     "attach": {"clerk", "admin"},
     "receipt": {"clerk", "admin"},
+    "scoring": {"admin"},   # 结束评分 / 重新开放评分
 }
 MIN_PASSWORD = 8
 # scrypt with N=2**14, r=8: 16 MiB of memory for each try.
@@ -108,40 +111,45 @@ def remove_account(db: Database, name: str) -> None:
 
 
 class Throttle:
-    """Failed logins in the last ``window`` seconds, per account and per address; thread-safe."""
+    """Login tries per account and per address within ``window`` seconds, counted in the database before the
+    password is checked (``storage/logins.py``): forty guesses sent at once are counted one by one, and only as
+    many as the limit reach the (slow) hash. Every desk process and ``intake user unlock`` see the same counts."""
 
-    def __init__(self, per_account: int, per_address: int, window: float, clock=time.monotonic):
-        self.limits = {"account": per_account, "address": per_address}
+    def __init__(self, per_account: int, per_address: int, window: float,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.per_account, self.per_address = per_account, per_address
         self.window = window
         self.clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        times = self._failures[key]
-        while times and times[0] <= self.clock() - self.window:
-            times.popleft()
-        return times
+    def begin(self, db: Database, name: str, address: str) -> LoginTry:
+        return db.begin_login(name, address, self.clock(), self.window, self.per_account, self.per_address)
 
-    def wait_seconds(self, name: str, address: str) -> float:
-        """0 if a login may be tried now; otherwise how long until it may."""
-        with self._lock:
-            waits = [0.0]
-            for kind, value in (("account", name), ("address", address)):
-                times = self._recent((kind, value))
-                if len(times) >= self.limits[kind]:
-                    waits.append(times[0] + self.window - self.clock())
-            return max(waits)
 
-    def failed(self, name: str, address: str) -> None:
-        with self._lock:
-            now = self.clock()
-            self._recent(("account", name)).append(now)
-            self._recent(("address", address)).append(now)
+class LoginForms:
+    """The login form's anti-forgery token, made by this server: ``issued.nonce.mac``, where the MAC is keyed by a
+    secret that lives only in this process. A value a page chose for both the cookie and the field does not
+    verify; a token expires after ``lifetime`` seconds (a server restart voids it: the form is simply shown again)."""
 
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(("account", name), None)
+    def __init__(self, lifetime: float = 3600, clock: Callable[[], float] = time.time):
+        self._key = secrets.token_bytes(32)
+        self.lifetime = lifetime
+        self.clock = clock
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._key, body.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def issue(self) -> str:
+        body = f"{int(self.clock())}.{secrets.token_urlsafe(18)}"
+        return f"{body}.{self._mac(body)}"
+
+    def valid(self, token: str) -> bool:
+        issued, _, rest = token.partition(".")
+        nonce, _, mac = rest.partition(".")
+        if not (issued.isdigit() and nonce and mac and token.isascii()):
+            return False
+        if not hmac.compare_digest(mac, self._mac(f"{issued}.{nonce}")):
+            return False
+        return 0 <= self.clock() - int(issued) <= self.lifetime
 
 
 class LoginRefused(Exception):
@@ -175,21 +183,41 @@ def token_hash(token: str) -> str:
 
 def log_in(db: Database, throttle: Throttle, name: str, password: str, address: str,
            hours: float) -> str:
-    """Check the password and open a session; returns the cookie's token. LoginRefused when it fails."""
+    """Check the password and open a session; returns the cookie's token. LoginRefused when it fails.
+
+    The try is counted before the password is checked and forgotten when it succeeds. Every failure and
+    every lockout is logged with the name as typed and the address."""
     name = (one_line(name, 100) or "")
-    wait = throttle.wait_seconds(name, address)
-    if wait > 0:
-        raise LoginRefused(f"登录失败次数过多，请 {max(1, round(wait / 60))} 分钟后再试。", 429)
+    attempt = throttle.begin(db, name, address)
+    if attempt.id is None:
+        log.warning("工作台登录被拒绝（%s已锁定）：账号“%s”，地址 %s",
+                    "账号" if attempt.locked == "account" else "该地址", name, address)
+        raise LoginRefused(f"登录失败次数过多，请 {max(1, round(attempt.wait_seconds / 60))} 分钟后再试。", 429)
     user = db.user(name) if name else None
     good = verify_password(password, user.password_hash if user else _dummy_hash()) and user is not None
     if not good:
-        throttle.failed(name, address)
+        log.warning("工作台登录失败：账号“%s”，地址 %s", name, address)
+        if attempt.account_tries >= throttle.per_account:
+            log.warning("工作台账号“%s”登录失败 %d 次，锁定 %d 秒（最近一次来自 %s）；管理员可用 intake user unlock 提前解除",
+                        name, attempt.account_tries, throttle.window, address)
+        if attempt.address_tries >= throttle.per_address:
+            log.warning("地址 %s 登录失败 %d 次，锁定 %d 秒", address, attempt.address_tries, throttle.window)
         raise LoginRefused("账号或密码不正确。", 401)
-    throttle.succeeded(name)
+    db.clear_logins(name)
     token = secrets.token_urlsafe(32)
     db.start_session(user.id, token_hash(token), secrets.token_urlsafe(32),
                      datetime.now(timezone.utc) + timedelta(hours=hours))
     return token
+
+
+def unlock_account(db: Database, name: str, actor: str | None = None) -> int:
+    """Lift the account's lockout (forget its failed logins), audited as ``user_unlocked``; returns how many
+    failures were forgotten. UsageError for an unknown account."""
+    if db.user(name) is None:
+        raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+    cleared = db.clear_logins(name)
+    db.record_event("user_unlocked", {"name": name, "failures": cleared}, actor=actor)
+    return cleared
 
 
 def account_of(db: Database, token: str | None) -> Account | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core.errors import IntakeError, UsageError
+from core.errors import ChangedMeanwhile, IntakeError, UsageError
 from intake.decisions import decide as record_decision
 from intake.desk import pages
 from intake.desk.accounts import Account, add_account, change_password, remove_account
@@ -24,7 +24,8 @@ def _done(submission_id: int, what: str) -> Response:
 
 def _again(request: Request, desk: Desk, account: Account, exc: IntakeError, hint: str | None = None) -> Response:
     """The entry page again, saying why the action was not taken."""
-    status = 404 if exc.__class__.__name__ == "NotFound" else 400 if isinstance(exc, UsageError) else 500
+    status = 404 if exc.__class__.__name__ == "NotFound" else 400 if isinstance(exc, UsageError) else \
+        409 if isinstance(exc, ChangedMeanwhile) else 500
     message = exc.message + (f" {hint}" if hint else (f" {exc.hint}" if exc.hint else ""))
     return pages.entry(request, desk, account, None, error=message, status=status)
 
@@ -60,8 +61,9 @@ def edit(request: Request, desk: Desk, account: Account, form) -> Response:
                 values[name] = given
         if not values:
             return _done(submission_id, "same")
+        # The form says which state of the work it showed: an edit of a state changed since is refused.
         edited = edit_submission(desk.services, submission_id, values, note=str(form.get("note") or "") or None,
-                                 actor=account.name)
+                                 actor=account.name, version=str(form.get("version") or "") or None)
     except IntakeError as exc:
         return _again(request, desk, account, exc)
     return _done(submission_id, "edit" if edited.changes else "same")

@@ -1,5 +1,5 @@
 """The desk as an ASGI app (Starlette): its routes, the guard every route but the login passes through
-(session, role, CSRF token), and the security headers of every answer.
+(session, role, CSRF token), and the security headers of every answer. Logging in is ``login.py``'s.
 
 Handlers are plain functions ``handler(request, desk, account, form)`` run in a worker thread (the
 database is synchronous); ``guarded`` wraps each into an endpoint. Anything without a session is sent to
@@ -7,21 +7,24 @@ database is synchronous); ``guarded`` wraps each into an endpoint. Anything with
 
 The ``desk`` a handler receives is the desk as its account sees it (``Seen``): under blind review
 (``contest.scoring.blind``) a reviewer's ``desk.views()``, ``desk.derived()`` and ``desk.view()`` are blind
-(``intake/blind.py``), and templates get ``blind``. Pages show submissions through these, never from the
-database directly, so that a page added later is blind too.
+(``intake/blind.py``), and templates get ``blind``. Until scoring is closed (``contest.scoring.reveal``), a
+judge's are ``sealed`` as well: they hold the judge's own decisions only, and pages show no aggregate. Pages
+show submissions through these, never from the database directly, so that a page added later is blind and
+sealed too.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -29,9 +32,10 @@ from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
 from intake.blind import UnitNames, blind_view, blind_views
-from intake.desk.accounts import ROLES, Account, LoginRefused, Throttle, account_of, log_in
+from intake.desk.accounts import ROLES, Account, LoginForms, Throttle, account_of
+from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline import Services
-from intake.views import submission_views
+from intake.views import own_decisions, submission_views
 
 COOKIE = "desk_session"
 LOGIN_COOKIE = "desk_login"         # the login form's CSRF token (double submit: cookie and field)
@@ -43,13 +47,43 @@ MAX_FORM_BYTES = 1024 * 1024
 # Who is kept blind under blind review. Admins see everything; so do clerks, who record and correct the unit,
 # contact and phone, and could not do so without seeing them.
 BLIND_ROLES = {"reviewer"}
+# Who scores and decides without seeing the others' scores, decisions and notes until scoring is closed.
+JUDGE_ROLES = {"reviewer"}
+SCORING_EVENTS = ("scoring_closed", "scoring_reopened")
 CSRF_REFUSED = "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。"
+# The largest number an id in a route may have: ids are database integers, and a longer number (SQLite
+# overflows past 2**63 and answered 500) names nothing. Past it the router finds no route: 404.
+ID_DIGITS = 10
+NO_SUCH_ID = "没有这个编号。"
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}`` in a route: a submission's or a file's id, at most ``ID_DIGITS`` digits."""
+
+    regex = f"[0-9]{{1,{ID_DIGITS}}}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())
+
+
+def id_of(text: str) -> int | None:
+    """An id given in a query string, or None when no id could be it."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text.lstrip("0") or "0") <= ID_DIGITS else None
 
 
 class Desk:
     """What every handler shares: the config, the services, the login throttle and the templates."""
 
     blind = False   # the desk itself sees everything; see ``Seen``
+    sealed = False
+    judge = None
 
     def __init__(self, config: Config, services: Services):
         self.config = config
@@ -58,6 +92,7 @@ class Desk:
         self.store = services.store
         desk = config.desk
         self.throttle = Throttle(desk.max_failed_logins, desk.max_failed_logins_per_address, desk.lockout_seconds)
+        self.login_forms = LoginForms()
         self.env = Environment(loader=PackageLoader("intake.desk", "templates"), autoescape=True)
         self.env.globals.update(contest=config.contest.name, roles=ROLES)
         self._views: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
@@ -95,6 +130,20 @@ class Desk:
     def view(self, view: dict[str, Any]) -> dict[str, Any]:
         return view
 
+    def all_views(self) -> list[dict[str, Any]]:
+        return self.views()
+
+    def scoring_closed(self, mark: tuple[int, int] | None = None):
+        """The admin's 结束评分 in force (its event), or None while scoring is open. Read once per state."""
+        def closing(views):
+            latest = self.db.latest_event(SCORING_EVENTS)
+            return latest if latest is not None and latest.kind == "scoring_closed" else None
+        return self.derived("#scoring", closing, mark=mark)
+
+    def revealed(self, mark: tuple[int, int] | None = None) -> bool:
+        """Whether judges may see aggregates and each other's decisions (``contest.scoring.reveal``)."""
+        return self.config.contest.scoring.reveal == "always" or self.scoring_closed(mark) is not None
+
     def unit_names(self) -> UnitNames:
         """Every name of a unit, for masking (kept as long as the views are)."""
         return self.derived("#unit_names", lambda views: UnitNames.of(self.config.contest, views))
@@ -110,6 +159,8 @@ class Seen:
     def __init__(self, desk: Desk, account: Account, reading: bool = False):
         self.desk = desk
         self.blind = bool(desk.config.contest.scoring.blind and account.role in BLIND_ROLES)
+        self.judge = account.name if account.role in JUDGE_ROLES else None
+        self._sealed: bool | None = None
         # A page that only reads asks the database whether anything changed once, not once per part of it
         # (views, rows, standings). A request that writes asks each time: it must see its own change.
         self._reading = reading
@@ -125,18 +176,38 @@ class Seen:
             self._mark = self.desk.db.change_mark()
         return self._mark
 
-    def views(self) -> list[dict[str, Any]]:
+    @property
+    def sealed(self) -> bool:
+        """A judge while scoring is open: sees their own scores, decisions and notes only, and no aggregate."""
+        if self._sealed is None:
+            self._sealed = self.judge is not None and not self.desk.revealed(self._change_mark())
+        return self._sealed
+
+    def all_views(self) -> list[dict[str, Any]]:
+        """Every view with every decision (blind where this account is): what decides which works are scored."""
         return self.desk.views(self.blind, self._change_mark())
 
+    def views(self) -> list[dict[str, Any]]:
+        if not self.sealed:
+            return self.all_views()
+        judge = self.judge
+        return self.desk.derived(f"#own:{judge}", lambda views: [own_decisions(v, judge) for v in views],
+                                 self.blind, self._change_mark())
+
     def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        if self.sealed:   # built from this judge's own views, and kept for this judge alone
+            own = self.views()
+            return self.desk.derived(f"{name}#own:{self.judge}", lambda views: build(own), self.blind,
+                                     self._change_mark())
         return self.desk.derived(name, build, self.blind, self._change_mark())
 
     def view(self, view: dict[str, Any]) -> dict[str, Any]:
         """A view (or a page's dict built on one) as this account may see it."""
-        return blind_view(view, self.desk.unit_names()) if self.blind else view
+        seen = blind_view(view, self.desk.unit_names()) if self.blind else view
+        return own_decisions(seen, self.judge) if self.sealed else seen
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
-        return self.desk.render(template, account, status, blind=self.blind, **context)
+        return self.desk.render(template, account, status, blind=self.blind, sealed=self.sealed, **context)
 
 
 Handler = Callable[[Request, Desk, Account, Any], Response]
@@ -173,7 +244,7 @@ def guarded(handler: Handler, api: bool = False, action: str | None = None, stre
             return unknown(desk)
         form = None
         if request.method == "POST" and not stream:
-            form = await _form(request)
+            form = await read_form(request)
             if form is None:
                 return _refused(desk, account, api, 413, "提交的内容太大。")
             token = form.get("csrf") or request.headers.get("x-csrf-token") or ""
@@ -193,7 +264,7 @@ def csrf_matches(account: Account, token: object) -> bool:
     return hmac.compare_digest(str(token or ""), account.csrf)
 
 
-async def _form(request: Request):
+async def read_form(request: Request):
     """The POST's form, or None when it is larger than allowed (also when sent chunked, without a length:
     the body is read up to the limit before it is parsed)."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
@@ -213,51 +284,12 @@ def _refused(desk: Desk, account: Account, api: bool, status: int, message: str)
     return desk.render("refused.html.j2", account, status=status, message=message)
 
 
-# -- login and logout --------------------------------------------------------------------
-async def login_page(request: Request) -> Response:
-    desk: Desk = request.app.state.desk
-    return _login_form(desk, request, None, 200)
-
-
-def _login_form(desk: Desk, request: Request, error: str | None, status: int) -> Response:
-    token = secrets.token_urlsafe(24)
-    response = desk.render("login.html.j2", None, status=status, error=error, csrf=token,
-                           no_accounts=not desk.db.users())
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                        secure=request.url.scheme == "https")
-    return response
-
-
-async def login(request: Request) -> Response:
-    desk: Desk = request.app.state.desk
-    form = await _form(request)
-    if form is None:
-        return _too_large()
-    expected = request.cookies.get(LOGIN_COOKIE) or ""
-    if not expected or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
-        return await run_in_threadpool(_login_form, desk, request, "页面已过期，请重新登录。", 403)
-    address = request.client.host if request.client else "?"
-    try:
-        token = await run_in_threadpool(log_in, desk.db, desk.throttle, str(form.get("username") or ""),
-                                        str(form.get("password") or ""), address, desk.config.desk.session_hours)
-    except LoginRefused as exc:
-        return await run_in_threadpool(_login_form, desk, request, exc.message, exc.status)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                        max_age=int(desk.config.desk.session_hours * 3600), secure=request.url.scheme == "https")
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
-    return response
-
-
-def _too_large() -> Response:
-    return Response("提交的内容太大。", status_code=413, media_type="text/plain; charset=utf-8")
-
-
-def logout(request: Request, desk: Desk, account: Account, form) -> Response:
-    desk.db.end_session(account.token_hash)
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
-    return response
+async def _not_found(request: Request, exc: HTTPException) -> Response:
+    """No route, or an id no work or file can have: 404 in Chinese (JSON where a script asks)."""
+    if request.url.path.startswith(("/api/", "/files/", "/thumbs/")):
+        return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
+    return Response(f"找不到这个页面。{NO_SUCH_ID}" if request.url.path.startswith("/entries/") else "找不到这个页面。",
+                    status_code=404, media_type="text/plain; charset=utf-8")
 
 
 class SecurityHeaders:
@@ -285,43 +317,49 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(config: Config, services: Services) -> Starlette:
-    from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
+def create_app(config: Config, services: Services, hosts: frozenset[str] | None = None) -> Starlette:
+    """The desk's app; ``hosts``: the names it answers to besides loopback's (default: ``desk.host`` and
+    ``desk.allowed_hosts``)."""
+    from intake.desk import (actions, exporting, files, listing, login, pages, receipts_page, scores, settings, thumbs,
+                             uploads)
 
     routes = [
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", guarded(logout), methods=["POST"]),
+        Route("/login", login.login_page, methods=["GET"]),
+        Route("/login", login.login, methods=["POST"]),
+        Route("/logout", guarded(login.logout), methods=["POST"]),
         Route("/", guarded(pages.overview), methods=["GET"]),
         Route("/list", guarded(listing.listing), methods=["GET"]),
-        Route("/entries/{submission_id:int}", guarded(pages.entry), methods=["GET"]),
-        Route("/entries/{submission_id:int}/decide", guarded(actions.decide, action="decide"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/recheck", guarded(actions.recheck, action="recheck"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/score", guarded(scores.score, action="score"), methods=["POST"]),
+        Route("/entries/{submission_id:id}", guarded(pages.entry), methods=["GET"]),
+        Route("/entries/{submission_id:id}/decide", guarded(actions.decide, action="decide"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/edit", guarded(actions.edit, action="edit"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/recheck", guarded(actions.recheck, action="recheck"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/score", guarded(scores.score, action="score"), methods=["POST"]),
+        Route("/scoring", guarded(scores.switch_scoring, action="scoring"), methods=["POST"]),
         Route("/users", guarded(actions.users_page, action="users"), methods=["GET"]),
         Route("/users", guarded(actions.users_change, action="users"), methods=["POST"]),
-        Route("/entries/{submission_id:int}/attach", guarded(uploads.attach, action="attach", stream=True),
+        Route("/entries/{submission_id:id}/attach", guarded(uploads.attach, action="attach", stream=True),
               methods=["POST"]),
-        Route("/entries/{submission_id:int}/receipt", guarded(receipts_page.preview, action="receipt"), methods=["GET"]),
-        Route("/entries/{submission_id:int}/receipt", guarded(receipts_page.resend, action="receipt"), methods=["POST"]),
+        Route("/entries/{submission_id:id}/receipt", guarded(receipts_page.preview, action="receipt"), methods=["GET"]),
+        Route("/entries/{submission_id:id}/receipt", guarded(receipts_page.resend, action="receipt"), methods=["POST"]),
         Route("/export", guarded(exporting.export_page, action="export"), methods=["GET"]),
         Route("/export", guarded(exporting.export_run, action="export"), methods=["POST"]),
         Route("/export/summary", guarded(exporting.summary, action="export"), methods=["GET"]),
         Route("/settings", guarded(settings.settings_page, action="settings"), methods=["GET"]),
-        Route("/files/{file_id:int}", guarded(files.play, api=True), methods=["GET"]),
-        Route("/files/{file_id:int}/download", guarded(files.download, api=True), methods=["GET"]),
-        Route("/files/{file_id:int}/original", guarded(files.download_original, api=True), methods=["GET"]),
-        Route("/thumbs/{file_id:int}", guarded(files.poster, api=True), methods=["GET"]),
-        Route("/thumbs/{file_id:int}/{index:int}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
-        Route("/findings/{file_id:int}/{index:int}", guarded(thumbs.finding_frame, api=True), methods=["GET"]),
+        Route("/files/{file_id:id}", guarded(files.play, api=True), methods=["GET"]),
+        Route("/files/{file_id:id}/download", guarded(files.download, api=True), methods=["GET"]),
+        Route("/files/{file_id:id}/original", guarded(files.download_original, api=True), methods=["GET"]),
+        Route("/thumbs/{file_id:id}", guarded(thumbs.poster, api=True), methods=["GET"]),
+        Route("/thumbs/{file_id:id}/{index:id}", guarded(thumbs.strip_frame, api=True), methods=["GET"]),
+        Route("/findings/{file_id:id}/{index:id}", guarded(thumbs.finding_frame, api=True), methods=["GET"]),
         Route("/api/submissions", guarded(pages.api_submissions, api=True), methods=["GET"]),
         Route("/api/overview", guarded(pages.api_overview, api=True), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.state.desk = Desk(config, services)
     app.state.desk.env.globals.update(uploads.page_globals(config))
+    app.add_middleware(HostGuard, hosts=hosts if hosts is not None else
+                       allowed_hosts(config.desk.host, config.desk.allowed_hosts))
     app.add_middleware(SecurityHeaders)
     return app
 

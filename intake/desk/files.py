@@ -1,24 +1,42 @@
 """Stored files by their id (never by a path): the video with HTTP Range (206) so that the player can
-seek, the download under its original name, the original of a repaired file (kept as evidence), and the
-poster frame."""
+seek, the download under its original name, and the original of a repaired file (kept as evidence). The
+poster frame is ``thumbs.py``'s.
+
+A judge under blind review gets neither the stored file nor its name: a sender's container tags (title, artist,
+comment, a phone's GPS position, chapter names) travel with a file and any player shows them. Play and
+download give such a judge a copy without them (``copy_without_metadata``: lossless, made once per content,
+kept under ``data/blind``), named after the work's number; the original as it arrived is refused.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from core.errors import IntakeError
+from core.names import base_name, stem_of
 from core.textsafe import clean_name
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
-from intake.report.thumbs import thumbnail
+from intake.desk.jobs import Jobs
+from validators.remux import RemuxFailed, copy_without_metadata
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.models import MediaFile
 
+log = logging.getLogger(__name__)
+
 PLAYABLE = {"mp4": "video/mp4"}
+COPY_SECONDS = 120   # a 300 MB MP4 copies in a few seconds: a request may wait for one being made
+BLIND_COPIES = Jobs(2, COPY_SECONDS)
+NO_ORIGINAL = "匿名评审时不提供报送时的原文件。"
+NO_COPY = "匿名评审时只提供 MP4 视频（去掉了文件信息的副本），这个文件不能提供。"
+COPY_BUSY = "视频正在准备，请稍后再试。"
 
 
 REPAIRED_SUFFIX = ".mp4"   # what a remux or a shrink makes, whatever the sender's file was
@@ -50,35 +68,70 @@ def stored_answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path]
 
 
 def play(request: Request, desk: Desk, account: Account, form) -> Response:
-    return stored_answer(request, desk, lambda media, path: FileResponse(
-        path, media_type=PLAYABLE.get(media.container or "", "application/octet-stream"),
-        content_disposition_type="inline"))
+    def video(media: MediaFile, path: Path) -> Response | None:
+        if desk.blind:
+            return _blind(desk, media, path, lambda copy: FileResponse(copy, media_type="video/mp4",
+                                                                       content_disposition_type="inline"))
+        return FileResponse(path, media_type=PLAYABLE.get(media.container or "", "application/octet-stream"),
+                            content_disposition_type="inline")
+
+    return stored_answer(request, desk, video)
 
 
 def download(request: Request, desk: Desk, account: Account, form) -> Response:
     """The file judged, under the sender's name; a repaired file (an MP4 made from a .mov, say) ends in .mp4."""
-    return stored_answer(request, desk, lambda media, path: _attachment(desk, media, path, repaired=bool(media.repair)))
+    def attachment(media: MediaFile, path: Path) -> Response | None:
+        if desk.blind:   # the name a sender gave often names the unit, and so do the file's tags
+            return _blind(desk, media, path, lambda copy: FileResponse(
+                copy, filename=f"作品{media.submission_id}-{media.position + 1}.mp4",
+                media_type="application/octet-stream"))
+        return _attachment(media, path, repaired=bool(media.repair))
+
+    return stored_answer(request, desk, attachment)
 
 
 def download_original(request: Request, desk: Desk, account: Account, form) -> Response:
-    """A repaired file's original as it arrived (404 for a file that was not repaired)."""
-    return stored_answer(request, desk, lambda media, path: _attachment(desk, media, path, repaired=False),
+    """A repaired file's original as it arrived (404 for a file that was not repaired); never to a blind judge."""
+    if desk.blind:
+        return JSONResponse({"error": NO_ORIGINAL}, status_code=403)
+    return stored_answer(request, desk, lambda media, path: _attachment(media, path, repaired=False),
                          original=True)
 
 
-def _attachment(desk: Desk, media: MediaFile, path: Path, repaired: bool) -> Response:
+def _attachment(media: MediaFile, path: Path, repaired: bool) -> Response:
     # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
-    name = clean_name(Path(media.original_name.replace("\\", "/")).name or f"文件{media.position + 1}")
+    name = clean_name(base_name(media.original_name) or f"文件{media.position + 1}")
     if repaired:
-        name = clean_name(Path(name).stem + REPAIRED_SUFFIX)
-    if desk.blind:   # the name a sender gave often names the unit
-        name = f"作品{media.submission_id}-{media.position + 1}{Path(name).suffix.lower()[:6]}"
+        name = clean_name(stem_of(name) + REPAIRED_SUFFIX)
     return FileResponse(path, filename=name, media_type="application/octet-stream")
 
 
-def poster(request: Request, desk: Desk, account: Account, form) -> Response:
-    def frame(media: MediaFile, path: Path) -> Response | None:
-        made = thumbnail(desk.store.root, path, media.sha256, media.duration_seconds) if media.video_codec else None
-        return FileResponse(made, media_type="image/jpeg") if made else None
+def blind_copy_path(desk: Desk, sha256: str) -> Path:
+    return desk.config.storage.data_dir / "blind" / sha256[:2] / f"{sha256}.mp4"
 
-    return stored_answer(request, desk, frame)
+
+def _blind(desk: Desk, media: MediaFile, path: Path, answer: Callable[[Path], Response]) -> Response:
+    """``answer`` with the copy of the stored MP4 without its tags (made on the first request), or why not."""
+    if media.container != "mp4":
+        return JSONResponse({"error": NO_COPY}, status_code=403)
+    target = blind_copy_path(desk, media.sha256)
+    made = BLIND_COPIES.made_once(f"blind:{media.sha256}", target.is_file, lambda: _make_copy(path, target))
+    if made is None:
+        return Response(COPY_BUSY, status_code=503, headers={"Retry-After": "5"}, media_type="text/plain; charset=utf-8")
+    if not made:
+        return JSONResponse({"error": NO_COPY}, status_code=403)
+    return answer(target)
+
+
+def _make_copy(path: Path, target: Path) -> bool:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f"{target.stem}.{uuid.uuid4().hex[:12]}.part.mp4")
+    try:
+        copy_without_metadata(path, temp, COPY_SECONDS)
+        temp.replace(target)
+        return True
+    except (RemuxFailed, IntakeError, OSError) as exc:
+        log.warning("无法生成匿名评审用的视频副本 %s：%s", path.name, getattr(exc, "reason", None) or exc)
+        return False
+    finally:
+        temp.unlink(missing_ok=True)

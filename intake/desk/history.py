@@ -26,7 +26,7 @@ def _outcome(value: Any) -> str:
 
 def _changes(changes: dict[str, dict[str, Any]]) -> list[str]:
     return [f"{FIELD_LABELS.get(name, name)}：{c.get('old') or '（空）'} → {c.get('new') or '（空）'}"
-            for name, c in changes.items()]
+            for name, c in changes.items() if name in FIELD_LABELS]   # not where the title came from: a code
 
 
 def event_text(kind: str, data: dict[str, Any]) -> str:

@@ -146,13 +146,15 @@ def listing(request: Request, desk: Desk, account: Account, form) -> Response:
 
     # ``desk`` is the account's view of the desk: under blind review a reviewer's rows (and so the search, the
     # filters and the sort) are built from blind views, and name no unit.
-    rows = desk.derived("list_rows", build)
+    rows = desk.derived("list_rows", build)   # a judge's own, while scoring is open (see Seen)
     query = ListQuery.of(request.query_params)
     # Pages without a search are the same for everyone until the next change: rendered once (a few dozen).
     rendered: dict[ListQuery, Markup] = desk.derived("list_pages", lambda views: {})
     region = rendered.get(query) if not query.q else None
     if region is None:
         shown = page_of(rows, query)
+        if desk.sealed:   # the column holds the judge's own totals until scoring is closed
+            shown["columns"] = [(key, "我的总分" if key == "score" else label, url) for key, label, url in shown["columns"]]
         region = Markup(desk.env.get_template("list_region.html.j2").render(**shown))
         if not query.q and len(rendered) < MAX_RENDERED:
             rendered[query] = region

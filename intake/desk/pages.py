@@ -13,14 +13,16 @@ from core.numbers import duration_text, size_text
 from core.timefmt import local_text
 from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
-from intake.desk.app import Desk
+from intake.desk.app import NO_SUCH_ID, Desk, id_of
 from intake.desk.history import history_of
-from intake.desk.scores import entry_scores, overview_progress, private_history
+from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state
 from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, forced_text, is_portrait, main_file, size_of
+from intake.scoring import is_scorable
 from intake.secrecy import finding_text, flag_summary, secrecy_marks
 from intake.views import view_of
+from storage.check_runs import version_of
 from storage.entry_reads import entry_records
 from validators.results import Outcome, Status
 
@@ -29,7 +31,8 @@ COVERAGE_CSS = {UnitState.MISSING: "missing", UnitState.ONLY_REJECTED: "missing"
 OUTCOMES = [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
 # What an action's redirect says once it is done (a fixed text, never an echo of the request).
 DONE = {"decide": "已记录评审决定。", "edit": "已保存修改。", "recheck": "已重新检查。", "same": "内容与原来相同，没有修改。",
-        "score": "已保存评分。"}
+        "score": "已保存评分。", "scoring_close": "已结束评分：评委现在可以看到作品得分、名次和其他人的评审决定，不能再修改评分。",
+        "scoring_reopen": "已重新开放评分：评委又只能看到自己的评分和决定。"}
 
 
 def row_of(view: dict[str, Any]) -> dict[str, Any]:
@@ -76,15 +79,18 @@ def overview(request: Request, desk: Desk, account: Account, form) -> Response:
         coverage_counts=[(STATE_LABELS[s], listed.count(s)) for s in UnitState if s in listed], listed=len(listed),
         deadline=local_text(deadline), deadline_passed=datetime.now(timezone.utc) > deadline,
         latest=latest, last_id=max((v["id"] for v in views), default=0),
-        refresh_ms=int(desk.config.desk.refresh_seconds * 1000), progress=overview_progress(desk))
+        refresh_ms=int(desk.config.desk.refresh_seconds * 1000), progress=overview_progress(desk),
+        scoring=scoring_state(desk), done=DONE.get(request.query_params.get("done", "")))
 
 
 def api_overview(request: Request, desk: Desk, account: Account, form) -> Response:
     """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again."""
-    try:
-        after = max(0, int(request.query_params.get("after", "0")))
-    except ValueError:
+    given = request.query_params.get("after", "0").strip()
+    if not (given.isascii() and given.isdigit()):
         return JSONResponse({"error": "after 应为作品编号。"}, status_code=400)
+    after = id_of(given)
+    if after is None:   # longer than any id can be
+        return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
     history = None
     new = desk.db.recent_submissions(LATEST, after=after)
     if not new:
@@ -131,8 +137,9 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
     except NotFound as exc:
         return desk.render("refused.html.j2", account, status=404, message=exc.message)
     sub, paths = found.submission, found.stored_paths
-    history = private_history(history_of(found.events), account)
-    view = desk.view({**view_of(sub, found.decisions()), "history": history})
+    history = private_history(history_of(found.events), account, desk.sealed)
+    every = view_of(sub, found.decisions())
+    view = desk.view({**every, "history": history})
     files = []
     for stored, f in zip(sub.files, view["files"]):
         kept = stored.position in paths and desk.store.path_of(paths[stored.position]).is_file()
@@ -153,6 +160,6 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
     return desk.render(
         "entry.html.j2", account, status=status, view=view, row=row_of(view), files=files, checks=checks,
         resolution=dimensions(main) or "—", history=view["history"],
-        scores=entry_scores(desk, account, view, given, comment),
+        scores=entry_scores(desk, account, view, given, comment, scorable=is_scorable(every)),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
-        received_at=local_text(sub.received_at))
+        received_at=local_text(sub.received_at), version=version_of(sub))

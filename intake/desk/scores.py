@@ -1,5 +1,10 @@
 """Scoring on the desk: the score form of the entry page (a judge's own scores), the save, each judge's
-progress on the overview, and the score and rank the list sorts by. The arithmetic is ``intake/scoring.py``'s."""
+progress on the overview, the score and rank the list sorts by, and the admin's 结束评分. The arithmetic is
+``intake/scoring.py``'s.
+
+Judges score on their own: until scoring is closed (``contest.scoring.reveal``: ``closed``, the default, until an
+admin closes it; ``always``), a judge (``desk.sealed``) sees only their own scores, total and progress, their own
+decisions and notes, and no work's score or rank. Once closed, scores are no longer saved."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+
+from core.timefmt import local_text
 
 from core.errors import IntakeError, UsageError
 from intake.desk.accounts import Account
@@ -18,6 +25,8 @@ from intake.scoring import (Progress, Standing, is_scorable, judges_of, progress
 FIELD = "score:"   # the form field of a criterion is FIELD + its name (a criterion may be named "comment")
 NO_RANK = 999999   # sorts an entry without a rank after every ranked one
 NO_SCORE = {"score_text": "—", "score": -1, "rank": NO_RANK, "rank_text": "—"}
+CLOSED = "评分已结束，不能再保存评分。"
+CLOSED_HINT = "如需修改，请管理员在概览页重新开放评分。"
 
 
 def _scores(desk: Desk) -> list[JudgeScores]:
@@ -39,6 +48,8 @@ def score(request: Request, desk: Desk, account: Account, form) -> Response:
     scoring = desk.config.contest.scoring
     given = {c.name: form.get(FIELD + c.name) for c in scoring.criteria}
     try:
+        if desk.scoring_closed() is not None:
+            raise UsageError(CLOSED, CLOSED_HINT)
         record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
     except IntakeError as exc:
         status = 400 if isinstance(exc, UsageError) else 500
@@ -51,20 +62,24 @@ def score(request: Request, desk: Desk, account: Account, form) -> Response:
 
 
 def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict[str, Any] | None = None,
-                 comment: str | None = None) -> dict[str, Any]:
+                 comment: str | None = None, scorable: bool | None = None) -> dict[str, Any]:
     """What the entry page shows of scoring: the form with the judge's own saved scores (or what was just
-    typed, when it was refused), the judge's total, and for an admin every judge's scores."""
+    typed, when it was refused), the judge's total, the work's score and rank once they are revealed, and for
+    an admin every judge's scores. ``scorable``: as every decision says (the view may hold the judge's own only)."""
     scoring = desk.config.contest.scoring
     cards = desk.db.scores([view["id"]])
     own = next((c for c in cards if c.judge == account.name), None)
     values = {c.name: (given or {}).get(c.name, own.values.get(c.name) if own else None) for c in scoring.criteria}
-    standing = _standings(desk).get(view["id"])
+    revealed = not desk.sealed
+    standing = _standings(desk).get(view["id"]) if revealed else None
     judges = []
     if account.role == "admin":
         judges = [{"judge": c.judge, "values": [score_text(c.values.get(k.name)) for k in scoring.criteria],
                    "total": score_text(weighted_total(c.values, scoring)), "comment": c.comment or ""} for c in cards]
     return {
-        "criteria": scoring.criteria, "scale": scoring.scale, "scorable": is_scorable(view),
+        "criteria": scoring.criteria, "scale": scoring.scale,
+        "scorable": is_scorable(view) if scorable is None else scorable, "revealed": revealed,
+        "closed": desk.scoring_closed() is not None,
         "values": {name: "" if value is None else score_text(value) if isinstance(value, float) else str(value)
                    for name, value in values.items()},
         "comment": comment if given is not None else (own.comment if own else "") or "",
@@ -78,24 +93,54 @@ def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict
     }
 
 
-def private_history(history: list[dict[str, str]], account: Account) -> list[dict[str, str]]:
-    """The history as ``account`` may read it: a judge reads only their own scores; an admin reads all."""
+def private_history(history: list[dict[str, str]], account: Account, sealed: bool = False) -> list[dict[str, str]]:
+    """The history as ``account`` may read it: a judge reads only their own scores, and while scoring is open
+    (``sealed``) only their own decisions and notes; an admin reads all."""
     if account.role == "admin":
         return history
-    return [{**h, "text": "（其他评委的评分不公开）"} if h["kind"] == "scored" and h["actor"] != account.name else h
+    hidden = {"scored": "（其他评委的评分不公开）"}
+    if sealed:
+        hidden["decision"] = "（评分结束前，其他人的评审决定和备注不公开）"
+    return [{**h, "text": hidden[h["kind"]]} if h["kind"] in hidden and h["actor"] != account.name else h
             for h in history]
 
 
 def overview_progress(desk: Desk) -> list[Progress]:
-    """Each judge's N / M on the overview. Accounts are read each time: one added from the command line
-    leaves no event that would renew the views."""
+    """Each judge's N / M on the overview (a judge's own only, while scoring is open). Accounts are read each
+    time: one added from the command line leaves no event that would renew the views."""
     cards = _scores(desk)
-    judges = judges_of(((u.name, u.role) for u in desk.db.users()), cards)
-    return progress(desk.views(), cards, judges, desk.config.contest.scoring)
+    judges = [desk.judge] if desk.sealed else judges_of(((u.name, u.role) for u in desk.db.users()), cards)
+    return progress(desk.all_views(), cards, judges, desk.config.contest.scoring)
 
 
 def list_cells(desk: Desk) -> dict[int, dict[str, Any]]:
-    """Score and rank per entry id, for the list's two sortable columns."""
+    """Score and rank per entry id, for the list's two sortable columns; while scoring is open, a judge's own
+    total and no rank."""
+    if desk.sealed:
+        scoring = desk.config.contest.scoring
+        own = {card.submission_id: weighted_total(card.values, scoring) for card in desk.db.scores(judge=desk.judge)}
+        return {sid: {**NO_SCORE, "score_text": score_text(total), "score": -1 if total is None else round(total, 4)}
+                for sid, total in own.items()}
     return {sid: {"score_text": score_text(s.score), "score": -1 if s.score is None else round(s.score, 4),
                   "rank": s.rank or NO_RANK, "rank_text": str(s.rank) if s.rank else "—"}
             for sid, s in _standings(desk).items()}
+
+
+def scoring_state(desk: Desk) -> dict[str, Any]:
+    """What the overview says of scoring: open or closed (by whom, when), and whether judges see aggregates."""
+    closed = desk.scoring_closed()
+    return {"closed": closed is not None, "by": closed.actor if closed else None,
+            "at": local_text(closed.at) if closed else None, "reveal": desk.config.contest.scoring.reveal,
+            "sealed": desk.sealed}
+
+
+def switch_scoring(request: Request, desk: Desk, account: Account, form) -> Response:
+    """The admin's 结束评分 (judges then see every score, rank and decision; no score is saved any more) and
+    重新开放评分; each is an event in the audit log."""
+    what = str(form.get("do") or "")
+    if what not in ("close", "reopen"):
+        return RedirectResponse("/", status_code=303)
+    closed = desk.scoring_closed() is not None
+    if (what == "close") != closed:
+        desk.db.record_event("scoring_closed" if what == "close" else "scoring_reopened", {}, actor=account.name)
+    return RedirectResponse(f"/?done=scoring_{what}", status_code=303)

@@ -12,6 +12,8 @@ import uvicorn
 from core.errors import IntakeError, UsageError
 from intake.config import Config
 from intake.desk.app import create_app
+from intake.desk.connections import guarded_protocol
+from intake.desk.hosts import ANY_ADDRESS, allowed_hosts
 from intake.pipeline import Services
 
 MAX_CONNECTIONS = 200     # an office's reviewers open a few each; far more is someone holding them open
@@ -58,19 +60,26 @@ def plan(config: Config, services: Services, host: str | None, port: int | None,
                              "请先用 intake user add 名字 --role admin 创建账号。")
         warnings.append(f"警告：工作台在 {host}:{port} 上对局域网开放，能访问这台电脑的人都能打开登录页。"
                         + ("" if certfile else "未启用 HTTPS，密码以明文传输；建议用 --certfile/--keyfile 启用 HTTPS。"))
+        if host.strip("[]") in ANY_ADDRESS and not config.desk.allowed_hosts:
+            warnings.append("注意：工作台只接受以本机地址（127.0.0.1、localhost）打开的请求；其他电脑用哪个地址或名称打开，"
+                            "请把它写进 config.yaml 的 desk.allowed_hosts。")
     elif not accounts:
         warnings.append("还没有任何账号，无法登录。请先用 intake user add 名字 --role admin 创建账号。")
     return Plan(host, port, certfile, keyfile, tuple(warnings))
 
 
 def server_for(config: Config, services: Services, chosen: Plan) -> uvicorn.Server:
-    app = create_app(config, services)
+    desk = config.desk
+    app = create_app(config, services, hosts=allowed_hosts(chosen.host, desk.allowed_hosts))
     return uvicorn.Server(uvicorn.Config(
         app, host=chosen.host, port=chosen.port, ssl_certfile=chosen.certfile, ssl_keyfile=chosen.keyfile,
         log_level="warning", access_log=False, proxy_headers=False, server_header=False, lifespan="off",
         # Bounds for an office desk: past MAX_CONNECTIONS open connections the server answers 503 instead of
-        # taking more, so connections left open (or trickling) cannot use up its files; idle ones close soon.
-        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS))
+        # taking more, so connections left open (or trickling) cannot use up its files; idle ones close soon,
+        # a request's headers must come within desk.header_timeout_seconds, and one address may hold at most
+        # desk.max_connections_per_address of them (see connections.py), so one machine cannot fill the rest.
+        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        http=guarded_protocol(desk.header_timeout_seconds, desk.max_connections_per_address)))
 
 
 def serve_in_thread(server: uvicorn.Server) -> threading.Thread:

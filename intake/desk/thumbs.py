@@ -1,12 +1,14 @@
-"""The entry page's stills of a stored video: its strip of thumbnails (frames evenly spaced over the video),
-and the frames where the secrecy scan found something (at the times the check recorded, large enough to read
-the text). Each set is made by one ffmpeg run on the first request and cached in the data folder under the
-content's SHA-256 (a second submission of the same file reuses them). Served by stored-file id and index,
-never by a path or a time the request chooses.
+"""The entry page's pictures of a stored video: the player's poster frame, the strip of frames evenly spaced
+over it, and the frames where the secrecy scan found something (at the times the check recorded, large enough
+to read the text). Each set is made by one ffmpeg run on the first request and cached under the content's
+SHA-256 (a second submission of the same file reuses them). Served by stored-file id and index, never by a path
+or a time the request chooses.
 
 ffmpeg reads the local stored file only, through the mp4 demuxer (``SAFE_INPUT``), seeking each input to its
-time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. At most
-``MAKERS`` strips are made at once: twenty reviewers opening twenty entries must not start twenty ffmpegs.
+time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. Posters and
+strips share the same bounds (``_made_once``): at most ``MAKERS`` ffmpegs at once (an entry page with twelve
+videos asks for twelve posters at once; twenty reviewers open twenty entries), one job per content however many
+requests ask for it, a failure remembered for ``RETRY_SECONDS``, and temporary files named uniquely.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
-import threading
-import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from core.numbers import duration_text
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.files import stored_answer
+from intake.desk.jobs import Jobs
+from intake.report.thumbs import thumbnail
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
@@ -38,13 +41,10 @@ WIDTH = 160
 FINDING_WIDTH = 640   # a finding's still shows the text that was read
 TIMEOUT = 30.0
 MAKERS = 2
-_making = threading.BoundedSemaphore(MAKERS)
-_locks: dict[str, threading.Lock] = {}
-_locks_lock = threading.Lock()
 RETRY_SECONDS = 600
 BUSY = "缩略图正在生成，请稍后再看。"
 WAIT_SECONDS = 3.0
-_failed: dict[str, float] = {}   # content → when ffmpeg could not read it: not tried again on every request
+PICTURES = Jobs(MAKERS, WAIT_SECONDS, RETRY_SECONDS)   # posters and strips share the two ffmpegs
 
 
 def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
@@ -64,62 +64,47 @@ def strip_folder(desk: Desk) -> Path:
     return desk.config.storage.data_dir / "thumbs" / "strips"
 
 
-def frame_path(folder: Path, key: str, index: int) -> Path:
-    return folder / key[:2] / f"{key}-{index}.jpg"
+def frame_path(folder: Path, sha256: str, index: int) -> Path:
+    return folder / sha256[:2] / f"{sha256}-{index}.jpg"
 
 
 def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
                timeout: float = TIMEOUT) -> bool | None:
-    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``make_frames``)."""
-    return make_frames(folder, video, sha256, frame_times(duration), WIDTH, timeout)
-
-
-def make_frames(folder: Path, video: Path, key: str, times: list[float], width: int,
-                timeout: float = TIMEOUT) -> bool | None:
-    """Make the frames at ``times`` of ``video``, ``width`` wide, as the set ``key``, unless they are there;
-    False if ffmpeg could not, None if another request is still making them (or ``MAKERS`` sets are being
-    made) after ``WAIT_SECONDS``: the request then answers 503 and the page asks again, so that a slow or
-    hanging ffmpeg holds a worker thread for seconds, not every page of the desk for as long as it hangs. (A
-    page asks for its eight frames at once; the first makes them all in about half a second, the others wait.)"""
-    sha256 = key
-    if not times or _failed_lately(sha256):
+    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``Jobs.made_once``).
+    (A page asks for its eight frames at once; the first makes them all in about half a second, the others
+    wait for it.)"""
+    times = frame_times(duration)
+    if not times:
         return False
-    if frame_path(folder, sha256, 0).exists():
-        return True
-    lock = _lock_for(sha256)
-    if not lock.acquire(timeout=WAIT_SECONDS):
-        return None
-    try:
-        if frame_path(folder, sha256, 0).exists():
-            return True
-        if _failed_lately(sha256):   # found so while this request waited for the lock
-            return False
-        if not _making.acquire(timeout=WAIT_SECONDS):
-            return None
-        try:
-            made = _run_ffmpeg(folder, video, sha256, times, width, timeout)
-        finally:
-            _making.release()
-        if not made:
-            _failed[sha256] = time.monotonic()
-        return made
-    finally:
-        lock.release()
+    return make_frames(folder, video, sha256, times, WIDTH, "strip", timeout)
 
 
-def _failed_lately(sha256: str) -> bool:
-    return time.monotonic() - _failed.get(sha256, -RETRY_SECONDS) < RETRY_SECONDS
+def make_frames(folder: Path, video: Path, key: str, times: list[float], width: int, kind: str,
+                timeout: float = TIMEOUT) -> bool | None:
+    """The frames at ``times`` of ``video``, ``width`` wide, as the set ``key`` (see ``Jobs.made_once``: one job
+    per ``kind`` and key)."""
+    return PICTURES.made_once(f"{kind}:{key}", frame_path(folder, key, 0).exists,
+                              lambda: _run_ffmpeg(folder, video, key, times, width, timeout))
 
 
-def _lock_for(sha256: str) -> threading.Lock:
-    with _locks_lock:
-        return _locks.setdefault(sha256, threading.Lock())
+def poster_path(store_root: Path, sha256: str) -> Path:
+    return store_root / "thumbs" / f"{sha256}.jpg"   # where the report keeps it too: made once for both
+
+
+def make_poster(store_root: Path, video: Path, sha256: str, duration: float | None,
+                timeout: float = TIMEOUT) -> bool | None:
+    """The player's poster frame for ``sha256`` (see ``Jobs.made_once``)."""
+    target = poster_path(store_root, sha256)
+    return PICTURES.made_once(f"poster:{sha256}", target.exists,
+                              lambda: thumbnail(store_root, video, sha256, duration, timeout=timeout) == target)
 
 
 def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], width: int, timeout: float) -> bool:
     target = frame_path(folder, sha256, 0).parent
     target.mkdir(parents=True, exist_ok=True)
-    temps = [target / f"{sha256}-{i}.part.jpg" for i in range(len(times))]
+    # Unique names: another desk process (intake run's and intake serve's) may make the same strip at once.
+    job = uuid.uuid4().hex[:12]
+    temps = [target / f"{sha256}-{i}.{job}.part.jpg" for i in range(len(times))]
     # One process, one input per time: each input seeks on its own, so only a few frames are decoded.
     safe = [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
@@ -161,6 +146,21 @@ def strip_frame(request: Request, desk: Desk, account: Account, form) -> Respons
     return stored_answer(request, desk, frame)
 
 
+def poster(request: Request, desk: Desk, account: Account, form) -> Response:
+    """The poster frame of a stored video (``/thumbs/{file_id}``); 404 when there is none."""
+
+    def frame(media: MediaFile, path: Path) -> Response | None:
+        if not media.video_codec:
+            return None
+        made = make_poster(desk.store.root, path, media.sha256, media.duration_seconds)
+        if made is None:
+            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
+                            media_type="text/plain; charset=utf-8")
+        return FileResponse(poster_path(desk.store.root, media.sha256), media_type="image/jpeg") if made else None
+
+    return stored_answer(request, desk, frame)
+
+
 def finding_times(media: MediaFile, checks) -> list[float]:
     """When the secrecy scan saw something on screen in this file, as its latest check recorded it."""
     times = []
@@ -187,7 +187,7 @@ def finding_frame(request: Request, desk: Desk, account: Account, form) -> Respo
         if not (media.video_codec and 0 <= index < len(times)):
             return None
         folder, key = strip_folder(desk).parent / "findings", finding_key(media.sha256, times)
-        made = make_frames(folder, path, key, times, FINDING_WIDTH)
+        made = make_frames(folder, path, key, times, FINDING_WIDTH, "findings")
         if made is None:
             return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
                             media_type="text/plain; charset=utf-8")

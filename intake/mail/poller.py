@@ -38,7 +38,7 @@ from intake.pipeline import Services, store_files
 from intake.record_once import How, Recorded, RetryLater, record_once
 from intake.retries import describe
 from intake.source_status import SourceStatus
-from intake.task import SubmissionTask
+from intake.task import SubmissionTask, TitleSource
 from intake.views import submission_view
 from validators.children import Cancelled
 from validators.results import Outcome, warned
@@ -156,7 +156,7 @@ class MailPoller:
                                   title=f"（无法读取的邮件 UID {uid}）", actor="mailbox")
         # Its files are unknown: the subject is all there is to name the work by.
         return SubmissionTask(source="mail", source_ref=ref, received_at=head.internaldate, title=head.subject or None,
-                              subject=head.subject or None, message_key=message_key(self.session.account, head),
+                              title_source=TitleSource.SUBJECT if head.subject else None, subject=head.subject or None, message_key=message_key(self.session.account, head),
                               sender=head.sender, actor="mailbox")
 
     def _read(self, uid: int, ref: str, work) -> SubmissionTask | None:

@@ -93,6 +93,7 @@ class MailReader:
         # 作品名 as a text part, a sidecar in a zip or the subject labels it; else name_the_work takes the
         # video's file name. The subject itself is never the title while a file names the work.
         task.title = one_line(meta.title, 500)
+        task.title_source = meta.title_source if task.title else None
         task.part_count, task.lossy_fields = head.part_count, self.lossy
         return task
 

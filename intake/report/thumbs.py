@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import subprocess
+import uuid
 from pathlib import Path
 
 import ffmpeg as ffmpeg_python
@@ -23,7 +24,7 @@ def thumbnail(store_root: Path, video: Path, sha256: str, duration: float | None
     if not video.exists():
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_suffix(".part.jpg")
+    temp = target.with_suffix(f".{uuid.uuid4().hex[:12]}.part.jpg")   # unique: several may make it at once
     at = min(1.0, (duration or 0) / 2)
     args = (ffmpeg_python.input(str(video.resolve()), ss=f"{at:.2f}", **SAFE_INPUT)
             .output(str(temp), vframes=1, vf=f"scale={WIDTH}:-2", **{"q:v": 6})
