@@ -1,5 +1,5 @@
 import sys
 
-from intake.entry import main
+from intake.cli import main
 
 sys.exit(main())

@@ -69,9 +69,14 @@ class Finished:
 
 @dataclass
 class FolderTask(SubmissionTask):
-    """A dropped file's task: ``verify_source`` runs just before the record (see ``confirm_source_unchanged``)."""
+    """A dropped file's task: the file still open (``inbox_file``), checked unchanged just before the record."""
 
-    verify_source: Callable[[SubmissionTask], None] | None = None
+    inbox_file: InboxFile | None = None
+    watch: WatchConfig | None = None
+
+    def verify_source(self) -> None:
+        if self.inbox_file is not None:
+            confirm_taken(self.inbox_file, self, self.watch)
 
 
 def is_ignored(path: Path, inbox: Path) -> bool:
@@ -227,7 +232,7 @@ def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_
     # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
     task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title,
                       title_source=meta.title_source, actor=FOLDER_ACTOR)
-    task.verify_source = lambda t: confirm_taken(source, t, watch)
+    task.inbox_file, task.watch = source, watch
     readable = max_size is None or source.size <= max_size
     if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):
         # Unpacked and checked by the unpack_archives stage, through this same descriptor.

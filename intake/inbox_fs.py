@@ -355,6 +355,15 @@ class _BoundedRaw(io.RawIOBase):
 
 @dataclass
 class InboxMedia(MediaTask):
-    """A file of a folder submission, read through the inbox door rather than by path."""
+    """A file of a folder submission, read through the inbox door (``source``) rather than by path."""
 
     source: InboxFile | None = None
+
+    def source_size(self) -> int:
+        return self.source.size
+
+    def store_into(self, store: "FileStore", progress: "Progress | None") -> "StoredBlob":
+        return self.source.store_into(store, progress)
+
+    def open_source(self) -> "OpenedFile":
+        return self.source.opened()

@@ -20,7 +20,7 @@ from intake.config import Config
 
 log = logging.getLogger(__name__)
 
-PROGRAM_UMASK = 0o027   # set by intake/entry.py (which imports nothing of ours before it starts its children)
+PROGRAM_UMASK = 0o027   # set by the program's entry (intake.cli.main)
 NEW_DATA_FOLDER = 0o700
 WORLD = 0o007
 SQLITE_PREFIX = "sqlite:///"

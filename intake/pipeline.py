@@ -16,8 +16,6 @@ Why STAGES run in this order:
    unless it is rejected already or its video waits behind a download link.
 3. ``store_files`` before ``inspect_files``: what is checked is the stored copy,
    the one we keep. A file over the size limit is neither stored nor opened.
-   ``name_stored_files`` after them names the copies staged while the database
-   was still opening (``intake ingest``): nothing is stored unless it can be recorded.
    ``remux_near_misses`` right after them: only the checks tell that a file failed
    its container alone (a .mov, .mkv, .flv or .avi holding MP4's codecs), and only a
    stored original can be kept as evidence; the MP4 it makes is checked in turn
@@ -41,7 +39,6 @@ from intake.archives import unpack_archives
 from intake.config import Config
 from intake.contact_info import check_contact_info
 from intake.contest_rules import UnitMatcher, check_deadline, check_quota, check_unit
-from intake.inbox_fs import InboxMedia
 from core.numbers import size_text
 from core.timefmt import local_text
 from intake.labels import OUTCOME_LABELS
@@ -78,51 +75,18 @@ class Services:
 def store_files(task: SubmissionTask, services: Services) -> None:
     """Copy each file into the content-addressed store (hash in the same pass).
 
-    An oversized file is never read: it stays where it came from, and the
-    producer keeps it (the folder's done/, the mail on the server). While the
-    database is still opening (``intake ingest``), a copy is only staged: it is
-    checked all the same, and ``name_stored_files`` stores it once the database
-    is usable, so that a database that cannot open leaves nothing stored.
+    An oversized file is never read: it stays where it came from, and the producer keeps it (the folder's
+    done/, the mail on the server).
     """
     limit = services.config.rules.max_size_bytes
-    staging = database_still_opening(services)
     for media in task.files:
-        if media.blob is not None or media.staged is not None or media.source_path is None:
+        if media.blob is not None or media.source_path is None:
             continue   # already stored while it arrived, or never downloaded
-        # A file from the inbox is read only through the descriptor it was checked on.
-        opened = media.source if isinstance(media, InboxMedia) else None
-        media.size_bytes = opened.size if opened else media.source_path.stat().st_size
+        media.size_bytes = media.source_size()
         if media.size_bytes > limit:
             continue
         progress = services.progress(media.original_name, media.size_bytes) if services.progress else None
-        if opened:
-            media.blob = opened.store_into(services.store, progress)
-        elif staging:
-            media.staged = services.store.stage(media.source_path, progress=progress)
-        else:
-            media.blob = services.store.put(media.source_path, progress=progress)
-    if staging:
-        services.db.start()   # now, while the copies are checked: not during the copy, whose GIL it would take
-
-
-def database_still_opening(services: Services) -> bool:
-    """True where ``services.db`` is a DatabaseOpening (intake.services): it opens beside the checks."""
-    return hasattr(services.db, "opened")
-
-
-def name_stored_files(task: SubmissionTask, services: Services) -> None:
-    """The second half of storing: staged copies take their content names once the database is open."""
-    staged = [m for m in task.files if m.staged is not None]
-    if not staged:
-        return
-    try:
-        services.db.opened()
-    except BaseException:
-        for media in staged:
-            services.store.discard(media.staged)
-        raise
-    for media in staged:
-        media.blob, media.staged = services.store.name(media.staged), None
+        media.blob = media.store_into(services.store, progress)
 
 
 def inspect_files(task: SubmissionTask, services: Services) -> None:
@@ -136,8 +100,7 @@ def inspect_files(task: SubmissionTask, services: Services) -> None:
             if not any(c.check_id == "size" for c in media.extra_checks):
                 media.extra_checks.append(check_size(media.size_bytes, rules))
             continue
-        path = (services.store.path_of(media.blob.relative_path) if media.blob
-                else media.staged.temp if media.staged else media.source_path)
+        path = services.store.path_of(media.blob.relative_path) if media.blob else media.source_path
         if path is None:
             continue   # its checks were decided without the content (see mail intake)
         media.report = examine_file(path, services.config.rules, deep=services.deep, name=media.original_name,
@@ -173,11 +136,9 @@ def scan_files(task: SubmissionTask, services: Services) -> None:
 def _scan_oversized(media, rules) -> list:
     """A file over the size limit is never stored; if it is here (a dropped file, ``intake ingest``), the secrecy
     scan still reads it where it is, through the descriptor it was opened on."""
-    if isinstance(media, InboxMedia) and media.source is not None:
-        with media.source.opened() as opened:
-            return scan_unread(opened, rules, media.original_name, media.transcripts)
-    if media.source_path is not None:
-        with OpenedFile.open(media.source_path) as opened:
+    opened = media.open_source()
+    if opened is not None:
+        with opened:
             return scan_unread(opened, rules, media.original_name, media.transcripts)
     return [check_sensitive([TextSource("file_name", media.original_name)], rules.sensitive,
                             unread=Unread(f"文件超过 {size_text(rules.max_size_bytes)} 的大小上限，没有下载"))]
@@ -257,9 +218,7 @@ def check_unit_quota(task: SubmissionTask, services: Services) -> None:
 
 def confirm_source_unchanged(task: SubmissionTask, services: Services) -> None:
     """A dropped file counts as taken only if it is still what was read (else SourceChanged: nothing is recorded)."""
-    verify = getattr(task, "verify_source", None)   # set by the folder producer only
-    if verify is not None:
-        verify(task)
+    task.verify_source()
 
 
 def record(task: SubmissionTask, services: Services) -> None:
@@ -273,7 +232,7 @@ Stage = Callable[[SubmissionTask, Services], None]
 
 STAGES: list[Stage] = [
     unpack_archives, warn_large_attachment_links, warn_mail_findings, name_the_work,   # what the source handed
-    check_files_present, store_files, inspect_files, name_stored_files, remux_near_misses, scan_files,   # the files
+    check_files_present, store_files, inspect_files, remux_near_misses, scan_files,   # the files
     take_opening_phrase,
     check_message_text, check_contact, match_unit, check_contest_deadline, check_unit_quota,   # the submission
     confirm_source_unchanged, record,
@@ -281,12 +240,6 @@ STAGES: list[Stage] = [
 
 
 def process(task: SubmissionTask, services: Services) -> None:
-    try:
-        for stage in STAGES:
-            stage(task, services)
-    finally:
-        for media in task.files:
-            if media.staged is not None:   # a stage failed before the copy was named: it is not stored
-                services.store.discard(media.staged)
-                media.staged = None
+    for stage in STAGES:
+        stage(task, services)
 

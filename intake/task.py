@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.names import stem_of
 from core.textsafe import one_line
-from storage.filestore import Staged, StoredBlob
+from storage.filestore import FileStore, Progress, StoredBlob
+from validators.opened import OpenedFile
 from validators.examine import FileReport
 from validators.results import CheckResult, Outcome, Status, outcome_of
 
@@ -43,7 +44,6 @@ class MediaTask:
     original_name: str
     size_bytes: int = 0
     blob: StoredBlob | None = None
-    staged: Staged | None = None   # copied into the store, to be named once the database is open (see pipeline)
     report: FileReport | None = None
     extra_checks: list[CheckResult] = field(default_factory=list)
     transcripts: list[tuple[str, bytes]] = field(default_factory=list)   # subtitles / texts that came with it
@@ -60,6 +60,18 @@ class MediaTask:
     @property
     def outcome(self) -> Outcome:
         return outcome_of(self.checks)
+
+    def source_size(self) -> int:
+        """The size of the file where it arrived (a source keeps it open: its own member says it)."""
+        return self.source_path.stat().st_size
+
+    def store_into(self, store: FileStore, progress: Progress | None) -> StoredBlob:
+        """Copy the file where it arrived into the store (see ``store_files``)."""
+        return store.put(self.source_path, progress=progress)
+
+    def open_source(self) -> OpenedFile | None:
+        """The file where it arrived, open for reading (None: it never came here, like an unfetched attachment)."""
+        return OpenedFile.open(self.source_path) if self.source_path is not None else None
 
     def media(self) -> dict[str, Any]:
         if self.report:
@@ -123,6 +135,9 @@ class SubmissionTask:
             if stem:
                 return stem, TitleSource.FILE_NAME
         return self.subject, TitleSource.SUBJECT if self.subject else None
+
+    def verify_source(self) -> None:
+        """Raise if the source changed while it was processed (a dropped file does: see intake.folder)."""
 
     @property
     def rejected(self) -> bool:

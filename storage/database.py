@@ -9,7 +9,6 @@ import getpass
 import logging
 import math
 import os
-import re
 import socket
 import time
 from dataclasses import replace
@@ -41,23 +40,20 @@ from storage.values import stored_text as _text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_MIGRATED = "schema_migrated"   # the event that keeps each creation or upgrade of the schema
-REVISION_LINE = re.compile(r'^(down_revision|revision)\s*=\s*["\']([^"\']+)["\']', re.M)
+def alembic_config():
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
 
 
 @functools.cache
 def head_revision() -> str:
-    """The newest migration: the one revision no other names as its parent (read from the scripts, as
-    Alembic would, without importing it). ``tests/test_migrations`` checks it against Alembic's own answer."""
-    revisions, parents = set(), set()
-    for script in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(REVISION_LINE.findall(script.read_text(encoding="utf-8")))
-        if "revision" in found:
-            revisions.add(found["revision"])
-            parents.add(found.get("down_revision"))
-    heads = revisions - parents
-    if len(heads) != 1:
-        raise RuntimeError(f"migrations must have one head, found {sorted(heads)}")
-    return heads.pop()
+    """The newest migration, as Alembic reads its scripts."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 log = logging.getLogger(__name__)
 
 # Called inside the recording transaction for a file (its index among the files being recorded) whose
@@ -193,18 +189,11 @@ class Database:
                                 "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
 
     # -- schema ---------------------------------------------------------------------------
-    def _alembic(self):
-        from alembic.config import Config as AlembicConfig   # Alembic loads only when a schema changes
-
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        return cfg
-
     def migrate(self, how: str = "automatic") -> SchemaChange | None:
         """Create or upgrade the schema to the newest migration; return what changed (None: it was current).
 
-        A database already at the newest revision is only read (one SELECT): Alembic, its lock and its
-        scripts cost a tenth of a second on every command that opens the database. A change is kept as a
+        A database already at the newest revision is only read (one SELECT), without taking the migration lock.
+        A change is kept as a
         ``schema_migrated`` event (``how``: 'automatic', or the command that asked), so that ``intake
         migrate`` can say later what an automatic upgrade did.
         """
@@ -219,7 +208,7 @@ class Database:
             pass   # no version table yet: the upgrade below creates it
         from alembic import command
 
-        cfg = self._alembic()
+        cfg = alembic_config()
         try:
             with self._migration_lock(), self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,74 +36,6 @@ class StoredBlob:
     already_present: bool
 
 
-class Staged:
-    """A complete copy in the store's temp folder, waiting for its content name (see FileStore.stage).
-
-    All its bytes are written when ``stage`` returns, so the checks can read it at once; the hash
-    read-back and the fsync may still be running on helper threads. ``settle`` waits for them and
-    raises what they raised; ``FileStore.name`` settles before it names.
-    """
-
-    def __init__(self, temp: Path, suffix: str, settling: "Settling"):
-        self.temp = temp
-        self.suffix = suffix
-        self._settling = settling
-
-    def settle(self) -> tuple[str, int]:
-        """(sha256, bytes) of the copy, once it is hashed and on disk."""
-        return self._settling.result()
-
-    @property
-    def sha256(self) -> str:
-        return self.settle()[0]
-
-    @property
-    def size_bytes(self) -> int:
-        return self.settle()[1]
-
-
-class Settling:
-    """The end of a copy: the last chunks being hashed back and the fsync, each on its own thread.
-
-    ``result`` waits for both once (then answers, or raises, the same every time); ``abandon``
-    drops the hashing still queued. Either way the copy's descriptor is closed exactly once.
-    """
-
-    def __init__(self, dst: int, digest, hasher: ThreadPoolExecutor, hashed: list[Future], done: int):
-        self._dst, self._digest, self._hasher, self._hashed, self._done = dst, digest, hasher, hashed, done
-        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync")
-        self._synced = self._syncer.submit(os.fsync, dst)   # the disk writes while the last chunks are hashed
-        self._lock = threading.Lock()
-        self._outcome: tuple[str, int] | BaseException | None = None
-
-    def result(self) -> tuple[str, int]:
-        with self._lock:
-            if self._outcome is None:
-                try:
-                    for job in self._hashed:
-                        job.result()
-                    self._synced.result()
-                    self._outcome = (self._digest.hexdigest(), self._done)
-                except BaseException as exc:  # noqa: BLE001 (kept, and raised to every caller)
-                    self._outcome = exc
-                finally:
-                    self._close(cancel=False)
-        if isinstance(self._outcome, BaseException):
-            raise self._outcome
-        return self._outcome
-
-    def abandon(self) -> None:
-        with self._lock:
-            if self._outcome is None:
-                self._outcome = OSError(errno.ECANCELED, "the staged copy was discarded")
-                self._close(cancel=True)
-
-    def _close(self, cancel: bool) -> None:
-        self._hasher.shutdown(wait=True, cancel_futures=cancel)
-        self._syncer.shutdown(wait=True)
-        os.close(self._dst)
-
-
 class FileStore:
     def __init__(self, root: Path, chunk_bytes: int = 4 * 1024 * 1024):
         self.root = root
@@ -123,46 +55,34 @@ class FileStore:
 
     def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
         """Copy ``source`` into the store, hashing as it goes; return where it lives."""
-        return self.name(self.stage(source, suffix, progress))
-
-    def stage(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> "Staged":
-        """Copy ``source`` into the store's temp folder, complete, hashed and on disk, without naming it yet.
-
-        ``name`` then gives it its content name (or ``discard`` removes it); until then it is not stored.
-        """
         try:
             with source.open("rb") as src:
-                return self._stage(src.fileno(), None, os.fstat(src.fileno()).st_size, suffix, progress)
+                return self.put_fd(src.fileno(), None, suffix, progress)
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
 
-    def name(self, staged: "Staged") -> StoredBlob:
-        """Give a staged copy its content name: from now on it is stored."""
+    def put_fd(self, fd: int, max_bytes: int | None, suffix: str = ".mp4",
+               progress: Progress | None = None) -> StoredBlob:
+        """Copy an already-open ``fd`` from its start (positional reads; at most ``max_bytes``, None: to its end)
+        into the store: for files checked once when opened that must not be opened by path again. The copy is
+        named only once it is complete and on disk. An exception from ``progress`` (a stop request) aborts the
+        copy and leaves nothing behind."""
+        tmp = self._temp_path()
         try:
-            sha256, size = staged.settle()
-            return self._place(staged.temp, sha256, size, staged.suffix)
+            total = max_bytes if max_bytes is not None else os.fstat(fd).st_size
+            dst = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            try:
+                sha256, size = self._copy_and_hash(fd, dst, max_bytes, total, progress)
+                os.fsync(dst)
+            finally:
+                os.close(dst)
+            return self._place(tmp, sha256, size, suffix)
         except OSError as exc:
-            _remove_quietly(staged.temp)
+            _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
-        except BaseException:   # Ctrl-C while it settles (put, put_fd): nothing is left in the temp folder
-            _remove_quietly(staged.temp)
+        except BaseException:
+            _remove_quietly(tmp)
             raise
-
-    @staticmethod
-    def discard(staged: "Staged") -> None:
-        staged._settling.abandon()
-        _remove_quietly(staged.temp)
-
-    def put_fd(self, fd: int, max_bytes: int, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
-        """Copy at most ``max_bytes`` from the start of an already-open ``fd`` (positional reads) into the store.
-
-        For files that were checked once when opened and must not be opened by path again. An
-        exception from ``progress`` (a stop request) aborts the copy and leaves nothing behind.
-        """
-        try:
-            return self.name(self._stage(fd, max_bytes, max_bytes, suffix, progress))
-        except OSError as exc:
-            raise storage_error(self.root, exc) from exc
 
     def new_temp(self) -> Path:
         """A fresh path in the store's own temporary folder (same file system) for a tool to write into;
@@ -199,66 +119,42 @@ class FileStore:
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
         return BlobWriter(self, suffix)
 
-    def _stage(self, src: int, limit: int | None, total: int, suffix: str, progress: Progress | None) -> "Staged":
-        """Copy the start of ``src`` (up to ``limit`` bytes, or to its end) into a temp file; nothing is left on failure."""
-        tmp = self._temp_path()
-        try:
-            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-            settling = self._copy_and_hash(src, fd, limit, total, progress)   # owns fd from here
-        except BaseException:
-            _remove_quietly(tmp)
-            raise
-        return Staged(tmp, suffix, settling)
-
     def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
-                       progress: Progress | None) -> Settling:
-        """Copy ``src`` to ``dst`` chunk by chunk; what is left, hashing the last chunks and fsync, is the Settling.
+                       progress: Progress | None) -> tuple[str, int]:
+        """Copy ``src`` to ``dst`` chunk by chunk, hashing each chunk as it reads back from ``dst``: what is
+        hashed is what is stored, whatever the source does meanwhile. (sha256, bytes) of the copy.
 
-        The kernel copies (copy_file_range: one pass, no trip through our memory; a plain read and
-        write where the file systems do not offer it), and a helper thread hashes each chunk back from
-        ``dst`` while the next is copied: what is hashed is what is stored, whatever the source does
-        meanwhile. Both release the GIL, so on two cores the hash costs little on top of the copy.
-        The fsync runs beside the checks of the copy (it is disk time, not CPU), and only a settled
-        copy is named. ``dst`` belongs to the returned Settling, or is closed here on failure.
+        The kernel copies (copy_file_range: no trip through our memory; a plain read and write where the file
+        systems do not offer it); the read-back comes from the page cache.
         """
         digest = hashlib.sha256()
-        hash_buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
-
-        def hash_stored(offset: int, length: int) -> None:
-            while length:
-                n = os.preadv(dst, [memoryview(hash_buffer)[:min(length, len(hash_buffer))]], offset)
-                if not n:
-                    raise OSError(errno.EIO, "the stored copy is shorter than what was written")
-                digest.update(memoryview(hash_buffer)[:n])
-                offset += n
-                length -= n
-
+        buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
         done = 0
         copy = _copy_range
-        hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-        hashed: list[Future] = []
-        try:
-            while limit is None or done < limit:
-                want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - done)
-                try:
-                    n = copy(src, dst, want, done)
-                except OSError as exc:
-                    if copy is not _copy_range or done or exc.errno not in NO_COPY_RANGE:
-                        raise
-                    copy = _read_write   # copy_file_range is not offered here: copy through a buffer
-                    n = copy(src, dst, want, done)
-                if not n:
-                    break
-                hashed.append(hasher.submit(hash_stored, done, n))
-                done += n
-                failpoints.reached("store_copy")
-                if progress:
-                    progress(done, total)
-            return Settling(dst, digest, hasher, hashed, done)
-        except BaseException:
-            hasher.shutdown(wait=True, cancel_futures=True)
-            os.close(dst)
-            raise
+        while limit is None or done < limit:
+            want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - done)
+            try:
+                n = copy(src, dst, want, done)
+            except OSError as exc:
+                if copy is not _copy_range or done or exc.errno not in NO_COPY_RANGE:
+                    raise
+                copy = _read_write   # copy_file_range is not offered here: copy through a buffer
+                n = copy(src, dst, want, done)
+            if not n:
+                break
+            offset, left = done, n
+            while left:
+                got = os.preadv(dst, [memoryview(buffer)[:min(left, len(buffer))]], offset)
+                if not got:
+                    raise OSError(errno.EIO, "the stored copy is shorter than what was written")
+                digest.update(memoryview(buffer)[:got])
+                offset += got
+                left -= got
+            done += n
+            failpoints.reached("store_copy")
+            if progress:
+                progress(done, total)
+        return digest.hexdigest(), done
 
     def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
         """Give a complete, fsynced temp file its content-addressed name (or drop it if already there)."""

@@ -93,3 +93,17 @@ def test_help_is_chinese_to_the_marks_click_adds():
             assert english not in out.stdout, (path, english)
     role = run("user", "add", "--help").stdout
     assert "及以上全部）。  [必填]" in role
+
+
+def test_the_compiled_catalogue_of_clicks_words_is_current():
+    """messages.mo is what scripts/catalogue.py makes of messages.po (edit the .po, then run the script)."""
+    from scripts.catalogue import CATALOGUE, compiled
+
+    assert (CATALOGUE / "messages.mo").read_bytes() == compiled()
+
+
+def test_every_command_is_listed_under_its_own_name_in_the_readmes_order():
+    assert [name for name in cli.list_commands(None)] == [
+        "run", "watch", "poll", "validate", "ingest", "attach", "list", "decide", "edit", "recheck", "fix", "report",
+        "scores", "export", "doctor", "migrate", "service", "serve", "user"]
+    assert all(command.name == name for name, command in cli.commands.items())

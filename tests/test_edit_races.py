@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from intake.desk.accounts import add_account
-from storage.database import Database
+from storage.database import Database, alembic_config
 from storage.models import StoredRun, UTCDateTime
 from tests.cli import INTAKE
 from tests.desks import PASSWORD, logged_in, make_desk, running_desk
@@ -150,7 +150,7 @@ def test_the_run_numbers_migration_survives_a_run_stored_twice(database_url):
     """A database where the race already stored run 2 twice (every check listed twice) upgrades, keeps those rows
     as they are, and from then on refuses a second run of the same number."""
     db = Database(database_url)
-    cfg = db._alembic()
+    cfg = alembic_config()
     now = datetime(2024, 4, 1, tzinfo=timezone.utc)
     submissions = sa.table("submissions", *(sa.column(c) for c in ("id", "source", "title", "outcome", "check_run")),
                            sa.column("received_at", UTCDateTime), sa.column("recorded_at", UTCDateTime))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import time
 
 import pytest
 
@@ -53,54 +52,36 @@ def test_put_fd_copies_no_more_than_its_limit(store, source):
     assert blob.sha256 == hashlib.sha256(DATA[:100_000]).hexdigest()
 
 
-def test_a_staged_copy_is_stored_only_when_named(store, source):
-    staged = store.stage(source)
-    assert staged.temp.read_bytes() == DATA and staged.sha256 == hashlib.sha256(DATA).hexdigest()
-    assert not (store.root / store.relative_path_for(staged.sha256)).exists()
-    blob = store.name(staged)
-    assert stored_files(store) == [store.root / blob.relative_path] and not blob.already_present
-    store.discard(store.stage(source))
-    assert stored_files(store) == [store.root / blob.relative_path]
-
-
-def test_a_staged_copy_is_checkable_at_once_and_named_only_once_it_is_on_disk(store, source, monkeypatch):
-    synced = []
-    real_fsync = os.fsync
-
-    def slow_fsync(fd):
-        time.sleep(0.3)   # a slow disk: the copy's bytes are all there meanwhile
-        real_fsync(fd)
-        synced.append(fd)
-
-    monkeypatch.setattr(filestore.os, "fsync", slow_fsync)
-    staged = store.stage(source)
-    assert staged.temp.read_bytes() == DATA and synced == []   # readable by the checks before the fsync ends
-    blob = store.name(staged)
-    assert len(synced) == 2   # the file, then its folder once named
-    assert (store.root / blob.relative_path).read_bytes() == DATA
-
-
-def test_a_staged_copy_whose_fsync_fails_is_never_named(store, source, monkeypatch):
+def test_a_copy_whose_fsync_fails_is_never_named(store, source, monkeypatch):
     def failing(fd):
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(filestore.os, "fsync", failing)
-    staged = store.stage(source)
     with pytest.raises(StorageError, match="Input/output error"):
-        store.name(staged)
-    with pytest.raises(OSError):   # asked again, the same answer
-        staged.settle()
+        store.put(source)
     assert stored_files(store) == []
 
 
-def test_a_staged_copy_discarded_while_it_settles_leaves_nothing(store, source):
-    staged = store.stage(source)
-    store.discard(staged)
-    store.discard(staged)   # twice is harmless (the pipeline's last resort may discard again)
-    assert stored_files(store) == []
+def test_a_copy_is_named_only_once_it_is_on_disk(store, source, monkeypatch):
+    named_after = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        named_after.append("fsync")
+        real_fsync(fd)
+
+    def replace(a, b):
+        named_after.append("rename")
+        real_replace(a, b)
+
+    monkeypatch.setattr(filestore.os, "fsync", fsync)
+    monkeypatch.setattr(filestore.os, "replace", replace)
+    blob = store.put(source)
+    assert named_after[:2] == ["fsync", "rename"]   # the copy, then its name (then the folder's fsync)
+    assert (store.root / blob.relative_path).read_bytes() == DATA
 
 
-def test_put_interrupted_while_its_copy_settles_leaves_nothing(store, source, monkeypatch):
+def test_put_interrupted_while_its_copy_is_flushed_leaves_nothing(store, source, monkeypatch):
     def interrupted(fd):
         raise KeyboardInterrupt   # Ctrl-C while the copy is flushed to disk
 

@@ -9,6 +9,7 @@ from intake.config import load_config
 from intake.services import open_database
 from tests.configs import add_config
 from tests.cli import listing, run
+from tests.conftest import OPEN_CONTEST
 
 
 def stored_files(root: Path) -> list[Path]:
@@ -93,3 +94,11 @@ def test_audit_trail_records_each_submission(clips, workdir, backend):
 def test_empty_list(workdir, backend):
     out = run("list")
     assert (out.returncode, out.stdout.strip()) == (0, "还没有登记任何作品。")
+
+
+def test_an_ingest_whose_database_cannot_open_stores_and_records_nothing(clips, workdir):
+    (workdir / "config.yaml").write_text(OPEN_CONTEST + "database:\n  url: nosuchdriver://x/y\n", encoding="utf-8")
+    out = run("ingest", str(clips["valid"]), "--unit", "柳南区", cwd=workdir)
+    assert out.returncode == 1
+    assert "错误：数据库地址 nosuchdriver://x/y 无效" in out.stderr
+    assert [p for p in (workdir / "data" / "store").rglob("*") if p.is_file()] == []

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from intake.views import submission_view
-from storage.database import Database
+from storage.database import Database, alembic_config
 from storage.models import UTCDateTime
 from storage.records import CheckRow, CheckRun
 from tests import mails, media
@@ -84,7 +84,7 @@ def database_url(request, tmp_path) -> str:
 
 def test_migration_moves_mail_subjects_and_keeps_the_results(database_url):
     db = Database(database_url)
-    cfg = db._alembic()
+    cfg = alembic_config()
     submissions = sa.table("submissions", *(sa.column(c) for c in ("id", "source", "title", "outcome")),
                            sa.column("received_at", UTCDateTime), sa.column("recorded_at", UTCDateTime))
     files = sa.table("media_files", *(sa.column(c) for c in ("id", "submission_id", "position", "original_name",

@@ -46,19 +46,7 @@ def ffmpeg_exe() -> str:
 
 
 def _bundled_ffmpeg() -> str | None:
-    """The wheel's ffmpeg for this platform, found without running it: ``imageio_ffmpeg.get_ffmpeg_exe()`` runs
-    ``ffmpeg -version`` to test it, a start that every command would pay once more. A binary that does not run
-    says so at its first real use (ToolError)."""
-    try:
-        from importlib.resources import files
-
-        from imageio_ffmpeg._definitions import FNAME_PER_PLATFORM, get_platform
-
-        exe = files("imageio_ffmpeg.binaries") / FNAME_PER_PLATFORM[get_platform()]
-        if exe.is_file() and os.access(str(exe), os.X_OK):
-            return str(exe)
-    except Exception:  # no wheel, another layout, a platform it has no build for
-        pass
+    """The wheel's ffmpeg for this platform (None where the wheel has none, or it does not run)."""
     try:
         import imageio_ffmpeg
 

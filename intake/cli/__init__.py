@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import gc
-import importlib
+import gettext
 import logging
+import os
 import sys
-from collections.abc import MutableMapping
+from pathlib import Path
 
 import click
 
 from intake import __version__
 from core.errors import IntakeError
 from core.textsafe import for_terminal
-from intake.cli import zh
 from intake.cli.context import AppContext
-from intake.entry import YOUNG_COLLECTION_THRESHOLD
+from intake.permissions import PROGRAM_UMASK
 
-zh.install()
+# click marks its own words (usage, errors, help headings) for gettext, in the default domain: ours are in
+# locale/zh_CN (messages.po), whatever the language of the computer, since everything else we print is Chinese.
+gettext.bindtextdomain("messages", str(Path(__file__).resolve().parent / "locale"))
+os.environ["LANGUAGE"] = "zh_CN"
 
 log = logging.getLogger("intake")
 
@@ -30,6 +32,9 @@ class IntakeGroup(click.Group):
     Done here rather than only in ``main`` so that ``CliRunner`` sees the same exit codes and
     messages as a user does, and a command's returned code (3 for 待复核) is not dropped.
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)   # as added: the order of `--help` and the README
 
     def invoke(self, ctx: click.Context):
         try:
@@ -58,64 +63,21 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path)
 
 
-# Each command's module loads only when the command is run or listed (help, docs): `intake validate` then
-# never imports SQLAlchemy, the mail client or the pipeline. The order is the one `--help` and the README use.
-COMMANDS = {
-    "run": "run_cmd:run", "watch": "run_cmd:watch", "poll": "mail_cmd:poll", "validate": "validate_cmd:validate",
-    "ingest": "ingest_cmd:ingest", "attach": "mail_cmd:attach", "list": "list_cmd:list_submissions",
-    "decide": "decide_cmd:decide", "edit": "edit_cmd:edit", "recheck": "recheck_cmd:recheck", "fix": "fix_cmd:fix",
-    "report": "report_cmd:report", "scores": "scores_cmd:scores", "export": "report_cmd:export",
-    "doctor": "doctor_cmd:doctor", "migrate": "doctor_cmd:migrate", "service": "service_cmd:service",
-    "serve": "serve_cmd:serve", "user": "user_cmd:user",
-}
+from intake.cli import (decide_cmd, doctor_cmd, edit_cmd, fix_cmd, ingest_cmd, list_cmd, mail_cmd,  # noqa: E402
+                        recheck_cmd, report_cmd, run_cmd, scores_cmd, serve_cmd, service_cmd, user_cmd,
+                        validate_cmd)
 
-
-class LazyCommands(MutableMapping):
-    """Command name → click command, importing ``intake.cli.<module>`` on first access to a command."""
-
-    def __init__(self, specs: dict[str, str]):
-        self._specs = dict(specs)
-        self._loaded: dict[str, click.Command] = {}
-
-    def __getitem__(self, name: str) -> click.Command:
-        if name not in self._loaded:
-            module, attr = self._specs[name].split(":")
-            self._loaded[name] = getattr(importlib.import_module(f"intake.cli.{module}"), attr)
-        return self._loaded[name]
-
-    def __setitem__(self, name: str, command: click.Command) -> None:
-        self._specs.setdefault(name, "")
-        self._loaded[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        del self._specs[name]
-        self._loaded.pop(name, None)
-
-    def __iter__(self):
-        return iter(self._specs)
-
-    def __len__(self) -> int:
-        return len(self._specs)
-
-
-cli.commands = LazyCommands(COMMANDS)
+# In the order `--help` and the README list them.
+for command in (run_cmd.run, run_cmd.watch, mail_cmd.poll, validate_cmd.validate, ingest_cmd.ingest, mail_cmd.attach,
+                list_cmd.list_submissions, decide_cmd.decide, edit_cmd.edit, recheck_cmd.recheck, fix_cmd.fix,
+                report_cmd.report, scores_cmd.scores, report_cmd.export, doctor_cmd.doctor, doctor_cmd.migrate,
+                service_cmd.service, serve_cmd.serve, user_cmd.user):
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: besides what ``IntakeGroup`` maps, stop quietly on Ctrl-C and hide a bug's traceback."""
-    # Starting up (imports, pydantic models, SQLAlchemy's) makes long-lived objects only: at the default
-    # threshold of 700 the collector walked them over and over, some 10% of `intake ingest`'s imports.
-    # The program's entry (intake.entry) has set it already, before this module loaded.
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
-    try:
-        return _run(argv)
-    finally:
-        # The process ends here: its last collections would walk every object once more for nothing
-        # (0.1 s of CPU with SQLAlchemy loaded). Files and the log are closed by then, not by the collector.
-        gc.freeze()
-
-
-def _run(argv: list[str] | None) -> int:
+    """The program's entry: besides what ``IntakeGroup`` maps, stop quietly on Ctrl-C and hide a bug's traceback."""
+    os.umask(PROGRAM_UMASK)   # nothing we create (the database, the store, notes) is readable by other accounts
     try:
         result = cli.main(args=argv, prog_name="intake", standalone_mode=False)
     except click.exceptions.Exit as exc:

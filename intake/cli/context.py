@@ -26,11 +26,10 @@ class AppContext:
                 click.echo(for_terminal(default_config_notice(self._config)), err=True)
         return self._config
 
-    def services(self, deep: bool = False, progress: bool = False, database_in_background: bool = False):
+    def services(self, deep: bool = False, progress: bool = False):
         from intake.services import open_services  # SQLAlchemy loads only for commands that record
 
-        return open_services(self.config, progress=terminal_progress if progress else None, deep=deep,
-                             database_in_background=database_in_background)
+        return open_services(self.config, progress=terminal_progress if progress else None, deep=deep)
 
 
 def default_config_notice(config: Config) -> str:

@@ -30,7 +30,7 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     """
     paths = existing_files(files)
     # The database opens while the stored copies are checked: it is first needed for the quota.
-    services = app.services(deep=deep, progress=True, database_in_background=True)
+    services = app.services(deep=deep, progress=True)
     task = SubmissionTask(
         source=Source.CLI, received_at=datetime.now(timezone.utc),
         unit=clean_text(unit), contact=clean_text(contact, 100), phone=normalise_phone(phone),
