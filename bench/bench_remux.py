@@ -27,7 +27,7 @@ from bench.common import big_mp4, ffmpeg, ratio  # noqa: E402
 from storage.filestore import FileStore  # noqa: E402
 from validators.opened import OpenedFile  # noqa: E402
 from validators.remux import remux_to_mp4, streams_from_facts  # noqa: E402
-from validators.mediainfo_pool import probe_media  # noqa: E402
+from validators.mediainfo import probe_media  # noqa: E402
 
 TARGET = 1.5
 

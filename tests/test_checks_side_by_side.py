@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from validators import children, examine, mediainfo_pool, tools
+from validators import children, examine, mediainfo, tools
 from validators.examine import examine_file
 from validators.rules import RulesConfig
-from validators.mediainfo_pool import MediaFacts, ProbeFailed
+from validators.mediainfo import MediaFacts, ProbeFailed
 
 RULES = RulesConfig()
 
@@ -54,7 +54,7 @@ def decodes(monkeypatch) -> list[tools.Decoding]:
 
 
 def test_the_decode_follows_mediainfo_when_it_says_the_file_is_longer(clips, decodes, monkeypatch):
-    real_facts = mediainfo_pool.probe_media(clips["valid"], 30)   # 10.24 s, as the boxes say too
+    real_facts = mediainfo.probe_media(clips["valid"], 30)   # 10.24 s, as the boxes say too
     longer = MediaFacts({**real_facts.general, "duration": 60000}, real_facts.video, real_facts.audio)
     monkeypatch.setattr(examine, "start_probe", lambda f, timeout: FakeProbing(longer))
     report = examine_file(clips["valid"], RULES, content=False)

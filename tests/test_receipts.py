@@ -32,7 +32,7 @@ from tests.test_mailbox import append, poller_for, smtp_collector, write_config
 from validators.checks import check_container, check_duration, check_size
 from validators.rules import RulesConfig
 from validators.results import warned
-from validators.mediainfo_pool import MediaFacts
+from validators.mediainfo import MediaFacts
 
 CONTACT = "联系人：市国家保密局 王老师，电话：0772-2821234"
 # What a submitter must never read: a command, an internal number, a reviewer's task.

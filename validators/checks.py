@@ -20,7 +20,7 @@ from validators.results import CheckResult, failed, passed, warned
 from validators.rules import RulesConfig
 from validators.remux import LOSSLESS_AUDIO, LOSSLESS_VIDEO
 from validators.sniff import IMAGE_BRANDS, KINDS
-from validators.mediainfo_pool import MediaFacts
+from validators.mediainfo import MediaFacts
 from validators.tools import DecodeReport
 
 CODEC_NAMES = {"AVC": "H.264", "HEVC": "H.265", "MPEG Audio": "MP3", "AAC": "AAC"}

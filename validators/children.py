@@ -126,6 +126,10 @@ class Running:
         out, err = self._outcome
         return subprocess.CompletedProcess(self.args, self._proc.returncode, out, err)
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def stop(self) -> None:
         """Kill the child (and what it started) and wait for it to be reaped."""
         if self._proc.poll() is None:   # once reaped, its pid (and group id) may belong to someone else

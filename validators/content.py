@@ -17,7 +17,7 @@ from core.errors import ToolError
 from validators.boxes import Layout
 from validators.checks import picture_seconds
 from validators.frame_scan import SCANNABLE, FrameScan, input_options_for, scan_frames
-from validators.mediainfo_pool import MediaFacts
+from validators.mediainfo import MediaFacts
 from validators.opened import OpenedFile
 from validators.opening import OpeningSources, check_opening
 from validators.results import CheckResult

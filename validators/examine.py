@@ -16,7 +16,7 @@ from validators.content import content_checks
 from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
-from validators.mediainfo_pool import MediaFacts, ProbeFailed, probe_media, start_probe
+from validators.mediainfo import MediaFacts, ProbeFailed, probe_media, start_probe
 from validators.tools import Spans, start_decode
 
 # What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.

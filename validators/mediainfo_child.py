@@ -1,13 +1,10 @@
-"""Child process: MediaInfo's view of local files as JSON, request after request.
+"""Child process: MediaInfo's view of one local file as JSON.
 
-Run as ``python -m validators.mediainfo_child --serve FD`` by validators.mediainfo_pool. Each request
-on the Unix socket FD carries the open file's descriptor (never a path); the answer is
-``{"facts": {...}}`` or, when MediaInfo could not parse the file, ``{"error": "..."}``, each with the
-worker's memory (``rss_mb``) so that the parent can replace a worker that grew. Exit 3 at start-up if
-the library is unusable. Only files that passed the box walk reach it.
+Run as ``python -m validators.mediainfo_child /proc/self/fd/N`` by validators.mediainfo, with the open file's
+descriptor (never a path). It prints ``{"facts": {...}}`` or, when MediaInfo could not parse the file,
+``{"error": "..."}``. Exit 3 if the library is unusable. Only files that passed the box walk reach it.
 
-A crash in the C library (a hostile file) ends this process, not the intake; the parent sees the closed
-socket and the exit status.
+A crash in the C library (a hostile file) ends this process, not the intake; the parent sees its exit status.
 """
 
 from __future__ import annotations
@@ -46,41 +43,28 @@ def facts_of(media_info, path: str) -> dict:
     return out
 
 
-def serve(fd: int) -> int:
+def main(path: str) -> int:
     import json
-    import socket
-
-    from validators.socket_messages import memory_mb, receive, send
 
     try:
         from pymediainfo import MediaInfo
     except Exception as exc:  # missing wheel
         print(exc, file=sys.stderr)
         return 3
-    if not MediaInfo.can_parse():   # a missing libmediainfo shows here, not at the first file
+    if not MediaInfo.can_parse():   # a missing libmediainfo shows here, not as a verdict on the file
         print("libmediainfo cannot be loaded", file=sys.stderr)
         return 3
-    with socket.socket(fileno=fd) as sock:
-        while (message := receive(sock)) is not None:
-            _, fds = message
-            try:
-                if not fds:
-                    raise ValueError("no file came with the request")
-                # default=str: a value MediaInfo gives as something else than text or a number
-                result = {"facts": json.loads(json.dumps(facts_of(MediaInfo, f"/proc/self/fd/{fds[0]}"),
-                                                         default=str))}
-            except Exception as exc:   # this file's problem, not the worker's: say it and wait for the next
-                result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-            finally:
-                for held in fds:
-                    os.close(held)
-            result["rss_mb"] = round(memory_mb(), 1)
-            send(sock, result)
+    try:
+        # default=str: a value MediaInfo gives as something else than text or a number
+        result = {"facts": json.loads(json.dumps(facts_of(MediaInfo, path), default=str))}
+    except Exception as exc:   # the file's problem: said as the answer
+        result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    print(json.dumps(result, ensure_ascii=False))
     return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["--serve"] or len(sys.argv) != 3:
-        print("usage: python -m validators.mediainfo_child --serve FD", file=sys.stderr)
+    if len(sys.argv) != 2:
+        print("usage: python -m validators.mediainfo_child /proc/self/fd/N", file=sys.stderr)
         sys.exit(2)
-    sys.exit(serve(int(sys.argv[2])))
+    sys.exit(main(sys.argv[1]))

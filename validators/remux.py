@@ -27,7 +27,7 @@ from pathlib import Path
 from core.errors import FailedOnFile, StorageError, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
-from validators.mediainfo_pool import MediaFacts
+from validators.mediainfo import MediaFacts
 from validators.tools import MAX_ERROR_TEXT, ffmpeg_exe
 
 # Sniffed kind -> (the demuxer ffmpeg must use, its whitelist name).
