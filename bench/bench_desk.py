@@ -29,7 +29,7 @@ from bench.bench_report import populate  # noqa: E402
 from bench.common import INTAKE, ffmpeg, ratio  # noqa: E402
 from intake.config import load_config  # noqa: E402
 from intake.desk.accounts import add_account  # noqa: E402
-from intake.services import open_services  # noqa: E402
+from intake.pipeline.services import open_services  # noqa: E402
 from tests.desks import Client, logged_in  # noqa: E402
 from tests.dovecot import free_port  # noqa: E402
 

@@ -39,10 +39,10 @@ INGEST_CHILD = r"""
 import json, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
-from intake import pipeline
+from intake.pipeline import stages as pipeline
 from intake.config import load_config
-from intake.services import open_services
-from intake.task import MediaTask, SubmissionTask
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, SubmissionTask
 
 src = Path(sys.argv[1])
 services = open_services(load_config())

@@ -51,7 +51,7 @@ import json, time
 from pathlib import Path
 from intake.config import load_config
 from intake.mail.poller import MailPoller
-from intake.services import open_services
+from intake.pipeline.services import open_services
 poller = MailPoller(open_services(load_config(Path("config.yaml"))))
 start = time.perf_counter()
 results = poller.poll_once()

@@ -22,12 +22,12 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import ffmpeg, ratio  # noqa: E402
 from intake.config import config_from_dict  # noqa: E402
-from intake.pipeline import inspect_files, store_files  # noqa: E402
-from intake.records import record_submission  # noqa: E402
+from intake.pipeline.stages import inspect_files, store_files  # noqa: E402
+from intake.pipeline.recording import record_submission  # noqa: E402
 from intake.report import build  # noqa: E402
-from intake.services import open_services  # noqa: E402
-from intake.task import MediaTask, SubmissionTask  # noqa: E402
-from intake.views import submission_views  # noqa: E402
+from intake.pipeline.services import open_services  # noqa: E402
+from intake.pipeline.task import MediaTask, SubmissionTask  # noqa: E402
+from intake.pipeline.views import submission_views  # noqa: E402
 from validators.results import failed, passed, warned  # noqa: E402
 
 UNITS = ["城中区", "鱼峰区", "柳南区", "柳北区", "柳江区", "柳城县", "鹿寨县", "融安县", "融水苗族自治县", "三江侗族自治县"]

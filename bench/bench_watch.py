@@ -28,9 +28,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from intake.config import load_config
-from intake.pipeline import process
-from intake.services import open_services
-from intake.task import MediaTask, SubmissionTask
+from intake.pipeline.stages import process
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, SubmissionTask
 services = open_services(load_config())
 for name in sorted(Path(sys.argv[1]).iterdir()):
     task = SubmissionTask(source="cli", received_at=datetime.now(timezone.utc),

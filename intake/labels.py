@@ -1,7 +1,7 @@
 """Chinese names shown to people: checks, statuses, outcomes, sources and decisions, for notes, receipts,
 the terminal and reports. (The validators keep the names they need for their own messages.)"""
 
-from intake.task import Source
+from intake.pipeline.task import Source
 from validators.results import Outcome, Status
 
 CHECK_LABELS = {

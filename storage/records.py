@@ -1,6 +1,6 @@
 """What the database records, as storage defines it: plain values, outcomes already derived by the caller.
 
-Storage knows nothing of tasks or validators. ``intake.records`` turns a SubmissionTask into these.
+Storage knows nothing of tasks or validators. ``intake.pipeline.recording`` turns a SubmissionTask into these.
 """
 
 from __future__ import annotations

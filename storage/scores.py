@@ -1,6 +1,6 @@
 """Judges' scores: each judge's save replaces that judge's scores of the entry and writes a ``scored`` event
 under the judge's name, in one transaction. The arithmetic (totals, means, ranks) is not storage's: see
-``intake/scoring.py``."""
+``intake/review/scoring.py``."""
 
 from __future__ import annotations
 

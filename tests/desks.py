@@ -14,12 +14,12 @@ from typing import Iterator
 from urllib.parse import urlencode
 
 from intake.config import load_config
-from intake.contact_info import normalise_phone
+from intake.pipeline.contact_info import normalise_phone
 from intake.desk.accounts import add_account
 from intake.desk.server import Plan, serve_in_thread, server_for
-from intake.pipeline import process
-from intake.services import open_services
-from intake.task import MediaTask, Source, SubmissionTask
+from intake.pipeline.stages import process
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, Source, SubmissionTask
 from tests import mails
 from tests.conftest import OPEN_CONTEST
 from tests.waiting import wait_until

@@ -16,15 +16,15 @@ from urllib.parse import unquote
 import pytest
 from pymediainfo import MediaInfo
 
-from intake.blind import TITLE_FROM_FILE
+from intake.review.blind import TITLE_FROM_FILE
 from intake.config import load_config
-from intake.contact_info import normalise_phone
+from intake.pipeline.contact_info import normalise_phone
 from intake.desk.app import create_app
-from intake.mail.links import LargeAttachmentLink
-from intake.metadata import from_file_name
-from intake.pipeline import process
-from intake.services import open_services
-from intake.task import MediaTask, Source, SubmissionTask, TitleSource
+from intake.pipeline.task import LargeAttachmentLink
+from intake.inbox.metadata import from_file_name
+from intake.pipeline.stages import process
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, Source, SubmissionTask, TitleSource
 from tests import media
 from tests.configs import add_config
 from tests.conftest import require_tool

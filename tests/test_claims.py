@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from intake.config import load_config
-from intake.services import open_database
+from intake.pipeline.services import open_database
 from storage.database import worker_id
 
 REF = "folder:作品.mp4:1:2:3"

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from intake.config import Config, ContestConfig, load_config
-from intake.coverage import UnitState, state_text, unit_coverage, warning_text
-from intake.services import open_database
+from intake.review.unit_coverage import UnitState, state_text, unit_coverage, warning_text
+from intake.pipeline.services import open_database
 from storage.records import SubmissionRecord
 from tests.cli import run
 

@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from intake.config import load_config
 from intake.desk.accounts import Throttle, hash_password, verify_password
 from intake.desk.app import PUBLIC, create_app
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from storage.database import Database
 from tests.cli import INTAKE, listing, run
 from tests.configs import add_config

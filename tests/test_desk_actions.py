@@ -19,13 +19,13 @@ from markupsafe import escape
 
 from core.errors import IntakeError
 from intake.config import Config
-from intake.decisions import decide
+from intake.review.decisions import decide
 from intake.desk.settings import masked_url
 from intake.desk.uploads import INCOMPLETE
-from intake.export import SUMMARY
-from intake.export_folder import MANIFEST
+from intake.report.export import SUMMARY
+from intake.report.export_folder import MANIFEST
 from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, send_receipt_now
-from intake.views import submission_view
+from intake.pipeline.views import submission_view
 from scripts.docs import config_keys
 from tests import mails, test_report
 from tests.desks import XSS_TITLE, Client, log_in_page, logged_in, make_desk, running_desk

@@ -233,8 +233,8 @@ def runs_at_once(log) -> list[int]:
 def test_posters_are_made_once_each_and_at_most_two_at_a_time(desk, clips, tmp_path, watched_ffmpeg):
     from datetime import datetime, timezone
 
-    from intake.pipeline import process
-    from intake.task import MediaTask, Source, SubmissionTask
+    from intake.pipeline.stages import process
+    from intake.pipeline.task import MediaTask, Source, SubmissionTask
     from tests import mails
 
     root, port, ids, services = desk

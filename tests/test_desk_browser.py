@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.task import Source
+from intake.pipeline.task import Source
 from tests.conftest import REPO
 from tests.desks import XSS_TITLE, XSS_UNIT, distinct, log_in_page, make_desk, record, running_desk
 from tests import test_report

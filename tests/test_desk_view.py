@@ -13,7 +13,7 @@ from intake.config import load_config
 from intake.desk.accounts import add_account
 from intake.desk.thumbs import frame_times, make_strip
 from intake.mail.poller import MailPoller
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from storage.records import SubmissionRecord
 from tests import mails, test_report
 from tests.desks import PASSWORD, Client, log_in_page, logged_in, running_desk

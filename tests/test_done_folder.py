@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from intake.config import load_config
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from tests.cli import listing, run
 from tests.configs import add_config
 

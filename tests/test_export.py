@@ -17,12 +17,12 @@ import pytest
 from core.errors import StorageError
 from core.numbers import size_mb
 from intake.config import load_config
-from intake.contact_info import normalise_phone
-from intake.export import export_shortlist
-from intake.pipeline import process
-from intake.services import open_database, open_services
-from intake.task import MediaTask, Source, SubmissionTask
-from intake.views import submission_views
+from intake.pipeline.contact_info import normalise_phone
+from intake.report.export import export_shortlist
+from intake.pipeline.stages import process
+from intake.pipeline.services import open_database, open_services
+from intake.pipeline.task import MediaTask, Source, SubmissionTask
+from intake.pipeline.views import submission_views
 from storage.filestore import FileStore
 from storage.records import CheckRow, FileRecord, SubmissionRecord
 from tests import media
@@ -340,7 +340,7 @@ def test_a_manifest_nested_without_end_is_unreadable_not_a_crash(desk):
 
 
 def test_an_export_that_fails_midway_can_be_replaced_next_time(desk, monkeypatch):
-    import intake.export as export_module
+    import intake.report.export as export_module
 
     shortlist("1", "2")
     real_copy = export_module._copy_verified

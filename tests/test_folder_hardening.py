@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from intake import pipeline
-from intake.views import submission_views
+from intake.pipeline import stages as pipeline
+from intake.pipeline.views import submission_views
 from tests.configs import add_config
 from tests import cli
 from tests.cli import INTAKE, listing
@@ -516,7 +516,7 @@ def _running_sleeps(seconds: str) -> list[int]:
 
 
 def test_a_file_that_cannot_be_moved_is_said_in_chinese_and_moved_later_once(clips, inbox, monkeypatch, caplog):
-    from intake.inbox_fs import InboxFile
+    from intake.inbox.door import InboxFile
 
     real_move = InboxFile.move_to
     refusals = []
@@ -528,7 +528,7 @@ def test_a_file_that_cannot_be_moved_is_said_in_chinese_and_moved_later_once(cli
         return real_move(self, target)
 
     monkeypatch.setattr(InboxFile, "move_to", move_to)
-    monkeypatch.setattr("intake.watcher.MAX_RETRY_DELAY", 0.5)
+    monkeypatch.setattr("intake.inbox.watcher.MAX_RETRY_DELAY", 0.5)
     (inbox / "锁.mp4").write_bytes(clips["valid"].read_bytes())
     with Running(inbox.parent) as run:
         run.wait_for(1, timeout=90)

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from intake.config import load_config
-from intake.folder import kept_folder, remove_empty_folders
-from intake.inbox_fs import InboxFile
+from intake.inbox.folder import kept_folder, remove_empty_folders
+from intake.inbox.door import InboxFile
 from tests import media
 from tests.cli import listing, run
 from tests.configs import add_config

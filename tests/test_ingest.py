@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from intake.config import load_config
-from intake.services import open_database
+from intake.pipeline.services import open_database
 from tests.configs import add_config
 from tests.cli import listing, run
 from tests.conftest import OPEN_CONTEST

@@ -14,7 +14,7 @@ from core.errors import DatabaseError, LoginRefused
 from intake.config import load_config
 from intake.mail import poller as poller_module
 from intake.mail.poller import MailPoller
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from tests.configs import add_config
 from tests import mails
 from tests.dovecot import PASSWORD
@@ -180,7 +180,7 @@ def test_reused_message_id_with_other_content_is_its_own_submission(clips, mailb
 # -- 6. a refused login ---------------------------------------------------------------------
 def test_wrong_authorization_code_is_login_refused_said_once_and_retried_slowly(workdir, dovecot, monkeypatch,
                                                                                caplog):
-    from intake.doctor import check_sources
+    from intake.service.doctor import check_sources
 
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", "web-password")
     write_config(workdir, dovecot.port)
@@ -285,8 +285,8 @@ def test_a_failed_mail_is_retried_on_time_while_the_poller_waits_in_idle(clips, 
 
 # -- 5. the mailbox thread of `intake run` ---------------------------------------------------
 def test_run_keeps_the_mailbox_thread_alive_through_a_database_error(clips, mailbox, dovecot, monkeypatch):
-    from intake.doctor import check_sources
-    from intake.runner import run_main_job
+    from intake.service.doctor import check_sources
+    from intake.service.runner import run_main_job
 
     monkeypatch.setattr(poller_module, "FIRST_RETRY_SECONDS", 0.1)
     real_poll = MailPoller.poll_once
@@ -379,9 +379,9 @@ def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mail
 
 
 def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, monkeypatch):
-    from intake import runner
+    from intake.service import runner
     from core.errors import StorageError
-    from intake.watcher import InboxWatcher
+    from intake.inbox.watcher import InboxWatcher
 
     monkeypatch.setattr(runner, "RESTART_SECONDS", 0.1)
     real_run = InboxWatcher.run
@@ -408,7 +408,7 @@ def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, mon
 
 def test_a_lost_database_file_stops_the_whole_job_with_its_error(mailbox, dovecot, monkeypatch):
     from core.errors import DatabaseGone
-    from intake.runner import run_main_job
+    from intake.service.runner import run_main_job
 
     def poll_once(self):
         raise DatabaseGone("数据库文件在程序运行期间被删除了（测试）", "请恢复后重新启动。")

@@ -17,7 +17,7 @@ import pytest
 from core.errors import MailboxError
 from intake.config import load_config
 from intake.mail.poller import MailPoller
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from tests.configs import add_config
 from tests import mails
 from tests.cli import INTAKE, listing, run
@@ -384,8 +384,8 @@ def test_attach_adds_a_downloaded_file(clips, mailbox, dovecot):
 def test_a_mail_with_two_links_waits_for_both_files():
     from types import SimpleNamespace
 
-    from intake.attach import settled_checks
-    from intake.task import MediaTask
+    from intake.review.attach import settled_checks
+    from intake.pipeline.task import MediaTask
 
     link = SimpleNamespace(id=7, check_id="large_attachment_link", status="warn", code="large_attachment_link",
                            media_file_id=None, details={"links": [{"url": "a"}, {"url": "b"}]})
@@ -451,7 +451,7 @@ import json, sys
 from pathlib import Path
 from intake.config import load_config
 from intake.mail.poller import MailPoller
-from intake.services import open_services
+from intake.pipeline.services import open_services
 results = MailPoller(open_services(load_config(Path("config.yaml")))).poll_once()
 # VmHWM, not ru_maxrss: Linux carries the parent's RSS high-water mark across fork and exec into ru_maxrss,
 # so a large test process would count as this child's peak.

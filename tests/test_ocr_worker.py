@@ -14,7 +14,7 @@ from tests.cli import listing, run
 from tests.configs import add_config
 from tests.test_opening import cjk_font
 from tests.test_watch import write_config
-from validators import ocr, ocr_worker
+from validators import ocr_models, ocr_worker
 from validators.examine import examine_file
 from validators.rules import RulesConfig
 
@@ -61,7 +61,7 @@ def test_one_worker_reads_video_after_video_and_is_replaced_when_it_dies_or_grow
 
 
 def test_a_worker_that_cannot_load_its_models_says_why(captioned, tmp_path, monkeypatch):
-    monkeypatch.setenv(ocr.MODEL_DIR_ENV, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(ocr_models.MODEL_DIR_ENV, str(tmp_path / "nowhere"))
     ocr_worker.start_service()   # the worker inherits the environment of its start
     try:
         result = opening(captioned[0])
@@ -69,8 +69,8 @@ def test_a_worker_that_cannot_load_its_models_says_why(captioned, tmp_path, monk
         ocr_worker.stop_service()
     assert (result.status.value, result.code) == ("warn", "ocr_failed")   # as the one-shot child says it
     assert result.message.startswith(
-        f"画面文字识别没有完成（画面文字识别程序出错（退出码 1）：FileNotFoundError: {ocr.MODEL_DIR_ENV} "
-        f"指定的文件夹中没有模型文件 {tmp_path / 'nowhere' / ocr.MODEL_FILES['det']}）")
+        f"画面文字识别没有完成（画面文字识别程序出错（退出码 1）：FileNotFoundError: {ocr_models.MODEL_DIR_ENV} "
+        f"指定的文件夹中没有模型文件 {tmp_path / 'nowhere' / ocr_models.MODEL_FILES['det']}）")
 
 
 def test_run_loads_the_models_once_for_all_its_videos(captioned, workdir, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from tests import media
 from tests.cli import run
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
-from validators import ocr
+from validators import ocr_models
 from validators.phrase import find_phrase
 from validators.rules import OpeningConfig
 
@@ -129,9 +129,9 @@ def test_a_failing_ocr_child_is_ocr_failed_not_phrase_not_found(captioned, tmp_p
     models = tmp_path / "models"
     if broken == "damaged":   # the files are there, but the child dies loading them (a non-zero exit)
         models.mkdir()
-        for name in ocr.MODEL_FILES.values():
+        for name in ocr_models.MODEL_FILES.values():
             (models / name).write_bytes(b"not an onnx model")
-    monkeypatch.setenv(ocr.MODEL_DIR_ENV, str(models))
+    monkeypatch.setenv(ocr_models.MODEL_DIR_ENV, str(models))
     [item] = validate(captioned["burnt"])
     opening = check(item, "opening_phrase")
     assert (opening["status"], opening["code"]) == ("warn", "ocr_failed")
@@ -169,10 +169,10 @@ def test_speaker_and_topic_are_stored_and_listed(captioned, workdir):
 def test_mail_subject_is_checked_for_sensitive_words(clips, workdir):
     from datetime import datetime, timezone
 
-    from intake.services import open_services
+    from intake.pipeline.services import open_services
     from intake.config import load_config
-    from intake.pipeline import process
-    from intake.task import MediaTask, SubmissionTask
+    from intake.pipeline.stages import process
+    from intake.pipeline.task import MediaTask, SubmissionTask
 
     services = open_services(load_config(workdir / "config.yaml"))
     task = SubmissionTask(source="mail", received_at=datetime.now(timezone.utc), subject="绝密★ 柳南区作品",

@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from intake.config import load_config
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from storage.database import MIGRATIONS, head_revision
 from tests.cli import listing, run
 from tests.configs import add_config

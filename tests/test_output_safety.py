@@ -45,7 +45,7 @@ def hostile(submission_id: int, value: str, file_name: str | None = None) -> Non
     """Write ``value`` raw into every outside field of one record, past any cleaning at the entry."""
     from sqlalchemy import select
 
-    from intake.services import open_database
+    from intake.pipeline.services import open_database
     from intake.config import load_config
     from storage.models import MediaFile, Submission
 

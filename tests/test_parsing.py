@@ -10,15 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from intake.archives import member_name, unpack_zip
+from intake.inbox.archives import member_name, unpack_zip
 from intake.config import Config
-from intake.contact_info import find_phone
-from intake.contest_rules import UnitMatcher
+from intake.pipeline.contact_info import find_phone
+from intake.pipeline.contest_rules import UnitMatcher
 from intake.mail.findings import warn_large_attachment_links
 from intake.mail.links import find_large_attachment_links
 from intake.mail.text import html_to_text
-from intake.metadata import Metadata, from_file_name
-from intake.task import Source, SubmissionTask
+from intake.inbox.metadata import Metadata, from_file_name
+from intake.pipeline.task import Source, SubmissionTask
 from tests.configs import add_config
 from tests import mails
 

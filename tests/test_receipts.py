@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from intake.archives import corrupt_archive_check, name_too_long_check, path_conflict_check, too_big_check
+from intake.inbox.archives import corrupt_archive_check, name_too_long_check, path_conflict_check, too_big_check
 from intake.config import load_config
-from intake.contact_info import check_contact_info
-from intake.contest_rules import UnitMatch, check_deadline, check_quota, check_unit
+from intake.pipeline.contact_info import check_contact_info
+from intake.pipeline.contest_rules import UnitMatch, check_deadline, check_quota, check_unit
 from intake.mail.receipts import ReceiptSender
-from intake.pipeline import duplicate_found
-from intake.records import record_submission
-from intake.retries import processing_error_check
-from intake.services import open_services
-from intake.task import MediaTask, SubmissionTask
-from intake.views import submission_view
+from intake.pipeline.stages import duplicate_found
+from intake.pipeline.recording import record_submission
+from intake.pipeline.retries import processing_error_check
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, SubmissionTask
+from intake.pipeline.views import submission_view
 from tests import mails
 from tests.cli import listing
 from tests.conftest import OPEN_CONTEST, REPO
@@ -317,9 +317,9 @@ def test_a_link_over_the_limit_is_told_one_thing_and_an_unreadable_mail_is_not_c
     """The 超大附件 advice must not promise a download the size failure below it refuses, and a mail whose
     attachments could not be processed is not told that no video came."""
     from intake.mail.findings import warn_large_attachment_links
-    from intake.mail.links import LargeAttachmentLink
-    from intake.notes import render_receipt
-    from intake.pipeline import Services
+    from intake.pipeline.task import LargeAttachmentLink
+    from intake.pipeline.notes import render_receipt
+    from intake.pipeline.services import Services
 
     services = Services(load_config(workdir / "config.yaml"), db=None, store=None)
     big = LargeAttachmentLink(url="https://mail.163.com/large/1", name="作品.mp4", size="400M", expires=None,

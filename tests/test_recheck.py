@@ -8,7 +8,7 @@ import pytest
 
 from core.numbers import size_text
 from intake.config import load_config
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from tests import media
 from tests.cli import listing, run
 
@@ -149,8 +149,8 @@ def test_recheck_needs_numbers_or_all(workdir):
 
 def test_an_edit_made_while_a_recheck_looks_at_the_files_survives_it(works, workdir, monkeypatch):
     """A recheck is slow (it reads every stored file); an edit that lands meanwhile is not undone by it."""
-    import intake.recheck as recheck_module
-    from intake.edit import edit_submission
+    import intake.review.recheck as recheck_module
+    from intake.review.edit import edit_submission
 
     ingest(works[0], "柳南区")
     real_examine = recheck_module.examine_file

@@ -1,15 +1,17 @@
-"""intake.record_once, the one path both sources take, driven with plain tasks (no folder, no mailbox)."""
+"""intake.pipeline.record_once, the one path both sources take, driven with plain tasks (no folder, no mailbox)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 import pytest
 
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from intake.config import load_config
-from intake.record_once import How, RetryLater, record_once
-from intake.task import SubmissionTask
+from intake.pipeline.record_once import How, RetryLater, record_once
+from intake.pipeline.task import SubmissionTask
 from tests.configs import add_config
 from tests.waiting import wait_until
 
@@ -26,9 +28,21 @@ def task_of(ref: str = REF, title: str = "作品") -> SubmissionTask:
     return SubmissionTask(source="cli", source_ref=ref, received_at=datetime.now(timezone.utc), title=title)
 
 
+@dataclass
+class Item:
+    """A source item made of plain functions: what the folder and the mailbox each implement."""
+
+    build: Callable
+    ref: str = REF
+    identity: Callable = lambda: task_of(title="身份")
+    recorded_before: Callable = lambda task: None
+    triage: Callable = lambda exc: exc
+    finish: Callable = lambda done: done
+    arrival = ()
+
+
 def take(services, build, **hooks):
-    hooks.setdefault("identity", lambda: task_of(title="身份"))
-    return record_once(REF, services, build, on_recorded=lambda done: done, **hooks)
+    return record_once(Item(build, **hooks), services)
 
 
 def test_an_item_is_processed_once_and_then_only_finished(services):
@@ -84,9 +98,8 @@ def test_what_triage_rejects_is_not_counted(services):
 
 def test_an_item_recorded_under_another_ref_is_not_recorded_again(services):
     earlier = take(services, lambda work: task_of())
-    other = record_once("test:item-2", services, lambda work: task_of("test:item-2"),
-                        identity=task_of, already_recorded=lambda task: earlier.submission_id,
-                        on_recorded=lambda done: done)
+    other = record_once(Item(lambda work: task_of("test:item-2"), "test:item-2", identity=task_of,
+                             recorded_before=lambda task: earlier.submission_id), services)
     assert other.how is How.SAME_AS and other.submission_id == earlier.submission_id and other.resumed
     assert services.db.submission_id_for_ref("test:item-2") is None
 

@@ -12,11 +12,11 @@ import pytest
 
 from core.errors import DatabaseError, DatabaseGone
 from intake.config import load_config
-from intake.records import record_submission
-from intake.retries import is_due, note_failure, record_processing_error
-from intake.services import open_services
-from intake.task import MediaTask, Source, SubmissionTask
-from intake.views import submission_view
+from intake.pipeline.recording import record_submission
+from intake.pipeline.retries import is_due, note_failure, record_processing_error
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, Source, SubmissionTask
+from intake.pipeline.views import submission_view
 from tests.configs import add_config
 from tests.cli import INTAKE, listing, run
 
@@ -111,7 +111,7 @@ def test_recording_stops_when_the_sqlite_file_is_deleted_or_replaced(workdir):
 
 
 def test_a_duplicate_found_in_a_retried_transaction_is_stored_once_and_kept_on_the_task():
-    from intake.pipeline import duplicate_found
+    from intake.pipeline.stages import duplicate_found
     from storage.filestore import StoredBlob
 
     class RetryingDatabase:

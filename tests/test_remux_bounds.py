@@ -125,7 +125,7 @@ def test_recheck_tries_again_a_conversion_that_failed_before(workdir, hostile):
     [container] = [c for c in after["checks"] if c["id"] == "container"]
     assert container["code"] == "remuxed"
     from intake.config import load_config
-    from intake.services import open_services
+    from intake.pipeline.services import open_services
 
     db = open_services(load_config(workdir / "config.yaml")).db
     [rechecked] = [e for e in db.events(after["id"]) if e.kind == "rechecked"]

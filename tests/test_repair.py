@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from intake.config import load_config
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from storage.filestore import FileStore
 from tests import mails, media
 from tests.cli import listing, run

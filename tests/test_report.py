@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from intake.config import Config, load_config
-from intake.contact_info import normalise_phone
-from intake.contest_rules import UnitMatcher, check_deadline
-from intake.pipeline import process
-from intake.services import open_services
-from intake.task import MediaTask, Source, SubmissionTask
+from intake.pipeline.contact_info import normalise_phone
+from intake.pipeline.contest_rules import UnitMatcher, check_deadline
+from intake.pipeline.stages import process
+from intake.pipeline.services import open_services
+from intake.pipeline.task import MediaTask, Source, SubmissionTask
 from tests import mails
 from tests.cli import listing, run
 from tests.conftest import OPEN_CONTEST, REPO, require_tool
@@ -183,7 +183,7 @@ def test_shortlisting_a_rejected_work_needs_force_and_the_log_says_so(desk):
     assert [(d["decision"], d["forced"]) for d in subs[4]["decisions"]] == [("shortlist", True), ("reject", False)]
     assert subs[1]["decision"]["forced"] is False
     from intake.config import load_config
-    from intake.services import open_database
+    from intake.pipeline.services import open_database
 
     events = [e for e in open_database(load_config(None)).events(4) if e.kind == "decision"]
     assert [e.data for e in events] == [{"decision": "shortlist", "note": None, "forced": True,
@@ -324,7 +324,7 @@ def test_report_reads_as_people_read_it_in_chromium(clips, workdir, browser, tmp
     """Durations and sizes in words, the resolution with 竖屏, the sender, play links only for videos, and a
     代言人 / 主题 column that stays readable beside a long download link (it was one character wide)."""
     from core.numbers import size_text
-    from intake.mail.links import LargeAttachmentLink
+    from intake.pipeline.task import LargeAttachmentLink
     from tests import media
 
     portrait = media.clip(tmp_path / "竖屏.mp4", 3, size="48x64")

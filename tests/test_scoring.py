@@ -15,11 +15,11 @@ import pytest
 from openpyxl import load_workbook
 
 from core.errors import ConfigError, NotFound, UsageError
-from intake.blind import HIDDEN, MASK, UnitNames, blind_view
+from intake.review.blind import HIDDEN, MASK, UnitNames, blind_view
 from intake.config import Config, config_from_dict, load_config
 from intake.desk.app import create_app
-from intake.scoring import entry_score, parse_scores, progress, ranks, score_text, standings, weighted_total
-from intake.services import open_services
+from intake.review.scoring import entry_score, parse_scores, progress, ranks, score_text, standings, weighted_total
+from intake.pipeline.services import open_services
 from storage.records import SubmissionRecord
 from storage.scores import JudgeScores
 from tests.cli import listing, run

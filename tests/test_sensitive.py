@@ -12,7 +12,7 @@ import pytest
 
 from intake.config import load_config
 from intake.desk.accounts import add_account
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from tests import mails, media, test_report
 from tests.cli import listing, run
 from tests.configs import add_config

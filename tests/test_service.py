@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from intake import service, service_status
+from intake.service import status as service_status
+from intake.service import unit as service
 from intake.config import load_config
-from intake.service import UnitSpec, intake_command, render_unit
-from intake.service_status import ago_text
-from intake.source_status import SourceStatus
+from intake.service.unit import UnitSpec, intake_command, render_unit
+from intake.service.status import ago_text
+from intake.service.sources import SourceStatus
 from tests.cli import run
 from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
 

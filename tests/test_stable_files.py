@@ -1,4 +1,4 @@
-"""StableFiles (intake/watcher.py) with a fake clock: when a dropped file counts as completely copied."""
+"""StableFiles (intake/inbox/watcher.py) with a fake clock: when a dropped file counts as completely copied."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.watcher import MAX_RETRY_DELAY, StableFiles
+from intake.inbox.watcher import MAX_RETRY_DELAY, StableFiles
 
 
 class Clock:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from intake.cli.context import database_text
-from intake.logsetup import BeijingFormatter
+from intake.service.logsetup import BeijingFormatter
 from tests.cli import run
 from tests.conftest import OPEN_CONTEST
 from tests.dovecot import USER
@@ -47,7 +47,7 @@ def test_a_passed_deadline_is_warned_on_screen_and_in_the_log(workdir):
     assert ("  截止时间：  2024-04-07 23:59:59（北京时间）——警告：截止时间已过，此后收到的作品都会带“截止时间”提醒"
             "（延期请修改 contest.deadline）") in summary_lines(out.stdout)
     log = (workdir / "data" / "logs" / "intake.log").read_text(encoding="utf-8")
-    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WARNING intake.runner: 截止时间 2024-04-07 23:59 已过", log, re.M)
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WARNING intake.service.runner: 截止时间 2024-04-07 23:59 已过", log, re.M)
 
 
 def test_a_missing_authorization_code_keeps_the_folder_going(workdir, clips, monkeypatch):
@@ -122,9 +122,9 @@ def test_log_times_are_beijing_time_whatever_the_machine_zone():
 
 
 def test_the_mailbox_starts_once_its_code_file_is_filled_in(workdir, dovecot, monkeypatch):
-    from intake import runner
+    from intake.service import runner
     from intake.config import load_config
-    from intake.source_status import read_status
+    from intake.service.sources import read_status
     from tests.dovecot import PASSWORD
     from tests.test_mailbox import write_config
     from tests.waiting import wait_until

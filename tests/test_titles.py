@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from intake.views import submission_view
+from intake.pipeline.views import submission_view
 from storage.database import Database, alembic_config
 from storage.models import UTCDateTime
 from storage.records import CheckRow, CheckRun

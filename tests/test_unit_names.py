@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 
 from intake.config import Config, load_config
-from intake.contest_rules import UnitMatcher, check_unit
-from intake.folder import kept_folder
+from intake.pipeline.contest_rules import UnitMatcher, check_unit
+from intake.inbox.folder import kept_folder
 from intake.mail.links import find_large_attachment_links
-from intake.pipeline import process
-from intake.services import open_services
-from intake.task import Source, SubmissionTask
+from intake.pipeline.stages import process
+from intake.pipeline.services import open_services
+from intake.pipeline.task import Source, SubmissionTask
 from tests.cli import listing, run
 
 UNITS = UnitMatcher(Config().contest)

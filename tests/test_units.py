@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from intake.contact_info import check_contact_info, normalise_phone
+from intake.pipeline.contact_info import check_contact_info, normalise_phone
 from validators.boxes import walk
 from validators.results import Outcome, failed, outcome_of, passed, warned
 from validators.sniff import sniff_bytes

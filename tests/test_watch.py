@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from intake.config import load_config
-from intake.services import open_services
-from intake.watcher import InboxWatcher
+from intake.pipeline.services import open_services
+from intake.inbox.watcher import InboxWatcher
 from tests.cli import INTAKE, Result, listing, run
 from tests.conftest import OPEN_CONTEST
 from tests.waiting import wait_until

@@ -17,7 +17,7 @@ import pytest
 
 from core.errors import DatabaseError
 from intake.config import load_config
-from intake.services import open_services
+from intake.pipeline.services import open_services
 from tests import mails, media
 from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool

@@ -18,8 +18,6 @@ from typing import Iterator
 
 from validators.phrase import find_phrase
 
-MODEL_DIR_ENV = "INTAKE_OCR_MODEL_DIR"   # a folder with other PP-OCR models (same file names) than the wheel's
-MODEL_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
 SAME_FRAME = 3.0        # mean absolute difference (0–255) of small grey copies below which a picture repeats…
 SAME_PATCH = 20.0       # …if no patch of it changed more than this (a new caption of the same length as the last)
 DET_SIDE = 640          # the detector sees a frame with its long side this long: 24 px glyphs on 1080p stay 8 px

@@ -1,10 +1,17 @@
 """The PP-OCR text models, run lean: a detector and a recogniser on onnxruntime, nothing else loaded.
 
-The models are the ones the rapidocr-onnxruntime wheel ships (nothing is downloaded); its Python
-pipeline is not used. That pipeline scales every detection input *up* until its short side is 736
-pixels (a 960×180 caption band became 3840×736: seconds and 800 MB a frame) and loads a direction
-classifier we never call. Here the detector sees the image at the size it is given (a multiple of
-32), the boxes are the same DB post-processing, and each line is read from the sharper source image.
+The models are the ones the rapidocr-onnxruntime wheel ships (nothing is downloaded): its files
+``MODEL_FILES`` in its ``models`` folder, a layout pyproject.toml pins to the 1.3 and 1.4 releases and
+tests/test_ocr_models.py checks. Its Python pipeline is not used, for two reasons measured on the job:
+
+- the whole-video scan reads a hundred frames or more a file and recognises only lines it has not read
+  in the frame before (``read``'s ``known``); RapidOCR's pipeline reads every line of every frame anew;
+- memory: configured as small as it goes (``det_limit_type="max"``, ``det_limit_side_len=640``,
+  ``use_cls=False``) it peaked at 292 MB on its own, where the scan's whole process tree (this child,
+  its ffmpeg and the intake process) has 300 MB; this code peaks at about 160 MB.
+
+Here the detector sees the image at the size it is given (a multiple of 32), the boxes are the same DB
+post-processing as PP-OCR's, and each line is read from the sharper source image.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from validators.ocr import MODEL_DIR_ENV, MODEL_FILES
 
+MODEL_DIR_ENV = "INTAKE_OCR_MODEL_DIR"   # a folder with other PP-OCR models (same file names) than the wheel's
+MODEL_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
 DET_THRESH = 0.3        # probability above which a pixel is text
 BOX_THRESH = 0.5        # mean probability a box needs
 UNCLIP_RATIO = 1.6      # how far a box is grown around its text core (as PP-OCR does)

@@ -14,7 +14,7 @@ from intake import __version__
 from core.errors import IntakeError
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext
-from intake.permissions import PROGRAM_UMASK
+from intake.service.permissions import PROGRAM_UMASK
 
 # click marks its own words (usage, errors, help headings) for gettext, in the default domain: ours are in
 # locale/zh_CN (messages.po), whatever the language of the computer, since everything else we print is Chinese.

@@ -27,7 +27,7 @@ class AppContext:
         return self._config
 
     def services(self, deep: bool = False, progress: bool = False):
-        from intake.services import open_services  # SQLAlchemy loads only for commands that record
+        from intake.pipeline.services import open_services  # SQLAlchemy loads only for commands that record
 
         return open_services(self.config, progress=terminal_progress if progress else None, deep=deep)
 

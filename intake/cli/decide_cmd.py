@@ -27,8 +27,8 @@ def decide(app: AppContext, submission_id: int, decision: str | None, note: str 
 
     检查结果为不合格、或全片扫描发现可能涉密内容的作品不能直接入围（退出码 2），确需入围时加 --force。
     """
-    from intake.decisions import command_line_reviewer, decide as record
-    from intake.services import open_database
+    from intake.review.decisions import command_line_reviewer, decide as record
+    from intake.pipeline.services import open_database
 
     if decision is None:
         raise UsageError("请指定评审决定：--shortlist（入围）、--reject（不予推荐）或 --pending（待定）。")

@@ -16,7 +16,7 @@ from intake.labels import actor_label
 @pass_app
 def doctor(app: AppContext, mailbox: bool | None) -> int:
     """检查运行环境：ffmpeg、MediaInfo、数据库、文件夹、邮箱。发现问题时说明如何解决，并以退出码 1 结束。"""
-    from intake.doctor import run_doctor
+    from intake.service.doctor import run_doctor
 
     findings = run_doctor(app.config, check_mailbox=mailbox)
     for f in findings:
@@ -47,7 +47,7 @@ def migrate(app: AppContext) -> int:
     说明这次做了什么（新建、从哪个版本升级到哪个版本，或无需升级）；无需升级时，还说明此前最近一次
     是何时、怎样新建或升级的（例如其他命令启动时自动完成的）。
     """
-    from intake.services import migrate_database
+    from intake.pipeline.services import migrate_database
     from storage.database import head_revision
 
     db, changed = migrate_database(app.config)

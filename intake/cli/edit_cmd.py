@@ -29,7 +29,7 @@ def edit(app: AppContext, submission_id: int, unit, contact, phone, title, speak
     修改单位、联系人或电话后，会重新核对报送信息、参赛单位和名额（同单位之后报送的作品的名额也随之更新）。
     给出空值（如 --contact ""）可清除该项。退出码：0 完成；2 用法错误或作品编号不存在；1 运行故障。
     """
-    from intake.edit import edit_submission
+    from intake.review.edit import edit_submission
 
     values = {"unit": unit, "contact": contact, "phone": phone, "title": title, "speaker": speaker, "topic": topic}
     edited = edit_submission(app.services(), submission_id, values, note=note, actor=reviewer)

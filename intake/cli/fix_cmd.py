@@ -31,7 +31,7 @@ def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, n
     压缩后的文件重新经过全部检查，作品改以它为准，操作记入审计日志（事件 fixed）。时长超过上限的视频不压缩：
     剪辑会改变作品，应由报送单位处理。退出码：0 完成；2 用法错误、作品编号不存在或文件不能压缩；1 运行故障。
     """
-    from intake.fix import prepare_shrink
+    from intake.review.fix import prepare_shrink
 
     if not shrink:
         raise UsageError("请指定要做的修复，如 --shrink（把超过大小上限的视频压缩到上限以内）。")

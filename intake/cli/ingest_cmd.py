@@ -10,9 +10,10 @@ from core.names import stem_of
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
 from intake.cli.validate_cmd import EXIT_CODES, existing_files
-from intake.contact_info import clean_text, normalise_phone
-from intake.pipeline import process
-from intake.task import MediaTask, Source, SubmissionTask, TitleSource
+from intake.pipeline.contact_info import clean_text, normalise_phone
+from intake.inbox.archives import unpack_archives
+from intake.pipeline.stages import process
+from intake.pipeline.task import MediaTask, Source, SubmissionTask, TitleSource
 
 
 @click.command("ingest", options_metavar="[选项]")
@@ -29,7 +30,6 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     退出码（与 validate 相同，作品在各种结果下都会登记）：0 通过；3 待复核；4 不合格；2 用法错误；1 运行故障。
     """
     paths = existing_files(files)
-    # The database opens while the stored copies are checked: it is first needed for the quota.
     services = app.services(deep=deep, progress=True)
     task = SubmissionTask(
         source=Source.CLI, received_at=datetime.now(timezone.utc),
@@ -37,7 +37,7 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
         title=clean_text(title, 500) or stem_of(paths[0].name),
         title_source=TitleSource.GIVEN if clean_text(title, 500) else TitleSource.FILE_NAME,
         files=[MediaTask(source_path=p, original_name=p.name) for p in paths])
-    process(task, services)
+    process(task, services, (unpack_archives,))   # a zip given here is unpacked as a dropped one
     click.echo(f"已登记作品 #{task.submission_id}：{outcome_text(task.outcome)}")
     for line in check_lines(task.all_checks):
         click.echo(line)

@@ -12,7 +12,7 @@ from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import echo, terminal_json
 from intake.labels import OUTCOME_LABELS, actor_label
-from intake.secrecy import secrecy_marks
+from intake.pipeline.secrecy import secrecy_marks
 from validators.results import Outcome
 
 OUTCOMES = [o.value for o in Outcome]
@@ -27,8 +27,8 @@ OUTCOMES = [o.value for o in Outcome]
 @pass_app
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None, by_unit: bool) -> int:
     """列出已登记的作品、检查结果和评审决定；加 --units 时列出各单位报送情况。"""
-    from intake.services import open_database
-    from intake.views import submission_views
+    from intake.pipeline.services import open_database
+    from intake.pipeline.views import submission_views
 
     contest = app.config.contest
     db = open_database(app.config)
@@ -88,7 +88,7 @@ def unit_choices(contest, views: list[dict]) -> list[str]:
 
 def no_works_of(unit: str, contest, views: list[dict], outcome: str | None = None) -> str:
     """Why ``--unit`` found nothing, and which units there are (``views``: every recorded work)."""
-    from intake.views import listed_unit
+    from intake.pipeline.views import listed_unit
 
     known = listed_unit(unit, contest)
     sent = [u for u in unit_choices(contest, views) if any(v["unit"] == u for v in views)]
@@ -103,8 +103,8 @@ def no_works_of(unit: str, contest, views: list[dict], outcome: str | None = Non
 
 def list_units(views: list[dict], contest, as_json: bool, unit: str | None) -> int:
     """The unit coverage as a text table (or JSON); ``unit`` keeps only that unit's row."""
-    from intake.coverage import numbers, state_text, unit_coverage, warning_text
-    from intake.views import unit_names
+    from intake.review.unit_coverage import numbers, state_text, unit_coverage, warning_text
+    from intake.pipeline.views import unit_names
 
     found = unit_coverage(views, contest)
     if unit:

@@ -31,9 +31,9 @@ def print_mail_result(result) -> None:
 @pass_app
 def poll(app: AppContext, once: bool) -> int:
     """接收邮箱中的作品：每封未登记的邮件登记为一件作品，处理后标记（或移到 mailbox.processed_folder）。"""
-    from intake.logsetup import setup_logging
+    from intake.service.logsetup import setup_logging
     from intake.mail.poller import MailPoller
-    from intake.runner import install_stop_signals
+    from intake.service.runner import install_stop_signals
 
     config = app.config
     setup_logging(config)
@@ -55,7 +55,7 @@ def poll(app: AppContext, once: bool) -> int:
 @pass_app
 def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None) -> int:
     """把下载好的文件（如“超大附件”）补登到已登记的作品中，并对它进行检查。"""
-    from intake.attach import attach_file
+    from intake.review.attach import attach_file
 
     [path] = existing_files((file,))
     done = attach_file(app.services(progress=True), submission_id, path, actor=reviewer)

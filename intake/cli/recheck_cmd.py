@@ -30,7 +30,7 @@ def recheck(app: AppContext, submission_ids: tuple[int, ...], everything: bool, 
     视频检查读取文件库中保存的副本。每件作品的新结果记入审计日志，list、报告和回执显示最新结果；
     开头语和敏感信息默认沿用此前的结果（见 --content）。退出码：0 完成；2 用法错误或作品编号不存在；1 运行故障。
     """
-    from intake.recheck import recheck as recheck_submissions
+    from intake.review.recheck import recheck as recheck_submissions
 
     if everything == bool(submission_ids):
         raise UsageError("--all 与作品编号不能同时使用。" if everything

@@ -14,7 +14,7 @@ from intake.cli.render import echo, terminal_block, terminal_json
 from validators.results import Outcome
 
 if TYPE_CHECKING:  # the export pulls in openpyxl
-    from intake.export import ExportResult
+    from intake.report.export import ExportResult
 
 DEFAULT_NAME = "初步筛选报告"
 
@@ -30,8 +30,8 @@ DEFAULT_NAME = "初步筛选报告"
 def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, unit: str | None,
            with_videos: bool) -> int:
     """生成初步筛选报告：各结果的数量、每件作品的信息和问题、各单位报送情况。"""
-    from intake.services import open_database
-    from intake.views import submission_views
+    from intake.pipeline.services import open_database
+    from intake.pipeline.views import submission_views
     from intake.report import build
 
     config = app.config
@@ -76,9 +76,9 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
     逐件列出每件入围作品导出了哪些文件，或为什么没有导出。目录须为空（或不存在），否则加 --replace。
     退出码：0 全部入围作品都已导出；3 有入围作品没能导出，或其文件在文件库中丢失、损坏（见输出）；2 用法错误（如目录不是空的、没有入围作品）。
     """
-    from intake.export import export_shortlist, reserved_folders
-    from intake.services import open_database
-    from intake.views import submission_views
+    from intake.report.export import export_shortlist, reserved_folders
+    from intake.pipeline.services import open_database
+    from intake.pipeline.views import submission_views
     from storage.filestore import FileStore
 
     config = app.config
@@ -93,7 +93,7 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
 
 def export_lines(result: ExportResult) -> list[str]:
     """The export as the reviewer reads it: every shortlisted work, each of its files, then the totals."""
-    from intake.export import SKIP_TEXTS
+    from intake.report.export import SKIP_TEXTS
 
     lines = [f"导出目录：{result.directory.resolve()}"]
     if result.removed:

@@ -48,8 +48,8 @@ def _print_finished(item) -> None:
 
 
 def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
-    from intake.logsetup import setup_logging
-    from intake.runner import install_stop_signals, run_main_job
+    from intake.service.logsetup import setup_logging
+    from intake.service.runner import install_stop_signals, run_main_job
 
     config = app.config
     log_file = setup_logging(config)

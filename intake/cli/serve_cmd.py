@@ -26,7 +26,7 @@ def serve(app: AppContext, host: str | None, port: int | None, certfile: str | N
     账号用 intake user add 创建。按 Ctrl-C 停止。退出码：0 正常停止（Ctrl-C 或 SIGTERM）；2 用法错误；1 运行故障（如端口被占用）。
     """
     from intake.desk.server import plan, server_for
-    from intake.logsetup import setup_logging
+    from intake.service.logsetup import setup_logging
 
     setup_logging(app.config)   # failed logins and lockouts go to data/logs/intake.log as well as stderr
     services = app.services()

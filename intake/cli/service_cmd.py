@@ -47,7 +47,7 @@ def install(app: AppContext, user_scope: bool, print_only: bool, output: str | N
     """
     from pathlib import Path
 
-    from intake.service import env_file_too_open, intake_command, is_root, plan_unit, secret_files, write_unit
+    from intake.service.unit import env_file_too_open, intake_command, is_root, plan_unit, secret_files, write_unit
 
     plan = plan_unit(app.config, user_scope=user_scope, name=name, output=Path(output) if output else None,
                      env_file=Path(env_file) if env_file else None, run_as=run_as)
@@ -92,7 +92,7 @@ def _explain_env_file(plan, too_open: bool) -> None:
 
 
 def _next_steps(plan, user_scope: bool, custom_place: bool) -> None:
-    from intake.service import SYSTEM_UNIT_DIR, current_user, is_root, user_unit_dir
+    from intake.service.unit import SYSTEM_UNIT_DIR, current_user, is_root, user_unit_dir
 
     unit = plan.name
     if custom_place:
@@ -123,7 +123,7 @@ def status(app: AppContext, user_scope: bool | None, name: str, as_json: bool) -
 
     退出码：0 已安装、正在运行（无法判断时：已有运行记录）且各来源最近一次都成功；1 其他情况（未运行、未安装、尚无记录或出错）。
     """
-    from intake.service_status import service_report
+    from intake.service.status import service_report
 
     report = service_report(app.config, name, user_scope)
     if as_json:
@@ -134,7 +134,7 @@ def status(app: AppContext, user_scope: bool | None, name: str, as_json: bool) -
 
 
 def _print_report(report) -> None:
-    from intake.service_status import ago_text
+    from intake.service.status import ago_text
 
     unit = report.unit
     where = f"{'用户服务' if unit.scope == 'user' else '系统服务'}，{unit.path}" if unit.path else "尚未安装"

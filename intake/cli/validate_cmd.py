@@ -13,8 +13,8 @@ from core.errors import UsageError
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
-from intake.metadata import transcripts_beside
-from intake.repair import examine_as_intake
+from intake.inbox.metadata import transcripts_beside
+from intake.pipeline.repair import examine_as_intake
 from validators.examine import FileReport, examine_file
 from validators.opened import NotRegularFile, OpenedFile
 from validators.results import CheckResult, Outcome, worst

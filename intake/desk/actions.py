@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from core.errors import ChangedMeanwhile, IntakeError, UsageError
-from intake.decisions import decide as record_decision
+from intake.review.decisions import decide as record_decision
 from intake.desk import pages
 from intake.desk.accounts import Account, add_account, change_password, remove_account
 from intake.desk.app import Desk
-from intake.edit import EDITABLE, edit_submission
+from intake.review.edit import EDITABLE, edit_submission
 from intake.labels import DECISION_LABELS
-from intake.recheck import recheck as recheck_submissions
+from intake.review.recheck import recheck as recheck_submissions
 
 NOTE_CHARS = 2000
 

@@ -7,7 +7,7 @@ database is synchronous); ``guarded`` wraps each into an endpoint. Anything with
 
 The ``desk`` a handler receives is the desk as its account sees it (``Seen``): under blind review
 (``contest.scoring.blind``) a reviewer's ``desk.views()``, ``desk.derived()`` and ``desk.view()`` are blind
-(``intake/blind.py``), and templates get ``blind``. Until scoring is closed (``contest.scoring.reveal``), a
+(``intake/review/blind.py``), and templates get ``blind``. Until scoring is closed (``contest.scoring.reveal``), a
 judge's are ``sealed`` as well: they hold the judge's own decisions only, and pages show no aggregate. Pages
 show submissions through these, never from the database directly, so that a page added later is blind and
 sealed too.
@@ -31,11 +31,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
-from intake.blind import UnitNames, blind_view, blind_views
+from intake.review.blind import UnitNames, blind_view, blind_views
 from intake.desk.accounts import ROLES, Account, LoginForms, Throttle, account_of
 from intake.desk.hosts import HostGuard, allowed_hosts
-from intake.pipeline import Services
-from intake.views import own_decisions, submission_views
+from intake.pipeline.services import Services
+from intake.pipeline.views import own_decisions, submission_views
 
 COOKIE = "desk_session"
 LOGIN_COOKIE = "desk_login"         # the login form's CSRF token (double submit: cookie and field)

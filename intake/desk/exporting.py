@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, Response
 from core.errors import IntakeError, UsageError
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
-from intake.export import SKIP_TEXTS, SUMMARY, ExportResult, export_shortlist, reserved_folders
+from intake.report.export import SKIP_TEXTS, SUMMARY, ExportResult, export_shortlist, reserved_folders
 
 EXPORTED = "exported"
 # One export at a time: two admins (or a double click) writing into one folder would trip over each other.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from core.timefmt import local_text
-from intake.scoring import score_text
+from intake.review.scoring import score_text
 from intake.labels import DECISION_LABELS, FIELD_LABELS, OUTCOME_LABELS, SOURCE_LABELS
 from validators.results import Outcome
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from core.errors import NotFound
 from core.numbers import duration_text, size_text
 from core.timefmt import local_text
-from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
+from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
 from intake.desk.app import NO_SUCH_ID, Desk, id_of
 from intake.desk.history import history_of
@@ -19,9 +19,9 @@ from intake.desk.scores import entry_scores, overview_progress, private_history,
 from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
 from intake.report.rows import dimensions, duration_of, forced_text, is_portrait, main_file, size_of
-from intake.scoring import is_scorable
-from intake.secrecy import finding_text, flag_summary, secrecy_marks
-from intake.views import view_of
+from intake.review.scoring import is_scorable
+from intake.pipeline.secrecy import finding_text, flag_summary, secrecy_marks
+from intake.pipeline.views import view_of
 from storage.check_runs import version_of
 from storage.entry_reads import entry_records
 from validators.results import Outcome, Status

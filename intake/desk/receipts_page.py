@@ -9,7 +9,7 @@ from core.errors import IntakeError, NotFound, UsageError
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.mail.receipts import NO_SENDER, receipt_for, receipts_unusable, send_receipt_now
-from intake.views import submission_view
+from intake.pipeline.views import submission_view
 
 SHOWN_HEADERS = ("From", "To", "Subject", "Auto-Submitted")
 

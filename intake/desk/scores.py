@@ -1,6 +1,6 @@
 """Scoring on the desk: the score form of the entry page (a judge's own scores), the save, each judge's
 progress on the overview, the score and rank the list sorts by, and the admin's 结束评分. The arithmetic is
-``intake/scoring.py``'s.
+``intake/review/scoring.py``'s.
 
 Judges score on their own: until scoring is closed (``contest.scoring.reveal``: ``closed``, the default, until an
 admin closes it; ``always``), a judge (``desk.sealed``) sees only their own scores, total and progress, their own
@@ -19,7 +19,7 @@ from core.errors import IntakeError, UsageError
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from storage.scores import JudgeScores
-from intake.scoring import (Progress, Standing, is_scorable, judges_of, progress, record_scores, score_text, standings,
+from intake.review.scoring import (Progress, Standing, is_scorable, judges_of, progress, record_scores, score_text, standings,
                             weighted_total)
 
 FIELD = "score:"   # the form field of a criterion is FIELD + its name (a criterion may be named "comment")

@@ -14,7 +14,7 @@ from intake.config import Config
 from intake.desk.app import create_app
 from intake.desk.connections import guarded_protocol
 from intake.desk.hosts import ANY_ADDRESS, allowed_hosts
-from intake.pipeline import Services
+from intake.pipeline.services import Services
 
 MAX_CONNECTIONS = 200     # an office's reviewers open a few each; far more is someone holding them open
 KEEP_ALIVE_SECONDS = 5

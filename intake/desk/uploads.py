@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from core.errors import IntakeError, NotFound
 from core.numbers import size_text
 from core.textsafe import clean_name
-from intake.attach import attach_file
+from intake.review.attach import attach_file
 from intake.config import Config
 from intake.desk import actions, pages
 from intake.desk.accounts import Account

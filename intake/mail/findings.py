@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from core.numbers import size_text
 from intake.mail.structure import MAX_PARTS   # not via .header: that would load the IMAP client
-from intake.task import SubmissionTask
+from intake.pipeline.task import SubmissionTask
 from validators.results import failed, warned
 
 if TYPE_CHECKING:
-    from intake.pipeline import Services
+    from intake.pipeline.services import Services
 
 LINK_TOO_LARGE = "link_too_large"   # code of the ``size`` check for a link whose stated size is over the limit
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.textsafe import one_line
+from intake.pipeline.task import LargeAttachmentLink
 from core.timefmt import SHANGHAI
 
 URL = re.compile(r"https?://[^\s\"'<>，。；）)】]+", re.I)
@@ -39,19 +40,6 @@ UNIT_BYTES = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 MAX_STATED_BYTES = 1024 ** 4
 MAX_SIZE_CHARS = 20
 MAX_NAME_CHARS = 255
-
-
-@dataclass(frozen=True)
-class LargeAttachmentLink:
-    url: str
-    name: str | None
-    size: str | None              # as the mail states it: 80.96M
-    expires: datetime | None
-    size_bytes: int | None = None  # the stated size in bytes (M = MiB, as the mail services count)
-
-    def as_json(self) -> dict:
-        return {"url": self.url, "name": self.name, "size": self.size, "size_bytes": self.size_bytes,
-                "expires": self.expires.isoformat() if self.expires else None}
 
 
 @dataclass(frozen=True)

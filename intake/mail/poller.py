@@ -7,10 +7,10 @@ folder, UIDVALIDITY, UID) and its Message-ID with its content keep it from being
 recorded twice.
 
 Claiming, recording once, counting failures and recording a mail that keeps
-failing are intake.record_once, the path the inbox folder takes too; what is
+failing are intake.pipeline.record_once, the path the inbox folder takes too; what is
 the mailbox's own stays here: fetching, the Message-ID comparison, marking.
 A mail that makes processing fail is left alone until its backoff has passed
-(intake.retries); after processing.max_attempts it is recorded as 待复核 with
+(intake.pipeline.retries); after processing.max_attempts it is recorded as 待复核 with
 processing_error and marked. The mails behind it go on. Receipts are sent by
 their own step (intake.mail.receipts.ReceiptSender) after each pass.
 Only the mailbox or the database being away stops a pass; the loop then waits
@@ -26,20 +26,24 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from core import failpoints
 from core.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
 from core.textsafe import one_line
+from intake.inbox.archives import unpack_archives
 from intake.mail.client import MailSession, imap_errors, read_password
+from intake.mail.findings import warn_large_attachment_links, warn_mail_findings
 from intake.mail.header import MailHeader, content_id, fetch_header, message_key, reused_key
 from intake.mail.reader import MailReader
 from intake.mail.receipts import ReceiptSender
-from intake.pipeline import Services, store_files
-from intake.record_once import How, Recorded, RetryLater, record_once
-from intake.retries import describe
-from intake.source_status import SourceStatus
-from intake.task import SubmissionTask, TitleSource
-from intake.views import submission_view
+from intake.pipeline.services import Services
+from intake.pipeline.stages import store_files
+from intake.pipeline.record_once import How, Recorded, RetryLater, record_once
+from intake.pipeline.retries import describe
+from intake.service.sources import SourceStatus
+from intake.pipeline.task import SubmissionTask, TitleSource
+from intake.pipeline.views import submission_view
 from validators.children import Cancelled
 from validators.results import Outcome, warned
 
@@ -60,6 +64,32 @@ class MailResult:
     outcome: Outcome | None
     subject: str
     already_recorded: bool
+
+
+@dataclass
+class MailItem:
+    """A mail as record_once takes it (see intake.pipeline.record_once.SourceItem)."""
+
+    poller: MailPoller
+    uid: int
+    ref: str
+    use_keyword: bool
+    arrival = (unpack_archives, warn_large_attachment_links, warn_mail_findings)
+
+    def build(self, work: Path) -> SubmissionTask | None:
+        return self.poller._read(self.uid, self.ref, work)
+
+    def identity(self) -> SubmissionTask:
+        return self.poller._identity(self.uid, self.ref)
+
+    def recorded_before(self, task: SubmissionTask) -> int | None:
+        return self.poller._recorded_before(task)
+
+    def triage(self, exc: Exception) -> Exception:
+        return self.poller._blame(exc, self.ref)
+
+    def finish(self, recorded: Recorded) -> MailResult | None:
+        return self.poller._finish(self.uid, self.use_keyword, recorded)
 
 
 class MailPoller:
@@ -91,28 +121,20 @@ class MailPoller:
         with imap_errors(f"搜索文件夹 {self.folder}"):
             uids = sorted(self.session.client.search(criteria))   # no CHARSET: several servers reject it
         prefix = self.ref_prefix(uidvalidity)
-        recorded = self.services.db.recorded_refs(prefix)
         uids.sort(key=lambda uid: self._dropped_on.get(f"{prefix}{uid}", 0))
         results = []
         for uid in uids:
-            ref = f"{prefix}{uid}"
-            if ref in recorded:
-                # Committed by an earlier run that stopped before marking it.
-                self._mark_recorded(uid, use_keyword)
-                continue
-            result = self._take(uid, ref, use_keyword)
+            # A mail recorded by an earlier run that stopped before marking it is only marked (record_once).
+            result = self._take(uid, f"{prefix}{uid}", use_keyword)
             if result is not None:
                 results.append(result)
         return results
 
     def _take(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
-        """Record the mail once (intake.record_once) and mark it; None if there is nothing to say for it now."""
+        """Record the mail once (intake.pipeline.record_once) and mark it; None if there is nothing to say for it now."""
         self._head = None
         try:
-            result = record_once(ref, self.services, lambda work: self._read(uid, ref, work),
-                                 already_recorded=self._recorded_before, identity=lambda: self._identity(uid, ref),
-                                 triage=lambda exc: self._blame(exc, ref),
-                                 on_recorded=lambda done: self._finish(uid, use_keyword, done))
+            result = record_once(MailItem(self, uid, ref, use_keyword), self.services)
         except RetryLater as later:
             if later.cause is not None:
                 bug = not isinstance(later.cause, (IntakeError, MailRefused))
@@ -166,7 +188,7 @@ class MailPoller:
             return None
         self._head = head
         key = message_key(self.session.account, head)
-        return MailReader(self.session, self.services.config, self.services.store, work).read(head, ref, key)
+        return MailReader(self.session, self.services.config, work).read(head, ref, key)
 
     def _recorded_before(self, task: SubmissionTask) -> int | None:
         """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
@@ -179,7 +201,7 @@ class MailPoller:
         db, task = self.services.db, done.task
         subject = (task.subject or "") if task else ""
         if done.how is How.EARLIER:
-            self._mark_recorded(uid, use_keyword)   # recorded by another poller since our search
+            self._mark_recorded(uid, use_keyword)   # recorded by an earlier run, or another poller since our search
             return None
         if done.how is How.GAVE_UP:
             self._mark_recorded(uid, use_keyword)

@@ -1,20 +1,20 @@
 """Interpret one mail as a SubmissionTask: names, kinds, text, contact details, 超大附件 links.
 
-The bytes come through intake.mail.fetch (chunks, BODY.PEEK, batches); video
-attachments stream straight into the store. The reader only records what the
-mail holds and what it saw on the way (a part too large to fetch, the download
-links, the part count, text it could not decode faithfully): the pipeline's
-stages turn those facts into check results.
+The bytes come through intake.mail.fetch (chunks, BODY.PEEK, batches). A video attachment is a ``MailMedia``:
+the pipeline's ``store_files`` stage has it streamed straight from the server into the store. The reader only
+records what the mail holds and what it saw on the way (a part too large to fetch, the download links, the
+part count, text it could not decode faithfully): the pipeline's stages turn those facts into check results.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
 
-from intake.archives import VIDEO_SUFFIXES
+from intake.inbox.archives import VIDEO_SUFFIXES
 from intake.config import Config
 from intake.mail.client import MailSession
 from intake.mail.decode import Decoded, decode_bytes, decode_header_value, filename_of, raw_header
@@ -24,10 +24,10 @@ from intake.mail.links import find_large_attachment_links
 from intake.mail.structure import Part
 from intake.mail.text import html_to_text
 from intake.mail.transfer import estimated_size
-from intake.metadata import TRANSCRIPT_SUFFIXES, from_file_name, from_text
-from intake.task import MediaTask, SubmissionTask
+from intake.inbox.metadata import TRANSCRIPT_SUFFIXES, from_file_name, from_text
+from intake.pipeline.task import MediaTask, SubmissionTask
 from core.textsafe import clean_name, clean_text, one_line
-from storage.filestore import FileStore
+from storage.filestore import FileStore, Progress, StoredBlob
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,34 @@ OTHER_ARCHIVES = {".rar", ".7z"}
 GENERIC_TYPES = {"application/octet-stream", "application/binary", "application/x-download", "application/unknown"}
 
 
+@dataclass
+class MailMedia(MediaTask):
+    """A video attachment, read from the server when the pipeline stores it (never before, never twice)."""
+
+    fetch: PartFetcher | None = None
+    uid: int = 0
+    part: Part | None = None
+    limit: int = 0
+
+    def store_into(self, store: FileStore, progress: Progress | None) -> StoredBlob | None:
+        writer = store.open_writer()
+        try:
+            self.fetch.stream_part(self.uid, self.part, writer.write, limit=self.limit)
+        except TooBig:   # the estimate was short: over the limit after all, and not kept
+            writer.abort()
+            self.size_bytes = self.limit + 1
+            return None
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.commit()
+
+
 class MailReader:
-    def __init__(self, session: MailSession, config: Config, store: FileStore, work: Path):
+    def __init__(self, session: MailSession, config: Config, work: Path):
         self.session = session
         self.config = config
         self.cfg = config.mailbox
-        self.store = store
         self.work = work
         self.fetch = PartFetcher(session, config.mailbox)
         self.lossy: list[str] = []   # what could not be decoded faithfully in the mail being read
@@ -131,22 +153,9 @@ class MailReader:
         return None
 
     def _fetch_media(self, uid: int, part: Part, name: str) -> MediaTask:
-        limit = self.config.rules.max_size_bytes
-        estimate = estimated_size(part.size, part.encoding)
-        if estimate > limit:
-            return MediaTask(source_path=None, original_name=name, size_bytes=estimate)   # never downloaded
-        writer = self.store.open_writer()
-        try:
-            self.fetch.stream_part(uid, part, writer.write, limit=limit)
-        except TooBig:
-            writer.abort()
-            return MediaTask(source_path=None, original_name=name, size_bytes=limit + 1)
-        except BaseException:
-            writer.abort()
-            raise
-        blob = writer.commit()
-        return MediaTask(source_path=self.store.path_of(blob.relative_path), original_name=name,
-                         size_bytes=blob.size_bytes, blob=blob)
+        """A video attachment, as big as its encoded size says (one over the size limit is never fetched)."""
+        return MailMedia(source_path=None, original_name=name, size_bytes=estimated_size(part.size, part.encoding),
+                         fetch=self.fetch, uid=uid, part=part, limit=self.config.rules.max_size_bytes)
 
     def _fetch_zip(self, uid: int, part: Part, name: str, task: SubmissionTask) -> None:
         """Stream the zip into the work folder; the unpack_archives stage opens and judges it, as for a drop."""

@@ -26,10 +26,10 @@ from email.utils import formatdate, make_msgid
 from core.errors import IntakeError, UsageError
 from core.textsafe import one_line
 from intake.labels import OUTCOME_LABELS
-from intake.notes import render_receipt
-from intake.pipeline import Services
-from intake.retries import describe
-from intake.views import submission_view
+from intake.pipeline.notes import render_receipt
+from intake.pipeline.services import Services
+from intake.pipeline.retries import describe
+from intake.pipeline.views import submission_view
 from storage.database import worker_id
 from validators.results import Outcome
 

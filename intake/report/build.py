@@ -16,9 +16,9 @@ from core.numbers import duration_text, size_text
 from core.textsafe import clean_name
 from core.timefmt import local_text
 from intake.config import Config
-from intake.coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
-from intake.export import safe_part
-from intake.secrecy import flag_summary
+from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
+from intake.report.export import safe_part
+from intake.pipeline.secrecy import flag_summary
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, actor_label, check_label
 from intake.report.rows import (
     COLUMNS,

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.numbers import duration_text, size_text
 from intake.labels import OUTCOME_LABELS, SOURCE_LABELS, actor_label, check_label
-from intake.secrecy import flag_summary
+from intake.pipeline.secrecy import flag_summary
 from validators.results import Outcome
 
 COLUMNS = [

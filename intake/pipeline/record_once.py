@@ -1,0 +1,149 @@
+"""Record one item from outside exactly once: the path both sources (the inbox folder, the mailbox) take.
+
+The steps, in this order, under a claim on the item's ``source_ref`` (so that
+two workers never read one item at the same time):
+
+1. already recorded under this ref (an earlier run stopped before finishing)?
+   Nothing is read again; only the source's own finishing step runs.
+2. still backing off after an earlier failure (intake.pipeline.retries)? Try later.
+3. build the task in a fresh work folder, ask the source whether it is the
+   same item recorded under another ref (a mail under a new UIDVALIDITY),
+   and run the pipeline, which commits the record.
+4. a DuplicateSource from the commit: a worker whose lease had run out
+   recorded it meanwhile; that record stands.
+5. processing failed through the item's own fault: count the failure, and
+   after ``processing.max_attempts`` record the item by its identity alone
+   (待复核, ``processing_error``). Before that, RetryLater says when to try again.
+6. the work folder is removed; the source's finishing step (the folder's note
+   and move to done/, the mail's marking) runs while the claim is still held.
+
+What is not a failure of processing (the database file gone, the mailbox or
+the inbox door saying "not now") is re-raised: ``triage`` lets each source
+say which of its own errors those are.
+
+A source hands over each item as a ``SourceItem`` (the folder's ``FolderItem``, the mailbox's ``MailItem``):
+what it knows of the item and the steps only it can take.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol, Sequence, TypeVar
+
+from core.errors import DatabaseGone
+from intake.pipeline.services import Services
+from intake.pipeline.stages import Stage, process
+from intake.pipeline.retries import clear_failures, is_due, note_failure, record_processing_error
+from intake.pipeline.task import SubmissionTask
+from storage.database import DuplicateSource, worker_id
+
+T = TypeVar("T")
+
+
+class RetryLater(Exception):
+    """Processing failed (or an earlier failure is still backing off): try again after ``delay`` seconds.
+
+    ``cause`` is None while backing off; otherwise it is the failure just counted (``attempts`` so far).
+    """
+
+    def __init__(self, delay: float, cause: BaseException | None = None, attempts: int = 0):
+        super().__init__(str(cause) if cause else "等待重试")
+        self.delay = delay
+        self.cause = cause
+        self.attempts = attempts
+
+
+class How(Enum):
+    PROCESSED = "processed"    # checked and recorded now
+    GAVE_UP = "gave_up"        # recorded now by its identity alone, with processing_error
+    EARLIER = "earlier"        # its ref was recorded before this call: only finishing is left
+    RACED = "raced"            # recorded meanwhile by a worker whose lease had run out
+    SAME_AS = "same_as"        # the source recognised it as an item recorded under another ref
+
+
+@dataclass(frozen=True)
+class Recorded:
+    how: How
+    submission_id: int
+    task: SubmissionTask | None   # the task built (or, for GAVE_UP, the identity recorded); None for EARLIER
+
+    @property
+    def resumed(self) -> bool:
+        """True when the record was made before (or beside) this call, not by it."""
+        return self.how not in (How.PROCESSED, How.GAVE_UP)
+
+
+class SourceItem(Protocol[T]):
+    """One item from outside, as its source hands it over."""
+
+    ref: str                    # the idempotency key: the same ref is never recorded twice
+    arrival: Sequence[Stage]    # the source's own stages, run before the pipeline's (a zip unpacked…)
+
+    def build(self, work: Path) -> SubmissionTask | None:
+        """The item as a task (``work``: a fresh folder, removed afterwards); None if it is gone."""
+
+    def identity(self) -> SubmissionTask:
+        """What is known of the item without reading it: enough to record it if processing keeps failing."""
+
+    def recorded_before(self, task: SubmissionTask) -> int | None:
+        """The submission the item already is under another ref (a mail under a new UIDVALIDITY), or None."""
+
+    def triage(self, exc: Exception) -> Exception:
+        """Re-raise what is not the item's fault (the connection, the inbox door); return what is."""
+
+    def finish(self, recorded: Recorded) -> T:
+        """The source's own last step, while the claim is still held (move the file, mark the mail)."""
+
+
+def record_once(item: SourceItem[T], services: Services) -> T | None:
+    """Record ``item`` once and return what its ``finish`` returns. None when another worker holds the item,
+    or ``build`` found it gone. Raises RetryLater while the item waits for another try."""
+    db, worker, ref = services.db, worker_id(), item.ref
+    if not db.claim(ref, worker, services.config.database.claim_lease_seconds):
+        return None
+    try:
+        submission_id = db.submission_id_for_ref(ref)
+        if submission_id is not None:
+            return item.finish(Recorded(How.EARLIER, submission_id, None))
+        failing = db.failure_state(ref)
+        if not is_due(failing):
+            raise RetryLater(services.config.processing.retry_seconds)
+        recorded = _record(item, services)
+        if recorded is None:
+            return None
+        if failing is not None and recorded.how is not How.GAVE_UP:
+            clear_failures(services, ref)
+        return item.finish(recorded)
+    finally:
+        db.release(ref, worker)
+
+
+def _record(item: SourceItem, services: Services) -> Recorded | None:
+    work = services.config.storage.data_dir / "work" / uuid.uuid4().hex
+    task = None
+    try:
+        task = item.build(work)
+        if task is None:
+            return None
+        earlier = item.recorded_before(task)
+        if earlier is not None:
+            return Recorded(How.SAME_AS, earlier, task)
+        process(task, services, item.arrival)
+        return Recorded(How.PROCESSED, task.submission_id, task)
+    except DuplicateSource as exc:
+        return Recorded(How.RACED, exc.submission_id, task)
+    except DatabaseGone:
+        raise   # the whole job stops: nothing more may be recorded into a file nobody reads
+    except Exception as exc:
+        exc = item.triage(exc)
+        verdict = note_failure(services, item.ref, exc)
+        if not verdict.give_up:
+            raise RetryLater(verdict.delay_seconds, exc, verdict.attempts) from exc
+        bare = item.identity()
+        return Recorded(How.GAVE_UP, record_processing_error(bare, services, exc, verdict.attempts), bare)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""A SubmissionTask as storage records it (plain values, outcomes already derived), and the two ways of
+recording: a whole submission, or files added to a recorded one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+from core.textsafe import clean_text
+from intake.pipeline.task import MediaTask, Source, SubmissionTask
+from storage.records import CheckRow, FileRecord, SubmissionRecord
+from validators.results import CheckResult
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from storage.database import Database, OnDuplicate
+
+# The mail body as kept for the desk: enough for any real covering letter, not a megabyte per mail.
+MAX_BODY_CHARS = 20_000
+# Adds a check to a file whose content an earlier submission ({id, unit, received_at}) brought.
+DuplicateFound = Callable[[MediaTask, dict], None]
+
+
+def check_row(check: CheckResult) -> CheckRow:
+    """The check as stored; its advice to the submitter rides in the details (``details["advice"]``)."""
+    details = {**check.details, "advice": check.advice} if check.advice else dict(check.details)
+    return CheckRow(check.check_id, check.status.value, check.code, check.message, details)
+
+
+def file_record(media: MediaTask) -> FileRecord:
+    summary = media.media()
+    return FileRecord(
+        original_name=media.original_name, size_bytes=media.size_bytes, outcome=media.outcome.value,
+        blob=media.blob, container=summary["container"], duration_seconds=summary["duration_seconds"],
+        video_codec=summary["video_codec"], audio_codec=summary["audio_codec"], width=summary["width"],
+        height=summary["height"], checks=tuple(check_row(c) for c in media.checks), original=media.original,
+        repair=media.repair)
+
+
+def record_of(task: SubmissionTask) -> SubmissionRecord:
+    return SubmissionRecord(
+        source=Source(task.source).value, received_at=task.received_at, outcome=task.outcome.value,
+        source_ref=task.source_ref, unit=task.unit, unit_raw=task.unit_raw, contact=task.contact,
+        phone=task.phone, title=task.title, title_source=task.title_source, subject=task.subject,
+        speaker=task.speaker, topic=task.topic, actor=task.actor,
+        message_key=task.message_key, sender=task.sender, body_text=kept_body(task.body_text),
+        checks=tuple(check_row(c) for c in task.checks),
+        files=tuple(file_record(m) for m in task.files))
+
+
+def kept_body(text: str | None) -> str | None:
+    """The mail body as stored: its line breaks as plain newlines (a mail's are CRLF), cut to ``MAX_BODY_CHARS``."""
+    return clean_text(text.replace("\r\n", "\n").replace("\r", "\n"), MAX_BODY_CHARS) if text else None
+
+
+def record_submission(db: Database, task: SubmissionTask, on_duplicate: DuplicateFound | None = None) -> int:
+    """Record ``task`` in one transaction and return its id (DuplicateSource if its source_ref is recorded).
+
+    ``on_duplicate`` adds its check to the task's file too, so the task ends as it was recorded.
+    """
+    record = record_of(task)
+    return db.add_submission(record, on_duplicate=_rows_of(task.files, record.files, on_duplicate))
+
+
+def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], actor: str | None = None,
+                 on_duplicate: DuplicateFound | None = None, settle: Mapping[int, CheckResult] | None = None,
+                 fill: Mapping[str, str | None] | None = None) -> str:
+    """Append ``files`` to a recorded submission; return its new outcome ('accepted', ...).
+
+    ``settle`` replaces the submission's own checks (by row id) that the files answer; ``fill`` sets
+    its speaker and topic where they are still empty (see ``Database.add_files``).
+    """
+    records = tuple(file_record(m) for m in files)
+    return db.add_files(submission_id, records, actor=actor, on_duplicate=_rows_of(files, records, on_duplicate),
+                        settle={row_id: check_row(c) for row_id, c in (settle or {}).items()}, fill=fill)
+
+
+def _rows_of(files: Sequence[MediaTask], records: Sequence[FileRecord],
+             on_duplicate: DuplicateFound | None) -> OnDuplicate | None:
+    """What the database calls for a duplicate: the check ``on_duplicate`` added to the file, as a row.
+
+    The database may run its transaction again (a locked SQLite file); ``on_duplicate`` then finds its
+    check already on the file, and the same row is handed back again.
+    """
+    if on_duplicate is None:
+        return None
+
+    def added(index: int, earlier: dict) -> CheckRow | None:
+        media = files[index]
+        on_duplicate(media, earlier)
+        new = [row for row in map(check_row, media.checks) if row not in records[index].checks]
+        return new[-1] if new else None
+
+    return added

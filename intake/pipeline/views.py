@@ -1,0 +1,123 @@
+"""Plain data views of recorded submissions, shared by ``intake list``, notes, receipts and reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.timefmt import local_iso
+from intake.labels import DECISION_LABELS
+from intake.pipeline.secrecy import secrecy_of
+
+if TYPE_CHECKING:  # the database pulls in SQLAlchemy
+    from intake.config import ContestConfig
+    from storage.database import Database
+    from storage.models import Submission
+
+
+def submission_views(db: Database, outcome: str | None = None, unit: str | None = None,
+                     contest: ContestConfig | None = None) -> list[dict[str, Any]]:
+    """What ``intake list --json`` and the reports show: submissions with their latest decision.
+
+    ``unit`` keeps the works of one unit: as recorded or as the sender wrote it, and with ``contest``
+    also the known unit it means (柳南 or 柳南区委保密办 → the works of 柳南区).
+    """
+    subs = db.submissions(outcome=outcome)
+    if unit:
+        names = unit_names(unit, contest)
+        subs = [x for x in subs if x.unit in names or x.unit_raw == unit]
+    history = db.decisions()
+    return [view_of(x, history.get(x.id, [])) for x in subs]
+
+
+def unit_names(typed: str, contest: ContestConfig | None = None) -> set[str]:
+    """The recorded unit names a unit filter means: as typed, and the listed unit it matches (if any)."""
+    found = listed_unit(typed, contest) if contest is not None else None
+    return {typed, found} if found else {typed}
+
+
+def listed_unit(typed: str, contest: ContestConfig) -> str | None:
+    """The unit on the list that ``typed`` names (柳南, 柳南区委保密办 → 柳南区), or None.
+    A near miss does not count: a filter must not list another unit's works."""
+    from intake.pipeline.contest_rules import UnitMatcher
+
+    found = UnitMatcher(contest).match(typed)
+    return found.unit if found.how in ("exact", "alias", "contains") else None
+
+
+def submission_view(db: Database, submission_id: int) -> dict[str, Any]:
+    """One submission as ``intake list --json`` shows it; NotFound for an unknown id."""
+    return view_of(db.submission(submission_id), db.decisions([submission_id]).get(submission_id, []))
+
+
+def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
+    return {"decision": decision["decision"], "label": DECISION_LABELS.get(decision["decision"], decision["decision"]),
+            "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"]),
+            "forced": decision.get("forced", False), "reasons": decision.get("reasons") or []}
+
+
+def own_decisions(view: dict[str, Any], judge: str) -> dict[str, Any]:
+    """``view`` with only ``judge``'s own decisions: what a judge reads while scoring is still open, so that
+    judges decide without seeing each other's decisions and notes."""
+    own = [d for d in view.get("decisions") or [] if d.get("reviewer") == judge]
+    return {**view, "decision": own[-1] if own else None, "decisions": own}
+
+
+def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The object of ``intake list --json`` for one submission; ``decisions`` oldest first."""
+    file_positions = {f.id: f.position for f in sub.files}
+    checks = []
+    for check in sub.checks:
+        item = {"id": check.check_id, "status": check.status, "code": check.code, "message": check.message,
+                "advice": (check.details or {}).get("advice") or ""}
+        if check.media_file_id is not None:
+            item["file"] = file_positions.get(check.media_file_id)
+        if check.check_id == "sensitive_content":   # what the scan covered and found, for scripts and the desk
+            item["details"] = {k: v for k, v in (check.details or {}).items() if k != "advice"}
+        checks.append(item)
+    return {
+        "id": sub.id,
+        "source": sub.source,
+        "source_ref": sub.source_ref,
+        "received_at": local_iso(sub.received_at),
+        "unit": sub.unit,
+        "unit_raw": sub.unit_raw,
+        "contact": sub.contact,
+        "phone": sub.phone,
+        "title": sub.title,
+        "title_source": sub.title_source,   # given | file_name | subject; None for works recorded before 0013
+        "subject": sub.subject,
+        "sender": sub.sender,
+        "body_text": sub.body_text,   # the mail's body (bounded); blind review hides it with the sender
+        "speaker": sub.speaker,
+        "topic": sub.topic,
+        "outcome": sub.outcome,
+        "check_run": sub.check_run,   # 1 as recorded; each recheck or edit of the results adds one
+        "decision": decision_json(decisions[-1]) if decisions else None,
+        "decisions": [decision_json(d) for d in decisions],
+        "files": [
+            {
+                "sha256": f.sha256,
+                "original_name": f.original_name,
+                "size_bytes": f.size_bytes,
+                "duration_seconds": f.duration_seconds,
+                "outcome": f.outcome,
+                "container": f.container,
+                "video_codec": f.video_codec,
+                "audio_codec": f.audio_codec,
+                "width": f.width,
+                "height": f.height,
+                # A repaired file: what was done ('remux', 'shrink'), and the content as it arrived, kept.
+                "repair": f.repair,
+                "original": ({"sha256": f.original_sha256, "size_bytes": f.original.size_bytes if f.original else None}
+                             if f.original_sha256 else None),
+            }
+            for f in sub.files
+        ],
+        "checks": checks,
+        "secrecy": secrecy_of(checks),   # what the secrecy scan found or could not read (intake.pipeline.secrecy)
+        # 超大附件: the download links the mail gave instead of its video, while they are still to be fetched
+        "links": [{"name": link.get("name"), "url": link.get("url"), "size_bytes": link.get("size_bytes"),
+                   "expires": link.get("expires")}
+                  for check in sub.checks if check.check_id == "large_attachment_link" and check.media_file_id is None
+                  for link in (check.details or {}).get("links") or []],
+    }

@@ -1,0 +1,1 @@
+"""The long-running service: the runner, doctor, the systemd unit, status, logging, permissions."""
