@@ -27,6 +27,7 @@ from intake.pipeline.services import open_services
 from intake.pipeline.task import MediaTask, Source, SubmissionTask, TitleSource
 from tests import media
 from tests.configs import add_config
+from intake.mail.poller import MAIL_ARRIVAL
 from tests.conftest import require_tool
 from tests import test_report
 from tests.desks import log_in_page, logged_in, make_desk, running_desk
@@ -49,7 +50,7 @@ def work(services, files: list[Path], title: str | None = None, title_source: st
                           files=[MediaTask(source_path=p, original_name=p.name) for p in files])
     if task.phone:
         task.phone = normalise_phone(task.phone)
-    process(task, services)
+    process(task, services, MAIL_ARRIVAL)
     return task.submission_id
 
 

@@ -341,7 +341,9 @@ def test_report_reads_as_people_read_it_in_chromium(clips, workdir, browser, tmp
                           attachment_links=[LargeAttachmentLink(
                               f"https://mail.163.com/large-attachment-download/index.html?file={key}", "三江作品.mp4",
                               "80.96M", None, 84893532)], mentions_large_attachment=True)
-    process(mail, services)
+    from intake.mail.poller import MAIL_ARRIVAL
+
+    process(mail, services, MAIL_ARRIVAL)
 
     assert run("report", "-o", "r.html").returncode == 0
     page = browser.new_page(viewport={"width": 1366, "height": 900})

@@ -17,6 +17,7 @@ from intake.pipeline.stages import process
 from intake.pipeline.services import open_services
 from intake.pipeline.task import Source, SubmissionTask
 from tests.cli import listing, run
+from intake.mail.poller import MAIL_ARRIVAL
 
 UNITS = UnitMatcher(Config().contest)
 
@@ -49,7 +50,7 @@ def record(workdir, unit: str | None, body: str | None = None) -> None:
                           phone="13800138000", subject="作品", body_text=body)
     if body:
         task.attachment_links, task.mentions_large_attachment = find_large_attachment_links(body)
-    process(task, open_services(load_config(workdir / "config.yaml")))
+    process(task, open_services(load_config(workdir / "config.yaml")), MAIL_ARRIVAL)
 
 
 def test_edit_to_two_units_leaves_the_unit_unmatched(workdir):

@@ -66,6 +66,10 @@ class MailResult:
     already_recorded: bool
 
 
+# A mail's own stages before the pipeline's: its zips unpacked, its download links and other findings said.
+MAIL_ARRIVAL = (unpack_archives, warn_large_attachment_links, warn_mail_findings)
+
+
 @dataclass
 class MailItem:
     """A mail as record_once takes it (see intake.pipeline.record_once.SourceItem)."""
@@ -74,7 +78,7 @@ class MailItem:
     uid: int
     ref: str
     use_keyword: bool
-    arrival = (unpack_archives, warn_large_attachment_links, warn_mail_findings)
+    arrival = MAIL_ARRIVAL
 
     def build(self, work: Path) -> SubmissionTask | None:
         return self.poller._read(self.uid, self.ref, work)

@@ -217,10 +217,11 @@ Stage = Callable[[SubmissionTask, Services], None]
 
 # What is done to the files, in order: also what a file added later (attach) goes through.
 FILE_STAGES: list[Stage] = [store_files, inspect_files, remux_near_misses, scan_files, take_opening_phrase]
-# The checks of the submission itself, after its files: also what a recheck asks again.
-SUBMISSION_CHECKS: list[Stage] = [check_message_text, check_contact, match_unit, check_contest_deadline,
-                                  check_unit_quota]
-STAGES: list[Stage] = [name_the_work, check_files_present, *FILE_STAGES, *SUBMISSION_CHECKS,
+# The checks of the submission itself, after its files, by the check id each adds: also what a recheck asks again.
+SUBMISSION_CHECKS: dict[str, Stage] = {"sensitive_content": check_message_text, "contact_info": check_contact,
+                                       "unit": match_unit, "deadline": check_contest_deadline,
+                                       "quota": check_unit_quota}
+STAGES: list[Stage] = [name_the_work, check_files_present, *FILE_STAGES, *SUBMISSION_CHECKS.values(),
                        confirm_source_unchanged, record]
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from intake.inbox.done import Refreshed, follow_outcome
 from intake.mail.findings import LINK_TOO_LARGE
 from intake.pipeline.services import Services
-from intake.pipeline.stages import (duplicate_found, inspect_files, remux_near_misses, scan_files, store_files, take_opening_phrase)
+from intake.pipeline.stages import FILE_STAGES, duplicate_found
 from intake.pipeline.recording import record_files
 from intake.pipeline.task import MediaTask, Source, SubmissionTask
 from validators.results import CheckResult, Outcome, Status
@@ -46,7 +46,7 @@ def attach_file(services: Services, submission_id: int, path: Path, actor: str |
     sub = services.db.submission(submission_id)   # fails early, in Chinese, for an unknown id
     task = SubmissionTask(source=Source.ATTACH, received_at=datetime.now(timezone.utc),
                           files=[MediaTask(source_path=path, original_name=path.name)])
-    for stage in (store_files, inspect_files, remux_near_misses, scan_files, take_opening_phrase):
+    for stage in FILE_STAGES:
         stage(task, services)
     media = task.files[0]
     settle = settled_checks(sub, media)

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from core.errors import ChangedMeanwhile
 from core.numbers import size_text
-from intake.pipeline.contact_info import check_contact_info
 from intake.inbox.done import Refreshed, follow_outcome
 from intake.pipeline.services import Services
-from intake.pipeline.stages import check_contest_deadline, check_unit_quota, match_unit, take_opening_phrase
+from intake.pipeline.stages import SUBMISSION_CHECKS, take_opening_phrase
 from intake.pipeline.recording import check_row
 from intake.pipeline.repair import needs_remux, remux_file
 from intake.pipeline.task import MediaTask, Source, SubmissionTask
@@ -43,7 +42,8 @@ from validators.results import CheckResult, Outcome, Status, warned
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.models import Submission
 
-SUBMISSION_CHECKS = frozenset({"contact_info", "unit", "deadline", "quota"})
+# What a recheck asks again of the submission itself (the mail's own text keeps the result it was recorded with).
+ASKABLE = frozenset(SUBMISSION_CHECKS) - {"sensitive_content"}
 MEDIA_CHECKS = frozenset({"size", "container", "streams", "duration", "integrity"})
 CONTENT_CHECKS = frozenset({"opening_phrase", "sensitive_content"})
 HASH_CHUNK = 4 * 1024 * 1024
@@ -116,23 +116,20 @@ def judge(services: Services, judged: Judged, asked: Iterable[str], media: bool 
     """Ask the submission checks in ``asked`` again (and the media checks if ``media``), in the pipeline's
     order; ``judged.run`` becomes the results to store. ``looked`` hands in files already looked at again
     (``look_again``) for a submission read anew: a file added since keeps its results."""
-    task, asked = judged.task, set(asked) & SUBMISSION_CHECKS
+    task, asked = judged.task, set(asked) & ASKABLE
     if media and looked is None:
         looked = look_again(services, judged, content)
     if looked is not None:
         task.files = [looked.get(position, item) for position, item in zip(judged.positions, task.files)]
         take_opening_phrase(task, services)   # fills a speaker or topic still empty, never one a reviewer set
-    task.checks = [c for c in task.checks if c.check_id not in asked]
-    written = task.unit_raw if task.unit_raw is not None else task.unit
     if "contact_info" in asked:
-        task.checks.append(check_contact_info(written, task.contact, task.phone))
+        asked.add("unit")   # the contact check reads the unit as written: the unit is matched again after it
+    task.checks = [c for c in task.checks if c.check_id not in asked]
     if "unit" in asked:
-        task.unit = written
-        match_unit(task, services)
-    if "deadline" in asked:
-        check_contest_deadline(task, services)
-    if "quota" in asked:
-        check_unit_quota(task, services)   # counts only the works recorded before this one
+        task.unit = task.unit_raw if task.unit_raw is not None else task.unit
+    for check_id, stage in SUBMISSION_CHECKS.items():
+        if check_id in asked:
+            stage(task, services)   # the quota counts only the works recorded before this one
     files = tuple(FileRun(position, tuple(check_row(c) for c in item.checks), item.media() if item.report else None,
                           _repaired_now(judged, position, item))
                   for position, item in zip(judged.positions, task.files)
@@ -149,7 +146,7 @@ def recheck(services: Services, submission_ids: list[int] | None, media: bool = 
     ids = sorted(set(submission_ids)) if submission_ids is not None else db.submission_ids()
     for submission_id in ids:
         db.submission(submission_id)   # an unknown number stops everything before any work
-    asked = sorted(SUBMISSION_CHECKS)
+    asked = sorted(ASKABLE)
     data = {"asked": asked, "media": media, "content": content,
             "deadline": services.config.contest.deadline.isoformat()}
     for submission_id in ids:
