@@ -1,17 +1,36 @@
-"""The one error tree of the project.
+"""The one error tree of the project: every exception we raise is one of these.
 
     IntakeError                 anything we expect and can explain to a user
     ├── ConfigError             config.yaml is missing, malformed or invalid (exit 2)
+    │   └── DuplicateKey        a key given twice in one section (YAML would keep only the last)
     ├── UsageError              the command line asks for something impossible (exit 2)
     │   └── NotFound            no submission has the number asked for (exit 2)
     ├── ToolError               ffmpeg or MediaInfo is missing or misbehaves
     ├── StorageError            the database or the file store failed
     │   ├── ChangedMeanwhile    a record changed between reading and writing it (read again)
+    │   ├── DuplicateSource     the item is recorded already (another worker, an earlier run)
     │   └── DatabaseError       the database is unreachable, locked or not migrated
     │       ├── DataRejected    the database refused one item's values (the item's fault)
     │       └── DatabaseGone    the SQLite file was deleted or replaced under us (stop)
-    └── MailboxError            the IMAP server refused or dropped us
-        └── LoginRefused        the server refused the account or its authorization code (retried slowly)
+    ├── MailboxError            the IMAP server refused or dropped us
+    │   └── LoginRefused        the server refused the account or its authorization code (retried slowly)
+    ├── MailRefused             the server refused a command about one mail, the connection fine (its fault)
+    └── NotNow                  the item cannot be taken now; nothing of it is recorded, it comes round again
+        ├── RetryLater          processing failed (or still backs off after a failure): try after a delay
+        ├── SourceChanged       a dropped file changed, or is still being written, while it was read
+        ├── RefusedEntry        not a regular file inside the inbox (a link, a FIFO…): left alone, never read
+        ├── Stopped             a stop was asked for in the middle of a copy
+        └── Cancelled           a stop was asked for while a child process ran: its result means nothing
+
+    FailedOnFile                a tool could not read one file: that file's check result, never an error shown
+    ├── ProbeFailed             MediaInfo crashed, hung or returned nothing (validators.mediainfo)
+    ├── RemuxFailed             the lossless copy could not be made (validators.remux)
+    │   └── OutputTooLarge      the copy reached its cap: the source makes its demuxer repeat bytes
+    ├── ShrinkFailed            the re-encode could not be made (validators.shrink)
+    ├── TooBig                  a mail part passed the size limit while it was fetched: stop downloading
+    └── Unreadable              a Matroska header that is not EBML as the format writes it
+
+    NotRegularFile (OSError)    the path is a FIFO, device, socket or directory: nothing of it is read
 
 ``item_fault`` says whether an error is the item's doing (a mail or file that
 makes processing fail) rather than the infrastructure's (a database or
@@ -22,8 +41,9 @@ optional hint saying what to do next. Third-party exceptions are wrapped at
 the edge with ``raise … from exc`` so that the cause stays in the log.
 
 A rejected video is *not* an error: it is a normal check result. ``FailedOnFile`` stands apart from
-the tree for that reason: a tool that could not read one file (MediaInfo, a remux, a re-encode) says
-why, and the caller turns that into the file's check result.
+the user's tree for that reason: a tool that could not read one file (MediaInfo, a remux, a re-encode) says
+why, and the caller turns that into the file's check result. ``NotRegularFile`` is an OSError, as the open
+that finds it raises.
 """
 
 from __future__ import annotations
@@ -95,3 +115,105 @@ class FailedOnFile(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class DuplicateKey(ConfigError):
+    """Raised by the config loader at the second ``key`` of a section, on its ``line``."""
+
+    def __init__(self, key: str, line: int):
+        super().__init__(f"第 {line} 行：键“{key}”重复出现，前面的设置会被忽略。", "请把同一节的设置合并到一处。")
+        self.key, self.line = key, line
+
+
+class DuplicateSource(StorageError):
+    """A submission with this source_ref is already recorded (another worker or an earlier run)."""
+
+    def __init__(self, submission_id: int | None):
+        super().__init__(f"这件作品已经登记过（#{submission_id}）。")
+        self.submission_id = submission_id
+
+
+class MailRefused(IntakeError):
+    """The server answered NO/BAD to a command about one mail while the connection stayed fine: the mail's fault."""
+
+    item_fault = True
+
+
+class NotNow(IntakeError):
+    """The item cannot be taken now: nothing of it is recorded, and it comes round again."""
+
+
+class RetryLater(NotNow):
+    """Processing failed (or an earlier failure is still backing off): try again after ``delay`` seconds.
+
+    ``cause`` is None while backing off; otherwise it is the failure just counted (``attempts`` so far).
+    """
+
+    def __init__(self, delay: float, cause: BaseException | None = None, attempts: int = 0):
+        super().__init__(str(cause) if cause else "等待重试")
+        self.delay = delay
+        self.cause = cause
+        self.attempts = attempts
+
+
+class SourceChanged(NotNow):
+    """The source changed (or is still being written) while it was processed: the attempt is discarded."""
+
+    def __init__(self, reason: str, retry_after: float = 0.0):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class RefusedEntry(NotNow):
+    """Not a regular file inside the inbox (a link, a FIFO, a device…): it is left alone, never read."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}：{reason}")
+        self.path = path
+        self.reason = reason
+
+
+class Stopped(NotNow):
+    """A stop was asked for in the middle of a copy: the file stays in the inbox for the next run."""
+
+    def __init__(self, message: str = "已停止"):
+        super().__init__(message)
+
+
+class Cancelled(NotNow):
+    """A stop was asked for while a child ran: its result means nothing, and the item is left for later."""
+
+    def __init__(self, message: str = "已停止"):
+        super().__init__(message)
+
+
+class ProbeFailed(FailedOnFile):
+    """MediaInfo crashed, hung or returned nothing for this file (a property of the file)."""
+
+
+class RemuxFailed(FailedOnFile):
+    """ffmpeg could not read the file or write the MP4 (a property of the file, not of the tool)."""
+
+
+class OutputTooLarge(RemuxFailed):
+    """The copy reached its cap (``output_cap``): the source makes its demuxer repeat bytes."""
+
+
+class ShrinkFailed(FailedOnFile):
+    """ffmpeg could not re-encode the file, or not within the time allowed."""
+
+
+class TooBig(FailedOnFile):
+    """The decoded part passed the size limit: stop downloading."""
+
+    def __init__(self, reason: str = "超过大小上限"):
+        super().__init__(reason)
+
+
+class Unreadable(FailedOnFile):
+    """The header is not EBML as the Matroska format writes it."""
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, device, socket or directory: nothing of it is read."""

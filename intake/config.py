@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import ConfigError
+from core.errors import ConfigError, DuplicateKey
 from validators.rules import RulesConfig
 
 CONFIG_ENV = "INTAKE_CONFIG"
@@ -259,12 +259,6 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise ConfigError(f"配置文件 {file} 的顶层应为键值对。", "请对照项目根目录的 config.yaml。")
         data = loaded
     return config_from_dict(data, base_dir=(file.parent if file else Path.cwd()), source=file)
-
-
-class DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: str, line: int):
-        super().__init__(key)
-        self.key, self.line = key, line
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -21,10 +21,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import failpoints
+from core.outcome import outcome_of_statuses
 from core.errors import ChangedMeanwhile
 from storage.blobs import insert_blob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
-from storage.records import CheckRow, CheckRun, outcome_of_statuses
+from storage.records import CheckRow, CheckRun
 from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
 
 EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "title_source", "speaker", "topic")
@@ -146,7 +147,7 @@ def _store_run(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any
             for name in MEDIA_FACTS if found.media is not None else ():
                 setattr(media, name, found.media.get(name))
         add(media, checks)
-        media.outcome = outcome_of_statuses(c.status for c in checks)
-    sub.outcome = outcome_of_statuses(statuses)
+        media.outcome = outcome_of_statuses(c.status for c in checks).value
+    sub.outcome = outcome_of_statuses(statuses).value
     sub.check_run = number
     return shown

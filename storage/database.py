@@ -22,7 +22,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import failpoints
-from core.errors import ChangedMeanwhile, DatabaseError, DatabaseGone, DataRejected, UsageError
+from core.outcome import outcome_of_statuses
+from core.errors import ChangedMeanwhile, DataRejected, DatabaseError, DatabaseGone, DuplicateSource, UsageError
 from core.textsafe import clean_text
 from storage.models import (Attempt, Blob, CheckRecord, Claim, DeskSession, Event, MediaFile, StoredRun, Submission,
                             User, utcnow)
@@ -31,7 +32,7 @@ from storage.check_runs import apply_check_run, lock_submission
 from storage.logins import LoginTry, begin_login, clear_logins
 from storage.scores import JudgeScores, save_scores, scores_of
 from storage.filestore import StoredBlob
-from storage.records import CheckRow, CheckRun, FileRecord, SchemaChange, SubmissionRecord, outcome_of_statuses
+from storage.records import CheckRow, CheckRun, FileRecord, SchemaChange, SubmissionRecord
 from storage.values import check_record as _check_row
 from storage.values import jsonable as _jsonable
 from storage.values import not_found as _not_found
@@ -130,14 +131,6 @@ def _died_here(worker: str) -> bool:
     except PermissionError:
         return False
     return False
-
-
-class DuplicateSource(Exception):
-    """A submission with this source_ref is already recorded (another worker or an earlier run)."""
-
-    def __init__(self, submission_id: int | None):
-        super().__init__(submission_id)
-        self.submission_id = submission_id
 
 
 class Database:
@@ -314,7 +307,7 @@ class Database:
                 files = _claim_blobs(s, sub.id, record.files, on_duplicate)
                 if files != list(record.files):   # a duplicate found just now changes the outcome
                     sub.outcome = outcome_of_statuses([c.status for c in record.checks] +
-                                                      [c.status for f in files for c in f.checks])
+                                                      [c.status for f in files for c in f.checks]).value
                 for check in record.checks:
                     s.add(_check_row(sub.id, None, check))
                 _add_files(s, sub.id, files, start=0)
@@ -363,7 +356,7 @@ class Database:
             s.flush()
             statuses = set(s.scalars(select(CheckRecord.status).where(
                 CheckRecord.submission_id == submission_id, CheckRecord.run == sub.check_run)))
-            sub.outcome = outcome_of_statuses(statuses)
+            sub.outcome = outcome_of_statuses(statuses).value
             data["outcome"] = sub.outcome
             s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
                         data=_jsonable(data)))
@@ -756,7 +749,7 @@ def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                                              "received_at": earlier.received_at})
                 if check is not None:
                     checks = media.checks + (check,)
-                    out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks))
+                    out[index] = replace(media, checks=checks, outcome=outcome_of_statuses(c.status for c in checks).value)
     return out
 
 

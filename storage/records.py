@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from storage.filestore import StoredBlob
 
@@ -103,20 +103,6 @@ class CheckRun:
 
     checks: tuple[CheckRow, ...]
     files: tuple[FileRun, ...] = ()
-
-
-def outcome_of_statuses(statuses: Iterable[str]) -> str:
-    """The outcome of stored statuses: 'rejected' if any failed, 'needs_review' if any warned, else 'accepted'.
-
-    The same rule as the validators' ``outcome_of``; storage needs it when a check is added inside
-    the recording transaction (a duplicate found there) or files are added later.
-    """
-    statuses = set(statuses)
-    if "fail" in statuses:
-        return "rejected"
-    if "warn" in statuses:
-        return "needs_review"
-    return "accepted"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ the decode reads the spans of the file's real length, and no child outlives the 
 
 from __future__ import annotations
 
+from core.errors import ProbeFailed
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 from validators import children, examine, mediainfo, tools
 from validators.examine import examine_file
 from validators.rules import RulesConfig
-from validators.mediainfo import MediaFacts, ProbeFailed
+from validators.mediainfo import MediaFacts
 
 RULES = RulesConfig()
 

@@ -3,6 +3,7 @@ an early stop that leaves the session usable, and a debug log that never holds t
 
 from __future__ import annotations
 
+from core.errors import TooBig
 import logging
 import os
 
@@ -10,7 +11,7 @@ import pytest
 
 from intake.config import MailboxConfig
 from intake.mail.client import MailSession
-from intake.mail.fetch import PartFetcher, TooBig
+from intake.mail.fetch import PartFetcher
 from intake.mail.structure import leaf_parts
 from tests import mails
 from tests.dovecot import PASSWORD, USER

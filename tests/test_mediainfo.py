@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from core.errors import ToolError
-from validators.mediainfo import ProbeFailed, probe_media, start_probe
+from core.errors import ProbeFailed, ToolError
+from validators.mediainfo import probe_media, start_probe
 from validators.opened import OpenedFile
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import RetryLater
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -10,7 +11,7 @@ import pytest
 
 from intake.pipeline.services import open_services
 from intake.config import load_config
-from intake.pipeline.record_once import How, RetryLater, record_once
+from intake.pipeline.record_once import How, record_once
 from intake.pipeline.task import SubmissionTask
 from tests.configs import add_config
 from tests.waiting import wait_until

@@ -6,6 +6,7 @@ conversion that failed before. Real ffmpeg-made files, the real commands, a real
 
 from __future__ import annotations
 
+from core.errors import OutputTooLarge
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ from tests.configs import add_config
 from tests.conftest import require_tool
 from tests.test_watch import write_config
 from validators.opened import OpenedFile
-from validators.remux import OutputTooLarge, output_cap, probe_streams, remux_to_mp4
+from validators.remux import output_cap, probe_streams, remux_to_mp4
 
 GROWN_BY = 20   # the attack files: a plain copy is at least this many times larger than the file
 

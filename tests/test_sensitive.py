@@ -231,7 +231,7 @@ def test_a_file_cut_off_half_way_says_how_much_was_scanned(videos, scanning):
     assert (check["status"], check["code"]) == ("warn", "scan_incomplete")
     covered = check["details"]["scanned_seconds"]
     assert 3 <= covered < 15 and not check["details"]["complete"]
-    assert check["message"].startswith(f"全片扫描未完成。已查看：前 ")
+    assert check["message"].startswith("全片扫描未完成。已查看：前 ")
     assert f"画面只能解码到约第 {covered:.0f} 秒（视频长 20秒）" in check["message"]
     assert check["message"].endswith("请人工观看确认。") and "未发现" not in check["message"].split("其中")[0]
 

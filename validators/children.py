@@ -12,6 +12,7 @@ a thread drains its pipes, so it never stalls on a full one, and ``Running.resul
 
 from __future__ import annotations
 
+from core.errors import Cancelled
 import contextlib
 import os
 import signal
@@ -23,10 +24,6 @@ from typing import Callable
 _lock = threading.Lock()
 _running: set[subprocess.Popen] = set()
 _cancelled = threading.Event()
-
-
-class Cancelled(Exception):
-    """A stop was asked for while a child ran: its result means nothing, and the item is left for later."""
 
 
 def run(args: list[str], *, timeout: float, **popen_kwargs) -> subprocess.CompletedProcess:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import ProbeFailed
 import os
 import stat
 from contextlib import ExitStack
@@ -16,7 +17,7 @@ from validators.content import content_checks
 from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
-from validators.mediainfo import MediaFacts, ProbeFailed, probe_media, start_probe
+from validators.mediainfo import MediaFacts, probe_media, start_probe
 from validators.tools import Spans, start_decode
 
 # What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.

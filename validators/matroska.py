@@ -11,6 +11,7 @@ Only element headers are read until the Tracks element, and Tracks itself at mos
 
 from __future__ import annotations
 
+from core.errors import Unreadable
 from validators.opened import OpenedFile
 
 EBML_HEADER = 0x1A45DFA3
@@ -20,10 +21,6 @@ TRACK_ENTRY = 0xAE
 CONTENT_ENCODINGS = 0x6D80
 MAX_TRACKS_BYTES = 1024 * 1024
 MAX_ELEMENTS = 10_000          # top-level elements looked at before Tracks (SeekHead, Info, Void …)
-
-
-class Unreadable(ValueError):
-    """The header is not EBML as the Matroska format writes it."""
 
 
 def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int]:

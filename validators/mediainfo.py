@@ -15,17 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import FailedOnFile, ToolError
+from core.errors import ProbeFailed, ToolError
 from validators import children
 from validators.opened import OpenedFile
 from validators.worker_child import child_env
 
 MISSING = ("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo（并确认已安装 libmediainfo）。")
 LIBRARY_MISSING = 3   # the child's exit status when pymediainfo or libmediainfo cannot load
-
-
-class ProbeFailed(FailedOnFile):
-    """MediaInfo crashed, hung or returned nothing for this file (a property of the file)."""
 
 
 @dataclass(frozen=True)

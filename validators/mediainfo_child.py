@@ -9,7 +9,6 @@ A crash in the C library (a hostile file) ends this process, not the intake; the
 
 from __future__ import annotations
 
-import os
 import sys
 
 # The tags people write into a file (read for the opening phrase and the secrecy scan) come after the format's fields.

@@ -7,6 +7,7 @@ the checks began, for a playlist say, is never read.
 
 from __future__ import annotations
 
+from core.errors import NotRegularFile
 import errno
 import os
 import stat
@@ -14,10 +15,6 @@ from pathlib import Path
 
 # O_NOFOLLOW: a symlink is refused, not followed; O_NONBLOCK: a FIFO cannot block the open.
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
-
-class NotRegularFile(OSError):
-    """The path is a FIFO, device, socket or directory: nothing of it is read."""
 
 
 class OpenedFile:

@@ -24,7 +24,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import FailedOnFile, StorageError, ToolError
+from core.errors import OutputTooLarge, RemuxFailed, StorageError, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.mediainfo import MediaFacts
@@ -68,14 +68,6 @@ DISK_ERRORS = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT, e
 # Container metadata that says how the file was made, not what it holds: no text of the sender's.
 TECHNICAL_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "creation_time", "handler_name",
                   "vendor_id", "timebase", "start", "end", "duration", "language"}
-
-
-class RemuxFailed(FailedOnFile):
-    """ffmpeg could not read the file or write the MP4 (a property of the file, not of the tool)."""
-
-
-class OutputTooLarge(RemuxFailed):
-    """The copy reached its cap (``output_cap``): the source makes its demuxer repeat bytes."""
 
 
 @dataclass(frozen=True)

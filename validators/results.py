@@ -1,22 +1,11 @@
-"""Check results as data, and the outcome derived from them."""
+"""Check results as data, and the outcome derived from them (by core.outcome's rule)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Iterable
 
-
-class Status(str, Enum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-class Outcome(str, Enum):
-    ACCEPTED = "accepted"
-    NEEDS_REVIEW = "needs_review"
-    REJECTED = "rejected"
+from core.outcome import Outcome, Status, outcome_of_statuses
 
 
 @dataclass(frozen=True)
@@ -55,16 +44,6 @@ def failed(check_id: str, code: str, message: str, *, advice: str = "", **detail
 def outcome_of(results: Iterable[CheckResult]) -> Outcome:
     """rejected if any check fails, needs_review if any warns, else accepted."""
     return outcome_of_statuses(r.status for r in results)
-
-
-def outcome_of_statuses(statuses: Iterable[Status | str]) -> Outcome:
-    """The same rule over bare statuses (as stored in the database)."""
-    statuses = {Status(s) for s in statuses}
-    if Status.FAIL in statuses:
-        return Outcome.REJECTED
-    if Status.WARN in statuses:
-        return Outcome.NEEDS_REVIEW
-    return Outcome.ACCEPTED
 
 
 def worst(outcomes: Iterable[Outcome]) -> Outcome:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from core.errors import FailedOnFile, ToolError
+from core.errors import ShrinkFailed, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.tools import SAFE_INPUT, ffmpeg_exe
@@ -27,10 +27,6 @@ AUDIO_BPS = 128_000
 MUXING_SHARE = 0.02        # what the MP4's own boxes take beside the streams
 MIN_VIDEO_BPS = 100_000    # below this the picture is no longer worth judging
 Progress = Callable[[float], None]   # the share done, 0..1
-
-
-class ShrinkFailed(FailedOnFile):
-    """ffmpeg could not re-encode the file, or not within the time allowed."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from validators import children
 from validators.opened import OpenedFile, media_input
-from validators.texts import TextSource
+from validators.texts import TextSource, decode_text
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 SUBTITLE_SUFFIXES = (".srt", ".ass", ".ssa", ".vtt")
@@ -28,24 +28,6 @@ MAX_WINDOW_CHARS = 2000
 MAX_TEXT_CHARS = 200_000
 # A plain transcript has no times: its opening lines are the opening.
 MAX_PLAIN_CHARS = 500
-
-
-def decode_sidecar(raw: bytes) -> str:
-    """The text of a sidecar or transcript as Windows tools write it (UTF-8 with or without BOM,
-    UTF-16 with BOM, or GBK). Never raises and never yields surrogates or NULs: bad bytes become U+FFFD.
-    """
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # errors="replace" also covers an odd length and a lone surrogate.
-        text = raw.decode("utf-16", errors="replace")
-    else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
-                text = raw[:exc.start].decode("utf-8-sig")   # a capped read cut the last character
-            else:
-                text = raw.decode("gb18030", errors="replace")
-    return text.replace("\x00", "")
 
 
 # An SRT/VTT timing line, and an ASS Dialogue line (start time, then the text after nine commas).
@@ -127,7 +109,7 @@ def sidecar_sources(transcripts: list[tuple[str, bytes]]) -> list[TextSource]:
     """Subtitle files give timed cues; a .txt transcript gives its text."""
     out: list[TextSource] = []
     for name, raw in transcripts:
-        text = decode_sidecar(raw[:MAX_SIDECAR_BYTES])
+        text = decode_text(raw[:MAX_SIDECAR_BYTES])
         if Path(name).suffix.lower() in SUBTITLE_SUFFIXES:
             out += cues(text, "sidecar", name)
         else:

@@ -31,11 +31,17 @@ class TextSource:
 
 
 def decode_text(raw: bytes) -> str:
-    """Text as Windows tools write it: UTF-8 (with or without BOM), UTF-16 with BOM, or GBK. Never raises:
-    what does not decode (an odd last byte, a lone surrogate) becomes U+FFFD."""
+    """Text as Windows tools write it (a sidecar, a transcript, a subtitle file): UTF-8 with or without BOM,
+    UTF-16 with BOM, or GBK. Never raises and never yields surrogates or NULs: bad bytes become U+FFFD (an odd
+    last byte, a lone surrogate); a last character that a capped read cut in two is dropped."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", errors="replace")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("gb18030", errors="replace")
+        text = raw.decode("utf-16", errors="replace")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+                text = raw[:exc.start].decode("utf-8-sig")
+            else:
+                text = raw.decode("gb18030", errors="replace")
+    return text.replace("\x00", "")

@@ -10,7 +10,7 @@ from core.names import stem_of
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text
 from intake.cli.validate_cmd import EXIT_CODES, existing_files
-from intake.pipeline.contact_info import clean_text, normalise_phone
+from intake.pipeline.contact_info import field_text, normalise_phone
 from intake.inbox.archives import unpack_archives
 from intake.pipeline.stages import process
 from intake.pipeline.task import MediaTask, Source, SubmissionTask, TitleSource
@@ -33,9 +33,9 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
     services = app.services(deep=deep, progress=True)
     task = SubmissionTask(
         source=Source.CLI, received_at=datetime.now(timezone.utc),
-        unit=clean_text(unit), contact=clean_text(contact, 100), phone=normalise_phone(phone),
-        title=clean_text(title, 500) or stem_of(paths[0].name),
-        title_source=TitleSource.GIVEN if clean_text(title, 500) else TitleSource.FILE_NAME,
+        unit=field_text(unit), contact=field_text(contact, 100), phone=normalise_phone(phone),
+        title=field_text(title, 500) or stem_of(paths[0].name),
+        title_source=TitleSource.GIVEN if field_text(title, 500) else TitleSource.FILE_NAME,
         files=[MediaTask(source_path=p, original_name=p.name) for p in paths])
     process(task, services, (unpack_archives,))   # a zip given here is unpacked as a dropped one
     click.echo(f"已登记作品 #{task.submission_id}：{outcome_text(task.outcome)}")

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from core.errors import UsageError
+from core.errors import NotRegularFile, UsageError
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
 from intake.cli.render import check_lines, outcome_text, terminal_json
 from intake.inbox.metadata import transcripts_beside
 from intake.pipeline.repair import examine_as_intake
 from validators.examine import FileReport, examine_file
-from validators.opened import NotRegularFile, OpenedFile
+from validators.opened import OpenedFile
 from validators.results import CheckResult, Outcome, worst
 
 EXIT_CODES = {Outcome.ACCEPTED: 0, Outcome.NEEDS_REVIEW: 3, Outcome.REJECTED: 4}

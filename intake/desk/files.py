@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Callable
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from core.errors import IntakeError
+from core.errors import IntakeError, RemuxFailed
 from core.names import base_name, stem_of
 from core.textsafe import clean_name
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.jobs import Jobs
-from validators.remux import RemuxFailed, copy_without_metadata
+from validators.remux import copy_without_metadata
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.models import MediaFile

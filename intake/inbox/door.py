@@ -15,6 +15,7 @@ a folder swapped for a link meanwhile cannot send us outside.
 
 from __future__ import annotations
 
+from core.errors import RefusedEntry, SourceChanged, Stopped
 import errno
 import fcntl
 import io
@@ -44,28 +45,6 @@ KIND_NAMES = {stat.S_IFIFO: "命名管道（FIFO）", stat.S_IFCHR: "字符设�
               stat.S_IFSOCK: "套接字", stat.S_IFLNK: "符号链接", stat.S_IFDIR: "文件夹"}
 
 
-class Refused(Exception):
-    """Not a regular file inside the inbox (a link, a FIFO, a device…): it is left alone, never read."""
-
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"{path}：{reason}")
-        self.path = path
-        self.reason = reason
-
-
-class SourceChanged(Exception):
-    """The source changed (or is still being written) while it was processed: the attempt is discarded."""
-
-    def __init__(self, reason: str, retry_after: float = 0.0):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class Stopped(Exception):
-    """A stop was asked for in the middle of a copy: the file stays in the inbox for the next run."""
-
-
 @dataclass(frozen=True)
 class Identity:
     dev: int
@@ -83,13 +62,13 @@ def kind_name(mode: int) -> str:
 
 
 def relative_parts(inbox: Path, path: Path) -> tuple[str, ...]:
-    """``path`` below ``inbox`` as its name components; Refused if it is not below it (lexically)."""
+    """``path`` below ``inbox`` as its name components; RefusedEntry if it is not below it (lexically)."""
     try:
         parts = path.relative_to(inbox).parts
     except ValueError:
-        raise Refused(path, "不在投递文件夹内") from None
+        raise RefusedEntry(path, "不在投递文件夹内") from None
     if not parts or any(p in ("..", ".") for p in parts):
-        raise Refused(path, "不在投递文件夹内")
+        raise RefusedEntry(path, "不在投递文件夹内")
     return parts
 
 
@@ -102,7 +81,7 @@ def open_dir_chain(inbox: Path, parts: tuple[str, ...]) -> int:
                 child = os.open(part, DIR_FLAGS, dir_fd=fd)
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise Refused(inbox.joinpath(*parts), f"路径中的“{part}”是链接或不是文件夹，不会跟随") from None
+                    raise RefusedEntry(inbox.joinpath(*parts), f"路径中的“{part}”是链接或不是文件夹，不会跟随") from None
                 raise
             os.close(fd)
             fd = child
@@ -119,7 +98,7 @@ def is_real_folder(inbox: Path, path: Path) -> bool:
     try:
         os.close(open_dir_chain(inbox, relative_parts(inbox, path)))
         return True
-    except (Refused, OSError):
+    except (RefusedEntry, OSError):
         return False
 
 
@@ -152,7 +131,7 @@ class InboxFile:
 
     @classmethod
     def open(cls, inbox: Path, path: Path, stop: threading.Event | None = None) -> "InboxFile":
-        """Open ``path``; Refused for anything but a regular file reached without links, OSError if it is gone."""
+        """Open ``path``; RefusedEntry for anything but a regular file reached without links, OSError if it is gone."""
         parts = relative_parts(inbox, path)
         dir_fd = open_dir_chain(inbox, parts[:-1])
         try:
@@ -258,18 +237,18 @@ def open_regular(name: str, path: Path, dir_fd: int | None = None) -> int:
     except FileNotFoundError:
         raise
     if not stat.S_ISREG(before.st_mode):
-        # Refused before open(): opening a device can have effects of its own.
-        raise Refused(path, f"是{kind_name(before.st_mode)}，不是普通文件，不会读取")
+        # RefusedEntry before open(): opening a device can have effects of its own.
+        raise RefusedEntry(path, f"是{kind_name(before.st_mode)}，不是普通文件，不会读取")
     try:
         fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise Refused(path, "是符号链接，不会跟随") from None
+            raise RefusedEntry(path, "是符号链接，不会跟随") from None
         raise
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
         os.close(fd)
-        raise Refused(path, f"在打开时被换成了{kind_name(st.st_mode)}，不会读取")
+        raise RefusedEntry(path, f"在打开时被换成了{kind_name(st.st_mode)}，不会读取")
     return fd
 
 
@@ -286,7 +265,7 @@ def read_fd(fd: int, limit: int) -> bytes:
 
 
 def read_sidecar(path: Path, inbox: Path | None = None, cap: int = SIDECAR_CAP) -> bytes:
-    """A sidecar's first ``cap`` bytes; through the folder chain when it lies in ``inbox``. Refused / OSError."""
+    """A sidecar's first ``cap`` bytes; through the folder chain when it lies in ``inbox``. RefusedEntry / OSError."""
     if inbox is not None:
         with InboxFile.open(inbox, path) as source:
             return source.read_capped(cap)

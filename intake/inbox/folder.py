@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Callable
 
 from core import failpoints
-from core.errors import StorageError
+from core.errors import Cancelled, RefusedEntry, SourceChanged, Stopped, StorageError
 from core.names import stem_of
 from core.textsafe import clean_name, one_line
 from core.timefmt import SHANGHAI
 from intake.config import WatchConfig
 from intake.pipeline.contest_rules import UnitMatcher
 from intake.inbox.done import FOLDER_ACTOR, NOTE_SUFFIX, claim_name, free_name, note_of, sidecar_target
-from intake.inbox.door import InboxFile, InboxMedia, Refused, SourceChanged, Stopped, open_dir_chain, relative_parts
+from intake.inbox.door import InboxFile, InboxMedia, open_dir_chain, relative_parts
 from intake.labels import OUTCOME_LABELS
 from intake.inbox.metadata import SIDECAR_SUFFIXES, metadata_for, sidecar_bytes, sidecars_of, transcripts_of
 from intake.pipeline.notes import write_result_note
@@ -40,7 +40,6 @@ from intake.inbox.archives import unpack_archives
 from intake.pipeline.record_once import Recorded, record_once
 from intake.pipeline.task import MediaTask, SubmissionTask, TitleSource
 from intake.pipeline.views import submission_view
-from validators.children import Cancelled
 from validators.results import Outcome
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 
@@ -182,7 +181,7 @@ def handle_dropped(path: Path, services: Services, watch: WatchConfig,
                    stop: threading.Event | None = None) -> Finished | None:
     """Record ``path`` once and move it out of the inbox; None if another worker has it now.
 
-    Raises Refused (a link or not a regular file: left alone, never read), SourceChanged (still
+    Raises RefusedEntry (a link or not a regular file: left alone, never read), SourceChanged (still
     being written, or changed while it was processed: nothing recorded, try again once it settles),
     RetryLater (processing failed: the file stays for a later try), Stopped, FileNotFoundError (gone),
     or IntakeError on a fault of the database or the store.
@@ -215,7 +214,7 @@ class FolderItem:
         return None   # a file is its place in the inbox: there is no other name it was recorded under
 
     def triage(self, exc: Exception) -> Exception:
-        if isinstance(exc, (SourceChanged, Refused, Stopped, FileNotFoundError)):
+        if isinstance(exc, (SourceChanged, RefusedEntry, Stopped, FileNotFoundError)):
             raise exc   # not a failure of processing: the file comes round again
         if isinstance(exc, Cancelled):
             raise Stopped() from None   # a stop request ended a check midway: the file stays for the next run
@@ -337,12 +336,12 @@ def remove_empty_folders(inbox: Path, folder: Path, keep: Callable[[Path], bool]
     removed: list[Path] = []
     try:
         parts = list(relative_parts(inbox, folder))
-    except Refused:
+    except RefusedEntry:
         return removed   # the inbox itself, or not below it
     while parts and not keep(inbox.joinpath(*parts)):
         try:
             parent = open_dir_chain(inbox, tuple(parts[:-1]))
-        except (Refused, OSError):
+        except (RefusedEntry, OSError):
             break
         try:
             os.rmdir(parts[-1], dir_fd=parent)
@@ -359,7 +358,7 @@ def _move_sidecar(sidecar: Path, target: Path, inbox: Path) -> None:
     try:
         with InboxFile.open(inbox, sidecar) as side:
             side.move_to(free_name(target, side.fd))
-    except Refused as exc:
+    except RefusedEntry as exc:
         log.warning("说明文件 %s 未移动：%s", exc.path, exc.reason)
     except FileNotFoundError:
         pass

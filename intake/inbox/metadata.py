@@ -14,6 +14,7 @@ sidecars hold the same keys as a mapping. Text may be UTF-8 (with or without BOM
 
 from __future__ import annotations
 
+from core.errors import RefusedEntry
 import json
 import logging
 import os
@@ -24,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from intake.pipeline.contact_info import clean_text, find_phone, normalise_phone
+from intake.pipeline.contact_info import field_text, find_phone, normalise_phone
 from intake.pipeline.contest_rules import UnitMatcher
-from intake.inbox.door import SIDECAR_CAP, Refused, read_sidecar
+from intake.inbox.door import SIDECAR_CAP, read_sidecar
 from intake.pipeline.task import TitleSource
 from validators.texts import decode_text
 
@@ -128,25 +129,16 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 
 def _cleaned(unit=None, contact=None, phone=None, title=None, title_source=None) -> Metadata:
-    title = clean_text(title, 500)
-    return Metadata(unit=clean_text(unit), contact=clean_text(contact, 100),
+    title = field_text(title, 500)
+    return Metadata(unit=field_text(unit), contact=field_text(contact, 100),
                     phone=normalise_phone(phone), title=title, title_source=title_source if title else None)
-
-
-def decode_sidecar(raw: bytes) -> str:
-    """Text of a sidecar; never raises: a UTF-16 file cut at an odd length, or with a lone surrogate,
-    decodes with replacement characters."""
-    try:
-        return decode_text(raw)
-    except UnicodeDecodeError:
-        return raw.decode("utf-16", "replace")
 
 
 def parse_sidecar(path: Path, raw: bytes | None = None) -> Metadata:
     """Metadata from a sidecar's bytes (read from ``path`` when not given: our own unpacked files)."""
     if raw is None:
         raw = read_sidecar(path, cap=MAX_SIDECAR_BYTES)
-    text = decode_sidecar(raw[:MAX_SIDECAR_BYTES])
+    text = decode_text(raw[:MAX_SIDECAR_BYTES])
     suffix = path.suffix.lower()
     if suffix in (".json", ".yaml", ".yml"):
         try:
@@ -175,7 +167,7 @@ def sidecar_bytes(video: Path, inbox: Path | None = None) -> list[tuple[Path, by
     for sidecar in sidecars_of(video):
         try:
             out.append((sidecar, read_sidecar(sidecar, inbox, SIDECAR_CAP)))
-        except Refused as exc:
+        except RefusedEntry as exc:
             log.warning("忽略说明文件 %s：%s", exc.path, exc.reason)
         except OSError:
             continue   # gone meanwhile
@@ -243,7 +235,7 @@ def transcripts_beside(video: Path) -> list[tuple[str, bytes]]:
 def transcripts_of(sidecars: list[tuple[Path, bytes]]) -> list[tuple[str, bytes]]:
     """The transcripts among ``sidecars``, handed on as UTF-8: decoded once here, so no later reader
     trips over a broken UTF-16 file."""
-    return [(p.name, decode_sidecar(raw).encode("utf-8")) for p, raw in sidecars
+    return [(p.name, decode_text(raw).encode("utf-8")) for p, raw in sidecars
             if p.suffix.lower() in TRANSCRIPT_SUFFIXES]
 
 

@@ -20,13 +20,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from core.errors import DatabaseGone, IntakeError
+from core.errors import DatabaseGone, IntakeError, RefusedEntry, RetryLater, SourceChanged, Stopped
 from core.textsafe import one_line
 from intake.config import WatchConfig
 from intake.inbox.folder import PATH_MAX_BYTES, Finished, handle_dropped, is_submission_file, scan_inbox
-from intake.inbox.door import InboxFile, Refused, SourceChanged, Stopped, ignore_lease_breaks, kind_name
+from intake.inbox.door import InboxFile, ignore_lease_breaks, kind_name
 from intake.pipeline.services import Services
-from intake.pipeline.record_once import RetryLater
 from intake.service.sources import SourceStatus
 
 log = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ def writing_finished(inbox: Path, path: Path) -> bool:
     try:
         with InboxFile.open(inbox, path) as source:
             return not source.writers_active()
-    except Refused:
+    except RefusedEntry:
         return True
     except OSError:
         return False
@@ -265,7 +264,7 @@ class InboxWatcher:
         except (FileNotFoundError, NotADirectoryError):
             self.tracker.discard(path)   # moved away by someone else meanwhile
             return
-        except Refused as exc:
+        except RefusedEntry as exc:
             self.tracker.discard(path)
             self._refused(path, exc.reason)
             return

@@ -8,6 +8,7 @@ intake.mail.reader's business.
 
 from __future__ import annotations
 
+from core.errors import TooBig
 import contextlib
 import queue
 import threading
@@ -23,10 +24,6 @@ FETCH_LINE_BUDGET = 4000   # bytes of FETCH items per command, well under every 
 # formats every response with its literal (``%r`` of megabytes) before the logger drops it. That was two
 # thirds of a 300 MB attachment's download. Level 4 still logs every command and line, without literals.
 IMAPLIB_DEBUG = 4
-
-
-class TooBig(Exception):
-    """The decoded part passed the size limit: stop downloading."""
 
 
 def _header_item(part: Part) -> str:

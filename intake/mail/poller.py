@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core import failpoints
-from core.errors import DatabaseGone, IntakeError, LoginRefused, MailboxError
+from core.errors import Cancelled, DatabaseGone, IntakeError, LoginRefused, MailRefused, MailboxError, RetryLater
 from core.textsafe import one_line
 from intake.inbox.archives import unpack_archives
 from intake.mail.client import MailSession, imap_errors, read_password
@@ -39,22 +39,17 @@ from intake.mail.reader import MailReader
 from intake.mail.receipts import ReceiptSender
 from intake.pipeline.services import Services
 from intake.pipeline.stages import store_files
-from intake.pipeline.record_once import How, Recorded, RetryLater, record_once
+from intake.pipeline.record_once import How, Recorded, record_once
 from intake.pipeline.retries import describe
 from intake.service.sources import SourceStatus
 from intake.pipeline.task import SubmissionTask, TitleSource
 from intake.pipeline.views import submission_view
-from validators.children import Cancelled
 from validators.results import Outcome, warned
 
 log = logging.getLogger(__name__)
 SEEN = rb"\Seen"
 LOGIN_RETRY_SECONDS = 15 * 60   # a refused login does not heal in seconds; hammering it may lock the account
 FIRST_RETRY_SECONDS = 5.0
-
-
-class MailRefused(Exception):
-    """The server answered NO/BAD to a command about one mail while the connection stayed fine: the mail's fault."""
 
 
 @dataclass(frozen=True)

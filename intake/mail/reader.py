@@ -8,6 +8,7 @@ part count, text it could not decode faithfully): the pipeline's stages turn tho
 
 from __future__ import annotations
 
+from core.errors import TooBig
 import logging
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -18,7 +19,7 @@ from intake.inbox.archives import VIDEO_SUFFIXES
 from intake.config import Config
 from intake.mail.client import MailSession
 from intake.mail.decode import Decoded, decode_bytes, decode_header_value, filename_of, raw_header
-from intake.mail.fetch import PartFetcher, TooBig
+from intake.mail.fetch import PartFetcher
 from intake.mail.header import MailHeader
 from intake.mail.links import find_large_attachment_links
 from intake.mail.structure import Part

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.textsafe import one_line
 from validators.results import CheckResult, passed, warned
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -55,12 +56,11 @@ def find_phone(text: str) -> re.Match | None:
     return None
 
 
-def clean_text(value: str | None, limit: int = 200) -> str | None:
+def field_text(value: str | None, limit: int = 200) -> str | None:
+    """A unit, contact or title as given: one clean line (core.textsafe.one_line), composed; None if empty."""
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", value).strip()
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    return text[:limit] or None
+    return one_line(unicodedata.normalize("NFC", value), limit) or None
 
 
 def check_contact_info(unit: str | None, contact: str | None, phone: str | None) -> CheckResult:

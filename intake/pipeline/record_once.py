@@ -34,27 +34,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol, Sequence, TypeVar
 
-from core.errors import DatabaseGone
+from core.errors import DatabaseGone, DuplicateSource, RetryLater
 from intake.pipeline.services import Services
 from intake.pipeline.stages import Stage, process
 from intake.pipeline.retries import clear_failures, is_due, note_failure, record_processing_error
 from intake.pipeline.task import SubmissionTask
-from storage.database import DuplicateSource, worker_id
+from storage.database import worker_id
 
 T = TypeVar("T")
-
-
-class RetryLater(Exception):
-    """Processing failed (or an earlier failure is still backing off): try again after ``delay`` seconds.
-
-    ``cause`` is None while backing off; otherwise it is the failure just counted (``attempts`` so far).
-    """
-
-    def __init__(self, delay: float, cause: BaseException | None = None, attempts: int = 0):
-        super().__init__(str(cause) if cause else "等待重试")
-        self.delay = delay
-        self.cause = cause
-        self.attempts = attempts
 
 
 class How(Enum):

@@ -10,6 +10,7 @@ the rejection stands and says why.
 
 from __future__ import annotations
 
+from core.errors import OutputTooLarge, RemuxFailed
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -23,9 +24,7 @@ from validators.content import content_checks
 from validators.examine import FileReport, examine_file
 from validators.matroska import has_content_encodings
 from validators.opened import OpenedFile
-from validators.remux import (REMUX_KINDS, OutputTooLarge, RemuxFailed, Streams, holds_lossless_streams,
-                              ORIGINAL_TAGS, probe_streams, remux_to_mp4, source_tags,
-                              streams_from_facts)
+from validators.remux import (REMUX_KINDS, Streams, holds_lossless_streams, ORIGINAL_TAGS, probe_streams, remux_to_mp4, source_tags, streams_from_facts)
 from validators.results import CheckResult, Status
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes

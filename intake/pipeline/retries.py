@@ -18,10 +18,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from core.errors import DatabaseError, IntakeError, StorageError
+from core.errors import DatabaseError, DuplicateSource, IntakeError, StorageError
 from core.textsafe import one_line
 from intake.pipeline.recording import record_submission
-from storage.database import DuplicateSource
 from validators.results import warned
 
 log = logging.getLogger(__name__)

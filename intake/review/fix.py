@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from core.errors import ToolError, UsageError
+from core.errors import ShrinkFailed, ToolError, UsageError
 from core.numbers import duration_text, size_text
 from intake.inbox.done import Refreshed, follow_outcome
 from intake.pipeline.services import Services
@@ -28,7 +28,7 @@ from validators.checks import check_shrunk, media_seconds
 from validators.examine import FileReport, examine_file
 from validators.opened import OpenedFile
 from validators.results import Outcome, Status
-from validators.shrink import ShrinkFailed, ShrinkPlan, plan_shrink, shrink_to_mp4
+from validators.shrink import ShrinkPlan, plan_shrink, shrink_to_mp4
 
 SHRINKABLE = ("mp4", "quicktime")   # what the box walk and MediaInfo read, and the mov/mp4 demuxer decodes
 # Sources whose recorded size is the file's own (a mail's unfetched attachment has only an estimate).

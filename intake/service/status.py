@@ -27,7 +27,7 @@ LOG_ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (ERROR|CRITICAL) "
 
 
 @dataclass(frozen=True)
-class UnitState:
+class InstalledUnit:
     name: str                   # intake.service
     scope: str                  # "system" or "user"
     path: Path | None           # the unit file, None when none is installed
@@ -56,7 +56,7 @@ class SourceHealth:
 
 @dataclass(frozen=True)
 class ServiceReport:
-    unit: UnitState
+    unit: InstalledUnit
     sources: list[SourceHealth]
     mailbox_enabled: bool
     log_file: Path
@@ -82,14 +82,14 @@ def service_report(config: Config, name: str = "intake", user_scope: bool | None
                          config.mailbox.enabled, log_file, log_errors(log_file))
 
 
-def unit_state(file_name: str, user_scope: bool | None) -> UnitState:
+def unit_state(file_name: str, user_scope: bool | None) -> InstalledUnit:
     """The installed unit (system first, unless ``user_scope`` picks one) and what systemd says of it."""
     scopes = {None: ("system", "user"), False: ("system",), True: ("user",)}[user_scope]
     dirs = {"system": SYSTEM_UNIT_DIR, "user": user_unit_dir()}
     installed = [(scope, dirs[scope] / file_name) for scope in scopes if (dirs[scope] / file_name).is_file()]
     scope, path = installed[0] if installed else (scopes[0], None)
     active, reason = is_active(file_name, scope)
-    return UnitState(file_name, scope, path, active, reason)
+    return InstalledUnit(file_name, scope, path, active, reason)
 
 
 def is_active(file_name: str, scope: str) -> tuple[str | None, str | None]:
