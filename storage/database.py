@@ -5,12 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import getpass
-import logging
 import math
 import os
 import socket
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +35,7 @@ from storage.values import jsonable as _jsonable
 from storage.values import not_found as _not_found
 from storage.values import stored_key as _key
 from storage.values import stored_text as _text
+from storage.writers import current_actor, retry_when_locked
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_MIGRATED = "schema_migrated"   # the event that keeps each creation or upgrade of the schema
@@ -55,7 +53,7 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-log = logging.getLogger(__name__)
+
 
 # Called inside the recording transaction for a file (its index among the files being recorded) whose
 # content an earlier submission brought, with that submission's id, unit and received_at;
@@ -73,50 +71,6 @@ def open_database_at(url: str, busy_timeout_seconds: float = 30, connect_timeout
     db.migrate()
     configure_mappers()   # else the first query does it (in `intake ingest`: after the checks, not beside them)
     return db
-
-
-def current_actor() -> str:
-    """The system user running this, as the audit log names them: under sudo the user behind it (root
-    tells nobody who it was), else the login name."""
-    behind_sudo = os.environ.get("SUDO_USER")
-    if behind_sudo and behind_sudo != "root" and os.geteuid() == 0:
-        return behind_sudo
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in a bare container
-        return "unknown"
-
-
-def worker_id() -> str:
-    """This process, as other workers see it in the claims table."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-LOCKED_RETRIES = 6
-
-
-def retry_when_locked(method):
-    """SQLite answers "database is locked" when another process holds the write lock past the busy
-    timeout; try the whole transaction again with backoff before giving up (in Chinese)."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        delay = 0.2
-        for attempt in range(LOCKED_RETRIES):
-            try:
-                return method(self, *args, **kwargs)
-            except DatabaseError as exc:
-                locked = "locked" in str(exc.__cause__ or "").lower()
-                if not locked or attempt == LOCKED_RETRIES - 1:
-                    if locked:
-                        raise DatabaseError("数据库一直被其他程序占用（database is locked），本次未能写入。",
-                                            "请稍后重试；如反复出现，请检查是否有其他程序长时间打开了数据库。") from exc
-                    raise
-                log.warning("数据库被占用，%.1f 秒后重试（第 %d 次）", delay, attempt + 1)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    return wrapper
 
 
 def _died_here(worker: str) -> bool:

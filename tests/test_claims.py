@@ -11,7 +11,7 @@ import pytest
 
 from intake.config import load_config
 from intake.pipeline.services import open_database
-from storage.database import worker_id
+from storage.writers import worker_id
 
 REF = "folder:作品.mp4:1:2:3"
 LEASE = 600

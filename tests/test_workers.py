@@ -203,7 +203,7 @@ def test_sqlite_locked_is_retried(clips, workdir, monkeypatch):
     holder = sqlite3.connect(workdir / "data" / "intake.db")
     holder.execute("BEGIN EXCLUSIVE")
     waits: list[float] = []   # the backoff between tries, said rather than slept
-    monkeypatch.setattr("storage.database.time", types.SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr("storage.writers.time", types.SimpleNamespace(sleep=waits.append))
     try:
         with pytest.raises(DatabaseError) as err:
             services.db.record_event("probe", {"x": 2})

@@ -165,7 +165,7 @@ def follow_outcome(services: Services, submission_id: int, reason: str, actor: s
         log.warning("作品 #%s 的文件已不在 %s（可能被人移走），未移动，结果说明也未更新。", submission_id,
                     one_line(str(here)))
         return None
-    from storage.database import current_actor
+    from storage.writers import current_actor
 
     who = actor_label(actor or current_actor())
     updated = f"{local_text(datetime.now(timezone.utc))}（{reason}，操作人：{who}）"

@@ -30,7 +30,7 @@ from intake.pipeline.notes import render_receipt
 from intake.pipeline.services import Services
 from intake.pipeline.retries import describe
 from intake.pipeline.views import submission_view
-from storage.database import worker_id
+from storage.writers import worker_id
 from validators.results import Outcome
 
 log = logging.getLogger(__name__)

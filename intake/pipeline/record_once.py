@@ -39,7 +39,7 @@ from intake.pipeline.services import Services
 from intake.pipeline.stages import Stage, process
 from intake.pipeline.retries import clear_failures, is_due, note_failure, record_processing_error
 from intake.pipeline.task import SubmissionTask
-from storage.database import worker_id
+from storage.writers import worker_id
 
 T = TypeVar("T")
 

@@ -45,7 +45,7 @@ def command_line_reviewer(db: Database, given: str | None, default: str | None) 
     """Who a decision made at the command line is recorded under: ``--reviewer``, else ``desk.default_reviewer``,
     else the desk account named as the system user running it (the user behind sudo), else nobody named
     (UNATTRIBUTED). Never the bare system user: "root" says nothing of which judge decided."""
-    from storage.database import current_actor
+    from storage.writers import current_actor
 
     for name in (given, default):
         if name and name.strip():
