@@ -81,7 +81,7 @@ def main() -> None:
                 sys.exit(f"intake serve did not start: {server.stderr.read().decode()}")
             time.sleep(0.1)
         clients = [logged_in(port, "bench", "bench-password") for _ in range(args.reviewers)]
-        file_id = services.db.submission(1).files[0].id
+        file_id = services.db.submissions.get(1).files[0].id
         size = len(clients[0].get(f"/files/{file_id}").body)
 
         # The first pages after a change build every work's row once (then shared by all): timed apart.

@@ -24,20 +24,22 @@ from core import failpoints
 from core.outcome import outcome_of_statuses
 from core.errors import ChangedMeanwhile
 from storage.blobs import insert_blob
+from storage.filestore import StoredBlob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
-from storage.records import CheckRow, CheckRun
+from storage.records import CheckRow, CheckRun, StoredSubmission
 from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
 
 EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "title_source", "speaker", "topic")
 MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")
 
 
-def snapshot(sub: Submission) -> dict[str, Any]:
-    """What a run is worked out from: the latest run's number and the editable fields, as read."""
+def snapshot(sub: Submission | StoredSubmission) -> dict[str, Any]:
+    """What a run is worked out from: the latest run's number and the editable fields, as read (from a record,
+    or from the row under the write lock)."""
     return {"check_run": sub.check_run, **{name: getattr(sub, name) for name in EDITABLE}}
 
 
-def version_of(sub: Submission) -> str:
+def version_of(sub: Submission | StoredSubmission) -> str:
     """A short digest of ``snapshot(sub)``: what a form carries to say which state of the submission it shows."""
     raw = json.dumps(snapshot(sub), ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
@@ -93,6 +95,27 @@ def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, change
         record.update(run=sub.check_run, outcome={"old": before, "new": sub.outcome})
     s.add(Event(submission_id=submission_id, kind=kind, actor=actor, data=jsonable(record)))
     return record
+
+
+def apply_repair(s: Session, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob, repair: str,
+                 run: CheckRun, data: dict[str, Any], changes: dict[str, str | None], actor: str) -> dict[str, Any]:
+    """File ``position`` becomes ``blob`` (made from ``original``, kept) and ``run`` the latest results, with a
+    ``fixed`` event that keeps what the file was before. Returns the event's data."""
+    lock_submission(s, submission_id)   # before the file is read: see the module's docstring
+    media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
+                                             MediaFile.position == position))
+    if media is None:
+        raise not_found(submission_id)
+    for stored in (original, blob):
+        insert_blob(s, stored, submission_id)
+    data = {**data, "file": position, "repair": repair,
+            "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+            "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
+            "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
+    media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
+    media.original_sha256, media.repair = original.sha256, repair
+    s.flush()
+    return apply_check_run(s, submission_id, run, changes, "fixed", data, actor)
 
 
 def _repair_files(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:

@@ -6,12 +6,16 @@ reviewer, so it is read fresh each time rather than cached."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from storage.models import Blob, Event, MediaFile, Submission
+from storage.audit import stored_event
+from storage.judging import DECISION, decision_of
+from storage.models import Event, MediaFile, Submission
+from storage.records import StoredDecision, StoredEvent, StoredSubmission
+from storage.submissions import stored_paths_of, stored_submission
 from storage.values import not_found
 
 if TYPE_CHECKING:
@@ -20,15 +24,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EntryRecords:
-    submission: Submission
-    events: list[Event]             # oldest first
-    stored_paths: dict[int, str]    # by file position, relative to storage.root
+    submission: StoredSubmission
+    events: tuple[StoredEvent, ...]   # oldest first
+    stored_paths: dict[int, str]      # by file position, relative to storage.root
 
-    def decisions(self) -> list[dict[str, Any]]:
-        """The decisions, oldest first, as ``Database.decisions`` gives them."""
-        from storage.database import _decision_view
-
-        return [_decision_view(e) for e in self.events if e.kind == "decision"]
+    def decisions(self) -> list[StoredDecision]:
+        """The decisions, oldest first, as ``db.judging.decisions`` gives them."""
+        return [decision_of(e) for e in self.events if e.kind == DECISION]
 
 
 def entry_records(db: Database, submission_id: int) -> EntryRecords:
@@ -39,7 +41,6 @@ def entry_records(db: Database, submission_id: int) -> EntryRecords:
             joinedload(Submission.checks))).unique().one_or_none()
         if sub is None:
             raise not_found(submission_id)
-        events = list(s.scalars(select(Event).where(Event.submission_id == submission_id).order_by(Event.id)))
-        paths = s.execute(select(MediaFile.position, Blob.stored_path).join(Blob, Blob.sha256 == MediaFile.sha256)
-                          .where(MediaFile.submission_id == submission_id))
-        return EntryRecords(sub, events, {position: path for position, path in paths})
+        events = tuple(stored_event(e) for e in s.scalars(select(Event).where(Event.submission_id == submission_id)
+                                                           .order_by(Event.id)))
+        return EntryRecords(stored_submission(sub), events, stored_paths_of(s, submission_id))

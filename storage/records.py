@@ -1,6 +1,9 @@
-"""What the database records, as storage defines it: plain values, outcomes already derived by the caller.
+"""What the database records and what it reads back, as storage defines them: plain frozen values.
 
-Storage knows nothing of tasks or validators. ``intake.pipeline.recording`` turns a SubmissionTask into these.
+Going in, outcomes are already derived by the caller: storage knows nothing of tasks or validators, and
+``intake.pipeline.recording`` turns a SubmissionTask into a SubmissionRecord. Coming out, every read of the
+database's parts (``storage/submissions.py``, ``claims.py``, ``audit.py``, ``judging.py``, ``accounts.py``)
+returns these records (``Stored*``), never a row still tied to its session.
 """
 
 from __future__ import annotations
@@ -115,3 +118,155 @@ class SchemaChange:
     how: str = "automatic"
     at: datetime | None = None
     by: str | None = None
+
+
+# -- read back ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    """One check's verdict in the latest run of a recorded submission; ``media_file_id`` names the file it judged
+    (None: the submission's own check), ``id`` the row (what ``add_files(settle=...)`` replaces)."""
+
+    id: int
+    submission_id: int
+    media_file_id: int | None
+    check_id: str
+    status: str
+    code: str
+    message: str
+    details: dict[str, Any]
+    run: int
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """One content in the file store: its SHA-256, its size and where it lies (relative to storage.root)."""
+
+    sha256: str
+    size_bytes: int
+    stored_path: str
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One file of a recorded submission, ``position`` from 0; ``sha256`` is None for a file never stored.
+
+    A repaired file's ``sha256`` is the file judged; ``original`` is the content as it arrived (kept as
+    evidence; ``original_sha256`` names it), and ``repair`` says what was done ('remux' or 'shrink').
+    """
+
+    id: int
+    submission_id: int
+    position: int
+    original_name: str
+    sha256: str | None
+    size_bytes: int
+    outcome: str
+    container: str | None = None
+    duration_seconds: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    original_sha256: str | None = None
+    repair: str | None = None
+    original: StoredContent | None = None
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    """A recorded submission with its files (by position) and the checks of its latest run (``check_run``)."""
+
+    id: int
+    source: str
+    source_ref: str | None
+    received_at: datetime
+    recorded_at: datetime
+    outcome: str
+    unit: str | None = None
+    unit_raw: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    title_source: str | None = None
+    subject: str | None = None
+    speaker: str | None = None
+    topic: str | None = None
+    message_key: str | None = None
+    sender: str | None = None
+    body_text: str | None = None
+    check_run: int = 1
+    files: tuple[StoredFile, ...] = ()
+    checks: tuple[StoredCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One entry of the audit trail: what happened (``kind``, ``data``), when, by whom, to which submission
+    (None: to none, such as a switch)."""
+
+    id: int
+    at: datetime
+    submission_id: int | None
+    kind: str
+    actor: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A reviewer's decision on a submission; ``forced``: shortlisted over a warning, ``reasons`` what was
+    overridden."""
+
+    submission_id: int
+    decision: str
+    note: str | None
+    reviewer: str
+    at: datetime
+    forced: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredAccount:
+    """An account of the screening desk; the password only as its KDF hash."""
+
+    id: int
+    name: str
+    role: str
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FailingItem:
+    """An item (a mail, a dropped file) whose processing failed: how often, when to try next, and why."""
+
+    source_ref: str
+    attempts: int
+    next_at: datetime
+    last_error: str
+
+
+@dataclass(frozen=True)
+class JudgeScores:
+    """What one judge gave one submission: a value per criterion, a comment, and when it was saved."""
+
+    submission_id: int
+    judge: str
+    values: dict[str, float]
+    comment: str | None
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class LoginTry:
+    """A desk login try that may go on (``id`` set) or was refused (``id`` None, ``wait_seconds`` until one may);
+    the counts of the window include this try."""
+
+    id: int | None
+    wait_seconds: float
+    account_tries: int
+    address_tries: int
+    locked: str | None = None   # refused: 'account' or 'address'

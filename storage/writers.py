@@ -1,5 +1,7 @@
-"""Who writes, as the database names them (``current_actor``, ``worker_id``), and how a write waits out another
-process's lock (``retry_when_locked``): below ``database.py``, so that modules it imports can use them too."""
+"""What every part of the database writes with: who writes, as the database names them (``current_actor``,
+``worker_id``), how a write waits out another process's lock (``retry_when_locked``), and how a part opens a
+transaction (``Sessions``). Below ``database.py`` and its parts, so that ``Database`` can build the parts
+without a part importing it back."""
 
 from __future__ import annotations
 
@@ -9,8 +11,15 @@ import logging
 import os
 import socket
 import time
+from typing import TYPE_CHECKING, Callable, ContextManager
 
 from core.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# How a part of the database opens a transaction: ``Database.session``, shared by every part.
+Sessions = Callable[[], ContextManager["Session"]]
 
 log = logging.getLogger(__name__)
 

@@ -85,7 +85,7 @@ def desk(clips, tmp_path_factory):
 
 
 def file_id(services, submission_id: int) -> int:
-    return services.db.submission(submission_id).files[0].id
+    return services.db.submissions.get(submission_id).files[0].id
 
 
 def read_back(data: bytes, folder: Path) -> str:
@@ -138,7 +138,7 @@ def test_a_blind_judge_gets_videos_without_their_tags_gps_or_chapters(desk, tmp_
 def test_a_blind_judge_reads_nothing_that_names_or_links_the_sender(desk):
     root, port, ids, services = desk
     judge = logged_in(port, "judge")
-    file_ids = [f.id for sid in ids.values() for f in services.db.submission(sid).files]
+    file_ids = [f.id for sid in ids.values() for f in services.db.submissions.get(sid).files]
     answers = {}
     for route in create_app(services.config, services).routes:
         if route.path.startswith(("/login", "/static")) or "GET" not in getattr(route, "methods", {"GET"}):

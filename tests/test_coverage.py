@@ -75,10 +75,10 @@ def recorded(workdir):
         "contest:\n", "contest:\n  units: [城中区, 柳南区, 柳北区, 鹿寨县, 融安县]\n"), encoding="utf-8")
     db = open_database(load_config(None))
     for number, unit, outcome, decision in WORKS:
-        assert db.add_submission(SubmissionRecord(source="cli", received_at=datetime.now(timezone.utc),
-                                                  outcome=outcome, unit=unit, unit_raw=unit)) == number
+        assert db.submissions.add(SubmissionRecord(source="cli", received_at=datetime.now(timezone.utc),
+                                                   outcome=outcome, unit=unit, unit_raw=unit)) == number
         if decision:
-            db.record_decision(number, decision, None, "评审", forced=outcome == "rejected")
+            db.judging.record_decision(number, decision, None, "评审", forced=outcome == "rejected")
     return workdir
 
 

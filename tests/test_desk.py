@@ -44,11 +44,11 @@ def test_user_commands(workdir):
     listed = run("user", "list")
     assert [line.split()[:2] for line in listed.stdout.splitlines()] == [["李四", "登记员"], ["王老师", "评委"]]
     db = Database(load_config(workdir / "config.yaml").database.url)
-    stored = db.user("王老师").password_hash
+    stored = db.accounts.get("王老师").password_hash
     assert stored.startswith("scrypt$") and "s3cret-pass" not in stored
     assert verify_password("s3cret-pass", stored) and not verify_password("s3cret-pasS", stored)
     assert run("user", "passwd", "王老师", "--password-stdin", input="new-password\n").returncode == 0
-    assert verify_password("new-password", db.user("王老师").password_hash)
+    assert verify_password("new-password", db.accounts.get("王老师").password_hash)
     assert run("user", "remove", "王老师").stdout == "已删除账号 王老师。\n"
     gone = run("user", "remove", "王老师")
     assert (gone.returncode, gone.stderr) == (2, "错误：没有名为“王老师”的账号。\n提示：请用 intake user list 查看账号。\n")
@@ -67,7 +67,7 @@ def test_an_open_address_is_warned_about(workdir):
     from intake.desk.server import plan
 
     services = open_services(load_config(workdir / "config.yaml"))
-    services.db.add_user("admin", "admin", hash_password("x" * 8))
+    services.db.accounts.add("admin", "admin", hash_password("x" * 8))
     chosen = plan(services.config, services, "0.0.0.0", 8443, None, None)
     assert chosen.warnings == ("警告：工作台在 0.0.0.0:8443 上对局域网开放，能访问这台电脑的人都能打开登录页。"
                                "未启用 HTTPS，密码以明文传输；建议用 --certfile/--keyfile 启用 HTTPS。",
@@ -137,7 +137,7 @@ def test_a_post_without_the_csrf_token_is_refused(desk):
     for form in ({"decision": "reject"}, {"decision": "reject", "csrf": "forged"}):
         reply = judge.post(target, form)
         assert reply.status == 403 and "安全令牌" in reply.text
-    assert services.db.decisions([ids["accepted"]]) == {}
+    assert services.db.judging.decisions([ids["accepted"]]) == {}
     # the login form carries one too
     fresh = Client(port)
     fresh.get("/login")
@@ -156,8 +156,8 @@ def test_rejected_work_is_shortlisted_only_when_forced(desk):
     assert "检查结果是不合格（文件格式），一般不应入围，未记录。" in reply.text and "检查不合格或有涉密提醒也入围" in reply.text
     reply = judge.post(target, {"csrf": csrf, "decision": "shortlist", "force": "1", "note": "评审认可"})
     assert (reply.status, reply.headers["location"]) == (303, f"/entries/{ids['rejected']}?done=decide")
-    [decision] = services.db.decisions([ids["rejected"]])[ids["rejected"]]
-    assert (decision["decision"], decision["reviewer"], decision["forced"], decision["note"]) == \
+    [decision] = services.db.judging.decisions([ids["rejected"]])[ids["rejected"]]
+    assert (decision.decision, decision.reviewer, decision.forced, decision.note) == \
         ("shortlist", "judge", True, "评审认可")
     assert re.search(rf'<tr data-id="{ids["rejected"]}" data-outcome="rejected" data-decision="shortlist"',
                      judge.get("/list").text)
@@ -179,17 +179,17 @@ def test_roles_and_sessions_of_other_accounts(desk):
     stolen = Client(port, {"desk_session": "made-up-token"})
     assert stolen.get("/").headers["location"] == "/login"
     extra = Client(port)
-    services.db.add_user("temp", "reviewer", hash_password(PASSWORD))
+    services.db.accounts.add("temp", "reviewer", hash_password(PASSWORD))
     assert extra.login("temp").status == 303
     assert extra.get("/").status == 200
-    services.db.remove_user("temp")
+    services.db.accounts.remove("temp")
     assert extra.get("/").headers["location"] == "/login"
     assert extra.get("/api/submissions").status == 401
 
 
 def test_login_is_throttled_per_account(desk):
     root, port, ids, services = desk
-    services.db.add_user("victim", "reviewer", hash_password(PASSWORD))
+    services.db.accounts.add("victim", "reviewer", hash_password(PASSWORD))
     for _ in range(services.config.desk.max_failed_logins):
         assert Client(port).login("victim", "guess").status == 401
     locked = Client(port).login("victim", PASSWORD)
@@ -217,7 +217,7 @@ def test_throttle_per_address_and_its_window(backend, workdir):
         throttle.begin(db, "h", "10.0.0.11")
     assert throttle.begin(db, "h", "10.0.0.12").id is not None          # the third try of h
     assert throttle.begin(db, "h", "10.0.0.13").locked == "account"
-    assert db.clear_logins("h") == 3                                    # a success, or intake user unlock
+    assert db.accounts.clear_logins("h") == 3                                    # a success, or intake user unlock
     assert throttle.begin(db, "h", "10.0.0.13").id is not None
 
 
@@ -225,7 +225,7 @@ def test_throttle_per_address_and_its_window(backend, workdir):
 def test_video_by_id_with_range(desk):
     root, port, ids, services = desk
     client = logged_in(port, "clerk")
-    file_id = services.db.submission(ids["accepted"]).files[0].id
+    file_id = services.db.submissions.get(ids["accepted"]).files[0].id
     whole = client.get(f"/files/{file_id}")
     assert (whole.status, whole.headers["content-type"], whole.headers["accept-ranges"]) == (200, "video/mp4", "bytes")
     part = client.get(f"/files/{file_id}", Range="bytes=1000-1999")
@@ -250,7 +250,7 @@ def test_file_routes_take_no_paths(desk):
         assert reply.status == 404, path
         assert b"deadline" not in reply.body
     # a stored path in the database that points out of the store is not followed either
-    file_id = services.db.submission(ids["mail"]).files[0].id
+    file_id = services.db.submissions.get(ids["mail"]).files[0].id
     with services.db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE blobs SET stored_path = '../../config.yaml' WHERE sha256 = "
                              f"(SELECT sha256 FROM media_files WHERE id = {file_id})")
@@ -294,8 +294,8 @@ def test_users_are_managed_by_admins(desk):
     short = admin.post("/users", {"csrf": csrf, "do": "add", "name": "钱", "role": "clerk", "password": "x"})
     assert short.status == 400 and "密码太短：至少 8 个字符。" in short.text
     assert admin.post("/users", {"csrf": csrf, "do": "remove", "name": "赵评委"}).status == 303
-    assert services.db.user("赵评委") is None
-    assert [e.data for e in services.db.events() if e.kind.startswith("user_")][-2:] == \
+    assert services.db.accounts.get("赵评委") is None
+    assert [e.data for e in services.db.audit.events() if e.kind.startswith("user_")][-2:] == \
         [{"name": "赵评委", "role": "reviewer"}, {"name": "赵评委"}]
 
 
@@ -312,16 +312,16 @@ def test_overview_api_gives_new_arrivals(desk, clips):
 
 def test_user_storage_on_each_backend(backend, workdir):
     db = open_services(load_config(workdir / "config.yaml")).db
-    user = db.add_user("甲", "clerk", "h")
+    user = db.accounts.add("甲", "clerk", "h")
     from datetime import datetime, timedelta, timezone
-    db.start_session(user.id, "t" * 64, "c", datetime.now(timezone.utc) + timedelta(hours=1))
-    db.start_session(user.id, "e" * 64, "c", datetime.now(timezone.utc) - timedelta(hours=1))
-    found, csrf = db.session_user("t" * 64)
+    db.accounts.start_session(user.id, "t" * 64, "c", datetime.now(timezone.utc) + timedelta(hours=1))
+    db.accounts.start_session(user.id, "e" * 64, "c", datetime.now(timezone.utc) - timedelta(hours=1))
+    found, csrf = db.accounts.session_user("t" * 64)
     assert (found.name, found.role, csrf) == ("甲", "clerk", "c")
-    assert db.session_user("e" * 64) is None
-    assert db.set_password("甲", "h2") and db.session_user("t" * 64) is None
-    assert not db.set_password("乙", "h2") and not db.remove_user("乙")
-    assert db.remove_user("甲") and db.users() == []
+    assert db.accounts.session_user("e" * 64) is None
+    assert db.accounts.set_password("甲", "h2") and db.accounts.session_user("t" * 64) is None
+    assert not db.accounts.set_password("乙", "h2") and not db.accounts.remove("乙")
+    assert db.accounts.remove("甲") and db.accounts.all() == []
 
 
 

@@ -96,7 +96,7 @@ def stored_state(root, services, submission_id: int):
     work = root / "data" / "work"
     uploads = sorted(p.name for p in work.iterdir()) if work.is_dir() else []
     store = sorted(p.name for p in services.store.root.rglob("*") if p.is_file())
-    return uploads, store, [f.original_name for f in services.db.submission(submission_id).files]
+    return uploads, store, [f.original_name for f in services.db.submissions.get(submission_id).files]
 
 
 def text_of(html: str) -> str:
@@ -130,7 +130,7 @@ def test_each_action_needs_its_role_and_the_token(desk):
         assert status == 403 and "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。" in text, fields
     assert stored_state(root, services, mail) == before
     assert not (root / "x").exists() and handler.messages == []
-    assert not [e for e in services.db.events(mail) if e.kind.startswith("receipt_")]
+    assert not [e for e in services.db.audit.events(mail) if e.kind.startswith("receipt_")]
 
 
 # -- export ------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_admin_exports_from_the_page(desk, tmp_path):
     assert f"#{ids['mail']} 融水苗族自治县《融水》 ✓ 融水.mp4 02_融水苗族自治县_融水.mp4" in shown
     manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
     assert sorted(f["name"] for f in manifest["files"]) == sorted(n for n in names if n != MANIFEST)
-    [event] = [e for e in services.db.events() if e.kind == "exported"]
+    [event] = [e for e in services.db.audit.events() if e.kind == "exported"]
     assert (event.actor, event.data["directory"], sorted(event.data["files"])) == \
         ("admin", str(target), ["01_柳南区_守护秘密.mp4", "02_融水苗族自治县_融水.mp4"])
     summary = admin.get("/export/summary")
@@ -196,10 +196,11 @@ def test_clerk_attaches_an_uploaded_file(desk, clips):
     content = mails.variant(clips["valid"].read_bytes(), "upload-1")
     status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("../下载/补登\u202e4pm.mp4", content))])
     assert status == 303, text
-    files = services.db.submission(target).files
+    files = services.db.submissions.get(target).files
     assert [f.original_name for f in files][1:] == ["补登4pm.mp4"]   # no folder, no bidi control
-    assert files[1].sha256 and services.store.path_of(services.db.stored_paths(target)[1]).read_bytes() == content
-    [added] = [e for e in services.db.events(target) if e.kind == "files_added"]
+    stored = services.store.path_of(services.db.submissions.stored_paths(target)[1])
+    assert files[1].sha256 and stored.read_bytes() == content
+    [added] = [e for e in services.db.audit.events(target) if e.kind == "files_added"]
     assert added.actor == "clerk"
     assert stored_state(root, services, target)[0] == []   # the upload's own folder is gone
     page = clerk.get(f"/entries/{target}?done=attach").text
@@ -211,7 +212,7 @@ def test_clerk_attaches_an_uploaded_file(desk, clips):
     # a body cut off before its closing boundary is not a whole file
     status, text = upload(clerk, target, [("csrf", clerk.csrf()), ("file", ("cut.mp4", content))], cut=200)
     assert status == 400 and "上传的内容不完整或格式不对，请重新补登。" in text
-    assert [f.original_name for f in services.db.submission(target).files][1:] == ["补登4pm.mp4"]
+    assert [f.original_name for f in services.db.submissions.get(target).files][1:] == ["补登4pm.mp4"]
     assert stored_state(root, services, target)[0] == []
 
 
@@ -318,7 +319,7 @@ def test_receipt_preview_and_resend(desk):
     sent = email.message_from_bytes(envelope.content, policy=policy.default)
     assert (sent["To"], sent["From"], sent["Subject"]) == ("rongshui@163.com", FROM, expected["Subject"])
     assert sent.get_content() == expected.get_content()
-    kinds = [(e.kind, e.actor, e.data) for e in services.db.events(mail) if e.kind.startswith("receipt_")]
+    kinds = [(e.kind, e.actor, e.data) for e in services.db.audit.events(mail) if e.kind.startswith("receipt_")]
     assert kinds == [("receipt_sending", "clerk", {"to": "rongshui@163.com"}),
                      ("receipt_sent", "clerk", {"to": "rongshui@163.com"})]
     assert "已发送回执。" in clerk.get(f"/entries/{mail}/receipt?done=sent").text
@@ -341,7 +342,7 @@ def test_a_failed_resend_is_told_and_recorded(desk):
         send_receipt_now(dataclasses.replace(services, config=config), ids["mail"], "admin")
     assert caught.value.message.startswith("回执发送失败：ConnectionRefusedError")
     assert caught.value.hint == "请检查 config.yaml 中 mailbox.receipts 的服务器、端口、账号和授权码。"
-    [failed] = [e for e in services.db.events(ids["mail"]) if e.kind == "receipt_failed"]
+    [failed] = [e for e in services.db.audit.events(ids["mail"]) if e.kind == "receipt_failed"]
     assert (failed.actor, failed.data["error"]) == ("admin", caught.value.message.removeprefix("回执发送失败："))
 
 
@@ -411,4 +412,4 @@ def test_clerk_uploads_from_the_entry_page_in_chromium(desk, browser, clips, tmp
         assert errors == []
     finally:
         context.close()
-    assert [f.original_name for f in services.db.submission(target).files][-1] == "超大附件下载.mp4"
+    assert [f.original_name for f in services.db.submissions.get(target).files][-1] == "超大附件下载.mp4"

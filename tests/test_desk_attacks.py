@@ -127,7 +127,8 @@ def test_parallel_guesses_are_counted_before_the_password_is_checked(desk, caplo
     out = run("user", "unlock", "victim", cwd=root)
     assert (out.returncode, out.stdout) == (0, f"已解除账号 victim 的登录锁定（清除了 {limit} 次失败的登录）。\n")
     assert logged_in(port, "victim").get("/").status == 200
-    assert [e.data for e in services.db.events() if e.kind == "user_unlocked"] == [{"name": "victim", "failures": limit}]
+    assert [e.data for e in services.db.audit.events() if e.kind == "user_unlocked"] == \
+        [{"name": "victim", "failures": limit}]
     again = run("user", "unlock", "victim", cwd=root)
     assert (again.returncode, again.stdout) == (0, "账号 victim 没有被锁定（没有失败的登录记录）。\n")
     nobody = run("user", "unlock", "nobody", cwd=root)
@@ -245,7 +246,7 @@ def test_posters_are_made_once_each_and_at_most_two_at_a_time(desk, clips, tmp_p
     task = SubmissionTask(source=Source.CLI, received_at=datetime.now(timezone.utc), unit="柳江区",
                           files=[MediaTask(source_path=p, original_name=p.name) for p in videos])
     process(task, services)
-    file_ids = [f.id for f in services.db.submission(task.submission_id).files]
+    file_ids = [f.id for f in services.db.submissions.get(task.submission_id).files]
     judge = logged_in(port, "judge")
 
     def poster(file_id: int) -> bytes:
@@ -278,7 +279,7 @@ def test_a_poster_that_cannot_be_made_is_not_tried_on_every_request(desk, clips,
     broken = tmp_path / "坏.mp4"
     broken.write_bytes(bytes(data))
     sid = record(services, broken, "柳城县", "韦一", "13800000021")
-    [media] = services.db.submission(sid).files
+    [media] = services.db.submissions.get(sid).files
     judge = logged_in(port, "judge")
     for _ in range(3):
         assert judge.get(f"/thumbs/{media.id}").status == 404

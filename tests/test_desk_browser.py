@@ -103,7 +103,7 @@ def test_clerk_edits_and_may_not_decide(desk, page_of):
     assert page.locator(".done").inner_text() == "已保存修改。"
     assert page.locator("#history tr[data-kind=edited]").inner_text().split("\t")[1:] == \
         ["clerk", "修改信息", "联系人：张三 → 张三丰；备注：电话核实"]
-    assert services.db.submission(ids["accepted"]).contact == "张三丰"
+    assert services.db.submissions.get(ids["accepted"]).contact == "张三丰"
     page.click("#recheck-form button[type=submit]")
     page.wait_for_url(f"{base}/entries/{ids['accepted']}?done=recheck")
     assert page.locator("#history tr[data-kind=rechecked]").inner_text().split("\t")[1] == "clerk"

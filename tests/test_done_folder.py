@@ -44,7 +44,7 @@ def note_text(path: Path) -> str:
 
 def moves(workdir: Path, submission_id: int) -> list[dict]:
     db = open_services(load_config(workdir / "config.yaml")).db
-    return [{**e.data, "actor": e.actor} for e in db.events(submission_id) if e.kind == "moved"]
+    return [{**e.data, "actor": e.actor} for e in db.audit.events(submission_id) if e.kind == "moved"]
 
 
 def test_the_same_video_dropped_again_under_its_name_gets_2_and_the_first_note_stays(clips, workdir):

@@ -23,7 +23,7 @@ def ingest(path: Path, unit: str, contact: str = "张三", phone: str = "1380013
 
 
 def events_of(workdir: Path, submission_id: int):
-    return open_services(load_config(workdir / "config.yaml")).db.events(submission_id)
+    return open_services(load_config(workdir / "config.yaml")).db.audit.events(submission_id)
 
 
 def checks(sub: dict, check_id: str) -> list[tuple[str, str, str]]:

@@ -51,10 +51,10 @@ def assert_consistent(services, submission_id: int, start: str) -> None:
     assert sorted(runs) == list(range(1, max(runs) + 1))
     twice = [key for key, n in Counter(map(tuple, rows)).items() if n > 1]
     assert twice == [], f"checks stored twice in one run: {twice}"
-    sub = services.db.submission(submission_id)
+    sub = services.db.submissions.get(submission_id)
     assert sub.check_run == max(runs)
     value = start
-    for event in services.db.events(submission_id):
+    for event in services.db.audit.events(submission_id):
         change = (event.data.get("changes") or {}).get("contact")
         if event.kind == "edited" and change:
             assert change["old"] == value, (event.actor, change)
@@ -84,7 +84,7 @@ def test_two_edit_commands_at_once_are_stored_one_after_the_other(desk, tmp_path
                 proc.kill()
     assert [p.returncode for p in (first, second)] == [0, 0], outs
     assert_consistent(services, sid, START_CONTACT)
-    edits = [e for e in services.db.events(sid) if e.kind == "edited"]
+    edits = [e for e in services.db.audit.events(sid) if e.kind == "edited"]
     assert [(e.actor, e.data["changes"]["contact"]) for e in edits[-2:]] == [
         ("李四", {"old": START_CONTACT, "new": "李四"}), ("王五", {"old": "李四", "new": "王五"})]
 
@@ -94,7 +94,7 @@ def test_simultaneous_corrections_from_the_desk_and_the_command_line(desk):
     clear message, and a record that reads as one correction after another."""
     root, port, ids, services = desk
     sid = ids["mail"]
-    start = services.db.submission(sid).contact
+    start = services.db.submissions.get(sid).contact
     clients = [logged_in(port, name) for name in ("clerk", "clerk2", "clerk3", "admin") for _ in range(2)]
     pages = [c.get(f"/entries/{sid}").text for c in clients]
     forms = []
@@ -131,11 +131,11 @@ def test_a_stale_form_is_refused_and_changes_nothing(desk):
     page = first.get(f"/entries/{sid}").text
     mine = page.split('name="version" value="', 1)[1].split('"', 1)[0]
     assert first.post(f"/entries/{sid}/edit", {"csrf": first.csrf(), "version": mine, "title": "新作品名"}).status == 303
-    before = services.db.submission(sid)
+    before = services.db.submissions.get(sid)
     refused = second.post(f"/entries/{sid}/edit", {"csrf": second.csrf(), "version": version, "contact": "赵六"})
     assert refused.status == 409
     assert "在您打开页面之后已被修改（可能有其他人同时在修改），本次修改没有保存。 请刷新页面，核对最新内容后再修改。" in refused.text
-    after = services.db.submission(sid)
+    after = services.db.submissions.get(sid)
     assert (after.contact, after.title, after.check_run) == (before.contact, "新作品名", before.check_run)
 
 
@@ -171,7 +171,8 @@ def test_the_run_numbers_migration_survives_a_run_stored_twice(database_url):
         assert conn.execute(sa.text("SELECT count(*) FROM check_results WHERE run = 2")).scalar() == 2
     from storage.records import CheckRow, CheckRun
 
-    data = db.record_check_run(1, CheckRun(checks=(CheckRow("contact_info", "pass", "ok", "齐全"),)), "rechecked")
+    run = CheckRun(checks=(CheckRow("contact_info", "pass", "ok", "齐全"),))
+    data = db.submissions.record_check_run(1, run, "rechecked")
     assert data["run"] == 3
     with pytest.raises(sa.exc.IntegrityError), db.session() as s:
         s.add(StoredRun(submission_id=1, run=3))

@@ -57,13 +57,13 @@ def template(clips, tmp_path_factory) -> Path:
             record(services, [clips["s119"]], "鹿寨县", "13800000003", "一分五十九秒"),
             record(services, [clips["mov"]], "柳江区", "13800000004", "格式不对"),
         ]
-        services.db.add_submission(SubmissionRecord(
+        services.db.submissions.add(SubmissionRecord(
             source="cli", received_at=datetime.now(timezone.utc), outcome="rejected", unit="柳城县", title="太大了",
             checks=(CheckRow("size", "fail", "too_large", "文件超过 300 MB。"),),
             files=(FileRecord(original_name="大文件.mp4", size_bytes=400 * 1024 * 1024, outcome="rejected"),)))
         outcomes.append(record(services, [distinct(clips, files, "城中.mp4", "e6"), clips["text"]], "城中区",
                                "13800000006", "带说明"))
-        services.db.add_submission(SubmissionRecord(
+        services.db.submissions.add(SubmissionRecord(
             source="cli", received_at=datetime.now(timezone.utc), outcome="rejected", unit="柳北区", title="咨询邮件",
             checks=(CheckRow("files", "fail", "no_video", "没有视频文件。"),)))
     assert outcomes == ["accepted", "accepted", "accepted", "rejected", "rejected"], outcomes
@@ -156,7 +156,7 @@ def test_export_accounts_for_every_shortlisted_work(desk):
         {p.name: sha256(p) for p in folder.iterdir() if p.name != MANIFEST}
     from intake.config import load_config as config_of
 
-    [event] = [e for e in open_database(config_of(None)).events() if e.kind == "exported"]
+    [event] = [e for e in open_database(config_of(None)).audit.events() if e.kind == "exported"]
     assert event.data["files"] == videos
     assert event.data["not_exported"] == [{"id": 5, "files": [{"name": "大文件.mp4", "reason": "not_stored"}]},
                                           {"id": 6, "files": [{"name": "text.mp4", "reason": "rejected"}]},
@@ -168,7 +168,7 @@ def test_a_shortlist_of_a_rejected_work_without_force_is_reported_not_dropped(de
     from intake.config import load_config as config_of
 
     # An older version took this decision silently; the export must still say what became of the work.
-    open_database(config_of(None)).record_decision(4, "shortlist", None, "旧版本")
+    open_database(config_of(None)).judging.record_decision(4, "shortlist", None, "旧版本")
     shortlist("1")
     out = run("export", "报送")
     assert out.returncode == 3

@@ -259,7 +259,7 @@ def test_deep_path_gets_a_short_source_ref(clips, inbox):
     (folder / "作品.mp4").write_bytes(clips["valid"].read_bytes())
     with Running(inbox.parent) as run:
         run.wait_for(1)
-    [ref] = run.watcher.services.db.recorded_refs("folder:")
+    [ref] = [view["source_ref"] for view in views(run)]
     assert len(ref) < 1000
     assert [p.name for p in (inbox.parent / "done").rglob("*.mp4")] == ["作品.mp4"]
 
@@ -376,7 +376,7 @@ def test_a_failing_item_and_a_failing_watcher_show_in_doctor(clips, inbox, monke
     monkeypatch.setattr(pipeline, "STAGES", stages)
     (inbox / "坏.mp4").write_bytes(clips["valid"].read_bytes())
     with Running(inbox.parent) as run:
-        wait_until(lambda: run.watcher.services.db.failing_items(), 60, "the first failed try to be counted")
+        wait_until(lambda: run.watcher.services.db.claims.failing_items(), 60, "the first failed try to be counted")
     assert [p.name for p in inbox.iterdir()] == ["坏.mp4"]   # it waits in the inbox for its next try
 
     doctor = cli.run("doctor", "--no-mailbox", cwd=inbox.parent)

@@ -84,7 +84,7 @@ def test_list_filters_by_outcome(clips, workdir, backend):
 def test_audit_trail_records_each_submission(clips, workdir, backend):
     assert run("ingest", clips["valid"], "--unit", "融安县", "--contact", "丙", "--phone", "13900006666").returncode == 0
     db = open_database(load_config())
-    events = db.events()
+    events = db.audit.events()
     # The command made the database first: the audit trail keeps that too (intake migrate tells of it).
     assert [(e.kind, e.submission_id) for e in events] == [("schema_migrated", None), ("recorded", 1)]
     assert events[1].data["outcome"] == "accepted"

@@ -68,7 +68,7 @@ def test_a_judge_sees_only_their_own_until_scoring_is_closed(desk):
     assert 'data-judge="judge2"' in admin.get("/").text
     # a judge may not close scoring
     refused = judge.post("/scoring", {"csrf": judge.csrf(), "do": "close"})
-    assert refused.status == 403 and services.db.latest_event(["scoring_closed"]) is None
+    assert refused.status == 403 and services.db.audit.latest(["scoring_closed"]) is None
 
 
 def test_closing_scoring_reveals_the_scores_and_stops_saving_them(desk):
@@ -78,7 +78,7 @@ def test_closing_scoring_reveals_the_scores_and_stops_saving_them(desk):
     assert (closed.status, closed.headers["location"]) == (303, "/?done=scoring_close")
     try:
         assert "已结束评分：评委现在可以看到作品得分、名次和其他人的评审决定，不能再修改评分。" in admin.get("/?done=scoring_close").text
-        [event] = [e for e in services.db.events() if e.kind == "scoring_closed"]
+        [event] = [e for e in services.db.audit.events() if e.kind == "scoring_closed"]
         assert event.actor == "admin" and event.submission_id is None
         listed = judge.get("/list").text
         assert re.search(r'<td data-sort="7.25" class="score">7.25</td>\s*<td data-sort="1" class="rank">1</td>', listed)
@@ -89,12 +89,12 @@ def test_closing_scoring_reveals_the_scores_and_stops_saving_them(desk):
         refused = judge.post(f"/entries/{ids['accepted']}/score",
                              score_form(judge, ids["accepted"], 思想性="6", 艺术性="6", 技术性="6"))
         assert refused.status == 400 and "评分已结束，不能再保存评分。" in refused.text
-        assert [c.values["思想性"] for c in services.db.scores(judge="judge")] == [5.0]
+        assert [c.values["思想性"] for c in services.db.judging.scores(judge="judge")] == [5.0]
     finally:
         reopened = admin.post("/scoring", {"csrf": admin.csrf(), "do": "reopen"})
     assert reopened.headers["location"] == "/?done=scoring_reopen"
-    assert [e.kind for e in services.db.events() if e.kind.startswith("scoring_")] == ["scoring_closed",
-                                                                                      "scoring_reopened"]
+    assert [e.kind for e in services.db.audit.events() if e.kind.startswith("scoring_")] == ["scoring_closed",
+                                                                                             "scoring_reopened"]
     assert "7.25" not in judge.get("/list").text      # sealed again
 
 

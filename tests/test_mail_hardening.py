@@ -255,7 +255,7 @@ def test_failing_mail_is_retried_with_backoff_then_recorded_and_blocks_nothing(c
     error = next(c for c in bad["checks"] if c["id"] == "processing_error")
     assert error["status"] == "warn" and "共尝试 2 次" in error["message"] and "RuntimeError" in error["message"]
     assert all(b"$IntakeRecorded" in f for f in flags_of(dovecot).values())
-    assert open_services(load_config(mailbox / "config.yaml")).db.failing_items() == []
+    assert open_services(load_config(mailbox / "config.yaml")).db.claims.failing_items() == []
 
 
 def test_a_failed_mail_is_retried_on_time_while_the_poller_waits_in_idle(clips, mailbox, dovecot, monkeypatch):
@@ -375,7 +375,7 @@ def test_a_mail_on_which_the_connection_keeps_dropping_does_not_hold_up_the_mail
         poller.session.close()
     assert drops == [1, 1]
     assert [s["subject"] for s in listing(mailbox)] == ["柳城县参赛作品（镕）"]   # read first on the second pass
-    assert open_services(load_config(mailbox / "config.yaml")).db.failing_items() == []
+    assert open_services(load_config(mailbox / "config.yaml")).db.claims.failing_items() == []
 
 
 def test_run_keeps_the_folder_watcher_alive_through_an_error(clips, workdir, monkeypatch):

@@ -373,7 +373,7 @@ def test_attach_adds_a_downloaded_file(clips, mailbox, dovecot):
     assert sub["outcome"] == "accepted", sub["checks"]
     assert (sub["speaker"], sub["topic"]) == ("小测", "保密法")
     assert "超大附件" not in run("list", cwd=mailbox).stdout
-    event = [e for e in open_services(load_config(mailbox / "config.yaml")).db.events(sub["id"])
+    event = [e for e in open_services(load_config(mailbox / "config.yaml")).db.audit.events(sub["id"])
              if e.kind == "files_added"][-1]
     assert event.actor == "刘建东" and event.data["settled"][0]["status"] == "warn"
     assert event.data["filled"] == {"speaker": "小测", "topic": "保密法"}

@@ -52,7 +52,7 @@ def test_decide_without_reviewer_records_the_configured_reviewer_or_the_account(
 def test_operators_of_old_records_read_in_chinese(clips, workdir):
     record_one(workdir, clips)
     db = open_services(load_config(workdir / "config.yaml")).db
-    db.record_decision(1, "shortlist", None, "root")   # as `sudo intake decide` recorded it before
+    db.judging.record_decision(1, "shortlist", None, "root")   # as `sudo intake decide` recorded it before
     assert "评审决定：入围 —— 系统管理员（root），" in run("list").stdout
     assert run("report", "--format", "csv", "-o", "r.csv").returncode == 0
     rows = (workdir / "r.csv").read_text(encoding="utf-8-sig").splitlines()
@@ -70,7 +70,7 @@ def test_a_command_under_sudo_is_recorded_under_the_user_behind_it(clips, workdi
     out = run("edit", "1", "--unit", "柳南区", "--contact", "张三", "--phone", "13800138000", env={"SUDO_USER": "liu"})
     assert out.returncode == 0, out.output
     db = open_services(load_config(workdir / "config.yaml")).db
-    assert [(e.kind, e.actor) for e in db.events(1)] == [
+    assert [(e.kind, e.actor) for e in db.audit.events(1)] == [
         ("recorded", "folder-watcher"), ("moved", "folder-watcher"), ("edited", "liu"), ("moved", "liu")]
     [note] = (workdir / "done").rglob("*.结果.txt")
     assert "（修改信息，操作人：liu），以此为准。" in note.read_text(encoding="utf-8-sig")

@@ -87,7 +87,7 @@ def received(handler) -> list[email.message.EmailMessage]:
 
 
 def events_of(services, kind: str, submission_id: int | None = None) -> list:
-    return [e for e in services.db.events(submission_id) if e.kind == kind]
+    return [e for e in services.db.audit.events(submission_id) if e.kind == kind]
 
 
 # -- the texts ---------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_turning_receipts_on_never_answers_the_mails_recorded_before(tmp_path, s
     record_submission(on.db, mail_task(4))
     assert again.send_pending() == 1
     assert [m["To"] for m in received(handler)] == ["unit2@example.cn", "unit4@example.cn"]
-    assert [e.kind for e in on.db.events() if e.kind.startswith("receipts_")] == \
+    assert [e.kind for e in on.db.audit.events() if e.kind.startswith("receipts_")] == \
         ["receipts_on", "receipts_off", "receipts_on"]
 
 
@@ -222,7 +222,7 @@ def test_a_receipt_interrupted_while_sending_is_not_sent_again(workdir, smtp):
     services = services_for(workdir, port, enabled=True)
     sender = ReceiptSender(services)
     submission_id = record_submission(services.db, mail_task(1))
-    services.db.record_event("receipt_sending", {"to": "unit1@example.cn"}, submission_id=submission_id)
+    services.db.audit.record("receipt_sending", {"to": "unit1@example.cn"}, submission_id=submission_id)
     assert sender.send_pending() == 0 and sender.send_pending() == 0
     assert handler.messages == []
     [skipped] = events_of(services, "receipt_skipped", submission_id)

@@ -59,7 +59,7 @@ def test_a_moved_deadline_reaches_every_earlier_work(works, workdir, backend):
         assert checks(sub, "deadline") == [("pass", "ok", "在截止时间 2099-12-31 23:59 前收到。")]
         ids = [(c.get("file"), c["id"]) for c in sub["checks"]]
         assert len(ids) == len(set(ids)) == 11   # the latest run only
-    event = services(workdir).db.events(1)[-1]
+    event = services(workdir).db.audit.events(1)[-1]
     assert event.kind == "rechecked" and event.data["deadline"] == "2099-12-31T23:59:59+08:00"
     assert event.data["outcome"] == {"old": "needs_review", "new": "accepted"} and event.data["media"] is False
     assert ("deadline", "pass") in {(c["id"], c["status"]) for c in event.data["checks"]}
@@ -110,7 +110,7 @@ def test_a_file_that_was_never_stored_or_is_gone(works, workdir):
     configure(workdir, "contest:\n  deadline: 2099-12-31 23:59:59\n" + RULES)
     ingest(works[1], "柳北区")
     store = services(workdir)
-    store.store.path_of(store.db.stored_paths(2)[0]).unlink()
+    store.store.path_of(store.db.submissions.stored_paths(2)[0]).unlink()
 
     out = run("recheck", "1", "2")
     assert out.returncode == 0, out.stderr
@@ -167,7 +167,7 @@ def test_an_edit_made_while_a_recheck_looks_at_the_files_survives_it(works, work
     [sub] = listing()
     assert (sub["unit"], sub["unit_raw"], sub["contact"], sub["check_run"]) == ("鹿寨县", "鹿寨县", "李四", 3)
     assert "参赛单位：鹿寨县" in checks(sub, "contact_info")[0][2] + checks(sub, "unit")[0][2]
-    kinds = [e.kind for e in services(workdir).db.events(1)]
+    kinds = [e.kind for e in services(workdir).db.audit.events(1)]
     assert kinds[-2:] == ["edited", "rechecked"]
 
 
@@ -175,7 +175,7 @@ def test_a_damaged_stored_copy_is_the_store_s_fault_not_the_submitter_s(works, w
     ingest(works[0], "柳南区")
     [before] = listing()
     store = services(workdir)
-    path = store.store.path_of(store.db.stored_paths(1)[0])
+    path = store.store.path_of(store.db.submissions.stored_paths(1)[0])
     recorded = before["files"][0]["size_bytes"]
     path.write_bytes(path.read_bytes()[:recorded // 2])   # cut short under the store's feet
     assert run("recheck", "1").returncode == 0

@@ -82,7 +82,7 @@ def test_a_failing_item_backs_off_then_is_recorded_by_its_identity(services):
     assert done.how is How.GAVE_UP and done.task.title == "身份"
     [check] = done.task.checks
     assert (check.check_id, check.code) == ("processing_error", "processing_error") and "共尝试 2 次" in check.message
-    assert services.db.failing_items() == []
+    assert services.db.claims.failing_items() == []
 
 
 def test_what_triage_rejects_is_not_counted(services):
@@ -94,7 +94,7 @@ def test_what_triage_rejects_is_not_counted(services):
 
     with pytest.raises(FileNotFoundError):
         take(services, build, triage=triage)
-    assert services.db.failing_items() == []
+    assert services.db.claims.failing_items() == []
 
 
 def test_an_item_recorded_under_another_ref_is_not_recorded_again(services):
@@ -102,12 +102,12 @@ def test_an_item_recorded_under_another_ref_is_not_recorded_again(services):
     other = record_once(Item(lambda work: task_of("test:item-2"), "test:item-2", identity=task_of,
                              recorded_before=lambda task: earlier.submission_id), services)
     assert other.how is How.SAME_AS and other.submission_id == earlier.submission_id and other.resumed
-    assert services.db.submission_id_for_ref("test:item-2") is None
+    assert services.db.submissions.id_for_ref("test:item-2") is None
 
 
 def test_an_item_another_worker_holds_is_left_alone(services):
-    assert services.db.claim(REF, "someone-else", 600)
+    assert services.db.claims.claim(REF, "someone-else", 600)
     try:
         assert take(services, lambda work: pytest.fail("built while claimed")) is None
     finally:
-        services.db.release(REF, "someone-else")
+        services.db.claims.release(REF, "someone-else")

@@ -7,6 +7,7 @@ import os
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_an_item_that_keeps_failing_ends_recorded_as_processing_error(workdir, b
     ref = "folder:坏文件.mp4:1:2:3"
     first = note_failure(services, ref, RuntimeError("解析时崩溃"))
     assert (first.give_up, first.attempts) == (False, 1) and 590 < first.delay_seconds <= 600
-    assert not is_due(services.db.failure_state(ref))          # backing off: the source skips it for now
+    assert not is_due(services.db.claims.failure_state(ref))          # backing off: the source skips it for now
     second = note_failure(services, ref, RuntimeError("解析时崩溃"))
     assert (second.give_up, second.attempts) == (True, 2)
 
@@ -67,14 +68,14 @@ def test_an_item_that_keeps_failing_ends_recorded_as_processing_error(workdir, b
     assert (check["id"], check["status"], check["code"]) == ("processing_error", "warn", "processing_error")
     assert "共尝试 2 次" in check["message"] and "RuntimeError: 解析时崩溃" in check["message"]
     assert "坏文件.mp4" in check["message"]
-    assert services.db.failure_state(ref) is None and is_due(services.db.failure_state(ref))
+    assert services.db.claims.failure_state(ref) is None and is_due(services.db.claims.failure_state(ref))
 
 
 def test_an_unreachable_database_is_never_the_items_fault(workdir):
     services = _services(workdir)
     verdict = note_failure(services, "mail:x:INBOX:1:7", DatabaseError("数据库连接中断"))
     assert (verdict.give_up, verdict.attempts) == (False, 0)
-    assert services.db.failure_state("mail:x:INBOX:1:7") is None
+    assert services.db.claims.failure_state("mail:x:INBOX:1:7") is None
 
 
 def test_outside_text_the_database_would_refuse_is_stored_clean(workdir, backend):
@@ -114,10 +115,10 @@ def test_a_duplicate_found_in_a_retried_transaction_is_stored_once_and_kept_on_t
     from intake.pipeline.stages import duplicate_found
     from storage.filestore import StoredBlob
 
-    class RetryingDatabase:
-        """Runs the recording transaction twice, as a locked SQLite file makes the real one do."""
+    class RetryingSubmissions:
+        """Runs the recording transaction twice, as a locked SQLite file makes the real one do (``db.submissions``)."""
 
-        def add_submission(self, record, on_duplicate=None):
+        def add(self, record, on_duplicate=None):
             earlier = {"id": 7, "unit": "柳南区", "received_at": datetime(2024, 4, 1, tzinfo=timezone.utc)}
             self.rows = [[on_duplicate(index, earlier) for index, _ in enumerate(record.files)] for _ in range(2)]
             self.record = record
@@ -126,12 +127,13 @@ def test_a_duplicate_found_in_a_retried_transaction_is_stored_once_and_kept_on_t
     blob = StoredBlob(sha256="0" * 64, size_bytes=1, relative_path="00/x.mp4", already_present=True)
     task = SubmissionTask(source="folder", received_at=datetime.now(timezone.utc),
                           files=[MediaTask(source_path=None, original_name="作品.mp4", size_bytes=1, blob=blob)])
-    db = RetryingDatabase()
-    assert record_submission(db, task, on_duplicate=duplicate_found) == 8
-    assert task.source is Source.FOLDER and db.record.source == "folder"
-    first, again = db.rows
+    submissions = RetryingSubmissions()
+    assert record_submission(SimpleNamespace(submissions=submissions), task, on_duplicate=duplicate_found) == 8
+    assert task.source is Source.FOLDER and submissions.record.source == "folder"
+    first, again = submissions.rows
     assert first == again and first[0].check_id == "duplicate" and first[0].status == "warn"
     assert "与第 7 号作品（柳南区" in first[0].message and first[0].details == {
         "earlier_submission_id": 7, "advice": "这个视频在 2024-04-01 08:00 已经收到过，内容完全相同，无需再次发送。"}
     assert [c.check_id for c in task.files[0].checks] == ["duplicate"] and task.outcome.value == "needs_review"
-    assert db.record.files[0].checks == () and db.record.outcome == "accepted"   # storage adds the row itself
+    recorded = submissions.record
+    assert recorded.files[0].checks == () and recorded.outcome == "accepted"   # storage adds the row itself

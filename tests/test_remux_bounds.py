@@ -129,7 +129,7 @@ def test_recheck_tries_again_a_conversion_that_failed_before(workdir, hostile):
     from intake.pipeline.services import open_services
 
     db = open_services(load_config(workdir / "config.yaml")).db
-    [rechecked] = [e for e in db.events(after["id"]) if e.kind == "rechecked"]
+    [rechecked] = [e for e in db.audit.events(after["id"]) if e.kind == "rechecked"]
     assert rechecked.data["repaired"] == [{"file": 0, "repair": "remux",
                                            "before": {"sha256": before["files"][0]["sha256"],
                                                       "size_bytes": before["files"][0]["size_bytes"]},

@@ -225,7 +225,7 @@ def test_a_reviewer_shrinks_a_file_over_the_limit(near_misses, workdir):
     # … but the whole-video scan of the original stands for it: the same picture, not read a second time.
     assert [c for c in sub["checks"] if c["id"] == "sensitive_content"] == [scan]
     db = open_services(load_config(workdir / "config.yaml")).db
-    [event] = [e for e in db.events(1) if e.kind == "fixed"]
+    [event] = [e for e in db.audit.events(1) if e.kind == "fixed"]
     assert (event.actor, event.data["repair"], event.data["source"]) == ("王老师", "shrink", str(kept))
     # One pass at the fastest x264 preset: under the video's own duration on two cores (bench/bench_shrink.py).
     assert (event.data["shrink"]["preset"], event.data["shrink"]["passes"]) == ("ultrafast", 1)
@@ -266,8 +266,8 @@ def test_the_desk_offers_the_mp4_judged_and_the_original_as_it_arrived(near_miss
     services = open_services(load_config(tmp_path / "config.yaml"))
     remuxed = record(services, near_misses["mov"], "柳南区", "张三", "13800000001")
     plain = record(services, clips["valid"], "柳北区", "李四", "13800000002")
-    [mov_file] = services.db.submission(remuxed).files
-    [mp4_file] = services.db.submission(plain).files
+    [mov_file] = services.db.submissions.get(remuxed).files
+    [mp4_file] = services.db.submissions.get(plain).files
     add_account(services.db, "judge", "reviewer", PASSWORD)
     services.db.engine.dispose()
     with running_desk(tmp_path) as (port, _):

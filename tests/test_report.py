@@ -185,7 +185,7 @@ def test_shortlisting_a_rejected_work_needs_force_and_the_log_says_so(desk):
     from intake.config import load_config
     from intake.pipeline.services import open_database
 
-    events = [e for e in open_database(load_config(None)).events(4) if e.kind == "decision"]
+    events = [e for e in open_database(load_config(None)).audit.events(4) if e.kind == "decision"]
     assert [e.data for e in events] == [{"decision": "shortlist", "note": None, "forced": True,
                                          "reasons": ["检查结果是不合格（文件格式）"]},
                                         {"decision": "reject", "note": None}]

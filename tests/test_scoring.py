@@ -21,7 +21,7 @@ from intake.desk.app import create_app
 from intake.review.scoring import entry_score, parse_scores, progress, ranks, score_text, standings, weighted_total
 from intake.pipeline.services import open_services
 from storage.records import SubmissionRecord
-from storage.scores import JudgeScores
+from storage.records import JudgeScores
 from tests.cli import listing, run
 from tests.configs import add_config
 from tests.desks import Client, logged_in, make_desk, running_desk
@@ -139,18 +139,18 @@ def test_blind_view_masks_every_name_of_the_unit():
 # -- storage ------------------------------------------------------------------------------------------
 def test_a_save_replaces_the_judges_scores_and_is_audited(backend, workdir):
     db = open_services(load_config(workdir / "config.yaml")).db
-    sid = db.add_submission(SubmissionRecord(source="cli", received_at=NOW, outcome="accepted", unit="柳南区"))
-    db.save_scores(sid, "王老师", {"思想性": 8.0, "艺术性": 7.0, "技术性": 9.0}, "主题鲜明")
-    db.save_scores(sid, "李老师", {"思想性": 6.0, "艺术性": 6.5, "技术性": 7.0}, None)
-    saved = db.save_scores(sid, "王老师", {"思想性": 9.0, "艺术性": 7.5, "技术性": 9.0}, None)
+    sid = db.submissions.add(SubmissionRecord(source="cli", received_at=NOW, outcome="accepted", unit="柳南区"))
+    db.judging.save_scores(sid, "王老师", {"思想性": 8.0, "艺术性": 7.0, "技术性": 9.0}, "主题鲜明")
+    db.judging.save_scores(sid, "李老师", {"思想性": 6.0, "艺术性": 6.5, "技术性": 7.0}, None)
+    saved = db.judging.save_scores(sid, "王老师", {"思想性": 9.0, "艺术性": 7.5, "技术性": 9.0}, None)
     assert (saved.judge, saved.values, saved.comment) == ("王老师", {"思想性": 9.0, "艺术性": 7.5, "技术性": 9.0}, None)
-    assert [(c.judge, c.values["思想性"]) for c in db.scores()] == [("李老师", 6.0), ("王老师", 9.0)]
-    assert [c.judge for c in db.scores(judge="李老师")] == ["李老师"]
-    events = [e for e in db.events(sid) if e.kind == "scored"]
+    assert [(c.judge, c.values["思想性"]) for c in db.judging.scores()] == [("李老师", 6.0), ("王老师", 9.0)]
+    assert [c.judge for c in db.judging.scores(judge="李老师")] == ["李老师"]
+    events = [e for e in db.audit.events(sid) if e.kind == "scored"]
     assert [(e.actor, e.data["scores"]["思想性"], e.data.get("previous", {}).get("思想性")) for e in events] == \
         [("王老师", 8.0, None), ("李老师", 6.0, None), ("王老师", 9.0, 8.0)]
     with pytest.raises(NotFound):
-        db.save_scores(sid + 1, "王老师", {"思想性": 1.0}, None)
+        db.judging.save_scores(sid + 1, "王老师", {"思想性": 1.0}, None)
 
 
 # -- the desk ----------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_a_judge_scores_an_entry(desk):
     assert 'name="score:艺术性" value="12"' in refused.text      # what was typed stays in the form
     missing = judge.post(target, score_form(judge, ids["accepted"], 思想性="8"))
     assert missing.status == 400 and "请为每个评分项打分：缺少“艺术性”“技术性”。" in missing.text
-    assert services.db.scores() == []
+    assert services.db.judging.scores() == []
     saved = judge.post(target, score_form(judge, ids["accepted"], 思想性="8", 艺术性="7", 技术性="9", comment="画面清晰"))
     assert (saved.status, saved.headers["location"]) == (303, f"{entry}?done=score")
     page = judge.get(f"{entry}?done=score").text
@@ -196,7 +196,7 @@ def test_a_judge_scores_an_entry(desk):
                      r'评语：画面清晰</td>', page), page
     # a second save replaces the first
     judge.post(target, score_form(judge, ids["accepted"], 思想性="9", 艺术性="7", 技术性="9"))
-    [own] = services.db.scores(judge="judge")
+    [own] = services.db.judging.scores(judge="judge")
     assert (own.values, own.comment) == ({"思想性": 9.0, "艺术性": 7.0, "技术性": 9.0}, None)
     # the overview counts it; the rejected WebM is not to be scored
     row = re.search(r'<tr data-judge="judge"><td>judge</td><td class="progress">([^<]+)</td>', judge.get("/").text)
@@ -246,7 +246,7 @@ def test_blind_review_hides_who_sent_it_on_every_route(desk):
     admin.post(f"/entries/{ids['mail']}/decide", {"csrf": admin.csrf(), "decision": "pending", "note": "融水的片子"})
     clerk.post(f"/entries/{ids['mail']}/edit", {"csrf": clerk.csrf(), "contact": "贾五", "phone": "13800000012"})
     clerk.post(f"/entries/{ids['mail']}/edit", {"csrf": clerk.csrf(), "contact": "贾五", "phone": "13800000002"})
-    file_ids = [f.id for sid in ids.values() for f in services.db.submission(sid).files]
+    file_ids = [f.id for sid in ids.values() for f in services.db.submissions.get(sid).files]
     answers = {}
     for route in create_app(services.config, services).routes:
         if route.path.startswith(("/login", "/static")) or "GET" not in getattr(route, "methods", {"GET"}):

@@ -117,7 +117,8 @@ def test_migration_moves_mail_subjects_and_keeps_the_results(database_url):
     assert (submission_view(db, 3)["title"], submission_view(db, 3)["subject"]) == ("作品一", None)
 
     # A newer run on the migrated rows: the file keeps its results, the latest run is what shows.
-    data = db.record_check_run(1, CheckRun(checks=(CheckRow("deadline", "warn", "late", "晚于截止时间。"),)), "rechecked")
+    run = CheckRun(checks=(CheckRow("deadline", "warn", "late", "晚于截止时间。"),))
+    data = db.submissions.record_check_run(1, run, "rechecked")
     assert data["outcome"] == {"old": "accepted", "new": "needs_review"} and data["run"] == 2
     first = submission_view(db, 1)
     assert [(c["id"], c["status"]) for c in first["checks"]] == [("deadline", "warn"), ("size", "pass")]

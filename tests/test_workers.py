@@ -196,9 +196,9 @@ def test_sqlite_locked_is_retried(clips, workdir, monkeypatch):
     holder = sqlite3.connect(workdir / "data" / "intake.db", check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")
     threading.Timer(1.0, holder.rollback).start()
-    services.db.record_event("probe", {"x": 1})   # blocked for a second, then it goes through
+    services.db.audit.record("probe", {"x": 1})   # blocked for a second, then it goes through
     holder.close()
-    assert [e.kind for e in services.db.events() if e.kind != "schema_migrated"] == ["probe"]
+    assert [e.kind for e in services.db.audit.events() if e.kind != "schema_migrated"] == ["probe"]
 
     holder = sqlite3.connect(workdir / "data" / "intake.db")
     holder.execute("BEGIN EXCLUSIVE")
@@ -206,7 +206,7 @@ def test_sqlite_locked_is_retried(clips, workdir, monkeypatch):
     monkeypatch.setattr("storage.writers.time", types.SimpleNamespace(sleep=waits.append))
     try:
         with pytest.raises(DatabaseError) as err:
-            services.db.record_event("probe", {"x": 2})
+            services.db.audit.record("probe", {"x": 2})
         assert err.value.message == "数据库一直被其他程序占用（database is locked），本次未能写入。"
         assert waits == [0.2, 0.4, 0.8, 1.6, 3.2]
     finally:

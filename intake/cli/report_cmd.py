@@ -85,7 +85,7 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
     db = open_database(config)
     result = export_shortlist(submission_views(db), FileStore(config.storage.root), Path(directory),
                               contest_name=config.contest.name, replace=replace, reserved=reserved_folders(config))
-    db.record_event("exported", result.audit())
+    db.audit.record("exported", result.audit())
     for line in export_lines(result):
         echo(line)
     return EXPORT_INCOMPLETE if result.incomplete else 0

@@ -31,7 +31,8 @@ def scores(app: AppContext, fmt: str, output: str | None) -> int:
 
     contest = app.config.contest
     db = open_database(app.config)
-    header, rows = sheet(submission_views(db), db.scores(), contest, ((u.name, u.role) for u in db.users()))
+    header, rows = sheet(submission_views(db), db.judging.scores(), contest,
+                         ((u.name, u.role) for u in db.accounts.all()))
     if fmt == "xlsx":
         path = write_xlsx(header, rows, Path(output), contest)
     else:

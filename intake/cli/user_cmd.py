@@ -54,7 +54,7 @@ def list_users(app: AppContext) -> int:
     from intake.desk.accounts import ROLES
     from intake.pipeline.services import open_database
 
-    users = open_database(app.config).users()
+    users = open_database(app.config).accounts.all()
     if not users:
         click.echo("还没有任何账号。请用 intake user add 名字 --role admin 创建。")
     for u in users:
@@ -72,7 +72,7 @@ def passwd(app: AppContext, name: str, password_stdin: bool) -> int:
     from intake.pipeline.services import open_database
 
     db = open_database(app.config)
-    if db.user(name) is None:
+    if db.accounts.get(name) is None:
         raise UsageError(f"没有名为“{for_terminal(name)}”的账号。", "请用 intake user list 查看账号。")
     change_password(db, name, new_password(read_password(password_stdin)))
     echo(f"已修改账号 {name} 的密码。")

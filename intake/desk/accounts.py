@@ -20,7 +20,7 @@ from core.textsafe import one_line
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.database import Database
-    from storage.logins import LoginTry
+    from storage.records import LoginTry
 
 log = logging.getLogger("intake.desk.login")
 
@@ -96,23 +96,23 @@ def new_password(password: str) -> str:
 def add_account(db: Database, name: str, role: str, password: str) -> None:
     if role not in ROLES:
         raise UsageError(f"角色“{role}”无效：应为 clerk（登记员）、reviewer（评委）或 admin（管理员）。")
-    db.add_user(account_name(name), role, hash_password(new_password(password)))
+    db.accounts.add(account_name(name), role, hash_password(new_password(password)))
 
 
 def change_password(db: Database, name: str, password: str) -> None:
     """Set a new password; the account's open sessions end. NotFound-like UsageError for an unknown name."""
-    if not db.set_password(name, hash_password(new_password(password))):
+    if not db.accounts.set_password(name, hash_password(new_password(password))):
         raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
 
 
 def remove_account(db: Database, name: str) -> None:
-    if not db.remove_user(name):
+    if not db.accounts.remove(name):
         raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
 
 
 class Throttle:
     """Login tries per account and per address within ``window`` seconds, counted in the database before the
-    password is checked (``storage/logins.py``): forty guesses sent at once are counted one by one, and only as
+    password is checked (``storage/accounts.py``): forty guesses sent at once are counted one by one, and only as
     many as the limit reach the (slow) hash. Every desk process and ``intake user unlock`` see the same counts."""
 
     def __init__(self, per_account: int, per_address: int, window: float,
@@ -122,7 +122,7 @@ class Throttle:
         self.clock = clock
 
     def begin(self, db: Database, name: str, address: str) -> LoginTry:
-        return db.begin_login(name, address, self.clock(), self.window, self.per_account, self.per_address)
+        return db.accounts.begin_login(name, address, self.clock(), self.window, self.per_account, self.per_address)
 
 
 class LoginForms:
@@ -193,7 +193,7 @@ def log_in(db: Database, throttle: Throttle, name: str, password: str, address: 
         log.warning("工作台登录被拒绝（%s已锁定）：账号“%s”，地址 %s",
                     "账号" if attempt.locked == "account" else "该地址", name, address)
         raise LoginRefused(f"登录失败次数过多，请 {max(1, round(attempt.wait_seconds / 60))} 分钟后再试。", 429)
-    user = db.user(name) if name else None
+    user = db.accounts.get(name) if name else None
     good = verify_password(password, user.password_hash if user else _dummy_hash()) and user is not None
     if not good:
         log.warning("工作台登录失败：账号“%s”，地址 %s", name, address)
@@ -203,20 +203,20 @@ def log_in(db: Database, throttle: Throttle, name: str, password: str, address: 
         if attempt.address_tries >= throttle.per_address:
             log.warning("地址 %s 登录失败 %d 次，锁定 %d 秒", address, attempt.address_tries, throttle.window)
         raise LoginRefused("账号或密码不正确。", 401)
-    db.clear_logins(name)
+    db.accounts.clear_logins(name)
     token = secrets.token_urlsafe(32)
-    db.start_session(user.id, token_hash(token), secrets.token_urlsafe(32),
-                     datetime.now(timezone.utc) + timedelta(hours=hours))
+    db.accounts.start_session(user.id, token_hash(token), secrets.token_urlsafe(32),
+                              datetime.now(timezone.utc) + timedelta(hours=hours))
     return token
 
 
 def unlock_account(db: Database, name: str, actor: str | None = None) -> int:
     """Lift the account's lockout (forget its failed logins), audited as ``user_unlocked``; returns how many
     failures were forgotten. UsageError for an unknown account."""
-    if db.user(name) is None:
+    if db.accounts.get(name) is None:
         raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
-    cleared = db.clear_logins(name)
-    db.record_event("user_unlocked", {"name": name, "failures": cleared}, actor=actor)
+    cleared = db.accounts.clear_logins(name)
+    db.audit.record("user_unlocked", {"name": name, "failures": cleared}, actor=actor)
     return cleared
 
 
@@ -225,7 +225,7 @@ def account_of(db: Database, token: str | None) -> Account | None:
     if not token or len(token) > 200:
         return None
     hashed = token_hash(token)
-    found = db.session_user(hashed)
+    found = db.accounts.session_user(hashed)
     if found is None:
         return None
     user, csrf = found

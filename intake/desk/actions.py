@@ -50,7 +50,7 @@ def edit(request: Request, desk: Desk, account: Account, form) -> Response:
     """The fields that differ from what is recorded (an emptied field is cleared), as ``intake edit``."""
     submission_id = request.path_params["submission_id"]
     try:
-        sub = desk.db.submission(submission_id)
+        sub = desk.db.submissions.get(submission_id)
         values = {}
         for name in EDITABLE:
             if name not in form:
@@ -84,7 +84,7 @@ def users_page(request: Request, desk: Desk, account: Account, form, error: str 
                status: int = 200) -> Response:
     done = {"added": "已添加账号。", "removed": "已删除账号。", "password": "已修改密码。"}.get(
         request.query_params.get("done", ""))
-    return desk.render("users.html.j2", account, status=status, users=desk.db.users(), error=error, done=done)
+    return desk.render("users.html.j2", account, status=status, users=desk.db.accounts.all(), error=error, done=done)
 
 
 def users_change(request: Request, desk: Desk, account: Account, form) -> Response:
@@ -94,17 +94,17 @@ def users_change(request: Request, desk: Desk, account: Account, form) -> Respon
     try:
         if what == "add":
             add_account(desk.db, name, str(form.get("role") or ""), str(form.get("password") or ""))
-            desk.db.record_event("user_added", {"name": name, "role": str(form.get("role"))}, actor=account.name)
+            desk.db.audit.record("user_added", {"name": name, "role": str(form.get("role"))}, actor=account.name)
             done = "added"
         elif what == "password":
             change_password(desk.db, name, str(form.get("password") or ""))
-            desk.db.record_event("user_password", {"name": name}, actor=account.name)
+            desk.db.audit.record("user_password", {"name": name}, actor=account.name)
             done = "password"
         elif what == "remove":
             if name == account.name:
                 raise UsageError("不能删除自己正在使用的账号。")
             remove_account(desk.db, name)
-            desk.db.record_event("user_removed", {"name": name}, actor=account.name)
+            desk.db.audit.record("user_removed", {"name": name}, actor=account.name)
             done = "removed"
         else:
             raise UsageError("未知的操作。")

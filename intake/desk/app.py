@@ -104,7 +104,7 @@ class Desk:
         works it takes a second or more; twenty reviewers must not each wait for their own). Read-only.
         ``blind``: as a judge under blind review sees them; ``mark``: the database's change mark, when the
         caller read it already (one read per page: see ``Seen``)."""
-        mark = mark or self.db.change_mark()
+        mark = mark or self.db.submissions.change_mark()
         with self._views_lock:
             if self._views is None or self._views[0] != mark:
                 self._views = (mark, submission_views(self.db))
@@ -136,7 +136,7 @@ class Desk:
     def scoring_closed(self, mark: tuple[int, int] | None = None):
         """The admin's 结束评分 in force (its event), or None while scoring is open. Read once per state."""
         def closing(views):
-            latest = self.db.latest_event(SCORING_EVENTS)
+            latest = self.db.audit.latest(SCORING_EVENTS)
             return latest if latest is not None and latest.kind == "scoring_closed" else None
         return self.derived("#scoring", closing, mark=mark)
 
@@ -173,7 +173,7 @@ class Seen:
         if not self._reading:
             return None
         if self._mark is None:
-            self._mark = self.desk.db.change_mark()
+            self._mark = self.desk.db.submissions.change_mark()
         return self._mark
 
     @property

@@ -48,7 +48,7 @@ def export_run(request: Request, desk: Desk, account: Account, form) -> Response
         return export_page(request, desk, account, form, status=status, error=" ".join(filter(None, [exc.message, hint])),
                            target=target)
     summary = result.summary
-    desk.db.record_event(EXPORTED, {**result.audit(), "summary": {"path": str(summary.resolve()),
+    desk.db.audit.record(EXPORTED, {**result.audit(), "summary": {"path": str(summary.resolve()),
                                                                   "sha256": _digest(summary)}}, actor=account.name)
     return export_page(request, desk, account, form, result=result_of(result), target=target)
 
@@ -78,7 +78,7 @@ def summary(request: Request, desk: Desk, account: Account, form) -> Response:
 
 
 def _last_summary(desk: Desk) -> Path | None:
-    event = desk.db.latest_event((EXPORTED,))
+    event = desk.db.audit.latest((EXPORTED,))
     written = (event.data or {}).get("summary") if event else None
     if not isinstance(written, dict) or not written.get("path"):
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -24,10 +24,8 @@ from core.textsafe import clean_name
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
 from intake.desk.jobs import Jobs
+from storage.records import StoredFile
 from validators.remux import copy_without_metadata
-
-if TYPE_CHECKING:  # the database pulls in SQLAlchemy
-    from storage.models import MediaFile
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ REPAIRED_SUFFIX = ".mp4"   # what a remux or a shrink makes, whatever the sender
 
 def _stored(desk: Desk, request: Request, original: bool = False):
     """(media file, its path in the store) or None when there is no such file or it was never kept."""
-    found = desk.db.stored_file(request.path_params["file_id"], original)
+    found = desk.db.submissions.stored_file(request.path_params["file_id"], original)
     if found is None or found[1] is None:
         return None
     media, relative = found
@@ -56,7 +54,7 @@ def _stored(desk: Desk, request: Request, original: bool = False):
     return media, path
 
 
-def stored_answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path], Response | None],
+def stored_answer(request: Request, desk: Desk, make: Callable[[StoredFile, Path], Response | None],
                   original: bool = False) -> Response:
     """``make``'s answer for the stored file of the request's id (``original``: the content as it arrived, of
     a repaired file); 404 when there is none (or ``make`` has none)."""
@@ -68,7 +66,7 @@ def stored_answer(request: Request, desk: Desk, make: Callable[[MediaFile, Path]
 
 
 def play(request: Request, desk: Desk, account: Account, form) -> Response:
-    def video(media: MediaFile, path: Path) -> Response | None:
+    def video(media: StoredFile, path: Path) -> Response | None:
         if desk.blind:
             return _blind(desk, media, path, lambda copy: FileResponse(copy, media_type="video/mp4",
                                                                        content_disposition_type="inline"))
@@ -80,7 +78,7 @@ def play(request: Request, desk: Desk, account: Account, form) -> Response:
 
 def download(request: Request, desk: Desk, account: Account, form) -> Response:
     """The file judged, under the sender's name; a repaired file (an MP4 made from a .mov, say) ends in .mp4."""
-    def attachment(media: MediaFile, path: Path) -> Response | None:
+    def attachment(media: StoredFile, path: Path) -> Response | None:
         if desk.blind:   # the name a sender gave often names the unit, and so do the file's tags
             return _blind(desk, media, path, lambda copy: FileResponse(
                 copy, filename=f"作品{media.submission_id}-{media.position + 1}.mp4",
@@ -98,7 +96,7 @@ def download_original(request: Request, desk: Desk, account: Account, form) -> R
                          original=True)
 
 
-def _attachment(media: MediaFile, path: Path, repaired: bool) -> Response:
+def _attachment(media: StoredFile, path: Path, repaired: bool) -> Response:
     # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
     name = clean_name(base_name(media.original_name) or f"文件{media.position + 1}")
     if repaired:
@@ -110,7 +108,7 @@ def blind_copy_path(desk: Desk, sha256: str) -> Path:
     return desk.config.storage.data_dir / "blind" / sha256[:2] / f"{sha256}.mp4"
 
 
-def _blind(desk: Desk, media: MediaFile, path: Path, answer: Callable[[Path], Response]) -> Response:
+def _blind(desk: Desk, media: StoredFile, path: Path, answer: Callable[[Path], Response]) -> Response:
     """``answer`` with the copy of the stored MP4 without its tags (made on the first request), or why not."""
     if media.container != "mp4":
         return JSONResponse({"error": NO_COPY}, status_code=403)

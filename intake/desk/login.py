@@ -21,7 +21,7 @@ async def login_page(request: Request) -> Response:
 def _login_form(desk: Desk, request: Request, error: str | None, status: int) -> Response:
     token = desk.login_forms.issue()
     response = desk.render("login.html.j2", None, status=status, error=error, csrf=token,
-                           no_accounts=not desk.db.users())
+                           no_accounts=not desk.db.accounts.all())
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
                         secure=request.url.scheme == "https")
     return response
@@ -55,7 +55,7 @@ def _too_large() -> Response:
 
 
 def logout(request: Request, desk: Desk, account: Account, form) -> Response:
-    desk.db.end_session(account.token_hash)
+    desk.db.accounts.end_session(account.token_hash)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -92,10 +92,10 @@ def api_overview(request: Request, desk: Desk, account: Account, form) -> Respon
     if after is None:   # longer than any id can be
         return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
     history = None
-    new = desk.db.recent_submissions(LATEST, after=after)
+    new = desk.db.submissions.recent(LATEST, after=after)
     if not new:
         return JSONResponse({"latest": [], "last_id": after})
-    history = desk.db.decisions([s.id for s in new])
+    history = desk.db.judging.decisions([s.id for s in new])
     rows = [row_of(desk.view(view_of(s, history.get(s.id, [])))) for s in new]
     return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(desk.views())})
 

@@ -26,7 +26,7 @@ def preview(request: Request, desk: Desk, account: Account, form, *, error: str 
     if view["sender"]:
         msg = receipt_for(cfg, view)
         mail = {"headers": [(name, str(msg[name] or "")) for name in SHOWN_HEADERS], "body": msg.get_content()}
-    sent = [e for e in desk.db.events(submission_id) if e.kind == "receipt_sent"]
+    sent = [e for e in desk.db.audit.events(submission_id) if e.kind == "receipt_sent"]
     done = "已发送回执。" if request.query_params.get("done") == "sent" else None
     return desk.render("receipt.html.j2", account, status=status, view=view, mail=mail, error=error, done=done,
                        no_sender=None if view["sender"] else NO_SENDER, unusable=receipts_unusable(cfg),

@@ -18,7 +18,7 @@ from core.timefmt import local_text
 from core.errors import IntakeError, UsageError
 from intake.desk.accounts import Account
 from intake.desk.app import Desk
-from storage.scores import JudgeScores
+from storage.records import JudgeScores
 from intake.review.scoring import (Progress, Standing, is_scorable, judges_of, progress, record_scores, score_text, standings,
                             weighted_total)
 
@@ -31,7 +31,7 @@ CLOSED_HINT = "如需修改，请管理员在概览页重新开放评分。"
 
 def _scores(desk: Desk) -> list[JudgeScores]:
     """Every judge's scores, read once per state of the database (each save writes an event)."""
-    return desk.derived("scores", lambda views: desk.db.scores())
+    return desk.derived("scores", lambda views: desk.db.judging.scores())
 
 
 def _standings(desk: Desk) -> dict[int, Standing]:
@@ -67,7 +67,7 @@ def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict
     typed, when it was refused), the judge's total, the work's score and rank once they are revealed, and for
     an admin every judge's scores. ``scorable``: as every decision says (the view may hold the judge's own only)."""
     scoring = desk.config.contest.scoring
-    cards = desk.db.scores([view["id"]])
+    cards = desk.db.judging.scores([view["id"]])
     own = next((c for c in cards if c.judge == account.name), None)
     values = {c.name: (given or {}).get(c.name, own.values.get(c.name) if own else None) for c in scoring.criteria}
     revealed = not desk.sealed
@@ -109,7 +109,7 @@ def overview_progress(desk: Desk) -> list[Progress]:
     """Each judge's N / M on the overview (a judge's own only, while scoring is open). Accounts are read each
     time: one added from the command line leaves no event that would renew the views."""
     cards = _scores(desk)
-    judges = [desk.judge] if desk.sealed else judges_of(((u.name, u.role) for u in desk.db.users()), cards)
+    judges = [desk.judge] if desk.sealed else judges_of(((u.name, u.role) for u in desk.db.accounts.all()), cards)
     return progress(desk.all_views(), cards, judges, desk.config.contest.scoring)
 
 
@@ -118,7 +118,8 @@ def list_cells(desk: Desk) -> dict[int, dict[str, Any]]:
     total and no rank."""
     if desk.sealed:
         scoring = desk.config.contest.scoring
-        own = {card.submission_id: weighted_total(card.values, scoring) for card in desk.db.scores(judge=desk.judge)}
+        own = {card.submission_id: weighted_total(card.values, scoring)
+               for card in desk.db.judging.scores(judge=desk.judge)}
         return {sid: {**NO_SCORE, "score_text": score_text(total), "score": -1 if total is None else round(total, 4)}
                 for sid, total in own.items()}
     return {sid: {"score_text": score_text(s.score), "score": -1 if s.score is None else round(s.score, 4),
@@ -142,5 +143,5 @@ def switch_scoring(request: Request, desk: Desk, account: Account, form) -> Resp
         return RedirectResponse("/", status_code=303)
     closed = desk.scoring_closed() is not None
     if (what == "close") != closed:
-        desk.db.record_event("scoring_closed" if what == "close" else "scoring_reopened", {}, actor=account.name)
+        desk.db.audit.record("scoring_closed" if what == "close" else "scoring_reopened", {}, actor=account.name)
     return RedirectResponse(f"/?done=scoring_{what}", status_code=303)

@@ -52,7 +52,7 @@ def plan(config: Config, services: Services, host: str | None, port: int | None,
     port = port or config.desk.port
     if bool(certfile) != bool(keyfile):
         raise UsageError("--certfile 和 --keyfile 必须同时指定（证书和私钥）。")
-    accounts = services.db.users()
+    accounts = services.db.accounts.all()
     warnings = []
     if not is_loopback(host):
         if not accounts:

@@ -18,7 +18,7 @@ import logging
 import subprocess
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -29,10 +29,8 @@ from intake.desk.app import Desk
 from intake.desk.files import stored_answer
 from intake.desk.jobs import Jobs
 from intake.report.thumbs import thumbnail
+from storage.records import StoredFile
 from validators.tools import SAFE_INPUT, ffmpeg_exe
-
-if TYPE_CHECKING:  # the database pulls in SQLAlchemy
-    from storage.models import MediaFile
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +131,7 @@ def strip_frame(request: Request, desk: Desk, account: Account, form) -> Respons
     """One frame of a stored video's strip (``/thumbs/{file_id}/{index}``); 404 when there is none."""
     index = request.path_params["index"]
 
-    def frame(media: MediaFile, path: Path) -> Response | None:
+    def frame(media: StoredFile, path: Path) -> Response | None:
         folder = strip_folder(desk)
         if not (media.video_codec and 0 <= index < FRAMES):
             return None
@@ -149,7 +147,7 @@ def strip_frame(request: Request, desk: Desk, account: Account, form) -> Respons
 def poster(request: Request, desk: Desk, account: Account, form) -> Response:
     """The poster frame of a stored video (``/thumbs/{file_id}``); 404 when there is none."""
 
-    def frame(media: MediaFile, path: Path) -> Response | None:
+    def frame(media: StoredFile, path: Path) -> Response | None:
         if not media.video_codec:
             return None
         made = make_poster(desk.store.root, path, media.sha256, media.duration_seconds)
@@ -161,7 +159,7 @@ def poster(request: Request, desk: Desk, account: Account, form) -> Response:
     return stored_answer(request, desk, frame)
 
 
-def finding_times(media: MediaFile, checks) -> list[float]:
+def finding_times(media: StoredFile, checks) -> list[float]:
     """When the secrecy scan saw something on screen in this file, as its latest check recorded it."""
     times = []
     for check in checks:
@@ -182,8 +180,8 @@ def finding_frame(request: Request, desk: Desk, account: Account, form) -> Respo
     with the text that was read; 404 when there is none."""
     index = request.path_params["index"]
 
-    def frame(media: MediaFile, path: Path) -> Response | None:
-        times = finding_times(media, desk.db.submission(media.submission_id).checks)
+    def frame(media: StoredFile, path: Path) -> Response | None:
+        times = finding_times(media, desk.db.submissions.get(media.submission_id).checks)
         if not (media.video_codec and 0 <= index < len(times)):
             return None
         folder, key = strip_folder(desk).parent / "findings", finding_key(media.sha256, times)

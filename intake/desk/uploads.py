@@ -158,7 +158,7 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
     if header_token is not None and not csrf_matches(account, header_token):
         raise Refused(403, CSRF_REFUSED)
     try:
-        await run_in_threadpool(desk.db.submission, request.path_params["submission_id"])
+        await run_in_threadpool(desk.db.submissions.get, request.path_params["submission_id"])
     except NotFound as exc:
         raise Refused(404, exc.message) from None
     limit = upload_limit(desk.config)

@@ -147,7 +147,7 @@ def follow_outcome(services: Services, submission_id: int, reason: str, actor: s
     where it was put: that is logged, never raised, for the change itself is recorded already.
     """
     db, done = services.db, services.config.watch.done
-    moves = [e for e in db.events(submission_id) if e.kind == "moved" and isinstance(e.data, dict)]
+    moves = [e for e in db.audit.events(submission_id) if e.kind == "moved" and isinstance(e.data, dict)]
     if not moves or not moves[-1].data.get("to"):
         return None
     here = Path(moves[-1].data["to"])
@@ -184,7 +184,7 @@ def follow_outcome(services: Services, submission_id: int, reason: str, actor: s
     note = write_result_note(note_of(target), view, updated=updated)
     if note_owner(note_of(here)) == submission_id:
         note_of(here).unlink(missing_ok=True)
-    db.record_event("moved", {"from": one_line(str(here)), "to": one_line(str(target)), "note": one_line(str(note)),
+    db.audit.record("moved", {"from": one_line(str(here)), "to": one_line(str(target)), "note": one_line(str(note)),
                               "reason": reason}, submission_id=submission_id, actor=actor)
     log.info("作品 #%s 的结果改为%s，已把 %s 移到 %s", submission_id, label, one_line(str(here)),
              one_line(str(target)))

@@ -306,7 +306,7 @@ def finish(source: InboxFile, submission_id: int, services: Services, watch: Wat
                            f"{exc.strerror or exc}",
                            "请检查该文件的权限（是否被设为只读或不可修改，如 chattr +i）和 done/ 文件夹是否可写；"
                            "处理好后会自动移走，不会重复登记。") from exc
-    services.db.record_event("moved", {"from": one_line(str(path)), "to": one_line(str(target)),
+    services.db.audit.record("moved", {"from": one_line(str(path)), "to": one_line(str(target)),
                                        "note": one_line(str(note))},
                              submission_id=submission_id, actor=FOLDER_ACTOR)
     log.info("作品 #%s（%s）已移到 %s", submission_id, OUTCOME_LABELS[outcome], one_line(str(target)))

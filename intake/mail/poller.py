@@ -192,7 +192,7 @@ class MailPoller:
     def _recorded_before(self, task: SubmissionTask) -> int | None:
         """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
         key = task.message_key
-        earlier = self.services.db.submission_id_for_message_key(key) if key else None
+        earlier = self.services.db.submissions.id_for_message_key(key) if key else None
         return self._same_mail(task, earlier, key) if earlier is not None else None
 
     def _finish(self, uid: int, use_keyword: bool, done: Recorded) -> MailResult | None:
@@ -206,13 +206,13 @@ class MailPoller:
             self._mark_recorded(uid, use_keyword)
             return MailResult(uid, done.submission_id, Outcome.NEEDS_REVIEW, subject, already_recorded=False)
         if done.how is How.SAME_AS:
-            db.record_event("mail_seen_again", {"source_ref": task.source_ref}, submission_id=done.submission_id,
+            db.audit.record("mail_seen_again", {"source_ref": task.source_ref}, submission_id=done.submission_id,
                             actor="mailbox")
             self._mark_recorded(uid, use_keyword)
             return MailResult(uid, done.submission_id, None, subject, already_recorded=True)
         if done.how is How.PROCESSED:
             # What the mail carried, so that a later mail with this Message-ID can be told apart.
-            db.record_event("mail_content", {"content": _content_of(task)}, submission_id=done.submission_id,
+            db.audit.record("mail_content", {"content": _content_of(task)}, submission_id=done.submission_id,
                             actor="mailbox")
         failpoints.reached("before_mark")
         self._mark_recorded(uid, use_keyword)
@@ -226,16 +226,16 @@ class MailPoller:
         store_files(task, self.services)   # a zip's videos get their hashes now (the store keeps one copy)
         hashes = _hashes(task)
         content = _content_of(task)
-        then = db.file_hashes(earlier)
+        then = db.submissions.file_hashes(earlier)
         if hashes or then:
             same = hashes == then
         else:
-            kept = [e.data.get("content") for e in db.events(earlier) if e.kind == "mail_content"]
+            kept = [e.data.get("content") for e in db.audit.events(earlier) if e.kind == "mail_content"]
             # Recorded before contents were kept: the subject is all there is to compare.
             same = kept[-1] == content if kept else submission_view(db, earlier)["subject"] == task.subject
         if same:
             return earlier
-        again = db.submission_id_for_message_key(reused_key(key, content))
+        again = db.submissions.id_for_message_key(reused_key(key, content))
         if again is not None:
             return again
         task.message_key = reused_key(key, content)
@@ -340,12 +340,12 @@ class MailPoller:
     def _next_retry_in(self) -> float | None:
         """Seconds until a mail that failed before is due again (None if none is waiting)."""
         try:
-            waiting = self.services.db.failing_items(f"mail:{self.session.account}:{self.folder}:")
+            waiting = self.services.db.claims.failing_items(f"mail:{self.session.account}:{self.folder}:")
         except IntakeError:
             return None
         if not waiting:
             return None
-        soonest = min(next_at for _, _, next_at, _ in waiting)
+        soonest = min(item.next_at for item in waiting)
         return max(0.5, (soonest - datetime.now(timezone.utc)).total_seconds())
 
     def _wait_for_mail(self, stop: threading.Event) -> None:

@@ -68,25 +68,25 @@ def receipts_start(services: Services, worker: str) -> int | None:
     """The last submission id recorded before receipts were turned on (later ones are answered), or None
     while they are off (or while another worker is writing the switch: the next pass knows)."""
     db, enabled = services.db, services.config.mailbox.receipts.enabled
-    latest = db.latest_event((TURNED_ON, TURNED_OFF))
+    latest = db.audit.latest((TURNED_ON, TURNED_OFF))
     if _is_on(latest) == enabled:
         return latest.data["after_id"] if enabled else None
-    if not db.claim(SWITCH_REF, worker, services.config.database.claim_lease_seconds):
+    if not db.claims.claim(SWITCH_REF, worker, services.config.database.claim_lease_seconds):
         return None
     try:
-        latest = db.latest_event((TURNED_ON, TURNED_OFF))   # again, now that no other worker can write it
+        latest = db.audit.latest((TURNED_ON, TURNED_OFF))   # again, now that no other worker can write it
         if _is_on(latest) == enabled:
             return latest.data["after_id"] if enabled else None
         if not enabled:
-            db.record_event(TURNED_OFF, {}, actor=ACTOR)
+            db.audit.record(TURNED_OFF, {}, actor=ACTOR)
             log.info("回执已关闭。")
             return None
-        after = db.last_submission_id()
-        db.record_event(TURNED_ON, {"after_id": after}, actor=ACTOR)
+        after = db.submissions.last_id()
+        db.audit.record(TURNED_ON, {"after_id": after}, actor=ACTOR)
         log.info("回执已开启：只回复此后登记的邮件（此前登记到作品 #%d，均不发回执）。", after)
         return after
     finally:
-        db.release(SWITCH_REF, worker)
+        db.claims.release(SWITCH_REF, worker)
 
 
 def _is_on(event) -> bool:
@@ -101,22 +101,22 @@ def send_pending_receipts(services: Services, worker: str | None = None) -> int:
     if after is None:
         return 0
     sent = 0
-    for submission_id in services.db.mail_submissions_without(SETTLED, since_id=after):
+    for submission_id in services.db.submissions.mail_without(SETTLED, since_id=after):
         ref = f"receipt:{submission_id}"
-        if not services.db.claim(ref, worker, services.config.database.claim_lease_seconds):
+        if not services.db.claims.claim(ref, worker, services.config.database.claim_lease_seconds):
             continue   # another worker is answering it right now
         try:
             if _answer(services, submission_id):
                 sent += 1
         finally:
-            services.db.release(ref, worker)
+            services.db.claims.release(ref, worker)
     return sent
 
 
 def _answer(services: Services, submission_id: int) -> bool:
     """Under the submission's claim: send its receipt unless that is settled; True if sent now."""
     db, cfg = services.db, services.config.mailbox.receipts
-    tries = [e.kind for e in db.events(submission_id) if e.kind.startswith("receipt_")]
+    tries = [e.kind for e in db.audit.events(submission_id) if e.kind.startswith("receipt_")]
     if any(kind in SETTLED for kind in tries) or tries.count("receipt_failed") >= MAX_ATTEMPTS:
         return False   # settled by another worker meanwhile, or given up
     if tries and tries[-1] == "receipt_sending":   # neither sent nor failed after it
@@ -136,14 +136,14 @@ def _deliver(services: Services, submission_id: int, view: dict, actor: str) -> 
     db, cfg = services.db, services.config.mailbox.receipts
     try:
         msg = receipt_for(cfg, view)
-        db.record_event("receipt_sending", {"to": view["sender"]}, submission_id=submission_id, actor=actor)
+        db.audit.record("receipt_sending", {"to": view["sender"]}, submission_id=submission_id, actor=actor)
         _send(cfg, msg)
     except Exception as exc:  # SMTP, the network, or a receipt that cannot be composed: only this one fails
         expected = isinstance(exc, (OSError, smtplib.SMTPException))
         log.warning("作品 #%s 的回执发送失败：%s", submission_id, describe(exc), exc_info=not expected)
-        db.record_event("receipt_failed", {"error": describe(exc)}, submission_id=submission_id, actor=actor)
+        db.audit.record("receipt_failed", {"error": describe(exc)}, submission_id=submission_id, actor=actor)
         return describe(exc)
-    db.record_event("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor=actor)
+    db.audit.record("receipt_sent", {"to": view["sender"]}, submission_id=submission_id, actor=actor)
     return None
 
 
@@ -176,19 +176,19 @@ def send_receipt_now(services: Services, submission_id: int, actor: str) -> str:
     if not view["sender"]:
         raise UsageError(NO_SENDER)
     ref, worker = f"receipt:{submission_id}", f"{worker_id()}:{actor}"
-    if not services.db.claim(ref, worker, services.config.database.claim_lease_seconds):
+    if not services.db.claims.claim(ref, worker, services.config.database.claim_lease_seconds):
         raise UsageError("接收程序正在发送这件作品的回执，请稍后再试。")
     try:
         error = _deliver(services, submission_id, view, actor)
     finally:
-        services.db.release(ref, worker)
+        services.db.claims.release(ref, worker)
     if error:
         raise IntakeError(f"回执发送失败：{error}", "请检查 config.yaml 中 mailbox.receipts 的服务器、端口、账号和授权码。")
     return view["sender"]
 
 
 def _skip(db, submission_id: int, reason: str) -> None:
-    db.record_event("receipt_skipped", {"reason": reason}, submission_id=submission_id, actor=ACTOR)
+    db.audit.record("receipt_skipped", {"reason": reason}, submission_id=submission_id, actor=ACTOR)
 
 
 class ReceiptSender:

@@ -90,13 +90,13 @@ def record_once(item: SourceItem[T], services: Services) -> T | None:
     """Record ``item`` once and return what its ``finish`` returns. None when another worker holds the item,
     or ``build`` found it gone. Raises RetryLater while the item waits for another try."""
     db, worker, ref = services.db, worker_id(), item.ref
-    if not db.claim(ref, worker, services.config.database.claim_lease_seconds):
+    if not db.claims.claim(ref, worker, services.config.database.claim_lease_seconds):
         return None
     try:
-        submission_id = db.submission_id_for_ref(ref)
+        submission_id = db.submissions.id_for_ref(ref)
         if submission_id is not None:
             return item.finish(Recorded(How.EARLIER, submission_id, None))
-        failing = db.failure_state(ref)
+        failing = db.claims.failure_state(ref)
         if not is_due(failing):
             raise RetryLater(services.config.processing.retry_seconds)
         recorded = _record(item, services)
@@ -106,7 +106,7 @@ def record_once(item: SourceItem[T], services: Services) -> T | None:
             clear_failures(services, ref)
         return item.finish(recorded)
     finally:
-        db.release(ref, worker)
+        db.claims.release(ref, worker)
 
 
 def _record(item: SourceItem, services: Services) -> Recorded | None:

@@ -11,7 +11,8 @@ from storage.records import CheckRow, FileRecord, SubmissionRecord
 from validators.results import CheckResult
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
-    from storage.database import Database, OnDuplicate
+    from storage.database import Database
+    from storage.submissions import OnDuplicate
 
 # The mail body as kept for the desk: enough for any real covering letter, not a megabyte per mail.
 MAX_BODY_CHARS = 20_000
@@ -57,7 +58,7 @@ def record_submission(db: Database, task: SubmissionTask, on_duplicate: Duplicat
     ``on_duplicate`` adds its check to the task's file too, so the task ends as it was recorded.
     """
     record = record_of(task)
-    return db.add_submission(record, on_duplicate=_rows_of(task.files, record.files, on_duplicate))
+    return db.submissions.add(record, on_duplicate=_rows_of(task.files, record.files, on_duplicate))
 
 
 def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], actor: str | None = None,
@@ -66,11 +67,12 @@ def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], a
     """Append ``files`` to a recorded submission; return its new outcome ('accepted', ...).
 
     ``settle`` replaces the submission's own checks (by row id) that the files answer; ``fill`` sets
-    its speaker and topic where they are still empty (see ``Database.add_files``).
+    its speaker and topic where they are still empty (see ``db.submissions.add_files``).
     """
     records = tuple(file_record(m) for m in files)
-    return db.add_files(submission_id, records, actor=actor, on_duplicate=_rows_of(files, records, on_duplicate),
-                        settle={row_id: check_row(c) for row_id, c in (settle or {}).items()}, fill=fill)
+    return db.submissions.add_files(submission_id, records, actor=actor,
+                                    on_duplicate=_rows_of(files, records, on_duplicate),
+                                    settle={row_id: check_row(c) for row_id, c in (settle or {}).items()}, fill=fill)
 
 
 def _rows_of(files: Sequence[MediaTask], records: Sequence[FileRecord],

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from core.errors import DatabaseError, DuplicateSource, IntakeError, StorageError
 from core.textsafe import one_line
 from intake.pipeline.recording import record_submission
+from storage.records import FailingItem
 from validators.results import warned
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,9 @@ def _delay(services, attempts: int) -> float:
     return min(cfg.retry_max_seconds, cfg.retry_seconds * 2 ** max(0, attempts - 1))
 
 
-def is_due(state: tuple | None) -> bool:
-    """False while an earlier failure (``Database.failure_state``) is still waiting out its backoff."""
-    return state is None or state[1] <= datetime.now(timezone.utc)
+def is_due(state: FailingItem | None) -> bool:
+    """False while an earlier failure (``db.claims.failure_state``) is still waiting out its backoff."""
+    return state is None or state.next_at <= datetime.now(timezone.utc)
 
 
 def note_failure(services, ref: str, exc: BaseException) -> Verdict:
@@ -67,16 +68,16 @@ def note_failure(services, ref: str, exc: BaseException) -> Verdict:
     if not blames_item(exc):
         return Verdict(False, 0, services.config.processing.retry_seconds)
     try:
-        attempts, next_at = services.db.note_failure(ref, describe(exc), lambda n: _delay(services, n))
+        failing = services.db.claims.note_failure(ref, describe(exc), lambda n: _delay(services, n))
     except (DatabaseError, StorageError) as db_exc:
         log.error("无法记录 %s 的失败次数：%s", ref, db_exc)
         return Verdict(False, 0, services.config.processing.retry_seconds)
-    wait = max(0.0, (next_at - datetime.now(timezone.utc)).total_seconds())
-    return Verdict(attempts >= services.config.processing.max_attempts, attempts, wait)
+    wait = max(0.0, (failing.next_at - datetime.now(timezone.utc)).total_seconds())
+    return Verdict(failing.attempts >= services.config.processing.max_attempts, failing.attempts, wait)
 
 
 def clear_failures(services, ref: str) -> None:
-    services.db.clear_failures(ref)
+    services.db.claims.clear_failures(ref)
 
 
 def processing_error_check(exc: BaseException, attempts: int, file_names: list[str]):
@@ -113,6 +114,6 @@ def record_processing_error(task, services, exc: BaseException, attempts: int) -
         submission_id = record_submission(services.db, task)
     task.submission_id = submission_id
     if task.source_ref:
-        services.db.clear_failures(task.source_ref)
+        services.db.claims.clear_failures(task.source_ref)
     log.error("%s 多次处理失败，已登记为作品 #%s（待复核，processing_error）", task.source_ref or task.source, submission_id)
     return submission_id

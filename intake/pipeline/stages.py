@@ -195,7 +195,7 @@ def check_unit_quota(task: SubmissionTask, services: Services) -> None:
     if not task.unit or task.rejected:
         return   # a rejected work does not take the unit's place
     # A recorded submission (a recheck) counts only the works recorded before it.
-    check = check_quota(task.unit, services.db.earlier_submissions_of_unit(task.unit, before=task.submission_id),
+    check = check_quota(task.unit, services.db.submissions.earlier_of_unit(task.unit, before=task.submission_id),
                         services.config.contest.quota_per_unit)
     if check:
         task.checks.append(check)

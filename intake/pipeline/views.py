@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from core.timefmt import local_iso
 from intake.labels import DECISION_LABELS
@@ -11,7 +11,7 @@ from intake.pipeline.secrecy import secrecy_of
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from intake.config import ContestConfig
     from storage.database import Database
-    from storage.models import Submission
+    from storage.records import StoredDecision, StoredSubmission
 
 
 def submission_views(db: Database, outcome: str | None = None, unit: str | None = None,
@@ -21,11 +21,11 @@ def submission_views(db: Database, outcome: str | None = None, unit: str | None 
     ``unit`` keeps the works of one unit: as recorded or as the sender wrote it, and with ``contest``
     also the known unit it means (柳南 or 柳南区委保密办 → the works of 柳南区).
     """
-    subs = db.submissions(outcome=outcome)
+    subs = db.submissions.all(outcome=outcome)
     if unit:
         names = unit_names(unit, contest)
         subs = [x for x in subs if x.unit in names or x.unit_raw == unit]
-    history = db.decisions()
+    history = db.judging.decisions()
     return [view_of(x, history.get(x.id, [])) for x in subs]
 
 
@@ -46,13 +46,13 @@ def listed_unit(typed: str, contest: ContestConfig) -> str | None:
 
 def submission_view(db: Database, submission_id: int) -> dict[str, Any]:
     """One submission as ``intake list --json`` shows it; NotFound for an unknown id."""
-    return view_of(db.submission(submission_id), db.decisions([submission_id]).get(submission_id, []))
+    return view_of(db.submissions.get(submission_id), db.judging.decisions([submission_id]).get(submission_id, []))
 
 
-def decision_json(decision: dict[str, Any]) -> dict[str, Any]:
-    return {"decision": decision["decision"], "label": DECISION_LABELS.get(decision["decision"], decision["decision"]),
-            "note": decision["note"], "reviewer": decision["reviewer"], "at": local_iso(decision["at"]),
-            "forced": decision.get("forced", False), "reasons": decision.get("reasons") or []}
+def decision_json(decision: StoredDecision) -> dict[str, Any]:
+    return {"decision": decision.decision, "label": DECISION_LABELS.get(decision.decision, decision.decision),
+            "note": decision.note, "reviewer": decision.reviewer, "at": local_iso(decision.at),
+            "forced": decision.forced, "reasons": list(decision.reasons)}
 
 
 def own_decisions(view: dict[str, Any], judge: str) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def own_decisions(view: dict[str, Any], judge: str) -> dict[str, Any]:
     return {**view, "decision": own[-1] if own else None, "decisions": own}
 
 
-def view_of(sub: Submission, decisions: list[dict[str, Any]] = ()) -> dict[str, Any]:
+def view_of(sub: StoredSubmission, decisions: Sequence[StoredDecision] = ()) -> dict[str, Any]:
     """The object of ``intake list --json`` for one submission; ``decisions`` oldest first."""
     file_positions = {f.id: f.position for f in sub.files}
     checks = []

@@ -25,7 +25,7 @@ from validators.results import CheckResult, Outcome, Status
 
 if TYPE_CHECKING:
     from intake.review.recheck import Rechecked
-    from storage.models import Submission
+    from storage.records import StoredSubmission
 
 ATTACHED = "attached"   # the code of a check settled by an attached file
 
@@ -43,7 +43,7 @@ class Attached:
 
 def attach_file(services: Services, submission_id: int, path: Path, actor: str | None = None) -> Attached:
     """Store and check ``path``, append it to the submission, settle what waited for it."""
-    sub = services.db.submission(submission_id)   # fails early, in Chinese, for an unknown id
+    sub = services.db.submissions.get(submission_id)   # fails early, in Chinese, for an unknown id
     task = SubmissionTask(source=Source.ATTACH, received_at=datetime.now(timezone.utc),
                           files=[MediaTask(source_path=path, original_name=path.name)])
     for stage in FILE_STAGES:
@@ -76,7 +76,7 @@ def _ask_quota_again(services: Services, submission_id: int, actor: str | None) 
     return done
 
 
-def settled_checks(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
+def settled_checks(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckResult]:
     """The submission's open 超大附件 checks that ``media`` answers, by row id, each with what replaces it.
 
     A mail with several links stays open until as many files have been added as it had links.
@@ -95,13 +95,13 @@ def settled_checks(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
     return out | _link_size_settled(sub) | _no_video_settled(sub, media)
 
 
-def _no_video_settled(sub: Submission, media: MediaTask) -> dict[int, CheckResult]:
+def _no_video_settled(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckResult]:
     """A "no video received" failure, answered by the file now added (its own checks judge it)."""
     return {c.id: CheckResult("files", Status.PASS, ATTACHED, f"已补登视频文件“{media.original_name}”。")
             for c in sub.checks if c.media_file_id is None and c.check_id == "files" and c.status != "pass"}
 
 
-def _link_size_settled(sub: Submission) -> dict[int, CheckResult]:
+def _link_size_settled(sub: StoredSubmission) -> dict[int, CheckResult]:
     out = {}
     for c in sub.checks:
         if c.media_file_id is None and c.check_id == "size" and c.code == LINK_TOO_LARGE:

@@ -51,7 +51,7 @@ def command_line_reviewer(db: Database, given: str | None, default: str | None) 
         if name and name.strip():
             return name   # as given: stored as any outside text is, shown through the terminal's door
     login = current_actor()
-    return login if db.user(login) is not None else UNATTRIBUTED
+    return login if db.accounts.get(login) is not None else UNATTRIBUTED
 
 
 def decide(db: Database, submission_id: int, decision: str, note: str | None, reviewer: str,
@@ -61,5 +61,6 @@ def decide(db: Database, submission_id: int, decision: str, note: str | None, re
     reasons = reasons_to_insist(db, submission_id) if decision == "shortlist" else ()
     if reasons and not force:
         raise UsageError(f"作品 #{submission_id} {'；'.join(reasons)}，一般不应入围，未记录。", FORCE_HINT)
-    recorded = db.record_decision(submission_id, decision, note, reviewer, forced=bool(reasons), reasons=reasons)
-    return Decided(submission_id, decision, recorded["reviewer"], bool(reasons), reasons)
+    recorded = db.judging.record_decision(submission_id, decision, note, reviewer, forced=bool(reasons),
+                                          reasons=reasons)
+    return Decided(submission_id, decision, recorded.reviewer, bool(reasons), reasons)

@@ -101,8 +101,8 @@ class ShrinkJob:
                        files=(FileRun(position, tuple(check_row(c) for c in item.checks), item.media()),))
         changes = {name: getattr(task, name) for name in ("speaker", "topic")
                    if getattr(task, name) != getattr(sub, name)}
-        record = services.db.record_repair(sub.id, position, blob, original, "shrink", run, self._audit(),
-                                           changes=changes, actor=actor)
+        record = services.db.submissions.record_repair(sub.id, position, blob, original, "shrink", run,
+                                                       self._audit(), changes=changes, actor=actor)
         refreshed = follow_outcome(services, sub.id, "压缩文件", actor=actor)
         later = list(requota_later(services, self.judged.units, sub.id, {sub.id}, actor)) \
             if self.judged.rejected_changed() else []

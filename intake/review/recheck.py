@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from core.errors import ChangedMeanwhile
 from core.numbers import size_text
@@ -34,13 +34,10 @@ from intake.pipeline.repair import needs_remux, remux_file
 from intake.pipeline.task import MediaTask, Source, SubmissionTask
 from storage.check_runs import snapshot
 from storage.filestore import StoredBlob
-from storage.records import CheckRun, FileRepair, FileRun
+from storage.records import CheckRun, FileRepair, FileRun, StoredSubmission
 from validators.checks import REPAIR_CODES, check_size
 from validators.examine import examine_file
 from validators.results import CheckResult, Outcome, Status, warned
-
-if TYPE_CHECKING:  # the database pulls in SQLAlchemy
-    from storage.models import Submission
 
 # What a recheck asks again of the submission itself (the mail's own text keeps the result it was recorded with).
 ASKABLE = frozenset(SUBMISSION_CHECKS) - {"sensitive_content"}
@@ -68,7 +65,7 @@ class Rechecked:
 class Judged:
     """A stored submission as a task, judged again; ``run`` is what to store (None: nothing was asked)."""
 
-    sub: Submission
+    sub: StoredSubmission
     task: SubmissionTask
     positions: list[int]
     run: CheckRun | None = None
@@ -85,8 +82,8 @@ class Judged:
 def stored_task(services: Services, submission_id: int) -> Judged:
     """The recorded submission (NotFound for an unknown id) as a task: its fields, its latest results as
     checks, and its stored files ready to be looked at again."""
-    sub = services.db.submission(submission_id)
-    paths = services.db.stored_paths(submission_id)
+    sub = services.db.submissions.get(submission_id)
+    paths = services.db.submissions.stored_paths(submission_id)
     task = SubmissionTask(
         source=Source(sub.source), received_at=sub.received_at, source_ref=sub.source_ref, unit=sub.unit,
         unit_raw=sub.unit_raw, contact=sub.contact, phone=sub.phone, title=sub.title, subject=sub.subject,
@@ -143,9 +140,9 @@ def recheck(services: Services, submission_ids: list[int] | None, media: bool = 
     """Judge the submissions (None: all of them) again, oldest first, and record each new run; yields what
     each recheck found, and each later work whose quota changed as a consequence."""
     db = services.db
-    ids = sorted(set(submission_ids)) if submission_ids is not None else db.submission_ids()
+    ids = sorted(set(submission_ids)) if submission_ids is not None else db.submissions.ids()
     for submission_id in ids:
-        db.submission(submission_id)   # an unknown number stops everything before any work
+        db.submissions.get(submission_id)   # an unknown number stops everything before any work
     asked = sorted(ASKABLE)
     data = {"asked": asked, "media": media, "content": content,
             "deadline": services.config.contest.deadline.isoformat()}
@@ -173,8 +170,8 @@ def record_run(services: Services, judged: Judged, kind: str, data: dict[str, An
                changes: dict[str, str | None] | None = None, actor: str | None = None) -> Rechecked:
     """Store ``judged.run`` (and ``changes`` to the fields) with a ``kind`` event; say what changed."""
     earlier = _shown(judged.sub)
-    record = services.db.record_check_run(judged.sub.id, judged.run, kind, data, changes=changes, actor=actor,
-                                          expected=snapshot(judged.sub))
+    record = services.db.submissions.record_check_run(judged.sub.id, judged.run, kind, data, changes=changes,
+                                                      actor=actor, expected=snapshot(judged.sub))
     new = record.get("checks", [])
     outcome = record.get("outcome", {"old": judged.sub.outcome, "new": judged.sub.outcome})
     # Its file in done/ and the note beside it say what the record says now.
@@ -198,7 +195,7 @@ def _reason(kind: str, data: dict[str, Any]) -> str:
 def requota_later(services: Services, units: set[str], after: int, skip: set[int],
                   actor: str | None = None) -> Iterator[Rechecked]:
     """Ask the quota of the units' works recorded after ``after`` again; record it where it changed."""
-    later = sorted({i for unit in units for i in services.db.later_submissions_of_unit(unit, after)} - skip)
+    later = sorted({i for unit in units for i in services.db.submissions.later_of_unit(unit, after)} - skip)
     for submission_id in later:
         stored = stored_task(services, submission_id)
         before = [check_row(c) for c in stored.task.checks]
@@ -287,7 +284,7 @@ def _result(record) -> CheckResult:
                        advice=details.get("advice", ""))
 
 
-def _shown(sub: Submission) -> set[tuple]:
+def _shown(sub: StoredSubmission) -> set[tuple]:
     positions = {f.id: f.position for f in sub.files}
     return {_key({"id": c.check_id, "status": c.status, "code": c.code, "message": c.message,
                   "file": positions.get(c.media_file_id)}) for c in sub.checks}

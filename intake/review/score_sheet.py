@@ -14,7 +14,7 @@ from intake.review.scoring import judges_of, standings, weighted_total
 
 if TYPE_CHECKING:
     from intake.config import ContestConfig
-    from storage.scores import JudgeScores
+    from storage.records import JudgeScores
 
 METHODS = {"mean": "平均分", "trimmed_mean": "去掉最高分和最低分后的平均分"}
 

@@ -23,7 +23,7 @@ from core.errors import UsageError
 
 if TYPE_CHECKING:
     from intake.config import ScoringConfig
-    from storage.scores import JudgeScores
+    from storage.records import JudgeScores
 
 TRIM_FROM = 5          # judges from which the highest and the lowest total are dropped
 COMMENT_CHARS = 2000
@@ -166,4 +166,4 @@ def record_scores(db, submission_id: int, judge: str, given: Mapping[str, Any], 
     if not is_scorable(submission_view(db, submission_id)):
         raise UsageError(f"作品 #{submission_id} 的检查结果为不合格，不参加评分。", "评审决定入围后才能评分。")
     values = parse_scores(given, scoring)
-    return db.save_scores(submission_id, judge, values, clean_comment(comment))
+    return db.judging.save_scores(submission_id, judge, values, clean_comment(comment))

@@ -178,13 +178,13 @@ def check_retrying(config: Config) -> list[Finding]:
     from storage.database import Database
 
     try:
-        items = Database(**database_address(config)).failing_items()
+        items = Database(**database_address(config)).claims.failing_items()
     except Exception:   # no database yet, or an old schema: check_database has said so
         return []
     if not items:
         return []
-    lines = [f"{one_line(ref, 120)}：已失败 {attempts} 次，下次尝试 {local_text(next_at)}（{one_line(error, 200)}）"
-             for ref, attempts, next_at, error in items[:10]]
+    lines = [f"{one_line(i.source_ref, 120)}：已失败 {i.attempts} 次，下次尝试 {local_text(i.next_at)}"
+             f"（{one_line(i.last_error, 200)}）" for i in items[:10]]
     more = f"；另有 {len(items) - 10} 件" if len(items) > 10 else ""
     return [Finding(False, "处理出错的作品", f"{len(items)} 件正在等待重试：" + "；".join(lines) + more,
                     f"程序会自动重试，尝试 {config.processing.max_attempts} 次仍失败的会登记为“待复核”"

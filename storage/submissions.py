@@ -1,0 +1,331 @@
+"""Submissions and their files (``db.submissions``): recording them, check runs and repairs, and reading them
+back as ``StoredSubmission`` records."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from core import failpoints
+from core.errors import ChangedMeanwhile, DatabaseError, DuplicateSource
+from core.outcome import outcome_of_statuses
+from storage.blobs import insert_blob
+from storage.check_runs import apply_check_run, apply_repair
+from storage.filestore import StoredBlob
+from storage.models import Blob, CheckRecord, Event, MediaFile, StoredRun, Submission
+from storage.records import (CheckRow, CheckRun, FileRecord, StoredCheck, StoredContent, StoredFile, StoredSubmission,
+                             SubmissionRecord)
+from storage.values import check_record, jsonable, not_found, stored_key, stored_text
+from storage.writers import Sessions, current_actor, retry_when_locked
+
+# Called inside the recording transaction for a file (its index among the files being recorded) whose
+# content an earlier submission brought, with that submission's id, unit and received_at;
+# returns a check to store beside the file, or None.
+OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
+# Fields of a submission that files added later may fill in when they are still empty.
+FILLABLE = ("speaker", "topic")
+
+
+class Submissions:
+    def __init__(self, session: Sessions, ensure_same_file: Callable[[], None]):
+        self.session = session
+        self.ensure_same_file = ensure_same_file   # before each write: see Database.ensure_same_file
+
+    # -- writing --------------------------------------------------------------------------
+    @retry_when_locked
+    def add(self, record: SubmissionRecord, on_duplicate: OnDuplicate | None = None) -> int:
+        """Record a submission with its files, checks and a 'recorded' event, in one transaction; return its id.
+
+        Which submission first brought each file's content is decided inside the same transaction
+        (an insert that yields to an existing row), so concurrent ingests of one file always give
+        exactly one first holder. ``on_duplicate`` is called for each file whose content an earlier
+        submission brought; the check it returns is stored with the file and counts in the outcomes.
+        """
+        self.ensure_same_file()
+        try:
+            with self.session() as s:
+                sub = Submission(
+                    source=record.source, source_ref=record.source_ref, received_at=record.received_at,
+                    unit=stored_text(record.unit), unit_raw=stored_text(record.unit_raw),
+                    contact=stored_text(record.contact), phone=stored_text(record.phone),
+                    title=stored_text(record.title), title_source=record.title_source,
+                    subject=stored_text(record.subject), outcome=record.outcome,
+                    speaker=stored_text(record.speaker), topic=stored_text(record.topic),
+                    message_key=stored_key(record.message_key), sender=stored_text(record.sender),
+                    body_text=stored_text(record.body_text))
+                s.add(sub)
+                s.flush()
+                s.add(StoredRun(submission_id=sub.id, run=1))
+                files = _claim_blobs(s, sub.id, record.files, on_duplicate)
+                if files != list(record.files):   # a duplicate found just now changes the outcome
+                    sub.outcome = outcome_of_statuses([c.status for c in record.checks] +
+                                                      [c.status for f in files for c in f.checks]).value
+                for check in record.checks:
+                    s.add(check_record(sub.id, None, check))
+                _add_files(s, sub.id, files, start=0)
+                s.add(Event(submission_id=sub.id, kind="recorded", actor=stored_text(record.actor) or current_actor(),
+                            data=jsonable({"source": record.source, "source_ref": record.source_ref,
+                                           "outcome": sub.outcome})))
+                s.flush()
+                failpoints.reached("before_commit")   # crash tests: everything written, nothing committed
+                return sub.id
+        except IntegrityError as exc:
+            if record.source_ref is not None:
+                existing = self.id_for_ref(record.source_ref)
+                if existing is not None:
+                    raise DuplicateSource(existing) from exc
+            raise DatabaseError(f"写入数据库时违反约束：{str(exc).splitlines()[0]}", "请重试；如反复出现请联系维护人员。") from exc
+
+    @retry_when_locked
+    def add_files(self, submission_id: int, files: Sequence[FileRecord], actor: str | None = None,
+                  on_duplicate: OnDuplicate | None = None, *, settle: Mapping[int, CheckRow] | None = None,
+                  fill: Mapping[str, str | None] | None = None) -> str:
+        """Append files (with their checks) to a recorded submission; return its new outcome.
+
+        ``settle`` replaces submission checks (by row id) that the new files answer, such as the 超大附件
+        warning once its video is here; ``fill`` sets fields still empty (speaker, topic). What they
+        replace goes into the ``files_added`` event, so the audit trail keeps the earlier values.
+        """
+        self.ensure_same_file()
+        with self.session() as s:
+            sub = s.get(Submission, submission_id)
+            if sub is None:
+                raise not_found(submission_id)
+            start = s.scalar(select(func.count()).select_from(MediaFile).where(
+                MediaFile.submission_id == submission_id)) or 0
+            _add_files(s, submission_id, _claim_blobs(s, submission_id, files, on_duplicate), start=start,
+                       run=sub.check_run)
+            data: dict[str, Any] = {"files": [m.original_name for m in files]}
+            settled = _settle_checks(s, submission_id, settle or {})
+            if settled:
+                data["settled"] = settled
+            filled = {name: stored_text(value) for name, value in (fill or {}).items()
+                      if name in FILLABLE and value and not getattr(sub, name)}
+            for name, value in filled.items():
+                setattr(sub, name, value)
+            if filled:
+                data["filled"] = filled
+            s.flush()
+            statuses = set(s.scalars(select(CheckRecord.status).where(
+                CheckRecord.submission_id == submission_id, CheckRecord.run == sub.check_run)))
+            sub.outcome = outcome_of_statuses(statuses).value
+            data["outcome"] = sub.outcome
+            s.add(Event(submission_id=submission_id, kind="files_added", actor=actor or current_actor(),
+                        data=jsonable(data)))
+            return sub.outcome
+
+    @retry_when_locked
+    def record_check_run(self, submission_id: int, run: CheckRun | None, kind: str, data: dict[str, Any] | None = None,
+                         changes: dict[str, str | None] | None = None, actor: str | None = None,
+                         expected: dict[str, Any] | None = None) -> dict[str, Any]:
+        """In one transaction: apply ``changes`` to the submission's fields (storage.check_runs.EDITABLE), store
+        ``run`` as its latest results with the outcomes they give, and append a ``kind`` event with the old and
+        new values. Returns the event's data (see ``apply_check_run``). ChangedMeanwhile if the submission
+        no longer matches ``expected`` (``storage.check_runs.snapshot`` of what the caller read)."""
+        self.ensure_same_file()
+        try:
+            with self.session() as s:
+                return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
+                                       stored_text(actor) or current_actor(), expected)
+        except IntegrityError as exc:   # another writer stored this run number first (check_runs)
+            raise _changed_meanwhile(submission_id) from exc
+
+    @retry_when_locked
+    def record_repair(self, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob, repair: str,
+                      run: CheckRun, data: dict[str, Any], changes: dict[str, str | None] | None = None,
+                      actor: str | None = None) -> dict[str, Any]:
+        """In one transaction: file ``position`` of the submission becomes ``blob`` (the repaired file judged from
+        now on), linked to ``original`` (the content it was made from, kept); ``run`` becomes the latest results
+        and a ``fixed`` event keeps what the file was before. Returns the event's data (see ``apply_check_run``)."""
+        self.ensure_same_file()
+        try:
+            with self.session() as s:
+                return apply_repair(s, submission_id, position, blob, original, repair, run, data, changes or {},
+                                    stored_text(actor) or current_actor())
+        except IntegrityError as exc:
+            raise _changed_meanwhile(submission_id) from exc
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, submission_id: int) -> StoredSubmission:
+        """One submission with its files and checks; NotFound (in Chinese) for an unknown id."""
+        with self.session() as s:
+            sub = s.scalar(select(Submission).where(Submission.id == submission_id).options(*WITH_FILES_AND_CHECKS))
+            if sub is None:
+                raise not_found(submission_id)
+            return stored_submission(sub)
+
+    def all(self, outcome: str | None = None) -> list[StoredSubmission]:
+        """Every submission (with ``outcome`` if given), oldest first."""
+        with self.session() as s:
+            query = select(Submission).options(*WITH_FILES_AND_CHECKS).order_by(Submission.id)
+            if outcome:
+                query = query.where(Submission.outcome == outcome)
+            return [stored_submission(sub) for sub in s.scalars(query)]
+
+    def recent(self, limit: int, after: int = 0) -> list[StoredSubmission]:
+        """The newest submissions recorded after id ``after``, newest first, at most ``limit``."""
+        with self.session() as s:
+            return [stored_submission(sub) for sub in s.scalars(
+                select(Submission).where(Submission.id > after).options(*WITH_FILES_AND_CHECKS)
+                .order_by(Submission.id.desc()).limit(limit))]
+
+    def ids(self) -> list[int]:
+        with self.session() as s:
+            return list(s.scalars(select(Submission.id).order_by(Submission.id)))
+
+    def last_id(self) -> int:
+        """The highest submission id recorded so far (0 when there is none)."""
+        with self.session() as s:
+            return s.scalar(select(func.max(Submission.id))) or 0
+
+    def id_for_ref(self, source_ref: str) -> int | None:
+        with self.session() as s:
+            return s.scalar(select(Submission.id).where(Submission.source_ref == source_ref))
+
+    def id_for_message_key(self, key: str) -> int | None:
+        with self.session() as s:
+            return s.scalar(select(Submission.id).where(Submission.message_key == key).order_by(Submission.id))
+
+    def earlier_of_unit(self, unit: str, before: int | None = None) -> list[int]:
+        """Ids of the unit's recorded submissions that were not rejected (they count against the quota),
+        all of them or those recorded before submission ``before``."""
+        with self.session() as s:
+            query = select(Submission.id).where(Submission.unit == unit, Submission.outcome != "rejected")
+            if before is not None:
+                query = query.where(Submission.id < before)
+            return list(s.scalars(query.order_by(Submission.id)))
+
+    def later_of_unit(self, unit: str, after: int) -> list[int]:
+        """Ids of the unit's submissions recorded after submission ``after`` (their quota depends on it)."""
+        with self.session() as s:
+            return list(s.scalars(select(Submission.id).where(Submission.unit == unit, Submission.id > after)
+                                  .order_by(Submission.id)))
+
+    def mail_without(self, kinds: str | Sequence[str], since_id: int = 0) -> list[int]:
+        """Mail submissions after ``since_id`` with a sender and no event of ``kinds`` (receipts still to send)."""
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        with self.session() as s:
+            done = select(Event.submission_id).where(Event.kind.in_(kinds), Event.submission_id.is_not(None))
+            return list(s.scalars(select(Submission.id).where(
+                Submission.source == "mail", Submission.sender.is_not(None), Submission.id > since_id,
+                Submission.id.not_in(done)).order_by(Submission.id)))
+
+    def stored_paths(self, submission_id: int) -> dict[int, str]:
+        """Where each stored file of a submission lies in the store (relative to storage.root), by position."""
+        with self.session() as s:
+            return stored_paths_of(s, submission_id)
+
+    def file_hashes(self, submission_id: int) -> set[str]:
+        """The SHA-256 of every stored file of a submission."""
+        with self.session() as s:
+            return set(s.scalars(select(MediaFile.sha256).where(
+                MediaFile.submission_id == submission_id, MediaFile.sha256.is_not(None))))
+
+    def stored_file(self, file_id: int, original: bool = False) -> tuple[StoredFile, str | None] | None:
+        """A media file by its id, with where its content lies in the store (None: never stored), or None.
+        ``original``: the content as it arrived, for a repaired file (None for one that was not repaired)."""
+        with self.session() as s:
+            row = s.get(MediaFile, file_id)
+            if row is None:
+                return None
+            sha256 = row.original_sha256 if original else row.sha256
+            path = s.scalar(select(Blob.stored_path).where(Blob.sha256 == sha256)) if sha256 else None
+            return _stored_file(row), path
+
+    def change_mark(self) -> tuple[int, int]:
+        """(newest event id, newest submission id): every change to what submissions show writes an event, so
+        views built at the same mark are still current."""
+        with self.session() as s:
+            return (s.scalar(select(func.max(Event.id))) or 0, s.scalar(select(func.max(Submission.id))) or 0)
+
+
+WITH_FILES_AND_CHECKS = (selectinload(Submission.files).selectinload(MediaFile.original),
+                         selectinload(Submission.checks))
+
+
+def stored_submission(sub: Submission) -> StoredSubmission:
+    """The record of a submission row whose files (with their originals) and checks are loaded."""
+    return StoredSubmission(
+        id=sub.id, source=sub.source, source_ref=sub.source_ref, received_at=sub.received_at,
+        recorded_at=sub.recorded_at, outcome=sub.outcome, unit=sub.unit, unit_raw=sub.unit_raw, contact=sub.contact,
+        phone=sub.phone, title=sub.title, title_source=sub.title_source, subject=sub.subject, speaker=sub.speaker,
+        topic=sub.topic, message_key=sub.message_key, sender=sub.sender, body_text=sub.body_text,
+        check_run=sub.check_run, files=tuple(_stored_file(f) for f in sub.files),
+        checks=tuple(StoredCheck(c.id, c.submission_id, c.media_file_id, c.check_id, c.status, c.code, c.message,
+                                 dict(c.details or {}), c.run) for c in sub.checks))
+
+
+def _stored_file(f: MediaFile) -> StoredFile:
+    original = f.original
+    return StoredFile(
+        id=f.id, submission_id=f.submission_id, position=f.position, original_name=f.original_name, sha256=f.sha256,
+        size_bytes=f.size_bytes, outcome=f.outcome, container=f.container, duration_seconds=f.duration_seconds,
+        video_codec=f.video_codec, audio_codec=f.audio_codec, width=f.width, height=f.height,
+        original_sha256=f.original_sha256, repair=f.repair,
+        original=StoredContent(original.sha256, original.size_bytes, original.stored_path) if original else None)
+
+
+def stored_paths_of(s: Session, submission_id: int) -> dict[int, str]:
+    """Where each stored file of the submission lies in the store, by position (inside the caller's transaction)."""
+    rows = s.execute(select(MediaFile.position, Blob.stored_path).join(Blob, Blob.sha256 == MediaFile.sha256)
+                     .where(MediaFile.submission_id == submission_id))
+    return {position: path for position, path in rows}
+
+
+def _changed_meanwhile(submission_id: int) -> ChangedMeanwhile:
+    return ChangedMeanwhile(f"作品 #{submission_id} 同时被另一处修改（或重新检查）了，本次结果没有保存。", "请再执行一次。")
+
+
+def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
+                 on_duplicate: OnDuplicate | None) -> list[FileRecord]:
+    """Insert each file's blob row unless it exists (waiting for a concurrent insert to settle),
+    then ask ``on_duplicate`` about each file that an earlier submission brought first (the file judged,
+    or for a repaired file the content as it arrived).
+    Returns the files, each with the check it answered (and the outcome that follows)."""
+    out = list(files)
+    for index, media in enumerate(files):
+        firsts = [insert_blob(s, blob, submission_id) for blob in (media.blob, media.original) if blob is not None]
+        first = next((f for f in firsts if f is not None and f != submission_id), None)
+        if first is not None and on_duplicate is not None:
+            earlier = s.get(Submission, first)
+            if earlier is not None:
+                check = on_duplicate(index, {"id": earlier.id, "unit": earlier.unit,
+                                             "received_at": earlier.received_at})
+                if check is not None:
+                    checks = media.checks + (check,)
+                    outcome = outcome_of_statuses(c.status for c in checks).value
+                    out[index] = replace(media, checks=checks, outcome=outcome)
+    return out
+
+
+def _settle_checks(s: Session, submission_id: int, settle: Mapping[int, CheckRow]) -> list[dict[str, Any]]:
+    """Replace the submission's own check rows named in ``settle``; return what they said before."""
+    before = []
+    for row_id, check in settle.items():
+        row = s.get(CheckRecord, row_id)
+        if row is None or row.submission_id != submission_id or row.media_file_id is not None:
+            continue
+        before.append({"check_id": row.check_id, "status": row.status, "code": row.code, "message": row.message})
+        row.check_id, row.status, row.code = check.check_id, check.status, check.code
+        row.message, row.details = stored_text(check.message) or "", jsonable(check.details)
+    return before
+
+
+def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], start: int, run: int = 1) -> None:
+    for position, media in enumerate(files, start=start):
+        blob = media.blob
+        row = MediaFile(
+            submission_id=submission_id, position=position, original_name=stored_text(media.original_name) or "",
+            sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
+            outcome=media.outcome, container=media.container,
+            duration_seconds=media.duration_seconds, video_codec=media.video_codec,
+            audio_codec=media.audio_codec, width=media.width, height=media.height,
+            original_sha256=media.original.sha256 if media.original else None, repair=media.repair)
+        s.add(row)
+        s.flush()
+        for check in media.checks:
+            s.add(check_record(submission_id, row.id, check, run))
