@@ -150,7 +150,8 @@ class StoredContent:
 
 @dataclass(frozen=True)
 class StoredFile:
-    """One file of a recorded submission, ``position`` from 0; ``sha256`` is None for a file never stored.
+    """One file of a recorded submission, ``position`` from 0; ``sha256`` is None for a file never stored, else
+    ``stored_path`` says where its content lies (relative to storage.root).
 
     A repaired file's ``sha256`` is the file judged; ``original`` is the content as it arrived (kept as
     evidence; ``original_sha256`` names it), and ``repair`` says what was done ('remux' or 'shrink').
@@ -172,6 +173,7 @@ class StoredFile:
     original_sha256: str | None = None
     repair: str | None = None
     original: StoredContent | None = None
+    stored_path: str | None = None
 
 
 @dataclass(frozen=True)

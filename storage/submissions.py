@@ -1,5 +1,5 @@
 """Submissions and their files (``db.submissions``): recording them, check runs and repairs, and reading them
-back as ``StoredSubmission`` records."""
+back as ``StoredSubmission`` records (``storage/submission_reads.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from core import failpoints
 from core.errors import ChangedMeanwhile, DatabaseError, DuplicateSource
@@ -16,9 +16,9 @@ from core.outcome import outcome_of_statuses
 from storage.blobs import insert_blob
 from storage.check_runs import apply_check_run, apply_repair
 from storage.filestore import StoredBlob
-from storage.models import Blob, CheckRecord, Event, MediaFile, StoredRun, Submission
-from storage.records import (CheckRow, CheckRun, FileRecord, StoredCheck, StoredContent, StoredFile, StoredSubmission,
-                             SubmissionRecord)
+from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
+from storage.records import CheckRow, CheckRun, FileRecord, StoredFile, StoredSubmission, SubmissionRecord
+from storage.submission_reads import FILES, SUBMISSIONS, read_files, read_submissions
 from storage.values import check_record, jsonable, not_found, stored_key, stored_text
 from storage.writers import Sessions, current_actor, retry_when_locked
 
@@ -153,25 +153,20 @@ class Submissions:
     def get(self, submission_id: int) -> StoredSubmission:
         """One submission with its files and checks; NotFound (in Chinese) for an unknown id."""
         with self.session() as s:
-            sub = s.scalar(select(Submission).where(Submission.id == submission_id).options(*WITH_FILES_AND_CHECKS))
-            if sub is None:
-                raise not_found(submission_id)
-            return stored_submission(sub)
+            found = read_submissions(s, SUBMISSIONS.c.id == submission_id)
+        if not found:
+            raise not_found(submission_id)
+        return found[0]
 
     def all(self, outcome: str | None = None) -> list[StoredSubmission]:
         """Every submission (with ``outcome`` if given), oldest first."""
         with self.session() as s:
-            query = select(Submission).options(*WITH_FILES_AND_CHECKS).order_by(Submission.id)
-            if outcome:
-                query = query.where(Submission.outcome == outcome)
-            return [stored_submission(sub) for sub in s.scalars(query)]
+            return read_submissions(s, SUBMISSIONS.c.outcome == outcome if outcome else None)
 
     def recent(self, limit: int, after: int = 0) -> list[StoredSubmission]:
         """The newest submissions recorded after id ``after``, newest first, at most ``limit``."""
         with self.session() as s:
-            return [stored_submission(sub) for sub in s.scalars(
-                select(Submission).where(Submission.id > after).options(*WITH_FILES_AND_CHECKS)
-                .order_by(Submission.id.desc()).limit(limit))]
+            return read_submissions(s, SUBMISSIONS.c.id > after, newest_first=True, limit=limit)
 
     def ids(self) -> list[int]:
         with self.session() as s:
@@ -217,7 +212,8 @@ class Submissions:
     def stored_paths(self, submission_id: int) -> dict[int, str]:
         """Where each stored file of a submission lies in the store (relative to storage.root), by position."""
         with self.session() as s:
-            return stored_paths_of(s, submission_id)
+            files = read_files(s, FILES.c.submission_id == submission_id)
+        return {f.position: f.stored_path for f in files if f.stored_path is not None}
 
     def file_hashes(self, submission_id: int) -> set[str]:
         """The SHA-256 of every stored file of a submission."""
@@ -229,51 +225,19 @@ class Submissions:
         """A media file by its id, with where its content lies in the store (None: never stored), or None.
         ``original``: the content as it arrived, for a repaired file (None for one that was not repaired)."""
         with self.session() as s:
-            row = s.get(MediaFile, file_id)
-            if row is None:
-                return None
-            sha256 = row.original_sha256 if original else row.sha256
-            path = s.scalar(select(Blob.stored_path).where(Blob.sha256 == sha256)) if sha256 else None
-            return _stored_file(row), path
+            found = read_files(s, FILES.c.id == file_id)
+        if not found:
+            return None
+        media = found[0]
+        if original:
+            return media, media.original.stored_path if media.original else None
+        return media, media.stored_path
 
     def change_mark(self) -> tuple[int, int]:
         """(newest event id, newest submission id): every change to what submissions show writes an event, so
         views built at the same mark are still current."""
         with self.session() as s:
             return (s.scalar(select(func.max(Event.id))) or 0, s.scalar(select(func.max(Submission.id))) or 0)
-
-
-WITH_FILES_AND_CHECKS = (selectinload(Submission.files).selectinload(MediaFile.original),
-                         selectinload(Submission.checks))
-
-
-def stored_submission(sub: Submission) -> StoredSubmission:
-    """The record of a submission row whose files (with their originals) and checks are loaded."""
-    return StoredSubmission(
-        id=sub.id, source=sub.source, source_ref=sub.source_ref, received_at=sub.received_at,
-        recorded_at=sub.recorded_at, outcome=sub.outcome, unit=sub.unit, unit_raw=sub.unit_raw, contact=sub.contact,
-        phone=sub.phone, title=sub.title, title_source=sub.title_source, subject=sub.subject, speaker=sub.speaker,
-        topic=sub.topic, message_key=sub.message_key, sender=sub.sender, body_text=sub.body_text,
-        check_run=sub.check_run, files=tuple(_stored_file(f) for f in sub.files),
-        checks=tuple(StoredCheck(c.id, c.submission_id, c.media_file_id, c.check_id, c.status, c.code, c.message,
-                                 dict(c.details or {}), c.run) for c in sub.checks))
-
-
-def _stored_file(f: MediaFile) -> StoredFile:
-    original = f.original
-    return StoredFile(
-        id=f.id, submission_id=f.submission_id, position=f.position, original_name=f.original_name, sha256=f.sha256,
-        size_bytes=f.size_bytes, outcome=f.outcome, container=f.container, duration_seconds=f.duration_seconds,
-        video_codec=f.video_codec, audio_codec=f.audio_codec, width=f.width, height=f.height,
-        original_sha256=f.original_sha256, repair=f.repair,
-        original=StoredContent(original.sha256, original.size_bytes, original.stored_path) if original else None)
-
-
-def stored_paths_of(s: Session, submission_id: int) -> dict[int, str]:
-    """Where each stored file of the submission lies in the store, by position (inside the caller's transaction)."""
-    rows = s.execute(select(MediaFile.position, Blob.stored_path).join(Blob, Blob.sha256 == MediaFile.sha256)
-                     .where(MediaFile.submission_id == submission_id))
-    return {position: path for position, path in rows}
 
 
 def _changed_meanwhile(submission_id: int) -> ChangedMeanwhile:
