@@ -160,6 +160,22 @@ def test_a_post_without_the_csrf_token_is_refused(desk):
     assert reply.status == 403 and "desk_session" not in fresh.cookies
 
 
+def test_csrf_is_checked_in_one_middleware_with_public_apis_only(desk):
+    """One place checks every POST's token (guard.CsrfGuard): a browser that says the request comes from another
+    site is refused even with the right token; the desk writes no private attribute of Starlette's request."""
+    from tests.conftest import REPO
+
+    root, app, ids, services = desk
+    judge = logged_in(app, "judge")
+    reply = judge.request("POST", f"/entries/{ids['accepted']}/decide", {"csrf": judge.csrf(), "decision": "pending"},
+                          headers={"Sec-Fetch-Site": "cross-site"})
+    assert reply.status == 403 and "安全令牌" in reply.text
+    assert services.db.decisions([ids["accepted"]]) == {}
+    desk_code = "".join(p.read_text(encoding="utf-8") for p in (REPO / "intake" / "desk").rglob("*.py"))
+    assert not re.search(r"request\._|\bimport\s+\w+\._|from\s+(?!intake|core|storage|validators)\w+(\.\w+)*\._", desk_code)
+    assert "def csrf_matches" not in desk_code and "def guarded(" not in desk_code
+
+
 def test_rejected_work_is_shortlisted_only_when_forced(desk):
     root, app, ids, services = desk
     judge = logged_in(app, "judge")

@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from email import policy
+from urllib.parse import unquote
 
 import pytest
 from markupsafe import escape
@@ -26,12 +27,13 @@ from intake.desk.uploads import INCOMPLETE
 from intake.export import SUMMARY
 from intake.export_folder import MANIFEST
 from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, send_receipt_now
-from intake.views import submission_view
+from intake.views import submission_view, submission_views
 from scripts.docs import config_keys
 from tests import mails, test_report
 from tests.desks import XSS_TITLE, Client, desk_in_process, log_in_page, logged_in, make_desk, running_desk
 from tests.dovecot import free_port
 from tests.test_mailbox import smtp_collector
+from tests.waiting import wait_until
 
 MAX_SIZE = 1024 * 1024   # rules.max_size_bytes of this desk: an oversized upload stays cheap to send
 FROM = "bmjfgxck@163.com"
@@ -425,3 +427,141 @@ def test_clerk_uploads_from_the_entry_page_in_chromium(served, browser, clips, t
     finally:
         context.close()
     assert [f.original_name for f in services.db.submission(target).files][-1] == "超大附件下载.mp4"
+
+
+# -- the export as one zip, and long work as jobs ------------------------------------------------------
+def test_the_export_page_says_where_a_folder_is_and_offers_one_zip(desk):
+    """Issue 24, item 9: a folder export goes to the computer running the tool (said plainly); the zip is the
+    reviewer's own download."""
+    root, app, ids, services, handler = desk
+    page = text_of(logged_in(app, "admin").get("/export").text)
+    assert "文件会写到 运行本工具（intake）的那台电脑 上，而不是你正在使用的这台电脑——除非两者是同一台。" in page
+    assert "导出目录（运行本工具的那台电脑上的完整路径" in page and "这台电脑上的完整路径" not in page
+    assert "下载报送材料（zip）" in page
+
+
+def test_admin_downloads_the_export_as_one_zip(desk):
+    """The same files, names, 汇总表 and manifest as a folder export, in one zip (videos stored, not deflated),
+    and the audit log records who took which files."""
+    import io
+    import zipfile
+
+    root, app, ids, services, handler = desk
+    for name in ("accepted", "mail"):
+        decide(services.db, ids[name], "shortlist", None, "judge")
+    admin = logged_in(app, "admin")
+    assert admin.post("/export/zip", {"csrf": "forged"}).status == 403
+    assert logged_in(app, "clerk").post("/export/zip", {"csrf": logged_in(app, "clerk").csrf()}).status == 403
+    reply = admin.post("/export/zip", {"csrf": admin.csrf()})
+    assert (reply.status, reply.headers["content-type"]) == (200, "application/zip")
+    assert re.fullmatch(r"attachment; filename\*=utf-8''%E6%8A%A5%E9%80%81%E6%9D%90%E6%96%99-\d{8}-\d{4}\.zip",
+                        reply.headers["content-disposition"])
+    archive = zipfile.ZipFile(io.BytesIO(reply.body))
+    from intake.export import plan_export   # the names a folder export gives them
+    planned = plan_export(submission_views(services.db), services.store)
+    videos = [item.name for work in planned for item in work.exported]
+    assert videos[0] == "01_柳南区_守护秘密.mp4" and videos[1].startswith("02_融水苗族自治县_")
+    assert sorted(archive.namelist()) == sorted([MANIFEST, SUMMARY, *videos])
+    for name, work in zip(videos, ("accepted", "mail")):
+        assert archive.getinfo(name).compress_type == zipfile.ZIP_STORED
+        assert archive.read(name) == services.store.path_of(services.db.stored_paths(ids[work])[0]).read_bytes()
+    manifest = json.loads(archive.read(MANIFEST))
+    assert sorted(f["name"] for f in manifest["files"]) == sorted([SUMMARY, *videos])
+    event = services.db.latest_event(("exported",))
+    name = unquote(reply.headers["content-disposition"].split("''")[1])
+    assert (event.actor, event.data["files"], event.data["zip"]) == ("admin", videos, name)
+
+
+def test_the_zip_is_written_as_it_is_sent(desk, monkeypatch):
+    """A chunk at a time, never the whole export in memory."""
+    from datetime import datetime, timezone
+
+    from intake.desk import export_zip
+    from intake.export import plan_export
+    from intake.views import submission_views
+
+    root, app, ids, services, handler = desk
+    decide(services.db, ids["accepted"], "shortlist", None, "judge")
+    monkeypatch.setattr(export_zip, "CHUNK", 16 * 1024)
+    works = plan_export(submission_views(services.db), services.store)
+    done = []
+    sizes = [len(chunk) for chunk in export_zip.zip_chunks(works, services.store, "比赛", datetime.now(timezone.utc),
+                                                           lambda: done.append(True))]
+    video = max(f["size_bytes"] for w in works for f in (i.file for i in w.exported))
+    assert len(sizes) > video // (16 * 1024) and max(sizes) < 64 * 1024 and done == [True]
+
+
+def test_a_long_export_and_recheck_show_their_progress_and_end_on_their_page(desk, monkeypatch, tmp_path):
+    """Long work runs as a job outside the request: past ANSWER_WITHIN the page shows its progress
+    (/api/jobs/{id}), then its result; a second export meanwhile is refused."""
+    import threading
+
+    from intake.desk import exporting, jobs
+
+    root, app, ids, services, handler = desk
+    monkeypatch.setattr(jobs, "ANSWER_WITHIN", 0)
+    decide(services.db, ids["accepted"], "shortlist", None, "judge")
+    release = threading.Event()
+    real = exporting.export_shortlist
+
+    def slow(*args, progress=None, **kwargs):
+        progress(0, 2)
+        assert release.wait(30)
+        return real(*args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(exporting, "export_shortlist", slow)
+    admin = logged_in(app, "admin")
+    started = admin.post("/export", {"csrf": admin.csrf(), "directory": str(tmp_path / "报送")})
+    assert started.status == 303 and started.headers["location"].startswith("/export?job=")
+    job = started.headers["location"].split("=")[1]
+    try:
+        shown = admin.get(started.headers["location"]).text
+        assert f'id="job" role="status" data-job="{job}">正在复制文件：已复制 0 / 2 个。（已用时' in shown
+        state = admin.get(f"/api/jobs/{job}").json()
+        assert (state["state"], state["progress"], state["next"]) == ("running", "正在复制文件：已复制 0 / 2 个。", None)
+        again = admin.post("/export", {"csrf": admin.csrf(), "directory": str(tmp_path / "另一个")})
+        assert again.status == 400 and "另一次导出正在进行，请等它完成后再试。" in again.text
+        assert logged_in(app, "clerk").get(f"/api/jobs/{job}").status == 404   # not the clerk's
+    finally:
+        release.set()
+    wait_until(lambda: admin.get(f"/api/jobs/{job}").json()["state"] == "done", 30, "the export")
+    assert "已导出 2 个文件和汇总表到" in text_of(admin.get(f"/export?job={job}").text)
+
+    clerk = logged_in(app, "clerk")
+    started = clerk.post(f"/entries/{ids['accepted']}/recheck", {"csrf": clerk.csrf()})
+    location = started.headers["location"]
+    assert started.status == 303 and location.startswith(f"/entries/{ids['accepted']}?job=")
+    job = location.split("=")[1]
+    wait_until(lambda: clerk.get(f"/api/jobs/{job}").json()["state"] == "done", 30, "the recheck")
+    assert clerk.get(f"/api/jobs/{job}").json()["next"] == f"/entries/{ids['accepted']}?done=recheck"
+    assert [e.actor for e in services.db.events(ids["accepted"]) if e.kind == "rechecked"][-1] == "clerk"
+
+
+def test_the_desk_speaks_of_its_own_forms_not_command_flags(desk):
+    """Issue 24, item 11: a wrong phone on the desk's form names the form's field, not ``--phone ""``; the settings
+    page names the scoring section and shows numbers as people write them."""
+    root, app, ids, services, handler = desk
+    clerk = logged_in(app, "clerk")
+    page = clerk.get(f"/entries/{ids['accepted']}").text
+    version = re.search(r'name="version" value="([^"]+)"', page).group(1)
+    reply = clerk.post(f"/entries/{ids['accepted']}/edit", {"csrf": clerk.csrf(), "version": version, "phone": "12345"})
+    assert reply.status == 400
+    assert "“12345”不是电话号码。 请填写手机号（如 13800138000）或座机号（如 0772-2612345）；要清除电话，请把“联系电话”一栏清空后保存。" \
+        in text_of(reply.text)
+    assert "--phone" not in reply.text
+    settings = logged_in(app, "admin").get("/settings").text
+    assert '<h2 id="section-contest.scoring">评分 <span class="small">contest.scoring</span></h2>' in settings
+    assert "contest.scoring contest.scoring" not in text_of(settings)
+    values = re.findall(r'<td class="value">([^<]*)</td>', settings)
+    assert [v for v in values if re.fullmatch(r"-?\d+\.0", v)] == []
+    assert re.search(r'<tr data-key="rules.duration_tolerance_seconds">.*?<td class="value">1</td>', settings)
+
+
+def test_the_history_names_people_not_programs(desk):
+    """Issue 24, item 11: the folder watcher, the mailbox and root read in Chinese in the desk's history."""
+    root, app, ids, services, handler = desk
+    for actor in ("folder-watcher", "mailbox", "root"):
+        services.db.record_event("moved", {}, submission_id=ids["accepted"], actor=actor)
+    page = logged_in(app, "admin").get(f"/entries/{ids['accepted']}").text
+    shown = re.findall(r'<tr data-kind="moved"><td>[^<]+</td><td>([^<]+)</td>', page)
+    assert shown[-3:] == ["投递文件夹", "邮箱", "系统管理员（root）"]

@@ -131,7 +131,7 @@ class Picture:
             raise JobFailed(NO_PICTURE, 404)
 
 
-def poster_of(desk: Desk, media: MediaFile, path: Path) -> Picture | None:
+def poster_of(desk: Desk, media: MediaFile, path: Path, index: int = 0) -> Picture | None:
     if not media.video_codec:
         return None
     target = poster_path(desk.store.root, media.sha256)
@@ -214,15 +214,15 @@ async def finding_frame(request: Request) -> Response:
 
 @allowed()
 def pictures_state(request: Request) -> Response:
-    """``/api/pictures/{file_id}``: for the strip and the finding stills each, ``ready``, ``making`` (a job is
-    started if none is) or ``none`` (the video has none, or ffmpeg cannot make them). The page shows a set's
-    images once it is ready."""
+    """``/api/pictures/{file_id}``: for the poster, the strip and the finding stills each, ``ready``, ``making`` (a
+    job is started if none is) or ``none`` (the video has none, or ffmpeg cannot make them). The page shows a
+    set's images once it is ready."""
     desk = seen(request)
     found = stored_file(desk, request.path_params["file_id"])
     if found is None:
         return JSONResponse({"error": NO_FILE}, status_code=404)
     state = {}
-    for name, choose in (("strip", strip_picture), ("findings", finding_picture)):
+    for name, choose in (("poster", poster_of), ("strip", strip_picture), ("findings", finding_picture)):
         picture = choose(desk, *found)
         if picture is None:
             state[name] = "none"

@@ -205,7 +205,9 @@
 
   function showPictures(set, state) {
     set.dataset.state = state;
-    if (state === "ready") {
+    if (state === "ready" && set.dataset.poster) {
+      set.poster = set.dataset.poster;
+    } else if (state === "ready") {
       Array.prototype.forEach.call(set.querySelectorAll("img[data-src]"), function (img) {
         img.addEventListener("error", function () { img.classList.add("missing"); });
         img.src = img.dataset.src;
@@ -218,7 +220,7 @@
 
   function askPictures(id, sets, tries) {
     fetch("/api/pictures/" + id, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : { strip: "none", findings: "none" }; })
+      .then(function (r) { return r.ok ? r.json() : {}; })
       .then(function (state) {
         var waiting = false;
         sets.forEach(function (set) {
