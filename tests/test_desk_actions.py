@@ -515,6 +515,8 @@ def test_a_long_export_and_recheck_show_their_progress_and_end_on_their_page(des
     assert started.status == 303 and started.headers["location"].startswith("/export?job=")
     job = started.headers["location"].split("=")[1]
     try:
+        wait_until(lambda: admin.get(f"/api/jobs/{job}").json()["progress"].startswith("正在复制文件"), 30,
+                   "the export to start copying")
         shown = admin.get(started.headers["location"]).text
         assert f'id="job" role="status" data-job="{job}">正在复制文件：已复制 0 / 2 个。（已用时' in shown
         state = admin.get(f"/api/jobs/{job}").json()
@@ -525,7 +527,7 @@ def test_a_long_export_and_recheck_show_their_progress_and_end_on_their_page(des
     finally:
         release.set()
     wait_until(lambda: admin.get(f"/api/jobs/{job}").json()["state"] == "done", 30, "the export")
-    assert "已导出 2 个文件和汇总表到" in text_of(admin.get(f"/export?job={job}").text)
+    assert re.search(r"已导出 \d 个文件和汇总表到：\S+报送（运行本工具的电脑上）", text_of(admin.get(f"/export?job={job}").text))
 
     clerk = logged_in(app, "clerk")
     started = clerk.post(f"/entries/{ids['accepted']}/recheck", {"csrf": clerk.csrf()})
