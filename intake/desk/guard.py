@@ -92,7 +92,7 @@ def form_of(request: Request) -> FormData:
 
 
 # -- forged requests --------------------------------------------------------------------------------------------
-class Refused(Exception):
+class PostRefused(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
@@ -117,12 +117,12 @@ class CsrfGuard:
             return await self.app(scope, receive, send)   # nothing to forge: ``allowed`` sends it to the login
         try:
             if request.headers.get("sec-fetch-site") == "cross-site":
-                raise Refused(403, CSRF_REFUSED)
+                raise PostRefused(403, CSRF_REFUSED)
             if not login and self.streamed(scope["path"]):
                 receive = await self._upload_token(request, receive, user)
             else:
                 receive = await self._form_token(request, receive, user if not login else None)
-        except Refused as exc:
+        except PostRefused as exc:
             response = await self._refusal(request, user, login, exc)
             if not body.ended and _declared(request) <= DRAIN_BYTES:
                 await _drain(body)
@@ -132,23 +132,23 @@ class CsrfGuard:
     async def _form_token(self, request: Request, receive: Receive, account: Account | None) -> Receive:
         """Read the form (bounded), check its token, keep it for the page; the body is replayed to it."""
         if _declared(request) > MAX_FORM_BYTES:
-            raise Refused(413, TOO_LARGE)
+            raise PostRefused(413, TOO_LARGE)
         messages, size = [], 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                raise Refused(400, BAD_FORM)   # the client went away
+                raise PostRefused(400, BAD_FORM)   # the client went away
             messages.append(message)
             size += len(message.get("body", b""))
             if size > MAX_FORM_BYTES:
-                raise Refused(413, TOO_LARGE)
+                raise PostRefused(413, TOO_LARGE)
             if not message.get("more_body", False):
                 break
         replay = _replaying(messages, receive)
         try:
             form = await Request(request.scope, replay).form(max_files=0, max_fields=100)
         except HTTPException:
-            raise Refused(400, BAD_FORM) from None
+            raise PostRefused(400, BAD_FORM) from None
         token = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
         desk: Desk = request.app.state.desk
         if account is not None:
@@ -157,7 +157,7 @@ class CsrfGuard:
             expected = request.cookies.get(LOGIN_COOKIE) or ""
             good = bool(expected) and hmac.compare_digest(token, expected) and desk.login_forms.valid(token)
         if not good:
-            raise Refused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
+            raise PostRefused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
         request.scope.setdefault("state", {})["form"] = form
         return _replaying(messages, receive)
 
@@ -167,11 +167,11 @@ class CsrfGuard:
         header = request.headers.get("x-csrf-token")
         if header is not None:
             if not hmac.compare_digest(header, account.csrf):
-                raise Refused(403, CSRF_REFUSED)
+                raise PostRefused(403, CSRF_REFUSED)
             return receive
         kind, params = parse_options_header(request.headers.get("content-type"))
         if kind != b"multipart/form-data" or not params.get(b"boundary"):
-            raise Refused(400, "上传的内容格式不对，请用页面上的表单补登。")
+            raise PostRefused(400, "上传的内容格式不对，请用页面上的表单补登。")
         first = FirstPart()
         parser = MultipartParser(params[b"boundary"], first.callbacks())
         messages, size = [], 0
@@ -179,7 +179,7 @@ class CsrfGuard:
             while not first.ended:
                 message = await receive()
                 if message["type"] != "http.request":
-                    raise Refused(400, BAD_FORM)
+                    raise PostRefused(400, BAD_FORM)
                 messages.append(message)
                 chunk = message.get("body", b"")
                 size += len(chunk)
@@ -192,12 +192,12 @@ class CsrfGuard:
                 if first.ended or first.is_file or size > FIRST_PART_BYTES or not message.get("more_body"):
                     break
         except FormParserError:
-            raise Refused(400, BAD_FORM) from None
+            raise PostRefused(400, BAD_FORM) from None
         if not (first.ended and first.name == "csrf" and hmac.compare_digest(first.text(), account.csrf)):
-            raise Refused(403, CSRF_REFUSED)
+            raise PostRefused(403, CSRF_REFUSED)
         return _replaying(messages, receive)
 
-    async def _refusal(self, request: Request, user: Any, login: bool, exc: Refused) -> Response:
+    async def _refusal(self, request: Request, user: Any, login: bool, exc: PostRefused) -> Response:
         desk: Desk = request.app.state.desk
         if login:
             if exc.status == 403:   # the form again, with a token of its own
