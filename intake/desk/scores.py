@@ -17,7 +17,8 @@ from core.timefmt import local_text
 
 from core.errors import IntakeError, UsageError
 from intake.desk.accounts import Account
-from intake.desk.app import Desk
+from intake.desk.base import Desk
+from intake.desk.guard import allowed, form_of, seen
 from storage.scores import JudgeScores
 from intake.scoring import (Progress, Standing, is_scorable, judges_of, progress, record_scores, score_text, standings,
                             weighted_total)
@@ -40,10 +41,12 @@ def _standings(desk: Desk) -> dict[int, Standing]:
     return desk.derived("standings", lambda views: standings(views, cards, scoring))
 
 
-def score(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("score")
+def score(request: Request) -> Response:
     """Save the logged-in judge's scores of the entry (a field per criterion, ``score:名称``, and a comment)."""
     from intake.desk import pages   # the entry page shows this module's part
 
+    desk, account, form = seen(request), request.user, form_of(request)
     submission_id = request.path_params["submission_id"]
     scoring = desk.config.contest.scoring
     given = {c.name: form.get(FIELD + c.name) for c in scoring.criteria}
@@ -56,8 +59,8 @@ def score(request: Request, desk: Desk, account: Account, form) -> Response:
         if exc.__class__.__name__ == "NotFound":
             status = 404
         message = exc.message + (f" {exc.hint}" if exc.hint else "")
-        return pages.entry(request, desk, account, None, error=message, status=status, given=given,
-                           comment=form.get("comment"))
+        return pages.entry_page(request, desk, account, error=message, status=status, given=given,
+                                comment=form.get("comment"))
     return RedirectResponse(f"/entries/{submission_id}?done=score", status_code=303)
 
 
@@ -134,9 +137,11 @@ def scoring_state(desk: Desk) -> dict[str, Any]:
             "sealed": desk.sealed}
 
 
-def switch_scoring(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("scoring")
+def switch_scoring(request: Request) -> Response:
     """The admin's 结束评分 (judges then see every score, rank and decision; no score is saved any more) and
     重新开放评分; each is an event in the audit log."""
+    desk, account, form = seen(request), request.user, form_of(request)
     what = str(form.get("do") or "")
     if what not in ("close", "reopen"):
         return RedirectResponse("/", status_code=303)
