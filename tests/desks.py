@@ -1,5 +1,7 @@
-"""A running desk for tests: works recorded through the library, accounts, the real server (uvicorn) on a
-free loopback port on a thread, and a small HTTP client that keeps cookies and never follows redirects."""
+"""A desk for tests: works recorded through the library, accounts, and the desk's app driven either in this
+process through ``httpx.ASGITransport`` (``desk_in_process``: most tests) or by the real server (uvicorn) on a
+free loopback port on a thread (``running_desk``: what needs a socket or a browser). ``Client`` talks to
+either, keeps cookies and never follows redirects."""
 
 from __future__ import annotations
 
@@ -10,12 +12,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 from urllib.parse import urlencode
+
+import httpx
+from anyio.from_thread import start_blocking_portal
 
 from intake.config import load_config
 from intake.pipeline.contact_info import normalise_phone
 from intake.desk.accounts import add_account
+from intake.desk.app import create_app
 from intake.desk.server import Plan, serve_in_thread, server_for
 from intake.pipeline.stages import process
 from intake.pipeline.services import open_services
@@ -83,6 +89,49 @@ def running_desk(root: Path) -> Iterator[tuple[int, object]]:
         services.db.engine.dispose()
 
 
+class InProcess:
+    """The desk's app in this process, on an event loop of its own (a thread: tests stay synchronous). Requests
+    go through ``httpx.ASGITransport``; ``source`` is the client's address the app sees."""
+
+    def __init__(self, app, portal):
+        self.app, self.portal = app, portal
+
+    def send(self, method: str, path: str, body: bytes | Iterable[bytes] | None, headers: dict,
+             source: str | None) -> Reply:
+        async def go() -> Reply:
+            transport = httpx.ASGITransport(app=self.app, client=(source or "127.0.0.1", 50000))
+            content = body
+            if body is not None and not isinstance(body, (bytes, str)):
+                chunks = list(body)
+
+                async def stream():
+                    for chunk in chunks:
+                        yield chunk
+                content = stream()
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                response = await client.request(method, path, content=content, headers=headers)
+            message = http.client.HTTPMessage()
+            for name, value in response.headers.multi_items():
+                message[name] = value
+            return Reply(response.status_code, message, response.content)
+
+        return self.portal.call(go)
+
+
+@contextlib.contextmanager
+def desk_in_process(root: Path) -> Iterator[tuple[InProcess, object]]:
+    """The desk of ``root`` as an app in this process; yields (desk, services): ``Client(desk)`` talks to it."""
+    config = load_config(root / "config.yaml")
+    services = open_services(config)
+    app = create_app(config, services)
+    try:
+        with start_blocking_portal() as portal:
+            yield InProcess(app, portal), services
+    finally:
+        app.state.desk.close()
+        services.db.engine.dispose()
+
+
 @dataclass
 class Reply:
     status: int
@@ -99,28 +148,31 @@ class Reply:
 
 @dataclass
 class Client:
-    """One browser's worth of cookies against the desk on ``port``."""
+    """One browser's worth of cookies against the desk: ``port`` (a real server) or an ``InProcess`` app."""
 
-    port: int
+    port: int | InProcess
     cookies: dict[str, str] = field(default_factory=dict)
     source: str | None = None   # another loopback address to come from (127.0.0.2 …): another machine to the desk
 
-    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
-                                          source_address=(self.source, 0) if self.source else None)
+    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None,
+                body: bytes | Iterable[bytes] | None = None) -> Reply:
         sent = dict(headers or {})
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
         if form is not None:
-            body = urlencode(form)
+            body = urlencode(form).encode()
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            conn.request(method, path, body=body, headers=sent)
-            response = conn.getresponse()
-            reply = Reply(response.status, response.headers, response.read())
-        finally:
-            conn.close()
+        if isinstance(self.port, InProcess):
+            reply = self.port.send(method, path, body, sent, self.source)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                              source_address=(self.source, 0) if self.source else None)
+            try:
+                conn.request(method, path, body=body, headers=sent)
+                response = conn.getresponse()
+                reply = Reply(response.status, response.headers, response.read())
+            finally:
+                conn.close()
         for line in reply.headers.get_all("set-cookie") or []:
             name, _, rest = line.partition("=")
             value = rest.split(";", 1)[0]
@@ -145,7 +197,7 @@ class Client:
         return re.search(r'data-csrf="([^"]+)"', self.get("/").text).group(1)
 
 
-def logged_in(port: int, name: str, password: str = PASSWORD) -> Client:
+def logged_in(port: int | InProcess, name: str, password: str = PASSWORD) -> Client:
     client = Client(port)
     reply = client.login(name, password)
     assert (reply.status, reply.headers["location"]) == (303, "/"), reply.text

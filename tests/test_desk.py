@@ -1,5 +1,6 @@
 """The screening desk over HTTP: accounts (``intake user``), ``intake serve``'s guards, every route behind a
-session, CSRF, roles, sessions, login throttling, Range on videos, path traversal, and the API."""
+session, CSRF, roles, sessions, login throttling, Range on videos, path traversal, and the API. In process
+(httpx.ASGITransport) but for Range, raw paths and ``intake run``, which go through a real server."""
 
 from __future__ import annotations
 
@@ -19,14 +20,29 @@ from intake.pipeline.services import open_services
 from storage.database import Database
 from tests.cli import INTAKE, listing, run
 from tests.configs import add_config
-from tests.desks import PASSWORD, XSS_CONTACT, XSS_TITLE, XSS_UNIT, Client, logged_in, make_desk, running_desk
+from tests.desks import (PASSWORD, XSS_CONTACT, XSS_TITLE, XSS_UNIT, Client, desk_in_process, logged_in, make_desk,
+                         running_desk)
 
 
 @pytest.fixture(scope="module")
-def desk(clips, tmp_path_factory):
-    """(root, port, ids, services) of one desk served for the whole module."""
+def made(clips, tmp_path_factory):
+    """(root, ids) of the module's works and accounts."""
     root = tmp_path_factory.mktemp("desk")
-    ids = make_desk(root, clips)
+    return root, make_desk(root, clips)
+
+
+@pytest.fixture(scope="module")
+def desk(made):
+    """(root, app, ids, services): the module's desk in process."""
+    root, ids = made
+    with desk_in_process(root) as (app, services):
+        yield root, app, ids, services
+
+
+@pytest.fixture(scope="module")
+def served(made):
+    """(root, port, ids, services): the same desk on a real server, for what needs a socket."""
+    root, ids = made
     with running_desk(root) as (port, services):
         yield root, port, ids, services
 
@@ -90,13 +106,12 @@ def routes_of(app) -> list[tuple[str, str, object]]:
 
 
 def test_every_route_but_the_login_needs_a_session(desk):
-    root, port, ids, services = desk
-    app = create_app(services.config, services)
-    routes = routes_of(app)
+    root, app, ids, services = desk
+    routes = routes_of(create_app(services.config, services))
     assert len(routes) >= 15
     public = [(path, method) for path, method, _ in routes if path.startswith(PUBLIC)]
     assert public == [("/login", "GET"), ("/login", "POST"), ("/static", "GET")]
-    client = Client(port)
+    client = Client(app)
     for path, method, endpoint in routes:
         if path.startswith(PUBLIC):
             continue
@@ -112,8 +127,8 @@ def test_every_route_but_the_login_needs_a_session(desk):
 
 
 def test_login_cookie_and_the_api_is_intake_list(desk):
-    root, port, ids, services = desk
-    client = Client(port)
+    root, app, ids, services = desk
+    client = Client(app)
     reply = client.login("judge")
     cookie = next(c for c in reply.headers.get_all("set-cookie") if c.startswith("desk_session="))
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
@@ -122,32 +137,48 @@ def test_login_cookie_and_the_api_is_intake_list(desk):
 
 
 def test_wrong_password_is_refused(desk):
-    root, port, ids, services = desk
-    reply = Client(port).login("clerk", "wrong password")
+    root, app, ids, services = desk
+    reply = Client(app).login("clerk", "wrong password")
     assert reply.status == 401 and "账号或密码不正确。" in reply.text and "desk_session" not in str(reply.headers)
-    nobody = Client(port).login("nobody", PASSWORD)
+    nobody = Client(app).login("nobody", PASSWORD)
     assert nobody.status == 401 and "账号或密码不正确。" in nobody.text
 
 
 # -- CSRF, roles, sessions --------------------------------------------------------------------
 def test_a_post_without_the_csrf_token_is_refused(desk):
-    root, port, ids, services = desk
-    judge = logged_in(port, "judge")
+    root, app, ids, services = desk
+    judge = logged_in(app, "judge")
     target = f"/entries/{ids['accepted']}/decide"
     for form in ({"decision": "reject"}, {"decision": "reject", "csrf": "forged"}):
         reply = judge.post(target, form)
         assert reply.status == 403 and "安全令牌" in reply.text
     assert services.db.judging.decisions([ids["accepted"]]) == {}
     # the login form carries one too
-    fresh = Client(port)
+    fresh = Client(app)
     fresh.get("/login")
     reply = fresh.post("/login", {"username": "judge", "password": PASSWORD})
     assert reply.status == 403 and "desk_session" not in fresh.cookies
 
 
+def test_csrf_is_checked_in_one_middleware_with_public_apis_only(desk):
+    """One place checks every POST's token (guard.CsrfGuard): a browser that says the request comes from another
+    site is refused even with the right token; the desk writes no private attribute of Starlette's request."""
+    from tests.conftest import REPO
+
+    root, app, ids, services = desk
+    judge = logged_in(app, "judge")
+    reply = judge.request("POST", f"/entries/{ids['accepted']}/decide", {"csrf": judge.csrf(), "decision": "pending"},
+                          headers={"Sec-Fetch-Site": "cross-site"})
+    assert reply.status == 403 and "安全令牌" in reply.text
+    assert services.db.judging.decisions([ids["accepted"]]) == {}
+    desk_code = "".join(p.read_text(encoding="utf-8") for p in (REPO / "intake" / "desk").rglob("*.py"))
+    assert not re.search(r"request\._|\bimport\s+\w+\._|from\s+(?!intake|core|storage|validators)\w+(\.\w+)*\._", desk_code)
+    assert "def csrf_matches" not in desk_code and "def guarded(" not in desk_code
+
+
 def test_rejected_work_is_shortlisted_only_when_forced(desk):
-    root, port, ids, services = desk
-    judge = logged_in(port, "judge")
+    root, app, ids, services = desk
+    judge = logged_in(app, "judge")
     csrf = judge.csrf()
     target = f"/entries/{ids['rejected']}/decide"
     assert 'data-decision="none"' in judge.get("/list").text   # the list's rows are cached until a change
@@ -165,8 +196,8 @@ def test_rejected_work_is_shortlisted_only_when_forced(desk):
 
 
 def test_roles_and_sessions_of_other_accounts(desk):
-    root, port, ids, services = desk
-    clerk, judge = logged_in(port, "clerk"), logged_in(port, "judge")
+    root, app, ids, services = desk
+    clerk, judge = logged_in(app, "clerk"), logged_in(app, "judge")
     entry = f"/entries/{ids['mail']}"
     refused = clerk.post(entry + "/decide", {"csrf": clerk.csrf(), "decision": "pending"})
     assert refused.status == 403 and "登记员账号不能进行此操作。" in refused.text
@@ -176,9 +207,9 @@ def test_roles_and_sessions_of_other_accounts(desk):
     assert judge.post(entry + "/decide", {"csrf": clerk.csrf(), "decision": "pending"}).status == 403
     # a session ends with logout, and with the account
     assert judge.post("/logout", {"csrf": judge.csrf()}).headers["location"] == "/login"
-    stolen = Client(port, {"desk_session": "made-up-token"})
+    stolen = Client(app, {"desk_session": "made-up-token"})
     assert stolen.get("/").headers["location"] == "/login"
-    extra = Client(port)
+    extra = Client(app)
     services.db.accounts.add("temp", "reviewer", hash_password(PASSWORD))
     assert extra.login("temp").status == 303
     assert extra.get("/").status == 200
@@ -188,13 +219,13 @@ def test_roles_and_sessions_of_other_accounts(desk):
 
 
 def test_login_is_throttled_per_account(desk):
-    root, port, ids, services = desk
+    root, app, ids, services = desk
     services.db.accounts.add("victim", "reviewer", hash_password(PASSWORD))
     for _ in range(services.config.desk.max_failed_logins):
-        assert Client(port).login("victim", "guess").status == 401
-    locked = Client(port).login("victim", PASSWORD)
+        assert Client(app).login("victim", "guess").status == 401
+    locked = Client(app).login("victim", PASSWORD)
     assert locked.status == 429 and "登录失败次数过多，请 5 分钟后再试。" in locked.text
-    assert Client(port).login("admin").status == 303   # other accounts still log in
+    assert Client(app).login("admin").status == 303   # other accounts still log in
 
 
 def test_throttle_per_address_and_its_window(backend, workdir):
@@ -222,8 +253,8 @@ def test_throttle_per_address_and_its_window(backend, workdir):
 
 
 # -- files -----------------------------------------------------------------------------------------
-def test_video_by_id_with_range(desk):
-    root, port, ids, services = desk
+def test_video_by_id_with_range(served):
+    root, port, ids, services = served
     client = logged_in(port, "clerk")
     file_id = services.db.submissions.get(ids["accepted"]).files[0].id
     whole = client.get(f"/files/{file_id}")
@@ -240,8 +271,8 @@ def test_video_by_id_with_range(desk):
     assert (poster.status, poster.body[:2]) == (200, b"\xff\xd8")
 
 
-def test_file_routes_take_no_paths(desk):
-    root, port, ids, services = desk
+def test_file_routes_take_no_paths(served):
+    root, port, ids, services = served
     client = logged_in(port, "clerk")
     for path in ("/files/..%2F..%2Fconfig.yaml", "/files/../config.yaml", "/files/%2e%2e/config.yaml",
                  "/static/../config.yaml", "/static/..%2F..%2F..%2Fconfig.yaml", "/files/-1", "/files/99999",
@@ -266,8 +297,8 @@ def test_file_routes_take_no_paths(desk):
 
 
 def test_outside_text_is_escaped(desk):
-    root, port, ids, services = desk
-    page = logged_in(port, "admin").get(f"/entries/{ids['xss']}").text
+    root, app, ids, services = desk
+    page = logged_in(app, "admin").get(f"/entries/{ids['xss']}").text
     for raw in (XSS_UNIT, XSS_TITLE, XSS_CONTACT):
         assert raw not in page
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;柳北区" in page
@@ -275,8 +306,8 @@ def test_outside_text_is_escaped(desk):
 
 
 def test_mail_entry_shows_sender_subject_and_history(desk):
-    root, port, ids, services = desk
-    page = logged_in(port, "admin").get(f"/entries/{ids['mail']}").text
+    root, app, ids, services = desk
+    page = logged_in(app, "admin").get(f"/entries/{ids['mail']}").text
     assert '<td id="sender">rongshui@163.com</td>' in page and '<td id="subject">融水县参赛作品</td>' in page
     assert "（没有正文，或收件时尚未保存正文）" in page   # recorded without one (tests/test_desk_view.py: a real mail)
     assert re.search(r'<tr data-kind="recorded"><td>[0-9-]+ [0-9:]+</td><td>[^<]+</td><td>登记</td><td>来源：邮件；结果：通过',
@@ -284,13 +315,13 @@ def test_mail_entry_shows_sender_subject_and_history(desk):
 
 
 def test_users_are_managed_by_admins(desk):
-    root, port, ids, services = desk
-    admin = logged_in(port, "admin")
+    root, app, ids, services = desk
+    admin = logged_in(app, "admin")
     csrf = admin.csrf()
     added = admin.post("/users", {"csrf": csrf, "do": "add", "name": "赵评委", "role": "reviewer",
                                   "password": "long-password"})
     assert added.headers["location"] == "/users?done=added"
-    assert logged_in(port, "赵评委", "long-password").get("/").status == 200
+    assert logged_in(app, "赵评委", "long-password").get("/").status == 200
     short = admin.post("/users", {"csrf": csrf, "do": "add", "name": "钱", "role": "clerk", "password": "x"})
     assert short.status == 400 and "密码太短：至少 8 个字符。" in short.text
     assert admin.post("/users", {"csrf": csrf, "do": "remove", "name": "赵评委"}).status == 303
@@ -300,8 +331,8 @@ def test_users_are_managed_by_admins(desk):
 
 
 def test_overview_api_gives_new_arrivals(desk, clips):
-    root, port, ids, services = desk
-    client = logged_in(port, "judge")
+    root, app, ids, services = desk
+    client = logged_in(app, "judge")
     last = max(ids.values())
     assert client.get(f"/api/overview?after={last}").json() == {"latest": [], "last_id": last}
     data = client.get(f"/api/overview?after={last - 1}").json()

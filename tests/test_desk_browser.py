@@ -193,3 +193,103 @@ def test_judges_see_aggregates_only_after_the_admin_closes_scoring(desk, page_of
         admin.click("#scoring-form button[type=submit]")
         admin.wait_for_url(f"{base}/?done=scoring_reopen")
     assert judge.errors == [] and admin.errors == []
+
+
+def test_unit_coverage_follows_without_a_reload(desk, page_of, clips, tmp_path):
+    """各单位报送情况 changes with the works, as 最新收到 does (issue 24, item 6): a unit that had only a rejected
+    work gets an accepted one, then it is shortlisted (no new arrival: a decision alone)."""
+    from intake.review.decisions import decide
+
+    root, base, ids, services = desk
+    page = page_of("admin")
+    page.wait_for_selector("body[data-ready='1']")
+    page.evaluate("window.notReloaded = true")
+    state = page.locator("#coverage tr", has_text="鹿寨县").locator("td").nth(1)
+    assert state.inner_text() == f"仅有不合格作品（#{ids['rejected']}）"
+    new_id = record(services, distinct(clips, tmp_path, "鹿寨新作.mp4", "d10"), "鹿寨县", "蒙二", "13800000010",
+                    "鹿寨的新作品", source=Source.FOLDER)
+    wait_until(lambda: state.inner_text() == "已报送", 15, "鹿寨县 to read 已报送")
+    decide(services.db, new_id, "shortlist", None, "judge")
+    wait_until(lambda: state.inner_text() == "已入围 1 件", 15, "鹿寨县 to read 已入围 1 件")
+    assert page.locator("[data-count=decision-shortlist]").inner_text() != "0"
+    assert page.evaluate("window.notReloaded") is True and page.errors == []
+
+
+# A value (id, phone, date, size, duration, score, rank; a check's name; a masked name) shows on one line: the
+# number of lines its first text takes, for every one that does not.
+WRAPPED = """selector => Array.from(document.querySelectorAll(selector)).map(el => {
+    const node = el.firstChild && el.firstChild.nodeType === Node.TEXT_NODE ? el.firstChild : el;
+    const range = document.createRange(); range.selectNodeContents(node);
+    const lines = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0)
+        .map(r => Math.round(r.top))).size;
+    return [el.textContent.trim(), lines]; }).filter(([text, lines]) => text && lines > 1)"""
+LIST_VALUES = "#submissions td.value, #submissions .phone, #submissions td.score, #submissions td.rank"
+ENTRY_VALUES = "#checks td.check, #files td.value, #fields td.value, #history td:first-child"
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
+def test_values_do_not_wrap_and_the_forms_follow_the_files(desk, browser, width, height):
+    """Issue 24, item 12: no phone, date, size or score breaks in the middle, the check names keep to a line, and
+    the forms follow the files table with no gap as tall as the checks beside them."""
+    root, base, ids, services = desk
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        log_in_page(page, base, "admin")
+        page.goto(base + "/list")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#submissions .phone").count() >= 4
+        assert page.evaluate(f"({WRAPPED})('{LIST_VALUES}')") == []
+        # a unit's name keeps to a line (the made-up one of the script test is too long for any column)
+        assert [u for u, _ in page.evaluate(f"({WRAPPED})('#submissions td.unit')") if len(u) <= 8] == []
+        for name in ("accepted", "xss"):
+            page.goto(f"{base}/entries/{ids[name]}")
+            page.wait_for_selector("body[data-ready='1']")
+            assert page.evaluate(f"({WRAPPED})('{ENTRY_VALUES}')") == [], name
+            gap = page.evaluate("""() => document.querySelector('.entry > .actions').getBoundingClientRect().top
+                                         - document.querySelector('#files').getBoundingClientRect().bottom""")
+            assert 0 <= gap <= 40, (name, gap)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"desk-entry-{name}-{width}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_video_without_pictures_shows_no_broken_image_and_asks_once(desk, browser, clips, tmp_path):
+    """Issue 24, item 12: the strip and the poster are asked for once per video (/api/pictures) and shown once
+    made; for a file ffmpeg cannot decode the page says so, with no broken image and no request that fails."""
+    root, base, ids, services = desk
+    data = bytearray(clips["valid"].read_bytes())
+    start = data.index(b"mdat") + 4
+    data[start:start + 40000] = bytes(min(40000, len(data) - start))   # no frame decodes: no picture
+    broken = tmp_path / "坏.mp4"
+    broken.write_bytes(bytes(data))
+    sid = record(services, broken, "柳城县", "韦一", "13800000021")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        errors, failed, asked = [], [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+        page.on("request", lambda r: asked.append(r.url))
+        log_in_page(page, base, "clerk")
+        for submission in (sid, ids["accepted"]):
+            page.goto(f"{base}/entries/{submission}")
+            page.wait_for_selector("body[data-ready='1']")
+            strip = page.locator(".strip")
+            wait_until(lambda: strip.get_attribute("data-state") != "making", 30, "the strip's pictures")
+            if submission == sid:
+                assert strip.get_attribute("data-state") == "none"
+                assert strip.locator(".picture-state").inner_text() == "无法从这个视频生成画面。"
+                assert strip.locator("img[src]").count() == 0
+                assert page.locator("video.player").get_attribute("poster") is None
+            else:
+                frames = strip.locator("img")
+                wait_until(lambda: frames.evaluate_all("imgs => imgs.every(i => i.complete && i.naturalWidth > 0)"),
+                           20, "the strip's frames to load")
+                wait_until(lambda: page.locator("video.player").get_attribute("poster"), 20, "the poster")
+        assert failed == [] and errors == []
+        thumbs = [url for url in asked if "/thumbs/" in url]
+        assert not any(f"/thumbs/{services.db.submissions.get(sid).files[0].id}" in url for url in thumbs), thumbs
+    finally:
+        context.close()

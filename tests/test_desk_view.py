@@ -16,7 +16,7 @@ from intake.mail.poller import MailPoller
 from intake.pipeline.services import open_services
 from storage.records import SubmissionRecord
 from tests import mails, test_report
-from tests.desks import PASSWORD, Client, log_in_page, logged_in, running_desk
+from tests.desks import PASSWORD, Client, desk_in_process, log_in_page, logged_in, running_desk
 from tests.dovecot import PASSWORD as IMAP_PASSWORD, running_dovecot
 from tests.test_mailbox import append, write_config
 from tests.waiting import wait_until
@@ -27,7 +27,7 @@ EXTRA = 118   # with the mail, 119 works: three pages of 50
 
 
 @pytest.fixture(scope="module")
-def desk(clips, tmp_path_factory):
+def made(clips, tmp_path_factory):
     root = tmp_path_factory.mktemp("deskview")
     with running_dovecot() as dovecot, pytest.MonkeyPatch.context() as patch:
         patch.setenv("INTAKE_IMAP_PASSWORD", IMAP_PASSWORD)
@@ -43,8 +43,21 @@ def desk(clips, tmp_path_factory):
                 unit="柳北区" if i % 2 else ("鹿寨县" if i % 4 else "融安县"), title=f"作品{i:03d}", contact=f"联系人{i}"))
         add_account(services.db, "judge", "reviewer", PASSWORD)
         services.db.engine.dispose()
-    with running_desk(root) as (port, services):
-        yield root, port, services
+    return root
+
+
+@pytest.fixture(scope="module")
+def desk(made):
+    """(root, app, services): the desk in process."""
+    with desk_in_process(made) as (app, services):
+        yield made, app, services
+
+
+@pytest.fixture(scope="module")
+def served(made):
+    """(root, port, services): the same desk on a real server, for Chromium."""
+    with running_desk(made) as (port, services):
+        yield made, port, services
 
 
 def mail_entry(services):
@@ -57,9 +70,9 @@ def ids_in(html: str) -> list[int]:
 
 
 def test_a_mail_shows_sender_subject_and_its_body_escaped(desk):
-    root, port, services = desk
+    root, app, services = desk
     submission_id, _ = mail_entry(services)
-    judge = logged_in(port, "judge")
+    judge = logged_in(app, "judge")
     page = judge.get(f"/entries/{submission_id}").text
     assert '<td id="sender">unit@example.cn</td>' in page and '<td id="subject">柳南区参赛作品</td>' in page
     shown = re.search(r'<div id="mail-body" class="mail-body">(.*?)</div>', page, re.S).group(1)
@@ -73,11 +86,13 @@ def test_a_mail_shows_sender_subject_and_its_body_escaped(desk):
 
 
 def test_the_strip_is_made_once_and_served_by_file_id(desk):
-    root, port, services = desk
+    root, app, services = desk
     submission_id, media = mail_entry(services)
-    judge = logged_in(port, "judge")
+    judge = logged_in(app, "judge")
     page = judge.get(f"/entries/{submission_id}").text
-    assert re.findall(r'<img src="(/thumbs/\d+/\d)"', page) == [f"/thumbs/{media.id}/{i}" for i in range(8)]
+    # the page shows the frames once they are made (issue 24, item 12): they wait in data-src meanwhile
+    assert re.findall(r'<img data-src="(/thumbs/\d+/\d)"', page) == [f"/thumbs/{media.id}/{i}" for i in range(8)]
+    assert f'data-pictures="strip" data-file="{media.id}" data-state="making"' in page
     # evenly spaced over the video: the middles of eight spans
     times = [float(t) for t in re.findall(r'data-at="([\d.]+)"', page)]
     assert times == pytest.approx([media.duration_seconds * (i + 0.5) / 8 for i in range(8)], abs=0.01)
@@ -91,33 +106,47 @@ def test_the_strip_is_made_once_and_served_by_file_id(desk):
     assert judge.get(f"/thumbs/{media.id}/8").status == 404
     assert judge.get("/thumbs/999999/0").json() == {"error": "找不到这个文件（未保存，或已不在文件库中）。"}
     assert judge.get("/thumbs/..%2F..%2Fetc%2Fpasswd/0").status == 404
-    assert Client(port).get(f"/thumbs/{media.id}/0").status == 401
+    assert Client(app).get(f"/thumbs/{media.id}/0").status == 401
 
 
 def test_a_strip_being_made_for_long_answers_busy_and_the_page_asks_again(desk, monkeypatch):
-    """A slow or hanging ffmpeg holds the desk's worker threads for WAIT_SECONDS at most: then 503."""
+    """The strip is made by a job, never in the request: a request waits WAIT_SECONDS at most (holding no
+    thread), then answers 503; /api/pictures says ``making`` until it is done, then ``ready``."""
+    import threading
+
     from intake.desk import thumbs
 
-    monkeypatch.setattr(thumbs.PICTURES, "wait_seconds", 0.5)
-    root, port, services = desk
+    monkeypatch.setattr(thumbs, "WAIT_SECONDS", 0.2)
+    release, started = threading.Event(), threading.Event()
+    real = thumbs.make_frames
+
+    def held(*args, **kwargs):
+        started.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(thumbs, "make_frames", held)
+    root, app, services = desk
     submission_id, media = mail_entry(services)
-    judge = logged_in(port, "judge")
+    judge = logged_in(app, "judge")
     for made in (root / "data" / "thumbs" / "strips").rglob(f"{media.sha256}-*.jpg"):
         made.unlink()   # as if nobody had opened this entry yet
-    held = thumbs.PICTURES._lock_for(f"strip:{media.sha256}")
-    assert held.acquire(timeout=10)          # another request is making this strip
     try:
         busy = judge.get(f"/thumbs/{media.id}/3")
         assert (busy.status, busy.headers["retry-after"], busy.text) == (503, "2", "缩略图正在生成，请稍后再看。")
+        assert started.wait(10)
+        state = judge.get(f"/api/pictures/{media.id}").json()
+        assert (state["strip"], state["findings"]) == ("making", "none")
     finally:
-        held.release()
+        release.set()
+    wait_until(lambda: judge.get(f"/api/pictures/{media.id}").json()["strip"] == "ready", 30, "the strip")
     ready = judge.get(f"/thumbs/{media.id}/3")
     assert (ready.status, ready.body[:2]) == (200, b"\xff\xd8")
 
 
 def test_the_list_comes_a_page_at_a_time_keeping_filter_sort_and_search(desk):
-    root, port, services = desk
-    judge = logged_in(port, "judge")
+    root, app, services = desk
+    judge = logged_in(app, "judge")
     first = judge.get("/list").text
     assert ids_in(first) == list(range(1, 101)) and '第 <span class="page-number">1</span> / 2 页' in first and "第 1–100 件" in first
     assert len(first.encode()) < 150_000
@@ -143,8 +172,8 @@ def test_the_list_comes_a_page_at_a_time_keeping_filter_sort_and_search(desk):
     assert ids_in(judge.get("/list?page=999&size=7&sort=nope&outcome=<x>").text)[0] == 101
 
 
-def test_thumbnails_seek_and_the_list_pages_by_keyboard(desk, browser):
-    root, port, services = desk
+def test_thumbnails_seek_and_the_list_pages_by_keyboard(served, browser):
+    root, port, services = served
     base = f"http://127.0.0.1:{port}"
     submission_id, _ = mail_entry(services)
     context = browser.new_context(viewport={"width": 1400, "height": 900})

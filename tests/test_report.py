@@ -360,12 +360,16 @@ def test_report_reads_as_people_read_it_in_chromium(clips, workdir, browser, tmp
     cells = [[c.strip() for c in row.split("\t")] for row in
              page.locator("#submissions tbody tr").evaluate_all("rows => rows.map(r => r.innerText)")]
     by_id = {row[0]: row for row in cells}
-    assert by_id["#1"][5:8] == ["3秒", size_text(portrait.stat().st_size), "48×64\n竖屏"]
-    assert by_id["#2"][5:8] == ["10秒", size_text(clips["valid"].stat().st_size), "160×120"]
+    # the work's name in a column of its own (issue 24, item 8), not under the unit as "投递文件夹：…"
+    assert page.locator("#submissions th").nth(3).inner_text().startswith("作品名")
+    assert [by_id[f"#{i}"][2:4] for i in (1, 2)] == [["柳北区\n手工登记", "竖屏"], ["柳南区\n手工登记", "valid"]]
+    assert "：" not in page.locator("#submissions td.c-unit .small").first.inner_text()
+    assert by_id["#1"][6:9] == ["3秒", size_text(portrait.stat().st_size), "48×64\n竖屏"]
+    assert by_id["#2"][6:9] == ["10秒", size_text(clips["valid"].stat().st_size), "160×120"]
     # A rejected QuickTime file passed the box walk: its duration, picture size and thumbnail show, no play link.
-    assert by_id["#3"][5] == "3秒" and by_id["#3"][7] == "64×48" and by_id["#3"][-1] == "mov.mp4（不是 MP4 视频，不能播放）"
+    assert by_id["#3"][6] == "3秒" and by_id["#3"][8] == "64×48" and by_id["#3"][-1] == "mov.mp4（不是 MP4 视频，不能播放）"
     assert page.locator("#submissions tbody tr", has_text="#3").locator("img.thumb").count() == 1
-    assert "发件人：sanjiang_bmb@163.com" in by_id["#4"][3] and by_id["#4"][-1] == "无文件"
+    assert "发件人：sanjiang_bmb@163.com" in by_id["#4"][4] and by_id["#4"][-1] == "无文件"
     assert page.locator("#submissions a", has_text="播放").count() == 2
     page.screenshot(path=str(ARTIFACTS / "report-1366.png"), full_page=True)
     page.close()
@@ -380,6 +384,41 @@ def test_report_reads_as_people_read_it_in_chromium(clips, workdir, browser, tmp
     assert rows[0]["大小（字节）"] == str(portrait.stat().st_size) and rows[0]["联系电话"] == "0772-2612345"
     assert (rows[3]["发件人"], rows[3]["时长"], rows[3]["大小"]) == ("sanjiang_bmb@163.com", "", "")
     assert "#4  " in (listed := run("list").stdout) and "发件人：sanjiang_bmb@163.com" in listed
+
+
+def test_the_report_shows_scores_and_ranks_once_scoring_is_closed(clips, workdir, browser, tmp_path):
+    """得分 and 名次, as the desk shows admins, only after the admin's 结束评分 (issue 24, item 8)."""
+    from intake.review.scoring import record_scores
+
+    services = open_services(load_config(workdir / "config.yaml"))
+    for i, (unit, title) in enumerate((("柳北区", "守护秘密"), ("柳南区", "保密在身边"))):
+        record(services, "accepted", distinct(clips, tmp_path, f"{i}.mp4", f"score-{i}"), unit, "张伟", "13800000001",
+               title)
+    scoring = services.config.contest.scoring
+    record_scores(services.db, 1, "judge", {c.name: "6" for c in scoring.criteria}, None, scoring)
+    record_scores(services.db, 2, "judge", {c.name: "8.5" for c in scoring.criteria}, None, scoring)
+
+    def columns() -> tuple[list[str], list[list[str]]]:
+        assert run("report", "-o", "r.html").returncode == 0
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        try:
+            page.goto((workdir / "r.html").as_uri())
+            page.wait_for_selector("body[data-ready='1']", timeout=5000)
+            heads = [h.strip() for h in page.locator("#submissions th").all_inner_texts()]
+            rows = [[c.strip() for c in r.split("\t")] for r in
+                    page.locator("#submissions tbody tr").evaluate_all("rows => rows.map(r => r.innerText)")]
+            return heads, rows
+        finally:
+            page.close()
+
+    heads, _ = columns()
+    assert "得分" not in heads and "名次" not in heads          # scoring still open: nothing of it shows
+    services.db.audit.record("scoring_closed", {}, actor="admin")
+    heads, rows = columns()
+    score, rank = heads.index("得分"), heads.index("名次")
+    assert [(r[0], r[score], r[rank]) for r in rows] == [("#1", "6", "2"), ("#2", "8.5", "1")]
+    services.db.audit.record("scoring_reopened", {}, actor="admin")
+    assert "得分" not in columns()[0]
 
 
 # -- export -----------------------------------------------------------------------------------------

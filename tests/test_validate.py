@@ -132,3 +132,22 @@ def test_hls_playlist_is_never_followed(tmp_path, workdir, clips):
     assert [(c["id"], c["code"]) for c in item["checks"] if c["status"] == "fail"] == [("container", "playlist")]
     assert hits == []
     assert segment.stat().st_atime_ns == before
+
+
+def test_the_end_is_decoded_from_the_last_keyframe_of_a_long_gop(tmp_path, monkeypatch):
+    """Keyframes 250 frames apart: asked to start 2 s before the end, a decoder would go back a whole GOP; the
+    end is decoded from the last keyframe instead, which the sync-sample table gives."""
+    import validators.examine
+    from validators.boxes import walk
+
+    path = media.clip(tmp_path / "long_gop.mp4", 10, size="160x120", rate=30,
+                      extra=("-g", "250", "-keyint_min", "250", "-sc_threshold", "0"))
+    [video] = [t for t in walk(path).tracks if t.handler == "vide"]
+    assert video.last_key_seconds == pytest.approx(250 / 30)
+    asked = []
+    real = validators.examine.start_decode
+    monkeypatch.setattr(validators.examine, "start_decode", lambda f, spans, timeout: (asked.append(spans),
+                                                                                       real(f, spans, timeout))[1])
+    report = validators.examine.examine_file(path, RulesConfig(), content=False)
+    assert [c.status.value for c in report.checks if c.check_id == "integrity"] == ["pass"]
+    assert asked[-1] == [(None, 2), (pytest.approx(250 / 30, abs=0.05), None)]

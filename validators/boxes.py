@@ -51,6 +51,7 @@ class TrackTiming:
     sample_rate: int | None = None  # the audio sample entry's own rate
     frame_seconds: float | None = None  # frames x samples per frame / the rate they play at (AAC, MP3)
     sample_bytes: int = 0          # the sizes its sample table (stsz) gives its samples, added up
+    last_key_seconds: float | None = None   # when its last sync sample (keyframe, stss) is decoded
 
 
 @dataclass
@@ -69,6 +70,7 @@ class _Draft:
     ticks: int = 0
     default_duration: int = 0          # trex default_sample_duration
     sample_bytes: int = 0
+    last_key_ticks: int | None = None  # the decode time of its last sync sample (moov tables only)
 
     def timing(self) -> TrackTiming:
         scale = self.timescale or 0
@@ -76,8 +78,9 @@ class _Draft:
         frame_seconds = None
         if self.samples_per_frame and self.frame_rate and self.samples:
             frame_seconds = self.samples * self.samples_per_frame / self.frame_rate
+        last_key = self.last_key_ticks / scale if scale and self.last_key_ticks is not None else None
         return TrackTiming(self.handler, self.header_seconds, sample_seconds, self.samples, self.track_id,
-                           self.timescale, self.codec, self.sample_rate, frame_seconds, self.sample_bytes)
+                           self.timescale, self.codec, self.sample_rate, frame_seconds, self.sample_bytes, last_key)
 
 
 @dataclass
@@ -288,10 +291,13 @@ def _read_trak(trak: bytes) -> _Draft | None:
     times = _full_box_times(_find(mdia, [b"mdhd"]) or b"")
     draft = _Draft(handler, _seconds(times), times[0] if times else None, track_id)
     stts = _find(mdia, [b"minf", b"stbl", b"stts"])
+    last_key = _last_sync_sample(_find(mdia, [b"minf", b"stbl", b"stss"])) if handler == "vide" else None
     if stts is not None and len(stts) >= 8:
         count = min(struct.unpack(">I", stts[4:8])[0], (len(stts) - 8) // 8)
         for i in range(count):
             n, delta = struct.unpack(">II", stts[8 + 8 * i:16 + 8 * i])
+            if last_key is not None and draft.last_key_ticks is None and draft.samples + n >= last_key:
+                draft.last_key_ticks = draft.ticks + (last_key - 1 - draft.samples) * delta
             draft.samples += n
             draft.ticks += n * delta
     stsz = _find(mdia, [b"minf", b"stbl", b"stsz"])
@@ -306,6 +312,15 @@ def _read_trak(trak: bytes) -> _Draft | None:
     if stsd is not None and handler == "soun":
         _read_audio_entry(stsd, draft)
     return draft
+
+
+def _last_sync_sample(stss: bytes | None) -> int | None:
+    """The number (1-based) of a video track's last keyframe (stss); None without the table (every sample is one:
+    the caller then knows nothing it can use) or with an empty or broken one."""
+    if stss is None or len(stss) < 12:
+        return None
+    count = min(struct.unpack(">I", stss[4:8])[0], (len(stss) - 8) // 4)
+    return struct.unpack(">I", stss[8 + 4 * (count - 1):12 + 4 * (count - 1)])[0] if count else None
 
 
 def _read_audio_entry(stsd: bytes, draft: _Draft) -> None:

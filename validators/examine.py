@@ -181,8 +181,11 @@ def _facts_shown(f: OpenedFile, rules: RulesConfig) -> MediaFacts | None:
 
 
 def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:
-    """What the decode check reads: the whole file, or its first and last ``integrity_seconds``.
+    """What the decode check reads: the whole file, or its first ``integrity_seconds`` and its end.
 
+    The end is decoded from the picture's last keyframe (the box walk's sync-sample table) when the table gives
+    it: a decoder asked to start ``integrity_seconds`` before the end would go back to the keyframe before that
+    time, up to a whole GOP early (8 s of an export with keyframes 250 frames apart).
     Before MediaInfo has run, the length comes from the box walk alone; ``_examine`` compares.
     """
     if deep:
@@ -191,5 +194,18 @@ def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:
     span = rules.integrity_seconds
     spans: Spans = [(None, span)]
     if seconds and seconds > 2 * span:
-        spans.append((seconds - span, None))
+        last_key = _last_keyframe(report)
+        # Half a frame past the keyframe's decode time: a seek to it lands on it, not on the one before.
+        start = last_key + TAIL_KEY_MARGIN if last_key is not None and last_key > span else None
+        spans.append((start if start is not None else seconds - span, None))
     return spans
+
+
+TAIL_KEY_MARGIN = 0.015
+
+
+def _last_keyframe(report: FileReport) -> float | None:
+    """When the first video track's last keyframe is decoded (from the box walk's sync-sample table)."""
+    if report.layout is None:
+        return None
+    return next((t.last_key_seconds for t in report.layout.tracks if t.handler == "vide"), None)

@@ -48,7 +48,7 @@ def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, u
         if fmt == "html":
             everything = submission_views(db) if filters else views   # the unit coverage counts every work
             text = build.html_report(views, config, path, with_videos=with_videos, filters=filters,
-                                     all_views=everything)
+                                     all_views=everything, scores=build.revealed_standings(db, everything, config))
         elif fmt == "csv":
             text = build.csv_report(views)
         else:

@@ -26,6 +26,7 @@ def serve(app: AppContext, host: str | None, port: int | None, certfile: str | N
     账号用 intake user add 创建。按 Ctrl-C 停止。退出码：0 正常停止（Ctrl-C 或 SIGTERM）；2 用法错误；1 运行故障（如端口被占用）。
     """
     from intake.desk.server import plan, server_for
+    from validators import children
     from intake.service.logsetup import setup_logging
 
     setup_logging(app.config)   # failed logins and lockouts go to data/logs/intake.log as well as stderr
@@ -40,6 +41,7 @@ def serve(app: AppContext, host: str | None, port: int | None, certfile: str | N
     def stop(signum, _frame) -> None:
         stopped.append(signum)
         server.should_exit = True
+        children.cancel_all()   # the desk's ffmpegs (pictures, a recheck) end with it
 
     # uvicorn stops on Ctrl-C or SIGTERM and then raises the signal again for the handlers it found: with
     # Python's own, that is a KeyboardInterrupt (已中止, exit 130) after a clean stop. Ours only note it, and

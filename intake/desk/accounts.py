@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
+from starlette.authentication import BaseUser
+
 from core.errors import UsageError
 from core.textsafe import one_line
 
@@ -161,13 +163,21 @@ class LoginRefused(Exception):
 
 
 @dataclass(frozen=True)
-class Account:
-    """The logged-in person behind a request."""
+class Account(BaseUser):
+    """The logged-in person behind a request (``request.user``)."""
 
     name: str
     role: str
     csrf: str
     token_hash: str
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.name
 
     @property
     def role_label(self) -> str:

@@ -1,37 +1,53 @@
 """What the desk's forms do: decide, edit, re-check and manage accounts, each under the logged-in
-account's name in the audit log, by the same rules as the commands (``intake decide/edit/recheck/user``)."""
+account's name in the audit log, by the same rules as the commands (``intake decide/edit/recheck/user``).
+A recheck (which may read every frame again for OCR) runs as a job (``jobs.py``)."""
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core.errors import ChangedMeanwhile, IntakeError, UsageError
+from core.errors import ChangedMeanwhile, IntakeError, NotFound, UsageError
 from intake.review.decisions import decide as record_decision
 from intake.desk import pages
 from intake.desk.accounts import Account, add_account, change_password, remove_account
-from intake.desk.app import Desk
+from intake.desk.base import Desk
+from intake.desk.guard import allowed, form_of, seen
+from intake.desk.jobs import Job, JobFailed
 from intake.review.edit import EDITABLE, edit_submission
 from intake.labels import DECISION_LABELS
 from intake.review.recheck import recheck as recheck_submissions
+from intake.desk.scores import CLOSED, CLOSED_HINT, FIELD
+from intake.review.scoring import record_scores
 
 NOTE_CHARS = 2000
+# Hints of the commands that name a command-line flag, as the desk's form says them.
+DESK_HINTS = {"要清除电话，请用 --phone \"\"。": "要清除电话，请把“联系电话”一栏清空后保存。"}
 
 
 def _done(submission_id: int, what: str) -> Response:
     return RedirectResponse(f"/entries/{submission_id}?done={what}", status_code=303)
 
 
+def status_of(exc: IntakeError) -> int:
+    return 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, UsageError) else \
+        409 if isinstance(exc, ChangedMeanwhile) else 500
+
+
 def _again(request: Request, desk: Desk, account: Account, exc: IntakeError, hint: str | None = None) -> Response:
     """The entry page again, saying why the action was not taken."""
-    status = 404 if exc.__class__.__name__ == "NotFound" else 400 if isinstance(exc, UsageError) else \
-        409 if isinstance(exc, ChangedMeanwhile) else 500
-    message = exc.message + (f" {hint}" if hint else (f" {exc.hint}" if exc.hint else ""))
-    return pages.entry(request, desk, account, None, error=message, status=status)
+    hint = hint or exc.hint or ""
+    for said, shown in DESK_HINTS.items():
+        hint = hint.replace(said, shown)
+    message = exc.message + (f" {hint}" if hint else "")
+    return pages.entry_page(request, desk, account, error=message, status=status_of(exc))
 
 
-def decide(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("decide")
+def decide(request: Request) -> Response:
     """入围 / 不予推荐 / 待定 with a note; a rejected work is shortlisted only with ``force`` ticked."""
+    desk, account, form = seen(request), request.user, form_of(request)
     submission_id = request.path_params["submission_id"]
     decision = str(form.get("decision") or "")
     if decision not in DECISION_LABELS:
@@ -46,8 +62,10 @@ def decide(request: Request, desk: Desk, account: Account, form) -> Response:
     return _done(submission_id, "decide")
 
 
-def edit(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("edit")
+def edit(request: Request) -> Response:
     """The fields that differ from what is recorded (an emptied field is cleared), as ``intake edit``."""
+    desk, account, form = seen(request), request.user, form_of(request)
     submission_id = request.path_params["submission_id"]
     try:
         sub = desk.db.submissions.get(submission_id)
@@ -69,26 +87,48 @@ def edit(request: Request, desk: Desk, account: Account, form) -> Response:
     return _done(submission_id, "edit" if edited.changes else "same")
 
 
-def recheck(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("recheck")
+async def recheck(request: Request) -> Response:
+    """The checks run again as a job; the page says so once done, or shows its progress until then."""
+    desk, account = seen(request), request.user
     submission_id = request.path_params["submission_id"]
-    try:
-        for _ in recheck_submissions(desk.services, [submission_id], actor=account.name):
-            pass
-    except IntakeError as exc:
-        return _again(request, desk, account, exc)
-    return _done(submission_id, "recheck")
+    services = desk.services
+
+    def work(job: Job) -> str:
+        job.report("正在按现在的配置重新检查这件作品（读取已保存的文件，可能需要几分钟）……")
+        try:
+            for _ in recheck_submissions(services, [submission_id], actor=account.name):
+                pass
+        except IntakeError as exc:
+            raise JobFailed(" ".join(filter(None, [exc.message, exc.hint])), status_of(exc)) from None
+        return f"/entries/{submission_id}?done=recheck"
+
+    job = desk.work.start(f"recheck:{submission_id}", work, owner=account.name)
+    if not await job.wait():
+        return RedirectResponse(f"/entries/{submission_id}?job={job.id}", status_code=303)
+    if job.state == "done":
+        return RedirectResponse(job.result, status_code=303)
+    if job.status == 404:
+        return desk.refused(request.url.path, account, 404, job.error)
+    return await run_in_threadpool(pages.entry_page, request, desk, account, error=job.error, status=job.status)
 
 
 # -- accounts (admin) --------------------------------------------------------------------
-def users_page(request: Request, desk: Desk, account: Account, form, error: str | None = None,
-               status: int = 200) -> Response:
+@allowed("users")
+def users_page(request: Request) -> Response:
+    return _users(request, seen(request), request.user)
+
+
+def _users(request: Request, desk: Desk, account: Account, error: str | None = None, status: int = 200) -> Response:
     done = {"added": "已添加账号。", "removed": "已删除账号。", "password": "已修改密码。"}.get(
         request.query_params.get("done", ""))
     return desk.render("users.html.j2", account, status=status, users=desk.db.accounts.all(), error=error, done=done)
 
 
-def users_change(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("users")
+def users_change(request: Request) -> Response:
     """One of: add (name, role, password), password (name, password), remove (name)."""
+    desk, account, form = seen(request), request.user, form_of(request)
     what = str(form.get("do") or "")
     name = str(form.get("name") or "").strip()
     try:
@@ -109,6 +149,26 @@ def users_change(request: Request, desk: Desk, account: Account, form) -> Respon
         else:
             raise UsageError("未知的操作。")
     except UsageError as exc:
-        return users_page(request, desk, account, None, error=str(exc.message), status=400)
+        return _users(request, desk, account, error=str(exc.message), status=400)
     return RedirectResponse(f"/users?done={done}", status_code=303)
 
+
+@allowed("score")
+def score(request: Request) -> Response:
+    """Save the logged-in judge's scores of the entry (a field per criterion, ``score:名称``, and a comment)."""
+    desk, account, form = seen(request), request.user, form_of(request)
+    submission_id = request.path_params["submission_id"]
+    scoring = desk.config.contest.scoring
+    given = {c.name: form.get(FIELD + c.name) for c in scoring.criteria}
+    try:
+        if desk.scoring_closed() is not None:
+            raise UsageError(CLOSED, CLOSED_HINT)
+        record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
+    except IntakeError as exc:
+        status = 400 if isinstance(exc, UsageError) else 500
+        if exc.__class__.__name__ == "NotFound":
+            status = 404
+        message = exc.message + (f" {exc.hint}" if exc.hint else "")
+        return pages.entry_page(request, desk, account, error=message, status=status, given=given,
+                                comment=form.get("comment"))
+    return RedirectResponse(f"/entries/{submission_id}?done=score", status_code=303)

@@ -15,23 +15,24 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from core.errors import IntakeError, RemuxFailed
+from core.errors import IntakeError
 from core.names import base_name, stem_of
 from core.textsafe import clean_name
-from intake.desk.accounts import Account
-from intake.desk.app import Desk
-from intake.desk.jobs import Jobs
+from intake.desk.base import Desk
+from intake.desk.guard import allowed, seen
+from intake.desk.jobs import Job, JobFailed
 from storage.records import StoredFile
-from validators.remux import copy_without_metadata
+from validators.remux import RemuxFailed, copy_without_metadata
 
 log = logging.getLogger(__name__)
 
 PLAYABLE = {"mp4": "video/mp4"}
 COPY_SECONDS = 120   # a 300 MB MP4 copies in a few seconds: a request may wait for one being made
-BLIND_COPIES = Jobs(2, COPY_SECONDS)
+NO_FILE = "找不到这个文件（未保存，或已不在文件库中）。"
 NO_ORIGINAL = "匿名评审时不提供报送时的原文件。"
 NO_COPY = "匿名评审时只提供 MP4 视频（去掉了文件信息的副本），这个文件不能提供。"
 COPY_BUSY = "视频正在准备，请稍后再试。"
@@ -40,9 +41,10 @@ COPY_BUSY = "视频正在准备，请稍后再试。"
 REPAIRED_SUFFIX = ".mp4"   # what a remux or a shrink makes, whatever the sender's file was
 
 
-def _stored(desk: Desk, request: Request, original: bool = False):
-    """(media file, its path in the store) or None when there is no such file or it was never kept."""
-    found = desk.db.submissions.stored_file(request.path_params["file_id"], original)
+def stored_file(desk: Desk, file_id: int, original: bool = False) -> tuple[StoredFile, Path] | None:
+    """(media file, its path in the store), or None when there is no such file or it was never kept
+    (``original``: the content as it arrived, of a repaired file)."""
+    found = desk.db.submissions.stored_file(file_id, original)
     if found is None or found[1] is None:
         return None
     media, relative = found
@@ -54,46 +56,46 @@ def _stored(desk: Desk, request: Request, original: bool = False):
     return media, path
 
 
-def stored_answer(request: Request, desk: Desk, make: Callable[[StoredFile, Path], Response | None],
-                  original: bool = False) -> Response:
-    """``make``'s answer for the stored file of the request's id (``original``: the content as it arrived, of
-    a repaired file); 404 when there is none (or ``make`` has none)."""
-    found = _stored(desk, request, original)
-    answer = make(*found) if found is not None else None
-    if answer is None:
-        return JSONResponse({"error": "找不到这个文件（未保存，或已不在文件库中）。"}, status_code=404)
-    return answer
+def _missing() -> Response:
+    return JSONResponse({"error": NO_FILE}, status_code=404)
 
 
-def play(request: Request, desk: Desk, account: Account, form) -> Response:
-    def video(media: StoredFile, path: Path) -> Response | None:
-        if desk.blind:
-            return _blind(desk, media, path, lambda copy: FileResponse(copy, media_type="video/mp4",
-                                                                       content_disposition_type="inline"))
-        return FileResponse(path, media_type=PLAYABLE.get(media.container or "", "application/octet-stream"),
-                            content_disposition_type="inline")
+@allowed()
+async def play(request: Request) -> Response:
+    desk = seen(request)
+    found = await run_in_threadpool(stored_file, desk, request.path_params["file_id"])
+    if found is None:
+        return _missing()
+    media, path = found
+    if desk.blind:
+        return await _blind(desk, media, path, lambda copy: FileResponse(copy, media_type="video/mp4",
+                                                                         content_disposition_type="inline"))
+    return FileResponse(path, media_type=PLAYABLE.get(media.container or "", "application/octet-stream"),
+                        content_disposition_type="inline")
 
-    return stored_answer(request, desk, video)
 
-
-def download(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed()
+async def download(request: Request) -> Response:
     """The file judged, under the sender's name; a repaired file (an MP4 made from a .mov, say) ends in .mp4."""
-    def attachment(media: StoredFile, path: Path) -> Response | None:
-        if desk.blind:   # the name a sender gave often names the unit, and so do the file's tags
-            return _blind(desk, media, path, lambda copy: FileResponse(
-                copy, filename=f"作品{media.submission_id}-{media.position + 1}.mp4",
-                media_type="application/octet-stream"))
-        return _attachment(media, path, repaired=bool(media.repair))
+    desk = seen(request)
+    found = await run_in_threadpool(stored_file, desk, request.path_params["file_id"])
+    if found is None:
+        return _missing()
+    media, path = found
+    if desk.blind:   # the name a sender gave often names the unit, and so do the file's tags
+        return await _blind(desk, media, path, lambda copy: FileResponse(
+            copy, filename=f"作品{media.submission_id}-{media.position + 1}.mp4", media_type="application/octet-stream"))
+    return _attachment(media, path, repaired=bool(media.repair))
 
-    return stored_answer(request, desk, attachment)
 
-
-def download_original(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed()
+def download_original(request: Request) -> Response:
     """A repaired file's original as it arrived (404 for a file that was not repaired); never to a blind judge."""
+    desk = seen(request)
     if desk.blind:
         return JSONResponse({"error": NO_ORIGINAL}, status_code=403)
-    return stored_answer(request, desk, lambda media, path: _attachment(media, path, repaired=False),
-                         original=True)
+    found = stored_file(desk, request.path_params["file_id"], original=True)
+    return _attachment(*found, repaired=False) if found is not None else _missing()
 
 
 def _attachment(media: StoredFile, path: Path, repaired: bool) -> Response:
@@ -108,16 +110,24 @@ def blind_copy_path(desk: Desk, sha256: str) -> Path:
     return desk.config.storage.data_dir / "blind" / sha256[:2] / f"{sha256}.mp4"
 
 
-def _blind(desk: Desk, media: StoredFile, path: Path, answer: Callable[[Path], Response]) -> Response:
-    """``answer`` with the copy of the stored MP4 without its tags (made on the first request), or why not."""
+async def _blind(desk: Desk, media: StoredFile, path: Path, answer: Callable[[Path], Response]) -> Response:
+    """``answer`` with the copy of the stored MP4 without its tags (made by a job on the first request), or why
+    not."""
     if media.container != "mp4":
         return JSONResponse({"error": NO_COPY}, status_code=403)
     target = blind_copy_path(desk, media.sha256)
-    made = BLIND_COPIES.made_once(f"blind:{media.sha256}", target.is_file, lambda: _make_copy(path, target))
-    if made is None:
-        return Response(COPY_BUSY, status_code=503, headers={"Retry-After": "5"}, media_type="text/plain; charset=utf-8")
-    if not made:
-        return JSONResponse({"error": NO_COPY}, status_code=403)
+    if not target.is_file():
+        def work(job: Job) -> None:
+            job.report("正在准备去掉文件信息的视频副本……")
+            if not _make_copy(path, target):
+                raise JobFailed(NO_COPY, 403)
+
+        job = desk.copies.start(f"blind:{media.sha256}", work)
+        if not await job.wait(COPY_SECONDS):
+            return Response(COPY_BUSY, status_code=503, headers={"Retry-After": "5"},
+                            media_type="text/plain; charset=utf-8")
+        if job.state == "failed" or not target.is_file():
+            return JSONResponse({"error": job.error or NO_COPY}, status_code=job.status if job.error else 403)
     return answer(target)
 
 

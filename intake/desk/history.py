@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from core.timefmt import local_text
 from intake.review.scoring import score_text
-from intake.labels import DECISION_LABELS, FIELD_LABELS, OUTCOME_LABELS, SOURCE_LABELS
+from intake.labels import DECISION_LABELS, FIELD_LABELS, OUTCOME_LABELS, SOURCE_LABELS, actor_label
 from validators.results import Outcome
 
 KIND_LABELS = {
@@ -63,6 +63,7 @@ def event_text(kind: str, data: dict[str, Any]) -> str:
 
 
 def history_of(events: Iterable[Any]) -> list[dict[str, str]]:
-    """Each event, oldest first: time, actor, what (label) and its details."""
-    return [{"at": local_text(e.at), "actor": e.actor, "kind": e.kind, "label": KIND_LABELS.get(e.kind, e.kind),
+    """Each event, oldest first: time, who (``actor``: as stored, to compare with an account's name; ``who``: as
+    people read it), what (label) and its details."""
+    return [{"at": local_text(e.at), "actor": e.actor, "who": actor_label(e.actor), "kind": e.kind, "label": KIND_LABELS.get(e.kind, e.kind),
              "text": event_text(e.kind, e.data or {})} for e in events]

@@ -18,8 +18,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from intake.desk.accounts import Account
-from intake.desk.app import Desk
+from intake.desk.guard import allowed, seen
 from intake.desk.collation import pinyin_key
 from intake.desk.pages import OUTCOMES, row_of
 from intake.desk.scores import NO_SCORE, list_cells
@@ -139,7 +138,10 @@ def page_of(rows: list[ListRow], query: ListQuery) -> dict[str, Any]:
             "columns": [(key, label, query.sort_url(key)) for key, label, _ in COLUMNS]}
 
 
-def listing(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed()
+def listing(request: Request) -> Response:
+    desk, account = seen(request), request.user
+
     def build(views: list[dict[str, Any]]) -> list[ListRow]:
         cells = list_cells(desk)   # score and rank: the same for every account (a judge's own scores stay private)
         return [ListRow.of({**row_of(v), **cells.get(v["id"], NO_SCORE)}) for v in views]

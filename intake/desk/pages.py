@@ -1,4 +1,4 @@
-"""The desk's pages (overview, list, entry) and the JSON they and scripts read."""
+"""The desk's pages (overview, entry) and the JSON they and scripts read (new arrivals, a job's progress)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from core.errors import NotFound
 from core.numbers import duration_text, size_text
 from core.timefmt import local_text
 from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
-from intake.desk.app import NO_SUCH_ID, Desk, id_of
+from intake.desk.base import NO_SUCH_ID, Desk, id_of
+from intake.desk.guard import allowed, seen
 from intake.desk.history import history_of
 from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state
 from intake.desk.thumbs import strip_of
@@ -63,46 +64,81 @@ def counts_of(views: list[dict[str, Any]]) -> dict[str, Any]:
             "undecided": len(views) - len(decided)}
 
 
-def overview(request: Request, desk: Desk, account: Account, form) -> Response:
-    views = desk.views()
-    # Under blind review the units are hidden, and so is the coverage per unit (it names them).
+def state_of(mark: tuple[int, int]) -> str:
+    """The database's change mark as the overview's script keeps it: a new one means something changed."""
+    return f"{mark[0]}-{mark[1]}"
+
+
+def coverage_of(desk: Desk, views: list[dict[str, Any]]) -> dict[str, Any]:
+    """The overview's 各单位报送情况. Under blind review the units are hidden, and so is this (it names them)."""
     found = unit_coverage([] if desk.blind else views, desk.config.contest)
     coverage = [{"unit": u.unit, "listed": u.listed, "state": u.state.value, "css": COVERAGE_CSS.get(u.state, ""),
                  "state_text": state_text(u), "warning": warning_text(u), "submitted": u.submitted,
                  "rejected": u.rejected, "shortlisted": u.shortlisted} for u in found.units]
     listed = [u.state for u in found.units if u.listed]
+    return {"coverage": coverage, "without_unit": found.without_unit, "quota": found.quota,
+            "coverage_counts": [(STATE_LABELS[s], listed.count(s)) for s in UnitState if s in listed],
+            "listed": len(listed)}
+
+
+@allowed()
+def overview(request: Request) -> Response:
+    """The overview; ``?part=coverage``: only its 各单位报送情况, for the page's script to swap in."""
+    desk, account = seen(request), request.user
+    mark = desk.db.submissions.change_mark()
+    views = desk.views()
+    coverage = coverage_of(desk, views)
+    if request.query_params.get("part") == "coverage":
+        return HTMLResponse(desk.env.get_template("overview_coverage.html.j2").render(blind=desk.blind, **coverage))
     deadline = desk.config.contest.deadline
     latest = [row_of(v) for v in sorted(views, key=lambda v: v["id"], reverse=True)[:LATEST]]
     return desk.render(
         "overview.html.j2", account, counts=counts_of(views), outcomes=OUTCOMES, decisions=DECISION_LABELS,
-        coverage=coverage, without_unit=found.without_unit, quota=found.quota,
-        coverage_counts=[(STATE_LABELS[s], listed.count(s)) for s in UnitState if s in listed], listed=len(listed),
         deadline=local_text(deadline), deadline_passed=datetime.now(timezone.utc) > deadline,
-        latest=latest, last_id=max((v["id"] for v in views), default=0),
+        latest=latest, last_id=max((v["id"] for v in views), default=0), state=state_of(mark),
         refresh_ms=int(desk.config.desk.refresh_seconds * 1000), progress=overview_progress(desk),
-        scoring=scoring_state(desk), done=DONE.get(request.query_params.get("done", "")))
+        scoring=scoring_state(desk), done=DONE.get(request.query_params.get("done", "")), **coverage)
 
 
-def api_overview(request: Request, desk: Desk, account: Account, form) -> Response:
-    """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again."""
+@allowed()
+def api_overview(request: Request) -> Response:
+    """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again. With
+    ``?state=`` (the change mark the page was drawn at): when anything changed since, also the counts and the
+    new ``state`` (the page then fetches its 各单位报送情况 again)."""
+    desk = seen(request)
     given = request.query_params.get("after", "0").strip()
     if not (given.isascii() and given.isdigit()):
         return JSONResponse({"error": "after 应为作品编号。"}, status_code=400)
     after = id_of(given)
     if after is None:   # longer than any id can be
         return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
-    history = None
+    known = request.query_params.get("state")
+    state = state_of(desk.db.submissions.change_mark()) if known is not None else None
+    changed = {"counts": counts_of(desk.views()), "state": state} if state is not None and state != known else {}
     new = desk.db.submissions.recent(LATEST, after=after)
     if not new:
-        return JSONResponse({"latest": [], "last_id": after})
+        return JSONResponse({"latest": [], "last_id": after, **changed})
     history = desk.db.judging.decisions([s.id for s in new])
     rows = [row_of(desk.view(view_of(s, history.get(s.id, [])))) for s in new]
-    return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(desk.views())})
+    return JSONResponse({"latest": rows, "last_id": rows[0]["id"], "counts": counts_of(desk.views()), **changed})
 
 
-def api_submissions(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed()
+def api_submissions(request: Request) -> Response:
     """The same JSON as ``intake list --json``."""
-    return JSONResponse(desk.views())
+    return JSONResponse(seen(request).views())
+
+
+@allowed()
+def api_job(request: Request) -> Response:
+    """How far a recheck or an export started from a page has come (``jobs.py``): its state, a line of progress,
+    the seconds it has run, why it failed, and where to go once it is done. Only its owner and admins see it."""
+    desk, account = seen(request), request.user
+    job = desk.work.get(request.path_params["job_id"])
+    if job is None or (job.owner != account.name and account.role != "admin"):
+        return JSONResponse({"error": "找不到这项任务（可能已结束很久，或工作台已重新启动）。"}, status_code=404)
+    return JSONResponse({"state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error,
+                         "next": job.result if job.state == "done" and isinstance(job.result, str) else None})
 
 
 # What was done to a file that arrived as a near miss (``media_files.repair``), as the files table says it.
@@ -128,9 +164,15 @@ def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playab
     return out
 
 
-def entry(request: Request, desk: Desk, account: Account, form, error: str | None = None,
-          status: int = 200, given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
-    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
+@allowed()
+def entry(request: Request) -> Response:
+    return entry_page(request, seen(request), request.user)
+
+
+def entry_page(request: Request, desk: Desk, account: Account, error: str | None = None, status: int = 200,
+               given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
+    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores).
+    ``?job=ID``: a recheck of it is under way (its progress shows until it is done)."""
     submission_id = request.path_params["submission_id"]
     try:
         found = entry_records(desk.db, submission_id)   # one transaction, few queries: see storage/entry_reads.py
@@ -162,4 +204,12 @@ def entry(request: Request, desk: Desk, account: Account, form, error: str | Non
         resolution=dimensions(main) or "—", history=view["history"],
         scores=entry_scores(desk, account, view, given, comment, scorable=is_scorable(every)),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
-        received_at=local_text(sub.received_at), version=version_of(sub))
+        received_at=local_text(sub.received_at), version=version_of(sub), job=running_job(desk, request, account))
+
+
+def running_job(desk: Desk, request: Request, account: Account) -> dict[str, Any] | None:
+    """The job of ``?job=ID`` as the page shows it while it runs (its script then follows it to the end)."""
+    job = desk.work.get(request.query_params.get("job", ""))
+    if job is None or (job.owner != account.name and account.role != "admin"):
+        return None
+    return {"id": job.id, "state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error}

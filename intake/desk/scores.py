@@ -15,12 +15,12 @@ from starlette.responses import RedirectResponse, Response
 
 from core.timefmt import local_text
 
-from core.errors import IntakeError, UsageError
 from intake.desk.accounts import Account
-from intake.desk.app import Desk
+from intake.desk.base import Desk
+from intake.desk.guard import allowed, form_of, seen
 from storage.records import JudgeScores
-from intake.review.scoring import (Progress, Standing, is_scorable, judges_of, progress, record_scores, score_text, standings,
-                            weighted_total)
+from intake.review.scoring import (Progress, Standing, is_scorable, judges_of, progress, score_text, standings,
+                                   weighted_total)
 
 FIELD = "score:"   # the form field of a criterion is FIELD + its name (a criterion may be named "comment")
 NO_RANK = 999999   # sorts an entry without a rank after every ranked one
@@ -38,27 +38,6 @@ def _standings(desk: Desk) -> dict[int, Standing]:
     """Every entry's standing, worked out once per state of the database."""
     scoring, cards = desk.config.contest.scoring, _scores(desk)
     return desk.derived("standings", lambda views: standings(views, cards, scoring))
-
-
-def score(request: Request, desk: Desk, account: Account, form) -> Response:
-    """Save the logged-in judge's scores of the entry (a field per criterion, ``score:名称``, and a comment)."""
-    from intake.desk import pages   # the entry page shows this module's part
-
-    submission_id = request.path_params["submission_id"]
-    scoring = desk.config.contest.scoring
-    given = {c.name: form.get(FIELD + c.name) for c in scoring.criteria}
-    try:
-        if desk.scoring_closed() is not None:
-            raise UsageError(CLOSED, CLOSED_HINT)
-        record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
-    except IntakeError as exc:
-        status = 400 if isinstance(exc, UsageError) else 500
-        if exc.__class__.__name__ == "NotFound":
-            status = 404
-        message = exc.message + (f" {exc.hint}" if exc.hint else "")
-        return pages.entry(request, desk, account, None, error=message, status=status, given=given,
-                           comment=form.get("comment"))
-    return RedirectResponse(f"/entries/{submission_id}?done=score", status_code=303)
 
 
 def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict[str, Any] | None = None,
@@ -118,8 +97,7 @@ def list_cells(desk: Desk) -> dict[int, dict[str, Any]]:
     total and no rank."""
     if desk.sealed:
         scoring = desk.config.contest.scoring
-        own = {card.submission_id: weighted_total(card.values, scoring)
-               for card in desk.db.judging.scores(judge=desk.judge)}
+        own = {card.submission_id: weighted_total(card.values, scoring) for card in desk.db.judging.scores(judge=desk.judge)}
         return {sid: {**NO_SCORE, "score_text": score_text(total), "score": -1 if total is None else round(total, 4)}
                 for sid, total in own.items()}
     return {sid: {"score_text": score_text(s.score), "score": -1 if s.score is None else round(s.score, 4),
@@ -135,9 +113,11 @@ def scoring_state(desk: Desk) -> dict[str, Any]:
             "sealed": desk.sealed}
 
 
-def switch_scoring(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("scoring")
+def switch_scoring(request: Request) -> Response:
     """The admin's 结束评分 (judges then see every score, rank and decision; no score is saved any more) and
     重新开放评分; each is an event in the audit log."""
+    desk, account, form = seen(request), request.user, form_of(request)
     what = str(form.get("do") or "")
     if what not in ("close", "reopen"):
         return RedirectResponse("/", status_code=303)

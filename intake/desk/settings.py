@@ -15,14 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.timefmt import local_text
-from intake.desk.accounts import Account
-from intake.desk.app import Desk
+from intake.desk.guard import allowed, seen
 
 SECTION_LABELS = {
     "contest": "活动", "rules": "检查规则", "rules.opening": "开头语",
     "rules.sensitive": "敏感信息", "rules.repair": "自动修复", "watch": "投递文件夹", "mailbox": "邮箱接收",
     "mailbox.receipts": "回执", "storage": "文件存储", "database": "数据库", "processing": "出错重试",
-    "logging": "日志", "desk": "浏览器工作台",
+    "logging": "日志", "desk": "浏览器工作台", "contest.scoring": "评分",
 }
 ORDER = ("contest", "rules", "watch", "mailbox", "storage", "database", "processing", "logging", "desk")
 # Keys that name where a secret is kept (not the secret itself) are shown as they are.
@@ -31,14 +30,16 @@ NOT_SECRETS = ("password_env", "password_file")
 MASK = "******"
 
 
-def settings_page(request: Request, desk: Desk, account: Account, form) -> Response:
+@allowed("settings")
+def settings_page(request: Request) -> Response:
+    desk = seen(request)
     config = desk.config
     names = [name for name in ORDER if name in type(config).model_fields]
     names += [name for name in type(config).model_fields if name not in names and name != "source"]
     sections = []
     for name in names:
         sections += sections_of(getattr(config, name), name)
-    return desk.render("settings.html.j2", account, sections=sections,
+    return desk.render("settings.html.j2", request.user, sections=sections,
                        source=str(config.source) if config.source else "（没有配置文件，全部为默认值）")
 
 
@@ -89,6 +90,8 @@ def _text(value: Any) -> str:
         return "（未设置）"
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, float):   # 120, not 120.0; 0.3 stays
+        return str(int(value)) if value.is_integer() else str(value)
     if isinstance(value, datetime):
         return local_text(value) + "（北京时间）"
     if isinstance(value, (date, Path, Enum)):

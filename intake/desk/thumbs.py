@@ -1,14 +1,17 @@
 """The entry page's pictures of a stored video: the player's poster frame, the strip of frames evenly spaced
 over it, and the frames where the secrecy scan found something (at the times the check recorded, large enough
-to read the text). Each set is made by one ffmpeg run on the first request and cached under the content's
-SHA-256 (a second submission of the same file reuses them). Served by stored-file id and index, never by a path
-or a time the request chooses.
+to read the text). Each set is made by one ffmpeg run, as a job (``jobs.py``: at most ``PICTURE_MAKERS`` at
+once, one per content however many requests ask, a failure remembered), and cached under the content's SHA-256
+(a second submission of the same file reuses them). Served by stored-file id and index, never by a path or a
+time the request chooses.
+
+The page does not point its images at a strip that is not there yet: it asks ``/api/pictures/{file_id}``
+(which starts the jobs) until the strip is ready, then shows it, or says the video gives no pictures; so it
+shows no broken images while they are made, and asks once per file rather than once per frame.
 
 ffmpeg reads the local stored file only, through the mp4 demuxer (``SAFE_INPUT``), seeking each input to its
-time (fast: only the frames near each time are decoded), and is stopped after ``TIMEOUT`` seconds. Posters and
-strips share the same bounds (``_made_once``): at most ``MAKERS`` ffmpegs at once (an entry page with twelve
-videos asks for twelve posters at once; twenty reviewers open twenty entries), one job per content however many
-requests ask for it, a failure remembered for ``RETRY_SECONDS``, and temporary files named uniquely.
+time (fast: only the frames near each time are decoded); it runs through the children registry, so that a stop
+signal ends it, and is stopped after ``TIMEOUT`` seconds. Temporary files are named uniquely.
 """
 
 from __future__ import annotations
@@ -17,19 +20,22 @@ import hashlib
 import logging
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from core.numbers import duration_text
-from intake.desk.accounts import Account
-from intake.desk.app import Desk
-from intake.desk.files import stored_answer
-from intake.desk.jobs import Jobs
+from intake.desk.base import Desk
+from intake.desk.files import NO_FILE, stored_file
+from intake.desk.guard import allowed, seen
+from intake.desk.jobs import Job, JobFailed
 from intake.report.thumbs import thumbnail
 from storage.records import StoredFile
+from validators import children
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 log = logging.getLogger(__name__)
@@ -38,11 +44,9 @@ FRAMES = 8
 WIDTH = 160
 FINDING_WIDTH = 640   # a finding's still shows the text that was read
 TIMEOUT = 30.0
-MAKERS = 2
-RETRY_SECONDS = 600
 BUSY = "缩略图正在生成，请稍后再看。"
-WAIT_SECONDS = 3.0
-PICTURES = Jobs(MAKERS, WAIT_SECONDS, RETRY_SECONDS)   # posters and strips share the two ffmpegs
+NO_PICTURE = "无法从这个视频生成画面。"
+WAIT_SECONDS = 3.0    # a request waits this long (holding no thread) for its picture, then answers 503
 
 
 def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
@@ -66,97 +70,79 @@ def frame_path(folder: Path, sha256: str, index: int) -> Path:
     return folder / sha256[:2] / f"{sha256}-{index}.jpg"
 
 
-def make_strip(folder: Path, video: Path, sha256: str, duration: float | None,
-               timeout: float = TIMEOUT) -> bool | None:
-    """Make the strip's frames for ``sha256`` from ``video`` unless they are there (see ``Jobs.made_once``).
-    (A page asks for its eight frames at once; the first makes them all in about half a second, the others
-    wait for it.)"""
+def make_strip(folder: Path, video: Path, sha256: str, duration: float | None, timeout: float = TIMEOUT) -> bool:
+    """Make the strip's frames for ``sha256`` from ``video`` (about half a second for all eight); whether it
+    could."""
     times = frame_times(duration)
-    if not times:
-        return False
-    return make_frames(folder, video, sha256, times, WIDTH, "strip", timeout)
-
-
-def make_frames(folder: Path, video: Path, key: str, times: list[float], width: int, kind: str,
-                timeout: float = TIMEOUT) -> bool | None:
-    """The frames at ``times`` of ``video``, ``width`` wide, as the set ``key`` (see ``Jobs.made_once``: one job
-    per ``kind`` and key)."""
-    return PICTURES.made_once(f"{kind}:{key}", frame_path(folder, key, 0).exists,
-                              lambda: _run_ffmpeg(folder, video, key, times, width, timeout))
+    return bool(times) and make_frames(folder, video, sha256, times, WIDTH, timeout)
 
 
 def poster_path(store_root: Path, sha256: str) -> Path:
     return store_root / "thumbs" / f"{sha256}.jpg"   # where the report keeps it too: made once for both
 
 
-def make_poster(store_root: Path, video: Path, sha256: str, duration: float | None,
-                timeout: float = TIMEOUT) -> bool | None:
-    """The player's poster frame for ``sha256`` (see ``Jobs.made_once``)."""
-    target = poster_path(store_root, sha256)
-    return PICTURES.made_once(f"poster:{sha256}", target.exists,
-                              lambda: thumbnail(store_root, video, sha256, duration, timeout=timeout) == target)
-
-
-def _run_ffmpeg(folder: Path, video: Path, sha256: str, times: list[float], width: int, timeout: float) -> bool:
-    target = frame_path(folder, sha256, 0).parent
+def make_frames(folder: Path, video: Path, key: str, times: list[float], width: int, timeout: float = TIMEOUT) -> bool:
+    """The frames at ``times`` of ``video``, ``width`` wide, as the set ``key``; whether they could be made."""
+    target = frame_path(folder, key, 0).parent
     target.mkdir(parents=True, exist_ok=True)
     # Unique names: another desk process (intake run's and intake serve's) may make the same strip at once.
     job = uuid.uuid4().hex[:12]
-    temps = [target / f"{sha256}-{i}.{job}.part.jpg" for i in range(len(times))]
+    temps = [target / f"{key}-{i}.{job}.part.jpg" for i in range(len(times))]
     # One process, one input per time: each input seeks on its own, so only a few frames are decoded.
-    safe = [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
+    safe = [arg for name, value in SAFE_INPUT.items() for arg in (f"-{name}", value)]
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
     for at in times:
         args += [*safe, "-ss", f"{at:.2f}", "-i", str(video.resolve())]
     for index, temp in enumerate(temps):
         args += ["-map", f"{index}:v:0", "-frames:v", "1", "-vf", f"scale='min({width},iw)':-2", "-q:v", "7", str(temp)]
     try:
-        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=True)
-        if not all(t.is_file() and t.stat().st_size for t in temps):
-            raise OSError("ffmpeg 没有给出全部画面")
+        done = children.run(args, timeout=timeout)
+        if done.returncode != 0 or not all(t.is_file() and t.stat().st_size for t in temps):
+            raise OSError(done.stderr.decode("utf-8", "replace")[-500:].strip() or "ffmpeg 没有给出全部画面")
         # The first frame is renamed last: its presence says the whole strip is there.
         for index in reversed(range(len(temps))):
-            temps[index].replace(frame_path(folder, sha256, index))
+            temps[index].replace(frame_path(folder, key, index))
         return True
-    except (subprocess.SubprocessError, OSError) as exc:
-        said = getattr(exc, "stderr", None) or b""
-        log.warning("无法为 %s 生成缩略图条：%s", video.name,
-                    said.decode("utf-8", "replace")[-500:].strip() or exc.__class__.__name__)
+    except (subprocess.SubprocessError, OSError, children.Cancelled) as exc:
+        log.warning("无法为 %s 生成缩略图条：%s", video.name, str(exc) or exc.__class__.__name__)
         for temp in temps:
             temp.unlink(missing_ok=True)
         return False
 
 
-def strip_frame(request: Request, desk: Desk, account: Account, form) -> Response:
-    """One frame of a stored video's strip (``/thumbs/{file_id}/{index}``); 404 when there is none."""
-    index = request.path_params["index"]
+@dataclass(frozen=True)
+class Picture:
+    """One picture of a stored file: where it is served from, the set it belongs to (the job's key, and the file
+    whose presence says the set is made), and how the set is made."""
 
-    def frame(media: StoredFile, path: Path) -> Response | None:
-        folder = strip_folder(desk)
-        if not (media.video_codec and 0 <= index < FRAMES):
-            return None
-        made = make_strip(folder, path, media.sha256, media.duration_seconds)
-        if made is None:
-            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
-                            media_type="text/plain; charset=utf-8")
-        return FileResponse(frame_path(folder, media.sha256, index), media_type="image/jpeg") if made else None
+    path: Path
+    key: str
+    marker: Path
+    make: Callable[[], bool]
 
-    return stored_answer(request, desk, frame)
+    def ready(self) -> bool:
+        return self.marker.is_file() and self.path.is_file()
+
+    def work(self, job: Job) -> None:
+        job.report("正在生成画面……")
+        if not self.make():
+            raise JobFailed(NO_PICTURE, 404)
 
 
-def poster(request: Request, desk: Desk, account: Account, form) -> Response:
-    """The poster frame of a stored video (``/thumbs/{file_id}``); 404 when there is none."""
+def poster_of(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
+    if not media.video_codec:
+        return None
+    target = poster_path(desk.store.root, media.sha256)
+    return Picture(target, f"poster:{media.sha256}", target, lambda: thumbnail(
+        desk.store.root, path, media.sha256, media.duration_seconds, timeout=TIMEOUT) == target)
 
-    def frame(media: StoredFile, path: Path) -> Response | None:
-        if not media.video_codec:
-            return None
-        made = make_poster(desk.store.root, path, media.sha256, media.duration_seconds)
-        if made is None:
-            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
-                            media_type="text/plain; charset=utf-8")
-        return FileResponse(poster_path(desk.store.root, media.sha256), media_type="image/jpeg") if made else None
 
-    return stored_answer(request, desk, frame)
+def strip_picture(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
+    folder = strip_folder(desk)
+    if not (media.video_codec and frame_times(media.duration_seconds) and 0 <= index < FRAMES):
+        return None
+    return Picture(frame_path(folder, media.sha256, index), f"strip:{media.sha256}", frame_path(folder, media.sha256, 0),
+                   lambda: make_strip(folder, path, media.sha256, media.duration_seconds))
 
 
 def finding_times(media: StoredFile, checks) -> list[float]:
@@ -175,20 +161,72 @@ def finding_key(sha256: str, times: list[float]) -> str:
     return f"{sha256}-found-{digest}"
 
 
-def finding_frame(request: Request, desk: Desk, account: Account, form) -> Response:
+def finding_picture(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
+    times = finding_times(media, desk.db.submissions.get(media.submission_id).checks)
+    if not (media.video_codec and 0 <= index < len(times)):
+        return None
+    folder, key = strip_folder(desk).parent / "findings", finding_key(media.sha256, times)
+    return Picture(frame_path(folder, key, index), f"findings:{key}", frame_path(folder, key, 0),
+                   lambda: make_frames(folder, path, key, times, FINDING_WIDTH))
+
+
+async def _served(request: Request, choose: Callable[..., Picture | None], *args) -> Response:
+    """The picture ``choose`` names for the request's stored file, made by a job if need be; 503 (ask again
+    later) when it takes longer than WAIT_SECONDS, 404 when there is none or it cannot be made."""
+    desk = seen(request)
+
+    def find() -> Picture | None:
+        found = stored_file(desk, request.path_params["file_id"])
+        return choose(desk, *found, *args) if found is not None else None
+
+    picture = await run_in_threadpool(find)
+    if picture is None:
+        return JSONResponse({"error": NO_FILE}, status_code=404)
+    if not picture.ready():
+        job = desk.pictures.start(picture.key, picture.work)
+        if not await job.wait(WAIT_SECONDS):
+            return Response(BUSY, status_code=503, headers={"Retry-After": "2"}, media_type="text/plain; charset=utf-8")
+        if job.state == "failed" or not picture.ready():
+            return JSONResponse({"error": job.error or NO_PICTURE}, status_code=job.status if job.error else 404)
+    return FileResponse(picture.path, media_type="image/jpeg")
+
+
+@allowed()
+async def poster(request: Request) -> Response:
+    """The poster frame of a stored video (``/thumbs/{file_id}``); 404 when there is none."""
+    return await _served(request, poster_of)
+
+
+@allowed()
+async def strip_frame(request: Request) -> Response:
+    """One frame of a stored video's strip (``/thumbs/{file_id}/{index}``); 404 when there is none."""
+    return await _served(request, strip_picture, request.path_params["index"])
+
+
+@allowed()
+async def finding_frame(request: Request) -> Response:
     """The still of a stored video at its ``index``-th finding on screen (``/findings/{file_id}/{index}``),
     with the text that was read; 404 when there is none."""
-    index = request.path_params["index"]
+    return await _served(request, finding_picture, request.path_params["index"])
 
-    def frame(media: StoredFile, path: Path) -> Response | None:
-        times = finding_times(media, desk.db.submissions.get(media.submission_id).checks)
-        if not (media.video_codec and 0 <= index < len(times)):
-            return None
-        folder, key = strip_folder(desk).parent / "findings", finding_key(media.sha256, times)
-        made = make_frames(folder, path, key, times, FINDING_WIDTH, "findings")
-        if made is None:
-            return Response(BUSY, status_code=503, headers={"Retry-After": "2"},
-                            media_type="text/plain; charset=utf-8")
-        return FileResponse(frame_path(folder, key, index), media_type="image/jpeg") if made else None
 
-    return stored_answer(request, desk, frame)
+@allowed()
+def pictures_state(request: Request) -> Response:
+    """``/api/pictures/{file_id}``: for the poster, the strip and the finding stills each, ``ready``, ``making`` (a
+    job is started if none is) or ``none`` (the video has none, or ffmpeg cannot make them). The page shows a
+    set's images once it is ready."""
+    desk = seen(request)
+    found = stored_file(desk, request.path_params["file_id"])
+    if found is None:
+        return JSONResponse({"error": NO_FILE}, status_code=404)
+    state = {}
+    for name, choose in (("poster", poster_of), ("strip", strip_picture), ("findings", finding_picture)):
+        picture = choose(desk, *found)
+        if picture is None:
+            state[name] = "none"
+        elif picture.ready():
+            state[name] = "ready"
+        else:
+            job = desk.pictures.start(picture.key, picture.work)
+            state[name] = "none" if job.state == "failed" else "ready" if job.finished and picture.ready() else "making"
+    return JSONResponse(state)

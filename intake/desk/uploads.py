@@ -1,9 +1,9 @@
 """补登 from the desk (clerks, admins): a file uploaded on the entry page, added as ``intake attach`` adds it.
 
-The body is parsed as it arrives (never held in memory): the CSRF token comes first (the ``X-CSRF-Token``
-header, or the form's first field), and only then is the file written, into a folder of its own under
-``data/work``, stopping at ``rules.max_size_bytes`` plus a small margin. An upload refused for any reason
-leaves nothing behind.
+The body is parsed as it arrives (never held in memory): its anti-forgery token has been checked before it
+gets here (``guard.CsrfGuard``: the ``X-CSRF-Token`` header, or the form's first field), and the file is
+written into a folder of its own under ``data/work``, stopping at ``rules.max_size_bytes`` plus a small margin.
+An upload refused for any reason leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from intake.review.attach import attach_file
 from intake.config import Config
 from intake.desk import actions, pages
 from intake.desk.accounts import Account
-from intake.desk.app import CSRF_REFUSED, Desk, csrf_matches
+from intake.desk.base import Desk
+from intake.desk.guard import allowed, seen
 
 UPLOAD_MARGIN = 1024 * 1024      # the multipart framing and the token, beyond the file's own limit
-FIELD_BYTES = 1024               # a form field's value: the token is 43 characters
+FIELD_BYTES = 1024               # a form field's value (the token, checked already, is 43 characters)
 DRAIN_BYTES = 64 * 1024 * 1024   # read (and drop) this much more of a refused body, so the browser sees why
 INCOMPLETE = "上传的内容不完整或格式不对，请重新补登。"
 IDLE_SECONDS = 60.0              # an upload that sends nothing for this long is given up (a trickle holds a slot)
@@ -56,11 +57,10 @@ def page_globals(config: Config) -> dict[str, object]:
 
 
 class UploadReader:
-    """The callbacks of a streaming multipart parser: the token first, then one file written to ``work``."""
+    """The callbacks of a streaming multipart parser: one file written to ``work``, other fields ignored."""
 
-    def __init__(self, account: Account, work: Path, token_checked: bool):
-        self.account, self.work = account, work
-        self.token_checked = token_checked
+    def __init__(self, work: Path):
+        self.work = work
         self.path: Path | None = None
         self._file: BinaryIO | None = None
         self._header = (bytearray(), bytearray())
@@ -94,11 +94,7 @@ class UploadReader:
         _, options = parse_options_header(self._disposition)
         if b"filename" not in options:
             self._field = options.get(b"name", b"").decode("utf-8", "replace")
-            if not self.token_checked and self._field != "csrf":
-                raise Refused(403, CSRF_REFUSED)
             return
-        if not self.token_checked:
-            raise Refused(403, CSRF_REFUSED)
         if self.path is not None:
             raise Refused(400, "一次只能补登一个文件。")
         raw = options[b"filename"].decode("utf-8", "replace")
@@ -120,10 +116,6 @@ class UploadReader:
         if self._file is not None:
             self._file.close()
             self._file = None
-        elif self._field == "csrf" and not self.token_checked:
-            if not csrf_matches(self.account, self._value.decode("utf-8", "replace")):
-                raise Refused(403, CSRF_REFUSED)
-            self.token_checked = True
 
     def _finished(self) -> None:
         self.ended = True
@@ -134,12 +126,14 @@ class UploadReader:
             self._file = None
 
 
-async def attach(request: Request, desk: Desk, account: Account) -> Response:
+@allowed("attach")
+async def attach(request: Request) -> Response:
     """POST /entries/{id}/attach (multipart, field ``file``): the file added to the work, or why not."""
+    desk, account = seen(request), request.user
     work = desk.config.storage.data_dir / "work" / f"upload-{uuid.uuid4().hex}"
     try:
         try:
-            path = await _receive(request, desk, account, work)
+            path = await _receive(request, desk, work)
         except Refused as exc:
             shutil.rmtree(work, ignore_errors=True)   # before a refused body is drained: nothing stays
             if exc.status != 408 and _declared(request) <= upload_limit(desk.config) + DRAIN_BYTES:
@@ -152,11 +146,8 @@ async def attach(request: Request, desk: Desk, account: Account) -> Response:
         shutil.rmtree(work, ignore_errors=True)
 
 
-async def _receive(request: Request, desk: Desk, account: Account, work: Path) -> Path:
-    """The uploaded file, written under ``work``; Refused when the token, the form or the size is wrong."""
-    header_token = request.headers.get("x-csrf-token")
-    if header_token is not None and not csrf_matches(account, header_token):
-        raise Refused(403, CSRF_REFUSED)
+async def _receive(request: Request, desk: Desk, work: Path) -> Path:
+    """The uploaded file, written under ``work``; Refused when the form or the size is wrong."""
     try:
         await run_in_threadpool(desk.db.submissions.get, request.path_params["submission_id"])
     except NotFound as exc:
@@ -167,7 +158,7 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
     kind, params = parse_options_header(request.headers.get("content-type"))
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
         raise Refused(400, "上传的内容格式不对，请用页面上的表单补登。")
-    reader = UploadReader(account, work, token_checked=header_token is not None)
+    reader = UploadReader(work)
     try:
         parser = MultipartParser(params[b"boundary"], reader.callbacks())
         total = 0
@@ -182,8 +173,6 @@ async def _receive(request: Request, desk: Desk, account: Account, work: Path) -
         raise Refused(400, INCOMPLETE) from None
     finally:
         reader.close()
-    if not reader.token_checked:
-        raise Refused(403, CSRF_REFUSED)
     if not reader.ended:
         raise Refused(400, INCOMPLETE)
     if reader.path is None:

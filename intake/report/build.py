@@ -33,6 +33,7 @@ from intake.report.rows import (
 )
 from intake.report.sheet import csv_cells, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
+from intake.review.scoring import Standing, score_text, scoring_closed, standings
 from validators.results import Outcome
 
 FORMATS = ("html", "csv", "xlsx", "json")
@@ -72,18 +73,35 @@ def write_xlsx(views: list[dict[str, Any]], path: Path, sheet: str = "初步筛�
                        freeze="B2")
 
 
+def revealed_standings(db, views: list[dict[str, Any]], config: Config) -> dict[int, Standing] | None:
+    """Each work's score and rank over ``views`` (every work), once scoring is closed (the admin's 结束评分 on the
+    desk; at once with ``contest.scoring.reveal: always``); None while it is open. The report is for those who run
+    the tool, as the desk shows admins."""
+    if config.contest.scoring.reveal != "always" and scoring_closed(db) is None:
+        return None
+    return standings(views, db.judging.scores(), config.contest.scoring)
+
+
 def html_report(views: list[dict[str, Any]], config: Config, output: Path | None, with_videos: bool = False,
                 filters: str = "", progress: Callable[[int, int], None] | None = None,
-                all_views: list[dict[str, Any]] | None = None) -> str:
+                all_views: list[dict[str, Any]] | None = None,
+                scores: dict[int, Standing] | None = None) -> str:
     """One self-contained page: styles, script and thumbnails inline; videos linked, or copied beside it.
 
-    The unit coverage counts ``all_views`` (every submission) when the rows are filtered.
+    The unit coverage counts ``all_views`` (every submission) when the rows are filtered. ``scores``
+    (``revealed_standings``): the 得分 and 名次 columns, once scoring is closed.
     """
     store_root = config.storage.root
     video_dir = output.with_name(output.stem + "_视频") if (with_videos and output) else None
     rows = []
     for index, view in enumerate(views):
         rows.append(_html_row(view, store_root, output, video_dir))
+        if scores is not None:
+            standing = scores.get(view["id"])
+            rows[-1].update({"score": standing.score if standing and standing.score is not None else -1,
+                             "score_text": score_text(standing.score if standing else None),
+                             "rank": standing.rank if standing and standing.rank else 999999,
+                             "rank_text": str(standing.rank) if standing and standing.rank else "—"})
         if progress:
             progress(index + 1, len(views))
     counts = {o.value: sum(1 for v in views if v["outcome"] == o.value) for o in Outcome}
@@ -94,7 +112,7 @@ def html_report(views: list[dict[str, Any]], config: Config, output: Path | None
         deadline=local_text(config.contest.deadline),
         quota=config.contest.quota_per_unit, filters=filters, rows=rows, counts=counts,
         outcome_labels=[(o.value, OUTCOME_LABELS[o]) for o in Outcome], decision_counts=decision_counts,
-        decision_labels=list(DECISION_LABELS.items()),
+        decision_labels=list(DECISION_LABELS.items()), scored=scores is not None,
         coverage=coverage_rows(all_views if all_views is not None else views, config))
 
 

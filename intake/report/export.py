@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.errors import StorageError, UsageError
 from core.numbers import duration_text, size_mb
@@ -147,16 +147,21 @@ class ExportResult:
 
     def audit(self) -> dict[str, Any]:
         """What the audit log keeps of an export: where, which files, and what was not exported and why."""
-        not_exported = [{"id": w.view["id"], "files": [{"name": f.file["original_name"], "reason": f.skipped.value}
-                                                      for f in w.files if f.skipped]}
-                        for w in self.works if any(f.skipped for f in w.files) or not w.files]
-        flagged = [{"id": w.view["id"], "found": w.view["secrecy"]["found"],
-                    "incomplete": w.view["secrecy"]["incomplete"]}
-                   for w in self.works if w.view["secrecy"]["flagged"] or w.view["secrecy"]["incomplete"]]
-        return {"directory": str(self.directory.resolve()), "files": [f.name for f in self.files],
-                "not_exported": not_exported, "forced": [f.name for f in self.files if f.forced],
-                "flagged": flagged,
-                "removed": self.removed, "kept": self.kept}
+        return {"directory": str(self.directory.resolve()), **works_audit(self.works), "removed": self.removed,
+                "kept": self.kept}
+
+
+def works_audit(works: list[WorkExport]) -> dict[str, Any]:
+    """What the audit log keeps of the works of an export: the files, what was not exported and why, the files
+    exported by a forced shortlist, and the works with a secrecy flag."""
+    not_exported = [{"id": w.view["id"], "files": [{"name": f.file["original_name"], "reason": f.skipped.value}
+                                                  for f in w.files if f.skipped]}
+                    for w in works if any(f.skipped for f in w.files) or not w.files]
+    flagged = [{"id": w.view["id"], "found": w.view["secrecy"]["found"], "incomplete": w.view["secrecy"]["incomplete"]}
+               for w in works if w.view["secrecy"]["flagged"] or w.view["secrecy"]["incomplete"]]
+    files = [f for w in works for f in w.exported]
+    return {"files": [f.name for f in files], "not_exported": not_exported, "forced": [f.name for f in files if f.forced],
+            "flagged": flagged}
 
 
 def reserved_folders(config: Config) -> dict[str, Path]:
@@ -165,33 +170,47 @@ def reserved_folders(config: Config) -> dict[str, Path]:
             "数据目录": config.storage.data_dir}
 
 
+def plan_export(views: list[dict[str, Any]], store: FileStore) -> list[WorkExport]:
+    """Every shortlisted work with the files to export, numbered and named (序号_单位_作品名.mp4), or why not;
+    UsageError when nothing is shortlisted. (``export_shortlist`` writes them to a folder; the desk can also
+    send them as one zip.)"""
+    shortlisted = [v for v in views if v["decision"] and v["decision"]["decision"] == "shortlist"]
+    if not shortlisted:
+        raise UsageError("还没有入围的作品，没有可以报送的内容。", "请先用 intake decide 作品编号 --shortlist 标记入围作品。")
+    works = [WorkExport(view, _plan(view, store)) for view in shortlisted]
+    _name(works)
+    return works
+
+
+def summary_title(contest_name: str, exported_at: datetime) -> str:
+    return f"“{contest_name}”微视频报送作品汇总表（导出时间：{local_text(exported_at)}，北京时间）"
+
+
 def export_shortlist(views: list[dict[str, Any]], store: FileStore, target: Path, *, contest_name: str,
                      replace: bool = False, now: datetime | None = None,
-                     reserved: dict[str, Path] | None = None) -> ExportResult:
+                     reserved: dict[str, Path] | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> ExportResult:
     """Copy every shortlisted work's files into ``target`` as 序号_单位_作品名.mp4 (each hash checked), write
     汇总表.xlsx and the manifest, and say what happened to every shortlisted work. ``reserved`` names the
     folders the intake works in (inbox, store, …): an export there is refused.
 
     If copying fails midway (a full disk), the manifest still lists what was written, so that
-    ``--replace`` can clear it next time."""
-    shortlisted = [v for v in views if v["decision"] and v["decision"]["decision"] == "shortlist"]
-    if not shortlisted:
-        raise UsageError("还没有入围的作品，没有可以报送的内容。", "请先用 intake decide 作品编号 --shortlist 标记入围作品。")
+    ``--replace`` can clear it next time. ``progress(done, total)`` is told after each file copied."""
     exported_at = now or datetime.now(timezone.utc)
+    works = plan_export(views, store)
     folder = open_folder(target, replace, reserved)
-    works = [WorkExport(view, _plan(view, store)) for view in shortlisted]
-    _name(works)
     _refuse_clashes(folder, works)
     removed = remove_files(folder)
     written: list[WrittenFile] = []
+    todo = [item for work in works for item in work.exported]
     try:
-        for work in works:
-            for item in work.exported:
-                copied = _copy_verified(store, item, folder.path)
-                if copied:
-                    written.append(copied)
-        title = f"“{contest_name}”微视频报送作品汇总表（导出时间：{local_text(exported_at)}，北京时间）"
-        summary = write_summary(works, folder.path / SUMMARY, title)
+        for done, item in enumerate(todo, 1):
+            copied = _copy_verified(store, item, folder.path)
+            if copied:
+                written.append(copied)
+            if progress:
+                progress(done, len(todo))
+        summary = write_summary(works, folder.path / SUMMARY, summary_title(contest_name, exported_at))
     except BaseException:
         if written:   # what was written stays listed: --replace can clear it
             with contextlib.suppress(OSError, StorageError):
@@ -227,6 +246,11 @@ def _store_problem(store: FileStore, file: dict[str, Any]) -> Skip | None:
     except OSError:
         return Skip.MISSING
     return None if size == file["size_bytes"] else Skip.CORRUPT
+
+
+def stored_path(store: FileStore, file: dict[str, Any]) -> Path:
+    """Where a file of the export is in the store."""
+    return _stored(store, file)
 
 
 def _stored(store: FileStore, file: dict[str, Any]) -> Path:

@@ -95,10 +95,15 @@ def remove_files(folder: ExportFolder) -> list[str]:
     return removed
 
 
+def manifest_data(files: list[WrittenFile], exported_at: datetime) -> dict:
+    """The manifest of an export: every file written, with its SHA-256."""
+    return {"tool": "intake", "version": 1, "exported_at": local_iso(exported_at),
+            "files": [{"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in files]}
+
+
 def write_manifest(folder: Path, files: list[WrittenFile], exported_at: datetime) -> Path:
     """Write the manifest of this export beside its files (atomically), listing every file with its SHA-256."""
-    data = {"tool": "intake", "version": 1, "exported_at": local_iso(exported_at),
-            "files": [{"name": f.name, "sha256": f.sha256, "size_bytes": f.size_bytes} for f in files]}
+    data = manifest_data(files, exported_at)
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".intake-export.", suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

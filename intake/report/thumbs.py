@@ -1,4 +1,5 @@
-"""Poster-frame thumbnails of stored videos, made once by ffmpeg and cached beside the store."""
+"""Poster-frame thumbnails of stored videos, made once by ffmpeg (through the children registry, so that a stop
+signal ends it) and cached beside the store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
+from validators import children
 from validators.tools import SAFE_INPUT, ffmpeg_exe
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,13 @@ def thumbnail(store_root: Path, video: Path, sha256: str, duration: float | None
             .output(str(temp), vframes=1, vf=f"scale={WIDTH}:-2", **{"q:v": 6})
             .global_args("-nostdin", "-hide_banner", "-v", "error", "-y").compile(cmd=ffmpeg_exe()))
     try:
-        subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=True)
+        done = children.run(args, timeout=timeout)
+        if done.returncode != 0:
+            raise OSError(done.stderr.decode("utf-8", "replace")[-300:].strip() or f"ffmpeg 退出码 {done.returncode}")
         temp.replace(target)
         return target
-    except (subprocess.SubprocessError, OSError) as exc:
-        log.warning("无法为 %s 生成缩略图：%s", video.name, exc)
+    except (subprocess.SubprocessError, OSError, children.Cancelled) as exc:
+        log.warning("无法为 %s 生成缩略图：%s", video.name, str(exc) or exc.__class__.__name__)
         temp.unlink(missing_ok=True)
         return None
 

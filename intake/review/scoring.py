@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 TRIM_FROM = 5          # judges from which the highest and the lowest total are dropped
 COMMENT_CHARS = 2000
 PLACES = 6             # scores equal to this many decimals share a rank
+SCORING_EVENTS = ("scoring_closed", "scoring_reopened")   # the admin's 结束评分 and 重新开放评分
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,12 @@ def progress(views: Iterable[Mapping[str, Any]], scores: Iterable[JudgeScores], 
         if card.submission_id in scorable and weighted_total(card.values, scoring) is not None:
             done[card.judge] = done.get(card.judge, 0) + 1
     return [Progress(judge, done.get(judge, 0), len(scorable)) for judge in judges]
+
+
+def scoring_closed(db):
+    """The admin's 结束评分 in force (its event), or None while scoring is open."""
+    latest = db.audit.latest(SCORING_EVENTS)
+    return latest if latest is not None and latest.kind == "scoring_closed" else None
 
 
 def score_text(value: float | None) -> str:

@@ -110,7 +110,9 @@
       var first = document.createElement("td");
       first.appendChild(link);
       tr.appendChild(first);
-      tr.appendChild(cell(r.received_at));
+      var received = cell(r.received_at);
+      received.className = "nowrap";
+      tr.appendChild(received);
       tr.appendChild(cell(r.unit || "（未注明）"));
       tr.appendChild(cell(r.title));
       var badge = document.createElement("span");
@@ -127,22 +129,43 @@
       if (el) { el.textContent = String(value); }
     }
 
+    // When anything changed since the page was drawn (a decision, a recheck, a work of a unit that had none),
+    // the counts and the 各单位报送情况 are drawn again (the server renders it; it is swapped in whole).
+    function refreshCoverage() {
+      return fetch("/?part=coverage", { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString("<section id='coverage-region'>" + html + "</section>", "text/html")
+            .getElementById("coverage-region");
+          document.getElementById("coverage-region").replaceWith(fresh);
+        });
+    }
+
     function poll() {
-      fetch("/api/overview?after=" + lastId, { credentials: "same-origin" })
+      var url = "/api/overview?after=" + lastId + "&state=" + encodeURIComponent(table.dataset.state || "");
+      fetch(url, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
-          if (!data || !data.latest.length) { return; }
-          var empty = body.querySelector("tr.empty");
-          if (empty) { empty.remove(); }
-          data.latest.slice().reverse().forEach(addRow);
-          while (body.rows.length > 10) { body.deleteRow(body.rows.length - 1); }
-          lastId = data.last_id;
-          table.dataset.lastId = String(lastId);
+          if (!data) { return null; }
+          if (data.latest.length) {
+            var empty = body.querySelector("tr.empty");
+            if (empty) { empty.remove(); }
+            data.latest.slice().reverse().forEach(addRow);
+            while (body.rows.length > 10) { body.deleteRow(body.rows.length - 1); }
+            lastId = data.last_id;
+            table.dataset.lastId = String(lastId);
+          }
           var c = data.counts;
-          setCount("total", c.total);
-          setCount("undecided", c.undecided);
-          Object.keys(c.outcomes).forEach(function (k) { setCount("outcome-" + k, c.outcomes[k]); });
-          Object.keys(c.decisions).forEach(function (k) { setCount("decision-" + k, c.decisions[k]); });
+          if (c) {
+            setCount("total", c.total);
+            setCount("undecided", c.undecided);
+            Object.keys(c.outcomes).forEach(function (k) { setCount("outcome-" + k, c.outcomes[k]); });
+            Object.keys(c.decisions).forEach(function (k) { setCount("decision-" + k, c.decisions[k]); });
+          }
+          if (data.state) {
+            return refreshCoverage().then(function () { table.dataset.state = data.state; });
+          }
+          return null;
         })
         .catch(function () { /* the next poll tries again */ })
         .then(function () { window.setTimeout(poll, every); });
@@ -150,8 +173,10 @@
     window.setTimeout(poll, every);
   }
 
-  // The entry page's strips and finding stills: a click on a frame seeks its player there; a frame that
-  // cannot be made is hidden. A finding's outline is placed from its data (the page's policy allows no inline style).
+  // The entry page's strips and finding stills: a click on a frame seeks its player there. Their images are
+  // shown once the server has made them (one question per video to /api/pictures, until they are ready), so
+  // the page shows no broken image meanwhile and asks nothing of a video that gives no pictures. A finding's
+  // outline is placed from its data (the page's policy allows no inline style).
   function entryPage() {
     Array.prototype.forEach.call(document.querySelectorAll(".findings .box[data-box]"), function (box) {
       var at = box.dataset.box.split(" ");
@@ -161,17 +186,6 @@
       box.style.height = at[3] + "%";
     });
     Array.prototype.forEach.call(document.querySelectorAll(".strip .frame, .findings .frame"), function (button) {
-      var img = button.querySelector("img");
-      // A strip still being made answers 503: ask again a few times before giving the frame up.
-      var tries = 0;
-      img.addEventListener("error", function () {
-        if (tries < 15) {
-          tries += 1;
-          window.setTimeout(function () { img.src = img.src.split("?")[0] + "?try=" + tries; }, 2000);
-        } else {
-          img.classList.add("missing");
-        }
-      });
       button.addEventListener("click", function () {
         var player = document.getElementById(button.dataset.player);
         if (!player) { return; }
@@ -181,10 +195,70 @@
         button.classList.add("current");
       });
     });
+    var files = {};
+    Array.prototype.forEach.call(document.querySelectorAll("[data-pictures][data-file]"), function (set) {
+      (files[set.dataset.file] = files[set.dataset.file] || []).push(set);
+    });
+    Object.keys(files).forEach(function (id) { askPictures(id, files[id], 0); });
+    followJob();
+  }
+
+  function showPictures(set, state) {
+    set.dataset.state = state;
+    if (state === "ready" && set.dataset.poster) {
+      set.poster = set.dataset.poster;
+    } else if (state === "ready") {
+      Array.prototype.forEach.call(set.querySelectorAll("img[data-src]"), function (img) {
+        img.addEventListener("error", function () { img.classList.add("missing"); });
+        img.src = img.dataset.src;
+      });
+    } else if (state === "none") {
+      var said = set.querySelector(".picture-state");
+      if (said) { said.textContent = "无法从这个视频生成画面。"; }
+    }
+  }
+
+  function askPictures(id, sets, tries) {
+    fetch("/api/pictures/" + id, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (state) {
+        var waiting = false;
+        sets.forEach(function (set) {
+          var now = state[set.dataset.pictures] || "none";
+          if (now === "making" && tries >= 60) { now = "none"; }   // two minutes: given up
+          if (now === "making") { waiting = true; } else if (set.dataset.state === "making") { showPictures(set, now); }
+        });
+        if (waiting) { window.setTimeout(function () { askPictures(id, sets, tries + 1); }, 2000); }
+      })
+      .catch(function () { window.setTimeout(function () { askPictures(id, sets, tries + 1); }, 2000); });
+  }
+
+  // A recheck or an export still under way (#job): its progress, until it is done; then the page it leads to.
+  function followJob() {
+    var box = document.getElementById("job");
+    if (!box) { return; }
+    fetch("/api/jobs/" + box.dataset.job, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (job) {
+        if (job.state === "done") {
+          if (job.next) { window.location.href = job.next; } else { window.location.reload(); }
+          return;
+        }
+        if (job.state === "failed" || job.error) {
+          box.className = "error job";
+          box.textContent = job.error || "处理失败。";
+          return;
+        }
+        box.firstChild.textContent = (job.progress || "正在处理……") + "（已用时 ";
+        box.querySelector(".job-seconds").textContent = String(job.seconds);
+        window.setTimeout(followJob, 1000);
+      })
+      .catch(function () { window.setTimeout(followJob, 2000); });
   }
 
   if (page === "list") { listPage(); }
   if (page === "entry") { entryPage(); }
   if (page === "overview") { overviewPage(); }
+  if (page === "export") { followJob(); }
   document.body.dataset.ready = "1";
 })();

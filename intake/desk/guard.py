@@ -1,0 +1,299 @@
+"""Who may do what on the desk, checked in one place each.
+
+- **Who** (``SessionBackend``, for Starlette's ``AuthenticationMiddleware``): the account of the session cookie,
+  with the actions its role may do as its scopes. A route says what it needs with ``allowed(action)``
+  (Starlette's ``requires``); without a session a page is sent to ``/login`` and a script's address answers
+  401, and an account whose role may not do it is told so (403).
+- **Forged requests** (``CsrfGuard``, an ASGI middleware): every POST must carry the session's token (the
+  ``csrf`` form field or the ``X-CSRF-Token`` header); the login form its own, one this server made and also set
+  in a cookie. A form's body is read here, bounded by ``MAX_FORM_BYTES`` (also when sent without a length), and
+  kept for the page (``form_of``); an upload's body is not held: its token must come first, in the header or as
+  the form's first field, and the rest streams on to the page. A browser that says the request comes from
+  another site (``Sec-Fetch-Site: cross-site``) is refused whatever it carries.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Callable
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.authentication import AuthCredentials, AuthenticationBackend, requires
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from intake.desk.accounts import MAY, Account, account_of
+from intake.desk.base import API_PATHS, COOKIE, CSRF_REFUSED, LOGIN_COOKIE, MAX_FORM_BYTES, Desk, Seen
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+TOO_LARGE = "提交的内容太大。"
+LOGIN_EXPIRED = "页面已过期，请重新登录。"
+BAD_FORM = "提交的表单格式不对，请刷新页面后重试。"
+FIRST_PART_BYTES = 64 * 1024      # an upload's first part (its token) must end within this much of the body
+DRAIN_BYTES = 64 * 1024 * 1024    # read (and drop) this much more of a refused body, so the browser sees why
+NOT_SIGNED_IN = "未登录或登录已过期。"
+
+
+# -- who -----------------------------------------------------------------------------------------------------
+class SessionBackend(AuthenticationBackend):
+    """The account behind a request's session cookie; its scopes are ``authenticated`` and its role's actions."""
+
+    async def authenticate(self, conn: HTTPConnection):
+        token = conn.cookies.get(COOKIE)
+        if not token or conn.url.path.startswith("/static/"):
+            return None
+        desk: Desk = conn.app.state.desk
+        account = await run_in_threadpool(account_of, desk.db, token)
+        if account is None:
+            return None
+        return AuthCredentials(["authenticated", *(action for action in MAY if account.may(action))]), account
+
+
+def allowed(action: str | None = None) -> Callable:
+    """An endpoint for a signed-in account (401, see ``unauthorized``) whose role may do ``action`` when one is
+    named (403, see ``forbidden``): Starlette's ``requires``. Marked ``guarded`` for the test that walks every
+    route."""
+
+    def wrap(endpoint: Callable) -> Callable:
+        guarded = requires("authenticated", status_code=401)(requires(action)(endpoint) if action else endpoint)
+        guarded.guarded = True
+        return guarded
+
+    return wrap
+
+
+async def unauthorized(request: Request, exc: HTTPException) -> Response:
+    """No session: a page goes to the login form, a script's address answers 401."""
+    if request.url.path.startswith(API_PATHS):
+        return request.app.state.desk.refused(request.url.path, None, 401, NOT_SIGNED_IN)
+    return RedirectResponse("/login", status_code=303)
+
+
+async def forbidden(request: Request, exc: HTTPException) -> Response:
+    """The account's role may not do this."""
+    account: Account = request.user
+    return request.app.state.desk.refused(request.url.path, account, 403, f"{account.role_label}账号不能进行此操作。")
+
+
+def seen(request: Request) -> Seen:
+    """The desk as the request's account sees it (a page that only reads asks the database once whether
+    anything changed)."""
+    return Seen(request.app.state.desk, request.user, reading=request.method in SAFE_METHODS)
+
+
+def form_of(request: Request) -> FormData:
+    """The POST's form, read and checked by ``CsrfGuard`` (empty for a request without one)."""
+    return getattr(request.state, "form", None) or FormData()
+
+
+# -- forged requests --------------------------------------------------------------------------------------------
+class PostRefused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class CsrfGuard:
+    """ASGI middleware after the authentication: a POST without the right token is refused before any page
+    runs (see the module's docstring). ``streamed(path)``: the routes whose body is an upload, not held."""
+
+    def __init__(self, app: ASGIApp, streamed: Callable[[str], bool]):
+        self.app = app
+        self.streamed = streamed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        receive = body = Body(receive)
+        login = scope["path"] == "/login"
+        user = scope.get("user")
+        if not login and not (user is not None and user.is_authenticated):
+            return await self.app(scope, receive, send)   # nothing to forge: ``allowed`` sends it to the login
+        try:
+            if request.headers.get("sec-fetch-site") == "cross-site":
+                raise PostRefused(403, CSRF_REFUSED)
+            if not login and self.streamed(scope["path"]):
+                receive = await self._upload_token(request, receive, user)
+            else:
+                receive = await self._form_token(request, receive, user if not login else None)
+        except PostRefused as exc:
+            response = await self._refusal(request, user, login, exc)
+            if not body.ended and _declared(request) <= DRAIN_BYTES:
+                await _drain(body)
+            return await response(scope, body, send)
+        await self.app(scope, receive, send)
+
+    async def _form_token(self, request: Request, receive: Receive, account: Account | None) -> Receive:
+        """Read the form (bounded), check its token, keep it for the page; the body is replayed to it."""
+        if _declared(request) > MAX_FORM_BYTES:
+            raise PostRefused(413, TOO_LARGE)
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise PostRefused(400, BAD_FORM)   # the client went away
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > MAX_FORM_BYTES:
+                raise PostRefused(413, TOO_LARGE)
+            if not message.get("more_body", False):
+                break
+        replay = _replaying(messages, receive)
+        try:
+            form = await Request(request.scope, replay).form(max_files=0, max_fields=100)
+        except HTTPException:
+            raise PostRefused(400, BAD_FORM) from None
+        token = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
+        desk: Desk = request.app.state.desk
+        if account is not None:
+            good = hmac.compare_digest(token, account.csrf)
+        else:   # the login form: a token this server made, sent both in the cookie and the form
+            expected = request.cookies.get(LOGIN_COOKIE) or ""
+            good = bool(expected) and hmac.compare_digest(token, expected) and desk.login_forms.valid(token)
+        if not good:
+            raise PostRefused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
+        request.scope.setdefault("state", {})["form"] = form
+        return _replaying(messages, receive)
+
+    async def _upload_token(self, request: Request, receive: Receive, account: Account) -> Receive:
+        """The token of an upload: in the header, or the form's first field, read off the body's head (the file
+        after it streams on). Nothing of the file is read before the token is checked."""
+        header = request.headers.get("x-csrf-token")
+        if header is not None:
+            if not hmac.compare_digest(header, account.csrf):
+                raise PostRefused(403, CSRF_REFUSED)
+            return receive
+        kind, params = parse_options_header(request.headers.get("content-type"))
+        if kind != b"multipart/form-data" or not params.get(b"boundary"):
+            raise PostRefused(400, "上传的内容格式不对，请用页面上的表单补登。")
+        first = FirstPart()
+        parser = MultipartParser(params[b"boundary"], first.callbacks())
+        messages, size = [], 0
+        try:
+            while not first.ended:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise PostRefused(400, BAD_FORM)
+                messages.append(message)
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                try:
+                    parser.write(chunk)
+                except FormParserError:
+                    if not first.ended:
+                        raise
+                    break   # past the token: what is wrong further on is the upload's to say
+                if first.ended or first.is_file or size > FIRST_PART_BYTES or not message.get("more_body"):
+                    break
+        except FormParserError:
+            raise PostRefused(400, BAD_FORM) from None
+        if not (first.ended and first.name == "csrf" and hmac.compare_digest(first.text(), account.csrf)):
+            raise PostRefused(403, CSRF_REFUSED)
+        return _replaying(messages, receive)
+
+    async def _refusal(self, request: Request, user: Any, login: bool, exc: PostRefused) -> Response:
+        desk: Desk = request.app.state.desk
+        if login:
+            if exc.status == 403:   # the form again, with a token of its own
+                return await run_in_threadpool(desk.login_form, request, exc.message, 403)
+            return PlainTextResponse(exc.message, status_code=exc.status)
+        return desk.refused(request.url.path, user, exc.status, exc.message)
+
+
+class FirstPart:
+    """Callbacks of a streaming multipart parser that note the first part's name and value (bounded)."""
+
+    def __init__(self):
+        self.name: str | None = None
+        self.is_file = False
+        self.ended = False
+        self._header = (bytearray(), bytearray())
+        self._disposition = b""
+        self._value = bytearray()
+        self._parts = 0
+
+    def callbacks(self) -> dict:
+        return {"on_part_begin": self._begin, "on_header_field": lambda d, s, e: self._header[0].extend(d[s:e]),
+                "on_header_value": lambda d, s, e: self._header[1].extend(d[s:e]),
+                "on_header_end": self._header_end, "on_headers_finished": self._headers_finished,
+                "on_part_data": self._data, "on_part_end": self._end}
+
+    def _begin(self) -> None:
+        self._parts += 1
+
+    def _header_end(self) -> None:
+        name, value = self._header
+        if self._parts == 1 and bytes(name).strip().lower() == b"content-disposition":
+            self._disposition = bytes(value)
+        self._header = (bytearray(), bytearray())
+
+    def _headers_finished(self) -> None:
+        if self._parts == 1:
+            _, options = parse_options_header(self._disposition)
+            self.is_file = b"filename" in options
+            self.name = options.get(b"name", b"").decode("utf-8", "replace")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._parts == 1 and len(self._value) <= 1024:
+            self._value.extend(data[start:end])
+
+    def _end(self) -> None:
+        if self._parts == 1:
+            self.ended = True
+
+    def text(self) -> str:
+        return self._value.decode("utf-8", "replace")
+
+
+class Body:
+    """The request's ``receive``, noting when the body has ended (after that, a read waits for the client to go)."""
+
+    def __init__(self, receive: Receive):
+        self.receive = receive
+        self.ended = False
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.ended = True
+        return message
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives the messages already read again, then the rest of the body as it comes."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+def _declared(request: Request) -> int:
+    """The body's Content-Length (0 when chunked; the server has refused a malformed one already)."""
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+async def _drain(body: Body) -> None:
+    """Read and drop what is left of a refused body, up to DRAIN_BYTES: a browser still sending does not read
+    the answer (a body far larger than that is never read at all, the connection just closes)."""
+    drained = 0
+    while drained <= DRAIN_BYTES and not body.ended:
+        drained += len((await body()).get("body", b""))
+
+
+def streamed_upload(path: str) -> bool:
+    """The upload route (``/entries/{id}/attach``): its body streams to a file, never held."""
+    return path.startswith("/entries/") and path.endswith("/attach")
+
