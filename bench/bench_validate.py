@@ -1,6 +1,9 @@
 """Benchmark: `intake validate --no-ocr` on a 110 s 1080p H.264/AAC MP4 of about 300 MB, end to end.
 
-    python bench/bench_validate.py [--work DIR] [--rounds N]
+    python bench/bench_validate.py [--work DIR] [--rounds N] [--gop 50|250]
+
+``--gop 250``: the same file with keyframes 250 frames apart (a long-GOP export), where the integrity check's
+tail decode must not grow with the GOP.
 
 Each round times, interleaved so that load from elsewhere hits all of them alike:
 - baseline: a hashlib SHA-256 read of the file (1 MiB reads, in this process);
@@ -68,7 +71,7 @@ def mediaconch_policy(rules: RulesConfig) -> str:
 
 def main() -> None:
     args = bench_arguments(rounds=7)
-    src = contest_mp4(args.work).resolve()
+    src = contest_mp4(args.work, gop=args.gop).resolve()
     conch = shutil.which("mediaconch")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryDirectory(dir=args.work) as d:

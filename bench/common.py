@@ -33,10 +33,12 @@ _compiled()
 
 
 def bench_arguments(rounds: int) -> argparse.Namespace:
-    """``--work DIR`` (made if missing; media are cached there) and ``--rounds N``."""
+    """``--work DIR`` (made if missing; media are cached there), ``--rounds N`` and ``--gop N`` (frames between
+    keyframes of the contest file: 50, a 2 s GOP at 25 frames a second, or 250 for a long-GOP export)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "out")
     parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--gop", type=int, default=50)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     return args
@@ -91,13 +93,14 @@ def big_mp4(folder: Path, target_bytes: int = 290 * 1024 * 1024) -> Path:
     return out
 
 
-def contest_mp4(folder: Path, seconds: int = 110, target_bytes: int = 285 * 1024 * 1024) -> Path:
-    """The issue's file: ``seconds`` of 1080p H.264/AAC, about ``target_bytes`` (under the 300 MiB limit).
+def contest_mp4(folder: Path, seconds: int = 110, target_bytes: int = 285 * 1024 * 1024, gop: int = 50) -> Path:
+    """The issue's file: ``seconds`` of 1080p H.264/AAC, about ``target_bytes`` (under the 300 MiB limit), with
+    a keyframe every ``gop`` frames.
 
     One 10 s high-bitrate piece is encoded and copies are joined with -c copy (a continuous timeline),
     so making it takes seconds, not minutes. Cached in ``folder`` between runs.
     """
-    out = folder / f"contest-{seconds}s.mp4"
+    out = folder / (f"contest-{seconds}s.mp4" if gop == 50 else f"contest-{seconds}s-gop{gop}.mp4")
     if out.exists() and out.stat().st_size > target_bytes * 0.9:
         return out
     piece_seconds = 10
@@ -106,7 +109,8 @@ def contest_mp4(folder: Path, seconds: int = 110, target_bytes: int = 285 * 1024
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:duration={piece_seconds}",
            "-f", "lavfi", "-i", f"sine=frequency=440:duration={piece_seconds}",
            "-c:v", "libx264", "-preset", "ultrafast", "-b:v", str(bits), "-minrate", str(bits),
-           "-maxrate", str(bits), "-bufsize", str(bits), "-pix_fmt", "yuv420p", "-g", "50",
+           "-maxrate", str(bits), "-bufsize", str(bits), "-pix_fmt", "yuv420p", "-g", str(gop),
+           "-keyint_min", str(gop), "-sc_threshold", "0",
            "-c:a", "aac", "-b:a", "128k", "-shortest", str(piece))
     listing = folder / "contest-list.txt"
     listing.write_text("".join(f"file '{piece.resolve()}'\n" for _ in range(seconds // piece_seconds)))

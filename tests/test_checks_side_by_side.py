@@ -59,13 +59,13 @@ def test_the_decode_follows_mediainfo_when_it_says_the_file_is_longer(clips, dec
     longer = MediaFacts({**real_facts.general, "duration": 60000}, real_facts.video, real_facts.audio)
     monkeypatch.setattr(examine, "start_probe", lambda f, timeout: FakeProbing(longer))
     report = examine_file(clips["valid"], RULES, content=False)
-    assert [d.spans for d in decodes] == [[(None, 2), (10.24 - 2, None)], [(None, 2), (60 - 2, None)]]
+    assert [d.spans for d in decodes] == [[(None, 2, False), (10.24 - 2, None, False)], [(None, 2, False), (60 - 2, None, False)]]
     assert [c.code for c in report.checks if c.check_id == "integrity"] == ["ok"]
 
 
 def test_the_decode_started_with_mediainfo_is_the_one_used(clips, decodes):
     report = examine_file(clips["corrupt_middle"], RULES, deep=True, content=False)
-    assert [d.spans for d in decodes] == [[(None, None)]]
+    assert [d.spans for d in decodes] == [[(None, None, False)]]
     assert [c.code for c in report.checks if c.check_id == "integrity"] == ["decode_error"]
 
 

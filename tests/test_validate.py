@@ -150,4 +150,23 @@ def test_the_end_is_decoded_from_the_last_keyframe_of_a_long_gop(tmp_path, monke
                                                                                        real(f, spans, timeout))[1])
     report = validators.examine.examine_file(path, RulesConfig(), content=False)
     assert [c.status.value for c in report.checks if c.check_id == "integrity"] == ["pass"]
-    assert asked[-1] == [(None, 2), (pytest.approx(250 / 30, abs=0.05), None)]
+    assert asked[-1] == [(None, 2, False), (pytest.approx(250 / 30 + 0.5, abs=0.05), 2, True)]
+
+
+def test_the_end_past_the_decoded_picture_is_still_read_to_its_last_byte(tmp_path):
+    """From the last keyframe the picture is decoded for integrity_seconds and the rest only demuxed and its
+    sound decoded: a long-GOP file whose last bytes are garbage still fails the decode check."""
+    from validators.boxes import walk
+    from validators.examine import examine_file
+
+    path = media.clip(tmp_path / "long_gop.mp4", 12, size="320x240", rate=30,
+                      extra=("-g", "250", "-keyint_min", "250", "-sc_threshold", "0", "-movflags", "+faststart"))
+    [video] = [t for t in walk(path).tracks if t.handler == "vide"]
+    assert video.last_key_seconds + 2 < 11.5   # the last second and more lies past the decoded picture
+    data = bytearray(path.read_bytes())
+    assert [c.code for c in examine_file(path, RulesConfig(), content=False).checks
+            if c.check_id == "integrity"] == ["ok"]
+    data[-3000:] = bytes((i * 151 + 7) % 256 for i in range(3000))
+    path.write_bytes(bytes(data))
+    assert [c.code for c in examine_file(path, RulesConfig(), content=False).checks
+            if c.check_id == "integrity"] == ["decode_error"]

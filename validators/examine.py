@@ -18,7 +18,7 @@ from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
 from validators.mediainfo import MediaFacts, probe_media, start_probe
-from validators.tools import Spans, start_decode
+from validators.tools import Span, Spans, start_decode
 
 # What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.
 ISO_BMFF_KINDS = ("mp4", "quicktime", "avif", "heif")
@@ -183,25 +183,32 @@ def _facts_shown(f: OpenedFile, rules: RulesConfig) -> MediaFacts | None:
 def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:
     """What the decode check reads: the whole file, or its first ``integrity_seconds`` and its end.
 
-    The end is decoded from the picture's last keyframe (the box walk's sync-sample table) when the table gives
+    The end is read from the picture's last keyframe (the box walk's sync-sample table) when the table gives
     it: a decoder asked to start ``integrity_seconds`` before the end would go back to the keyframe before that
-    time, up to a whole GOP early (8 s of an export with keyframes 250 frames apart).
+    time, up to a whole GOP early (8 s of an export with keyframes 250 frames apart). From that keyframe the
+    picture is decoded for ``integrity_seconds`` and the rest read to the end without decoding the picture
+    (``Span.then_to_end``), so that the cost of the end does not grow with the GOP.
     Before MediaInfo has run, the length comes from the box walk alone; ``_examine`` compares.
     """
     if deep:
-        return [(None, None)]
+        return [Span(None, None)]
     _, seconds = checks.media_seconds(report.facts, report.layout)
     span = rules.integrity_seconds
-    spans: Spans = [(None, span)]
+    spans: Spans = [Span(None, span)]
     if seconds and seconds > 2 * span:
         last_key = _last_keyframe(report)
-        # Half a frame past the keyframe's decode time: a seek to it lands on it, not on the one before.
-        start = last_key + TAIL_KEY_MARGIN if last_key is not None and last_key > span else None
-        spans.append((start if start is not None else seconds - span, None))
+        if last_key is not None and last_key > span:
+            # A seek goes to the last keyframe shown at or before the time asked, and the keyframe is shown a
+            # little after it is decoded (B-frame delay, the sound's priming: 23 ms in an ordinary export). Past
+            # the last keyframe no other lies, so asking a little later still lands on it, never a GOP early.
+            margin = min(TAIL_KEY_MARGIN, (seconds - last_key) / 2)
+            spans.append(Span(last_key + margin, span, then_to_end=True))
+        else:
+            spans.append(Span(seconds - span, None))
     return spans
 
 
-TAIL_KEY_MARGIN = 0.015
+TAIL_KEY_MARGIN = 0.5
 
 
 def _last_keyframe(report: FileReport) -> float | None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from core.errors import ToolError
 from validators import children
@@ -62,11 +63,23 @@ class DecodeReport:
     timed_out: bool = False
 
 
-Spans = list[tuple[float | None, float | None]]
+class Span(NamedTuple):
+    """What one decoder reads: from ``start`` (None: the beginning) for ``length`` seconds (None: to the end).
+
+    ``then_to_end``: after ``length`` seconds of decoded picture, the rest of the file is still read to its end,
+    its video packets demuxed (each must be there and readable) and its sound decoded, without decoding the
+    picture. This bounds the cost of the end of a long-GOP file, whose tail starts at its last keyframe."""
+
+    start: float | None
+    length: float | None
+    then_to_end: bool = False
+
+
+Spans = list[Span]
 
 
 def decode_check(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeReport:
-    """Decode the given (start, length) spans of ``source``; None means from the start / to the end.
+    """Decode the given spans of ``source`` (see ``Span``).
 
     Any error-level output is a failure: ffmpeg exits 0 on corrupt data otherwise.
     """
@@ -123,16 +136,22 @@ def start_decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> Dec
     # Side by side, the spans share the cores: a decoder thread each beats frame threads fighting over them.
     threads = ["-threads", str(max(1, (os.cpu_count() or 1) // len(spans)))] if len(spans) > 1 else []
     try:
-        for start, length in spans:
+        for start, length, then_to_end in spans:
             args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-xerror", *threads]
             for key, value in SAFE_INPUT.items():
                 args += [f"-{key}", value]
             if start:
                 args += ["-ss", f"{start:.3f}"]
-            if length:
-                args += ["-t", f"{length:.3f}"]
-            # The span's video and audio (whichever it has) into a null output.
-            args += ["-i", target, "-map", "0:v?", "-map", "0:a?", "-f", "null", "-"]
+            if then_to_end and length:
+                # The picture for ``length`` seconds into one null output; everything to the end into another,
+                # the video copied (demuxed, not decoded) and the sound decoded.
+                args += ["-i", target, "-map", "0:v", "-t", f"{length:.3f}", "-f", "null", "-",
+                         "-map", "0:v", "-c:v", "copy", "-map", "0:a?", "-f", "null", "-"]
+            else:
+                if length:
+                    args += ["-t", f"{length:.3f}"]
+                # The span's video and audio (whichever it has) into a null output.
+                args += ["-i", target, "-map", "0:v?", "-map", "0:a?", "-f", "null", "-"]
             running.append(children.start(args, timeout=timeout, pass_fds=fds))
     except OSError as exc:
         Decoding(spans, *running).stop()
