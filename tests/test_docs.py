@@ -95,6 +95,22 @@ def test_help_is_chinese_to_the_marks_click_adds():
     assert "及以上全部）。  [必填]" in role
 
 
+def test_a_wrong_value_or_an_impossible_work_number_is_said_in_chinese(workdir):
+    """Refusals of bad values name the choices in Chinese; a work number no database can hold is refused like
+    any other bad number (exit 2), never a traceback."""
+    from tests.cli import run
+
+    for args, expected in ((("list", "--outcome", "bad"),
+                            "'bad' 不是可选的值，只能是以下之一：'accepted', 'needs_review', 'rejected'。"),
+                           (("user", "add", "zz", "--role", "bogus"), "'bogus' 不是可选的值，只能是以下之一："),
+                           (("decide", "99999999999999999999", "--shortlist"), "没有第 99999999999999999999 号作品"),
+                           (("edit", "99999999999999999999", "--unit", "x"), "作品编号最多 10 位"),
+                           (("recheck", "99999999999999999999"), "作品编号最多 10 位")):
+        out = run(*args)
+        assert out.returncode == 2 and expected in out.stderr, (args, out.stderr)
+        assert "is not" not in out.stderr and "Traceback" not in out.stderr
+
+
 def test_the_compiled_catalogue_of_clicks_words_is_current():
     """messages.mo is what scripts/catalogue.py makes of messages.po (edit the .po, then run the script)."""
     from scripts.catalogue import CATALOGUE, compiled

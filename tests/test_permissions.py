@@ -12,6 +12,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 
 from tests.cli import INTAKE, run
 from tests.configs import add_config
@@ -106,3 +107,11 @@ def test_a_world_readable_password_file_is_warned_about(workdir, tmp_path):
     secret.chmod(0o600)
     assert f"✓ 授权码文件：{secret} 只有所有者可读" in run("doctor").stdout
     assert "警告" not in run("service", "install", "--user", "-o", tmp_path / "intake.service").stdout
+
+
+@pytest.mark.parametrize("command", [("migrate",), ("doctor", "--no-mailbox")])
+def test_migrate_and_doctor_make_the_data_folder_as_every_command_does(workdir, command):
+    write_config(workdir)
+    with usual_umask():
+        run(*command)
+    assert stat.S_IMODE((workdir / "data").stat().st_mode) == 0o700

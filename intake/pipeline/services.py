@@ -44,6 +44,7 @@ def migrate_database(config: Config) -> tuple[Database, SchemaChange | None]:
     """``intake migrate``: the database brought to the newest schema, and what this call changed (None: nothing)."""
     from storage.database import Database
 
+    secure_data(config)   # before SQLite creates the file or the folder
     db = Database(**database_address(config))
     return db, db.migrate(how="intake migrate")
 

@@ -14,6 +14,7 @@ from core.errors import IntakeError
 from core.textsafe import one_line
 from core.timefmt import SHANGHAI, local_text
 from intake.config import Config
+from intake.service.permissions import secure_data
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Finding:
 
 
 def run_doctor(config: Config, check_mailbox: bool | None = None, now: datetime | None = None) -> list[Finding]:
+    secure_data(config)   # the folders it tries are made as every other command makes them (0700)
     findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config), check_deadline(config, now)]
     findings.append(check_database(config))
     for label, folder in (("文件库", config.storage.root), ("数据目录", config.storage.data_dir),
