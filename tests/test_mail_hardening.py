@@ -19,15 +19,8 @@ from tests.configs import add_config
 from tests import mails
 from tests.dovecot import PASSWORD
 from tests.cli import listing, run
-from tests.test_mailbox import append, flags_of, poller_for, smtp_collector, write_config
+from tests.mailboxes import append, flags_of, poller_for, smtp_collector, write_mail_config
 from tests.waiting import run_in_thread_until, wait_until
-
-
-@pytest.fixture
-def mailbox(workdir, dovecot, monkeypatch):
-    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, dovecot.port)
-    return workdir
 
 
 def checks_of(sub: dict) -> set[tuple[str, str, str]]:
@@ -43,7 +36,7 @@ def test_thousands_of_parts_are_fetched_in_batches_and_the_mail_behind_is_record
     append(dovecot, mails.many_parts(mails.variant(mp4, "bomb"), 4000), mails.foxmail_gbk(mails.variant(mp4, "ok")))
     proxy = Proxy(dovecot.port)
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, proxy.port)
+    write_mail_config(workdir, proxy.port)
     poller = poller_for(workdir)
     results = poller.poll_once()
     poller.session.close()
@@ -79,7 +72,7 @@ def test_crlf_subject_gets_a_one_line_receipt_and_one_failed_receipt_blocks_noth
     monkeypatch.setattr(receipts, "_send", send_failing_first)
     try:
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-        write_config(workdir, dovecot.port, receipts={
+        write_mail_config(workdir, dovecot.port, receipts={
             "enabled": True, "host": "127.0.0.1", "port": controller.port,
             "security": "none", "from_address": "bmjfgxck@163.com", "for_no_video": True})   # mails without video
         evil = mails.ew("柳南区作品\r\nBcc: victim@example.org\r\nX-Evil: 1")
@@ -183,7 +176,7 @@ def test_wrong_authorization_code_is_login_refused_said_once_and_retried_slowly(
     from intake.service.doctor import check_sources
 
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", "web-password")
-    write_config(workdir, dovecot.port)
+    write_mail_config(workdir, dovecot.port)
     poller = poller_for(workdir)
     with pytest.raises(LoginRefused) as refused:
         poller.poll_once()
