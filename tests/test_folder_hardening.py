@@ -38,7 +38,7 @@ fh.write(data[:half]); fh.flush(); os.fsync(fh.fileno())
 if mode == "reopen":
     fh.close()
 print("half", flush=True)
-time.sleep(pause)
+time.sleep(pause)   # the copy's pause is the behaviour under test, not a wait for it
 if mode == "reopen":
     fh = open(path, "ab")
 fh.write(data[half:]); fh.flush()
