@@ -67,8 +67,21 @@ def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str | None] |
     return Result(result.exit_code, result.stdout, result.stderr)
 
 
+def ingest(path: Path, unit: str, contact: str = "张三", phone: str = "13800138000",
+           codes: tuple[int, ...] = (0, 3, 4)) -> Result:
+    """``intake ingest PATH`` for ``unit``; it must exit with one of ``codes`` (0 accepted, 3 to review, 4 rejected)."""
+    out = run("ingest", path, "--unit", unit, "--contact", contact, "--phone", phone)
+    assert out.returncode in codes, out.stderr
+    return out
+
+
 def listing(cwd: Path | None = None) -> list[dict]:
     """The submissions ``intake list --json`` shows."""
     out = run("list", "--json", cwd=cwd)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def checks(sub: dict, check_id: str) -> list[tuple[str, str, str]]:
+    """(status, code, message) of each of a listed submission's checks named ``check_id``."""
+    return [(c["status"], c["code"], c["message"]) for c in sub["checks"] if c["id"] == check_id]

@@ -19,6 +19,14 @@ def add_config(folder: Path, text: str) -> None:
                     encoding="utf-8")
 
 
+def services_of(folder: Path):
+    """The services (database, file store, config) of ``folder/config.yaml``, as a command in ``folder`` opens them."""
+    from intake.config import load_config
+    from intake.pipeline.services import open_services
+
+    return open_services(load_config(folder / "config.yaml"))
+
+
 def _merged(base: dict, extra: dict) -> dict:
     out = dict(base)
     for key, value in extra.items():

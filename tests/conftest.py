@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 # The contest's real deadline (2024) has passed: tests that are not about it run before a later one.
 # OCR of burnt-in captions is slow and has its own tests; elsewhere it stays off.
 OPEN_CONTEST = "contest:\n  deadline: 2099-12-31 23:59:59\nrules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\n"
+# The same, with the lossless repair of near-miss containers switched off (a .mov stays a rejected .mov).
+NO_REMUX = OPEN_CONTEST.replace("rules:\n", "rules:\n  repair:\n    remux: false\n", 1)
 
 
 def require_tool(name: str) -> str:
@@ -91,6 +93,37 @@ def _make_clips(d: Path) -> dict[str, Path]:
     return c
 
 
+@pytest.fixture(scope="session")
+def font(ffmpeg_bin) -> str:
+    """A CJK font file for drawtext; without one the test is skipped (it fails in CI)."""
+    found = media.cjk_font()
+    if not found:
+        if REQUIRE_TOOLS:
+            pytest.fail("a CJK font is required in CI (apt-get install fonts-noto-cjk)")
+        pytest.skip("no CJK font for drawtext (apt-get install fonts-noto-cjk)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (Playwright); each test opens a context of its own."""
+    require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def works(tmp_path_factory, ffmpeg_bin) -> list[Path]:
+    """一.mp4 and 二.mp4: two valid 4-second works with different contents (tests/media.py ``two_works``)."""
+    return media.two_works(tmp_path_factory.mktemp("works"), 4)
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     """An empty working folder with its own config.yaml, so nothing touches the repo's data."""
@@ -132,6 +165,17 @@ def dovecot():
     require_tool("dovecot")
     with running_dovecot() as server:
         yield server
+
+
+@pytest.fixture
+def mailbox(workdir, dovecot, monkeypatch):
+    """The working folder with the mailbox on, pointed at the test's Dovecot, its authorization code given."""
+    from tests.dovecot import PASSWORD
+    from tests.mailboxes import write_mail_config
+
+    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
+    write_mail_config(workdir, dovecot.port)
+    return workdir
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -204,6 +204,13 @@ def logged_in(port: int | InProcess, name: str, password: str = PASSWORD) -> Cli
     return client
 
 
+def score_form(client: Client, submission_id: int, comment: str | None = None, **values) -> dict:
+    """A judge's score form for ``client`` to post on ``submission_id``: the token, the comment if any, and a value
+    per criterion."""
+    return {"csrf": client.csrf(), **({"comment": comment} if comment is not None else {}),
+            **{f"score:{name}": value for name, value in values.items()}}
+
+
 def log_in_page(page, base: str, name: str, password: str = PASSWORD) -> None:
     """Log ``page`` (Playwright) in through the login form as ``name``, and wait for the overview."""
     page.goto(base + "/login")

@@ -9,9 +9,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
+
+from tests.waiting import wait_until
 
 USER = "bmjfgxck@163.com"
 PASSWORD = "authcode-123"
@@ -101,26 +102,33 @@ default_login_user = nobody
         self.write_config()
         subprocess.run(["dovecot", "-c", str(self.config)], check=True, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    if s.recv(100).startswith(b"* OK"):
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"dovecot did not start: {self.log.read_text() if self.log.exists() else ''}")
+        try:
+            wait_until(self._greets, 15, "dovecot to start")
+        except AssertionError:
+            raise RuntimeError(f"dovecot did not start: {self.log_text()}") from None
+        return self
+
+    def _greets(self) -> bool:
+        """Whether Dovecot answers a connection with its greeting."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                return s.recv(100).startswith(b"* OK")
+        except OSError:
+            return False
+
+    def _refuses(self) -> bool:
+        """Whether nothing listens on the port any more."""
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+        except OSError:
+            return True
+        return False
 
     def stop(self) -> None:
         subprocess.run(["dovecot", "-c", str(self.config), "stop"], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                time.sleep(0.1)
-            except OSError:
-                return
+        with contextlib.suppress(AssertionError):   # still listening after 10 s: the next start will say so
+            wait_until(self._refuses, 10, "dovecot to stop")
 
     def kill(self) -> None:
         """Stop at once, for good: ``stop`` waits some 3 s for Dovecot's graceful shutdown, too long for every test."""
@@ -129,9 +137,8 @@ default_login_user = nobody
         except (OSError, ValueError):
             return self.stop()
         os.killpg(group, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while _running_in_group(group) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: not _running_in_group(group), 10, "dovecot's processes to end", interval=0.01)
 
     def restart(self) -> None:
         self.stop()

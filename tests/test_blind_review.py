@@ -29,7 +29,6 @@ from tests import media
 from tests.configs import add_config
 from intake.mail.poller import MAIL_ARRIVAL
 from tests.conftest import require_tool
-from tests import test_report
 from tests.desks import log_in_page, logged_in, make_desk, running_desk
 
 TAGS = {"title": "柳南区委保密办 张三 13800138000", "artist": "张三", "comment": "柳南区 联系电话 13800138000",
@@ -193,9 +192,6 @@ def test_admins_see_all_of_it_and_one_extension_rule_holds_for_them_too(desk):
     fid = file_id(services, ids["dotted"])
     assert unquote(admin.get(f"/files/{fid}/download").headers["content-disposition"]).endswith(f"{DOTTED}.mp4")
     assert unquote(admin.get(f"/files/{fid}/original").headers["content-disposition"]).endswith(DOTTED)
-
-
-browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
 
 
 def test_a_blind_judge_plays_the_copy_in_chromium(desk, browser):

@@ -79,6 +79,7 @@ def test_a_failed_probe_stops_the_decode(clips, decodes, monkeypatch):
 
 
 def sleeper(seconds: float) -> list[str]:
+    """A child that runs for ``seconds``: the long check whose stopping and timeout are under test."""
     return [sys.executable, "-c", f"import time; time.sleep({seconds})"]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +18,7 @@ from intake.desk.app import PUBLIC, create_app
 from intake.pipeline.services import open_services
 from storage.database import Database
 from tests.cli import INTAKE, listing, run
+from tests.dovecot import free_port
 from tests.configs import add_config
 from tests.desks import (PASSWORD, XSS_CONTACT, XSS_TITLE, XSS_UNIT, Client, desk_in_process, logged_in, make_desk,
                          running_desk)
@@ -353,13 +353,6 @@ def test_user_storage_on_each_backend(backend, workdir):
     assert db.accounts.set_password("甲", "h2") and db.accounts.session_user("t" * 64) is None
     assert not db.accounts.set_password("乙", "h2") and not db.accounts.remove("乙")
     assert db.accounts.remove("甲") and db.accounts.all() == []
-
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_intake_run_serves_the_desk_when_enabled(workdir):

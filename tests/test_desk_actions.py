@@ -29,17 +29,16 @@ from intake.report.export_folder import MANIFEST
 from intake.mail.receipts import NO_SENDER, compose_receipt, receipts_unusable, send_receipt_now
 from intake.pipeline.views import submission_view, submission_views
 from scripts.docs import config_keys
-from tests import mails, test_report
+from tests import mails
 from tests.desks import XSS_TITLE, Client, desk_in_process, log_in_page, logged_in, make_desk, running_desk
 from tests.dovecot import free_port
-from tests.test_mailbox import smtp_collector
+from tests.mailboxes import smtp_collector
 from tests.waiting import wait_until
 
 MAX_SIZE = 1024 * 1024   # rules.max_size_bytes of this desk: an oversized upload stays cheap to send
 FROM = "bmjfgxck@163.com"
 CONTACT = "联系人：王老师，电话：0772-2821234"
 TOO_LARGE = "上传的文件太大：超过 1 MB 的上限，没有保存。请先压缩到 1 MB 以内再补登。"
-browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
 
 
 @pytest.fixture(scope="module")

@@ -186,7 +186,7 @@ def test_intake_serve_logs_lockouts_and_user_unlock_lifts_them(workdir):
     import subprocess
 
     from tests.cli import INTAKE
-    from tests.test_desk import free_port
+    from tests.dovecot import free_port
 
     assert run("user", "add", "王老师", "--role", "reviewer", "--password-stdin", input=PASSWORD + "\n").returncode == 0
     port = free_port()

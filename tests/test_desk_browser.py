@@ -8,11 +8,9 @@ import pytest
 from intake.pipeline.task import Source
 from tests.conftest import REPO
 from tests.desks import XSS_TITLE, XSS_UNIT, distinct, log_in_page, make_desk, record, running_desk
-from tests import test_report
 from tests.waiting import wait_until
 
 ARTIFACTS = REPO / "test-artifacts"
-browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,12 @@ from intake.desk.thumbs import frame_times, make_strip
 from intake.mail.poller import MailPoller
 from intake.pipeline.services import open_services
 from storage.records import SubmissionRecord
-from tests import mails, test_report
+from tests import mails
 from tests.desks import PASSWORD, Client, desk_in_process, log_in_page, logged_in, running_desk
 from tests.dovecot import PASSWORD as IMAP_PASSWORD, running_dovecot
-from tests.test_mailbox import append, write_config
+from tests.mailboxes import append, write_mail_config
 from tests.waiting import wait_until
 
-browser = test_report.browser
 BODY = "各位老师好：\n\n　　这是柳南区的参赛作品，请查收。\n联系人：张三\n电话：13800000001\n<script>window.pwned=9</script>\n"
 EXTRA = 118   # with the mail, 119 works: three pages of 50
 
@@ -31,7 +30,7 @@ def made(clips, tmp_path_factory):
     root = tmp_path_factory.mktemp("deskview")
     with running_dovecot() as dovecot, pytest.MonkeyPatch.context() as patch:
         patch.setenv("INTAKE_IMAP_PASSWORD", IMAP_PASSWORD)
-        write_config(root, dovecot.port)
+        write_mail_config(root, dovecot.port)
         video = mails.variant(clips["valid"].read_bytes(), "view")
         append(dovecot, mails.modern("柳南区参赛作品", BODY, [("守护秘密.mp4", video, "video/mp4")]))
         services = open_services(load_config(root / "config.yaml"))

@@ -27,7 +27,8 @@ from storage.filestore import FileStore
 from storage.records import CheckRow, FileRecord, SubmissionRecord
 from tests import media
 from tests.cli import listing, run
-from tests.test_report import NO_REMUX, distinct
+from tests.conftest import NO_REMUX
+from tests.desks import distinct
 
 MANIFEST = ".intake-export.json"
 

@@ -15,7 +15,7 @@ from intake.mail.fetch import PartFetcher
 from intake.mail.structure import leaf_parts
 from tests import mails
 from tests.dovecot import PASSWORD, USER
-from tests.test_mailbox import append
+from tests.mailboxes import append
 
 PAYLOAD = os.urandom(300_000)   # the mail's chunks (64 KiB) end mid-line and mid-group
 

@@ -23,9 +23,9 @@ import pytest
 from intake.pipeline import stages as pipeline
 from intake.pipeline.views import submission_views
 from tests.configs import add_config
-from tests import cli
+from tests import cli, mails
 from tests.cli import INTAKE, listing
-from tests.test_watch import Running, done_files, inbox_files, strip_date, write_config
+from tests.folders import Running, done_files, inbox_files, strip_date, write_folder_config
 from tests.waiting import wait_until
 
 WRITER = r"""
@@ -38,7 +38,7 @@ fh.write(data[:half]); fh.flush(); os.fsync(fh.fileno())
 if mode == "reopen":
     fh.close()
 print("half", flush=True)
-time.sleep(pause)
+time.sleep(pause)   # the copy's pause is the behaviour under test, not a wait for it
 if mode == "reopen":
     fh = open(path, "ab")
 fh.write(data[half:]); fh.flush()
@@ -79,7 +79,7 @@ def check_codes(sub: dict) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def inbox(workdir) -> Path:
-    write_config(workdir)
+    write_folder_config(workdir)
     (workdir / "inbox").mkdir()
     return workdir / "inbox"
 
@@ -117,7 +117,7 @@ def test_linked_folder_is_skipped_and_outside_files_stay(clips, inbox, outside):
 
 def test_fifo_and_device_swaps_never_block_and_sigterm_stops_within_seconds(clips, inbox, outside):
     """`intake watch` as a real process: queued files become a FIFO, a /dev/zero link and an outside link."""
-    write_config(inbox.parent, settle_seconds=1.5)
+    write_folder_config(inbox.parent, settle_seconds=1.5)
     names = ("fifo.mp4", "zero.mp4", "outside.mp4")
     for name in names:
         (inbox / name).write_bytes(clips["valid"].read_bytes())
@@ -149,7 +149,7 @@ def test_fifo_and_device_swaps_never_block_and_sigterm_stops_within_seconds(clip
 
 
 def test_queued_file_swapped_for_link_to_outside_file_is_not_stored_or_moved(clips, inbox, outside):
-    write_config(inbox.parent, settle_seconds=1.5)
+    write_folder_config(inbox.parent, settle_seconds=1.5)
     before = snapshot(outside)
     link = inbox / "link.mp4"
     link.write_bytes(clips["valid"].read_bytes())
@@ -160,9 +160,11 @@ def test_queued_file_swapped_for_link_to_outside_file_is_not_stored_or_moved(cli
         os.replace(swap, link)
         (inbox / "real.mp4").write_bytes(clips["valid"].read_bytes())
         run.wait_for(1)
-        time.sleep(0.5)   # give a wrong second record the chance to appear
-    assert [s["files"][0]["original_name"] for s in views(run)] == ["real.mp4"]
-    assert len(stored(inbox.parent)) == 1
+        # A wrong record of the link would come before a file dropped now is done.
+        (inbox / "after.mp4").write_bytes(mails.variant(clips["valid"].read_bytes(), "after"))
+        run.wait_for(2)
+    assert [s["files"][0]["original_name"] for s in views(run)] == ["real.mp4", "after.mp4"]
+    assert len(stored(inbox.parent)) == 2
     assert (inbox / "link.mp4").is_symlink() and snapshot(outside) == before
 
 
@@ -196,7 +198,7 @@ def test_sidecar_link_is_ignored_and_huge_sidecar_is_bounded(clips, inbox, outsi
 @pytest.mark.parametrize("mode", ["holds_open", "reopen"])
 def test_paused_copy_is_recorded_complete(clips, workdir, mode):
     """A writer writes half, pauses longer than the settle time, then finishes."""
-    write_config(workdir, settle_seconds=0.6)   # a cut-short result waits 4 × 0.6 s: past the 1.2 s pause
+    write_folder_config(workdir, settle_seconds=0.6)   # a cut-short result waits 4 × 0.6 s: past the 1.2 s pause
     (workdir / "inbox").mkdir()
     data = clips["valid"].read_bytes()
     target = workdir / "inbox" / "柳南区-张三-13800138000-慢.mp4"
@@ -211,13 +213,18 @@ def test_paused_copy_is_recorded_complete(clips, workdir, mode):
             if writer.poll() is None:
                 writer.kill()
         run.wait_for(1)
-        time.sleep(1.0)   # a late second record would show up here
-    [sub] = views(run)   # never a truncated record beside it
+        # A late second record would come before a file dropped now is done.
+        later = workdir / "inbox" / "柳北区-李四-13800138001-后到.mp4"
+        later.write_bytes(mails.variant(data, "after"))
+        run.wait_for(2)
+    sub, after = views(run)   # never a truncated record beside it
+    assert after["files"][0]["original_name"] == later.name
     assert sub["outcome"] == "accepted", sub["checks"]
     assert sub["files"][0]["size_bytes"] == len(data)
     sha = sub["files"][0]["sha256"]
     assert (workdir / "data" / "store" / sha[:2] / sha[2:4] / f"{sha}.mp4").read_bytes() == data
-    assert strip_date(done_files(workdir)) == [f"通过/{target.name}", f"通过/{target.name}.结果.txt"]
+    assert strip_date(done_files(workdir)) == sorted(f"通过/{name}{end}" for name in (target.name, later.name)
+                                                     for end in ("", ".结果.txt"))
 
 
 def test_two_different_videos_with_one_name_size_and_mtime_are_both_kept(clips, inbox):

@@ -17,7 +17,7 @@ from intake.inbox.door import InboxFile
 from tests import media
 from tests.cli import listing, run
 from tests.configs import add_config
-from tests.test_watch import done_files, strip_date, write_config
+from tests.folders import done_files, strip_date, write_folder_config
 import validators.examine
 
 OVERSIZED = 330 * 1024 * 1024
@@ -28,7 +28,7 @@ def folders(inbox: Path) -> list[str]:
 
 
 def test_empty_folders_go_after_processing_and_the_others_stay(clips, workdir, tmp_path):
-    write_config(workdir)
+    write_folder_config(workdir)
     inbox = workdir / "inbox"
     outside = tmp_path.parent / f"{tmp_path.name}-outside"
     (outside / "empty").mkdir(parents=True)
@@ -127,7 +127,7 @@ def test_validate_judges_an_oversized_file_by_its_size_and_scans_it(clips, workd
 
 
 def test_a_dropped_oversized_file_gets_no_other_file_check(clips, workdir, only_scanned):
-    write_config(workdir)
+    write_folder_config(workdir)
     (workdir / "inbox").mkdir()
     media.pad_with_free_box(clips["valid"], workdir / "inbox" / "柳江区-李四-13900001111-大作品.mp4", OVERSIZED)
     out = run("run", "--once")

@@ -12,8 +12,7 @@ import pytest
 from intake.desk.accounts import add_account
 from tests.cli import run
 from tests.configs import add_config
-from tests.desks import PASSWORD, logged_in, make_desk, running_desk
-from tests.test_scoring import score_form
+from tests.desks import PASSWORD, logged_in, make_desk, running_desk, score_form
 
 OTHER_NOTE = "我觉得拍得很好"
 

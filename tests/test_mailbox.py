@@ -11,55 +11,18 @@ import threading
 import time
 from pathlib import Path
 
-import imapclient
 import pytest
 
 from core.errors import MailboxError
 from intake.config import load_config
-from intake.mail.poller import MailPoller
 from intake.pipeline.services import open_services
 from tests.configs import add_config
 from tests import mails
 from tests.cli import INTAKE, listing, run
-from tests.conftest import OPEN_CONTEST, require_tool
-from tests.dovecot import PASSWORD, USER, Dovecot, free_port, running_dovecot
-
-def write_config(folder: Path, port: int, **mailbox) -> None:
-    lines = ["mailbox:", "  enabled: true", "  host: 127.0.0.1", f"  port: {port}", "  tls: false",
-             f"  username: {USER}", "  poll_seconds: 1", "  fetch_chunk_bytes: 65536"]
-    for key, value in mailbox.items():
-        lines.append(f"  {key}: {json.dumps(value) if not isinstance(value, dict) else ''}")
-        if isinstance(value, dict):
-            lines += [f"    {k}: {json.dumps(v)}" for k, v in value.items()]
-    (folder / "config.yaml").write_text("\n".join(lines) + "\n" + OPEN_CONTEST, encoding="utf-8")
-
-
-@pytest.fixture
-def mailbox(workdir, dovecot, monkeypatch):
-    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, dovecot.port)
-    return workdir
-
-
-def append(dovecot: Dovecot, *raw: bytes, folder: str = "INBOX") -> None:
-    client = imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
-    client.login(USER, PASSWORD)
-    for message in raw:
-        client.append(folder, message)
-    client.logout()
-
-
-def poller_for(cwd: Path) -> MailPoller:
-    return MailPoller(open_services(load_config(cwd / "config.yaml")))
-
-
-def flags_of(dovecot: Dovecot, folder: str = "INBOX") -> dict[int, set[bytes]]:
-    client = imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
-    client.login(USER, PASSWORD)
-    client.select_folder(folder, readonly=True)
-    data = client.fetch(client.search(["ALL"]), ["FLAGS"])
-    client.logout()
-    return {uid: set(item[b"FLAGS"]) for uid, item in data.items()}
+from tests.conftest import require_tool
+from tests.dovecot import PASSWORD, USER, running_dovecot
+from tests.mailboxes import append, flags_of, poller_for, smtp_collector, write_mail_config
+from tests.waiting import wait_until
 
 
 def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
@@ -126,7 +89,7 @@ def test_id_is_sent_before_every_select(clips, workdir, dovecot, monkeypatch):
 
     proxy = Proxy(dovecot.port)
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, proxy.port)
+    write_mail_config(workdir, proxy.port)
     append(dovecot, mails.foxmail_gbk(clips["valid"].read_bytes()))
     poller = poller_for(workdir)
     poller.poll_once()
@@ -143,7 +106,7 @@ def test_id_is_sent_before_every_select(clips, workdir, dovecot, monkeypatch):
 
 def test_processed_folder_receives_marked_mails(clips, workdir, dovecot, monkeypatch):
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, dovecot.port, processed_folder="已处理作品")
+    write_mail_config(workdir, dovecot.port, processed_folder="已处理作品")
     mp4 = clips["valid"].read_bytes()
     append(dovecot, mails.foxmail_gbk(mp4), mails.no_video())
     results = poller_for(workdir).poll_once()
@@ -157,22 +120,21 @@ def test_server_without_id_or_idle(clips, workdir, monkeypatch):
     require_tool("dovecot")
     with running_dovecot(capability="IMAP4rev1 LITERAL+ UIDPLUS") as server:
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-        write_config(workdir, server.port)
+        write_mail_config(workdir, server.port)
         append(server, mails.rfc2231_split(clips["valid"].read_bytes()))
         poller = poller_for(workdir)
         stop = threading.Event()
         seen = []
         thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": seen.append})
         thread.start()
-        deadline = time.monotonic() + 30
-        while not seen and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not poller.session.has("ID") and not poller.session.has("IDLE")
-        append(server, mails.no_video())   # picked up by the next poll (poll_seconds: 1)
-        while len(seen) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stop.set()
-        thread.join(10)
+        try:
+            wait_until(lambda: seen, 30, "the first mail")
+            assert not poller.session.has("ID") and not poller.session.has("IDLE")
+            append(server, mails.no_video())   # picked up by the next poll (poll_seconds: 1)
+            wait_until(lambda: len(seen) >= 2, 30, "the second mail, by polling")
+        finally:
+            stop.set()
+            thread.join(10)
         assert len(seen) == 2
         assert "ID sent" not in server.log_text()
 
@@ -184,14 +146,15 @@ def test_idle_wakes_on_new_mail(clips, mailbox, dovecot):
     seen = []
     thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": seen.append})
     thread.start()
-    time.sleep(1.5)
-    assert poller.session.has("IDLE")
-    append(dovecot, mails.no_video())
-    deadline = time.monotonic() + 20
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.1)
-    stop.set()
-    thread.join(15)
+    try:
+        # The first pass is over (its status is written) and found nothing: what comes now comes through IDLE.
+        wait_until((mailbox / "data" / "status" / "mailbox.json").exists, 30, "the first pass")
+        assert poller.session.has("IDLE") and seen == []
+        append(dovecot, mails.no_video())
+        wait_until(lambda: seen, 20, "the mail, through IDLE")
+    finally:
+        stop.set()
+        thread.join(15)
     assert len(seen) == 1
 
 
@@ -203,6 +166,8 @@ def test_uidvalidity_reset_neither_skips_nor_duplicates(clips, mailbox, dovecot,
     # The server loses its UID list and flags (a mailbox rebuild): new UIDVALIDITY, no keyword.
     dovecot.stop()
     maildir = dovecot.maildir()
+    # Dovecot derives UIDVALIDITY from the clock: the new one is a later second than the old one.
+    old_validity = int((maildir / "dovecot-uidlist").read_text().split()[1].lstrip("V"))
     for state in list(maildir.glob("dovecot-uidlist*")) + list(maildir.glob("dovecot.index*")):
         state.unlink()
     for sub in ("cur", "new"):
@@ -210,7 +175,7 @@ def test_uidvalidity_reset_neither_skips_nor_duplicates(clips, mailbox, dovecot,
             f.rename(maildir / "new" / f.name.split(":")[0])
     for f in maildir.glob("dovecot-keywords"):
         f.unlink()
-    time.sleep(1.1)   # Dovecot derives UIDVALIDITY from the clock
+    wait_until(lambda: time.time() >= old_validity + 1, 5, "a second after the old UIDVALIDITY")
     dovecot.start()
     assert all(b"$IntakeRecorded" not in flags for flags in flags_of(dovecot).values())
     append(dovecot, mails.rfc2231_split(mails.variant(mp4, "2")))
@@ -229,7 +194,7 @@ def test_connection_dropped_in_the_middle_of_a_fetch(clips, workdir, dovecot, mo
     append(dovecot, mails.foxmail_gbk(mp4))
     proxy = Proxy(dovecot.port, cut_after=4000 + len(mp4) // 2)
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, proxy.port)
+    write_mail_config(workdir, proxy.port)
     poller = poller_for(workdir)
     with pytest.raises(MailboxError) as err:
         poller.poll_once()
@@ -268,7 +233,7 @@ def test_oversized_attachment_is_not_downloaded(clips, workdir, dovecot, monkeyp
     append(dovecot, mails.foxmail_gbk(mp4))
     proxy = Proxy(dovecot.port)
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, proxy.port)
+    write_mail_config(workdir, proxy.port)
     add_config(workdir, f"rules:\n  max_size_bytes: {len(mp4) // 4}\n")
     poller_for(workdir).poll_once()
     proxy.close()
@@ -283,7 +248,7 @@ def test_zip_too_large_to_fetch_is_rejected_unread(clips, workdir, dovecot, monk
     mp4 = clips["valid"].read_bytes()
     append(dovecot, mails.zip_mail(mails.variant(mp4, "big")))
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, dovecot.port)
+    write_mail_config(workdir, dovecot.port)
     add_config(workdir, f"watch:\n  max_zip_total_bytes: {len(mp4) // 2}\n")
     poller_for(workdir).poll_once()
     [sub] = listing(workdir)
@@ -293,30 +258,13 @@ def test_zip_too_large_to_fetch_is_rejected_unread(clips, workdir, dovecot, monk
     assert not any(c[0] == "files" for c in checks)   # rejected already: no second "no video"
 
 
-def smtp_collector():
-    """A real SMTP server on loopback (aiosmtpd) that keeps every message: (handler, controller), not started."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Sink
-
-    class Collect(Sink):
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-            self.messages.append(envelope)
-            return "250 OK"
-
-    handler = Collect()
-    return handler, Controller(handler, hostname="127.0.0.1", port=free_port())
-
-
 def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
     handler, controller = smtp_collector()
     port = controller.port
     controller.start()
     try:
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-        write_config(workdir, dovecot.port, receipts={
+        write_mail_config(workdir, dovecot.port, receipts={
             "enabled": True, "host": "127.0.0.1", "port": port,
             "security": "none", "from_address": "bmjfgxck@163.com"})
         append(dovecot, mails.large_qq())
@@ -339,7 +287,7 @@ def test_receipt_is_sent_once(clips, workdir, dovecot, monkeypatch):
 
 def test_missing_password_is_a_clear_error(workdir, dovecot, monkeypatch):
     monkeypatch.delenv("INTAKE_IMAP_PASSWORD", raising=False)
-    write_config(workdir, dovecot.port)
+    write_mail_config(workdir, dovecot.port)
     out = run("poll", "--once", cwd=workdir)
     assert out.returncode == 1
     assert "没有提供邮箱授权码" in out.stderr and "INTAKE_IMAP_PASSWORD" in out.stderr
@@ -348,7 +296,7 @@ def test_missing_password_is_a_clear_error(workdir, dovecot, monkeypatch):
 
 def test_wrong_password_is_a_clear_error(workdir, dovecot, monkeypatch):
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", "web-password")
-    write_config(workdir, dovecot.port)
+    write_mail_config(workdir, dovecot.port)
     out = run("poll", "--once", cwd=workdir)
     assert out.returncode == 1
     assert "邮箱登录失败" in out.stderr and "客户端授权码" in out.stderr

@@ -12,16 +12,15 @@ import pytest
 from tests import media
 from tests.cli import listing, run
 from tests.configs import add_config
-from tests.test_opening import cjk_font
-from tests.test_watch import write_config
+from tests.folders import write_folder_config
 from validators import ocr_models, ocr_worker
 from validators.examine import examine_file
 from validators.rules import RulesConfig
 
 
 @pytest.fixture(scope="module")
-def captioned(tmp_path_factory, ffmpeg_bin) -> list[Path]:
-    d, font = tmp_path_factory.mktemp("worker"), cjk_font()
+def captioned(tmp_path_factory, font) -> list[Path]:
+    d = tmp_path_factory.mktemp("worker")
     return [media.captioned(d / f"{name}.mp4", 2, [(0, 2, f"我是保密法治代言人{name}，今天我要讲的是保密法", 90)], font)
             for name in ("张三", "李四")]
 
@@ -74,7 +73,7 @@ def test_a_worker_that_cannot_load_its_models_says_why(captioned, tmp_path, monk
 
 
 def test_run_loads_the_models_once_for_all_its_videos(captioned, workdir, monkeypatch):
-    write_config(workdir)
+    write_folder_config(workdir)
     add_config(workdir, "rules:\n  opening:\n    ocr: true\n")
     inbox = workdir / "inbox"
     inbox.mkdir(exist_ok=True)

@@ -17,21 +17,6 @@ from validators.rules import OpeningConfig
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
 
 
-def cjk_font() -> str:
-    """A CJK font for drawtext; without one the test is skipped (it fails in CI)."""
-    found = media.cjk_font()
-    if not found:
-        if REQUIRE_TOOLS:
-            pytest.fail("a CJK font is required in CI (apt-get install fonts-noto-cjk)")
-        pytest.skip("no CJK font for drawtext (apt-get install fonts-noto-cjk)")
-    return found
-
-
-@pytest.fixture(scope="module")
-def font(ffmpeg_bin) -> str:
-    return cjk_font()
-
-
 def validate(*paths: Path, extra: tuple[str, ...] = (), cwd: Path | None = None) -> list[dict]:
     out = run("validate", "--json", *extra, *map(str, paths), cwd=cwd)
     assert out.returncode in (0, 3, 4), out.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from tests.cli import INTAKE, run
 from tests.configs import add_config
-from tests.test_watch import write_config
+from tests.folders import write_folder_config
 
 NOBODY = 65534
 
@@ -49,7 +49,7 @@ def readable_by_nobody(path: Path) -> bool:
 
 
 def test_nothing_intake_makes_is_readable_by_other_accounts(workdir, clips):
-    write_config(workdir)
+    write_folder_config(workdir)
     (workdir / "inbox").mkdir()
     dropped = "柳南区-张三-13800138000-守护秘密.mp4"
     shutil.copy(clips["valid"], workdir / "inbox" / dropped)

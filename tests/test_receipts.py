@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import email
-import re
 import threading
 from datetime import datetime, timedelta, timezone
 from email import policy
@@ -28,22 +27,14 @@ from tests import mails
 from tests.cli import listing
 from tests.conftest import OPEN_CONTEST, REPO
 from tests.dovecot import PASSWORD
-from tests.test_mailbox import append, poller_for, smtp_collector, write_config
+from tests.mailboxes import (FORBIDDEN, append, assert_for_submitters, poller_for, received, smtp_collector,
+                             write_mail_config)
 from validators.checks import check_container, check_duration, check_size
 from validators.rules import RulesConfig
 from validators.results import warned
 from validators.mediainfo import MediaFacts
 
 CONTACT = "联系人：市国家保密局 王老师，电话：0772-2821234"
-# What a submitter must never read: a command, an internal number, a reviewer's task.
-FORBIDDEN = ("intake ", "作品编号", "登记编号", "评审")
-INTERNAL_NUMBER = re.compile(r"#\s*\d|第\s*\d+\s*号作品")
-
-
-def assert_for_submitters(text: str) -> None:
-    for word in FORBIDDEN:
-        assert word not in text, f"{word!r} in a receipt:\n{text}"
-    assert not INTERNAL_NUMBER.search(text), f"an internal number in a receipt:\n{text}"
 
 
 @pytest.fixture
@@ -80,10 +71,6 @@ def mail_task(n: int, sender: str | None = None, checks=(), files=()) -> Submiss
                           source_ref=f"mail:test:{n}", unit="柳南区", contact="张三", phone="13800138000",
                           title=f"作品{n}", sender=sender or f"unit{n}@example.cn", checks=list(checks),
                           files=list(files))
-
-
-def received(handler) -> list[email.message.EmailMessage]:
-    return [email.message_from_bytes(e.content, policy=policy.default) for e in handler.messages]
 
 
 def events_of(services, kind: str, submission_id: int | None = None) -> list:
@@ -279,10 +266,10 @@ def test_mailbox_receipts_go_to_the_from_address_of_later_mails_only(clips, work
     receipts = {"enabled": False, "host": "127.0.0.1", "port": port, "security": "none",
                 "from_address": "bmjfgxck@163.com", "contact_line": CONTACT}
     long_mp4 = clips["s126"].read_bytes()
-    write_config(workdir, dovecot.port, receipts=receipts)
+    write_mail_config(workdir, dovecot.port, receipts=receipts)
     append(dovecot, video_mail("柳南区 早先的作品", mails.variant(long_mp4, "early")))
     poller_for(workdir).run(threading.Event(), once=True)          # recorded while receipts are off
-    write_config(workdir, dovecot.port, receipts={**receipts, "enabled": True})
+    write_mail_config(workdir, dovecot.port, receipts={**receipts, "enabled": True})
     poller = poller_for(workdir)                                    # receipts turned on here
     append(dovecot, video_mail("柳南区 作品", mails.variant(long_mp4, "late"), reply_to="someone@elsewhere.org"),
            mails.no_video())
@@ -304,7 +291,7 @@ def test_mailbox_receipts_go_to_the_from_address_of_later_mails_only(clips, work
     services = poller.services
     assert [e.data for e in events_of(services, "receipt_skipped", question["id"])] == [{"reason": "no_video"}]
     # A question is answered once for_no_video is set; the one skipped before stays skipped.
-    write_config(workdir, dovecot.port, receipts={**receipts, "enabled": True, "for_no_video": True})
+    write_mail_config(workdir, dovecot.port, receipts={**receipts, "enabled": True, "for_no_video": True})
     append(dovecot, mails.no_video())
     poller_for(workdir).run(threading.Event(), once=True)
     assert len(handler.messages) == 2

@@ -4,37 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from core.numbers import size_text
-from intake.config import load_config
-from intake.pipeline.services import open_services
-from tests import media
-from tests.cli import listing, run
+from tests.cli import checks, ingest, listing, run
+from tests.configs import services_of
 
 RULES = "rules:\n  opening:\n    ocr: false\n  sensitive:\n    scan: false\n"
 
 
-@pytest.fixture(scope="module")
-def works(tmp_path_factory, ffmpeg_bin) -> list[Path]:
-    return media.two_works(tmp_path_factory.mktemp("recheck-media"), 4)
-
-
 def configure(workdir: Path, text: str) -> None:
     (workdir / "config.yaml").write_text(text, encoding="utf-8")
-
-
-def ingest(path: Path, unit: str) -> None:
-    out = run("ingest", path, "--unit", unit, "--contact", "张三", "--phone", "13800138000")
-    assert out.returncode in (0, 3, 4), out.stderr
-
-
-def services(workdir: Path):
-    return open_services(load_config(workdir / "config.yaml"))
-
-
-def checks(sub: dict, check_id: str) -> list[tuple[str, str, str]]:
-    return [(c["status"], c["code"], c["message"]) for c in sub["checks"] if c["id"] == check_id]
 
 
 def test_a_moved_deadline_reaches_every_earlier_work(works, workdir, backend):
@@ -59,7 +37,7 @@ def test_a_moved_deadline_reaches_every_earlier_work(works, workdir, backend):
         assert checks(sub, "deadline") == [("pass", "ok", "在截止时间 2099-12-31 23:59 前收到。")]
         ids = [(c.get("file"), c["id"]) for c in sub["checks"]]
         assert len(ids) == len(set(ids)) == 11   # the latest run only
-    event = services(workdir).db.audit.events(1)[-1]
+    event = services_of(workdir).db.audit.events(1)[-1]
     assert event.kind == "rechecked" and event.data["deadline"] == "2099-12-31T23:59:59+08:00"
     assert event.data["outcome"] == {"old": "needs_review", "new": "accepted"} and event.data["media"] is False
     assert ("deadline", "pass") in {(c["id"], c["status"]) for c in event.data["checks"]}
@@ -109,7 +87,7 @@ def test_a_file_that_was_never_stored_or_is_gone(works, workdir):
     assert checks(listing()[0], "size")[0][:2] == ("fail", "too_large")
     configure(workdir, "contest:\n  deadline: 2099-12-31 23:59:59\n" + RULES)
     ingest(works[1], "柳北区")
-    store = services(workdir)
+    store = services_of(workdir)
     store.store.path_of(store.db.submissions.stored_paths(2)[0]).unlink()
 
     out = run("recheck", "1", "2")
@@ -158,23 +136,23 @@ def test_an_edit_made_while_a_recheck_looks_at_the_files_survives_it(works, work
 
     def examine_while_a_clerk_edits(*args, **kwargs):
         if not edits:   # the clerk's correction arrives while the recheck is reading the file
-            edits.append(edit_submission(services(workdir), 1, {"unit": "鹿寨县", "contact": "李四"}, actor="clerk"))
+            edits.append(edit_submission(services_of(workdir), 1, {"unit": "鹿寨县", "contact": "李四"}, actor="clerk"))
         return real_examine(*args, **kwargs)
 
     monkeypatch.setattr(recheck_module, "examine_file", examine_while_a_clerk_edits)
-    [done] = list(recheck_module.recheck(services(workdir), [1], actor="reviewer"))
+    [done] = list(recheck_module.recheck(services_of(workdir), [1], actor="reviewer"))
     assert edits and done.changes == {}
     [sub] = listing()
     assert (sub["unit"], sub["unit_raw"], sub["contact"], sub["check_run"]) == ("鹿寨县", "鹿寨县", "李四", 3)
     assert "参赛单位：鹿寨县" in checks(sub, "contact_info")[0][2] + checks(sub, "unit")[0][2]
-    kinds = [e.kind for e in services(workdir).db.audit.events(1)]
+    kinds = [e.kind for e in services_of(workdir).db.audit.events(1)]
     assert kinds[-2:] == ["edited", "rechecked"]
 
 
 def test_a_damaged_stored_copy_is_the_store_s_fault_not_the_submitter_s(works, workdir):
     ingest(works[0], "柳南区")
     [before] = listing()
-    store = services(workdir)
+    store = services_of(workdir)
     path = store.store.path_of(store.db.submissions.stored_paths(1)[0])
     recorded = before["files"][0]["size_bytes"]
     path.write_bytes(path.read_bytes()[:recorded // 2])   # cut short under the store's feet

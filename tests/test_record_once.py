@@ -9,11 +9,9 @@ from typing import Callable
 
 import pytest
 
-from intake.pipeline.services import open_services
-from intake.config import load_config
 from intake.pipeline.record_once import How, record_once
 from intake.pipeline.task import SubmissionTask
-from tests.configs import add_config
+from tests.configs import add_config, services_of
 from tests.waiting import wait_until
 
 REF = "test:item-1"
@@ -22,7 +20,7 @@ REF = "test:item-1"
 @pytest.fixture
 def services(workdir):
     add_config(workdir, "processing:\n  max_attempts: 2\n  retry_seconds: 0.2\n")
-    return open_services(load_config(workdir / "config.yaml"))
+    return services_of(workdir)
 
 
 def task_of(ref: str = REF, title: str = "作品") -> SubmissionTask:

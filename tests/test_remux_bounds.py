@@ -17,7 +17,7 @@ from tests import media
 from tests.cli import INTAKE, listing, run
 from tests.configs import add_config
 from tests.conftest import require_tool
-from tests.test_watch import write_config
+from tests.folders import write_folder_config
 from validators.opened import OpenedFile
 from validators.remux import output_cap, probe_streams, remux_to_mp4
 
@@ -88,7 +88,7 @@ def full_store_run(workdir: Path, store_bytes: int) -> subprocess.CompletedProce
 
 
 def test_a_full_store_during_a_remux_is_waited_out_not_blamed_on_the_sender(workdir, hostile):
-    write_config(workdir)
+    write_folder_config(workdir)
     inbox = workdir / "inbox"
     inbox.mkdir()
     dropped = inbox / "融安县-覃六-13800138006-守护秘密.mov"

@@ -19,8 +19,7 @@ from tests import mails, media
 from tests.cli import listing, run
 from tests.configs import add_config
 from tests.dovecot import PASSWORD
-from tests.test_mailbox import append, poller_for, smtp_collector, write_config
-from tests.test_receipts import assert_for_submitters, received
+from tests.mailboxes import append, assert_for_submitters, poller_for, received, smtp_collector, write_mail_config
 from validators.checks import check_container, check_remuxed
 from validators.rules import RulesConfig
 
@@ -169,8 +168,8 @@ def test_a_mov_attached_to_a_mail_is_remuxed_and_the_receipt_says_so(near_misses
     controller.start()
     try:
         monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-        write_config(workdir, dovecot.port, receipts={"enabled": True, "host": "127.0.0.1", "port": controller.port,
-                                                      "security": "none", "from_address": "bmjfgxck@163.com"})
+        write_mail_config(workdir, dovecot.port, receipts={"enabled": True, "host": "127.0.0.1", "port": controller.port,
+                                                           "security": "none", "from_address": "bmjfgxck@163.com"})
         body = "单位：柳南区\n联系人：张三\n电话：13800138000\n"
         append(dovecot, mails.modern("柳南区 作品", body, [("IMG_0001.MOV", near_misses["mov"].read_bytes(),
                                                             "video/quicktime")]))

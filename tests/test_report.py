@@ -18,23 +18,14 @@ from intake.pipeline.contest_rules import UnitMatcher, check_deadline
 from intake.pipeline.stages import process
 from intake.pipeline.services import open_services
 from intake.pipeline.task import MediaTask, Source, SubmissionTask
-from tests import mails
 from tests.cli import listing, run
-from tests.conftest import OPEN_CONTEST, REPO, require_tool
+from tests.conftest import NO_REMUX, REPO
+from tests.desks import XSS_UNIT, distinct
 
-# The desk keeps a rejected .mov: with the lossless remux off, as it was recorded before (or for a .mov that
-# cannot be remuxed), so that the report still shows how a rejected QuickTime file reads.
-NO_REMUX = OPEN_CONTEST.replace("rules:\n", "rules:\n  repair:\n    remux: false\n", 1)
-
+# The desk keeps a rejected .mov (NO_REMUX): with the lossless remux off, as it was recorded before (or for a .mov
+# that cannot be remuxed), so that the report still shows how a rejected QuickTime file reads.
 ARTIFACTS = REPO / "test-artifacts"
-XSS_UNIT = "<script>window.pwned=1</script>柳北区"
 XSS_NAME = 'a"b<img src=x onerror="window.pwned=2">.mp4'
-
-
-def distinct(clips, tmp: Path, name: str, tag: str) -> Path:
-    path = tmp / name
-    path.write_bytes(mails.variant(clips["valid"].read_bytes(), tag))
-    return path
 
 
 def record(services, outcome: str, path: Path, unit: str, contact: str, phone: str, title: str | None = None):
@@ -232,19 +223,6 @@ def test_report_filters(desk):
     assert [s["id"] for s in out] == [4]
     bad = run("report", "--format", "xlsx", "-o", "-")
     assert (bad.returncode, bad.stderr) == (2, "错误：xlsx 格式不能输出到屏幕，请用 -o 指定文件。\n")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield instance
-        instance.close()
 
 
 def test_html_report_in_chromium(desk, browser):

@@ -24,7 +24,7 @@ from storage.records import SubmissionRecord
 from storage.records import JudgeScores
 from tests.cli import listing, run
 from tests.configs import add_config
-from tests.desks import Client, logged_in, make_desk, running_desk
+from tests.desks import logged_in, make_desk, running_desk, score_form
 
 SCORING = Config().contest.scoring          # 思想性 40, 艺术性 30, 技术性 30, out of 10
 NOW = datetime(2024, 4, 10, tzinfo=timezone.utc)
@@ -166,11 +166,6 @@ def desk(clips, tmp_path_factory):
     add_config(root, "contest:\n  scoring:\n    blind: true\n")
     with running_desk(root) as (port, services):
         yield root, port, ids, services
-
-
-def score_form(client: Client, submission_id: int, comment: str | None = None, **values) -> dict:
-    return {"csrf": client.csrf(), **({"comment": comment} if comment is not None else {}),
-            **{f"score:{name}": value for name, value in values.items()}}
 
 
 def test_a_judge_scores_an_entry(desk):

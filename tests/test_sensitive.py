@@ -13,14 +13,14 @@ import pytest
 from intake.config import load_config
 from intake.desk.accounts import add_account
 from intake.pipeline.services import open_services
-from tests import mails, media, test_report
+from tests import mails, media
 from tests.cli import listing, run
 from tests.configs import add_config
 from tests.conftest import OPEN_CONTEST
 from tests.desks import PASSWORD, log_in_page, record, running_desk
 from tests.media import Page
-from tests.test_mailbox import write_config as write_mail_config
-from tests.test_watch import write_config as write_folder_config
+from tests.mailboxes import append
+from tests.folders import write_folder_config
 from validators.examine import examine_file
 from validators.frame_scan import scan_frames
 from validators.opened import OpenedFile
@@ -43,10 +43,8 @@ PAGES = [Page(3.0, 5.5, 20, 20, 430, 250, "绝密★长期", 22, "black"),
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory, ffmpeg_bin) -> dict[str, Path]:
-    d, font = tmp_path_factory.mktemp("sensitive"), media.cjk_font()
-    if font is None:
-        pytest.fail("fonts-noto-cjk is needed to draw the test pages")
+def videos(tmp_path_factory, font) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("sensitive")
     return {
         "talk": media.captioned(d / "talk.mp4", 4, [(0, 1.45, NARRATION[0], 90), (1.5, 2.45, NARRATION[1], 90),
                                                     (2.5, 4, NARRATION[2], 90)], font),
@@ -155,12 +153,8 @@ def test_marks_are_found_through_the_folder(videos, workdir):
     assert "【待复核】【涉密提醒】" in shown.stdout
 
 
-def test_marks_are_found_through_the_mailbox(videos, workdir, dovecot, monkeypatch):
-    from tests.test_mailbox import PASSWORD, append
-
-    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_mail_config(workdir, dovecot.port)
-    add_config(workdir, SCAN_ON)
+def test_marks_are_found_through_the_mailbox(videos, mailbox, dovecot):
+    add_config(mailbox, SCAN_ON)
     append(dovecot, mails.modern("柳北区 保密微视频", "单位：柳北区\n联系人：李四\n电话：13977200010\n",
                                  [("作品.mp4", videos["pages"].read_bytes(), "video/mp4")]))
     assert run("poll", "--once").returncode == 0
@@ -300,9 +294,6 @@ def test_an_unread_picture_is_incomplete_unless_switched_off():
 
 
 # -- the desk: each finding as a still of its frame, with the text read; a click seeks the player there -----------
-
-browser = test_report.browser   # one headless Chromium for the module, launched as the report's tests do
-
 
 @pytest.fixture(scope="module")
 def flagged_desk(videos, tmp_path_factory):

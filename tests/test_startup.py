@@ -10,8 +10,6 @@ import shutil
 import threading
 import time
 
-import pytest
-
 from intake.cli.context import database_text
 from intake.service.logsetup import BeijingFormatter
 from tests.cli import run
@@ -74,16 +72,6 @@ def test_mailbox_on_names_account_host_and_folder(mailbox, dovecot):
     assert f"  邮箱：      {USER} 的 INBOX（服务器 127.0.0.1）" in summary_lines(out.stdout)
 
 
-@pytest.fixture
-def mailbox(workdir, dovecot, monkeypatch):
-    from tests.dovecot import PASSWORD
-    from tests.test_mailbox import write_config
-
-    monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, dovecot.port)
-    return workdir
-
-
 def test_without_config_every_command_says_which_config_and_database(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("INTAKE_CONFIG", raising=False)
@@ -126,12 +114,12 @@ def test_the_mailbox_starts_once_its_code_file_is_filled_in(workdir, dovecot, mo
     from intake.config import load_config
     from intake.service.sources import read_status
     from tests.dovecot import PASSWORD
-    from tests.test_mailbox import write_config
+    from tests.mailboxes import write_mail_config
     from tests.waiting import wait_until
 
     monkeypatch.setattr(runner, "RESTART_SECONDS", 0.1)
     monkeypatch.delenv("INTAKE_IMAP_PASSWORD", raising=False)
-    write_config(workdir, dovecot.port, password_file="code.txt")
+    write_mail_config(workdir, dovecot.port, password_file="code.txt")
     status_file = workdir / "data" / "status" / "mailbox.json"
     stop, started = threading.Event(), []
     thread = threading.Thread(target=runner.run_main_job, args=(load_config(workdir / "config.yaml"), stop),

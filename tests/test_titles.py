@@ -18,8 +18,8 @@ from storage.records import CheckRow, CheckRun
 from tests import mails, media
 from tests.cli import listing, run
 from tests.dovecot import PASSWORD
-from tests.test_mailbox import append, write_config
-from tests.test_watch import write_config as write_folder_config
+from tests.mailboxes import append, write_mail_config
+from tests.folders import write_folder_config
 
 RESENT = "鹿寨县报送“最美保密法治代言人”微视频作品（重新报送）"
 
@@ -39,7 +39,7 @@ def zipped(files: dict[str, bytes]) -> bytes:
 
 def test_mail_titles_come_from_sidecars_or_file_names_never_the_subject(mp4, workdir, dovecot, monkeypatch):
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", PASSWORD)
-    write_config(workdir, dovecot.port)
+    write_mail_config(workdir, dovecot.port)
     sidecar = "作品名称：保密在身边\n联系人：韦二\n".encode("utf-8")
     append(dovecot,
            mails.modern(RESENT, "单位：鹿寨县\n联系人：蒙一\n电话：13977200001\n",

@@ -4,7 +4,6 @@ that understand 柳南 as 柳南区 and say which units there are when nothing m
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -12,12 +11,8 @@ import pytest
 from intake.config import Config, load_config
 from intake.pipeline.contest_rules import UnitMatcher, check_unit
 from intake.inbox.folder import kept_folder
-from intake.mail.links import find_large_attachment_links
-from intake.pipeline.stages import process
-from intake.pipeline.services import open_services
-from intake.pipeline.task import Source, SubmissionTask
 from tests.cli import listing, run
-from intake.mail.poller import MAIL_ARRIVAL
+from tests.mailboxes import record_mail
 
 UNITS = UnitMatcher(Config().contest)
 
@@ -44,17 +39,8 @@ def test_two_units_warn_naming_both_with_advice():
                             "请与主办方联系，说明由哪个单位报送。")
 
 
-def record(workdir, unit: str | None, body: str | None = None) -> None:
-    """A mail with no video (and, in ``body``, perhaps 超大附件 links), recorded as the poller would."""
-    task = SubmissionTask(source=Source.MAIL, received_at=datetime.now(timezone.utc), unit=unit, contact="张三",
-                          phone="13800138000", subject="作品", body_text=body)
-    if body:
-        task.attachment_links, task.mentions_large_attachment = find_large_attachment_links(body)
-    process(task, open_services(load_config(workdir / "config.yaml")), MAIL_ARRIVAL)
-
-
 def test_edit_to_two_units_leaves_the_unit_unmatched(workdir):
-    record(workdir, "柳北区")
+    record_mail(workdir, "柳北区")
     out = run("edit", "1", "--unit", "柳北区、柳南区联合报送")
     assert out.returncode == 0, out.stderr
     assert ("     ! [参赛单位] 单位名称“柳北区、柳南区联合报送”中有多个单位（柳北区、柳南区），未计入其中任何一个，"
@@ -78,8 +64,8 @@ def test_folders_that_mean_a_unit_stay(workdir):
 # -- --unit filters -------------------------------------------------------------------------------
 
 def test_list_unit_matches_through_the_unit_list(workdir):
-    record(workdir, "柳南区委保密办")
-    record(workdir, "柳北区")
+    record_mail(workdir, "柳南区委保密办")
+    record_mail(workdir, "柳北区")
     out = run("list", "--unit", "柳南")
     assert out.returncode == 0, out.stderr
     assert [line.split()[0] for line in out.stdout.splitlines() if line.startswith("#")] == ["#1"]
@@ -97,7 +83,7 @@ def test_list_unit_matches_through_the_unit_list(workdir):
 
 
 def test_list_units_filter_matches_through_the_unit_list(workdir):
-    record(workdir, "柳南区委保密办")
+    record_mail(workdir, "柳南区委保密办")
     out = run("list", "--units", "--unit", "柳南")
     assert out.returncode == 0, out.stderr
     rows = out.stdout.splitlines()
@@ -111,7 +97,7 @@ def test_list_prints_a_message_of_several_lines_as_indented_lines(workdir):
     body = ("从网易163邮箱发来的超大附件\n"
             "https://mail.163.com/large-attachment-download/index.html?file=A 柳南作品.mp4 (80.5M, 2099年8月17日 到期)\n"
             "https://mail.163.com/large-attachment-download/index.html?file=B 说明.docx (12K, 2099年8月17日 到期)\n")
-    record(workdir, "柳南区", body)
+    record_mail(workdir, "柳南区", body)
     out = run("list")
     assert out.returncode == 0, out.stderr
     assert "\\n" not in out.stdout

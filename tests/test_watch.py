@@ -7,86 +7,28 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from intake.config import load_config
-from intake.pipeline.services import open_services
-from intake.inbox.watcher import InboxWatcher
-from tests.cli import INTAKE, Result, listing, run
-from tests.conftest import OPEN_CONTEST
+from tests import mails
+from tests.cli import INTAKE, listing
+from tests.folders import Running, done_files, inbox_files, run_once, strip_date, write_folder_config
 from tests.waiting import wait_until
-
-
-def write_config(folder: Path, **watch) -> None:
-    lines = ["watch:"] + [f"  {k}: {json.dumps(v)}" for k, v in {"settle_seconds": 0.3, **watch}.items()]
-    (folder / "config.yaml").write_text("\n".join(lines) + "\n" + OPEN_CONTEST, encoding="utf-8")
-
-
-def run_once(cwd: Path) -> Result:
-    out = run("run", "--once", cwd=cwd)
-    assert out.returncode == 0, out.stderr
-    return out
-
-
-def done_files(cwd: Path) -> list[str]:
-    return sorted(p.relative_to(cwd / "done").as_posix() for p in (cwd / "done").rglob("*") if p.is_file())
-
-
-def inbox_files(cwd: Path) -> list[str]:
-    return sorted(p.relative_to(cwd / "inbox").as_posix() for p in (cwd / "inbox").rglob("*") if p.is_file())
-
-
-def strip_date(paths: list[str]) -> list[str]:
-    """done/<结果>/<日期>/x → <结果>/x"""
-    out = []
-    for p in paths:
-        parts = p.split("/")
-        out.append("/".join([parts[0]] + parts[2:]))
-    return out
 
 
 @pytest.fixture
 def inbox(workdir) -> Path:
-    write_config(workdir)
+    write_folder_config(workdir)
     (workdir / "inbox").mkdir()
     return workdir / "inbox"
 
 
-class Running:
-    """An InboxWatcher on a thread of this process, like `intake watch`."""
-
-    def __init__(self, cwd: Path):
-        config = load_config(cwd / "config.yaml")
-        self.finished = []
-        self.watcher = InboxWatcher(open_services(config), config.watch, on_finished=self.finished.append)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.watcher.run, args=(self.stop,), kwargs={"tick": 0.1})
-
-    def __enter__(self):
-        self.watcher.start()
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(30)
-        self.watcher.stop()
-
-    def wait_for(self, count: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.finished) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(self.finished) >= count, f"only {len(self.finished)} of {count} processed"
-
-
 @pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
 def test_slowly_written_file_is_processed_once_after_it_is_complete(clips, workdir, polling):
-    write_config(workdir, settle_seconds=1.0, polling=polling, poll_interval_seconds=0.2)
+    write_folder_config(workdir, settle_seconds=1.0, polling=polling, poll_interval_seconds=0.2)
     data = clips["valid"].read_bytes()
     target = workdir / "inbox" / "柳南区-张三-13800138000-慢慢拷贝.mp4"
     with Running(workdir) as run:
@@ -97,16 +39,19 @@ def test_slowly_written_file_is_processed_once_after_it_is_complete(clips, workd
                 fh.write(data[i:i + chunk])
                 fh.flush()
                 last_write = time.monotonic()
-                time.sleep(0.4)   # slower than nothing, faster than the settle time
+                # The copy's own pace is what is under test: slower than nothing, faster than the settle time.
+                time.sleep(0.4)
                 assert run.finished == [], "picked up while still being written"
         run.wait_for(1)
         assert time.monotonic() - last_write >= 0.9   # the settle time had passed since the last byte
-        time.sleep(1.5)   # repeated events must not make a second record
-        assert len(run.finished) == 1
-    subs = listing(workdir)
-    assert len(subs) == 1
-    assert subs[0]["files"][0]["size_bytes"] == len(data)
-    assert subs[0]["outcome"] == "accepted"
+        # Repeated events must not make a second record: a file dropped later is processed after them.
+        (workdir / "inbox" / "柳南区-李四-13800138001-后到.mp4").write_bytes(mails.variant(data, "later"))
+        run.wait_for(2)
+        assert len(run.finished) == 2
+    first, later = listing(workdir)
+    assert (first["title"], later["title"]) == ("慢慢拷贝", "后到")
+    assert first["files"][0]["size_bytes"] == len(data)
+    assert first["outcome"] == "accepted"
     assert inbox_files(workdir) == []
 
 
@@ -214,7 +159,7 @@ def test_zip_with_parent_paths_is_rejected_and_nothing_escapes(clips, inbox, tmp
 
 
 def test_zip_bomb_is_rejected_not_expanded(inbox):
-    write_config(inbox.parent, max_zip_total_bytes=20 * 1024 * 1024)
+    write_folder_config(inbox.parent, max_zip_total_bytes=20 * 1024 * 1024)
     with zipfile.ZipFile(inbox / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
         with zf.open("zeros.mp4", "w") as fh:
             block = bytes(1024 * 1024)
@@ -250,10 +195,7 @@ def test_kill_9_then_restart_records_once(clips, inbox, point, backend):
     proc = subprocess.Popen(INTAKE + ["run"], cwd=inbox.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "INTAKE_FAILPOINT": point, "INTAKE_FAILPOINT_MARKER": str(marker)})
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), "the failpoint was never reached"
+        wait_until(marker.exists, 60, "the failpoint")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)

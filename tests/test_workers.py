@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
 import types
 from pathlib import Path
 
@@ -22,10 +21,8 @@ from tests import mails, media
 from tests.cli import INTAKE, listing, run
 from tests.conftest import OPEN_CONTEST, require_tool
 from tests.dovecot import PASSWORD, USER, Dovecot
+from tests.mailboxes import append
 from tests.waiting import wait_until
-
-
-
 
 
 def configure(folder: Path, port: int | None = None, url: str | None = None, extra: str = "") -> None:
@@ -36,14 +33,6 @@ def configure(folder: Path, port: int | None = None, url: str | None = None, ext
     if url:
         text += f"database:\n  url: {url}\n"
     (folder / "config.yaml").write_text(text + extra, encoding="utf-8")
-
-
-def append(server: Dovecot, messages: list[bytes]) -> None:
-    client = imapclient.IMAPClient("127.0.0.1", port=server.port, ssl=False)
-    client.login(USER, PASSWORD)
-    for message in messages:
-        client.append("INBOX", message)
-    client.logout()
 
 
 def unseen(server: Dovecot) -> int:
@@ -58,8 +47,8 @@ def unseen(server: Dovecot) -> int:
 def test_two_workers_share_postgres_mailbox_and_folder(clips, workdir, dovecot, postgres, monkeypatch):
     small = media.clip(workdir / "small.mp4", 1, size="64x48", rate=5)
     data = small.read_bytes()
-    append(dovecot, [mails.foxmail_gbk(mails.variant(data, f"m{i}")) if i % 2 else mails.no_video()
-                     for i in range(100)])
+    append(dovecot, *[mails.foxmail_gbk(mails.variant(data, f"m{i}")) if i % 2 else mails.no_video()
+                      for i in range(100)])
     inbox = workdir / "inbox"
     inbox.mkdir()
     for i in range(100):
@@ -83,19 +72,18 @@ def test_two_workers_share_postgres_mailbox_and_folder(clips, workdir, dovecot, 
 
 
 def test_kill_9_while_marking_a_mail(clips, workdir, dovecot, monkeypatch):
-    append(dovecot, [mails.foxmail_gbk(clips["valid"].read_bytes())])
+    append(dovecot, mails.foxmail_gbk(clips["valid"].read_bytes()))
     configure(workdir, dovecot.port)
     marker = workdir / "reached"
     env = {**os.environ, "INTAKE_IMAP_PASSWORD": PASSWORD, "INTAKE_FAILPOINT": "before_mark",
            "INTAKE_FAILPOINT_MARKER": str(marker)}
     proc = subprocess.Popen(INTAKE + ["poll"], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    assert marker.exists()
+    try:
+        wait_until(marker.exists, 60, "the failpoint")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
     assert unseen(dovecot) == 1            # recorded, not yet marked
     out = run("poll", "--once", cwd=workdir, env={"INTAKE_IMAP_PASSWORD": PASSWORD})
     assert out.returncode == 0, out.stderr
@@ -115,14 +103,11 @@ def test_imap_server_restarted_in_the_middle_of_polling(clips, workdir, dovecot,
     thread = threading.Thread(target=poller.run, args=(stop,), kwargs={"on_result": seen.append})
     thread.start()
     try:
-        append(dovecot, [mails.no_video() for _ in range(3)])
-        deadline = time.monotonic() + 30
-        while len(seen) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        append(dovecot, *[mails.no_video() for _ in range(3)])
+        wait_until(lambda: len(seen) >= 3, 30, "the first three mails")
         dovecot.restart()                    # the connection drops under the poller
-        append(dovecot, [mails.no_video() for _ in range(3)])
-        while len(seen) < 6 and time.monotonic() < deadline + 30:
-            time.sleep(0.1)
+        append(dovecot, *[mails.no_video() for _ in range(3)])
+        wait_until(lambda: len(seen) >= 6, 60, "the three mails after the restart")
     finally:
         stop.set()
         thread.join(20)
@@ -153,14 +138,12 @@ def test_database_unreachable_mid_run_keeps_the_file(clips, workdir):
         server._as_postgres(server.bin / "pg_ctl", "-D", server.data, "-m", "fast", "stop")
         shutil.copy(clips["valid"], workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4")
         log = workdir / "data" / "logs" / "intake.log"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "数据库" not in log.read_text(encoding="utf-8"):
-            time.sleep(0.2)
+        wait_until(lambda: "数据库" in log.read_text(encoding="utf-8"), 60, "the database error in the log")
         assert (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists()
         server._as_postgres(server.bin / "pg_ctl", "-D", server.data, "-l", server.root / "log", "-w", "-o",
                             f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1", "start")
-        while time.monotonic() < deadline + 60 and (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists():
-            time.sleep(0.5)
+        wait_until(lambda: not (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists(), 120,
+                   "the file to be recorded once the database is back")
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         assert not (workdir / "inbox" / "柳北区-甲-13800000000-断库.mp4").exists()

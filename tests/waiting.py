@@ -6,14 +6,15 @@ import threading
 import time
 
 
-def wait_until(condition, timeout: float = 60, what: str = "condition"):
-    """Poll ``condition`` until it returns something true; return that, or fail after ``timeout`` seconds."""
+def wait_until(condition, timeout: float = 60, what: str = "condition", interval: float = 0.1):
+    """Poll ``condition`` every ``interval`` seconds until it returns something true; return that, or fail after
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.1)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
 
 
