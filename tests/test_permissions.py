@@ -111,7 +111,7 @@ def test_a_world_readable_password_file_is_warned_about(workdir, tmp_path):
 
 @pytest.mark.parametrize("command", [("migrate",), ("doctor", "--no-mailbox")])
 def test_migrate_and_doctor_make_the_data_folder_as_every_command_does(workdir, command):
-    write_config(workdir)
+    write_folder_config(workdir)
     with usual_umask():
         run(*command)
     assert stat.S_IMODE((workdir / "data").stat().st_mode) == 0o700
