@@ -200,7 +200,8 @@ class DeskConfig(Section):
         (), description="除本机名称（`localhost`、`127.0.0.1`、`::1`）和监听地址（`--host`）外，工作台还接受的访问名称或地址"
                         "（浏览器地址栏中的主机名，如 `192.168.1.20`、`bmj-pc`）；用其他名称访问的请求一律拒绝（防止 DNS 重绑定）")
     header_timeout_seconds: float = Field(5, gt=0, le=60,
-                                          description="一个请求的请求头须在多少秒内收完，否则断开连接（防止空连接占满工作台）")
+                                          description="一个请求的请求头须在多少秒内收完、表单内容中途停顿不得超过多少秒，否则断开连接"
+                                                      "（防止空连接或发了一半的请求占满工作台）")
     max_connections_per_address: int = Field(30, ge=6, le=190,
                                              description="同一台电脑（IP 地址）最多同时保持的连接数（浏览器通常只用 6 个左右）；"
                                                          "超过时新连接取代该地址最早的空闲连接，都在处理请求时新连接被断开")

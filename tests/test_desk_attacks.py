@@ -94,6 +94,28 @@ def test_a_request_whose_headers_never_end_is_cut_off(desk):
             wait_until(lambda: closed_by_server(sock), HEADER_TIMEOUT + 20, "the server to close the connection")
 
 
+
+def test_a_form_whose_body_stalls_is_given_up_and_frees_its_connection(desk):
+    """Headers sent in time, then a login form that stops half-way: it held a slot for good, and thirty of them
+    shut out the logged-in user at that machine."""
+    root, port, ids, services = desk
+    user = Client(port, source="127.0.0.4")
+    assert user.login("judge").status == 303
+    stalled = []
+    try:
+        for _ in range(30):
+            sock = connect(port, "127.0.0.4")
+            sock.sendall(f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
+                         "application/x-www-form-urlencoded\r\nContent-Length: 50000\r\n\r\ncsrf=".encode())
+            stalled.append(sock)
+        for sock in stalled:
+            wait_until(lambda: closed_by_server(sock), HEADER_TIMEOUT + 20, "the stalled form's connection to close")
+        assert user.get("/").status == 200
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
 # -- 2. login throttling ----------------------------------------------------------------------------------
 def test_parallel_guesses_are_counted_before_the_password_is_checked(desk, caplog):
     root, port, ids, services = desk

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Any, Callable
 
@@ -35,6 +36,7 @@ TOO_LARGE = "提交的内容太大。"
 LOGIN_EXPIRED = "页面已过期，请重新登录。"
 BAD_FORM = "提交的表单格式不对，请刷新页面后重试。"
 FIRST_PART_BYTES = 64 * 1024      # an upload's first part (its token) must end within this much of the body
+FORM_STALLED = "表单长时间没有发送完，已放弃；请刷新页面后重试。"
 DRAIN_BYTES = 64 * 1024 * 1024    # read (and drop) this much more of a refused body, so the browser sees why
 NOT_SIGNED_IN = "未登录或登录已过期。"
 
@@ -124,8 +126,8 @@ class CsrfGuard:
                 receive = await self._form_token(request, receive, user if not login else None)
         except PostRefused as exc:
             response = await self._refusal(request, user, login, exc)
-            if not body.ended and _declared(request) <= DRAIN_BYTES:
-                await _drain(body)
+            if not body.ended and exc.status != 408 and _declared(request) <= DRAIN_BYTES:
+                await _drain(body, _idle_seconds(request))
             return await response(scope, body, send)
         await self.app(scope, receive, send)
 
@@ -133,9 +135,16 @@ class CsrfGuard:
         """Read the form (bounded), check its token, keep it for the page; the body is replayed to it."""
         if _declared(request) > MAX_FORM_BYTES:
             raise PostRefused(413, TOO_LARGE)
+        # A form's body (a login, a decision) is small: one that stalls for desk.header_timeout_seconds is given
+        # up, else connections that send their head and then stall in the body would hold the desk's slots for
+        # good (the header timeout ends only those that stall before the body).
+        idle = _idle_seconds(request)
         messages, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), idle)
+            except asyncio.TimeoutError:
+                raise PostRefused(408, FORM_STALLED) from None
             if message["type"] != "http.request":
                 raise PostRefused(400, BAD_FORM)   # the client went away
             messages.append(message)
@@ -285,12 +294,20 @@ def _declared(request: Request) -> int:
         return 0
 
 
-async def _drain(body: Body) -> None:
+def _idle_seconds(request: Request) -> float:
+    """How long a form's body may stall: as long as a request's head may take (desk.header_timeout_seconds)."""
+    return request.app.state.desk.config.desk.header_timeout_seconds
+
+
+async def _drain(body: Body, idle: float) -> None:
     """Read and drop what is left of a refused body, up to DRAIN_BYTES: a browser still sending does not read
     the answer (a body far larger than that is never read at all, the connection just closes)."""
     drained = 0
     while drained <= DRAIN_BYTES and not body.ended:
-        drained += len((await body()).get("body", b""))
+        try:
+            drained += len((await asyncio.wait_for(body(), idle)).get("body", b""))
+        except asyncio.TimeoutError:
+            return   # a body that stalls is not waited for: the answer goes out and the connection closes
 
 
 def streamed_upload(path: str) -> bool:
