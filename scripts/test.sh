@@ -14,5 +14,6 @@ command -v systemd-analyze >/dev/null 2>&1 || extra="$extra systemd"
 fc-list 2>/dev/null | grep -qi "noto sans cjk\|wenquanyi" || extra="$extra fonts-noto-cjk"
 EXTRA_APT_PACKAGES="$extra" bash scripts/setup.sh test
 # The tests wait on servers and child processes more than they compute: four workers on two cores
-# roughly halve the time (pass -n 0 to run in one process).
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 4 "$@"
+# roughly halve the time (pass -n 0 to run in one process). Each module runs whole on one worker, so that its
+# module-scoped set-up (a desk, a Chromium, generated media) is built once, not once per worker.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n 4 --dist loadfile "$@"

@@ -16,8 +16,7 @@ from intake.config import load_config
 from intake.mail import poller as poller_module
 from intake.mail.poller import MailPoller
 from intake.pipeline.services import open_services
-from storage.models import Attempt
-from tests.configs import add_config
+from tests.configs import add_config, end_backoff
 from tests import mails
 from tests.dovecot import PASSWORD
 from tests.cli import listing, run
@@ -242,8 +241,7 @@ def test_failing_mail_is_retried_with_backoff_then_recorded_and_blocks_nothing(c
     db = poller.services.db
     [failing] = db.claims.failing_items()
     assert failing.attempts == 1 and failing.next_at > datetime.now(timezone.utc) + timedelta(seconds=500)
-    with db.session() as s:
-        s.get(Attempt, failing.source_ref).next_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    end_backoff(db, failing.source_ref)
 
     def bad_recorded():
         return [r for r in poller.poll_once() if r.subject.startswith("坏邮件")]
