@@ -78,7 +78,7 @@ def test_list_filters_by_outcome(clips, workdir, backend):
     bad = run("list", "--outcome", "maybe")
     assert bad.returncode == 2
     assert bad.stderr.splitlines()[-1] == ("错误：'--outcome' 的取值无效："
-                                          "'maybe' is not one of 'accepted', 'needs_review', 'rejected'.")
+                                          "'maybe' 不是可选的值，只能是以下之一：'accepted', 'needs_review', 'rejected'。")
 
 
 def test_audit_trail_records_each_submission(clips, workdir, backend):
