@@ -551,3 +551,12 @@ def _with_udta_box(data: bytes, kind: bytes, payload: bytes) -> bytes:
             body = b"".join(box(n, b + extra if n == b"udta" else b) for n, b in children)
         out.append(box(name, body))
     return b"".join(out)
+
+
+def undecodable(source: Path, path: Path) -> Path:
+    """A copy of ``source`` whose first 40,000 picture bytes are zeros: its boxes are sound, no frame decodes."""
+    data = bytearray(source.read_bytes())
+    start = data.index(b"mdat") + 4
+    data[start:start + 40000] = bytes(min(40000, len(data) - start))
+    path.write_bytes(bytes(data))
+    return path

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests import media
 from tests.cli import run
 from tests.desks import PASSWORD, Client, logged_in, make_desk, running_desk
 from tests.waiting import wait_until
@@ -295,14 +296,10 @@ def test_a_poster_that_cannot_be_made_is_not_tried_on_every_request(desk, clips,
     from tests.desks import record
 
     root, port, ids, services = desk
-    data = bytearray(clips["valid"].read_bytes())
-    start = data.index(b"mdat") + 4
-    data[start:start + 40000] = bytes(min(40000, len(data) - start))   # no frame decodes: no picture
-    broken = tmp_path / "坏.mp4"
-    broken.write_bytes(bytes(data))
+    broken = media.undecodable(clips["valid"], tmp_path / "坏.mp4")   # no frame decodes: no picture
     sid = record(services, broken, "柳城县", "韦一", "13800000021")
-    [media] = services.db.submissions.get(sid).files
+    [stored] = services.db.submissions.get(sid).files
     judge = logged_in(port, "judge")
     for _ in range(3):
-        assert judge.get(f"/thumbs/{media.id}").status == 404
+        assert judge.get(f"/thumbs/{stored.id}").status == 404
     assert len(runs_at_once(watched_ffmpeg)) == 1

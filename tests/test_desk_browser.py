@@ -7,6 +7,7 @@ import pytest
 
 from intake.pipeline.task import Source
 from tests.conftest import REPO
+from tests import media
 from tests.desks import XSS_TITLE, XSS_UNIT, distinct, log_in_page, make_desk, record, running_desk
 from tests.waiting import wait_until
 
@@ -257,11 +258,7 @@ def test_a_video_without_pictures_shows_no_broken_image_and_asks_once(desk, brow
     """Issue 24, item 12: the strip and the poster are asked for once per video (/api/pictures) and shown once
     made; for a file ffmpeg cannot decode the page says so, with no broken image and no request that fails."""
     root, base, ids, services = desk
-    data = bytearray(clips["valid"].read_bytes())
-    start = data.index(b"mdat") + 4
-    data[start:start + 40000] = bytes(min(40000, len(data) - start))   # no frame decodes: no picture
-    broken = tmp_path / "坏.mp4"
-    broken.write_bytes(bytes(data))
+    broken = media.undecodable(clips["valid"], tmp_path / "坏.mp4")   # no frame decodes: no picture
     sid = record(services, broken, "柳城县", "韦一", "13800000021")
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     try:
