@@ -15,8 +15,9 @@ Each round, interleaved:
 - `intake run` of each --repo (default: this checkout): the files dropped into its inbox at once, timed until
   every one has its result note in done/, with the most memory its process tree held at one moment.
 
-Printed: the median and range of each, the ratio to the floor (target <= 2x), files per minute, and the peak
-(target <= 300 MB).
+Printed: the median and range of each, the ratio to the floor (target <= 2x), files per minute, and the tree's peak
+(target <= 300 MB) both as the sum of resident sets and as the sum of proportional sets (shared pages counted
+once), with the processes that held the highest.
 """
 
 from __future__ import annotations
@@ -115,8 +116,9 @@ def mediaconch(files: list[Path], scratch: Path) -> float | None:
     return time.perf_counter() - start
 
 
-def intake_run(files: list[Path], scratch: Path, repo: Path) -> tuple[float, float]:
-    """(seconds until every file is recorded, the tree's peak MB) of a real `intake run` of ``repo``."""
+def intake_run(files: list[Path], scratch: Path, repo: Path) -> tuple[float, list]:
+    """(seconds until every file is recorded, the tree's peaks as ``tree_rss_peak`` gives them) of a real
+    `intake run` of ``repo``."""
     folder = Path(tempfile.mkdtemp(dir=scratch))
     inbox = folder / "inbox"
     inbox.mkdir()
@@ -145,7 +147,7 @@ def intake_run(files: list[Path], scratch: Path, repo: Path) -> tuple[float, flo
         proc.terminate()
         proc.wait(timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
-    return took, peak[0]
+    return took, peak
 
 
 def main() -> None:
@@ -182,13 +184,15 @@ def main() -> None:
     if conches:
         print(f"MediaConch, one process a file                                              {spread(conches)}")
     for repo, results in runs.items():
-        times, peaks = [t for t, _ in results], [p for _, p in results]
+        times, peaks, pss = [t for t, _ in results], [p[0] for _, p in results], [p[1] for _, p in results]
         ratios = [t / f for t, f in zip(times, floors)]
         print(f"intake run ({repo.name}): {spread(times)}  {ratio(m(times), m(floors))} the floor "
               f"(rounds {min(ratios):.2f}–{max(ratios):.2f}x; target <= 2x)"
               + (f", {ratio(m(times), m(conches))} MediaConch" if conches else "")
               + f"; {len(files) / m(times) * 60:.1f} files a minute; tree peak {max(peaks):.0f} MB "
-                f"({min(peaks):.0f}–{max(peaks):.0f}; target <= 300)")
+                f"({min(peaks):.0f}–{max(peaks):.0f}; target <= 300), proportional set {max(pss):.0f} MB "
+                f"({min(pss):.0f}–{max(pss):.0f})")
+        print("  at the highest peak: " + max((p for _, p in results), key=lambda p: p[0])[2])
 
 
 if __name__ == "__main__":

@@ -166,21 +166,33 @@ def _sample(root: int, peaks: dict[int, tuple[list[bytes], float]], done: thread
 
 
 @contextlib.contextmanager
-def tree_rss_peak(root: int) -> Iterator[list[float]]:
-    """While the block runs: the largest memory the tree under ``root`` (and it) held at one moment, in MB: the
-    sum of its processes' resident sets, sampled every 20 ms (``[peak]`` once the block is done)."""
-    peak = [0.0]
+def tree_rss_peak(root: int) -> Iterator[list]:
+    """While the block runs: the largest memory the tree under ``root`` (and it) held at one moment, in MB,
+    sampled every 20 ms. Once the block is done: ``[rss, pss, breakdown]``: the peak of the sum of its
+    processes' resident sets (shared pages counted in each process), the peak of the sum of their
+    proportional sets (shared pages split between the processes that map them, as ``smem`` counts), and
+    which processes held the RSS peak (``"intake 95 + ocr_child 160 + ffmpeg 40"``)."""
+    peak: list = [0.0, 0.0, ""]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            total = 0.0
+            held: dict[str, float] = {}
+            pss = 0.0
             for pid in _tree(root):
                 try:
-                    total += _status_mb(pid, "VmRSS:")
+                    rss = _status_mb(pid, "VmRSS:")
+                    pss += _rollup_mb(pid, "Pss:")
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                        label = _label(cmd.read().split(b"\0"))
                 except OSError:
                     continue
-            peak[0] = max(peak[0], total)
+                held[label] = held.get(label, 0.0) + rss
+            total = sum(held.values())
+            if total > peak[0]:
+                peak[0] = total
+                peak[2] = " + ".join(f"{name} {mb:.0f}" for name, mb in sorted(held.items(), key=lambda i: -i[1]))
+            peak[1] = max(peak[1], pss)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -190,6 +202,19 @@ def tree_rss_peak(root: int) -> Iterator[list[float]]:
     finally:
         done.set()
         sampler.join()
+
+
+def _rollup_mb(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        return next((int(line.split()[1]) for line in rollup if line.startswith(field)), 0) / 1024
+
+
+def _label(argv: list[bytes]) -> str:
+    """A short name for a process of the tree: the Python module it runs, or the program's name."""
+    words = [a.decode("utf-8", "replace") for a in argv if a]
+    if "-m" in words[:-1]:
+        return words[words.index("-m") + 1].rsplit(".", 1)[-1]
+    return Path(words[0]).name if words else "?"
 
 
 @contextlib.contextmanager
