@@ -1,11 +1,9 @@
 """``intake fix --shrink``: a reviewer's explicit, lossy repair of a file over the size limit.
 
-The file is re-encoded (H.264 in one pass at a bitrate planned from its duration, AAC at 128 kbit/s) to land at
-about 95 % of ``rules.max_size_bytes``. The pipeline never does this on its own: it changes the picture. The
-original is stored as evidence (over the limit, it was not stored when it arrived), the new file goes through
-every check, and the submission's file becomes the new one, linked to the original, in a new check run that
-a ``fixed`` event announces. A file over the duration limit is refused: trimming changes the work, and that
-is the submitter's job.
+The file is re-encoded to land at about 95 % of ``rules.max_size_bytes``. The pipeline never does this on its
+own: it changes the picture. The original is stored as evidence, the new file goes through every check and
+becomes the submission's file in a new check run (a ``fixed`` event). A file over the duration limit is refused:
+trimming changes the work, and that is the submitter's job.
 """
 
 from __future__ import annotations
@@ -75,7 +73,9 @@ class ShrinkJob:
         # arrived) stands for it, and is not made again (it would cost about as much as the re-encode).
         scanned = [c for c in item.extra_checks if c.check_id == "sensitive_content"]
         scanned = scanned if whole_scan(scanned) else []
-        checking = _without_scan(rules) if scanned else rules
+        # The whole-video scan off; the opening phrase is still looked for.
+        checking = rules.model_copy(update={"sensitive": rules.sensitive.model_copy(update={"scan": False})}) \
+            if scanned else rules
         temp = store.new_temp()
         try:
             self._encode(temp, progress)
@@ -151,11 +151,6 @@ class ShrinkJob:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _without_scan(rules):
-    """The rules with the whole-video scan off (the opening phrase is still looked for)."""
-    return rules.model_copy(update={"sensitive": rules.sensitive.model_copy(update={"scan": False})})
 
 
 def prepare_shrink(services: Services, submission_id: int, source: OpenedFile | None = None,

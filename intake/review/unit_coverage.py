@@ -1,9 +1,7 @@
-"""各单位报送情况: which units of the contest list sent a work, which did not, and which sent or had
-shortlisted more than their quota. Shown in the HTML report and by ``intake list --units``.
+"""各单位报送情况: which units sent a work, which did not, and which sent or had shortlisted more than their quota.
 
-One row per unit on the list (in list order), then one per unit outside it that sent something. A rejected
-work does not count as sent (it does not take up the quota); a shortlisted one counts whatever its outcome
-(a reviewer may shortlist a rejected work with ``--force``).
+A rejected work does not count as sent (it does not take up the quota); a shortlisted one counts whatever its
+outcome (a reviewer may shortlist a rejected work with ``--force``).
 """
 
 from __future__ import annotations
