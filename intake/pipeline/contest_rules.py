@@ -67,11 +67,8 @@ class UnitMatcher:
             return UnitMatch(named[0], "contains")
         if named:   # 柳北区、柳南区联合报送: choosing one would count the work against a unit at random
             return UnitMatch(None, "ambiguous", 0.0, tuple(named))
-        best, score = None, 0.0
-        for alias, unit in self.aliases:
-            ratio = difflib.SequenceMatcher(None, text, alias).ratio()
-            if ratio > score:
-                best, score = unit, ratio
+        score, best = max(((difflib.SequenceMatcher(None, text, alias).ratio(), unit) for alias, unit in self.aliases),
+                          key=lambda pair: pair[0], default=(0.0, None))
         if best and score >= self.threshold:
             return UnitMatch(best, "fuzzy", score)
         return UnitMatch(None, "unknown", score)

@@ -33,14 +33,11 @@ def file_record(media: MediaTask) -> FileRecord:
 
 
 def record_of(task: SubmissionTask) -> SubmissionRecord:
-    return SubmissionRecord(
-        source=Source(task.source).value, received_at=task.received_at, outcome=task.outcome.value,
-        source_ref=task.source_ref, unit=task.unit, unit_raw=task.unit_raw, contact=task.contact,
-        phone=task.phone, title=task.title, title_source=task.title_source, subject=task.subject,
-        speaker=task.speaker, topic=task.topic, actor=task.actor,
-        message_key=task.message_key, sender=task.sender, body_text=kept_body(task.body_text),
-        checks=tuple(check_row(c) for c in task.checks),
-        files=tuple(file_record(m) for m in task.files))
+    fields = ("received_at", "source_ref", "unit", "unit_raw", "contact", "phone", "title", "title_source", "subject",
+              "speaker", "topic", "actor", "message_key", "sender")
+    return SubmissionRecord(source=Source(task.source).value, outcome=task.outcome.value,
+                            body_text=kept_body(task.body_text), checks=tuple(check_row(c) for c in task.checks),
+                            files=tuple(file_record(m) for m in task.files), **{f: getattr(task, f) for f in fields})
 
 
 def kept_body(text: str | None) -> str | None:

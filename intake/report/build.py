@@ -77,10 +77,9 @@ def html_report(views: list[dict[str, Any]], config: Config, output: Path | None
         rows.append(_html_row(view, store_root, output, video_dir))
         if scores is not None:
             standing = scores.get(view["id"])
-            rows[-1].update({"score": standing.score if standing and standing.score is not None else -1,
-                             "score_text": score_text(standing.score if standing else None),
-                             "rank": standing.rank if standing and standing.rank else 999999,
-                             "rank_text": str(standing.rank) if standing and standing.rank else "—"})
+            score, rank = (standing.score, standing.rank) if standing else (None, None)
+            rows[-1].update({"score": -1 if score is None else score, "score_text": score_text(score),
+                             "rank": rank or 999999, "rank_text": str(rank) if rank else "—"})
         if progress:
             progress(index + 1, len(views))
     counts = {o.value: sum(1 for v in views if v["outcome"] == o.value) for o in Outcome}

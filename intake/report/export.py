@@ -24,8 +24,7 @@ from core.errors import StorageError, UsageError
 from core.numbers import duration_text, size_mb
 from core.textsafe import clean_name, one_line
 from core.timefmt import local_text
-from intake.report.export_folder import MANIFEST, ExportFolder, WrittenFile, file_digest, open_folder, remove_files, \
-    write_manifest
+from intake.report.export_folder import MANIFEST, WrittenFile, file_digest, open_folder, remove_files, write_manifest
 from intake.report.rows import forced_text, resolution_text
 from intake.report.sheet import write_sheet
 from intake.pipeline.secrecy import flag_summary
@@ -184,10 +183,13 @@ def export_shortlist(views: list[dict[str, Any]], store: FileStore, target: Path
     exported_at = now or datetime.now(timezone.utc)
     works = plan_export(views, store)
     folder = open_folder(target, replace, reserved)
-    _refuse_clashes(folder, works)
+    todo = [item for work in works for item in work.exported]
+    clashes = sorted(({item.name for item in todo} | {SUMMARY, MANIFEST}) & set(folder.kept))
+    if clashes:
+        raise UsageError(f"导出目录中已有同名的 {'、'.join(clashes)}，它们不是上次导出写入的（或导出后被改动过），"
+                         "为免误删没有导出。", "请把它们移走，或换一个空目录。")
     removed = remove_files(folder)
     written: list[WrittenFile] = []
-    todo = [item for work in works for item in work.exported]
     try:
         for done, item in enumerate(todo, 1):
             copied = _copy_verified(store, item, folder.path)
@@ -248,14 +250,6 @@ def _name(works: list[WorkExport]) -> None:
             suffix = f"-{index + 1}" if len(todo) > 1 else ""
             item.name = export_name(f"{seq:02d}{suffix}", work.view["unit"], work.title,
                                     VIDEO_EXTENSIONS.get(item.file["container"], ".mp4"))
-
-
-def _refuse_clashes(folder: ExportFolder, works: list[WorkExport]) -> None:
-    names = {item.name for work in works for item in work.exported} | {SUMMARY, MANIFEST}
-    clashes = sorted(names & set(folder.kept))
-    if clashes:
-        raise UsageError(f"导出目录中已有同名的 {'、'.join(clashes)}，它们不是上次导出写入的（或导出后被改动过），"
-                         "为免误删没有导出。", "请把它们移走，或换一个空目录。")
 
 
 def _copy_verified(store: FileStore, item: FileExport, folder: Path) -> WrittenFile | None:

@@ -68,8 +68,7 @@ def _ask_quota_again(services: Services, submission_id: int, actor: str | None) 
 
     judged = judge(services, stored_task(services, submission_id), ["quota"])
     done = record_run(services, judged, "rechecked", {"asked": ["quota"], "cause": "attach"}, actor=actor)
-    for _ in requota_later(services, judged.units, submission_id, {submission_id}, actor):
-        pass   # each later work whose quota changed is recorded by its own run
+    list(requota_later(services, judged.units, submission_id, {submission_id}, actor))   # each recorded by its own run
     return done
 
 
@@ -87,15 +86,12 @@ def settled_checks(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckRe
     names = "、".join(f"“{f.original_name}”" for f in sub.files) + ("、" if sub.files else "") + f"“{media.original_name}”"
     out = {c.id: CheckResult("large_attachment_link", Status.PASS, ATTACHED, f"“超大附件”中的视频已下载并补登：{names}。",
                              {"attached": added}) for c in links}
-    return out | _link_size_settled(sub) | _no_video_settled(sub, media)
+    sizes = {c.id: CheckResult("size", Status.PASS, ATTACHED, "下载链接标明的大小已由补登的文件核实，以该文件的“文件大小”检查为准。")
+             for c in sub.checks if c.media_file_id is None and c.check_id == "size" and c.code == LINK_TOO_LARGE}
+    return out | sizes | _no_video_settled(sub, media)
 
 
 def _no_video_settled(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckResult]:
     """A "no video received" failure, answered by the file now added (its own checks judge it)."""
     return {c.id: CheckResult("files", Status.PASS, ATTACHED, f"已补登视频文件“{media.original_name}”。")
             for c in sub.checks if c.media_file_id is None and c.check_id == "files" and c.status != "pass"}
-
-
-def _link_size_settled(sub: StoredSubmission) -> dict[int, CheckResult]:
-    return {c.id: CheckResult("size", Status.PASS, ATTACHED, "下载链接标明的大小已由补登的文件核实，以该文件的“文件大小”检查为准。")
-            for c in sub.checks if c.media_file_id is None and c.check_id == "size" and c.code == LINK_TOO_LARGE}

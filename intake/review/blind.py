@@ -119,8 +119,7 @@ def _masked(value: Any, mask: Callable[[str], str]) -> Any:
 def blind_view(view: Mapping[str, Any], units: UnitNames) -> dict[str, Any]:
     """``view`` as a judge under blind review sees it (see the module's docstring); ``view`` is not changed."""
     out = _masked(view, _masker(view, units))
-    title = _hidden_title(view)
-    if title is not None:
+    if (title := _hidden_title(view)) is not None:
         out["title"] = title
     for key in IDENTITY:
         if key in out:
@@ -144,12 +143,9 @@ def blind_view(view: Mapping[str, Any], units: UnitNames) -> dict[str, Any]:
 def _hidden_title(view: Mapping[str, Any]) -> str | None:
     """What a judge reads instead of the title, or None when the title may be shown (masked)."""
     source = view.get("title_source")
-    if source == "file_name":
-        return TITLE_FROM_FILE
-    if source == "subject":
-        return TITLE_FROM_SUBJECT
-    stems = {stem_of(name).strip().casefold() for name in _given_names(view)}
-    if source is None and str(view.get("title") or "").strip().casefold() in stems:
+    if source is not None:
+        return {"file_name": TITLE_FROM_FILE, "subject": TITLE_FROM_SUBJECT}.get(source)
+    if str(view.get("title") or "").strip().casefold() in {stem_of(n).strip().casefold() for n in _given_names(view)}:
         return TITLE_FROM_FILE   # recorded before the source was: nothing else named the work but a file
     return None
 

@@ -8,6 +8,7 @@ trimming changes the work, and that is the submitter's job.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -48,8 +49,8 @@ class Fixed:
     moved: Refreshed | None = None   # its file in done/, moved to the folder of the new outcome
 
 
-class ShrinkJob:
-    """One file to shrink, checked and planned (``prepare_shrink``); ``run`` does it. Close it when done."""
+class ShrinkJob(contextlib.AbstractContextManager):
+    """One file to shrink, checked and planned (``prepare_shrink``); ``run`` does it. Leaving its ``with`` closes it."""
 
     def __init__(self, services: Services, judged: Judged, index: int, opened: OpenedFile, source: Path | None,
                  report: FileReport, seconds: float, plan: ShrinkPlan):
@@ -143,14 +144,8 @@ class ShrinkJob:
                            "seconds": round(self.seconds, 3), "preset": preset, "passes": 1},
                 "source": str(self.source) if self.source else "store"}
 
-    def close(self) -> None:
-        self.opened.close()
-
-    def __enter__(self) -> "ShrinkJob":
-        return self
-
     def __exit__(self, *exc) -> None:
-        self.close()
+        self.opened.close()
 
 
 def prepare_shrink(services: Services, submission_id: int, source: OpenedFile | None = None,

@@ -276,8 +276,7 @@ def _result(record) -> CheckResult:
 
 def _shown(sub: StoredSubmission) -> set[tuple]:
     positions = {f.id: f.position for f in sub.files}
-    return {_key({"id": c.check_id, "status": c.status, "code": c.code, "message": c.message,
-                  "file": positions.get(c.media_file_id)}) for c in sub.checks}
+    return {(positions.get(c.media_file_id), c.check_id, c.status, c.code, c.message) for c in sub.checks}
 
 
 def _key(check: dict[str, Any]) -> tuple:

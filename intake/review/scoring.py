@@ -9,6 +9,7 @@ can be scored only when a reviewer shortlisted it all the same.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -110,9 +111,8 @@ def is_scorable(view: Mapping[str, Any]) -> bool:
 def standings(views: Iterable[Mapping[str, Any]], scores: Iterable[JudgeScores],
               scoring: ScoringConfig) -> dict[int, Standing]:
     """A standing for every entry that can be scored or has scores; only the former are ranked."""
-    views = list(views)
     scorable = {v["id"] for v in views if is_scorable(v)}
-    totals: dict[int, dict[str, float]] = {v["id"]: {} for v in views if v["id"] in scorable}
+    totals: dict[int, dict[str, float]] = {sid: {} for sid in scorable}
     for card in scores:
         total = weighted_total(card.values, scoring)
         entry = totals.setdefault(card.submission_id, {})
@@ -133,11 +133,9 @@ def progress(views: Iterable[Mapping[str, Any]], scores: Iterable[JudgeScores], 
              scoring: ScoringConfig) -> list[Progress]:
     """Each judge's N of M: entries that can be scored, and those of them the judge has scored in full."""
     scorable = {v["id"] for v in views if is_scorable(v)}
-    done: dict[str, int] = {}
-    for card in scores:
-        if card.submission_id in scorable and weighted_total(card.values, scoring) is not None:
-            done[card.judge] = done.get(card.judge, 0) + 1
-    return [Progress(judge, done.get(judge, 0), len(scorable)) for judge in judges]
+    done = Counter(card.judge for card in scores
+                   if card.submission_id in scorable and weighted_total(card.values, scoring) is not None)
+    return [Progress(judge, done[judge], len(scorable)) for judge in judges]
 
 
 def scoring_closed(db):

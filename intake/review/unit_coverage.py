@@ -86,14 +86,10 @@ def numbers(ids: list[int]) -> str:
 
 def state_text(row: UnitCoverage) -> str:
     """The state as a reviewer reads it: 未报送, 仅有不合格作品（#3、#7）, 已报送, 超过名额（2 件，名额 1 件）, 已入围 1 件."""
-    state = row.state
-    if state is UnitState.ONLY_REJECTED:
-        return f"{STATE_LABELS[state]}（{numbers(row.rejected)}）"
-    if state is UnitState.OVER_QUOTA:
-        return f"{STATE_LABELS[state]}（{len(row.submitted)} 件，名额 {row.quota} 件）"
-    if state is UnitState.SHORTLISTED:
-        return f"{STATE_LABELS[state]} {len(row.shortlisted)} 件"
-    return STATE_LABELS[state]
+    more = {UnitState.ONLY_REJECTED: f"（{numbers(row.rejected)}）",
+            UnitState.OVER_QUOTA: f"（{len(row.submitted)} 件，名额 {row.quota} 件）",
+            UnitState.SHORTLISTED: f" {len(row.shortlisted)} 件"}
+    return STATE_LABELS[row.state] + more.get(row.state, "")
 
 
 def warning_text(row: UnitCoverage) -> str | None:
