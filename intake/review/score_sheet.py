@@ -26,9 +26,7 @@ def sheet(views: list[dict[str, Any]], scores: list[JudgeScores], contest: Conte
     """(header, rows) of the score sheet; ``accounts`` (name, role) adds reviewers who have not scored yet."""
     scoring = contest.scoring
     judges = judges_of(accounts, scores)
-    by_entry: dict[int, dict[str, JudgeScores]] = {}
-    for card in scores:
-        by_entry.setdefault(card.submission_id, {})[card.judge] = card
+    cards = {(card.submission_id, card.judge): card for card in scores}
     found = standings(views, scores, scoring)
     header = ["名次", "作品编号", "参赛单位", "作品名"]
     for judge in judges:
@@ -41,7 +39,7 @@ def sheet(views: list[dict[str, Any]], scores: list[JudgeScores], contest: Conte
         view = by_id.get(standing.submission_id, {})
         row: list[Any] = [standing.rank, standing.submission_id, view.get("unit"), view.get("title")]
         for judge in judges:
-            card = by_entry.get(standing.submission_id, {}).get(judge)
+            card = cards.get((standing.submission_id, judge))
             values = card.values if card else {}
             row += [values.get(c.name) for c in scoring.criteria]
             row += [_number(weighted_total(values, scoring)) if card else None, card.comment if card else None]
