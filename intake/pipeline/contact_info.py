@@ -23,11 +23,8 @@ DATE_LIKE = re.compile(r"^(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])
 
 
 def normalise_phone(raw: str | None) -> str | None:
-    """Full-width digits to ASCII; spaces, brackets and a +86 prefix dropped.
-
-    A landline keeps its area code apart as people read it: 0772-2612345 (also from (0772)2612345 or
-    0772 2612345); one written as 07722612345 stays so. A mobile is eleven digits.
-    """
+    """Full-width digits to ASCII; spaces, brackets and +86 dropped; a landline keeps its area code apart
+    (0772-2612345) when written apart, and stays as written (07722612345) when not."""
     if raw is None:
         return None
     text = unicodedata.normalize("NFKC", raw).translate(DASHES).strip()

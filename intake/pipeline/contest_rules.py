@@ -62,16 +62,13 @@ class UnitMatcher:
         for alias, unit in self.aliases:
             if text == alias:
                 return UnitMatch(unit, "exact" if alias == _clean(unit) else "alias")
-        named = self._contained(text)
+        named = list(dict.fromkeys(unit for _, _, unit in self._spans(text, self.aliases)))   # in the order written
         if len(named) == 1:
             return UnitMatch(named[0], "contains")
         if named:   # 柳北区、柳南区联合报送: choosing one would count the work against a unit at random
             return UnitMatch(None, "ambiguous", 0.0, tuple(named))
-        best, score = None, 0.0
-        for alias, unit in self.aliases:
-            ratio = difflib.SequenceMatcher(None, text, alias).ratio()
-            if ratio > score:
-                best, score = unit, ratio
+        score, best = max(((difflib.SequenceMatcher(None, text, alias).ratio(), unit) for alias, unit in self.aliases),
+                          key=lambda pair: pair[0], default=(0.0, None))
         if best and score >= self.threshold:
             return UnitMatch(best, "fuzzy", score)
         return UnitMatch(None, "unknown", score)
@@ -85,10 +82,6 @@ class UnitMatcher:
             return None
         start, end, _ = found[0]
         return cleaned[start:end]
-
-    def _contained(self, text: str) -> list[str]:
-        """The different units whose names occur in ``text``, in the order written."""
-        return list(dict.fromkeys(unit for _, _, unit in self._spans(text, self.aliases)))
 
     @staticmethod
     def _spans(text: str, aliases: list[tuple[str, str]]) -> list[tuple[int, int, str]]:

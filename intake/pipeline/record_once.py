@@ -1,28 +1,10 @@
 """Record one item from outside exactly once: the path both sources (the inbox folder, the mailbox) take.
 
-The steps, in this order, under a claim on the item's ``source_ref`` (so that
-two workers never read one item at the same time):
-
-1. already recorded under this ref (an earlier run stopped before finishing)?
-   Nothing is read again; only the source's own finishing step runs.
-2. still backing off after an earlier failure (intake.pipeline.retries)? Try later.
-3. build the task in a fresh work folder, ask the source whether it is the
-   same item recorded under another ref (a mail under a new UIDVALIDITY),
-   and run the pipeline, which commits the record.
-4. a DuplicateSource from the commit: a worker whose lease had run out
-   recorded it meanwhile; that record stands.
-5. processing failed through the item's own fault: count the failure, and
-   after ``processing.max_attempts`` record the item by its identity alone
-   (待复核, ``processing_error``). Before that, RetryLater says when to try again.
-6. the work folder is removed; the source's finishing step (the folder's note
-   and move to done/, the mail's marking) runs while the claim is still held.
-
-What is not a failure of processing (the database file gone, the mailbox or
-the inbox door saying "not now") is re-raised: ``triage`` lets each source
-say which of its own errors those are.
-
-A source hands over each item as a ``SourceItem`` (the folder's ``FolderItem``, the mailbox's ``MailItem``):
-what it knows of the item and the steps only it can take.
+Everything runs under a claim on the item's ``source_ref``, so that two workers never read one item at the same
+time, and the source's finishing step (the folder's note and move to done/, the mail's marking) runs while the
+claim is still held. An item that keeps failing through its own fault ends recorded by its identity alone
+(intake.pipeline.retries); what is not its fault (the database file gone, a mailbox or inbox door saying
+"not now", as each source's ``triage`` says) is re-raised.
 """
 
 from __future__ import annotations
@@ -37,7 +19,7 @@ from typing import Protocol, Sequence, TypeVar
 from core.errors import DatabaseGone, DuplicateSource, RetryLater
 from intake.pipeline.services import Services
 from intake.pipeline.stages import Stage, process
-from intake.pipeline.retries import clear_failures, is_due, note_failure, record_processing_error
+from intake.pipeline.retries import is_due, note_failure, record_processing_error
 from intake.pipeline.task import SubmissionTask
 from storage.writers import worker_id
 
@@ -103,7 +85,7 @@ def record_once(item: SourceItem[T], services: Services) -> T | None:
         if recorded is None:
             return None
         if failing is not None and recorded.how is not How.GAVE_UP:
-            clear_failures(services, ref)
+            db.claims.clear_failures(ref)
         return item.finish(recorded)
     finally:
         db.claims.release(ref, worker)

@@ -27,24 +27,17 @@ def check_row(check: CheckResult) -> CheckRow:
 
 
 def file_record(media: MediaTask) -> FileRecord:
-    summary = media.media()
-    return FileRecord(
-        original_name=media.original_name, size_bytes=media.size_bytes, outcome=media.outcome.value,
-        blob=media.blob, container=summary["container"], duration_seconds=summary["duration_seconds"],
-        video_codec=summary["video_codec"], audio_codec=summary["audio_codec"], width=summary["width"],
-        height=summary["height"], checks=tuple(check_row(c) for c in media.checks), original=media.original,
-        repair=media.repair)
+    summary = {**media.media(), "size_bytes": media.size_bytes}
+    return FileRecord(original_name=media.original_name, outcome=media.outcome.value, blob=media.blob, **summary,
+                      checks=tuple(check_row(c) for c in media.checks), original=media.original, repair=media.repair)
 
 
 def record_of(task: SubmissionTask) -> SubmissionRecord:
-    return SubmissionRecord(
-        source=Source(task.source).value, received_at=task.received_at, outcome=task.outcome.value,
-        source_ref=task.source_ref, unit=task.unit, unit_raw=task.unit_raw, contact=task.contact,
-        phone=task.phone, title=task.title, title_source=task.title_source, subject=task.subject,
-        speaker=task.speaker, topic=task.topic, actor=task.actor,
-        message_key=task.message_key, sender=task.sender, body_text=kept_body(task.body_text),
-        checks=tuple(check_row(c) for c in task.checks),
-        files=tuple(file_record(m) for m in task.files))
+    fields = ("received_at", "source_ref", "unit", "unit_raw", "contact", "phone", "title", "title_source", "subject",
+              "speaker", "topic", "actor", "message_key", "sender")
+    return SubmissionRecord(source=Source(task.source).value, outcome=task.outcome.value,
+                            body_text=kept_body(task.body_text), checks=tuple(check_row(c) for c in task.checks),
+                            files=tuple(file_record(m) for m in task.files), **{f: getattr(task, f) for f in fields})
 
 
 def kept_body(text: str | None) -> str | None:
@@ -53,10 +46,7 @@ def kept_body(text: str | None) -> str | None:
 
 
 def record_submission(db: Database, task: SubmissionTask, on_duplicate: DuplicateFound | None = None) -> int:
-    """Record ``task`` in one transaction and return its id (DuplicateSource if its source_ref is recorded).
-
-    ``on_duplicate`` adds its check to the task's file too, so the task ends as it was recorded.
-    """
+    """Record ``task`` in one transaction and return its id (DuplicateSource if its source_ref is recorded)."""
     record = record_of(task)
     return db.submissions.add(record, on_duplicate=_rows_of(task.files, record.files, on_duplicate))
 
@@ -64,11 +54,8 @@ def record_submission(db: Database, task: SubmissionTask, on_duplicate: Duplicat
 def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], actor: str | None = None,
                  on_duplicate: DuplicateFound | None = None, settle: Mapping[int, CheckResult] | None = None,
                  fill: Mapping[str, str | None] | None = None) -> str:
-    """Append ``files`` to a recorded submission; return its new outcome ('accepted', ...).
-
-    ``settle`` replaces the submission's own checks (by row id) that the files answer; ``fill`` sets
-    its speaker and topic where they are still empty (see ``db.submissions.add_files``).
-    """
+    """Append ``files`` to a recorded submission, settle its checks they answer, ``fill`` its empty speaker and
+    topic; return its new outcome ('accepted', ...)."""
     records = tuple(file_record(m) for m in files)
     return db.submissions.add_files(submission_id, records, actor=actor,
                                     on_duplicate=_rows_of(files, records, on_duplicate),
@@ -77,11 +64,8 @@ def record_files(db: Database, submission_id: int, files: Sequence[MediaTask], a
 
 def _rows_of(files: Sequence[MediaTask], records: Sequence[FileRecord],
              on_duplicate: DuplicateFound | None) -> OnDuplicate | None:
-    """What the database calls for a duplicate: the check ``on_duplicate`` added to the file, as a row.
-
-    The database may run its transaction again (a locked SQLite file); ``on_duplicate`` then finds its
-    check already on the file, and the same row is handed back again.
-    """
+    """What the database calls for a duplicate: the check ``on_duplicate`` added to the file, as a row. A retried
+    transaction (a locked SQLite file) finds the check already on the file and gets the same row."""
     if on_duplicate is None:
         return None
 

@@ -1,11 +1,8 @@
-"""The pipeline's lossless repair: a near miss (QuickTime, MKV/WebM, FLV, AVI holding H.264/H.265/MPEG-4 video and
-AAC/MP3 sound) gets its streams copied into an MP4, which is then checked like any file and judged.
-``intake validate`` makes the same copy in a temporary folder (``examine_as_intake``), so that it says what
-intake will record.
+"""The pipeline's lossless repair: a near miss (QuickTime, MKV/WebM, FLV, AVI holding MP4's codecs) gets its
+streams copied into an MP4, which is then checked like any file and judged.
 
-The original stays in the store as evidence and the file records both, linked. The container check says what
-was done (warn ``remuxed``), so the work is never silently accepted; where a lossless copy is not possible,
-the rejection stands and says why.
+The original stays in the store as evidence. The container check says what was done (warn ``remuxed``), so the
+work is never silently accepted; where a lossless copy is not possible, the rejection stands and says why.
 """
 
 from __future__ import annotations
@@ -91,18 +88,15 @@ class Remuxed:
 def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: RulesConfig, temp: Path, *,
                   deep: bool = False, transcripts=(), content: bool = False, ocr: bool | None = None
                   ) -> Remuxed | None:
-    """Copy the near miss ``opened`` (``report`` its checks) into an MP4 at ``temp`` and check that (its content
-    too if ``content``: the pipeline's scan_files stage reads it later).
-
-    None when it cannot be done: ``report``'s container check then says why (the codecs, bytes the copy would
-    repeat, or a copy that failed), or, for a copy that came out over the size limit, the rejection stands.
-    """
+    """Copy the near miss ``opened`` into an MP4 at ``temp`` and check that (its content too if ``content``).
+    None when it cannot be done: ``report``'s container check then says why, or, for a copy over the size limit,
+    the rejection stands."""
     kind, timeout = report.kind, rules.repair.remux_timeout_seconds
     try:
         # MediaInfo read a QuickTime file already (after the box walk); the others ask their demuxer.
         streams = streams_from_facts(report.facts) or probe_streams(opened, kind, timeout)
         if not streams.lossless:
-            _refuse(report, check_not_remuxable(kind, name, streams.video, streams.audio))
+            _replace(report, check_not_remuxable(kind, name, streams.video, streams.audio))
             return None
         repeats = _repeats_bytes(report, opened)
         if repeats:
@@ -115,7 +109,7 @@ def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: Rule
         return None
     except RemuxFailed as exc:
         log.info("无法无损转换 %s：%s", name, exc.reason)
-        _refuse(report, check_not_remuxable(kind, name, None, None, unreadable=True))
+        _replace(report, check_not_remuxable(kind, name, None, None, unreadable=True))
         return None
     # Checked before it is placed: a copy that does not hold what was planned never enters the store.
     transcripts = [*transcripts, *([(ORIGINAL_TAGS, tags.encode("utf-8"))] if tags else [])]
@@ -126,20 +120,15 @@ def remux_checked(opened: OpenedFile, report: FileReport, name: str, rules: Rule
         return None   # the copy came out over the size limit: the original's rejection stands
     container = next(c for c in checked.checks if c.check_id == "container")
     if container.status is not Status.PASS or not holds_lossless_streams(checked.facts):
-        _refuse(report, check_not_remuxable(kind, name, streams.video, streams.audio, unreadable=True))
+        _replace(report, check_not_remuxable(kind, name, streams.video, streams.audio, unreadable=True))
         return None
     return Remuxed(kind, streams, checked, tags)
 
 
 def examine_as_intake(path: Path, opened: OpenedFile, rules: RulesConfig, *, deep: bool = False, transcripts=(),
                       ocr: bool | None = None) -> FileReport:
-    """``intake validate``'s look at a file: what intake will judge, and nothing stored.
-
-    A near miss (.mov, .mkv, .avi… holding MP4's codecs) is judged as the lossless MP4 intake makes of it:
-    the copy is made in a temporary folder and removed, and its container check says intake will convert
-    it. Its content is read once, where intake reads it: from the MP4, or from the file itself when it
-    cannot be converted. Any other file is examined as it is.
-    """
+    """``intake validate``'s look at a file: what intake will judge, and nothing stored. A near miss is judged as
+    the lossless MP4 intake makes of it (in a temporary folder); its content is read once, where intake reads it."""
     if not (rules.repair.remux and opened.size <= rules.max_size_bytes
             and sniff_bytes(opened.read_at(0, SNIFF_BYTES)) in REMUX_KINDS):
         return examine_file(path, rules, deep=deep, transcripts=transcripts, ocr=ocr, opened=opened)
@@ -173,13 +162,8 @@ def _repeats_bytes(report: FileReport, opened: OpenedFile) -> str | None:
 
 def _refuse_repeating(report: FileReport, name: str, streams: Streams, why: str, detail: str = "") -> None:
     log.warning("拒绝无损转换 %s：%s %s", name, why, detail)
-    _refuse(report, check_not_remuxable(report.kind, name, streams.video, streams.audio, why=why))
+    _replace(report, check_not_remuxable(report.kind, name, streams.video, streams.audio, why=why))
 
 
 def _replace(report: FileReport, check: CheckResult) -> None:
     report.checks = [check if c.check_id == check.check_id else c for c in report.checks]
-
-
-def _refuse(report: FileReport, check: CheckResult) -> None:
-    """The rejection stands, now saying why a lossless copy is not possible."""
-    _replace(report, check)

@@ -1,15 +1,9 @@
 """Every item ends recorded: bounded retries with backoff, then a record that says processing failed.
 
-A mail or a dropped file that makes processing fail is tried again after a
-wait that doubles each time (``processing.retry_seconds`` up to
-``processing.retry_max_seconds``), with the attempts counted in the database
-so that a restart does not start the count again. After
-``processing.max_attempts`` tries that failed through the item's own fault,
-it is recorded as 待复核 with the check ``processing_error``: the mail is
-marked and the file leaves the inbox, so it never blocks the items behind it.
-
-Failures of the infrastructure (the database or the mailbox away, a full
-disk) are not the item's fault: they never give up on it, they only wait.
+The attempts are counted in the database, so that a restart does not start the count again. After
+``processing.max_attempts`` tries that failed through the item's own fault, it is recorded as 待复核 with
+``processing_error``, so that it never blocks the items behind it. Failures of the infrastructure (the database
+or the mailbox away, a full disk) are not the item's fault: they never give up on it, they only wait.
 """
 
 from __future__ import annotations
@@ -35,10 +29,7 @@ class Verdict:
 
 
 def blames_item(exc: BaseException) -> bool:
-    """True when the item itself made processing fail (a bug its content triggers, values the database refuses).
-
-    A database, file store or mailbox that is away is nobody's fault but its own: waiting helps, giving up does not.
-    """
+    """True when the item itself made processing fail; an infrastructure that is away is not its fault."""
     if isinstance(exc, IntakeError):
         return exc.item_fault
     return isinstance(exc, Exception)
@@ -53,11 +44,6 @@ def describe(exc: BaseException) -> str:
     return one_line(text, 300) or type(exc).__name__
 
 
-def _delay(services, attempts: int) -> float:
-    cfg = services.config.processing
-    return min(cfg.retry_max_seconds, cfg.retry_seconds * 2 ** max(0, attempts - 1))
-
-
 def is_due(state: FailingItem | None) -> bool:
     """False while an earlier failure (``db.claims.failure_state``) is still waiting out its backoff."""
     return state is None or state.next_at <= datetime.now(timezone.utc)
@@ -65,19 +51,17 @@ def is_due(state: FailingItem | None) -> bool:
 
 def note_failure(services, ref: str, exc: BaseException) -> Verdict:
     """Count a failed try at ``ref`` (only if it was the item's fault) and say what to do next."""
+    cfg = services.config.processing
     if not blames_item(exc):
-        return Verdict(False, 0, services.config.processing.retry_seconds)
-    try:
-        failing = services.db.claims.note_failure(ref, describe(exc), lambda n: _delay(services, n))
+        return Verdict(False, 0, cfg.retry_seconds)
+    try:   # the wait doubles with each attempt, up to retry_max_seconds
+        failing = services.db.claims.note_failure(
+            ref, describe(exc), lambda n: min(cfg.retry_max_seconds, cfg.retry_seconds * 2 ** max(0, n - 1)))
     except (DatabaseError, StorageError) as db_exc:
         log.error("无法记录 %s 的失败次数：%s", ref, db_exc)
-        return Verdict(False, 0, services.config.processing.retry_seconds)
+        return Verdict(False, 0, cfg.retry_seconds)
     wait = max(0.0, (failing.next_at - datetime.now(timezone.utc)).total_seconds())
-    return Verdict(failing.attempts >= services.config.processing.max_attempts, failing.attempts, wait)
-
-
-def clear_failures(services, ref: str) -> None:
-    services.db.claims.clear_failures(ref)
+    return Verdict(failing.attempts >= cfg.max_attempts, failing.attempts, wait)
 
 
 def processing_error_check(exc: BaseException, attempts: int, file_names: list[str]):
@@ -91,11 +75,8 @@ def processing_error_check(exc: BaseException, attempts: int, file_names: list[s
 
 
 def record_processing_error(task, services, exc: BaseException, attempts: int) -> int:
-    """Record ``task`` by its identity alone (source, ref, time, names) as 待复核 with ``processing_error``.
-
-    Its files are left out (they were never checked); their names are kept in the check. If even
-    that record is refused, the bare identity is recorded, so the item still ends recorded.
-    """
+    """Record ``task`` by its identity alone as 待复核 with ``processing_error`` (its files' names kept in the
+    check); if even that is refused, the bare identity, so the item still ends recorded."""
     file_names = [one_line(m.original_name, 200) or "" for m in task.files]
     task.files = []
     task.checks = [processing_error_check(exc, attempts, file_names)]

@@ -1,34 +1,26 @@
 """The pipeline: plain stage functions over a SubmissionTask, assembled in one place.
 
-Producers (``intake ingest``, the folder watcher, the mailbox poller) only build a
-SubmissionTask, with the facts they saw on the way, and call ``process`` with their
-own arrival stages. Every stage is ``(task, services) -> None``: it reads the task
-and adds to it. The pipeline knows no source: a source's stages are passed in.
+Producers (``intake ingest``, the folder watcher, the mailbox poller) build a SubmissionTask and call ``process``
+with their own arrival stages. Every stage is ``(task, services) -> None``: it reads the task and adds to it.
 
 Why the stages run in this order:
 
-1. The source's arrival stages (intake.inbox.archives ``unpack_archives``; the
-   mailbox's ``warn_large_attachment_links`` and ``warn_mail_findings``): what the
-   source handed over is turned into files and findings first, so that every later
-   stage sees the real videos and a task already rejected (a zip bomb, a zip too
-   large to fetch) or already explained (超大附件 links).
-   ``name_the_work`` follows them: the title falls back on the first video's
-   name, which a zip only gives once unpacked.
-2. ``check_files_present`` after them: a submission without a video is rejected,
-   unless it is rejected already or its video waits behind a download link.
-3. ``store_files`` before ``inspect_files``: what is checked is the stored copy,
-   the one we keep. A file over the size limit is neither stored nor opened.
-   ``remux_near_misses`` right after them: only the checks tell that a file failed
-   its container alone (a .mov, .mkv, .flv or .avi holding MP4's codecs), and only a
-   stored original can be kept as evidence; the MP4 it makes is checked in turn
-   and is the file judged by every later stage.
-   ``scan_files`` follows the remux: the opening phrase and the secrecy scan read the file judged (never a
-   file and then its MP4 copy again), and every file, whatever its other checks said.
+1. The source's arrival stages (unpacking a zip, a mail's 超大附件 links and findings) first, so that every
+   later stage sees the real videos and a task already rejected (a zip bomb) or explained (超大附件 links).
+   ``name_the_work`` follows them: the title falls back on the first video's name, which a zip only gives
+   once unpacked.
+2. ``check_files_present`` after them: a submission without a video is rejected, unless it is rejected
+   already or its video waits behind a download link.
+3. ``store_files`` before ``inspect_files``: what is checked is the stored copy, the one we keep. A file over
+   the size limit is neither stored nor opened. ``remux_near_misses`` right after: only the checks tell that a
+   file failed its container alone, and only a stored original can be kept as evidence; the MP4 it makes is
+   the file judged by every later stage. ``scan_files`` follows the remux, so that the opening phrase and the
+   secrecy scan read the file judged once, whatever its other checks said.
 4. ``take_opening_phrase`` reads the files' checks, so it follows them.
-5. The submission checks (text, contact, unit, deadline) need no file; the quota
-   comes last of them because a rejected work does not take its unit's place.
-6. ``confirm_source_unchanged`` right before ``record``: a dropped file counts as
-   taken only if it is still what was read when the record commits.
+5. The submission checks need no file; the quota comes last of them because a rejected work does not take its
+   unit's place.
+6. ``confirm_source_unchanged`` right before ``record``: a dropped file counts as taken only if it is still
+   what was read when the record commits.
 """
 
 from __future__ import annotations
@@ -56,11 +48,7 @@ from validators.texts import TextSource
 log = logging.getLogger(__name__)
 
 def store_files(task: SubmissionTask, services: Services) -> None:
-    """Copy each file into the content-addressed store (hash in the same pass).
-
-    An oversized file is never read: it stays where it came from, and the producer keeps it (the folder's
-    done/, the mail on the server).
-    """
+    """Copy each file into the content-addressed store; an oversized one is never read (the producer keeps it)."""
     limit = services.config.rules.max_size_bytes
     for media in task.files:
         if media.blob is not None:
@@ -75,10 +63,7 @@ def store_files(task: SubmissionTask, services: Services) -> None:
 
 
 def inspect_files(task: SubmissionTask, services: Services) -> None:
-    """Run the media checks on the stored copy (what we keep is what we checked).
-
-    A file too large to store is judged by its size alone: no tool ever opens it.
-    """
+    """Run the media checks on the stored copy; a file too large to store is judged by its size alone."""
     rules = services.config.rules
     for media in task.files:
         if media.blob is None and media.size_bytes > rules.max_size_bytes:   # also a mail part never fetched

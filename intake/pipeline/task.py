@@ -130,10 +130,7 @@ class SubmissionTask:
 
     @property
     def all_checks(self) -> list[CheckResult]:
-        out = list(self.checks)
-        for media in self.files:
-            out += media.checks
-        return out
+        return [*self.checks, *(check for media in self.files for check in media.checks)]
 
     @property
     def outcome(self) -> Outcome:

@@ -13,14 +13,16 @@ if TYPE_CHECKING:  # the database pulls in SQLAlchemy
     from storage.database import Database
     from storage.records import StoredDecision, StoredSubmission
 
+# The fields of ``intake list --json`` read as recorded, in the order shown.
+SUBMISSION_FIELDS = ("id", "source", "source_ref", "received_at", "unit", "unit_raw", "contact", "phone", "title",
+                     "title_source", "subject", "sender", "body_text", "speaker", "topic", "outcome", "check_run")
+FILE_FIELDS = ("sha256", "original_name", "size_bytes", "duration_seconds", "outcome", "container", "video_codec",
+               "audio_codec", "width", "height", "repair")
 
 def submission_views(db: Database, outcome: str | None = None, unit: str | None = None,
                      contest: ContestConfig | None = None) -> list[dict[str, Any]]:
-    """What ``intake list --json`` and the reports show: submissions with their latest decision.
-
-    ``unit`` keeps the works of one unit: as recorded or as the sender wrote it, and with ``contest``
-    also the known unit it means (柳南 or 柳南区委保密办 → the works of 柳南区).
-    """
+    """What ``intake list --json`` and the reports show: submissions with their latest decision. ``unit`` keeps
+    one unit's works, as recorded or written, and with ``contest`` the listed unit it means (柳南 → 柳南区)."""
     subs = db.submissions.all(outcome=outcome)
     if unit:
         names = unit_names(unit, contest)
@@ -74,45 +76,18 @@ def view_of(sub: StoredSubmission, decisions: Sequence[StoredDecision] = ()) -> 
         if check.check_id == "sensitive_content":   # what the scan covered and found, for scripts and the desk
             item["details"] = {k: v for k, v in (check.details or {}).items() if k != "advice"}
         checks.append(item)
+    view = {name: getattr(sub, name) for name in SUBMISSION_FIELDS}
+    # title_source: given | file_name | subject, None for works recorded before 0013; body_text: the mail's body
+    # (bounded), hidden with the sender by blind review; check_run: 1 as recorded, +1 for each recheck or edit.
+    view["received_at"] = local_iso(sub.received_at)
     return {
-        "id": sub.id,
-        "source": sub.source,
-        "source_ref": sub.source_ref,
-        "received_at": local_iso(sub.received_at),
-        "unit": sub.unit,
-        "unit_raw": sub.unit_raw,
-        "contact": sub.contact,
-        "phone": sub.phone,
-        "title": sub.title,
-        "title_source": sub.title_source,   # given | file_name | subject; None for works recorded before 0013
-        "subject": sub.subject,
-        "sender": sub.sender,
-        "body_text": sub.body_text,   # the mail's body (bounded); blind review hides it with the sender
-        "speaker": sub.speaker,
-        "topic": sub.topic,
-        "outcome": sub.outcome,
-        "check_run": sub.check_run,   # 1 as recorded; each recheck or edit of the results adds one
+        **view,
         "decision": decision_json(decisions[-1]) if decisions else None,
         "decisions": [decision_json(d) for d in decisions],
-        "files": [
-            {
-                "sha256": f.sha256,
-                "original_name": f.original_name,
-                "size_bytes": f.size_bytes,
-                "duration_seconds": f.duration_seconds,
-                "outcome": f.outcome,
-                "container": f.container,
-                "video_codec": f.video_codec,
-                "audio_codec": f.audio_codec,
-                "width": f.width,
-                "height": f.height,
-                # A repaired file: what was done ('remux', 'shrink'), and the content as it arrived, kept.
-                "repair": f.repair,
-                "original": ({"sha256": f.original_sha256, "size_bytes": f.original.size_bytes if f.original else None}
-                             if f.original_sha256 else None),
-            }
-            for f in sub.files
-        ],
+        # A repaired file: what was done ('remux', 'shrink'), and the content as it arrived, kept.
+        "files": [{**{name: getattr(f, name) for name in FILE_FIELDS}, "original": {
+            "sha256": f.original_sha256, "size_bytes": f.original.size_bytes if f.original else None,
+        } if f.original_sha256 else None} for f in sub.files],
         "checks": checks,
         "secrecy": secrecy_of(checks),   # what the secrecy scan found or could not read (intake.pipeline.secrecy)
         # 超大附件: the download links the mail gave instead of its video, while they are still to be fetched

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 from datetime import datetime, timezone
@@ -18,25 +16,14 @@ from core.timefmt import local_text
 from intake.config import Config
 from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.report.export import safe_part
-from intake.pipeline.secrecy import flag_summary
-from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, actor_label, check_label
-from intake.report.rows import (
-    COLUMNS,
-    TEXT_COLUMNS,
-    dimensions,
-    duration_of,
-    forced_text,
-    is_portrait,
-    main_file,
-    report_row,
-    size_of,
-)
-from intake.report.sheet import csv_cells, write_sheet
+from intake.labels import DECISION_LABELS, OUTCOME_LABELS, check_label
+from intake.report.rows import COLUMNS, TEXT_COLUMNS, dimensions, duration_of, is_portrait, main_file, report_row, \
+    size_of
+from intake.report.sheet import csv_text, write_sheet
 from intake.report.thumbs import data_uri, thumbnail
 from intake.review.scoring import Standing, score_text, scoring_closed, standings
 from validators.results import Outcome
 
-FORMATS = ("html", "csv", "xlsx", "json")
 # Autoescape for every template this environment loads, whatever its name: all of it shows outside text.
 ENV = Environment(loader=PackageLoader("intake", "templates"), autoescape=True)
 # The report's colours for the states of unit coverage that need attention.
@@ -54,13 +41,8 @@ def json_report(views: list[dict[str, Any]]) -> str:
 
 def csv_report(views: list[dict[str, Any]]) -> str:
     """UTF-8 with BOM so that Chinese Excel opens it correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([label for _, label in COLUMNS])
-    for view in views:
-        row = report_row(view)
-        writer.writerow(csv_cells([row[key] for key, _ in COLUMNS], TEXT_COLUMNS))
-    return "\ufeff" + buffer.getvalue()
+    rows = ([report_row(view)[key] for key, _ in COLUMNS] for view in views)
+    return csv_text([label for _, label in COLUMNS], rows, TEXT_COLUMNS)
 
 
 def write_xlsx(views: list[dict[str, Any]], path: Path, sheet: str = "初步筛选") -> Path:
@@ -86,11 +68,8 @@ def html_report(views: list[dict[str, Any]], config: Config, output: Path | None
                 filters: str = "", progress: Callable[[int, int], None] | None = None,
                 all_views: list[dict[str, Any]] | None = None,
                 scores: dict[int, Standing] | None = None) -> str:
-    """One self-contained page: styles, script and thumbnails inline; videos linked, or copied beside it.
-
-    The unit coverage counts ``all_views`` (every submission) when the rows are filtered. ``scores``
-    (``revealed_standings``): the 得分 and 名次 columns, once scoring is closed.
-    """
+    """One self-contained page (thumbnails inline, videos linked or copied beside it). The unit coverage counts
+    ``all_views`` when the rows are filtered; ``scores`` adds the 得分 and 名次 columns."""
     store_root = config.storage.root
     video_dir = output.with_name(output.stem + "_视频") if (with_videos and output) else None
     rows = []
@@ -98,10 +77,9 @@ def html_report(views: list[dict[str, Any]], config: Config, output: Path | None
         rows.append(_html_row(view, store_root, output, video_dir))
         if scores is not None:
             standing = scores.get(view["id"])
-            rows[-1].update({"score": standing.score if standing and standing.score is not None else -1,
-                             "score_text": score_text(standing.score if standing else None),
-                             "rank": standing.rank if standing and standing.rank else 999999,
-                             "rank_text": str(standing.rank) if standing and standing.rank else "—"})
+            score, rank = (standing.score, standing.rank) if standing else (None, None)
+            rows[-1].update({"score": -1 if score is None else score, "score_text": score_text(score),
+                             "rank": rank or 999999, "rank_text": str(rank) if rank else "—"})
         if progress:
             progress(index + 1, len(views))
     counts = {o.value: sum(1 for v in views if v["outcome"] == o.value) for o in Outcome}
@@ -144,22 +122,15 @@ def _html_row(view: dict[str, Any], store_root: Path, output: Path | None, video
                        "why_not": "" if playable else ("未保存，不能播放" if stored is None else "不是 MP4 视频，不能播放")})
     decision = view["decision"] or {}
     return {
-        "id": view["id"], "unit": view["unit"] or "", "unit_raw": view["unit_raw"] or "", "title": view["title"],
-        "source": SOURCE_LABELS.get(view["source"], view["source"]), "contact": view["contact"] or "", "phone": view["phone"] or "",
-        "sender": view["sender"] or "", "speaker": view["speaker"] or "", "topic": view["topic"] or "",
+        **report_row(view),   # the texts as the CSV has them; what the page shows otherwise follows
         "duration": duration, "duration_text": duration_text(duration) or "—",
         "size": size, "size_text": size_text(size) or "—",
         "resolution": dimensions(main), "pixels": main["width"] * main["height"] if dimensions(main) else -1,
-        "portrait": is_portrait(main),
-        "received_at": view["received_at"][:16].replace("T", " "),
+        "portrait": is_portrait(main), "received_at": view["received_at"][:16].replace("T", " "),
         "outcome": view["outcome"], "outcome_label": OUTCOME_LABELS[Outcome(view["outcome"])],
         "outcome_rank": OUTCOME_RANK[view["outcome"]],
         "decision": decision.get("decision"), "decision_label": decision.get("label", ""),
-        "reviewer": actor_label(decision["reviewer"]) if decision else "",
-        "decided_at": (decision.get("at") or "")[:16].replace("T", " "),
-        "note": decision.get("note"), "forced": forced_text(decision),
-        "secrecy": flag_summary(view["secrecy"]), "flagged": view["secrecy"]["flagged"],
-        "incomplete": view["secrecy"]["incomplete"],
+        "flagged": view["secrecy"]["flagged"], "incomplete": view["secrecy"]["incomplete"],
         "problems": [{"label": check_label(c["id"]), "status": c["status"], "message": c["message"]}
                      for c in view["checks"] if c["status"] != "pass"],
         "thumb": thumb, "videos": videos,

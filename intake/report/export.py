@@ -1,11 +1,8 @@
 """报送: the package forwarded to the regional bureau — shortlisted works, 汇总表.xlsx and a manifest.
 
-Every shortlisted work is accounted for: the result says, file by file, what was exported under which
-name, and why anything was not (never stored, rejected by the checks, missing or damaged in the store).
-A file the checks rejected is exported only when a reviewer shortlisted the work with ``--force``, none of
-its files passed, and it is a video (a QuickTime file keeps its .mov).
-A repaired file (remuxed or shrunk, see intake.pipeline.repair and intake.review.fix) is exported as the MP4 it became, the
-file that was judged; the original it was made from stays in the store.
+The result says, file by file, what was exported under which name, and why anything was not. A file the checks
+rejected is exported only when a reviewer shortlisted the work with ``--force`` and none of its files passed;
+a repaired file is exported as the MP4 that was judged.
 """
 
 from __future__ import annotations
@@ -27,9 +24,8 @@ from core.errors import StorageError, UsageError
 from core.numbers import duration_text, size_mb
 from core.textsafe import clean_name, one_line
 from core.timefmt import local_text
-from intake.report.export_folder import MANIFEST, ExportFolder, WrittenFile, file_digest, open_folder, remove_files, \
-    write_manifest
-from intake.report.rows import forced_text
+from intake.report.export_folder import MANIFEST, WrittenFile, file_digest, open_folder, remove_files, write_manifest
+from intake.report.rows import forced_text, resolution_text
 from intake.report.sheet import write_sheet
 from intake.pipeline.secrecy import flag_summary
 from storage.filestore import FileStore
@@ -79,13 +75,6 @@ def export_name(prefix: str, unit: str | None, title: str, suffix: str = ".mp4")
     """序号_单位_作品名.mp4, cut by UTF-8 bytes (keeping .mp4) so that it and its temporary copy fit NAME_MAX."""
     name = f"{prefix}_{safe_part(unit or '未注明单位', 20)}_{safe_part(title)}{suffix}"
     return clean_name(name, reserve_bytes=PART_BYTES)
-
-
-def resolution_text(width: int | None, height: int | None) -> str:
-    """1920×1080; 1080×1920 竖屏; empty when unknown."""
-    if not width or not height:
-        return ""
-    return f"{width}×{height}" + (" 竖屏" if height > width else "")
 
 
 @dataclass
@@ -171,9 +160,8 @@ def reserved_folders(config: Config) -> dict[str, Path]:
 
 
 def plan_export(views: list[dict[str, Any]], store: FileStore) -> list[WorkExport]:
-    """Every shortlisted work with the files to export, numbered and named (序号_单位_作品名.mp4), or why not;
-    UsageError when nothing is shortlisted. (``export_shortlist`` writes them to a folder; the desk can also
-    send them as one zip.)"""
+    """Every shortlisted work with the files to export, numbered and named, or why not; UsageError when nothing
+    is shortlisted."""
     shortlisted = [v for v in views if v["decision"] and v["decision"]["decision"] == "shortlist"]
     if not shortlisted:
         raise UsageError("还没有入围的作品，没有可以报送的内容。", "请先用 intake decide 作品编号 --shortlist 标记入围作品。")
@@ -190,19 +178,18 @@ def export_shortlist(views: list[dict[str, Any]], store: FileStore, target: Path
                      replace: bool = False, now: datetime | None = None,
                      reserved: dict[str, Path] | None = None,
                      progress: Callable[[int, int], None] | None = None) -> ExportResult:
-    """Copy every shortlisted work's files into ``target`` as 序号_单位_作品名.mp4 (each hash checked), write
-    汇总表.xlsx and the manifest, and say what happened to every shortlisted work. ``reserved`` names the
-    folders the intake works in (inbox, store, …): an export there is refused.
-
-    If copying fails midway (a full disk), the manifest still lists what was written, so that
-    ``--replace`` can clear it next time. ``progress(done, total)`` is told after each file copied."""
+    """Copy every shortlisted work's files into ``target`` (each hash checked), write 汇总表.xlsx and the manifest.
+    If copying fails midway (a full disk), the manifest still lists what was written, so ``--replace`` can clear it."""
     exported_at = now or datetime.now(timezone.utc)
     works = plan_export(views, store)
     folder = open_folder(target, replace, reserved)
-    _refuse_clashes(folder, works)
+    todo = [item for work in works for item in work.exported]
+    clashes = sorted(({item.name for item in todo} | {SUMMARY, MANIFEST}) & set(folder.kept))
+    if clashes:
+        raise UsageError(f"导出目录中已有同名的 {'、'.join(clashes)}，它们不是上次导出写入的（或导出后被改动过），"
+                         "为免误删没有导出。", "请把它们移走，或换一个空目录。")
     removed = remove_files(folder)
     written: list[WrittenFile] = []
-    todo = [item for work in works for item in work.exported]
     try:
         for done, item in enumerate(todo, 1):
             copied = _copy_verified(store, item, folder.path)
@@ -236,24 +223,17 @@ def _plan(view: dict[str, Any], store: FileStore) -> list[FileExport]:
                 item.skipped, item.forced = None, True
     for item in plans:
         if item.skipped is None:
-            item.skipped = _store_problem(store, item.file)
+            try:
+                size = os.lstat(stored_path(store, item.file)).st_size
+            except OSError:
+                item.skipped = Skip.MISSING
+                continue
+            item.skipped = None if size == item.file["size_bytes"] else Skip.CORRUPT
     return plans
-
-
-def _store_problem(store: FileStore, file: dict[str, Any]) -> Skip | None:
-    try:
-        size = os.lstat(_stored(store, file)).st_size
-    except OSError:
-        return Skip.MISSING
-    return None if size == file["size_bytes"] else Skip.CORRUPT
 
 
 def stored_path(store: FileStore, file: dict[str, Any]) -> Path:
     """Where a file of the export is in the store."""
-    return _stored(store, file)
-
-
-def _stored(store: FileStore, file: dict[str, Any]) -> Path:
     return store.path_of(store.relative_path_for(file["sha256"]))
 
 
@@ -272,17 +252,9 @@ def _name(works: list[WorkExport]) -> None:
                                     VIDEO_EXTENSIONS.get(item.file["container"], ".mp4"))
 
 
-def _refuse_clashes(folder: ExportFolder, works: list[WorkExport]) -> None:
-    names = {item.name for work in works for item in work.exported} | {SUMMARY, MANIFEST}
-    clashes = sorted(names & set(folder.kept))
-    if clashes:
-        raise UsageError(f"导出目录中已有同名的 {'、'.join(clashes)}，它们不是上次导出写入的（或导出后被改动过），"
-                         "为免误删没有导出。", "请把它们移走，或换一个空目录。")
-
-
 def _copy_verified(store: FileStore, item: FileExport, folder: Path) -> WrittenFile | None:
     """Copy one stored file to its export name through a temporary file; on a hash mismatch mark it skipped."""
-    source = _stored(store, item.file)
+    source = stored_path(store, item.file)
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
     digest = hashlib.sha256()
     size = 0
@@ -317,7 +289,7 @@ def write_summary(works: list[WorkExport], path: Path, title: str) -> Path:
             f = item.file
             rows.append([work.seq, v["unit"], work.title, v["speaker"], v["topic"], v["contact"], v["phone"],
                          duration_text(f["duration_seconds"]), size_mb(f["size_bytes"]),
-                         resolution_text(f["width"], f["height"]), item.name, f["sha256"], work.secrecy,
+                         resolution_text(f), item.name, f["sha256"], work.secrecy,
                          f"强制入围：{work.forced}" if work.forced else ""])
     return write_sheet(path, "汇总表", SUMMARY_COLUMNS, rows, widths=SUMMARY_WIDTHS,
                        text_columns={SUMMARY_COLUMNS.index("联系电话")},

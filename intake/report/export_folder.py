@@ -29,7 +29,6 @@ from core.timefmt import local_iso
 MANIFEST = ".intake-export.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-CHUNK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,6 @@ def forced_text(decision: dict[str, Any]) -> str:
     return "；".join(decision.get("reasons") or []) or "检查结果是不合格"
 
 
-def problems_of(view: dict[str, Any]) -> list[str]:
-    return [f"【{check_label(c['id'])}】{c['message']}" for c in view["checks"] if c["status"] != "pass"]
-
-
 def main_file(files: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The file that stands for the work: the longest one with a picture, else the first."""
     videos = [f for f in files if f["width"] and f["height"]]
@@ -83,7 +79,8 @@ def report_row(view: dict[str, Any]) -> dict[str, Any]:
         "decision": decision.get("label", ""), "forced": forced_text(decision),
         "reviewer": actor_label(decision["reviewer"]) if decision else "",
         "decided_at": (decision.get("at") or "")[:16].replace("T", " "), "note": decision.get("note") or "",
-        "problems": "\n".join(problems_of(view)),
+        "problems": "\n".join(f"【{check_label(c['id'])}】{c['message']}"
+                              for c in view["checks"] if c["status"] != "pass"),
         "duration_seconds": round(duration, 1) if duration is not None else None, "size_bytes": size,
         "sha256": "；".join(f["sha256"] or "" for f in files),
     }

@@ -9,30 +9,31 @@ make the whole file unwritable.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from core.textsafe import cell, looks_like_formula
 
 
-def csv_cells(values: Sequence, text_columns: Collection[int] = ()) -> list:
-    """One CSV row: empty for None, formula prefixes neutralised, ``text_columns`` (phones) kept as text."""
-    return ["" if value is None else cell(value, text=index in text_columns) for index, value in enumerate(values)]
+def csv_text(header: Sequence[str], rows: Iterable[Sequence], text_columns: Collection[int] = ()) -> str:
+    """A CSV table in UTF-8 with BOM (so that Chinese Excel opens it correctly): empty for None, formula prefixes
+    neutralised, ``text_columns`` (phones) kept as text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for values in (header, *rows):
+        writer.writerow(["" if value is None else cell(value, text=index in text_columns)
+                         for index, value in enumerate(values)])
+    return "\ufeff" + buffer.getvalue()
 
 
 def write_sheet(path: Path, title: str, header: Sequence[str], rows: Iterable[Sequence], *, widths: Sequence[int],
                 text_columns: Collection[int] = (), wrap_columns: Collection[int] = (),
                 number_formats: Mapping[int, str] | None = None, freeze: str | None = None,
                 title_row: str | None = None) -> Path:
-    """Write one sheet to ``path``: an optional ``title_row`` across all columns, a bold header, then ``rows``;
-    returns ``path``.
-
-    Strings are stored as string cells, never formulas, and need no leading ``'`` (openpyxl would take a
-    str starting with ``=`` for a formula; the cell's type is set back to string, so -守护秘密- stays
-    as written and =HYPERLINK(…) is shown, not run); ``text_columns`` also get Excel's text format
-    ``@``, so that a phone number keeps its leading zero and is not shown as 1.38E+10. ``number_formats``
-    gives a column its display format (``0.0`` for one decimal).
-    """
+    """Write one sheet: an optional ``title_row``, a bold header, then ``rows``. Strings are string cells, never
+    formulas; ``text_columns`` get Excel's text format ``@`` (a phone keeps its leading zero, never 1.38E+10)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font

@@ -1,11 +1,8 @@
 """Add a file to a recorded submission (a video downloaded from a 超大附件 link), checking it first.
 
-Once the file is added, what waited for it is settled in the same transaction: the 超大附件 warning
-(and a link's stated size over the limit, which the file's own size check now replaces) and a
-"no video received" failure no longer count against the outcome, and the speaker and topic of the
-file's opening phrase fill a submission that has none. A work that was rejected and is no longer (or
-the other way round) takes or frees its unit's place: its quota, and that of the unit's later works,
-is asked again.
+What waited for the file (the 超大附件 warning, a link's stated size over the limit, "no video received") is
+settled in the same transaction, and its opening phrase fills a speaker and topic still empty. A work that
+stops or starts being rejected frees or takes its unit's place: the quota of the unit's works is asked again.
 """
 
 from __future__ import annotations
@@ -71,16 +68,13 @@ def _ask_quota_again(services: Services, submission_id: int, actor: str | None) 
 
     judged = judge(services, stored_task(services, submission_id), ["quota"])
     done = record_run(services, judged, "rechecked", {"asked": ["quota"], "cause": "attach"}, actor=actor)
-    for _ in requota_later(services, judged.units, submission_id, {submission_id}, actor):
-        pass   # each later work whose quota changed is recorded by its own run
+    list(requota_later(services, judged.units, submission_id, {submission_id}, actor))   # each recorded by its own run
     return done
 
 
 def settled_checks(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckResult]:
-    """The submission's open 超大附件 checks that ``media`` answers, by row id, each with what replaces it.
-
-    A mail with several links stays open until as many files have been added as it had links.
-    """
+    """The open 超大附件 checks ``media`` answers, by row id, each with what replaces it. A mail with several
+    links stays open until as many files have been added as it had links."""
     links = [c for c in sub.checks if c.media_file_id is None and c.status != "pass"
              and c.check_id == "large_attachment_link"]
     if not links:
@@ -92,19 +86,12 @@ def settled_checks(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckRe
     names = "、".join(f"“{f.original_name}”" for f in sub.files) + ("、" if sub.files else "") + f"“{media.original_name}”"
     out = {c.id: CheckResult("large_attachment_link", Status.PASS, ATTACHED, f"“超大附件”中的视频已下载并补登：{names}。",
                              {"attached": added}) for c in links}
-    return out | _link_size_settled(sub) | _no_video_settled(sub, media)
+    sizes = {c.id: CheckResult("size", Status.PASS, ATTACHED, "下载链接标明的大小已由补登的文件核实，以该文件的“文件大小”检查为准。")
+             for c in sub.checks if c.media_file_id is None and c.check_id == "size" and c.code == LINK_TOO_LARGE}
+    return out | sizes | _no_video_settled(sub, media)
 
 
 def _no_video_settled(sub: StoredSubmission, media: MediaTask) -> dict[int, CheckResult]:
     """A "no video received" failure, answered by the file now added (its own checks judge it)."""
     return {c.id: CheckResult("files", Status.PASS, ATTACHED, f"已补登视频文件“{media.original_name}”。")
             for c in sub.checks if c.media_file_id is None and c.check_id == "files" and c.status != "pass"}
-
-
-def _link_size_settled(sub: StoredSubmission) -> dict[int, CheckResult]:
-    out = {}
-    for c in sub.checks:
-        if c.media_file_id is None and c.check_id == "size" and c.code == LINK_TOO_LARGE:
-            out[c.id] = CheckResult("size", Status.PASS, ATTACHED,
-                                    "下载链接标明的大小已由补登的文件核实，以该文件的“文件大小”检查为准。")
-    return out

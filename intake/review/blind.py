@@ -1,26 +1,11 @@
 """Blind review (``contest.scoring.blind``): a submission as a judge may see it, with who sent it taken out.
 
-``blind_view`` is the one place that decides what a judge under blind review sees. It takes a view (the
-dict of ``intake list --json``, or a page's dict built on one) and returns a copy in which
-
-- the unit, the unit as written, the contact, the phone, the sender, the mail subject, the mail body
-  (``body`` or ``mail_body``, where a page has one) and the source reference read ``（已隐去）``; the 超大附件
-  links and the files' SHA-256 are left out;
-- each file is named ``文件1.mp4``, ``文件2.mov``… (``core.names``: only a real extension is kept, never the
-  last dot-part of a name such as ``守护秘密 2024.4.3 韦小宝``);
-- the title is shown only when it was given as one (a sidecar's or the mail's 作品名, a correction): one taken
-  from a file's or a download link's name reads ``（作品名取自文件名，已隐去）``, one from the mail subject
-  ``（作品名取自邮件主题，已隐去）`` (``title_source``, recorded at intake; works recorded before it was
-  are judged by whether the title is a file's or link's name);
-- every other string, however deep (titles, check messages, decision notes, a page's history), has each of
-  those values, each file's and download link's name (and its stem, from four characters), each link's address,
-  any web address, and every name of a unit (listed names, aliases, short forms such as 柳南, and the units works
-  were recorded with) masked as ``＊＊``, whatever their case;
-- the checks that link works by their sender say so without the other works' numbers or anything of the sender
-  (``quota``, ``duplicate``, the 超大附件 link and its size), and no check quotes another work's number;
-- the details of history events that quote the sender or the files (edits, receipts, added files, moves)
-  are hidden;
-- ``blind`` is True.
+``blind_view`` is the one place that decides what a judge under blind review sees. Files are named
+``文件1.mp4``… keeping only a real extension (``core.names``: never the last dot-part of a name such as
+``守护秘密 2024.4.3 韦小宝``). A title is shown only when it was given as one (``title_source``; works
+recorded before it are judged by whether the title is a file's or link's name). Every string, however deep,
+has the sender's values, the file and link names, web addresses and every name of a unit masked, whatever
+their case; checks that tie works together by their sender no longer name the other works.
 """
 
 from __future__ import annotations
@@ -60,13 +45,17 @@ UNLINKED = {
 LINK_SIZE = "“超大附件”下载链接标明的文件超过大小上限（匿名评审：文件名已隐去）。"
 
 
+def _pattern(names: Iterable[str]) -> re.Pattern | None:
+    """One pattern for ``names``, longest first (so that 柳南区 is masked whole); case does not hide a name."""
+    ordered = sorted(set(names), key=lambda n: (-len(n), n))
+    return re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+
+
 class UnitNames:
-    """Every name that points at a unit, as one pattern (longest first, so that 柳南区 is masked whole)."""
+    """Every name that points at a unit, as one pattern."""
 
     def __init__(self, names: Iterable[str | None]):
-        kept = sorted({n.strip() for n in names if n and len(n.strip()) >= SHORTEST}, key=lambda n: (-len(n), n))
-        # Case does not hide a name: RongShui is rongshui.
-        self.pattern = re.compile("|".join(map(re.escape, kept)), re.IGNORECASE) if kept else None
+        self.pattern = _pattern(n.strip() for n in names if n and len(n.strip()) >= SHORTEST)
 
     @classmethod
     def of(cls, contest: ContestConfig, views: Iterable[Mapping[str, Any]]) -> UnitNames:
@@ -81,24 +70,23 @@ class UnitNames:
         return self.pattern.sub(MASK, text) if self.pattern else text
 
 
-def _file_names(view: Mapping[str, Any]) -> list[str]:
-    """Each file's and download link's name as given, its last part, and that part's stem where it is long enough
-    to be a name rather than a word (rs_baomi_2024, not 作品)."""
-    names = []
+def _given_names(view: Mapping[str, Any]) -> list[str]:
+    """Each file's and download link's name as given."""
     given = [f.get("original_name") for f in view.get("files") or []]
     given += [link.get("name") for link in view.get("links") or []]
-    for name in map(str, filter(None, given)):
+    return [str(name) for name in given if name]
+
+
+def _file_names(view: Mapping[str, Any]) -> list[str]:
+    """Each given name, its last part, and that part's stem where it is long enough to be a name rather than a
+    word (rs_baomi_2024, not 作品)."""
+    names = []
+    for name in _given_names(view):
         names += [name, base_name(name)]
         stem = stem_of(name)
         if len(stem) >= STEM_SHORTEST:
             names.append(stem)
     return names
-
-
-def _name_stems(view: Mapping[str, Any]) -> set[str]:
-    given = [f.get("original_name") for f in view.get("files") or []]
-    given += [link.get("name") for link in view.get("links") or []]
-    return {stem_of(str(name)).strip().casefold() for name in given if name}
 
 
 def _masker(view: Mapping[str, Any], units: UnitNames) -> Callable[[str], str]:
@@ -109,9 +97,7 @@ def _masker(view: Mapping[str, Any], units: UnitNames) -> Callable[[str], str]:
         secrets.append(sender.split("@", 1)[0])   # the mailbox name alone (rongshui) names the county too
     # A title given as one is the work's name, not the sender's, even where a file bears it too.
     title = str(view.get("title") or "").strip().casefold() if view.get("title_source") == "given" else None
-    ordered = sorted({s for s in secrets if len(s) >= SHORTEST and s.strip().casefold() != title},
-                     key=lambda s: (-len(s), s))
-    pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+    pattern = _pattern(s for s in secrets if len(s) >= SHORTEST and s.strip().casefold() != title)
 
     def mask(text: str) -> str:
         text = WEB_ADDRESS.sub(MASK, text)
@@ -133,8 +119,7 @@ def _masked(value: Any, mask: Callable[[str], str]) -> Any:
 def blind_view(view: Mapping[str, Any], units: UnitNames) -> dict[str, Any]:
     """``view`` as a judge under blind review sees it (see the module's docstring); ``view`` is not changed."""
     out = _masked(view, _masker(view, units))
-    title = _hidden_title(view)
-    if title is not None:
+    if (title := _hidden_title(view)) is not None:
         out["title"] = title
     for key in IDENTITY:
         if key in out:
@@ -158,11 +143,9 @@ def blind_view(view: Mapping[str, Any], units: UnitNames) -> dict[str, Any]:
 def _hidden_title(view: Mapping[str, Any]) -> str | None:
     """What a judge reads instead of the title, or None when the title may be shown (masked)."""
     source = view.get("title_source")
-    if source == "file_name":
-        return TITLE_FROM_FILE
-    if source == "subject":
-        return TITLE_FROM_SUBJECT
-    if source is None and str(view.get("title") or "").strip().casefold() in _name_stems(view):
+    if source is not None:
+        return {"file_name": TITLE_FROM_FILE, "subject": TITLE_FROM_SUBJECT}.get(source)
+    if str(view.get("title") or "").strip().casefold() in {stem_of(n).strip().casefold() for n in _given_names(view)}:
         return TITLE_FROM_FILE   # recorded before the source was: nothing else named the work but a file
     return None
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import UsageError
 from intake.labels import UNATTRIBUTED, check_label
-from intake.pipeline.secrecy import finding_text
+from intake.pipeline.secrecy import flag_summary
 from intake.pipeline.views import submission_view
 
 if TYPE_CHECKING:  # the database pulls in SQLAlchemy
@@ -34,10 +34,8 @@ def reasons_to_insist(db: Database, submission_id: int) -> tuple[str, ...]:
     if view["outcome"] == "rejected":
         failed = dict.fromkeys(check_label(c["id"]) for c in view["checks"] if c["status"] == "fail")
         reasons.append(f"检查结果是不合格（{'、'.join(failed) or '检查结果'}）")
-    found = view["secrecy"]["found"]
-    if found:
-        reasons.append("发现可能涉密的内容：" + "、".join(finding_text(item) for item in found[:3])
-                       + (f"等 {len(found)} 处" if len(found) > 3 else ""))
+    if view["secrecy"]["found"]:
+        reasons.append(flag_summary({"found": view["secrecy"]["found"]}))
     return tuple(reasons)
 
 

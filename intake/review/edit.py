@@ -1,10 +1,8 @@
 """A reviewer's correction of a recorded submission (``intake edit``), kept in the audit log.
 
-The values are cleaned as those from outside are, and refused (UsageError) when longer than the
-producers keep (``EDITABLE``) or, for the phone, when not a phone number. A new unit is matched against the unit list as the
-pipeline does (``unit_raw`` keeps it as typed, ``unit`` the known unit it means); a change of unit,
-contact or phone asks the contact, unit and quota checks again, and the quota of the units' later
-works. One ``edited`` event holds each field's old and new value, the note and who made the change.
+The values are cleaned as those from outside are. A new unit is matched as the pipeline does (``unit_raw``
+keeps it as typed); a change of unit, contact or phone asks the contact, unit and quota checks again, and the
+quota of the units' later works. One ``edited`` event holds each field's old and new value.
 """
 
 from __future__ import annotations
@@ -66,12 +64,9 @@ def cleaned_values(values: dict[str, str | None]) -> dict[str, str | None]:
 
 def edit_submission(services: Services, submission_id: int, values: dict[str, str | None],
                     note: str | None = None, actor: str | None = None, version: str | None = None) -> Edited:
-    """Correct the submission's fields and ask again what they change; NotFound for an unknown id.
-
-    The fields are read, compared and written in one transaction (``storage/check_runs.py``), so each change's
-    "old" value is what it replaced. ``version`` (``version_of`` the submission a desk form showed): if the
-    submission has changed since, nothing is saved (ChangedMeanwhile: reload and look). Without it (the command
-    line), an edit that met another is worked out again on what that one left."""
+    """Correct the submission's fields and ask again what they change; NotFound for an unknown id. With ``version``
+    (of the submission a desk form showed), a submission changed since is not saved (ChangedMeanwhile); without
+    it (the command line), an edit that met another is worked out again."""
     values = cleaned_values(values)
     for attempt in range(MAX_TRIES):
         judged = stored_task(services, submission_id)

@@ -1,15 +1,14 @@
 """``intake fix --shrink``: a reviewer's explicit, lossy repair of a file over the size limit.
 
-The file is re-encoded (H.264 in one pass at a bitrate planned from its duration, AAC at 128 kbit/s) to land at
-about 95 % of ``rules.max_size_bytes``. The pipeline never does this on its own: it changes the picture. The
-original is stored as evidence (over the limit, it was not stored when it arrived), the new file goes through
-every check, and the submission's file becomes the new one, linked to the original, in a new check run that
-a ``fixed`` event announces. A file over the duration limit is refused: trimming changes the work, and that
-is the submitter's job.
+The file is re-encoded to land at about 95 % of ``rules.max_size_bytes``. The pipeline never does this on its
+own: it changes the picture. The original is stored as evidence, the new file goes through every check and
+becomes the submission's file in a new check run (a ``fixed`` event). A file over the duration limit is refused:
+trimming changes the work, and that is the submitter's job.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -50,8 +49,8 @@ class Fixed:
     moved: Refreshed | None = None   # its file in done/, moved to the folder of the new outcome
 
 
-class ShrinkJob:
-    """One file to shrink, checked and planned (``prepare_shrink``); ``run`` does it. Close it when done."""
+class ShrinkJob(contextlib.AbstractContextManager):
+    """One file to shrink, checked and planned (``prepare_shrink``); ``run`` does it. Leaving its ``with`` closes it."""
 
     def __init__(self, services: Services, judged: Judged, index: int, opened: OpenedFile, source: Path | None,
                  report: FileReport, seconds: float, plan: ShrinkPlan):
@@ -75,7 +74,9 @@ class ShrinkJob:
         # arrived) stands for it, and is not made again (it would cost about as much as the re-encode).
         scanned = [c for c in item.extra_checks if c.check_id == "sensitive_content"]
         scanned = scanned if whole_scan(scanned) else []
-        checking = _without_scan(rules) if scanned else rules
+        # The whole-video scan off; the opening phrase is still looked for.
+        checking = rules.model_copy(update={"sensitive": rules.sensitive.model_copy(update={"scan": False})}) \
+            if scanned else rules
         temp = store.new_temp()
         try:
             self._encode(temp, progress)
@@ -143,19 +144,8 @@ class ShrinkJob:
                            "seconds": round(self.seconds, 3), "preset": preset, "passes": 1},
                 "source": str(self.source) if self.source else "store"}
 
-    def close(self) -> None:
-        self.opened.close()
-
-    def __enter__(self) -> "ShrinkJob":
-        return self
-
     def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _without_scan(rules):
-    """The rules with the whole-video scan off (the opening phrase is still looked for)."""
-    return rules.model_copy(update={"sensitive": rules.sensitive.model_copy(update={"scan": False})})
+        self.opened.close()
 
 
 def prepare_shrink(services: Services, submission_id: int, source: OpenedFile | None = None,

@@ -1,21 +1,14 @@
 """A recorded submission judged again, with the config now in force (``intake recheck``, and what an edit asks).
 
-What the stored record can answer is asked again:
+What the stored record can answer is asked again: the contact details, the unit (matched from ``unit_raw``), the
+deadline, the quota (among the unit's works recorded before it) and, unless ``media`` is False, each stored
+file's media checks. The opening-phrase and sensitive-content results stay unless ``content`` is True (they run
+OCR, and the texts that came beside a file were not kept), or unless the frame scan is on and the file's picture
+was never scanned whole. What it cannot answer (a mail's findings and text, a zip's archive check, a duplicate,
+a processing error) stays as it was.
 
-- the contact details; the unit, matched from what was written (``unit_raw``) against today's unit list;
-  the deadline, against ``received_at``; the quota, among the unit's works recorded before it;
-- unless ``media`` is False, each file's checks on its stored copy (size, format, streams, duration,
-  integrity). Its opening-phrase and sensitive-content results stay unless ``content`` is True (they run
-  OCR, and the subtitles and texts that came beside a file were not kept, so only the file itself would be
-  read), or unless the frame scan is on and the file's picture was never scanned whole. A file that was
-  never stored (over the size limit) is judged by its size, and what was read of it where it arrived stays.
-
-What it cannot answer stays as it was: a mail's findings, a zip's archive check, the mail's text, the
-no-video check, a duplicate found when it was recorded, a processing error.
-
-Each recheck stores a new check run (``storage.check_runs``) announced by a ``rechecked`` event; list,
-the report and receipts show the latest run. A change of unit, or between rejected and not, changes the
-quota of the unit's later works: theirs is asked again, and recorded when it changed.
+Each recheck stores a new check run announced by a ``rechecked`` event. A change of unit, or between rejected
+and not, asks the quota of the unit's later works again.
 """
 
 from __future__ import annotations
@@ -43,7 +36,6 @@ from validators.results import CheckResult, Outcome, Status, warned
 ASKABLE = frozenset(SUBMISSION_CHECKS) - {"sensitive_content"}
 MEDIA_CHECKS = frozenset({"size", "container", "streams", "duration", "integrity"})
 CONTENT_CHECKS = frozenset({"opening_phrase", "sensitive_content"})
-HASH_CHUNK = 4 * 1024 * 1024
 REASONS = {"rechecked": "重新检查", "edited": "修改信息"}   # what a note rewritten after a run says happened
 MAX_REREADS = 3   # a submission edited while it was being rechecked is read again, at most this often
 
@@ -258,10 +250,8 @@ def _damage(path, blob: StoredBlob) -> str | None:
     size = path.stat().st_size
     if size != blob.size_bytes:
         return f"与登记时不一致（现为 {size_text(size)}，登记时为 {size_text(blob.size_bytes)}）"
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
+        digest = hashlib.file_digest(fh, "sha256")
     if digest.hexdigest() != blob.sha256:
         return "内容与登记时不一致（SHA-256 不符）"
     return None
@@ -286,8 +276,7 @@ def _result(record) -> CheckResult:
 
 def _shown(sub: StoredSubmission) -> set[tuple]:
     positions = {f.id: f.position for f in sub.files}
-    return {_key({"id": c.check_id, "status": c.status, "code": c.code, "message": c.message,
-                  "file": positions.get(c.media_file_id)}) for c in sub.checks}
+    return {(positions.get(c.media_file_id), c.check_id, c.status, c.code, c.message) for c in sub.checks}
 
 
 def _key(check: dict[str, Any]) -> tuple:

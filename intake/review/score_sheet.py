@@ -4,12 +4,10 @@ counted, the entry's score, how it was worked out, and its rank. Every cell pass
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from intake.report.sheet import csv_cells, write_sheet
+from intake.report.sheet import csv_text, write_sheet  # noqa: F401  (csv_text: intake scores --csv)
 from intake.review.scoring import judges_of, standings, weighted_total
 
 if TYPE_CHECKING:
@@ -28,9 +26,7 @@ def sheet(views: list[dict[str, Any]], scores: list[JudgeScores], contest: Conte
     """(header, rows) of the score sheet; ``accounts`` (name, role) adds reviewers who have not scored yet."""
     scoring = contest.scoring
     judges = judges_of(accounts, scores)
-    by_entry: dict[int, dict[str, JudgeScores]] = {}
-    for card in scores:
-        by_entry.setdefault(card.submission_id, {})[card.judge] = card
+    cards = {(card.submission_id, card.judge): card for card in scores}
     found = standings(views, scores, scoring)
     header = ["名次", "作品编号", "参赛单位", "作品名"]
     for judge in judges:
@@ -43,7 +39,7 @@ def sheet(views: list[dict[str, Any]], scores: list[JudgeScores], contest: Conte
         view = by_id.get(standing.submission_id, {})
         row: list[Any] = [standing.rank, standing.submission_id, view.get("unit"), view.get("title")]
         for judge in judges:
-            card = by_entry.get(standing.submission_id, {}).get(judge)
+            card = cards.get((standing.submission_id, judge))
             values = card.values if card else {}
             row += [values.get(c.name) for c in scoring.criteria]
             row += [_number(weighted_total(values, scoring)) if card else None, card.comment if card else None]
@@ -58,16 +54,6 @@ def rule_text(contest: ContestConfig) -> str:
     weights = "、".join(f"{c.name} {c.weight}" for c in scoring.criteria)
     return (f"“{contest.name}”评分表：每项 0–{scoring.scale} 分；评委总分 = Σ（权重 × 分数）÷ 权重之和（权重：{weights}）；"
             f"作品得分为各评委总分的平均分，5 位及以上评委时去掉一个最高分和一个最低分后再平均；得分相同名次相同。")
-
-
-def csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    """UTF-8 with BOM, so that Chinese Excel opens it correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(csv_cells(header))
-    for row in rows:
-        writer.writerow(csv_cells(row))
-    return "\ufeff" + buffer.getvalue()
 
 
 def write_xlsx(header: list[str], rows: list[list[Any]], path: Path, contest: ContestConfig) -> Path:

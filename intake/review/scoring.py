@@ -1,20 +1,15 @@
 """Scoring by several judges: what a judge may enter, each judge's total, the entry's score, the ranking and
 each judge's progress.
 
-- A judge scores every criterion of ``contest.scoring`` from 0 to ``scale`` (one decimal at most).
-- A judge's total is the weighted mean of those scores: Σ(weight × score) ÷ Σ weight, so it stays on the
-  same 0..scale range whatever the weights add up to (思想性 40 / 艺术性 30 / 技术性 30 with 8, 7, 9 →
-  (320 + 210 + 270) ÷ 100 = 8.0).
-- The entry's score is the mean of its judges' totals; with 5 judges or more, the trimmed mean (one highest
-  and one lowest total dropped). Only complete scores count: a judge who has not scored a criterion that
-  the config now lists has not finished that entry.
-- The ranking follows the score, highest first; equal scores share a rank (1, 2, 2, 4).
-- Entries that can be scored: those whose checks did not reject them (不合格), and a rejected one that a
-  reviewer shortlisted all the same. A judge's progress is N of M such entries scored.
+A judge's total is the weighted mean of the criteria's scores, so it stays on the 0..scale range whatever the
+weights add up to (40/30/30 with 8, 7, 9 → 8.0). The entry's score is the mean of its judges' complete totals,
+trimmed by the highest and lowest from 5 judges on; equal scores share a rank (1, 2, 2, 4). A rejected entry
+can be scored only when a reviewer shortlisted it all the same.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -104,13 +99,8 @@ def entry_score(totals: Sequence[float]) -> tuple[float | None, str | None]:
 
 def ranks(scores: Mapping[int, float]) -> dict[int, int]:
     """Rank of each id by score, highest first; equal scores share a rank and the next is skipped."""
-    ordered = sorted(scores.items(), key=lambda item: (-round(item[1], PLACES), item[0]))
-    out: dict[int, int] = {}
-    for position, (key, score) in enumerate(ordered, start=1):
-        previous = ordered[position - 2] if position > 1 else None
-        tied = previous is not None and round(previous[1], PLACES) == round(score, PLACES)
-        out[key] = out[previous[0]] if tied else position
-    return out
+    rounded = {key: round(score, PLACES) for key, score in scores.items()}
+    return {key: 1 + sum(other > score for other in rounded.values()) for key, score in rounded.items()}
 
 
 def is_scorable(view: Mapping[str, Any]) -> bool:
@@ -121,9 +111,8 @@ def is_scorable(view: Mapping[str, Any]) -> bool:
 def standings(views: Iterable[Mapping[str, Any]], scores: Iterable[JudgeScores],
               scoring: ScoringConfig) -> dict[int, Standing]:
     """A standing for every entry that can be scored or has scores; only the former are ranked."""
-    views = list(views)
     scorable = {v["id"] for v in views if is_scorable(v)}
-    totals: dict[int, dict[str, float]] = {v["id"]: {} for v in views if v["id"] in scorable}
+    totals: dict[int, dict[str, float]] = {sid: {} for sid in scorable}
     for card in scores:
         total = weighted_total(card.values, scoring)
         entry = totals.setdefault(card.submission_id, {})
@@ -144,11 +133,9 @@ def progress(views: Iterable[Mapping[str, Any]], scores: Iterable[JudgeScores], 
              scoring: ScoringConfig) -> list[Progress]:
     """Each judge's N of M: entries that can be scored, and those of them the judge has scored in full."""
     scorable = {v["id"] for v in views if is_scorable(v)}
-    done: dict[str, int] = {}
-    for card in scores:
-        if card.submission_id in scorable and weighted_total(card.values, scoring) is not None:
-            done[card.judge] = done.get(card.judge, 0) + 1
-    return [Progress(judge, done.get(judge, 0), len(scorable)) for judge in judges]
+    done = Counter(card.judge for card in scores
+                   if card.submission_id in scorable and weighted_total(card.values, scoring) is not None)
+    return [Progress(judge, done[judge], len(scorable)) for judge in judges]
 
 
 def scoring_closed(db):

@@ -1,9 +1,7 @@
-"""各单位报送情况: which units of the contest list sent a work, which did not, and which sent or had
-shortlisted more than their quota. Shown in the HTML report and by ``intake list --units``.
+"""各单位报送情况: which units sent a work, which did not, and which sent or had shortlisted more than their quota.
 
-One row per unit on the list (in list order), then one per unit outside it that sent something. A rejected
-work does not count as sent (it does not take up the quota); a shortlisted one counts whatever its outcome
-(a reviewer may shortlist a rejected work with ``--force``).
+A rejected work does not count as sent (it does not take up the quota); a shortlisted one counts whatever its
+outcome (a reviewer may shortlist a rejected work with ``--force``).
 """
 
 from __future__ import annotations
@@ -88,14 +86,10 @@ def numbers(ids: list[int]) -> str:
 
 def state_text(row: UnitCoverage) -> str:
     """The state as a reviewer reads it: 未报送, 仅有不合格作品（#3、#7）, 已报送, 超过名额（2 件，名额 1 件）, 已入围 1 件."""
-    state = row.state
-    if state is UnitState.ONLY_REJECTED:
-        return f"{STATE_LABELS[state]}（{numbers(row.rejected)}）"
-    if state is UnitState.OVER_QUOTA:
-        return f"{STATE_LABELS[state]}（{len(row.submitted)} 件，名额 {row.quota} 件）"
-    if state is UnitState.SHORTLISTED:
-        return f"{STATE_LABELS[state]} {len(row.shortlisted)} 件"
-    return STATE_LABELS[state]
+    more = {UnitState.ONLY_REJECTED: f"（{numbers(row.rejected)}）",
+            UnitState.OVER_QUOTA: f"（{len(row.submitted)} 件，名额 {row.quota} 件）",
+            UnitState.SHORTLISTED: f" {len(row.shortlisted)} 件"}
+    return STATE_LABELS[row.state] + more.get(row.state, "")
 
 
 def warning_text(row: UnitCoverage) -> str | None:
