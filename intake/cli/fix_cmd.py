@@ -7,7 +7,7 @@ import click
 
 from core.errors import UsageError
 from core.numbers import duration_text, size_text
-from intake.cli.context import AppContext, pass_app
+from intake.cli.context import AppContext, pass_app, progress_bar
 from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.recheck_cmd import moved_lines, outcome_change
 from intake.cli.render import check_lines, echo
@@ -61,18 +61,8 @@ def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, n
 def progress_printer():
     """A bar on a terminal; elsewhere (a log, a pipe) a line at every tenth, so that a long run shows it lives."""
     if sys.stderr.isatty():
-        bar = click.progressbar(length=1000, label="压缩进度", file=sys.stderr)
-        state = {"done": 0}
-
-        def update(share: float) -> None:
-            step = int(share * 1000)
-            if step > state["done"]:
-                bar.update(step - state["done"])
-                state["done"] = step
-            if step >= 1000:
-                bar.render_finish()
-
-        return update
+        move_to = progress_bar(1000, "压缩进度")
+        return lambda share: move_to(int(share * 1000))
     shown = {"tenth": 0}
 
     def line(share: float) -> None:

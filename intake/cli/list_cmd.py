@@ -27,11 +27,10 @@ OUTCOMES = [o.value for o in Outcome]
 @pass_app
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None, by_unit: bool) -> int:
     """列出已登记的作品、检查结果和评审决定；加 --units 时列出各单位报送情况。"""
-    from intake.pipeline.services import open_database
     from intake.pipeline.views import submission_views
 
     contest = app.config.contest
-    db = open_database(app.config)
+    db = app.database()
     if by_unit:
         if outcome:
             raise UsageError("--units 不能与 --outcome 同时使用：各单位报送情况总是统计全部作品。")

@@ -59,7 +59,14 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
 
     from intake.cli.mail_cmd import print_mail_result
 
-    desk = _start_desk(app) if with_mailbox and not once and config.desk.enabled else None
+    desk = None
+    if with_mailbox and not once and config.desk.enabled:   # the browser desk beside the main job
+        from intake.desk.server import start_desk
+
+        desk, chosen = start_desk(config, app.services())
+        for line in chosen.warnings:
+            echo(line, err=True)
+        echo(f"浏览器工作台：{chosen.url}")
     try:
         run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file),
                      on_mail=print_mail_result, on_finished=_print_finished, once=once)
@@ -67,17 +74,6 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
         if desk is not None:
             desk.should_exit = True
     return 0
-
-
-def _start_desk(app: AppContext):
-    """The browser desk beside the main job (``desk.enabled``); its warnings and address are printed."""
-    from intake.desk.server import start_desk
-
-    server, chosen = start_desk(app.config, app.services())
-    for line in chosen.warnings:
-        echo(line, err=True)
-    echo(f"浏览器工作台：{chosen.url}")
-    return server
 
 
 @click.command("run", options_metavar="[选项]")

@@ -1,7 +1,4 @@
-"""Logging for the long-running jobs: stderr and a rotating file under the data folder.
-
-Timestamps are Beijing time whatever the machine's zone, like every time a person reads here.
-"""
+"""Logging for the long-running jobs: stderr and a rotating file under the data folder, in Beijing time."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 import time
@@ -77,8 +78,6 @@ def clean_stale_work(config: Config) -> None:
     for entry in work.iterdir():
         try:
             if now - entry.stat().st_mtime > STALE_WORK_SECONDS:
-                import shutil
-
                 shutil.rmtree(entry, ignore_errors=True)
         except OSError:
             continue
@@ -129,8 +128,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
 def _start_mailbox(services, once: bool, fatal: list[BaseException]):
     """(the poller, or None while the authorization code is missing; the mailbox's state for the summary).
 
-    A missing code does not stop the folder intake: the mailbox thread asks for it again (a
-    ``password_file`` filled in later is picked up), ``intake service status`` and ``intake doctor``
+    A missing code does not stop the folder intake: the mailbox thread asks for it again, status and doctor
     show the error meanwhile, and ``--once`` ends with it (exit 1) after the folder's pass.
     """
     from intake.mail.client import MailSession

@@ -1,8 +1,5 @@
-"""What ``intake service status`` shows: whether systemd runs the job, each source's last good pass and
-last error (the status files ``intake.service.sources`` keeps), and the latest errors of the job's log.
-
-Nothing here raises for a missing piece: no systemd, no unit, no status file or no log each just mean
-"cannot tell" or "nothing known yet", said as such.
+"""What ``intake service status`` shows: whether systemd runs the job, each source's last pass (the status
+files of ``intake.service.sources``) and the log's latest errors. A missing piece means "cannot tell", never raises.
 """
 
 from __future__ import annotations
@@ -76,8 +73,7 @@ class ServiceReport:
 
 
 def service_report(config: Config, name: str = "intake", user_scope: bool | None = None) -> ServiceReport:
-    data_dir = config.storage.data_dir
-    log_file = data_dir / "logs" / "intake.log"
+    log_file = config.storage.data_dir / "logs" / "intake.log"
     return ServiceReport(unit_state(unit_file_name(name), user_scope), source_health(config),
                          config.mailbox.enabled, log_file, log_errors(log_file))
 
@@ -126,9 +122,7 @@ def log_errors(log_file: Path, shown: int = LOG_ERRORS_SHOWN) -> list[str]:
     """The last ERROR and CRITICAL lines of the job's log (its tail only: the file may be large)."""
     try:
         with log_file.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - LOG_TAIL_BYTES))
+            fh.seek(max(0, fh.seek(0, 2) - LOG_TAIL_BYTES))
             tail = fh.read().decode("utf-8", "replace")
     except OSError:
         return []
