@@ -285,8 +285,10 @@ def _describe(exc: ValidationError, source: Path | None) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(f"  - 未知的配置项 {key}")
         else:
-            got = err.get("input")
-            lines.append(f"  - 配置项 {key} 的值 {got!r} 无效（{_type_hint(err['type'], err.get('msg', ''))}）")
+            hint = err.get("msg", "")   # a validator's own message is Chinese already
+            if err["type"] != "value_error":
+                hint = _TYPE_HINTS.get(err["type"], hint)
+            lines.append(f"  - 配置项 {key} 的值 {err.get('input')!r} 无效（{hint.removeprefix('Value error, ')}）")
     return "\n".join(lines)
 
 
@@ -300,12 +302,6 @@ _TYPE_HINTS = {
     "datetime_from_date_parsing": "应为时间，如 2024-04-07 23:59:59", "less_than_equal": "超过上限",
     "string_too_short": "不能为空", "missing": "缺少此项",
 }
-
-
-def _type_hint(kind: str, msg: str) -> str:
-    if kind == "value_error":   # a validator's own (Chinese) message
-        return msg.removeprefix("Value error, ")
-    return _TYPE_HINTS.get(kind, msg)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -22,7 +22,8 @@ class AppContext:
             self._config = load_config(self.config_path)
             if self._config.source is None:
                 # Run in the wrong folder, a command would quietly use (and create) a database of its own.
-                click.echo(for_terminal(default_config_notice(self._config)), err=True)
+                click.echo(for_terminal(f"未找到 config.yaml（也未设置 {CONFIG_ENV}），使用内置默认配置；"
+                                        f"数据库：{database_text(self._config.database.url)}"), err=True)
         return self._config
 
     def services(self, deep: bool = False, progress: bool = False):
@@ -34,11 +35,6 @@ class AppContext:
         from intake.pipeline.services import open_database
 
         return open_database(self.config)
-
-
-def default_config_notice(config: Config) -> str:
-    """One line for stderr: no config file was found, so which settings and which database are in use."""
-    return f"未找到 config.yaml（也未设置 {CONFIG_ENV}），使用内置默认配置；数据库：{database_text(config.database.url)}"
 
 
 def database_text(url: str) -> str:

@@ -70,13 +70,13 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
     return 0
 
 
-def echo_lines(first: str, text: str, indent: str = "       ") -> None:
+def echo_lines(first: str, text: str) -> None:
     """A message of several lines (a list of links) as lines of its own below ``first``, each still
     shown safely (a forged line cannot start at the left margin)."""
     lines = [line for line in str(text).splitlines() if line.strip()] or [""]
     echo(first + lines[0])
     for line in lines[1:]:
-        echo(indent + line)
+        echo("       " + line)
 
 
 def unit_choices(contest, views: list[dict]) -> list[str]:

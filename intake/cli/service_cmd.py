@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import asdict
+from pathlib import Path
 
 import click
 
@@ -45,8 +47,6 @@ def install(app: AppContext, user_scope: bool, print_only: bool, output: str | N
 
     退出码：0 成功；2 用法错误（如没有 root 权限却要安装系统服务）；1 无法写入。
     """
-    from pathlib import Path
-
     from intake.service.unit import env_file_too_open, intake_command, is_root, plan_unit, secret_files, write_unit
 
     plan = plan_unit(app.config, user_scope=user_scope, name=name, output=Path(output) if output else None,
@@ -190,9 +190,8 @@ def _as_json(report) -> dict:
         "unit": {"name": unit.name, "scope": unit.scope, "path": str(unit.path) if unit.path else None,
                  "installed": unit.path is not None, "active": unit.active, "running": unit.running,
                  "reason": unit.reason},
-        "sources": [{"source": s.source, "label": s.label, "last_success": when(s.last_success),
-                     "last_failure": when(s.last_failure), "last_error": s.last_error,
-                     "failures_in_a_row": s.failures_in_a_row, "failing": s.failing} for s in report.sources],
+        "sources": [{**asdict(s), "last_success": when(s.last_success), "last_failure": when(s.last_failure),
+                     "failing": s.failing} for s in report.sources],
         "mailbox_enabled": report.mailbox_enabled,
         "log_file": str(report.log_file),
         "log_errors": report.log_errors,

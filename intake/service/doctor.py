@@ -26,9 +26,9 @@ class Finding:
     warning: bool = False   # works, but someone should know (a passed deadline): shown, not counted as a problem
 
 
-def run_doctor(config: Config, check_mailbox: bool | None = None, now: datetime | None = None) -> list[Finding]:
+def run_doctor(config: Config, check_mailbox: bool | None = None) -> list[Finding]:
     secure_data(config)   # the folders it tries are made as every other command makes them (0700)
-    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config), check_deadline(config, now),
+    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config), check_deadline(config),
                 check_database(config)]
     for label, folder in (("文件库", config.storage.root), ("数据目录", config.storage.data_dir),
                           ("投递文件夹", config.watch.inbox), ("处理结果文件夹", config.watch.done)):
@@ -77,11 +77,11 @@ def check_ocr(config: Config) -> Finding:
     return Finding(True, "画面文字识别", "可用（RapidOCR）")
 
 
-def check_deadline(config: Config, now: datetime | None = None) -> Finding:
+def check_deadline(config: Config) -> Finding:
     """As the main job's start-up says: after the deadline every work that arrives is flagged late."""
     deadline = config.contest.deadline
     shown = f"{deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}（北京时间）"
-    if deadline < (now or datetime.now(timezone.utc)):
+    if deadline < datetime.now(timezone.utc):
         return Finding(True, "截止时间", f"{shown}已过：此后收到的作品都会带“截止时间”提醒",
                        "征集已经结束的，不必处理；要延期，请修改 config.yaml 中的 contest.deadline，"
                        "再用 intake recheck --all 重新核对已登记的作品。", warning=True)

@@ -72,7 +72,7 @@ class ServiceReport:
                 and (running is True or (running is None and bool(self.sources))))
 
 
-def service_report(config: Config, name: str = "intake", user_scope: bool | None = None) -> ServiceReport:
+def service_report(config: Config, name: str, user_scope: bool | None) -> ServiceReport:
     log_file = config.storage.data_dir / "logs" / "intake.log"
     return ServiceReport(unit_state(unit_file_name(name), user_scope), source_health(config),
                          config.mailbox.enabled, log_file, log_errors(log_file))
@@ -118,7 +118,7 @@ def source_health(config: Config) -> list[SourceHealth]:
     return found
 
 
-def log_errors(log_file: Path, shown: int = LOG_ERRORS_SHOWN) -> list[str]:
+def log_errors(log_file: Path) -> list[str]:
     """The last ERROR and CRITICAL lines of the job's log (its tail only: the file may be large)."""
     try:
         with log_file.open("rb") as fh:
@@ -126,7 +126,7 @@ def log_errors(log_file: Path, shown: int = LOG_ERRORS_SHOWN) -> list[str]:
             tail = fh.read().decode("utf-8", "replace")
     except OSError:
         return []
-    return [line for line in tail.splitlines() if LOG_ERROR_LINE.match(line)][-shown:]
+    return [line for line in tail.splitlines() if LOG_ERROR_LINE.match(line)][-LOG_ERRORS_SHOWN:]
 
 
 def ago_text(when: datetime, now: datetime | None = None) -> str:

@@ -146,11 +146,9 @@ def plan_unit(config: Config, *, user_scope: bool, name: str = "intake", output:
     spec = UnitSpec(command, working_dir, user_scope, None if who == "root" else who, env, secrets,
                     writable, involved)
     path = Path(os.path.abspath(output)) if output else (user_unit_dir() if user_scope else SYSTEM_UNIT_DIR) / file_name
-    notes = []
+    notes = [] if user_scope or who == "root" else unwritable_notes(who, config)
     if not user_scope and who == "root":
         notes.append("服务将以 root 身份运行。建议用 --run-as 指定存放数据的普通用户。")
-    if not user_scope and who != "root":
-        notes += unwritable_notes(who, config)
     if config_file is None:
         notes.append(f"未找到 config.yaml：服务使用内置默认配置，数据都在 {working_dir} 下。")
     return UnitPlan(spec, file_name, path, render_unit(spec), config_file, bool(env and env.is_file()), notes)
