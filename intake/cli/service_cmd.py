@@ -138,10 +138,8 @@ def _print_report(report) -> None:
 
     unit = report.unit
     where = f"{'用户服务' if unit.scope == 'user' else '系统服务'}，{unit.path}" if unit.path else "尚未安装"
-    if unit.active is None:
-        state = f"无法判断是否在运行：{unit.reason}"
-    else:
-        state = ACTIVE_LABELS.get(unit.active, unit.active)
+    state = (f"无法判断是否在运行：{unit.reason}" if unit.active is None
+             else ACTIVE_LABELS.get(unit.active, unit.active))
     echo(f"服务 {unit.name}（{where}）：{state}")
     if unit.path is None:
         echo("  可用 intake service install 安装（加 --user 安装为当前用户的服务）。")

@@ -19,9 +19,7 @@ from intake.config import Config, sqlite_file
 log = logging.getLogger(__name__)
 
 PROGRAM_UMASK = 0o027   # set by the program's entry (intake.cli.main)
-NEW_DATA_FOLDER = 0o700
 WORLD = 0o007
-SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 def sqlite_files(config: Config) -> list[Path]:
@@ -29,14 +27,14 @@ def sqlite_files(config: Config) -> list[Path]:
     database = sqlite_file(config.database.url)
     if database is None:
         return []
-    return [database.with_name(database.name + companion) for companion in SQLITE_COMPANIONS]
+    return [database.with_name(database.name + companion) for companion in ("", "-wal", "-shm", "-journal")]
 
 
 def secure_data(config: Config) -> None:
     """Make the data folder (0700 when new) and close the data, the store, done/ and the database to the world."""
     data = config.storage.data_dir
     try:
-        data.mkdir(mode=NEW_DATA_FOLDER, parents=True, exist_ok=True)
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return   # the command that needs it says why
     for path in (data, config.storage.root, config.watch.done, *sqlite_files(config)):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import DatabaseGone, IntakeError, MailboxError
-from core.timefmt import SHANGHAI
+from core.timefmt import SHANGHAI, local_text
 from intake.config import Config
 from intake.inbox.folder import Finished
 from intake.service.logsetup import logging_progress
@@ -104,7 +104,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
                              config.storage.root, config.contest.deadline, mailbox)
     if summary.deadline_passed:
         log.warning("截止时间 %s 已过：此后收到的作品都会带“截止时间”提醒（延期请修改 contest.deadline）。",
-                    summary.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
+                    local_text(summary.deadline))
     if on_start:
         on_start(summary)
     ocr_worker.start_service()   # one OCR process for the whole run: the models load once, not per video

@@ -60,13 +60,6 @@ class SourceStatus:
                     os.unlink(tmp)
 
 
-def read_all(data_dir: Path) -> list[dict[str, Any]]:
-    """Every readable status file, by source name; an unreadable one is left out (nothing known)."""
-    folder = data_dir / "status"
-    found = (read_status(path) for path in sorted(folder.glob("*.json"))) if folder.is_dir() else ()
-    return [data for data in found if data is not None and data.get("source")]
-
-
 def moment(value: Any) -> datetime | None:
     """A time written by this module (an ISO string with its offset), or None."""
     try:

@@ -14,9 +14,8 @@ from pathlib import Path
 from core.timefmt import SHANGHAI
 from intake.config import Config
 from intake.service.unit import SYSTEM_UNIT_DIR, unit_file_name, user_unit_dir
-from intake.service.sources import moment, read_all
+from intake.service.sources import moment, read_status
 
-SYSTEMCTL = "systemctl"
 SYSTEMD_RUNTIME = Path("/run/systemd/system")   # exists only where systemd is the running init (sd_booted)
 LOG_TAIL_BYTES = 256 * 1024
 LOG_ERRORS_SHOWN = 5
@@ -90,7 +89,7 @@ def unit_state(file_name: str, user_scope: bool | None) -> InstalledUnit:
 
 def is_active(file_name: str, scope: str) -> tuple[str | None, str | None]:
     """(systemctl is-active's word, None), or (None, why it cannot tell)."""
-    exe = shutil.which(SYSTEMCTL)
+    exe = shutil.which("systemctl")
     if exe is None:
         return None, "本机没有 systemctl"
     if not SYSTEMD_RUNTIME.is_dir():
@@ -108,10 +107,12 @@ def is_active(file_name: str, scope: str) -> tuple[str | None, str | None]:
 
 
 def source_health(config: Config) -> list[SourceHealth]:
+    """Each source's last pass, from its status file (an unreadable one says nothing)."""
+    folder = config.storage.data_dir / "status"
     found = []
-    for data in read_all(config.storage.data_dir):
-        if data["source"] == "mailbox" and not config.mailbox.enabled:
-            continue   # left from when the mailbox was on: says nothing about now
+    for data in map(read_status, sorted(folder.glob("*.json")) if folder.is_dir() else []):
+        if not data or not data.get("source") or (data["source"] == "mailbox" and not config.mailbox.enabled):
+            continue   # unreadable, or left from when the mailbox was on: says nothing about now
         found.append(SourceHealth(str(data["source"]), str(data.get("label") or data["source"]),
                                   moment(data.get("last_success")), moment(data.get("last_failure")),
                                   data.get("last_error") or None, int(data.get("failures_in_a_row") or 0)))
