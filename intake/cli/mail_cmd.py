@@ -11,7 +11,7 @@ from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.recheck_cmd import moved_lines
-from intake.cli.render import check_lines, echo, outcome_text
+from intake.cli.render import check_lines, echo, echo_each, outcome_text
 from intake.cli.validate_cmd import existing_files
 from intake.labels import OUTCOME_LABELS
 from validators.results import Outcome
@@ -61,12 +61,10 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
     done = attach_file(app.services(progress=True), submission_id, path, actor=reviewer)
     click.echo(f"已把 {for_terminal(path.name)} 补登到作品 #{submission_id}，该文件：{outcome_text(done.media.outcome)}；"
                f"作品现在：{outcome_text(Outcome(done.outcome))}")
-    for line in check_lines(done.media.checks):
-        click.echo(line)
+    echo_each(check_lines(done.media.checks))
     if "large_attachment_link" in done.settled:
         click.echo("“超大附件”提醒已解除。")
     if done.filled:
         echo("按视频开头语补充了" + "，".join(f"{ATTACH_FIELDS[k]}：{v}" for k, v in done.filled.items()) + "。")
-    for line in moved_lines(done.moved):
-        echo(line.strip())
+    echo_each(line.strip() for line in moved_lines(done.moved))
     return 0

@@ -10,7 +10,7 @@ import click
 
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo, terminal_block, terminal_json
+from intake.cli.render import echo, echo_each, terminal_block, terminal_json
 from validators.results import Outcome
 
 if TYPE_CHECKING:  # the export pulls in openpyxl
@@ -84,8 +84,7 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
     result = export_shortlist(submission_views(db), FileStore(config.storage.root), Path(directory),
                               contest_name=config.contest.name, replace=replace, reserved=reserved_folders(config))
     db.audit.record("exported", result.audit())
-    for line in export_lines(result):
-        echo(line)
+    echo_each(export_lines(result))
     return EXPORT_INCOMPLETE if result.incomplete else 0
 
 

@@ -9,7 +9,7 @@ import click
 from core.timefmt import SHANGHAI
 from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo
+from intake.cli.render import echo, echo_each
 from intake.labels import OUTCOME_LABELS
 
 
@@ -56,8 +56,7 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
         from intake.desk.server import start_desk
 
         desk, chosen = start_desk(config, app.services())
-        for line in chosen.warnings:
-            echo(line, err=True)
+        echo_each(chosen.warnings, err=True)
         echo(f"浏览器工作台：{chosen.url}")
     try:
         run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file),

@@ -122,8 +122,7 @@ def check_writable(label: str, folder: Path) -> Finding:
 
 
 def check_private(config: Config) -> list[Finding]:
-    """Files of passwords (``mailbox.password_file``, the receipts', ``intake.env`` beside the config) that
-    other accounts may read: they should be 600."""
+    """Files of passwords (the configured ones, ``intake.env`` beside the config): they should be 600."""
     from intake.service.unit import ENV_FILE_NAME, env_file_too_open, secret_files
 
     findings = []
@@ -155,8 +154,7 @@ def check_mailbox_login(config: Config) -> Finding:
 
 
 def check_sources(config: Config) -> list[Finding]:
-    """What the running job last wrote about each source: one that keeps failing is reported even while
-    ``intake run`` looks alive."""
+    """Each source's last pass: one that keeps failing is reported even while ``intake run`` looks alive."""
     from intake.service.status import source_health
 
     findings = []

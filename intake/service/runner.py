@@ -127,10 +127,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
 
 def _start_mailbox(services, once: bool, fatal: list[BaseException]):
     """(the poller, or None while the authorization code is missing; the mailbox's state for the summary).
-
-    A missing code does not stop the folder intake: the mailbox thread asks for it again, status and doctor
-    show the error meanwhile, and ``--once`` ends with it (exit 1) after the folder's pass.
-    """
+    A missing code does not stop the folder intake; ``--once`` ends with it (exit 1) after the folder's pass."""
     from intake.mail.client import MailSession
 
     cfg = services.config.mailbox
@@ -157,9 +154,8 @@ def _new_poller(services):
 
 def _poll_safely(services, poller, stop: threading.Event, on_mail, once: bool,
                  fatal: list[BaseException]) -> None:
-    """The mailbox thread. poller.run() already waits out every failure and goes on; this loop is the last
-    guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy.
-    Without a poller (no authorization code at the start) it asks for the code again, with the same backoff."""
+    """The mailbox thread: the last guard, so that nothing (a bug in the poller's own loop) ends it while the
+    folder watcher looks healthy. Without a poller (no authorization code yet) it asks for the code again."""
     delay = RESTART_SECONDS
     while not stop.is_set():
         if poller is None:   # the code was missing: ask again after the wait
@@ -182,12 +178,10 @@ def _poll_safely(services, poller, stop: threading.Event, on_mail, once: bool,
             return
         except IntakeError as exc:   # only ``once`` lets one through: it is the pass's result, logged
             log.error("邮箱接收出错：%s", exc)
-            if once:
-                return
         except Exception:
             log.exception("邮箱接收线程出错（%.0f 秒后重新开始接收）", delay)
-            if once:
-                return
+        if once:
+            return
         stop.wait(delay)
         delay = min(delay * 2, 300.0)
 

@@ -187,14 +187,11 @@ def _first_refusal(path: Path, uid: int, groups: set[int]) -> Path | None:
     existing = [p for p in (*reversed(path.parents), path) if p.exists()]
     for index, folder in enumerate(existing):
         need = os.X_OK | (os.W_OK if index == len(existing) - 1 else 0)
-        if not _allows(folder.stat(), uid, groups, need):
+        st = folder.stat()
+        shift = 6 if st.st_uid == uid else 3 if st.st_gid in groups else 0   # owner, group or other bits
+        if (st.st_mode >> shift) & need != need:
             return folder
     return None
-
-
-def _allows(st: os.stat_result, uid: int, groups: set[int], need: int) -> bool:
-    shift = 6 if st.st_uid == uid else 3 if st.st_gid in groups else 0
-    return (st.st_mode >> shift) & need == need
 
 
 def _writable(config: Config) -> tuple[Path, ...]:
@@ -281,10 +278,7 @@ def _exec_word(word: str) -> str:
 
 
 def write_unit(plan: UnitPlan, force: bool = False) -> bool:
-    """Write the unit (atomically, mode 644); return False when it was already exactly this.
-
-    A file there that this command did not write is replaced only with ``force``.
-    """
+    """Write the unit (atomically, mode 644); False when it was already this. Another's file needs ``force``."""
     try:
         old = plan.path.read_text(encoding="utf-8")
     except FileNotFoundError:
