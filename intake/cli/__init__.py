@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code   # 2 for a click.UsageError
     except (click.Abort, KeyboardInterrupt):
         click.echo("已中止。", err=True)
         return 130

@@ -10,7 +10,7 @@ import click
 
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo, terminal_json
+from intake.cli.render import echo, echo_each, terminal_json
 from intake.labels import OUTCOME_LABELS, actor_label
 from intake.pipeline.secrecy import secrecy_marks
 from validators.results import Outcome
@@ -75,8 +75,7 @@ def echo_lines(first: str, text: str) -> None:
     shown safely (a forged line cannot start at the left margin)."""
     lines = [line for line in str(text).splitlines() if line.strip()] or [""]
     echo(first + lines[0])
-    for line in lines[1:]:
-        echo("       " + line)
+    echo_each("       " + line for line in lines[1:])
 
 
 def unit_choices(contest, views: list[dict]) -> list[str]:

@@ -13,11 +13,8 @@ from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.recheck_cmd import moved_lines
 from intake.cli.render import check_lines, echo, echo_each, outcome_text
 from intake.cli.validate_cmd import existing_files
-from intake.labels import OUTCOME_LABELS
+from intake.labels import FIELD_LABELS, OUTCOME_LABELS
 from validators.results import Outcome
-
-ATTACH_FIELDS = {"speaker": "代言人", "topic": "主题"}
-
 
 def print_mail_result(result) -> None:
     if result.already_recorded:
@@ -65,6 +62,6 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
     if "large_attachment_link" in done.settled:
         click.echo("“超大附件”提醒已解除。")
     if done.filled:
-        echo("按视频开头语补充了" + "，".join(f"{ATTACH_FIELDS[k]}：{v}" for k, v in done.filled.items()) + "。")
+        echo("按视频开头语补充了" + "，".join(f"{FIELD_LABELS[k]}：{v}" for k, v in done.filled.items()) + "。")
     echo_each(line.strip() for line in moved_lines(done.moved))
     return 0

@@ -9,7 +9,7 @@ import click
 from core.errors import UsageError
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo
+from intake.cli.render import echo, echo_each
 
 ROLE_HELP = "角色：clerk 登记员（登记、修改、补登）、reviewer 评委（评分、决定）、admin 管理员（账号、导出，及以上全部）。"
 
@@ -55,8 +55,7 @@ def list_users(app: AppContext) -> int:
     users = app.database().accounts.all()
     if not users:
         click.echo("还没有任何账号。请用 intake user add 名字 --role admin 创建。")
-    for u in users:
-        echo(f"{u.name}  {ROLES.get(u.role, u.role)}  创建于 {local_text(u.created_at)}")
+    echo_each(f"{u.name}  {ROLES.get(u.role, u.role)}  创建于 {local_text(u.created_at)}" for u in users)
     return 0
 
 
