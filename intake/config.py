@@ -222,20 +222,12 @@ class Config(Section):
     source: Path | None = Field(None, exclude=True, description="the file this came from")
 
 
-def find_config_file(explicit: str | os.PathLike | None) -> Path | None:
-    """Return the config file to use: --config, then $INTAKE_CONFIG, then ./config.yaml."""
-    explicit = explicit or os.environ.get(CONFIG_ENV)
-    if explicit:
-        return Path(explicit)
-    local = Path("config.yaml")
-    return local if local.is_file() else None
-
-
 def load_config(path: str | os.PathLike | None = None) -> Config:
-    """Load and validate the config; raise ConfigError naming the bad key."""
-    file = find_config_file(path)
-    if file is None:
+    """Load and validate --config, else $INTAKE_CONFIG, else ./config.yaml; raise ConfigError naming the bad key."""
+    path = path or os.environ.get(CONFIG_ENV) or ("config.yaml" if Path("config.yaml").is_file() else None)
+    if path is None:
         return config_from_dict({}, base_dir=Path.cwd())
+    file = Path(path)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:

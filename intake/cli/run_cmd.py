@@ -9,6 +9,7 @@ import click
 from core.timefmt import SHANGHAI
 from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
+from intake.cli.mail_cmd import print_mail_result
 from intake.cli.render import echo, echo_each
 from intake.labels import OUTCOME_LABELS
 
@@ -48,9 +49,6 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
     terminal_safe_logging()
     stop = threading.Event()
     install_stop_signals(stop)
-
-    from intake.cli.mail_cmd import print_mail_result
-
     desk = None
     if with_mailbox and not once and config.desk.enabled:   # the browser desk beside the main job
         from intake.desk.server import start_desk
