@@ -1,12 +1,8 @@
 """Load config.yaml once, validate all of it, and hand out a frozen object.
 
-Defaults and their meaning (``description=``, in Chinese) live here, in the
-models (the ``rules`` section in ``validators/rules.py``, which the validators
-own); the README's key table is generated from them, and ``config.yaml`` at the
-repository root repeats every key with its default for people to read
-(``tests/test_docs.py`` checks both).
-Relative paths are taken relative to the folder of the config file, so that
-the tool behaves the same whatever the current directory is.
+Defaults and their (Chinese) meaning live in the models here; the README's key table and the root
+``config.yaml`` are generated from or checked against them (``tests/test_docs.py``). Relative paths are
+taken relative to the config file's folder, so the tool behaves the same in any current directory.
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ from core.errors import ConfigError, DuplicateKey
 from validators.rules import RulesConfig
 
 CONFIG_ENV = "INTAKE_CONFIG"
+SQLITE = "sqlite:///"
 
 
 class Section(BaseModel):
@@ -225,41 +222,30 @@ class Config(Section):
     source: Path | None = Field(None, exclude=True, description="the file this came from")
 
 
-def find_config_file(explicit: str | os.PathLike | None) -> Path | None:
-    """Return the config file to use: --config, then $INTAKE_CONFIG, then ./config.yaml."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    local = Path("config.yaml")
-    return local if local.is_file() else None
-
-
 def load_config(path: str | os.PathLike | None = None) -> Config:
-    """Load and validate the config; raise ConfigError naming the bad key."""
-    file = find_config_file(path)
-    data: dict[str, Any] = {}
-    if file is not None:
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ConfigError(f"无法读取配置文件 {file}：{exc.strerror or exc}",
-                              "请检查 --config 或 INTAKE_CONFIG 指向的路径。") from exc
-        try:
-            loaded = yaml.load(text, Loader=_StrictLoader)
-        except DuplicateKey as exc:
-            raise ConfigError(f"配置文件 {file} 第 {exc.line} 行：键“{exc.key}”重复出现，前面的设置会被忽略。",
-                              "请把同一节的设置合并到一处。") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"配置文件 {file} 不是有效的 YAML：{exc}",
-                              "请检查缩进和冒号，可对照项目根目录的 config.yaml。") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"配置文件 {file} 的顶层应为键值对。", "请对照项目根目录的 config.yaml。")
-        data = loaded
-    return config_from_dict(data, base_dir=(file.parent if file else Path.cwd()), source=file)
+    """Load and validate --config, else $INTAKE_CONFIG, else ./config.yaml; raise ConfigError naming the bad key."""
+    path = path or os.environ.get(CONFIG_ENV) or ("config.yaml" if Path("config.yaml").is_file() else None)
+    if path is None:
+        return config_from_dict({}, base_dir=Path.cwd())
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件 {file}：{exc.strerror or exc}",
+                          "请检查 --config 或 INTAKE_CONFIG 指向的路径。") from exc
+    try:
+        loaded = yaml.load(text, Loader=_StrictLoader)
+    except DuplicateKey as exc:
+        raise ConfigError(f"配置文件 {file} 第 {exc.line} 行：键“{exc.key}”重复出现，前面的设置会被忽略。",
+                          "请把同一节的设置合并到一处。") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"配置文件 {file} 不是有效的 YAML：{exc}",
+                          "请检查缩进和冒号，可对照项目根目录的 config.yaml。") from exc
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"配置文件 {file} 的顶层应为键值对。", "请对照项目根目录的 config.yaml。")
+    return config_from_dict(loaded, base_dir=file.parent, source=file)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -291,8 +277,10 @@ def _describe(exc: ValidationError, source: Path | None) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(f"  - 未知的配置项 {key}")
         else:
-            got = err.get("input")
-            lines.append(f"  - 配置项 {key} 的值 {got!r} 无效（{_type_hint(err['type'], err.get('msg', ''))}）")
+            hint = err.get("msg", "")   # a validator's own message is Chinese already
+            if err["type"] != "value_error":
+                hint = _TYPE_HINTS.get(err["type"], hint)
+            lines.append(f"  - 配置项 {key} 的值 {err.get('input')!r} 无效（{hint.removeprefix('Value error, ')}）")
     return "\n".join(lines)
 
 
@@ -308,36 +296,30 @@ _TYPE_HINTS = {
 }
 
 
-def _type_hint(kind: str, msg: str) -> str:
-    if kind == "value_error":   # a validator's own (Chinese) message
-        return msg.removeprefix("Value error, ")
-    return _TYPE_HINTS.get(kind, msg)
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL; None for an in-memory or a server's database."""
+    if url.startswith(SQLITE) and not url.startswith(SQLITE + ":memory:"):
+        return Path(url[len(SQLITE):])
+    return None
 
 
 def _resolve_paths(config: Config, base: Path, source: Path | None) -> Config:
-    def absolute(p: Path) -> Path:
+    def absolute(p: Path | None) -> Path | None:
+        if p is None:
+            return None
         p = Path(os.path.expanduser(p))
         return p if p.is_absolute() else base / p
 
-    rules = config.rules
-    if rules.opening.speech_model is not None:
-        opening = rules.opening.model_copy(update={"speech_model": absolute(rules.opening.speech_model)})
-        rules = rules.model_copy(update={"opening": opening})
-    storage = config.storage.model_copy(update={
-        "root": absolute(config.storage.root), "data_dir": absolute(config.storage.data_dir)})
-    watch = config.watch.model_copy(update={
-        "inbox": absolute(config.watch.inbox), "done": absolute(config.watch.done)})
-    mailbox = config.mailbox
-    if mailbox.password_file is not None:
-        mailbox = mailbox.model_copy(update={"password_file": absolute(mailbox.password_file)})
-    if mailbox.receipts.password_file is not None:
-        receipts = mailbox.receipts.model_copy(update={"password_file": absolute(mailbox.receipts.password_file)})
-        mailbox = mailbox.model_copy(update={"receipts": receipts})
+    def resolved(section, *fields):
+        return section.model_copy(update={name: absolute(getattr(section, name)) for name in fields})
+
+    mailbox = resolved(config.mailbox, "password_file")
+    mailbox = mailbox.model_copy(update={"receipts": resolved(mailbox.receipts, "password_file")})
+    rules = config.rules.model_copy(update={"opening": resolved(config.rules.opening, "speech_model")})
     database = config.database
-    prefix = "sqlite:///"
-    if database.url.startswith(prefix) and not database.url.startswith(prefix + "/"):
-        rest = database.url[len(prefix):]
-        if rest and not rest.startswith(":memory:"):
-            database = database.model_copy(update={"url": prefix + str(absolute(Path(rest)))})
+    file = sqlite_file(database.url)
+    if file is not None and database.url != SQLITE and not database.url.startswith(SQLITE + "/"):
+        database = database.model_copy(update={"url": SQLITE + str(absolute(file))})
     return config.model_copy(update={
-        "rules": rules, "storage": storage, "watch": watch, "mailbox": mailbox, "database": database, "source": source})
+        "rules": rules, "storage": resolved(config.storage, "root", "data_dir"),
+        "watch": resolved(config.watch, "inbox", "done"), "mailbox": mailbox, "database": database, "source": source})

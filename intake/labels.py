@@ -47,10 +47,8 @@ SOURCE_LABELS = {Source.MAIL: "邮件", Source.FOLDER: "投递文件夹", Source
 FIELD_LABELS = {"unit": "参赛单位", "unit_raw": "参赛单位（原文）", "contact": "联系人", "phone": "联系电话",
                 "title": "作品名", "speaker": "代言人", "topic": "主题"}
 
-# Operators the audit log names that are not a person's account, as people read them. The stored names stay
-# as they are (old records keep reading well): the folder watcher, the mailbox, a command run as root with no
-# one behind sudo. A decision made at the command line with no reviewer named is stored as it reads, so that
-# every place that shows the log (the desk's history, list --json) says it plainly.
+# Operators the audit log names that are not a person's account. The stored names stay as they are (old records
+# keep reading well); a command-line decision with no reviewer is stored as UNATTRIBUTED, so every view says it plainly.
 UNATTRIBUTED = "（未注明）"
 ACTOR_LABELS = {"folder-watcher": "投递文件夹", "mailbox": "邮箱", "root": "系统管理员（root）", "unknown": "（未知）"}
 
@@ -58,5 +56,5 @@ ACTOR_LABELS = {"folder-watcher": "投递文件夹", "mailbox": "邮箱", "root"
 def actor_label(actor: str | None) -> str:
     """Who did it, for people: a desk account's or a system user's name as it is, the others in Chinese."""
     if not actor:
-        return "（未注明）"
+        return UNATTRIBUTED
     return ACTOR_LABELS.get(actor, actor)

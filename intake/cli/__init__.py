@@ -27,11 +27,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class IntakeGroup(click.Group):
-    """Maps an expected failure to its Chinese message and exit code inside click.
-
-    Done here rather than only in ``main`` so that ``CliRunner`` sees the same exit codes and
-    messages as a user does, and a command's returned code (3 for 待复核) is not dropped.
-    """
+    """Maps an expected failure to its Chinese message and exit code inside click (not only in ``main``, so
+    that ``CliRunner`` sees what a user sees), and keeps a command's returned code (3 for 待复核)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)   # as added: the order of `--help` and the README
@@ -84,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code   # 2 for a click.UsageError
     except (click.Abort, KeyboardInterrupt):
         click.echo("已中止。", err=True)
         return 130

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 import click
 
 from core.textsafe import for_terminal
-from intake.config import CONFIG_ENV, Config, load_config
+from intake.config import CONFIG_ENV, Config, load_config, sqlite_file
 
 
 class AppContext:
@@ -23,7 +22,8 @@ class AppContext:
             self._config = load_config(self.config_path)
             if self._config.source is None:
                 # Run in the wrong folder, a command would quietly use (and create) a database of its own.
-                click.echo(for_terminal(default_config_notice(self._config)), err=True)
+                click.echo(for_terminal(f"未找到 config.yaml（也未设置 {CONFIG_ENV}），使用内置默认配置；"
+                                        f"数据库：{database_text(self._config.database.url)}"), err=True)
         return self._config
 
     def services(self, deep: bool = False, progress: bool = False):
@@ -31,17 +31,16 @@ class AppContext:
 
         return open_services(self.config, progress=terminal_progress if progress else None, deep=deep)
 
+    def database(self):
+        from intake.pipeline.services import open_database
 
-def default_config_notice(config: Config) -> str:
-    """One line for stderr: no config file was found, so which settings and which database are in use."""
-    return f"未找到 config.yaml（也未设置 {CONFIG_ENV}），使用内置默认配置；数据库：{database_text(config.database.url)}"
+        return open_database(self.config)
 
 
 def database_text(url: str) -> str:
     """A SQLite database as its file, saying whether it exists yet; any other URL with its password hidden."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + ":memory:"):
-        path = Path(url[len(prefix):])
+    path = sqlite_file(url)
+    if path is not None:
         return f"{path}" if path.exists() else f"{path}（尚不存在，需要时会新建一个空数据库）"
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
@@ -50,16 +49,23 @@ def terminal_progress(label: str, total: int):
     """A progress bar on stderr for long copies; nothing for small files or non-terminals."""
     if total < 32 * 1024 * 1024 or not sys.stderr.isatty():
         return None
-    bar = click.progressbar(length=total, label=f"正在存档 {for_terminal(label)}", file=sys.stderr)
+    move_to = progress_bar(total, f"正在存档 {for_terminal(label)}")
+    return lambda done, _total: move_to(done)
+
+
+def progress_bar(length: int, label: str):
+    """A bar on stderr; the function it returns moves it to ``done`` of ``length``."""
+    bar = click.progressbar(length=length, label=label, file=sys.stderr)
     state = {"done": 0}
 
-    def update(done: int, _total: int) -> None:
-        bar.update(done - state["done"])
-        state["done"] = done
-        if done >= total:
+    def move_to(done: int) -> None:
+        if done > state["done"]:
+            bar.update(done - state["done"])
+            state["done"] = done
+        if done >= length:
             bar.render_finish()
 
-    return update
+    return move_to
 
 
 pass_app = click.make_pass_decorator(AppContext)

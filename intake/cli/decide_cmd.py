@@ -28,11 +28,10 @@ def decide(app: AppContext, submission_id: int, decision: str | None, note: str 
     检查结果为不合格、或全片扫描发现可能涉密内容的作品不能直接入围（退出码 2），确需入围时加 --force。
     """
     from intake.review.decisions import command_line_reviewer, decide as record
-    from intake.pipeline.services import open_database
 
     if decision is None:
         raise UsageError("请指定评审决定：--shortlist（入围）、--reject（不予推荐）或 --pending（待定）。")
-    db = open_database(app.config)
+    db = app.database()
     who = command_line_reviewer(db, reviewer, app.config.desk.default_reviewer)
     decided = record(db, submission_id, decision, note, who, force=force)
     echo(f"作品 #{submission_id}：{DECISION_LABELS[decision]}（评审人：{actor_label(decided.reviewer)}）")

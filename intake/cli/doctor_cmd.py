@@ -20,12 +20,9 @@ def doctor(app: AppContext, mailbox: bool | None) -> int:
 
     findings = run_doctor(app.config, check_mailbox=mailbox)
     for f in findings:
-        if not f.ok:
-            mark = click.style("✗", fg="red")
-        else:
-            mark = click.style("!", fg="yellow") if f.warning else click.style("✓", fg="green")
+        mark, colour = ("✗", "red") if not f.ok else ("!", "yellow") if f.warning else ("✓", "green")
         # Details quote server replies and paths, which are not ours.
-        click.echo(f"{mark} {for_terminal(f.what)}：{for_terminal(f.detail)}")
+        click.echo(f"{click.style(mark, fg=colour)} {for_terminal(f.what)}：{for_terminal(f.detail)}")
         if (not f.ok or f.warning) and f.hint:
             click.echo(f"    提示：{for_terminal(f.hint)}")
     bad = [f for f in findings if not f.ok]

@@ -7,7 +7,7 @@ import click
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.recheck_cmd import moved_lines, outcome_change, result_lines
-from intake.cli.render import echo
+from intake.cli.render import echo, echo_each
 from intake.labels import FIELD_LABELS
 
 
@@ -40,10 +40,8 @@ def edit(app: AppContext, submission_id: int, unit, contact, phone, title, speak
     for name, change in edited.changes.items():
         echo(f"  {FIELD_LABELS[name]}：{change['old'] or '（空）'} → {change['new'] or '（空）'}")
     echo(f"结果：{outcome_change(edited.before, edited.after)}")
-    for line in result_lines(edited.changed) + moved_lines(edited.moved):
-        echo(line)
+    echo_each(result_lines(edited.changed) + moved_lines(edited.moved))
     for later in edited.later:
         echo(f"作品 #{later.submission_id} 的名额随之重新核对：{outcome_change(later.before, later.after)}")
-        for line in result_lines(later.changed) + moved_lines(later.moved):
-            echo(line)
+        echo_each(result_lines(later.changed) + moved_lines(later.moved))
     return 0

@@ -7,10 +7,10 @@ import click
 
 from core.errors import UsageError
 from core.numbers import duration_text, size_text
-from intake.cli.context import AppContext, pass_app
+from intake.cli.context import AppContext, pass_app, progress_bar
 from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.recheck_cmd import moved_lines, outcome_change
-from intake.cli.render import check_lines, echo
+from intake.cli.render import check_lines, echo, echo_each
 from intake.cli.validate_cmd import existing_files, open_checked
 
 
@@ -47,32 +47,19 @@ def fix(app: AppContext, submission_id: int, shrink: bool, source: str | None, n
         done = job.run(progress=progress_printer(), actor=reviewer)
     echo(f"已压缩：{size_text(done.original.size_bytes)} → {size_text(done.media.size_bytes)}，原文件已保存在文件库中。"
          f"作品 #{submission_id}：{outcome_change(done.before, done.after)}")
-    for line in check_lines(done.media.checks):
-        click.echo(line)
-    for line in moved_lines(done.moved):
-        echo(line.strip())
+    echo_each(check_lines(done.media.checks))
+    echo_each(line.strip() for line in moved_lines(done.moved))
     for later in done.later:
         echo(f"作品 #{later.submission_id} 的名额随之重新核对：{outcome_change(later.before, later.after)}")
-        for line in moved_lines(later.moved):
-            echo(line)
+        echo_each(moved_lines(later.moved))
     return 0
 
 
 def progress_printer():
     """A bar on a terminal; elsewhere (a log, a pipe) a line at every tenth, so that a long run shows it lives."""
     if sys.stderr.isatty():
-        bar = click.progressbar(length=1000, label="压缩进度", file=sys.stderr)
-        state = {"done": 0}
-
-        def update(share: float) -> None:
-            step = int(share * 1000)
-            if step > state["done"]:
-                bar.update(step - state["done"])
-                state["done"] = step
-            if step >= 1000:
-                bar.render_finish()
-
-        return update
+        move_to = progress_bar(1000, "压缩进度")
+        return lambda share: move_to(int(share * 1000))
     shown = {"tenth": 0}
 
     def line(share: float) -> None:

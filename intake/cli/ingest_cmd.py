@@ -8,7 +8,7 @@ import click
 
 from core.names import stem_of
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import check_lines, outcome_text
+from intake.cli.render import check_lines, echo_each, outcome_text
 from intake.cli.validate_cmd import EXIT_CODES, existing_files
 from intake.pipeline.contact_info import field_text, normalise_phone
 from intake.inbox.archives import unpack_archives
@@ -39,7 +39,6 @@ def ingest(app: AppContext, files: tuple[str, ...], unit, contact, phone, title,
         files=[MediaTask(source_path=p, original_name=p.name) for p in paths])
     process(task, services, (unpack_archives,))   # a zip given here is unpacked as a dropped one
     click.echo(f"已登记作品 #{task.submission_id}：{outcome_text(task.outcome)}")
-    for line in check_lines(task.all_checks):
-        click.echo(line)
+    echo_each(check_lines(task.all_checks))
     # Scripts tell a rejected entry from an accepted one by the exit code, as with validate.
     return EXIT_CODES[task.outcome]

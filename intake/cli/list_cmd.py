@@ -10,7 +10,7 @@ import click
 
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo, terminal_json
+from intake.cli.render import echo, echo_each, terminal_json
 from intake.labels import OUTCOME_LABELS, actor_label
 from intake.pipeline.secrecy import secrecy_marks
 from validators.results import Outcome
@@ -27,11 +27,10 @@ OUTCOMES = [o.value for o in Outcome]
 @pass_app
 def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: str | None, by_unit: bool) -> int:
     """列出已登记的作品、检查结果和评审决定；加 --units 时列出各单位报送情况。"""
-    from intake.pipeline.services import open_database
     from intake.pipeline.views import submission_views
 
     contest = app.config.contest
-    db = open_database(app.config)
+    db = app.database()
     if by_unit:
         if outcome:
             raise UsageError("--units 不能与 --outcome 同时使用：各单位报送情况总是统计全部作品。")
@@ -71,13 +70,12 @@ def list_submissions(app: AppContext, as_json: bool, outcome: str | None, unit: 
     return 0
 
 
-def echo_lines(first: str, text: str, indent: str = "       ") -> None:
+def echo_lines(first: str, text: str) -> None:
     """A message of several lines (a list of links) as lines of its own below ``first``, each still
     shown safely (a forged line cannot start at the left margin)."""
     lines = [line for line in str(text).splitlines() if line.strip()] or [""]
     echo(first + lines[0])
-    for line in lines[1:]:
-        echo(indent + line)
+    echo_each("       " + line for line in lines[1:])
 
 
 def unit_choices(contest, views: list[dict]) -> list[str]:

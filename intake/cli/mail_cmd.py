@@ -11,13 +11,10 @@ from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
 from intake.cli.recheck_cmd import moved_lines
-from intake.cli.render import check_lines, echo, outcome_text
+from intake.cli.render import check_lines, echo, echo_each, outcome_text
 from intake.cli.validate_cmd import existing_files
-from intake.labels import OUTCOME_LABELS
+from intake.labels import FIELD_LABELS, OUTCOME_LABELS
 from validators.results import Outcome
-
-ATTACH_FIELDS = {"speaker": "代言人", "topic": "主题"}
-
 
 def print_mail_result(result) -> None:
     if result.already_recorded:
@@ -61,12 +58,10 @@ def attach(app: AppContext, submission_id: int, file: str, reviewer: str | None)
     done = attach_file(app.services(progress=True), submission_id, path, actor=reviewer)
     click.echo(f"已把 {for_terminal(path.name)} 补登到作品 #{submission_id}，该文件：{outcome_text(done.media.outcome)}；"
                f"作品现在：{outcome_text(Outcome(done.outcome))}")
-    for line in check_lines(done.media.checks):
-        click.echo(line)
+    echo_each(check_lines(done.media.checks))
     if "large_attachment_link" in done.settled:
         click.echo("“超大附件”提醒已解除。")
     if done.filled:
-        echo("按视频开头语补充了" + "，".join(f"{ATTACH_FIELDS[k]}：{v}" for k, v in done.filled.items()) + "。")
-    for line in moved_lines(done.moved):
-        echo(line.strip())
+        echo("按视频开头语补充了" + "，".join(f"{FIELD_LABELS[k]}：{v}" for k, v in done.filled.items()) + "。")
+    echo_each(line.strip() for line in moved_lines(done.moved))
     return 0

@@ -9,7 +9,7 @@ import click
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
 from intake.cli.params import SUBMISSION_NUMBER
-from intake.cli.render import MARKS, echo
+from intake.cli.render import MARKS, echo, echo_each
 from intake.labels import OUTCOME_LABELS, check_label
 from validators.results import Outcome, Status
 
@@ -43,8 +43,7 @@ def recheck(app: AppContext, submission_ids: tuple[int, ...], everything: bool, 
                                      content=content, actor=reviewer):
         cause = f"（因作品 #{found.cause} 的变化重新核对名额）" if found.cause else ""
         echo(f"#{found.submission_id}  {outcome_change(found.before, found.after)}{cause}")
-        for line in result_lines(found.changed) + moved_lines(found.moved):
-            echo(line)
+        echo_each(result_lines(found.changed) + moved_lines(found.moved))
         asked += found.cause is None
         changed += found.before != found.after
     echo(f"已重新检查 {asked} 件作品，其中 {changed} 件的结果有变化。")

@@ -25,6 +25,11 @@ def echo(text: str, err: bool = False) -> None:
     click.echo(for_terminal(text), err=err)
 
 
+def echo_each(lines, err: bool = False) -> None:
+    for line in lines:
+        echo(line, err=err)
+
+
 def terminal_json(text: str) -> str:
     """JSON text safe to print, still valid JSON for the same values (the controls become \\u escapes)."""
     return _JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -10,7 +10,7 @@ import click
 
 from core.errors import UsageError
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo, terminal_block, terminal_json
+from intake.cli.render import echo, echo_each, terminal_block, terminal_json
 from validators.results import Outcome
 
 if TYPE_CHECKING:  # the export pulls in openpyxl
@@ -30,12 +30,11 @@ DEFAULT_NAME = "初步筛选报告"
 def report(app: AppContext, fmt: str, output: str | None, outcome: str | None, unit: str | None,
            with_videos: bool) -> int:
     """生成初步筛选报告：各结果的数量、每件作品的信息和问题、各单位报送情况。"""
-    from intake.pipeline.services import open_database
     from intake.pipeline.views import submission_views
     from intake.report import build
 
     config = app.config
-    db = open_database(config)
+    db = app.database()
     views = submission_views(db, outcome=outcome, unit=unit, contest=app.config.contest)
     to_stdout = output == "-"
     if to_stdout and fmt == "xlsx":
@@ -77,17 +76,15 @@ def export(app: AppContext, directory: str, replace: bool) -> int:
     退出码：0 全部入围作品都已导出；3 有入围作品没能导出，或其文件在文件库中丢失、损坏（见输出）；2 用法错误（如目录不是空的、没有入围作品）。
     """
     from intake.report.export import export_shortlist, reserved_folders
-    from intake.pipeline.services import open_database
     from intake.pipeline.views import submission_views
     from storage.filestore import FileStore
 
     config = app.config
-    db = open_database(config)
+    db = app.database()
     result = export_shortlist(submission_views(db), FileStore(config.storage.root), Path(directory),
                               contest_name=config.contest.name, replace=replace, reserved=reserved_folders(config))
     db.audit.record("exported", result.audit())
-    for line in export_lines(result):
-        echo(line)
+    echo_each(export_lines(result))
     return EXPORT_INCOMPLETE if result.incomplete else 0
 
 

@@ -9,37 +9,30 @@ import click
 from core.timefmt import SHANGHAI
 from core.terminal_log import terminal_safe_logging
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo
+from intake.cli.mail_cmd import print_mail_result
+from intake.cli.render import echo, echo_each
 from intake.labels import OUTCOME_LABELS
 
 
 def _print_summary(summary, log_file) -> None:
+    deadline = summary.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
+    if summary.deadline_passed:
+        deadline += "——警告：截止时间已过，此后收到的作品都会带“截止时间”提醒（延期请修改 contest.deadline）"
+    mailbox, state = "未启用（mailbox.enabled: false）", summary.mailbox
+    if state.enabled:
+        mailbox = f"{state.account} 的 {state.folder}（服务器 {state.host}）"
+        if state.problem:
+            mailbox += f"——暂不接收，程序会定时重试：{state.problem}"
     click.echo("微视频作品接收已启动：")
     echo(f"  配置文件：  {summary.config_file or '未找到 config.yaml，使用内置默认配置'}")
     echo(f"  投递文件夹：{summary.inbox}（{summary.watch_mode}，文件稳定 {summary.settle_seconds:g} 秒后处理）")
     echo(f"  处理结果：  {summary.done}（通过 / 待复核 / 不合格，按日期分目录）")
     echo(f"  数据库：    {summary.database}")
     echo(f"  文件库：    {summary.store}")
-    echo(f"  截止时间：  {deadline_text(summary)}")
-    echo(f"  邮箱：      {mailbox_text(summary.mailbox)}")
+    echo(f"  截止时间：  {deadline}")
+    echo(f"  邮箱：      {mailbox}")
     echo(f"  日志文件：  {log_file}")
     click.echo("按 Ctrl-C 停止。")
-
-
-def deadline_text(summary) -> str:
-    shown = summary.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
-    if summary.deadline_passed:
-        return f"{shown}——警告：截止时间已过，此后收到的作品都会带“截止时间”提醒（延期请修改 contest.deadline）"
-    return shown
-
-
-def mailbox_text(state) -> str:
-    if not state.enabled:
-        return "未启用（mailbox.enabled: false）"
-    where = f"{state.account} 的 {state.folder}（服务器 {state.host}）"
-    if state.problem:
-        return f"{where}——暂不接收，程序会定时重试：{state.problem}"
-    return where
 
 
 def _print_finished(item) -> None:
@@ -56,10 +49,13 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
     terminal_safe_logging()
     stop = threading.Event()
     install_stop_signals(stop)
+    desk = None
+    if with_mailbox and not once and config.desk.enabled:   # the browser desk beside the main job
+        from intake.desk.server import start_desk
 
-    from intake.cli.mail_cmd import print_mail_result
-
-    desk = _start_desk(app) if with_mailbox and not once and config.desk.enabled else None
+        desk, chosen = start_desk(config, app.services())
+        echo_each(chosen.warnings, err=True)
+        echo(f"浏览器工作台：{chosen.url}")
     try:
         run_main_job(config, stop, with_mailbox=with_mailbox, on_start=lambda s: _print_summary(s, log_file),
                      on_mail=print_mail_result, on_finished=_print_finished, once=once)
@@ -67,17 +63,6 @@ def _start(app: AppContext, once: bool, with_mailbox: bool) -> int:
         if desk is not None:
             desk.should_exit = True
     return 0
-
-
-def _start_desk(app: AppContext):
-    """The browser desk beside the main job (``desk.enabled``); its warnings and address are printed."""
-    from intake.desk.server import start_desk
-
-    server, chosen = start_desk(app.config, app.services())
-    for line in chosen.warnings:
-        echo(line, err=True)
-    echo(f"浏览器工作台：{chosen.url}")
-    return server
 
 
 @click.command("run", options_metavar="[选项]")

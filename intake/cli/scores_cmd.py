@@ -26,11 +26,10 @@ def scores(app: AppContext, fmt: str, output: str | None) -> int:
     if fmt == "xlsx" and not output:
         raise UsageError("xlsx 格式不能输出到屏幕，请用 --output 指定文件。")
     from intake.review.score_sheet import csv_text, sheet, write_xlsx
-    from intake.pipeline.services import open_database
     from intake.pipeline.views import submission_views
 
     contest = app.config.contest
-    db = open_database(app.config)
+    db = app.database()
     header, rows = sheet(submission_views(db), db.judging.scores(), contest,
                          ((u.name, u.role) for u in db.accounts.all()))
     if fmt == "xlsx":

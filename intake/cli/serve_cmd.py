@@ -9,7 +9,7 @@ import click
 from core.errors import IntakeError
 
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo
+from intake.cli.render import echo, echo_each
 
 
 @click.command("serve", options_metavar="[选项]")
@@ -32,8 +32,7 @@ def serve(app: AppContext, host: str | None, port: int | None, certfile: str | N
     setup_logging(app.config)   # failed logins and lockouts go to data/logs/intake.log as well as stderr
     services = app.services()
     chosen = plan(app.config, services, host, port, certfile, keyfile)
-    for line in chosen.warnings:
-        echo(line, err=True)
+    echo_each(chosen.warnings, err=True)
     echo(f"工作台地址：{chosen.url}（按 Ctrl-C 停止）")
     server = server_for(app.config, services, chosen)
     stopped: list[int] = []

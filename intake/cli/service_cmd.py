@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import asdict
+from pathlib import Path
 
 import click
 
 from core.errors import UsageError
 from core.timefmt import local_iso, local_text
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo, terminal_json
+from intake.cli.render import echo, echo_each, terminal_json
 
 ACTIVE_LABELS = {"active": "正在运行", "reloading": "正在运行", "inactive": "未运行", "activating": "正在启动",
                  "deactivating": "正在停止",
@@ -45,8 +47,6 @@ def install(app: AppContext, user_scope: bool, print_only: bool, output: str | N
 
     退出码：0 成功；2 用法错误（如没有 root 权限却要安装系统服务）；1 无法写入。
     """
-    from pathlib import Path
-
     from intake.service.unit import env_file_too_open, intake_command, is_root, plan_unit, secret_files, write_unit
 
     plan = plan_unit(app.config, user_scope=user_scope, name=name, output=Path(output) if output else None,
@@ -66,8 +66,7 @@ def install(app: AppContext, user_scope: bool, print_only: bool, output: str | N
     echo(f"  工作目录：{spec.working_dir}")
     if not user_scope:
         echo(f"  运行用户：{spec.run_as or 'root'}")
-    for note in plan.notes:
-        echo(f"注意：{note}")
+    echo_each(f"注意：{note}" for note in plan.notes)
     if spec.env_file:
         _explain_env_file(plan, env_file_too_open(spec.env_file))
     for secret in secret_files(app.config):
@@ -86,8 +85,7 @@ def _explain_env_file(plan, too_open: bool) -> None:
             echo(f"警告：{spec.env_file} 其他用户也能读取。请运行：chmod 600 {shlex.quote(str(spec.env_file))}")
         return
     echo(f"授权码不写在服务文件里。请先创建 {spec.env_file}（chmod 600，只有运行服务的用户可读），每行一个：")
-    for variable in spec.secrets:
-        echo(f"  {variable}=客户端授权码")
+    echo_each(f"  {variable}=客户端授权码" for variable in spec.secrets)
     echo("  （没有这个文件，服务照样启动，但邮箱暂不接收；补上后请重启服务。）")
 
 
@@ -107,8 +105,7 @@ def _next_steps(plan, user_scope: bool, custom_place: bool) -> None:
         sudo = "" if is_root() else "sudo "
         steps = [f"{sudo}systemctl daemon-reload", f"{sudo}systemctl enable --now {unit}   # 立即启动，并且开机自动启动"]
         logs = f"{sudo}journalctl -u {unit} -f"
-    for step in steps:
-        echo(f"  {step}")
+    echo_each(f"  {step}" for step in steps)
     echo(f"之后可用 intake service status 查看运行情况，或用 {logs} 查看实时日志。")
 
 
@@ -138,10 +135,8 @@ def _print_report(report) -> None:
 
     unit = report.unit
     where = f"{'用户服务' if unit.scope == 'user' else '系统服务'}，{unit.path}" if unit.path else "尚未安装"
-    if unit.active is None:
-        state = f"无法判断是否在运行：{unit.reason}"
-    else:
-        state = ACTIVE_LABELS.get(unit.active, unit.active)
+    state = (f"无法判断是否在运行：{unit.reason}" if unit.active is None
+             else ACTIVE_LABELS.get(unit.active, unit.active))
     echo(f"服务 {unit.name}（{where}）：{state}")
     if unit.path is None:
         echo("  可用 intake service install 安装（加 --user 安装为当前用户的服务）。")
@@ -164,8 +159,7 @@ def _print_report(report) -> None:
         echo(f"{label}：{'；'.join(parts)}")
     if report.log_errors:
         echo(f"最近的错误（{report.log_file}，北京时间）：")
-        for line in report.log_errors:
-            echo(f"  {line}")
+        echo_each(f"  {line}" for line in report.log_errors)
     elif report.log_file.exists():
         echo(f"日志中最近没有错误（{report.log_file}）。")
     else:
@@ -190,9 +184,8 @@ def _as_json(report) -> dict:
         "unit": {"name": unit.name, "scope": unit.scope, "path": str(unit.path) if unit.path else None,
                  "installed": unit.path is not None, "active": unit.active, "running": unit.running,
                  "reason": unit.reason},
-        "sources": [{"source": s.source, "label": s.label, "last_success": when(s.last_success),
-                     "last_failure": when(s.last_failure), "last_error": s.last_error,
-                     "failures_in_a_row": s.failures_in_a_row, "failing": s.failing} for s in report.sources],
+        "sources": [{**asdict(s), "last_success": when(s.last_success), "last_failure": when(s.last_failure),
+                     "failing": s.failing} for s in report.sources],
         "mailbox_enabled": report.mailbox_enabled,
         "log_file": str(report.log_file),
         "log_errors": report.log_errors,

@@ -9,7 +9,7 @@ import click
 from core.errors import UsageError
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import echo
+from intake.cli.render import echo, echo_each
 
 ROLE_HELP = "角色：clerk 登记员（登记、修改、补登）、reviewer 评委（评分、决定）、admin 管理员（账号、导出，及以上全部）。"
 
@@ -37,11 +37,10 @@ def user() -> None:
 def add(app: AppContext, name: str, role: str, password_stdin: bool) -> int:
     """创建账号。密码至少 8 个字符，只保存其加盐哈希（scrypt）。退出码：0 完成；2 账号已存在或用法错误。"""
     from intake.desk.accounts import ROLES, account_name, add_account, new_password
-    from intake.pipeline.services import open_database
 
     account_name(name)
     password = new_password(read_password(password_stdin))
-    add_account(open_database(app.config), name, role, password)
+    add_account(app.database(), name, role, password)
     echo(f"已创建账号 {name}（{ROLES[role]}）。")
     return 0
 
@@ -52,13 +51,11 @@ def list_users(app: AppContext) -> int:
     """列出账号及其角色。"""
     from core.timefmt import local_text
     from intake.desk.accounts import ROLES
-    from intake.pipeline.services import open_database
 
-    users = open_database(app.config).accounts.all()
+    users = app.database().accounts.all()
     if not users:
         click.echo("还没有任何账号。请用 intake user add 名字 --role admin 创建。")
-    for u in users:
-        echo(f"{u.name}  {ROLES.get(u.role, u.role)}  创建于 {local_text(u.created_at)}")
+    echo_each(f"{u.name}  {ROLES.get(u.role, u.role)}  创建于 {local_text(u.created_at)}" for u in users)
     return 0
 
 
@@ -69,9 +66,8 @@ def list_users(app: AppContext) -> int:
 def passwd(app: AppContext, name: str, password_stdin: bool) -> int:
     """修改账号的密码；该账号已登录的浏览器需要重新登录。退出码：0 完成；2 没有这个账号。"""
     from intake.desk.accounts import change_password, new_password
-    from intake.pipeline.services import open_database
 
-    db = open_database(app.config)
+    db = app.database()
     if db.accounts.get(name) is None:
         raise UsageError(f"没有名为“{for_terminal(name)}”的账号。", "请用 intake user list 查看账号。")
     change_password(db, name, new_password(read_password(password_stdin)))
@@ -85,9 +81,8 @@ def passwd(app: AppContext, name: str, password_stdin: bool) -> int:
 def remove(app: AppContext, name: str) -> int:
     """删除账号；它已登录的浏览器随即退出。审计日志中以该账号名义的记录保留。退出码：0 完成；2 没有这个账号。"""
     from intake.desk.accounts import remove_account
-    from intake.pipeline.services import open_database
 
-    remove_account(open_database(app.config), name)
+    remove_account(app.database(), name)
     echo(f"已删除账号 {name}。")
     return 0
 
@@ -101,9 +96,8 @@ def unlock(app: AppContext, name: str) -> int:
     记入审计日志。退出码：0 完成；2 没有这个账号。
     """
     from intake.desk.accounts import unlock_account
-    from intake.pipeline.services import open_database
 
-    cleared = unlock_account(open_database(app.config), name)
+    cleared = unlock_account(app.database(), name)
     echo(f"已解除账号 {name} 的登录锁定（清除了 {cleared} 次失败的登录）。" if cleared
          else f"账号 {name} 没有被锁定（没有失败的登录记录）。")
     return 0

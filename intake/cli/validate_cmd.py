@@ -12,7 +12,7 @@ import click
 from core.errors import NotRegularFile, UsageError
 from core.textsafe import for_terminal
 from intake.cli.context import AppContext, pass_app
-from intake.cli.render import check_lines, outcome_text, terminal_json
+from intake.cli.render import check_lines, echo_each, outcome_text, terminal_json
 from intake.inbox.metadata import transcripts_beside
 from intake.pipeline.repair import examine_as_intake
 from validators.examine import FileReport, examine_file
@@ -96,6 +96,5 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool, deep: bool,
     else:
         for r in reports:
             click.echo(f"{for_terminal(r.path)}：{outcome_text(r.outcome)}")
-            for line in check_lines(r.checks, verbose):
-                click.echo(line)
+            echo_each(check_lines(r.checks, verbose))
     return EXIT_CODES[worst(r.outcome for r in reports)]

@@ -26,10 +26,10 @@ class Finding:
     warning: bool = False   # works, but someone should know (a passed deadline): shown, not counted as a problem
 
 
-def run_doctor(config: Config, check_mailbox: bool | None = None, now: datetime | None = None) -> list[Finding]:
+def run_doctor(config: Config, check_mailbox: bool | None = None) -> list[Finding]:
     secure_data(config)   # the folders it tries are made as every other command makes them (0700)
-    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config), check_deadline(config, now)]
-    findings.append(check_database(config))
+    findings = [check_ffmpeg(), check_mediainfo(), check_ocr(config), check_deadline(config),
+                check_database(config)]
     for label, folder in (("文件库", config.storage.root), ("数据目录", config.storage.data_dir),
                           ("投递文件夹", config.watch.inbox), ("处理结果文件夹", config.watch.done)):
         findings.append(check_writable(label, folder))
@@ -77,23 +77,27 @@ def check_ocr(config: Config) -> Finding:
     return Finding(True, "画面文字识别", "可用（RapidOCR）")
 
 
-def check_deadline(config: Config, now: datetime | None = None) -> Finding:
+def check_deadline(config: Config) -> Finding:
     """As the main job's start-up says: after the deadline every work that arrives is flagged late."""
     deadline = config.contest.deadline
     shown = f"{deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}（北京时间）"
-    if deadline < (now or datetime.now(timezone.utc)):
+    if deadline < datetime.now(timezone.utc):
         return Finding(True, "截止时间", f"{shown}已过：此后收到的作品都会带“截止时间”提醒",
                        "征集已经结束的，不必处理；要延期，请修改 config.yaml 中的 contest.deadline，"
                        "再用 intake recheck --all 重新核对已登记的作品。", warning=True)
     return Finding(True, "截止时间", f"{shown}，尚未到")
 
 
-def check_database(config: Config) -> Finding:
+def _database(config: Config):
     from intake.pipeline.services import database_address
     from storage.database import Database
 
+    return Database(**database_address(config))
+
+
+def check_database(config: Config) -> Finding:
     try:
-        db = Database(**database_address(config))
+        db = _database(config)
         current = db.schema_is_current()
     except IntakeError as exc:
         return Finding(False, "数据库", exc.message, exc.hint)
@@ -118,8 +122,7 @@ def check_writable(label: str, folder: Path) -> Finding:
 
 
 def check_private(config: Config) -> list[Finding]:
-    """Files of passwords (``mailbox.password_file``, the receipts', ``intake.env`` beside the config) that
-    other accounts may read: they should be 600."""
+    """Files of passwords (the configured ones, ``intake.env`` beside the config): they should be 600."""
     from intake.service.unit import ENV_FILE_NAME, env_file_too_open, secret_files
 
     findings = []
@@ -151,36 +154,26 @@ def check_mailbox_login(config: Config) -> Finding:
 
 
 def check_sources(config: Config) -> list[Finding]:
-    """What the running job last wrote about each source (data_dir/status/*.json): a source that keeps
-    failing is reported even while ``intake run`` looks alive."""
-    from intake.service.sources import read_status, status_dir
+    """Each source's last pass: one that keeps failing is reported even while ``intake run`` looks alive."""
+    from intake.service.status import source_health
 
-    folder = status_dir(config.storage.data_dir)
     findings = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        data = read_status(path)
-        if data is None or (path.stem == "mailbox" and not config.mailbox.enabled):
-            continue   # unreadable, or left from when the mailbox was on: says nothing about now
-        label = str(data.get("label") or path.stem)
-        success, failure = _moment(data.get("last_success")), _moment(data.get("last_failure"))
-        if failure is not None and (success is None or failure >= success):
-            since = f"上次成功：{local_text(success)}" if success else "此前从未成功"
+    for s in source_health(config):
+        if s.failing:
+            since = f"上次成功：{local_text(s.last_success)}" if s.last_success else "此前从未成功"
             findings.append(Finding(
-                False, label, f"最近一次失败（{local_text(failure)}，连续 {data.get('failures_in_a_row') or 1} 次，"
-                f"{since}）：{data.get('last_error') or '原因不详'}",
+                False, s.label, f"最近一次失败（{local_text(s.last_failure)}，连续 {s.failures_in_a_row or 1} 次，"
+                f"{since}）：{s.last_error or '原因不详'}",
                 "程序会自动重试；请按上面的原因处理（详见 data/logs/ 下的日志）。"))
-        elif success is not None:
-            findings.append(Finding(True, label, f"运行正常，最近一次成功：{local_text(success)}"))
+        elif s.last_success is not None:
+            findings.append(Finding(True, s.label, f"运行正常，最近一次成功：{local_text(s.last_success)}"))
     return findings
 
 
 def check_retrying(config: Config) -> list[Finding]:
     """Mails and files that failed and are waiting for another try (see processing.*)."""
-    from intake.pipeline.services import database_address
-    from storage.database import Database
-
     try:
-        items = Database(**database_address(config)).claims.failing_items()
+        items = _database(config).claims.failing_items()
     except Exception:   # no database yet, or an old schema: check_database has said so
         return []
     if not items:
@@ -192,9 +185,3 @@ def check_retrying(config: Config) -> list[Finding]:
                     f"程序会自动重试，尝试 {config.processing.max_attempts} 次仍失败的会登记为“待复核”"
                     "（processing_error），不会丢失；如反复出现同一原因，请查看 data/logs/ 下的日志。")]
 
-
-def _moment(value) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

@@ -1,7 +1,4 @@
-"""Logging for the long-running jobs: stderr and a rotating file under the data folder.
-
-Timestamps are Beijing time whatever the machine's zone, like every time a person reads here.
-"""
+"""Logging for the long-running jobs: stderr and a rotating file under the data folder, in Beijing time."""
 
 from __future__ import annotations
 
@@ -32,16 +29,12 @@ def setup_logging(config: Config) -> Path:
     log_dir = config.storage.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "intake.log"
-    root = logging.getLogger()
-    root.setLevel(config.logging.level)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    to_file = logging.handlers.RotatingFileHandler(log_file, maxBytes=config.logging.max_bytes,
-                                                   backupCount=config.logging.backups, encoding="utf-8")
-    to_stderr = logging.StreamHandler(sys.stderr)
-    for handler in (to_file, to_stderr):
+    handlers = [logging.handlers.RotatingFileHandler(log_file, maxBytes=config.logging.max_bytes,
+                                                     backupCount=config.logging.backups, encoding="utf-8"),
+                logging.StreamHandler(sys.stderr)]
+    for handler in handlers:
         handler.setFormatter(BeijingFormatter(FORMAT, DATE_FORMAT))
-        root.addHandler(handler)
+    logging.basicConfig(level=config.logging.level, handlers=handlers, force=True)
     # watchdog and alembic are chatty at INFO
     logging.getLogger("watchdog").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,12 +1,10 @@
 """Who may read what intake keeps: the account that runs it and that account's group, never everyone.
 
-The database holds password hashes, live session tokens, contacts and phones; the store, the thumbnails, the
-log and the notes in done/ are the works themselves. Under the usual umask 022 all of them were created 0644
-in 0755 folders, readable by any local account. The program's entry sets umask 027 (``PROGRAM_UMASK``) so
-that what it creates is 0640/0750, and the systemd unit says ``UMask=0027``. For what already exists, each
-command that opens the data takes the world's access away from the data folder (created 0700 when new),
-the store, done/ and the SQLite file with its journals: the files inside need no change once their folders
-are closed. A folder another account owns is left alone and logged (chmod would fail anyway).
+The database holds password hashes, session tokens, contacts and phones; the store, log and notes are the works.
+Under umask 022 they would be readable by any local account, so the program's entry sets umask 027 and the unit
+``UMask=0027``. What already exists is closed to the world by each command that opens the data (data folder,
+store, done/, the SQLite file and journals; the files inside need no change once their folders are closed).
+A folder another account owns is left alone and logged (chmod would fail anyway).
 """
 
 from __future__ import annotations
@@ -16,31 +14,27 @@ import os
 import stat
 from pathlib import Path
 
-from intake.config import Config
+from intake.config import Config, sqlite_file
 
 log = logging.getLogger(__name__)
 
 PROGRAM_UMASK = 0o027   # set by the program's entry (intake.cli.main)
-NEW_DATA_FOLDER = 0o700
 WORLD = 0o007
-SQLITE_PREFIX = "sqlite:///"
-SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 def sqlite_files(config: Config) -> list[Path]:
     """The SQLite database file of the config and its journals (whether they exist yet or not)."""
-    url = config.database.url
-    if not url.startswith(SQLITE_PREFIX) or url.startswith(SQLITE_PREFIX + ":memory:"):
+    database = sqlite_file(config.database.url)
+    if database is None:
         return []
-    database = Path(url[len(SQLITE_PREFIX):])
-    return [database.with_name(database.name + companion) for companion in SQLITE_COMPANIONS]
+    return [database.with_name(database.name + companion) for companion in ("", "-wal", "-shm", "-journal")]
 
 
 def secure_data(config: Config) -> None:
     """Make the data folder (0700 when new) and close the data, the store, done/ and the database to the world."""
     data = config.storage.data_dir
     try:
-        data.mkdir(mode=NEW_DATA_FOLDER, parents=True, exist_ok=True)
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return   # the command that needs it says why
     for path in (data, config.storage.root, config.watch.done, *sqlite_files(config)):

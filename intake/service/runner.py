@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import DatabaseGone, IntakeError, MailboxError
-from core.timefmt import SHANGHAI
+from core.timefmt import SHANGHAI, local_text
 from intake.config import Config
 from intake.inbox.folder import Finished
 from intake.service.logsetup import logging_progress
@@ -77,8 +78,6 @@ def clean_stale_work(config: Config) -> None:
     for entry in work.iterdir():
         try:
             if now - entry.stat().st_mtime > STALE_WORK_SECONDS:
-                import shutil
-
                 shutil.rmtree(entry, ignore_errors=True)
         except OSError:
             continue
@@ -105,7 +104,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
                              config.storage.root, config.contest.deadline, mailbox)
     if summary.deadline_passed:
         log.warning("截止时间 %s 已过：此后收到的作品都会带“截止时间”提醒（延期请修改 contest.deadline）。",
-                    summary.deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
+                    local_text(summary.deadline))
     if on_start:
         on_start(summary)
     ocr_worker.start_service()   # one OCR process for the whole run: the models load once, not per video
@@ -128,11 +127,7 @@ def run_main_job(config: Config, stop: threading.Event, *, with_mailbox: bool,
 
 def _start_mailbox(services, once: bool, fatal: list[BaseException]):
     """(the poller, or None while the authorization code is missing; the mailbox's state for the summary).
-
-    A missing code does not stop the folder intake: the mailbox thread asks for it again (a
-    ``password_file`` filled in later is picked up), ``intake service status`` and ``intake doctor``
-    show the error meanwhile, and ``--once`` ends with it (exit 1) after the folder's pass.
-    """
+    A missing code does not stop the folder intake; ``--once`` ends with it (exit 1) after the folder's pass."""
     from intake.mail.client import MailSession
 
     cfg = services.config.mailbox
@@ -159,9 +154,8 @@ def _new_poller(services):
 
 def _poll_safely(services, poller, stop: threading.Event, on_mail, once: bool,
                  fatal: list[BaseException]) -> None:
-    """The mailbox thread. poller.run() already waits out every failure and goes on; this loop is the last
-    guard, so that nothing (a bug in the loop itself) ends the thread while the folder watcher looks healthy.
-    Without a poller (no authorization code at the start) it asks for the code again, with the same backoff."""
+    """The mailbox thread: the last guard, so that nothing (a bug in the poller's own loop) ends it while the
+    folder watcher looks healthy. Without a poller (no authorization code yet) it asks for the code again."""
     delay = RESTART_SECONDS
     while not stop.is_set():
         if poller is None:   # the code was missing: ask again after the wait
@@ -184,12 +178,10 @@ def _poll_safely(services, poller, stop: threading.Event, on_mail, once: bool,
             return
         except IntakeError as exc:   # only ``once`` lets one through: it is the pass's result, logged
             log.error("邮箱接收出错：%s", exc)
-            if once:
-                return
         except Exception:
             log.exception("邮箱接收线程出错（%.0f 秒后重新开始接收）", delay)
-            if once:
-                return
+        if once:
+            return
         stop.wait(delay)
         delay = min(delay * 2, 300.0)
 

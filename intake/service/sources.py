@@ -1,9 +1,5 @@
-"""A source's health on disk (``data_dir/status/<source>.json``), so that ``intake doctor`` can tell
-a source that keeps failing from one that works, even while ``intake run`` looks healthy.
-
-The file holds the last success, the last failure with its message, and the failures in a row.
-It is replaced atomically; a missing or unreadable file just means "nothing known yet".
-"""
+"""A source's health on disk (``data_dir/status/<source>.json``): last success, last failure and its message,
+failures in a row. Replaced atomically; a missing or unreadable file means "nothing known yet"."""
 
 from __future__ import annotations
 
@@ -22,10 +18,6 @@ from core.timefmt import SHANGHAI
 log = logging.getLogger(__name__)
 
 
-def status_dir(data_dir: Path) -> Path:
-    return data_dir / "status"
-
-
 def read_status(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -38,7 +30,7 @@ class SourceStatus:
     """Records the outcome of each pass of one source; never raises (a status file must not stop a source)."""
 
     def __init__(self, data_dir: Path, source: str, label: str):
-        self.path = status_dir(data_dir) / f"{source}.json"
+        self.path = data_dir / "status" / f"{source}.json"
         self.data: dict[str, Any] = read_status(self.path) or {}
         self.data.update(source=source, label=label)
 
@@ -66,13 +58,6 @@ class SourceStatus:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-
-
-def read_all(data_dir: Path) -> list[dict[str, Any]]:
-    """Every readable status file, by source name; an unreadable one is left out (nothing known)."""
-    folder = status_dir(data_dir)
-    found = (read_status(path) for path in sorted(folder.glob("*.json"))) if folder.is_dir() else ()
-    return [data for data in found if data is not None and data.get("source")]
 
 
 def moment(value: Any) -> datetime | None:

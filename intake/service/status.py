@@ -1,8 +1,5 @@
-"""What ``intake service status`` shows: whether systemd runs the job, each source's last good pass and
-last error (the status files ``intake.service.sources`` keeps), and the latest errors of the job's log.
-
-Nothing here raises for a missing piece: no systemd, no unit, no status file or no log each just mean
-"cannot tell" or "nothing known yet", said as such.
+"""What ``intake service status`` shows: whether systemd runs the job, each source's last pass (the status
+files of ``intake.service.sources``) and the log's latest errors. A missing piece means "cannot tell", never raises.
 """
 
 from __future__ import annotations
@@ -17,9 +14,8 @@ from pathlib import Path
 from core.timefmt import SHANGHAI
 from intake.config import Config
 from intake.service.unit import SYSTEM_UNIT_DIR, unit_file_name, user_unit_dir
-from intake.service.sources import moment, read_all
+from intake.service.sources import moment, read_status
 
-SYSTEMCTL = "systemctl"
 SYSTEMD_RUNTIME = Path("/run/systemd/system")   # exists only where systemd is the running init (sd_booted)
 LOG_TAIL_BYTES = 256 * 1024
 LOG_ERRORS_SHOWN = 5
@@ -75,9 +71,8 @@ class ServiceReport:
                 and (running is True or (running is None and bool(self.sources))))
 
 
-def service_report(config: Config, name: str = "intake", user_scope: bool | None = None) -> ServiceReport:
-    data_dir = config.storage.data_dir
-    log_file = data_dir / "logs" / "intake.log"
+def service_report(config: Config, name: str, user_scope: bool | None) -> ServiceReport:
+    log_file = config.storage.data_dir / "logs" / "intake.log"
     return ServiceReport(unit_state(unit_file_name(name), user_scope), source_health(config),
                          config.mailbox.enabled, log_file, log_errors(log_file))
 
@@ -94,7 +89,7 @@ def unit_state(file_name: str, user_scope: bool | None) -> InstalledUnit:
 
 def is_active(file_name: str, scope: str) -> tuple[str | None, str | None]:
     """(systemctl is-active's word, None), or (None, why it cannot tell)."""
-    exe = shutil.which(SYSTEMCTL)
+    exe = shutil.which("systemctl")
     if exe is None:
         return None, "本机没有 systemctl"
     if not SYSTEMD_RUNTIME.is_dir():
@@ -112,27 +107,27 @@ def is_active(file_name: str, scope: str) -> tuple[str | None, str | None]:
 
 
 def source_health(config: Config) -> list[SourceHealth]:
+    """Each source's last pass, from its status file (an unreadable one says nothing)."""
+    folder = config.storage.data_dir / "status"
     found = []
-    for data in read_all(config.storage.data_dir):
-        if data["source"] == "mailbox" and not config.mailbox.enabled:
-            continue   # left from when the mailbox was on: says nothing about now
+    for data in map(read_status, sorted(folder.glob("*.json")) if folder.is_dir() else []):
+        if not data or not data.get("source") or (data["source"] == "mailbox" and not config.mailbox.enabled):
+            continue   # unreadable, or left from when the mailbox was on: says nothing about now
         found.append(SourceHealth(str(data["source"]), str(data.get("label") or data["source"]),
                                   moment(data.get("last_success")), moment(data.get("last_failure")),
                                   data.get("last_error") or None, int(data.get("failures_in_a_row") or 0)))
     return found
 
 
-def log_errors(log_file: Path, shown: int = LOG_ERRORS_SHOWN) -> list[str]:
+def log_errors(log_file: Path) -> list[str]:
     """The last ERROR and CRITICAL lines of the job's log (its tail only: the file may be large)."""
     try:
         with log_file.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - LOG_TAIL_BYTES))
+            fh.seek(max(0, fh.seek(0, 2) - LOG_TAIL_BYTES))
             tail = fh.read().decode("utf-8", "replace")
     except OSError:
         return []
-    return [line for line in tail.splitlines() if LOG_ERROR_LINE.match(line)][-shown:]
+    return [line for line in tail.splitlines() if LOG_ERROR_LINE.match(line)][-LOG_ERRORS_SHOWN:]
 
 
 def ago_text(when: datetime, now: datetime | None = None) -> str:

@@ -1,12 +1,8 @@
 """``intake service install``: the systemd unit that keeps ``intake run`` going with the current config.
 
-``plan_unit`` decides the unit's text and where it goes, and writes nothing; ``write_unit`` writes it.
-The unit names every path absolutely (the venv's ``intake``, the config file, the working folder),
-restarts the job on failure (not on exit 2: a config error needs a person, not a restart), stops it
-with SIGTERM to the main process (which ends its own ffmpeg children), and is hardened only as far as
-never keeps it from writing its data folder, the store, the inbox and done/. Secrets never go into it:
-an authorization code the config reads from an environment variable comes from an ``EnvironmentFile``,
-which may be missing (``EnvironmentFile=-``): the job starts anyway and the mailbox says what it lacks.
+``plan_unit`` decides the unit's text and place and writes nothing; ``write_unit`` writes it. Every path is
+absolute; exit 2 (a config error needs a person) is not restarted; hardening never keeps the job from writing
+its data. Secrets never go in: they come from an optional ``EnvironmentFile=-``, so the job starts without one.
 """
 
 from __future__ import annotations
@@ -23,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import IntakeError, UsageError
-from intake.config import Config
+from intake.config import Config, sqlite_file
 
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 MARKER = "# 由 intake service install 生成"
@@ -145,15 +141,14 @@ def plan_unit(config: Config, *, user_scope: bool, name: str = "intake", output:
             raise UsageError(f"没有用户“{who}”。", "请用 --run-as 指定运行服务的系统用户（通常是存放数据的那个用户）。") from None
     writable = _writable(config)
     involved = (*writable, working_dir, Path(command[0]), *([config_file] if config_file else []),
-                *([env] if env else []), *_read_paths(config))
+                *([env] if env else []), *secret_files(config),
+                *([config.rules.opening.speech_model] if config.rules.opening.speech_model else []))
     spec = UnitSpec(command, working_dir, user_scope, None if who == "root" else who, env, secrets,
                     writable, involved)
     path = Path(os.path.abspath(output)) if output else (user_unit_dir() if user_scope else SYSTEM_UNIT_DIR) / file_name
-    notes = []
+    notes = [] if user_scope or who == "root" else unwritable_notes(who, config)
     if not user_scope and who == "root":
         notes.append("服务将以 root 身份运行。建议用 --run-as 指定存放数据的普通用户。")
-    if not user_scope and who != "root":
-        notes += unwritable_notes(who, config)
     if config_file is None:
         notes.append(f"未找到 config.yaml：服务使用内置默认配置，数据都在 {working_dir} 下。")
     return UnitPlan(spec, file_name, path, render_unit(spec), config_file, bool(env and env.is_file()), notes)
@@ -192,32 +187,19 @@ def _first_refusal(path: Path, uid: int, groups: set[int]) -> Path | None:
     existing = [p for p in (*reversed(path.parents), path) if p.exists()]
     for index, folder in enumerate(existing):
         need = os.X_OK | (os.W_OK if index == len(existing) - 1 else 0)
-        if not _allows(folder.stat(), uid, groups, need):
+        st = folder.stat()
+        shift = 6 if st.st_uid == uid else 3 if st.st_gid in groups else 0   # owner, group or other bits
+        if (st.st_mode >> shift) & need != need:
             return folder
     return None
 
 
-def _allows(st: os.stat_result, uid: int, groups: set[int], need: int) -> bool:
-    if st.st_uid == uid:
-        shift = 6
-    elif st.st_gid in groups:
-        shift = 3
-    else:
-        shift = 0
-    return (st.st_mode >> shift) & need == need
-
-
 def _writable(config: Config) -> tuple[Path, ...]:
     paths = [config.storage.data_dir, config.storage.root, config.watch.inbox, config.watch.done]
-    url = config.database.url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        paths.append(Path(url[len("sqlite:///"):]).parent)   # the journal and WAL files live beside the database
+    database = sqlite_file(config.database.url)
+    if database is not None:
+        paths.append(database.parent)   # the journal and WAL files live beside the database
     return tuple(dict.fromkeys(paths))
-
-
-def _read_paths(config: Config) -> list[Path]:
-    found = [config.mailbox.password_file, config.mailbox.receipts.password_file, config.rules.opening.speech_model]
-    return [p for p in found if p is not None]
 
 
 def _under(path: Path, folders: tuple[Path, ...]) -> bool:
@@ -275,9 +257,8 @@ def _checked(text: str) -> str:
 def _value(text: str, folder: bool = False) -> str:
     """A setting's value: % doubled so that systemd does not read it as a specifier.
 
-    A line that ends in a backslash goes on to the next one in a unit file (a working folder named 报送\\
-    swallowed the ExecStart= line after it). A folder's path then ends in "/", which ends the line and which systemd drops from
-    the path; any other value so ended cannot be written, and is refused (UsageError, exit 2).
+    A unit line ending in a backslash continues on the next (a folder named 报送\\ swallowed ExecStart=): a
+    folder then gets a "/", which systemd drops; any other value so ended is refused (UsageError, exit 2).
     """
     text = _checked(text).replace("%", "%%")
     if text.endswith("\\"):
@@ -297,10 +278,7 @@ def _exec_word(word: str) -> str:
 
 
 def write_unit(plan: UnitPlan, force: bool = False) -> bool:
-    """Write the unit (atomically, mode 644); return False when it was already exactly this.
-
-    A file there that this command did not write is replaced only with ``force``.
-    """
+    """Write the unit (atomically, mode 644); False when it was already this. Another's file needs ``force``."""
     try:
         old = plan.path.read_text(encoding="utf-8")
     except FileNotFoundError:
