@@ -13,22 +13,13 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 
-def _trim(value: float) -> str:
-    """One decimal, dropped when it is zero: 12.4, 300."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
 def size_text(size_bytes: int | None) -> str:
     """A size as Windows Explorer shows it (binary units labelled MB): 12.4 MB, 300 MB, 812 KB, 15 字节."""
     if size_bytes is None:
         return ""
-    if size_bytes >= GIB:
-        return f"{_trim(size_bytes / GIB)} GB"
-    if size_bytes >= MIB:
-        return f"{_trim(size_bytes / MIB)} MB"
-    if size_bytes >= KIB:
-        return f"{_trim(size_bytes / KIB)} KB"
+    for unit, label in ((GIB, "GB"), (MIB, "MB"), (KIB, "KB")):
+        if size_bytes >= unit:
+            return f"{size_bytes / unit:.1f}".removesuffix(".0") + f" {label}"   # one decimal, dropped when zero
     return f"{size_bytes} 字节"
 
 
