@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DataRejected, DatabaseError, DatabaseGone, DuplicateSource
@@ -109,14 +109,11 @@ class Database:
                 yield session
         except (IntegrityError, DuplicateSource):
             raise
-        except (DataError, StatementError) as exc:
+        except SQLAlchemyError as exc:
             if isinstance(exc, DataError) or isinstance(getattr(exc, "orig", None), (UnicodeError, ValueError)):
                 # The values of one item (too long, a NUL, an unencodable character): its fault, not the server's.
                 raise DataRejected(f"数据库拒绝保存这件作品的内容：{str(exc).splitlines()[0][:300]}",
                                    "该作品会在重试后登记为“待复核”（processing_error）。") from exc
-            raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: "
-                                f"{str(exc).splitlines()[0]}", "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
-        except SQLAlchemyError as exc:
             raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
                                 "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
 
@@ -124,10 +121,8 @@ class Database:
     def migrate(self, how: str = "automatic") -> SchemaChange | None:
         """Create or upgrade the schema to the newest migration; return what changed (None: it was current).
 
-        A database already at the newest revision is only read (one SELECT), without taking the migration lock.
-        A change is kept as a
-        ``schema_migrated`` event (``how``: 'automatic', or the command that asked), so that ``intake
-        migrate`` can say later what an automatic upgrade did.
+        A change is kept as a ``schema_migrated`` event (``how``: 'automatic', or the command that asked), so
+        that ``intake migrate`` can say later what an automatic upgrade did.
         """
         try:
             if self._revision() == head_revision():
@@ -174,11 +169,10 @@ class Database:
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
         """Workers starting together must not both create the schema (PostgreSQL locks in SQL instead)."""
-        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
-        if not path or path == ":memory:":
+        if self._sqlite_file is None:
             yield
             return
-        with open(f"{path}.migrate-lock", "a+") as fh:
+        with open(f"{self._sqlite_file}.migrate-lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -186,7 +180,6 @@ class Database:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _revision(self) -> str | None:
-        """The schema's revision as Alembic recorded it (None for an empty database)."""
         with self.engine.connect() as conn:
             return _revision_on(conn)
 
@@ -198,11 +191,8 @@ class Database:
                                 "请检查 database.url、数据库服务是否在运行。") from exc
 
     def ensure_same_file(self) -> None:
-        """Stop before recording into a SQLite file that was deleted or replaced since we opened it.
-
-        An open connection keeps writing into the unlinked inode, so every later record would be
-        lost with it: the only safe answer is to stop and say so.
-        """
+        """Stop before recording into a SQLite file that was deleted or replaced since we opened it: an open
+        connection keeps writing into the unlinked inode, so every later record would be lost with it."""
         if self._sqlite_file is None:
             return
         try:
@@ -220,6 +210,7 @@ class Database:
 
 
 def _revision_on(conn) -> str | None:
+    """The schema's revision as Alembic recorded it (None for an empty database)."""
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -26,8 +26,6 @@ def jsonable(value: Any) -> Any:
         return {stored_text(str(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, str):
-        return stored_text(value)
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     return stored_text(str(value))
