@@ -1,8 +1,4 @@
-"""Durations and sizes as people read them: 2分10秒, 8秒, 12.4 MB, 300 MB.
-
-Used by every text a reviewer or submitter reads (check messages, result notes, the report,
-receipts, 汇总表). ``--json`` keeps the raw numbers.
-"""
+"""Durations and sizes as people read them (2分10秒, 8秒, 12.4 MB, 300 MB); ``--json`` keeps the raw numbers."""
 
 from __future__ import annotations
 
@@ -29,11 +25,8 @@ def size_mb(size_bytes: int | None) -> float | None:
 
 
 def duration_text(seconds: float | None, exact: bool = False) -> str:
-    """A duration in whole seconds: 2分10秒, 2分, 8秒.
-
-    ``exact`` keeps one decimal when the duration is not a whole second (2分0.4秒), for a message
-    that must show why 120.4 s is over a 120 s limit.
-    """
+    """A duration in whole seconds: 2分10秒, 2分, 8秒. ``exact`` keeps one decimal when it is not a whole second
+    (2分0.4秒), for a message that must show why 120.4 s is over a 120 s limit."""
     if seconds is None or math.isnan(seconds):
         return ""
     if exact and abs(seconds - round(seconds)) >= 0.05:

@@ -23,11 +23,10 @@ from sqlalchemy.orm import Session
 from core import failpoints
 from core.outcome import outcome_of_statuses
 from core.errors import ChangedMeanwhile
-from storage.blobs import insert_blob
 from storage.filestore import StoredBlob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
 from storage.records import CheckRow, CheckRun, FileRepair, StoredSubmission
-from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
+from storage.values import check_record, check_row_of, insert_blob, jsonable, not_found, stored_text
 
 EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "title_source", "speaker", "topic")
 MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")

@@ -1,15 +1,6 @@
-"""The database: one engine, its sessions and its schema, and a part for each kind of thing it keeps.
-
-Callers never build SQL; they ask a part by its domain methods, and every read returns frozen records
-(``storage/records.py``):
-
-- ``db.submissions`` (``storage/submissions.py``): submissions and their files, check runs and repairs;
-- ``db.claims`` (``storage/claims.py``): which worker holds an item, and the items whose processing failed;
-- ``db.audit`` (``storage/audit.py``): the append-only audit trail;
-- ``db.judging`` (``storage/judging.py``): reviewers' decisions and judges' scores;
-- ``db.accounts`` (``storage/accounts.py``): the desk's accounts, login tries and sessions.
-
-The schema is Alembic's (``storage/migrations``): ``migrate`` brings a database to the newest revision.
+"""The database: one engine, its sessions and its schema (Alembic's, ``storage/migrations``), and a part for each
+kind of thing it keeps (``db.submissions``, ``db.claims``, ``db.audit``, ``db.judging``, ``db.accounts``).
+Callers never build SQL; they ask a part by its domain methods, and every read returns frozen records.
 """
 
 from __future__ import annotations
@@ -27,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import DataRejected, DatabaseError, DatabaseGone, DuplicateSource
+from core.errors import DataRejected, DatabaseError, DatabaseGone
 from storage.accounts import Accounts
 from storage.audit import Audit
 from storage.claims import Claims
@@ -73,20 +64,20 @@ class Database:
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = busy_timeout_seconds
-            path = url.split("///", 1)[-1]
-            if path and not path.startswith(":memory:"):
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
         elif url.startswith("postgresql") and "connect_timeout=" not in url:
             # A server that accepts and never answers (a firewall, a hung host) would keep us waiting forever.
             connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout_seconds))
         try:
             self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError) as exc:
-            raise DatabaseError(f"数据库地址 {self.safe_url} 无效：{exc}", "请检查 config.yaml 中的 database.url。") from exc
+            raise DatabaseError(f"数据库地址 {url.split('@')[-1]} 无效：{exc}", "请检查 config.yaml 中的 database.url。") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._sqlite_file = _sqlite_file(self.engine)
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self._sqlite_file = os.path.abspath(path) if path and path != ":memory:" else None
+        if self._sqlite_file:
+            Path(self._sqlite_file).parent.mkdir(parents=True, exist_ok=True)
         self._sqlite_identity: tuple[int, int] | None = None
         self.submissions = Submissions(self.session, self.ensure_same_file)
         self.claims = Claims(self.session)
@@ -97,17 +88,14 @@ class Database:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages and logs."""
-        try:
-            return self.engine.url.render_as_string(hide_password=True)
-        except AttributeError:
-            return self.url.split("@")[-1]
+        return self.engine.url.render_as_string(hide_password=True)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except (IntegrityError, DuplicateSource):
+        except IntegrityError:   # the caller tells a duplicate from another constraint
             raise
         except SQLAlchemyError as exc:
             if isinstance(exc, DataError) or isinstance(getattr(exc, "orig", None), (UnicodeError, ValueError)):
@@ -173,11 +161,8 @@ class Database:
             yield
             return
         with open(f"{self._sqlite_file}.migrate-lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fh, fcntl.LOCK_EX)   # closing the file releases it
+            yield
 
     def _revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -214,13 +199,6 @@ def _revision_on(conn) -> str | None:
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def _sqlite_file(engine: Engine) -> str | None:
-    if engine.dialect.name != "sqlite":
-        return None
-    path = engine.url.database
-    return None if not path or path == ":memory:" else os.path.abspath(path)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

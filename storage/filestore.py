@@ -64,9 +64,8 @@ class FileStore:
     def put_fd(self, fd: int, max_bytes: int | None, suffix: str = ".mp4",
                progress: Progress | None = None) -> StoredBlob:
         """Copy an already-open ``fd`` from its start (positional reads; at most ``max_bytes``, None: to its end)
-        into the store: for files checked once when opened that must not be opened by path again. The copy is
-        named only once it is complete and on disk. An exception from ``progress`` (a stop request) aborts the
-        copy and leaves nothing behind."""
+        into the store: for files that must not be opened by path again. An exception from ``progress`` (a stop
+        request) aborts the copy and leaves nothing behind."""
         tmp = self._temp_path()
         try:
             total = max_bytes if max_bytes is not None else os.fstat(fd).st_size
@@ -93,11 +92,8 @@ class FileStore:
             raise storage_error(self.root, exc) from exc
 
     def adopt(self, temp: Path, suffix: str = ".mp4") -> StoredBlob:
-        """Place a complete file written at ``temp`` (see ``new_temp``) under its content name.
-
-        One read hashes it while it is flushed to disk on another thread, so a file a tool just wrote
-        costs about one read on top of its write. ``temp`` is gone afterwards, whatever happens.
-        """
+        """Place a complete file written at ``temp`` (see ``new_temp``) under its content name; ``temp`` is gone
+        afterwards. One read hashes it while another thread flushes it to disk: about one read on top of its write."""
         try:
             with temp.open("rb") as fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync") as syncer:
                 synced = syncer.submit(os.fsync, fh.fileno())
@@ -121,12 +117,9 @@ class FileStore:
 
     def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
                        progress: Progress | None) -> tuple[str, int]:
-        """Copy ``src`` to ``dst`` chunk by chunk, hashing each chunk as it reads back from ``dst``: what is
-        hashed is what is stored, whatever the source does meanwhile. (sha256, bytes) of the copy.
-
-        The kernel copies (copy_file_range: no trip through our memory; a plain read and write where the file
-        systems do not offer it); the read-back comes from the page cache.
-        """
+        """Copy ``src`` to ``dst`` (copy_file_range where offered: no trip through our memory), hashing each chunk
+        as it reads back from ``dst`` (from the page cache): what is hashed is what is stored, whatever the source
+        does meanwhile. (sha256, bytes) of the copy."""
         digest = hashlib.sha256()
         buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
         done = 0

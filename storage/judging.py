@@ -1,10 +1,5 @@
-"""Reviewers' decisions and judges' scores (``db.judging``).
-
-A decision is a ``decision`` event in the audit trail: the latest one counts, the history stays. Each judge's
-save of scores replaces that judge's scores of the submission and writes a ``scored`` event under the judge's
-name, in one transaction. The arithmetic (totals, means, ranks) is not storage's: see
-``intake/review/scoring.py``.
-"""
+"""Reviewers' decisions and judges' scores (``db.judging``); the arithmetic (totals, means, ranks) is
+``intake/review/scoring.py``'s."""
 
 from __future__ import annotations
 
@@ -29,11 +24,8 @@ class Judging:
     @retry_when_locked
     def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None,
                         forced: bool = False, reasons: Sequence[str] = ()) -> StoredDecision:
-        """Append a reviewer's decision to the audit log; the latest one counts, the history stays.
-
-        ``forced``: the reviewer overrode a warning (a rejected or flagged work shortlisted), ``reasons`` what
-        was overridden; both kept in the event's data.
-        """
+        """Append a reviewer's decision to the audit log; the latest one counts, the history stays. ``forced``:
+        the reviewer overrode a warning (a rejected or flagged work shortlisted), ``reasons`` what was overridden."""
         with self.session() as s:
             if s.get(Submission, submission_id) is None:
                 raise not_found(submission_id)

@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 from core import failpoints
 from core.errors import ChangedMeanwhile, DatabaseError, DuplicateSource
 from core.outcome import outcome_of_statuses
-from storage.blobs import insert_blob
-from storage.check_runs import apply_check_run, apply_repair
+from storage.check_runs import MEDIA_FACTS, apply_check_run, apply_repair
 from storage.filestore import StoredBlob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
 from storage.records import CheckRow, CheckRun, FileRecord, StoredFile, StoredSubmission, SubmissionRecord
 from storage.submission_reads import FILES, SUBMISSIONS, read_files, read_submissions
-from storage.values import check_record, jsonable, not_found, stored_key, stored_text
+from storage.values import check_record, insert_blob, jsonable, not_found, stored_key, stored_text
 from storage.writers import Sessions, current_actor, retry_when_locked
 
 # Called inside the recording transaction for a file (its index among the files being recorded) whose
@@ -28,6 +27,8 @@ from storage.writers import Sessions, current_actor, retry_when_locked
 OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
 # Fields of a submission that files added later may fill in when they are still empty.
 FILLABLE = ("speaker", "topic")
+# A record's free text, stored as ``stored_text`` makes it.
+TEXT_FIELDS = ("unit", "unit_raw", "contact", "phone", "title", "subject", "speaker", "topic", "sender", "body_text")
 
 
 class Submissions:
@@ -46,15 +47,10 @@ class Submissions:
         self.ensure_same_file()
         try:
             with self.session() as s:
-                sub = Submission(
-                    source=record.source, source_ref=record.source_ref, received_at=record.received_at,
-                    unit=stored_text(record.unit), unit_raw=stored_text(record.unit_raw),
-                    contact=stored_text(record.contact), phone=stored_text(record.phone),
-                    title=stored_text(record.title), title_source=record.title_source,
-                    subject=stored_text(record.subject), outcome=record.outcome,
-                    speaker=stored_text(record.speaker), topic=stored_text(record.topic),
-                    message_key=stored_key(record.message_key), sender=stored_text(record.sender),
-                    body_text=stored_text(record.body_text))
+                sub = Submission(source=record.source, source_ref=record.source_ref, received_at=record.received_at,
+                                 title_source=record.title_source, outcome=record.outcome,
+                                 message_key=stored_key(record.message_key),
+                                 **{name: stored_text(getattr(record, name)) for name in TEXT_FIELDS})
                 s.add(sub)
                 s.flush()
                 s.add(StoredRun(submission_id=sub.id, run=1))
@@ -269,11 +265,9 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
         blob = media.blob
         row = MediaFile(
             submission_id=submission_id, position=position, original_name=stored_text(media.original_name) or "",
-            sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
-            outcome=media.outcome, container=media.container,
-            duration_seconds=media.duration_seconds, video_codec=media.video_codec,
-            audio_codec=media.audio_codec, width=media.width, height=media.height,
-            original_sha256=media.original.sha256 if media.original else None, repair=media.repair)
+            sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes, outcome=media.outcome,
+            original_sha256=media.original.sha256 if media.original else None, repair=media.repair,
+            **{name: getattr(media, name) for name in MEDIA_FACTS})
         s.add(row)
         s.flush()
         for check in media.checks:
