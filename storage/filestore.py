@@ -45,24 +45,23 @@ class FileStore:
         return self.root / relative_path
 
     @staticmethod
-    def relative_path_for(sha256: str, suffix: str = ".mp4") -> str:
-        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
+    def relative_path_for(sha256: str) -> str:
+        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.mp4"
 
     def _temp_path(self) -> Path:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         return tmp_dir / f"{uuid.uuid4().hex}.part"
 
-    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
+    def put(self, source: Path, progress: Progress | None = None) -> StoredBlob:
         """Copy ``source`` into the store, hashing as it goes; return where it lives."""
         try:
             with source.open("rb") as src:
-                return self.put_fd(src.fileno(), None, suffix, progress)
+                return self.put_fd(src.fileno(), None, progress)
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
 
-    def put_fd(self, fd: int, max_bytes: int | None, suffix: str = ".mp4",
-               progress: Progress | None = None) -> StoredBlob:
+    def put_fd(self, fd: int, max_bytes: int | None, progress: Progress | None = None) -> StoredBlob:
         """Copy an already-open ``fd`` from its start (positional reads; at most ``max_bytes``, None: to its end)
         into the store: for files that must not be opened by path again. An exception from ``progress`` (a stop
         request) aborts the copy and leaves nothing behind."""
@@ -75,7 +74,7 @@ class FileStore:
                 os.fsync(dst)
             finally:
                 os.close(dst)
-            return self._place(tmp, sha256, size, suffix)
+            return self._place(tmp, sha256, size)
         except OSError as exc:
             _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
@@ -91,7 +90,7 @@ class FileStore:
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
 
-    def adopt(self, temp: Path, suffix: str = ".mp4") -> StoredBlob:
+    def adopt(self, temp: Path) -> StoredBlob:
         """Place a complete file written at ``temp`` (see ``new_temp``) under its content name; ``temp`` is gone
         afterwards. One read hashes it while another thread flushes it to disk: about one read on top of its write."""
         try:
@@ -103,7 +102,7 @@ class FileStore:
                     digest.update(memoryview(buffer)[:n])
                     size += n
                 synced.result()
-            return self._place(temp, digest.hexdigest(), size, suffix)
+            return self._place(temp, digest.hexdigest(), size)
         except OSError as exc:
             _remove_quietly(temp)
             raise storage_error(self.root, exc) from exc
@@ -111,9 +110,9 @@ class FileStore:
             _remove_quietly(temp)
             raise
 
-    def open_writer(self, suffix: str = ".mp4") -> "BlobWriter":
+    def open_writer(self) -> "BlobWriter":
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
-        return BlobWriter(self, suffix)
+        return BlobWriter(self)
 
     def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
                        progress: Progress | None) -> tuple[str, int]:
@@ -149,9 +148,9 @@ class FileStore:
                 progress(done, total)
         return digest.hexdigest(), done
 
-    def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
+    def _place(self, tmp: Path, sha: str, size: int) -> StoredBlob:
         """Give a complete, fsynced temp file its content-addressed name (or drop it if already there)."""
-        relative = self.relative_path_for(sha, suffix)
+        relative = self.relative_path_for(sha)
         final = self.root / relative
         if final.exists() and final.stat().st_size == size:
             tmp.unlink()
@@ -200,9 +199,8 @@ class BlobWriter:
 
     QUEUED_PIECES = 2
 
-    def __init__(self, store: FileStore, suffix: str):
+    def __init__(self, store: FileStore):
         self.store = store
-        self.suffix = suffix
         self.size = 0
         self._digest = hashlib.sha256()
         self._error: OSError | None = None
@@ -250,7 +248,7 @@ class BlobWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
-            return self.store._place(self.temp, self._digest.hexdigest(), self.size, self.suffix)
+            return self.store._place(self.temp, self._digest.hexdigest(), self.size)
         except OSError as exc:
             self.abort()
             raise storage_error(self.store.root, exc) from exc

@@ -188,11 +188,10 @@ class Submissions:
             return list(s.scalars(select(Submission.id).where(Submission.unit == unit, Submission.id > after)
                                   .order_by(Submission.id)))
 
-    def mail_without(self, kinds: str | Sequence[str], since_id: int = 0) -> list[int]:
+    def mail_without(self, kinds: Sequence[str], since_id: int = 0) -> list[int]:
         """Mail submissions after ``since_id`` with a sender and no event of ``kinds`` (receipts still to send)."""
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
         with self.session() as s:
-            done = select(Event.submission_id).where(Event.kind.in_(kinds), Event.submission_id.is_not(None))
+            done = select(Event.submission_id).where(Event.kind.in_(list(kinds)), Event.submission_id.is_not(None))
             return list(s.scalars(select(Submission.id).where(
                 Submission.source == "mail", Submission.sender.is_not(None), Submission.id > since_id,
                 Submission.id.not_in(done)).order_by(Submission.id)))
