@@ -1,49 +1,13 @@
-"""The one error tree of the project: every exception we raise is one of these.
+"""The one error tree of the project: every exception we raise is an ``IntakeError``, ``FailedOnFile`` or
+``NotRegularFile``.
 
-    IntakeError                 anything we expect and can explain to a user
-    ├── ConfigError             config.yaml is missing, malformed or invalid (exit 2)
-    │   └── DuplicateKey        a key given twice in one section (YAML would keep only the last)
-    ├── UsageError              the command line asks for something impossible (exit 2)
-    │   └── NotFound            no submission has the number asked for (exit 2)
-    ├── ToolError               ffmpeg or MediaInfo is missing or misbehaves
-    ├── StorageError            the database or the file store failed
-    │   ├── ChangedMeanwhile    a record changed between reading and writing it (read again)
-    │   ├── DuplicateSource     the item is recorded already (another worker, an earlier run)
-    │   └── DatabaseError       the database is unreachable, locked or not migrated
-    │       ├── DataRejected    the database refused one item's values (the item's fault)
-    │       └── DatabaseGone    the SQLite file was deleted or replaced under us (stop)
-    ├── MailboxError            the IMAP server refused or dropped us
-    │   └── LoginRefused        the server refused the account or its authorization code (retried slowly)
-    ├── MailRefused             the server refused a command about one mail, the connection fine (its fault)
-    └── NotNow                  the item cannot be taken now; nothing of it is recorded, it comes round again
-        ├── RetryLater          processing failed (or still backs off after a failure): try after a delay
-        ├── SourceChanged       a dropped file changed, or is still being written, while it was read
-        ├── RefusedEntry        not a regular file inside the inbox (a link, a FIFO…): left alone, never read
-        ├── Stopped             a stop was asked for in the middle of a copy
-        └── Cancelled           a stop was asked for while a child process ran: its result means nothing
+``item_fault`` says whether an error is the item's doing (a mail or file that makes processing fail) rather
+than the infrastructure's (a database or mailbox that is away): only the item's faults count towards giving up
+on it. ``NotNow`` and its kinds mean nothing of the item is recorded and it comes round again.
 
-    FailedOnFile                a tool could not read one file: that file's check result, never an error shown
-    ├── ProbeFailed             MediaInfo crashed, hung or returned nothing (validators.mediainfo)
-    ├── RemuxFailed             the lossless copy could not be made (validators.remux)
-    │   └── OutputTooLarge      the copy reached its cap: the source makes its demuxer repeat bytes
-    ├── ShrinkFailed            the re-encode could not be made (validators.shrink)
-    ├── TooBig                  a mail part passed the size limit while it was fetched: stop downloading
-    └── Unreadable              a Matroska header that is not EBML as the format writes it
-
-    NotRegularFile (OSError)    the path is a FIFO, device, socket or directory: nothing of it is read
-
-``item_fault`` says whether an error is the item's doing (a mail or file that
-makes processing fail) rather than the infrastructure's (a database or
-mailbox that is away): only the item's faults count towards giving up on it.
-
-Each error carries a Chinese message for the person at the keyboard and an
-optional hint saying what to do next. Third-party exceptions are wrapped at
-the edge with ``raise … from exc`` so that the cause stays in the log.
-
-A rejected video is *not* an error: it is a normal check result. ``FailedOnFile`` stands apart from
-the user's tree for that reason: a tool that could not read one file (MediaInfo, a remux, a re-encode) says
-why, and the caller turns that into the file's check result. ``NotRegularFile`` is an OSError, as the open
-that finds it raises.
+A rejected video is *not* an error: it is a normal check result. ``FailedOnFile`` stands apart from the user's
+tree for that reason: a tool that could not read one file says why, and the caller turns that into the file's
+check result. ``NotRegularFile`` is an OSError, as the open that finds it raises.
 """
 
 from __future__ import annotations
@@ -73,15 +37,15 @@ class UsageError(IntakeError):
 
 
 class NotFound(UsageError):
-    pass
+    """No submission has the number asked for (exit 2)."""
 
 
 class ToolError(IntakeError):
-    pass
+    """ffmpeg or MediaInfo is missing or misbehaves."""
 
 
 class StorageError(IntakeError):
-    pass
+    """The database or the file store failed."""
 
 
 class ChangedMeanwhile(StorageError):
@@ -89,7 +53,7 @@ class ChangedMeanwhile(StorageError):
 
 
 class DatabaseError(StorageError):
-    pass
+    """The database is unreachable, locked or not migrated."""
 
 
 class DataRejected(DatabaseError):
@@ -101,7 +65,7 @@ class DatabaseGone(DatabaseError):
 
 
 class MailboxError(IntakeError):
-    pass
+    """The IMAP server refused or dropped us."""
 
 
 class LoginRefused(MailboxError):

@@ -1,9 +1,7 @@
 """Named pause points for crash and race tests. Inert unless INTAKE_FAILPOINT is set.
 
-A test sets INTAKE_FAILPOINT=<name> and INTAKE_FAILPOINT_MARKER=<file>; when the
-process reaches that point it creates the marker and waits to be killed (kill -9 at a
-known moment), or, with INTAKE_FAILPOINT_RELEASE=<file>, until that file appears, and
-then goes on (another process does something meanwhile).
+At INTAKE_FAILPOINT=<name> the process creates INTAKE_FAILPOINT_MARKER=<file> and waits to be killed, or, with
+INTAKE_FAILPOINT_RELEASE=<file>, until that file appears, and then goes on.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""Durations and sizes as people read them: 2分10秒, 8秒, 12.4 MB, 300 MB.
-
-Used by every text a reviewer or submitter reads (check messages, result notes, the report,
-receipts, 汇总表). ``--json`` keeps the raw numbers.
-"""
+"""Durations and sizes as people read them (2分10秒, 8秒, 12.4 MB, 300 MB); ``--json`` keeps the raw numbers."""
 
 from __future__ import annotations
 
@@ -13,22 +9,13 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 
-def _trim(value: float) -> str:
-    """One decimal, dropped when it is zero: 12.4, 300."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
 def size_text(size_bytes: int | None) -> str:
     """A size as Windows Explorer shows it (binary units labelled MB): 12.4 MB, 300 MB, 812 KB, 15 字节."""
     if size_bytes is None:
         return ""
-    if size_bytes >= GIB:
-        return f"{_trim(size_bytes / GIB)} GB"
-    if size_bytes >= MIB:
-        return f"{_trim(size_bytes / MIB)} MB"
-    if size_bytes >= KIB:
-        return f"{_trim(size_bytes / KIB)} KB"
+    for unit, label in ((GIB, "GB"), (MIB, "MB"), (KIB, "KB")):
+        if size_bytes >= unit:
+            return f"{size_bytes / unit:.1f}".removesuffix(".0") + f" {label}"   # one decimal, dropped when zero
     return f"{size_bytes} 字节"
 
 
@@ -38,11 +25,8 @@ def size_mb(size_bytes: int | None) -> float | None:
 
 
 def duration_text(seconds: float | None, exact: bool = False) -> str:
-    """A duration in whole seconds: 2分10秒, 2分, 8秒.
-
-    ``exact`` keeps one decimal when the duration is not a whole second (2分0.4秒), for a message
-    that must show why 120.4 s is over a 120 s limit.
-    """
+    """A duration in whole seconds: 2分10秒, 2分, 8秒. ``exact`` keeps one decimal when it is not a whole second
+    (2分0.4秒), for a message that must show why 120.4 s is over a 120 s limit."""
     if seconds is None or math.isnan(seconds):
         return ""
     if exact and abs(seconds - round(seconds)) >= 0.05:

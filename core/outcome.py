@@ -1,8 +1,5 @@
-"""A check's status and a submission's outcome, and the one rule that derives the outcome from the statuses.
-
-Both the checks (validators) and the database (storage, when a check is added inside the recording
-transaction or files are added later) apply the rule; it lives here, below both.
-"""
+"""A check's status and a submission's outcome, and the one rule that derives the outcome from the statuses
+(here, below both validators and storage, which apply it)."""
 
 from __future__ import annotations
 

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from core.textsafe import for_terminal
-
-
-def setup_cli_logging(level: int = logging.WARNING) -> None:
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    terminal_safe_logging()
 
 
 class _TerminalFormatter(logging.Formatter):

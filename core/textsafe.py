@@ -1,20 +1,8 @@
 """Text from outside, made safe once where it enters: for the database, file names, mail headers,
-spreadsheets and the operator's terminal.
+spreadsheets and the operator's terminal. Everything a sender controls passes through one of these.
 
-Everything a sender controls (subjects, addresses, names, sidecar text, archive entry names)
-passes through one of these functions before the rest of the program sees it:
-
-- ``clean_text``: no lone surrogates (they cannot be encoded), no NUL or other control
-  characters (PostgreSQL refuses NUL; XML and terminals choke on the rest), no bidi controls (with
-  U+202E before it, 作品4pm.exe shows as 作品exe.mp4), bounded length;
-- ``one_line``: the same, as a single line, for subjects, names and anything that goes into a
-  mail header;
-- ``clean_name``: a file name that fits the file system: no folders, no control characters,
-  cut by UTF-8 bytes with its extension kept;
-- ``cell``: a spreadsheet cell that no spreadsheet program runs as a formula;
-- ``for_terminal``: text printed to a terminal, with escape sequences shown, not obeyed.
-
-This module imports nothing of ours.
+Lone surrogates cannot be encoded; PostgreSQL refuses NUL, XML and terminals choke on other controls; bidi
+controls reorder what is shown (with U+202E before it, 作品4pm.exe shows as 作品exe.mp4).
 """
 
 from __future__ import annotations
@@ -64,10 +52,7 @@ def one_line(text: str | None, max_chars: int | None = None) -> str | None:
 
 def clip_bytes(text: str, max_bytes: int) -> str:
     """The longest prefix of ``text`` that is at most ``max_bytes`` in UTF-8, cut between characters."""
-    raw = text.encode("utf-8")
-    if len(raw) <= max_bytes:
-        return text
-    return raw[:max_bytes].decode("utf-8", "ignore")
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def clean_name(name: str | None, max_bytes: int = NAME_MAX_BYTES, *, reserve_bytes: int = 0,
@@ -106,12 +91,9 @@ def cell(value, *, text: bool = False, quote_formulas: bool = True):
     """
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and not text):
         return value
-    if isinstance(value, (int, float)) and not text:
-        return value
-    value = str(value)
-    value, _ = without_surrogates(value)
+    value, _ = without_surrogates(str(value))
     value = _XML_ILLEGAL.sub("", value)
     if quote_formulas and looks_like_formula(value):
         value = "'" + value
@@ -125,8 +107,7 @@ def for_terminal(text, *, keep_lines: bool = False) -> str:
     Line breaks are shown as ``\\n`` too unless ``keep_lines``: a name with a newline in it must not
     print a second, forged line (say, a fake "[通过] 作品 #999").
     """
-    text = str(text)
-    text, _ = without_surrogates(text)
+    text, _ = without_surrogates(str(text))
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\r", "\\r")
     text = _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     if not keep_lines:

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from core.errors import UsageError
 from storage.models import DeskSession, LoginAttempt, User
@@ -77,7 +76,25 @@ class Accounts:
                     per_address: int) -> LoginTry:
         """Count a login try before its password is checked; refused (``id`` None) past either limit."""
         with self.session() as s:
-            return _begin_login(s, account, address, now, window_seconds, per_account, per_address)
+            if s.bind.dialect.name == "postgresql":
+                s.execute(text("LOCK TABLE login_attempts IN SHARE ROW EXCLUSIVE MODE"))
+            row = LoginAttempt(account=account, address=address, at=now)
+            s.add(row)
+            s.flush()
+            s.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - timedelta(seconds=window_seconds)))
+            counts, waits = {}, {}
+            for kind, column, value, limit in (("account", LoginAttempt.account, account, per_account),
+                                               ("address", LoginAttempt.address, address, per_address)):
+                counts[kind] = s.scalar(select(func.count()).select_from(LoginAttempt).where(column == value)) or 0
+                if counts[kind] > limit:
+                    oldest = s.scalar(select(func.min(LoginAttempt.at))
+                                      .where(column == value, LoginAttempt.id != row.id))
+                    waits[kind] = ((oldest or now) + timedelta(seconds=window_seconds) - now).total_seconds()
+            if waits:
+                s.delete(row)
+                kind = max(waits, key=waits.get)
+                return LoginTry(None, max(waits[kind], 1.0), counts["account"] - 1, counts["address"] - 1, kind)
+            return LoginTry(row.id, 0.0, counts["account"], counts["address"])
 
     @retry_when_locked
     def clear_logins(self, account: str) -> int:
@@ -111,28 +128,3 @@ class Accounts:
 
 def _account(user: User) -> StoredAccount:
     return StoredAccount(user.id, user.name, user.role, user.password_hash, user.created_at)
-
-
-def _begin_login(s: Session, account: str, address: str, now: datetime, window_seconds: float,
-                 per_account: int, per_address: int) -> LoginTry:
-    if s.bind.dialect.name == "postgresql":
-        s.execute(text("LOCK TABLE login_attempts IN SHARE ROW EXCLUSIVE MODE"))
-    row = LoginAttempt(account=account, address=address, at=now)
-    s.add(row)
-    s.flush()
-    since = now - timedelta(seconds=window_seconds)
-    s.execute(delete(LoginAttempt).where(LoginAttempt.at <= since))
-    counts = {}
-    for kind, column, value in (("account", LoginAttempt.account, account), ("address", LoginAttempt.address, address)):
-        counts[kind] = s.scalar(select(func.count()).select_from(LoginAttempt).where(column == value)) or 0
-    limits = {"account": per_account, "address": per_address}
-    waits = {}
-    for kind, column, value in (("account", LoginAttempt.account, account), ("address", LoginAttempt.address, address)):
-        if counts[kind] > limits[kind]:
-            oldest = s.scalar(select(func.min(LoginAttempt.at)).where(column == value, LoginAttempt.id != row.id))
-            waits[kind] = ((oldest or now) + timedelta(seconds=window_seconds) - now).total_seconds()
-    if waits:
-        s.delete(row)
-        kind = max(waits, key=waits.get)
-        return LoginTry(None, max(waits[kind], 1.0), counts["account"] - 1, counts["address"] - 1, kind)
-    return LoginTry(row.id, 0.0, counts["account"], counts["address"])

@@ -23,11 +23,10 @@ from sqlalchemy.orm import Session
 from core import failpoints
 from core.outcome import outcome_of_statuses
 from core.errors import ChangedMeanwhile
-from storage.blobs import insert_blob
 from storage.filestore import StoredBlob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
-from storage.records import CheckRow, CheckRun, StoredSubmission
-from storage.values import check_record, check_row_of, jsonable, not_found, stored_text
+from storage.records import CheckRow, CheckRun, FileRepair, StoredSubmission
+from storage.values import check_record, check_row_of, insert_blob, jsonable, not_found, stored_text
 
 EDITABLE = ("unit", "unit_raw", "contact", "phone", "title", "title_source", "speaker", "topic")
 MEDIA_FACTS = ("container", "duration_seconds", "video_codec", "audio_codec", "width", "height")
@@ -60,14 +59,12 @@ def lock_submission(s: Session, submission_id: int) -> Submission:
 def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, changes: dict[str, str | None],
                     kind: str, data: dict[str, Any], actor: str,
                     expected: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Change the submission's fields, store ``run`` as its latest results (None: its results stay) and
-    append a ``kind`` event saying what changed. Returns the event's data.
+    """Apply ``changes`` (``EDITABLE`` fields), store ``run`` as the latest results (None: they stay) and append
+    a ``kind`` event with ``changes`` ({field: {old, new}}, the changed ones) and, for a run, its number, the
+    outcome before and after and the new results. Returns the event's data.
 
     ``expected`` (a ``snapshot`` taken when the submission was read) guards a slow recheck against an
     edit made meanwhile: if the submission no longer reads so, nothing is written (ChangedMeanwhile).
-
-    The event holds ``changes`` ({field: {old, new}}, only fields whose value changed), and for a run its
-    number, the outcome before and after, and the new results.
     """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -88,7 +85,9 @@ def apply_check_run(s: Session, submission_id: int, run: CheckRun | None, change
         record["changes"] = changed
     if run is not None:
         before = sub.outcome
-        repaired = _repair_files(s, sub, run)
+        repaired = [_repoint(s, sub.id, f.position, f.repaired) for f in run.files if f.repaired is not None]
+        repaired = [change for change in repaired if change is not None]   # a file that is not there is skipped
+        s.flush()
         if repaired:
             record["repaired"] = repaired
         record["checks"] = _store_run(s, sub, run)
@@ -102,43 +101,30 @@ def apply_repair(s: Session, submission_id: int, position: int, blob: StoredBlob
     """File ``position`` becomes ``blob`` (made from ``original``, kept) and ``run`` the latest results, with a
     ``fixed`` event that keeps what the file was before. Returns the event's data."""
     lock_submission(s, submission_id)   # before the file is read: see the module's docstring
-    media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
-                                             MediaFile.position == position))
-    if media is None:
+    change = _repoint(s, submission_id, position, FileRepair(blob, original, repair))
+    if change is None:
         raise not_found(submission_id)
-    for stored in (original, blob):
-        insert_blob(s, stored, submission_id)
-    data = {**data, "file": position, "repair": repair,
-            "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
-            "original": {"sha256": original.sha256, "size_bytes": original.size_bytes},
-            "new": {"sha256": blob.sha256, "size_bytes": blob.size_bytes}}
-    media.sha256, media.size_bytes = blob.sha256, blob.size_bytes
-    media.original_sha256, media.repair = original.sha256, repair
     s.flush()
+    data = {**data, "file": position, "repair": repair, "before": change["before"],
+            "original": {"sha256": original.sha256, "size_bytes": original.size_bytes}, "new": change["new"]}
     return apply_check_run(s, submission_id, run, changes, "fixed", data, actor)
 
 
-def _repair_files(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:
-    """Point each file the run repaired at its new content (the content it had is kept as its original);
-    returns what changed, for the event."""
-    changed = []
-    for found in run.files:
-        if found.repaired is None:
-            continue
-        media = s.scalar(select(MediaFile).where(MediaFile.submission_id == sub.id,
-                                                 MediaFile.position == found.position))
-        if media is None:
-            continue
-        fix = found.repaired
-        for blob in (fix.original, fix.blob):
-            insert_blob(s, blob, sub.id)
-        changed.append({"file": found.position, "repair": fix.repair,
-                        "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
-                        "new": {"sha256": fix.blob.sha256, "size_bytes": fix.blob.size_bytes}})
-        media.sha256, media.size_bytes = fix.blob.sha256, fix.blob.size_bytes
-        media.original_sha256, media.repair = fix.original.sha256, fix.repair
-    s.flush()
-    return changed
+def _repoint(s: Session, submission_id: int, position: int, fix: FileRepair) -> dict[str, Any] | None:
+    """File ``position`` becomes ``fix.blob`` (the content it had is kept as its original); returns what
+    changed, for the event (None: there is no such file)."""
+    media = s.scalar(select(MediaFile).where(MediaFile.submission_id == submission_id,
+                                             MediaFile.position == position))
+    if media is None:
+        return None
+    for blob in (fix.original, fix.blob):
+        insert_blob(s, blob, submission_id)
+    change = {"file": position, "repair": fix.repair,
+              "before": {"sha256": media.sha256, "size_bytes": media.size_bytes},
+              "new": {"sha256": fix.blob.sha256, "size_bytes": fix.blob.size_bytes}}
+    media.sha256, media.size_bytes = fix.blob.sha256, fix.blob.size_bytes
+    media.original_sha256, media.repair = fix.original.sha256, fix.repair
+    return change
 
 
 def _store_run(s: Session, sub: Submission, run: CheckRun) -> list[dict[str, Any]]:

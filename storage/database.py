@@ -1,15 +1,6 @@
-"""The database: one engine, its sessions and its schema, and a part for each kind of thing it keeps.
-
-Callers never build SQL; they ask a part by its domain methods, and every read returns frozen records
-(``storage/records.py``):
-
-- ``db.submissions`` (``storage/submissions.py``): submissions and their files, check runs and repairs;
-- ``db.claims`` (``storage/claims.py``): which worker holds an item, and the items whose processing failed;
-- ``db.audit`` (``storage/audit.py``): the append-only audit trail;
-- ``db.judging`` (``storage/judging.py``): reviewers' decisions and judges' scores;
-- ``db.accounts`` (``storage/accounts.py``): the desk's accounts, login tries and sessions.
-
-The schema is Alembic's (``storage/migrations``): ``migrate`` brings a database to the newest revision.
+"""The database: one engine, its sessions and its schema (Alembic's, ``storage/migrations``), and a part for each
+kind of thing it keeps (``db.submissions``, ``db.claims``, ``db.audit``, ``db.judging``, ``db.accounts``).
+Callers never build SQL; they ask a part by its domain methods, and every read returns frozen records.
 """
 
 from __future__ import annotations
@@ -24,10 +15,10 @@ from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import DataRejected, DatabaseError, DatabaseGone, DuplicateSource
+from core.errors import DataRejected, DatabaseError, DatabaseGone
 from storage.accounts import Accounts
 from storage.audit import Audit
 from storage.claims import Claims
@@ -73,20 +64,20 @@ class Database:
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = busy_timeout_seconds
-            path = url.split("///", 1)[-1]
-            if path and not path.startswith(":memory:"):
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
         elif url.startswith("postgresql") and "connect_timeout=" not in url:
             # A server that accepts and never answers (a firewall, a hung host) would keep us waiting forever.
             connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout_seconds))
         try:
             self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError) as exc:
-            raise DatabaseError(f"数据库地址 {self.safe_url} 无效：{exc}", "请检查 config.yaml 中的 database.url。") from exc
+            raise DatabaseError(f"数据库地址 {url.split('@')[-1]} 无效：{exc}", "请检查 config.yaml 中的 database.url。") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._sqlite_file = _sqlite_file(self.engine)
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self._sqlite_file = os.path.abspath(path) if path and path != ":memory:" else None
+        if self._sqlite_file:
+            Path(self._sqlite_file).parent.mkdir(parents=True, exist_ok=True)
         self._sqlite_identity: tuple[int, int] | None = None
         self.submissions = Submissions(self.session, self.ensure_same_file)
         self.claims = Claims(self.session)
@@ -97,26 +88,20 @@ class Database:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages and logs."""
-        try:
-            return self.engine.url.render_as_string(hide_password=True)
-        except AttributeError:
-            return self.url.split("@")[-1]
+        return self.engine.url.render_as_string(hide_password=True)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except (IntegrityError, DuplicateSource):
+        except IntegrityError:   # the caller tells a duplicate from another constraint
             raise
-        except (DataError, StatementError) as exc:
+        except SQLAlchemyError as exc:
             if isinstance(exc, DataError) or isinstance(getattr(exc, "orig", None), (UnicodeError, ValueError)):
                 # The values of one item (too long, a NUL, an unencodable character): its fault, not the server's.
                 raise DataRejected(f"数据库拒绝保存这件作品的内容：{str(exc).splitlines()[0][:300]}",
                                    "该作品会在重试后登记为“待复核”（processing_error）。") from exc
-            raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: "
-                                f"{str(exc).splitlines()[0]}", "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
-        except SQLAlchemyError as exc:
             raise DatabaseError(f"数据库操作失败（{self.safe_url}）：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
                                 "请检查数据库是否可访问、磁盘是否已满，然后重试。") from exc
 
@@ -124,10 +109,8 @@ class Database:
     def migrate(self, how: str = "automatic") -> SchemaChange | None:
         """Create or upgrade the schema to the newest migration; return what changed (None: it was current).
 
-        A database already at the newest revision is only read (one SELECT), without taking the migration lock.
-        A change is kept as a
-        ``schema_migrated`` event (``how``: 'automatic', or the command that asked), so that ``intake
-        migrate`` can say later what an automatic upgrade did.
+        A change is kept as a ``schema_migrated`` event (``how``: 'automatic', or the command that asked), so
+        that ``intake migrate`` can say later what an automatic upgrade did.
         """
         try:
             if self._revision() == head_revision():
@@ -174,19 +157,14 @@ class Database:
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
         """Workers starting together must not both create the schema (PostgreSQL locks in SQL instead)."""
-        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
-        if not path or path == ":memory:":
+        if self._sqlite_file is None:
             yield
             return
-        with open(f"{path}.migrate-lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with open(f"{self._sqlite_file}.migrate-lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)   # closing the file releases it
+            yield
 
     def _revision(self) -> str | None:
-        """The schema's revision as Alembic recorded it (None for an empty database)."""
         with self.engine.connect() as conn:
             return _revision_on(conn)
 
@@ -198,11 +176,8 @@ class Database:
                                 "请检查 database.url、数据库服务是否在运行。") from exc
 
     def ensure_same_file(self) -> None:
-        """Stop before recording into a SQLite file that was deleted or replaced since we opened it.
-
-        An open connection keeps writing into the unlinked inode, so every later record would be
-        lost with it: the only safe answer is to stop and say so.
-        """
+        """Stop before recording into a SQLite file that was deleted or replaced since we opened it: an open
+        connection keeps writing into the unlinked inode, so every later record would be lost with it."""
         if self._sqlite_file is None:
             return
         try:
@@ -220,16 +195,10 @@ class Database:
 
 
 def _revision_on(conn) -> str | None:
+    """The schema's revision as Alembic recorded it (None for an empty database)."""
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def _sqlite_file(engine: Engine) -> str | None:
-    if engine.dialect.name != "sqlite":
-        return None
-    path = engine.url.database
-    return None if not path or path == ":memory:" else os.path.abspath(path)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

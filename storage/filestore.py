@@ -45,28 +45,26 @@ class FileStore:
         return self.root / relative_path
 
     @staticmethod
-    def relative_path_for(sha256: str, suffix: str = ".mp4") -> str:
-        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
+    def relative_path_for(sha256: str) -> str:
+        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.mp4"
 
     def _temp_path(self) -> Path:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         return tmp_dir / f"{uuid.uuid4().hex}.part"
 
-    def put(self, source: Path, suffix: str = ".mp4", progress: Progress | None = None) -> StoredBlob:
+    def put(self, source: Path, progress: Progress | None = None) -> StoredBlob:
         """Copy ``source`` into the store, hashing as it goes; return where it lives."""
         try:
             with source.open("rb") as src:
-                return self.put_fd(src.fileno(), None, suffix, progress)
+                return self.put_fd(src.fileno(), None, progress)
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
 
-    def put_fd(self, fd: int, max_bytes: int | None, suffix: str = ".mp4",
-               progress: Progress | None = None) -> StoredBlob:
+    def put_fd(self, fd: int, max_bytes: int | None, progress: Progress | None = None) -> StoredBlob:
         """Copy an already-open ``fd`` from its start (positional reads; at most ``max_bytes``, None: to its end)
-        into the store: for files checked once when opened that must not be opened by path again. The copy is
-        named only once it is complete and on disk. An exception from ``progress`` (a stop request) aborts the
-        copy and leaves nothing behind."""
+        into the store: for files that must not be opened by path again. An exception from ``progress`` (a stop
+        request) aborts the copy and leaves nothing behind."""
         tmp = self._temp_path()
         try:
             total = max_bytes if max_bytes is not None else os.fstat(fd).st_size
@@ -76,7 +74,7 @@ class FileStore:
                 os.fsync(dst)
             finally:
                 os.close(dst)
-            return self._place(tmp, sha256, size, suffix)
+            return self._place(tmp, sha256, size)
         except OSError as exc:
             _remove_quietly(tmp)
             raise storage_error(self.root, exc) from exc
@@ -92,12 +90,9 @@ class FileStore:
         except OSError as exc:
             raise storage_error(self.root, exc) from exc
 
-    def adopt(self, temp: Path, suffix: str = ".mp4") -> StoredBlob:
-        """Place a complete file written at ``temp`` (see ``new_temp``) under its content name.
-
-        One read hashes it while it is flushed to disk on another thread, so a file a tool just wrote
-        costs about one read on top of its write. ``temp`` is gone afterwards, whatever happens.
-        """
+    def adopt(self, temp: Path) -> StoredBlob:
+        """Place a complete file written at ``temp`` (see ``new_temp``) under its content name; ``temp`` is gone
+        afterwards. One read hashes it while another thread flushes it to disk: about one read on top of its write."""
         try:
             with temp.open("rb") as fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync") as syncer:
                 synced = syncer.submit(os.fsync, fh.fileno())
@@ -107,7 +102,7 @@ class FileStore:
                     digest.update(memoryview(buffer)[:n])
                     size += n
                 synced.result()
-            return self._place(temp, digest.hexdigest(), size, suffix)
+            return self._place(temp, digest.hexdigest(), size)
         except OSError as exc:
             _remove_quietly(temp)
             raise storage_error(self.root, exc) from exc
@@ -115,18 +110,15 @@ class FileStore:
             _remove_quietly(temp)
             raise
 
-    def open_writer(self, suffix: str = ".mp4") -> "BlobWriter":
+    def open_writer(self) -> "BlobWriter":
         """For content that arrives in pieces (a mail attachment as it is decoded)."""
-        return BlobWriter(self, suffix)
+        return BlobWriter(self)
 
     def _copy_and_hash(self, src: int, dst: int, limit: int | None, total: int,
                        progress: Progress | None) -> tuple[str, int]:
-        """Copy ``src`` to ``dst`` chunk by chunk, hashing each chunk as it reads back from ``dst``: what is
-        hashed is what is stored, whatever the source does meanwhile. (sha256, bytes) of the copy.
-
-        The kernel copies (copy_file_range: no trip through our memory; a plain read and write where the file
-        systems do not offer it); the read-back comes from the page cache.
-        """
+        """Copy ``src`` to ``dst`` (copy_file_range where offered: no trip through our memory), hashing each chunk
+        as it reads back from ``dst`` (from the page cache): what is hashed is what is stored, whatever the source
+        does meanwhile. (sha256, bytes) of the copy."""
         digest = hashlib.sha256()
         buffer = bytearray(min(self.chunk_bytes, HASH_BUFFER))   # small enough to stay in the cache
         done = 0
@@ -156,9 +148,9 @@ class FileStore:
                 progress(done, total)
         return digest.hexdigest(), done
 
-    def _place(self, tmp: Path, sha: str, size: int, suffix: str) -> StoredBlob:
+    def _place(self, tmp: Path, sha: str, size: int) -> StoredBlob:
         """Give a complete, fsynced temp file its content-addressed name (or drop it if already there)."""
-        relative = self.relative_path_for(sha, suffix)
+        relative = self.relative_path_for(sha)
         final = self.root / relative
         if final.exists() and final.stat().st_size == size:
             tmp.unlink()
@@ -207,9 +199,8 @@ class BlobWriter:
 
     QUEUED_PIECES = 2
 
-    def __init__(self, store: FileStore, suffix: str):
+    def __init__(self, store: FileStore):
         self.store = store
-        self.suffix = suffix
         self.size = 0
         self._digest = hashlib.sha256()
         self._error: OSError | None = None
@@ -257,7 +248,7 @@ class BlobWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
-            return self.store._place(self.temp, self._digest.hexdigest(), self.size, self.suffix)
+            return self.store._place(self.temp, self._digest.hexdigest(), self.size)
         except OSError as exc:
             self.abort()
             raise storage_error(self.store.root, exc) from exc

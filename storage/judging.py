@@ -1,10 +1,5 @@
-"""Reviewers' decisions and judges' scores (``db.judging``).
-
-A decision is a ``decision`` event in the audit trail: the latest one counts, the history stays. Each judge's
-save of scores replaces that judge's scores of the submission and writes a ``scored`` event under the judge's
-name, in one transaction. The arithmetic (totals, means, ranks) is not storage's: see
-``intake/review/scoring.py``.
-"""
+"""Reviewers' decisions and judges' scores (``db.judging``); the arithmetic (totals, means, ranks) is
+``intake/review/scoring.py``'s."""
 
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from storage.models import Event, Score, Scorecard, Submission
 from storage.records import JudgeScores, StoredDecision, StoredEvent
@@ -29,11 +24,8 @@ class Judging:
     @retry_when_locked
     def record_decision(self, submission_id: int, decision: str, note: str | None, reviewer: str | None,
                         forced: bool = False, reasons: Sequence[str] = ()) -> StoredDecision:
-        """Append a reviewer's decision to the audit log; the latest one counts, the history stays.
-
-        ``forced``: the reviewer overrode a warning (a rejected or flagged work shortlisted), ``reasons`` what
-        was overridden; both kept in the event's data.
-        """
+        """Append a reviewer's decision to the audit log; the latest one counts, the history stays. ``forced``:
+        the reviewer overrode a warning (a rejected or flagged work shortlisted), ``reasons`` what was overridden."""
         with self.session() as s:
             if s.get(Submission, submission_id) is None:
                 raise not_found(submission_id)
@@ -61,7 +53,27 @@ class Judging:
         """Replace ``judge``'s scores of the submission with ``values`` and log a ``scored`` event; NotFound for
         an unknown submission."""
         with self.session() as s:
-            return _save_scores(s, submission_id, judge, values, comment)
+            if s.get(Submission, submission_id) is None:
+                raise not_found(submission_id)
+            comment = stored_text(comment)
+            card = s.scalar(select(Scorecard).where(Scorecard.submission_id == submission_id, Scorecard.judge == judge)
+                            .options(selectinload(Scorecard.scores)))
+            now = datetime.now(timezone.utc)
+            previous = None
+            if card is None:
+                card = Scorecard(submission_id=submission_id, judge=judge)
+                s.add(card)
+            else:
+                previous = {x.criterion: x.value for x in card.scores}
+                card.scores.clear()
+                s.flush()   # the old rows go before the new ones take their keys
+            card.comment, card.scored_at = comment, now
+            card.scores.extend(Score(criterion=stored_text(name), value=float(value)) for name, value in values.items())
+            data = {"scores": dict(values), "comment": comment,
+                    **({"previous": previous} if previous is not None else {})}
+            s.add(Event(submission_id=submission_id, kind="scored", actor=judge, data=data, at=now))
+            s.flush()
+            return _judge_scores(card)
 
     def scores(self, submission_ids: Sequence[int] | None = None, judge: str | None = None) -> list[JudgeScores]:
         """Every judge's scores (of ``submission_ids``, of ``judge`` when given), by submission and then judge."""
@@ -85,27 +97,3 @@ def decision_of(event: Event | StoredEvent) -> StoredDecision:
 def _judge_scores(card: Scorecard) -> JudgeScores:
     return JudgeScores(card.submission_id, card.judge, {s.criterion: s.value for s in card.scores}, card.comment,
                        card.scored_at)
-
-
-def _save_scores(s: Session, submission_id: int, judge: str, values: Mapping[str, float],
-                 comment: str | None) -> JudgeScores:
-    if s.get(Submission, submission_id) is None:
-        raise not_found(submission_id)
-    comment = stored_text(comment)
-    card = s.scalar(select(Scorecard).where(Scorecard.submission_id == submission_id, Scorecard.judge == judge)
-                    .options(selectinload(Scorecard.scores)))
-    now = datetime.now(timezone.utc)
-    previous = None
-    if card is None:
-        card = Scorecard(submission_id=submission_id, judge=judge)
-        s.add(card)
-    else:
-        previous = {x.criterion: x.value for x in card.scores}
-        card.scores.clear()
-        s.flush()   # the old rows go before the new ones take their keys
-    card.comment, card.scored_at = comment, now
-    card.scores.extend(Score(criterion=stored_text(name), value=float(value)) for name, value in values.items())
-    data = {"scores": dict(values), "comment": comment, **({"previous": previous} if previous is not None else {})}
-    s.add(Event(submission_id=submission_id, kind="scored", actor=judge, data=data, at=now))
-    s.flush()
-    return _judge_scores(card)

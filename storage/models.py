@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-                        and_)
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -61,12 +60,6 @@ class Submission(Base):
     body_text: Mapped[str | None] = mapped_column(Text)                  # the mail's body as text, bounded
     check_run: Mapped[int] = mapped_column(Integer, default=1, server_default="1")   # the latest run of its checks
 
-    files: Mapped[list[MediaFile]] = relationship(back_populates="submission", order_by="MediaFile.position")
-    # The results of the latest run only; earlier runs (before a recheck or an edit) stay in the table.
-    checks: Mapped[list[CheckRecord]] = relationship(
-        primaryjoin=lambda: and_(Submission.id == CheckRecord.submission_id, CheckRecord.run == Submission.check_run),
-        order_by="CheckRecord.id", viewonly=True)
-
 
 class StoredRun(Base):
     """A check run of a submission (1 as recorded, one more for each recheck or edit of its results): the
@@ -112,10 +105,6 @@ class MediaFile(Base):
     # it arrived, kept as evidence; ``repair`` says what was done ('remux' lossless, 'shrink' re-encoded).
     original_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     repair: Mapped[str | None] = mapped_column(String(16))
-
-    submission: Mapped[Submission] = relationship(back_populates="files")
-    blob: Mapped[Blob | None] = relationship(foreign_keys=[sha256])
-    original: Mapped[Blob | None] = relationship(foreign_keys=[original_sha256])
 
 
 class CheckRecord(Base):
@@ -191,8 +180,6 @@ class DeskSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    user: Mapped[User] = relationship()
 
 
 class LoginAttempt(Base):

@@ -1,9 +1,7 @@
 """What the database records and what it reads back, as storage defines them: plain frozen values.
 
-Going in, outcomes are already derived by the caller: storage knows nothing of tasks or validators, and
-``intake.pipeline.recording`` turns a SubmissionTask into a SubmissionRecord. Coming out, every read of the
-database's parts (``storage/submissions.py``, ``claims.py``, ``audit.py``, ``judging.py``, ``accounts.py``)
-returns these records (``Stored*``), never a row still tied to its session.
+Going in, outcomes are already derived by the caller (storage knows nothing of tasks or validators); coming
+out, every read returns these records (``Stored*``), never a row still tied to its session.
 """
 
 from __future__ import annotations
@@ -28,11 +26,8 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class FileRecord:
-    """One file of a submission; ``blob`` is None for a file that was never stored (too large, not downloaded).
-
-    A repaired file's ``blob`` is the file judged; ``original`` is the content as it arrived (kept as evidence),
-    and ``repair`` says what was done: 'remux' (lossless) or 'shrink' (re-encoded).
-    """
+    """One file of a submission; ``blob`` is None for a file never stored (too large, not downloaded). A repaired
+    file's ``blob`` is the file judged, ``original`` the content as it arrived, ``repair`` 'remux' or 'shrink'."""
 
     original_name: str
     size_bytes: int
@@ -98,11 +93,8 @@ class FileRun:
 
 @dataclass(frozen=True)
 class CheckRun:
-    """A newer set of results for a recorded submission (a recheck, an edit): it becomes the one shown.
-
-    ``checks`` are the submission's own, all of them; a file missing from ``files`` (added meanwhile)
-    keeps its results as they are.
-    """
+    """A newer set of results for a recorded submission (a recheck, an edit): it becomes the one shown; a file
+    missing from ``files`` (added meanwhile) keeps its results."""
 
     checks: tuple[CheckRow, ...]
     files: tuple[FileRun, ...] = ()
@@ -118,9 +110,6 @@ class SchemaChange:
     how: str = "automatic"
     at: datetime | None = None
     by: str | None = None
-
-
-# -- read back ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -150,12 +139,8 @@ class StoredContent:
 
 @dataclass(frozen=True)
 class StoredFile:
-    """One file of a recorded submission, ``position`` from 0; ``sha256`` is None for a file never stored, else
-    ``stored_path`` says where its content lies (relative to storage.root).
-
-    A repaired file's ``sha256`` is the file judged; ``original`` is the content as it arrived (kept as
-    evidence; ``original_sha256`` names it), and ``repair`` says what was done ('remux' or 'shrink').
-    """
+    """One file of a recorded submission, ``position`` from 0; ``sha256`` is None for a file never stored. For a
+    repaired file, as in ``FileRecord``, ``original`` is the content as it arrived."""
 
     id: int
     submission_id: int

@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 from core import failpoints
 from core.errors import ChangedMeanwhile, DatabaseError, DuplicateSource
 from core.outcome import outcome_of_statuses
-from storage.blobs import insert_blob
-from storage.check_runs import apply_check_run, apply_repair
+from storage.check_runs import MEDIA_FACTS, apply_check_run, apply_repair
 from storage.filestore import StoredBlob
 from storage.models import CheckRecord, Event, MediaFile, StoredRun, Submission
 from storage.records import CheckRow, CheckRun, FileRecord, StoredFile, StoredSubmission, SubmissionRecord
 from storage.submission_reads import FILES, SUBMISSIONS, read_files, read_submissions
-from storage.values import check_record, jsonable, not_found, stored_key, stored_text
+from storage.values import check_record, insert_blob, jsonable, not_found, stored_key, stored_text
 from storage.writers import Sessions, current_actor, retry_when_locked
 
 # Called inside the recording transaction for a file (its index among the files being recorded) whose
@@ -28,6 +27,8 @@ from storage.writers import Sessions, current_actor, retry_when_locked
 OnDuplicate = Callable[[int, dict[str, Any]], "CheckRow | None"]
 # Fields of a submission that files added later may fill in when they are still empty.
 FILLABLE = ("speaker", "topic")
+# A record's free text, stored as ``stored_text`` makes it.
+TEXT_FIELDS = ("unit", "unit_raw", "contact", "phone", "title", "subject", "speaker", "topic", "sender", "body_text")
 
 
 class Submissions:
@@ -40,23 +41,16 @@ class Submissions:
     def add(self, record: SubmissionRecord, on_duplicate: OnDuplicate | None = None) -> int:
         """Record a submission with its files, checks and a 'recorded' event, in one transaction; return its id.
 
-        Which submission first brought each file's content is decided inside the same transaction
-        (an insert that yields to an existing row), so concurrent ingests of one file always give
-        exactly one first holder. ``on_duplicate`` is called for each file whose content an earlier
-        submission brought; the check it returns is stored with the file and counts in the outcomes.
+        Which submission first brought each file's content is decided inside the same transaction (an insert
+        that yields to an existing row), so concurrent ingests of one file always give exactly one first holder.
         """
         self.ensure_same_file()
         try:
             with self.session() as s:
-                sub = Submission(
-                    source=record.source, source_ref=record.source_ref, received_at=record.received_at,
-                    unit=stored_text(record.unit), unit_raw=stored_text(record.unit_raw),
-                    contact=stored_text(record.contact), phone=stored_text(record.phone),
-                    title=stored_text(record.title), title_source=record.title_source,
-                    subject=stored_text(record.subject), outcome=record.outcome,
-                    speaker=stored_text(record.speaker), topic=stored_text(record.topic),
-                    message_key=stored_key(record.message_key), sender=stored_text(record.sender),
-                    body_text=stored_text(record.body_text))
+                sub = Submission(source=record.source, source_ref=record.source_ref, received_at=record.received_at,
+                                 title_source=record.title_source, outcome=record.outcome,
+                                 message_key=stored_key(record.message_key),
+                                 **{name: stored_text(getattr(record, name)) for name in TEXT_FIELDS})
                 s.add(sub)
                 s.flush()
                 s.add(StoredRun(submission_id=sub.id, run=1))
@@ -87,8 +81,7 @@ class Submissions:
         """Append files (with their checks) to a recorded submission; return its new outcome.
 
         ``settle`` replaces submission checks (by row id) that the new files answer, such as the 超大附件
-        warning once its video is here; ``fill`` sets fields still empty (speaker, topic). What they
-        replace goes into the ``files_added`` event, so the audit trail keeps the earlier values.
+        warning; ``fill`` sets fields still empty. The ``files_added`` event keeps what they replace.
         """
         self.ensure_same_file()
         with self.session() as s:
@@ -122,32 +115,27 @@ class Submissions:
     def record_check_run(self, submission_id: int, run: CheckRun | None, kind: str, data: dict[str, Any] | None = None,
                          changes: dict[str, str | None] | None = None, actor: str | None = None,
                          expected: dict[str, Any] | None = None) -> dict[str, Any]:
-        """In one transaction: apply ``changes`` to the submission's fields (storage.check_runs.EDITABLE), store
-        ``run`` as its latest results with the outcomes they give, and append a ``kind`` event with the old and
-        new values. Returns the event's data (see ``apply_check_run``). ChangedMeanwhile if the submission
-        no longer matches ``expected`` (``storage.check_runs.snapshot`` of what the caller read)."""
-        self.ensure_same_file()
-        try:
-            with self.session() as s:
-                return apply_check_run(s, submission_id, run, changes or {}, kind, data or {},
-                                       stored_text(actor) or current_actor(), expected)
-        except IntegrityError as exc:   # another writer stored this run number first (check_runs)
-            raise _changed_meanwhile(submission_id) from exc
+        """``storage.check_runs.apply_check_run`` in one transaction: returns the event's data."""
+        return self._write_run(apply_check_run, submission_id, run, changes or {}, kind, data or {},
+                               stored_text(actor) or current_actor(), expected)
 
     @retry_when_locked
     def record_repair(self, submission_id: int, position: int, blob: StoredBlob, original: StoredBlob, repair: str,
                       run: CheckRun, data: dict[str, Any], changes: dict[str, str | None] | None = None,
                       actor: str | None = None) -> dict[str, Any]:
-        """In one transaction: file ``position`` of the submission becomes ``blob`` (the repaired file judged from
-        now on), linked to ``original`` (the content it was made from, kept); ``run`` becomes the latest results
-        and a ``fixed`` event keeps what the file was before. Returns the event's data (see ``apply_check_run``)."""
+        """``storage.check_runs.apply_repair`` in one transaction: returns the event's data."""
+        return self._write_run(apply_repair, submission_id, position, blob, original, repair, run, data,
+                               changes or {}, stored_text(actor) or current_actor())
+
+    def _write_run(self, apply: Callable[..., dict[str, Any]], submission_id: int, *args) -> dict[str, Any]:
+        """ChangedMeanwhile when another writer stored the run first."""
         self.ensure_same_file()
         try:
             with self.session() as s:
-                return apply_repair(s, submission_id, position, blob, original, repair, run, data, changes or {},
-                                    stored_text(actor) or current_actor())
-        except IntegrityError as exc:
-            raise _changed_meanwhile(submission_id) from exc
+                return apply(s, submission_id, *args)
+        except IntegrityError as exc:   # another writer stored this run number first (check_runs)
+            raise ChangedMeanwhile(f"作品 #{submission_id} 同时被另一处修改（或重新检查）了，本次结果没有保存。",
+                                   "请再执行一次。") from exc
 
     # -- reading --------------------------------------------------------------------------
     def get(self, submission_id: int) -> StoredSubmission:
@@ -200,11 +188,10 @@ class Submissions:
             return list(s.scalars(select(Submission.id).where(Submission.unit == unit, Submission.id > after)
                                   .order_by(Submission.id)))
 
-    def mail_without(self, kinds: str | Sequence[str], since_id: int = 0) -> list[int]:
+    def mail_without(self, kinds: Sequence[str], since_id: int = 0) -> list[int]:
         """Mail submissions after ``since_id`` with a sender and no event of ``kinds`` (receipts still to send)."""
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
         with self.session() as s:
-            done = select(Event.submission_id).where(Event.kind.in_(kinds), Event.submission_id.is_not(None))
+            done = select(Event.submission_id).where(Event.kind.in_(list(kinds)), Event.submission_id.is_not(None))
             return list(s.scalars(select(Submission.id).where(
                 Submission.source == "mail", Submission.sender.is_not(None), Submission.id > since_id,
                 Submission.id.not_in(done)).order_by(Submission.id)))
@@ -229,9 +216,8 @@ class Submissions:
         if not found:
             return None
         media = found[0]
-        if original:
-            return media, media.original.stored_path if media.original else None
-        return media, media.stored_path
+        content = media.original if original else media
+        return media, content.stored_path if content else None
 
     def change_mark(self) -> tuple[int, int]:
         """(newest event id, newest submission id): every change to what submissions show writes an event, so
@@ -240,16 +226,10 @@ class Submissions:
             return (s.scalar(select(func.max(Event.id))) or 0, s.scalar(select(func.max(Submission.id))) or 0)
 
 
-def _changed_meanwhile(submission_id: int) -> ChangedMeanwhile:
-    return ChangedMeanwhile(f"作品 #{submission_id} 同时被另一处修改（或重新检查）了，本次结果没有保存。", "请再执行一次。")
-
-
 def _claim_blobs(s: Session, submission_id: int, files: Sequence[FileRecord],
                  on_duplicate: OnDuplicate | None) -> list[FileRecord]:
-    """Insert each file's blob row unless it exists (waiting for a concurrent insert to settle),
-    then ask ``on_duplicate`` about each file that an earlier submission brought first (the file judged,
-    or for a repaired file the content as it arrived).
-    Returns the files, each with the check it answered (and the outcome that follows)."""
+    """Insert each file's blob row unless it exists, then ask ``on_duplicate`` about each file (the file judged,
+    or a repaired file's original) that an earlier submission brought first; returns the files with its checks."""
     out = list(files)
     for index, media in enumerate(files):
         firsts = [insert_blob(s, blob, submission_id) for blob in (media.blob, media.original) if blob is not None]
@@ -284,11 +264,9 @@ def _add_files(s: Session, submission_id: int, files: Sequence[FileRecord], star
         blob = media.blob
         row = MediaFile(
             submission_id=submission_id, position=position, original_name=stored_text(media.original_name) or "",
-            sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes,
-            outcome=media.outcome, container=media.container,
-            duration_seconds=media.duration_seconds, video_codec=media.video_codec,
-            audio_codec=media.audio_codec, width=media.width, height=media.height,
-            original_sha256=media.original.sha256 if media.original else None, repair=media.repair)
+            sha256=blob.sha256 if blob else None, size_bytes=media.size_bytes, outcome=media.outcome,
+            original_sha256=media.original.sha256 if media.original else None, repair=media.repair,
+            **{name: getattr(media, name) for name in MEDIA_FACTS})
         s.add(row)
         s.flush()
         for check in media.checks:

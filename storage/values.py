@@ -1,12 +1,18 @@
-"""Values on their way into the database: text it always accepts, JSON it can hold, a row per check."""
+"""Values on their way into the database: text it always accepts, JSON it can hold, a row per check and one
+per stored content (``blobs``: one per SHA-256, however many files point at it)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from core.textsafe import clean_text, clip_bytes
-from storage.models import CheckRecord
+from storage.filestore import StoredBlob
+from storage.models import Blob, CheckRecord
 from storage.records import CheckRow
 
 
@@ -26,8 +32,6 @@ def jsonable(value: Any) -> Any:
         return {stored_text(str(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, str):
-        return stored_text(value)
     if isinstance(value, (int, float, bool)) or value is None:
         return value
     return stored_text(str(value))
@@ -45,3 +49,16 @@ def check_row_of(record: CheckRecord) -> CheckRow:
 
 def not_found(submission_id: int) -> NotFound:
     return NotFound(f"找不到编号为 {submission_id} 的作品。", "请用 intake list 查看作品编号。")
+
+
+def insert_blob(s: Session, blob: StoredBlob, submission_id: int) -> int | None:
+    """Record ``blob`` unless it is recorded; return the submission that brought it first."""
+    # Each dialect's module loads with its engine: an SQLite user never loads PostgreSQL's.
+    if s.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    s.execute(insert(Blob).values(sha256=blob.sha256, size_bytes=blob.size_bytes, stored_path=blob.relative_path,
+                                  first_submission_id=submission_id, created_at=datetime.now(timezone.utc))
+              .on_conflict_do_nothing(index_elements=["sha256"]))
+    return s.scalar(select(Blob.first_submission_id).where(Blob.sha256 == blob.sha256))

@@ -1,7 +1,5 @@
-"""What every part of the database writes with: who writes, as the database names them (``current_actor``,
-``worker_id``), how a write waits out another process's lock (``retry_when_locked``), and how a part opens a
-transaction (``Sessions``). Below ``database.py`` and its parts, so that ``Database`` can build the parts
-without a part importing it back."""
+"""What every part of the database writes with: who writes, how a write waits out another process's lock, and
+how a part opens a transaction. Below ``database.py`` so that no part imports ``Database`` back."""
 
 from __future__ import annotations
 
@@ -54,12 +52,11 @@ def retry_when_locked(method):
             try:
                 return method(self, *args, **kwargs)
             except DatabaseError as exc:
-                locked = "locked" in str(exc.__cause__ or "").lower()
-                if not locked or attempt == LOCKED_RETRIES - 1:
-                    if locked:
-                        raise DatabaseError("数据库一直被其他程序占用（database is locked），本次未能写入。",
-                                            "请稍后重试；如反复出现，请检查是否有其他程序长时间打开了数据库。") from exc
+                if "locked" not in str(exc.__cause__ or "").lower():
                     raise
+                if attempt == LOCKED_RETRIES - 1:
+                    raise DatabaseError("数据库一直被其他程序占用（database is locked），本次未能写入。",
+                                        "请稍后重试；如反复出现，请检查是否有其他程序长时间打开了数据库。") from exc
                 log.warning("数据库被占用，%.1f 秒后重试（第 %d 次）", delay, attempt + 1)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
