@@ -165,10 +165,7 @@ def score(request: Request) -> Response:
             raise UsageError(CLOSED, CLOSED_HINT)
         record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
     except IntakeError as exc:
-        status = 400 if isinstance(exc, UsageError) else 500
-        if exc.__class__.__name__ == "NotFound":
-            status = 404
-        message = exc.message + (f" {exc.hint}" if exc.hint else "")
-        return pages.entry_page(request, desk, account, error=message, status=status, given=given,
-                                comment=form.get("comment"))
+        status = 500 if isinstance(exc, ChangedMeanwhile) else status_of(exc)
+        return pages.entry_page(request, desk, account, error=" ".join(filter(None, [exc.message, exc.hint])),
+                                status=status, given=given, comment=form.get("comment"))
     return RedirectResponse(f"/entries/{submission_id}?done=score", status_code=303)

@@ -32,6 +32,7 @@ def guarded_protocol(header_timeout: float, per_address: int) -> type[H11Protoco
     """An HTTP/1.1 protocol class for one server, with its own count of connections per address."""
 
     class GuardedH11Protocol(H11Protocol):
+        # Each server counts its own connections (a class per server).
         open_per_address: dict[str, dict[GuardedH11Protocol, None]] = {}   # in the order they opened
         warned_at: dict[str, float] = {}
 
@@ -42,17 +43,14 @@ def guarded_protocol(header_timeout: float, per_address: int) -> type[H11Protoco
             others = self.open_per_address.setdefault(self.address, {})
             if len(others) >= per_address:
                 self._warn_flood()
-                waiting = next((c for c in others if c.waiting() and not c.transport.is_closing()), None)
+                waiting = next((c for c in others if c.conn.their_state is h11.IDLE and not c.transport.is_closing()),
+                               None)
                 if waiting is None:
                     transport.abort()
                     return
                 waiting.transport.abort()   # its connection_lost takes it off the list
             others[self] = None
             self._start_header_timer()
-
-        def waiting(self) -> bool:
-            """No request of this connection is under way: it waits for the next one's head (or for its first)."""
-            return self.conn.their_state is h11.IDLE
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -92,8 +90,4 @@ def guarded_protocol(header_timeout: float, per_address: int) -> type[H11Protoco
                 self.warned_at[self.address] = now
                 log.warning("来自 %s 的连接超过 %d 个：新连接取代其中最早的空闲连接（desk.max_connections_per_address）",
                             self.address, per_address)
-
-    # Each server counts its own connections.
-    GuardedH11Protocol.open_per_address = {}
-    GuardedH11Protocol.warned_at = {}
     return GuardedH11Protocol

@@ -1,10 +1,6 @@
-"""报送 from the desk (admins), by the same rules as ``intake export``, in either of two ways:
-
-- **as one zip download** (``/export/zip``): the videos, 汇总表.xlsx and the manifest, saved by the browser on
-  the reviewer's own computer (``export_zip.py``);
-- **into a folder on the computer that runs the tool** (``/export``): a job (``jobs.py``) whose progress the page
-  shows, then every shortlisted work and file told ✓ or ✗ with the reason, and the 汇总表.xlsx it wrote for
-  download.
+"""报送 from the desk (admins), by the same rules as ``intake export``: as one zip download (``/export/zip``,
+``export_zip.py``), or into a folder on the computer that runs the tool (``/export``, a job whose progress and
+then result, file by file, the page shows).
 """
 
 from __future__ import annotations
@@ -55,9 +51,7 @@ def _page(desk: Desk, request: Request, account, *, status: int = 200, error: st
 
 @allowed("export")
 async def export_run(request: Request) -> Response:
-    """Export into the folder given (an absolute path on the computer running the tool); ``replace`` as
-    ``--replace``. Run as a job: answered with the result when it is done within ``jobs.ANSWER_WITHIN``, else sent to its
-    progress."""
+    """Export into the folder given (an absolute path) as a job; ``replace`` as ``--replace``."""
     desk, account, form = seen(request), request.user, form_of(request)
     target = str(form.get("directory") or "").strip()
     replace = form.get("replace") == "1"
@@ -95,8 +89,7 @@ async def export_run(request: Request) -> Response:
 
 @allowed("export")
 async def export_zip(request: Request) -> Response:
-    """The export as one zip, streamed to the browser as it is written (never held whole); the audit log records
-    it once the last byte is written."""
+    """The export as one zip, streamed as it is written; audited once the last byte is written."""
     desk, account = seen(request), request.user
     exported_at = datetime.now(timezone.utc)
     try:
@@ -115,7 +108,7 @@ async def export_zip(request: Request) -> Response:
 
 
 def result_of(result: ExportResult) -> dict[str, Any]:
-    """The export as the page tells it: each shortlisted work, each of its files (✓ name or ✗ why), the totals."""
+    """The export as the page tells it: each shortlisted work and file (✓ name or ✗ why), the totals."""
     works = []
     for work in result.works:
         files = [{"original": item.file["original_name"], "name": item.name, "forced": item.forced,

@@ -102,11 +102,10 @@ class PostRefused(Exception):
 
 class CsrfGuard:
     """ASGI middleware after the authentication: a POST without the right token is refused before any page
-    runs (see the module's docstring). ``streamed(path)``: the routes whose body is an upload, not held."""
+    runs (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, streamed: Callable[[str], bool]):
+    def __init__(self, app: ASGIApp):
         self.app = app
-        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -120,20 +119,20 @@ class CsrfGuard:
         try:
             if request.headers.get("sec-fetch-site") == "cross-site":
                 raise PostRefused(403, CSRF_REFUSED)
-            if not login and self.streamed(scope["path"]):
+            if not login and streamed_upload(scope["path"]):
                 receive = await self._upload_token(request, receive, user)
             else:
                 receive = await self._form_token(request, receive, user if not login else None)
         except PostRefused as exc:
             response = await self._refusal(request, user, login, exc)
-            if not body.ended and exc.status != 408 and _declared(request) <= DRAIN_BYTES:
+            if not body.ended and exc.status != 408 and declared_length(request) <= DRAIN_BYTES:
                 await _drain(body, _idle_seconds(request))
             return await response(scope, body, send)
         await self.app(scope, receive, send)
 
     async def _form_token(self, request: Request, receive: Receive, account: Account | None) -> Receive:
         """Read the form (bounded), check its token, keep it for the page; the body is replayed to it."""
-        if _declared(request) > MAX_FORM_BYTES:
+        if declared_length(request) > MAX_FORM_BYTES:
             raise PostRefused(413, TOO_LARGE)
         # A form's body (a login, a decision) is small: one that stalls for desk.header_timeout_seconds is given
         # up, else connections that send their head and then stall in the body would hold the desk's slots for
@@ -215,45 +214,57 @@ class CsrfGuard:
         return desk.refused(request.url.path, user, exc.status, exc.message)
 
 
-class FirstPart:
-    """Callbacks of a streaming multipart parser that note the first part's name and value (bounded)."""
+class PartReader:
+    """Callbacks of a streaming multipart parser that read each part's ``Content-Disposition``; the hooks
+    ``part(options)``, ``data``, ``end`` and ``finished`` are the subclass's."""
 
     def __init__(self):
-        self.name: str | None = None
-        self.is_file = False
-        self.ended = False
         self._header = (bytearray(), bytearray())
         self._disposition = b""
-        self._value = bytearray()
-        self._parts = 0
+        self.parts = 0
 
     def callbacks(self) -> dict:
         return {"on_part_begin": self._begin, "on_header_field": lambda d, s, e: self._header[0].extend(d[s:e]),
                 "on_header_value": lambda d, s, e: self._header[1].extend(d[s:e]),
-                "on_header_end": self._header_end, "on_headers_finished": self._headers_finished,
-                "on_part_data": self._data, "on_part_end": self._end}
+                "on_header_end": self._header_end,
+                "on_headers_finished": lambda: self.part(parse_options_header(self._disposition)[1]),
+                "on_part_data": lambda d, s, e: self.data(d[s:e]), "on_part_end": self.end, "on_end": self.finished}
 
     def _begin(self) -> None:
-        self._parts += 1
+        self.parts += 1
+        self._disposition = b""
 
     def _header_end(self) -> None:
         name, value = self._header
-        if self._parts == 1 and bytes(name).strip().lower() == b"content-disposition":
+        if bytes(name).strip().lower() == b"content-disposition":
             self._disposition = bytes(value)
         self._header = (bytearray(), bytearray())
 
-    def _headers_finished(self) -> None:
-        if self._parts == 1:
-            _, options = parse_options_header(self._disposition)
+    def finished(self) -> None:
+        pass
+
+
+class FirstPart(PartReader):
+    """The first part's name and value (bounded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.name: str | None = None
+        self.is_file = False
+        self.ended = False
+        self._value = bytearray()
+
+    def part(self, options: dict) -> None:
+        if self.parts == 1:
             self.is_file = b"filename" in options
             self.name = options.get(b"name", b"").decode("utf-8", "replace")
 
-    def _data(self, data: bytes, start: int, end: int) -> None:
-        if self._parts == 1 and len(self._value) <= 1024:
-            self._value.extend(data[start:end])
+    def data(self, chunk: bytes) -> None:
+        if self.parts == 1 and len(self._value) <= 1024:
+            self._value.extend(chunk)
 
-    def _end(self) -> None:
-        if self._parts == 1:
+    def end(self) -> None:
+        if self.parts == 1:
             self.ended = True
 
     def text(self) -> str:
@@ -286,7 +297,7 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _declared(request: Request) -> int:
+def declared_length(request: Request) -> int:
     """The body's Content-Length (0 when chunked; the server has refused a malformed one already)."""
     try:
         return int(request.headers.get("content-length") or 0)

@@ -16,6 +16,7 @@ from intake.desk.accounts import Account
 from intake.desk.base import NO_SUCH_ID, Desk, id_of
 from intake.desk.guard import allowed, seen
 from intake.desk.history import history_of
+from intake.desk.jobs import Job
 from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state
 from intake.desk.thumbs import strip_of
 from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
@@ -133,9 +134,8 @@ def api_submissions(request: Request) -> Response:
 def api_job(request: Request) -> Response:
     """How far a recheck or an export started from a page has come (``jobs.py``): its state, a line of progress,
     the seconds it has run, why it failed, and where to go once it is done. Only its owner and admins see it."""
-    desk, account = seen(request), request.user
-    job = desk.work.get(request.path_params["job_id"])
-    if job is None or (job.owner != account.name and account.role != "admin"):
+    job = followed_job(seen(request), request.path_params["job_id"], request.user)
+    if job is None:
         return JSONResponse({"error": "找不到这项任务（可能已结束很久，或工作台已重新启动）。"}, status_code=404)
     return JSONResponse({"state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error,
                          "next": job.result if job.state == "done" and isinstance(job.result, str) else None})
@@ -185,31 +185,31 @@ def entry_page(request: Request, desk: Desk, account: Account, error: str | None
     files = []
     for stored, f in zip(sub.files, view["files"]):
         kept = stored.position in paths and desk.store.path_of(paths[stored.position]).is_file()
+        playable = kept and f["container"] == "mp4" and bool(f["video_codec"])
         files.append({"id": stored.id, "position": stored.position + 1, "name": f["original_name"], "kept": kept,
-                      "playable": kept and f["container"] == "mp4" and bool(f["video_codec"]),
-                      "size_text": size_text(f["size_bytes"]) or "—",
+                      "playable": playable, "size_text": size_text(f["size_bytes"]) or "—",
                       "duration_text": duration_text(f["duration_seconds"]) or "—",
                       "resolution": dimensions(f) or "—", "portrait": is_portrait(f),
                       "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"],
-                      "repair": REPAIR_LABELS.get(stored.repair or ""), "has_original": bool(stored.original_sha256)})
-        files[-1]["strip"] = strip_of(stored.id, f["duration_seconds"]) if files[-1]["playable"] else []
-        files[-1]["findings"] = findings_of(view["secrecy"]["found"], stored.id, stored.position,
-                                            files[-1]["playable"])
+                      "repair": REPAIR_LABELS.get(stored.repair or ""), "has_original": bool(stored.original_sha256),
+                      "strip": strip_of(stored.id, f["duration_seconds"]) if playable else [],
+                      "findings": findings_of(view["secrecy"]["found"], stored.id, stored.position, playable)})
     checks = [{"label": check_label(c["id"]), "status": c["status"], "status_label": STATUS_LABELS[Status(c["status"])],
                "message": c["message"], "advice": c["advice"], "file": c.get("file")} for c in view["checks"]]
     main = main_file(view["files"])
     done = DONE.get(request.query_params.get("done", ""))
+    job = followed_job(desk, request.query_params.get("job", ""), account)   # the page's script follows it
     return desk.render(
         "entry.html.j2", account, status=status, view=view, row=row_of(view), files=files, checks=checks,
         resolution=dimensions(main) or "—", history=view["history"],
         scores=entry_scores(desk, account, view, given, comment, scorable=is_scorable(every)),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
-        received_at=local_text(sub.received_at), version=version_of(sub), job=running_job(desk, request, account))
+        received_at=local_text(sub.received_at), version=version_of(sub),
+        job={"id": job.id, "state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error}
+        if job else None)
 
 
-def running_job(desk: Desk, request: Request, account: Account) -> dict[str, Any] | None:
-    """The job of ``?job=ID`` as the page shows it while it runs (its script then follows it to the end)."""
-    job = desk.work.get(request.query_params.get("job", ""))
-    if job is None or (job.owner != account.name and account.role != "admin"):
-        return None
-    return {"id": job.id, "state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error}
+def followed_job(desk: Desk, job_id: str, account: Account) -> Job | None:
+    """The job ``job_id`` if ``account`` may follow it: its owner or an admin."""
+    job = desk.work.get(job_id)
+    return job if job is not None and (job.owner == account.name or account.role == "admin") else None

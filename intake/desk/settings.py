@@ -53,7 +53,7 @@ def sections_of(model: BaseModel, path: str) -> list[dict[str, Any]]:
         if isinstance(value, BaseModel):
             nested += sections_of(value, key)
             continue
-        rows.append({"key": key, "label": _plain(field.description or ""), "value": shown(key, value)})
+        rows.append({"key": key, "label": (field.description or "").replace("`", ""), "value": shown(key, value)})
     return [{"path": path, "label": SECTION_LABELS.get(path, path), "rows": rows}, *nested]
 
 
@@ -106,8 +106,3 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return "；".join(f"{k}：{_text(v)}" for k, v in value.items()) if value else "（无）"
     return str(value)
-
-
-def _plain(description: str) -> str:
-    """A description as a sentence: the backticks that mark keys and values in the README dropped."""
-    return description.replace("`", "")
