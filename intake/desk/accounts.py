@@ -112,16 +112,16 @@ def remove_account(db: Database, name: str) -> None:
         raise _no_account(name)
 
 
+@dataclass
 class Throttle:
     """Login tries per account and per address within ``window`` seconds, counted in the database before the
     password is checked: forty guesses sent at once are counted one by one, and only as many as the limit reach
     the (slow) hash. Every desk process and ``intake user unlock`` see the same counts."""
 
-    def __init__(self, per_account: int, per_address: int, window: float,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
-        self.per_account, self.per_address = per_account, per_address
-        self.window = window
-        self.clock = clock
+    per_account: int
+    per_address: int
+    window: float
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
     def begin(self, db: Database, name: str, address: str) -> LoginTry:
         return db.accounts.begin_login(name, address, self.clock(), self.window, self.per_account, self.per_address)

@@ -16,10 +16,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
-from intake.desk import (actions, exporting, files, listing, login, pages, receipts_page, scores, settings, thumbs,
-                         uploads)
+from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
 from intake.desk.base import API_PATHS, NO_SUCH_ID, PUBLIC, STATIC, Desk  # noqa: F401 (PUBLIC: the routes open to all)
-from intake.desk.guard import CsrfGuard, SessionBackend, forbidden, unauthorized
+from intake.desk.guard import CsrfGuard, SessionBackend, forbidden, login, login_page, logout, unauthorized
 from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline.services import Services
 
@@ -27,9 +26,9 @@ CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 's
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 ROUTES = [
-    Route("/login", login.login_page, methods=["GET"]),
-    Route("/login", login.login, methods=["POST"]),
-    Route("/logout", login.logout, methods=["POST"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
     Route("/", pages.overview, methods=["GET"]),
     Route("/list", listing.listing, methods=["GET"]),
     Route("/entries/{submission_id:id}", pages.entry, methods=["GET"]),

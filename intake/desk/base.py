@@ -56,9 +56,6 @@ class IdConvertor(Convertor[int]):
     def convert(self, value: str) -> int:
         return int(value)
 
-    def to_string(self, value: int) -> str:
-        return str(int(value))
-
 
 register_url_convertor("id", IdConvertor())
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Any, Callable
+from typing import Callable
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -28,7 +28,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.desk.accounts import MAY, Account, account_of
+from intake.desk.accounts import MAY, Account, LoginRefused, account_of, log_in
 from intake.desk.base import API_PATHS, COOKIE, CSRF_REFUSED, LOGIN_COOKIE, MAX_FORM_BYTES, Desk, Seen
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -57,9 +57,8 @@ class SessionBackend(AuthenticationBackend):
 
 
 def allowed(action: str | None = None) -> Callable:
-    """An endpoint for a signed-in account (401, see ``unauthorized``) whose role may do ``action`` when one is
-    named (403, see ``forbidden``): Starlette's ``requires``. Marked ``guarded`` for the test that walks every
-    route."""
+    """An endpoint for a signed-in account (401) whose role may do ``action`` when one is named (403): Starlette's
+    ``requires``, marked ``guarded`` for the test that walks every route."""
 
     def wrap(endpoint: Callable) -> Callable:
         guarded = requires("authenticated", status_code=401)(requires(action)(endpoint) if action else endpoint)
@@ -82,9 +81,38 @@ async def forbidden(request: Request, exc: HTTPException) -> Response:
     return request.app.state.desk.refused(request.url.path, account, 403, f"{account.role_label}账号不能进行此操作。")
 
 
+# Logging in and out: the form (its token made by this server), the password through the throttle, the cookie.
+async def login_page(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    return await run_in_threadpool(desk.login_form, request, None, 200)
+
+
+async def login(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    form = form_of(request)
+    address = request.client.host if request.client else "?"
+    try:
+        token = await run_in_threadpool(log_in, desk.db, desk.throttle, str(form.get("username") or ""),
+                                        str(form.get("password") or ""), address, desk.config.desk.session_hours)
+    except LoginRefused as exc:
+        return await run_in_threadpool(desk.login_form, request, exc.message, exc.status)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
+                        max_age=int(desk.config.desk.session_hours * 3600), secure=request.url.scheme == "https")
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@allowed()
+def logout(request: Request) -> Response:
+    request.app.state.desk.db.accounts.end_session(request.user.token_hash)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
 def seen(request: Request) -> Seen:
-    """The desk as the request's account sees it (a page that only reads asks the database once whether
-    anything changed)."""
+    """The desk as the request's account sees it."""
     return Seen(request.app.state.desk, request.user, reading=request.method in SAFE_METHODS)
 
 
@@ -124,7 +152,13 @@ class CsrfGuard:
             else:
                 receive = await self._form_token(request, receive, user if not login else None)
         except PostRefused as exc:
-            response = await self._refusal(request, user, login, exc)
+            desk: Desk = request.app.state.desk
+            if login and exc.status == 403:   # the form again, with a token of its own
+                response = await run_in_threadpool(desk.login_form, request, exc.message, 403)
+            elif login:
+                response = PlainTextResponse(exc.message, status_code=exc.status)
+            else:
+                response = desk.refused(request.url.path, user, exc.status, exc.message)
             if not body.ended and exc.status != 408 and declared_length(request) <= DRAIN_BYTES:
                 await _drain(body, _idle_seconds(request))
             return await response(scope, body, send)
@@ -204,14 +238,6 @@ class CsrfGuard:
         if not (first.ended and first.name == "csrf" and hmac.compare_digest(first.text(), account.csrf)):
             raise PostRefused(403, CSRF_REFUSED)
         return _replaying(messages, receive)
-
-    async def _refusal(self, request: Request, user: Any, login: bool, exc: PostRefused) -> Response:
-        desk: Desk = request.app.state.desk
-        if login:
-            if exc.status == 403:   # the form again, with a token of its own
-                return await run_in_threadpool(desk.login_form, request, exc.message, 403)
-            return PlainTextResponse(exc.message, status_code=exc.status)
-        return desk.refused(request.url.path, user, exc.status, exc.message)
 
 
 class PartReader:

@@ -1,9 +1,10 @@
-"""The desk's pages (overview, entry) and the JSON they and scripts read (new arrivals, a job's progress)."""
+"""The desk's pages (overview, entry, with a submission's audit log in Chinese) and the JSON they and scripts read
+(new arrivals, a job's progress)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -15,13 +16,13 @@ from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, uni
 from intake.desk.accounts import Account
 from intake.desk.base import NO_SUCH_ID, Desk, id_of
 from intake.desk.guard import allowed, seen
-from intake.desk.history import history_of
 from intake.desk.jobs import Job
 from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state
 from intake.desk.thumbs import strip_of
-from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
+from intake.labels import (DECISION_LABELS, FIELD_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, actor_label,
+                           check_label)
 from intake.report.rows import dimensions, duration_of, forced_text, is_portrait, main_file, size_of
-from intake.review.scoring import is_scorable
+from intake.review.scoring import is_scorable, score_text
 from intake.pipeline.secrecy import finding_text, flag_summary, secrecy_marks
 from intake.pipeline.views import view_of
 from storage.check_runs import version_of
@@ -162,6 +163,60 @@ def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playab
             on_screen += 1
         out.append(shown)
     return out
+
+
+KIND_LABELS = {
+    "recorded": "登记", "files_added": "补登文件", "decision": "评审决定", "edited": "修改信息",
+    "rechecked": "重新检查", "receipt_sending": "发送回执", "receipt_sent": "回执已发送",
+    "receipt_failed": "回执发送失败", "receipt_skipped": "未发送回执", "mail_seen_again": "再次收到同一封邮件",
+    "mail_content": "邮件内容标识", "moved": "移动投递文件", "scored": "评分",
+}
+
+
+def _outcome(value: Any) -> str:
+    try:
+        return OUTCOME_LABELS[Outcome(value)]
+    except ValueError:
+        return str(value)
+
+
+def event_text(kind: str, data: dict[str, Any]) -> str:
+    """What one event says; the label alone for kinds this desk does not spell out."""
+    parts: list[str] = []
+    if kind == "recorded":
+        parts.append(f"来源：{SOURCE_LABELS.get(data.get('source'), data.get('source') or '')}")
+    elif kind == "decision":
+        parts.append(DECISION_LABELS.get(data.get("decision"), str(data.get("decision"))))
+        if data.get("forced"):
+            parts.append("检查结果为不合格，评审仍决定入围")
+    elif kind == "scored":
+        parts += [f"{name} {score_text(value)}" for name, value in (data.get("scores") or {}).items()]
+        if data.get("comment"):
+            parts.append(f"评语：{data['comment']}")
+    elif kind == "files_added":
+        parts.append("、".join(str(name) for name in data.get("files", [])))
+    elif kind in ("edited", "rechecked"):
+        parts += [f"{FIELD_LABELS.get(name, name)}：{c.get('old') or '（空）'} → {c.get('new') or '（空）'}"
+                  for name, c in (data.get("changes") or {}).items()
+                  if name in FIELD_LABELS]   # not where the title came from: a code
+    elif kind in ("receipt_sending", "receipt_sent"):
+        parts.append(f"收件人：{data.get('to', '')}")
+    elif kind == "receipt_failed":
+        parts.append(str(data.get("error", "")))
+    if kind in ("decision", "edited", "rechecked") and data.get("note"):
+        parts.append(f"备注：{data['note']}")
+    outcome = data.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("old") != outcome.get("new"):
+        parts.append(f"结果：{_outcome(outcome.get('old'))} → {_outcome(outcome.get('new'))}")
+    elif isinstance(outcome, str):
+        parts.append(f"结果：{_outcome(outcome)}")
+    return "；".join(p for p in parts if p)
+
+
+def history_of(events: Iterable[Any]) -> list[dict[str, str]]:
+    """Each event, oldest first: time, who (``actor`` as stored, ``who`` as people read it), what and its details."""
+    return [{"at": local_text(e.at), "actor": e.actor, "who": actor_label(e.actor), "kind": e.kind,
+             "label": KIND_LABELS.get(e.kind, e.kind), "text": event_text(e.kind, e.data or {})} for e in events]
 
 
 @allowed()

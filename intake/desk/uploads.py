@@ -1,9 +1,6 @@
 """补登 from the desk (clerks, admins): a file uploaded on the entry page, added as ``intake attach`` adds it.
-
-The body is parsed as it arrives (never held in memory): its anti-forgery token has been checked before it
-gets here (``guard.CsrfGuard``: the ``X-CSRF-Token`` header, or the form's first field), and the file is
-written into a folder of its own under ``data/work``, stopping at ``rules.max_size_bytes`` plus a small margin.
-An upload refused for any reason leaves nothing behind.
+The body is parsed as it arrives (its token checked already by ``guard.CsrfGuard``) into a folder of its own
+under ``data/work``, stopping at ``rules.max_size_bytes`` plus a margin; a refused upload leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -45,8 +42,7 @@ def too_large(config: Config) -> Refused:
 
 
 def page_globals(config: Config) -> dict[str, object]:
-    """What the entry page's upload form needs to refuse, before sending it, a file over the size limit
-    (static/upload.js): the server would only record it as too large, without keeping it."""
+    """What the upload form needs to refuse a file over the size limit before sending it (static/upload.js)."""
     return {"upload_max_bytes": config.rules.max_size_bytes, "upload_too_large": too_large(config).message}
 
 
