@@ -154,12 +154,12 @@ class LoginForms:
         return 0 <= self.clock() - int(issued) <= self.lifetime
 
 
-class LoginRefused(Exception):
-    """The login was refused; ``message`` says why, in Chinese; ``status`` is the HTTP status."""
+class Refused(Exception):
+    """A login or a POST refused; ``message`` says why, in Chinese; ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, status: int, message: str):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.status, self.message = status, message
 
 
 @dataclass(frozen=True)
@@ -188,14 +188,14 @@ def token_hash(token: str) -> str:
 
 
 def log_in(db: Database, throttle: Throttle, name: str, password: str, address: str, hours: float) -> str:
-    """Check the password and open a session; returns the cookie's token. LoginRefused when it fails; every
+    """Check the password and open a session; returns the cookie's token. Refused when it fails; every
     failure and lockout is logged with the name as typed and the address."""
     name = one_line(name, 100) or ""
     attempt = throttle.begin(db, name, address)
     if attempt.id is None:
         log.warning("工作台登录被拒绝（%s已锁定）：账号“%s”，地址 %s",
                     "账号" if attempt.locked == "account" else "该地址", name, address)
-        raise LoginRefused(f"登录失败次数过多，请 {max(1, round(attempt.wait_seconds / 60))} 分钟后再试。", 429)
+        raise Refused(429, f"登录失败次数过多，请 {max(1, round(attempt.wait_seconds / 60))} 分钟后再试。")
     user = db.accounts.get(name) if name else None
     good = verify_password(password, user.password_hash if user else _dummy_hash()) and user is not None
     if not good:
@@ -205,7 +205,7 @@ def log_in(db: Database, throttle: Throttle, name: str, password: str, address: 
                         name, attempt.account_tries, throttle.window, address)
         if attempt.address_tries >= throttle.per_address:
             log.warning("地址 %s 登录失败 %d 次，锁定 %d 秒", address, attempt.address_tries, throttle.window)
-        raise LoginRefused("账号或密码不正确。", 401)
+        raise Refused(401, "账号或密码不正确。")
     db.accounts.clear_logins(name)
     token = secrets.token_urlsafe(32)
     db.accounts.start_session(user.id, token_hash(token), secrets.token_urlsafe(32),

@@ -1,17 +1,13 @@
 """Connections the desk keeps: a request's headers must arrive within a few seconds, and one address may hold
 only so many connections at once.
 
-uvicorn counts every open connection towards ``limit_concurrency`` and answers 503 past it, but it times out
-only idle connections *between* requests (keep-alive): a connection that sends nothing, or half a request
-line, stays open for good. Two hundred of them from one machine would shut the desk for everyone. uvicorn has
-no setting for either bound, so its HTTP/1.1 protocol (h11) is extended here through the class it takes as
-``http=``: the timer and the count live beside the protocol's own, and what a request is waiting for is
-read from h11's public connection state.
+uvicorn times out only idle connections *between* requests: a connection that sends nothing, or half a request
+line, stays open for good, and two hundred of them from one machine would shut the desk for everyone. uvicorn has
+no setting for either bound, so its h11 protocol is extended through the class it takes as ``http=``.
 
-Past the cap, a new connection from the address takes the place of that address's oldest connection still
-waiting for a request's head (silent, half-sent, or idle between requests): a machine flooding the desk with
-empty connections keeps closing its own, and a request from the same machine, which sends its head at once,
-still gets through. Only when all of them are busy with requests is the new connection refused.
+Past the cap, a new connection takes the place of its address's oldest connection still waiting for a request's
+head: a machine flooding the desk with empty connections closes its own, and a real request from it still gets
+through. Only when all of them are busy with requests is the new connection refused.
 """
 
 from __future__ import annotations

@@ -30,9 +30,6 @@ class Sink(io.RawIOBase):
         super().__init__()
         self._parts: list[bytes] = []
 
-    def writable(self) -> bool:
-        return True
-
     def write(self, data) -> int:
         self._parts.append(bytes(data))
         return len(data)

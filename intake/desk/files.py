@@ -101,8 +101,7 @@ def _attachment(media: StoredFile, path: Path, repaired: bool) -> Response:
 
 
 async def _blind(desk: Desk, media: StoredFile, path: Path, answer: Callable[[Path], Response]) -> Response:
-    """``answer`` with the copy of the stored MP4 without its tags (made by a job on the first request), or why
-    not."""
+    """``answer`` with the copy of the stored MP4 without its tags (made by a job on the first request)."""
     if media.container != "mp4":
         return JSONResponse({"error": NO_COPY}, status_code=403)
     target = desk.config.storage.data_dir / "blind" / media.sha256[:2] / f"{media.sha256}.mp4"

@@ -28,7 +28,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.desk.accounts import MAY, Account, LoginRefused, account_of, log_in
+from intake.desk.accounts import MAY, Account, Refused, account_of, log_in
 from intake.desk.base import API_PATHS, COOKIE, CSRF_REFUSED, LOGIN_COOKIE, MAX_FORM_BYTES, Desk, Seen
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -94,7 +94,7 @@ async def login(request: Request) -> Response:
     try:
         token = await run_in_threadpool(log_in, desk.db, desk.throttle, str(form.get("username") or ""),
                                         str(form.get("password") or ""), address, desk.config.desk.session_hours)
-    except LoginRefused as exc:
+    except Refused as exc:
         return await run_in_threadpool(desk.login_form, request, exc.message, exc.status)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
@@ -122,15 +122,8 @@ def form_of(request: Request) -> FormData:
 
 
 # -- forged requests --------------------------------------------------------------------------------------------
-class PostRefused(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 class CsrfGuard:
-    """ASGI middleware after the authentication: a POST without the right token is refused before any page
-    runs (see the module's docstring)."""
+    """ASGI middleware after the authentication: a POST without the right token is refused before any page runs."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -146,12 +139,12 @@ class CsrfGuard:
             return await self.app(scope, receive, send)   # nothing to forge: ``allowed`` sends it to the login
         try:
             if request.headers.get("sec-fetch-site") == "cross-site":
-                raise PostRefused(403, CSRF_REFUSED)
+                raise Refused(403, CSRF_REFUSED)
             if not login and streamed_upload(scope["path"]):
                 receive = await self._upload_token(request, receive, user)
             else:
                 receive = await self._form_token(request, receive, user if not login else None)
-        except PostRefused as exc:
+        except Refused as exc:
             desk: Desk = request.app.state.desk
             if login and exc.status == 403:   # the form again, with a token of its own
                 response = await run_in_threadpool(desk.login_form, request, exc.message, 403)
@@ -167,7 +160,7 @@ class CsrfGuard:
     async def _form_token(self, request: Request, receive: Receive, account: Account | None) -> Receive:
         """Read the form (bounded), check its token, keep it for the page; the body is replayed to it."""
         if declared_length(request) > MAX_FORM_BYTES:
-            raise PostRefused(413, TOO_LARGE)
+            raise Refused(413, TOO_LARGE)
         # A form's body (a login, a decision) is small: one that stalls for desk.header_timeout_seconds is given
         # up, else connections that send their head and then stall in the body would hold the desk's slots for
         # good (the header timeout ends only those that stall before the body).
@@ -177,20 +170,20 @@ class CsrfGuard:
             try:
                 message = await asyncio.wait_for(receive(), idle)
             except asyncio.TimeoutError:
-                raise PostRefused(408, FORM_STALLED) from None
+                raise Refused(408, FORM_STALLED) from None
             if message["type"] != "http.request":
-                raise PostRefused(400, BAD_FORM)   # the client went away
+                raise Refused(400, BAD_FORM)   # the client went away
             messages.append(message)
             size += len(message.get("body", b""))
             if size > MAX_FORM_BYTES:
-                raise PostRefused(413, TOO_LARGE)
+                raise Refused(413, TOO_LARGE)
             if not message.get("more_body", False):
                 break
         replay = _replaying(messages, receive)
         try:
             form = await Request(request.scope, replay).form(max_files=0, max_fields=100)
         except HTTPException:
-            raise PostRefused(400, BAD_FORM) from None
+            raise Refused(400, BAD_FORM) from None
         token = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
         desk: Desk = request.app.state.desk
         if account is not None:
@@ -199,7 +192,7 @@ class CsrfGuard:
             expected = request.cookies.get(LOGIN_COOKIE) or ""
             good = bool(expected) and hmac.compare_digest(token, expected) and desk.login_forms.valid(token)
         if not good:
-            raise PostRefused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
+            raise Refused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
         request.scope.setdefault("state", {})["form"] = form
         return _replaying(messages, receive)
 
@@ -209,11 +202,11 @@ class CsrfGuard:
         header = request.headers.get("x-csrf-token")
         if header is not None:
             if not hmac.compare_digest(header, account.csrf):
-                raise PostRefused(403, CSRF_REFUSED)
+                raise Refused(403, CSRF_REFUSED)
             return receive
         kind, params = parse_options_header(request.headers.get("content-type"))
         if kind != b"multipart/form-data" or not params.get(b"boundary"):
-            raise PostRefused(400, "上传的内容格式不对，请用页面上的表单补登。")
+            raise Refused(400, "上传的内容格式不对，请用页面上的表单补登。")
         first = FirstPart()
         parser = MultipartParser(params[b"boundary"], first.callbacks())
         messages, size = [], 0
@@ -221,7 +214,7 @@ class CsrfGuard:
             while not first.ended:
                 message = await receive()
                 if message["type"] != "http.request":
-                    raise PostRefused(400, BAD_FORM)
+                    raise Refused(400, BAD_FORM)
                 messages.append(message)
                 chunk = message.get("body", b"")
                 size += len(chunk)
@@ -234,9 +227,9 @@ class CsrfGuard:
                 if first.ended or first.is_file or size > FIRST_PART_BYTES or not message.get("more_body"):
                     break
         except FormParserError:
-            raise PostRefused(400, BAD_FORM) from None
+            raise Refused(400, BAD_FORM) from None
         if not (first.ended and first.name == "csrf" and hmac.compare_digest(first.text(), account.csrf)):
-            raise PostRefused(403, CSRF_REFUSED)
+            raise Refused(403, CSRF_REFUSED)
         return _replaying(messages, receive)
 
 

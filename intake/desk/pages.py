@@ -104,9 +104,8 @@ def overview(request: Request) -> Response:
 
 @allowed()
 def api_overview(request: Request) -> Response:
-    """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again. With
-    ``?state=`` (the change mark the page was drawn at): when anything changed since, also the counts and the
-    new ``state`` (the page then fetches its 各单位报送情况 again)."""
+    """New arrivals after ``?after=ID`` (newest first) and the counts again; with ``?state=`` (the change mark the
+    page was drawn at), when anything changed since, also the counts and the new ``state``."""
     desk = seen(request)
     given = request.query_params.get("after", "0").strip()
     if not (given.isascii() and given.isdigit()):
@@ -133,8 +132,7 @@ def api_submissions(request: Request) -> Response:
 
 @allowed()
 def api_job(request: Request) -> Response:
-    """How far a recheck or an export started from a page has come (``jobs.py``): its state, a line of progress,
-    the seconds it has run, why it failed, and where to go once it is done. Only its owner and admins see it."""
+    """How far a recheck or an export started from a page has come; only its owner and admins see it."""
     job = followed_job(seen(request), request.path_params["job_id"], request.user)
     if job is None:
         return JSONResponse({"error": "找不到这项任务（可能已结束很久，或工作台已重新启动）。"}, status_code=404)
@@ -147,9 +145,8 @@ REPAIR_LABELS = {"remux": "已无损转换为 MP4（原文件保留）", "shrink
 
 
 def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playable: bool) -> list[dict[str, Any]]:
-    """What the secrecy scan found in one file, as the entry page shows it: the text read, where and when, and for
-    text on screen a still of the frame (``/findings/{file_id}/{n}``, in the order the check recorded them) with
-    the place it was read outlined; a click seeks the player there."""
+    """What the secrecy scan found in one file, as the entry page shows it; for text on screen a still of the frame
+    (``/findings/{file_id}/{n}``, in the order the check recorded them) with the place it was read outlined."""
     out, on_screen = [], 0
     for item in (f for f in found if f.get("file") == position):
         shown = {"text": item["text"], "where": item.get("where") or "", "at": item.get("seconds"),
@@ -165,6 +162,7 @@ def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playab
     return out
 
 
+# The audit log as a reviewer reads it.
 KIND_LABELS = {
     "recorded": "登记", "files_added": "补登文件", "decision": "评审决定", "edited": "修改信息",
     "rechecked": "重新检查", "receipt_sending": "发送回执", "receipt_sent": "回执已发送",
@@ -226,8 +224,7 @@ def entry(request: Request) -> Response:
 
 def entry_page(request: Request, desk: Desk, account: Account, error: str | None = None, status: int = 200,
                given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
-    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores).
-    ``?job=ID``: a recheck of it is under way (its progress shows until it is done)."""
+    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
     submission_id = request.path_params["submission_id"]
     try:
         found = entry_records(desk.db, submission_id)   # one transaction, few queries: see storage/entry_reads.py

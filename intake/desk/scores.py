@@ -15,8 +15,7 @@ from intake.desk.accounts import Account
 from intake.desk.base import Desk
 from intake.desk.guard import allowed, form_of, seen
 from storage.records import JudgeScores
-from intake.review.scoring import (Progress, Standing, is_scorable, judges_of, progress, score_text, standings,
-                                   weighted_total)
+from intake.review.scoring import Progress, Standing, judges_of, progress, score_text, standings, weighted_total
 
 FIELD = "score:"   # the form field of a criterion is FIELD + its name (a criterion may be named "comment")
 NO_RANK = 999999   # sorts an entry without a rank after every ranked one
@@ -36,8 +35,8 @@ def _standings(desk: Desk) -> dict[int, Standing]:
     return desk.derived("standings", lambda views: standings(views, cards, scoring))
 
 
-def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict[str, Any] | None = None,
-                 comment: str | None = None, scorable: bool | None = None) -> dict[str, Any]:
+def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict[str, Any] | None,
+                 comment: str | None, scorable: bool) -> dict[str, Any]:
     """What the entry page shows of scoring (``given``, ``comment``: what was typed, when it was refused);
     ``scorable``: as every decision says (the view may hold the judge's own only)."""
     scoring = desk.config.contest.scoring
@@ -46,13 +45,12 @@ def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict
     values = {c.name: (given or {}).get(c.name, own.values.get(c.name) if own else None) for c in scoring.criteria}
     revealed = not desk.sealed
     standing = _standings(desk).get(view["id"]) if revealed else None
-    judges = []
-    if account.role == "admin":
-        judges = [{"judge": c.judge, "values": [score_text(c.values.get(k.name)) for k in scoring.criteria],
-                   "total": score_text(weighted_total(c.values, scoring)), "comment": c.comment or ""} for c in cards]
+    judges = [{"judge": c.judge, "values": [score_text(c.values.get(k.name)) for k in scoring.criteria],
+               "total": score_text(weighted_total(c.values, scoring)), "comment": c.comment or ""}
+              for c in cards] if account.role == "admin" else []
     return {
         "criteria": scoring.criteria, "scale": scoring.scale,
-        "scorable": is_scorable(view) if scorable is None else scorable, "revealed": revealed,
+        "scorable": scorable, "revealed": revealed,
         "closed": desk.scoring_closed() is not None,
         "values": {name: "" if value is None else score_text(value) if isinstance(value, float) else str(value)
                    for name, value in values.items()},

@@ -36,9 +36,7 @@ def settings_page(request: Request) -> Response:
     config = desk.config
     names = [name for name in ORDER if name in type(config).model_fields]
     names += [name for name in type(config).model_fields if name not in names and name != "source"]
-    sections = []
-    for name in names:
-        sections += sections_of(getattr(config, name), name)
+    sections = [section for name in names for section in sections_of(getattr(config, name), name)]
     return desk.render("settings.html.j2", request.user, sections=sections,
                        source=str(config.source) if config.source else "（没有配置文件，全部为默认值）")
 

@@ -23,10 +23,9 @@ from core.textsafe import clean_name
 from intake.review.attach import attach_file
 from intake.config import Config
 from intake.desk import actions, pages
-from intake.desk.accounts import Account
+from intake.desk.accounts import Account, Refused
 from intake.desk.base import Desk
 from intake.desk.guard import DRAIN_BYTES, PartReader, allowed, declared_length, seen
-from intake.desk.guard import PostRefused as Refused
 
 UPLOAD_MARGIN = 1024 * 1024      # the multipart framing and the token, beyond the file's own limit
 FIELD_BYTES = 1024               # a form field's value (the token, checked already, is 43 characters)
