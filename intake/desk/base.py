@@ -197,5 +197,3 @@ class Seen:
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
         return self.desk.render(template, account, status, blind=self.blind, sealed=self.sealed, **context)
-
-

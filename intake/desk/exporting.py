@@ -34,15 +34,15 @@ def export_page(request: Request) -> Response:
     desk, account = seen(request), request.user
     job = desk.work.get(request.query_params.get("job", ""))
     if job is None or job.key != EXPORT_JOB:
-        return _page(desk, request, account)
+        return _page(desk, account)
     if job.state == "done":
-        return _page(desk, request, account, result=job.result["shown"], target=job.result["target"])
+        return _page(desk, account, result=job.result["shown"], target=job.result["target"])
     if job.state == "failed":
-        return _page(desk, request, account, status=job.status, error=job.error)
-    return _page(desk, request, account, job={"id": job.id, "progress": job.progress, "seconds": job.seconds()})
+        return _page(desk, account, status=job.status, error=job.error)
+    return _page(desk, account, job={"id": job.id, "progress": job.progress, "seconds": job.seconds()})
 
 
-def _page(desk: Desk, request: Request, account, *, status: int = 200, error: str | None = None,
+def _page(desk: Desk, account, *, status: int = 200, error: str | None = None,
           result: dict[str, Any] | None = None, target: str = "", job: dict[str, Any] | None = None) -> Response:
     shortlisted = sum(1 for v in desk.views() if v["decision"] and v["decision"]["decision"] == "shortlist")
     return desk.render("export.html.j2", account, status=status, error=error, result=result, target=target,
@@ -57,7 +57,7 @@ async def export_run(request: Request) -> Response:
     replace = form.get("replace") == "1"
 
     def refused(message: str, status: int = 400) -> Response:
-        return _page(desk, request, account, status=status, error=message, target=target)
+        return _page(desk, account, status=status, error=message, target=target)
 
     if not target or not Path(target).is_absolute():
         return await run_in_threadpool(refused, RELATIVE)
@@ -84,7 +84,7 @@ async def export_run(request: Request) -> Response:
         return Response(status_code=303, headers={"location": f"/export?job={job.id}"})
     if job.state == "failed":
         return await run_in_threadpool(refused, job.error, job.status)
-    return await run_in_threadpool(lambda: _page(desk, request, account, result=job.result["shown"], target=target))
+    return await run_in_threadpool(lambda: _page(desk, account, result=job.result["shown"], target=target))
 
 
 @allowed("export")
@@ -96,7 +96,7 @@ async def export_zip(request: Request) -> Response:
         works = await run_in_threadpool(lambda: plan_export(desk.views(), desk.store))
     except UsageError as exc:
         refused = " ".join(filter(None, [exc.message, exc.hint]))
-        return await run_in_threadpool(lambda: _page(desk, request, account, status=400, error=refused))
+        return await run_in_threadpool(lambda: _page(desk, account, status=400, error=refused))
     name = zip_name(exported_at)
 
     def written() -> None:

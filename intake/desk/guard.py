@@ -1,15 +1,13 @@
-"""Who may do what on the desk, checked in one place each.
+"""Who may do what on the desk, checked in one place each, and logging in and out.
 
-- **Who** (``SessionBackend``, for Starlette's ``AuthenticationMiddleware``): the account of the session cookie,
-  with the actions its role may do as its scopes. A route says what it needs with ``allowed(action)``
-  (Starlette's ``requires``); without a session a page is sent to ``/login`` and a script's address answers
-  401, and an account whose role may not do it is told so (403).
-- **Forged requests** (``CsrfGuard``, an ASGI middleware): every POST must carry the session's token (the
-  ``csrf`` form field or the ``X-CSRF-Token`` header); the login form its own, one this server made and also set
-  in a cookie. A form's body is read here, bounded by ``MAX_FORM_BYTES`` (also when sent without a length), and
-  kept for the page (``form_of``); an upload's body is not held: its token must come first, in the header or as
-  the form's first field, and the rest streams on to the page. A browser that says the request comes from
-  another site (``Sec-Fetch-Site: cross-site``) is refused whatever it carries.
+- **Who** (``SessionBackend``): the account of the session cookie, with its role's actions as its scopes; a route
+  says what it needs with ``allowed(action)``. Without a session a page is sent to ``/login`` and a script's
+  address answers 401; a role that may not do it is told so (403).
+- **Forged requests** (``CsrfGuard``): every POST must carry the session's token (the ``csrf`` field or the
+  ``X-CSRF-Token`` header); the login form its own, made by this server and also set in a cookie. A form's body
+  is read here, bounded by ``MAX_FORM_BYTES`` even without a length, and kept for the page (``form_of``); an
+  upload's token must come first (header or first field) and the rest streams on. ``Sec-Fetch-Site:
+  cross-site`` is refused whatever it carries.
 """
 
 from __future__ import annotations
@@ -81,7 +79,7 @@ async def forbidden(request: Request, exc: HTTPException) -> Response:
     return request.app.state.desk.refused(request.url.path, account, 403, f"{account.role_label}账号不能进行此操作。")
 
 
-# Logging in and out: the form (its token made by this server), the password through the throttle, the cookie.
+# -- logging in and out ------------------------------------------------------------------------------------------
 async def login_page(request: Request) -> Response:
     desk: Desk = request.app.state.desk
     return await run_in_threadpool(desk.login_form, request, None, 200)
@@ -240,6 +238,7 @@ class PartReader:
     def __init__(self):
         self._header = (bytearray(), bytearray())
         self._disposition = b""
+        self._value = bytearray()
         self.parts = 0
 
     def callbacks(self) -> dict:
@@ -271,7 +270,6 @@ class FirstPart(PartReader):
         self.name: str | None = None
         self.is_file = False
         self.ended = False
-        self._value = bytearray()
 
     def part(self, options: dict) -> None:
         if self.parts == 1:
@@ -343,4 +341,3 @@ async def _drain(body: Body, idle: float) -> None:
 def streamed_upload(path: str) -> bool:
     """The upload route (``/entries/{id}/attach``): its body streams to a file, never held."""
     return path.startswith("/entries/") and path.endswith("/attach")
-

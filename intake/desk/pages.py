@@ -35,7 +35,7 @@ OUTCOMES = [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
 # What an action's redirect says once it is done (a fixed text, never an echo of the request).
 DONE = {"decide": "已记录评审决定。", "edit": "已保存修改。", "recheck": "已重新检查。", "same": "内容与原来相同，没有修改。",
         "score": "已保存评分。", "scoring_close": "已结束评分：评委现在可以看到作品得分、名次和其他人的评审决定，不能再修改评分。",
-        "scoring_reopen": "已重新开放评分：评委又只能看到自己的评分和决定。"}
+        "scoring_reopen": "已重新开放评分：评委又只能看到自己的评分和决定。", "attach": "已补登文件。"}
 
 
 def row_of(view: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from core.numbers import size_text
 from core.textsafe import clean_name
 from intake.review.attach import attach_file
 from intake.config import Config
-from intake.desk import actions, pages
+from intake.desk import actions
 from intake.desk.accounts import Account, Refused
 from intake.desk.base import Desk
 from intake.desk.guard import DRAIN_BYTES, PartReader, allowed, declared_length, seen
@@ -32,7 +32,6 @@ FIELD_BYTES = 1024               # a form field's value (the token, checked alre
 INCOMPLETE = "上传的内容不完整或格式不对，请重新补登。"
 IDLE_SECONDS = 60.0              # an upload that sends nothing for this long is given up (a trickle holds a slot)
 STALLED = "上传中断：超过 1 分钟没有收到数据，文件没有保存。请检查网络后重新补登。"
-pages.DONE["attach"] = "已补登文件。"   # what the entry page says after the redirect
 
 
 def too_large(config: Config) -> Refused:
@@ -53,7 +52,6 @@ class UploadReader(PartReader):
         self.work = work
         self.path: Path | None = None
         self._file: BinaryIO | None = None
-        self._value = bytearray()
         self.ended = False   # the closing boundary was read: the file is whole
 
     def part(self, options: dict) -> None:
@@ -178,4 +176,3 @@ def _attach(request: Request, desk: Desk, account: Account, path: Path) -> Respo
     except IntakeError as exc:
         return actions._again(request, desk, account, exc)
     return RedirectResponse(f"/entries/{submission_id}?done=attach", status_code=303)
-
