@@ -166,4 +166,4 @@ def score(request: Request) -> Response:
         status = 500 if isinstance(exc, ChangedMeanwhile) else status_of(exc)
         return pages.entry_page(request, desk, account, error=" ".join(filter(None, [exc.message, exc.hint])),
                                 status=status, given=given, comment=form.get("comment"))
-    return RedirectResponse(f"/entries/{submission_id}?done=score", status_code=303)
+    return _done(submission_id, "score")

@@ -43,11 +43,11 @@ NO_PICTURE = "无法从这个视频生成画面。"
 WAIT_SECONDS = 3.0    # a request waits this long (holding no thread) for its picture, then answers 503
 
 
-def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
-    """The times of the strip's frames: the middles of ``count`` equal spans of the video (none if unknown)."""
+def frame_times(duration: float | None) -> list[float]:
+    """The times of the strip's frames: the middles of ``FRAMES`` equal spans of the video (none if unknown)."""
     if not duration or duration <= 0:
         return []
-    return [round(duration * (i + 0.5) / count, 2) for i in range(count)]
+    return [round(duration * (i + 0.5) / FRAMES, 2) for i in range(FRAMES)]
 
 
 def strip_of(file_id: int, duration: float | None) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core.errors import IntakeError, NotFound
 from core.numbers import size_text
@@ -175,4 +175,4 @@ def _attach(request: Request, desk: Desk, account: Account, path: Path) -> Respo
         attach_file(desk.services, submission_id, path, actor=account.name)
     except IntakeError as exc:
         return actions._again(request, desk, account, exc)
-    return RedirectResponse(f"/entries/{submission_id}?done=attach", status_code=303)
+    return actions._done(submission_id, "attach")
