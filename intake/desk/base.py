@@ -60,12 +60,6 @@ class IdConvertor(Convertor[int]):
 register_url_convertor("id", IdConvertor())
 
 
-def id_of(text: str) -> int | None:
-    """An id given in a query string, or None when no id could be it."""
-    text = text.strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text.lstrip("0") or "0") <= ID_DIGITS else None
-
-
 class Desk:
     """What every page shares: the config, the services, the login throttle, the templates and the jobs."""
 

@@ -14,7 +14,7 @@ from core.numbers import duration_text, size_text
 from core.timefmt import local_text
 from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
-from intake.desk.base import NO_SUCH_ID, Desk, id_of
+from intake.desk.base import ID_DIGITS, NO_SUCH_ID, Desk
 from intake.desk.guard import allowed, seen
 from intake.desk.jobs import Job
 from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state
@@ -110,9 +110,9 @@ def api_overview(request: Request) -> Response:
     given = request.query_params.get("after", "0").strip()
     if not (given.isascii() and given.isdigit()):
         return JSONResponse({"error": "after 应为作品编号。"}, status_code=400)
-    after = id_of(given)
-    if after is None:   # longer than any id can be
+    if len(given.lstrip("0") or "0") > ID_DIGITS:   # longer than any id can be
         return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
+    after = int(given)
     known = request.query_params.get("state")
     state = state_of(desk.db.submissions.change_mark()) if known is not None else None
     changed = {"counts": counts_of(desk.views()), "state": state} if state is not None and state != known else {}
