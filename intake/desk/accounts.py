@@ -45,10 +45,6 @@ MIN_PASSWORD = 8
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
-def may(role: str, action: str) -> bool:
-    return role in MAY[action]
-
-
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
@@ -101,27 +97,31 @@ def add_account(db: Database, name: str, role: str, password: str) -> None:
     db.accounts.add(account_name(name), role, hash_password(new_password(password)))
 
 
+def _no_account(name: str) -> UsageError:
+    return UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+
+
 def change_password(db: Database, name: str, password: str) -> None:
-    """Set a new password; the account's open sessions end. NotFound-like UsageError for an unknown name."""
+    """Set a new password; the account's open sessions end. UsageError for an unknown name."""
     if not db.accounts.set_password(name, hash_password(new_password(password))):
-        raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+        raise _no_account(name)
 
 
 def remove_account(db: Database, name: str) -> None:
     if not db.accounts.remove(name):
-        raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+        raise _no_account(name)
 
 
+@dataclass
 class Throttle:
     """Login tries per account and per address within ``window`` seconds, counted in the database before the
-    password is checked (``storage/accounts.py``): forty guesses sent at once are counted one by one, and only as
-    many as the limit reach the (slow) hash. Every desk process and ``intake user unlock`` see the same counts."""
+    password is checked: forty guesses sent at once are counted one by one, and only as many as the limit reach
+    the (slow) hash. Every desk process and ``intake user unlock`` see the same counts."""
 
-    def __init__(self, per_account: int, per_address: int, window: float,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
-        self.per_account, self.per_address = per_account, per_address
-        self.window = window
-        self.clock = clock
+    per_account: int
+    per_address: int
+    window: float
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
     def begin(self, db: Database, name: str, address: str) -> LoginTry:
         return db.accounts.begin_login(name, address, self.clock(), self.window, self.per_account, self.per_address)
@@ -154,12 +154,12 @@ class LoginForms:
         return 0 <= self.clock() - int(issued) <= self.lifetime
 
 
-class LoginRefused(Exception):
-    """The login was refused; ``message`` says why, in Chinese; ``status`` is the HTTP status."""
+class Refused(Exception):
+    """A login or a POST refused; ``message`` says why, in Chinese; ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, status: int, message: str):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.status, self.message = status, message
 
 
 @dataclass(frozen=True)
@@ -176,33 +176,26 @@ class Account(BaseUser):
         return True
 
     @property
-    def display_name(self) -> str:
-        return self.name
-
-    @property
     def role_label(self) -> str:
         return ROLES.get(self.role, self.role)
 
     def may(self, action: str) -> bool:
-        return may(self.role, action)
+        return self.role in MAY[action]
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def log_in(db: Database, throttle: Throttle, name: str, password: str, address: str,
-           hours: float) -> str:
-    """Check the password and open a session; returns the cookie's token. LoginRefused when it fails.
-
-    The try is counted before the password is checked and forgotten when it succeeds. Every failure and
-    every lockout is logged with the name as typed and the address."""
-    name = (one_line(name, 100) or "")
+def log_in(db: Database, throttle: Throttle, name: str, password: str, address: str, hours: float) -> str:
+    """Check the password and open a session; returns the cookie's token. Refused when it fails; every
+    failure and lockout is logged with the name as typed and the address."""
+    name = one_line(name, 100) or ""
     attempt = throttle.begin(db, name, address)
     if attempt.id is None:
         log.warning("工作台登录被拒绝（%s已锁定）：账号“%s”，地址 %s",
                     "账号" if attempt.locked == "account" else "该地址", name, address)
-        raise LoginRefused(f"登录失败次数过多，请 {max(1, round(attempt.wait_seconds / 60))} 分钟后再试。", 429)
+        raise Refused(429, f"登录失败次数过多，请 {max(1, round(attempt.wait_seconds / 60))} 分钟后再试。")
     user = db.accounts.get(name) if name else None
     good = verify_password(password, user.password_hash if user else _dummy_hash()) and user is not None
     if not good:
@@ -212,7 +205,7 @@ def log_in(db: Database, throttle: Throttle, name: str, password: str, address: 
                         name, attempt.account_tries, throttle.window, address)
         if attempt.address_tries >= throttle.per_address:
             log.warning("地址 %s 登录失败 %d 次，锁定 %d 秒", address, attempt.address_tries, throttle.window)
-        raise LoginRefused("账号或密码不正确。", 401)
+        raise Refused(401, "账号或密码不正确。")
     db.accounts.clear_logins(name)
     token = secrets.token_urlsafe(32)
     db.accounts.start_session(user.id, token_hash(token), secrets.token_urlsafe(32),
@@ -221,10 +214,9 @@ def log_in(db: Database, throttle: Throttle, name: str, password: str, address: 
 
 
 def unlock_account(db: Database, name: str, actor: str | None = None) -> int:
-    """Lift the account's lockout (forget its failed logins), audited as ``user_unlocked``; returns how many
-    failures were forgotten. UsageError for an unknown account."""
+    """Forget the account's failed logins (audited as ``user_unlocked``); how many there were."""
     if db.accounts.get(name) is None:
-        raise UsageError(f"没有名为“{name}”的账号。", "请用 intake user list 查看账号。")
+        raise _no_account(name)
     cleared = db.accounts.clear_logins(name)
     db.audit.record("user_unlocked", {"name": name, "failures": cleared}, actor=actor)
     return cleared

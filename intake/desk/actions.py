@@ -134,22 +134,20 @@ def users_change(request: Request) -> Response:
     try:
         if what == "add":
             add_account(desk.db, name, str(form.get("role") or ""), str(form.get("password") or ""))
-            desk.db.audit.record("user_added", {"name": name, "role": str(form.get("role"))}, actor=account.name)
-            done = "added"
+            done, data = "added", {"name": name, "role": str(form.get("role"))}
         elif what == "password":
             change_password(desk.db, name, str(form.get("password") or ""))
-            desk.db.audit.record("user_password", {"name": name}, actor=account.name)
-            done = "password"
+            done, data = "password", {"name": name}
         elif what == "remove":
             if name == account.name:
                 raise UsageError("不能删除自己正在使用的账号。")
             remove_account(desk.db, name)
-            desk.db.audit.record("user_removed", {"name": name}, actor=account.name)
-            done = "removed"
+            done, data = "removed", {"name": name}
         else:
             raise UsageError("未知的操作。")
     except UsageError as exc:
         return _users(request, desk, account, error=str(exc.message), status=400)
+    desk.db.audit.record(f"user_{done}", data, actor=account.name)
     return RedirectResponse(f"/users?done={done}", status_code=303)
 
 
@@ -165,10 +163,7 @@ def score(request: Request) -> Response:
             raise UsageError(CLOSED, CLOSED_HINT)
         record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
     except IntakeError as exc:
-        status = 400 if isinstance(exc, UsageError) else 500
-        if exc.__class__.__name__ == "NotFound":
-            status = 404
-        message = exc.message + (f" {exc.hint}" if exc.hint else "")
-        return pages.entry_page(request, desk, account, error=message, status=status, given=given,
-                                comment=form.get("comment"))
-    return RedirectResponse(f"/entries/{submission_id}?done=score", status_code=303)
+        status = 500 if isinstance(exc, ChangedMeanwhile) else status_of(exc)
+        return pages.entry_page(request, desk, account, error=" ".join(filter(None, [exc.message, exc.hint])),
+                                status=status, given=given, comment=form.get("comment"))
+    return _done(submission_id, "score")

@@ -1,10 +1,7 @@
 """The desk as an ASGI app (Starlette): its routes, and what every request passes through on its way to them:
-the ``Host`` check, the security headers, the session (``AuthenticationMiddleware``), the anti-forgery check
-(``guard.CsrfGuard``); each route says what role it needs (``guard.allowed``).
-
-Routes are plain Starlette endpoints. Those that only read or write the database are plain functions, run on a
-worker thread (the database is synchronous); those that wait for long work (``jobs.py``) or stream are
-coroutines. Anything without a session is sent to ``/login`` (pages) or answered 401 (``/api/`` and files).
+the ``Host`` check, the security headers, the session and the anti-forgery check; each route says what role it
+needs (``guard.allowed``). Routes that only use the database are plain functions (run on a worker thread); those
+that wait for long work or stream are coroutines.
 """
 
 from __future__ import annotations
@@ -14,15 +11,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
-from intake.desk import (actions, exporting, files, listing, login, pages, receipts_page, scores, settings, thumbs,
-                         uploads)
+from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
 from intake.desk.base import API_PATHS, NO_SUCH_ID, PUBLIC, STATIC, Desk  # noqa: F401 (PUBLIC: the routes open to all)
-from intake.desk.guard import CsrfGuard, SessionBackend, forbidden, streamed_upload, unauthorized
+from intake.desk.guard import CsrfGuard, SessionBackend, forbidden, login, login_page, logout, unauthorized
 from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline.services import Services
 
@@ -30,9 +26,9 @@ CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 's
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 ROUTES = [
-    Route("/login", login.login_page, methods=["GET"]),
-    Route("/login", login.login, methods=["POST"]),
-    Route("/logout", login.logout, methods=["POST"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
     Route("/", pages.overview, methods=["GET"]),
     Route("/list", listing.listing, methods=["GET"]),
     Route("/entries/{submission_id:id}", pages.entry, methods=["GET"]),
@@ -67,8 +63,6 @@ ROUTES = [
 
 async def _not_found(request: Request, exc: HTTPException) -> Response:
     """No route, or an id no work or file can have: 404 in Chinese (JSON where a script asks)."""
-    from starlette.responses import JSONResponse
-
     if request.url.path.startswith(API_PATHS):
         return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
     return Response(f"找不到这个页面。{NO_SUCH_ID}" if request.url.path.startswith("/entries/") else "找不到这个页面。",
@@ -101,14 +95,13 @@ class SecurityHeaders:
 
 
 def create_app(config: Config, services: Services, hosts: frozenset[str] | None = None) -> Starlette:
-    """The desk's app; ``hosts``: the names it answers to besides loopback's (default: ``desk.host`` and
-    ``desk.allowed_hosts``)."""
+    """The desk's app; ``hosts``: the names it answers to besides loopback's."""
     middleware = [   # outermost first
         Middleware(SecurityHeaders),
         Middleware(HostGuard, hosts=hosts if hosts is not None else
                    allowed_hosts(config.desk.host, config.desk.allowed_hosts)),
         Middleware(AuthenticationMiddleware, backend=SessionBackend()),
-        Middleware(CsrfGuard, streamed=streamed_upload),
+        Middleware(CsrfGuard),
     ]
     app = Starlette(routes=ROUTES, middleware=middleware,
                     exception_handlers={401: unauthorized, 403: forbidden, 404: _not_found})

@@ -1,13 +1,9 @@
 """What every page of the desk shares, and imports none of them: the ``Desk`` (config, services, templates, the
-views built once per state of the database, the jobs that make pictures and run long work) and ``Seen``, the
-desk as one account sees it. The app (``app.py``) and the guard (``guard.py``) are put together from these.
+views built once per state of the database, the jobs) and ``Seen``, the desk as one account sees it.
 
-The ``desk`` a page works with is the desk as its account sees it (``Seen``): under blind review
-(``contest.scoring.blind``) a reviewer's ``desk.views()``, ``desk.derived()`` and ``desk.view()`` are blind
-(``intake/blind.py``), and templates get ``blind``. Until scoring is closed (``contest.scoring.reveal``), a
-judge's are ``sealed`` as well: they hold the judge's own decisions only, and pages show no aggregate. Pages
-show submissions through these, never from the database directly, so that a page added later is blind and
-sealed too.
+Pages show submissions through ``Seen``, never from the database directly, so that a page added later is blind
+(a reviewer under ``contest.scoring.blind``) and sealed (a judge's own decisions only, no aggregate, until
+scoring is closed) too.
 """
 
 from __future__ import annotations
@@ -60,25 +56,12 @@ class IdConvertor(Convertor[int]):
     def convert(self, value: str) -> int:
         return int(value)
 
-    def to_string(self, value: int) -> str:
-        return str(int(value))
-
 
 register_url_convertor("id", IdConvertor())
 
 
-def id_of(text: str) -> int | None:
-    """An id given in a query string, or None when no id could be it."""
-    text = text.strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text.lstrip("0") or "0") <= ID_DIGITS else None
-
-
 class Desk:
     """What every page shares: the config, the services, the login throttle, the templates and the jobs."""
-
-    blind = False   # the desk itself sees everything; see ``Seen``
-    sealed = False
-    judge = None
 
     def __init__(self, config: Config, services: Services):
         self.config = config
@@ -98,10 +81,8 @@ class Desk:
         self.work = Jobs("work", LONG_WORKERS, retry_seconds=0)   # rechecks and exports started from a page
 
     def views(self, blind: bool = False, mark: tuple[int, int] | None = None) -> list[dict[str, Any]]:
-        """``submission_views`` of every submission, built again only when something changed since (with 2,000
-        works it takes a second or more; twenty reviewers must not each wait for their own). Read-only.
-        ``blind``: as a judge under blind review sees them; ``mark``: the database's change mark, when the
-        caller read it already (one read per page: see ``Seen``)."""
+        """``submission_views`` of every submission (read-only), built again only when something changed since:
+        with 2,000 works it takes a second or more, and twenty reviewers must not each wait for their own."""
         mark = mark or self.db.submissions.change_mark()
         with self._views_lock:
             if self._views is None or self._views[0] != mark:
@@ -116,8 +97,7 @@ class Desk:
 
     def derived(self, name: str, build: Callable[[list[dict[str, Any]]], Any], blind: bool = False,
                 mark: tuple[int, int] | None = None) -> Any:
-        """``build(views)``, kept as long as the views are (the list's rows, rendered once for everyone;
-        once more for everyone under blind review)."""
+        """``build(views)``, kept as long as the views are."""
         views = self.views(blind, mark)
         key = f"{name}#blind" if blind else name
         with self._views_lock:
@@ -125,23 +105,9 @@ class Desk:
                 self._derived[key] = build(views)
             return self._derived[key]
 
-    def view(self, view: dict[str, Any]) -> dict[str, Any]:
-        return view
-
-    def all_views(self) -> list[dict[str, Any]]:
-        return self.views()
-
     def scoring_closed(self, mark: tuple[int, int] | None = None):
         """The admin's 结束评分 in force (its event), or None while scoring is open. Read once per state."""
         return self.derived("#scoring", lambda views: scoring_closed(self.db), mark=mark)
-
-    def revealed(self, mark: tuple[int, int] | None = None) -> bool:
-        """Whether judges may see aggregates and each other's decisions (``contest.scoring.reveal``)."""
-        return self.config.contest.scoring.reveal == "always" or self.scoring_closed(mark) is not None
-
-    def unit_names(self) -> UnitNames:
-        """Every name of a unit, for masking (kept as long as the views are)."""
-        return self.derived("#unit_names", lambda views: UnitNames.of(self.config.contest, views))
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(account=account, **context)
@@ -194,7 +160,8 @@ class Seen:
     def sealed(self) -> bool:
         """A judge while scoring is open: sees their own scores, decisions and notes only, and no aggregate."""
         if self._sealed is None:
-            self._sealed = self.judge is not None and not self.desk.revealed(self._change_mark())
+            self._sealed = self.judge is not None and self.config.contest.scoring.reveal != "always" and \
+                self.desk.scoring_closed(self._change_mark()) is None
         return self._sealed
 
     def all_views(self) -> list[dict[str, Any]]:
@@ -217,10 +184,10 @@ class Seen:
 
     def view(self, view: dict[str, Any]) -> dict[str, Any]:
         """A view (or a page's dict built on one) as this account may see it."""
-        seen = blind_view(view, self.desk.unit_names()) if self.blind else view
-        return own_decisions(seen, self.judge) if self.sealed else seen
+        if self.blind:   # every name of a unit, kept as long as the views are
+            names = self.desk.derived("#unit_names", lambda views: UnitNames.of(self.config.contest, views))
+            view = blind_view(view, names)
+        return own_decisions(view, self.judge) if self.sealed else view
 
     def render(self, template: str, account: Account | None, status: int = 200, **context: Any) -> HTMLResponse:
         return self.desk.render(template, account, status, blind=self.blind, sealed=self.sealed, **context)
-
-

@@ -1,17 +1,13 @@
 """Connections the desk keeps: a request's headers must arrive within a few seconds, and one address may hold
 only so many connections at once.
 
-uvicorn counts every open connection towards ``limit_concurrency`` and answers 503 past it, but it times out
-only idle connections *between* requests (keep-alive): a connection that sends nothing, or half a request
-line, stays open for good. Two hundred of them from one machine would shut the desk for everyone. uvicorn has
-no setting for either bound, so its HTTP/1.1 protocol (h11) is extended here through the class it takes as
-``http=``: the timer and the count live beside the protocol's own, and what a request is waiting for is
-read from h11's public connection state.
+uvicorn times out only idle connections *between* requests: a connection that sends nothing, or half a request
+line, stays open for good, and two hundred of them from one machine would shut the desk for everyone. uvicorn has
+no setting for either bound, so its h11 protocol is extended through the class it takes as ``http=``.
 
-Past the cap, a new connection from the address takes the place of that address's oldest connection still
-waiting for a request's head (silent, half-sent, or idle between requests): a machine flooding the desk with
-empty connections keeps closing its own, and a request from the same machine, which sends its head at once,
-still gets through. Only when all of them are busy with requests is the new connection refused.
+Past the cap, a new connection takes the place of its address's oldest connection still waiting for a request's
+head: a machine flooding the desk with empty connections closes its own, and a real request from it still gets
+through. Only when all of them are busy with requests is the new connection refused.
 """
 
 from __future__ import annotations
@@ -32,6 +28,7 @@ def guarded_protocol(header_timeout: float, per_address: int) -> type[H11Protoco
     """An HTTP/1.1 protocol class for one server, with its own count of connections per address."""
 
     class GuardedH11Protocol(H11Protocol):
+        # Each server counts its own connections (a class per server).
         open_per_address: dict[str, dict[GuardedH11Protocol, None]] = {}   # in the order they opened
         warned_at: dict[str, float] = {}
 
@@ -42,17 +39,14 @@ def guarded_protocol(header_timeout: float, per_address: int) -> type[H11Protoco
             others = self.open_per_address.setdefault(self.address, {})
             if len(others) >= per_address:
                 self._warn_flood()
-                waiting = next((c for c in others if c.waiting() and not c.transport.is_closing()), None)
+                waiting = next((c for c in others if c.conn.their_state is h11.IDLE and not c.transport.is_closing()),
+                               None)
                 if waiting is None:
                     transport.abort()
                     return
                 waiting.transport.abort()   # its connection_lost takes it off the list
             others[self] = None
             self._start_header_timer()
-
-        def waiting(self) -> bool:
-            """No request of this connection is under way: it waits for the next one's head (or for its first)."""
-            return self.conn.their_state is h11.IDLE
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -92,8 +86,4 @@ def guarded_protocol(header_timeout: float, per_address: int) -> type[H11Protoco
                 self.warned_at[self.address] = now
                 log.warning("来自 %s 的连接超过 %d 个：新连接取代其中最早的空闲连接（desk.max_connections_per_address）",
                             self.address, per_address)
-
-    # Each server counts its own connections.
-    GuardedH11Protocol.open_per_address = {}
-    GuardedH11Protocol.warned_at = {}
     return GuardedH11Protocol

@@ -1,10 +1,7 @@
-"""报送 as one zip, written as it is sent: the same works, numbering and names as ``intake export``
-(``plan_export``), each file's SHA-256 checked before it goes in (a file missing or damaged in the store is left
-out and said so, as the folder export does), then 汇总表.xlsx and the manifest (``.intake-export.json``).
-
-``zipfile`` writes into a sink that is emptied after every chunk, so at most a chunk is held however large the
-export; the videos are stored as they are (``ZIP_STORED``: they do not compress, and storing costs nothing).
-The response runs this generator on a worker thread, one chunk at a time.
+"""报送 as one zip, written as it is sent: the same works, numbering and names as ``intake export``, each file's
+SHA-256 checked before it goes in (a file missing or damaged is left out and said so), then 汇总表.xlsx and the
+manifest. ``zipfile`` writes into a sink emptied after every chunk, so at most a chunk is held however large the
+export; the videos are stored as they are (``ZIP_STORED``: they do not compress).
 """
 
 from __future__ import annotations
@@ -33,9 +30,6 @@ class Sink(io.RawIOBase):
         super().__init__()
         self._parts: list[bytes] = []
 
-    def writable(self) -> bool:
-        return True
-
     def write(self, data) -> int:
         self._parts.append(bytes(data))
         return len(data)
@@ -56,7 +50,7 @@ def zip_chunks(works: list[WorkExport], store: FileStore, contest_name: str, exp
     """The zip's bytes chunk by chunk; ``written()`` is called once the last of them is made."""
     sink = Sink()
     files: list[WrittenFile] = []
-    stamp = _local_tuple(exported_at)
+    stamp = exported_at.astimezone(SHANGHAI).timetuple()[:6]   # local, as the bureau's clocks read it
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for work in works:
             for item in work.exported:
@@ -91,8 +85,3 @@ def _verify(path: Path, sha256: str) -> Skip | None:
     except FileNotFoundError:
         return Skip.MISSING
     return None if same else Skip.CORRUPT
-
-
-def _local_tuple(at: datetime) -> tuple[int, int, int, int, int, int]:
-    """A zip's time (local, as the bureau's clocks read it: Beijing time)."""
-    return at.astimezone(SHANGHAI).timetuple()[:6]

@@ -1,10 +1,6 @@
-"""报送 from the desk (admins), by the same rules as ``intake export``, in either of two ways:
-
-- **as one zip download** (``/export/zip``): the videos, 汇总表.xlsx and the manifest, saved by the browser on
-  the reviewer's own computer (``export_zip.py``);
-- **into a folder on the computer that runs the tool** (``/export``): a job (``jobs.py``) whose progress the page
-  shows, then every shortlisted work and file told ✓ or ✗ with the reason, and the 汇总表.xlsx it wrote for
-  download.
+"""报送 from the desk (admins), by the same rules as ``intake export``: as one zip download (``/export/zip``,
+``export_zip.py``), or into a folder on the computer that runs the tool (``/export``, a job whose progress and
+then result, file by file, the page shows).
 """
 
 from __future__ import annotations
@@ -38,15 +34,15 @@ def export_page(request: Request) -> Response:
     desk, account = seen(request), request.user
     job = desk.work.get(request.query_params.get("job", ""))
     if job is None or job.key != EXPORT_JOB:
-        return _page(desk, request, account)
+        return _page(desk, account)
     if job.state == "done":
-        return _page(desk, request, account, result=job.result["shown"], target=job.result["target"])
+        return _page(desk, account, result=job.result["shown"], target=job.result["target"])
     if job.state == "failed":
-        return _page(desk, request, account, status=job.status, error=job.error)
-    return _page(desk, request, account, job={"id": job.id, "progress": job.progress, "seconds": job.seconds()})
+        return _page(desk, account, status=job.status, error=job.error)
+    return _page(desk, account, job={"id": job.id, "progress": job.progress, "seconds": job.seconds()})
 
 
-def _page(desk: Desk, request: Request, account, *, status: int = 200, error: str | None = None,
+def _page(desk: Desk, account, *, status: int = 200, error: str | None = None,
           result: dict[str, Any] | None = None, target: str = "", job: dict[str, Any] | None = None) -> Response:
     shortlisted = sum(1 for v in desk.views() if v["decision"] and v["decision"]["decision"] == "shortlist")
     return desk.render("export.html.j2", account, status=status, error=error, result=result, target=target,
@@ -55,15 +51,13 @@ def _page(desk: Desk, request: Request, account, *, status: int = 200, error: st
 
 @allowed("export")
 async def export_run(request: Request) -> Response:
-    """Export into the folder given (an absolute path on the computer running the tool); ``replace`` as
-    ``--replace``. Run as a job: answered with the result when it is done within ``jobs.ANSWER_WITHIN``, else sent to its
-    progress."""
+    """Export into the folder given (an absolute path) as a job; ``replace`` as ``--replace``."""
     desk, account, form = seen(request), request.user, form_of(request)
     target = str(form.get("directory") or "").strip()
     replace = form.get("replace") == "1"
 
     def refused(message: str, status: int = 400) -> Response:
-        return _page(desk, request, account, status=status, error=message, target=target)
+        return _page(desk, account, status=status, error=message, target=target)
 
     if not target or not Path(target).is_absolute():
         return await run_in_threadpool(refused, RELATIVE)
@@ -90,20 +84,19 @@ async def export_run(request: Request) -> Response:
         return Response(status_code=303, headers={"location": f"/export?job={job.id}"})
     if job.state == "failed":
         return await run_in_threadpool(refused, job.error, job.status)
-    return await run_in_threadpool(lambda: _page(desk, request, account, result=job.result["shown"], target=target))
+    return await run_in_threadpool(lambda: _page(desk, account, result=job.result["shown"], target=target))
 
 
 @allowed("export")
 async def export_zip(request: Request) -> Response:
-    """The export as one zip, streamed to the browser as it is written (never held whole); the audit log records
-    it once the last byte is written."""
+    """The export as one zip, streamed as it is written; audited once the last byte is written."""
     desk, account = seen(request), request.user
     exported_at = datetime.now(timezone.utc)
     try:
         works = await run_in_threadpool(lambda: plan_export(desk.views(), desk.store))
     except UsageError as exc:
         refused = " ".join(filter(None, [exc.message, exc.hint]))
-        return await run_in_threadpool(lambda: _page(desk, request, account, status=400, error=refused))
+        return await run_in_threadpool(lambda: _page(desk, account, status=400, error=refused))
     name = zip_name(exported_at)
 
     def written() -> None:
@@ -115,7 +108,7 @@ async def export_zip(request: Request) -> Response:
 
 
 def result_of(result: ExportResult) -> dict[str, Any]:
-    """The export as the page tells it: each shortlisted work, each of its files (✓ name or ✗ why), the totals."""
+    """The export as the page tells it: each shortlisted work and file (✓ name or ✗ why), the totals."""
     works = []
     for work in result.works:
         files = [{"original": item.file["original_name"], "name": item.name, "forced": item.forced,

@@ -1,11 +1,9 @@
-"""Stored files by their id (never by a path): the video with HTTP Range (206) so that the player can
-seek, the download under its original name, and the original of a repaired file (kept as evidence). The
-poster frame is ``thumbs.py``'s.
+"""Stored files by their id (never by a path): the video with HTTP Range (206) so that the player can seek, the
+download under its original name, and the original of a repaired file (kept as evidence).
 
-A judge under blind review gets neither the stored file nor its name: a sender's container tags (title, artist,
-comment, a phone's GPS position, chapter names) travel with a file and any player shows them. Play and
-download give such a judge a copy without them (``copy_without_metadata``: lossless, made once per content,
-kept under ``data/blind``), named after the work's number; the original as it arrived is refused.
+A judge under blind review gets neither the stored file nor its name: a sender's container tags (title, comment,
+a phone's GPS position) travel with a file and any player shows them. Such a judge gets a copy without them
+(``copy_without_metadata``, made once per content under ``data/blind``), named after the work's number.
 """
 
 from __future__ import annotations
@@ -38,12 +36,8 @@ NO_COPY = "匿名评审时只提供 MP4 视频（去掉了文件信息的副本�
 COPY_BUSY = "视频正在准备，请稍后再试。"
 
 
-REPAIRED_SUFFIX = ".mp4"   # what a remux or a shrink makes, whatever the sender's file was
-
-
 def stored_file(desk: Desk, file_id: int, original: bool = False) -> tuple[StoredFile, Path] | None:
-    """(media file, its path in the store), or None when there is no such file or it was never kept
-    (``original``: the content as it arrived, of a repaired file)."""
+    """(media file, its path in the store), or None when there is none (``original``: a repaired file's)."""
     found = desk.db.submissions.stored_file(file_id, original)
     if found is None or found[1] is None:
         return None
@@ -102,20 +96,15 @@ def _attachment(media: StoredFile, path: Path, repaired: bool) -> Response:
     # A zip's video is named "作品.zip/文件夹/视频.mp4": the video's own name.
     name = clean_name(base_name(media.original_name) or f"文件{media.position + 1}")
     if repaired:
-        name = clean_name(stem_of(name) + REPAIRED_SUFFIX)
+        name = clean_name(stem_of(name) + ".mp4")   # what a remux or a shrink makes, whatever the file was
     return FileResponse(path, filename=name, media_type="application/octet-stream")
 
 
-def blind_copy_path(desk: Desk, sha256: str) -> Path:
-    return desk.config.storage.data_dir / "blind" / sha256[:2] / f"{sha256}.mp4"
-
-
 async def _blind(desk: Desk, media: StoredFile, path: Path, answer: Callable[[Path], Response]) -> Response:
-    """``answer`` with the copy of the stored MP4 without its tags (made by a job on the first request), or why
-    not."""
+    """``answer`` with the copy of the stored MP4 without its tags (made by a job on the first request)."""
     if media.container != "mp4":
         return JSONResponse({"error": NO_COPY}, status_code=403)
-    target = blind_copy_path(desk, media.sha256)
+    target = desk.config.storage.data_dir / "blind" / media.sha256[:2] / f"{media.sha256}.mp4"
     if not target.is_file():
         def work(job: Job) -> None:
             job.report("正在准备去掉文件信息的视频副本……")

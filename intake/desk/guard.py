@@ -1,22 +1,20 @@
-"""Who may do what on the desk, checked in one place each.
+"""Who may do what on the desk, checked in one place each, and logging in and out.
 
-- **Who** (``SessionBackend``, for Starlette's ``AuthenticationMiddleware``): the account of the session cookie,
-  with the actions its role may do as its scopes. A route says what it needs with ``allowed(action)``
-  (Starlette's ``requires``); without a session a page is sent to ``/login`` and a script's address answers
-  401, and an account whose role may not do it is told so (403).
-- **Forged requests** (``CsrfGuard``, an ASGI middleware): every POST must carry the session's token (the
-  ``csrf`` form field or the ``X-CSRF-Token`` header); the login form its own, one this server made and also set
-  in a cookie. A form's body is read here, bounded by ``MAX_FORM_BYTES`` (also when sent without a length), and
-  kept for the page (``form_of``); an upload's body is not held: its token must come first, in the header or as
-  the form's first field, and the rest streams on to the page. A browser that says the request comes from
-  another site (``Sec-Fetch-Site: cross-site``) is refused whatever it carries.
+- **Who** (``SessionBackend``): the account of the session cookie, with its role's actions as its scopes; a route
+  says what it needs with ``allowed(action)``. Without a session a page is sent to ``/login`` and a script's
+  address answers 401; a role that may not do it is told so (403).
+- **Forged requests** (``CsrfGuard``): every POST must carry the session's token (the ``csrf`` field or the
+  ``X-CSRF-Token`` header); the login form its own, made by this server and also set in a cookie. A form's body
+  is read here, bounded by ``MAX_FORM_BYTES`` even without a length, and kept for the page (``form_of``); an
+  upload's token must come first (header or first field) and the rest streams on. ``Sec-Fetch-Site:
+  cross-site`` is refused whatever it carries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Any, Callable
+from typing import Callable
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -28,7 +26,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.desk.accounts import MAY, Account, account_of
+from intake.desk.accounts import MAY, Account, Refused, account_of, log_in
 from intake.desk.base import API_PATHS, COOKIE, CSRF_REFUSED, LOGIN_COOKIE, MAX_FORM_BYTES, Desk, Seen
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -57,9 +55,8 @@ class SessionBackend(AuthenticationBackend):
 
 
 def allowed(action: str | None = None) -> Callable:
-    """An endpoint for a signed-in account (401, see ``unauthorized``) whose role may do ``action`` when one is
-    named (403, see ``forbidden``): Starlette's ``requires``. Marked ``guarded`` for the test that walks every
-    route."""
+    """An endpoint for a signed-in account (401) whose role may do ``action`` when one is named (403): Starlette's
+    ``requires``, marked ``guarded`` for the test that walks every route."""
 
     def wrap(endpoint: Callable) -> Callable:
         guarded = requires("authenticated", status_code=401)(requires(action)(endpoint) if action else endpoint)
@@ -82,9 +79,38 @@ async def forbidden(request: Request, exc: HTTPException) -> Response:
     return request.app.state.desk.refused(request.url.path, account, 403, f"{account.role_label}账号不能进行此操作。")
 
 
+# -- logging in and out ------------------------------------------------------------------------------------------
+async def login_page(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    return await run_in_threadpool(desk.login_form, request, None, 200)
+
+
+async def login(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    form = form_of(request)
+    address = request.client.host if request.client else "?"
+    try:
+        token = await run_in_threadpool(log_in, desk.db, desk.throttle, str(form.get("username") or ""),
+                                        str(form.get("password") or ""), address, desk.config.desk.session_hours)
+    except Refused as exc:
+        return await run_in_threadpool(desk.login_form, request, exc.message, exc.status)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
+                        max_age=int(desk.config.desk.session_hours * 3600), secure=request.url.scheme == "https")
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@allowed()
+def logout(request: Request) -> Response:
+    request.app.state.desk.db.accounts.end_session(request.user.token_hash)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
 def seen(request: Request) -> Seen:
-    """The desk as the request's account sees it (a page that only reads asks the database once whether
-    anything changed)."""
+    """The desk as the request's account sees it."""
     return Seen(request.app.state.desk, request.user, reading=request.method in SAFE_METHODS)
 
 
@@ -94,19 +120,11 @@ def form_of(request: Request) -> FormData:
 
 
 # -- forged requests --------------------------------------------------------------------------------------------
-class PostRefused(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 class CsrfGuard:
-    """ASGI middleware after the authentication: a POST without the right token is refused before any page
-    runs (see the module's docstring). ``streamed(path)``: the routes whose body is an upload, not held."""
+    """ASGI middleware after the authentication: a POST without the right token is refused before any page runs."""
 
-    def __init__(self, app: ASGIApp, streamed: Callable[[str], bool]):
+    def __init__(self, app: ASGIApp):
         self.app = app
-        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
@@ -119,22 +137,28 @@ class CsrfGuard:
             return await self.app(scope, receive, send)   # nothing to forge: ``allowed`` sends it to the login
         try:
             if request.headers.get("sec-fetch-site") == "cross-site":
-                raise PostRefused(403, CSRF_REFUSED)
-            if not login and self.streamed(scope["path"]):
+                raise Refused(403, CSRF_REFUSED)
+            if not login and streamed_upload(scope["path"]):
                 receive = await self._upload_token(request, receive, user)
             else:
                 receive = await self._form_token(request, receive, user if not login else None)
-        except PostRefused as exc:
-            response = await self._refusal(request, user, login, exc)
-            if not body.ended and exc.status != 408 and _declared(request) <= DRAIN_BYTES:
+        except Refused as exc:
+            desk: Desk = request.app.state.desk
+            if login and exc.status == 403:   # the form again, with a token of its own
+                response = await run_in_threadpool(desk.login_form, request, exc.message, 403)
+            elif login:
+                response = PlainTextResponse(exc.message, status_code=exc.status)
+            else:
+                response = desk.refused(request.url.path, user, exc.status, exc.message)
+            if not body.ended and exc.status != 408 and declared_length(request) <= DRAIN_BYTES:
                 await _drain(body, _idle_seconds(request))
             return await response(scope, body, send)
         await self.app(scope, receive, send)
 
     async def _form_token(self, request: Request, receive: Receive, account: Account | None) -> Receive:
         """Read the form (bounded), check its token, keep it for the page; the body is replayed to it."""
-        if _declared(request) > MAX_FORM_BYTES:
-            raise PostRefused(413, TOO_LARGE)
+        if declared_length(request) > MAX_FORM_BYTES:
+            raise Refused(413, TOO_LARGE)
         # A form's body (a login, a decision) is small: one that stalls for desk.header_timeout_seconds is given
         # up, else connections that send their head and then stall in the body would hold the desk's slots for
         # good (the header timeout ends only those that stall before the body).
@@ -144,20 +168,20 @@ class CsrfGuard:
             try:
                 message = await asyncio.wait_for(receive(), idle)
             except asyncio.TimeoutError:
-                raise PostRefused(408, FORM_STALLED) from None
+                raise Refused(408, FORM_STALLED) from None
             if message["type"] != "http.request":
-                raise PostRefused(400, BAD_FORM)   # the client went away
+                raise Refused(400, BAD_FORM)   # the client went away
             messages.append(message)
             size += len(message.get("body", b""))
             if size > MAX_FORM_BYTES:
-                raise PostRefused(413, TOO_LARGE)
+                raise Refused(413, TOO_LARGE)
             if not message.get("more_body", False):
                 break
         replay = _replaying(messages, receive)
         try:
             form = await Request(request.scope, replay).form(max_files=0, max_fields=100)
         except HTTPException:
-            raise PostRefused(400, BAD_FORM) from None
+            raise Refused(400, BAD_FORM) from None
         token = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
         desk: Desk = request.app.state.desk
         if account is not None:
@@ -166,7 +190,7 @@ class CsrfGuard:
             expected = request.cookies.get(LOGIN_COOKIE) or ""
             good = bool(expected) and hmac.compare_digest(token, expected) and desk.login_forms.valid(token)
         if not good:
-            raise PostRefused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
+            raise Refused(403, LOGIN_EXPIRED if account is None else CSRF_REFUSED)
         request.scope.setdefault("state", {})["form"] = form
         return _replaying(messages, receive)
 
@@ -176,11 +200,11 @@ class CsrfGuard:
         header = request.headers.get("x-csrf-token")
         if header is not None:
             if not hmac.compare_digest(header, account.csrf):
-                raise PostRefused(403, CSRF_REFUSED)
+                raise Refused(403, CSRF_REFUSED)
             return receive
         kind, params = parse_options_header(request.headers.get("content-type"))
         if kind != b"multipart/form-data" or not params.get(b"boundary"):
-            raise PostRefused(400, "上传的内容格式不对，请用页面上的表单补登。")
+            raise Refused(400, "上传的内容格式不对，请用页面上的表单补登。")
         first = FirstPart()
         parser = MultipartParser(params[b"boundary"], first.callbacks())
         messages, size = [], 0
@@ -188,7 +212,7 @@ class CsrfGuard:
             while not first.ended:
                 message = await receive()
                 if message["type"] != "http.request":
-                    raise PostRefused(400, BAD_FORM)
+                    raise Refused(400, BAD_FORM)
                 messages.append(message)
                 chunk = message.get("body", b"")
                 size += len(chunk)
@@ -201,59 +225,63 @@ class CsrfGuard:
                 if first.ended or first.is_file or size > FIRST_PART_BYTES or not message.get("more_body"):
                     break
         except FormParserError:
-            raise PostRefused(400, BAD_FORM) from None
+            raise Refused(400, BAD_FORM) from None
         if not (first.ended and first.name == "csrf" and hmac.compare_digest(first.text(), account.csrf)):
-            raise PostRefused(403, CSRF_REFUSED)
+            raise Refused(403, CSRF_REFUSED)
         return _replaying(messages, receive)
 
-    async def _refusal(self, request: Request, user: Any, login: bool, exc: PostRefused) -> Response:
-        desk: Desk = request.app.state.desk
-        if login:
-            if exc.status == 403:   # the form again, with a token of its own
-                return await run_in_threadpool(desk.login_form, request, exc.message, 403)
-            return PlainTextResponse(exc.message, status_code=exc.status)
-        return desk.refused(request.url.path, user, exc.status, exc.message)
 
-
-class FirstPart:
-    """Callbacks of a streaming multipart parser that note the first part's name and value (bounded)."""
+class PartReader:
+    """Callbacks of a streaming multipart parser that read each part's ``Content-Disposition``; the hooks
+    ``part(options)``, ``data``, ``end`` and ``finished`` are the subclass's."""
 
     def __init__(self):
-        self.name: str | None = None
-        self.is_file = False
-        self.ended = False
         self._header = (bytearray(), bytearray())
         self._disposition = b""
         self._value = bytearray()
-        self._parts = 0
+        self.parts = 0
 
     def callbacks(self) -> dict:
         return {"on_part_begin": self._begin, "on_header_field": lambda d, s, e: self._header[0].extend(d[s:e]),
                 "on_header_value": lambda d, s, e: self._header[1].extend(d[s:e]),
-                "on_header_end": self._header_end, "on_headers_finished": self._headers_finished,
-                "on_part_data": self._data, "on_part_end": self._end}
+                "on_header_end": self._header_end,
+                "on_headers_finished": lambda: self.part(parse_options_header(self._disposition)[1]),
+                "on_part_data": lambda d, s, e: self.data(d[s:e]), "on_part_end": self.end, "on_end": self.finished}
 
     def _begin(self) -> None:
-        self._parts += 1
+        self.parts += 1
+        self._disposition = b""
 
     def _header_end(self) -> None:
         name, value = self._header
-        if self._parts == 1 and bytes(name).strip().lower() == b"content-disposition":
+        if bytes(name).strip().lower() == b"content-disposition":
             self._disposition = bytes(value)
         self._header = (bytearray(), bytearray())
 
-    def _headers_finished(self) -> None:
-        if self._parts == 1:
-            _, options = parse_options_header(self._disposition)
+    def finished(self) -> None:
+        pass
+
+
+class FirstPart(PartReader):
+    """The first part's name and value (bounded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.name: str | None = None
+        self.is_file = False
+        self.ended = False
+
+    def part(self, options: dict) -> None:
+        if self.parts == 1:
             self.is_file = b"filename" in options
             self.name = options.get(b"name", b"").decode("utf-8", "replace")
 
-    def _data(self, data: bytes, start: int, end: int) -> None:
-        if self._parts == 1 and len(self._value) <= 1024:
-            self._value.extend(data[start:end])
+    def data(self, chunk: bytes) -> None:
+        if self.parts == 1 and len(self._value) <= 1024:
+            self._value.extend(chunk)
 
-    def _end(self) -> None:
-        if self._parts == 1:
+    def end(self) -> None:
+        if self.parts == 1:
             self.ended = True
 
     def text(self) -> str:
@@ -286,7 +314,7 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _declared(request: Request) -> int:
+def declared_length(request: Request) -> int:
     """The body's Content-Length (0 when chunked; the server has refused a malformed one already)."""
     try:
         return int(request.headers.get("content-length") or 0)
@@ -313,4 +341,3 @@ async def _drain(body: Body, idle: float) -> None:
 def streamed_upload(path: str) -> bool:
     """The upload route (``/entries/{id}/attach``): its body streams to a file, never held."""
     return path.startswith("/entries/") and path.endswith("/attach")
-

@@ -60,14 +60,11 @@ class HostGuard:
         self.app = app
         self.hosts = hosts
 
-    def allows(self, name: str | None) -> bool:
-        return name is not None and (is_loopback_name(name) or name in self.hosts)
-
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         name = host_name(Headers(scope=scope).get("host"))
-        if self.allows(name):
+        if name is not None and (is_loopback_name(name) or name in self.hosts):
             return await self.app(scope, receive, send)
         refused = PlainTextResponse(
             f"工作台不接受用“{name or '（空）'}”这个名称访问。请用本机地址（如 http://127.0.0.1:端口/）打开；"

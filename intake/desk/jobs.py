@@ -1,12 +1,8 @@
-"""Long work of the desk, done on worker threads of its own rather than in a request: the pictures made from a
-stored video (posters, strips, finding stills, the copies blind judges get), and a recheck or an export started
-from a page. A request starts a job (or finds the one already under way for the same thing) and waits for it
-without holding a thread, for a few seconds at most; a page that asks again, or polls ``/api/jobs/{id}``, sees
-how far it has come.
-
-One job per key however many requests ask (twelve requests for one poster make one ffmpeg), at most
-``workers`` running at once (the rest wait their turn in order), and a job that failed is remembered for
-``retry_seconds``, so that a file ffmpeg cannot read is not tried again on every request.
+"""Long work of the desk (pictures of a stored video, the copies blind judges get, a recheck or an export started
+from a page), done on worker threads of its own rather than in a request, which waits for it without holding a
+thread. One job per key however many requests ask (twelve requests for one poster make one ffmpeg), at most
+``workers`` at once, and a failure remembered for ``retry_seconds`` so that an unreadable file is not tried again
+on every request.
 """
 
 from __future__ import annotations
@@ -38,8 +34,7 @@ class JobFailed(Exception):
 
 @dataclass
 class Job:
-    """One piece of long work: its state (``queued``, ``running``, ``done``, ``failed``), a line of progress for
-    the page, and once finished its result or why it failed."""
+    """One piece of long work: its state (``queued``, ``running``, ``done``, ``failed``), progress and outcome."""
 
     id: str
     key: str
@@ -58,7 +53,6 @@ class Job:
         return self.state in ("done", "failed")
 
     def report(self, progress: str) -> None:
-        """Called by the work as it goes: what the page shows while it runs."""
         self.progress = progress
 
     async def wait(self, seconds: float | None = None) -> bool:
@@ -87,8 +81,7 @@ class Jobs:
 
     def start(self, key: str, work: Callable[[Job], Any], owner: str | None = None, join: bool = True) -> Job | None:
         """The job for ``key``: the one queued or running (``join``; else None), or the one that failed within
-        ``retry_seconds``; else ``work(job)`` started anew. ``work`` returns the result, or raises JobFailed (any
-        other exception is logged and said as a failure too)."""
+        ``retry_seconds``; else ``work(job)`` started anew, which returns the result or raises JobFailed."""
         with self._lock:
             self._forget_old()
             found = self._by_key.get(key)

@@ -1,14 +1,12 @@
-"""The list page, one page at a time: filter, search and sort on the server over the rows of every work
-(built once per state of the database and shared by every reviewer), then one page of them rendered.
-
-With 2,000 works the whole table is over a megabyte of HTML and takes Chromium seconds to lay out; a page
-of 100 rows is a few dozen kilobytes. The query string holds the whole state (``q``, ``outcome``,
-``decision``, ``unit``, ``sort``, ``dir``, ``page``, ``size``), so that a link, a reload and the browser's
-back button keep it; the page's script fetches the same URL with ``part=rows`` to swap only the table.
+"""The list page, one page at a time: filter, search and sort on the server over the rows of every work (built
+once per state of the database), then one page of them rendered: with 2,000 works the whole table is over a
+megabyte of HTML and takes Chromium seconds to lay out. The query string holds the whole state, so that a link, a
+reload and the back button keep it; the page's script fetches the same URL with ``part=rows`` to swap the table.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -19,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from intake.desk.guard import allowed, seen
-from intake.desk.collation import pinyin_key
 from intake.desk.pages import OUTCOMES, row_of
 from intake.desk.scores import NO_SCORE, list_cells
 from intake.labels import DECISION_LABELS
+from validators.phrase import first_readings
 from validators.results import Outcome
 
 PAGE_SIZES = (50, 100, 200, 500)
@@ -31,6 +29,20 @@ MAX_QUERY_CHARS = 200
 MAX_RENDERED = 64
 _OUTCOME_ORDER = {o.value: i for i, o in enumerate(Outcome)}
 _DECISION_ORDER = {key: i for i, key in enumerate(DECISION_LABELS)}
+
+
+@functools.cache
+def _readings() -> dict[str, str]:
+    return dict(first_readings())
+
+
+def pinyin_key(text: str) -> str:
+    """``text`` spelled by pinyin (柳南区 → "liu nan qu "), as the report's table sorts with the browser's zh-CN
+    collation, then the text itself to part same-sounding words. Characters without a reading keep their place."""
+    readings = _readings()
+    return "".join(readings.get(ch, ch.lower()) + " " for ch in text) + "\0" + text
+
+
 # The sortable columns, in the table's order: (key, header, sort key of a row). Text sorts by pinyin.
 COLUMNS: list[tuple[str, str, Callable[[dict[str, Any]], Any]]] = [
     ("id", "编号", lambda r: r["id"]),
@@ -50,8 +62,8 @@ SORT_KEYS = {key: by for key, _, by in COLUMNS}
 
 @dataclass(frozen=True)
 class ListRow:
-    """A row of the list with what a search looks through, built once per database change; its sort keys are
-    made on the first sort by each column (the pinyin table loads only when someone sorts by a text column)."""
+    """A row of the list, built once per database change; its sort keys are made on the first sort by each
+    column (the pinyin table loads only when someone sorts by a text column)."""
 
     row: dict[str, Any]
     text: str
@@ -59,7 +71,11 @@ class ListRow:
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ListRow:
-        return cls(row, searchable(row))
+        """The row, and its text as shown, lower-cased, for a search to look through."""
+        parts = [f"#{row['id']}", row["unit"], row["unit_raw"], row["title"], row["contact"], row["phone"],
+                 row["sender"], row["duration_text"], row["size_text"], row["received_at"], row["outcome_label"],
+                 row["decision_label"], *row["problems"]]
+        return cls(row, "\n".join(p for p in parts if p).lower())
 
     def key(self, column: str) -> Any:
         if column not in self.keys:
@@ -113,14 +129,6 @@ class ListQuery:
         return ((not self.q or self.q.lower() in text) and (not self.outcome or row["outcome"] == self.outcome)
                 and (not self.decision or (row["decision"] or "none") == self.decision)
                 and (not self.unit or row["unit"] == self.unit))
-
-
-def searchable(row: dict[str, Any]) -> str:
-    """What a search looks through: the row's text as shown, lower-cased."""
-    parts = [f"#{row['id']}", row["unit"], row["unit_raw"], row["title"], row["contact"], row["phone"],
-             row["sender"], row["duration_text"], row["size_text"], row["received_at"], row["outcome_label"],
-             row["decision_label"], *row["problems"]]
-    return "\n".join(p for p in parts if p).lower()
 
 
 def page_of(rows: list[ListRow], query: ListQuery) -> dict[str, Any]:

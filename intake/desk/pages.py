@@ -1,9 +1,10 @@
-"""The desk's pages (overview, entry) and the JSON they and scripts read (new arrivals, a job's progress)."""
+"""The desk's pages (overview, entry, with a submission's audit log in Chinese) and the JSON they and scripts read
+(new arrivals, a job's progress)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -13,14 +14,15 @@ from core.numbers import duration_text, size_text
 from core.timefmt import local_text
 from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
-from intake.desk.base import NO_SUCH_ID, Desk, id_of
+from intake.desk.base import ID_DIGITS, NO_SUCH_ID, Desk
 from intake.desk.guard import allowed, seen
-from intake.desk.history import history_of
+from intake.desk.jobs import Job
 from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state
 from intake.desk.thumbs import strip_of
-from intake.labels import DECISION_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, check_label
+from intake.labels import (DECISION_LABELS, FIELD_LABELS, OUTCOME_LABELS, SOURCE_LABELS, STATUS_LABELS, actor_label,
+                           check_label)
 from intake.report.rows import dimensions, duration_of, forced_text, is_portrait, main_file, size_of
-from intake.review.scoring import is_scorable
+from intake.review.scoring import is_scorable, score_text
 from intake.pipeline.secrecy import finding_text, flag_summary, secrecy_marks
 from intake.pipeline.views import view_of
 from storage.check_runs import version_of
@@ -33,7 +35,7 @@ OUTCOMES = [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
 # What an action's redirect says once it is done (a fixed text, never an echo of the request).
 DONE = {"decide": "已记录评审决定。", "edit": "已保存修改。", "recheck": "已重新检查。", "same": "内容与原来相同，没有修改。",
         "score": "已保存评分。", "scoring_close": "已结束评分：评委现在可以看到作品得分、名次和其他人的评审决定，不能再修改评分。",
-        "scoring_reopen": "已重新开放评分：评委又只能看到自己的评分和决定。"}
+        "scoring_reopen": "已重新开放评分：评委又只能看到自己的评分和决定。", "attach": "已补登文件。"}
 
 
 def row_of(view: dict[str, Any]) -> dict[str, Any]:
@@ -102,16 +104,15 @@ def overview(request: Request) -> Response:
 
 @allowed()
 def api_overview(request: Request) -> Response:
-    """New arrivals after ``?after=ID`` (newest first) and, when there are any, the counts again. With
-    ``?state=`` (the change mark the page was drawn at): when anything changed since, also the counts and the
-    new ``state`` (the page then fetches its 各单位报送情况 again)."""
+    """New arrivals after ``?after=ID`` (newest first) and the counts again; with ``?state=`` (the change mark the
+    page was drawn at), when anything changed since, also the counts and the new ``state``."""
     desk = seen(request)
     given = request.query_params.get("after", "0").strip()
     if not (given.isascii() and given.isdigit()):
         return JSONResponse({"error": "after 应为作品编号。"}, status_code=400)
-    after = id_of(given)
-    if after is None:   # longer than any id can be
+    if len(given.lstrip("0") or "0") > ID_DIGITS:   # longer than any id can be
         return JSONResponse({"error": NO_SUCH_ID}, status_code=404)
+    after = int(given)
     known = request.query_params.get("state")
     state = state_of(desk.db.submissions.change_mark()) if known is not None else None
     changed = {"counts": counts_of(desk.views()), "state": state} if state is not None and state != known else {}
@@ -131,11 +132,9 @@ def api_submissions(request: Request) -> Response:
 
 @allowed()
 def api_job(request: Request) -> Response:
-    """How far a recheck or an export started from a page has come (``jobs.py``): its state, a line of progress,
-    the seconds it has run, why it failed, and where to go once it is done. Only its owner and admins see it."""
-    desk, account = seen(request), request.user
-    job = desk.work.get(request.path_params["job_id"])
-    if job is None or (job.owner != account.name and account.role != "admin"):
+    """How far a recheck or an export started from a page has come; only its owner and admins see it."""
+    job = followed_job(seen(request), request.path_params["job_id"], request.user)
+    if job is None:
         return JSONResponse({"error": "找不到这项任务（可能已结束很久，或工作台已重新启动）。"}, status_code=404)
     return JSONResponse({"state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error,
                          "next": job.result if job.state == "done" and isinstance(job.result, str) else None})
@@ -146,9 +145,8 @@ REPAIR_LABELS = {"remux": "已无损转换为 MP4（原文件保留）", "shrink
 
 
 def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playable: bool) -> list[dict[str, Any]]:
-    """What the secrecy scan found in one file, as the entry page shows it: the text read, where and when, and for
-    text on screen a still of the frame (``/findings/{file_id}/{n}``, in the order the check recorded them) with
-    the place it was read outlined; a click seeks the player there."""
+    """What the secrecy scan found in one file, as the entry page shows it; for text on screen a still of the frame
+    (``/findings/{file_id}/{n}``, in the order the check recorded them) with the place it was read outlined."""
     out, on_screen = [], 0
     for item in (f for f in found if f.get("file") == position):
         shown = {"text": item["text"], "where": item.get("where") or "", "at": item.get("seconds"),
@@ -164,6 +162,61 @@ def findings_of(found: list[dict[str, Any]], file_id: int, position: int, playab
     return out
 
 
+# The audit log as a reviewer reads it.
+KIND_LABELS = {
+    "recorded": "登记", "files_added": "补登文件", "decision": "评审决定", "edited": "修改信息",
+    "rechecked": "重新检查", "receipt_sending": "发送回执", "receipt_sent": "回执已发送",
+    "receipt_failed": "回执发送失败", "receipt_skipped": "未发送回执", "mail_seen_again": "再次收到同一封邮件",
+    "mail_content": "邮件内容标识", "moved": "移动投递文件", "scored": "评分",
+}
+
+
+def _outcome(value: Any) -> str:
+    try:
+        return OUTCOME_LABELS[Outcome(value)]
+    except ValueError:
+        return str(value)
+
+
+def event_text(kind: str, data: dict[str, Any]) -> str:
+    """What one event says; the label alone for kinds this desk does not spell out."""
+    parts: list[str] = []
+    if kind == "recorded":
+        parts.append(f"来源：{SOURCE_LABELS.get(data.get('source'), data.get('source') or '')}")
+    elif kind == "decision":
+        parts.append(DECISION_LABELS.get(data.get("decision"), str(data.get("decision"))))
+        if data.get("forced"):
+            parts.append("检查结果为不合格，评审仍决定入围")
+    elif kind == "scored":
+        parts += [f"{name} {score_text(value)}" for name, value in (data.get("scores") or {}).items()]
+        if data.get("comment"):
+            parts.append(f"评语：{data['comment']}")
+    elif kind == "files_added":
+        parts.append("、".join(str(name) for name in data.get("files", [])))
+    elif kind in ("edited", "rechecked"):
+        parts += [f"{FIELD_LABELS.get(name, name)}：{c.get('old') or '（空）'} → {c.get('new') or '（空）'}"
+                  for name, c in (data.get("changes") or {}).items()
+                  if name in FIELD_LABELS]   # not where the title came from: a code
+    elif kind in ("receipt_sending", "receipt_sent"):
+        parts.append(f"收件人：{data.get('to', '')}")
+    elif kind == "receipt_failed":
+        parts.append(str(data.get("error", "")))
+    if kind in ("decision", "edited", "rechecked") and data.get("note"):
+        parts.append(f"备注：{data['note']}")
+    outcome = data.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("old") != outcome.get("new"):
+        parts.append(f"结果：{_outcome(outcome.get('old'))} → {_outcome(outcome.get('new'))}")
+    elif isinstance(outcome, str):
+        parts.append(f"结果：{_outcome(outcome)}")
+    return "；".join(p for p in parts if p)
+
+
+def history_of(events: Iterable[Any]) -> list[dict[str, str]]:
+    """Each event, oldest first: time, who (``actor`` as stored, ``who`` as people read it), what and its details."""
+    return [{"at": local_text(e.at), "actor": e.actor, "who": actor_label(e.actor), "kind": e.kind,
+             "label": KIND_LABELS.get(e.kind, e.kind), "text": event_text(e.kind, e.data or {})} for e in events]
+
+
 @allowed()
 def entry(request: Request) -> Response:
     return entry_page(request, seen(request), request.user)
@@ -171,8 +224,7 @@ def entry(request: Request) -> Response:
 
 def entry_page(request: Request, desk: Desk, account: Account, error: str | None = None, status: int = 200,
                given: dict[str, Any] | None = None, comment: str | None = None) -> Response:
-    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores).
-    ``?job=ID``: a recheck of it is under way (its progress shows until it is done)."""
+    """The entry page; ``error`` says why an action was refused (``given``, ``comment``: the refused scores)."""
     submission_id = request.path_params["submission_id"]
     try:
         found = entry_records(desk.db, submission_id)   # one transaction, few queries: see storage/entry_reads.py
@@ -185,31 +237,31 @@ def entry_page(request: Request, desk: Desk, account: Account, error: str | None
     files = []
     for stored, f in zip(sub.files, view["files"]):
         kept = stored.position in paths and desk.store.path_of(paths[stored.position]).is_file()
+        playable = kept and f["container"] == "mp4" and bool(f["video_codec"])
         files.append({"id": stored.id, "position": stored.position + 1, "name": f["original_name"], "kept": kept,
-                      "playable": kept and f["container"] == "mp4" and bool(f["video_codec"]),
-                      "size_text": size_text(f["size_bytes"]) or "—",
+                      "playable": playable, "size_text": size_text(f["size_bytes"]) or "—",
                       "duration_text": duration_text(f["duration_seconds"]) or "—",
                       "resolution": dimensions(f) or "—", "portrait": is_portrait(f),
                       "outcome_label": OUTCOME_LABELS[Outcome(f["outcome"])], "outcome": f["outcome"],
-                      "repair": REPAIR_LABELS.get(stored.repair or ""), "has_original": bool(stored.original_sha256)})
-        files[-1]["strip"] = strip_of(stored.id, f["duration_seconds"]) if files[-1]["playable"] else []
-        files[-1]["findings"] = findings_of(view["secrecy"]["found"], stored.id, stored.position,
-                                            files[-1]["playable"])
+                      "repair": REPAIR_LABELS.get(stored.repair or ""), "has_original": bool(stored.original_sha256),
+                      "strip": strip_of(stored.id, f["duration_seconds"]) if playable else [],
+                      "findings": findings_of(view["secrecy"]["found"], stored.id, stored.position, playable)})
     checks = [{"label": check_label(c["id"]), "status": c["status"], "status_label": STATUS_LABELS[Status(c["status"])],
                "message": c["message"], "advice": c["advice"], "file": c.get("file")} for c in view["checks"]]
     main = main_file(view["files"])
     done = DONE.get(request.query_params.get("done", ""))
+    job = followed_job(desk, request.query_params.get("job", ""), account)   # the page's script follows it
     return desk.render(
         "entry.html.j2", account, status=status, view=view, row=row_of(view), files=files, checks=checks,
         resolution=dimensions(main) or "—", history=view["history"],
         scores=entry_scores(desk, account, view, given, comment, scorable=is_scorable(every)),
         decisions=DECISION_LABELS, error=error, done=done, source=SOURCE_LABELS.get(view["source"], view["source"]),
-        received_at=local_text(sub.received_at), version=version_of(sub), job=running_job(desk, request, account))
+        received_at=local_text(sub.received_at), version=version_of(sub),
+        job={"id": job.id, "state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error}
+        if job else None)
 
 
-def running_job(desk: Desk, request: Request, account: Account) -> dict[str, Any] | None:
-    """The job of ``?job=ID`` as the page shows it while it runs (its script then follows it to the end)."""
-    job = desk.work.get(request.query_params.get("job", ""))
-    if job is None or (job.owner != account.name and account.role != "admin"):
-        return None
-    return {"id": job.id, "state": job.state, "progress": job.progress, "seconds": job.seconds(), "error": job.error}
+def followed_job(desk: Desk, job_id: str, account: Account) -> Job | None:
+    """The job ``job_id`` if ``account`` may follow it: its owner or an admin."""
+    job = desk.work.get(job_id)
+    return job if job is not None and (job.owner == account.name or account.role == "admin") else None

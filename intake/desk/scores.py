@@ -1,10 +1,6 @@
-"""Scoring on the desk: the score form of the entry page (a judge's own scores), the save, each judge's
-progress on the overview, the score and rank the list sorts by, and the admin's 结束评分. The arithmetic is
-``intake/review/scoring.py``'s.
-
-Judges score on their own: until scoring is closed (``contest.scoring.reveal``: ``closed``, the default, until an
-admin closes it; ``always``), a judge (``desk.sealed``) sees only their own scores, total and progress, their own
-decisions and notes, and no work's score or rank. Once closed, scores are no longer saved."""
+"""Scoring on the desk: the entry page's score form, the save, each judge's progress, the list's score and rank
+columns, and the admin's 结束评分 (``intake/review/scoring.py`` does the arithmetic). Until scoring is closed, a
+judge (``desk.sealed``) sees only their own scores, decisions and notes, and no work's score or rank."""
 
 from __future__ import annotations
 
@@ -19,8 +15,7 @@ from intake.desk.accounts import Account
 from intake.desk.base import Desk
 from intake.desk.guard import allowed, form_of, seen
 from storage.records import JudgeScores
-from intake.review.scoring import (Progress, Standing, is_scorable, judges_of, progress, score_text, standings,
-                                   weighted_total)
+from intake.review.scoring import Progress, Standing, judges_of, progress, score_text, standings, weighted_total
 
 FIELD = "score:"   # the form field of a criterion is FIELD + its name (a criterion may be named "comment")
 NO_RANK = 999999   # sorts an entry without a rank after every ranked one
@@ -40,24 +35,22 @@ def _standings(desk: Desk) -> dict[int, Standing]:
     return desk.derived("standings", lambda views: standings(views, cards, scoring))
 
 
-def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict[str, Any] | None = None,
-                 comment: str | None = None, scorable: bool | None = None) -> dict[str, Any]:
-    """What the entry page shows of scoring: the form with the judge's own saved scores (or what was just
-    typed, when it was refused), the judge's total, the work's score and rank once they are revealed, and for
-    an admin every judge's scores. ``scorable``: as every decision says (the view may hold the judge's own only)."""
+def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict[str, Any] | None,
+                 comment: str | None, scorable: bool) -> dict[str, Any]:
+    """What the entry page shows of scoring (``given``, ``comment``: what was typed, when it was refused);
+    ``scorable``: as every decision says (the view may hold the judge's own only)."""
     scoring = desk.config.contest.scoring
     cards = desk.db.judging.scores([view["id"]])
     own = next((c for c in cards if c.judge == account.name), None)
     values = {c.name: (given or {}).get(c.name, own.values.get(c.name) if own else None) for c in scoring.criteria}
     revealed = not desk.sealed
     standing = _standings(desk).get(view["id"]) if revealed else None
-    judges = []
-    if account.role == "admin":
-        judges = [{"judge": c.judge, "values": [score_text(c.values.get(k.name)) for k in scoring.criteria],
-                   "total": score_text(weighted_total(c.values, scoring)), "comment": c.comment or ""} for c in cards]
+    judges = [{"judge": c.judge, "values": [score_text(c.values.get(k.name)) for k in scoring.criteria],
+               "total": score_text(weighted_total(c.values, scoring)), "comment": c.comment or ""}
+              for c in cards] if account.role == "admin" else []
     return {
         "criteria": scoring.criteria, "scale": scoring.scale,
-        "scorable": is_scorable(view) if scorable is None else scorable, "revealed": revealed,
+        "scorable": scorable, "revealed": revealed,
         "closed": desk.scoring_closed() is not None,
         "values": {name: "" if value is None else score_text(value) if isinstance(value, float) else str(value)
                    for name, value in values.items()},
@@ -73,8 +66,8 @@ def entry_scores(desk: Desk, account: Account, view: dict[str, Any], given: dict
 
 
 def private_history(history: list[dict[str, str]], account: Account, sealed: bool = False) -> list[dict[str, str]]:
-    """The history as ``account`` may read it: a judge reads only their own scores, and while scoring is open
-    (``sealed``) only their own decisions and notes; an admin reads all."""
+    """The history as ``account`` may read it: a judge reads only their own scores, and while ``sealed`` only
+    their own decisions and notes."""
     if account.role == "admin":
         return history
     hidden = {"scored": "（其他评委的评分不公开）"}
@@ -93,8 +86,7 @@ def overview_progress(desk: Desk) -> list[Progress]:
 
 
 def list_cells(desk: Desk) -> dict[int, dict[str, Any]]:
-    """Score and rank per entry id, for the list's two sortable columns; while scoring is open, a judge's own
-    total and no rank."""
+    """Score and rank per entry id for the list; while ``sealed``, a judge's own total and no rank."""
     if desk.sealed:
         scoring = desk.config.contest.scoring
         own = {card.submission_id: weighted_total(card.values, scoring) for card in desk.db.judging.scores(judge=desk.judge)}
@@ -106,7 +98,7 @@ def list_cells(desk: Desk) -> dict[int, dict[str, Any]]:
 
 
 def scoring_state(desk: Desk) -> dict[str, Any]:
-    """What the overview says of scoring: open or closed (by whom, when), and whether judges see aggregates."""
+    """What the overview says of scoring: open or closed (by whom, when)."""
     closed = desk.scoring_closed()
     return {"closed": closed is not None, "by": closed.actor if closed else None,
             "at": local_text(closed.at) if closed else None, "reveal": desk.config.contest.scoring.reveal,
@@ -115,8 +107,7 @@ def scoring_state(desk: Desk) -> dict[str, Any]:
 
 @allowed("scoring")
 def switch_scoring(request: Request) -> Response:
-    """The admin's 结束评分 (judges then see every score, rank and decision; no score is saved any more) and
-    重新开放评分; each is an event in the audit log."""
+    """The admin's 结束评分 and 重新开放评分, each an event in the audit log."""
     desk, account, form = seen(request), request.user, form_of(request)
     what = str(form.get("do") or "")
     if what not in ("close", "reopen"):

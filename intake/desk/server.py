@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -13,20 +12,11 @@ from core.errors import IntakeError, UsageError
 from intake.config import Config
 from intake.desk.app import create_app
 from intake.desk.connections import guarded_protocol
-from intake.desk.hosts import ANY_ADDRESS, allowed_hosts
+from intake.desk.hosts import ANY_ADDRESS, allowed_hosts, is_loopback_name
 from intake.pipeline.services import Services
 
 MAX_CONNECTIONS = 200     # an office's reviewers open a few each; far more is someone holding them open
 KEEP_ALIVE_SECONDS = 5
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -54,7 +44,7 @@ def plan(config: Config, services: Services, host: str | None, port: int | None,
         raise UsageError("--certfile 和 --keyfile 必须同时指定（证书和私钥）。")
     accounts = services.db.accounts.all()
     warnings = []
-    if not is_loopback(host):
+    if not is_loopback_name(host.strip("[]")):
         if not accounts:
             raise UsageError(f"工作台要在 {host} 上对其他电脑开放，但还没有任何账号。",
                              "请先用 intake user add 名字 --role admin 创建账号。")
@@ -83,15 +73,14 @@ def server_for(config: Config, services: Services, chosen: Plan) -> uvicorn.Serv
 
 
 def serve_in_thread(server: uvicorn.Server) -> threading.Thread:
-    """Start ``server`` on a thread (for ``intake run`` and tests); stop it with ``server.should_exit = True``."""
+    """Start ``server`` on a thread; stop it with ``server.should_exit = True``."""
     thread = threading.Thread(target=server.run, name="desk", daemon=True)
     thread.start()
     return thread
 
 
 def start_desk(config: Config, services: Services, wait_seconds: float = 20) -> tuple[uvicorn.Server, Plan]:
-    """The desk of ``intake run`` (``desk.enabled``) on ``desk.host``/``desk.port``, started on a thread;
-    stop it with ``server.should_exit = True``. UsageError or IntakeError when it cannot start."""
+    """The desk of ``intake run`` started on a thread; UsageError or IntakeError when it cannot start."""
     chosen = plan(config, services, None, None, None, None)
     server = server_for(config, services, chosen)
     thread = serve_in_thread(server)

@@ -36,9 +36,7 @@ def settings_page(request: Request) -> Response:
     config = desk.config
     names = [name for name in ORDER if name in type(config).model_fields]
     names += [name for name in type(config).model_fields if name not in names and name != "source"]
-    sections = []
-    for name in names:
-        sections += sections_of(getattr(config, name), name)
+    sections = [section for name in names for section in sections_of(getattr(config, name), name)]
     return desk.render("settings.html.j2", request.user, sections=sections,
                        source=str(config.source) if config.source else "（没有配置文件，全部为默认值）")
 
@@ -53,7 +51,7 @@ def sections_of(model: BaseModel, path: str) -> list[dict[str, Any]]:
         if isinstance(value, BaseModel):
             nested += sections_of(value, key)
             continue
-        rows.append({"key": key, "label": _plain(field.description or ""), "value": shown(key, value)})
+        rows.append({"key": key, "label": (field.description or "").replace("`", ""), "value": shown(key, value)})
     return [{"path": path, "label": SECTION_LABELS.get(path, path), "rows": rows}, *nested]
 
 
@@ -106,8 +104,3 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return "；".join(f"{k}：{_text(v)}" for k, v in value.items()) if value else "（无）"
     return str(value)
-
-
-def _plain(description: str) -> str:
-    """A description as a sentence: the backticks that mark keys and values in the README dropped."""
-    return description.replace("`", "")

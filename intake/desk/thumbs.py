@@ -1,17 +1,11 @@
 """The entry page's pictures of a stored video: the player's poster frame, the strip of frames evenly spaced
-over it, and the frames where the secrecy scan found something (at the times the check recorded, large enough
-to read the text). Each set is made by one ffmpeg run, as a job (``jobs.py``: at most ``PICTURE_MAKERS`` at
-once, one per content however many requests ask, a failure remembered), and cached under the content's SHA-256
-(a second submission of the same file reuses them). Served by stored-file id and index, never by a path or a
-time the request chooses.
-
-The page does not point its images at a strip that is not there yet: it asks ``/api/pictures/{file_id}``
-(which starts the jobs) until the strip is ready, then shows it, or says the video gives no pictures; so it
-shows no broken images while they are made, and asks once per file rather than once per frame.
+over it, and the frames where the secrecy scan found something. Each set is made by one ffmpeg run as a job
+(``jobs.py``), cached under the content's SHA-256, and served by stored-file id and index, never by a path or a
+time the request chooses. The page asks ``/api/pictures/{file_id}`` (which starts the jobs) until a set is
+ready, so it shows no broken images while they are made.
 
 ffmpeg reads the local stored file only, through the mp4 demuxer (``SAFE_INPUT``), seeking each input to its
-time (fast: only the frames near each time are decoded); it runs through the children registry, so that a stop
-signal ends it, and is stopped after ``TIMEOUT`` seconds. Temporary files are named uniquely.
+time; it runs through the children registry, so that a stop signal ends it, and is stopped after ``TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -49,11 +43,11 @@ NO_PICTURE = "无法从这个视频生成画面。"
 WAIT_SECONDS = 3.0    # a request waits this long (holding no thread) for its picture, then answers 503
 
 
-def frame_times(duration: float | None, count: int = FRAMES) -> list[float]:
-    """The times of the strip's frames: the middles of ``count`` equal spans of the video (none if unknown)."""
+def frame_times(duration: float | None) -> list[float]:
+    """The times of the strip's frames: the middles of ``FRAMES`` equal spans of the video (none if unknown)."""
     if not duration or duration <= 0:
         return []
-    return [round(duration * (i + 0.5) / count, 2) for i in range(count)]
+    return [round(duration * (i + 0.5) / FRAMES, 2) for i in range(FRAMES)]
 
 
 def strip_of(file_id: int, duration: float | None) -> list[dict[str, Any]]:
@@ -62,23 +56,14 @@ def strip_of(file_id: int, duration: float | None) -> list[dict[str, Any]]:
             for i, at in enumerate(frame_times(duration))]
 
 
-def strip_folder(desk: Desk) -> Path:
-    return desk.config.storage.data_dir / "thumbs" / "strips"
-
-
 def frame_path(folder: Path, sha256: str, index: int) -> Path:
     return folder / sha256[:2] / f"{sha256}-{index}.jpg"
 
 
 def make_strip(folder: Path, video: Path, sha256: str, duration: float | None, timeout: float = TIMEOUT) -> bool:
-    """Make the strip's frames for ``sha256`` from ``video`` (about half a second for all eight); whether it
-    could."""
+    """Make the strip's frames for ``sha256`` from ``video``; whether it could."""
     times = frame_times(duration)
     return bool(times) and make_frames(folder, video, sha256, times, WIDTH, timeout)
-
-
-def poster_path(store_root: Path, sha256: str) -> Path:
-    return store_root / "thumbs" / f"{sha256}.jpg"   # where the report keeps it too: made once for both
 
 
 def make_frames(folder: Path, video: Path, key: str, times: list[float], width: int, timeout: float = TIMEOUT) -> bool:
@@ -112,8 +97,8 @@ def make_frames(folder: Path, video: Path, key: str, times: list[float], width: 
 
 @dataclass(frozen=True)
 class Picture:
-    """One picture of a stored file: where it is served from, the set it belongs to (the job's key, and the file
-    whose presence says the set is made), and how the set is made."""
+    """One picture of a stored file: where it is served from, its set (the job's key, and the file whose presence
+    says the set is made), and how the set is made."""
 
     path: Path
     key: str
@@ -129,50 +114,40 @@ class Picture:
             raise JobFailed(NO_PICTURE, 404)
 
 
-def poster_of(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
+def poster_of(desk: Desk, media: StoredFile, path: Path) -> Picture | None:
     if not media.video_codec:
         return None
-    target = poster_path(desk.store.root, media.sha256)
+    target = desk.store.root / "thumbs" / f"{media.sha256}.jpg"   # where the report keeps it too: made once
     return Picture(target, f"poster:{media.sha256}", target, lambda: thumbnail(
         desk.store.root, path, media.sha256, media.duration_seconds, timeout=TIMEOUT) == target)
 
 
 def strip_picture(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
-    folder = strip_folder(desk)
+    folder = desk.config.storage.data_dir / "thumbs" / "strips"
     if not (media.video_codec and frame_times(media.duration_seconds) and 0 <= index < FRAMES):
         return None
     return Picture(frame_path(folder, media.sha256, index), f"strip:{media.sha256}", frame_path(folder, media.sha256, 0),
                    lambda: make_strip(folder, path, media.sha256, media.duration_seconds))
 
 
-def finding_times(media: StoredFile, checks) -> list[float]:
-    """When the secrecy scan saw something on screen in this file, as its latest check recorded it."""
+def finding_picture(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
+    """A still where the secrecy scan saw something on screen, at the times its latest check recorded."""
     times = []
-    for check in checks:
+    for check in desk.db.submissions.get(media.submission_id).checks:
         if check.check_id == "sensitive_content" and check.media_file_id == media.id:
             times += [float(item["seconds"]) for item in (check.details or {}).get("found") or []
                       if item.get("kind") == "ocr" and isinstance(item.get("seconds"), (int, float))]
-    return times
-
-
-def finding_key(sha256: str, times: list[float]) -> str:
-    """The cache key of a file's finding stills: its content and the times (a recheck may find others)."""
-    digest = hashlib.sha256(",".join(f"{t:.2f}" for t in times).encode()).hexdigest()[:12]
-    return f"{sha256}-found-{digest}"
-
-
-def finding_picture(desk: Desk, media: StoredFile, path: Path, index: int = 0) -> Picture | None:
-    times = finding_times(media, desk.db.submissions.get(media.submission_id).checks)
     if not (media.video_codec and 0 <= index < len(times)):
         return None
-    folder, key = strip_folder(desk).parent / "findings", finding_key(media.sha256, times)
+    digest = hashlib.sha256(",".join(f"{t:.2f}" for t in times).encode()).hexdigest()[:12]
+    key = f"{media.sha256}-found-{digest}"   # the content and the times: a recheck may find others
+    folder = desk.config.storage.data_dir / "thumbs" / "findings"
     return Picture(frame_path(folder, key, index), f"findings:{key}", frame_path(folder, key, 0),
                    lambda: make_frames(folder, path, key, times, FINDING_WIDTH))
 
 
 async def _served(request: Request, choose: Callable[..., Picture | None], *args) -> Response:
-    """The picture ``choose`` names for the request's stored file, made by a job if need be; 503 (ask again
-    later) when it takes longer than WAIT_SECONDS, 404 when there is none or it cannot be made."""
+    """The picture ``choose`` names, made by a job if need be; 503 when that takes longer than WAIT_SECONDS."""
     desk = seen(request)
 
     def find() -> Picture | None:
@@ -205,16 +180,14 @@ async def strip_frame(request: Request) -> Response:
 
 @allowed()
 async def finding_frame(request: Request) -> Response:
-    """The still of a stored video at its ``index``-th finding on screen (``/findings/{file_id}/{index}``),
-    with the text that was read; 404 when there is none."""
+    """The still of a stored video at its ``index``-th finding on screen (``/findings/{file_id}/{index}``)."""
     return await _served(request, finding_picture, request.path_params["index"])
 
 
 @allowed()
 def pictures_state(request: Request) -> Response:
     """``/api/pictures/{file_id}``: for the poster, the strip and the finding stills each, ``ready``, ``making`` (a
-    job is started if none is) or ``none`` (the video has none, or ffmpeg cannot make them). The page shows a
-    set's images once it is ready."""
+    job is started if none is) or ``none``."""
     desk = seen(request)
     found = stored_file(desk, request.path_params["file_id"])
     if found is None:

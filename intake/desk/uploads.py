@@ -1,9 +1,6 @@
 """补登 from the desk (clerks, admins): a file uploaded on the entry page, added as ``intake attach`` adds it.
-
-The body is parsed as it arrives (never held in memory): its anti-forgery token has been checked before it
-gets here (``guard.CsrfGuard``: the ``X-CSRF-Token`` header, or the form's first field), and the file is
-written into a folder of its own under ``data/work``, stopping at ``rules.max_size_bytes`` plus a small margin.
-An upload refused for any reason leaves nothing behind.
+The body is parsed as it arrives (its token checked already by ``guard.CsrfGuard``) into a folder of its own
+under ``data/work``, stopping at ``rules.max_size_bytes`` plus a margin; a refused upload leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,31 +15,23 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core.errors import IntakeError, NotFound
 from core.numbers import size_text
 from core.textsafe import clean_name
 from intake.review.attach import attach_file
 from intake.config import Config
-from intake.desk import actions, pages
-from intake.desk.accounts import Account
+from intake.desk import actions
+from intake.desk.accounts import Account, Refused
 from intake.desk.base import Desk
-from intake.desk.guard import allowed, seen
+from intake.desk.guard import DRAIN_BYTES, PartReader, allowed, declared_length, seen
 
 UPLOAD_MARGIN = 1024 * 1024      # the multipart framing and the token, beyond the file's own limit
 FIELD_BYTES = 1024               # a form field's value (the token, checked already, is 43 characters)
-DRAIN_BYTES = 64 * 1024 * 1024   # read (and drop) this much more of a refused body, so the browser sees why
 INCOMPLETE = "上传的内容不完整或格式不对，请重新补登。"
 IDLE_SECONDS = 60.0              # an upload that sends nothing for this long is given up (a trickle holds a slot)
 STALLED = "上传中断：超过 1 分钟没有收到数据，文件没有保存。请检查网络后重新补登。"
-pages.DONE["attach"] = "已补登文件。"   # what the entry page says after the redirect
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def too_large(config: Config) -> Refused:
@@ -51,49 +40,23 @@ def too_large(config: Config) -> Refused:
 
 
 def page_globals(config: Config) -> dict[str, object]:
-    """What the entry page's upload form needs to refuse, before sending it, a file over the size limit
-    (static/upload.js): the server would only record it as too large, without keeping it."""
+    """What the upload form needs to refuse a file over the size limit before sending it (static/upload.js)."""
     return {"upload_max_bytes": config.rules.max_size_bytes, "upload_too_large": too_large(config).message}
 
 
-class UploadReader:
-    """The callbacks of a streaming multipart parser: one file written to ``work``, other fields ignored."""
+class UploadReader(PartReader):
+    """One file written to ``work``, other fields ignored."""
 
     def __init__(self, work: Path):
+        super().__init__()
         self.work = work
         self.path: Path | None = None
         self._file: BinaryIO | None = None
-        self._header = (bytearray(), bytearray())
-        self._disposition = b""
-        self._field: str | None = None
-        self._value = bytearray()
         self.ended = False   # the closing boundary was read: the file is whole
 
-    def callbacks(self) -> dict:
-        return {"on_part_begin": self._begin, "on_header_field": self._header_field,
-                "on_header_value": self._header_value, "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished, "on_part_data": self._data, "on_part_end": self._end,
-                "on_end": self._finished}
-
-    def _begin(self) -> None:
-        self._disposition, self._field, self._value = b"", None, bytearray()
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header[0].extend(data[start:end])
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header[1].extend(data[start:end])
-
-    def _header_end(self) -> None:
-        name, value = self._header
-        if bytes(name).strip().lower() == b"content-disposition":
-            self._disposition = bytes(value)
-        self._header = (bytearray(), bytearray())
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
+    def part(self, options: dict) -> None:
+        self._value = bytearray()
         if b"filename" not in options:
-            self._field = options.get(b"name", b"").decode("utf-8", "replace")
             return
         if self.path is not None:
             raise Refused(400, "一次只能补登一个文件。")
@@ -104,26 +67,21 @@ class UploadReader:
         self.path = self.work / clean_name(raw)
         self._file = self.path.open("xb")
 
-    def _data(self, data: bytes, start: int, end: int) -> None:
+    def data(self, chunk: bytes) -> None:
         if self._file is not None:
-            self._file.write(data[start:end])
-        elif len(self._value) + end - start > FIELD_BYTES:
+            self._file.write(chunk)
+        elif len(self._value) + len(chunk) > FIELD_BYTES:
             raise Refused(400, "表单中的字段太长。")
         else:
-            self._value.extend(data[start:end])
+            self._value.extend(chunk)
 
-    def _end(self) -> None:
+    def end(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def _finished(self) -> None:
+    def finished(self) -> None:
         self.ended = True
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 @allowed("attach")
@@ -136,9 +94,9 @@ async def attach(request: Request) -> Response:
             path = await _receive(request, desk, work)
         except Refused as exc:
             shutil.rmtree(work, ignore_errors=True)   # before a refused body is drained: nothing stays
-            if exc.status != 408 and _declared(request) <= upload_limit(desk.config) + DRAIN_BYTES:
+            if exc.status != 408 and declared_length(request) <= upload_limit(desk.config) + DRAIN_BYTES:
                 await _drain(request)   # (a stalled one would never end: answer it at once)
-            return _refused(desk, account, exc)
+            return desk.render("refused.html.j2", account, status=exc.status, message=exc.message)
         except ClientDisconnect:
             return Response(status_code=400)
         return await run_in_threadpool(_attach, request, desk, account, path)
@@ -153,7 +111,7 @@ async def _receive(request: Request, desk: Desk, work: Path) -> Path:
     except NotFound as exc:
         raise Refused(404, exc.message) from None
     limit = upload_limit(desk.config)
-    if _declared(request) > limit:
+    if declared_length(request) > limit:
         raise too_large(desk.config)
     kind, params = parse_options_header(request.headers.get("content-type"))
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
@@ -172,7 +130,7 @@ async def _receive(request: Request, desk: Desk, work: Path) -> Path:
     except FormParserError:
         raise Refused(400, INCOMPLETE) from None
     finally:
-        reader.close()
+        reader.end()
     if not reader.ended:
         raise Refused(400, INCOMPLETE)
     if reader.path is None:
@@ -198,14 +156,6 @@ def upload_limit(config: Config) -> int:
     return config.rules.max_size_bytes + UPLOAD_MARGIN
 
 
-def _declared(request: Request) -> int:
-    """The body's Content-Length (0 when chunked; the server has refused a malformed one already)."""
-    try:
-        return int(request.headers.get("content-length") or 0)
-    except ValueError:
-        return 0
-
-
 async def _drain(request: Request) -> None:
     """Read and drop what is left of a refused body, up to DRAIN_BYTES: a browser still sending does not
     read the answer (a body far larger than that is never read at all, the connection just closes)."""
@@ -225,8 +175,4 @@ def _attach(request: Request, desk: Desk, account: Account, path: Path) -> Respo
         attach_file(desk.services, submission_id, path, actor=account.name)
     except IntakeError as exc:
         return actions._again(request, desk, account, exc)
-    return RedirectResponse(f"/entries/{submission_id}?done=attach", status_code=303)
-
-
-def _refused(desk: Desk, account: Account, exc: Refused) -> Response:
-    return desk.render("refused.html.j2", account, status=exc.status, message=exc.message)
+    return actions._done(submission_id, "attach")
