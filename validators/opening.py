@@ -1,9 +1,5 @@
-"""The opening-phrase check: 我是保密法治代言人XXX，今天我要讲的是…… in the texts read in a file's first seconds.
-
-The texts are read once for both content checks (validators.content); this check takes the part of
-each that falls within ``rules.opening.scan_seconds`` and looks in metadata, subtitles, sidecar texts,
-the text on screen (the frame scan's phrase search over the caption band), then speech, in that order,
-stopping at the first that holds the phrase.
+"""The opening-phrase check: 我是保密法治代言人XXX，今天我要讲的是…… in the texts of a file's first seconds,
+looked for in metadata, subtitles, sidecar texts, the text on screen, then speech, stopping at the first hit.
 """
 
 from __future__ import annotations

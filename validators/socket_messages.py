@@ -1,8 +1,5 @@
-"""Messages between a parent and a long-lived worker child (OCR, MediaInfo) on a Unix socket.
-
-One JSON object per line; open descriptors travel with a message (SCM_RIGHTS), so a worker reads the
-very file the parent opened and never a path.
-"""
+"""JSON lines between a parent and a worker child on a Unix socket; open descriptors travel with a message
+(SCM_RIGHTS), so a worker reads the very file the parent opened, never a path."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
 """Subtitle text: an embedded mov_text track (via ffmpeg), or a sidecar .srt/.ass/.vtt/.txt.
 
-The work is bounded whatever the sender wrote: at most MAX_SIDECAR_BYTES of a file is decoded and at
-most MAX_TEXT_CHARS of its cues are kept (the secrecy scan reads them all); the phrase search takes only
-the cues of its window (``in_window``), capped, so a 1 MB subtitle costs a parse and a few milliseconds
-of search, not seconds.
+Bounded whatever the sender wrote: a 1 MB subtitle costs a parse and a few milliseconds of search, not seconds.
 """
 
 from __future__ import annotations

@@ -57,10 +57,8 @@ class DecodeReport:
 
 class Span(NamedTuple):
     """What one decoder reads: from ``start`` (None: the beginning) for ``length`` seconds (None: to the end).
-
-    ``then_to_end``: after ``length`` seconds of decoded picture, the rest of the file is still read to its end,
-    its video packets demuxed (each must be there and readable) and its sound decoded, without decoding the
-    picture. This bounds the cost of the end of a long-GOP file, whose tail starts at its last keyframe."""
+    ``then_to_end``: the rest is still read to the end, its picture demuxed but not decoded (this bounds the cost
+    of a long-GOP file's tail)."""
 
     start: float | None
     length: float | None
