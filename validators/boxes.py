@@ -156,7 +156,10 @@ def _walk(f: OpenedFile) -> Layout:
             break
         body_start, body_len = offset + header_len, box_size - header_len
         if kind == "ftyp" and offset == 0:
-            _read_ftyp(f.read_at(body_start, min(body_len, 4096)), layout)
+            body = f.read_at(body_start, min(body_len, 4096))
+            if len(body) >= 8:
+                layout.major_brand = body[:4].decode("latin-1")
+                layout.compatible_brands = [body[i:i + 4].decode("latin-1") for i in range(8, len(body) - 3, 4)]
         elif kind == "moov" and layout.count("moov") == 1 and box_size <= MAX_MOOV_BYTES:
             order = _read_moov(f.read_at(body_start, body_len), layout, drafts)
         elif kind == "moof" and box_size <= MAX_MOOF_BYTES:
@@ -165,14 +168,6 @@ def _walk(f: OpenedFile) -> Layout:
         offset += box_size
     layout.tracks = [d.timing() for d in order]
     return layout
-
-
-def _read_ftyp(body: bytes, layout: Layout) -> None:
-    if len(body) >= 8:
-        layout.major_brand = body[:4].decode("latin-1")
-        layout.compatible_brands = [
-            body[i:i + 4].decode("latin-1") for i in range(8, len(body) - 3, 4)
-        ]
 
 
 def _children(data: bytes, start: int = 0, end: int | None = None):

@@ -37,10 +37,6 @@ class FileReport:
     def outcome(self) -> Outcome:
         return outcome_of(self.checks)
 
-    @property
-    def failed(self) -> bool:
-        return any(c.status is Status.FAIL for c in self.checks)
-
     def media(self) -> dict[str, Any]:
         """The ``media`` object of ``intake validate --json``."""
         video = self.facts.video[0] if self.facts and self.facts.video else {}

@@ -1,13 +1,7 @@
-"""Sampled frames of a video, with their times: what the frame scan reads.
+"""Sampled frames of a video, with their times: what the frame scan reads (in the OCR child).
 
-One ffmpeg decodes the video once and hands over, already scaled down, a frame at least every ``every``
-seconds (``window_every`` within the first ``window`` seconds, for the opening phrase), plus the first
-frame of each new scene. Each frame's time comes from ffmpeg's own ``showinfo`` line on stderr, so a
-video with variable frame rate or a start offset is timed as a player shows it. Errors ffmpeg reports
-are kept (the scan says a file it could not decode to its end is incomplete); a thread reads ahead, so
-decoding runs while a frame is read.
-
-This module runs in the OCR child: it needs only the ffmpeg path and input options its caller gives.
+One ffmpeg decodes the video once and hands over scaled-down frames; each frame's time comes from ffmpeg's own
+``showinfo`` line, so a video with variable frame rate or a start offset is timed as a player shows it.
 """
 
 from __future__ import annotations

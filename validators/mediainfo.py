@@ -30,10 +30,6 @@ class MediaFacts:
     audio: list[dict[str, Any]] = field(default_factory=list)
     text: list[dict[str, Any]] = field(default_factory=list)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "MediaFacts":
-        return cls(data.get("general", {}), data.get("video", []), data.get("audio", []), data.get("text", []))
-
 
 class Probing(Background):
     """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found; ``stop()`` (or leaving a
@@ -60,7 +56,9 @@ class Probing(Background):
             raise ProbeFailed(f"unreadable output: {exc}") from exc
         if "facts" not in answer:
             raise ProbeFailed(str(answer.get("error") or "no answer")[:500])
-        return MediaFacts.from_json(answer["facts"])
+        facts = answer["facts"]
+        return MediaFacts(facts.get("general", {}), facts.get("video", []), facts.get("audio", []),
+                          facts.get("text", []))
 
 
 def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:

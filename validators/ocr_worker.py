@@ -46,12 +46,10 @@ class OcrWorker:
                     self._child.sock.settimeout(timeout)
                     send(self._child.sock, request, fds[:1])
                     reply = receive(self._child.sock)
-            except TimeoutError as exc:
+            except (OSError, ValueError) as exc:   # TimeoutError is an OSError
                 self.stop(kill=True)
-                raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", OCR_HINT) from exc
-            except (OSError, ValueError) as exc:
-                self.stop(kill=True)
-                raise ToolError(f"画面文字识别程序无法通信：{exc}", OCR_HINT) from exc
+                how = f"超过 {timeout:.0f} 秒没有结束" if isinstance(exc, TimeoutError) else f"无法通信：{exc}"
+                raise ToolError(f"画面文字识别程序{how}", OCR_HINT) from exc
             if reply is None:
                 raise self._died()
             result, _ = reply
