@@ -128,21 +128,12 @@ def _walk(f: OpenedFile) -> Layout:
         if total >= MAX_TOP_LEVEL_BOXES:
             layout.problem, layout.problem_offset = "bad_box", offset
             break
-        header = f.read_at(offset, 16)
-        if len(header) < 8:
+        found = _box_header(f.read_at(offset, 16), 0, size - offset)
+        if found is None:
             layout.problem, layout.problem_offset = "truncated", offset
             break
-        box_size, raw_type = struct.unpack(">I4s", header[:8])
+        box_size, raw_type, header_len = found
         kind = _type_text(raw_type)
-        header_len = 8
-        if box_size == 1:
-            if len(header) < 16:
-                layout.problem, layout.problem_offset = "truncated", offset
-                break
-            box_size = struct.unpack(">Q", header[8:16])[0]
-            header_len = 16
-        elif box_size == 0:
-            box_size = size - offset
         if kind is None or box_size < header_len:
             layout.problem, layout.problem_offset = "bad_box", offset
             break
@@ -170,21 +161,22 @@ def _walk(f: OpenedFile) -> Layout:
     return layout
 
 
-def _children(data: bytes, start: int = 0, end: int | None = None):
-    """Yield (type, body) of the boxes inside ``data[start:end]``; stop at damage."""
-    end = len(data) if end is None else end
-    pos = start
-    while pos + 8 <= end:
-        size, raw = struct.unpack(">I4s", data[pos:pos + 8])
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                return
-            size = struct.unpack(">Q", data[pos + 8:pos + 16])[0]
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
+def _box_header(data: bytes, pos: int, room: int) -> tuple[int, bytes, int] | None:
+    """(size, type, header length) of the box at ``pos`` (size 0: all the ``room`` left); None if cut short."""
+    if len(data) < pos + 8:
+        return None
+    size, raw = struct.unpack(">I4s", data[pos:pos + 8])
+    if size == 1:
+        return (struct.unpack(">Q", data[pos + 8:pos + 16])[0], raw, 16) if len(data) >= pos + 16 else None
+    return (room if size == 0 else size), raw, 8
+
+
+def _children(data: bytes):
+    """Yield (type, body) of the boxes inside ``data``; stop at damage."""
+    pos = 0
+    while (found := _box_header(data, pos, len(data) - pos)) is not None:
+        size, raw, header = found
+        if size < header or pos + size > len(data):
             return
         yield raw, data[pos + header:pos + size]
         pos += size

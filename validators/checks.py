@@ -64,10 +64,8 @@ def spaced(name: str) -> str:
 
 
 def _what_it_is(kind: str, sent_as: str | None) -> tuple[str, str]:
-    """(for the reviewer, for the submitter): what a video file that is not an MP4 really is, said as it arrived.
-
-    A .mov that arrived as .mov is a .mov; one renamed to .mp4 (or unnamed: the old wording) only looks like one.
-    """
+    """(for the reviewer, for the submitter): what a video file that is not an MP4 really is, said as it arrived
+    (a .mov that arrived as .mov is a .mov; one renamed to .mp4 only looks like one)."""
     shown = spaced(KINDS[kind])
     suffix = extension_of(sent_as) if sent_as is not None else (".mp4" if kind == "quicktime" else "")
     if suffix in OWN_SUFFIXES[kind]:
@@ -215,9 +213,8 @@ def check_streams(facts: MediaFacts, rules: RulesConfig) -> CheckResult:
         extra = "；" + "；".join(uncommon) if uncommon else ""
         return failed("streams", "no_video", f"文件中没有视频画面（只有音频或为空）{extra}。请报送包含画面的视频。",
                       advice="文件中没有视频画面（只有声音或为空）。请报送包含画面的视频。", codes=codes, **details)
-    described = f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
-    if audio:
-        described += f"，音频 {codec_name(a.get('format'))}"
+    described = (f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
+                 + (f"，音频 {codec_name(a.get('format'))}" if audio else ""))
     if not audio:
         advice = "代言视频需要讲解声音，请确认是否遗漏音轨" + ("；建议转为 H.264 + AAC。" if uncommon else "。")
         found = "".join(f"{text}。" for text in uncommon)

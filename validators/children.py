@@ -29,9 +29,8 @@ def run(args: list[str], *, timeout: float, **popen_kwargs) -> subprocess.Comple
 
 def run_lines(args: list[str], *, timeout: float, on_line: Callable[[str], None],
               **popen_kwargs) -> subprocess.CompletedProcess:
-    """Like ``run``, but each line the child writes to stdout goes to ``on_line`` as it comes (a progress
-    feed) instead of being kept. Ended by ``cancel_all`` and by ``timeout`` (TimeoutExpired) alike; an
-    exception from ``on_line`` ends the child and is raised."""
+    """Like ``run``, but each line of stdout goes to ``on_line`` as it comes (a progress feed) instead of being
+    kept; an exception from ``on_line`` ends the child and is raised."""
     if _cancelled.is_set():
         raise Cancelled()
     timed_out = threading.Event()

@@ -79,7 +79,14 @@ def content_checks(f: OpenedFile, kind: str | None, facts: MediaFacts | None, la
                         off=True)
 
     if decodable and opening_cfg.speech_model is not None:
-        _listen(f, kind, rules, sources)
+        from validators.speech import transcribe
+
+        try:
+            said = transcribe(f, opening_cfg.speech_model, None, sensitive_cfg.timeout_seconds, _options(kind))
+            sources.speech = [TextSource("speech", words, None, seconds) for seconds, words in said]
+        except ToolError as exc:   # a missing model or a failing recogniser: the speech was never heard
+            log.warning("语音识别不可用：%s", exc)
+            sources.speech_failure = exc.message
         texts += sources.speech or []
         looked.append(TEXT_SOURCE_LABELS["speech"])
 
@@ -96,14 +103,3 @@ def _options(kind: str | None) -> dict[str, str]:
     args = input_options_for(kind)
     return {args[i].lstrip("-"): args[i + 1] for i in range(0, len(args), 2)}
 
-
-def _listen(f: OpenedFile, kind: str, rules: RulesConfig, sources: OpeningSources) -> None:
-    from validators.speech import transcribe
-
-    try:
-        said = transcribe(f, rules.opening.speech_model, None, rules.sensitive.timeout_seconds, _options(kind))
-    except ToolError as exc:   # a missing model or a failing recogniser: the speech was never heard
-        log.warning("语音识别不可用：%s", exc)
-        sources.speech_failure = exc.message
-        return
-    sources.speech = [TextSource("speech", words, None, seconds) for seconds, words in said]

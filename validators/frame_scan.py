@@ -79,10 +79,7 @@ def scan_frames(source: Path | OpenedFile, kind: str, rules: RulesConfig, *, who
                "ffmpeg": ffmpeg_exe(), "input_options": input_options_for(kind)}
     started = time.monotonic()
     worker = ocr_worker.current()
-    if worker is not None:
-        answer = worker.ask(request, fds, timeout + START_SECONDS)
-    else:
-        answer = _run_child(request, fds, timeout + START_SECONDS)
+    answer = (worker.ask if worker is not None else _run_child)(request, fds, timeout + START_SECONDS)
     return _scan_of(answer, whole, every, duration, time.monotonic() - started)
 
 

@@ -37,12 +37,9 @@ def select_expression(every: float, window: float = 0.0, window_every: float | N
 
 
 class Frames:
-    """Iterate as (seconds, BGR image); frames fit in ``side``×``side`` (never enlarged; a rotated phone
-    video comes upright). ``until`` stops after that many seconds (None: the whole video).
-
-    A str ``path`` is used as given (it may be /proc/self/fd/N for an inherited ``fds`` descriptor).
-    After the iteration: ``errors`` (ffmpeg's error lines), ``returncode``, ``killed`` when the timeout
-    ended the decoder, and ``input_seconds``, the input's length as ffmpeg read it (None if it could not).
+    """Iterate as (seconds, BGR image), frames fitting in ``side``×``side`` (never enlarged), until ``until``
+    seconds (None: the whole video). A str ``path`` is used as given (it may be /proc/self/fd/N). Afterwards:
+    ffmpeg's ``errors``, ``returncode``, ``killed`` by the timeout, and ``input_seconds`` as ffmpeg read it.
     """
 
     def __init__(self, path: Path | str, *, every: float, side: int, timeout: float, ffmpeg: str,

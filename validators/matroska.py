@@ -57,33 +57,29 @@ def has_content_encodings(f: OpenedFile) -> bool:
     """True if a track of the Matroska file ``f`` declares a content encoding, or if its header cannot be read
     far enough to tell (a file that hides its tracks is not copied either)."""
     try:
-        return _tracks_encoded(f)
+        element, size, header = _element(f.read_at(0, 12))
+        if element != EBML_HEADER or size < 0:
+            return True
+        offset = header + size
+        element, size, header = _element(f.read_at(offset, 12))
+        if element != SEGMENT:
+            return True
+        end = f.size if size < 0 else min(f.size, offset + header + size)
+        offset += header
+        for _ in range(MAX_ELEMENTS):
+            if offset >= end:
+                break
+            element, size, header = _element(f.read_at(offset, 12))
+            if size < 0:
+                break   # a cluster of unknown size (a live recording): the tracks come before it, or not at all
+            if element == TRACKS:
+                if size > MAX_TRACKS_BYTES:
+                    return True
+                body = f.read_at(offset + header, size)
+                return any(child == CONTENT_ENCODINGS
+                           for entry, entry_body in _children(body) if entry == TRACK_ENTRY
+                           for child, _ in _children(entry_body))
+            offset += header + size
     except Unreadable:
         return True
-
-
-def _tracks_encoded(f: OpenedFile) -> bool:
-    element, size, header = _element(f.read_at(0, 12))
-    if element != EBML_HEADER or size < 0:
-        raise Unreadable("no EBML header")
-    offset = header + size
-    element, size, header = _element(f.read_at(offset, 12))
-    if element != SEGMENT:
-        raise Unreadable("no Segment")
-    end = f.size if size < 0 else min(f.size, offset + header + size)
-    offset += header
-    for _ in range(MAX_ELEMENTS):
-        if offset >= end:
-            break
-        element, size, header = _element(f.read_at(offset, 12))
-        if size < 0:
-            break   # a cluster of unknown size (a live recording): the tracks come before it, or not at all
-        if element == TRACKS:
-            if size > MAX_TRACKS_BYTES:
-                raise Unreadable("Tracks too large")
-            body = f.read_at(offset + header, size)
-            return any(child == CONTENT_ENCODINGS
-                       for entry, entry_body in _children(body) if entry == TRACK_ENTRY
-                       for child, _ in _children(entry_body))
-        offset += header + size
-    raise Unreadable("no Tracks")
+    return True   # no Tracks

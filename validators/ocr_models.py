@@ -96,10 +96,8 @@ class TextReader:
 
     def read(self, image: np.ndarray, det_scale: float = 1.0,
              known: list[Known] = ()) -> tuple[list[Line], list[Known], int]:
-        """Lines in ``image`` (BGR) in reading order, what was read (for the next frame's ``known``), and how
-        many lines were recognised afresh. The detector sees the image scaled by ``det_scale`` (<= 1). A line
-        that looks the same as one in ``known`` (read in the frame before) takes that reading instead of being
-        recognised again."""
+        """Lines in ``image`` (BGR) in reading order, what was read (the next frame's ``known``), and how many were
+        recognised afresh; a line that looks the same as one in ``known`` takes that reading."""
         lines, seen, fresh = [], [], 0
         for box in self.detect(image, det_scale):
             crop = _crop(image, box)

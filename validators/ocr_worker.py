@@ -39,7 +39,7 @@ class OcrWorker:
     def ask(self, request: dict, fds: tuple[int, ...], timeout: float) -> dict:
         """The worker's answer to one request; ToolError saying, in Chinese, why there is none."""
         with self._lock:
-            if self._child is None or not self._child.alive():
+            if self._child is None or self._child.proc.poll() is not None:
                 self._start()
             try:
                 with children.tracked(self._child.proc):

@@ -33,7 +33,6 @@ class OpeningSources:
 @dataclass
 class OpeningResult:
     check: CheckResult
-    match: PhraseMatch | None = None
 
 
 def _search(sources: list[TextSource], cfg: OpeningConfig) -> tuple[PhraseMatch, TextSource] | None:
@@ -96,4 +95,4 @@ def _found(match: PhraseMatch, source: TextSource) -> OpeningResult:
     return OpeningResult(passed(
         "opening_phrase", f"有开头语（{source.label}{at}）：代言人 {speaker}，主题“{topic}”。",
         speaker=match.speaker, topic=match.topic, source=source.kind, seconds=source.seconds,
-        errors=match.errors, matched=match.matched), match)
+        errors=match.errors, matched=match.matched))

@@ -92,14 +92,11 @@ def _homophone_cost(a: str, b: str) -> float:
     return 0.0 if b in _sound_alikes().get(a, ()) else 1.0
 
 
-def _plain_cost(a: str, b: str) -> float:
-    return 0.0 if a == b else 1.0
-
-
 def fuzzy_find(text: str, pattern: str, max_errors: float) -> tuple[int, int, float] | None:
     """(start, end, errors) of the best approximate occurrence of ``pattern`` in ``text``; a pass where
     homophones cost nothing only if a plain one fails (the homophone table is read only then)."""
-    return _sellers(text, pattern, max_errors, _plain_cost) or _sellers(text, pattern, max_errors, _homophone_cost)
+    plain = _sellers(text, pattern, max_errors, lambda a, b: 0.0 if a == b else 1.0)
+    return plain or _sellers(text, pattern, max_errors, _homophone_cost)
 
 
 def _sellers(text: str, pattern: str, max_errors: float, cost) -> tuple[int, int, float] | None:

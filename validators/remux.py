@@ -186,10 +186,8 @@ def source_tags(source: OpenedFile, kind: str, timeout: float) -> str:
     proc = _run(args, timeout, fds)
     if proc.returncode != 0:
         return ""
-    texts = []
-    for key, value in _ffmetadata(proc.stdout.decode("utf-8", "replace")):
-        if key.lower() not in TECHNICAL_TAGS and value.strip():
-            texts.append(value.strip())
+    texts = [value.strip() for key, value in _ffmetadata(proc.stdout.decode("utf-8", "replace"))
+             if key.lower() not in TECHNICAL_TAGS and value.strip()]
     return "\n".join(dict.fromkeys(texts))
 
 
@@ -214,10 +212,8 @@ def _ffmetadata(text: str):
 
 
 def copy_without_metadata(source: Path, target: Path, timeout: float) -> None:
-    """A stored MP4 copied as it is into ``target`` (an MP4), without the container's metadata, chapters,
-    subtitles, data tracks and cover pictures: what a judge under blind review gets, since a sender's tags
-    (title, artist, comment, GPS position, chapter names) often name the sender. Nothing is re-encoded.
-    RemuxFailed when ffmpeg cannot, StorageError when our disk failed it."""
+    """A stored MP4 copied into ``target`` for blind review, without metadata, chapters, subtitles, data tracks and
+    cover pictures (a sender's tags often name the sender). RemuxFailed, or StorageError when our disk failed it."""
     source_path, fds = media_input(source)
     cap = output_cap(Path(source).stat().st_size, None, MOOV_MIN_BYTES)
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-enable_drefs", "0", *SAFE_INPUT_ARGS,

@@ -44,10 +44,6 @@ class Unread:
     off: bool = False
 
 
-def _patterns(cfg: SensitiveConfig) -> list[re.Pattern]:
-    return [re.compile(p, re.MULTILINE) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
-
-
 def where_seen(source: TextSource) -> str:
     if source.kind == "sidecar" and source.name == ORIGINAL_TAGS:
         return WHERE["metadata"]   # a remuxed file's original tags
@@ -78,7 +74,7 @@ def find_sensitive(texts: list[TextSource], cfg: SensitiveConfig) -> list[dict]:
     """Each finding once: its text, time, where it was seen, the words around it, and for text on screen the
     place in the picture and the line as it was read."""
     found: list[dict] = []
-    patterns = _patterns(cfg)
+    patterns = [re.compile(p, re.MULTILINE) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
     for source in texts:
         text = unicodedata.normalize("NFKC", source.text)
         hits = [(m.group(0), m.start(), m.end()) for pattern in patterns for m in pattern.finditer(text)]

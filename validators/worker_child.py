@@ -52,9 +52,6 @@ class WorkerChild:
             theirs.close()
         self.sock = ours
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def end(self, kill: bool = False) -> None:
         """Close its socket (an idle worker then exits) and reap it; ``kill`` when it is busy or stuck."""
         self.sock.close()
