@@ -144,8 +144,7 @@ def check_remuxed(kind: str, sent_as: str | None, **details) -> CheckResult:
 
 
 def check_will_remux(kind: str, sent_as: str | None, **details) -> CheckResult:
-    """The container check ``intake validate`` gives a near miss that intake will copy into an MP4 losslessly:
-    what intake will record (warn ``remuxed``), said ahead."""
+    """What ``intake validate`` says ahead of a near miss that intake will copy into an MP4 (warn ``remuxed``)."""
     fmt, was = _was(kind, sent_as, "文件")
     return warned("container", REMUXED,
                   f"{was}，不是 MP4。登记时会把它无损转换为 MP4（不重新编码，画质不变），以转换后的 MP4 为准，"

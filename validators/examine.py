@@ -108,8 +108,7 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
 
 def scan_unread(f: OpenedFile, rules: RulesConfig, name: str, transcripts=(), ocr: bool | None = None
                 ) -> list[CheckResult]:
-    """The content checks of a file no other check read (over the size limit): sniffed and walked for the
-    scan alone, never given to MediaInfo."""
+    """The content checks of a file over the size limit: sniffed and walked for the scan, never given to MediaInfo."""
     kind = "empty" if f.size == 0 else sniff_bytes(f.read_at(0, SNIFF_BYTES))
     layout = walk(f) if kind in ISO_BMFF_KINDS else None
     return content_checks(f, kind, None, layout, rules, name, list(transcripts), ocr)

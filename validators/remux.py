@@ -178,8 +178,7 @@ ORIGINAL_TAGS = "原文件的文件信息"
 
 
 def source_tags(source: OpenedFile, kind: str, timeout: float) -> str:
-    """The texts of the container's metadata and chapter titles (what the copy leaves out), one a line: for the
-    checks that read a file's texts (the opening phrase, secrecy marks). Empty when there are none."""
+    """The container's metadata and chapter texts that the copy leaves out, one a line, for the content checks."""
     target, fds = media_input(source)
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", *input_options(kind), "-i", target,
             "-f", "ffmetadata", "pipe:1"]

@@ -71,8 +71,7 @@ def _misread_marking(line: str) -> bool:
 
 
 def find_sensitive(texts: list[TextSource], cfg: SensitiveConfig) -> list[dict]:
-    """Each finding once: its text, time, where it was seen, the words around it, and for text on screen the
-    place in the picture and the line as it was read."""
+    """Each finding once: its text, time, where it was seen, the words around it, and on screen its place."""
     found: list[dict] = []
     patterns = [re.compile(p, re.MULTILINE) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
     for source in texts:

@@ -66,8 +66,7 @@ def _parsed(text: str) -> list[tuple[float, str]] | None:
 
 
 def cues(text: str, kind: str, name: str | None, until: float | None = None) -> list[TextSource]:
-    """The cues of a subtitle file, earliest first (those that start within the first ``until`` seconds, if
-    given), a repeated cue once, capped at MAX_TEXT_CHARS."""
+    """The cues of a subtitle file, earliest first (within ``until`` seconds, if given), repeats once, capped."""
     found = _scan(text) or _parsed(text)
     if found is None:
         return [TextSource(kind, text[:MAX_TEXT_CHARS], name)]   # not a subtitle file after all: plain text
