@@ -96,12 +96,12 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig, sent_a
     if kind in ("avif", "heif"):
         major = layout.major_brand if layout else None
         real = IMAGE_BRANDS.get(major or "", (kind, name.strip()))[1]
-        return failed("container", "image_sequence", f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
-                      advice=f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
-                      kind=kind, brands=layout.brands if layout else [], codes=["image_sequence"])
+        said = f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}"
+        return failed("container", "image_sequence", said, advice=said, kind=kind,
+                      brands=layout.brands if layout else [], codes=["image_sequence"])
     if kind != "mp4" or layout is None:
-        return failed("container", "not_mp4", f"文件实际是{name}，不是 MP4 视频。{RESEND}",
-                      advice=f"文件实际是{name}，不是 MP4 视频。{RESEND}", kind=kind)
+        said = f"文件实际是{name}，不是 MP4 视频。{RESEND}"
+        return failed("container", "not_mp4", said, advice=said, kind=kind)
     allowed = set(rules.allowed_brands)
     major = layout.major_brand or ""
     problems: list[tuple[str, str]] = []
@@ -327,6 +327,6 @@ def check_decode(report: DecodeReport, deep: bool) -> CheckResult:
 
 
 def check_probe_failed(reason: str) -> CheckResult:
-    return failed("integrity", "probe_failed", f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}",
-                  advice=f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}", reason=reason[:300])
+    said = f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}"
+    return failed("integrity", "probe_failed", said, advice=said, reason=reason[:300])
 
