@@ -1,8 +1,5 @@
-"""How many samples an audio frame holds, and at what rate it plays, from an MP4 audio sample entry.
-
-AAC and MP3 frames hold a fixed number of samples, so frames x samples per frame / rate is the
-length a player will play, whatever the mdhd timescale claims (see validators.boxes).
-"""
+"""How many samples an AAC or MP3 frame holds, and at what rate it plays, from an MP4 audio sample entry:
+frames x samples per frame / rate is the length a player plays, whatever mdhd claims (validators.boxes)."""
 
 from __future__ import annotations
 
@@ -72,40 +69,35 @@ def _es_decoder_config(esds: bytes) -> tuple[int | None, bytes]:
     return object_type, esds[dsi[1]:dsi[2]]
 
 
-class _Bits:
-    def __init__(self, data: bytes):
-        self.value = int.from_bytes(data, "big")
-        self.left = len(data) * 8
-
-    def read(self, n: int) -> int:
-        if n > self.left:
-            raise ValueError("short AudioSpecificConfig")
-        self.left -= n
-        return (self.value >> self.left) & ((1 << n) - 1)
-
-
 def _aac_config(config: bytes) -> tuple[int, int] | None:
     """(samples per frame, core sample rate) from an AudioSpecificConfig, or None if not plain AAC."""
+    value, left = int.from_bytes(config[:16], "big"), len(config[:16]) * 8
+
+    def read(n: int) -> int:
+        nonlocal left
+        if n > left:
+            raise ValueError("short AudioSpecificConfig")
+        left -= n
+        return (value >> left) & ((1 << n) - 1)
+
+    def object_type() -> int:
+        aot = read(5)
+        return 32 + read(6) if aot == 31 else aot
+
+    def rate() -> int:
+        index = read(4)
+        return read(24) if index == 15 else (AAC_RATES[index] if index < len(AAC_RATES) else 0)
+
     try:
-        bits = _Bits(config[:16])
-
-        def object_type() -> int:
-            aot = bits.read(5)
-            return 32 + bits.read(6) if aot == 31 else aot
-
-        def rate() -> int:
-            index = bits.read(4)
-            return bits.read(24) if index == 15 else (AAC_RATES[index] if index < len(AAC_RATES) else 0)
-
         aot = object_type()
         core_rate = rate()
-        bits.read(4)                      # channel configuration
+        read(4)                           # channel configuration
         if aot in (5, 29):                # explicit SBR/PS: the core's own type follows
             rate()
             aot = object_type()
         if aot not in AAC_GA_TYPES:
             return None
-        frame_length_flag = bits.read(1)
+        frame_length_flag = read(1)
     except ValueError:
         return None
     return (960 if frame_length_flag else 1024), core_rate

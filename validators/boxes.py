@@ -1,15 +1,8 @@
-"""Walk the top-level ISO-BMFF boxes and read the sample tables ourselves.
+"""Walk the top-level ISO-BMFF boxes and read the sample tables ourselves, before any C library sees the file.
 
-We do this before any C library sees the file: it tells an MP4 from a
-QuickTime file or a renamed playlist, and the sample tables give the real
-track durations even when a header was edited to claim less:
-
-- stts (and, in a fragmented file, every moof's trun) sums the sample durations;
-- an audio sample entry carries its own rate, and an AAC or MP3 frame always holds the same
-  number of samples, so frames x samples-per-frame / rate is the length a player will play,
-  whatever timescale mdhd claims.
-
-Only box headers, the moov box and the (small) moof boxes are read, never the media data.
+It tells an MP4 from a QuickTime file or a renamed playlist, and the sample tables (stts, every moof's trun,
+the audio frames) give the real track durations even when a header was edited to claim less. Only box
+headers, the moov box and the (small) moof boxes are read, never the media data.
 """
 
 from __future__ import annotations
@@ -28,9 +21,6 @@ MAX_TOP_LEVEL_BOXES = 200_000
 MAX_LISTED_BOXES = 1_000          # the first boxes are kept for inspection; the rest are only counted
 MAX_MOOV_BYTES = 64 * 1024 * 1024
 MAX_MOOF_BYTES = 1024 * 1024      # a moof describes one fragment: a few KB at most in practice
-CONTAINER_BOXES = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex"}
-
-
 
 @dataclass(frozen=True)
 class Box:
@@ -45,9 +35,7 @@ class TrackTiming:
     header_seconds: float | None   # mdhd duration
     sample_seconds: float | None   # sum of stts (and trun) deltas: what the packets really span
     sample_count: int
-    track_id: int | None = None
     timescale: int | None = None   # mdhd timescale
-    codec: str | None = None       # the sample entry's four-character code
     sample_rate: int | None = None  # the audio sample entry's own rate
     frame_seconds: float | None = None  # frames x samples per frame / the rate they play at (AAC, MP3)
     sample_bytes: int = 0          # the sizes its sample table (stsz) gives its samples, added up
@@ -62,7 +50,6 @@ class _Draft:
     header_seconds: float | None
     timescale: int | None
     track_id: int | None
-    codec: str | None = None
     sample_rate: int | None = None     # the sample entry's own rate
     frame_rate: int | None = None      # the rate its frames play at (AAC: the AudioSpecificConfig's core rate)
     samples_per_frame: int | None = None
@@ -79,8 +66,8 @@ class _Draft:
         if self.samples_per_frame and self.frame_rate and self.samples:
             frame_seconds = self.samples * self.samples_per_frame / self.frame_rate
         last_key = self.last_key_ticks / scale if scale and self.last_key_ticks is not None else None
-        return TrackTiming(self.handler, self.header_seconds, sample_seconds, self.samples, self.track_id,
-                           self.timescale, self.codec, self.sample_rate, frame_seconds, self.sample_bytes, last_key)
+        return TrackTiming(self.handler, self.header_seconds, sample_seconds, self.samples, self.timescale,
+                           self.sample_rate, frame_seconds, self.sample_bytes, last_key)
 
 
 @dataclass
@@ -111,10 +98,6 @@ class Layout:
         return sum(track.sample_bytes for track in self.tracks)
 
     @property
-    def starts_with_ftyp(self) -> bool:
-        return bool(self.boxes) and self.boxes[0].type == "ftyp"
-
-    @property
     def brands(self) -> list[str]:
         return ([self.major_brand] if self.major_brand else []) + self.compatible_brands
 
@@ -127,10 +110,7 @@ def _type_text(raw: bytes) -> str | None:
 
 
 def walk(source: Path | OpenedFile) -> Layout:
-    """Read the top-level box headers of ``source`` (and its moov and moofs).
-
-    Given an OpenedFile, everything is read through its descriptor; given a path, it is opened here.
-    """
+    """Read the top-level box headers of ``source`` (and its moov and moofs); a path is opened here."""
     if isinstance(source, OpenedFile):
         return _walk(source)
     with OpenedFile.open(source) as opened:
@@ -148,21 +128,12 @@ def _walk(f: OpenedFile) -> Layout:
         if total >= MAX_TOP_LEVEL_BOXES:
             layout.problem, layout.problem_offset = "bad_box", offset
             break
-        header = f.read_at(offset, 16)
-        if len(header) < 8:
+        found = _box_header(f.read_at(offset, 16), 0, size - offset)
+        if found is None:
             layout.problem, layout.problem_offset = "truncated", offset
             break
-        box_size, raw_type = struct.unpack(">I4s", header[:8])
+        box_size, raw_type, header_len = found
         kind = _type_text(raw_type)
-        header_len = 8
-        if box_size == 1:
-            if len(header) < 16:
-                layout.problem, layout.problem_offset = "truncated", offset
-                break
-            box_size = struct.unpack(">Q", header[8:16])[0]
-            header_len = 16
-        elif box_size == 0:
-            box_size = size - offset
         if kind is None or box_size < header_len:
             layout.problem, layout.problem_offset = "bad_box", offset
             break
@@ -176,7 +147,10 @@ def _walk(f: OpenedFile) -> Layout:
             break
         body_start, body_len = offset + header_len, box_size - header_len
         if kind == "ftyp" and offset == 0:
-            _read_ftyp(f.read_at(body_start, min(body_len, 4096)), layout)
+            body = f.read_at(body_start, min(body_len, 4096))
+            if len(body) >= 8:
+                layout.major_brand = body[:4].decode("latin-1")
+                layout.compatible_brands = [body[i:i + 4].decode("latin-1") for i in range(8, len(body) - 3, 4)]
         elif kind == "moov" and layout.count("moov") == 1 and box_size <= MAX_MOOV_BYTES:
             order = _read_moov(f.read_at(body_start, body_len), layout, drafts)
         elif kind == "moof" and box_size <= MAX_MOOF_BYTES:
@@ -187,29 +161,22 @@ def _walk(f: OpenedFile) -> Layout:
     return layout
 
 
-def _read_ftyp(body: bytes, layout: Layout) -> None:
-    if len(body) >= 8:
-        layout.major_brand = body[:4].decode("latin-1")
-        layout.compatible_brands = [
-            body[i:i + 4].decode("latin-1") for i in range(8, len(body) - 3, 4)
-        ]
+def _box_header(data: bytes, pos: int, room: int) -> tuple[int, bytes, int] | None:
+    """(size, type, header length) of the box at ``pos`` (size 0: all the ``room`` left); None if cut short."""
+    if len(data) < pos + 8:
+        return None
+    size, raw = struct.unpack(">I4s", data[pos:pos + 8])
+    if size == 1:
+        return (struct.unpack(">Q", data[pos + 8:pos + 16])[0], raw, 16) if len(data) >= pos + 16 else None
+    return (room if size == 0 else size), raw, 8
 
 
-def _children(data: bytes, start: int = 0, end: int | None = None):
-    """Yield (type, body) of the boxes inside ``data[start:end]``; stop at damage."""
-    end = len(data) if end is None else end
-    pos = start
-    while pos + 8 <= end:
-        size, raw = struct.unpack(">I4s", data[pos:pos + 8])
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                return
-            size = struct.unpack(">Q", data[pos + 8:pos + 16])[0]
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
+def _children(data: bytes):
+    """Yield (type, body) of the boxes inside ``data``; stop at damage."""
+    pos = 0
+    while (found := _box_header(data, pos, len(data) - pos)) is not None:
+        size, raw, header = found
+        if size < header or pos + size > len(data):
             return
         yield raw, data[pos + header:pos + size]
         pos += size
@@ -331,7 +298,6 @@ def _read_audio_entry(stsd: bytes, draft: _Draft) -> None:
     entry = stsd[16:8 + entry_size] if entry_size >= 36 else b""
     if len(entry) < 28:
         return
-    draft.codec = entry_type.decode("latin-1", "replace")
     version = struct.unpack(">H", entry[8:10])[0]        # QuickTime sound entries v1/v2 carry more fields
     entry_rate = struct.unpack(">I", entry[24:28])[0] >> 16   # 16.16 fixed point
     draft.sample_rate = entry_rate or None

@@ -1,14 +1,7 @@
-"""The media checks. Each returns a CheckResult; ids and codes are a public interface.
+"""The media checks (size, container, streams, duration, integrity); ids and codes are a public interface.
 
-    size       file size against rules.max_size_bytes (a stat, nothing read)
-    container  really an MP4: ftyp first, allowed brand, one moov, an mdat (``remuxed`` when the pipeline
-               copied a near miss's streams into an MP4: see validators.remux)
-    streams    a video stream, an audio stream, common codecs
-    duration   at most rules.max_duration_seconds, grace for 原则上
-    integrity  complete box layout, and the media decodes
-
-A check that finds several problems names them all in its message; its ``code`` is the most
-serious one and ``details["codes"]`` lists every code found (a script sees them all).
+A check that finds several problems names them all; its ``code`` is the most serious one and
+``details["codes"]`` lists every code found.
 """
 
 from __future__ import annotations
@@ -64,12 +57,6 @@ def check_size(size: int, rules: RulesConfig) -> CheckResult:
     return passed("size", f"文件大小 {size_text(size)}，未超过 {size_text(limit)}。", size_bytes=size)
 
 
-def suffix_of(name: str | None) -> str:
-    """The extension a file was sent with, lower case (``.mov``); empty without one (``core.names``: the last
-    dot-part of ``守护秘密 2024.4.3 韦小宝`` is part of the name, not an extension to quote)."""
-    return extension_of(name)
-
-
 def spaced(name: str) -> str:
     """A kind's name to follow Chinese text: a space before one that starts with a Latin letter or digit
     (文件是 QuickTime（.mov）视频, but 文件是空文件), as Chinese typesetting sets Latin words apart."""
@@ -77,12 +64,10 @@ def spaced(name: str) -> str:
 
 
 def _what_it_is(kind: str, sent_as: str | None) -> tuple[str, str]:
-    """(for the reviewer, for the submitter): what a video file that is not an MP4 really is, said as it arrived.
-
-    A .mov that arrived as .mov is a .mov; one renamed to .mp4 (or unnamed: the old wording) only looks like one.
-    """
+    """(for the reviewer, for the submitter): what a video file that is not an MP4 really is, said as it arrived
+    (a .mov that arrived as .mov is a .mov; one renamed to .mp4 only looks like one)."""
     shown = spaced(KINDS[kind])
-    suffix = suffix_of(sent_as) if sent_as is not None else (".mp4" if kind == "quicktime" else "")
+    suffix = extension_of(sent_as) if sent_as is not None else (".mp4" if kind == "quicktime" else "")
     if suffix in OWN_SUFFIXES[kind]:
         return f"文件是{shown}，不是 MP4", f"发送的是{shown}，不是要求的 MP4 格式"
     if suffix:
@@ -111,12 +96,12 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig, sent_a
     if kind in ("avif", "heif"):
         major = layout.major_brand if layout else None
         real = IMAGE_BRANDS.get(major or "", (kind, name.strip()))[1]
-        return failed("container", "image_sequence", f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
-                      advice=f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}",
-                      kind=kind, brands=layout.brands if layout else [], codes=["image_sequence"])
+        said = f"文件实际是 {real}，不是 MP4 视频。{EXPORT_AGAIN}"
+        return failed("container", "image_sequence", said, advice=said, kind=kind,
+                      brands=layout.brands if layout else [], codes=["image_sequence"])
     if kind != "mp4" or layout is None:
-        return failed("container", "not_mp4", f"文件实际是{name}，不是 MP4 视频。{RESEND}",
-                      advice=f"文件实际是{name}，不是 MP4 视频。{RESEND}", kind=kind)
+        said = f"文件实际是{name}，不是 MP4 视频。{RESEND}"
+        return failed("container", "not_mp4", said, advice=said, kind=kind)
     allowed = set(rules.allowed_brands)
     major = layout.major_brand or ""
     problems: list[tuple[str, str]] = []
@@ -140,12 +125,18 @@ def check_container(kind: str, layout: Layout | None, rules: RulesConfig, sent_a
     return passed("container", f"MP4 文件（品牌 {major.strip()}）。", kind=kind, brands=layout.brands)
 
 
+def _was(kind: str, sent_as: str | None, lead: str) -> tuple[str, str]:
+    """(the format's name, what the file was, said as it arrived) of a near miss."""
+    fmt = FORMAT_NAMES[kind] + ("" if FORMAT_NAMES[kind].endswith("）") else " ")
+    suffix = extension_of(sent_as)
+    if suffix and suffix not in OWN_SUFFIXES[kind]:
+        return fmt, f"{lead}实际是 {fmt}格式（扩展名写成了 {suffix}）"
+    return fmt, f"{lead}是 {fmt}格式"
+
+
 def check_remuxed(kind: str, sent_as: str | None, **details) -> CheckResult:
     """The container check of a near miss whose streams were copied into an MP4 (the file judged from then on)."""
-    fmt = FORMAT_NAMES[kind] + ("" if FORMAT_NAMES[kind].endswith("）") else " ")
-    suffix = suffix_of(sent_as)
-    was = (f"原文件实际是 {fmt}格式（扩展名写成了 {suffix}）" if suffix and suffix not in OWN_SUFFIXES[kind]
-           else f"原文件是 {fmt}格式")
+    fmt, was = _was(kind, sent_as, "原文件")
     return warned("container", REMUXED, f"{was}，已无损转换为 MP4（未重新编码，画质不变），请评审人员确认。",
                   advice=f"发送的视频是 {fmt}格式，不是要求的 MP4 格式。已将它无损转换为 MP4（没有重新编码，画质不变），"
                          "无需重新发送；今后报送请直接导出 MP4 格式。",
@@ -153,12 +144,8 @@ def check_remuxed(kind: str, sent_as: str | None, **details) -> CheckResult:
 
 
 def check_will_remux(kind: str, sent_as: str | None, **details) -> CheckResult:
-    """The container check ``intake validate`` gives a near miss that intake will copy into an MP4 losslessly:
-    what intake will record (warn ``remuxed``), said ahead."""
-    fmt = FORMAT_NAMES[kind] + ("" if FORMAT_NAMES[kind].endswith("）") else " ")
-    suffix = suffix_of(sent_as)
-    was = (f"文件实际是 {fmt}格式（扩展名写成了 {suffix}）" if suffix and suffix not in OWN_SUFFIXES[kind]
-           else f"文件是 {fmt}格式")
+    """What ``intake validate`` says ahead of a near miss that intake will copy into an MP4 (warn ``remuxed``)."""
+    fmt, was = _was(kind, sent_as, "文件")
     return warned("container", REMUXED,
                   f"{was}，不是 MP4。登记时会把它无损转换为 MP4（不重新编码，画质不变），以转换后的 MP4 为准，"
                   "结果为待复核；不需要报送单位重新发送。",
@@ -192,12 +179,10 @@ def check_not_remuxable(kind: str, sent_as: str | None, video: str | None, audio
     """The container check of a near miss that cannot be copied into an MP4 as it is, saying why (``why``:
     what about the file stopped the copy, when it is known)."""
     said, told = _what_it_is(kind, sent_as)
-    if why:
-        then = "请重新导出"
-    elif unreadable:
+    then = "请重新导出"
+    if not why and unreadable:
         why = "尝试不重新编码直接转换为 MP4（无损转换）没有成功，文件可能已损坏，或其中的编码参数 MP4 不支持"
-        then = "请重新导出"
-    else:
+    elif not why:
         found = ["没有视频画面"] if video is None else \
             ([f"视频编码是 {codec_text(video)}"] if video not in LOSSLESS_VIDEO else [])
         if audio is not None and audio not in LOSSLESS_AUDIO:
@@ -227,9 +212,8 @@ def check_streams(facts: MediaFacts, rules: RulesConfig) -> CheckResult:
         extra = "；" + "；".join(uncommon) if uncommon else ""
         return failed("streams", "no_video", f"文件中没有视频画面（只有音频或为空）{extra}。请报送包含画面的视频。",
                       advice="文件中没有视频画面（只有声音或为空）。请报送包含画面的视频。", codes=codes, **details)
-    described = f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
-    if audio:
-        described += f"，音频 {codec_name(a.get('format'))}"
+    described = (f"视频 {codec_name(v.get('format'))} {v.get('width')}×{v.get('height')}"
+                 + (f"，音频 {codec_name(a.get('format'))}" if audio else ""))
     if not audio:
         advice = "代言视频需要讲解声音，请确认是否遗漏音轨" + ("；建议转为 H.264 + AAC。" if uncommon else "。")
         found = "".join(f"{text}。" for text in uncommon)
@@ -250,20 +234,22 @@ def _ms(value) -> float | None:
         return None
 
 
+def _track_seconds(facts: MediaFacts | None, layout: Layout | None, handlers: tuple[str, ...]) -> list:
+    """What the tracks of ``handlers`` (box walk handler types) claim or hold, as MediaInfo and the walk read them."""
+    tracks = (facts.video + (facts.audio if "soun" in handlers else [])) if facts else []
+    found = [_ms(track.get(key)) for track in tracks for key in ("duration", "source_duration")]
+    for track in layout.tracks if layout else []:
+        if track.handler in handlers:
+            # frame_seconds comes from the audio sample entry's own rate: a timescale lie cannot shorten it.
+            found += [track.header_seconds, track.sample_seconds, track.frame_seconds]
+    return found
+
+
 def media_seconds(facts: MediaFacts | None, layout: Layout | None) -> tuple[float | None, float | None]:
     """(what the header claims, what the streams really span): the longest of all sources."""
     claimed = _ms(facts.general.get("duration")) if facts else None
-    candidates = [claimed]
-    if facts:
-        candidates.append(_ms(facts.general.get("source_duration")))
-        for track in facts.video + facts.audio:
-            candidates += [_ms(track.get("duration")), _ms(track.get("source_duration"))]
-    if layout:
-        candidates.append(layout.movie_seconds)
-        for track in layout.tracks:
-            if track.handler in ("vide", "soun"):
-                # frame_seconds comes from the audio sample entry's own rate: a timescale lie cannot shorten it.
-                candidates += [track.header_seconds, track.sample_seconds, track.frame_seconds]
+    candidates = [claimed, _ms(facts.general.get("source_duration")) if facts else None,
+                  layout.movie_seconds if layout else None, *_track_seconds(facts, layout, ("vide", "soun"))]
     known = [c for c in candidates if c is not None]
     if claimed is None and layout and layout.movie_seconds is not None:
         claimed = layout.movie_seconds
@@ -273,15 +259,7 @@ def media_seconds(facts: MediaFacts | None, layout: Layout | None) -> tuple[floa
 def picture_seconds(facts: MediaFacts | None, layout: Layout | None) -> float | None:
     """How long the picture runs: the longest its video track claims or holds (the container may run longer
     for its sound), else the whole file's length."""
-    candidates = []
-    if facts:
-        for track in facts.video:
-            candidates += [_ms(track.get("duration")), _ms(track.get("source_duration"))]
-    if layout:
-        for track in layout.tracks:
-            if track.handler == "vide":
-                candidates += [track.header_seconds, track.sample_seconds, track.frame_seconds]
-    known = [c for c in candidates if c]
+    known = [c for c in _track_seconds(facts, layout, ("vide",)) if c]
     return max(known) if known else media_seconds(facts, layout)[1]
 
 
@@ -349,6 +327,6 @@ def check_decode(report: DecodeReport, deep: bool) -> CheckResult:
 
 
 def check_probe_failed(reason: str) -> CheckResult:
-    return failed("integrity", "probe_failed", f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}",
-                  advice=f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}", reason=reason[:300])
+    said = f"无法读取文件的音视频信息，文件可能已损坏。{REEXPORT}"
+    return failed("integrity", "probe_failed", said, advice=said, reason=reason[:300])
 

@@ -1,13 +1,9 @@
 """Child processes (ffmpeg, MediaInfo) that a stop request ends at once.
 
-A fast decode check of a small but heavy file can run for minutes (up to
-``rules.decode_timeout_seconds``); the service must still stop within seconds of
-SIGTERM. ``run`` keeps each child in a registry, and ``cancel_all`` (called from
-the stop signal handler) kills them all: the interrupted check raises
-``Cancelled`` instead of reporting a result, so nothing half-checked is recorded.
-
-``start`` runs a child in the background (the decode check runs while MediaInfo reads the file):
-a thread drains its pipes, so it never stalls on a full one, and ``Running.result`` collects it.
+A decode check can run for minutes, yet the service must stop within seconds of SIGTERM: every child is
+in a registry, and ``cancel_all`` kills them all, so the interrupted check raises ``Cancelled`` and nothing
+half-checked is recorded. Each child has its own process group: a kill reaches whatever it started too
+(a grandchild holding our pipes would keep us waiting), and a Ctrl-C meant for us does not half-kill it.
 """
 
 from __future__ import annotations
@@ -28,27 +24,13 @@ _cancelled = threading.Event()
 
 def run(args: list[str], *, timeout: float, **popen_kwargs) -> subprocess.CompletedProcess:
     """Like ``subprocess.run(args, capture_output=True, timeout=…)``, but ended by ``cancel_all``."""
-    if _cancelled.is_set():
-        raise Cancelled()
-    # Its own process group: a kill reaches whatever it started too (a grandchild holding our pipes
-    # would keep communicate() waiting), and a Ctrl-C meant for us does not half-kill it.
-    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          start_new_session=True, **popen_kwargs) as proc:
-        with tracked(proc):
-            try:
-                out, err = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                proc.communicate()
-                raise
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    return start(args, timeout=timeout, **popen_kwargs).result()
 
 
 def run_lines(args: list[str], *, timeout: float, on_line: Callable[[str], None],
               **popen_kwargs) -> subprocess.CompletedProcess:
-    """Like ``run``, but each line the child writes to stdout goes to ``on_line`` as it comes (a progress
-    feed) instead of being kept. Ended by ``cancel_all`` and by ``timeout`` (TimeoutExpired) alike; an
-    exception from ``on_line`` ends the child and is raised."""
+    """Like ``run``, but each line of stdout goes to ``on_line`` as it comes (a progress feed) instead of being
+    kept; an exception from ``on_line`` ends the child and is raised."""
     if _cancelled.is_set():
         raise Cancelled()
     timed_out = threading.Event()
@@ -56,33 +38,29 @@ def run_lines(args: list[str], *, timeout: float, on_line: Callable[[str], None]
     with tempfile.TemporaryFile() as errors, subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, start_new_session=True,
             **popen_kwargs) as proc:
-        with _lock:
-            _running.add(proc)
-        timer = threading.Timer(timeout, lambda: (timed_out.set(), _kill(proc)))
-        timer.start()
-        try:
-            for raw in proc.stdout:
-                on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
-            proc.wait()
-        except BaseException:
-            _kill(proc)
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
-            with _lock:
-                _running.discard(proc)
+        with tracked(proc):
+            timer = threading.Timer(timeout, lambda: (timed_out.set(), kill_group(proc)))
+            timer.start()
+            try:
+                for raw in proc.stdout:
+                    on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                proc.wait()
+            except BaseException:
+                kill_group(proc)
+                proc.wait()
+                raise
+            finally:
+                timer.cancel()
         errors.seek(0)
         err = errors.read()
-    if _cancelled.is_set():
-        raise Cancelled()
     if timed_out.is_set():
         raise subprocess.TimeoutExpired(args, timeout)
     return subprocess.CompletedProcess(args, proc.returncode, b"", err)
 
 
 class Running:
-    """A child started by ``start``: ``result()`` waits for it, ``stop()`` kills it (both may be called)."""
+    """A child started by ``start``, its pipes drained by a thread (a full one never stalls it): ``result()``
+    waits for it, ``stop()`` kills it (both may be called)."""
 
     def __init__(self, args: list[str], timeout: float, popen_kwargs: dict):
         self.args = args
@@ -99,11 +77,11 @@ class Running:
         try:
             self._outcome = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            _kill(proc)
+            kill_group(proc)
             proc.communicate()
             self._outcome = exc
         except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread by result())
-            _kill(proc)
+            kill_group(proc)
             self._outcome = exc
         finally:
             with _lock:
@@ -130,7 +108,7 @@ class Running:
     def stop(self) -> None:
         """Kill the child (and what it started) and wait for it to be reaped."""
         if self._proc.poll() is None:   # once reaped, its pid (and group id) may belong to someone else
-            _kill(self._proc)
+            kill_group(self._proc)
         self._reader.join()
 
 
@@ -141,18 +119,13 @@ def start(args: list[str], *, timeout: float, **popen_kwargs) -> Running:
     return Running(args, timeout, popen_kwargs)
 
 
-def cancelled() -> bool:
-    """Whether a stop was asked for (``cancel_all``): no new child may start."""
-    return _cancelled.is_set()
-
-
 def cancel_all() -> None:
     """End every running child and refuse new ones (safe to call from a signal handler)."""
     _cancelled.set()
     with _lock:
         running = list(_running)
     for proc in running:
-        _kill(proc)
+        kill_group(proc)
 
 
 @contextlib.contextmanager
@@ -163,7 +136,7 @@ def tracked(proc: subprocess.Popen):
         _running.add(proc)
     try:
         if _cancelled.is_set():   # cancel_all ran before ``proc`` was registered
-            _kill(proc)
+            kill_group(proc)
             raise Cancelled()
         yield
     except Exception:
@@ -179,10 +152,6 @@ def tracked(proc: subprocess.Popen):
 
 def kill_group(proc: subprocess.Popen) -> None:
     """Kill ``proc`` and whatever it started (its own process group)."""
-    _kill(proc)
-
-
-def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:   # already gone

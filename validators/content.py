@@ -1,12 +1,8 @@
 """The content checks of one file, whatever its other checks say: the opening phrase and the secrecy scan.
 
-Every text in and around the file is read once: its name, its tags, its subtitle track (all of it),
-the subtitle and text files that came with it, the text on screen (the frame scan: the whole video, and
-the opening window for the phrase), and, with a speech model, the whole soundtrack. The opening-phrase
-check takes what falls in its window; the secrecy check takes everything and says what it covered.
-
-A file that is not a video the scan can decode (a playlist, a picture, a broken file) still gets the
-secrecy check: it says the picture could not be read, never that nothing was found.
+Every text in and around the file is read once; the opening-phrase check takes what falls in its window,
+the secrecy check everything. A file the scan cannot decode still gets the secrecy check: it says the
+picture could not be read, never that nothing was found.
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ from validators.boxes import Layout
 from validators.checks import picture_seconds
 from validators.frame_scan import SCANNABLE, FrameScan, input_options_for, scan_frames
 from validators.mediainfo import MediaFacts
+from validators.mediainfo_child import TAGS   # every tag MediaInfo reads: all are searched for marks
 from validators.opened import OpenedFile
 from validators.opening import OpeningSources, check_opening
 from validators.results import CheckResult
@@ -28,21 +25,15 @@ from validators.texts import TEXT_SOURCE_LABELS, TextSource
 
 log = logging.getLogger(__name__)
 METADATA_FIELDS = ("title", "comment", "description")   # where a phrase may be written into the file
-# Every tag the MediaInfo child reads (validators.mediainfo_child.TAGS): all of them are searched for marks.
-TAG_FIELDS = ("title", "comment", "description", "movie_name", "track_name", "album", "performer", "composer",
-              "copyright", "subject", "keywords", "synopsis")
 NOT_A_VIDEO = "文件不是可以解码的视频"
 
 
 def content_checks(f: OpenedFile, kind: str | None, facts: MediaFacts | None, layout: Layout | None,
                    rules: RulesConfig, name: str, transcripts: list[tuple[str, bytes]] = (),
                    ocr: bool | None = None) -> list[CheckResult]:
-    """``opening_phrase`` (for a video MediaInfo read) and ``sensitive_content`` (always) of the file ``f``, whose sniffed
-    ``kind``, MediaInfo ``facts`` and box ``layout`` are known (None where they were not read).
-
-    ``ocr`` False reads no text on screen (``validate --no-ocr``); None follows the config. Raises
-    nothing for a bad file; a failing reader (OCR, speech) is said in the results.
-    """
+    """``opening_phrase`` (for a video MediaInfo read) and ``sensitive_content`` (always) of ``f``; ``ocr`` False
+    reads no text on screen (``validate --no-ocr``), None follows the config. A failing reader is said in the
+    results."""
     opening_cfg, sensitive_cfg = rules.opening, rules.sensitive
     decodable = kind in SCANNABLE
     has_picture = decodable and (facts is None or bool(facts.video))
@@ -50,7 +41,7 @@ def content_checks(f: OpenedFile, kind: str | None, facts: MediaFacts | None, la
     looked = [TEXT_SOURCE_LABELS["file_name"]]
     sources = OpeningSources()
     if facts is not None:
-        tags = [TextSource("metadata", str(facts.general[k]), k) for k in TAG_FIELDS if facts.general.get(k)]
+        tags = [TextSource("metadata", str(facts.general[k]), k) for k in TAGS if facts.general.get(k)]
         sources.metadata = [t for t in tags if t.name in METADATA_FIELDS]
         texts += tags
         looked.append("文件信息")
@@ -88,7 +79,14 @@ def content_checks(f: OpenedFile, kind: str | None, facts: MediaFacts | None, la
                         off=True)
 
     if decodable and opening_cfg.speech_model is not None:
-        _listen(f, kind, rules, sources)
+        from validators.speech import transcribe
+
+        try:
+            said = transcribe(f, opening_cfg.speech_model, None, sensitive_cfg.timeout_seconds, _options(kind))
+            sources.speech = [TextSource("speech", words, None, seconds) for seconds, words in said]
+        except ToolError as exc:   # a missing model or a failing recogniser: the speech was never heard
+            log.warning("语音识别不可用：%s", exc)
+            sources.speech_failure = exc.message
         texts += sources.speech or []
         looked.append(TEXT_SOURCE_LABELS["speech"])
 
@@ -101,18 +99,7 @@ def content_checks(f: OpenedFile, kind: str | None, facts: MediaFacts | None, la
 
 
 def _options(kind: str | None) -> dict[str, str]:
-    """ffmpeg's input options for ``kind`` as keyword arguments (for ffmpeg-python)."""
+    """ffmpeg's input options for ``kind`` as ffmpeg-python keyword arguments."""
     args = input_options_for(kind)
     return {args[i].lstrip("-"): args[i + 1] for i in range(0, len(args), 2)}
 
-
-def _listen(f: OpenedFile, kind: str, rules: RulesConfig, sources: OpeningSources) -> None:
-    from validators.speech import transcribe
-
-    try:
-        said = transcribe(f, rules.opening.speech_model, None, rules.sensitive.timeout_seconds, _options(kind))
-    except ToolError as exc:   # a missing model or a failing recogniser: the speech was never heard
-        log.warning("语音识别不可用：%s", exc)
-        sources.speech_failure = exc.message
-        return
-    sources.speech = [TextSource("speech", words, None, seconds) for seconds, words in said]

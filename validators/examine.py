@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.errors import ProbeFailed
 import os
 import stat
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +37,6 @@ class FileReport:
     def outcome(self) -> Outcome:
         return outcome_of(self.checks)
 
-    @property
-    def failed(self) -> bool:
-        return any(c.status is Status.FAIL for c in self.checks)
-
     def media(self) -> dict[str, Any]:
         """The ``media`` object of ``intake validate --json``."""
         video = self.facts.video[0] if self.facts and self.facts.video else {}
@@ -69,20 +65,14 @@ def examine_file(path: Path, rules: RulesConfig, deep: bool = False, *, name: st
                  ocr: bool | None = None, opened: OpenedFile | None = None) -> FileReport:
     """Check one file. Never raises for a bad video; raises ToolError if a tool is missing.
 
-    ``name`` is the file's original name (the path may be a store name); ``transcripts`` are
-    (name, bytes) of subtitle or text files that came with it; ``content`` runs the opening-phrase
-    and sensitive-content checks (validators.content) whatever the other checks say, with OCR unless
-    ``ocr`` is False (None: as configured).
-
-    The file is opened once (no symlink, regular files only; OSError otherwise), or ``opened`` is
-    used as given and left open. Everything after that reads the descriptor, never ``path`` again.
-    A file over the size limit is judged by its size alone; only the secrecy scan reads it (``content``).
+    ``name``: the file's original name; ``transcripts``: (name, bytes) of texts that came with it; ``content``:
+    run the content checks too. The file is opened once (OpenedFile.open), or ``opened`` is used as given and
+    left open; nothing reads ``path`` again. A file over the size limit is judged by its size alone.
     """
     if opened is not None:
         return _examine(path, opened, rules, deep, name, transcripts, content, ocr)
-    unread = None if content else oversized_report(path, rules)
-    if unread is not None:
-        return unread
+    if not content and (oversized := oversized_report(path, rules)) is not None:
+        return oversized
     with OpenedFile.open(path) as own:
         return _examine(path, own, rules, deep, name, transcripts, content, ocr)
 
@@ -118,8 +108,7 @@ def _examine(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, name: st
 
 def scan_unread(f: OpenedFile, rules: RulesConfig, name: str, transcripts=(), ocr: bool | None = None
                 ) -> list[CheckResult]:
-    """The content checks of a file no other check read (over the size limit): sniffed and walked for the
-    scan alone, never given to MediaInfo."""
+    """The content checks of a file over the size limit: sniffed and walked for the scan, never given to MediaInfo."""
     kind = "empty" if f.size == 0 else sniff_bytes(f.read_at(0, SNIFF_BYTES))
     layout = walk(f) if kind in ISO_BMFF_KINDS else None
     return content_checks(f, kind, None, layout, rules, name, list(transcripts), ocr)
@@ -143,8 +132,9 @@ def _media_checks(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, nam
     if container.status is Status.FAIL:
         if layout_problem:
             report.checks.append(layout_problem)
-        elif report.kind == "quicktime":
-            report.facts = _facts_shown(f, rules)
+        elif report.kind == "quicktime":   # what it holds (duration, picture), for the reviewers
+            with suppress(ProbeFailed):
+                report.facts = probe_media(f, rules.probe_timeout_seconds)
         return report
 
     # MediaInfo and the decode check run side by side; the decode reads spans from the box walk's length.
@@ -172,23 +162,12 @@ def _media_checks(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, nam
     return report
 
 
-def _facts_shown(f: OpenedFile, rules: RulesConfig) -> MediaFacts | None:
-    """What a whole QuickTime file holds (duration, picture), for the reviewers, though it is not an MP4."""
-    try:
-        return probe_media(f, rules.probe_timeout_seconds)
-    except ProbeFailed:
-        return None
-
-
 def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:
     """What the decode check reads: the whole file, or its first ``integrity_seconds`` and its end.
 
-    The end is read from the picture's last keyframe (the box walk's sync-sample table) when the table gives
-    it: a decoder asked to start ``integrity_seconds`` before the end would go back to the keyframe before that
-    time, up to a whole GOP early (8 s of an export with keyframes 250 frames apart). From that keyframe the
-    picture is decoded for ``integrity_seconds`` and the rest read to the end without decoding the picture
-    (``Span.then_to_end``), so that the cost of the end does not grow with the GOP.
-    Before MediaInfo has run, the length comes from the box walk alone; ``_examine`` compares.
+    The end is read from the picture's last keyframe when the box walk gives it: a decoder asked to start
+    before the end would go back to the keyframe before that time, up to a whole GOP early (8 s of an export
+    with keyframes 250 frames apart); from it the rest is read without decoding the picture (``then_to_end``).
     """
     if deep:
         return [Span(None, None)]
@@ -196,23 +175,14 @@ def _spans(report: FileReport, rules: RulesConfig, deep: bool) -> Spans:
     span = rules.integrity_seconds
     spans: Spans = [Span(None, span)]
     if seconds and seconds > 2 * span:
-        last_key = _last_keyframe(report)
+        last_key = next((t.last_key_seconds for t in report.layout.tracks if t.handler == "vide"), None) \
+            if report.layout is not None else None
         if last_key is not None and last_key > span:
             # A seek goes to the last keyframe shown at or before the time asked, and the keyframe is shown a
             # little after it is decoded (B-frame delay, the sound's priming: 23 ms in an ordinary export). Past
             # the last keyframe no other lies, so asking a little later still lands on it, never a GOP early.
-            margin = min(TAIL_KEY_MARGIN, (seconds - last_key) / 2)
+            margin = min(0.5, (seconds - last_key) / 2)
             spans.append(Span(last_key + margin, span, then_to_end=True))
         else:
             spans.append(Span(seconds - span, None))
     return spans
-
-
-TAIL_KEY_MARGIN = 0.5
-
-
-def _last_keyframe(report: FileReport) -> float | None:
-    """When the first video track's last keyframe is decoded (from the box walk's sync-sample table)."""
-    if report.layout is None:
-        return None
-    return next((t.last_key_seconds for t in report.layout.tracks if t.handler == "vide"), None)

@@ -1,11 +1,5 @@
-"""The frame scan, as its callers see it: read the text on screen over the whole video (or only the opening
-window), and say exactly what was covered.
-
-The reading runs in another process (validators.ocr_child): the service's long-lived worker if there is
-one (validators.ocr_worker), else a child of its own. This module builds its request, and turns its
-answer into a ``FrameScan``: the lines read with their times and places, the opening phrase if it was
-looked for, the frames read, and the span covered. A scan that did not reach the end of the picture
-(a timeout, a file that stops decoding part-way, nothing decodable at all) says so, with the reason.
+"""The frame scan, as its callers see it: the text on screen over the whole video (or the opening window), read
+in another process (the service's OCR worker, else a child of its own), and exactly what was covered.
 """
 
 from __future__ import annotations
@@ -20,21 +14,20 @@ from pathlib import Path
 from core.errors import ToolError
 from core.numbers import duration_text
 from validators import children, ocr_worker
-from validators.ocr_worker import OCR_HINT
+from validators.ocr_worker import OCR_HINT, START_SECONDS
 from validators.opened import OpenedFile, media_input
 from validators.phrase import PhraseMatch
 from validators.remux import DEMUXERS, input_options
 from validators.rules import RulesConfig
 from validators.texts import TextSource
-from validators.tools import SAFE_INPUT, ffmpeg_exe
-from validators.worker_child import child_env
+from validators.tools import SAFE_INPUT_ARGS, ffmpeg_exe
+from validators.worker_child import child_env, last_line
 
 # What the scan may decode, by sniffed kind: an MP4 through the mp4 demuxer alone, a near miss through its own.
 SCANNABLE = frozenset({"mp4", *DEMUXERS})
 # How far short of the picture's end the last frame read may be and still count as the end: the sampling
 # step, plus a second for frame durations and frames ffmpeg skips (skip_frame noref).
 END_SLACK = 1.0
-START_SECONDS = 60        # a worker's model load, on top of the scan's own time
 
 
 @dataclass(frozen=True)
@@ -56,12 +49,9 @@ class FrameScan:
 
     def coverage(self) -> str:
         """What was read, as a reviewer reads it: 全片 2分0秒（共读取 132 帧画面）, or 前 1分2秒（…）."""
-        frames = f"（共读取 {self.frames} 帧画面）"
-        if self.complete:
-            return f"全片 {duration_text(self.covered) or '0秒'}{frames}"
-        if not self.frames:
+        if not self.complete and not self.frames:
             return "画面（未能读取任何一帧）"
-        return f"前 {duration_text(self.covered) or '0秒'}{frames}"
+        return f"{'全片' if self.complete else '前'} {duration_text(self.covered) or '0秒'}（共读取 {self.frames} 帧画面）"
 
     def details(self) -> dict:
         return {"scanned_seconds": round(self.covered, 1), "frames": self.frames,
@@ -71,20 +61,14 @@ class FrameScan:
 
 def input_options_for(kind: str) -> list[str]:
     """ffmpeg's input options for a file of sniffed ``kind`` (see SCANNABLE)."""
-    if kind == "mp4":
-        return [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
-    return input_options(kind)
+    return list(SAFE_INPUT_ARGS) if kind == "mp4" else input_options(kind)
 
 
 def scan_frames(source: Path | OpenedFile, kind: str, rules: RulesConfig, *, whole: bool, window: float,
                 duration: float | None) -> FrameScan:
-    """Read the frames of ``source`` (sniffed ``kind``, one of SCANNABLE): the whole video when ``whole``,
-    else only until the opening phrase is found within ``window`` seconds. ``window`` 0: no phrase search.
-    ``duration``: how long the picture should run (None: as ffmpeg reads the file).
-
-    Raises ToolError when the reading process itself fails (a crash, a missing model, no answer): that is
-    not a property of the file, and its caller says so in its own words.
-    """
+    """Read the frames of ``source``: the whole video when ``whole``, else until the opening phrase is found within
+    ``window`` seconds (0: no phrase search). ``duration``: how long the picture should run (None: as ffmpeg reads
+    it). Raises ToolError when the reading process itself fails: that is not a property of the file."""
     opening, sensitive = rules.opening, rules.sensitive
     every = sensitive.sample_seconds
     timeout = sensitive.timeout_seconds if whole else opening.timeout_seconds
@@ -95,10 +79,7 @@ def scan_frames(source: Path | OpenedFile, kind: str, rules: RulesConfig, *, who
                "ffmpeg": ffmpeg_exe(), "input_options": input_options_for(kind)}
     started = time.monotonic()
     worker = ocr_worker.current()
-    if worker is not None:
-        answer = worker.ask(request, fds, timeout + START_SECONDS)
-    else:
-        answer = _run_child(request, fds, timeout + START_SECONDS)
+    answer = (worker.ask if worker is not None else _run_child)(request, fds, timeout + START_SECONDS)
     return _scan_of(answer, whole, every, duration, time.monotonic() - started)
 
 
@@ -108,7 +89,8 @@ def _scan_of(answer: dict, whole: bool, every: float, duration: float | None, sp
     phrase = (PhraseMatch(hit["speaker"], hit["topic"], hit["errors"], hit["matched"]), hit["seconds"]) \
         if hit else None
     frames, last = answer["frames"], answer["last_seconds"]
-    duration = duration or _ffmpeg_duration(answer)
+    # where nothing else said how long the picture runs (an MKV, an AVI): the input's length as ffmpeg read it
+    duration = duration or (float(answer["input_seconds"]) if answer.get("input_seconds") else None)
     covered = 0.0 if last is None else last
     if not whole:
         return FrameScan(False, lines, frames, answer["recognised"], duration, covered, None, phrase)
@@ -133,12 +115,6 @@ def _first_error(answer: dict) -> str:
     return f"：{errors[0][:120]}" if errors else ""
 
 
-def _ffmpeg_duration(answer: dict) -> float | None:
-    """The input's length as ffmpeg's demuxer read it, where nothing else said (an MKV, an AVI)."""
-    seconds = answer.get("input_seconds")
-    return float(seconds) if seconds else None
-
-
 def _run_child(request: dict, fds: tuple[int, ...], timeout: float) -> dict:
     """A one-shot child's answer; ToolError saying, in Chinese, why there is none."""
     try:
@@ -148,11 +124,8 @@ def _run_child(request: dict, fds: tuple[int, ...], timeout: float) -> dict:
         raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", OCR_HINT) from exc
     except OSError as exc:
         raise ToolError(f"无法启动画面文字识别程序：{exc.strerror or exc}", OCR_HINT) from exc
-    said = _last_line(proc.stderr)
-    if proc.returncode < 0:
-        raise ToolError(f"画面文字识别程序异常退出（信号 {-proc.returncode}）{said}", OCR_HINT)
     if proc.returncode != 0:
-        raise ToolError(f"画面文字识别程序出错（退出码 {proc.returncode}）{said}", OCR_HINT)
+        raise ocr_worker.ended(proc.returncode, last_line(proc.stderr))
     try:
         answer = json.loads(proc.stdout)
     except ValueError:
@@ -160,9 +133,3 @@ def _run_child(request: dict, fds: tuple[int, ...], timeout: float) -> dict:
     if not isinstance(answer, dict) or "lines" not in answer or "frames" not in answer:
         raise ToolError("画面文字识别程序的输出无法识别", OCR_HINT)
     return answer
-
-
-def _last_line(stderr: bytes) -> str:
-    """The child's last word on stderr (the error its traceback ends with), as "：…" or ""."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    return f"：{lines[-1][:300]}" if lines else ""

@@ -1,13 +1,7 @@
-"""Sampled frames of a video, with their times: what the frame scan reads.
+"""Sampled frames of a video, with their times: what the frame scan reads (in the OCR child).
 
-One ffmpeg decodes the video once and hands over, already scaled down, a frame at least every ``every``
-seconds (``window_every`` within the first ``window`` seconds, for the opening phrase), plus the first
-frame of each new scene. Each frame's time comes from ffmpeg's own ``showinfo`` line on stderr, so a
-video with variable frame rate or a start offset is timed as a player shows it. Errors ffmpeg reports
-are kept (the scan says a file it could not decode to its end is incomplete); a thread reads ahead, so
-decoding runs while a frame is read.
-
-This module runs in the OCR child: it needs only the ffmpeg path and input options its caller gives.
+One ffmpeg decodes the video once and hands over scaled-down frames; each frame's time comes from ffmpeg's own
+``showinfo`` line, so a video with variable frame rate or a start offset is timed as a player shows it.
 """
 
 from __future__ import annotations
@@ -43,12 +37,9 @@ def select_expression(every: float, window: float = 0.0, window_every: float | N
 
 
 class Frames:
-    """Iterate as (seconds, BGR image); frames fit in ``side``×``side`` (never enlarged; a rotated phone
-    video comes upright). ``until`` stops after that many seconds (None: the whole video).
-
-    A str ``path`` is used as given (it may be /proc/self/fd/N for an inherited ``fds`` descriptor).
-    After the iteration: ``errors`` (ffmpeg's error lines), ``returncode``, ``killed`` when the timeout
-    ended the decoder, and ``input_seconds``, the input's length as ffmpeg read it (None if it could not).
+    """Iterate as (seconds, BGR image), frames fitting in ``side``×``side`` (never enlarged), until ``until``
+    seconds (None: the whole video). A str ``path`` is used as given (it may be /proc/self/fd/N). Afterwards:
+    ffmpeg's ``errors``, ``returncode``, ``killed`` by the timeout, and ``input_seconds`` as ffmpeg read it.
     """
 
     def __init__(self, path: Path | str, *, every: float, side: int, timeout: float, ffmpeg: str,

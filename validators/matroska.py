@@ -1,12 +1,8 @@
-"""Matroska (MKV/WebM) content encodings, read from the file's own EBML header before ffmpeg copies it.
+"""Matroska (MKV/WebM) content encodings, read from the file's EBML header before ffmpeg copies it.
 
-A track may declare that each of its frames is stored compressed (zlib, bzip2, LZO), encrypted, or with a
-common header stripped off ("header stripping": the demuxer puts the header back before every frame). A
-1 MB file whose 1,000 one-byte frames each get a 1 MiB header back becomes a gigabyte once copied into an
-MP4. A camera or an editor that exports a contest video uses none of them, so a track that declares any is
-not copied (``has_content_encodings``).
-
-Only element headers are read until the Tracks element, and Tracks itself at most ``MAX_TRACKS_BYTES``.
+A track may store its frames compressed, encrypted or with a common header stripped off, which the demuxer
+puts back before every frame: 1,000 one-byte frames with a 1 MiB header become a gigabyte once copied into
+an MP4. No camera or editor exporting a contest video uses them, so a track that declares any is not copied.
 """
 
 from __future__ import annotations
@@ -39,20 +35,18 @@ def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int]:
     return value, length
 
 
-def _header(f: OpenedFile, offset: int) -> tuple[int, int, int]:
-    """(id, size or -1, header length) of the element at ``offset``."""
-    raw = f.read_at(offset, 12)
-    element, id_length = _vint(raw, 0, keep_marker=True)
-    size, size_length = _vint(raw, id_length, keep_marker=False)
+def _element(data: bytes, at: int = 0) -> tuple[int, int, int]:
+    """(id, size or -1, header length) of the element at ``at``."""
+    element, id_length = _vint(data, at, keep_marker=True)
+    size, size_length = _vint(data, at + id_length, keep_marker=False)
     return element, size, id_length + size_length
 
 
 def _children(data: bytes):
     at = 0
     while at < len(data):
-        element, id_length = _vint(data, at, keep_marker=True)
-        size, size_length = _vint(data, at + id_length, keep_marker=False)
-        start = at + id_length + size_length
+        element, size, header = _element(data, at)
+        start = at + header
         if size < 0 or start + size > len(data):
             raise Unreadable("child runs past its parent")
         yield element, data[start:start + size]
@@ -63,33 +57,29 @@ def has_content_encodings(f: OpenedFile) -> bool:
     """True if a track of the Matroska file ``f`` declares a content encoding, or if its header cannot be read
     far enough to tell (a file that hides its tracks is not copied either)."""
     try:
-        return _tracks_encoded(f)
+        element, size, header = _element(f.read_at(0, 12))
+        if element != EBML_HEADER or size < 0:
+            return True
+        offset = header + size
+        element, size, header = _element(f.read_at(offset, 12))
+        if element != SEGMENT:
+            return True
+        end = f.size if size < 0 else min(f.size, offset + header + size)
+        offset += header
+        for _ in range(MAX_ELEMENTS):
+            if offset >= end:
+                break
+            element, size, header = _element(f.read_at(offset, 12))
+            if size < 0:
+                break   # a cluster of unknown size (a live recording): the tracks come before it, or not at all
+            if element == TRACKS:
+                if size > MAX_TRACKS_BYTES:
+                    return True
+                body = f.read_at(offset + header, size)
+                return any(child == CONTENT_ENCODINGS
+                           for entry, entry_body in _children(body) if entry == TRACK_ENTRY
+                           for child, _ in _children(entry_body))
+            offset += header + size
     except Unreadable:
         return True
-
-
-def _tracks_encoded(f: OpenedFile) -> bool:
-    element, size, header = _header(f, 0)
-    if element != EBML_HEADER or size < 0:
-        raise Unreadable("no EBML header")
-    offset = header + size
-    element, size, header = _header(f, offset)
-    if element != SEGMENT:
-        raise Unreadable("no Segment")
-    end = f.size if size < 0 else min(f.size, offset + header + size)
-    offset += header
-    for _ in range(MAX_ELEMENTS):
-        if offset >= end:
-            break
-        element, size, header = _header(f, offset)
-        if size < 0:
-            break   # a cluster of unknown size (a live recording): the tracks come before it, or not at all
-        if element == TRACKS:
-            if size > MAX_TRACKS_BYTES:
-                raise Unreadable("Tracks too large")
-            body = f.read_at(offset + header, size)
-            return any(child == CONTENT_ENCODINGS
-                       for entry, entry_body in _children(body) if entry == TRACK_ENTRY
-                       for child, _ in _children(entry_body))
-        offset += header + size
-    raise Unreadable("no Tracks")
+    return True   # no Tracks

@@ -1,9 +1,5 @@
 """MediaInfo in a child process per file: a crash in the C library (a hostile file) ends the child, and is a
-verdict on that file alone, never a crash of the intake.
-
-``start_probe`` starts the child with the file's open descriptor (it reads ``/proc/self/fd/N``, never a
-path) and returns at once, so that the decode check runs while MediaInfo reads; ``Probing.facts()`` waits for
-what it found. A stop request (``children.cancel_all``) ends the child like any other.
+verdict on that file alone, never a crash of the intake. The child reads the file's open descriptor, never a path.
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ from typing import Any
 from core.errors import ProbeFailed, ToolError
 from validators import children
 from validators.opened import OpenedFile
+from validators.tools import Background
 from validators.worker_child import child_env
 
 MISSING = ("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo（并确认已安装 libmediainfo）。")
@@ -33,26 +30,19 @@ class MediaFacts:
     audio: list[dict[str, Any]] = field(default_factory=list)
     text: list[dict[str, Any]] = field(default_factory=list)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "MediaFacts":
-        return cls(data.get("general", {}), data.get("video", []), data.get("audio", []), data.get("text", []))
 
-
-class Probing:
+class Probing(Background):
     """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found; ``stop()`` (or leaving a
     ``with`` block) ends a child still reading."""
 
-    def __init__(self, running: children.Running):
-        self._running = running
-
     @property
     def pid(self) -> int:
-        return self._running.pid
+        return self._running[0].pid
 
     def facts(self) -> MediaFacts:
         """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
         try:
-            done = self._running.result()
+            done = self._running[0].result()
         except subprocess.TimeoutExpired as exc:
             raise ProbeFailed("timeout") from exc
         if done.returncode == LIBRARY_MISSING:
@@ -66,16 +56,9 @@ class Probing:
             raise ProbeFailed(f"unreadable output: {exc}") from exc
         if "facts" not in answer:
             raise ProbeFailed(str(answer.get("error") or "no answer")[:500])
-        return MediaFacts.from_json(answer["facts"])
-
-    def stop(self) -> None:
-        self._running.stop()
-
-    def __enter__(self) -> "Probing":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        facts = answer["facts"]
+        return MediaFacts(facts.get("general", {}), facts.get("video", []), facts.get("audio", []),
+                          facts.get("text", []))
 
 
 def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
@@ -85,8 +68,7 @@ def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
 
 
 def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
-    """Start MediaInfo on ``source`` and return at once (the child holds its own copy of the descriptor, so
-    a path is opened only for the start)."""
+    """Start MediaInfo on ``source`` and return at once, so that the decode check runs while MediaInfo reads."""
     if not isinstance(source, OpenedFile):
         with OpenedFile.open(source) as opened:
             return start_probe(opened, timeout)

@@ -1,10 +1,6 @@
-"""Child process: MediaInfo's view of one local file as JSON.
-
-Run as ``python -m validators.mediainfo_child /proc/self/fd/N`` by validators.mediainfo, with the open file's
-descriptor (never a path). It prints ``{"facts": {...}}`` or, when MediaInfo could not parse the file,
-``{"error": "..."}``. Exit 3 if the library is unusable. Only files that passed the box walk reach it.
-
-A crash in the C library (a hostile file) ends this process, not the intake; the parent sees its exit status.
+"""Child process (``python -m validators.mediainfo_child /proc/self/fd/N``): MediaInfo's view of one file as JSON,
+``{"facts": {...}}`` or ``{"error": "..."}``; exit 3 if the library is unusable. A crash in the C library (a
+hostile file) ends this process, not the intake.
 """
 
 from __future__ import annotations
@@ -29,16 +25,12 @@ def facts_of(media_info, path: str) -> dict:
     """The tracks the checks use, as plain JSON values."""
     info = media_info.parse(path, parse_speed=0)
     out = {"general": {}, "video": [], "audio": [], "text": []}
+    lists = {"Video": VIDEO, "Audio": AUDIO, "Text": TEXT}
     for track in info.tracks:
-        kind = track.track_type
-        if kind == "General":
+        if track.track_type == "General":
             out["general"] = _pick(track, GENERAL)
-        elif kind == "Video":
-            out["video"].append(_pick(track, VIDEO))
-        elif kind == "Audio":
-            out["audio"].append(_pick(track, AUDIO))
-        elif kind == "Text":
-            out["text"].append(_pick(track, TEXT))
+        elif track.track_type in lists:
+            out[track.track_type.lower()].append(_pick(track, lists[track.track_type]))
     return out
 
 

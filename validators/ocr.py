@@ -1,13 +1,7 @@
 """Read the text on screen in sampled frames of a video: every line, anywhere in the picture, with its time.
 
-The cheap things come first. A frame that looks the same as the last one read reuses its result; a frame
-without a single sharp edge (no text can be there) is not read. Otherwise the detector looks at the whole
-frame once, at a small size (``DET_SIDE``), and only the lines it found are recognised, each from the
-sharper frame; a line that looks the same as one read in the last frame (a caption over moving footage)
-reuses that reading.
-
-Within the opening window the caption band's lines are also searched for the opening phrase; a phrase
-whose topic is still missing (a caption split over two frames) waits for the next captions.
+The cheap things come first: a frame that looks the same as the last one reuses its result, one without a
+sharp edge is not read, and a line that looks the same as one in the last frame reuses that reading.
 """
 
 from __future__ import annotations
@@ -106,17 +100,9 @@ class OpeningSearch:
 
 def scan(frames: Iterator[tuple[float, "object"]], reader, *, opening: OpeningSearch | None,
          deadline: float, stop_at_phrase: bool = False) -> dict:
-    """Read the frames. The answer:
-
-    - ``lines``: [seconds, text, [left, top, right, bottom] as fractions of the frame], each line when it
-      appears (a line still on screen from the frame before is not listed again);
-    - ``frames``: frames looked at; ``recognised``: lines actually recognised (not reused);
-    - ``last_seconds``: the time of the last frame looked at; ``timed_out``: the deadline ended the scan;
-    - ``lines_dropped``: lines read but not kept, past MAX_LINES;
-    - ``hit``: the opening phrase found in the window, or None.
-
-    ``stop_at_phrase``: the scan is only for the opening phrase, and ends once it is found.
-    """
+    """Read the frames: ``lines`` ([seconds, text, box as fractions of the frame], each when it appears),
+    ``frames`` looked at, lines ``recognised`` afresh, ``last_seconds``, ``timed_out``, ``lines_dropped`` past
+    MAX_LINES, and the opening phrase's ``hit``. ``stop_at_phrase``: end once the phrase is found."""
     lines: list[list] = []
     shown: set[str] = set()
     last_signature = None
@@ -147,9 +133,8 @@ def scan(frames: Iterator[tuple[float, "object"]], reader, *, opening: OpeningSe
             if len(lines) >= MAX_LINES:
                 dropped += 1
             else:
-                lines.append([round(seconds, 2), line.text, [round(line.left / width, 4), round(line.top / height, 4),
-                                                             round(line.right / width, 4),
-                                                             round(line.bottom / height, 4)]])
+                box = (line.left / width, line.top / height, line.right / width, line.bottom / height)
+                lines.append([round(seconds, 2), line.text, [round(edge, 4) for edge in box]])
         shown = now
         if opening is not None:
             opening.see(seconds, height, found)

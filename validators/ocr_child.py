@@ -1,11 +1,6 @@
-"""Child process: read the text on screen in sampled frames of one local video (validators.ocr); answer JSON.
-
-Run by validators.opening so that the OCR runtime's memory and any crash in it stay out of the
-long-running intake process. Two ways:
-
-- ``python -m validators.ocr_child REQUEST``: one request (a JSON object), the answer on stdout;
-- ``python -m validators.ocr_child --serve FD``: a worker that loads the models once and answers
-  request after request on the Unix socket FD (see validators.ocr_worker), until the socket closes.
+"""Child process: the text on screen in sampled frames of one video (validators.ocr), as JSON, so that the OCR
+runtime's memory and any crash in it stay out of the intake. ``python -m validators.ocr_child REQUEST`` answers
+one request on stdout; ``--serve FD`` loads the models once and answers requests on the Unix socket FD.
 """
 
 from __future__ import annotations

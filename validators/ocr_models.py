@@ -1,17 +1,9 @@
-"""The PP-OCR text models, run lean: a detector and a recogniser on onnxruntime, nothing else loaded.
+"""The PP-OCR text models the rapidocr-onnxruntime wheel ships (pinned to its 1.3 and 1.4 layout), run lean on
+onnxruntime: a detector and a recogniser, nothing else loaded.
 
-The models are the ones the rapidocr-onnxruntime wheel ships (nothing is downloaded): its files
-``MODEL_FILES`` in its ``models`` folder, a layout pyproject.toml pins to the 1.3 and 1.4 releases and
-tests/test_ocr_models.py checks. Its Python pipeline is not used, for two reasons measured on the job:
-
-- the whole-video scan reads a hundred frames or more a file and recognises only lines it has not read
-  in the frame before (``read``'s ``known``); RapidOCR's pipeline reads every line of every frame anew;
-- memory: configured as small as it goes (``det_limit_type="max"``, ``det_limit_side_len=640``,
-  ``use_cls=False``) it peaked at 292 MB on its own, where the scan's whole process tree (this child,
-  its ffmpeg and the intake process) has 300 MB; this code peaks at about 160 MB.
-
-Here the detector sees the image at the size it is given (a multiple of 32), the boxes are the same DB
-post-processing as PP-OCR's, and each line is read from the sharper source image.
+RapidOCR's own pipeline is not used, for two reasons measured on the job: it reads every line of every frame
+anew, where the scan recognises only lines it has not read in the frame before; and configured as small as it
+goes it peaked at 292 MB on its own, where the scan's whole process tree has 300 MB (this code: about 160 MB).
 """
 
 from __future__ import annotations
@@ -104,10 +96,8 @@ class TextReader:
 
     def read(self, image: np.ndarray, det_scale: float = 1.0,
              known: list[Known] = ()) -> tuple[list[Line], list[Known], int]:
-        """Lines in ``image`` (BGR) in reading order, what was read (for the next frame's ``known``), and how
-        many lines were recognised afresh. The detector sees the image scaled by ``det_scale`` (<= 1). A line
-        that looks the same as one in ``known`` (read in the frame before) takes that reading instead of being
-        recognised again."""
+        """Lines in ``image`` (BGR) in reading order, what was read (the next frame's ``known``), and how many were
+        recognised afresh; a line that looks the same as one in ``known`` takes that reading."""
         lines, seen, fresh = [], [], 0
         for box in self.detect(image, det_scale):
             crop = _crop(image, box)

@@ -1,14 +1,8 @@
-"""One long-lived OCR worker for a service: the models load once, not once per video.
+"""One long-lived OCR worker (``validators.ocr_child --serve``) for a service: the models load once, not per video.
 
-``intake run`` and ``intake watch`` call ``start_service()``; until ``stop_service()``,
-validators.opening sends its OCR requests to the worker (``current()``) instead of starting a
-child per video. The worker is a ``validators.ocr_child --serve`` process on a Unix socket; the
-video's open descriptor travels with each request (SCM_RIGHTS), so the worker never opens a path.
-
-- It starts on the first request, and again on the next request after it died or was stopped.
-- One request at a time (the mailbox and the folder share it): its memory is one scan's, not two.
-- After a request that left it above ``MAX_RSS_MB`` it is stopped, and starts afresh next time.
-- A request that outlives its time kills it; a stop signal (children.cancel_all) kills it too.
+Between ``start_service()`` and ``stop_service()`` the frame scan asks it (``current()``). It starts on the
+first request and again after it died; it answers one request at a time (its memory is one scan's, not two);
+it is replaced after a request that left it above ``MAX_RSS_MB``, and killed by a request that outlives its time.
 """
 
 from __future__ import annotations
@@ -26,6 +20,12 @@ MAX_RSS_MB = 250          # a worker holding more than this after a request is r
 START_SECONDS = 60        # loading the models takes about a second
 
 
+def ended(code: int, said: str) -> ToolError:
+    """Why an OCR child that exited with ``code`` gave no answer (``said``: its last line on stderr)."""
+    how = f"异常退出（信号 {-code}）" if code < 0 else f"出错（退出码 {code}）"
+    return ToolError(f"画面文字识别程序{how}" + (f"：{said}" if said else ""), OCR_HINT)
+
+
 class OcrWorker:
     def __init__(self, env: dict[str, str]):
         self._env = env
@@ -39,19 +39,17 @@ class OcrWorker:
     def ask(self, request: dict, fds: tuple[int, ...], timeout: float) -> dict:
         """The worker's answer to one request; ToolError saying, in Chinese, why there is none."""
         with self._lock:
-            if self._child is None or not self._child.alive():
+            if self._child is None or self._child.proc.poll() is not None:
                 self._start()
             try:
                 with children.tracked(self._child.proc):
                     self._child.sock.settimeout(timeout)
                     send(self._child.sock, request, fds[:1])
                     reply = receive(self._child.sock)
-            except TimeoutError as exc:
+            except (OSError, ValueError) as exc:   # TimeoutError is an OSError
                 self.stop(kill=True)
-                raise ToolError(f"画面文字识别程序超过 {timeout:.0f} 秒没有结束", OCR_HINT) from exc
-            except (OSError, ValueError) as exc:
-                self.stop(kill=True)
-                raise ToolError(f"画面文字识别程序无法通信：{exc}", OCR_HINT) from exc
+                how = f"超过 {timeout:.0f} 秒没有结束" if isinstance(exc, TimeoutError) else f"无法通信：{exc}"
+                raise ToolError(f"画面文字识别程序{how}", OCR_HINT) from exc
             if reply is None:
                 raise self._died()
             result, _ = reply
@@ -77,13 +75,9 @@ class OcrWorker:
             raise self._died()
 
     def _died(self) -> ToolError:
-        code = self._child.exit_code()
-        said = self._child.last_words()
-        said = f"：{said}" if said else ""
+        code, said = self._child.exit_code(), self._child.last_words()
         self.stop()
-        if code < 0:
-            return ToolError(f"画面文字识别程序异常退出（信号 {-code}）{said}", OCR_HINT)
-        return ToolError(f"画面文字识别程序出错（退出码 {code}）{said}", OCR_HINT)
+        return ended(code, said)
 
     def stop(self, kill: bool = False) -> None:
         """End the worker (it starts again on the next request); ``kill`` when it is busy or stuck."""

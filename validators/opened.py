@@ -1,7 +1,4 @@
-"""One open file that every media reader shares: opened once, never by its path again.
-
-The sniff, the box walk, MediaInfo and every ffmpeg child read this descriptor (children through
-``/proc/self/fd/N``, with the descriptor passed down at the same number), so a path swapped after
+"""One open file that every media reader shares (children through ``/proc/self/fd/N``): a path swapped after
 the checks began, for a playlist say, is never read.
 """
 
@@ -68,11 +65,8 @@ class OpenedFile:
 
 
 def media_input(source: "Path | OpenedFile") -> tuple[str, tuple[int, ...]]:
-    """(what to give a child as its input, the descriptors it must inherit).
-
-    A Path is resolved here (the old way, for callers holding a trusted store path); an OpenedFile
-    is never resolved: resolving /proc/self/fd/N would name the path again.
-    """
+    """(what to give a child as its input, the descriptors it must inherit). A trusted store Path is resolved;
+    an OpenedFile never is: resolving /proc/self/fd/N would name the path again."""
     if isinstance(source, OpenedFile):
         return source.proc_path, (source.fd,)
     return str(Path(source).resolve()), ()

@@ -1,9 +1,5 @@
-"""The opening-phrase check: 我是保密法治代言人XXX，今天我要讲的是…… in the texts read in a file's first seconds.
-
-The texts are read once for both content checks (validators.content); this check takes the part of
-each that falls within ``rules.opening.scan_seconds`` and looks in metadata, subtitles, sidecar texts,
-the text on screen (the frame scan's phrase search over the caption band), then speech, in that order,
-stopping at the first that holds the phrase.
+"""The opening-phrase check: 我是保密法治代言人XXX，今天我要讲的是…… in the texts of a file's first seconds,
+looked for in metadata, subtitles, sidecar texts, the text on screen, then speech, stopping at the first hit.
 """
 
 from __future__ import annotations
@@ -37,7 +33,6 @@ class OpeningSources:
 @dataclass
 class OpeningResult:
     check: CheckResult
-    match: PhraseMatch | None = None
 
 
 def _search(sources: list[TextSource], cfg: OpeningConfig) -> tuple[PhraseMatch, TextSource] | None:
@@ -100,4 +95,4 @@ def _found(match: PhraseMatch, source: TextSource) -> OpeningResult:
     return OpeningResult(passed(
         "opening_phrase", f"有开头语（{source.label}{at}）：代言人 {speaker}，主题“{topic}”。",
         speaker=match.speaker, topic=match.topic, source=source.kind, seconds=source.seconds,
-        errors=match.errors, matched=match.matched), match)
+        errors=match.errors, matched=match.matched))

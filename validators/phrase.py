@@ -1,14 +1,12 @@
-"""Find 我是保密法治代言人XXX，今天我要讲的是…… in text that OCR, subtitles or people got slightly wrong.
-
-Tolerated: punctuation and spaces, full- and half-width forms, traditional
-characters, a phrase split over lines, and up to ``max_errors`` wrong, missing
-or extra characters, where a homophone (保蜜 for 保密) costs nothing.
+"""Find 我是保密法治代言人XXX，今天我要讲的是…… in text that OCR, subtitles or people got slightly wrong: up to
+``max_errors`` wrong, missing or extra characters, where a homophone (保蜜 for 保密) costs nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -94,17 +92,11 @@ def _homophone_cost(a: str, b: str) -> float:
     return 0.0 if b in _sound_alikes().get(a, ()) else 1.0
 
 
-def _plain_cost(a: str, b: str) -> float:
-    return 0.0 if a == b else 1.0
-
-
 def fuzzy_find(text: str, pattern: str, max_errors: float) -> tuple[int, int, float] | None:
-    """(start, end, errors) of the best approximate occurrence of ``pattern`` in ``text``.
-
-    A plain pass first; only if it fails, a pass where homophones cost nothing (the homophone
-    table is read only then).
-    """
-    return _sellers(text, pattern, max_errors, _plain_cost) or _sellers(text, pattern, max_errors, _homophone_cost)
+    """(start, end, errors) of the best approximate occurrence of ``pattern`` in ``text``; a pass where
+    homophones cost nothing only if a plain one fails (the homophone table is read only then)."""
+    plain = _sellers(text, pattern, max_errors, lambda a, b: 0.0 if a == b else 1.0)
+    return plain or _sellers(text, pattern, max_errors, _homophone_cost)
 
 
 def _sellers(text: str, pattern: str, max_errors: float, cost) -> tuple[int, int, float] | None:
@@ -157,12 +149,8 @@ def find_phrase(text: str, max_errors: float = 2) -> PhraseMatch | None:
 def _until_boundary(clean: str, positions: list[int], letter_index: int, limit: int) -> str | None:
     if letter_index >= len(positions):
         return None
-    i = positions[letter_index]
-    out = []
-    while i < len(clean) and _is_letter(clean[i]) and len(out) < limit:
-        out.append(clean[i])
-        i += 1
-    return "".join(out) or None
+    start = positions[letter_index]
+    return "".join(itertools.takewhile(_is_letter, clean[start:start + limit])) or None
 
 
 def _topic(clean: str, positions: list[int], letter_index: int) -> str | None:

@@ -1,18 +1,10 @@
 """Lossless remux: the streams of a near-miss container (QuickTime, Matroska/WebM, FLV, AVI) copied into an MP4.
 
-Only the box around the streams changes (``-c copy``), so the picture and sound are those that were sent.
-The sniffed kind, never the extension, names the one demuxer ffmpeg may use; the input is a local file
-read through its descriptor (``protocol_whitelist file``) and only that demuxer is whitelisted, so a file
-cannot make ffmpeg open anything else (a playlist, a reference to another file).
-
-Only what playback needs is copied: the first video and audio stream, without the container's metadata
-(title, artist, comment, a phone's GPS position) or its chapters, which often name the sender and would
-reach the judges of a blind review with the file. ``source_tags`` reads those texts for the checks instead.
-
-The copy is bounded: ffmpeg stops at ``output_cap`` bytes (``-fs``), the size limit plus a margin and never
-more than about twice what came in, and a copy that reaches it is refused (``OutputTooLarge``): a file that
-makes its demuxer repeat bytes (Matroska header stripping, a sample table listing one frame many times) must
-not fill the store. A failure to write or read our own disk is not the file's: ``StorageError``.
+Nothing is re-encoded (``-c copy``). The sniffed kind, never the extension, names the one demuxer ffmpeg may
+use, and only local files are allowed, so a file cannot make ffmpeg open anything else (a playlist, a
+reference to another file). The container's metadata and chapters, which often name the sender, are left
+out: blind review must not see them. The copy is bounded (``output_cap``): a file that makes its demuxer
+repeat bytes (Matroska header stripping, one frame listed many times) must not fill the store.
 """
 
 from __future__ import annotations
@@ -28,7 +20,7 @@ from core.errors import OutputTooLarge, RemuxFailed, StorageError, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
 from validators.mediainfo import MediaFacts
-from validators.tools import MAX_ERROR_TEXT, ffmpeg_exe
+from validators.tools import MAX_ERROR_TEXT, SAFE_INPUT_ARGS, ffmpeg_exe
 
 # Sniffed kind -> (the demuxer ffmpeg must use, its whitelist name).
 DEMUXERS = {
@@ -44,8 +36,6 @@ LOSSLESS_VIDEO = frozenset({"h264", "hevc", "mpeg4"})
 LOSSLESS_AUDIO = frozenset({"aac", "mp3"})
 # MediaInfo's names for them, in ffmpeg's words (see ``streams_from_facts``).
 MEDIAINFO_NAMES = {"AVC": "h264", "HEVC": "hevc", "MPEG-4 Visual": "mpeg4", "AAC": "aac", "MPEG Audio": "mp3"}
-MEDIAINFO_VIDEO = frozenset({"AVC", "HEVC", "MPEG-4 Visual"})
-MEDIAINFO_AUDIO = frozenset({"AAC", "MPEG Audio"})
 # "  Stream #0:1[0x2](und): Audio: aac (LC) ...": ffmpeg's own line per stream (a metadata value that holds a
 # line break is printed on an indented continuation starting with ":", so it cannot forge one of these).
 STREAM_LINE = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio): ([0-9A-Za-z_]+)", re.MULTILINE)
@@ -131,13 +121,11 @@ def streams_from_facts(facts: MediaFacts | None) -> Streams | None:
 
 def remux_to_mp4(source: OpenedFile, kind: str, streams: Streams, target: Path, timeout: float,
                  max_size: int | None = None) -> None:
-    """Copy the first video and first audio stream of ``source`` into an MP4 at ``target``, moov first, without
-    the container's metadata and chapters.
+    """Copy the first video and audio stream of ``source`` into an MP4 at ``target``, moov first, without the
+    container's metadata and chapters: into room kept at the front (``moov_reserve``), else with +faststart.
 
-    Nothing is re-encoded. The index goes into room kept for it at the front (``moov_reserve``); should it
-    not fit, the copy is made again with +faststart, which moves it there in a second pass. Raises
-    RemuxFailed when ffmpeg fails (``target`` may then hold a partial file), OutputTooLarge when the copy
-    reaches ``output_cap`` (``max_size``: the size limit, if any), StorageError when our disk failed it.
+    Raises RemuxFailed (``target`` may hold a partial file), OutputTooLarge when the copy reaches ``output_cap``
+    (``max_size``: the size limit, if any), StorageError when our disk failed it.
     """
     reserve = moov_reserve(streams.duration)
     cap = output_cap(source.size, max_size, reserve)
@@ -173,14 +161,9 @@ def _remux(source: OpenedFile, kind: str, streams: Streams, target: Path, timeou
     if streams.video == "hevc":
         args += ["-tag:v", "hvc1"]   # the tag Apple players need; the stream itself is unchanged
     args += [*placement, "-fs", str(cap), "-f", "mp4", "-y", str(target)]
-    proc = _run(args, timeout, fds)
-    said = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        if any(error in said for error in DISK_ERRORS):
-            raise StorageError(f"无损转换时文件库所在的磁盘出错（{_first_error(said)}），转换没有完成。",
-                               "这不是作品的问题：请清理磁盘或检查存储设备，程序会稍后重试；"
-                               "已登记的作品可用 intake recheck 重新转换。")
-        raise RemuxFailed(_first_error(said) or f"exit {proc.returncode}")
+    _copy(args, timeout, fds, lambda said: StorageError(
+        f"无损转换时文件库所在的磁盘出错（{said}），转换没有完成。",
+        "这不是作品的问题：请清理磁盘或检查存储设备，程序会稍后重试；已登记的作品可用 intake recheck 重新转换。"))
     try:
         made = target.stat().st_size
     except OSError as exc:
@@ -195,18 +178,15 @@ ORIGINAL_TAGS = "原文件的文件信息"
 
 
 def source_tags(source: OpenedFile, kind: str, timeout: float) -> str:
-    """The texts of the container's metadata and chapter titles (what the copy leaves out), one a line: for the
-    checks that read a file's texts (the opening phrase, secrecy marks). Empty when there are none."""
+    """The container's metadata and chapter texts that the copy leaves out, one a line, for the content checks."""
     target, fds = media_input(source)
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", *input_options(kind), "-i", target,
             "-f", "ffmetadata", "pipe:1"]
     proc = _run(args, timeout, fds)
     if proc.returncode != 0:
         return ""
-    texts = []
-    for key, value in _ffmetadata(proc.stdout.decode("utf-8", "replace")):
-        if key.lower() not in TECHNICAL_TAGS and value.strip():
-            texts.append(value.strip())
+    texts = [value.strip() for key, value in _ffmetadata(proc.stdout.decode("utf-8", "replace"))
+             if key.lower() not in TECHNICAL_TAGS and value.strip()]
     return "\n".join(dict.fromkeys(texts))
 
 
@@ -231,31 +211,24 @@ def _ffmetadata(text: str):
 
 
 def copy_without_metadata(source: Path, target: Path, timeout: float) -> None:
-    """A stored MP4 copied as it is into ``target`` (an MP4), without the container's metadata, chapters,
-    subtitles, data tracks and cover pictures: what a judge under blind review gets, since a sender's tags
-    (title, artist, comment, GPS position, chapter names) often name the sender. Nothing is re-encoded.
-    RemuxFailed when ffmpeg cannot, StorageError when our disk failed it."""
+    """A stored MP4 copied into ``target`` for blind review, without metadata, chapters, subtitles, data tracks and
+    cover pictures (a sender's tags often name the sender). RemuxFailed, or StorageError when our disk failed it."""
     source_path, fds = media_input(source)
     cap = output_cap(Path(source).stat().st_size, None, MOOV_MIN_BYTES)
-    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-enable_drefs", "0",
-            "-protocol_whitelist", "file", "-format_whitelist", "mov,mp4,m4a,3gp,3g2,mj2", "-f", "mp4",
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-enable_drefs", "0", *SAFE_INPUT_ARGS,
             "-i", source_path, "-map", "0:V", "-map", "0:a?", "-c", "copy", "-map_metadata", "-1",
             "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", "-fs", str(cap),
             "-f", "mp4", "-y", str(target)]
-    proc = _run(args, timeout, fds)
-    said = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        if any(error in said for error in DISK_ERRORS):
-            raise StorageError(f"无法生成匿名评审用的视频副本：磁盘出错（{_first_error(said)}）。", "请清理磁盘或检查存储设备。")
-        raise RemuxFailed(_first_error(said) or f"exit {proc.returncode}")
+    _copy(args, timeout, fds, lambda said: StorageError(f"无法生成匿名评审用的视频副本：磁盘出错（{said}）。",
+                                                        "请清理磁盘或检查存储设备。"))
 
 
 def holds_lossless_streams(facts: MediaFacts | None) -> bool:
     """Whether the remuxed MP4, as MediaInfo reads it, holds the streams the plan allowed."""
     if facts is None or not facts.video:
         return False
-    audio_ok = not facts.audio or facts.audio[0].get("format") in MEDIAINFO_AUDIO
-    return facts.video[0].get("format") in MEDIAINFO_VIDEO and audio_ok
+    audio_ok = not facts.audio or MEDIAINFO_NAMES.get(facts.audio[0].get("format")) in LOSSLESS_AUDIO
+    return MEDIAINFO_NAMES.get(facts.video[0].get("format")) in LOSSLESS_VIDEO and audio_ok
 
 
 def _run(args: list[str], timeout: float, fds: tuple[int, ...]) -> subprocess.CompletedProcess:
@@ -265,6 +238,16 @@ def _run(args: list[str], timeout: float, fds: tuple[int, ...]) -> subprocess.Co
         raise RemuxFailed("timeout") from exc
     except OSError as exc:
         raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
+
+
+def _copy(args: list[str], timeout: float, fds: tuple[int, ...], disk_error) -> None:
+    """Run an ffmpeg copy; RemuxFailed when it fails, ``disk_error(what ffmpeg said)`` when our disk failed it."""
+    proc = _run(args, timeout, fds)
+    said = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if any(error in said for error in DISK_ERRORS):
+            raise disk_error(_first_error(said))
+        raise RemuxFailed(_first_error(said) or f"exit {proc.returncode}")
 
 
 def _first_error(text: str) -> str:

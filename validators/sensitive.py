@@ -1,13 +1,9 @@
-"""Flag classification markings and configured keywords in every text read in and around a work, for a
-person to review, and say exactly what was looked at.
+"""Flag classification markings (机密★10年, a 内部资料 stamp) and configured keywords in every text read in and
+around a work, for a person to review, and say exactly what was looked at. The topic's own vocabulary
+(涉密载体, 密级, 绝密、机密、秘密 as narration) is not flagged.
 
-A marking is what a document carries (机密★10年, 内部资料 as a stamp), wherever it was seen; the topic's
-own vocabulary (涉密载体, 密级, 绝密、机密、秘密 said or captioned as narration) is not flagged.
-
-Text read off the screen comes with reading errors on small or compressed glyphs (增显★长期 for 绝密★长期,
-内郁资料 for 内部资料). Besides the configured patterns, a line read on screen is also flagged when it is
-a marking's shape with a character or two misread: a star followed by a secrecy period (★长期, ★10年),
-or a line that is a 内部资料 stamp but for one character. Such a finding says it may be a misreading.
+Text read off the screen comes with misread glyphs (增显★长期 for 绝密★长期, 内郁资料 for 内部资料), so a line read
+on screen that has a marking's shape but for a character or two is flagged too, as a possible misreading.
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ from validators.phrase import fuzzy_find
 from validators.remux import ORIGINAL_TAGS
 from validators.results import CheckResult, Status, passed, warned
 from validators.rules import SensitiveConfig
+from validators.subtitles import SUBTITLE_SUFFIXES
 from validators.texts import TextSource
 
 CONTEXT = 12
@@ -32,7 +29,6 @@ SAME_FINDING = 5.0      # the same text seen again within this many seconds is t
 # Where a finding was seen, as details.found[].where says it.
 WHERE = {"ocr": "画面文字", "subtitle": "字幕", "metadata": "文件信息", "file_name": "文件名",
          "body": "邮件正文", "subject": "邮件主题", "speech": "语音"}
-SUBTITLE_SUFFIXES = (".srt", ".ass", ".ssa", ".vtt")
 # The shapes a misread marking keeps (see the module docstring).
 STAR_PERIOD = re.compile(r"[★☆]\s*(?:\d+\s*(?:年|个月)|长[期明朋]|启用前)")
 STAMPS = ("内部资料", "内部文件", "内部材料", "内部刊物")
@@ -46,10 +42,6 @@ class Unread:
 
     reason: str
     off: bool = False
-
-
-def _patterns(cfg: SensitiveConfig) -> list[re.Pattern]:
-    return [re.compile(p, re.MULTILINE) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
 
 
 def where_seen(source: TextSource) -> str:
@@ -79,10 +71,9 @@ def _misread_marking(line: str) -> bool:
 
 
 def find_sensitive(texts: list[TextSource], cfg: SensitiveConfig) -> list[dict]:
-    """Each finding once: its text, time, where it was seen, the words around it, and for text on screen the
-    place in the picture and the line as it was read."""
+    """Each finding once: its text, time, where it was seen, the words around it, and on screen its place."""
     found: list[dict] = []
-    patterns = _patterns(cfg)
+    patterns = [re.compile(p, re.MULTILINE) for p in cfg.marks] + [re.compile(re.escape(k)) for k in cfg.keywords if k]
     for source in texts:
         text = unicodedata.normalize("NFKC", source.text)
         hits = [(m.group(0), m.start(), m.end()) for pattern in patterns for m in pattern.finditer(text)]
@@ -128,10 +119,9 @@ def check_sensitive(texts: list[TextSource], cfg: SensitiveConfig, *, looked: li
     seen = "、".join(coverage) or "无文字"
     incomplete = (frames is not None and not frames.complete) or (unread is not None and not unread.off)
     why = (frames.problem if frames is not None and not frames.complete else unread.reason if incomplete else None)
-    details = {"found": [], "looked": coverage, **(frames.details() if frames is not None else
-                                                    {"scanned_seconds": 0.0, "frames": 0} if unread else {})}
     found = find_sensitive(texts, cfg)
-    details["found"] = found[:MAX_FOUND]
+    details = {"found": found[:MAX_FOUND], "looked": coverage, **(
+        frames.details() if frames is not None else {"scanned_seconds": 0.0, "frames": 0} if unread else {})}
     if unread is not None:
         details["unread"] = unread.reason
     rest = f"其余部分未查看（{why}），请人工观看确认。" if incomplete else ""

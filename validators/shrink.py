@@ -1,18 +1,14 @@
 """Shrink: a lossy re-encode that brings a video under the size limit (only ever on a reviewer's command).
 
-H.264 (libx264) in one pass at a video bitrate planned from the duration, held to it by the VBV (the
-maximum rate is the planned rate, over a one-second buffer), AAC at 128 kbit/s, so that the file lands at
-about 95 % of the limit; the picture keeps its size and frame rate. One pass, not two: a file over the limit
-is far above any bitrate worth judging, so the planned rate leaves room to spare and a second analysis pass
-would double the time for nothing a reviewer can see (a 70 s 1080p file took 4½ minutes in two passes).
-The input is read as the checks read it: the local file through its descriptor, through the mov/mp4
-demuxer only (``SAFE_INPUT``).
+H.264 in one pass at a bitrate planned from the duration, held to it by the VBV, AAC at 128 kbit/s: the file
+lands at about 95 % of the limit. One pass, not two: a file over the limit is far above any bitrate worth
+judging, and a second pass would double the time for nothing a reviewer can see (a 70 s 1080p file took
+4½ minutes in two passes). The input is read as the checks read it (``SAFE_INPUT``).
 """
 
 from __future__ import annotations
 
 import subprocess
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -20,7 +16,7 @@ from typing import Callable
 from core.errors import ShrinkFailed, ToolError
 from validators import children
 from validators.opened import OpenedFile, media_input
-from validators.tools import SAFE_INPUT, ffmpeg_exe
+from validators.tools import SAFE_INPUT_ARGS, ffmpeg_exe
 
 FILL = 0.95                # of the size limit: room for the estimate to be a little off
 AUDIO_BPS = 128_000
@@ -53,37 +49,25 @@ def plan_shrink(seconds: float, has_audio: bool, limit_bytes: int) -> ShrinkPlan
     return ShrinkPlan(seconds, video, audio, target)
 
 
-def _input_args(source: OpenedFile) -> tuple[list[str], tuple[int, ...]]:
-    target, fds = media_input(source)
-    args: list[str] = []
-    for key, value in SAFE_INPUT.items():
-        args += [f"-{key}", value]
-    return [*args, "-i", target], fds
-
-
 def shrink_to_mp4(source: OpenedFile, target: Path, plan: ShrinkPlan, *, preset: str, timeout: float,
                   progress: Progress | None = None) -> None:
     """Re-encode ``source`` into an MP4 at ``target`` following ``plan``; raises ShrinkFailed."""
-    source_args, fds = _input_args(source)
+    source_path, fds = media_input(source)
     rate = str(plan.video_bps)
     video = ["-map", "0:v:0", "-c:v", "libx264", "-preset", preset, "-b:v", rate, "-maxrate", rate,
              "-bufsize", rate, "-pix_fmt", "yuv420p"]
     audio = ["-map", "0:a:0", "-c:a", "aac", "-b:a", str(plan.audio_bps)] if plan.audio_bps else []
-    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-nostats", "-progress", "pipe:1", *source_args,
-            *video, *audio, "-movflags", "+faststart", "-f", "mp4", "-y", str(target)]
-    _run_pass(args, fds, time.monotonic() + timeout, plan.seconds, 0, 1, progress)
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-nostats", "-progress", "pipe:1",
+            *SAFE_INPUT_ARGS, "-i", source_path, *video, *audio, "-movflags", "+faststart", "-f", "mp4", "-y",
+            str(target)]
 
-
-def _run_pass(args: list[str], fds: tuple[int, ...], deadline: float, seconds: float, number: int, count: int,
-              progress: Progress | None) -> None:
     def on_line(line: str) -> None:
         key, _, value = line.partition("=")
         if progress and key == "out_time_us" and value.strip().isdigit():
-            done = min(1.0, int(value) / 1e6 / seconds) if seconds > 0 else 0.0
-            progress((number + done) / count)
+            progress(min(1.0, int(value) / 1e6 / plan.seconds) if plan.seconds > 0 else 0.0)
 
     try:
-        proc = children.run_lines(args, timeout=max(1.0, deadline - time.monotonic()), on_line=on_line, pass_fds=fds)
+        proc = children.run_lines(args, timeout=max(1.0, timeout), on_line=on_line, pass_fds=fds)
     except subprocess.TimeoutExpired as exc:
         raise ShrinkFailed("timeout") from exc
     except OSError as exc:
@@ -92,4 +76,4 @@ def _run_pass(args: list[str], fds: tuple[int, ...], deadline: float, seconds: f
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ShrinkFailed((lines[0] if lines else f"exit {proc.returncode}")[:400])
     if progress:
-        progress((number + 1) / count)
+        progress(1.0)

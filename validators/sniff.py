@@ -50,11 +50,19 @@ IMAGE_BRANDS = {
 }
 
 
+# Signatures at the start of a file, tried in this order after the ISO-BMFF ones.
+MAGIC = [
+    (b"\x1a\x45\xdf\xa3", "mkv"), (b"FLV", "flv"), (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "wmv"),
+    (b"\x00\x00\x01\xba", "mpeg_ps"), (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"), (b"%PDF", "pdf"), (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"Rar!\x1a\x07", "rar"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"), (b"\xd0\xcf\x11\xe0", "office"),
+]
+
+
 def sniff(path: Path) -> str:
     """Return a key of KINDS for the file at ``path``."""
     with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-    return sniff_bytes(head)
+        return sniff_bytes(fh.read(SNIFF_BYTES))
 
 
 def sniff_bytes(head: bytes) -> str:
@@ -69,56 +77,30 @@ def sniff_bytes(head: bytes) -> str:
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
         # ISO-BMFF without ftyp: old QuickTime writes files like this.
         return "quicktime"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "webm" if b"webm" in head[:64] else "mkv"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "avi"
-    if head.startswith(b"FLV"):
-        return "flv"
-    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
-        return "wmv"
-    if head.startswith(b"\x00\x00\x01\xba"):
-        return "mpeg_ps"
     if head[0:1] == b"\x47" and len(head) > 376 and head[188:189] == b"\x47" and head[376:377] == b"\x47":
         return "mpeg_ts"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
     if head.startswith(b"BM") and len(head) > 14:
         return "bmp"
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "zip"
-    if head.startswith(b"Rar!\x1a\x07"):
-        return "rar"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "7z"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "office"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"#EXTM3U"):
+    kind = next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+    if kind == "mkv" and b"webm" in head[:64]:
+        return "webm"
+    if kind:
+        return kind
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"#EXTM3U"):
         return "hls"
-    if _looks_like_text(head):
-        return "text"
-    return "unknown"
+    return "text" if _looks_like_text(head) else "unknown"
 
 
 def _looks_like_text(head: bytes) -> bool:
     if b"\x00" in head:
         return False
     for encoding in ("utf-8", "gb18030"):
-        try:
-            head.decode(encoding)
-            return True
-        except UnicodeDecodeError:
-            # A multi-byte character may be cut at the end of the sample.
+        for sample in (head, head[:-3]):   # a multi-byte character may be cut at the end of the sample
             try:
-                head[:-3].decode(encoding)
+                sample.decode(encoding)
                 return True
             except UnicodeDecodeError:
-                continue
+                pass
     return False

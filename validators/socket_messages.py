@@ -1,8 +1,5 @@
-"""Messages between a parent and a long-lived worker child (OCR, MediaInfo) on a Unix socket.
-
-One JSON object per line; open descriptors travel with a message (SCM_RIGHTS), so a worker reads the
-very file the parent opened and never a path.
-"""
+"""JSON lines between a parent and a worker child on a Unix socket; open descriptors travel with a message
+(SCM_RIGHTS), so a worker reads the very file the parent opened, never a path."""
 
 from __future__ import annotations
 
@@ -25,7 +22,6 @@ def receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
     """The next message and the descriptors that came with it; None when the other side has closed."""
     chunks: list[bytes] = []
     fds: list[int] = []
-    size = 0
     while True:
         data, new_fds, _, _ = socket.recv_fds(sock, 65536, 4)
         fds += new_fds
@@ -34,10 +30,9 @@ def receive(sock: socket.socket) -> tuple[dict, list[int]] | None:
                 os.close(fd)
             return None
         chunks.append(data)
-        size += len(data)
         if data.endswith(b"\n"):
             return json.loads(b"".join(chunks)), fds
-        if size > MAX_MESSAGE:
+        if sum(map(len, chunks)) > MAX_MESSAGE:
             raise ValueError("子进程的输出过长")
 
 

@@ -1,9 +1,6 @@
 """Subtitle text: an embedded mov_text track (via ffmpeg), or a sidecar .srt/.ass/.vtt/.txt.
 
-The work is bounded whatever the sender wrote: at most MAX_SIDECAR_BYTES of a file is decoded and at
-most MAX_TEXT_CHARS of its cues are kept (the secrecy scan reads them all); the phrase search takes only
-the cues of its window (``in_window``), capped, so a 1 MB subtitle costs a parse and a few milliseconds
-of search, not seconds.
+Bounded whatever the sender wrote: a 1 MB subtitle costs a parse and a few milliseconds of search, not seconds.
 """
 
 from __future__ import annotations
@@ -69,8 +66,7 @@ def _parsed(text: str) -> list[tuple[float, str]] | None:
 
 
 def cues(text: str, kind: str, name: str | None, until: float | None = None) -> list[TextSource]:
-    """The cues of a subtitle file, earliest first (those that start within the first ``until`` seconds, if
-    given), a repeated cue once, capped at MAX_TEXT_CHARS."""
+    """The cues of a subtitle file, earliest first (within ``until`` seconds, if given), repeats once, capped."""
     found = _scan(text) or _parsed(text)
     if found is None:
         return [TextSource(kind, text[:MAX_TEXT_CHARS], name)]   # not a subtitle file after all: plain text

@@ -21,39 +21,31 @@ SAFE_INPUT = {
     "format_whitelist": "mov,mp4,m4a,3gp,3g2,mj2",
     "f": "mp4",
 }
+SAFE_INPUT_ARGS = [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
 MAX_ERROR_TEXT = 4000
 
 
 @functools.cache
 def ffmpeg_exe() -> str:
-    """The ffmpeg every check runs: ``$INTAKE_FFMPEG`` when set, else the static build the imageio-ffmpeg wheel
-    ships, else the one on PATH.
+    """The ffmpeg every check runs: ``$INTAKE_FFMPEG`` when set, else the imageio-ffmpeg wheel's, else the one on PATH.
 
-    The wheel's build comes first: it is the same ffmpeg (a pinned version) on every machine, so a file gets
-    the same verdict wherever it is checked, and it starts in about a third of the time of a distribution's
-    dynamically linked ffmpeg, which loads some two hundred libraries on every start (a check starts ffmpeg
-    two or three times per file).
+    The wheel's build comes first: the same pinned ffmpeg on every machine gives a file the same verdict
+    wherever it is checked, and it starts in about a third of the time of a distribution's dynamically
+    linked ffmpeg (a check starts ffmpeg two or three times per file).
     """
     chosen = os.environ.get("INTAKE_FFMPEG")
     if chosen:
         return chosen
-    bundled = _bundled_ffmpeg()
-    if bundled:
-        return bundled
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    raise ToolError("找不到 ffmpeg。", "请重新安装本工具的依赖（pip install imageio-ffmpeg），或安装 ffmpeg（apt-get install ffmpeg）。")
-
-
-def _bundled_ffmpeg() -> str | None:
-    """The wheel's ffmpeg for this platform (None where the wheel has none, or it does not run)."""
     try:
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # the wheel raises RuntimeError or ImportError
-        return None
+    except Exception:  # the wheel raises RuntimeError or ImportError where it has no ffmpeg
+        pass
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    raise ToolError("找不到 ffmpeg。", "请重新安装本工具的依赖（pip install imageio-ffmpeg），或安装 ffmpeg（apt-get install ffmpeg）。")
 
 
 @dataclass(frozen=True)
@@ -65,10 +57,8 @@ class DecodeReport:
 
 class Span(NamedTuple):
     """What one decoder reads: from ``start`` (None: the beginning) for ``length`` seconds (None: to the end).
-
-    ``then_to_end``: after ``length`` seconds of decoded picture, the rest of the file is still read to its end,
-    its video packets demuxed (each must be there and readable) and its sound decoded, without decoding the
-    picture. This bounds the cost of the end of a long-GOP file, whose tail starts at its last keyframe."""
+    ``then_to_end``: the rest is still read to the end, its picture demuxed but not decoded (this bounds the cost
+    of a long-GOP file's tail)."""
 
     start: float | None
     length: float | None
@@ -78,16 +68,7 @@ class Span(NamedTuple):
 Spans = list[Span]
 
 
-def decode_check(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeReport:
-    """Decode the given spans of ``source`` (see ``Span``).
-
-    Any error-level output is a failure: ffmpeg exits 0 on corrupt data otherwise.
-    """
-    with start_decode(source, spans, timeout) as decoding:
-        return decoding.report()
-
-
-class _Background:
+class Background:
     """A check's children at work; ``stop()`` (or leaving a ``with`` block) ends those that still run."""
 
     def __init__(self, *running: children.Running):
@@ -104,7 +85,7 @@ class _Background:
         self.stop()
 
 
-class Decoding(_Background):
+class Decoding(Background):
     """A decode check under way (``start_decode``): ``report()`` waits for its verdict."""
 
     def __init__(self, spans: Spans, *running: children.Running):
@@ -112,7 +93,8 @@ class Decoding(_Background):
         self.spans = spans
 
     def report(self) -> DecodeReport:
-        """One verdict for all spans: any error output of any of them is a failure, any timeout a timeout."""
+        """One verdict for all spans: any error output is a failure (ffmpeg exits 0 on corrupt data otherwise),
+        any timeout a timeout."""
         errors: list[str] = []
         ok = True
         for child in self._running:
@@ -127,19 +109,15 @@ class Decoding(_Background):
 
 
 def start_decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> Decoding:
-    """Start decoding ``spans`` of ``source`` (see ``decode_check``) and return at once.
-
-    Each span has its own ffmpeg, all running at once: one ffmpeg decodes its inputs one after the other.
-    """
+    """Start decoding ``spans`` of ``source`` and return at once: an ffmpeg per span, as one ffmpeg decodes
+    its inputs one after the other."""
     target, fds = media_input(source)
     running: list[children.Running] = []
     # Side by side, the spans share the cores: a decoder thread each beats frame threads fighting over them.
     threads = ["-threads", str(max(1, (os.cpu_count() or 1) // len(spans)))] if len(spans) > 1 else []
     try:
         for start, length, then_to_end in spans:
-            args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-xerror", *threads]
-            for key, value in SAFE_INPUT.items():
-                args += [f"-{key}", value]
+            args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-xerror", *threads, *SAFE_INPUT_ARGS]
             if start:
                 args += ["-ss", f"{start:.3f}"]
             if then_to_end and length:
@@ -153,10 +131,9 @@ def start_decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> Dec
                 # The span's video and audio (whichever it has) into a null output.
                 args += ["-i", target, "-map", "0:v?", "-map", "0:a?", "-f", "null", "-"]
             running.append(children.start(args, timeout=timeout, pass_fds=fds))
-    except OSError as exc:
-        Decoding(spans, *running).stop()
-        raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
-    except BaseException:
-        Decoding(spans, *running).stop()
+    except BaseException as exc:
+        Background(*running).stop()
+        if isinstance(exc, OSError):
+            raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
         raise
     return Decoding(list(spans), *running)

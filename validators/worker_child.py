@@ -1,10 +1,8 @@
-"""A long-lived worker child (``python -m MODULE --serve FD``) on a Unix socket: how it is started, ended and
-heard from. The OCR worker and the MediaInfo workers are both made of one.
+"""A long-lived worker child (``python -m MODULE --serve FD``) on a Unix socket: started, ended and heard from.
 
-- Its own session: a kill reaches what it started too, and a Ctrl-C meant for us does not half-kill it.
-- Nothing of ours is inherited but the socket (stdin and stdout are /dev/null, stderr a temporary file),
-  so a command's pipes close when the command ends, whatever the worker does; an idle worker ends by
-  itself when our end of the socket closes.
+It has its own session (a kill reaches what it started, a Ctrl-C meant for us does not half-kill it), and
+inherits nothing of ours but the socket, so a command's pipes close when the command ends, whatever the
+worker does; an idle worker ends by itself when our end of the socket closes.
 """
 
 from __future__ import annotations
@@ -28,6 +26,12 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def last_line(stderr: bytes) -> str:
+    """A child's last line on stderr (where its traceback ends), or ""."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
 class WorkerChild:
     """The running child and our end of its socket. Raises OSError when it cannot be started."""
 
@@ -48,9 +52,6 @@ class WorkerChild:
             theirs.close()
         self.sock = ours
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def end(self, kill: bool = False) -> None:
         """Close its socket (an idle worker then exits) and reap it; ``kill`` when it is busy or stuck."""
         self.sock.close()
@@ -65,10 +66,8 @@ class WorkerChild:
         return self._reap(10)
 
     def last_words(self) -> str:
-        """Its last line on stderr (where its traceback ends), or ""."""
         self.stderr.seek(0)
-        lines = [line.strip() for line in self.stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
-        return lines[-1][:300] if lines else ""
+        return last_line(self.stderr.read())
 
     def _reap(self, seconds: float) -> int:
         try:
