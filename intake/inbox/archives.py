@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import lzma
 import re
-import shutil
 import unicodedata
 import zipfile
 import zlib
@@ -131,9 +130,7 @@ def safe_relative(name: str) -> PurePosixPath | None:
     """
     name = unicodedata.normalize("NFC", name.replace("\\", "/"))
     path = PurePosixPath(name)
-    if path.is_absolute() or name.startswith("/") or (path.parts and ":" in path.parts[0]):
-        return None
-    if any(part in ("..",) for part in path.parts):
+    if name.startswith("/") or (path.parts and ":" in path.parts[0]):
         return None
     parts = [one_line(p) or "" for p in path.parts]
     parts = [p for p in parts if p not in (".", "")]
@@ -177,6 +174,15 @@ def _ignored(rel: PurePosixPath) -> bool:
 DAMAGED_DATA = (zlib.error, lzma.LZMAError, OSError, EOFError, zipfile.BadZipFile, ValueError)
 
 
+class _Rejected(Exception):
+    """A zip refused; its one argument is the failed ``archive`` check."""
+
+
+def _refused(code: str, text: str, **details) -> CheckResult:
+    """A failed ``archive`` check that tells the reviewer and the submitter the same."""
+    return failed("archive", code, text, advice=text, **details)
+
+
 def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
     """Extract the videos (and sidecars) of ``archive`` (a path or an open file) under ``target``.
 
@@ -186,102 +192,90 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
     out = Unpacked()
     try:
         with zipfile.ZipFile(archive) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            if len(infos) > max_entries:
-                out.check = failed("archive", "too_many_entries",
-                                   f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。",
-                                   advice=f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
-                                          "请只打包参赛视频后重新报送。")
-                return out
-            declared = sum(i.file_size for i in infos)
-            if declared > max_total_bytes:
-                out.check = too_big_check(max_total_bytes)
-                return out
-            planned, skipped = [], []
-            entries = []
-            encoding = name_encoding(zf.infolist())
-            for info in infos:
-                name = member_name(info, encoding)
-                rel = safe_relative(name)
-                if rel is None:
-                    out.check = failed("archive", "unsafe_path",
-                                       f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。",
-                                       advice="压缩包中的文件路径不规范，出于安全考虑未解压。请重新打包后报送。")
-                    return out
-                if too_long(rel, target):
-                    out.check = name_too_long_check(name)
-                    return out
-                if _ignored(rel):
-                    continue
-                if info.flag_bits & 0x1:
-                    out.check = failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。",
-                                       advice="压缩包设置了密码，无法解压。请去掉密码后重新报送。")
-                    return out
-                entries.append((info, rel))
-            layout = _Layout(_folders_of(zf, [rel for _, rel in entries]))
-            for info, rel in entries:
-                placed = layout.place(rel)
-                if placed is None:
-                    out.check = path_conflict_check(str(rel))
-                    return out
-                planned.append((info, placed))
-            written = 0
-            for info, rel in planned:
-                dest = target / Path(*rel.parts)
-                try:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    dst = dest.open("xb")
-                except OSError as exc:
-                    if exc.errno not in PATH_ERRNOS:
-                        raise
-                    out.check = path_conflict_check(str(rel), exc.strerror or str(exc))
-                    out.videos.clear()
-                    return out
-                with zf.open(info) as src, dst:
-                    while True:
-                        try:
-                            chunk = src.read(COPY_CHUNK)
-                        except DAMAGED_DATA as exc:   # the sender's compressed data, not our disk
-                            out.check = corrupt_archive_check(exc)
-                            out.videos.clear()
-                            return out
-                        if not chunk:
-                            break
-                        written += len(chunk)
-                        if written > max_total_bytes:  # the declared sizes lied: a bomb
-                            out.check = too_big_check(max_total_bytes)
-                            out.videos.clear()
-                            return out
-                        dst.write(chunk)
-                suffix = dest.suffix.lower()
-                if suffix in VIDEO_SUFFIXES or sniff(dest) in VIDEO_KINDS:
-                    out.videos.append((dest, str(rel)))
-                elif suffix in SIDECAR_SUFFIXES:   # metadata or subtitles for the videos beside them
-                    out.sidecars.append(dest)
-                else:
-                    skipped.append(str(rel))
+            skipped = _extract(zf, target, max_entries, max_total_bytes, out)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-        out.check = corrupt_archive_check(exc)
-        out.videos.clear()
+        out.check, out.videos = corrupt_archive_check(exc), []
+        return out
+    except _Rejected as refusal:
+        out.check, out.videos = refusal.args[0], []
         return out
     if not out.videos:
-        out.check = failed("archive", "no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。",
-                           advice="压缩包里没有视频文件。请把 MP4 视频打包后重新报送。", skipped=skipped)
+        out.check = _refused("no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。", skipped=skipped)
     else:
         extra = f"；另有 {len(skipped)} 个非视频文件未处理：{'、'.join(skipped[:5])}" if skipped else ""
         out.check = passed("archive", f"压缩包内有 {len(out.videos)} 个视频{extra}。", skipped=skipped)
     return out
 
 
+def _extract(zf: zipfile.ZipFile, target: Path, max_entries: int, max_total_bytes: int, out: Unpacked) -> list[str]:
+    """Fill ``out`` with the zip's videos and sidecars; return the other entries' names. _Rejected for a bad zip."""
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > max_entries:
+        raise _Rejected(_refused("too_many_entries", f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
+                                                     "请只打包参赛视频后重新报送。"))
+    if sum(i.file_size for i in infos) > max_total_bytes:
+        raise _Rejected(too_big_check(max_total_bytes))
+    entries = []
+    encoding = name_encoding(zf.infolist())
+    for info in infos:
+        name = member_name(info, encoding)
+        rel = safe_relative(name)
+        if rel is None:
+            raise _Rejected(failed("archive", "unsafe_path",
+                                   f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。",
+                                   advice="压缩包中的文件路径不规范，出于安全考虑未解压。请重新打包后报送。"))
+        if too_long(rel, target):
+            raise _Rejected(name_too_long_check(name))
+        if _ignored(rel):
+            continue
+        if info.flag_bits & 0x1:
+            raise _Rejected(_refused("encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。"))
+        entries.append((info, rel))
+    layout = _Layout(_folders_of(zf, [rel for _, rel in entries], encoding))
+    planned = [(info, layout.place(rel)) for info, rel in entries]
+    clash = next((rel for (_, rel), (_, placed) in zip(entries, planned) if placed is None), None)
+    if clash is not None:
+        raise _Rejected(path_conflict_check(str(clash)))
+    written, skipped = 0, []
+    for info, rel in planned:
+        dest = target / Path(*rel.parts)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dst = dest.open("xb")
+        except OSError as exc:
+            if exc.errno not in PATH_ERRNOS:
+                raise
+            raise _Rejected(path_conflict_check(str(rel), exc.strerror or str(exc))) from None
+        with zf.open(info) as src, dst:
+            while True:
+                try:
+                    chunk = src.read(COPY_CHUNK)
+                except DAMAGED_DATA as exc:   # the sender's compressed data, not our disk
+                    raise _Rejected(corrupt_archive_check(exc)) from None
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > max_total_bytes:  # the declared sizes lied: a bomb
+                    raise _Rejected(too_big_check(max_total_bytes))
+                dst.write(chunk)
+        suffix = dest.suffix.lower()
+        if suffix in VIDEO_SUFFIXES or sniff(dest) in VIDEO_KINDS:
+            out.videos.append((dest, str(rel)))
+        elif suffix in SIDECAR_SUFFIXES:   # metadata or subtitles for the videos beside them
+            out.sidecars.append(dest)
+        else:
+            skipped.append(str(rel))
+    return skipped
+
+
 def corrupt_archive_check(exc: BaseException) -> CheckResult:
-    return failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
-                  advice="压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。", error=one_line(f"{type(exc).__name__}: {exc}", 200))
+    return _refused("corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
+                    error=one_line(f"{type(exc).__name__}: {exc}", 200))
 
 
-def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath]) -> set[PurePosixPath]:
+def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath], encoding: str | None) -> set[PurePosixPath]:
     """Every folder the zip creates: the parents of its files and its explicit folder entries."""
     folders = {parent for rel in files for parent in rel.parents if parent != PurePosixPath(".")}
-    encoding = name_encoding(zf.infolist())
     for info in zf.infolist():
         if info.is_dir():
             rel = safe_relative(member_name(info, encoding))
@@ -303,10 +297,9 @@ def path_conflict_check(name: str, error: str | None = None) -> CheckResult:
 
 
 def name_too_long_check(name: str) -> CheckResult:
-    return failed("archive", "name_too_long",
-                  f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
-                  advice=f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
-                  entry=_shown(name, 500))
+    return _refused("name_too_long",
+                    f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
+                    entry=_shown(name, 500))
 
 
 def too_big_check(limit: int) -> CheckResult:
@@ -364,7 +357,3 @@ def _unpack(media: MediaTask, max_entries: int, max_total_bytes: int) -> Unpacke
         if exc.errno in DISK_ERRNOS:
             raise StorageError(f"无法解压到工作目录 {media.unpack_to}：{exc.strerror or exc}", "请检查磁盘空间。") from exc
         raise
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -69,11 +69,8 @@ def server_reply(exc: BaseException) -> str:
 def refused_login(exc: Exception, env: str) -> LoginRefused:
     reply = server_reply(exc)
     code = RESPONSE_CODE.match(reply)
-    meaning = RESPONSE_CODES.get(code.group(1)) if code else None
-    if meaning:   # the server said why in words of the standard: say it in ours
-        said = meaning
-    else:
-        said = f"服务器回复：{reply}" if reply else "服务器没有说明原因"
+    # The server said why in words of the standard: say it in ours.
+    said = (RESPONSE_CODES.get(code.group(1)) if code else None) or (f"服务器回复：{reply}" if reply else "服务器没有说明原因")
     return LoginRefused(f"邮箱登录失败：服务器拒绝登录，授权码不对或已失效（{said}）。", HOW_TO_GET_CODE.format(env=env))
 
 
@@ -145,9 +142,8 @@ class MailSession:
 
     def close(self) -> None:
         client, self.client = self.client, None
-        if client is None:
-            return
-        with contextlib.suppress(Exception):
-            client.logout()
-        with contextlib.suppress(Exception):
-            client.shutdown()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.logout()
+            with contextlib.suppress(Exception):
+                client.shutdown()

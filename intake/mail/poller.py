@@ -1,21 +1,11 @@
 """Poll the submission mailbox: every mail not yet recorded becomes one submission, then is marked.
 
-A mail is marked (moved to mailbox.processed_folder, or flagged \\Seen plus
-mailbox.keyword) only after its submission is committed. A crash before the
-commit leaves it to be read again; after the commit, its source_ref (account,
-folder, UIDVALIDITY, UID) and its Message-ID with its content keep it from being
-recorded twice.
-
-Claiming, recording once, counting failures and recording a mail that keeps
-failing are intake.pipeline.record_once, the path the inbox folder takes too; what is
-the mailbox's own stays here: fetching, the Message-ID comparison, marking.
-A mail that makes processing fail is left alone until its backoff has passed
-(intake.pipeline.retries); after processing.max_attempts it is recorded as 待复核 with
-processing_error and marked. The mails behind it go on. Receipts are sent by
-their own step (intake.mail.receipts.ReceiptSender) after each pass.
-Only the mailbox or the database being away stops a pass; the loop then waits
-and reconnects, for ever (a refused login slowly), and says so in
-data_dir/status/mailbox.json for ``intake doctor``.
+A mail is marked (moved to mailbox.processed_folder, or flagged \\Seen plus mailbox.keyword) only after its
+submission is committed: a crash before the commit leaves it to be read again; after it, its source_ref and
+its Message-ID with its content keep it from being recorded twice. Claiming, retries and giving up are
+intake.pipeline.record_once's; fetching, the Message-ID comparison and marking are the mailbox's own.
+Only the mailbox or the database being away stops a pass; the loop then waits and reconnects, for ever
+(a refused login slowly), and says so in data_dir/status/mailbox.json for ``intake doctor``.
 """
 
 from __future__ import annotations
@@ -197,27 +187,22 @@ class MailPoller:
 
     def _finish(self, uid: int, use_keyword: bool, done: Recorded) -> MailResult | None:
         """Mark the recorded mail (held by the claim still), after noting what it carried."""
-        db, task = self.services.db, done.task
+        db, task, how = self.services.db, done.task, done.how
         subject = (task.subject or "") if task else ""
-        if done.how is How.EARLIER:
-            self._mark_recorded(uid, use_keyword)   # recorded by an earlier run, or another poller since our search
-            return None
-        if done.how is How.GAVE_UP:
-            self._mark_recorded(uid, use_keyword)
-            return MailResult(uid, done.submission_id, Outcome.NEEDS_REVIEW, subject, already_recorded=False)
-        if done.how is How.SAME_AS:
+        if how is How.SAME_AS:
             db.audit.record("mail_seen_again", {"source_ref": task.source_ref}, submission_id=done.submission_id,
                             actor="mailbox")
-            self._mark_recorded(uid, use_keyword)
-            return MailResult(uid, done.submission_id, None, subject, already_recorded=True)
-        if done.how is How.PROCESSED:
+        elif how is How.PROCESSED:
             # What the mail carried, so that a later mail with this Message-ID can be told apart.
             db.audit.record("mail_content", {"content": _content_of(task)}, submission_id=done.submission_id,
                             actor="mailbox")
-        failpoints.reached("before_mark")
-        self._mark_recorded(uid, use_keyword)
-        return MailResult(uid, done.submission_id, task.outcome if done.how is How.PROCESSED else None, subject,
-                          already_recorded=done.resumed)
+        if how in (How.PROCESSED, How.RACED):
+            failpoints.reached("before_mark")
+        self._mark_recorded(uid, use_keyword)   # EARLIER: by an earlier run, or another poller since our search
+        if how is How.EARLIER:
+            return None
+        outcome = Outcome.NEEDS_REVIEW if how is How.GAVE_UP else task.outcome if how is How.PROCESSED else None
+        return MailResult(uid, done.submission_id, outcome, subject, already_recorded=done.resumed)
 
     def _same_mail(self, task: SubmissionTask, earlier: int, key: str) -> int | None:
         """The submission this mail already is, or None. A Message-ID alone proves nothing: senders'
@@ -313,18 +298,16 @@ class MailPoller:
                 log.critical("%s", exc)
                 stop.set()   # recording on would lose every mail: the whole job stops
                 raise
-            except IntakeError as exc:
-                count = self.status.failed(str(exc))
+            except Exception as exc:  # an IntakeError, or a bug: keep the traceback, keep the source alive
+                expected = isinstance(exc, IntakeError)
+                count = self.status.failed(str(exc) if expected else describe(exc))
                 if once:   # the caller reports it
                     self.session.close()
                     raise
-                log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
-            except Exception as exc:  # a bug: keep the traceback, keep the source alive
-                count = self.status.failed(describe(exc))
-                if once:
-                    self.session.close()
-                    raise
-                log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
+                if expected:
+                    log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
+                else:
+                    log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
             self.session.close()   # the connection may be in any state after a failure
             stop.wait(delay)
             delay = min(delay * 2, self.cfg.reconnect_max_seconds)
