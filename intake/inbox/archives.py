@@ -178,17 +178,10 @@ class _Rejected(Exception):
     """A zip refused; its one argument is the failed ``archive`` check."""
 
 
-def _refused(code: str, text: str, **details) -> CheckResult:
-    """A failed ``archive`` check that tells the reviewer and the submitter the same."""
-    return failed("archive", code, text, advice=text, **details)
-
-
 def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
     """Extract the videos (and sidecars) of ``archive`` (a path or an open file) under ``target``.
 
-    Never raises for a bad zip: escapes, clashes, over-long names, bombs and damage are a failed
-    ``archive`` check. Only a fault of our own disk (full, unwritable) raises OSError.
-    """
+    A bad zip is a failed ``archive`` check; only a fault of our own disk (full, unwritable) raises OSError."""
     out = Unpacked()
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -200,7 +193,8 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
         out.check, out.videos = refusal.args[0], []
         return out
     if not out.videos:
-        out.check = _refused("no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。", skipped=skipped)
+        out.check = failed("archive", "no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。",
+                           advice="压缩包里没有视频文件。请把 MP4 视频打包后重新报送。", skipped=skipped)
     else:
         extra = f"；另有 {len(skipped)} 个非视频文件未处理：{'、'.join(skipped[:5])}" if skipped else ""
         out.check = passed("archive", f"压缩包内有 {len(out.videos)} 个视频{extra}。", skipped=skipped)
@@ -211,8 +205,10 @@ def _extract(zf: zipfile.ZipFile, target: Path, max_entries: int, max_total_byte
     """Fill ``out`` with the zip's videos and sidecars; return the other entries' names. _Rejected for a bad zip."""
     infos = [i for i in zf.infolist() if not i.is_dir()]
     if len(infos) > max_entries:
-        raise _Rejected(_refused("too_many_entries", f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
-                                                     "请只打包参赛视频后重新报送。"))
+        raise _Rejected(failed("archive", "too_many_entries",
+                               f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。",
+                               advice=f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
+                                      "请只打包参赛视频后重新报送。"))
     if sum(i.file_size for i in infos) > max_total_bytes:
         raise _Rejected(too_big_check(max_total_bytes))
     entries = []
@@ -229,7 +225,8 @@ def _extract(zf: zipfile.ZipFile, target: Path, max_entries: int, max_total_byte
         if _ignored(rel):
             continue
         if info.flag_bits & 0x1:
-            raise _Rejected(_refused("encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。"))
+            raise _Rejected(failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。",
+                                   advice="压缩包设置了密码，无法解压。请去掉密码后重新报送。"))
         entries.append((info, rel))
     layout = _Layout(_folders_of(zf, [rel for _, rel in entries], encoding))
     planned = [(info, layout.place(rel)) for info, rel in entries]
@@ -269,8 +266,9 @@ def _extract(zf: zipfile.ZipFile, target: Path, max_entries: int, max_total_byte
 
 
 def corrupt_archive_check(exc: BaseException) -> CheckResult:
-    return _refused("corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
-                    error=one_line(f"{type(exc).__name__}: {exc}", 200))
+    return failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
+                  advice="压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
+                  error=one_line(f"{type(exc).__name__}: {exc}", 200))
 
 
 def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath], encoding: str | None) -> set[PurePosixPath]:
@@ -297,9 +295,10 @@ def path_conflict_check(name: str, error: str | None = None) -> CheckResult:
 
 
 def name_too_long_check(name: str) -> CheckResult:
-    return _refused("name_too_long",
-                    f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
-                    entry=_shown(name, 500))
+    return failed("archive", "name_too_long",
+                  f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
+                  advice=f"压缩包中的文件名或路径过长（“{_shown(name, 60)}”），无法解压。请缩短文件名和文件夹层级后重新打包报送。",
+                  entry=_shown(name, 500))
 
 
 def too_big_check(limit: int) -> CheckResult:
@@ -311,10 +310,8 @@ def too_big_check(limit: int) -> CheckResult:
 def unpack_archives(task: SubmissionTask, services: "Services") -> None:
     """Pipeline stage: each zip a source handed over (a file with ``unpack_to``) becomes the videos inside it.
 
-    The zip's ``archive`` check goes onto the submission; the metadata sidecars inside it fill what the
-    submission lacks, its transcripts go with its videos. A zip too large to fetch at all (no
-    ``source_path``: the mail reader stopped at ``watch.max_zip_total_bytes``) is rejected unread.
-    """
+    Its sidecars fill what the submission lacks. A zip without ``source_path`` (the mail reader stopped at
+    ``watch.max_zip_total_bytes``) is rejected unread."""
     watch = services.config.watch
     files: list[MediaTask] = []
     for media in task.files:

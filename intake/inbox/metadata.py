@@ -99,11 +99,7 @@ def from_text(text: str) -> Metadata:
 
 
 def _canonical_key(key: str) -> str | None:
-    key = key.strip().lower()
-    for field, names in KEYS.items():
-        if key in names:
-            return field
-    return None
+    return next((field for field, names in KEYS.items() if key.strip().lower() in names), None)
 
 
 def _from_mapping(items) -> Metadata:

@@ -66,13 +66,37 @@ class MailItem:
     arrival = MAIL_ARRIVAL
 
     def build(self, work: Path) -> SubmissionTask | None:
-        return self.poller._read(self.uid, self.ref, work)
+        """The mail as a task, its attachments streamed into the store; None if it is gone from the server."""
+        poller = self.poller
+        head = fetch_header(poller.session, self.uid)
+        if head is None:
+            return None
+        poller._head = head
+        key = message_key(poller.session.account, head)
+        return MailReader(poller.session, poller.services.config, work).read(head, self.ref, key)
 
     def identity(self) -> SubmissionTask:
-        return self.poller._identity(self.uid, self.ref)
+        """What is known of a mail that could not be processed: enough to record it and answer its sender."""
+        head, session = self.poller._head, self.poller.session
+        if head is None or head.uid != self.uid:
+            try:
+                head = fetch_header(session, self.uid)
+            except Exception:  # the header is what failed: record the mail by its place alone
+                head = None
+        if head is None:
+            return SubmissionTask(source="mail", source_ref=self.ref, received_at=datetime.now(timezone.utc),
+                                  title=f"（无法读取的邮件 UID {self.uid}）", actor="mailbox")
+        # Its files are unknown: the subject is all there is to name the work by.
+        return SubmissionTask(source="mail", source_ref=self.ref, received_at=head.internaldate,
+                              title=head.subject or None, title_source=TitleSource.SUBJECT if head.subject else None,
+                              subject=head.subject or None, message_key=message_key(session.account, head),
+                              sender=head.sender, actor="mailbox")
 
     def recorded_before(self, task: SubmissionTask) -> int | None:
-        return self.poller._recorded_before(task)
+        """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
+        key = task.message_key
+        earlier = self.poller.services.db.submissions.id_for_message_key(key) if key else None
+        return self.poller._same_mail(task, earlier, key) if earlier is not None else None
 
     def triage(self, exc: Exception) -> Exception:
         return self.poller._blame(exc, self.ref)
@@ -153,37 +177,6 @@ class MailPoller:
             return True
         except Exception:  # any failure here means the connection is what broke
             return False
-
-    def _identity(self, uid: int, ref: str) -> SubmissionTask:
-        """What is known of a mail that could not be processed: enough to record it and answer its sender."""
-        head = self._head
-        if head is None or head.uid != uid:
-            try:
-                head = fetch_header(self.session, uid)
-            except Exception:  # the header is what failed: record the mail by its place alone
-                head = None
-        if head is None:
-            return SubmissionTask(source="mail", source_ref=ref, received_at=datetime.now(timezone.utc),
-                                  title=f"（无法读取的邮件 UID {uid}）", actor="mailbox")
-        # Its files are unknown: the subject is all there is to name the work by.
-        return SubmissionTask(source="mail", source_ref=ref, received_at=head.internaldate, title=head.subject or None,
-                              title_source=TitleSource.SUBJECT if head.subject else None, subject=head.subject or None, message_key=message_key(self.session.account, head),
-                              sender=head.sender, actor="mailbox")
-
-    def _read(self, uid: int, ref: str, work) -> SubmissionTask | None:
-        """The mail as a task, its attachments streamed into the store; None if it is gone from the server."""
-        head = fetch_header(self.session, uid)
-        if head is None:
-            return None
-        self._head = head
-        key = message_key(self.session.account, head)
-        return MailReader(self.session, self.services.config, work).read(head, ref, key)
-
-    def _recorded_before(self, task: SubmissionTask) -> int | None:
-        """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
-        key = task.message_key
-        earlier = self.services.db.submissions.id_for_message_key(key) if key else None
-        return self._same_mail(task, earlier, key) if earlier is not None else None
 
     def _finish(self, uid: int, use_keyword: bool, done: Recorded) -> MailResult | None:
         """Mark the recorded mail (held by the claim still), after noting what it carried."""

@@ -116,12 +116,8 @@ class PlainDecoder:
 
 
 def decoder_for(encoding: str | None, sink: Sink):
-    encoding = (encoding or "7bit").lower()
-    if encoding == "base64":
-        return Base64Decoder(sink)
-    if encoding == "quoted-printable":
-        return QuotedPrintableDecoder(sink)
-    return PlainDecoder(sink)
+    return {"base64": Base64Decoder, "quoted-printable": QuotedPrintableDecoder}.get((encoding or "").lower(),
+                                                                                     PlainDecoder)(sink)
 
 
 def estimated_size(encoded_octets: int, encoding: str | None) -> int:
