@@ -330,9 +330,8 @@ def unpack_archives(task: SubmissionTask, services: "Services") -> None:
                                                        task.phone or found.phone)
                 if not task.title:
                     task.title, task.title_source = found.title, found.title_source
-        if not unpacked.videos:   # no video to name the work after: the zip's own name does
-            if not task.title:
-                task.title, task.title_source = one_line(stem_of(media.original_name), 500), TitleSource.FILE_NAME
+        if not unpacked.videos and not task.title:   # no video to name the work after: the zip's own name does
+            task.title, task.title_source = one_line(stem_of(media.original_name), 500), TitleSource.FILE_NAME
         transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
                                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
         # A mail's zip is one attachment among others: its videos are named after it (城中区.zip/作品/守护秘密.mp4).

@@ -51,10 +51,7 @@ def _safe(text: str, lossy: bool = False) -> Decoded:
 
 def raw_header(message, name: str) -> str | None:
     """A header's raw text as parsed from bytes (8-bit kept as surrogate escapes), not a Header object."""
-    for key, value in message.raw_items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
+    return next((str(value) for key, value in message.raw_items() if key.lower() == name.lower()), None)
 
 
 def header_bytes(value: str) -> bytes:
@@ -92,7 +89,7 @@ def decode_header_value(value: str | bytes | None) -> Decoded:
         elif token and (token.strip() or not 0 < index < len(tokens) - 1):
             pieces.append((None, header_bytes(token)))
     decoded = [decode_bytes(raw, charset) for charset, raw in pieces]
-    return Decoded(_unfold("".join(d.text for d in decoded)), any(d.lossy for d in decoded))
+    return Decoded(re.sub(r"\r?\n[ \t]+", " ", "".join(d.text for d in decoded)).strip(), any(d.lossy for d in decoded))
 
 
 ENCODED_WORD_SPLIT = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)")
@@ -105,10 +102,6 @@ def _encoded_word_bytes(word: str) -> tuple[str, bytes]:
         data = re.sub(r"[^A-Za-z0-9+/]", "", data)
         return charset, base64.b64decode(data + "=" * (-len(data) % 4))
     return charset, quopri.decodestring(data.replace("_", " ").encode("ascii", "replace"), header=False)
-
-
-def _unfold(text: str) -> str:
-    return re.sub(r"\r?\n[ \t]+", " ", text).strip()
 
 
 PARAM = re.compile(r';\s*([^=\s;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.S)

@@ -28,10 +28,6 @@ def _header_item(part: Part) -> str:
     return "BODY.PEEK[HEADER]" if part.top_level_single else f"BODY.PEEK[{part.number}.MIME]"
 
 
-def _header_key(part: Part) -> bytes:
-    return b"BODY[HEADER]" if part.top_level_single else f"BODY[{part.number}.MIME]".encode()
-
-
 def _batches(parts: list[Part], budget: int) -> Iterator[list[Part]]:
     """Consecutive runs of ``parts`` whose FETCH items together stay within ``budget`` bytes."""
     batch: list[Part] = []
@@ -75,7 +71,7 @@ class PartFetcher:
             with imap_errors(f"读取邮件 UID {uid} 的附件信息"):
                 data = self.client.fetch([uid], keys).get(uid, {})
             for p in batch:
-                out[p.number] = data.get(_header_key(p), b"")
+                out[p.number] = data.get(_header_item(p).replace(".PEEK", "").encode(), b"")   # as the server answers
         return out
 
     def stream_part(self, uid: int, part: Part, sink: Callable[[bytes], object], limit: int | None = None) -> int:

@@ -117,31 +117,20 @@ class MailPoller:
         # a mail on which the server keeps dropping us never holds up the mails behind it.
         self._dropped_on: dict[str, int] = {}
 
-    @property
-    def folder(self) -> str:
-        return self.cfg.folder
-
-    def ref_prefix(self, uidvalidity: int) -> str:
-        return f"mail:{self.session.account}:{self.folder}:{uidvalidity}:"
-
     # -- one pass -------------------------------------------------------------------------
     def poll_once(self) -> list[MailResult]:
-        uidvalidity, permanent = self.session.select(self.folder)
+        uidvalidity, permanent = self.session.select(self.cfg.folder)
         use_keyword = self.cfg.processed_folder is None and rb"\*" in permanent
         criteria: list = ["UNKEYWORD", self.cfg.keyword] if use_keyword else ["ALL"]
         if self.cfg.since:
             criteria = [*criteria, "SINCE", self.cfg.since]
-        with imap_errors(f"搜索文件夹 {self.folder}"):
+        with imap_errors(f"搜索文件夹 {self.cfg.folder}"):
             uids = sorted(self.session.client.search(criteria))   # no CHARSET: several servers reject it
-        prefix = self.ref_prefix(uidvalidity)
+        prefix = f"mail:{self.session.account}:{self.cfg.folder}:{uidvalidity}:"
         uids.sort(key=lambda uid: self._dropped_on.get(f"{prefix}{uid}", 0))
-        results = []
-        for uid in uids:
-            # A mail recorded by an earlier run that stopped before marking it is only marked (record_once).
-            result = self._take(uid, f"{prefix}{uid}", use_keyword)
-            if result is not None:
-                results.append(result)
-        return results
+        # A mail recorded by an earlier run that stopped before marking it is only marked (record_once).
+        results = [self._take(uid, f"{prefix}{uid}", use_keyword) for uid in uids]
+        return [result for result in results if result is not None]
 
     def _take(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
         """Record the mail once (intake.pipeline.record_once) and mark it; None if there is nothing to say for it now."""
@@ -316,7 +305,7 @@ class MailPoller:
     def _next_retry_in(self) -> float | None:
         """Seconds until a mail that failed before is due again (None if none is waiting)."""
         try:
-            waiting = self.services.db.claims.failing_items(f"mail:{self.session.account}:{self.folder}:")
+            waiting = self.services.db.claims.failing_items(f"mail:{self.session.account}:{self.cfg.folder}:")
         except IntakeError:
             return None
         if not waiting:

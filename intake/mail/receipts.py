@@ -183,10 +183,8 @@ def _skip(db, submission_id: int, reason: str) -> None:
 class ReceiptSender:
     """The mailbox loop's step after each pass: a receipt for every mail submission that has none yet.
 
-    It notes a switch of receipts on (or off) when it is made, before the worker's first pass, so that
-    the mails of that pass are answered. Receipts never stop the intake: whatever fails (SMTP, the
-    network, the receipts' own database trouble) is logged and tried again after the next pass.
-    """
+    It notes a switch of receipts before the worker's first pass, so that the mails of that pass are answered.
+    Receipts never stop the intake: whatever fails is logged and tried again after the next pass."""
 
     def __init__(self, services: Services, worker: str | None = None):
         self.services = services
