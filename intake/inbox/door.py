@@ -99,10 +99,8 @@ def is_real_folder(inbox: Path, path: Path) -> bool:
 
 
 def ignore_lease_breaks() -> bool:
-    """A lease being broken sends SIGIO, whose default action ends the process: ignore it (main thread only).
-
-    True if lease probes are safe now; a watcher calls this when it starts, on the main thread.
-    """
+    """A lease being broken sends SIGIO, whose default action ends the process: ignore it (main thread only);
+    True if lease probes are safe now."""
     if signal.getsignal(signal.SIGIO) not in (signal.SIG_DFL, None):
         return True
     try:

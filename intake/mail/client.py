@@ -8,7 +8,6 @@ import imaplib
 import logging
 import os
 import re
-import socket
 import ssl
 from typing import Iterator
 
@@ -24,8 +23,8 @@ log = logging.getLogger(__name__)
 HOW_TO_GET_CODE = ("授权码不是网页登录密码。请登录网易邮箱网页版 → 设置 → POP3/SMTP/IMAP → 开启“IMAP/SMTP 服务”，"
                    "按提示用手机验证后生成新的客户端授权码，填入环境变量 {env}（或 mailbox.password_file 指定的文件）。"
                    "同时请确认 mailbox.username 正确。")
-NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, imaplib.IMAP4.abort, socket.error, OSError, EOFError,
-                  ssl.SSLError)
+# imaplib's abort, socket and SSL errors are among these (subclasses of IMAP4.error and OSError).
+NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, EOFError)
 
 
 def read_password(cfg: MailboxConfig) -> str:

@@ -122,15 +122,9 @@ def rfc2231_value(params: dict[str, str], name: str) -> Decoded | None:
     """``name*`` or ``name*0*``, ``name*1``… joined as bytes first, then decoded with the declared charset."""
     if f"{name}*" in params:
         return _decode_2231([(True, params[f"{name}*"])])
-    pieces = []
-    for key, value in params.items():
-        match = re.fullmatch(rf"{re.escape(name)}\*(\d+)(\*?)", key)
-        if match:
-            pieces.append((int(match.group(1)), bool(match.group(2)), value))
-    if not pieces:
-        return None
-    pieces.sort()
-    return _decode_2231([(encoded, value) for _, encoded, value in pieces])
+    pieces = sorted((int(match.group(1)), bool(match.group(2)), value) for key, value in params.items()
+                    if (match := re.fullmatch(rf"{re.escape(name)}\*(\d+)(\*?)", key)))
+    return _decode_2231([(encoded, value) for _, encoded, value in pieces]) if pieces else None
 
 
 def _decode_2231(pieces: list[tuple[bool, str]]) -> Decoded:

@@ -48,13 +48,12 @@ class MailMedia(MediaTask):
         writer = store.open_writer()
         try:
             self.fetch.stream_part(self.uid, self.part, writer.write, limit=self.limit)
-        except TooBig:   # the estimate was short: over the limit after all, and not kept
+        except BaseException as exc:
             writer.abort()
-            self.size_bytes = self.limit + 1
+            if not isinstance(exc, TooBig):
+                raise
+            self.size_bytes = self.limit + 1   # the estimate was short: over the limit after all, and not kept
             return None
-        except BaseException:
-            writer.abort()
-            raise
         return writer.commit()
 
 

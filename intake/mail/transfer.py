@@ -17,10 +17,8 @@ LINE_BREAKS = b"\r\n"
 class Base64Decoder:
     """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk.
 
-    The usual chunk (lines of 76 characters, no padding before the end) is decoded in one pass by
-    ``binascii.a2b_base64``, which skips line breaks and stray bytes exactly as ``_only_base64`` drops them;
-    the careful path below (clean, then cut at a whole group) takes everything else.
-    """
+    The usual chunk (76-character lines, no padding before the end) is decoded in one ``binascii`` pass, which
+    skips line breaks and stray bytes as ``_only_base64`` drops them; the careful path takes everything else."""
 
     def __init__(self, sink: Sink):
         self.sink = sink
