@@ -160,8 +160,7 @@ class _Layout:
         candidate, n = rel, 1
         while candidate in self.files or candidate in self.folders:
             n += 1
-            stem, suffix = PurePosixPath(rel.name).stem, PurePosixPath(rel.name).suffix
-            candidate = rel.with_name(f"{stem} ({n}){suffix}")
+            candidate = rel.with_name(f"{rel.stem} ({n}){rel.suffix}")
         self.files.add(candidate)
         return candidate
 

@@ -239,13 +239,9 @@ class InboxWatcher:
                 if stop.is_set():
                     return
                 self._process(path)
-            if once and not self._pending():
-                return
+            if once and not any(state.failures == 0 for state in self.tracker.seen.values()):
+                return   # nothing waits but files backing off after a failure
             stop.wait(tick)
-
-    def _pending(self) -> bool:
-        """Files still waiting, other than those that failed and are backing off."""
-        return any(state.failures == 0 for state in self.tracker.seen.values())
 
     def _process(self, path: Path) -> None:
         try:
