@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import lzma
 import re
-import shutil
 import unicodedata
 import zipfile
 import zlib
@@ -131,9 +130,7 @@ def safe_relative(name: str) -> PurePosixPath | None:
     """
     name = unicodedata.normalize("NFC", name.replace("\\", "/"))
     path = PurePosixPath(name)
-    if path.is_absolute() or name.startswith("/") or (path.parts and ":" in path.parts[0]):
-        return None
-    if any(part in ("..",) for part in path.parts):
+    if name.startswith("/") or (path.parts and ":" in path.parts[0]):
         return None
     parts = [one_line(p) or "" for p in path.parts]
     parts = [p for p in parts if p not in (".", "")]
@@ -163,8 +160,7 @@ class _Layout:
         candidate, n = rel, 1
         while candidate in self.files or candidate in self.folders:
             n += 1
-            stem, suffix = PurePosixPath(rel.name).stem, PurePosixPath(rel.name).suffix
-            candidate = rel.with_name(f"{stem} ({n}){suffix}")
+            candidate = rel.with_name(f"{rel.stem} ({n}){rel.suffix}")
         self.files.add(candidate)
         return candidate
 
@@ -177,92 +173,23 @@ def _ignored(rel: PurePosixPath) -> bool:
 DAMAGED_DATA = (zlib.error, lzma.LZMAError, OSError, EOFError, zipfile.BadZipFile, ValueError)
 
 
+class _Rejected(Exception):
+    """A zip refused; its one argument is the failed ``archive`` check."""
+
+
 def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_total_bytes: int) -> Unpacked:
     """Extract the videos (and sidecars) of ``archive`` (a path or an open file) under ``target``.
 
-    Never raises for a bad zip: escapes, clashes, over-long names, bombs and damage are a failed
-    ``archive`` check. Only a fault of our own disk (full, unwritable) raises OSError.
-    """
+    A bad zip is a failed ``archive`` check; only a fault of our own disk (full, unwritable) raises OSError."""
     out = Unpacked()
     try:
         with zipfile.ZipFile(archive) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            if len(infos) > max_entries:
-                out.check = failed("archive", "too_many_entries",
-                                   f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。",
-                                   advice=f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
-                                          "请只打包参赛视频后重新报送。")
-                return out
-            declared = sum(i.file_size for i in infos)
-            if declared > max_total_bytes:
-                out.check = too_big_check(max_total_bytes)
-                return out
-            planned, skipped = [], []
-            entries = []
-            encoding = name_encoding(zf.infolist())
-            for info in infos:
-                name = member_name(info, encoding)
-                rel = safe_relative(name)
-                if rel is None:
-                    out.check = failed("archive", "unsafe_path",
-                                       f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。",
-                                       advice="压缩包中的文件路径不规范，出于安全考虑未解压。请重新打包后报送。")
-                    return out
-                if too_long(rel, target):
-                    out.check = name_too_long_check(name)
-                    return out
-                if _ignored(rel):
-                    continue
-                if info.flag_bits & 0x1:
-                    out.check = failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。",
-                                       advice="压缩包设置了密码，无法解压。请去掉密码后重新报送。")
-                    return out
-                entries.append((info, rel))
-            layout = _Layout(_folders_of(zf, [rel for _, rel in entries]))
-            for info, rel in entries:
-                placed = layout.place(rel)
-                if placed is None:
-                    out.check = path_conflict_check(str(rel))
-                    return out
-                planned.append((info, placed))
-            written = 0
-            for info, rel in planned:
-                dest = target / Path(*rel.parts)
-                try:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    dst = dest.open("xb")
-                except OSError as exc:
-                    if exc.errno not in PATH_ERRNOS:
-                        raise
-                    out.check = path_conflict_check(str(rel), exc.strerror or str(exc))
-                    out.videos.clear()
-                    return out
-                with zf.open(info) as src, dst:
-                    while True:
-                        try:
-                            chunk = src.read(COPY_CHUNK)
-                        except DAMAGED_DATA as exc:   # the sender's compressed data, not our disk
-                            out.check = corrupt_archive_check(exc)
-                            out.videos.clear()
-                            return out
-                        if not chunk:
-                            break
-                        written += len(chunk)
-                        if written > max_total_bytes:  # the declared sizes lied: a bomb
-                            out.check = too_big_check(max_total_bytes)
-                            out.videos.clear()
-                            return out
-                        dst.write(chunk)
-                suffix = dest.suffix.lower()
-                if suffix in VIDEO_SUFFIXES or sniff(dest) in VIDEO_KINDS:
-                    out.videos.append((dest, str(rel)))
-                elif suffix in SIDECAR_SUFFIXES:   # metadata or subtitles for the videos beside them
-                    out.sidecars.append(dest)
-                else:
-                    skipped.append(str(rel))
+            skipped = _extract(zf, target, max_entries, max_total_bytes, out)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
-        out.check = corrupt_archive_check(exc)
-        out.videos.clear()
+        out.check, out.videos = corrupt_archive_check(exc), []
+        return out
+    except _Rejected as refusal:
+        out.check, out.videos = refusal.args[0], []
         return out
     if not out.videos:
         out.check = failed("archive", "no_video_in_archive", "压缩包里没有视频文件。请把 MP4 视频打包后重新报送。",
@@ -273,15 +200,79 @@ def unpack_zip(archive: Path | BinaryIO, target: Path, max_entries: int, max_tot
     return out
 
 
+def _extract(zf: zipfile.ZipFile, target: Path, max_entries: int, max_total_bytes: int, out: Unpacked) -> list[str]:
+    """Fill ``out`` with the zip's videos and sidecars; return the other entries' names. _Rejected for a bad zip."""
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > max_entries:
+        raise _Rejected(failed("archive", "too_many_entries",
+                               f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。请只打包参赛视频后重新报送。",
+                               advice=f"压缩包内有 {len(infos)} 个文件，超过 {max_entries} 个的上限。"
+                                      "请只打包参赛视频后重新报送。"))
+    if sum(i.file_size for i in infos) > max_total_bytes:
+        raise _Rejected(too_big_check(max_total_bytes))
+    entries = []
+    encoding = name_encoding(zf.infolist())
+    for info in infos:
+        name = member_name(info, encoding)
+        rel = safe_relative(name)
+        if rel is None:
+            raise _Rejected(failed("archive", "unsafe_path",
+                                   f"压缩包中的文件名“{_shown(name)}”指向压缩包以外的位置，出于安全考虑未解压。请重新打包后报送。",
+                                   advice="压缩包中的文件路径不规范，出于安全考虑未解压。请重新打包后报送。"))
+        if too_long(rel, target):
+            raise _Rejected(name_too_long_check(name))
+        if _ignored(rel):
+            continue
+        if info.flag_bits & 0x1:
+            raise _Rejected(failed("archive", "encrypted", "压缩包设置了密码，无法解压。请去掉密码后重新报送。",
+                                   advice="压缩包设置了密码，无法解压。请去掉密码后重新报送。"))
+        entries.append((info, rel))
+    layout = _Layout(_folders_of(zf, [rel for _, rel in entries], encoding))
+    planned = [(info, layout.place(rel)) for info, rel in entries]
+    clash = next((rel for (_, rel), (_, placed) in zip(entries, planned) if placed is None), None)
+    if clash is not None:
+        raise _Rejected(path_conflict_check(str(clash)))
+    written, skipped = 0, []
+    for info, rel in planned:
+        dest = target / Path(*rel.parts)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dst = dest.open("xb")
+        except OSError as exc:
+            if exc.errno not in PATH_ERRNOS:
+                raise
+            raise _Rejected(path_conflict_check(str(rel), exc.strerror or str(exc))) from None
+        with zf.open(info) as src, dst:
+            while True:
+                try:
+                    chunk = src.read(COPY_CHUNK)
+                except DAMAGED_DATA as exc:   # the sender's compressed data, not our disk
+                    raise _Rejected(corrupt_archive_check(exc)) from None
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > max_total_bytes:  # the declared sizes lied: a bomb
+                    raise _Rejected(too_big_check(max_total_bytes))
+                dst.write(chunk)
+        suffix = dest.suffix.lower()
+        if suffix in VIDEO_SUFFIXES or sniff(dest) in VIDEO_KINDS:
+            out.videos.append((dest, str(rel)))
+        elif suffix in SIDECAR_SUFFIXES:   # metadata or subtitles for the videos beside them
+            out.sidecars.append(dest)
+        else:
+            skipped.append(str(rel))
+    return skipped
+
+
 def corrupt_archive_check(exc: BaseException) -> CheckResult:
     return failed("archive", "corrupt_archive", "压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
-                  advice="压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。", error=one_line(f"{type(exc).__name__}: {exc}", 200))
+                  advice="压缩包已损坏或格式不受支持，无法解压。请重新打包（ZIP 格式）后报送。",
+                  error=one_line(f"{type(exc).__name__}: {exc}", 200))
 
 
-def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath]) -> set[PurePosixPath]:
+def _folders_of(zf: zipfile.ZipFile, files: list[PurePosixPath], encoding: str | None) -> set[PurePosixPath]:
     """Every folder the zip creates: the parents of its files and its explicit folder entries."""
     folders = {parent for rel in files for parent in rel.parents if parent != PurePosixPath(".")}
-    encoding = name_encoding(zf.infolist())
     for info in zf.infolist():
         if info.is_dir():
             rel = safe_relative(member_name(info, encoding))
@@ -318,10 +309,8 @@ def too_big_check(limit: int) -> CheckResult:
 def unpack_archives(task: SubmissionTask, services: "Services") -> None:
     """Pipeline stage: each zip a source handed over (a file with ``unpack_to``) becomes the videos inside it.
 
-    The zip's ``archive`` check goes onto the submission; the metadata sidecars inside it fill what the
-    submission lacks, its transcripts go with its videos. A zip too large to fetch at all (no
-    ``source_path``: the mail reader stopped at ``watch.max_zip_total_bytes``) is rejected unread.
-    """
+    Its sidecars fill what the submission lacks. A zip without ``source_path`` (the mail reader stopped at
+    ``watch.max_zip_total_bytes``) is rejected unread."""
     watch = services.config.watch
     files: list[MediaTask] = []
     for media in task.files:
@@ -340,9 +329,8 @@ def unpack_archives(task: SubmissionTask, services: "Services") -> None:
                                                        task.phone or found.phone)
                 if not task.title:
                     task.title, task.title_source = found.title, found.title_source
-        if not unpacked.videos:   # no video to name the work after: the zip's own name does
-            if not task.title:
-                task.title, task.title_source = one_line(stem_of(media.original_name), 500), TitleSource.FILE_NAME
+        if not unpacked.videos and not task.title:   # no video to name the work after: the zip's own name does
+            task.title, task.title_source = one_line(stem_of(media.original_name), 500), TitleSource.FILE_NAME
         transcripts = transcripts_of([(p, read_sidecar(p)) for p in unpacked.sidecars
                                       if p.suffix.lower() in TRANSCRIPT_SUFFIXES])
         # A mail's zip is one attachment among others: its videos are named after it (城中区.zip/作品/守护秘密.mp4).
@@ -364,7 +352,3 @@ def _unpack(media: MediaTask, max_entries: int, max_total_bytes: int) -> Unpacke
         if exc.errno in DISK_ERRNOS:
             raise StorageError(f"无法解压到工作目录 {media.unpack_to}：{exc.strerror or exc}", "请检查磁盘空间。") from exc
         raise
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -1,15 +1,10 @@
 """done/: where a dropped file rests once it is recorded, beside its result note, in the folder of its outcome.
 
-A name in done/ belongs to one submission, and its note (``<name>.结果.txt``, "登记编号：#N") says which. The
-note is made first, exclusively, before the file moves in; so a name is free only when neither the file nor a
-note of that name exists, and a second file of the same name (a different work, or the same video dropped
-again) gets ``name (2).ext``. Nothing in done/ is ever replaced, with one exception: a name whose note
-already names this submission was claimed by an earlier try that stopped midway (a copy across devices
-interrupted before the source was removed), and is taken again.
-
-When a recheck, an edit, an added file or a repair changes what a recorded work's note says, the note is
-written again; when its outcome changed, the file, its sidecars and the note first move to the folder of the
-new outcome (same date, same subfolders). Each move is logged and kept as a ``moved`` event.
+A name in done/ belongs to the submission its note (``<name>.结果.txt``) names; the note is made first,
+exclusively, so a second file of the same name gets ``name (2).ext`` and nothing is ever replaced, except a
+name whose note already names this submission (an earlier try stopped midway). When a recorded work's note
+changes, it is written again; when its outcome changed, the file, its sidecars and the note first move to
+the folder of the new outcome (same date, same subfolders), kept as a ``moved`` event.
 """
 
 from __future__ import annotations
@@ -57,11 +52,8 @@ def numbered(target: Path, n: int) -> Path:
 
 
 def claim_name(target: Path, submission_id: int) -> Path:
-    """A name in done/ for the submission's file: ``target`` or ``target (n)``, claimed by creating its note.
-
-    A name is taken if the file or its note exists, unless the note names this submission (an earlier try of
-    ours stopped midway). The note is created with O_EXCL, so two workers never claim one name.
-    """
+    """A name in done/ for the submission's file: ``target`` or ``target (n)``, claimed by creating its note
+    with O_EXCL (two workers never claim one name); a note naming this submission is an earlier try's."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, MAX_COPIES):
         candidate = numbered(target, n)
@@ -142,10 +134,8 @@ def follow_outcome(services: Services, submission_id: int, reason: str, actor: s
                    ) -> Refreshed | None:
     """The folder submission's file in done/, in the folder of its outcome now, with its note written again.
 
-    ``reason`` says what changed it (shown in the note: 重新检查, 修改信息…). None when the work has no file
-    in done/ (it came by mail or ``intake ingest``, or is still being finished), or when the file is no longer
-    where it was put: that is logged, never raised, for the change itself is recorded already.
-    """
+    ``reason`` is shown in the note (重新检查, 修改信息…). None when the work has no file in done/ or the file is
+    gone: that is logged, never raised, for the change itself is recorded already."""
     db, done = services.db, services.config.watch.done
     moves = [e for e in db.audit.events(submission_id) if e.kind == "moved" and isinstance(e.data, dict)]
     if not moves or not moves[-1].data.get("to"):

@@ -1,21 +1,17 @@
 """The one door for files from the inbox: videos, zips, sidecars and subtitles come in here and nowhere else.
 
-A path in the inbox is opened once, through a chain of directories each opened
-with O_NOFOLLOW (so no folder on the way may be a link), with
-``O_RDONLY | O_NOFOLLOW | O_NONBLOCK`` (a FIFO never blocks us, a link is
-refused) and kept only if ``fstat`` says it is a regular file. Everything after
-that reads through the descriptor, at most the size ``fstat`` gave: the copy
-into the store, the zip, the sidecar text. The source counts as taken only if,
-just before the record commits, it still has the device, inode, size and mtime
-it had when it was opened (``check_unchanged``).
-
-Moves out of the inbox rename the entry inside the directory we hold open, so
-a folder swapped for a link meanwhile cannot send us outside.
+A path is opened once, through a chain of directories each opened with O_NOFOLLOW (no folder on the way may
+be a link), with ``O_RDONLY | O_NOFOLLOW | O_NONBLOCK`` (a FIFO never blocks us, a link is refused), and kept
+only if ``fstat`` says it is a regular file. Everything after reads through the descriptor, at most the size
+``fstat`` gave. The source counts as taken only if, just before the record commits, it still has the device,
+inode, size and mtime it had when opened. Moves rename the entry inside the directory we hold open, so a
+folder swapped for a link meanwhile cannot send us outside.
 """
 
 from __future__ import annotations
 
 from core.errors import RefusedEntry, SourceChanged, Stopped
+import contextlib
 import errno
 import fcntl
 import io
@@ -103,10 +99,8 @@ def is_real_folder(inbox: Path, path: Path) -> bool:
 
 
 def ignore_lease_breaks() -> bool:
-    """A lease being broken sends SIGIO, whose default action ends the process: ignore it (main thread only).
-
-    True if lease probes are safe now; a watcher calls this when it starts, on the main thread.
-    """
+    """A lease being broken sends SIGIO, whose default action ends the process: ignore it (main thread only);
+    True if lease probes are safe now."""
     if signal.getsignal(signal.SIGIO) not in (signal.SIG_DFL, None):
         return True
     try:
@@ -147,10 +141,8 @@ class InboxFile:
 
     def close(self) -> None:
         for fd in (self.fd, self.dir_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def __enter__(self) -> "InboxFile":
         return self
@@ -232,10 +224,7 @@ class InboxFile:
 
 def open_regular(name: str, path: Path, dir_fd: int | None = None) -> int:
     """Open ``name`` (relative to ``dir_fd``) read-only, never through a link, never blocking; regular files only."""
-    try:
-        before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        raise
+    before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     if not stat.S_ISREG(before.st_mode):
         # RefusedEntry before open(): opening a device can have effects of its own.
         raise RefusedEntry(path, f"是{kind_name(before.st_mode)}，不是普通文件，不会读取")

@@ -1,14 +1,9 @@
 """One dropped file (or zip) in the inbox: build its task, record it, answer with a note, move it to done/.
 
-Order matters for "nothing lost, nothing twice": the submission is committed
-first (keyed by a source_ref built from the path, size, mtime, device and
-inode), then the note is written, then the sidecars and finally the file leave
-the inbox. A restart after a kill at any point finds the ref recorded and only
-finishes the note and the move.
-
-Everything is read through the inbox door (``intake.inbox.door``): the file is
-opened once, and it counts as taken only if it is still the same file with the
-same size and mtime just before the record commits.
+Order matters for "nothing lost, nothing twice": the submission is committed first (keyed by the path, size,
+mtime, device and inode), then the note is written, then the sidecars and the file leave the inbox; a restart
+after a kill finds the ref recorded and only finishes. The file is read once through the inbox door and
+counts as taken only if it is still the same file just before the record commits.
 """
 
 from __future__ import annotations
@@ -53,8 +48,7 @@ MAX_REF_PATH = 300
 # Results that a copy still under way would also give: accepted only once the file has rested longer.
 CUT_SHORT = {("integrity", "truncated"), ("container", "no_moov"), ("container", "empty_file"),
              ("archive", "corrupt_archive")}
-LONG_SETTLE_FACTOR = 4
-LONG_SETTLE_MAX_EXTRA = 300.0
+LONG_SETTLE_FACTOR, LONG_SETTLE_MAX_EXTRA = 4, 300.0
 
 
 @dataclass(frozen=True)
@@ -75,8 +69,17 @@ class FolderTask(SubmissionTask):
     watch: WatchConfig | None = None
 
     def verify_source(self) -> None:
-        if self.inbox_file is not None:
-            confirm_taken(self.inbox_file, self, self.watch)
+        """SourceChanged unless the file is still what was read; a cut-short result must also have rested longer
+        (a copy that paused longer than the settle time looks finished: a writer that resumes is caught)."""
+        source = self.inbox_file
+        if source is None:
+            return
+        source.check_unchanged()
+        if any((c.check_id, c.code) in CUT_SHORT for c in self.all_checks):
+            settle = self.watch.settle_seconds
+            wait = min(LONG_SETTLE_FACTOR * settle, settle + LONG_SETTLE_MAX_EXTRA) - source.age_seconds()
+            if wait > 0:
+                raise SourceChanged(f"{source.path} 看起来不完整，再等 {wait:.0f} 秒确认拷贝已经结束", retry_after=wait)
 
 
 def is_ignored(path: Path, inbox: Path) -> bool:
@@ -108,10 +111,8 @@ def scan_inbox(inbox: Path, exclude: tuple[Path, ...] = (), under: Path | None =
                on_skip: Callable[[Path, str], None] | None = None) -> list[Path]:
     """Submission files below ``under`` (default: the whole inbox), never through a linked folder.
 
-    ``on_skip(path, reason)`` hears of each entry left alone for a reason the staff should know
-    (a link, a FIFO or device, a path too long to handle), so that the caller can log it once.
-    Nothing met here raises: one odd entry must not stop the scan of the others.
-    """
+    ``on_skip(path, reason)`` hears of each link, FIFO, device or over-long path left alone. Nothing met
+    here raises: one odd entry must not stop the scan of the others."""
     from intake.inbox.door import is_real_folder, kind_name
 
     def skip(path: Path, reason: str) -> None:
@@ -181,11 +182,8 @@ def handle_dropped(path: Path, services: Services, watch: WatchConfig,
                    stop: threading.Event | None = None) -> Finished | None:
     """Record ``path`` once and move it out of the inbox; None if another worker has it now.
 
-    Raises RefusedEntry (a link or not a regular file: left alone, never read), SourceChanged (still
-    being written, or changed while it was processed: nothing recorded, try again once it settles),
-    RetryLater (processing failed: the file stays for a later try), Stopped, FileNotFoundError (gone),
-    or IntakeError on a fault of the database or the store.
-    """
+    Raises RefusedEntry (never read), SourceChanged (try again once it settles), RetryLater (the file stays
+    for a later try), Stopped, FileNotFoundError (gone), or IntakeError (the database or the store)."""
     with InboxFile.open(watch.inbox, path, stop) as source:
         if source.writers_active():
             raise SourceChanged(f"{path} 仍在被写入")
@@ -203,12 +201,33 @@ class FolderItem:
     arrival = (unpack_archives,)
 
     def build(self, work: Path) -> FolderTask:
-        config = self.services.config
-        return build_task(self.source, self.ref, self.watch, work, config.rules.max_size_bytes,
-                          UnitMatcher(config.contest))
+        """The dropped file's task. A file over the size limit is not read at all, not even to sniff a zip:
+        only one named .zip is unpacked; anything else is judged by its size alone."""
+        source, path, inbox, config = self.source, self.source.path, self.watch.inbox, self.services.config
+        sidecars = sidecar_bytes(path, inbox)
+        # The unit list tells the unit in a file name (柳北区-张伟-0772-2612345-网络安全.mp4) from the other parts.
+        meta = metadata_for(path, inbox, sidecars, UnitMatcher(config.contest))
+        name = one_line(path.name, 500) or "未命名文件"
+        # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
+        task = FolderTask(source="folder", source_ref=self.ref, received_at=received_at(source), title=meta.title,
+                          title_source=meta.title_source, actor=FOLDER_ACTOR, inbox_file=source, watch=self.watch)
+        readable = source.size <= config.rules.max_size_bytes
+        if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):
+            # Unpacked and checked by the unpack_archives stage, through this same descriptor.
+            task.files = [InboxMedia(source_path=path, original_name=name, source=source, unpack_to=work)]
+        else:
+            task.files = [InboxMedia(source_path=path, original_name=name, source=source,
+                                     transcripts=transcripts_of(sidecars))]
+        task.unit, task.contact, task.phone = meta.unit, meta.contact, meta.phone
+        return task
 
     def identity(self) -> FolderTask:
-        return bare_task(self.source, self.ref)
+        """The identity of a dropped file alone, for recording a file that processing failed on."""
+        name = one_line(self.source.path.name, 500) or "未命名文件"
+        return FolderTask(source="folder", source_ref=self.ref, received_at=received_at(self.source),
+                          actor=FOLDER_ACTOR, title=one_line(stem_of(name), 500) or name,
+                          title_source=TitleSource.FILE_NAME,
+                          files=[MediaTask(source_path=None, original_name=name, size_bytes=self.source.size)])
 
     def recorded_before(self, task: SubmissionTask) -> None:
         return None   # a file is its place in the inbox: there is no other name it was recorded under
@@ -222,97 +241,43 @@ class FolderItem:
         return exc
 
     def finish(self, recorded: Recorded) -> Finished:
-        return finish(self.source, recorded.submission_id, self.services, self.watch, recorded.resumed)
+        source, submission_id, services, watch = self.source, recorded.submission_id, self.services, self.watch
+        path = source.path
+        view = submission_view(services.db, submission_id)
+        outcome = Outcome(view["outcome"])
+        received = datetime.fromisoformat(view["received_at"]).astimezone(SHANGHAI)
+        relative = path.relative_to(watch.inbox)
+        folder = (watch.done / OUTCOME_LABELS[outcome] / received.strftime("%Y-%m-%d")
+                  / Path(*[clean_name(part) for part in relative.parent.parts]))
+        # Never onto another file: a second file of this name (even the same video dropped again) gets " (2)".
+        target = claim_name(folder / clean_name(path.name, reserve_bytes=NAME_RESERVE), submission_id)
+        failpoints.reached("after_record")
+        note = write_result_note(note_of(target), view)
+        failpoints.reached("after_note")
+        for sidecar in sidecars_of(path):
+            _move_sidecar(sidecar, sidecar_target(target, sidecar), watch.inbox)
+        try:
+            source.move_to(target)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            # Recorded already: only the move is left, and it is tried again (quietly, with backoff).
+            raise StorageError(f"作品 #{submission_id} 已登记，但无法把文件 {one_line(path.name, 200)} 移出投递文件夹："
+                               f"{exc.strerror or exc}",
+                               "请检查该文件的权限（是否被设为只读或不可修改，如 chattr +i）和 done/ 文件夹是否可写；"
+                               "处理好后会自动移走，不会重复登记。") from exc
+        services.db.audit.record("moved", {"from": one_line(str(path)), "to": one_line(str(target)),
+                                           "note": one_line(str(note))},
+                                 submission_id=submission_id, actor=FOLDER_ACTOR)
+        log.info("作品 #%s（%s）已移到 %s", submission_id, OUTCOME_LABELS[outcome], one_line(str(target)))
+        for folder in remove_empty_folders(watch.inbox, path.parent, lambda f: kept_folder(f, services, watch)):
+            log.info("已删除投递文件夹中的空文件夹 %s", one_line(str(folder)))
+        return Finished(path, submission_id, outcome, target, note, recorded.resumed)
 
 
 def received_at(source: InboxFile) -> datetime:
     # st_ctime is when the file last changed here: when its copy into the inbox finished.
     return datetime.fromtimestamp(source.ctime, timezone.utc)
-
-
-def bare_task(source: InboxFile, ref: str) -> FolderTask:
-    """The identity of a dropped file alone, for recording a file that processing failed on."""
-    name = one_line(source.path.name, 500) or "未命名文件"
-    return FolderTask(source="folder", source_ref=ref, received_at=received_at(source), actor=FOLDER_ACTOR,
-                      title=one_line(stem_of(name), 500) or name, title_source=TitleSource.FILE_NAME,
-                      files=[MediaTask(source_path=None, original_name=name, size_bytes=source.size)])
-
-
-def build_task(source: InboxFile, ref: str, watch: WatchConfig, work: Path, max_size: int | None = None,
-               units: UnitMatcher | None = None) -> FolderTask:
-    """The dropped file's task. A file over ``max_size`` is not read at all, not even to sniff a zip:
-    only one named .zip is unpacked; anything else is judged by its size alone. ``units`` tells the
-    unit in a file name (柳北区-张伟-0772-2612345-网络安全.mp4) from the other parts."""
-    path = source.path
-    sidecars = sidecar_bytes(path, watch.inbox)
-    meta = metadata_for(path, watch.inbox, sidecars, units)
-    name = one_line(path.name, 500) or "未命名文件"
-    # Without a sidecar's 作品名, name_the_work names the work after its video (for a zip, the one inside).
-    task = FolderTask(source="folder", source_ref=ref, received_at=received_at(source), title=meta.title,
-                      title_source=meta.title_source, actor=FOLDER_ACTOR)
-    task.inbox_file, task.watch = source, watch
-    readable = max_size is None or source.size <= max_size
-    if path.suffix.lower() == ".zip" or (readable and sniff_bytes(source.head(SNIFF_BYTES)) == "zip"):
-        # Unpacked and checked by the unpack_archives stage, through this same descriptor.
-        task.files = [InboxMedia(source_path=path, original_name=name, source=source, unpack_to=work)]
-    else:
-        task.files = [InboxMedia(source_path=path, original_name=name, source=source,
-                                 transcripts=transcripts_of(sidecars))]
-    task.unit, task.contact, task.phone = meta.unit, meta.contact, meta.phone
-    return task
-
-
-def long_settle(watch: WatchConfig) -> float:
-    settle = watch.settle_seconds
-    return min(LONG_SETTLE_FACTOR * settle, settle + LONG_SETTLE_MAX_EXTRA)
-
-
-def confirm_taken(source: InboxFile, task: SubmissionTask, watch: WatchConfig) -> None:
-    """SourceChanged unless the file is still what was read; a cut-short result must also have rested longer.
-
-    A copy that paused longer than the settle time looks finished; if what we read looks cut short,
-    wait a few settle times more before believing it, so that a writer that resumes is caught.
-    """
-    source.check_unchanged()
-    if any((c.check_id, c.code) in CUT_SHORT for c in task.all_checks):
-        wait = long_settle(watch) - source.age_seconds()
-        if wait > 0:
-            raise SourceChanged(f"{source.path} 看起来不完整，再等 {wait:.0f} 秒确认拷贝已经结束", retry_after=wait)
-
-
-def finish(source: InboxFile, submission_id: int, services: Services, watch: WatchConfig,
-           resumed: bool) -> Finished:
-    path = source.path
-    view = submission_view(services.db, submission_id)
-    outcome = Outcome(view["outcome"])
-    received = datetime.fromisoformat(view["received_at"]).astimezone(SHANGHAI)
-    relative = path.relative_to(watch.inbox)
-    folder = (watch.done / OUTCOME_LABELS[outcome] / received.strftime("%Y-%m-%d")
-              / Path(*[clean_name(part) for part in relative.parent.parts]))
-    # Never onto another file: a second file of this name (even the same video dropped again) gets " (2)".
-    target = claim_name(folder / clean_name(path.name, reserve_bytes=NAME_RESERVE), submission_id)
-    failpoints.reached("after_record")
-    note = write_result_note(note_of(target), view)
-    failpoints.reached("after_note")
-    for sidecar in sidecars_of(path):
-        _move_sidecar(sidecar, sidecar_target(target, sidecar), watch.inbox)
-    try:
-        source.move_to(target)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        # Recorded already: only the move is left, and it is tried again (quietly, with backoff).
-        raise StorageError(f"作品 #{submission_id} 已登记，但无法把文件 {one_line(path.name, 200)} 移出投递文件夹："
-                           f"{exc.strerror or exc}",
-                           "请检查该文件的权限（是否被设为只读或不可修改，如 chattr +i）和 done/ 文件夹是否可写；"
-                           "处理好后会自动移走，不会重复登记。") from exc
-    services.db.audit.record("moved", {"from": one_line(str(path)), "to": one_line(str(target)),
-                                       "note": one_line(str(note))},
-                             submission_id=submission_id, actor=FOLDER_ACTOR)
-    log.info("作品 #%s（%s）已移到 %s", submission_id, OUTCOME_LABELS[outcome], one_line(str(target)))
-    for folder in remove_empty_folders(watch.inbox, path.parent, lambda f: kept_folder(f, services, watch)):
-        log.info("已删除投递文件夹中的空文件夹 %s", one_line(str(folder)))
-    return Finished(path, submission_id, outcome, target, note, resumed)
 
 
 def kept_folder(folder: Path, services: Services, watch: WatchConfig) -> bool:
@@ -327,12 +292,9 @@ def kept_folder(folder: Path, services: Services, watch: WatchConfig) -> bool:
 
 
 def remove_empty_folders(inbox: Path, folder: Path, keep: Callable[[Path], bool]) -> list[Path]:
-    """Remove ``folder``, then each parent below ``inbox``, while it is empty; return those removed.
-
-    Stops at the inbox itself, at a folder ``keep`` protects, and at the first that is not empty, is a
-    link or is gone. Each parent is reached through the inbox door's chain of descriptors (no link
-    followed on the way), and ``rmdir`` removes only an empty folder and never follows a link.
-    """
+    """Remove ``folder``, then each parent below ``inbox``, while it is empty and ``keep`` does not protect it;
+    return those removed. Each is reached through the door's chain of descriptors (no link followed), and
+    ``rmdir`` removes only an empty folder and never follows a link."""
     removed: list[Path] = []
     try:
         parts = list(relative_parts(inbox, folder))

@@ -1,15 +1,7 @@
 """参赛单位 / 联系人 / 电话 of a dropped file: from a sidecar, the unit's folder, or the file name.
 
-Sidecar format (a file with the same stem as the video, e.g. ``作品.txt`` beside ``作品.mp4``):
-
-    单位：柳南区委保密办
-    联系人：张三
-    电话：13800138000
-    作品名：守护秘密（optional）
-
-One item a line, with a full- or half-width colon (or ``=``). Accepted keys: 单位 / 参赛单位 / 参赛单位名称 /
-unit; 联系人 / contact; 电话 / 联系电话 / 手机 / phone; 作品名 / 作品名称 / 标题 / title. ``.json`` and ``.yaml``
-sidecars hold the same keys as a mapping. Text may be UTF-8 (with or without BOM), UTF-16 with BOM, or GBK.
+A sidecar has the video's stem (``作品.txt`` beside ``作品.mp4``) and one ``单位：柳南区委保密办`` item a line
+(colon or ``=``; the keys are in KEYS); ``.json`` and ``.yaml`` sidecars hold the same keys as a mapping.
 """
 
 from __future__ import annotations
@@ -99,11 +91,7 @@ def from_text(text: str) -> Metadata:
 
 
 def _canonical_key(key: str) -> str | None:
-    key = key.strip().lower()
-    for field, names in KEYS.items():
-        if key in names:
-            return field
-    return None
+    return next((field for field, names in KEYS.items() if key.strip().lower() in names), None)
 
 
 def _from_mapping(items) -> Metadata:

@@ -1,7 +1,6 @@
 """Watch the inbox: queue paths from watchdog events and rescans, process each once it has settled.
 
-The watchdog handler only queues paths; all work happens in ``InboxWatcher.run``
-on the caller's thread, one file at a time.
+The watchdog handler only queues paths; all work happens in ``InboxWatcher.run``, one file at a time.
 """
 
 from __future__ import annotations
@@ -46,11 +45,8 @@ class _Seen:
 
 @dataclass
 class StableFiles:
-    """Candidates until their size and mtime have not changed for ``settle`` seconds and ``can_open`` agrees.
-
-    Only regular files are candidates: one replaced by a link, a FIFO or a device is dropped and
-    reported to ``on_refused``.
-    """
+    """Candidates until their size and mtime have not changed for ``settle`` seconds and ``can_open`` agrees;
+    one replaced by a link, a FIFO or a device is dropped and reported to ``on_refused``."""
 
     settle: float
     clock: Callable[[], float] = time.monotonic
@@ -108,10 +104,8 @@ class StableFiles:
 
 
 def writing_finished(inbox: Path, path: Path) -> bool:
-    """True once no process holds ``path`` open for writing; never blocks (a FIFO opens non-blocking).
-
-    Anything the inbox door refuses counts as ready, so that processing refuses it once, loudly.
-    """
+    """True once no process holds ``path`` open for writing; never blocks. Anything the inbox door refuses
+    counts as ready, so that processing refuses it once, loudly."""
     try:
         with InboxFile.open(inbox, path) as source:
             return not source.writers_active()
@@ -126,13 +120,9 @@ class _QueueHandler(FileSystemEventHandler):
         self.paths = paths
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            if event.event_type in ("created", "moved"):
-                self.paths.put(Path(str(getattr(event, "dest_path", "") or event.src_path)))
-            return
-        if event.event_type in ("created", "modified", "closed", "moved"):
-            target = getattr(event, "dest_path", "") or event.src_path
-            self.paths.put(Path(str(target)))
+        kinds = ("created", "moved") if event.is_directory else ("created", "modified", "closed", "moved")
+        if event.event_type in kinds:
+            self.paths.put(Path(str(getattr(event, "dest_path", "") or event.src_path)))
 
 
 def filesystem_type(path: Path) -> str | None:
@@ -180,20 +170,19 @@ class InboxWatcher:
         self.rescan()
 
     def _start_observer(self):
-        handler = _QueueHandler(self.events)
+        def started(observer):
+            observer.schedule(_QueueHandler(self.events), str(self.watch.inbox), recursive=True)
+            observer.start()
+            return observer
+
         fs = filesystem_type(self.watch.inbox)
         if not self.watch.polling and fs not in NETWORK_FS:
             try:
-                observer = Observer()
-                observer.schedule(handler, str(self.watch.inbox), recursive=True)
-                observer.start()
-                return observer, "inotify"
+                return started(Observer()), "inotify"
             except OSError as exc:
                 log.warning("无法使用文件系统事件（%s），改为定时轮询投递文件夹。", exc)
-        observer = PollingObserver(timeout=self.watch.poll_interval_seconds)
-        observer.schedule(handler, str(self.watch.inbox), recursive=True)
-        observer.start()
-        return observer, "polling" + (f"（{fs} 网络共享）" if fs in NETWORK_FS else "")
+        return started(PollingObserver(timeout=self.watch.poll_interval_seconds)), \
+            "polling" + (f"（{fs} 网络共享）" if fs in NETWORK_FS else "")
 
     def stop(self) -> None:
         if self.observer is not None:
@@ -250,13 +239,9 @@ class InboxWatcher:
                 if stop.is_set():
                     return
                 self._process(path)
-            if once and not self._pending():
-                return
+            if once and not any(state.failures == 0 for state in self.tracker.seen.values()):
+                return   # nothing waits but files backing off after a failure
             stop.wait(tick)
-
-    def _pending(self) -> bool:
-        """Files still waiting, other than those that failed and are backing off."""
-        return any(state.failures == 0 for state in self.tracker.seen.values())
 
     def _process(self, path: Path) -> None:
         try:
@@ -309,8 +294,4 @@ class InboxWatcher:
 
 
 def _is_inside(path: Path, parent: Path) -> bool:
-    try:
-        path.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
+    return path.resolve().is_relative_to(parent.resolve())

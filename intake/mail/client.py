@@ -8,7 +8,6 @@ import imaplib
 import logging
 import os
 import re
-import socket
 import ssl
 from typing import Iterator
 
@@ -24,8 +23,8 @@ log = logging.getLogger(__name__)
 HOW_TO_GET_CODE = ("授权码不是网页登录密码。请登录网易邮箱网页版 → 设置 → POP3/SMTP/IMAP → 开启“IMAP/SMTP 服务”，"
                    "按提示用手机验证后生成新的客户端授权码，填入环境变量 {env}（或 mailbox.password_file 指定的文件）。"
                    "同时请确认 mailbox.username 正确。")
-NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, imaplib.IMAP4.abort, socket.error, OSError, EOFError,
-                  ssl.SSLError)
+# imaplib's abort, socket and SSL errors are among these (subclasses of IMAP4.error and OSError).
+NETWORK_ERRORS = (IMAPClientError, imaplib.IMAP4.error, OSError, EOFError)
 
 
 def read_password(cfg: MailboxConfig) -> str:
@@ -69,11 +68,8 @@ def server_reply(exc: BaseException) -> str:
 def refused_login(exc: Exception, env: str) -> LoginRefused:
     reply = server_reply(exc)
     code = RESPONSE_CODE.match(reply)
-    meaning = RESPONSE_CODES.get(code.group(1)) if code else None
-    if meaning:   # the server said why in words of the standard: say it in ours
-        said = meaning
-    else:
-        said = f"服务器回复：{reply}" if reply else "服务器没有说明原因"
+    # The server said why in words of the standard: say it in ours.
+    said = (RESPONSE_CODES.get(code.group(1)) if code else None) or (f"服务器回复：{reply}" if reply else "服务器没有说明原因")
     return LoginRefused(f"邮箱登录失败：服务器拒绝登录，授权码不对或已失效（{said}）。", HOW_TO_GET_CODE.format(env=env))
 
 
@@ -145,9 +141,8 @@ class MailSession:
 
     def close(self) -> None:
         client, self.client = self.client, None
-        if client is None:
-            return
-        with contextlib.suppress(Exception):
-            client.logout()
-        with contextlib.suppress(Exception):
-            client.shutdown()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.logout()
+            with contextlib.suppress(Exception):
+                client.shutdown()

@@ -1,16 +1,9 @@
 """Decode what Chinese mail clients really send in headers and file names.
 
-- a charset label of gb2312/gbk/cp936 is read as gb18030 (its superset), since
-  clients label GBK-only characters such as 镕 as gb2312;
-- RFC 2047 encoded-words, also inside quoted file names;
-- RFC 2231 parameters, joining continuation bytes *before* decoding, since
-  clients split them in the middle of a character;
-- raw 8-bit bytes with no label: UTF-8, else GB18030.
-Nothing is dropped silently: a name that no charset decodes keeps U+FFFD and
-is reported as lossy. Whatever a charset yields, the text handed on holds no
-lone surrogates (a utf-7 or utf-16 word can produce them; no database takes
-them) and no NUL or other control characters: they become U+FFFD or go, and
-the surrogate case counts as lossy.
+A gb2312/gbk label is read as gb18030 (clients label GBK-only characters such as 镕 as gb2312); RFC 2231
+continuations are joined as bytes before decoding (clients split them mid-character); raw 8-bit is UTF-8, else
+GB18030. Nothing is dropped silently: what no charset decodes keeps U+FFFD and is lossy. The text handed on
+holds no lone surrogates (a utf-7 or utf-16 word can produce them; no database takes them) and no controls.
 """
 
 from __future__ import annotations
@@ -42,16 +35,10 @@ def charset_for(label: str | None) -> str:
 
 def decode_bytes(raw: bytes, label: str | None = None) -> Decoded:
     """Strict decode with the (widened) label, then UTF-8, then GB18030; lossy only as a last resort."""
-    tried = []
-    for charset in [charset_for(label), *FALLBACKS]:
-        if charset in tried:
-            continue
-        tried.append(charset)
+    for charset in dict.fromkeys([charset_for(label), *FALLBACKS]):
         try:
             return _safe(raw.decode(charset))
-        except (UnicodeDecodeError, LookupError):
-            continue
-        except Exception:  # a codec that breaks on hostile input (utf-7 has) is one we cannot use
+        except Exception:  # undecodable, unknown, or a codec that breaks on hostile input (utf-7 has)
             continue
     return _safe(raw.decode("gb18030", errors="replace"), lossy=True)
 
@@ -64,10 +51,7 @@ def _safe(text: str, lossy: bool = False) -> Decoded:
 
 def raw_header(message, name: str) -> str | None:
     """A header's raw text as parsed from bytes (8-bit kept as surrogate escapes), not a Header object."""
-    for key, value in message.raw_items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
+    return next((str(value) for key, value in message.raw_items() if key.lower() == name.lower()), None)
 
 
 def header_bytes(value: str) -> bytes:
@@ -86,46 +70,26 @@ def decode_raw_header(value: str | None) -> Decoded:
 def decode_header_value(value: str | bytes | None) -> Decoded:
     """A Subject, From name or file name: encoded-words and raw 8-bit, in any mix.
 
-    Adjacent encoded-words of one charset are joined as bytes before decoding
-    (clients split words in the middle of a character); the white space
-    between two encoded-words is dropped, as RFC 2047 says.
+    Adjacent encoded-words of one charset are joined as bytes before decoding (clients split words
+    mid-character); white space between two encoded-words is dropped (RFC 2047).
     """
     if value is None:
         return Decoded("")
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="surrogateescape")
     tokens = ENCODED_WORD_SPLIT.split(value)
-    out: list[str] = []
-    lossy = False
-    pending: tuple[str, bytes] | None = None
-
-    def flush() -> None:
-        nonlocal pending, lossy
-        if pending is not None:
-            decoded = decode_bytes(pending[1], pending[0])
-            lossy |= decoded.lossy
-            out.append(decoded.text)
-            pending = None
-
+    pieces: list[tuple[str | None, bytes]] = []   # (charset of joined encoded-words, or None for raw text; bytes)
     for index, token in enumerate(tokens):
         if index % 2 == 1:
             charset, raw = _encoded_word_bytes(token)
-            if pending is not None and pending[0] == charset:
-                pending = (charset, pending[1] + raw)
+            if pieces and pieces[-1][0] == charset:
+                pieces[-1] = (charset, pieces[-1][1] + raw)
             else:
-                flush()
-                pending = (charset, raw)
-            continue
-        between_words = 0 < index < len(tokens) - 1
-        if between_words and not token.strip():
-            continue
-        flush()
-        if token:
-            decoded = decode_bytes(header_bytes(token))
-            lossy |= decoded.lossy
-            out.append(decoded.text)
-    flush()
-    return Decoded(_unfold("".join(out)), lossy)
+                pieces.append((charset, raw))
+        elif token and (token.strip() or not 0 < index < len(tokens) - 1):
+            pieces.append((None, header_bytes(token)))
+    decoded = [decode_bytes(raw, charset) for charset, raw in pieces]
+    return Decoded(re.sub(r"\r?\n[ \t]+", " ", "".join(d.text for d in decoded)).strip(), any(d.lossy for d in decoded))
 
 
 ENCODED_WORD_SPLIT = re.compile(r"(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)")
@@ -138,10 +102,6 @@ def _encoded_word_bytes(word: str) -> tuple[str, bytes]:
         data = re.sub(r"[^A-Za-z0-9+/]", "", data)
         return charset, base64.b64decode(data + "=" * (-len(data) % 4))
     return charset, quopri.decodestring(data.replace("_", " ").encode("ascii", "replace"), header=False)
-
-
-def _unfold(text: str) -> str:
-    return re.sub(r"\r?\n[ \t]+", " ", text).strip()
 
 
 PARAM = re.compile(r';\s*([^=\s;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.S)
@@ -162,15 +122,9 @@ def rfc2231_value(params: dict[str, str], name: str) -> Decoded | None:
     """``name*`` or ``name*0*``, ``name*1``… joined as bytes first, then decoded with the declared charset."""
     if f"{name}*" in params:
         return _decode_2231([(True, params[f"{name}*"])])
-    pieces = []
-    for key, value in params.items():
-        match = re.fullmatch(rf"{re.escape(name)}\*(\d+)(\*?)", key)
-        if match:
-            pieces.append((int(match.group(1)), bool(match.group(2)), value))
-    if not pieces:
-        return None
-    pieces.sort()
-    return _decode_2231([(encoded, value) for _, encoded, value in pieces])
+    pieces = sorted((int(match.group(1)), bool(match.group(2)), value) for key, value in params.items()
+                    if (match := re.fullmatch(rf"{re.escape(name)}\*(\d+)(\*?)", key)))
+    return _decode_2231([(encoded, value) for _, encoded, value in pieces]) if pieces else None
 
 
 def _decode_2231(pieces: list[tuple[bool, str]]) -> Decoded:

@@ -1,9 +1,7 @@
 """Fetch the parts of one mail from IMAP: headers in batches, bodies in chunks, nothing kept whole.
 
-Bodies are fetched with BODY.PEEK[n]<offset.length> (the mail stays unread) and
-decoded as they arrive, so memory does not grow with a part's size; a part
-that passes its limit stops the download (TooBig). What the parts mean is
-intake.mail.reader's business.
+Bodies come by BODY.PEEK[n]<offset.length> (the mail stays unread), decoded as they arrive; a part that
+passes its limit stops the download (TooBig).
 """
 
 from __future__ import annotations
@@ -28,10 +26,6 @@ IMAPLIB_DEBUG = 4
 
 def _header_item(part: Part) -> str:
     return "BODY.PEEK[HEADER]" if part.top_level_single else f"BODY.PEEK[{part.number}.MIME]"
-
-
-def _header_key(part: Part) -> bytes:
-    return b"BODY[HEADER]" if part.top_level_single else f"BODY[{part.number}.MIME]".encode()
 
 
 def _batches(parts: list[Part], budget: int) -> Iterator[list[Part]]:
@@ -77,14 +71,11 @@ class PartFetcher:
             with imap_errors(f"读取邮件 UID {uid} 的附件信息"):
                 data = self.client.fetch([uid], keys).get(uid, {})
             for p in batch:
-                out[p.number] = data.get(_header_key(p), b"")
+                out[p.number] = data.get(_header_item(p).replace(".PEEK", "").encode(), b"")   # as the server answers
         return out
 
     def stream_part(self, uid: int, part: Part, sink: Callable[[bytes], object], limit: int | None = None) -> int:
-        """Fetch ``part`` in chunks and feed the decoded bytes to ``sink``; return the decoded size.
-
-        Raises TooBig as soon as more than ``limit`` decoded bytes have come.
-        """
+        """Feed ``part``'s decoded bytes to ``sink``; return their size. TooBig once more than ``limit`` came."""
         size = 0
 
         def counted(data: bytes) -> None:
@@ -130,19 +121,15 @@ class PartFetcher:
 
         fetcher = threading.Thread(target=fetch_all, name="imap-fetch", daemon=True)
         fetcher.start()
-        ended = False
+        item = None
         try:
-            while True:
-                item = ready.get()
-                if item is done or isinstance(item, BaseException):
-                    ended = True
-                    if item is not done:
-                        raise item
-                    return
+            while (item := ready.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
                 yield item
         finally:
-            if not ended:   # the caller stopped early: let a fetch under way finish, and drop its chunk
-                stop.set()
+            if item is not done and not isinstance(item, BaseException):
+                stop.set()   # the caller stopped early: let a fetch under way finish, and drop its chunk
                 while (item := ready.get()) is not done and not isinstance(item, BaseException):
                     pass
             fetcher.join()
@@ -161,6 +148,5 @@ class PartFetcher:
             data = self.client.fetch([uid], [f"BODY.PEEK[{part.number}]<0.96>"])
         raw = data.get(uid, {}).get(f"BODY[{part.number}]<0>".encode()) or b""
         out = bytearray()
-        decoder = decoder_for(part.encoding, out.extend)
-        decoder.feed(raw)
+        decoder_for(part.encoding, out.extend).feed(raw)
         return bytes(out)

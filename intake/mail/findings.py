@@ -1,9 +1,4 @@
-"""Pipeline stages about what a mail says of itself, read from facts the mail reader put on the task.
-
-The reader only records what it saw (the 超大附件 links in the text, how many parts
-the mail has, which fields could not be decoded faithfully); these stages turn
-those facts into check results. A task from another source has none of them.
-"""
+"""Pipeline stages that turn what the mail reader saw (超大附件 links, part count, lossy fields) into checks."""
 
 from __future__ import annotations
 

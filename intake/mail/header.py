@@ -1,9 +1,4 @@
-"""What a mail says about itself before any part is downloaded: the envelope, made safe where it enters.
-
-Subject, sender and Message-ID come from the sender: they are decoded (RFC 2047, raw
-8-bit as RFC 6532 UTF-8, else GB18030), cleaned of lone surrogates and control
-characters, put on one line and bounded, here and only here.
-"""
+"""What a mail says about itself before any part is downloaded: the envelope, decoded, cleaned and bounded here."""
 
 from __future__ import annotations
 
@@ -16,7 +11,7 @@ from email.utils import getaddresses
 
 from core.textsafe import clip_bytes, one_line
 from intake.mail.client import MailSession, imap_errors
-from intake.mail.decode import decode_header_value, decode_raw_header, raw_header
+from intake.mail.decode import Decoded, decode_header_value, decode_raw_header, raw_header
 from intake.mail.structure import MAX_PARTS, Part, leaf_parts
 
 MAX_SUBJECT_CHARS = 500
@@ -48,13 +43,9 @@ def fetch_header(session: MailSession, uid: int) -> MailHeader | None:
     received = item[b"INTERNALDATE"]
     if received.tzinfo is None:
         received = received.replace(tzinfo=timezone.utc)
-    lossy = []
     subject = decode_header_value(raw_header(header, "Subject"))
-    if subject.lossy:
-        lossy.append("主题")
     sender = _sender(header)
-    if sender.lossy:
-        lossy.append("发件人")
+    lossy = [what for what, found in (("主题", subject), ("发件人", sender)) if found.lossy]
     message_id = decode_raw_header(raw_header(header, "Message-ID"))
     parts = leaf_parts(item[b"BODYSTRUCTURE"])
     return MailHeader(uid=uid, internaldate=received, subject=one_line(subject.text, MAX_SUBJECT_CHARS) or "",
@@ -64,19 +55,10 @@ def fetch_header(session: MailSession, uid: int) -> MailHeader | None:
                       lossy=lossy)
 
 
-@dataclass(frozen=True)
-class _Address:
-    text: str
-    lossy: bool
-
-
-def _sender(header) -> _Address:
-    """The From address only (a Reply-To is never read: receipts go where the mail says it came from).
-    Raw UTF-8 (RFC 6532) is decoded before it is parsed."""
-    raw = decode_raw_header(raw_header(header, "From"))
-    addresses = getaddresses([raw.text])
-    found = next((addr for _, addr in addresses if "@" in addr), "")
-    return _Address(found, raw.lossy)
+def _sender(header) -> Decoded:
+    """The From address only (a Reply-To is never read: receipts go where the mail says it came from)."""
+    raw = decode_raw_header(raw_header(header, "From"))   # raw UTF-8 (RFC 6532) is decoded before it is parsed
+    return Decoded(next((addr for _, addr in getaddresses([raw.text]) if "@" in addr), ""), raw.lossy)
 
 
 def message_key(account: str, head: MailHeader) -> str:
@@ -96,8 +78,5 @@ def reused_key(key: str, content: str) -> str:
 
 def content_id(file_hashes: set[str], subject: str | None, body: str | None) -> str:
     """What a mail carries: its attachments' SHA-256s, or for a mail without stored files its subject and body."""
-    if file_hashes:
-        text = "files:" + ",".join(sorted(file_hashes))
-    else:
-        text = f"text:{subject or ''}\n{body or ''}"
+    text = "files:" + ",".join(sorted(file_hashes)) if file_hashes else f"text:{subject or ''}\n{body or ''}"
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()

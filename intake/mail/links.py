@@ -7,8 +7,7 @@ file shows as its name and ``(大小, 到期时间 到期)`` on one line with it
     QQ (text):   作品.mp4 (128.03M, 2020年11月27日 21:59 到期)进入下载页面：https://wx.mail.qq.com/ftn/download?…
 
 The name is everything between the link (or the line's start) and the bracket, so names with spaces
-and brackets stay whole; the stated size is read into bytes so that a file over the limit can be
-flagged before anyone downloads it.
+and brackets stay whole.
 """
 
 from __future__ import annotations
@@ -109,26 +108,21 @@ def find_large_attachment_links(text: str) -> tuple[list[LargeAttachmentLink], b
     """
     items = _items(text)
     claimed = {item.url for item in items if item.url}
-    links: list[LargeAttachmentLink] = []
-    seen: set[str] = set()
+    links: dict[str, LargeAttachmentLink] = {}
     for match in URL.finditer(text):
         url = _url(match)
-        if not KNOWN.match(url) or url in seen:
+        if not KNOWN.match(url) or url in links:
             continue
-        seen.add(url)
         item = next((i for i in items if i.url == url), None) if url in claimed else \
             _nearest([i for i in items if i.url is None], match.start())
-        links.append(LargeAttachmentLink(
-            url=url, name=item.name if item else None, size=item.size if item else None,
-            expires=item.expires if item else None, size_bytes=item.size_bytes if item else None))
+        item = item or _Item(0, None, None, None, None, None)
+        links[url] = LargeAttachmentLink(url=url, name=item.name, size=item.size, expires=item.expires,
+                                         size_bytes=item.size_bytes)
     marked = "超大附件" in text or ("进入下载页面" in text and "到期" in text)
-    return links, marked
+    return list(links.values()), marked
 
 
 def _nearest(items: list[_Item], position: int) -> _Item | None:
-    """The name/size/expiry text closest before the link, else the closest after it."""
-    before = [i for i in items if i.start <= position]
-    if before:
-        return before[-1]
-    after = [i for i in items if i.start >= position]
-    return after[0] if after else None
+    """The name/size/expiry text closest before the link, else the closest after it (``items`` are in order)."""
+    before = next((i for i in reversed(items) if i.start <= position), None)
+    return before or next((i for i in items if i.start >= position), None)

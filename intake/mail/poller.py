@@ -1,21 +1,11 @@
 """Poll the submission mailbox: every mail not yet recorded becomes one submission, then is marked.
 
-A mail is marked (moved to mailbox.processed_folder, or flagged \\Seen plus
-mailbox.keyword) only after its submission is committed. A crash before the
-commit leaves it to be read again; after the commit, its source_ref (account,
-folder, UIDVALIDITY, UID) and its Message-ID with its content keep it from being
-recorded twice.
-
-Claiming, recording once, counting failures and recording a mail that keeps
-failing are intake.pipeline.record_once, the path the inbox folder takes too; what is
-the mailbox's own stays here: fetching, the Message-ID comparison, marking.
-A mail that makes processing fail is left alone until its backoff has passed
-(intake.pipeline.retries); after processing.max_attempts it is recorded as 待复核 with
-processing_error and marked. The mails behind it go on. Receipts are sent by
-their own step (intake.mail.receipts.ReceiptSender) after each pass.
-Only the mailbox or the database being away stops a pass; the loop then waits
-and reconnects, for ever (a refused login slowly), and says so in
-data_dir/status/mailbox.json for ``intake doctor``.
+A mail is marked (moved to mailbox.processed_folder, or flagged \\Seen plus mailbox.keyword) only after its
+submission is committed: a crash before the commit leaves it to be read again; after it, its source_ref and
+its Message-ID with its content keep it from being recorded twice. Claiming, retries and giving up are
+intake.pipeline.record_once's; fetching, the Message-ID comparison and marking are the mailbox's own.
+Only the mailbox or the database being away stops a pass; the loop then waits and reconnects, for ever
+(a refused login slowly), and says so in data_dir/status/mailbox.json for ``intake doctor``.
 """
 
 from __future__ import annotations
@@ -76,13 +66,37 @@ class MailItem:
     arrival = MAIL_ARRIVAL
 
     def build(self, work: Path) -> SubmissionTask | None:
-        return self.poller._read(self.uid, self.ref, work)
+        """The mail as a task, its attachments streamed into the store; None if it is gone from the server."""
+        poller = self.poller
+        head = fetch_header(poller.session, self.uid)
+        if head is None:
+            return None
+        poller._head = head
+        key = message_key(poller.session.account, head)
+        return MailReader(poller.session, poller.services.config, work).read(head, self.ref, key)
 
     def identity(self) -> SubmissionTask:
-        return self.poller._identity(self.uid, self.ref)
+        """What is known of a mail that could not be processed: enough to record it and answer its sender."""
+        head, session = self.poller._head, self.poller.session
+        if head is None or head.uid != self.uid:
+            try:
+                head = fetch_header(session, self.uid)
+            except Exception:  # the header is what failed: record the mail by its place alone
+                head = None
+        if head is None:
+            return SubmissionTask(source="mail", source_ref=self.ref, received_at=datetime.now(timezone.utc),
+                                  title=f"（无法读取的邮件 UID {self.uid}）", actor="mailbox")
+        # Its files are unknown: the subject is all there is to name the work by.
+        return SubmissionTask(source="mail", source_ref=self.ref, received_at=head.internaldate,
+                              title=head.subject or None, title_source=TitleSource.SUBJECT if head.subject else None,
+                              subject=head.subject or None, message_key=message_key(session.account, head),
+                              sender=head.sender, actor="mailbox")
 
     def recorded_before(self, task: SubmissionTask) -> int | None:
-        return self.poller._recorded_before(task)
+        """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
+        key = task.message_key
+        earlier = self.poller.services.db.submissions.id_for_message_key(key) if key else None
+        return self.poller._same_mail(task, earlier, key) if earlier is not None else None
 
     def triage(self, exc: Exception) -> Exception:
         return self.poller._blame(exc, self.ref)
@@ -103,31 +117,20 @@ class MailPoller:
         # a mail on which the server keeps dropping us never holds up the mails behind it.
         self._dropped_on: dict[str, int] = {}
 
-    @property
-    def folder(self) -> str:
-        return self.cfg.folder
-
-    def ref_prefix(self, uidvalidity: int) -> str:
-        return f"mail:{self.session.account}:{self.folder}:{uidvalidity}:"
-
     # -- one pass -------------------------------------------------------------------------
     def poll_once(self) -> list[MailResult]:
-        uidvalidity, permanent = self.session.select(self.folder)
+        uidvalidity, permanent = self.session.select(self.cfg.folder)
         use_keyword = self.cfg.processed_folder is None and rb"\*" in permanent
         criteria: list = ["UNKEYWORD", self.cfg.keyword] if use_keyword else ["ALL"]
         if self.cfg.since:
             criteria = [*criteria, "SINCE", self.cfg.since]
-        with imap_errors(f"搜索文件夹 {self.folder}"):
+        with imap_errors(f"搜索文件夹 {self.cfg.folder}"):
             uids = sorted(self.session.client.search(criteria))   # no CHARSET: several servers reject it
-        prefix = self.ref_prefix(uidvalidity)
+        prefix = f"mail:{self.session.account}:{self.cfg.folder}:{uidvalidity}:"
         uids.sort(key=lambda uid: self._dropped_on.get(f"{prefix}{uid}", 0))
-        results = []
-        for uid in uids:
-            # A mail recorded by an earlier run that stopped before marking it is only marked (record_once).
-            result = self._take(uid, f"{prefix}{uid}", use_keyword)
-            if result is not None:
-                results.append(result)
-        return results
+        # A mail recorded by an earlier run that stopped before marking it is only marked (record_once).
+        results = [self._take(uid, f"{prefix}{uid}", use_keyword) for uid in uids]
+        return [result for result in results if result is not None]
 
     def _take(self, uid: int, ref: str, use_keyword: bool) -> MailResult | None:
         """Record the mail once (intake.pipeline.record_once) and mark it; None if there is nothing to say for it now."""
@@ -164,60 +167,24 @@ class MailPoller:
         except Exception:  # any failure here means the connection is what broke
             return False
 
-    def _identity(self, uid: int, ref: str) -> SubmissionTask:
-        """What is known of a mail that could not be processed: enough to record it and answer its sender."""
-        head = self._head
-        if head is None or head.uid != uid:
-            try:
-                head = fetch_header(self.session, uid)
-            except Exception:  # the header is what failed: record the mail by its place alone
-                head = None
-        if head is None:
-            return SubmissionTask(source="mail", source_ref=ref, received_at=datetime.now(timezone.utc),
-                                  title=f"（无法读取的邮件 UID {uid}）", actor="mailbox")
-        # Its files are unknown: the subject is all there is to name the work by.
-        return SubmissionTask(source="mail", source_ref=ref, received_at=head.internaldate, title=head.subject or None,
-                              title_source=TitleSource.SUBJECT if head.subject else None, subject=head.subject or None, message_key=message_key(self.session.account, head),
-                              sender=head.sender, actor="mailbox")
-
-    def _read(self, uid: int, ref: str, work) -> SubmissionTask | None:
-        """The mail as a task, its attachments streamed into the store; None if it is gone from the server."""
-        head = fetch_header(self.session, uid)
-        if head is None:
-            return None
-        self._head = head
-        key = message_key(self.session.account, head)
-        return MailReader(self.session, self.services.config, work).read(head, ref, key)
-
-    def _recorded_before(self, task: SubmissionTask) -> int | None:
-        """The submission this mail already is under another ref (a new UIDVALIDITY, a copy put back)."""
-        key = task.message_key
-        earlier = self.services.db.submissions.id_for_message_key(key) if key else None
-        return self._same_mail(task, earlier, key) if earlier is not None else None
-
     def _finish(self, uid: int, use_keyword: bool, done: Recorded) -> MailResult | None:
         """Mark the recorded mail (held by the claim still), after noting what it carried."""
-        db, task = self.services.db, done.task
+        db, task, how = self.services.db, done.task, done.how
         subject = (task.subject or "") if task else ""
-        if done.how is How.EARLIER:
-            self._mark_recorded(uid, use_keyword)   # recorded by an earlier run, or another poller since our search
-            return None
-        if done.how is How.GAVE_UP:
-            self._mark_recorded(uid, use_keyword)
-            return MailResult(uid, done.submission_id, Outcome.NEEDS_REVIEW, subject, already_recorded=False)
-        if done.how is How.SAME_AS:
+        if how is How.SAME_AS:
             db.audit.record("mail_seen_again", {"source_ref": task.source_ref}, submission_id=done.submission_id,
                             actor="mailbox")
-            self._mark_recorded(uid, use_keyword)
-            return MailResult(uid, done.submission_id, None, subject, already_recorded=True)
-        if done.how is How.PROCESSED:
+        elif how is How.PROCESSED:
             # What the mail carried, so that a later mail with this Message-ID can be told apart.
             db.audit.record("mail_content", {"content": _content_of(task)}, submission_id=done.submission_id,
                             actor="mailbox")
-        failpoints.reached("before_mark")
-        self._mark_recorded(uid, use_keyword)
-        return MailResult(uid, done.submission_id, task.outcome if done.how is How.PROCESSED else None, subject,
-                          already_recorded=done.resumed)
+        if how in (How.PROCESSED, How.RACED):
+            failpoints.reached("before_mark")
+        self._mark_recorded(uid, use_keyword)   # EARLIER: by an earlier run, or another poller since our search
+        if how is How.EARLIER:
+            return None
+        outcome = Outcome.NEEDS_REVIEW if how is How.GAVE_UP else task.outcome if how is How.PROCESSED else None
+        return MailResult(uid, done.submission_id, outcome, subject, already_recorded=done.resumed)
 
     def _same_mail(self, task: SubmissionTask, earlier: int, key: str) -> int | None:
         """The submission this mail already is, or None. A Message-ID alone proves nothing: senders'
@@ -313,18 +280,16 @@ class MailPoller:
                 log.critical("%s", exc)
                 stop.set()   # recording on would lose every mail: the whole job stops
                 raise
-            except IntakeError as exc:
-                count = self.status.failed(str(exc))
+            except Exception as exc:  # an IntakeError, or a bug: keep the traceback, keep the source alive
+                expected = isinstance(exc, IntakeError)
+                count = self.status.failed(str(exc) if expected else describe(exc))
                 if once:   # the caller reports it
                     self.session.close()
                     raise
-                log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
-            except Exception as exc:  # a bug: keep the traceback, keep the source alive
-                count = self.status.failed(describe(exc))
-                if once:
-                    self.session.close()
-                    raise
-                log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
+                if expected:
+                    log.error("邮箱接收出错（连续第 %d 次）：%s（%.0f 秒后重试）", count, exc, delay)
+                else:
+                    log.exception("邮箱接收遇到意外错误（连续第 %d 次，%.0f 秒后重试）", count, delay)
             self.session.close()   # the connection may be in any state after a failure
             stop.wait(delay)
             delay = min(delay * 2, self.cfg.reconnect_max_seconds)
@@ -340,7 +305,7 @@ class MailPoller:
     def _next_retry_in(self) -> float | None:
         """Seconds until a mail that failed before is due again (None if none is waiting)."""
         try:
-            waiting = self.services.db.claims.failing_items(f"mail:{self.session.account}:{self.folder}:")
+            waiting = self.services.db.claims.failing_items(f"mail:{self.session.account}:{self.cfg.folder}:")
         except IntakeError:
             return None
         if not waiting:

@@ -1,9 +1,7 @@
 """Interpret one mail as a SubmissionTask: names, kinds, text, contact details, 超大附件 links.
 
-The bytes come through intake.mail.fetch (chunks, BODY.PEEK, batches). A video attachment is a ``MailMedia``:
-the pipeline's ``store_files`` stage has it streamed straight from the server into the store. The reader only
-records what the mail holds and what it saw on the way (a part too large to fetch, the download links, the
-part count, text it could not decode faithfully): the pipeline's stages turn those facts into check results.
+A video attachment is a ``MailMedia``, streamed from the server into the store by the ``store_files`` stage.
+The reader only records facts (download links, part count, lossy text); the pipeline's stages judge them.
 """
 
 from __future__ import annotations
@@ -50,13 +48,12 @@ class MailMedia(MediaTask):
         writer = store.open_writer()
         try:
             self.fetch.stream_part(self.uid, self.part, writer.write, limit=self.limit)
-        except TooBig:   # the estimate was short: over the limit after all, and not kept
+        except BaseException as exc:
             writer.abort()
-            self.size_bytes = self.limit + 1
+            if not isinstance(exc, TooBig):
+                raise
+            self.size_bytes = self.limit + 1   # the estimate was short: over the limit after all, and not kept
             return None
-        except BaseException:
-            writer.abort()
-            raise
         return writer.commit()
 
 
@@ -96,8 +93,11 @@ class MailReader:
                 continue
             name = self._name_of(part, headers.get(part.number, b""))
             kind = self._kind(uid, part, name)
-            if kind == "video":
-                task.files.append(self._fetch_media(uid, part, name or f"附件{part.number}.mp4"))
+            if kind == "video":   # as big as its encoded size says (one over the size limit is never fetched)
+                task.files.append(MailMedia(
+                    source_path=None, original_name=name or f"附件{part.number}.mp4", fetch=self.fetch, uid=uid,
+                    part=part, size_bytes=estimated_size(part.size, part.encoding),
+                    limit=self.config.rules.max_size_bytes))
             elif kind == "zip":
                 self._fetch_zip(uid, part, name or f"附件{part.number}.zip", task)
             elif kind == "text" and budget > 0:
@@ -130,8 +130,7 @@ class MailReader:
             header = BytesHeaderParser(policy=compat32).parsebytes(mime_header)
             found = filename_of(raw_header(header, "Content-Disposition"), raw_header(header, "Content-Type"))
         else:
-            params = part.params
-            found = decode_header_value(params.get("name")) if params.get("name") else None
+            found = decode_header_value(part.params["name"]) if part.params.get("name") else None
         if found is None or not found.text:
             return None
         self._note_lossy(found, "附件名")
@@ -152,11 +151,6 @@ class MailReader:
             if head.startswith(b"PK\x03\x04"):
                 return "zip"
         return None
-
-    def _fetch_media(self, uid: int, part: Part, name: str) -> MediaTask:
-        """A video attachment, as big as its encoded size says (one over the size limit is never fetched)."""
-        return MailMedia(source_path=None, original_name=name, size_bytes=estimated_size(part.size, part.encoding),
-                         fetch=self.fetch, uid=uid, part=part, limit=self.config.rules.max_size_bytes)
 
     def _fetch_zip(self, uid: int, part: Part, name: str, task: SubmissionTask) -> None:
         """Stream the zip into the work folder; the unpack_archives stage opens and judges it, as for a drop."""

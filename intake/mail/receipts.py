@@ -1,17 +1,13 @@
 """回执: a Chinese reply to the sender with the outcome and what to do about it, at most once per submission.
 
-Who gets one, and when:
+Only mails recorded after receipts were turned on are answered: the switch is an event (``receipts_on`` with
+the last submission id before it, or ``receipts_off``), written once under a claim, so turning receipts on
+again never answers the mails recorded meanwhile. Only the From address is answered (never a Reply-To); a mail
+with no video and no download link (usually a question) only if ``for_no_video`` is set.
 
-- only mails recorded after receipts were turned on. The moment is an event (``receipts_on``, with the
-  last submission id recorded before it), written once per switch by whichever worker sees the switch
-  first, under a claim so that two workers never write it twice; a pass with receipts off after they
-  were on writes ``receipts_off``, so turning them on again never answers the mails recorded meanwhile.
-- only the mail's From address (``sender``; a Reply-To is never read).
-- a mail with no video and no download link (usually a question) only if ``for_no_video`` is set.
-
-At most once: a worker claims ``receipt:<id>`` before it looks, writes ``receipt_sending`` before it
-hands the mail to the SMTP server, and ``receipt_sent`` or ``receipt_failed`` after. A try that stopped
-in between (the process killed) may have sent the mail: it is not sent again (``receipt_skipped``).
+At most once: a worker claims ``receipt:<id>``, writes ``receipt_sending`` before the SMTP hand-over and
+``receipt_sent`` or ``receipt_failed`` after; a try that stopped in between may have sent the mail, so it is
+not sent again (``receipt_skipped``).
 """
 
 from __future__ import annotations
@@ -39,13 +35,6 @@ TURNED_ON, TURNED_OFF = "receipts_on", "receipts_off"
 SETTLED = ("receipt_sent", "receipt_skipped")   # a submission with one of these is never answered (again)
 SWITCH_REF = "receipts:switch"                  # the claim under which a worker writes a switch event
 ACTOR = "mailbox"
-
-
-def smtp_password(cfg) -> str:
-    value = os.environ.get(cfg.password_env, "")
-    if not value and cfg.password_file is not None:
-        value = cfg.password_file.read_text(encoding="utf-8").strip()
-    return value
 
 
 def compose_receipt(view: dict, sender: str, contact_line: str = "") -> EmailMessage:
@@ -194,10 +183,8 @@ def _skip(db, submission_id: int, reason: str) -> None:
 class ReceiptSender:
     """The mailbox loop's step after each pass: a receipt for every mail submission that has none yet.
 
-    It notes a switch of receipts on (or off) when it is made, before the worker's first pass, so that
-    the mails of that pass are answered. Receipts never stop the intake: whatever fails (SMTP, the
-    network, the receipts' own database trouble) is logged and tried again after the next pass.
-    """
+    It notes a switch of receipts before the worker's first pass, so that the mails of that pass are answered.
+    Receipts never stop the intake: whatever fails is logged and tried again after the next pass."""
 
     def __init__(self, services: Services, worker: str | None = None):
         self.services = services
@@ -208,7 +195,7 @@ class ReceiptSender:
             log.warning("无法记录回执开关，稍后再试：%s", describe(exc), exc_info=not isinstance(exc, IntakeError))
 
     def send_pending(self) -> int:
-        """How many receipts were sent now (0 when receipts are off or sending failed)."""
+        """How many receipts were sent now."""
         try:
             return send_pending_receipts(self.services, self.worker)
         except Exception as exc:  # the mails are recorded already: only the receipts wait
@@ -219,7 +206,9 @@ class ReceiptSender:
 def _send(cfg, msg: EmailMessage) -> None:
     """Hand ``msg`` to the SMTP server. Once the server has accepted it, a failing goodbye is no failure:
     the receipt must not be sent twice."""
-    password = smtp_password(cfg)
+    password = os.environ.get(cfg.password_env, "")
+    if not password and cfg.password_file is not None:
+        password = cfg.password_file.read_text(encoding="utf-8").strip()
     if cfg.security == "ssl":
         smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
                                 context=ssl.create_default_context())

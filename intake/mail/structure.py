@@ -33,8 +33,7 @@ def _text(value) -> str:
 def _pairs(value) -> dict[str, str]:
     if not value or not isinstance(value, (list, tuple)):
         return {}
-    items = list(value)
-    return {_text(items[i]).lower(): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+    return {_text(value[i]).lower(): _text(value[i + 1]) for i in range(0, len(value) - 1, 2)}
 
 
 def leaf_parts(body) -> list[Part]:

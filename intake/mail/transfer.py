@@ -17,10 +17,8 @@ LINE_BREAKS = b"\r\n"
 class Base64Decoder:
     """Decodes whole 4-character groups as they arrive; keeps the rest for the next chunk.
 
-    The usual chunk (lines of 76 characters, no padding before the end) is decoded in one pass by
-    ``binascii.a2b_base64``, which skips line breaks and stray bytes exactly as ``_only_base64`` drops them;
-    the careful path below (clean, then cut at a whole group) takes everything else.
-    """
+    The usual chunk (76-character lines, no padding before the end) is decoded in one ``binascii`` pass, which
+    skips line breaks and stray bytes as ``_only_base64`` drops them; the careful path takes everything else."""
 
     def __init__(self, sink: Sink):
         self.sink = sink
@@ -116,12 +114,8 @@ class PlainDecoder:
 
 
 def decoder_for(encoding: str | None, sink: Sink):
-    encoding = (encoding or "7bit").lower()
-    if encoding == "base64":
-        return Base64Decoder(sink)
-    if encoding == "quoted-printable":
-        return QuotedPrintableDecoder(sink)
-    return PlainDecoder(sink)
+    return {"base64": Base64Decoder, "quoted-printable": QuotedPrintableDecoder}.get((encoding or "").lower(),
+                                                                                     PlainDecoder)(sink)
 
 
 def estimated_size(encoded_octets: int, encoding: str | None) -> int:
