@@ -14,7 +14,8 @@ from starlette.routing import Mount
 
 from intake.config import load_config
 from intake.desk.accounts import Throttle, hash_password, verify_password
-from intake.desk.app import PUBLIC, create_app
+from intake.desk.app import create_app
+from intake.desk.base import PUBLIC
 from intake.pipeline.services import open_services
 from storage.database import Database
 from tests.cli import INTAKE, listing, run

@@ -23,7 +23,11 @@ def _pick(track, keys):
 
 def facts_of(media_info, path: str) -> dict:
     """The tracks the checks use, as plain JSON values."""
-    info = media_info.parse(path, parse_speed=0)
+    # Given as an open file, not its name: a name without an extension (``/proc/self/fd/N``) sends MediaInfo
+    # through format guesses that took 0.2-0.4 s on a 43 MB MP4, against 8 ms read from the open file, with the
+    # same facts (compared on MP4, MOV, MKV, HEVC, truncated and mislabelled files).
+    with open(path, "rb") as opened:
+        info = media_info.parse(opened, parse_speed=0)
     out = {"general": {}, "video": [], "audio": [], "text": []}
     lists = {"Video": VIDEO, "Audio": AUDIO, "Text": TEXT}
     for track in info.tracks:

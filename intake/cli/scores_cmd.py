@@ -25,7 +25,8 @@ def scores(app: AppContext, fmt: str, output: str | None) -> int:
     """
     if fmt == "xlsx" and not output:
         raise UsageError("xlsx 格式不能输出到屏幕，请用 --output 指定文件。")
-    from intake.review.score_sheet import csv_text, sheet, write_xlsx
+    from intake.report.sheet import csv_text
+    from intake.review.score_sheet import sheet, write_xlsx
     from intake.pipeline.views import submission_views
 
     contest = app.config.contest

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.config import Config
 from intake.desk import actions, exporting, files, listing, pages, receipts_page, scores, settings, thumbs, uploads
-from intake.desk.base import API_PATHS, NO_SUCH_ID, PUBLIC, STATIC, Desk  # noqa: F401 (PUBLIC: the routes open to all)
+from intake.desk.base import API_PATHS, NO_SUCH_ID, STATIC, Desk
 from intake.desk.guard import CsrfGuard, SessionBackend, forbidden, login, login_page, logout, unauthorized
 from intake.desk.hosts import HostGuard, allowed_hosts
 from intake.pipeline.services import Services

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from intake.report.sheet import csv_text, write_sheet  # noqa: F401  (csv_text: intake scores --csv)
+from intake.report.sheet import write_sheet
 from intake.review.scoring import judges_of, standings, weighted_total
 
 if TYPE_CHECKING:
