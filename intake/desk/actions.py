@@ -163,7 +163,6 @@ def score(request: Request) -> Response:
             raise UsageError(CLOSED, CLOSED_HINT)
         record_scores(desk.db, submission_id, account.name, given, form.get("comment"), scoring)
     except IntakeError as exc:
-        status = 500 if isinstance(exc, ChangedMeanwhile) else status_of(exc)
         return pages.entry_page(request, desk, account, error=" ".join(filter(None, [exc.message, exc.hint])),
-                                status=status, given=given, comment=form.get("comment"))
+                                status=status_of(exc), given=given, comment=form.get("comment"))
     return _done(submission_id, "score")

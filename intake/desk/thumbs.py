@@ -27,7 +27,7 @@ from intake.desk.base import Desk
 from intake.desk.files import NO_FILE, stored_file
 from intake.desk.guard import allowed, seen
 from intake.desk.jobs import Job, JobFailed
-from intake.report.thumbs import thumbnail
+from intake.report.thumbs import poster_path, thumbnail
 from storage.records import StoredFile
 from validators import children
 from validators.tools import SAFE_INPUT, ffmpeg_exe
@@ -117,7 +117,7 @@ class Picture:
 def poster_of(desk: Desk, media: StoredFile, path: Path) -> Picture | None:
     if not media.video_codec:
         return None
-    target = desk.store.root / "thumbs" / f"{media.sha256}.jpg"   # where the report keeps it too: made once
+    target = poster_path(desk.store.root, media.sha256)
     return Picture(target, f"poster:{media.sha256}", target, lambda: thumbnail(
         desk.store.root, path, media.sha256, media.duration_seconds, timeout=TIMEOUT) == target)
 

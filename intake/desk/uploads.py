@@ -158,14 +158,15 @@ def upload_limit(config: Config) -> int:
 
 async def _drain(request: Request) -> None:
     """Read and drop what is left of a refused body, up to DRAIN_BYTES: a browser still sending does not
-    read the answer (a body far larger than that is never read at all, the connection just closes)."""
+    read the answer (a body far larger than that is never read at all, the connection just closes); one that
+    stalls is not waited for."""
     drained = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in _arriving(request):
             drained += len(chunk)
             if drained > DRAIN_BYTES:
                 return
-    except (ClientDisconnect, RuntimeError):   # gone, or the body was read to its end already
+    except (Refused, ClientDisconnect, RuntimeError):   # stalled, gone, or the body was read to its end already
         return
 
 

@@ -18,9 +18,14 @@ log = logging.getLogger(__name__)
 WIDTH = 192
 
 
+def poster_path(store_root: Path, sha256: str) -> Path:
+    """Where the poster of the video ``sha256`` is kept, for the report and the desk alike: made once."""
+    return store_root / "thumbs" / f"{sha256}.jpg"
+
+
 def thumbnail(store_root: Path, video: Path, sha256: str, duration: float | None, timeout: float = 60) -> Path | None:
     """The cached JPEG for ``sha256``, made from ``video`` if missing; None if it cannot be made."""
-    target = store_root / "thumbs" / f"{sha256}.jpg"
+    target = poster_path(store_root, sha256)
     if target.exists():
         return target
     if not video.exists():
