@@ -176,23 +176,24 @@ def tree_rss_peak(root: int) -> Iterator[list]:
     done = threading.Event()
 
     def sample() -> None:
+        count = 0
         while not done.is_set():
-            held: dict[str, float] = {}
-            pss = 0.0
+            held: dict[int, float] = {}
+            # smaps_rollup walks a process's whole memory map: read every 10th sample (0.2 s), so that the
+            # sampling does not weigh on the run it measures.
+            pss, with_pss = 0.0, count % 10 == 0
             for pid in _tree(root):
                 try:
-                    rss = _status_mb(pid, "VmRSS:")
-                    pss += _rollup_mb(pid, "Pss:")
-                    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                        label = _label(cmd.read().split(b"\0"))
+                    held[pid] = _status_mb(pid, "VmRSS:")
+                    pss += _rollup_mb(pid, "Pss:") if with_pss else 0.0
                 except OSError:
                     continue
-                held[label] = held.get(label, 0.0) + rss
             total = sum(held.values())
-            if total > peak[0]:
+            if total > peak[0]:   # who held it: read only for a new peak (a child may exec since it was seen)
                 peak[0] = total
-                peak[2] = " + ".join(f"{name} {mb:.0f}" for name, mb in sorted(held.items(), key=lambda i: -i[1]))
+                peak[2] = _breakdown(held)
             peak[1] = max(peak[1], pss)
+            count += 1
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -207,6 +208,18 @@ def tree_rss_peak(root: int) -> Iterator[list]:
 def _rollup_mb(pid: int, field: str) -> float:
     with open(f"/proc/{pid}/smaps_rollup") as rollup:
         return next((int(line.split()[1]) for line in rollup if line.startswith(field)), 0) / 1024
+
+
+def _breakdown(held: dict[int, float]) -> str:
+    by_label: dict[str, float] = {}
+    for pid, mb in held.items():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                label = _label(cmd.read().split(b"\0"))
+        except OSError:
+            label = "?"
+        by_label[label] = by_label.get(label, 0.0) + mb
+    return " + ".join(f"{name} {mb:.0f}" for name, mb in sorted(by_label.items(), key=lambda i: -i[1]))
 
 
 def _label(argv: list[bytes]) -> str:

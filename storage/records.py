@@ -12,6 +12,10 @@ from typing import Any
 
 from storage.filestore import StoredBlob
 
+# The most digits a record's id (a database integer) is read with from outside, on the desk and the command
+# line: a longer number names nothing (SQLite overflows past 2**63).
+ID_DIGITS = 10
+
 
 @dataclass(frozen=True)
 class CheckRow:

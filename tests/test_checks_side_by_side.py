@@ -93,3 +93,18 @@ def test_a_background_child_is_stopped_at_once_and_times_out_like_run():
     assert not children._running
     done = children.start([sys.executable, "-c", "print('fine')"], timeout=30).result()
     assert (done.returncode, done.stdout.strip()) == (0, b"fine")
+
+
+def test_a_child_registered_after_a_stop_request_is_ended_at_once():
+    """cancel_all may land between start()'s check and the child's registration: the child must not live out
+    its timeout."""
+    started = time.monotonic()
+    children._cancelled.set()
+    try:
+        child = children.Running(sleeper(30), 30, {})
+        with pytest.raises(children.Cancelled):
+            child.result()
+    finally:
+        children._cancelled.clear()
+    assert time.monotonic() - started < 10 and child._proc.returncode < 0
+    assert not children._running

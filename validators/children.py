@@ -68,6 +68,8 @@ class Running:
                                       stderr=subprocess.PIPE, start_new_session=True, **popen_kwargs)
         with _lock:
             _running.add(self._proc)
+        if _cancelled.is_set():   # cancel_all ran between ``start``'s check and the registration: result() says so
+            kill_group(self._proc)
         self._outcome: tuple[bytes, bytes] | BaseException | None = None
         self._reader = threading.Thread(target=self._collect, args=(timeout,), name="child-reader", daemon=True)
         self._reader.start()

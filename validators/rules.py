@@ -80,7 +80,7 @@ class RulesConfig(RulesSection):
     video_codecs: tuple[str, ...] = Field(("AVC", "HEVC"), description="常见视频编码（MediaInfo 名称），其他编码给出提醒")
     audio_codecs: tuple[str, ...] = Field(("AAC", "MPEG Audio"),
                                           description="常见音频编码（MediaInfo 名称，`MPEG Audio` 即 MP3），其他编码给出提醒")
-    integrity_seconds: float = Field(2, gt=0, description="快速检查时开头、结尾各解码的秒数")
+    integrity_seconds: float = Field(2, gt=0, description="快速检查时开头、结尾各解码的秒数（结尾从最后一个关键帧起解码画面；其后的画面只读取不解码，声音解码到结尾）")
     duration_tolerance_seconds: float = Field(1.0, ge=0, description="文件头标称时长与实际音视频数据长度允许的差（秒）")
     probe_timeout_seconds: float = Field(30, gt=0, description="MediaInfo 读取一个文件的超时（秒）")
     decode_timeout_seconds: float = Field(900, gt=0, description="ffmpeg 解码检查的超时（秒）")

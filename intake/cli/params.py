@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import click
 
-
-# The longest number a submission may have: numbers are database integers (SQLite overflows past 2**63), so a
-# longer one names no work, as on the desk (``intake.desk.base.ID_DIGITS``).
-MAX_DIGITS = 10
+from storage.records import ID_DIGITS
 
 
 class SubmissionNumber(click.ParamType):
@@ -20,8 +17,8 @@ class SubmissionNumber(click.ParamType):
             return value
         text = str(value).strip().lstrip("#＃").strip()
         if text.isascii() and text.isdigit() and int(text) > 0:
-            if len(text.lstrip("0")) > MAX_DIGITS:
-                self.fail(f"没有第 {text} 号作品（作品编号最多 {MAX_DIGITS} 位），请用 intake list 查看作品编号。", param, ctx)
+            if len(text.lstrip("0")) > ID_DIGITS:
+                self.fail(f"没有第 {text} 号作品（作品编号最多 {ID_DIGITS} 位），请用 intake list 查看作品编号。", param, ctx)
             return int(text)
         self.fail(f"“{value}”不是作品编号，请写成 4 或 #4（见 intake list）。", param, ctx)
 

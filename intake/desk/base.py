@@ -24,6 +24,7 @@ from intake.desk.jobs import Jobs
 from intake.pipeline.services import Services
 from intake.review.scoring import scoring_closed
 from intake.pipeline.views import own_decisions, submission_views
+from storage.records import ID_DIGITS
 
 COOKIE = "desk_session"
 LOGIN_COOKIE = "desk_login"         # the login form's CSRF token (double submit: cookie and field)
@@ -36,9 +37,6 @@ BLIND_ROLES = {"reviewer"}
 # Who scores and decides without seeing the others' scores, decisions and notes until scoring is closed.
 JUDGE_ROLES = {"reviewer"}
 CSRF_REFUSED = "页面已过期（缺少或不符的安全令牌），请刷新页面后重试。"
-# The largest number an id in a route may have: ids are database integers, and a longer number (SQLite
-# overflows past 2**63 and answered 500) names nothing. Past it the router finds no route: 404.
-ID_DIGITS = 10
 NO_SUCH_ID = "没有这个编号。"
 # Answers in JSON: what scripts and the player fetch (a page's address answers in HTML).
 API_PATHS = ("/api/", "/files/", "/thumbs/", "/findings/")
@@ -49,7 +47,8 @@ LONG_WORKERS = 2
 
 
 class IdConvertor(Convertor[int]):
-    """``{name:id}`` in a route: a submission's or a file's id, at most ``ID_DIGITS`` digits."""
+    """``{name:id}`` in a route: a submission's or a file's id, at most ``ID_DIGITS`` digits (past it no route
+    matches: 404)."""
 
     regex = f"[0-9]{{1,{ID_DIGITS}}}"
 

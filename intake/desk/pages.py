@@ -14,7 +14,8 @@ from core.numbers import duration_text, size_text
 from core.timefmt import local_text
 from intake.review.unit_coverage import STATE_LABELS, UnitState, state_text, unit_coverage, warning_text
 from intake.desk.accounts import Account
-from intake.desk.base import ID_DIGITS, NO_SUCH_ID, Desk
+from intake.desk.base import NO_SUCH_ID, Desk
+from storage.records import ID_DIGITS
 from intake.desk.guard import allowed, seen
 from intake.desk.jobs import Job
 from intake.desk.scores import entry_scores, overview_progress, private_history, scoring_state

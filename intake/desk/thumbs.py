@@ -30,7 +30,7 @@ from intake.desk.jobs import Job, JobFailed
 from intake.report.thumbs import poster_path, thumbnail
 from storage.records import StoredFile
 from validators import children
-from validators.tools import SAFE_INPUT, ffmpeg_exe
+from validators.tools import SAFE_INPUT_ARGS, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,9 @@ def make_frames(folder: Path, video: Path, key: str, times: list[float], width: 
     job = uuid.uuid4().hex[:12]
     temps = [target / f"{key}-{i}.{job}.part.jpg" for i in range(len(times))]
     # One process, one input per time: each input seeks on its own, so only a few frames are decoded.
-    safe = [arg for name, value in SAFE_INPUT.items() for arg in (f"-{name}", value)]
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y"]
     for at in times:
-        args += [*safe, "-ss", f"{at:.2f}", "-i", str(video.resolve())]
+        args += [*SAFE_INPUT_ARGS, "-ss", f"{at:.2f}", "-i", str(video.resolve())]
     for index, temp in enumerate(temps):
         args += ["-map", f"{index}:v:0", "-frames:v", "1", "-vf", f"scale='min({width},iw)':-2", "-q:v", "7", str(temp)]
     try:

@@ -27,8 +27,11 @@ def check_row(check: CheckResult) -> CheckRow:
 
 
 def file_record(media: MediaTask) -> FileRecord:
-    summary = {**media.media(), "size_bytes": media.size_bytes}
-    return FileRecord(original_name=media.original_name, outcome=media.outcome.value, blob=media.blob, **summary,
+    summary = media.media()   # the JSON of `intake validate --json`, which may gain fields: only these are stored
+    stored = {f: summary.get(f) for f in ("container", "duration_seconds", "video_codec", "audio_codec", "width",
+                                          "height")}
+    return FileRecord(original_name=media.original_name, size_bytes=media.size_bytes, outcome=media.outcome.value,
+                      blob=media.blob, **stored,
                       checks=tuple(check_row(c) for c in media.checks), original=media.original, repair=media.repair)
 
 
