@@ -103,9 +103,8 @@ def only_scanned(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("an oversized file was read by more than the secrecy scan")
 
-    monkeypatch.setattr(validators.examine, "start_probe", refuse)
     monkeypatch.setattr(validators.examine, "probe_media", refuse)
-    monkeypatch.setattr(validators.examine, "start_decode", refuse)
+    monkeypatch.setattr(validators.examine, "decode", refuse)
     monkeypatch.setattr(InboxFile, "head", refuse)
     monkeypatch.setattr(InboxFile, "reader", refuse)
 

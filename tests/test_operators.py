@@ -76,6 +76,15 @@ def test_a_command_under_sudo_is_recorded_under_the_user_behind_it(clips, workdi
     assert "（修改信息，操作人：liu），以此为准。" in note.read_text(encoding="utf-8-sig")
 
 
+def test_the_head_revision_is_alembics_own():
+    """A new migration must move HEAD_REVISION too, or databases would open at the older schema unnoticed."""
+    from alembic.script import ScriptDirectory
+
+    from storage.database import alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def test_migrate_says_what_it_did_and_what_an_automatic_upgrade_did(workdir, tmp_path):
     head = head_revision()
     url = f"sqlite:///{workdir / 'data' / 'intake.db'}"

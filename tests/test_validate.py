@@ -145,9 +145,9 @@ def test_the_end_is_decoded_from_the_last_keyframe_of_a_long_gop(tmp_path, monke
     [video] = [t for t in walk(path).tracks if t.handler == "vide"]
     assert video.last_key_seconds == pytest.approx(250 / 30)
     asked = []
-    real = validators.examine.start_decode
-    monkeypatch.setattr(validators.examine, "start_decode", lambda f, spans, timeout: (asked.append(spans),
-                                                                                       real(f, spans, timeout))[1])
+    real = validators.examine.decode
+    monkeypatch.setattr(validators.examine, "decode", lambda f, spans, timeout: (asked.append(spans),
+                                                                                 real(f, spans, timeout))[1])
     report = validators.examine.examine_file(path, RulesConfig(), content=False)
     assert [c.status.value for c in report.checks if c.check_id == "integrity"] == ["pass"]
     assert asked[-1] == [(None, 2, False), (pytest.approx(250 / 30 + 0.5, abs=0.05), 2, True)]

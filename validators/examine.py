@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.errors import ProbeFailed
 import os
 import stat
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,8 @@ from validators.content import content_checks
 from validators.results import CheckResult, Outcome, Status, outcome_of
 from validators.rules import RulesConfig
 from validators.sniff import SNIFF_BYTES, sniff_bytes
-from validators.mediainfo import MediaFacts, probe_media, start_probe
-from validators.tools import Span, Spans, start_decode
+from validators.mediainfo import MediaFacts, probe_media
+from validators.tools import Span, Spans, decode
 
 # What the box walk reads: images only to name their brand; a QuickTime file to show what it holds.
 ISO_BMFF_KINDS = ("mp4", "quicktime", "avif", "heif")
@@ -137,28 +137,20 @@ def _media_checks(path: Path, f: OpenedFile, rules: RulesConfig, deep: bool, nam
                 report.facts = probe_media(f, rules.probe_timeout_seconds)
         return report
 
-    # MediaInfo and the decode check run side by side; the decode reads spans from the box walk's length.
-    # Leaving the block ends any child still running (a failed probe, a stop, a missing tool).
-    timeout = rules.decode_timeout_seconds
-    with ExitStack() as running:
-        decoding = None if layout_problem else running.enter_context(
-            start_decode(f, _spans(report, rules, deep), timeout))
-        probing = running.enter_context(start_probe(f, rules.probe_timeout_seconds))
-        try:
-            report.facts = probing.facts()
-        except ProbeFailed as exc:
-            report.checks.append(checks.check_probe_failed(exc.reason))
-            return report
-        report.checks.append(checks.check_streams(report.facts, rules))
-        report.checks.append(checks.check_duration(report.facts, report.layout, rules))
-        if layout_problem:
-            report.checks.append(layout_problem)
-        else:
-            spans = _spans(report, rules, deep)
-            if spans != decoding.spans:   # MediaInfo says the file runs longer: decode where it really ends
-                decoding.stop()
-                decoding = running.enter_context(start_decode(f, spans, timeout))
-            report.checks.append(checks.check_decode(decoding.report(), deep))
+    # MediaInfo first, then the decode check, which reads where MediaInfo says the file ends. Side by side they
+    # held 30 MB more at the burst's peak, for a fifth of a second a file.
+    try:
+        report.facts = probe_media(f, rules.probe_timeout_seconds)
+    except ProbeFailed as exc:
+        report.checks.append(checks.check_probe_failed(exc.reason))
+        return report
+    report.checks.append(checks.check_streams(report.facts, rules))
+    report.checks.append(checks.check_duration(report.facts, report.layout, rules))
+    if layout_problem:
+        report.checks.append(layout_problem)
+    else:
+        decoded = decode(f, _spans(report, rules, deep), rules.decode_timeout_seconds)
+        report.checks.append(checks.check_decode(decoded, deep))
     return report
 
 

@@ -1,5 +1,5 @@
-"""MediaInfo and the decode check run side by side (validators/examine.py, tools.py, children.py):
-the decode reads the spans of the file's real length, and no child outlives the checks."""
+"""MediaInfo, then the decode check (validators/examine.py, tools.py, children.py): the decode reads the spans
+of the file's real length in one ffmpeg, and no child outlives the checks."""
 
 from __future__ import annotations
 
@@ -18,64 +18,59 @@ from validators.mediainfo import MediaFacts
 RULES = RulesConfig()
 
 
-class FakeProbing:
-    """What start_probe returns, with facts (or a failure) of the test's choosing."""
-
-    def __init__(self, facts: MediaFacts | None = None, failure: str | None = None):
-        self._facts, self._failure = facts, failure
-
-    def facts(self) -> MediaFacts:
-        if self._failure:
-            raise ProbeFailed(self._failure)
-        return self._facts
-
-    def stop(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
 @pytest.fixture
-def decodes(monkeypatch) -> list[tools.Decoding]:
-    """Every decode started during the test, in order."""
-    started: list[tools.Decoding] = []
+def decodes(monkeypatch) -> list[tools.Spans]:
+    """The spans of every decode run during the test, in order."""
+    asked: list[tools.Spans] = []
 
-    def start_decode(source, spans, timeout):
-        decoding = real(source, spans, timeout)
-        started.append(decoding)
-        return decoding
+    def decode(source, spans, timeout):
+        asked.append(spans)
+        return real(source, spans, timeout)
 
-    real = tools.start_decode
-    monkeypatch.setattr(examine, "start_decode", start_decode)
-    return started
+    real = tools.decode
+    monkeypatch.setattr(examine, "decode", decode)
+    return asked
 
 
-def test_the_decode_follows_mediainfo_when_it_says_the_file_is_longer(clips, decodes, monkeypatch):
+def test_the_decode_reads_where_mediainfo_says_the_file_ends(clips, decodes, monkeypatch):
     real_facts = mediainfo.probe_media(clips["valid"], 30)   # 10.24 s, as the boxes say too
     longer = MediaFacts({**real_facts.general, "duration": 60000}, real_facts.video, real_facts.audio)
-    monkeypatch.setattr(examine, "start_probe", lambda f, timeout: FakeProbing(longer))
+    monkeypatch.setattr(examine, "probe_media", lambda f, timeout: longer)
     report = examine_file(clips["valid"], RULES, content=False)
-    assert [d.spans for d in decodes] == [[(None, 2, False), (10.24 - 2, None, False)], [(None, 2, False), (60 - 2, None, False)]]
+    assert decodes == [[(None, 2, False), (60 - 2, None, False)]]
     assert [c.code for c in report.checks if c.check_id == "integrity"] == ["ok"]
 
 
-def test_the_decode_started_with_mediainfo_is_the_one_used(clips, decodes):
+def test_one_ffmpeg_decodes_every_span_and_finds_damage_in_either(clips, tmp_path, monkeypatch):
+    """The head and the tail are inputs of one ffmpeg: damage in the tail alone still fails the check."""
+    started: list[list[str]] = []
+    real = children.start
+    monkeypatch.setattr(children, "start", lambda args, **kw: (started.append(args), real(args, **kw))[1])
+    clean = tools.decode(clips["valid"], [tools.Span(None, 2), tools.Span(8, None)], 30)
+    assert clean.ok and not clean.errors
+    data = bytearray(clips["valid"].read_bytes())
+    data[-20000:-10000] = bytes((i * 151 + 7) % 256 for i in range(10000))
+    broken = tmp_path / "tail.mp4"
+    broken.write_bytes(bytes(data))
+    damaged = tools.decode(broken, [tools.Span(None, 2), tools.Span(8, None)], 30)
+    assert not damaged.ok and damaged.errors
+    assert len(started) == 2 and all(args.count("-i") == 2 for args in started)
+
+
+def test_the_whole_file_is_decoded_when_asked(clips, decodes):
     report = examine_file(clips["corrupt_middle"], RULES, deep=True, content=False)
-    assert [d.spans for d in decodes] == [[(None, None, False)]]
+    assert decodes == [[(None, None, False)]]
     assert [c.code for c in report.checks if c.check_id == "integrity"] == ["decode_error"]
 
 
-def test_a_failed_probe_stops_the_decode(clips, decodes, monkeypatch):
-    monkeypatch.setattr(examine, "start_probe", lambda f, timeout: FakeProbing(failure="exit 2: crashed"))
+def test_a_failed_probe_runs_no_decode(clips, decodes, monkeypatch):
+    def crashed(f, timeout):
+        raise ProbeFailed("exit 2: crashed")
+
+    monkeypatch.setattr(examine, "probe_media", crashed)
     report = examine_file(clips["valid"], RULES, deep=True, content=False)
     assert [(c.check_id, c.code) for c in report.checks][-1] == ("integrity", "probe_failed")
-    [decoding] = decodes
-    assert all(child._proc.returncode is not None for child in decoding._running)   # killed and reaped
-    assert not children._running
+    assert decodes == [] and not children._running
 
 
 def sleeper(seconds: float) -> list[str]:
