@@ -48,9 +48,9 @@ def test_a_judge_sees_only_their_own_until_scoring_is_closed(desk):
                      '"decision": "shortlist"', '"decision":"shortlist"'):
             assert leak not in text, (path, leak)
     row = re.search(rf'<tr data-id="{ids["accepted"]}" data-outcome="accepted" data-decision="none"(?:(?!</tr>).)*'
-                    r'<td data-sort="5.0" class="score">5</td>\s*<td data-sort="999999" class="rank">—</td>',
-                    pages["/list"], re.S)
-    assert row and ">我的总分<" in pages["/list"]
+                    r'<td data-sort="5.0" class="score">5</td>\s*<td class="problems">', pages["/list"], re.S)
+    assert row and ">我的总分<" in pages["/list"] and 'class="rank"' not in pages["/list"]
+    assert 'id="sort-rank"' not in pages["/list"]   # a sealed judge has no ranking: not even an empty column
     [view] = [v for v in judge.get("/api/submissions").json() if v["id"] == ids["accepted"]]
     assert (view["decision"], view["decisions"]) == (None, [])
     overview = pages["/"]

@@ -163,8 +163,10 @@ def listing(request: Request) -> Response:
     region = rendered.get(query) if not query.q else None
     if region is None:
         shown = page_of(rows, query)
-        if desk.sealed:   # the column holds the judge's own totals until scoring is closed
-            shown["columns"] = [(key, "我的总分" if key == "score" else label, url) for key, label, url in shown["columns"]]
+        if desk.sealed:   # the judge's own totals until scoring is closed, and no ranking to show
+            shown["columns"] = [(key, "我的总分" if key == "score" else label, url)
+                                for key, label, url in shown["columns"] if key != "rank"]
+        shown["ranked"] = not desk.sealed
         region = Markup(desk.env.get_template("list_region.html.j2").render(**shown))
         if not query.q and len(rendered) < MAX_RENDERED:
             rendered[query] = region
