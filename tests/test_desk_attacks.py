@@ -19,6 +19,8 @@ from tests.cli import run
 from tests.desks import PASSWORD, Client, logged_in, make_desk, running_desk
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 HEADER_TIMEOUT = 2
 
 
