@@ -194,3 +194,12 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_configure(config):
     config._intake_started = time.monotonic()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long modules (``pytestmark = pytest.mark.slow``) first, each in its own order, then the rest as
+    collected. With ``--dist loadfile`` a worker takes whole modules in this order as it frees up: a long module
+    handed out last (test_watch, test_workers come last by name) kept one worker busy while the others stood idle;
+    handed out first, the many short modules fill in around it."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)   # stable: each module's own order is kept

@@ -19,6 +19,8 @@ from tests.cli import run
 from tests.desks import PASSWORD, Client, logged_in, make_desk, running_desk
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 HEADER_TIMEOUT = 2
 
 
@@ -42,10 +44,13 @@ def listening(port: int) -> bool:
 
 
 def closed_by_server(sock: socket.socket) -> bool:
-    """True once the server has closed ``sock`` (end of file or reset); False while it is still open."""
+    """True once the server has closed ``sock`` (end of file or reset); False while it is still open. What the
+    server answered before closing is read past, so that an answer and its close are seen in one look."""
     sock.setblocking(False)
     try:
-        return sock.recv(65536) == b""
+        while sock.recv(65536):
+            pass
+        return True
     except BlockingIOError:
         return False
     except ConnectionError:

@@ -11,6 +11,8 @@ from tests import media
 from tests.desks import XSS_TITLE, XSS_UNIT, distinct, log_in_page, make_desk, record, running_desk
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 ARTIFACTS = REPO / "test-artifacts"
 
 

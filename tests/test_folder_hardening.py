@@ -28,6 +28,8 @@ from tests.cli import INTAKE, listing
 from tests.folders import Running, done_files, inbox_files, strip_date, write_folder_config
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 WRITER = r"""
 import os, sys, time
 path, data_file, pause, mode = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]

@@ -24,6 +24,8 @@ from tests.dovecot import PASSWORD, USER, running_dovecot
 from tests.mailboxes import append, flags_of, poller_for, smtp_collector, write_mail_config
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 
 def test_every_kind_of_mail_is_recorded_once(clips, mailbox, dovecot):
     mp4 = clips["valid"].read_bytes()

@@ -25,6 +25,8 @@ from validators.opening import OpeningSources, check_opening
 from validators.subtitles import in_window, sidecar_sources
 from validators.rules import OpeningConfig
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 AVIF_MESSAGE = "文件实际是 AVIF 动图（图像序列），不是 MP4 视频。请导出为 MP4（H.264 视频 + AAC 音频）后重新报送。"
 
 

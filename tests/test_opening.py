@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from tests.conftest import OPEN_CONTEST, REQUIRE_TOOLS
 from validators import ocr_models
 from validators.phrase import find_phrase
 from validators.rules import OpeningConfig
+
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
 
 PHRASE = "我是保密法治代言人张三，今天我要讲的是保密法"
 
@@ -79,8 +82,8 @@ def test_metadata_title(captioned):
     assert opening["status"] == "pass" and "文件信息" in opening["message"] and "钱七" in opening["message"]
 
 
-def test_mov_text_subtitle_track(tmp_path, font):
-    base = media.captioned(tmp_path / "base.mp4", 4, [], font)
+def test_mov_text_subtitle_track(tmp_path, captioned):
+    base = captioned["nothing"]   # 4 s of picture without a caption: the phrase is only in the track
     srt = tmp_path / "sub.srt"
     srt.write_text("1\n00:00:00,500 --> 00:00:03,000\n我是保密法治代言人孙八，今天我要讲的是保密法\n", encoding="utf-8")
     muxed = tmp_path / "muxed.mp4"
@@ -90,8 +93,8 @@ def test_mov_text_subtitle_track(tmp_path, font):
     assert opening["status"] == "pass" and "内嵌字幕" in opening["message"] and "孙八" in opening["message"]
 
 
-def test_gbk_sidecar_srt(tmp_path, font):
-    video = media.captioned(tmp_path / "作品.mp4", 4, [], font)
+def test_gbk_sidecar_srt(tmp_path, captioned):
+    video = Path(shutil.copy(captioned["nothing"], tmp_path / "作品.mp4"))   # the phrase is only in the sidecar
     (tmp_path / "作品.srt").write_bytes(
         "1\r\n00:00:01,000 --> 00:00:04,000\r\n我是保密法治代言人周九，今天我要讲的是涉密人员管理\r\n".encode("gbk"))
     [item] = validate(video, extra=("--no-ocr",))

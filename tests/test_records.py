@@ -21,6 +21,8 @@ from intake.pipeline.views import submission_view
 from tests.configs import add_config
 from tests.cli import INTAKE, listing, run
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 
 def _services(workdir: Path, extra: str = ""):
     if extra:

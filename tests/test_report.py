@@ -22,6 +22,8 @@ from tests.cli import listing, run
 from tests.conftest import NO_REMUX, REPO
 from tests.desks import XSS_UNIT, distinct
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 # The desk keeps a rejected .mov (NO_REMUX): with the lossless remux off, as it was recorded before (or for a .mov
 # that cannot be remuxed), so that the report still shows how a rejected QuickTime file reads.
 ARTIFACTS = REPO / "test-artifacts"

@@ -29,6 +29,8 @@ from validators.sensitive import Unread, check_sensitive, find_sensitive
 from validators.texts import TextSource
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 SCAN_ON = "rules:\n  sensitive:\n    scan: true\n"
 NARRATION = [
     "我是保密法治代言人张三，今天我要讲的是涉密载体管理",

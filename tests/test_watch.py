@@ -18,6 +18,8 @@ from tests.cli import INTAKE, listing
 from tests.folders import Running, done_files, inbox_files, run_once, strip_date, write_folder_config
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 
 @pytest.fixture
 def inbox(workdir) -> Path:

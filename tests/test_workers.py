@@ -24,6 +24,8 @@ from tests.dovecot import PASSWORD, USER, Dovecot
 from tests.mailboxes import append
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow   # a long module: scheduled first (conftest.py)
+
 
 def configure(folder: Path, port: int | None = None, url: str | None = None, extra: str = "") -> None:
     text = OPEN_CONTEST + "watch:\n  settle_seconds: 0.2\n  poll_interval_seconds: 0.5\n"
