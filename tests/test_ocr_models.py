@@ -21,3 +21,25 @@ def test_the_models_load_and_read_nothing_in_a_blank_picture():
 
     lines, known, fresh = TextReader().read(np.full((360, 640, 3), 255, np.uint8))
     assert (lines, known, fresh) == ([], [], 0)
+
+
+def test_the_reader_hands_its_buffers_back_between_videos():
+    """Both models draw on one arena, reused frame after frame (without one, the scan was 2.7 times slower);
+    ``release`` shrinks it, so that a worker waiting for the next video does not hold the last one's buffers."""
+    import cv2
+    import numpy as np
+
+    from validators.socket_messages import memory_mb
+
+    reader = TextReader()
+    frame = np.full((540, 960, 3), 40, np.uint8)
+    for row in range(6):
+        cv2.putText(frame, "SECRET LINE %d OF THE CAPTION" % row, (30, 80 + row * 80), cv2.FONT_HERSHEY_SIMPLEX,
+                    1.5, (255, 255, 255), 3)
+    for _ in range(3):
+        lines, _, _ = reader.read(frame, 640 / 960)
+    assert any("CAPTION" in line.text.upper() for line in lines)
+    held = memory_mb("VmRSS")
+    reader.release()
+    assert memory_mb("VmRSS") < held - 8, (held, memory_mb("VmRSS"))
+    assert [line.text for line in reader.read(frame, 640 / 960)[0]] == [line.text for line in lines]

@@ -74,6 +74,7 @@ def serve(fd: int) -> int:
             finally:
                 for held in fds:
                     os.close(held)
+            reader.release()
             result["rss_mb"] = round(memory_mb("VmRSS"), 1)
             send(sock, result)
     return 0
