@@ -109,13 +109,10 @@ def decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeRep
         inputs += ["-i", target]
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-xerror", *inputs, *outputs]
     try:
-        running = children.start(args, timeout=timeout, pass_fds=fds)
+        proc = children.run(args, timeout=timeout, pass_fds=fds)
+    except subprocess.TimeoutExpired:
+        return DecodeReport(False, "", timed_out=True)
     except OSError as exc:
         raise ToolError(f"无法运行 ffmpeg：{exc}", "请检查 ffmpeg 是否已安装且可执行。") from exc
-    with Background(running):
-        try:
-            proc = running.result()
-        except subprocess.TimeoutExpired:
-            return DecodeReport(False, "", timed_out=True)
     said = proc.stderr.decode("utf-8", "replace").strip()
     return DecodeReport(proc.returncode == 0 and not said, said[:MAX_ERROR_TEXT])
