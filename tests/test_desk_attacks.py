@@ -10,6 +10,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -114,6 +115,12 @@ def test_a_form_whose_body_stalls_is_given_up_and_frees_its_connection(desk):
             sock.sendall(f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
                          "application/x-www-form-urlencoded\r\nContent-Length: 50000\r\n\r\ncsrf=".encode())
             stalled.append(sock)
+        first, said, answered = stalled[0], b"", None
+        first.settimeout(HEADER_TIMEOUT + 20)
+        while chunk := first.recv(65536):   # its 408, then the close at once (not after the keep-alive time)
+            answered, said = answered or time.monotonic(), said + chunk
+        assert said.startswith(b"HTTP/1.1 408") and b"connection: close" in said.lower(), said[:300]
+        assert time.monotonic() - answered < 2
         for sock in stalled:
             wait_until(lambda: closed_by_server(sock), HEADER_TIMEOUT + 20, "the stalled form's connection to close")
         assert user.get("/").status == 200

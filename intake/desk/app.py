@@ -70,7 +70,8 @@ async def _not_found(request: Request, exc: HTTPException) -> Response:
 
 
 class SecurityHeaders:
-    """Every answer: a CSP of 'self', no sniffing, no framing, no referrer; pages are not cached."""
+    """Every answer: a CSP of 'self', no sniffing, no framing, no referrer; pages are not cached. A 408 closes its
+    connection (RFC 9110 §15.5.9): a client that stalled a body keeps no slot for the keep-alive time on top."""
 
     def __init__(self, app):
         self.app = app
@@ -88,6 +89,8 @@ class SecurityHeaders:
                             (b"cross-origin-opener-policy", b"same-origin")]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
+                if message["status"] == 408:   # a body that stalled: its connection goes now, not after keep-alive
+                    headers.append((b"connection", b"close"))
                 message = {**message, "headers": headers}
             await send(message)
 
