@@ -171,16 +171,22 @@ def test_csrf_is_checked_in_one_middleware_with_public_apis_only(desk):
     reply = judge.request("POST", f"/entries/{ids['accepted']}/decide", {"csrf": judge.csrf(), "decision": "pending"},
                           headers={"Sec-Fetch-Site": "cross-site"})
     assert reply.status == 403 and "安全令牌" in reply.text
-    for origin in ("http://evil.example", "http://127.0.0.1.evil.example", "https://127.0.0.1:8443"):
-        # a browser that sends no Sec-Fetch-Site
+    forged = [{"Origin": origin} for origin in   # a browser that sends no Sec-Fetch-Site
+              ("http://evil.example", "http://127.0.0.1.evil.example", "https://127.0.0.1:8443")]
+    # another port of the same host is the same site, not the same origin; under its own no-referrer policy an
+    # attacker's page sends Origin: null
+    forged += [{"Sec-Fetch-Site": "same-site", "Origin": "null"}, {"Sec-Fetch-Site": "same-site"}]
+    for headers in forged:
         reply = judge.request("POST", f"/entries/{ids['accepted']}/decide",
-                              {"csrf": judge.csrf(), "decision": "pending"}, headers={"Origin": origin})
-        assert reply.status == 403 and "安全令牌" in reply.text, origin
+                              {"csrf": judge.csrf(), "decision": "pending"}, headers=headers)
+        assert reply.status == 403 and "安全令牌" in reply.text, headers
     assert services.db.judging.decisions([ids["accepted"]]) == {}
     # The desk's own address (as the client asks it) passes the guard, to the page's own refusal of a bad choice.
-    same = judge.request("POST", f"/entries/{ids['accepted']}/decide", {"csrf": judge.csrf(), "decision": "bogus"},
-                         headers={"Origin": "http://127.0.0.1"})
-    assert same.status == 400 and "安全令牌" not in same.text
+    for headers in ({"Origin": "http://127.0.0.1"}, {"Origin": "http://127.0.0.1:80"},   # the default port said
+                    {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):              # the desk's own form
+        same = judge.request("POST", f"/entries/{ids['accepted']}/decide",
+                             {"csrf": judge.csrf(), "decision": "bogus"}, headers=headers)
+        assert same.status == 400 and "安全令牌" not in same.text, headers
     desk_code = "".join(p.read_text(encoding="utf-8") for p in (REPO / "intake" / "desk").rglob("*.py"))
     assert not re.search(r"request\._|\bimport\s+\w+\._|from\s+(?!intake|core|storage|validators)\w+(\.\w+)*\._", desk_code)
     assert "def csrf_matches" not in desk_code and "def guarded(" not in desk_code

@@ -74,7 +74,10 @@ def serve(fd: int) -> int:
             finally:
                 for held in fds:
                     os.close(held)
-            reader.release()
+            try:
+                reader.release()
+            except Exception:   # only memory is at stake, and the parent replaces a worker that holds too much
+                pass
             result["rss_mb"] = round(memory_mb("VmRSS"), 1)
             send(sock, result)
     return 0

@@ -23,6 +23,7 @@ SAFE_INPUT = {
 }
 SAFE_INPUT_ARGS = [arg for key, value in SAFE_INPUT.items() for arg in (f"-{key}", value)]
 MAX_ERROR_TEXT = 4000
+MAX_DECODE_THREADS = 2
 
 
 @functools.cache
@@ -92,7 +93,9 @@ def decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeRep
     One ffmpeg reads every span, each as an input of its own: its inputs are decoded side by side, a thread
     each, for the memory of one process (two ffmpegs held 25 MB more at the burst's peak)."""
     target, fds = media_input(source)
-    threads = str(max(1, (os.cpu_count() or 1) // len(spans)))   # the spans share the cores
+    # The spans share the cores, two threads each at most: each more thread holds frames (a 1080p decode on 64
+    # threads held 467 MB), and more cores are no reason for more memory.
+    threads = str(max(1, min(MAX_DECODE_THREADS, (os.cpu_count() or 1) // len(spans))))
     inputs: list[str] = []
     outputs: list[str] = []
     for n, (start, length, then_to_end) in enumerate(spans):

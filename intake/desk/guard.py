@@ -6,8 +6,8 @@
 - **Forged requests** (``CsrfGuard``): every POST must carry the session's token (the ``csrf`` field or the
   ``X-CSRF-Token`` header); the login form its own, made by this server and also set in a cookie. A form's body
   is read here, bounded by ``MAX_FORM_BYTES`` even without a length, and kept for the page (``form_of``); an
-  upload's token must come first (header or first field) and the rest streams on. ``Sec-Fetch-Site:
-  cross-site``, or an ``Origin`` other than the desk's own address, is refused whatever it carries.
+  upload's token must come first (header or first field) and the rest streams on. A form the browser says came
+  from another page than the desk's own (``Sec-Fetch-Site``, ``Origin``) is refused whatever it carries.
 """
 
 from __future__ import annotations
@@ -121,14 +121,32 @@ def form_of(request: Request) -> FormData:
 
 
 # -- forged requests --------------------------------------------------------------------------------------------
-def foreign_origin(request: Request) -> bool:
-    """The browser says the form was sent from a page of another site (its ``Origin`` is not the address it
-    posts to): caught even where a browser sends no ``Sec-Fetch-Site``. No Origin (a script), or ``null`` (what
-    a browser sends under the desk's ``Referrer-Policy: no-referrer``), tells nothing: the token still decides."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def cross_site(request: Request) -> bool:
+    """The browser says the form was sent from a page that is not the desk's own: ``Sec-Fetch-Site`` other than
+    ``same-origin`` (another port or name of the same site is ``same-site``, and as foreign), or an ``Origin``
+    that is not the address it posts to, caught where a browser sends no ``Sec-Fetch-Site``. No Origin (a
+    script), or ``null`` (what a browser sends under a ``no-referrer`` policy, the desk's own forms included),
+    tells nothing: the token still decides."""
+    fetched_from = request.headers.get("sec-fetch-site")
+    if fetched_from is not None and fetched_from not in ("same-origin", "none"):
+        return True
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return False
-    return urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
+    sent_from = urlsplit(origin)
+    return _address(sent_from.scheme, sent_from.netloc) != _address(sent_from.scheme, request.headers.get("host", ""))
+
+
+def _address(scheme: str, netloc: str) -> tuple[str, int | None]:
+    """(host, port) of ``netloc``, the scheme's default port filled in: ``desk`` and ``DESK:80`` are one address."""
+    try:
+        parts = urlsplit(f"//{netloc}")
+        return (parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme.lower()))
+    except ValueError:   # a port that is not a number
+        return (netloc.lower(), None)
 
 
 class CsrfGuard:
@@ -147,7 +165,7 @@ class CsrfGuard:
         if not login and not (user is not None and user.is_authenticated):
             return await self.app(scope, receive, send)   # nothing to forge: ``allowed`` sends it to the login
         try:
-            if request.headers.get("sec-fetch-site") == "cross-site" or foreign_origin(request):
+            if cross_site(request):
                 raise Refused(403, CSRF_REFUSED)
             if not login and streamed_upload(scope["path"]):
                 receive = await self._upload_token(request, receive, user)
