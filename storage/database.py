@@ -44,10 +44,6 @@ def alembic_config():
 HEAD_REVISION = "0013"
 
 
-def head_revision() -> str:
-    return HEAD_REVISION
-
-
 def open_database_at(url: str, busy_timeout_seconds: float = 30, connect_timeout_seconds: float = 10) -> "Database":
     """The database at ``url``, migrated, with the models ready for the first query."""
     from sqlalchemy.orm import configure_mappers
@@ -113,7 +109,7 @@ class Database:
         that ``intake migrate`` can say later what an automatic upgrade did.
         """
         try:
-            if self._revision() == head_revision():
+            if self._revision() == HEAD_REVISION:
                 self.ensure_same_file()
                 return None
         except OperationalError as exc:
@@ -130,10 +126,10 @@ class Database:
                     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
                 before = _revision_on(conn)   # again, under the lock: another process may have upgraded meanwhile
                 change = None
-                if before != head_revision():
+                if before != HEAD_REVISION:
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
-                    change = SchemaChange(before, head_revision(), how)
+                    change = SchemaChange(before, HEAD_REVISION, how)
                     conn.execute(Event.__table__.insert().values(
                         kind=SCHEMA_MIGRATED, actor=current_actor(), submission_id=None, at=utcnow(),
                         data={"from": before, "to": change.after, "how": how}))
@@ -170,7 +166,7 @@ class Database:
 
     def schema_is_current(self) -> bool:
         try:
-            return self._revision() == head_revision()
+            return self._revision() == HEAD_REVISION
         except SQLAlchemyError as exc:
             raise DatabaseError(f"无法连接数据库 {self.safe_url}：{str(exc).splitlines()[0]}",
                                 "请检查 database.url、数据库服务是否在运行。") from exc

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 
 from intake.config import load_config
 from intake.pipeline.services import open_services
-from storage.database import MIGRATIONS, head_revision
+from storage.database import HEAD_REVISION, MIGRATIONS
 from tests.cli import listing, run
 from tests.configs import add_config
 
@@ -82,11 +82,11 @@ def test_the_head_revision_is_alembics_own():
 
     from storage.database import alembic_config
 
-    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert HEAD_REVISION == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_migrate_says_what_it_did_and_what_an_automatic_upgrade_did(workdir, tmp_path):
-    head = head_revision()
+    head = HEAD_REVISION
     url = f"sqlite:///{workdir / 'data' / 'intake.db'}"
     assert run("list", env={"SUDO_USER": "liu"}).returncode == 0   # opening the database creates it
     out = run("migrate")

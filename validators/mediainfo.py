@@ -14,7 +14,6 @@ from typing import Any
 from core.errors import ProbeFailed, ToolError
 from validators import children
 from validators.opened import OpenedFile
-from validators.tools import Background
 from validators.worker_child import child_env
 
 MISSING = ("MediaInfo 无法加载。", "请重新安装依赖：pip install pymediainfo（并确认已安装 libmediainfo）。")
@@ -31,18 +30,30 @@ class MediaFacts:
     text: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Probing(Background):
+class Probing:
     """MediaInfo under way (``start_probe``): ``facts()`` waits for what it found; ``stop()`` (or leaving a
     ``with`` block) ends a child still reading."""
 
+    def __init__(self, running: children.Running):
+        self._running = running
+
     @property
     def pid(self) -> int:
-        return self._running[0].pid
+        return self._running.pid
+
+    def stop(self) -> None:
+        self._running.stop()
+
+    def __enter__(self) -> "Probing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def facts(self) -> MediaFacts:
         """What MediaInfo found; raises ProbeFailed (a property of the file) or ToolError (MediaInfo missing)."""
         try:
-            done = self._running[0].result()
+            done = self._running.result()
         except subprocess.TimeoutExpired as exc:
             raise ProbeFailed("timeout") from exc
         if done.returncode == LIBRARY_MISSING:
@@ -68,7 +79,8 @@ def probe_media(source: Path | OpenedFile, timeout: float) -> MediaFacts:
 
 
 def start_probe(source: Path | OpenedFile, timeout: float) -> Probing:
-    """Start MediaInfo on ``source`` and return at once, so that the decode check runs while MediaInfo reads."""
+    """Start MediaInfo on ``source`` and return at once (``probe_media`` waits; a caller that holds the Probing
+    can end the child, as a stop request does)."""
     if not isinstance(source, OpenedFile):
         with OpenedFile.open(source) as opened:
             return start_probe(opened, timeout)

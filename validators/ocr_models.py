@@ -81,12 +81,12 @@ def _shared_arena() -> None:
     ort.create_and_register_allocator(cpu, ort.OrtArenaCfg(0, -1, -1, -1))   # onnxruntime's defaults
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def _session(path: Path) -> ort.InferenceSession:
     _shared_arena()
     options = ort.SessionOptions()
     options.add_session_config_entry("session.use_env_allocators", "1")
     options.enable_mem_pattern = False   # its plans per input shape cost some 10 MB at the peak, and no time here
-    options.intra_op_num_threads = threads   # 2 threads read no faster on 2 cores (measured), and spin
+    options.intra_op_num_threads = 1   # 2 threads read no faster on 2 cores (measured), and spin under load
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
@@ -96,10 +96,10 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
 class TextReader:
     """Finds text lines in an image and reads them."""
 
-    def __init__(self, threads: int = 1):
+    def __init__(self):
         models = model_dir()
-        self.det = _session(models / MODEL_FILES["det"], threads)
-        self.rec = _session(models / MODEL_FILES["rec"], threads)
+        self.det = _session(models / MODEL_FILES["det"])
+        self.rec = _session(models / MODEL_FILES["rec"])
         meta = self.rec.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise ValueError(f"识别模型 {models / MODEL_FILES['rec']} 中没有字符表")

@@ -69,23 +69,6 @@ class Span(NamedTuple):
 Spans = list[Span]
 
 
-class Background:
-    """A check's children at work; ``stop()`` (or leaving a ``with`` block) ends those that still run."""
-
-    def __init__(self, *running: children.Running):
-        self._running = running
-
-    def stop(self) -> None:
-        for child in self._running:
-            child.stop()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
 def decode(source: Path | OpenedFile, spans: Spans, timeout: float) -> DecodeReport:
     """Decode ``spans`` of ``source`` and judge them: any error output is a failure (ffmpeg exits 0 on corrupt
     data otherwise), a timeout a timeout.

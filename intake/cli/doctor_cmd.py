@@ -45,13 +45,13 @@ def migrate(app: AppContext) -> int:
     是何时、怎样新建或升级的（例如其他命令启动时自动完成的）。
     """
     from intake.pipeline.services import migrate_database
-    from storage.database import head_revision
+    from storage.database import HEAD_REVISION
 
     db, changed = migrate_database(app.config)
     if changed is not None:
         echo(f"已{schema_change_text(changed)}：{db.safe_url}")
         return 0
-    echo(f"数据库结构已是最新版本（{head_revision()}），本次无需升级：{db.safe_url}")
+    echo(f"数据库结构已是最新版本（{HEAD_REVISION}），本次无需升级：{db.safe_url}")
     last = db.last_schema_change()
     if last is not None:
         how = "在其他命令启动时自动" if last.how == "automatic" else f"由 {last.how} "
